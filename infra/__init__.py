@@ -1,0 +1,1 @@
+"""FinView infrastructure: one definition, provisioned into the local AWS or rendered for real AWS."""

@@ -1,0 +1,164 @@
+"""The whole local stack in one process: moto's server, the provisioned infra, the API and the dispatcher."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from infra.definition import SERVICES, STACK, Function, Names, Stack
+from infra.local.apigw import LocalApiGateway
+from infra.local.dispatcher import Dispatcher
+from infra.provision import LocalOverrides, Provisioned, provision
+
+STATE_DIR = Path(".finview")
+
+
+def quiet_moto() -> None:
+    for name in ("werkzeug", "moto", "botocore.credentials"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def local_environment(p: Provisioned, log_file: str | None) -> dict[str, str]:
+    """One process hosts every function, so it gets every service's variables (each reads only its own)."""
+    env: dict[str, str] = {}
+    for service in SERVICES:
+        env.update(p.function_env(service))
+    env.pop("POWERTOOLS_SERVICE_NAME", None)
+    env.update({
+        # Never let a local run reach real AWS.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true" if log_file else "false",
+        "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
+    })
+    if log_file:
+        env["FINVIEW_LOG_FILE"] = log_file
+    return env
+
+
+class LocalStack:
+    def __init__(self, *, stage: str = "local", moto_port: int = 0, api_port: int = 0,
+                 log_file: str | None = None, tokens: dict[str, dict[str, str]] | None = None,
+                 stack: Stack = STACK, dispatch: bool = True) -> None:
+        self.stage, self.moto_port, self.api_port = stage, moto_port, api_port
+        self.log_file, self.tokens, self.stack, self.dispatch = log_file, tokens or {}, stack, dispatch
+        self.region = "eu-west-1"
+        self._moto: ThreadedMotoServer | None = None
+        self.provisioned: Provisioned | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.api: LocalApiGateway | None = None
+        self.api_url = ""
+        self.endpoint_url = ""
+
+    def start(self) -> LocalStack:
+        quiet_moto()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        self.provisioned = provision(self.endpoint_url, Names(self.stage), region=self.region, stack=self.stack,
+                                     overrides=LocalOverrides())
+        os.environ.update(local_environment(self.provisioned, self.log_file))
+        api_fn = self.function("contacts", "app")
+        self.api = LocalApiGateway(api_fn, self.region, self.stage, self.tokens)
+        self.api_url = self.api.serve(port=self.api_port)
+        self.dispatcher = Dispatcher(self.provisioned, self.stack)
+        if self.dispatch:
+            self.dispatcher.start()
+        return self
+
+    def stop(self) -> None:
+        if self.dispatcher:
+            self.dispatcher.stop()
+        if self.api:
+            self.api.stop()
+        if self._moto:
+            self._moto.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- helpers for the CLI and tests -----------------------------------------------------------------
+
+    def function(self, service: str, handler: str) -> Function:
+        return next(f for f in self.stack.functions if f.service == service and f.handler == handler)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def queue_depths(self) -> dict[str, int]:
+        assert self.provisioned
+        sqs = self.client("sqs")
+        depths = {}
+        for q in self.stack.queues:
+            attrs = sqs.get_queue_attributes(QueueUrl=self.provisioned.queue_urls[q.logical], AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            depths[q.logical] = int(attrs["ApproximateNumberOfMessages"]) + int(
+                attrs["ApproximateNumberOfMessagesNotVisible"])
+        return depths
+
+    def dlq_depths(self) -> dict[str, int]:
+        assert self.provisioned
+        sqs = self.client("sqs")
+        return {
+            q.logical: int(sqs.get_queue_attributes(QueueUrl=self.provisioned.dlq_urls[q.logical],
+                                                    AttributeNames=["ApproximateNumberOfMessages"])
+                           ["Attributes"]["ApproximateNumberOfMessages"])
+            for q in self.stack.queues
+        }
+
+    def wait_idle(self, timeout: float = 60, settle: float = 0.6) -> bool:
+        """Wait until every consumer queue has been empty for ``settle`` seconds."""
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            if sum(self.queue_depths().values()) == 0:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= settle:
+                    return True
+            else:
+                quiet_since = None
+            time.sleep(0.1)
+        return False
+
+    def drain_bus_tap(self) -> list[dict[str, Any]]:
+        """Every event that went over the bus since the last call (the local-only tap queue)."""
+        assert self.provisioned
+        sqs = self.client("sqs")
+        url = self.provisioned.queue_urls["bus-tap"]
+        out: list[dict[str, Any]] = []
+        while True:
+            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            if not msgs:
+                return out
+            out.extend(json.loads(m["Body"]) for m in msgs)
+            sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+
+    def sent_emails(self) -> list[dict[str, Any]]:
+        """What SES recorded (moto keeps every sent message)."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/data.json") as resp:  # noqa: S310 - loopback
+            data = json.load(resp)
+        return list(data.get("ses", {}).get("Message", []))
+
+    def write_state(self, directory: Path = STATE_DIR) -> Path:
+        directory.mkdir(exist_ok=True)
+        path = directory / "stack.json"
+        path.write_text(json.dumps({"stage": self.stage, "endpoint_url": self.endpoint_url, "api_url": self.api_url,
+                                    "region": self.region, "pid": os.getpid()}, indent=1))
+        return path

@@ -1,0 +1,1 @@
+"""Contacts service: clients, users, settings, case owners, cases and contact points."""

@@ -1,0 +1,76 @@
+"""Enrichment use cases: keep copies of clients and cases from the bus; on schedule, enrich due cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from services.enrichment import domain, repository
+from shared import aws, bus
+from shared.consumer import consume
+from shared.events import CaseOpened, ClientRegistered, ClientSettingsChanged, EnrichmentResultFound, Event, new_id
+from shared.observability import lambda_handler, logger, metrics
+
+SERVICE = "enrichment"
+log = logger(SERVICE)
+
+
+def provider() -> domain.SkipTracingProvider:
+    return domain.SandboxProvider()
+
+
+def run_enrichment(today: date, correlation_id: str) -> dict[str, int]:
+    """Enrich every due case of every client with enrichment granted; returns counts."""
+    searched = found = 0
+    source = provider()
+    for client_id, settings in repository.clients():
+        if not settings.granted:
+            continue
+        for case in repository.cases_opened_until(client_id, domain.oldest_due_opening(settings, today)):
+            due = domain.next_attempt_due(case, settings)
+            if due is None or due > today:
+                continue
+            attempt = case.attempts_made + 1
+            result = source.search(case, attempt)
+            # The attempt is charged before its result is published: a retry never pays twice.
+            if not repository.record_attempt(case, attempt, result.provider, result.cost):
+                continue
+            searched += 1
+            if result.contact_points:
+                found += 1
+                events: list[Event] = [EnrichmentResultFound(
+                    correlation_id=correlation_id, client_id=client_id, case_owner_id=case.case_owner_id,
+                    case_id=case.case_id, attempt=attempt, provider=result.provider,
+                    contact_points=result.contact_points)]
+                bus.publish(events)
+    metrics(SERVICE).add_metric(name="EnrichmentSearches", unit="Count", value=searched)
+    log.info("enrichment run", extra={"searched": searched, "found": found})
+    return {"searched": searched, "found": found}
+
+
+@lambda_handler(SERVICE)
+def on_schedule(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """EventBridge scheduled event: ``time`` is the run's date (so a late retry enriches as of its day)."""
+    when = event.get("time")
+    today = datetime.fromisoformat(when.replace("Z", "+00:00")).date() if when else datetime.now(UTC).date()
+    return run_enrichment(today, correlation_id=str(event.get("id") or new_id()))
+
+
+def on_client_registered(event: ClientRegistered) -> None:
+    repository.put_client(event.client_id)
+
+
+def on_settings_changed(event: ClientSettingsChanged) -> None:
+    repository.put_settings(event.client_id, domain.EnrichmentSettings.from_client_settings(event.settings))
+
+
+def on_case_opened(event: CaseOpened) -> None:
+    repository.track_case(domain.TrackedCase(client_id=event.client_id, case_owner_id=event.case_owner_id,
+                                             case_id=event.case_id, opened_on=event.opened_on))
+
+
+@lambda_handler(SERVICE)
+def on_bus_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return consume(event, context, service=SERVICE, table_name=aws.env("ENRICHMENT_TABLE"), handlers={
+        ClientRegistered: on_client_registered, ClientSettingsChanged: on_settings_changed,
+        CaseOpened: on_case_opened})

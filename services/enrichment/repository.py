@@ -1,0 +1,106 @@
+"""DynamoDB access for the enrichment table.
+
+Keys:
+  CLIENT#<id>  PROFILE                          (own copy of the client's enrichment settings)
+  CASE#<id>    TRACK | ATTEMPT#<n>              (tracked case; one ledger line per paid attempt)
+GSI1: CLIENT#<id>#CASES / <opened_on>#<case_id> finds a client's cases old enough, by key range.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from services.enrichment.domain import EnrichmentSettings, TrackedCase
+from shared import aws
+
+
+def _table() -> Any:
+    return aws.table(aws.env("ENRICHMENT_TABLE"))
+
+
+def put_client(client_id: str) -> None:
+    _table().update_item(Key={"PK": f"CLIENT#{client_id}", "SK": "PROFILE"},
+                         UpdateExpression="SET GSI1PK = :c, GSI1SK = :id",
+                         ExpressionAttributeValues={":c": "CLIENTS", ":id": client_id})
+
+
+def put_settings(client_id: str, settings: EnrichmentSettings) -> None:
+    _table().update_item(
+        Key={"PK": f"CLIENT#{client_id}", "SK": "PROFILE"},
+        UpdateExpression="SET granted = :g, interval_days = :i, attempts = :a, GSI1PK = :c, GSI1SK = :id",
+        ExpressionAttributeValues={":g": settings.granted, ":i": settings.interval_days, ":a": settings.attempts,
+                                   ":c": "CLIENTS", ":id": client_id},
+    )
+
+
+def clients() -> list[tuple[str, EnrichmentSettings]]:
+    out = []
+    for item in _query({"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq("CLIENTS")}):
+        settings = EnrichmentSettings(granted=bool(item.get("granted", False)),
+                                      interval_days=int(item.get("interval_days", 30)),
+                                      attempts=int(item.get("attempts", 1)))
+        out.append((str(item["GSI1SK"]), settings))
+    return out
+
+
+def track_case(case: TrackedCase) -> None:
+    try:
+        _table().put_item(
+            Item={"PK": f"CASE#{case.case_id}", "SK": "TRACK", "client_id": case.client_id,
+                  "case_owner_id": case.case_owner_id, "opened_on": case.opened_on.isoformat(), "attempts_made": 0,
+                  "GSI1PK": f"CLIENT#{case.client_id}#CASES", "GSI1SK": f"{case.opened_on.isoformat()}#{case.case_id}"},
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def cases_opened_until(client_id: str, until: date) -> list[TrackedCase]:
+    items = _query({"IndexName": "GSI1",
+                    "KeyConditionExpression": Key("GSI1PK").eq(f"CLIENT#{client_id}#CASES")
+                    & Key("GSI1SK").lte(f"{until.isoformat()}#~")})
+    return [TrackedCase(client_id=str(i["client_id"]), case_owner_id=str(i["case_owner_id"]),
+                        case_id=str(i["PK"]).removeprefix("CASE#"), opened_on=date.fromisoformat(str(i["opened_on"])),
+                        attempts_made=int(i.get("attempts_made", 0))) for i in items]
+
+
+def record_attempt(case: TrackedCase, attempt: int, provider: str, cost: Decimal) -> bool:
+    """Charge attempt ``attempt`` once: the ledger line and the counter move together, or not at all."""
+    table = aws.env("ENRICHMENT_TABLE")
+    now = datetime.now(UTC).isoformat()
+    try:
+        aws.client("dynamodb").transact_write_items(TransactItems=[
+            {"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(PK)", "Item": {
+                "PK": {"S": f"CASE#{case.case_id}"}, "SK": {"S": f"ATTEMPT#{attempt:03d}"},
+                "provider": {"S": provider}, "cost": {"N": str(cost)}, "at": {"S": now},
+                "client_id": {"S": case.client_id}}}},
+            {"Update": {"TableName": table, "Key": {"PK": {"S": f"CASE#{case.case_id}"}, "SK": {"S": "TRACK"}},
+                        "UpdateExpression": "SET attempts_made = :n",
+                        "ConditionExpression": "attempts_made = :prev",
+                        "ExpressionAttributeValues": {":n": {"N": str(attempt)}, ":prev": {"N": str(attempt - 1)}}}},
+        ])
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "TransactionCanceledException":
+            return False
+        raise
+
+
+def ledger(case_id: str) -> list[dict[str, Any]]:
+    return _query({"KeyConditionExpression": Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with("ATTEMPT#")})
+
+
+def _query(kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    while True:
+        resp = _table().query(**kwargs)
+        items.extend(resp["Items"])
+        if "LastEvaluatedKey" not in resp:
+            return items
+        kwargs = {**kwargs, "ExclusiveStartKey": resp["LastEvaluatedKey"]}

@@ -1,0 +1,85 @@
+"""Notifications use cases: bus events → e-mails through SES, each delivered once per cause."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from services.notifications import domain, repository
+from shared import aws, bus
+from shared.consumer import consume
+from shared.events import (
+    ClientRegistered,
+    ClientUserCreated,
+    ContactActionRequested,
+    Event,
+    ImportCompleted,
+    ImportFailed,
+    NotificationSent,
+)
+from shared.observability import lambda_handler, logger, metrics
+
+SERVICE = "notifications"
+log = logger(SERVICE)
+
+
+def _default_sender() -> str:
+    return os.environ.get("DEFAULT_SENDER_EMAIL", "no-reply@finview.example")
+
+
+def send(message: domain.Message, sender: str, cause: Event) -> str | None:
+    if not repository.claim_delivery(cause.event_id, message.kind, message.to, cause.correlation_id):
+        log.info("already delivered", extra={"kind": message.kind, "cause": cause.event_id})
+        return None
+    try:
+        response = aws.client("ses").send_email(
+            Source=sender,
+            Destination={"ToAddresses": [message.to]},
+            Message={"Subject": {"Data": message.subject, "Charset": "UTF-8"},
+                     "Body": {"Text": {"Data": message.body, "Charset": "UTF-8"}}},
+            Tags=[{"Name": "kind", "Value": message.kind}, {"Name": "correlation_id", "Value": cause.correlation_id}],
+        )
+    except Exception:
+        repository.release_delivery(cause.event_id, message.kind, message.to)
+        raise
+    message_id = str(response["MessageId"])
+    repository.mark_sent(cause.event_id, message.kind, message.to, message_id)
+    metrics(SERVICE).add_metric(name="EmailsSent", unit="Count", value=1)
+    log.info("e-mail sent", extra={"kind": message.kind, "message_id": message_id})
+    bus.publish([NotificationSent(correlation_id=cause.correlation_id, kind=message.kind, recipient=message.to,
+                                  message_id=message_id, cause_event_id=cause.event_id)])
+    return message_id
+
+
+def on_client_registered(event: ClientRegistered) -> None:
+    repository.put_client(event.client_id, event.sender_email)
+
+
+def on_client_user_created(event: ClientUserCreated) -> None:
+    if event.operational:
+        repository.add_operational_contact(event.client_id, event.email)
+    base = os.environ.get("ACTIVATION_BASE_URL", "https://app.finview.example")
+    message = domain.invitation(event, base)
+    if message:
+        send(message, event.sender_email or _default_sender(), event)
+
+
+def on_import_finished(event: ImportCompleted | ImportFailed) -> None:
+    if event.client_id is None:
+        return
+    sender = repository.sender_for(event.client_id) or _default_sender()
+    for to in repository.operational_contacts(event.client_id):
+        send(domain.import_report(event, to), sender, event)
+
+
+def on_contact_action(event: ContactActionRequested) -> None:
+    # Only e-mail actions go out from here for now; letters, SMS and calls are handed to their channels later.
+    log.info("contact action", extra={"action": event.action, "case_owner_id": event.case_owner_id})
+
+
+@lambda_handler(SERVICE)
+def on_bus_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return consume(event, context, service=SERVICE, table_name=aws.env("NOTIFICATIONS_TABLE"), handlers={
+        ClientRegistered: on_client_registered, ClientUserCreated: on_client_user_created,
+        ImportCompleted: on_import_finished, ImportFailed: on_import_finished,
+        ContactActionRequested: on_contact_action})

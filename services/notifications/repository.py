@@ -1,0 +1,66 @@
+"""DynamoDB access for the notifications table.
+
+Keys:
+  CLIENT#<id>            PROFILE | OPERATIONAL#<email>   (own copy: sender and who gets automatic mail)
+  DELIVERY#<cause_id>    <kind>#<recipient>              (one delivery per cause and recipient)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from shared import aws
+
+
+def _table() -> Any:
+    return aws.table(aws.env("NOTIFICATIONS_TABLE"))
+
+
+def put_client(client_id: str, sender_email: str) -> None:
+    _table().put_item(Item={"PK": f"CLIENT#{client_id}", "SK": "PROFILE", "sender_email": sender_email})
+
+
+def sender_for(client_id: str) -> str | None:
+    item = _table().get_item(Key={"PK": f"CLIENT#{client_id}", "SK": "PROFILE"}).get("Item")
+    return str(item["sender_email"]) if item else None
+
+
+def add_operational_contact(client_id: str, email: str) -> None:
+    _table().put_item(Item={"PK": f"CLIENT#{client_id}", "SK": f"OPERATIONAL#{email}", "email": email})
+
+
+def operational_contacts(client_id: str) -> list[str]:
+    resp = _table().query(KeyConditionExpression=Key("PK").eq(f"CLIENT#{client_id}")
+                          & Key("SK").begins_with("OPERATIONAL#"))
+    return [str(i["email"]) for i in resp["Items"]]
+
+
+def claim_delivery(cause_id: str, kind: str, recipient: str, correlation_id: str) -> bool:
+    """False when this cause already produced this delivery (sent, or being sent)."""
+    try:
+        _table().put_item(
+            Item={"PK": f"DELIVERY#{cause_id}", "SK": f"{kind}#{recipient}", "status": "sending",
+                  "correlation_id": correlation_id, "created_at": datetime.now(UTC).isoformat()},
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def mark_sent(cause_id: str, kind: str, recipient: str, message_id: str) -> None:
+    _table().update_item(Key={"PK": f"DELIVERY#{cause_id}", "SK": f"{kind}#{recipient}"},
+                         UpdateExpression="SET #s = :s, message_id = :m",
+                         ExpressionAttributeNames={"#s": "status"},
+                         ExpressionAttributeValues={":s": "sent", ":m": message_id})
+
+
+def release_delivery(cause_id: str, kind: str, recipient: str) -> None:
+    """Sending failed: drop the claim so the retry may send."""
+    _table().delete_item(Key={"PK": f"DELIVERY#{cause_id}", "SK": f"{kind}#{recipient}"})

@@ -1,0 +1,1 @@
+"""Code shared by the FinView services: AWS clients, the event catalogue and publisher, observability."""

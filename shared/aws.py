@@ -1,0 +1,55 @@
+"""boto3 clients and resources, one per (service, endpoint, region).
+
+The endpoint comes from the standard ``AWS_ENDPOINT_URL`` variable: unset in AWS, pointing at moto's server on
+loopback in the local stack and in integration tests. Nothing else in the code knows where AWS is.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str, str, str], Any] = {}
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+
+
+def _key(kind: str, service: str) -> tuple[str, str, str, str]:
+    return (
+        kind,
+        service,
+        os.environ.get("AWS_ENDPOINT_URL", ""),
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
+    )
+
+
+def client(service: str) -> Any:
+    key = _key("client", service)
+    with _lock:
+        if key not in _clients:
+            _clients[key] = boto3.session.Session().client(service, region_name=key[3], config=_CONFIG)
+        return _clients[key]
+
+
+def resource(service: str) -> Any:
+    key = _key("resource", service)
+    with _lock:
+        if key not in _clients:
+            _clients[key] = boto3.session.Session().resource(service, region_name=key[3], config=_CONFIG)
+        return _clients[key]
+
+
+def table(name: str) -> Any:
+    return resource("dynamodb").Table(name)
+
+
+def env(name: str) -> str:
+    """A required setting from the function's environment (set by infra, locally and in AWS)."""
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"environment variable {name} is not set")
+    return value

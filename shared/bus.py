@@ -1,0 +1,57 @@
+"""Publishing to the FinView bus: batches of 10 (the PutEvents limit), failed entries retried."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from shared import aws
+from shared.events import Event
+
+MAX_ENTRIES = 10
+MAX_ATTEMPTS = 5
+
+
+class PublishError(RuntimeError):
+    def __init__(self, failed: list[dict[str, Any]]) -> None:
+        codes = sorted({f.get("ErrorCode", "?") for f in failed})
+        super().__init__(f"{len(failed)} event(s) could not be published: {', '.join(codes)}")
+        self.failed = failed
+
+
+def to_entry(event: Event, bus_name: str) -> dict[str, Any]:
+    return {
+        "Source": event.SOURCE,
+        "DetailType": event.DETAIL_TYPE,
+        "Detail": event.model_dump_json(),
+        "EventBusName": bus_name,
+    }
+
+
+def publish(events: Iterable[Event], bus_name: str | None = None, *, client: Any = None) -> int:
+    """Publish events in batches; retry only the entries EventBridge reports as failed."""
+    bus = bus_name or aws.env("EVENT_BUS_NAME")
+    events_client = client or aws.client("events")
+    entries = [to_entry(e, bus) for e in events]
+    for start in range(0, len(entries), MAX_ENTRIES):
+        _put_batch(events_client, entries[start : start + MAX_ENTRIES])
+    return len(entries)
+
+
+def _put_batch(events_client: Any, batch: Sequence[dict[str, Any]]) -> None:
+    pending = list(batch)
+    for attempt in range(MAX_ATTEMPTS):
+        response = events_client.put_events(Entries=pending)
+        if not response.get("FailedEntryCount"):
+            return
+        # Results are positional: keep only the entries whose result carries an ErrorCode.
+        failed = [
+            (entry, result)
+            for entry, result in zip(pending, response["Entries"], strict=True)
+            if result.get("ErrorCode")
+        ]
+        pending = [entry for entry, _ in failed]
+        if attempt == MAX_ATTEMPTS - 1:
+            raise PublishError([result for _, result in failed])
+        time.sleep(min(0.05 * 2**attempt, 1.0))

@@ -1,0 +1,82 @@
+"""EventBridge → SQS → Lambda consumption, the same for every service.
+
+Each record's body is an EventBridge envelope. It is parsed into its catalogue model, the correlation id is put
+on the logger, and the service's handler for that event type runs at most once per ``event_id`` (powertools
+idempotency, persisted in the service's own table). A record that fails is reported in ``batchItemFailures``
+so only it returns to the queue; after the queue's maxReceiveCount it lands in the DLQ.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from shared import aws
+from shared.events import Event, parse_envelope
+from shared.observability import logger, metrics
+
+EventHandler = Callable[[Any], Any]
+IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
+
+
+@functools.cache
+def _persistence(table_name: str, service: str, endpoint: str) -> DynamoDBPersistenceLayer:
+    # ``endpoint`` is part of the cache key so tests against different moto servers get fresh clients.
+    return DynamoDBPersistenceLayer(
+        table_name=table_name,
+        key_attr="PK",
+        sort_key_attr="SK",
+        static_pk_value=f"IDEMPOTENCY#{service}",
+        boto3_client=aws.client("dynamodb"),
+    )
+
+
+def _once(service: str, table_name: str, fn: EventHandler) -> EventHandler:
+    import os
+
+    config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=IDEMPOTENCY_TTL_SECONDS)
+    store = _persistence(table_name, service, os.environ.get("AWS_ENDPOINT_URL", ""))
+    return idempotent_function(data_keyword_argument="event", config=config, persistence_store=store)(fn)
+
+
+def consume(
+    raw_event: dict[str, Any],
+    context: Any,
+    *,
+    service: str,
+    table_name: str,
+    handlers: Mapping[type[Event], EventHandler],
+) -> dict[str, Any]:
+    log = logger(service)
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def handle_record(record: SQSRecord) -> None:
+        envelope = json.loads(record.body)
+        event = parse_envelope(envelope)
+        log.set_correlation_id(event.correlation_id)
+        handler = handlers.get(type(event))
+        if handler is None:
+            # A rule delivered something this service does not consume: a wiring error, not data to retry.
+            raise LookupError(f"{service} has no handler for {event.DETAIL_TYPE}")
+        log.info("handling event", extra={"detail_type": event.DETAIL_TYPE, "event_id": event.event_id})
+
+        def run(event: Event) -> Any:
+            return handler(event)
+
+        run.__name__ = f"{service}.{type(event).__name__}"
+        _once(service, table_name, run)(event=event)
+        metrics(service).add_metric(name=f"{type(event).__name__}Handled", unit="Count", value=1)
+
+    return process_partial_response(
+        event=raw_event, record_handler=handle_record, processor=processor, context=context
+    )
