@@ -1,9 +1,9 @@
 """``finview``: the local stack and the tools around it.
 
-  finview up                 moto on loopback + infra + contacts API + dispatcher, until Ctrl-C
-  finview demo               the walking skeleton on a fresh local stack, printed
-  finview enrich --now       fire the enrichment schedule against the running stack
-  finview template [--out]   render the SAM template and code folders for AWS
+finview up                 moto on loopback + infra + contacts API + dispatcher, until Ctrl-C
+finview demo               the walking skeleton on a fresh local stack, printed
+finview enrich --now       fire the enrichment schedule against the running stack
+finview template [--out]   render the SAM template and code folders for AWS
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _attach() -> LocalStack:
     """A LocalStack object bound to the running ``finview up`` (no new servers)."""
     from infra.definition import Names
-    from infra.provision import provision
     from infra.local.dispatcher import Dispatcher
     from infra.local.stack import local_environment
+    from infra.provision import provision
 
     path = STATE_DIR / "stack.json"
     if not path.exists():
@@ -92,8 +92,9 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="finview", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="finview", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the local stack until Ctrl-C")
     up.add_argument("--moto-port", type=int, default=4566)

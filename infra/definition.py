@@ -193,8 +193,9 @@ STACK = Stack(
     functions=(
         Function("contacts", "app", Trigger("api"), timeout=29),
         Function("contacts", "on_bus_events", Trigger("sqs", queue="contacts-inbox")),
-        Function("imports", "on_file_dropped", Trigger("sqs", queue="imports-drops", batch_size=1),
-                 timeout=900, memory=1024),
+        Function(
+            "imports", "on_file_dropped", Trigger("sqs", queue="imports-drops", batch_size=1), timeout=900, memory=1024
+        ),
         Function("imports", "on_bus_events", Trigger("sqs", queue="imports-inbox")),
         Function("enrichment", "on_bus_events", Trigger("sqs", queue="enrichment-inbox")),
         Function("enrichment", "on_schedule", Trigger("schedule", schedule="rate(1 day)"), timeout=300),

@@ -19,10 +19,14 @@ ADMIN = "local-admin"
 
 def call(stack: LocalStack, method: str, path: str, body: Any = None, token: str = ADMIN) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"{stack.api_url}{path}", data=data, method=method, headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{stack.api_url}{path}",
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     try:
-        with urllib.request.urlopen(req) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(req) as resp:
             return resp.status, json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"null")
@@ -43,32 +47,49 @@ def run(stack: LocalStack, out: Any = print) -> dict[str, Any]:
     out(f"local AWS (moto) at {stack.endpoint_url}; contacts API at {stack.api_url}")
 
     out("\n1) API → contacts: create a client, grant enrichment, add an operational user with platform access")
-    status, client = call(stack, "POST", "/clients", {"legal_name": "Stadtwerke Beispiel GmbH",
-                                                      "registration_number": "HRB 12345"})
+    status, client = call(
+        stack, "POST", "/clients", {"legal_name": "Stadtwerke Beispiel GmbH", "registration_number": "HRB 12345"}
+    )
     assert status == 201, client
     client_id = client["client_id"]
-    status, _ = call(stack, "PUT", f"/clients/{client_id}/settings", {
-        "enrichment": {"granted": True, "interval_days": 30, "attempts": 2},
-        "imports": {"new_file_per_invoice": False, "match_on_client_case_number": False}})
+    status, _ = call(
+        stack,
+        "PUT",
+        f"/clients/{client_id}/settings",
+        {
+            "enrichment": {"granted": True, "interval_days": 30, "attempts": 2},
+            "imports": {"new_file_per_invoice": False, "match_on_client_case_number": False},
+        },
+    )
     assert status == 200
-    status, user = call(stack, "POST", f"/clients/{client_id}/users", {
-        "first_name": "Petra", "last_name": "Meyer", "email": "petra.meyer@stadtwerke.example",
-        "operational": True, "platform_access": True})
+    status, user = call(
+        stack,
+        "POST",
+        f"/clients/{client_id}/users",
+        {
+            "first_name": "Petra",
+            "last_name": "Meyer",
+            "email": "petra.meyer@stadtwerke.example",
+            "operational": True,
+            "platform_access": True,
+        },
+    )
     assert status == 201, user
     out(f"   client {client_id} created; user {user['email']} (operational) created")
     stack.wait_idle()
 
     out("\n2) S3 drop → imports → bus → contacts: drop samples/debtors.csv")
     key = f"{client_id}/{datetime.now(UTC):%Y%m%dT%H%M%S}-debtors.csv"
-    stack.client("s3").put_object(Bucket=stack.provisioned.names.bucket("drops"), Key=key,  # type: ignore[union-attr]
-                                  Body=SAMPLE.read_bytes())
+    assert stack.provisioned is not None
+    stack.client("s3").put_object(Bucket=stack.provisioned.names.bucket("drops"), Key=key, Body=SAMPLE.read_bytes())
     stack.wait_idle()
-    _, cases = call(stack, "GET", f"/clients/{client_id}/cases")
     cases = _wait_for(lambda: call(stack, "GET", f"/clients/{client_id}/cases")[1]["items"])
     out(f"   {len(cases)} case(s) created:")
     for case in cases:
-        out(f"   - {case['case_id']}  {case['invoice_numbers']}  {case['amount']} {case['currency']}"
-            f"  opened {case['opened_on']}")
+        out(
+            f"   - {case['case_id']}  {case['invoice_numbers']}  {case['amount']} {case['currency']}"
+            f"  opened {case['opened_on']}"
+        )
 
     out("\n3) API → contacts: GET one case with its contact points")
     first = sorted(cases, key=lambda c: c["opened_on"])[0]
@@ -101,5 +122,13 @@ def run(stack: LocalStack, out: Any = print) -> dict[str, Any]:
         out(f"   {n:>3} × {detail_type}")
     dlq = {k: v for k, v in stack.dlq_depths().items() if v}
     out(f"\nDLQ: {dlq or 'empty'}")
-    return {"client_id": client_id, "cases": cases, "case_file": enriched, "emails": emails,
-            "events": counts, "enriched_points": new_points, "dlq": dlq, "enrichment": result}
+    return {
+        "client_id": client_id,
+        "cases": cases,
+        "case_file": enriched,
+        "emails": emails,
+        "events": counts,
+        "enriched_points": new_points,
+        "dlq": dlq,
+        "enrichment": result,
+    }

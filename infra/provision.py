@@ -147,9 +147,7 @@ def _ensure_queue(sqs: Any, queue: Queue, names: Names, overrides: LocalOverride
         Attributes={
             "VisibilityTimeout": str(visibility),
             "MessageRetentionPeriod": str(queue.retention_seconds),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
-            ),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}),
         },
     )["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

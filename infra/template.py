@@ -94,7 +94,9 @@ def render(stack: Stack = STACK) -> dict[str, Any]:
         resources[bucket_id(b)] = _bucket(b, stack)
         if b.notify_queue:
             q = stack.queue(b.notify_queue)
-            arn = _sub(f"arn:${{AWS::Partition}}:s3:::finview-${{Stage}}-{b.logical}-${{AWS::AccountId}}-${{AWS::Region}}")
+            arn = _sub(
+                f"arn:${{AWS::Partition}}:s3:::finview-${{Stage}}-{b.logical}-${{AWS::AccountId}}-${{AWS::Region}}"
+            )
             resources[f"{_cfn(b.logical)}NotificationPolicy"] = _queue_policy(q, "s3.amazonaws.com", arn)
     for f in stack.functions:
         resources[function_id(f)] = _function(f, stack)
@@ -145,8 +147,12 @@ def _table(t: Table) -> dict[str, Any]:
             }
             for i in t.indexes
         ]
-    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-            "Properties": props}
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": props,
+    }
 
 
 def _queue(q: Queue) -> dict[str, Any]:
@@ -211,8 +217,12 @@ def _bucket(b: Bucket, stack: Stack) -> dict[str, Any]:
             "RestrictPublicBuckets": True,
         },
     }
-    resource: dict[str, Any] = {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
-                                "UpdateReplacePolicy": "Retain", "Properties": props}
+    resource: dict[str, Any] = {
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": props,
+    }
     if b.notify_queue:
         q = stack.queue(b.notify_queue)
         props["NotificationConfiguration"] = {
@@ -221,8 +231,9 @@ def _bucket(b: Bucket, stack: Stack) -> dict[str, Any]:
         resource["DependsOn"] = [f"{_cfn(b.logical)}NotificationPolicy"]
     if b.cors:
         props["CorsConfiguration"] = {
-            "CorsRules": [{"AllowedMethods": ["GET", "PUT"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"],
-                           "MaxAge": 3600}]
+            "CorsRules": [
+                {"AllowedMethods": ["GET", "PUT"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"], "MaxAge": 3600}
+            ]
         }
     return resource
 
@@ -301,7 +312,9 @@ def _api(stack: Stack) -> dict[str, Any]:
                 "FunctionName": {"Ref": "APIHandler"},
                 "Action": "lambda:InvokeFunction",
                 "Principal": "apigateway.amazonaws.com",
-                "SourceArn": _sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ContactsApi}/*"),
+                "SourceArn": _sub(
+                    "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ContactsApi}/*"
+                ),
             },
         },
     }

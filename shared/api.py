@@ -52,5 +52,6 @@ def from_validation_error(exc: ValidationError) -> ApiError:
     """The first pydantic error as an API error naming the field (dotted path)."""
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first.get("loc", ())) or None
-    return ApiError("invalid_" + str(first.get("type", "value")).replace(".", "_"), first.get("msg", "invalid"), field,
-                    status=422)
+    return ApiError(
+        "invalid_" + str(first.get("type", "value")).replace(".", "_"), first.get("msg", "invalid"), field, status=422
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,7 +26,7 @@ from shared import aws
 from shared.events import Event, parse_envelope
 from shared.observability import logger, metrics
 
-EventHandler = Callable[[Any], Any]
+EventHandler = Callable[..., Any]
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
 
 
@@ -41,10 +42,10 @@ def _persistence(table_name: str, service: str, endpoint: str) -> DynamoDBPersis
     )
 
 
-def _once(service: str, table_name: str, fn: EventHandler) -> EventHandler:
-    import os
-
+def _once(service: str, table_name: str, fn: EventHandler, context: Any) -> EventHandler:
     config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=IDEMPOTENCY_TTL_SECONDS)
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        config.register_lambda_context(context)
     store = _persistence(table_name, service, os.environ.get("AWS_ENDPOINT_URL", ""))
     return idempotent_function(data_keyword_argument="event", config=config, persistence_store=store)(fn)
 
@@ -73,10 +74,10 @@ def consume(
         def run(event: Event) -> Any:
             return handler(event)
 
-        run.__name__ = f"{service}.{type(event).__name__}"
-        _once(service, table_name, run)(event=event)
+        run.__name__ = run.__qualname__ = f"{service}.{type(event).__name__}"
+        _once(service, table_name, run, context)(event=event)
         metrics(service).add_metric(name=f"{type(event).__name__}Handled", unit="Count", value=1)
 
-    return process_partial_response(
-        event=raw_event, record_handler=handle_record, processor=processor, context=context
+    return dict(
+        process_partial_response(event=raw_event, record_handler=handle_record, processor=processor, context=context)
     )

@@ -9,12 +9,15 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 NAMESPACE = "FinView"
+# A consumer batch with nothing to count is normal; powertools would warn on every such invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 F = TypeVar("F", bound=Callable[..., Any])
 
 

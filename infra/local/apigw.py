@@ -81,8 +81,9 @@ class LocalApiGateway:
         self.function = function
         self.region, self.stage = region, stage
         self.tokens = {**DEFAULT_TOKENS, **{k: dict(v) for k, v in tokens.items()}}
-        self._app: Any = resolve(function)
-        self._matcher = RouteMatcher(list(self._app.routes))
+        chalice_app: Any = resolve(function)
+        self._app = chalice_app
+        self._matcher = RouteMatcher(list(chalice_app.routes))
         self._server: BaseWSGIServer | None = None
 
     def authorizer_for(self, headers: Mapping[str, str]) -> dict[str, str] | None:
@@ -90,8 +91,15 @@ class LocalApiGateway:
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         return dict(self.tokens[token]) if token in self.tokens else None
 
-    def invoke(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
-               query: Mapping[str, list[str]] | None = None, body: bytes | None = None) -> dict[str, Any]:
+    def invoke(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, list[str]] | None = None,
+        body: bytes | None = None,
+    ) -> dict[str, Any]:
         """Route one request through the Lambda handler; returns the proxy response dict."""
         headers = dict(headers or {})
         try:
@@ -101,15 +109,27 @@ class LocalApiGateway:
         resource = match.route
         if method.upper() not in self._app.routes[resource]:
             return _error(405, "method_not_allowed", f"{method} is not allowed on {resource}")
-        event = proxy_event(method.upper(), path, resource=resource, path_params=match.captured,
-                            headers=headers, query=query or {}, body=body,
-                            authorizer=self.authorizer_for(headers))
+        event = proxy_event(
+            method.upper(),
+            path,
+            resource=resource,
+            path_params=match.captured,
+            headers=headers,
+            query=query or {},
+            body=body,
+            authorizer=self.authorizer_for(headers),
+        )
         return self._app(event, context_for(self.function, self.region, self.stage))  # type: ignore[no-any-return]
 
     def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
-        result = self.invoke(request.method, request.path, headers=dict(request.headers),
-                             query={k: request.args.getlist(k) for k in request.args}, body=request.get_data())
+        result = self.invoke(
+            request.method,
+            request.path,
+            headers=dict(request.headers),
+            query={k: request.args.getlist(k) for k in request.args},
+            body=request.get_data(),
+        )
         body = result.get("body") or ""
         payload = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
         response = Response(payload, status=result["statusCode"])
@@ -131,5 +151,8 @@ class LocalApiGateway:
 
 
 def _error(status: int, code: str, message: str) -> dict[str, Any]:
-    return {"statusCode": status, "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"error": {"code": code, "message": message, "field": None}})}
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"error": {"code": code, "message": message, "field": None}}),
+    }

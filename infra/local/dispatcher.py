@@ -71,8 +71,13 @@ class Dispatcher:
         self.stack = stack
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._sqs = boto3.client("sqs", endpoint_url=provisioned.endpoint_url, region_name=provisioned.region,
-                                 aws_access_key_id="testing", aws_secret_access_key="testing")
+        self._sqs = boto3.client(
+            "sqs",
+            endpoint_url=provisioned.endpoint_url,
+            region_name=provisioned.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         self.invocations = 0
         self.errors = 0
 
@@ -99,9 +104,13 @@ class Dispatcher:
         """Receive one batch and invoke ``fn`` with it; returns how many records it got."""
         queue = fn.trigger.queue or ""
         url = self.p.queue_urls[queue]
-        resp = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(fn.trigger.batch_size, 10),
-                                         WaitTimeSeconds=wait_seconds, AttributeNames=["All"],
-                                         MessageAttributeNames=["All"])
+        resp = self._sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=min(fn.trigger.batch_size, 10),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
         messages = resp.get("Messages", [])
         if not messages:
             return 0
@@ -118,8 +127,9 @@ class Dispatcher:
         self.errors += bool(failed)
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
-            self._sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            self._sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+            )
         return len(messages)
 
     def _poll(self, fn: Function) -> None:
@@ -135,8 +145,9 @@ class Dispatcher:
 
     def fire(self, fn: Function, when: datetime | None = None) -> Any:
         rule = f"finview-{self.p.names.stage}-{fn.service}-{fn.handler}"
-        return resolve(fn)(scheduled_event(rule, self.p.region, when), context_for(fn, self.p.region,
-                                                                                    self.p.names.stage))
+        return resolve(fn)(
+            scheduled_event(rule, self.p.region, when), context_for(fn, self.p.region, self.p.names.stage)
+        )
 
     def _schedule(self, fn: Function) -> None:
         period = schedule_seconds(fn.trigger.schedule or "")

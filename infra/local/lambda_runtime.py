@@ -47,5 +47,9 @@ def resolve(function: Function) -> Callable[[dict[str, Any], Any], Any]:
 
 
 def context_for(function: Function, region: str, stage: str) -> LambdaContext:
-    return LambdaContext(function_name=f"finview-{stage}-{function.service}-{function.handler}",
-                         timeout_seconds=function.timeout, memory_limit_in_mb=function.memory, region=region)
+    return LambdaContext(
+        function_name=f"finview-{stage}-{function.service}-{function.handler}",
+        timeout_seconds=function.timeout,
+        memory_limit_in_mb=function.memory,
+        region=region,
+    )

@@ -31,24 +31,34 @@ def local_environment(p: Provisioned, log_file: str | None) -> dict[str, str]:
     for service in SERVICES:
         env.update(p.function_env(service))
     env.pop("POWERTOOLS_SERVICE_NAME", None)
-    env.update({
-        # Never let a local run reach real AWS.
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true" if log_file else "false",
-        "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
-    })
+    env.update(
+        {
+            # Never let a local run reach real AWS.
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true" if log_file else "false",
+            "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
+        }
+    )
     if log_file:
         env["FINVIEW_LOG_FILE"] = log_file
     return env
 
 
 class LocalStack:
-    def __init__(self, *, stage: str = "local", moto_port: int = 0, api_port: int = 0,
-                 log_file: str | None = None, tokens: dict[str, dict[str, str]] | None = None,
-                 stack: Stack = STACK, dispatch: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        stage: str = "local",
+        moto_port: int = 0,
+        api_port: int = 0,
+        log_file: str | None = None,
+        tokens: dict[str, dict[str, str]] | None = None,
+        stack: Stack = STACK,
+        dispatch: bool = True,
+    ) -> None:
         self.stage, self.moto_port, self.api_port = stage, moto_port, api_port
         self.log_file, self.tokens, self.stack, self.dispatch = log_file, tokens or {}, stack, dispatch
         self.region = "eu-west-1"
@@ -65,8 +75,9 @@ class LocalStack:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
-        self.provisioned = provision(self.endpoint_url, Names(self.stage), region=self.region, stack=self.stack,
-                                     overrides=LocalOverrides())
+        self.provisioned = provision(
+            self.endpoint_url, Names(self.stage), region=self.region, stack=self.stack, overrides=LocalOverrides()
+        )
         os.environ.update(local_environment(self.provisioned, self.log_file))
         api_fn = self.function("contacts", "app")
         self.api = LocalApiGateway(api_fn, self.region, self.stage, self.tokens)
@@ -96,27 +107,37 @@ class LocalStack:
         return next(f for f in self.stack.functions if f.service == service and f.handler == handler)
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     def queue_depths(self) -> dict[str, int]:
         assert self.provisioned
         sqs = self.client("sqs")
         depths = {}
         for q in self.stack.queues:
-            attrs = sqs.get_queue_attributes(QueueUrl=self.provisioned.queue_urls[q.logical], AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=self.provisioned.queue_urls[q.logical],
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
             depths[q.logical] = int(attrs["ApproximateNumberOfMessages"]) + int(
-                attrs["ApproximateNumberOfMessagesNotVisible"])
+                attrs["ApproximateNumberOfMessagesNotVisible"]
+            )
         return depths
 
     def dlq_depths(self) -> dict[str, int]:
         assert self.provisioned
         sqs = self.client("sqs")
         return {
-            q.logical: int(sqs.get_queue_attributes(QueueUrl=self.provisioned.dlq_urls[q.logical],
-                                                    AttributeNames=["ApproximateNumberOfMessages"])
-                           ["Attributes"]["ApproximateNumberOfMessages"])
+            q.logical: int(
+                sqs.get_queue_attributes(
+                    QueueUrl=self.provisioned.dlq_urls[q.logical], AttributeNames=["ApproximateNumberOfMessages"]
+                )["Attributes"]["ApproximateNumberOfMessages"]
+            )
             for q in self.stack.queues
         }
 
@@ -145,20 +166,31 @@ class LocalStack:
             if not msgs:
                 return out
             out.extend(json.loads(m["Body"]) for m in msgs)
-            sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+            sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)]
+            )
 
     def sent_emails(self) -> list[dict[str, Any]]:
         """What SES recorded (moto keeps every sent message)."""
         import urllib.request
 
-        with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/data.json") as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/data.json") as resp:
             data = json.load(resp)
         return list(data.get("ses", {}).get("Message", []))
 
     def write_state(self, directory: Path = STATE_DIR) -> Path:
         directory.mkdir(exist_ok=True)
         path = directory / "stack.json"
-        path.write_text(json.dumps({"stage": self.stage, "endpoint_url": self.endpoint_url, "api_url": self.api_url,
-                                    "region": self.region, "pid": os.getpid()}, indent=1))
+        path.write_text(
+            json.dumps(
+                {
+                    "stage": self.stage,
+                    "endpoint_url": self.endpoint_url,
+                    "api_url": self.api_url,
+                    "region": self.region,
+                    "pid": os.getpid(),
+                },
+                indent=1,
+            )
+        )
         return path

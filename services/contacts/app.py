@@ -18,8 +18,9 @@ app.register_middleware(ConvertToMiddleware(lambda_handler("contacts")), "http")
 
 @app.route("/clients", methods=["POST"])
 def create_client() -> Response:
-    return respond(app.current_request,
-                   lambda c: handlers.create_client(c.body(NewClient), c.identity, c.correlation_id), 201)
+    return respond(
+        app.current_request, lambda c: handlers.create_client(c.body(NewClient), c.identity, c.correlation_id), 201
+    )
 
 
 @app.route("/clients/{client_id}", methods=["GET"])
@@ -29,8 +30,11 @@ def get_client(client_id: str) -> Response:
 
 @app.route("/clients/{client_id}/users", methods=["POST"])
 def create_client_user(client_id: str) -> Response:
-    return respond(app.current_request, lambda c: handlers.create_client_user(
-        client_id, c.body(NewClientUser), c.identity, c.correlation_id), 201)
+    return respond(
+        app.current_request,
+        lambda c: handlers.create_client_user(client_id, c.body(NewClientUser), c.identity, c.correlation_id),
+        201,
+    )
 
 
 @app.route("/clients/{client_id}/settings", methods=["GET"])
@@ -40,8 +44,10 @@ def get_settings(client_id: str) -> Response:
 
 @app.route("/clients/{client_id}/settings", methods=["PUT"])
 def put_settings(client_id: str) -> Response:
-    return respond(app.current_request, lambda c: handlers.put_settings(
-        client_id, c.body(ClientSettings), c.identity, c.correlation_id))
+    return respond(
+        app.current_request,
+        lambda c: handlers.put_settings(client_id, c.body(ClientSettings), c.identity, c.correlation_id),
+    )
 
 
 @app.route("/clients/{client_id}/cases", methods=["GET"])
@@ -51,8 +57,9 @@ def list_cases(client_id: str) -> Response:
 
 @app.route("/cases/{case_id}", methods=["GET"])
 def get_case(case_id: str) -> Response:
-    return respond(app.current_request,
-                   lambda c: handlers.get_case_file(case_id, c.identity, c.flag("include_invalid")))
+    return respond(
+        app.current_request, lambda c: handlers.get_case_file(case_id, c.identity, c.flag("include_invalid"))
+    )
 
 
 @app.on_sqs_message(queue="finview-contacts-inbox", batch_size=10)

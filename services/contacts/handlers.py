@@ -44,9 +44,17 @@ def create_client(body: NewClient, who: Identity, correlation_id: str) -> Client
     who.require_admin()
     client = Client(client_id=new_id(), created_at=datetime.now(UTC), **body.model_dump())
     repository.put_client(client)
-    bus.publish([ClientRegistered(correlation_id=correlation_id, client_id=client.client_id,
-                                  legal_name=client.legal_name, business_unit_id=client.business_unit_id,
-                                  sender_email=DEFAULT_SENDER)])
+    bus.publish(
+        [
+            ClientRegistered(
+                correlation_id=correlation_id,
+                client_id=client.client_id,
+                legal_name=client.legal_name,
+                business_unit_id=client.business_unit_id,
+                sender_email=DEFAULT_SENDER,
+            )
+        ]
+    )
     return client
 
 
@@ -64,18 +72,36 @@ def create_client_user(client_id: str, body: NewClientUser, who: Identity, corre
         raise Forbidden("only agency staff may add users to a client")
     person_id = repository.person_id_for(str(body.email), new_id())
     user = ClientUser(
-        user_id=person_id, client_id=client.client_id, first_name=body.first_name, last_name=body.last_name,
-        email=str(body.email).lower(), phone=body.phone, commercial=body.commercial, operational=body.operational,
-        employee=not (body.commercial or body.operational), platform_access=body.platform_access,
+        user_id=person_id,
+        client_id=client.client_id,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        email=str(body.email).lower(),
+        phone=body.phone,
+        commercial=body.commercial,
+        operational=body.operational,
+        employee=not (body.commercial or body.operational),
+        platform_access=body.platform_access,
         portfolios=body.portfolios,
     )
     created = repository.put_client_user(user)
     if created:
-        bus.publish([ClientUserCreated(
-            correlation_id=correlation_id, client_id=client_id, user_id=user.user_id, email=user.email,
-            first_name=user.first_name, last_name=user.last_name, commercial=user.commercial,
-            operational=user.operational, platform_access=user.platform_access, sender_email=DEFAULT_SENDER,
-        )])
+        bus.publish(
+            [
+                ClientUserCreated(
+                    correlation_id=correlation_id,
+                    client_id=client_id,
+                    user_id=user.user_id,
+                    email=user.email,
+                    first_name=user.first_name,
+                    last_name=user.last_name,
+                    commercial=user.commercial,
+                    operational=user.operational,
+                    platform_access=user.platform_access,
+                    sender_email=DEFAULT_SENDER,
+                )
+            ]
+        )
     return user
 
 
@@ -121,8 +147,15 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     opened: list[Event] = []
     for case in event.cases:
         if repository.ensure_case(event.client_id, owner_id, case):
-            opened.append(CaseOpened(correlation_id=event.correlation_id, client_id=event.client_id,
-                                     case_owner_id=owner_id, case_id=case.case_id, opened_on=case.opened_on))
+            opened.append(
+                CaseOpened(
+                    correlation_id=event.correlation_id,
+                    client_id=event.client_id,
+                    case_owner_id=owner_id,
+                    case_id=case.case_id,
+                    opened_on=case.opened_on,
+                )
+            )
     existing = repository.contact_point_ids(owner_id)
     for new in domain.points_to_add(owner_id, event.contact_points, existing, "import"):
         repository.add_contact_point(owner_id, new)

@@ -6,7 +6,8 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalice import Request, Response
+from chalice import Response
+from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
 from services.contacts.identity import Identity, from_request_context
@@ -15,7 +16,7 @@ from shared.events import new_id
 from shared.observability import logger
 
 M = TypeVar("M", bound=BaseModel)
-JSON_HEADERS = {"Content-Type": "application/json"}
+JSON_HEADERS: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 
 
 class Call:
@@ -24,8 +25,10 @@ class Call:
     def __init__(self, request: Request) -> None:
         self.request = request
         self.identity: Identity = from_request_context(request.context or {})
-        headers = {k.lower(): v for k, v in (request.headers or {}).items()}
-        self.correlation_id: str = headers.get("x-correlation-id") or request.context.get("requestId") or new_id()
+        headers: dict[str, str] = {k.lower(): v for k, v in (request.headers or {}).items()}
+        self.correlation_id: str = (
+            headers.get("x-correlation-id") or (request.context or {}).get("requestId") or new_id()
+        )
         logger("contacts").set_correlation_id(self.correlation_id)
 
     def body(self, model: type[M]) -> M:
@@ -42,14 +45,16 @@ class Call:
             raise from_validation_error(exc) from exc
 
     def flag(self, name: str) -> bool:
-        value = (self.request.query_params or {}).get(name, "false").lower()
+        params: Any = self.request.query_params or {}
+        value = params.get(name, "false").lower()
         if value not in ("true", "false", "1", "0"):
             raise ApiError("invalid_query", f"{name} must be true or false", field=name)
         return value in ("true", "1")
 
 
-def respond(request: Request, action: Callable[[Call], Any], status: int = 200) -> Response:
+def respond(request: Request | None, action: Callable[[Call], Any], status: int = 200) -> Response:
     """Run ``action`` and turn its result (a model) or its ApiError into an API Gateway response."""
+    assert request is not None, "Chalice sets current_request for every route"
     try:
         result = action(Call(request))
     except ApiError as exc:

@@ -50,8 +50,12 @@ def _put_new(item: dict[str, Any]) -> bool:
 
 def put_client(client: Client) -> None:
     item = client.model_dump(mode="json")
-    item.update(PK=f"CLIENT#{client.client_id}", SK="PROFILE", GSI1PK="CLIENTS",
-                GSI1SK=f"{client.legal_name.casefold()}#{client.client_id}")
+    item.update(
+        PK=f"CLIENT#{client.client_id}",
+        SK="PROFILE",
+        GSI1PK="CLIENTS",
+        GSI1SK=f"{client.legal_name.casefold()}#{client.client_id}",
+    )
     _put_new(item)
 
 
@@ -80,8 +84,7 @@ def person_id_for(email: str, new_id: str) -> str:
 
 
 def put_settings(client_id: str, settings: dict[str, Any]) -> None:
-    _table().put_item(Item={"PK": f"CLIENT#{client_id}", "SK": "SETTINGS", "settings": settings,
-                            "updated_at": _now()})
+    _table().put_item(Item={"PK": f"CLIENT#{client_id}", "SK": "SETTINGS", "settings": settings, "updated_at": _now()})
 
 
 def get_settings(client_id: str) -> dict[str, Any] | None:
@@ -102,8 +105,13 @@ def ensure_case(client_id: str, case_owner_id: str, case: CaseData) -> bool:
     """Create the case and its pointer together; False if the case already existed."""
     item = case.model_dump(mode="json")
     item.update(
-        PK=f"OWNER#{case_owner_id}", SK=f"CASE#{case.case_id}", case_owner_id=case_owner_id, client_id=client_id,
-        status="open", GSI1PK=f"CLIENT#{client_id}#CASES", GSI1SK=f"{case.opened_on.isoformat()}#{case.case_id}",
+        PK=f"OWNER#{case_owner_id}",
+        SK=f"CASE#{case.case_id}",
+        case_owner_id=case_owner_id,
+        client_id=client_id,
+        status="open",
+        GSI1PK=f"CLIENT#{client_id}#CASES",
+        GSI1SK=f"{case.opened_on.isoformat()}#{case.case_id}",
     )
     pointer = {"PK": f"CASE#{case.case_id}", "SK": "POINTER", "case_owner_id": case_owner_id, "client_id": client_id}
     client = aws.client("dynamodb")
@@ -112,11 +120,18 @@ def ensure_case(client_id: str, case_owner_id: str, case: CaseData) -> bool:
     ser = TypeSerializer()
     table = aws.env("CONTACTS_TABLE")
     try:
-        client.transact_write_items(TransactItems=[
-            {"Put": {"TableName": table, "Item": {k: ser.serialize(v) for k, v in _drop_none(i).items()},
-                     "ConditionExpression": "attribute_not_exists(PK)"}}
-            for i in (item, pointer)
-        ])
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {k: ser.serialize(v) for k, v in _drop_none(i).items()},
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+                for i in (item, pointer)
+            ]
+        )
         return True
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "TransactionCanceledException":
@@ -170,10 +185,14 @@ def get_case_file(case_id: str, include_invalid: bool = False) -> CaseFile | Non
     )
 
 
-def list_cases(client_id: str, limit: int = 50, start: dict[str, Any] | None = None
-               ) -> tuple[list[Case], dict[str, Any] | None]:
-    kwargs: dict[str, Any] = {"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq(f"CLIENT#{client_id}#CASES"),
-                              "Limit": limit}
+def list_cases(
+    client_id: str, limit: int = 50, start: dict[str, Any] | None = None
+) -> tuple[list[Case], dict[str, Any] | None]:
+    kwargs: dict[str, Any] = {
+        "IndexName": "GSI1",
+        "KeyConditionExpression": Key("GSI1PK").eq(f"CLIENT#{client_id}#CASES"),
+        "Limit": limit,
+    }
     if start:
         kwargs["ExclusiveStartKey"] = start
     resp = _table().query(**kwargs)

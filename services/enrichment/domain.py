@@ -21,8 +21,11 @@ class EnrichmentSettings:
     def from_client_settings(cls, settings: dict[str, object]) -> EnrichmentSettings:
         raw = settings.get("enrichment") or {}
         assert isinstance(raw, dict)
-        return cls(granted=bool(raw.get("granted", False)), interval_days=int(raw.get("interval_days", 30)),
-                   attempts=int(raw.get("attempts", 1)))
+        return cls(
+            granted=bool(raw.get("granted", False)),
+            interval_days=int(raw.get("interval_days", 30)),
+            attempts=int(raw.get("attempts", 1)),
+        )
 
 
 @dataclass(frozen=True)

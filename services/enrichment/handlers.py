@@ -38,10 +38,17 @@ def run_enrichment(today: date, correlation_id: str) -> dict[str, int]:
             searched += 1
             if result.contact_points:
                 found += 1
-                events: list[Event] = [EnrichmentResultFound(
-                    correlation_id=correlation_id, client_id=client_id, case_owner_id=case.case_owner_id,
-                    case_id=case.case_id, attempt=attempt, provider=result.provider,
-                    contact_points=result.contact_points)]
+                events: list[Event] = [
+                    EnrichmentResultFound(
+                        correlation_id=correlation_id,
+                        client_id=client_id,
+                        case_owner_id=case.case_owner_id,
+                        case_id=case.case_id,
+                        attempt=attempt,
+                        provider=result.provider,
+                        contact_points=result.contact_points,
+                    )
+                ]
                 bus.publish(events)
     metrics(SERVICE).add_metric(name="EnrichmentSearches", unit="Count", value=searched)
     log.info("enrichment run", extra={"searched": searched, "found": found})
@@ -65,12 +72,26 @@ def on_settings_changed(event: ClientSettingsChanged) -> None:
 
 
 def on_case_opened(event: CaseOpened) -> None:
-    repository.track_case(domain.TrackedCase(client_id=event.client_id, case_owner_id=event.case_owner_id,
-                                             case_id=event.case_id, opened_on=event.opened_on))
+    repository.track_case(
+        domain.TrackedCase(
+            client_id=event.client_id,
+            case_owner_id=event.case_owner_id,
+            case_id=event.case_id,
+            opened_on=event.opened_on,
+        )
+    )
 
 
 @lambda_handler(SERVICE)
 def on_bus_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return consume(event, context, service=SERVICE, table_name=aws.env("ENRICHMENT_TABLE"), handlers={
-        ClientRegistered: on_client_registered, ClientSettingsChanged: on_settings_changed,
-        CaseOpened: on_case_opened})
+    return consume(
+        event,
+        context,
+        service=SERVICE,
+        table_name=aws.env("ENRICHMENT_TABLE"),
+        handlers={
+            ClientRegistered: on_client_registered,
+            ClientSettingsChanged: on_settings_changed,
+            CaseOpened: on_case_opened,
+        },
+    )

@@ -24,26 +24,35 @@ def _table() -> Any:
 
 
 def put_client(client_id: str) -> None:
-    _table().update_item(Key={"PK": f"CLIENT#{client_id}", "SK": "PROFILE"},
-                         UpdateExpression="SET GSI1PK = :c, GSI1SK = :id",
-                         ExpressionAttributeValues={":c": "CLIENTS", ":id": client_id})
+    _table().update_item(
+        Key={"PK": f"CLIENT#{client_id}", "SK": "PROFILE"},
+        UpdateExpression="SET GSI1PK = :c, GSI1SK = :id",
+        ExpressionAttributeValues={":c": "CLIENTS", ":id": client_id},
+    )
 
 
 def put_settings(client_id: str, settings: EnrichmentSettings) -> None:
     _table().update_item(
         Key={"PK": f"CLIENT#{client_id}", "SK": "PROFILE"},
         UpdateExpression="SET granted = :g, interval_days = :i, attempts = :a, GSI1PK = :c, GSI1SK = :id",
-        ExpressionAttributeValues={":g": settings.granted, ":i": settings.interval_days, ":a": settings.attempts,
-                                   ":c": "CLIENTS", ":id": client_id},
+        ExpressionAttributeValues={
+            ":g": settings.granted,
+            ":i": settings.interval_days,
+            ":a": settings.attempts,
+            ":c": "CLIENTS",
+            ":id": client_id,
+        },
     )
 
 
 def clients() -> list[tuple[str, EnrichmentSettings]]:
     out = []
     for item in _query({"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq("CLIENTS")}):
-        settings = EnrichmentSettings(granted=bool(item.get("granted", False)),
-                                      interval_days=int(item.get("interval_days", 30)),
-                                      attempts=int(item.get("attempts", 1)))
+        settings = EnrichmentSettings(
+            granted=bool(item.get("granted", False)),
+            interval_days=int(item.get("interval_days", 30)),
+            attempts=int(item.get("attempts", 1)),
+        )
         out.append((str(item["GSI1SK"]), settings))
     return out
 
@@ -51,9 +60,16 @@ def clients() -> list[tuple[str, EnrichmentSettings]]:
 def track_case(case: TrackedCase) -> None:
     try:
         _table().put_item(
-            Item={"PK": f"CASE#{case.case_id}", "SK": "TRACK", "client_id": case.client_id,
-                  "case_owner_id": case.case_owner_id, "opened_on": case.opened_on.isoformat(), "attempts_made": 0,
-                  "GSI1PK": f"CLIENT#{case.client_id}#CASES", "GSI1SK": f"{case.opened_on.isoformat()}#{case.case_id}"},
+            Item={
+                "PK": f"CASE#{case.case_id}",
+                "SK": "TRACK",
+                "client_id": case.client_id,
+                "case_owner_id": case.case_owner_id,
+                "opened_on": case.opened_on.isoformat(),
+                "attempts_made": 0,
+                "GSI1PK": f"CLIENT#{case.client_id}#CASES",
+                "GSI1SK": f"{case.opened_on.isoformat()}#{case.case_id}",
+            },
             ConditionExpression="attribute_not_exists(PK)",
         )
     except ClientError as exc:
@@ -62,12 +78,23 @@ def track_case(case: TrackedCase) -> None:
 
 
 def cases_opened_until(client_id: str, until: date) -> list[TrackedCase]:
-    items = _query({"IndexName": "GSI1",
-                    "KeyConditionExpression": Key("GSI1PK").eq(f"CLIENT#{client_id}#CASES")
-                    & Key("GSI1SK").lte(f"{until.isoformat()}#~")})
-    return [TrackedCase(client_id=str(i["client_id"]), case_owner_id=str(i["case_owner_id"]),
-                        case_id=str(i["PK"]).removeprefix("CASE#"), opened_on=date.fromisoformat(str(i["opened_on"])),
-                        attempts_made=int(i.get("attempts_made", 0))) for i in items]
+    items = _query(
+        {
+            "IndexName": "GSI1",
+            "KeyConditionExpression": Key("GSI1PK").eq(f"CLIENT#{client_id}#CASES")
+            & Key("GSI1SK").lte(f"{until.isoformat()}#~"),
+        }
+    )
+    return [
+        TrackedCase(
+            client_id=str(i["client_id"]),
+            case_owner_id=str(i["case_owner_id"]),
+            case_id=str(i["PK"]).removeprefix("CASE#"),
+            opened_on=date.fromisoformat(str(i["opened_on"])),
+            attempts_made=int(i.get("attempts_made", 0)),
+        )
+        for i in items
+    ]
 
 
 def record_attempt(case: TrackedCase, attempt: int, provider: str, cost: Decimal) -> bool:
@@ -75,16 +102,33 @@ def record_attempt(case: TrackedCase, attempt: int, provider: str, cost: Decimal
     table = aws.env("ENRICHMENT_TABLE")
     now = datetime.now(UTC).isoformat()
     try:
-        aws.client("dynamodb").transact_write_items(TransactItems=[
-            {"Put": {"TableName": table, "ConditionExpression": "attribute_not_exists(PK)", "Item": {
-                "PK": {"S": f"CASE#{case.case_id}"}, "SK": {"S": f"ATTEMPT#{attempt:03d}"},
-                "provider": {"S": provider}, "cost": {"N": str(cost)}, "at": {"S": now},
-                "client_id": {"S": case.client_id}}}},
-            {"Update": {"TableName": table, "Key": {"PK": {"S": f"CASE#{case.case_id}"}, "SK": {"S": "TRACK"}},
+        aws.client("dynamodb").transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table,
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                        "Item": {
+                            "PK": {"S": f"CASE#{case.case_id}"},
+                            "SK": {"S": f"ATTEMPT#{attempt:03d}"},
+                            "provider": {"S": provider},
+                            "cost": {"N": str(cost)},
+                            "at": {"S": now},
+                            "client_id": {"S": case.client_id},
+                        },
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"PK": {"S": f"CASE#{case.case_id}"}, "SK": {"S": "TRACK"}},
                         "UpdateExpression": "SET attempts_made = :n",
                         "ConditionExpression": "attempts_made = :prev",
-                        "ExpressionAttributeValues": {":n": {"N": str(attempt)}, ":prev": {"N": str(attempt - 1)}}}},
-        ])
+                        "ExpressionAttributeValues": {":n": {"N": str(attempt)}, ":prev": {"N": str(attempt - 1)}},
+                    }
+                },
+            ]
+        )
         return True
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "TransactionCanceledException":

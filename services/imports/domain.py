@@ -60,7 +60,11 @@ class DebtorLine(BaseModel):
         if isinstance(value, str):
             text = value.replace(" ", "").replace("€", "")
             if "," in text and "." in text:
-                text = text.replace(".", "").replace(",", ".") if text.rfind(",") > text.rfind(".") else text.replace(",", "")
+                text = (
+                    text.replace(".", "").replace(",", ".")
+                    if text.rfind(",") > text.rfind(".")
+                    else text.replace(",", "")
+                )
             else:
                 text = text.replace(",", ".")
             try:
@@ -124,9 +128,13 @@ class CaseOwnerGroup:
 
     def case_owner(self) -> CaseOwnerData:
         first = self.lines[0][1]
-        return CaseOwnerData(case_owner_id=self.case_owner_id, client_reference=first.client_case_number,
-                             first_name=first.first_name, last_name=first.last_name,
-                             company_name=first.company_name)
+        return CaseOwnerData(
+            case_owner_id=self.case_owner_id,
+            client_reference=first.client_case_number,
+            first_name=first.first_name,
+            last_name=first.last_name,
+            company_name=first.company_name,
+        )
 
     def cases(self, client_id: str, new_file_per_invoice: bool) -> list[CaseData]:
         if new_file_per_invoice:
@@ -141,19 +149,29 @@ class CaseOwnerGroup:
             if line.phone:
                 points.append(ContactPointData(type="phone", value=line.phone))
             if line.street:
-                address = PostalAddress(street=line.street, postcode=line.postcode or "", city=line.city or "",
-                                        country=line.country)
-                points.append(ContactPointData(type="postal_address", address=address,
-                                               value=f"{line.street}, {line.postcode or ''} {line.city or ''}, {line.country}"))
+                address = PostalAddress(
+                    street=line.street, postcode=line.postcode or "", city=line.city or "", country=line.country
+                )
+                points.append(
+                    ContactPointData(
+                        type="postal_address",
+                        address=address,
+                        value=f"{line.street}, {line.postcode or ''} {line.city or ''}, {line.country}",
+                    )
+                )
         return points
 
 
 def _case(client_id: str, owner_id: str, lines: list[DebtorLine]) -> CaseData:
     invoices = sorted({line.invoice_number for line in lines})
     case_id = str(uuid.uuid5(NAMESPACE, f"{client_id}|{owner_id}|{'|'.join(invoices)}"))
-    return CaseData(case_id=case_id, client_case_number=lines[0].client_case_number, invoice_numbers=invoices,
-                    amount=sum((line.amount for line in lines), Decimal(0)),
-                    opened_on=min(line.opened_on for line in lines))
+    return CaseData(
+        case_id=case_id,
+        client_case_number=lines[0].client_case_number,
+        invoice_numbers=invoices,
+        amount=sum((line.amount for line in lines), Decimal(0)),
+        opened_on=min(line.opened_on for line in lines),
+    )
 
 
 def new_case_owner_id(client_id: str, match_key: str | None, import_id: str, row: int) -> str:

@@ -56,8 +56,18 @@ def process_object(bucket: str, key: str, version: str | None, etag: str | None)
         return _import_rows(import_id, client_id, key, obj["Body"].read())
     except FileRejected as exc:
         repository.finish_job(import_id, "failed", reason_code=exc.code, reason=str(exc))
-        bus.publish([ImportFailed(correlation_id=import_id, import_id=import_id, client_id=client_id,
-                                  object_key=key, reason_code=exc.code, reason=str(exc))])
+        bus.publish(
+            [
+                ImportFailed(
+                    correlation_id=import_id,
+                    import_id=import_id,
+                    client_id=client_id,
+                    object_key=key,
+                    reason_code=exc.code,
+                    reason=str(exc),
+                )
+            ]
+        )
         metrics(SERVICE).add_metric(name="ImportsFailed", unit="Count", value=1)
         log.warning("import failed", extra={"import_id": import_id, "reason_code": exc.code})
         return {"import_id": import_id, "status": "failed", "reason_code": exc.code}
@@ -89,18 +99,39 @@ def _import_rows(import_id: str, client_id: str, key: str, data: bytes) -> dict[
         raise FileRejected("no_rows", "the file has a header but no data rows")
     events: list[Event] = [
         CaseFileImported(
-            correlation_id=import_id, import_id=import_id, client_id=client_id,
-            row_numbers=[n for n, _ in g.lines], matched_by=g.matched_by, case_owner=g.case_owner(),
-            cases=g.cases(client_id, bool(settings.get("new_file_per_invoice"))), contact_points=g.contact_points(),
+            correlation_id=import_id,
+            import_id=import_id,
+            client_id=client_id,
+            row_numbers=[n for n, _ in g.lines],
+            matched_by=g.matched_by,
+            case_owner=g.case_owner(),
+            cases=g.cases(client_id, bool(settings.get("new_file_per_invoice"))),
+            contact_points=g.contact_points(),
         )
         for g in groups.values()
     ]
-    events.append(ImportCompleted(correlation_id=import_id, import_id=import_id, client_id=client_id,
-                                  object_key=key, rows_read=rows_read, case_owners_created=created,
-                                  case_owners_merged=merged, rows_rejected=len(rejected)))
+    events.append(
+        ImportCompleted(
+            correlation_id=import_id,
+            import_id=import_id,
+            client_id=client_id,
+            object_key=key,
+            rows_read=rows_read,
+            case_owners_created=created,
+            case_owners_merged=merged,
+            rows_rejected=len(rejected),
+        )
+    )
     bus.publish(events)
-    repository.finish_job(import_id, "completed", rows_read=rows_read, case_owners_created=created,
-                          case_owners_merged=merged, rows_rejected=len(rejected), rejections=rejected[:1000])
+    repository.finish_job(
+        import_id,
+        "completed",
+        rows_read=rows_read,
+        case_owners_created=created,
+        case_owners_merged=merged,
+        rows_rejected=len(rejected),
+        rejections=rejected[:1000],
+    )
     metrics(SERVICE).add_metric(name="RowsImported", unit="Count", value=rows_read - len(rejected))
     return {"import_id": import_id, "status": "completed", "rows_read": rows_read}
 
@@ -116,10 +147,14 @@ def on_file_dropped(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return
         for s3_record in body.get("Records", []):
             s3 = s3_record["s3"]
-            process_object(s3["bucket"]["name"], unquote_plus(s3["object"]["key"]),
-                           s3["object"].get("versionId"), s3["object"].get("eTag"))
+            process_object(
+                s3["bucket"]["name"],
+                unquote_plus(s3["object"]["key"]),
+                s3["object"].get("versionId"),
+                s3["object"].get("eTag"),
+            )
 
-    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    return dict(process_partial_response(event=event, record_handler=handle, processor=processor, context=context))
 
 
 def on_client_registered(event: ClientRegistered) -> None:
@@ -132,5 +167,10 @@ def on_settings_changed(event: ClientSettingsChanged) -> None:
 
 @lambda_handler(SERVICE)
 def on_bus_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return consume(event, context, service=SERVICE, table_name=aws.env("IMPORTS_TABLE"),
-                   handlers={ClientRegistered: on_client_registered, ClientSettingsChanged: on_settings_changed})
+    return consume(
+        event,
+        context,
+        service=SERVICE,
+        table_name=aws.env("IMPORTS_TABLE"),
+        handlers={ClientRegistered: on_client_registered, ClientSettingsChanged: on_settings_changed},
+    )

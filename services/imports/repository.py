@@ -52,11 +52,23 @@ def get_settings(client_id: str) -> dict[str, Any]:
     return dict(item["settings"]) if item else {}
 
 
-def start_job(import_id: str, client_id: str | None, bucket: str, key: str, correlation_id: str) -> dict[str, Any] | None:
+def start_job(
+    import_id: str, client_id: str | None, bucket: str, key: str, correlation_id: str
+) -> dict[str, Any] | None:
     """Record the job as processing; returns the existing job instead when this object was seen before."""
-    item = {"PK": f"JOB#{import_id}", "SK": "JOB", "import_id": import_id, "client_id": client_id or "-",
-            "bucket": bucket, "object_key": key, "status": "processing", "received_at": _now(),
-            "correlation_id": correlation_id, "GSI1PK": f"CLIENT#{client_id or '-'}#JOBS", "GSI1SK": _now()}
+    item = {
+        "PK": f"JOB#{import_id}",
+        "SK": "JOB",
+        "import_id": import_id,
+        "client_id": client_id or "-",
+        "bucket": bucket,
+        "object_key": key,
+        "status": "processing",
+        "received_at": _now(),
+        "correlation_id": correlation_id,
+        "GSI1PK": f"CLIENT#{client_id or '-'}#JOBS",
+        "GSI1SK": _now(),
+    }
     if _conditional_put(item):
         return None
     existing = get_job(import_id)
@@ -78,8 +90,12 @@ def finish_job(import_id: str, status: str, **fields: Any) -> None:
         names[f"#f{i}"] = name
         values[f":v{i}"] = value
         sets.append(f"#f{i} = :v{i}")
-    _table().update_item(Key={"PK": f"JOB#{import_id}", "SK": "JOB"}, UpdateExpression="SET " + ", ".join(sets),
-                         ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    _table().update_item(
+        Key={"PK": f"JOB#{import_id}", "SK": "JOB"},
+        UpdateExpression="SET " + ", ".join(sets),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
 
 
 def claim_match_key(client_id: str, key: str, case_owner_id: str) -> str:

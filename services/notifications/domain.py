@@ -37,14 +37,31 @@ def invitation(event: ClientUserCreated, activation_base_url: str) -> Message | 
     if not event.platform_access or event.linked_existing:
         return None
     url = f"{activation_base_url}/activate?user={event.user_id}"
-    return Message("invitation", event.email, "Your FinView access",
-                   INVITATION.substitute(first_name=event.first_name, activation_url=url))
+    return Message(
+        "invitation",
+        event.email,
+        "Your FinView access",
+        INVITATION.substitute(first_name=event.first_name, activation_url=url),
+    )
 
 
 def import_report(event: ImportCompleted | ImportFailed, to: str) -> Message:
     if isinstance(event, ImportFailed):
-        return Message("import_failed", to, "Your FinView import failed",
-                       IMPORT_FAILED.substitute(object_key=event.object_key, reason=event.reason))
-    return Message("import_report", to, "Your FinView import report", IMPORT_REPORT.substitute(
-        object_key=event.object_key, rows_read=event.rows_read, created=event.case_owners_created,
-        merged=event.case_owners_merged, rejected=event.rows_rejected))
+        return Message(
+            "import_failed",
+            to,
+            "Your FinView import failed",
+            IMPORT_FAILED.substitute(object_key=event.object_key, reason=event.reason),
+        )
+    return Message(
+        "import_report",
+        to,
+        "Your FinView import report",
+        IMPORT_REPORT.substitute(
+            object_key=event.object_key,
+            rows_read=event.rows_read,
+            created=event.case_owners_created,
+            merged=event.case_owners_merged,
+            rejected=event.rows_rejected,
+        ),
+    )

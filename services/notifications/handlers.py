@@ -35,8 +35,10 @@ def send(message: domain.Message, sender: str, cause: Event) -> str | None:
         response = aws.client("ses").send_email(
             Source=sender,
             Destination={"ToAddresses": [message.to]},
-            Message={"Subject": {"Data": message.subject, "Charset": "UTF-8"},
-                     "Body": {"Text": {"Data": message.body, "Charset": "UTF-8"}}},
+            Message={
+                "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": message.body, "Charset": "UTF-8"}},
+            },
             Tags=[{"Name": "kind", "Value": message.kind}, {"Name": "correlation_id", "Value": cause.correlation_id}],
         )
     except Exception:
@@ -46,8 +48,17 @@ def send(message: domain.Message, sender: str, cause: Event) -> str | None:
     repository.mark_sent(cause.event_id, message.kind, message.to, message_id)
     metrics(SERVICE).add_metric(name="EmailsSent", unit="Count", value=1)
     log.info("e-mail sent", extra={"kind": message.kind, "message_id": message_id})
-    bus.publish([NotificationSent(correlation_id=cause.correlation_id, kind=message.kind, recipient=message.to,
-                                  message_id=message_id, cause_event_id=cause.event_id)])
+    bus.publish(
+        [
+            NotificationSent(
+                correlation_id=cause.correlation_id,
+                kind=message.kind,
+                recipient=message.to,
+                message_id=message_id,
+                cause_event_id=cause.event_id,
+            )
+        ]
+    )
     return message_id
 
 
@@ -79,7 +90,16 @@ def on_contact_action(event: ContactActionRequested) -> None:
 
 @lambda_handler(SERVICE)
 def on_bus_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return consume(event, context, service=SERVICE, table_name=aws.env("NOTIFICATIONS_TABLE"), handlers={
-        ClientRegistered: on_client_registered, ClientUserCreated: on_client_user_created,
-        ImportCompleted: on_import_finished, ImportFailed: on_import_finished,
-        ContactActionRequested: on_contact_action})
+    return consume(
+        event,
+        context,
+        service=SERVICE,
+        table_name=aws.env("NOTIFICATIONS_TABLE"),
+        handlers={
+            ClientRegistered: on_client_registered,
+            ClientUserCreated: on_client_user_created,
+            ImportCompleted: on_import_finished,
+            ImportFailed: on_import_finished,
+            ContactActionRequested: on_contact_action,
+        },
+    )

@@ -34,8 +34,9 @@ def add_operational_contact(client_id: str, email: str) -> None:
 
 
 def operational_contacts(client_id: str) -> list[str]:
-    resp = _table().query(KeyConditionExpression=Key("PK").eq(f"CLIENT#{client_id}")
-                          & Key("SK").begins_with("OPERATIONAL#"))
+    resp = _table().query(
+        KeyConditionExpression=Key("PK").eq(f"CLIENT#{client_id}") & Key("SK").begins_with("OPERATIONAL#")
+    )
     return [str(i["email"]) for i in resp["Items"]]
 
 
@@ -43,8 +44,13 @@ def claim_delivery(cause_id: str, kind: str, recipient: str, correlation_id: str
     """False when this cause already produced this delivery (sent, or being sent)."""
     try:
         _table().put_item(
-            Item={"PK": f"DELIVERY#{cause_id}", "SK": f"{kind}#{recipient}", "status": "sending",
-                  "correlation_id": correlation_id, "created_at": datetime.now(UTC).isoformat()},
+            Item={
+                "PK": f"DELIVERY#{cause_id}",
+                "SK": f"{kind}#{recipient}",
+                "status": "sending",
+                "correlation_id": correlation_id,
+                "created_at": datetime.now(UTC).isoformat(),
+            },
             ConditionExpression="attribute_not_exists(PK)",
         )
         return True
@@ -55,10 +61,12 @@ def claim_delivery(cause_id: str, kind: str, recipient: str, correlation_id: str
 
 
 def mark_sent(cause_id: str, kind: str, recipient: str, message_id: str) -> None:
-    _table().update_item(Key={"PK": f"DELIVERY#{cause_id}", "SK": f"{kind}#{recipient}"},
-                         UpdateExpression="SET #s = :s, message_id = :m",
-                         ExpressionAttributeNames={"#s": "status"},
-                         ExpressionAttributeValues={":s": "sent", ":m": message_id})
+    _table().update_item(
+        Key={"PK": f"DELIVERY#{cause_id}", "SK": f"{kind}#{recipient}"},
+        UpdateExpression="SET #s = :s, message_id = :m",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": "sent", ":m": message_id},
+    )
 
 
 def release_delivery(cause_id: str, kind: str, recipient: str) -> None:
