@@ -7,58 +7,47 @@ from typing import Any
 from chalice import Chalice, ConvertToMiddleware, Response
 from chalice.app import SQSEvent
 
-from services.contacts import handlers
+from services.contacts import case_routes, clients, handlers
 from services.contacts.http import Call, respond
 from services.contacts.models import ClientSettings, NewClient, NewClientUser
 from shared.observability import lambda_handler
 
 app = Chalice(app_name="finview-contacts")
 app.register_middleware(ConvertToMiddleware(lambda_handler("contacts")), "http")
+app.register_blueprint(case_routes.bp)
 
 
 @app.route("/clients", methods=["POST"])
 def create_client() -> Response:
     return respond(
-        app.current_request, lambda c: handlers.create_client(c.body(NewClient), c.identity, c.correlation_id), 201
+        app.current_request, lambda c: clients.create_client(c.body(NewClient), c.identity, c.correlation_id), 201
     )
 
 
 @app.route("/clients/{client_id}", methods=["GET"])
 def get_client(client_id: str) -> Response:
-    return respond(app.current_request, lambda c: handlers.get_client(client_id, c.identity))
+    return respond(app.current_request, lambda c: clients.get_client(client_id, c.identity))
 
 
 @app.route("/clients/{client_id}/users", methods=["POST"])
 def create_client_user(client_id: str) -> Response:
     return respond(
         app.current_request,
-        lambda c: handlers.create_client_user(client_id, c.body(NewClientUser), c.identity, c.correlation_id),
+        lambda c: clients.create_client_user(client_id, c.body(NewClientUser), c.identity, c.correlation_id),
         201,
     )
 
 
 @app.route("/clients/{client_id}/settings", methods=["GET"])
 def get_settings(client_id: str) -> Response:
-    return respond(app.current_request, lambda c: handlers.get_settings(client_id, c.identity))
+    return respond(app.current_request, lambda c: clients.get_settings(client_id, c.identity))
 
 
 @app.route("/clients/{client_id}/settings", methods=["PUT"])
 def put_settings(client_id: str) -> Response:
     return respond(
         app.current_request,
-        lambda c: handlers.put_settings(client_id, c.body(ClientSettings), c.identity, c.correlation_id),
-    )
-
-
-@app.route("/clients/{client_id}/cases", methods=["GET"])
-def list_cases(client_id: str) -> Response:
-    return respond(app.current_request, lambda c: handlers.list_cases(client_id, c.identity))
-
-
-@app.route("/cases/{case_id}", methods=["GET"])
-def get_case(case_id: str) -> Response:
-    return respond(
-        app.current_request, lambda c: handlers.get_case_file(case_id, c.identity, c.flag("include_invalid"))
+        lambda c: clients.put_settings(client_id, c.body(ClientSettings), c.identity, c.correlation_id),
     )
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from shared.events import ContactPointType, PostalAddress
+from shared.events import PostalAddress
 
 Qualification = Literal["pending", "validated"]
 T = TypeVar("T")
@@ -58,51 +57,6 @@ class ClientUser(BaseModel):
     employee: bool
     platform_access: bool
     portfolios: list[str]
-
-
-class ContactPoint(BaseModel):
-    contact_point_id: str
-    type: ContactPointType
-    value: str
-    address: PostalAddress | None = None
-    valid: bool
-    qualification: Qualification
-    is_default: bool
-    observation: str | None = None
-    source: str
-    created_at: datetime
-
-
-class Case(BaseModel):
-    case_id: str
-    case_owner_id: str
-    client_id: str
-    client_case_number: str | None = None
-    invoice_numbers: list[str]
-    amount: Decimal
-    currency: str
-    status: Literal["open", "in_settlement", "paid", "closed"]
-    portfolio: str | None = None
-    opened_on: date
-    collector: str | None = None
-
-
-class CaseOwner(BaseModel):
-    case_owner_id: str
-    client_id: str
-    client_reference: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    company_name: str | None = None
-    birth_date: date | None = None
-
-
-class CaseFile(BaseModel):
-    """GET /cases/{id}: the case, its owner and the owner's contact points."""
-
-    case: Case
-    case_owner: CaseOwner
-    contact_points: list[ContactPoint]
 
 
 class Page(BaseModel, Generic[T]):

@@ -1,0 +1,62 @@
+"""The contacts table: key layout and the few access helpers every repository module uses.
+
+Single-table design. Keys:
+  CLIENT#<id>      PROFILE | SETTINGS | USER#<user_id>
+  PERSON#<email>   PROFILE                      (same e-mail = same person, whatever the client)
+  OWNER#<id>       PROFILE | CASE#<case_id> | CP#<type>#<cp_id> | DEFAULT#<type> | AUDIT#<ts>#<id>
+  CASE#<id>        POINTER                      (case id → case owner)
+GSI1: CLIENT#<id>#CASES / <opened_on>#<case_id> lists a client's cases; CLIENTS / <name>#<id> lists clients.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared import aws
+
+KEY_ATTRS = {"PK", "SK", "GSI1PK", "GSI1SK"}
+
+
+def table_name() -> str:
+    return aws.env("CONTACTS_TABLE")
+
+
+def table() -> Any:
+    return aws.table(table_name())
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def clean(item: dict[str, Any]) -> dict[str, Any]:
+    """An item without its key attributes and empty values, ready for a model."""
+    return {k: v for k, v in item.items() if v is not None and k not in KEY_ATTRS}
+
+
+def drop_none(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def put_new(item: dict[str, Any]) -> bool:
+    """Put unless the key exists; False when it did (a re-delivery or a duplicate)."""
+    try:
+        table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def query_all(**kwargs: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    while True:
+        resp = table().query(**kwargs)
+        items.extend(resp["Items"])
+        if "LastEvaluatedKey" not in resp:
+            return items
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
