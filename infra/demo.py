@@ -128,6 +128,7 @@ def run(stack: LocalStack, out: Any = print) -> dict[str, Any]:
         "case_file": enriched,
         "emails": emails,
         "events": counts,
+        "bus_events": events,
         "enriched_points": new_points,
         "dlq": dlq,
         "enrichment": result,

@@ -1,0 +1,114 @@
+"""The walking skeleton through the whole local stack: S3 drop, API, schedule and bus consumers, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import demo
+from infra.local.stack import LocalStack
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Path]]:
+    log_file = tmp_path_factory.mktemp("logs") / "lambda.log"
+    saved = dict(os.environ)
+    try:
+        with LocalStack(stage="e2e", log_file=str(log_file)) as stack:
+            result = demo.run(stack, out=lambda *_: None)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    yield result, log_file
+
+
+def test_s3_drop_becomes_cases_with_contact_points(run: tuple[dict[str, Any], Path]) -> None:
+    result, _ = run
+    cases = result["cases"]
+    assert len(cases) == 3  # Anna's two invoices merge into one case file; the broken row is rejected
+    assert sorted(len(c["invoice_numbers"]) for c in cases) == [1, 1, 2]
+    types = {cp["type"] for cp in result["case_file"]["contact_points"]}
+    assert {"email", "phone", "postal_address"} <= types
+
+
+def test_schedule_enriches_the_old_cases_with_a_pending_contact_point(run: tuple[dict[str, Any], Path]) -> None:
+    result, _ = run
+    # Two cases are older than the 30-day interval; the one opened days ago is not searched (it would cost money).
+    assert result["enrichment"]["searched"] == 2
+    assert [cp["qualification"] for cp in result["enriched_points"]] == ["pending"]
+    assert result["enriched_points"][0]["type"] == "phone"
+
+
+def test_user_creation_and_import_send_emails_through_ses(run: tuple[dict[str, Any], Path]) -> None:
+    result, _ = run
+    mine = [m for m in result["emails"] if m["destinations"]["ToAddresses"] == ["petra.meyer@stadtwerke.example"]]
+    assert sorted(m["subject"] for m in mine) == ["Your FinView access", "Your FinView import report"]
+    report = next(m for m in mine if "report" in m["subject"])
+    assert "Rows rejected: 1" in report["body"]
+
+
+def test_events_went_over_the_bus_and_nothing_is_dead(run: tuple[dict[str, Any], Path]) -> None:
+    result, _ = run
+    counts = result["events"]
+    assert counts["CaseFileImported.v1"] == 3 and counts["CaseOpened.v1"] == 3
+    assert counts["ImportCompleted.v1"] == 1 and counts["ClientUserCreated.v1"] == 1
+    assert counts["EnrichmentResultFound.v1"] == 2 and counts["NotificationSent.v1"] == 2
+    assert result["dlq"] == {}
+
+
+def test_correlation_id_runs_from_the_s3_drop_through_every_event_to_the_email(
+    run: tuple[dict[str, Any], Path],
+) -> None:
+    result, log_file = run
+    events = result["bus_events"]
+    completed = next(e for e in events if e["detail-type"] == "ImportCompleted.v1")
+    correlation = completed["detail"]["correlation_id"]
+    chain = {e["detail-type"] for e in events if e["detail"]["correlation_id"] == correlation}
+    assert {"CaseFileImported.v1", "CaseOpened.v1", "ImportCompleted.v1", "NotificationSent.v1"} <= chain
+    lines = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
+    sent = [rec for rec in lines if rec.get("message") == "e-mail sent" and rec.get("kind") == "import_report"]
+    assert sent and all(rec["correlation_id"] == correlation for rec in sent)
+    services = {rec["service"] for rec in lines if rec.get("correlation_id") == correlation}
+    assert {"contacts", "notifications"} <= services
+
+
+def test_finview_up_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", "up", "--moto-port", "0", "--api-port", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    state = tmp_path / ".finview" / "stack.json"
+    try:
+        deadline = time.monotonic() + 60
+        while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert state.exists(), proc.stdout.read() if proc.stdout else ""
+        api_url = json.loads(state.read_text())["api_url"]
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{api_url}/clients/nope")
+        assert err.value.code == 401
+        assert json.loads(err.value.read())["error"]["code"] == "unauthenticated"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        assert not state.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -1,0 +1,61 @@
+"""The publisher batches PutEvents by 10 and retries only the entries EventBridge reports as failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared import bus
+from shared.events import ClientRegistered
+
+
+def _event(i: int) -> ClientRegistered:
+    return ClientRegistered(
+        correlation_id=f"c{i}", client_id=f"client-{i}", legal_name="L", business_unit_id="b", sender_email="s@x.de"
+    )
+
+
+class FakeEvents:
+    """Fails the entries whose client id is in ``flaky`` the first ``times`` times they are sent."""
+
+    def __init__(self, flaky: set[str] = frozenset(), times: int = 1) -> None:  # type: ignore[assignment]
+        self.calls: list[list[dict[str, Any]]] = []
+        self.flaky, self.times = set(flaky), times
+        self.seen: dict[str, int] = {}
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append(Entries)
+        results = []
+        for entry in Entries:
+            client_id = entry["Detail"].split('"client_id":"')[1].split('"')[0]
+            self.seen[client_id] = self.seen.get(client_id, 0) + 1
+            if client_id in self.flaky and self.seen[client_id] <= self.times:
+                results.append({"ErrorCode": "InternalFailure", "ErrorMessage": "try again"})
+            else:
+                results.append({"EventId": "id"})
+        return {"FailedEntryCount": sum("ErrorCode" in r for r in results), "Entries": results}
+
+
+def test_publishes_in_batches_of_ten() -> None:
+    fake = FakeEvents()
+    assert bus.publish([_event(i) for i in range(25)], "bus", client=fake) == 25
+    assert [len(c) for c in fake.calls] == [10, 10, 5]
+    assert all(e["EventBusName"] == "bus" and e["DetailType"] == "ClientRegistered.v1" for c in fake.calls for e in c)
+
+
+def test_retries_only_the_failed_entries() -> None:
+    fake = FakeEvents(flaky={"client-3", "client-7"})
+    bus.publish([_event(i) for i in range(10)], "bus", client=fake)
+    assert [len(c) for c in fake.calls] == [10, 2]
+    assert all(n == 1 for cid, n in fake.seen.items() if cid not in {"client-3", "client-7"})
+    assert fake.seen["client-3"] == fake.seen["client-7"] == 2
+
+
+def test_gives_up_with_the_error_codes_after_the_last_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bus.time, "sleep", lambda _: None)
+    fake = FakeEvents(flaky={"client-1"}, times=99)
+    with pytest.raises(bus.PublishError, match="InternalFailure") as err:
+        bus.publish([_event(i) for i in range(3)], "bus", client=fake)
+    assert len(err.value.failed) == 1
+    assert len(fake.calls) == bus.MAX_ATTEMPTS

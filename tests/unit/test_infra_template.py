@@ -1,0 +1,98 @@
+"""infra/ renders one deployable SAM template from the single definition; cfn-lint validates it offline."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.definition import STACK
+from infra.template import build, function_id, queue_id, render
+
+CFN_LINT = str(Path(sys.executable).parent / "cfn-lint")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("build"))
+
+
+def _lint(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CFN_LINT, str(path)], capture_output=True, text=True, timeout=120)
+
+
+def test_template_passes_cfn_lint(built: Path) -> None:
+    result = _lint(built)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cfn_lint_does_catch_a_broken_template(built: Path, tmp_path: Path) -> None:
+    template = json.loads(built.read_text())
+    template["Resources"]["ContactsTable"]["Properties"]["BillingMode"] = "FREE"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(template))
+    assert _lint(bad).returncode != 0
+
+
+def test_code_folders_hold_the_app_and_the_packages_it_imports(built: Path) -> None:
+    for service in ("contacts", "imports", "enrichment", "notifications"):
+        code = built.parent / service
+        assert (code / "app.py").read_text() == (Path("services") / service / "app.py").read_text()
+        assert (code / "services" / service / "handlers.py").exists()
+        assert (code / "shared" / "events.py").exists()
+        assert "aws-lambda-powertools" in (code / "requirements.txt").read_text()
+
+
+def test_every_consumer_reads_its_queue_with_partial_batch_failures_and_every_queue_has_a_dlq() -> None:
+    resources: dict[str, Any] = render()["Resources"]
+    for fn in STACK.functions:
+        props = resources[function_id(fn)]["Properties"]
+        assert props["Handler"] == f"app.{fn.handler}"
+        if fn.trigger.kind == "sqs":
+            sqs = props["Events"]["Queue"]["Properties"]
+            assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+            assert sqs["Queue"] == {"Fn::GetAtt": [queue_id(STACK.queue(fn.trigger.queue or "")), "Arn"]}
+    for q in STACK.queues:
+        redrive = resources[queue_id(q)]["Properties"]["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] == q.max_receive_count
+    scheduled = [r for r in resources.values() if "Schedule" in r.get("Properties", {}).get("Events", {})]
+    assert len(scheduled) == sum(f.trigger.kind == "schedule" for f in STACK.functions) >= 1
+
+
+def test_functions_only_get_their_own_services_tables() -> None:
+    resources = render()["Resources"]
+    for fn in STACK.functions:
+        env = resources[function_id(fn)]["Properties"]["Environment"]["Variables"]
+        tables = {k for k in env if k.endswith("_TABLE")}
+        assert tables == {t.env_var for t in STACK.tables if t.owner == fn.service}
+
+
+def test_api_definition_has_every_chalice_route() -> None:
+    from services.contacts.app import app
+
+    swagger = render()["Resources"]["ContactsApi"]["Properties"]["DefinitionBody"]
+    for path, methods in app.routes.items():
+        for method in methods:
+            assert method.lower() in swagger["paths"][path], f"{method} {path} missing from the API"
+
+
+def test_chalice_apps_wire_exactly_the_functions_the_definition_declares() -> None:
+    for service in ("contacts", "imports", "enrichment", "notifications"):
+        app = importlib.import_module(f"services.{service}.app").app
+        declared = {f.handler: f for f in STACK.functions if f.service == service and f.trigger.kind != "api"}
+        wired = {s.name: s for s in app.event_sources}
+        assert set(wired) == set(declared), service
+        for name, fn in declared.items():
+            source = wired[name]
+            if fn.trigger.kind == "sqs":
+                assert source.queue.endswith(fn.trigger.queue or "?"), (service, name)
+                assert source.batch_size == fn.trigger.batch_size
+            else:
+                expression = source.schedule_expression
+                text = expression if isinstance(expression, str) else expression.to_string()
+                assert text == fn.trigger.schedule, (service, name)
