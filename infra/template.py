@@ -100,8 +100,8 @@ def render(stack: Stack = STACK) -> dict[str, Any]:
             resources[f"{_cfn(b.logical)}NotificationPolicy"] = _queue_policy(q, "s3.amazonaws.com", arn)
     for f in stack.functions:
         resources[function_id(f)] = _function(f, stack)
-    api = _api(stack)
-    resources.update(api)
+    resources.update(_api(stack))
+    resources.update(_dlq_alarms(stack))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
@@ -123,6 +123,8 @@ def render(stack: Stack = STACK) -> dict[str, Any]:
         "Outputs": {
             "ApiUrl": {"Value": _sub("https://${ContactsApi}.execute-api.${AWS::Region}.amazonaws.com/api/")},
             "DropBucket": {"Value": {"Ref": bucket_id(next(b for b in stack.buckets if b.notify_queue))}},
+            "UserPoolId": {"Value": {"Ref": "UserPool"}},
+            "UserPoolClientId": {"Value": {"Ref": "UserPoolClient"}},
         },
     }
 
@@ -300,8 +302,43 @@ def _api(stack: Stack) -> dict[str, Any]:
 
     api_fn = next(f for f in stack.functions if f.trigger.kind == "api")
     app = importlib.import_module(f"services.{api_fn.service}.app").app
-    swagger = CFNSwaggerGenerator().generate_swagger(app)
+    swagger = _with_authorizer(CFNSwaggerGenerator().generate_swagger(app))
     return {
+        "UserPool": {
+            "Type": "AWS::Cognito::UserPool",
+            "Properties": {
+                "UserPoolName": _sub("finview-${Stage}-users"),
+                "UsernameAttributes": ["email"],
+                "AutoVerifiedAttributes": ["email"],
+                "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
+                "MfaConfiguration": "OPTIONAL",
+                "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+                "Policies": {
+                    "PasswordPolicy": {
+                        "MinimumLength": 12,
+                        "RequireNumbers": True,
+                        "RequireSymbols": True,
+                        "RequireUppercase": True,
+                        "RequireLowercase": True,
+                    }
+                },
+                # The identity the contacts service reads (services/contacts/identity.py).
+                "Schema": [
+                    {"Name": "role", "AttributeDataType": "String", "Mutable": True},
+                    {"Name": "client_id", "AttributeDataType": "String", "Mutable": True},
+                ],
+            },
+        },
+        "UserPoolClient": {
+            "Type": "AWS::Cognito::UserPoolClient",
+            "Properties": {
+                "UserPoolId": {"Ref": "UserPool"},
+                "GenerateSecret": False,
+                "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                "ReadAttributes": ["email", "custom:role", "custom:client_id"],
+                "WriteAttributes": ["email"],
+            },
+        },
         "ContactsApi": {
             "Type": "AWS::Serverless::Api",
             "Properties": {"StageName": "api", "DefinitionBody": swagger, "TracingEnabled": True},
@@ -317,6 +354,56 @@ def _api(stack: Stack) -> dict[str, Any]:
                 ),
             },
         },
+    }
+
+
+PUBLIC_PATHS = {"/openapi.json"}
+
+
+def _with_authorizer(swagger: dict[str, Any]) -> dict[str, Any]:
+    """Every route but the public ones requires a Cognito user-pool token; its claims carry the identity.
+
+    Users may only be created by an administrator (AllowAdminCreateUserOnly); ``custom:role`` and
+    ``custom:client_id`` are writable by administrators only (not in the client's WriteAttributes).
+    """
+    swagger.setdefault("securityDefinitions", {})["CognitoAuthorizer"] = {
+        "type": "apiKey",
+        "name": "Authorization",
+        "in": "header",
+        "x-amazon-apigateway-authtype": "cognito_user_pools",
+        "x-amazon-apigateway-authorizer": {
+            "type": "cognito_user_pools",
+            "providerARNs": [{"Fn::GetAtt": ["UserPool", "Arn"]}],
+        },
+    }
+    for path, methods in swagger["paths"].items():
+        if path in PUBLIC_PATHS:
+            continue
+        for method, operation in methods.items():
+            if method != "options":
+                operation["security"] = [{"CognitoAuthorizer": []}]
+    return swagger
+
+
+def _dlq_alarms(stack: Stack) -> dict[str, Any]:
+    """A message in any DLQ is an event a consumer could not handle: someone must look at it."""
+    return {
+        f"{_cfn(q.logical)}DlqAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": _sub(f"finview-${{Stage}}: messages in the {q.logical} DLQ"),
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [f"{_cfn(q.logical)}Dlq", "QueueName"]}}],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+            },
+        }
+        for q in stack.queues
     }
 
 

@@ -96,3 +96,29 @@ def test_chalice_apps_wire_exactly_the_functions_the_definition_declares() -> No
                 expression = source.schedule_expression
                 text = expression if isinstance(expression, str) else expression.to_string()
                 assert text == fn.trigger.schedule, (service, name)
+
+
+def test_every_route_but_the_public_ones_requires_the_user_pool_authorizer() -> None:
+    from infra.template import PUBLIC_PATHS
+
+    resources = render()["Resources"]
+    swagger = resources["ContactsApi"]["Properties"]["DefinitionBody"]
+    assert resources["UserPool"]["Type"] == "AWS::Cognito::UserPool"
+    checked = 0
+    for path, methods in swagger["paths"].items():
+        for method, operation in methods.items():
+            if method == "options" or path in PUBLIC_PATHS:
+                continue
+            assert operation.get("security") == [{"CognitoAuthorizer": []}], f"{method} {path}"
+            checked += 1
+    assert checked >= 5
+
+
+def test_every_dlq_has_an_alarm() -> None:
+    resources = render()["Resources"]
+    alarmed = {
+        r["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert alarmed == {name for name, r in resources.items() if name.endswith("Dlq")}
