@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,14 +22,38 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _log_handler() -> logging.Handler | None:
-    path = os.environ.get("FINVIEW_LOG_FILE")
-    return logging.FileHandler(path, encoding="utf-8") if path else None
+class _Destination(logging.Handler):
+    """Standard output (what Lambda ships to CloudWatch), or ``FINVIEW_LOG_FILE`` when the local stack sets it.
+
+    Decided per record, not when the logger is made: one process may host several local stacks (tests).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stdout = logging.StreamHandler(sys.stdout)
+        self._files: dict[str, logging.FileHandler] = {}
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:
+        super().setFormatter(fmt)
+        self._stdout.setFormatter(fmt)
+        for handler in self._files.values():
+            handler.setFormatter(fmt)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        path = os.environ.get("FINVIEW_LOG_FILE")
+        if not path:
+            self._stdout.emit(record)
+            return
+        handler = self._files.get(path)
+        if handler is None:
+            handler = self._files[path] = logging.FileHandler(path, encoding="utf-8")
+            handler.setFormatter(self.formatter)
+        handler.emit(record)
 
 
 @functools.cache
 def logger(service: str) -> Logger:
-    return Logger(service=service, logger_handler=_log_handler())
+    return Logger(service=service, logger_handler=_Destination())
 
 
 @functools.cache
