@@ -10,8 +10,9 @@ from chalice import Response
 from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
+from services.contacts import pagination
 from services.contacts.identity import Identity, from_request_context
-from shared.api import ApiError, from_validation_error
+from shared.api import ApiError, Forbidden, NotFound, from_validation_error
 from shared.events import new_id
 from shared.observability import logger
 
@@ -44,6 +45,15 @@ class Call:
         except ValidationError as exc:
             raise from_validation_error(exc) from exc
 
+    def query(self, name: str) -> str | None:
+        params: Any = self.request.query_params or {}
+        value = params.get(name)
+        return str(value) if value is not None else None
+
+    def page(self) -> tuple[int, str | None]:
+        """The ``limit`` and ``next_token`` query parameters of a list route."""
+        return pagination.limit(self.query("limit")), self.query("next_token")
+
     def flag(self, name: str) -> bool:
         params: Any = self.request.query_params or {}
         value = params.get(name, "false").lower()
@@ -52,11 +62,38 @@ class Call:
         return value in ("true", "1")
 
 
-def respond(request: Request | None, action: Callable[[Call], Any], status: int = 200) -> Response:
-    """Run ``action`` and turn its result (a model) or its ApiError into an API Gateway response."""
+def guard_client_path(call: Call) -> None:
+    """Any route naming a client: a client user of another client gets 404 on reads, 403 on actions.
+
+    Checked before the body is read, so the answer never depends on what was sent.
+    """
+    client_id = (call.request.uri_params or {}).get("client_id")
+    if client_id is None or call.identity.may_see_client(client_id):
+        return
+    if call.request.method in ("GET", "HEAD"):
+        raise NotFound("client", client_id)
+    raise Forbidden("you may only act on your own client")
+
+
+def respond(
+    request: Request | None,
+    action: Callable[[Call], Any],
+    status: int = 200,
+    *,
+    allow: Callable[[Identity], None] | None = None,
+) -> Response:
+    """Run ``action`` and turn its result (a model) or its ApiError into an API Gateway response.
+
+    ``allow`` (optional) checks the caller's rights before the body is parsed, so a caller without the right
+    gets 403 whatever it sent.
+    """
     assert request is not None, "Chalice sets current_request for every route"
     try:
-        result = action(Call(request))
+        call = Call(request)
+        guard_client_path(call)
+        if allow is not None:
+            allow(call.identity)
+        result = action(call)
     except ApiError as exc:
         return Response(body=json.dumps(exc.body()), status_code=exc.status, headers=JSON_HEADERS)
     if isinstance(result, BaseModel):

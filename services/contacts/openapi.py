@@ -7,8 +7,17 @@ the OpenAPI 3.1 document from those declarations and the Chalice app's route tab
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
 
 from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from services.contacts.pagination import MAX_LIMIT
+from shared.api import ErrorResponse
+
+TITLE = "FinView contacts API"
+VERSION = "1.0.0"
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,7 @@ class Operation:
     status: int = 200
     query: dict[str, str] = field(default_factory=dict)  # name → description
     errors: tuple[int, ...] = (400, 401, 403, 404, 422)
+    auth: bool = True  # False: callable without a bearer token (the document itself)
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {}
@@ -36,7 +46,116 @@ def operation(
     status: int = 200,
     query: dict[str, str] | None = None,
     errors: tuple[int, ...] = (400, 401, 403, 404, 422),
+    auth: bool = True,
 ) -> None:
     """Declare one route's contract (call it at import time, beside the route)."""
-    op = Operation(path, method.upper(), summary, request, response, status, dict(query or {}), errors)
+    op = Operation(path, method.upper(), summary, request, response, status, dict(query or {}), errors, auth)
     OPERATIONS[(path, op.method)] = op
+
+
+def declared(path: str, method: str) -> Operation | None:
+    return OPERATIONS.get((path, method.upper()))
+
+
+def routes_of(app: Any) -> list[tuple[str, str, str]]:
+    """(path, method, view name) of every route of a Chalice app, blueprints included."""
+    return sorted(
+        (path, method, entry.view_name) for path, methods in app.routes.items() for method, entry in methods.items()
+    )
+
+
+def document(app: Any) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``app``: its routes, described by their ``operation`` declarations.
+
+    A route nobody declared still appears (with ``x-undeclared: true``) so the document never hides a route;
+    the contract test fails on it.
+    """
+    routes = routes_of(app)
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorResponse, "serialization")]
+    for path, method, _ in routes:
+        op = declared(path, method)
+        if op and op.request:
+            wanted.append((op.request, "validation"))
+        if op and op.response:
+            wanted.append((op.response, "serialization"))
+    refs, schemas = models_json_schema(list(dict.fromkeys(wanted)), ref_template="#/components/schemas/{model}")
+
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, view_name in routes:
+        paths.setdefault(path, {})[method.lower()] = _operation(path, method, view_name, refs)
+    error_ref = refs[(ErrorResponse, "serialization")]
+    statuses = sorted({s for op in OPERATIONS.values() for s in op.errors} | {400, 401, 403, 404, 422})
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": TITLE,
+            "version": VERSION,
+            "description": "Clients, business units, client users and settings, case owners, cases and contact "
+            'points. Errors are {"error": {"code", "message", "field"}} with a 4xx status.',
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "responses": {
+                _error_name(s): {
+                    "description": HTTPStatus(s).phrase,
+                    "content": {"application/json": {"schema": error_ref}},
+                }
+                for s in statuses
+            },
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+        "security": [{"bearerAuth": []}],
+    }
+
+
+def _error_name(status: int) -> str:
+    return "Error" + HTTPStatus(status).phrase.title().replace(" ", "").replace("-", "")
+
+
+def _operation(path: str, method: str, view_name: str, refs: dict[Any, Any]) -> dict[str, Any]:
+    op = declared(path, method)
+    parameters: list[dict[str, Any]] = [
+        {"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
+        for part in path.split("/")
+        if part.startswith("{") and part.endswith("}")
+    ]
+    tag = path.strip("/").split("/")[0] or "root"
+    if op is None:
+        return {
+            "operationId": view_name,
+            "summary": "(not declared with operation())",
+            "tags": [tag],
+            "parameters": parameters,
+            "responses": {"default": {"description": "undocumented"}},
+            "x-undeclared": True,
+        }
+    for name, description in op.query.items():
+        schema: dict[str, Any] = {"type": "string"}
+        if name == "limit":
+            schema = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}
+        parameters.append(
+            {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+        )
+    success: dict[str, Any] = {"description": HTTPStatus(op.status).phrase}
+    if op.response is not None:
+        success["content"] = {"application/json": {"schema": refs[(op.response, "serialization")]}}
+    responses: dict[str, Any] = {str(op.status): success}
+    errors = set(op.errors) | ({401} if op.auth else set())
+    for status in sorted(errors):
+        responses[str(status)] = {"$ref": f"#/components/responses/{_error_name(status)}"}
+    out: dict[str, Any] = {
+        "operationId": view_name,
+        "summary": op.summary,
+        "tags": [tag],
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if op.request is not None:
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(op.request, "validation")]}},
+        }
+    if not op.auth:
+        out["security"] = []
+    return out

@@ -18,16 +18,22 @@ def encode(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True, default=str).encode()).decode()
 
 
-def decode(token: str | None) -> dict[str, Any] | None:
+def decode(token: str | None, expect: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """The start key a token carries. ``expect`` names key values it must have (e.g. the partition queried),
+    so a token of one list cannot be replayed on another (say, another client's users)."""
     if not token:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, ValueError) as exc:
-        raise ApiError("invalid_next_token", "next_token is not a token this API returned", "next_token") from exc
-    if not isinstance(value, dict):
-        raise ApiError("invalid_next_token", "next_token is not a token this API returned", "next_token")
+        raise _invalid() from exc
+    if not isinstance(value, dict) or any(value.get(k) != v for k, v in (expect or {}).items()):
+        raise _invalid()
     return value
+
+
+def _invalid() -> ApiError:
+    return ApiError("invalid_next_token", "next_token is not a token this API returned for this list", "next_token")
 
 
 def limit(raw: str | None, default: int = 50) -> int:
