@@ -86,7 +86,7 @@ def test_correlation_id_runs_from_the_s3_drop_through_every_event_to_the_email(
     assert {"contacts", "notifications"} <= services
 
 
-def test_finview_up_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+def test_finview_up_serves_fires_enrichment_on_demand_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "infra.cli", "up", "--moto-port", "0", "--api-port", "0"],
         cwd=tmp_path,
@@ -106,6 +106,16 @@ def test_finview_up_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
             urllib.request.urlopen(f"{api_url}/clients/nope")
         assert err.value.code == 401
         assert json.loads(err.value.read())["error"]["code"] == "unauthenticated"
+        enrich = subprocess.run(
+            [sys.executable, "-m", "infra.cli", "enrich", "--now"],
+            cwd=tmp_path,
+            timeout=60,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert enrich.returncode == 0, enrich.stderr
+        assert json.loads(enrich.stdout.strip().splitlines()[-1]) == {"searched": 0, "found": 0}
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
         assert not state.exists()
