@@ -30,10 +30,21 @@ EventHandler = Callable[..., Any]
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
 
 
+class _PerKeyPersistence(DynamoDBPersistenceLayer):
+    """Idempotency records in the service's own PK/SK table, one partition per key.
+
+    Powertools' composite-key mode puts every record under one static partition key, a hot partition once an
+    import sends a million events; here the idempotency key is the partition key and SK a constant.
+    """
+
+    def _get_key(self, idempotency_key: str) -> dict[str, Any]:
+        return {self.key_attr: {"S": idempotency_key}, str(self.sort_key_attr): {"S": "IDEMPOTENCY"}}
+
+
 @functools.cache
 def _persistence(table_name: str, service: str, endpoint: str) -> DynamoDBPersistenceLayer:
     # ``endpoint`` is part of the cache key so tests against different moto servers get fresh clients.
-    return DynamoDBPersistenceLayer(
+    return _PerKeyPersistence(
         table_name=table_name,
         key_attr="PK",
         sort_key_attr="SK",

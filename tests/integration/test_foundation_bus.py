@@ -116,6 +116,11 @@ def test_same_event_delivered_twice_sends_one_invitation(aws: Provisioned) -> No
     sent = [m for m in _ses_messages(aws) if m["destinations"]["ToAddresses"] == ["twice@example.de"]]
     assert len(sent) == 1, sent
     assert sent[0]["subject"] == "Your FinView access"
+    # One idempotency record, partitioned by its own key (no hot partition), completed.
+    items = client(aws, "dynamodb").scan(TableName=aws.names.table("notifications"))["Items"]
+    records = [i for i in items if i["SK"]["S"] == "IDEMPOTENCY"]
+    assert len(records) == 1
+    assert "ClientUserCreated" in records[0]["PK"]["S"] and records[0]["status"]["S"] == "COMPLETED"
 
 
 def _ses_messages(aws: Provisioned) -> list[dict[str, Any]]:
