@@ -10,7 +10,12 @@ from shared import aws
 from shared.events import Event
 
 MAX_ENTRIES = 10
+MAX_REQUEST_BYTES = 256 * 1024  # PutEvents' limit for the whole request
 MAX_ATTEMPTS = 5
+
+
+class EventTooLarge(ValueError):
+    pass
 
 
 class PublishError(RuntimeError):
@@ -34,9 +39,31 @@ def publish(events: Iterable[Event], bus_name: str | None = None, *, client: Any
     bus = bus_name or aws.env("EVENT_BUS_NAME")
     events_client = client or aws.client("events")
     entries = [to_entry(e, bus) for e in events]
-    for start in range(0, len(entries), MAX_ENTRIES):
-        _put_batch(events_client, entries[start : start + MAX_ENTRIES])
+    for batch in batches(entries):
+        _put_batch(events_client, batch)
     return len(entries)
+
+
+def entry_size(entry: dict[str, Any]) -> int:
+    """PutEvents' size of an entry: Source, DetailType and Detail in UTF-8, plus 14 bytes for the time."""
+    return 14 + sum(len(str(entry.get(k, "")).encode()) for k in ("Source", "DetailType", "Detail"))
+
+
+def batches(entries: Sequence[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+    """At most 10 entries and 256 KiB per PutEvents call."""
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for entry in entries:
+        n = entry_size(entry)
+        if n > MAX_REQUEST_BYTES:
+            raise EventTooLarge(f"{entry['DetailType']} is {n} bytes; an event may not exceed {MAX_REQUEST_BYTES}")
+        if batch and (len(batch) == MAX_ENTRIES or size + n > MAX_REQUEST_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += n
+    if batch:
+        yield batch
 
 
 def _put_batch(events_client: Any, batch: Sequence[dict[str, Any]]) -> None:

@@ -59,3 +59,12 @@ def test_gives_up_with_the_error_codes_after_the_last_attempt(monkeypatch: pytes
         bus.publish([_event(i) for i in range(3)], "bus", client=fake)
     assert len(err.value.failed) == 1
     assert len(fake.calls) == bus.MAX_ATTEMPTS
+
+
+def test_batches_also_by_request_size_and_refuses_an_oversized_event() -> None:
+    big = [{"Source": "s", "DetailType": "d", "Detail": "x" * 100_000} for _ in range(5)]
+    sizes = [len(b) for b in bus.batches(big)]
+    assert sizes == [2, 2, 1]
+    assert all(sum(bus.entry_size(e) for e in b) <= bus.MAX_REQUEST_BYTES for b in bus.batches(big))
+    with pytest.raises(bus.EventTooLarge):
+        list(bus.batches([{"Source": "s", "DetailType": "d", "Detail": "x" * 300_000}]))
