@@ -7,9 +7,14 @@ table under ``CASE#<case_id> / ATTACHMENT#<attachment_id>``.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from datetime import UTC, datetime
 from typing import Any
+
+import boto3
+from botocore.config import Config
 
 from services.contacts import audit, cases, pagination, store
 from services.contacts import case_repository as repository
@@ -35,6 +40,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "message/rfc822": ("eml",),
     "application/vnd.ms-outlook": ("msg",),
 }
+_presigners: dict[tuple[str, str], Any] = {}
+_lock = threading.Lock()
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
 
@@ -69,6 +76,19 @@ def check_upload(body: NewAttachmentIn) -> str:
             "filename",
         )
     return filename
+
+
+def _presigner() -> Any:
+    """An S3 client that signs with SigV4, so the Content-Type and Content-Length of an upload are signed headers
+    (the shared client may presign with the older query signature, which does not cover the length)."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "eu-west-1")
+    key = (os.environ.get("AWS_ENDPOINT_URL", ""), region)
+    with _lock:
+        if key not in _presigners:
+            _presigners[key] = boto3.session.Session().client(
+                "s3", region_name=region, config=Config(signature_version="s3v4")
+            )
+        return _presigners[key]
 
 
 def _bucket() -> str:
@@ -115,7 +135,7 @@ def request_upload(case_id: str, body: NewAttachmentIn, who: Identity, correlati
         )
     )
     tx.commit()
-    url = aws.client("s3").generate_presigned_url(
+    url = _presigner().generate_presigned_url(
         "put_object",
         Params={"Bucket": _bucket(), "Key": key, "ContentType": content_type, "ContentLength": body.size},
         ExpiresIn=URL_SECONDS,
@@ -153,7 +173,7 @@ def _stored(case_id: str, attachment_id: str) -> dict[str, Any]:
 def download(case_id: str, attachment_id: str, who: Identity) -> AttachmentDownload:
     cases.case_item(case_id, who, change=False)
     item = _stored(case_id, attachment_id)
-    url = aws.client("s3").generate_presigned_url(
+    url = _presigner().generate_presigned_url(
         "get_object",
         Params={
             "Bucket": _bucket(),
