@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
 
 from shared.events import PostalAddress
 
@@ -21,7 +21,11 @@ T = TypeVar("T")
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]  # ISO 639-1, e.g. "de", "fr", "en"
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]  # ISO 4217
-Country = Annotated[str, StringConstraints(to_upper=True, pattern=r"^[A-Z]{2}$")]  # ISO 3166-1 alpha-2
+Country = Annotated[  # ISO 3166-1 alpha-2, upper-cased before the check
+    str,
+    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+]
 DateFormat = Literal["auto", "DMY", "MDY", "YMD"]
 
 

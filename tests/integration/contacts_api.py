@@ -40,7 +40,11 @@ class Api:
     def client_user(self, client_id: str, name: str = "client-user") -> str:
         """A bearer token for a client user of ``client_id``."""
         token = f"{name}-{client_id}"
-        self.tokens[token] = {"principalId": f"{name}@{client_id}.example", "role": "client_user", "client_id": client_id}
+        self.tokens[token] = {
+            "principalId": f"{name}@{client_id}.example",
+            "role": "client_user",
+            "client_id": client_id,
+        }
         return token
 
     def call(
