@@ -157,7 +157,7 @@ STACK = Stack(
         Table("contacts", "contacts", "CONTACTS_TABLE", (Index("GSI1", "GSI1PK", "GSI1SK"),)),
         Table("imports", "imports", "IMPORTS_TABLE", (Index("GSI1", "GSI1PK", "GSI1SK"),)),
         Table("enrichment", "enrichment", "ENRICHMENT_TABLE", (Index("GSI1", "GSI1PK", "GSI1SK"),)),
-        Table("notifications", "notifications", "NOTIFICATIONS_TABLE"),
+        Table("notifications", "notifications", "NOTIFICATIONS_TABLE", (Index("GSI1", "GSI1PK", "GSI1SK"),)),
     ),
     queues=(
         Queue("contacts-inbox", "contacts"),

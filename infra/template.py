@@ -268,6 +268,8 @@ def _policies(f: Function, stack: Stack) -> list[Any]:
             policies.append({"S3CrudPolicy": {"BucketName": {"Ref": bucket_id(b)}}})
     if f.service == "notifications":
         policies.append({"SESCrudPolicy": {"IdentityName": {"Ref": "SenderEmail"}}})
+        # SMS go straight to phone numbers (no topic), which IAM can only express as Resource "*".
+        policies.append({"Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}]})
     return policies
 
 

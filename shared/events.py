@@ -150,6 +150,8 @@ class ContactActionRequested(Event):
     contact_point_value: str
     automatic: bool = False
     requested_by: str
+    subject: str | None = None
+    message: str | None = Field(default=None, description="the collector's text for an e-mail or SMS")
 
 
 # ---- imports --------------------------------------------------------------------------------------------

@@ -84,8 +84,20 @@ def on_import_finished(event: ImportCompleted | ImportFailed) -> None:
 
 
 def on_contact_action(event: ContactActionRequested) -> None:
-    # Only e-mail actions go out from here for now; letters, SMS and calls are handed to their channels later.
-    log.info("contact action", extra={"action": event.action, "case_owner_id": event.case_owner_id})
+    message = domain.contact_action(event)
+    channel = domain.CHANNEL[event.action]
+    if channel == "ses":
+        send(message, repository.sender_for(event.client_id) or _default_sender(), event)
+        return
+    if not repository.claim_delivery(event.event_id, message.kind, message.to, event.correlation_id):
+        return
+    if channel == "sns":
+        response = aws.client("sns").publish(PhoneNumber=message.to, Message=message.body[:1600])
+        repository.mark_sent(event.event_id, message.kind, message.to, str(response["MessageId"]))
+    else:
+        # The print service / call-centre connector picks queued deliveries from the outbox.
+        repository.mark_queued(event.event_id, message.kind, message.to, event.model_dump(mode="json"))
+    log.info("contact action delivered", extra={"action": event.action, "channel": channel})
 
 
 @lambda_handler(SERVICE)

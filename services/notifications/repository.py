@@ -3,6 +3,7 @@
 Keys:
   CLIENT#<id>            PROFILE | OPERATIONAL#<email>   (own copy: sender and who gets automatic mail)
   DELIVERY#<cause_id>    <kind>#<recipient>              (one delivery per cause and recipient)
+GSI1: OUTBOX#<kind> / <queued_at>: letters and calls waiting for the print service / call-centre connector.
 """
 
 from __future__ import annotations
@@ -67,6 +68,25 @@ def mark_sent(cause_id: str, kind: str, recipient: str, message_id: str) -> None
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":s": "sent", ":m": message_id},
     )
+
+
+def mark_queued(cause_id: str, kind: str, recipient: str, request: dict[str, Any]) -> None:
+    _table().update_item(
+        Key={"PK": f"DELIVERY#{cause_id}", "SK": f"{kind}#{recipient}"},
+        UpdateExpression="SET #s = :s, #r = :r, GSI1PK = :outbox, GSI1SK = :at",
+        ExpressionAttributeNames={"#s": "status", "#r": "request"},
+        ExpressionAttributeValues={
+            ":s": "queued",
+            ":r": request,
+            ":outbox": f"OUTBOX#{kind}",
+            ":at": datetime.now(UTC).isoformat(),
+        },
+    )
+
+
+def outbox(kind: str) -> list[dict[str, Any]]:
+    resp = _table().query(IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(f"OUTBOX#{kind}"))
+    return list(resp["Items"])
 
 
 def release_delivery(cause_id: str, kind: str, recipient: str) -> None:

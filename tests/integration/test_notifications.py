@@ -1,0 +1,131 @@
+"""Notifications on moto's server: invitations, import reports and contact actions, each delivered once."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+from moto.backends import get_backend
+
+from infra.local.dispatcher import sqs_record
+from infra.local.lambda_runtime import ACCOUNT, LambdaContext
+from infra.provision import Provisioned
+from services.notifications import handlers, repository
+from shared.events import (
+    ClientRegistered,
+    ClientUserCreated,
+    ContactActionRequested,
+    Event,
+    ImportCompleted,
+    ImportFailed,
+)
+
+
+def _deliver(*events: Event) -> dict[str, Any]:
+    records = []
+    for i, e in enumerate(events):
+        body = json.dumps({"source": e.SOURCE, "detail-type": e.DETAIL_TYPE, "detail": json.loads(e.model_dump_json())})
+        records.append(sqs_record({"MessageId": f"m{i}", "ReceiptHandle": f"r{i}", "Body": body}, "arn:q", "eu-west-1"))
+    return handlers.on_bus_events({"Records": records}, LambdaContext("notifications", 30))
+
+
+def _moto(aws: Provisioned, service: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{aws.endpoint_url}/moto-api/data.json") as resp:
+        return dict(json.load(resp).get(service, {}))
+
+
+def _emails_to(aws: Provisioned, address: str) -> list[dict[str, Any]]:
+    return [m for m in _moto(aws, "ses").get("Message", []) if address in m["destinations"]["ToAddresses"]]
+
+
+def _user(email: str, **kw: Any) -> ClientUserCreated:
+    fields: dict[str, Any] = dict(
+        correlation_id="c",
+        client_id="cl-1",
+        user_id="u-" + email,
+        email=email,
+        first_name="Ida",
+        last_name="Iversen",
+        commercial=False,
+        operational=True,
+        platform_access=True,
+        sender_email="no-reply@finview.example",
+    )
+    fields.update(kw)
+    return ClientUserCreated(**fields)
+
+
+def test_invitation_only_for_platform_access_and_not_for_a_linked_user(aws: Provisioned) -> None:
+    result = _deliver(
+        _user("new@client.example"),
+        _user("noaccess@client.example", platform_access=False),
+        _user("linked@client.example", linked_existing=True),
+    )
+    assert result == {"batchItemFailures": []}
+    invitation = _emails_to(aws, "new@client.example")
+    assert len(invitation) == 1 and "activate" in invitation[0]["body"]
+    assert _emails_to(aws, "noaccess@client.example") == []
+    assert _emails_to(aws, "linked@client.example") == []
+
+
+def test_import_report_goes_to_every_operational_contact_once(aws: Provisioned) -> None:
+    _deliver(
+        ClientRegistered(
+            correlation_id="c",
+            client_id="cl-2",
+            legal_name="L",
+            business_unit_id="b",
+            sender_email="no-reply@finview.example",
+        ),
+        _user("ops1@client.example", client_id="cl-2"),
+        _user("ops2@client.example", client_id="cl-2"),
+        _user("sales@client.example", client_id="cl-2", operational=False, commercial=True),
+    )
+    done = ImportCompleted(
+        correlation_id="imp",
+        import_id="imp",
+        client_id="cl-2",
+        object_key="cl-2/f.csv",
+        rows_read=10,
+        case_owners_created=7,
+        case_owners_merged=2,
+        rows_rejected=1,
+    )
+    failed = ImportFailed(
+        correlation_id="imp2",
+        import_id="imp2",
+        client_id="cl-2",
+        object_key="cl-2/g.pdf",
+        reason_code="unsupported_file_type",
+        reason="'g.pdf' is not a CSV file",
+    )
+    _deliver(done, failed)
+    _deliver(done)  # redelivered: nothing more goes out
+    for ops in ("ops1@client.example", "ops2@client.example"):
+        subjects = sorted(m["subject"] for m in _emails_to(aws, ops))
+        assert subjects == ["Your FinView access", "Your FinView import failed", "Your FinView import report"]
+    assert [m["subject"] for m in _emails_to(aws, "sales@client.example")] == ["Your FinView access"]
+
+
+def test_contact_actions_go_out_on_their_channel(aws: Provisioned) -> None:
+    base: dict[str, Any] = dict(
+        correlation_id="c",
+        client_id="cl-3",
+        case_owner_id="o-1",
+        contact_point_id="cp",
+        requested_by="collector@agency.example",
+    )
+    email = ContactActionRequested(
+        action="email", contact_point_value="debtor@example.de", message="Bitte zahlen", **base
+    )
+    sms = ContactActionRequested(action="sms", contact_point_value="+4915112345678", message="Bitte melden", **base)
+    letter = ContactActionRequested(action="letter", contact_point_value="Hauptstr. 1, 10115 Berlin, DE", **base)
+    assert _deliver(email, sms, letter, letter) == {"batchItemFailures": []}
+    sent = _emails_to(aws, "debtor@example.de")
+    assert len(sent) == 1 and sent[0]["body"] == "Bitte zahlen"
+    # The moto server runs in this process: its SNS backend holds the SMS it was asked to send.
+    sns = get_backend("sns")[ACCOUNT][aws.region]
+    assert [m for m in sns.sms_messages.values() if m[0] == "+4915112345678"] == [("+4915112345678", "Bitte melden")]
+    queued = [d for d in repository.outbox("action_letter") if d["request"]["event_id"] == letter.event_id]
+    assert len(queued) == 1 and queued[0]["status"] == "queued"
