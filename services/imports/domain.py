@@ -1,180 +1,396 @@
-"""Import rules: one row → a validated debtor line; lines → case owners, cases and contact points."""
+"""Import rules: the client's columns → our fields, one row → a validated debtor line, lines → case files.
+
+No AWS here. Validation is a pydantic model per row; a row that misses a required field or has an unusable
+amount or date is rejected with every reason at once. A bad contact detail (an e-mail, a phone, an address
+that does not parse) does not cost the client the invoice: the row is imported without that contact point and
+the report carries a warning.
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import date
+from decimal import Decimal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from shared.events import CaseData, CaseOwnerData, ContactPointData, PostalAddress
+from services.imports import normalise as norm
+from services.imports.parsing import FileRejected
+from shared.events import CaseData, CaseFileImported, CaseOwnerData, ContactPointData, PostalAddress
 
 NAMESPACE = uuid.UUID("0d7c1a52-33f4-4f5e-8c3e-7a61d1f0b9a2")
 
-# Our field → headers a client may use for it (English, German, French).
+
+# ---- the client's settings --------------------------------------------------------------------------------
+
+
+class ImportSettings(BaseModel):
+    """settings["imports"] of ClientSettingsChanged, read defensively: unknown or bad values fall back."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    new_file_per_invoice: bool = False
+    match_on_client_case_number: bool = False
+    column_mapping: dict[str, str] = Field(default_factory=dict)
+    date_format: norm.DateFormat = "auto"
+    default_country: str = "DE"
+
+    @classmethod
+    def from_client_settings(cls, settings: dict[str, Any] | None) -> ImportSettings:
+        raw = (settings or {}).get("imports") or {}
+        if not isinstance(raw, dict):
+            return cls()
+        clean: dict[str, Any] = {}
+        for name in ("new_file_per_invoice", "match_on_client_case_number"):
+            if isinstance(raw.get(name), bool):
+                clean[name] = raw[name]
+        mapping = raw.get("column_mapping")
+        if isinstance(mapping, dict):
+            clean["column_mapping"] = {str(k): str(v) for k, v in mapping.items() if isinstance(v, str) and v}
+        if str(raw.get("date_format", "")).upper() in ("DMY", "MDY", "YMD"):
+            clean["date_format"] = str(raw["date_format"]).upper()
+        country = raw.get("default_country")
+        if isinstance(country, str) and re.fullmatch(r"[A-Za-z]{2}", country.strip()):
+            clean["default_country"] = country.strip().upper()
+        return cls(**clean)
+
+
+# ---- columns ----------------------------------------------------------------------------------------------
+
+
+def header_key(header: str) -> str:
+    """'E-Mail-Adresse ' → 'e mail adresse': how headers are compared."""
+    return norm.fold(header)
+
+
+# Our field → headers a client may use for it (English, German, French), compared after folding.
 DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
-    "client_case_number": ("case_number", "case number", "reference", "aktenzeichen", "référence", "dossier"),
-    "first_name": ("first_name", "first name", "vorname", "prénom", "prenom"),
-    "last_name": ("last_name", "last name", "name", "nachname", "nom"),
-    "company_name": ("company", "company_name", "firma", "société", "societe"),
-    "email": ("email", "e-mail", "mail", "courriel"),
-    "phone": ("phone", "telephone", "telefon", "téléphone"),
-    "street": ("street", "address", "straße", "strasse", "adresse", "rue"),
-    "postcode": ("postcode", "zip", "plz", "postleitzahl", "code postal", "code_postal"),
-    "city": ("city", "ort", "stadt", "ville"),
-    "country": ("country", "land", "pays"),
-    "invoice_number": ("invoice_number", "invoice", "rechnungsnummer", "facture", "numéro de facture"),
-    "amount": ("amount", "betrag", "montant"),
-    "opened_on": ("opened_on", "invoice_date", "date", "datum", "date de facture"),
-}
+    "client_case_number": (
+        "case number", "case no", "case id", "client reference", "reference", "ref", "customer number",
+        "customer id", "account number", "aktenzeichen", "kundennummer", "kunden nr", "vorgangsnummer",
+        "referenz", "numero de dossier", "n dossier", "dossier", "reference client", "numero client",
+    ),
+    "first_name": ("first name", "firstname", "given name", "forename", "vorname", "prenom"),
+    "last_name": (
+        "last name", "lastname", "surname", "family name", "name", "nachname", "familienname", "nom",
+        "nom de famille",
+    ),
+    "company_name": (
+        "company", "company name", "organisation", "organization", "firma", "firmenname", "unternehmen",
+        "societe", "entreprise", "raison sociale",
+    ),
+    "birth_date": (
+        "birth date", "date of birth", "dob", "birthday", "geburtsdatum", "geboren", "date de naissance",
+    ),
+    "email": ("email", "e mail", "email address", "e mail adresse", "mail", "courriel", "adresse e mail"),
+    "phone": (
+        "phone", "telephone", "phone number", "tel", "mobile", "mobile phone", "telefon", "telefonnummer",
+        "handy", "mobil", "telephone portable", "portable", "numero de telephone",
+    ),
+    "street": (
+        "street", "address", "address line 1", "street address", "strasse", "str", "anschrift", "adresse",
+        "rue", "adresse postale",
+    ),
+    "postcode": (
+        "postcode", "post code", "postal code", "zip", "zip code", "plz", "postleitzahl", "code postal", "cp",
+    ),
+    "city": ("city", "town", "ort", "stadt", "wohnort", "ville", "localite", "commune"),
+    "country": ("country", "country code", "land", "staat", "pays"),
+    "invoice_number": (
+        "invoice number", "invoice", "invoice no", "invoice id", "rechnungsnummer", "rechnung", "rechnungs nr",
+        "numero de facture", "facture", "n facture",
+    ),
+    "amount": (
+        "amount", "amount due", "open amount", "balance", "betrag", "offener betrag", "forderung", "summe",
+        "montant", "montant du", "solde",
+    ),
+    "currency": ("currency", "wahrung", "waehrung", "devise", "monnaie"),
+    "opened_on": (
+        "opened on", "invoice date", "date", "datum", "rechnungsdatum", "date de facture", "date facture",
+    ),
+}  # fmt: skip
+
+REQUIRED = ("invoice_number", "amount", "opened_on")
+TEXT_FIELDS = ("client_case_number", "first_name", "last_name", "company_name", "street", "city", "invoice_number")
 
 
-class RowError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+@dataclass(frozen=True)
+class ColumnMap:
+    """Our field → the column index in the client's file."""
+
+    columns: dict[str, int]
+    header: list[str]
+
+    def extract(self, cells: list[str]) -> dict[str, str]:
+        return {f: cells[i] for f, i in self.columns.items() if i < len(cells) and cells[i].strip()}
+
+
+def resolve_columns(header: list[str], settings: ImportSettings) -> ColumnMap:
+    """Client mapping first (exact header, then folded), then our default aliases; missing required → rejected."""
+    folded = {header_key(h): i for i, h in reversed(list(enumerate(header))) if h}
+    columns: dict[str, int] = {}
+    for our_field, client_header in settings.column_mapping.items():
+        if our_field not in DEFAULT_MAPPING:
+            continue
+        if client_header in header:
+            columns[our_field] = header.index(client_header)
+        elif header_key(client_header) in folded:
+            columns[our_field] = folded[header_key(client_header)]
+    taken = set(columns.values())
+    for our_field, aliases in DEFAULT_MAPPING.items():
+        if our_field in columns:
+            continue
+        candidates = (our_field.replace("_", " "), *aliases)
+        for alias in candidates:
+            index = folded.get(alias)
+            if index is not None and index not in taken:
+                columns[our_field] = index
+                taken.add(index)
+                break
+    missing = [f for f in REQUIRED if f not in columns]
+    if "last_name" not in columns and "company_name" not in columns:
+        missing.append("last_name or company_name")
+    if missing:
+        raise FileRejected(
+            "missing_columns",
+            f"required column(s) not found: {', '.join(missing)} (header: {', '.join(header)[:300]})",
+        )
+    return ColumnMap(columns, header)
+
+
+# ---- one row ----------------------------------------------------------------------------------------------
+
+
+class RowRejected(ValueError):
+    def __init__(self, field: str, message: str, code: str = "invalid_row") -> None:
+        super().__init__(message)
         self.field = field
+        self.code = code
 
 
 class DebtorLine(BaseModel):
+    """One validated, normalised row. Names and streets are kept as sent (trimmed)."""
+
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    client_case_number: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    company_name: str | None = None
-    email: EmailStr | None = None
+    client_case_number: str | None = Field(default=None, max_length=100)
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    company_name: str | None = Field(default=None, max_length=300)
+    birth_date: date | None = None
+    email: str | None = None
     phone: str | None = None
-    street: str | None = None
+    street: str | None = Field(default=None, max_length=300)
     postcode: str | None = None
-    city: str | None = None
-    country: str = Field(default="DE", min_length=2, max_length=2)
-    invoice_number: str
-    amount: Decimal = Field(gt=0)
+    city: str | None = Field(default=None, max_length=200)
+    country: str = "DE"
+    invoice_number: str = Field(min_length=1, max_length=100)
+    amount: Decimal
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     opened_on: date
+
+    @field_validator(*TEXT_FIELDS, mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        if isinstance(value, str):
+            if norm.looks_like_formula(value.strip()):
+                raise ValueError("looks like a spreadsheet formula; not imported")
+            return norm.clean_text(value) or None
+        return value
 
     @field_validator("amount", mode="before")
     @classmethod
     def _amount(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.replace(" ", "").replace("€", "")
-            if "," in text and "." in text:
-                text = (
-                    text.replace(".", "").replace(",", ".")
-                    if text.rfind(",") > text.rfind(".")
-                    else text.replace(",", "")
-                )
-            else:
-                text = text.replace(",", ".")
-            try:
-                return Decimal(text)
-            except InvalidOperation:
-                raise ValueError(f"{value!r} is not an amount") from None
-        return value
+        return norm.parse_amount(value) if isinstance(value, str) else value
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency(cls, value: object) -> object:
+        return value.strip().upper().replace("€", "EUR") if isinstance(value, str) else value
 
     @field_validator("opened_on", mode="before")
     @classmethod
-    def _date(cls, value: object) -> object:
+    def _date(cls, value: object, info: ValidationInfo) -> object:
+        return norm.parse_date(value, _settings(info).date_format) if isinstance(value, str) else value
+
+    @field_validator("birth_date", mode="before")
+    @classmethod
+    def _birth_date(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
-            for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y"):
-                try:
-                    return datetime.strptime(value.strip(), fmt).date()
-                except ValueError:
-                    continue
-            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD, DD.MM.YYYY or DD/MM/YYYY)")
+            return _optional(info, "birth_date", value, lambda v: norm.parse_birth_date(v, _settings(info).date_format))
         return value
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _email(cls, value: object, info: ValidationInfo) -> object:
+        return _optional(info, "email", value, norm.normalise_email) if isinstance(value, str) else value
 
     @field_validator("country", mode="before")
     @classmethod
-    def _country(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) and value else "DE"
+    def _country(cls, value: object, info: ValidationInfo) -> object:
+        default = _settings(info).default_country
+        if not isinstance(value, str):
+            return default
+        return _optional(info, "country", value, lambda v: norm.normalise_country(v, default)) or default
 
-    def match_key(self) -> str | None:
-        """Skeleton matching: the normalised e-mail, else the name and postcode."""
-        if self.email:
-            return f"email:{str(self.email).lower()}"
-        if self.last_name and self.postcode:
-            return f"name-postcode:{(self.first_name or '').casefold()}|{self.last_name.casefold()}|{self.postcode}"
+
+def _settings(info: ValidationInfo) -> ImportSettings:
+    return (info.context or {}).get("settings") or ImportSettings()
+
+
+def _optional(info: ValidationInfo, name: str, value: str, parse: Any) -> Any:
+    """Parse an optional contact detail; a bad one becomes a warning and is left out."""
+    try:
+        return parse(value)
+    except ValueError as exc:
+        (info.context or {}).setdefault("warnings", []).append(f"{name}: {exc}")
         return None
 
 
-def map_row(raw: dict[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for target, aliases in DEFAULT_MAPPING.items():
-        for alias in aliases:
-            if raw.get(alias):
-                out[target] = raw[alias]
-                break
+def _contact_details(line: DebtorLine, settings: ImportSettings, warnings: list[str]) -> DebtorLine:
+    """Phone and address depend on the country: checked after the model."""
+    updates: dict[str, Any] = {}
+    if line.phone:
+        try:
+            updates["phone"] = norm.normalise_phone(line.phone, line.country or settings.default_country)
+        except ValueError as exc:
+            warnings.append(f"phone: {exc}")
+            updates["phone"] = None
+    if line.postcode:
+        try:
+            updates["postcode"] = norm.normalise_postcode(line.postcode, line.country)
+        except ValueError as exc:
+            warnings.append(f"postcode: {exc}; the postal address is left out")
+            updates.update(postcode=None, street=None, city=None)
+    return line.model_copy(update=updates) if updates else line
+
+
+def validate(raw: dict[str, str], settings: ImportSettings | None = None) -> tuple[DebtorLine, list[str]]:
+    """A mapped row → (the debtor line, warnings). Raises RowRejected with every problem of the row."""
+    settings = settings or ImportSettings()
+    context: dict[str, Any] = {"settings": settings, "warnings": []}
+    try:
+        line = DebtorLine.model_validate(raw, context=context)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(p) for p in error["loc"]) or "row"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "missing":
+                message = "required, but empty"
+            problems.append((name, message))
+        code = "formula_injection" if any("formula" in m for _, m in problems) else "invalid_row"
+        raise RowRejected(problems[0][0], "; ".join(f"{n}: {m}" for n, m in problems), code) from None
+    if not (line.last_name or line.company_name):
+        raise RowRejected("last_name", "last_name: a debtor needs a last name or a company name")
+    warnings: list[str] = context["warnings"]
+    return _contact_details(line, settings, warnings), warnings
+
+
+# ---- case files -------------------------------------------------------------------------------------------
+
+
+class StagedRow(BaseModel):
+    """A validated row with the case owner the matching engine chose; what the publish phase reads back."""
+
+    row: int
+    line: int
+    case_owner_id: str
+    matched_by: str
+    owner_new: bool
+    debtor: DebtorLine
+
+
+def case_file_event(
+    import_id: str, client_id: str, rows: list[StagedRow], settings: ImportSettings
+) -> CaseFileImported:
+    """One case owner's rows of an import → the event contacts turns into a case owner, cases, contact points."""
+    rows = sorted(rows, key=lambda r: r.row)
+    owner_id = rows[0].case_owner_id
+    first = rows[0].debtor
+    owner = CaseOwnerData(
+        case_owner_id=owner_id,
+        client_reference=next((r.debtor.client_case_number for r in rows if r.debtor.client_case_number), None),
+        first_name=first.first_name,
+        last_name=first.last_name,
+        company_name=first.company_name,
+        birth_date=next((r.debtor.birth_date for r in rows if r.debtor.birth_date), None),
+    )
+    lines = [r.debtor for r in rows]
+    if settings.new_file_per_invoice:
+        cases = [_case(client_id, owner_id, [line]) for line in _by_invoice(lines).values()]
+    else:
+        cases = [_case(client_id, owner_id, group) for group in _by_currency(lines).values()]
+    matched_by = "new" if rows[0].owner_new else rows[0].matched_by
+    return CaseFileImported(
+        event_id=str(uuid.uuid5(NAMESPACE, f"{import_id}|case-file|{owner_id}")),
+        correlation_id=import_id,
+        import_id=import_id,
+        client_id=client_id,
+        row_numbers=[r.row for r in rows],
+        matched_by=matched_by,
+        case_owner=owner,
+        cases=cases,
+        contact_points=contact_points(lines),
+    )
+
+
+def _by_invoice(lines: list[DebtorLine]) -> dict[str, DebtorLine]:
+    """One case per invoice; the same invoice number twice in a file is one invoice (the first row)."""
+    out: dict[str, DebtorLine] = {}
+    for line in lines:
+        out.setdefault(line.invoice_number, line)
     return out
 
 
-def validate(raw: dict[str, str]) -> DebtorLine:
-    try:
-        line = DebtorLine.model_validate(map_row(raw))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise RowError(".".join(str(p) for p in first["loc"]) or "row", first["msg"]) from None
-    if not (line.last_name or line.company_name):
-        raise RowError("last_name", "a debtor needs a last name or a company name")
-    return line
-
-
-@dataclass
-class CaseOwnerGroup:
-    case_owner_id: str
-    matched_by: str
-    lines: list[tuple[int, DebtorLine]] = field(default_factory=list)
-
-    def case_owner(self) -> CaseOwnerData:
-        first = self.lines[0][1]
-        return CaseOwnerData(
-            case_owner_id=self.case_owner_id,
-            client_reference=first.client_case_number,
-            first_name=first.first_name,
-            last_name=first.last_name,
-            company_name=first.company_name,
-        )
-
-    def cases(self, client_id: str, new_file_per_invoice: bool) -> list[CaseData]:
-        if new_file_per_invoice:
-            return [_case(client_id, self.case_owner_id, [line]) for _, line in self.lines]
-        return [_case(client_id, self.case_owner_id, [line for _, line in self.lines])]
-
-    def contact_points(self) -> list[ContactPointData]:
-        points: list[ContactPointData] = []
-        for _, line in self.lines:
-            if line.email:
-                points.append(ContactPointData(type="email", value=str(line.email).lower()))
-            if line.phone:
-                points.append(ContactPointData(type="phone", value=line.phone))
-            if line.street:
-                address = PostalAddress(
-                    street=line.street, postcode=line.postcode or "", city=line.city or "", country=line.country
-                )
-                points.append(
-                    ContactPointData(
-                        type="postal_address",
-                        address=address,
-                        value=f"{line.street}, {line.postcode or ''} {line.city or ''}, {line.country}",
-                    )
-                )
-        return points
+def _by_currency(lines: list[DebtorLine]) -> dict[str, list[DebtorLine]]:
+    """Merged: one case file per debtor (per currency: amounts in two currencies cannot be summed)."""
+    out: dict[str, list[DebtorLine]] = {}
+    for line in _by_invoice(lines).values():
+        out.setdefault(line.currency, []).append(line)
+    return out
 
 
 def _case(client_id: str, owner_id: str, lines: list[DebtorLine]) -> CaseData:
     invoices = sorted({line.invoice_number for line in lines})
+    # Deterministic: the same invoices of the same case owner are the same case, however often delivered.
     case_id = str(uuid.uuid5(NAMESPACE, f"{client_id}|{owner_id}|{'|'.join(invoices)}"))
     return CaseData(
         case_id=case_id,
-        client_case_number=lines[0].client_case_number,
+        client_case_number=next((x.client_case_number for x in lines if x.client_case_number), None),
         invoice_numbers=invoices,
         amount=sum((line.amount for line in lines), Decimal(0)),
+        currency=lines[0].currency,
         opened_on=min(line.opened_on for line in lines),
     )
 
 
-def new_case_owner_id(client_id: str, match_key: str | None, import_id: str, row: int) -> str:
-    """Deterministic so that a re-run of the same import picks the same ids."""
-    seed = match_key or f"{import_id}#{row}"
-    return str(uuid.uuid5(NAMESPACE, f"{client_id}|owner|{seed}"))
+def contact_points(lines: list[DebtorLine]) -> list[ContactPointData]:
+    points: dict[tuple[str, str], ContactPointData] = {}
+    for line in lines:
+        if line.email:
+            points.setdefault(("email", norm.email_key(line.email)), ContactPointData(type="email", value=line.email))
+        if line.phone:
+            points.setdefault(("phone", line.phone), ContactPointData(type="phone", value=line.phone))
+        if line.street:
+            address = PostalAddress(
+                street=line.street, postcode=line.postcode or "", city=line.city or "", country=line.country
+            )
+            value = f"{line.street}, {line.postcode or ''} {line.city or ''}, {line.country}".replace("  ", " ")
+            key = ("postal_address", norm.fold(value))
+            points.setdefault(key, ContactPointData(type="postal_address", address=address, value=value))
+    return list(points.values())
+
+
+@dataclass
+class Rejection:
+    row: int
+    line: int
+    field: str
+    code: str
+    reason: str
+    cells: list[str] = dc_field(default_factory=list)

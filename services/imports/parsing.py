@@ -1,10 +1,42 @@
-"""Reading a dropped file into rows (header → cell). Bytes in, dicts out; no AWS here."""
+"""Reading a dropped file into records, as a stream: chunks of bytes in, one record at a time out. No AWS here.
+
+* Text files (CSV, TSV, TXT): the encoding is read from a BOM, else UTF-8 is tried on the first chunk, else
+  charset-normalizer picks among the Western code pages (Windows-1252, ISO-8859-15/1). A UTF-8 file with a stray
+  Windows-1252 byte later on does not fail: that byte is read as Windows-1252 (``finview-cp1252`` handler).
+  The delimiter (``,`` ``;`` tab ``|``) is the most frequent one in the header line. Quoted fields may contain
+  newlines. Nothing is ever held beyond one record: lines are read with a length cap, cells with a size cap.
+* XLSX: the stream is spooled to a temporary file (a zip needs seeking) and read with openpyxl in read-only
+  mode, values only — formulas are never evaluated, a cached value is read as text like any other.
+
+Every record is a ``Record``: either its cells, or the reason it cannot be read (broken quoting, a cell or line
+too large, too many columns). Those reasons go into the import report; the rest of the file is still read.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-from collections.abc import Iterator
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import IO, Any
+
+from charset_normalizer import from_bytes
+
+MAX_FIELD_CHARS = 32 * 1024  # no debtor field is longer; bigger cells are rejected with their row
+MAX_LINE_CHARS = 1024 * 1024  # a physical line beyond this is skipped without being held in memory
+MAX_COLUMNS = 300
+MAX_RECORD_LINES = 50  # a quoted field spanning more lines than this is an unclosed quote
+SNIFF_BYTES = 64 * 1024
+DELIMITERS = (",", ";", "\t", "|")
+XLSX_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+_OVERLONG = "\x00finview:overlong-line\x00"
+
+csv.field_size_limit(MAX_FIELD_CHARS)
 
 
 class FileRejected(ValueError):
@@ -15,33 +47,301 @@ class FileRejected(ValueError):
         self.code = code
 
 
-def decode(data: bytes) -> str:
-    if not data.strip():
-        raise FileRejected("empty_file", "the file is empty")
-    if b"\x00" in data[:4096]:
-        raise FileRejected("not_csv", "the file is binary, not a CSV text file")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+@dataclass(frozen=True)
+class Record:
+    """One data record: ``row`` counts data records from 1, ``line`` is the physical line it starts on."""
+
+    row: int
+    line: int
+    cells: list[str] | None = None
+    error_code: str | None = None
+    error: str | None = None
 
 
-def read_rows(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) for each data row; the header names are stripped and lower-cased."""
-    text = decode(data)
-    sample = text[:8192]
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)
+    bad = exc.object[exc.start : exc.end]
+    return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in bad), exc.end
+
+
+codecs.register_error("finview-cp1252", _cp1252_fallback)
+
+
+class ChunkStream(io.RawIOBase):
+    """A read-only raw stream over an iterator of byte chunks (an S3 body's ``iter_chunks``)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        self.bytes_read += n
+        return n
+
+
+def peek(chunks: Iterable[bytes], size: int = SNIFF_BYTES) -> tuple[bytes, Iterator[bytes]]:
+    """The first ``size`` bytes (or fewer at the end) and an iterator that still yields everything."""
+    it = iter(chunks)
+    head = b""
+    rest: list[bytes] = []
+    for chunk in it:
+        head += chunk
+        if len(head) >= size:
+            break
+    rest.append(head)
+
+    def again() -> Iterator[bytes]:
+        yield from rest
+        yield from it
+
+    return head[:size], again()
+
+
+def detect_encoding(head: bytes) -> str:
+    """The Python codec for a text file, judged from its first bytes."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        raise FileRejected("not_text", "the file is binary, not a CSV text file or an XLSX workbook")
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    header = next(reader, None)
-    if not header or not any(h.strip() for h in header):
-        raise FileRejected("no_header", "the file has no header row")
-    names = [h.strip().lower() for h in header]
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        yield reader.line_num, dict(zip(names, (c.strip() for c in row), strict=False))
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        if any(ord(ch) > 127 for ch in head.decode("utf-8", errors="ignore")):
+            return "utf-8"  # real UTF-8 sequences with a few stray bytes: those get the cp1252 fallback
+    best = from_bytes(head, cp_isolation=["cp1252", "iso8859_15", "latin_1"]).best()
+    name = best.encoding if best is not None else "cp1252"
+    return {"iso8859_15": "iso8859-15", "latin_1": "latin-1"}.get(name, "cp1252")
+
+
+def kind_of(head: bytes, key: str) -> str:
+    """'xlsx' or 'text' by content (the suffix can lie); old binary formats are refused with a reason."""
+    if head.startswith(XLSX_MAGIC):
+        return "xlsx"
+    if head.startswith(OLE_MAGIC):
+        raise FileRejected("unsupported_file_type", "old Excel (.xls) files are not supported: save as XLSX or CSV")
+    if key.lower().endswith((".xlsx", ".xlsm")):
+        raise FileRejected("unreadable_spreadsheet", "the file is named .xlsx but is not an XLSX workbook")
+    return "text"
+
+
+class TableReader:
+    """A header and the records under it; ``bytes_read`` tells how far into the object the reader is."""
+
+    encoding: str = ""
+    delimiter: str = ""
+    header: list[str]
+
+    def records(self) -> Iterator[Record]:
+        raise NotImplementedError
+
+    @property
+    def bytes_read(self) -> int:
+        raise NotImplementedError
+
+
+class _RunawayRecord(Exception):
+    pass
+
+
+class _Lines:
+    """Physical lines with a length cap, a pushback list and the lines of the record being parsed."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self.text = text
+        self.line_no = 0
+        self.pushback: list[tuple[int, str]] = []
+        self.record: list[tuple[int, str]] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.pushback:
+            n, line = self.pushback.pop()
+        else:
+            line = self.text.readline(MAX_LINE_CHARS)
+            if not line:
+                raise StopIteration
+            self.line_no += 1
+            n = self.line_no
+            if len(line) >= MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+                while (more := self.text.readline(MAX_LINE_CHARS)) and not more.endswith(("\n", "\r")):
+                    pass  # skip the rest of the line without keeping it
+                line = _OVERLONG + "\n"
+        self.record.append((n, line))
+        if len(self.record) > MAX_RECORD_LINES:
+            raise _RunawayRecord
+        return line
+
+
+class CsvReader(TableReader):
+    def __init__(self, chunks: Iterable[bytes], head: bytes | None = None) -> None:
+        if head is None:
+            head, chunks = peek(chunks)
+        if not head.lstrip(codecs.BOM_UTF8).strip():
+            raise FileRejected("empty_file", "the file is empty")
+        self.encoding = detect_encoding(head)
+        self._raw = ChunkStream(chunks)
+        errors = "finview-cp1252" if self.encoding.startswith("utf-8") else "replace"
+        buffered = io.BufferedReader(self._raw, buffer_size=256 * 1024)
+        text = io.TextIOWrapper(buffered, encoding=self.encoding, errors=errors, newline="")
+        self._lines = _Lines(text)
+        first_no, first = self._first_line()
+        self.delimiter = max(DELIMITERS, key=lambda d: (first.count(d), d == ","))
+        self._lines.pushback.append((first_no, first))
+        self._reader = csv.reader(self._lines, delimiter=self.delimiter, quotechar='"', strict=True)
+        self.header = self._read_header()
+
+    @property
+    def bytes_read(self) -> int:
+        return self._raw.bytes_read
+
+    def _first_line(self) -> tuple[int, str]:
+        while line := self._lines.text.readline(MAX_LINE_CHARS):
+            self._lines.line_no += 1
+            if line.strip():
+                if len(line) >= MAX_LINE_CHARS:
+                    raise FileRejected("header_too_long", "the header line is longer than 1 MB")
+                return self._lines.line_no, line
+        raise FileRejected("empty_file", "the file has no lines, only blank ones")
+
+    def _read_header(self) -> list[str]:
+        self._lines.record = []
+        try:
+            header = next(self._reader)
+        except (csv.Error, _RunawayRecord):
+            raise FileRejected("broken_header", "the header line cannot be read (broken quoting)") from None
+        if len(header) > MAX_COLUMNS:
+            raise FileRejected("too_many_columns", f"the header has {len(header)} columns (at most {MAX_COLUMNS})")
+        if not any(h.strip() for h in header):
+            raise FileRejected("no_header", "the file has no header row")
+        return [h.strip() for h in header]
+
+    def records(self) -> Iterator[Record]:
+        row = 0
+        while True:
+            self._lines.record = []
+            try:
+                cells = next(self._reader)
+            except StopIteration:
+                return
+            except (_RunawayRecord, csv.Error) as exc:
+                lines = self._lines.record
+                start = lines[0][0] if lines else self._lines.line_no
+                # Read everything after the record's first line again: one bad quote must not swallow the rest.
+                self._lines.pushback.extend(reversed(lines[1:]))
+                row += 1
+                if isinstance(exc, csv.Error) and "field larger" in str(exc):
+                    yield Record(row, start, None, "cell_too_large", f"a cell is longer than {MAX_FIELD_CHARS} chars")
+                else:
+                    detail = "an unclosed quote" if isinstance(exc, _RunawayRecord) else str(exc)
+                    yield Record(row, start, None, "broken_quoting", f"broken quoting on line {start}: {detail}")
+                continue
+            start = self._lines.record[0][0] if self._lines.record else self._lines.line_no
+            if not any(c.strip() for c in cells):
+                continue
+            row += 1
+            if any(_OVERLONG in c for c in cells):
+                yield Record(row, start, None, "row_too_long", f"line {start} is longer than {MAX_LINE_CHARS} chars")
+            elif len(cells) > MAX_COLUMNS:
+                yield Record(row, start, None, "too_many_columns", f"the row has {len(cells)} columns")
+            else:
+                yield Record(row, start, cells)
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+class XlsxReader(TableReader):
+    """The first worksheet of a workbook; values only (formulas are never evaluated)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._spool: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the records are read)
+        self._size = 0
+        for chunk in chunks:
+            self._spool.write(chunk)
+            self._size += len(chunk)
+        self._spool.seek(0)
+        self.encoding, self.delimiter = "xlsx", ""
+        from openpyxl import load_workbook
+
+        try:
+            self._book = load_workbook(self._spool, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+            raise FileRejected("unreadable_spreadsheet", f"the XLSX workbook cannot be read: {exc}") from None
+        sheet = self._book.worksheets[0]
+        self._rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1)
+        self._line = 0
+        for values in self._rows:
+            self._line += 1
+            cells = [_cell_text(v).strip() for v in values]
+            if any(cells):
+                if len(cells) > MAX_COLUMNS:
+                    raise FileRejected("too_many_columns", f"the header has more than {MAX_COLUMNS} columns")
+                while cells and not cells[-1]:
+                    cells.pop()
+                self.header = cells
+                return
+        raise FileRejected("empty_file", "the workbook's first sheet is empty")
+
+    @property
+    def bytes_read(self) -> int:
+        return self._size
+
+    def records(self) -> Iterator[Record]:
+        row = 0
+        try:
+            for values in self._rows:
+                self._line += 1
+                cells = [_cell_text(v) for v in values]
+                if not any(c.strip() for c in cells):
+                    continue
+                row += 1
+                if len(cells) > MAX_COLUMNS:
+                    yield Record(row, self._line, None, "too_many_columns", f"the row has over {MAX_COLUMNS} columns")
+                elif any(len(c) > MAX_FIELD_CHARS for c in cells):
+                    yield Record(row, self._line, None, "cell_too_large", f"a cell is over {MAX_FIELD_CHARS} chars")
+                else:
+                    yield Record(row, self._line, cells)
+        finally:
+            self._book.close()
+            self._spool.close()
+
+
+def open_table(chunks: Iterable[bytes], key: str) -> TableReader:
+    head, stream = peek(chunks)
+    if kind_of(head, key) == "xlsx":
+        return XlsxReader(stream)
+    return CsvReader(stream, head)
+
+
+def read_rows(data: bytes, key: str = "file.csv") -> Iterator[tuple[int, dict[str, str]]]:
+    """Convenience for small in-memory files: (row, header → cell) for each readable record."""
+    reader = open_table([data], key)
+    for record in reader.records():
+        if record.cells is not None:
+            yield record.row, dict(zip(reader.header, record.cells, strict=False))

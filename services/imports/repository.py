@@ -1,27 +1,48 @@
-"""DynamoDB access for the imports table.
+"""DynamoDB access for the imports table (and nothing else's).
 
 Keys:
-  CLIENT#<id>           PROFILE | SETTINGS          (imports' own copy, from contacts' events)
-  JOB#<import_id>       JOB | REJECT#<row>
-  MATCH#<client>#<key>  OWNER                       (match-key index: key lookups, never scans)
+  CLIENT#<id>                    PROFILE | SETTINGS       imports' own copy, from contacts' events
+  OBJECT#<bucket>/<key>          DROP#<version|etag>      which import a delivered object became
+  CONTENT#<client>#<sha256>      CONTENT                  the import of this content (same file, other name)
+  JOB#<import_id>                JOB                      the job record: status, phase, checkpoint, counts
+  JOB#<import_id>                ROW#<owner>#<row>        a staged row (read back grouped by case owner)
+  JOB#<import_id>                REJECT#<row> | WARN#<row>  per-row rejection reasons and warnings
+  MATCH#<client>#<key>           KEY                      match-key index: key → {case owner: tag}
+  MATCH#<client>#owner#<id>      PROFILE                  what matching knows about a case owner
 GSI1: CLIENT#<id>#JOBS / <received_at> lists a client's imports.
+
+Batch reads and writes go out in parallel (boto3 clients are thread-safe) and retry unprocessed items.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from services.imports.matching import OwnerProfile
 from shared import aws
+
+PARALLELISM = 8
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+_pool = ThreadPoolExecutor(max_workers=PARALLELISM, thread_name_prefix="imports-ddb")
+
+
+def _table_name() -> str:
+    return aws.env("IMPORTS_TABLE")
 
 
 def _table() -> Any:
-    return aws.table(aws.env("IMPORTS_TABLE"))
+    return aws.table(_table_name())
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
@@ -33,6 +54,9 @@ def _conditional_put(item: dict[str, Any]) -> bool:
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return False
         raise
+
+
+# ---- clients (own copy) -----------------------------------------------------------------------------------
 
 
 def put_client(client_id: str, legal_name: str) -> None:
@@ -48,32 +72,58 @@ def put_settings(client_id: str, settings: dict[str, Any]) -> None:
 
 
 def get_settings(client_id: str) -> dict[str, Any]:
-    item = _table().get_item(Key={"PK": f"CLIENT#{client_id}", "SK": "SETTINGS"}).get("Item")
+    item = _table().get_item(Key={"PK": f"CLIENT#{client_id}", "SK": "SETTINGS"}, ConsistentRead=True).get("Item")
     return dict(item["settings"]) if item else {}
 
 
-def start_job(
-    import_id: str, client_id: str | None, bucket: str, key: str, correlation_id: str
-) -> dict[str, Any] | None:
-    """Record the job as processing; returns the existing job instead when this object was seen before."""
+# ---- drops and content --------------------------------------------------------------------------------------
+
+
+def get_drop(object_id: str, drop_ref: str) -> str | None:
+    item = _table().get_item(Key={"PK": f"OBJECT#{object_id}", "SK": f"DROP#{drop_ref}"}, ConsistentRead=True)
+    return str(item["Item"]["import_id"]) if "Item" in item else None
+
+
+def put_drop(object_id: str, drop_ref: str, import_id: str) -> None:
+    _table().put_item(Item={"PK": f"OBJECT#{object_id}", "SK": f"DROP#{drop_ref}", "import_id": import_id})
+
+
+def claim_content(client_id: str, sha256: str, import_id: str, object_id: str, drop_ref: str) -> dict[str, Any]:
+    """The claim on this content: ours if new, else the earlier one (compare its object and drop)."""
+    item = {
+        "PK": f"CONTENT#{client_id}#{sha256}",
+        "SK": "CONTENT",
+        "import_id": import_id,
+        "object_id": object_id,
+        "drop_ref": drop_ref,
+        "claimed_at": now(),
+    }
+    if _conditional_put(item):
+        return item
+    got = _table().get_item(Key={"PK": item["PK"], "SK": "CONTENT"}, ConsistentRead=True)["Item"]
+    return dict(got)
+
+
+# ---- jobs ---------------------------------------------------------------------------------------------------
+
+
+def create_job(import_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Record the job as received; returns the stored job (the existing one if this import was seen before)."""
+    received = now()
     item = {
         "PK": f"JOB#{import_id}",
         "SK": "JOB",
         "import_id": import_id,
-        "client_id": client_id or "-",
-        "bucket": bucket,
-        "object_key": key,
-        "status": "processing",
-        "received_at": _now(),
-        "correlation_id": correlation_id,
-        "GSI1PK": f"CLIENT#{client_id or '-'}#JOBS",
-        "GSI1SK": _now(),
+        "status": "received",
+        "received_at": received,
+        "GSI1PK": f"CLIENT#{fields.get('client_id') or '-'}#JOBS",
+        "GSI1SK": f"{received}#{import_id}",
+        **fields,
     }
     if _conditional_put(item):
-        return None
+        return item
     existing = get_job(import_id)
-    if existing and existing["status"] == "processing":
-        return None  # a crash left it processing: run again, the outcome is the same
+    assert existing is not None
     return existing
 
 
@@ -82,10 +132,10 @@ def get_job(import_id: str) -> dict[str, Any] | None:
     return dict(item) if item else None
 
 
-def finish_job(import_id: str, status: str, **fields: Any) -> None:
-    names = {"#status": "status"}
-    values: dict[str, Any] = {":status": status, ":finished": _now()}
-    sets = ["#status = :status", "finished_at = :finished"]
+def update_job(import_id: str, **fields: Any) -> None:
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    sets = []
     for i, (name, value) in enumerate(fields.items()):
         names[f"#f{i}"] = name
         values[f":v{i}"] = value
@@ -98,9 +148,145 @@ def finish_job(import_id: str, status: str, **fields: Any) -> None:
     )
 
 
-def claim_match_key(client_id: str, key: str, case_owner_id: str) -> str:
-    """The case owner for this match key: the existing one, or ``case_owner_id`` if the key is new."""
-    pk = f"MATCH#{client_id}#{key}"
-    if _conditional_put({"PK": pk, "SK": "OWNER", "case_owner_id": case_owner_id}):
-        return case_owner_id
-    return str(_table().get_item(Key={"PK": pk, "SK": "OWNER"}, ConsistentRead=True)["Item"]["case_owner_id"])
+def take_lease(import_id: str, worker: str, seconds: float) -> bool:
+    """One worker at a time per job (a duplicate notification and a continuation may arrive together)."""
+    now_s = int(time.time())
+    try:
+        _table().update_item(
+            Key={"PK": f"JOB#{import_id}", "SK": "JOB"},
+            UpdateExpression="SET lease_owner = :me, lease_until = :until",
+            ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :me",
+            ExpressionAttributeValues={":me": worker, ":until": now_s + int(seconds), ":now": now_s},
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def release_lease(import_id: str, worker: str) -> None:
+    try:
+        _table().update_item(
+            Key={"PK": f"JOB#{import_id}", "SK": "JOB"},
+            UpdateExpression="REMOVE lease_owner, lease_until",
+            ConditionExpression="lease_owner = :me",
+            ExpressionAttributeValues={":me": worker},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def _query(pk: str, low: str, high: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+        "ExpressionAttributeValues": {":pk": pk, ":lo": low, ":hi": high},
+    }
+    returned = 0
+    while True:
+        page = _table().query(**kwargs)
+        for item in page.get("Items", []):
+            yield item
+            returned += 1
+            if limit is not None and returned >= limit:
+                return
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def staged_rows(import_id: str, after_owner: str | None = None) -> Iterator[dict[str, Any]]:
+    """Staged rows in case-owner order, optionally after every row of ``after_owner``."""
+    low = f"ROW#{after_owner}#~" if after_owner else "ROW#"
+    return _query(f"JOB#{import_id}", low, "ROW$")
+
+
+def rejections(import_id: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    return _query(f"JOB#{import_id}", "REJECT#", "REJECT$", limit)
+
+
+def warnings(import_id: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    return _query(f"JOB#{import_id}", "WARN#", "WARN$", limit)
+
+
+def list_jobs(client_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    page = _table().query(
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :pk",
+        ExpressionAttributeValues={":pk": f"CLIENT#{client_id}#JOBS"},
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [dict(i) for i in page.get("Items", [])]
+
+
+# ---- batch reads and writes ---------------------------------------------------------------------------------
+
+
+def _write_chunk(table: str, items: list[dict[str, Any]]) -> None:
+    client = aws.client("dynamodb")
+    requests = [{"PutRequest": {"Item": {k: _ser.serialize(v) for k, v in i.items()}}} for i in items]
+    for attempt in range(10):
+        response = client.batch_write_item(RequestItems={table: requests})
+        requests = response.get("UnprocessedItems", {}).get(table, [])
+        if not requests:
+            return
+        time.sleep(min(0.05 * 2**attempt, 2.0))
+    raise RuntimeError(f"{len(requests)} item(s) could not be written to {table}")
+
+
+def batch_put(items: Iterable[dict[str, Any]]) -> int:
+    """Write items 25 at a time, the batches in parallel; same key twice keeps the last."""
+    unique = {(i["PK"], i["SK"]): i for i in items}
+    chunks = [list(unique.values())[n : n + 25] for n in range(0, len(unique), 25)]
+    table = _table_name()
+    for future in [_pool.submit(_write_chunk, table, c) for c in chunks]:
+        future.result()
+    return len(unique)
+
+
+def _get_chunk(table: str, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+    client = aws.client("dynamodb")
+    request = {table: {"Keys": [{k: {"S": v} for k, v in key.items()} for key in keys], "ConsistentRead": True}}
+    out: list[dict[str, Any]] = []
+    for attempt in range(10):
+        response = client.batch_get_item(RequestItems=request)
+        out.extend(
+            {k: _de.deserialize(v) for k, v in item.items()} for item in response.get("Responses", {}).get(table, [])
+        )
+        request = response.get("UnprocessedKeys") or {}
+        if not request:
+            return out
+        time.sleep(min(0.05 * 2**attempt, 2.0))
+    raise RuntimeError(f"keys of {table} could not be read")
+
+
+def batch_get(keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    unique = [{"PK": pk, "SK": sk} for pk, sk in dict.fromkeys(keys)]
+    chunks = [unique[n : n + 100] for n in range(0, len(unique), 100)]
+    table = _table_name()
+    out: list[dict[str, Any]] = []
+    for future in [_pool.submit(_get_chunk, table, c) for c in chunks]:
+        out.extend(future.result())
+    return out
+
+
+class DynamoMatchIndex:
+    """The match-key index of one client in the imports table: key lookups with BatchGetItem only."""
+
+    def __init__(self, client_id: str) -> None:
+        self.prefix = f"MATCH#{client_id}#"
+
+    def get_keys(self, keys: Iterable[str]) -> dict[str, dict[str, str]]:
+        items = batch_get((self.prefix + k, "KEY") for k in keys)
+        return {str(i["PK"])[len(self.prefix) :]: {str(o): str(t) for o, t in i["owners"].items()} for i in items}
+
+    def get_profiles(self, owner_ids: Iterable[str]) -> dict[str, OwnerProfile]:
+        items = batch_get((f"{self.prefix}owner#{o}", "PROFILE") for o in owner_ids)
+        return {str(i["case_owner_id"]): OwnerProfile.from_item(i) for i in items}
+
+    def put(self, keys: Mapping[str, dict[str, str]], profiles: Mapping[str, OwnerProfile]) -> None:
+        items: list[dict[str, Any]] = [{"PK": self.prefix + k, "SK": "KEY", "owners": dict(v)} for k, v in keys.items()]
+        items += [{"PK": f"{self.prefix}owner#{o}", "SK": "PROFILE", **p.to_item()} for o, p in profiles.items()]
+        batch_put(items)

@@ -1,0 +1,231 @@
+"""Normalising one cell at a time: amounts, dates, e-mails, phones, postal addresses and name folding.
+
+Pure functions, no AWS. Each raises ``ValueError`` with a message meant for the client's import report.
+Names are stored as the client sent them (trimmed); ``fold`` only builds matching keys.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Literal
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+DateFormat = Literal["auto", "DMY", "MDY", "YMD"]
+
+_SPACES = re.compile(r"\s+")
+_AMOUNT_NOISE = re.compile(r"[\s\u00a0\u202f'€$£]|EUR|CHF|GBP|USD", re.IGNORECASE)
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
+# A cell starting like this would be evaluated by a spreadsheet (CSV/formula injection).
+_FORMULA_START = re.compile(r"^[=@\t\r]|^[+\-](?![\d\s(])")
+
+
+def clean_text(value: str) -> str:
+    """Trim and collapse inner whitespace; the content is otherwise kept as sent."""
+    return _SPACES.sub(" ", value).strip()
+
+
+def looks_like_formula(value: str) -> bool:
+    return bool(_FORMULA_START.match(value))
+
+
+@lru_cache(maxsize=65536)
+def fold(value: str) -> str:
+    """Matching form of a name or street: case, whitespace, punctuation and diacritics folded.
+
+    German umlauts become their two-letter spelling first so that Müller and Mueller fold alike.
+    """
+    text = value.translate(_GERMAN)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    return _NON_ALNUM.sub(" ", text).strip()
+
+
+def name_tokens(*parts: str | None) -> tuple[str, ...]:
+    """Sorted folded tokens of a person's name: the same whichever column the first/last name landed in."""
+    return tuple(sorted(t for p in parts if p for t in fold(p).split()))
+
+
+# ---- amounts ----------------------------------------------------------------------------------------------
+
+
+def parse_amount(value: str) -> Decimal:
+    """'1.250,00', '1,250.00', '120,50', '€ 45.99', '1 250' → Decimal. Must be positive, two decimals at most."""
+    text = _AMOUNT_NOISE.sub("", value)
+    if not text:
+        raise ValueError("the amount is empty")
+    negative = text.startswith("-") or (text.startswith("(") and text.endswith(")"))
+    text = text.strip("-()+")
+    if "," in text and "." in text:
+        decimal_sep = "," if text.rfind(",") > text.rfind(".") else "."
+        thousands = "." if decimal_sep == "," else ","
+        text = text.replace(thousands, "").replace(decimal_sep, ".")
+    elif "," in text or "." in text:
+        sep = "," if "," in text else "."
+        head, _, tail = text.rpartition(sep)
+        if text.count(sep) > 1 or (len(tail) == 3 and head and len(head.replace(sep, "")) <= 3 and head != "0"):
+            # '1.250' or '1,250,000': thousands separators (money never has three decimals)
+            text = text.replace(sep, "")
+        else:
+            text = text.replace(sep, ".")
+    if not re.fullmatch(r"\d+(\.\d{1,2})?", text):
+        raise ValueError(f"{value!r} is not an amount")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
+    if negative or amount <= 0:
+        raise ValueError(f"the amount {value!r} must be greater than zero")
+    if amount >= Decimal("1e10"):
+        raise ValueError(f"the amount {value!r} is implausibly large")
+    return amount
+
+
+# ---- dates ------------------------------------------------------------------------------------------------
+
+_ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ].*)?")
+_DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})")
+_SLASHED = re.compile(r"(\d{1,2})[/-](\d{1,2})[/-](\d{2}|\d{4})")
+
+
+def _year(text: str) -> int:
+    if len(text) == 4:
+        return int(text)
+    two = int(text)
+    return 2000 + two if two <= (date.today().year % 100) + 1 else 1900 + two
+
+
+def parse_date(value: str, date_format: DateFormat = "auto") -> date:
+    """ISO (YYYY-MM-DD) always; DD.MM.YYYY always (dots are day-first everywhere we work); DD/MM/YYYY vs
+    MM/DD/YYYY by the client's ``date_format`` ("auto" reads day first, the European convention, and rejects a
+    date that only makes sense month-first rather than guessing)."""
+    text = value.strip()
+    ymd: tuple[int, int, int] | None = None
+    if m := _ISO.fullmatch(text):
+        ymd = (int(m[1]), int(m[2]), int(m[3]))
+    elif m := _DOTTED.fullmatch(text):
+        ymd = (_year(m[3]), int(m[2]), int(m[1]))
+    elif m := _SLASHED.fullmatch(text):
+        first, second, year = int(m[1]), int(m[2]), _year(m[3])
+        if date_format == "MDY":
+            ymd = (year, first, second)
+        elif date_format == "YMD":
+            raise ValueError(f"{value!r} is not a YYYY/MM/DD date (the client's date format)")
+        elif date_format == "auto" and second > 12 and first <= 12:
+            raise ValueError(f"{value!r} is not a day-first date; set the client's date format to MDY if meant")
+        else:
+            ymd = (year, second, first)
+    if ymd is None:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD, DD.MM.YYYY or DD/MM/YYYY)")
+    try:
+        return date(*ymd)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a valid date") from None
+
+
+# ---- e-mail and phone -------------------------------------------------------------------------------------
+
+
+def normalise_email(value: str) -> str:
+    """Syntax check only (no DNS lookups); returns the normalised address with a lower-cased domain."""
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not an e-mail address: {exc}") from None
+    return str(result.normalized)
+
+
+def email_key(email: str) -> str:
+    return email.casefold()
+
+
+def normalise_phone(value: str, default_country: str) -> str:
+    """Any common national or international spelling → E.164, the client's default country for national ones."""
+    text = value.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, default_country.upper())
+    except phonenumbers.NumberParseException:
+        raise ValueError(f"{value!r} is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{value!r} is not a valid phone number (default country {default_country})")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# ---- postal addresses -------------------------------------------------------------------------------------
+
+COUNTRY_NAMES: dict[str, str] = {
+    "germany": "DE", "deutschland": "DE", "allemagne": "DE", "ger": "DE", "deu": "DE",
+    "france": "FR", "frankreich": "FR", "fra": "FR",
+    "united kingdom": "GB", "uk": "GB", "great britain": "GB", "england": "GB", "royaume uni": "GB",
+    "grossbritannien": "GB", "gbr": "GB",
+    "austria": "AT", "oesterreich": "AT", "osterreich": "AT", "autriche": "AT", "aut": "AT",
+    "switzerland": "CH", "schweiz": "CH", "suisse": "CH", "che": "CH",
+    "netherlands": "NL", "niederlande": "NL", "pays bas": "NL", "nederland": "NL", "nld": "NL",
+    "belgium": "BE", "belgien": "BE", "belgique": "BE", "bel": "BE",
+    "luxembourg": "LU", "luxemburg": "LU", "italy": "IT", "italien": "IT", "italie": "IT",
+    "spain": "ES", "spanien": "ES", "espagne": "ES", "poland": "PL", "polen": "PL", "pologne": "PL",
+}  # fmt: skip
+
+POSTCODE_PATTERNS: dict[str, re.Pattern[str]] = {
+    "DE": re.compile(r"\d{5}"),
+    "FR": re.compile(r"\d{5}"),
+    "IT": re.compile(r"\d{5}"),
+    "ES": re.compile(r"\d{5}"),
+    "AT": re.compile(r"\d{4}"),
+    "CH": re.compile(r"\d{4}"),
+    "BE": re.compile(r"\d{4}"),
+    "LU": re.compile(r"\d{4}"),
+    "NL": re.compile(r"\d{4} [A-Z]{2}"),
+    "PL": re.compile(r"\d{2}-\d{3}"),
+    "GB": re.compile(r"(GIR 0AA|[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2})"),
+}
+
+
+def normalise_country(value: str | None, default_country: str) -> str:
+    if not value or not value.strip():
+        return default_country.upper()
+    text = value.strip()
+    if len(text) == 2 and text.isalpha():
+        code = text.upper()
+        return "GB" if code == "UK" else code
+    named = COUNTRY_NAMES.get(fold(text))
+    if named is None:
+        raise ValueError(f"{value!r} is not a country (use the ISO code, e.g. DE, FR, GB)")
+    return named
+
+
+def normalise_postcode(value: str, country: str) -> str:
+    """Upper-case, spacing normalised, checked against the country's format where we know it."""
+    text = clean_text(value).upper()
+    for prefix in (f"{country}-", f"{country} "):
+        if text.startswith(prefix) and country in ("DE", "AT", "CH", "LU", "FR", "BE"):
+            text = text[len(prefix) :]
+    if country in ("DE", "FR", "IT", "ES") and text.isdigit() and len(text) == 4:
+        text = "0" + text  # a spreadsheet ate the leading zero (01067 Dresden)
+    if country == "GB":
+        compact = text.replace(" ", "")
+        if 5 <= len(compact) <= 7:
+            text = f"{compact[:-3]} {compact[-3:]}"
+    if country == "NL":
+        compact = text.replace(" ", "")
+        if len(compact) == 6:
+            text = f"{compact[:4]} {compact[4:]}"
+    pattern = POSTCODE_PATTERNS.get(country)
+    if pattern is not None and not pattern.fullmatch(text):
+        raise ValueError(f"{value!r} is not a postcode in {country}")
+    return text
+
+
+def parse_birth_date(value: str, date_format: DateFormat = "auto") -> date:
+    born = parse_date(value, date_format)
+    if not date(1900, 1, 1) <= born <= datetime.now().date():
+        raise ValueError(f"{value!r} is not a plausible birth date")
+    return born

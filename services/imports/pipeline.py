@@ -1,0 +1,460 @@
+"""An import job, from a dropped object to events for contacts, resumable at every step.
+
+Design (at least once in, exactly once in effect; any size in flat memory):
+
+1. **Identify.** A delivery (bucket, key, version or ETag) is looked up in ``OBJECT#`` pointers: seen before →
+   the same job (finished: nothing to do; unfinished: resume). New → the object is streamed once to hash it;
+   the job id is ``uuid5(client, sha256)``, so the same content dropped under another name finds its earlier
+   import and fails as ``duplicate_file`` instead of importing twice.
+2. **Stage** (status ``processing``, phase ``stage``). The object is read as a stream (``iter_chunks``, 1 MB),
+   records are validated and normalised, matched ``BATCH_ROWS`` at a time (one BatchGetItem round for the
+   batch's keys, one for the candidates' profiles), and the batch's outcome is written in parallel batch writes:
+   staged rows ``ROW#<case owner>#<row>``, ``REJECT#``/``WARN#`` items, the match-index changes. Then the job's
+   checkpoint (last row, counts, bytes read) is updated. A crash re-runs at most one batch, and that batch sees
+   the index as before its first row (see ``matching``), so it decides the same.
+3. **Publish** (phase ``publish``). Staged rows are read back in case-owner order (a DynamoDB query: grouped
+   without holding the file in memory) and each case owner becomes one ``CaseFileImported`` with a
+   deterministic event id; 100 events go out at a time as 10 parallel PutEvents calls, then a cursor (the last
+   case owner published) is checkpointed. Re-published events are absorbed by the consumers' idempotency.
+4. **Report** (phase ``report``). The rejected rows go to ``<key>.rejected.csv`` next to the file, then
+   ``ImportCompleted`` (deterministic id) and status ``completed``. A file that cannot be imported at all ends
+   ``failed`` with a reason and ``ImportFailed``.
+
+Time: every step checks the Lambda's remaining time. With less than ``TIME_RESERVE_MS`` left the job is
+checkpointed and a continuation message goes to the drops queue (the same one that triggered it); the next
+invocation resumes. So a file of any size is imported in consecutive 15-minute runs, and a 1M-row file
+normally fits in one (see bench/RESULTS.md). One worker at a time holds the job's lease.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from services.imports import domain, repository
+from services.imports import report as reports
+from services.imports.domain import ImportSettings, Rejection, StagedRow
+from services.imports.matching import Matcher
+from services.imports.parsing import FileRejected, Record, TableReader, open_table
+from shared import aws, bus
+from shared.events import Event, ImportCompleted, ImportFailed
+from shared.observability import logger, metrics
+
+SERVICE = "imports"
+SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
+MAX_BYTES = 2 * 1024 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
+BATCH_ROWS = 500
+EVENTS_PER_FLUSH = 100
+TIME_RESERVE_MS = 60_000
+MAX_WARNINGS_STORED = 10_000
+log = logger(SERVICE)
+_publishers = ThreadPoolExecutor(max_workers=10, thread_name_prefix="imports-publish")
+
+
+class OutOfTime(Exception):
+    """Checkpointed; a continuation message carries the job on."""
+
+
+@dataclass
+class Run:
+    """One invocation's hold on a job."""
+
+    job: dict[str, Any]
+    remaining_ms: Callable[[], int]
+    continue_later: Callable[[str], None]
+    worker: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def import_id(self) -> str:
+        return str(self.job["import_id"])
+
+    def check_time(self) -> None:
+        if self.remaining_ms() < TIME_RESERVE_MS:
+            raise OutOfTime
+
+
+# ---- entry points -------------------------------------------------------------------------------------------
+
+
+def handle_drop(
+    bucket: str,
+    key: str,
+    version: str | None,
+    etag: str | None,
+    remaining_ms: Callable[[], int],
+    continue_later: Callable[[str], None],
+) -> dict[str, Any]:
+    object_id = f"{bucket}/{key}"
+    drop_ref = version or etag or "-"
+    known = repository.get_drop(object_id, drop_ref)
+    if known is not None:
+        job = repository.get_job(known)
+        if job is None or job["status"] in ("completed", "failed"):
+            log.info("object already handled", extra={"import_id": known})
+            return {"import_id": known, "status": job["status"] if job else "unknown", "redelivery": True}
+        return resume(known, remaining_ms, continue_later)
+    client_id = key.split("/", 1)[0] if "/" in key else None
+    drop_id = str(uuid.uuid5(domain.NAMESPACE, f"drop|{object_id}@{drop_ref}"))
+    try:
+        import_id, size, sha = _identify(bucket, key, version, client_id, object_id, drop_ref)
+    except FileRejected as exc:
+        repository.create_job(drop_id, _job_fields(client_id, bucket, key, version, {}))
+        repository.put_drop(object_id, drop_ref, drop_id)
+        return fail(drop_id, client_id, key, exc)
+    settings = ImportSettings.from_client_settings(repository.get_settings(str(client_id)))
+    fields = _job_fields(client_id, bucket, key, version, settings.model_dump(mode="json"))
+    repository.create_job(import_id, fields | {"size_bytes": size, "sha256": sha, "phase": "stage"})
+    repository.put_drop(object_id, drop_ref, import_id)
+    return resume(import_id, remaining_ms, continue_later)
+
+
+def resume(import_id: str, remaining_ms: Callable[[], int], continue_later: Callable[[str], None]) -> dict[str, Any]:
+    job = repository.get_job(import_id)
+    if job is None or job["status"] in ("completed", "failed"):
+        return {"import_id": import_id, "status": job["status"] if job else "unknown"}
+    run = Run(job, remaining_ms, continue_later)
+    log.set_correlation_id(import_id)
+    if not repository.take_lease(import_id, run.worker, remaining_ms() / 1000 + 30):
+        log.info("another worker holds the job", extra={"import_id": import_id})
+        return {"import_id": import_id, "status": "busy"}
+    try:
+        if job["status"] == "received":
+            repository.update_job(import_id, status="processing", started_at=repository.now())
+        if job.get("phase", "stage") == "stage":
+            stage(run)
+            run.job = repository.get_job(import_id) or job
+        if run.job.get("phase") == "publish":
+            publish(run)
+        return complete(run)
+    except OutOfTime:
+        log.info("checkpointed; continuing in a new invocation", extra={"import_id": import_id})
+        run.continue_later(import_id)
+        return {"import_id": import_id, "status": "processing", "continued": True}
+    except FileRejected as exc:
+        return fail(import_id, job.get("client_id"), str(job["object_key"]), exc)
+    finally:
+        repository.release_lease(import_id, run.worker)
+
+
+# ---- identify -----------------------------------------------------------------------------------------------
+
+
+def _job_fields(
+    client_id: str | None, bucket: str, key: str, version: str | None, settings: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "client_id": client_id or "-",
+        "bucket": bucket,
+        "object_key": key,
+        "version_id": version or "-",
+        "settings": settings,
+    }
+
+
+def _identify(
+    bucket: str, key: str, version: str | None, client_id: str | None, object_id: str, drop_ref: str
+) -> tuple[str, int, str]:
+    if client_id is None:
+        raise FileRejected("no_client_folder", "files must be dropped under <client_id>/")
+    if not repository.client_known(client_id):
+        raise FileRejected("unknown_client", f"no client {client_id!r} is registered")
+    if not key.lower().endswith(SUPPORTED_SUFFIXES):
+        name = key.rsplit("/", 1)[-1]
+        raise FileRejected("unsupported_file_type", f"{name!r} is not a CSV, TSV or XLSX file")
+    s3 = aws.client("s3")
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NoSuchVersion", "403"):
+            raise FileRejected("object_missing", "the file was removed before it could be imported") from None
+        raise
+    size = int(head["ContentLength"])
+    if size == 0:
+        raise FileRejected("empty_file", "the file is empty")
+    if size > MAX_BYTES:
+        raise FileRejected("file_too_large", f"the file is larger than {MAX_BYTES // 2**20} MB")
+    digest = hashlib.sha256()
+    for chunk in _chunks(bucket, key, version):
+        digest.update(chunk)
+    sha = digest.hexdigest()
+    import_id = str(uuid.uuid5(domain.NAMESPACE, f"{client_id}|content|{sha}"))
+    claim = repository.claim_content(client_id, sha, import_id, object_id, drop_ref)
+    if (claim["object_id"], claim["drop_ref"]) != (object_id, drop_ref):
+        earlier = str(claim["object_id"]).split("/", 1)[-1]
+        raise FileRejected(
+            "duplicate_file",
+            f"the same content was already imported from {earlier!r} (import {claim['import_id']}); nothing imported",
+        )
+    return import_id, size, sha
+
+
+def _chunks(bucket: str, key: str, version: str | None) -> Iterator[bytes]:
+    obj = aws.client("s3").get_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
+    yield from obj["Body"].iter_chunks(CHUNK_BYTES)
+
+
+# ---- stage --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Counts:
+    rows_read: int = 0
+    rows_imported: int = 0
+    rows_rejected: int = 0
+    warnings: int = 0
+
+    @classmethod
+    def of(cls, checkpoint: dict[str, Any]) -> Counts:
+        return cls(
+            **{k: int(checkpoint.get(k, 0)) for k in ("rows_read", "rows_imported", "rows_rejected", "warnings")}
+        )
+
+
+def stage(run: Run) -> None:
+    job = run.job
+    import_id, client_id = run.import_id, str(job["client_id"])
+    settings = ImportSettings.model_validate(job.get("settings") or {})
+    version = None if job.get("version_id") in (None, "-") else str(job["version_id"])
+    reader = open_table(_chunks(str(job["bucket"]), str(job["object_key"]), version), str(job["object_key"]))
+    columns = domain.resolve_columns(reader.header, settings)
+    checkpoint = dict(job.get("checkpoint") or {})
+    done = int(checkpoint.get("row", 0))
+    counts = Counts.of(checkpoint)
+    if not done:
+        repository.update_job(import_id, header=reader.header, encoding=reader.encoding, delimiter=reader.delimiter)
+    matcher = Matcher(repository.DynamoMatchIndex(client_id), client_id, import_id, settings)
+    batch: list[Record] = []
+    for record in reader.records():
+        if record.row <= done:
+            continue  # staged before the last checkpoint
+        batch.append(record)
+        if len(batch) >= BATCH_ROWS:
+            done = stage_batch(run, batch, columns, settings, matcher, counts, reader)
+            batch = []
+            run.check_time()
+    if batch:
+        done = stage_batch(run, batch, columns, settings, matcher, counts, reader)
+    if counts.rows_read == 0:
+        raise FileRejected("no_rows", "the file has a header but no data rows")
+    repository.update_job(import_id, phase="publish", staged_at=repository.now())
+
+
+def stage_batch(
+    run: Run,
+    batch: list[Record],
+    columns: domain.ColumnMap,
+    settings: ImportSettings,
+    matcher: Matcher,
+    counts: Counts,
+    reader: TableReader,
+) -> int:
+    """Validate, match and stage one batch, then checkpoint; returns the last row of the batch."""
+    import_id = run.import_id
+    valid, rejections, warnings = process_records(batch, columns, settings)
+    decisions = matcher.match_batch([(row, line) for row, _, line in valid])
+    items: list[dict[str, Any]] = []
+    for (row, line_no, debtor), decision in zip(valid, decisions, strict=True):
+        staged = StagedRow(
+            row=row,
+            line=line_no,
+            case_owner_id=decision.case_owner_id,
+            matched_by=decision.matched_by,
+            owner_new=decision.owner_new,
+            debtor=debtor,
+        )
+        sk = f"ROW#{decision.case_owner_id}#{row:09d}"
+        items.append({"PK": f"JOB#{import_id}", "SK": sk, "data": staged.model_dump_json()})
+    for r in rejections:
+        items.append(
+            {
+                "PK": f"JOB#{import_id}",
+                "SK": f"REJECT#{r.row:09d}",
+                "row": r.row,
+                "line": r.line,
+                "field": r.field,
+                "code": r.code,
+                "reason": r.reason,
+                "cells": [c[: reports.MAX_CELL_IN_REPORT] for c in r.cells],
+            }
+        )
+    for row, line_no, message in warnings:
+        if counts.warnings < MAX_WARNINGS_STORED:
+            items.append(
+                {"PK": f"JOB#{import_id}", "SK": f"WARN#{row:09d}#{hash(message) & 0xFFFF:05d}", "row": row,
+                 "line": line_no, "warning": message}
+            )  # fmt: skip
+    matcher.flush()
+    repository.batch_put(items)
+    matcher.forget()
+    counts.rows_read += len(batch)
+    counts.rows_imported += len(valid)
+    counts.rows_rejected += len(rejections)
+    counts.warnings += len(warnings)
+    last = batch[-1].row
+    repository.update_job(
+        import_id,
+        checkpoint={"row": last, **counts.__dict__},
+        bytes_read=reader.bytes_read,
+        updated_at=repository.now(),
+    )
+    after_batch(run, last)
+    return last
+
+
+def after_batch(run: Run, last_row: int) -> None:
+    """A seam for tests (a crash in the middle of a file)."""
+
+
+def process_records(
+    records: list[Record], columns: domain.ColumnMap, settings: ImportSettings
+) -> tuple[list[tuple[int, int, domain.DebtorLine]], list[Rejection], list[tuple[int, int, str]]]:
+    """Pure: records → valid debtor lines, rejections and warnings."""
+    valid: list[tuple[int, int, domain.DebtorLine]] = []
+    rejected: list[Rejection] = []
+    warnings: list[tuple[int, int, str]] = []
+    for record in records:
+        if record.cells is None:
+            rejected.append(
+                Rejection(record.row, record.line, "row", record.error_code or "unreadable", record.error or "")
+            )
+            continue
+        try:
+            line, row_warnings = domain.validate(columns.extract(record.cells), settings)
+        except domain.RowRejected as exc:
+            rejected.append(Rejection(record.row, record.line, exc.field, exc.code, str(exc), record.cells))
+            continue
+        valid.append((record.row, record.line, line))
+        warnings.extend((record.row, record.line, w) for w in row_warnings)
+    return valid, rejected, warnings
+
+
+# ---- publish ------------------------------------------------------------------------------------------------
+
+
+def publish(run: Run) -> None:
+    job = run.job
+    import_id, client_id = run.import_id, str(job["client_id"])
+    settings = ImportSettings.model_validate(job.get("settings") or {})
+    cursor = job.get("publish_cursor")
+    tally = {k: int((job.get("published") or {}).get(k, 0)) for k in ("created", "merged", "cases", "owners")}
+    pending: list[Event] = []
+    group: list[StagedRow] = []
+
+    def close_group() -> None:
+        event = domain.case_file_event(import_id, client_id, group, settings)
+        pending.append(event)
+        tally["owners"] += 1
+        tally["created" if group[0].owner_new else "merged"] += 1
+        tally["cases"] += len(event.cases)
+
+    def flush() -> None:
+        nonlocal cursor
+        if not pending:
+            return
+        batches = [pending[i : i + 10] for i in range(0, len(pending), 10)]
+        for future in [_publishers.submit(bus.publish, b) for b in batches]:
+            future.result()
+        cursor = pending[-1].case_owner.case_owner_id  # type: ignore[attr-defined]
+        repository.update_job(import_id, publish_cursor=cursor, published=dict(tally), updated_at=repository.now())
+        pending.clear()
+        run.check_time()
+
+    for item in repository.staged_rows(import_id, after_owner=cursor):
+        staged = StagedRow.model_validate_json(item["data"])
+        if group and staged.case_owner_id != group[0].case_owner_id:
+            close_group()
+            group = []
+            if len(pending) >= EVENTS_PER_FLUSH:
+                flush()
+        group.append(staged)
+    if group:
+        close_group()
+    flush()
+    repository.update_job(import_id, phase="report", published=dict(tally))
+    run.job = repository.get_job(import_id) or job
+
+
+# ---- report -------------------------------------------------------------------------------------------------
+
+
+def complete(run: Run) -> dict[str, Any]:
+    job = repository.get_job(run.import_id) or run.job
+    import_id, key, bucket = run.import_id, str(job["object_key"]), str(job["bucket"])
+    checkpoint = dict(job.get("checkpoint") or {})
+    published = dict(job.get("published") or {})
+    counts = Counts.of(checkpoint)
+    rejected_key = None
+    if counts.rows_rejected:
+        spool, _ = reports.write_rejected_csv(list(job.get("header") or []), repository.rejections(import_id))
+        rejected_key = reports.rejected_key(key)
+        aws.client("s3").upload_fileobj(spool, bucket, rejected_key, ExtraArgs={"ContentType": "text/csv"})
+        spool.close()
+    created, merged = int(published.get("created", 0)), int(published.get("merged", 0))
+    bus.publish(
+        [
+            ImportCompleted(
+                event_id=str(uuid.uuid5(domain.NAMESPACE, f"{import_id}|completed")),
+                correlation_id=import_id,
+                import_id=import_id,
+                client_id=str(job["client_id"]),
+                object_key=key,
+                rows_read=counts.rows_read,
+                case_owners_created=created,
+                case_owners_merged=merged,
+                rows_rejected=counts.rows_rejected,
+                rejected_rows_key=rejected_key,
+            )
+        ]
+    )
+    result = {
+        "status": "completed",
+        "phase": "done",
+        "finished_at": repository.now(),
+        **counts.__dict__,
+        "case_owners_created": created,
+        "case_owners_merged": merged,
+        "cases": int(published.get("cases", 0)),
+        "rejections": [
+            {k: r[k] for k in ("row", "line", "field", "code", "reason")} for r in repository.rejections(import_id, 100)
+        ],
+    }
+    if rejected_key:
+        result["rejected_rows_key"] = rejected_key
+    repository.update_job(import_id, **result)
+    metrics(SERVICE).add_metric(name="RowsImported", unit="Count", value=counts.rows_imported)
+    log.info("import completed", extra={"import_id": import_id, "rows_read": counts.rows_read})
+    return {"import_id": import_id, **{k: v for k, v in result.items() if k != "rejections"}}
+
+
+def fail(import_id: str, client_id: str | None, key: str, exc: FileRejected) -> dict[str, Any]:
+    repository.update_job(
+        import_id, status="failed", phase="done", reason_code=exc.code, reason=str(exc), finished_at=repository.now()
+    )
+    bus.publish(
+        [
+            ImportFailed(
+                event_id=str(uuid.uuid5(domain.NAMESPACE, f"{import_id}|failed")),
+                correlation_id=import_id,
+                import_id=import_id,
+                client_id=None if client_id in (None, "-") else client_id,
+                object_key=key,
+                reason_code=exc.code,
+                reason=str(exc),
+            )
+        ]
+    )
+    metrics(SERVICE).add_metric(name="ImportsFailed", unit="Count", value=1)
+    log.warning("import failed", extra={"import_id": import_id, "reason_code": exc.code})
+    return {"import_id": import_id, "status": "failed", "reason_code": exc.code, "reason": str(exc)}
+
+
+def continuation_body(import_id: str) -> str:
+    return json.dumps({"finview": "import-continue", "import_id": import_id})
