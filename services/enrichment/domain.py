@@ -35,16 +35,19 @@ class TrackedCase:
     case_id: str
     opened_on: date
     attempts_made: int = 0
+    last_attempt_on: date | None = None
 
 
 def next_attempt_due(case: TrackedCase, settings: EnrichmentSettings) -> date | None:
-    """Attempt k (1-based) is due ``k × interval`` days after the case opened; None when no attempt is left.
+    """The first attempt is due ``interval`` days after the case opened, each further one ``interval`` days after
+    the previous attempt; None when no attempt is left.
 
     Every attempt costs money, so nothing runs unless an administrator granted enrichment and attempts remain.
     """
     if not settings.granted or case.attempts_made >= settings.attempts:
         return None
-    return case.opened_on + timedelta(days=settings.interval_days * (case.attempts_made + 1))
+    since = case.last_attempt_on if case.attempts_made and case.last_attempt_on else case.opened_on
+    return since + timedelta(days=settings.interval_days)
 
 
 def oldest_due_opening(settings: EnrichmentSettings, today: date) -> date:

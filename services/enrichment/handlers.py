@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from shared.events import CaseOpened, ClientRegistered, ClientSettingsChanged, E
 from shared.observability import lambda_handler, logger, metrics
 
 SERVICE = "enrichment"
+EVENT_NAMESPACE = uuid.UUID("b5d0f0f4-8c55-4c43-9b4c-1f2b8f1a9e61")
 log = logger(SERVICE)
 
 
@@ -31,15 +33,17 @@ def run_enrichment(today: date, correlation_id: str) -> dict[str, int]:
             if due is None or due > today:
                 continue
             attempt = case.attempts_made + 1
-            result = source.search(case, attempt)
-            # The attempt is charged before its result is published: a retry never pays twice.
-            if not repository.record_attempt(case, attempt, result.provider, result.cost):
+            # Booked before the provider is asked: a retried run never pays twice for one attempt.
+            if not repository.reserve_attempt(case, attempt, source.name, today):
                 continue
+            result = source.search(case, attempt)
+            repository.settle_attempt(case.case_id, attempt, result.cost, len(result.contact_points))
             searched += 1
             if result.contact_points:
                 found += 1
                 events: list[Event] = [
                     EnrichmentResultFound(
+                        event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"{case.case_id}#{attempt}")),
                         correlation_id=correlation_id,
                         client_id=client_id,
                         case_owner_id=case.case_owner_id,

@@ -2,7 +2,7 @@
 
 Keys:
   CLIENT#<id>  PROFILE                          (own copy of the client's enrichment settings)
-  CASE#<id>    TRACK | ATTEMPT#<n>              (tracked case; one ledger line per paid attempt)
+  CASE#<id>    TRACK | ATTEMPT#<n>              (tracked case; the cost ledger: one line per attempt)
 GSI1: CLIENT#<id>#CASES / <opened_on>#<case_id> finds a client's cases old enough, by key range.
 """
 
@@ -92,15 +92,19 @@ def cases_opened_until(client_id: str, until: date) -> list[TrackedCase]:
             case_id=str(i["PK"]).removeprefix("CASE#"),
             opened_on=date.fromisoformat(str(i["opened_on"])),
             attempts_made=int(i.get("attempts_made", 0)),
+            last_attempt_on=date.fromisoformat(str(i["last_attempt_on"])) if i.get("last_attempt_on") else None,
         )
         for i in items
     ]
 
 
-def record_attempt(case: TrackedCase, attempt: int, provider: str, cost: Decimal) -> bool:
-    """Charge attempt ``attempt`` once: the ledger line and the counter move together, or not at all."""
+def reserve_attempt(case: TrackedCase, attempt: int, provider: str, on: date) -> bool:
+    """Book attempt ``attempt`` once, before the provider is asked: the ledger line and the counter move together.
+
+    False when another run already booked it (a retried or concurrent schedule), so nobody pays twice.
+    """
     table = aws.env("ENRICHMENT_TABLE")
-    now = datetime.now(UTC).isoformat()
+    key = {"PK": {"S": f"CASE#{case.case_id}"}}
     try:
         aws.client("dynamodb").transact_write_items(
             TransactItems=[
@@ -109,11 +113,11 @@ def record_attempt(case: TrackedCase, attempt: int, provider: str, cost: Decimal
                         "TableName": table,
                         "ConditionExpression": "attribute_not_exists(PK)",
                         "Item": {
-                            "PK": {"S": f"CASE#{case.case_id}"},
+                            **key,
                             "SK": {"S": f"ATTEMPT#{attempt:03d}"},
                             "provider": {"S": provider},
-                            "cost": {"N": str(cost)},
-                            "at": {"S": now},
+                            "status": {"S": "reserved"},
+                            "at": {"S": datetime.now(UTC).isoformat()},
                             "client_id": {"S": case.client_id},
                         },
                     }
@@ -121,10 +125,14 @@ def record_attempt(case: TrackedCase, attempt: int, provider: str, cost: Decimal
                 {
                     "Update": {
                         "TableName": table,
-                        "Key": {"PK": {"S": f"CASE#{case.case_id}"}, "SK": {"S": "TRACK"}},
-                        "UpdateExpression": "SET attempts_made = :n",
+                        "Key": {**key, "SK": {"S": "TRACK"}},
+                        "UpdateExpression": "SET attempts_made = :n, last_attempt_on = :on",
                         "ConditionExpression": "attempts_made = :prev",
-                        "ExpressionAttributeValues": {":n": {"N": str(attempt)}, ":prev": {"N": str(attempt - 1)}},
+                        "ExpressionAttributeValues": {
+                            ":n": {"N": str(attempt)},
+                            ":prev": {"N": str(attempt - 1)},
+                            ":on": {"S": on.isoformat()},
+                        },
                     }
                 },
             ]
@@ -134,6 +142,15 @@ def record_attempt(case: TrackedCase, attempt: int, provider: str, cost: Decimal
         if exc.response["Error"]["Code"] == "TransactionCanceledException":
             return False
         raise
+
+
+def settle_attempt(case_id: str, attempt: int, cost: Decimal, found: int) -> None:
+    _table().update_item(
+        Key={"PK": f"CASE#{case_id}", "SK": f"ATTEMPT#{attempt:03d}"},
+        UpdateExpression="SET #s = :s, cost = :c, #f = :f",
+        ExpressionAttributeNames={"#s": "status", "#f": "found"},
+        ExpressionAttributeValues={":s": "settled", ":c": cost, ":f": found},
+    )
 
 
 def ledger(case_id: str) -> list[dict[str, Any]]:
