@@ -113,7 +113,9 @@ operation(
 def replace_business_unit(business_unit_id: str) -> Response:
     return respond(
         app.current_request,
-        lambda c: business_units.replace(business_unit_id, c.body(BusinessUnitDefinition), c.identity),
+        lambda c: business_units.replace(
+            business_unit_id, c.body(BusinessUnitDefinition), c.identity, c.correlation_id
+        ),
         allow=admin,
     )
 

@@ -21,8 +21,9 @@ from services.contacts.models import (
     NewBusinessUnit,
     Page,
 )
+from shared import bus
 from shared.api import ApiError, Conflict, NotFound
-from shared.events import new_id
+from shared.events import ClientRegistered, new_id
 
 DEFAULT_ID = "default"
 # The sender every stage verifies in SES (infra.definition.Names.sender_email).
@@ -88,7 +89,7 @@ def get(business_unit_id: str, who: Identity) -> BusinessUnit:
     return unit
 
 
-def replace(business_unit_id: str, body: BusinessUnitDefinition, who: Identity) -> BusinessUnit:
+def replace(business_unit_id: str, body: BusinessUnitDefinition, who: Identity, correlation_id: str) -> BusinessUnit:
     who.require_admin()
     current = find(business_unit_id)
     if current is None:
@@ -101,6 +102,21 @@ def replace(business_unit_id: str, body: BusinessUnitDefinition, who: Identity) 
     )
     if not repository.replace_business_unit(unit):
         raise NotFound("business_unit", business_unit_id)
+    if unit.email.sender_email != current.email.sender_email:
+        # Notifications keeps each client's sender from ClientRegistered (an upsert): tell it about every
+        # client of this business unit, or their e-mails would still leave from the old address.
+        bus.publish(
+            [
+                ClientRegistered(
+                    correlation_id=correlation_id,
+                    client_id=client.client_id,
+                    legal_name=client.legal_name,
+                    business_unit_id=business_unit_id,
+                    sender_email=str(unit.email.sender_email),
+                )
+                for client in repository.clients_of_business_unit(business_unit_id)
+            ]
+        )
     return unit
 
 

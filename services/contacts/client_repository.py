@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.contacts import pagination, store
@@ -88,6 +88,17 @@ def get_client(client_id: str) -> Client | None:
 def list_clients(limit: int, next_token: str | None) -> tuple[list[Client], str | None]:
     items, token = _page_gsi1("CLIENTS", limit, next_token)
     return [Client.model_validate(store.clean(i)) for i in items], token
+
+
+def clients_of_business_unit(business_unit_id: str) -> list[Client]:
+    """Every client that picked this business unit (a filtered walk of the client list: business units change
+    rarely and an agency has clients in the thousands at most)."""
+    items = store.query_all(
+        IndexName="GSI1",
+        KeyConditionExpression=Key("GSI1PK").eq("CLIENTS"),
+        FilterExpression=Attr("business_unit_id").eq(business_unit_id),
+    )
+    return [Client.model_validate(store.clean(i)) for i in items]
 
 
 def _page_gsi1(partition: str, limit: int, next_token: str | None) -> tuple[list[dict[str, Any]], str | None]:

@@ -1,11 +1,14 @@
 """The contacts table: key layout and the few access helpers every repository module uses.
 
 Single-table design. Keys:
-  CLIENT#<id>      PROFILE | SETTINGS | USER#<user_id>
+  BU#<id>          PROFILE                      (a business unit; "default" is seeded lazily)
+  CLIENT#<id>      PROFILE | SETTINGS | USER#<user_id>   (USER#: a person's membership and rights there)
   PERSON#<email>   PROFILE                      (same e-mail = same person, whatever the client)
+  USER#<user_id>   PERSON                       (user id → the person's e-mail, for linking by id)
   OWNER#<id>       PROFILE | CASE#<case_id> | CP#<type>#<cp_id> | DEFAULT#<type> | AUDIT#<ts>#<id>
   CASE#<id>        POINTER                      (case id → case owner)
-GSI1: CLIENT#<id>#CASES / <opened_on>#<case_id> lists a client's cases; CLIENTS / <name>#<id> lists clients.
+GSI1: CLIENT#<id>#CASES / <opened_on>#<case_id> lists a client's cases; CLIENTS / <name>#<id> lists clients;
+      BUSINESS_UNITS / <name>#<id> lists business units; USER#<user_id> / CLIENT#<id> lists a person's clients.
 """
 
 from __future__ import annotations

@@ -69,6 +69,25 @@ def test_a_client_inherits_its_business_unit_and_overrides_reply_to_and_a_footer
     assert profile["business_unit"]["email_footers"] == {"de": "Stadtwerke-Fuß", "fr": "Nouveau pied"}
 
 
+def test_a_new_sender_address_reaches_the_consumers_for_every_client_of_the_business_unit(
+    api: Api, aws: Provisioned
+) -> None:
+    assert api.call("POST", "/business-units", EMEA).status == 201
+    ours = {new_client(api, name, business_unit_id="emea")["client_id"] for name in ("One AG", "Two AG")}
+    new_client(api, "Default AG")
+    bus_events(aws, "notifications-inbox", "ClientRegistered.v1")
+
+    definition = {k: v for k, v in EMEA.items() if k != "business_unit_id"}
+    assert api.call("PUT", "/business-units/emea", {**definition, "name": "Renamed"}).status == 200
+    assert bus_events(aws, "notifications-inbox", "ClientRegistered.v1") == []  # same sender: nothing to tell
+
+    moved = {**definition, "email": {"sender_email": "post@emea.agency.example"}}
+    assert api.call("PUT", "/business-units/emea", moved).status == 200
+    told = bus_events(aws, "notifications-inbox", "ClientRegistered.v1")
+    assert {e["client_id"] for e in told} == ours
+    assert {e["sender_email"] for e in told} == {"post@emea.agency.example"}
+
+
 def test_a_client_must_pick_an_existing_business_unit(api: Api) -> None:
     reply = api.call("POST", "/clients", {"legal_name": "X GmbH", "business_unit_id": "nowhere"})
     assert reply.status == 422
@@ -244,6 +263,30 @@ def test_creating_a_user_parses_the_phone_and_invites_it(api: Api, aws: Provisio
         "petra.meyer@stadtwerke.example",
     ]
     assert api.call("GET", f"/clients/{cid}/users/{user['user_id']}", token=api.client_user(cid)).status == 200
+
+
+def test_a_clients_users_are_listed_page_by_page(api: Api) -> None:
+    cid = new_client(api)["client_id"]
+    for n in range(5):
+        assert api.call("POST", f"/clients/{cid}/users", user_body(f"u{n}@x.example")).status == 201
+    emails: list[str] = []
+    token: str | None = None
+    while True:
+        reply = api.call(
+            "GET", f"/clients/{cid}/users", query={"limit": "2", **({"next_token": token} if token else {})}
+        )
+        assert reply.status == 200 and len(reply.body["items"]) <= 2
+        emails += [u["email"] for u in reply.body["items"]]
+        token = reply.body["next_token"]
+        if not token:
+            break
+    assert sorted(emails) == [f"u{n}@x.example" for n in range(5)]
+
+    # This client's page token does not page through another client's users.
+    first = api.call("GET", f"/clients/{cid}/users", query={"limit": "2"}).body["next_token"]
+    other = new_client(api, "Other AG")["client_id"]
+    reply = api.call("GET", f"/clients/{other}/users", query={"next_token": first})
+    assert (reply.status, reply.error["code"]) == (400, "invalid_next_token")
 
 
 @pytest.mark.parametrize(
