@@ -61,10 +61,9 @@ def provision(
     s3 = boto3.client("s3", **kw)
     ses = boto3.client("ses", **kw)
 
-    existing_tables = set(ddb.list_tables()["TableNames"])
     for table in stack.tables:
         name = names.table(table.logical)
-        if name in existing_tables:
+        if _table_exists(ddb, name):
             continue
         attrs = {table.pk, table.sk} | {a for i in table.indexes for a in (i.pk, i.sk)}
         spec: dict[str, Any] = {
@@ -126,6 +125,14 @@ def provision(
     ses.verify_email_identity(EmailAddress=names.sender_email)
     del bus_arn
     return Provisioned(names, endpoint_url, region, queue_urls, dlq_urls)
+
+
+def _table_exists(ddb: Any, name: str) -> bool:
+    try:
+        ddb.describe_table(TableName=name)
+        return True
+    except ddb.exceptions.ResourceNotFoundException:
+        return False
 
 
 def _ensure_bus(events: Any, name: str) -> str:
