@@ -247,7 +247,7 @@ def _change(
         except repository.WriteConflict as exc:
             contention.retried()
             log.info("contact point changed meanwhile; retrying", extra={"attempt": attempt, "reasons": exc.reasons})
-            time.sleep(random.uniform(0, min(0.1, 0.004 * 2 ** min(attempt, 6))))
+            time.sleep(random.uniform(0, min(0.25, 0.01 * 2 ** min(attempt, 5))))
             continue
         updated = {**item, **fields}
         return ContactPointChange(
