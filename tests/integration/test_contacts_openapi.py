@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from chalice import Chalice
+from openapi_spec_validator import validate  # comes with moto[server], a dev dependency
 
 from infra.provision import Provisioned
 from services.contacts import openapi
@@ -57,6 +58,10 @@ def test_every_route_is_declared_and_in_the_served_document(served: dict[str, An
     assert documented == {(p, m) for p, m, _ in routes}
     stale = sorted(k for k in openapi.OPERATIONS if k not in documented)
     assert stale == [], f"operation(...) declared for routes that do not exist: {stale}"
+
+
+def test_the_document_is_valid_openapi_3_1(served: dict[str, Any]) -> None:
+    validate(served)
 
 
 def test_every_reference_resolves_and_errors_follow_the_contract(served: dict[str, Any]) -> None:
