@@ -1,0 +1,57 @@
+"""The HTTP plumbing every contacts route goes through: the client-path guard and ``allow``, before the body."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import Chalice, Response
+
+from infra.local.apigw import proxy_event
+from services.contacts.http import respond
+from services.contacts.identity import Identity
+from services.contacts.models import NewClient
+
+probe = Chalice(app_name="probe")
+CLIENT_USER_OF_A = {"principalId": "u@a", "role": "client_user", "client_id": "a"}
+
+
+def admin_only(who: Identity) -> None:
+    who.require_admin()
+
+
+@probe.route("/clients/{client_id}/probe", methods=["GET", "POST"])
+def unchecked(client_id: str) -> Response:
+    # No check of its own: the guard alone must keep other clients' users out.
+    return respond(probe.current_request, lambda c: {"client_id": client_id, "body": c.request.method == "POST"})
+
+
+@probe.route("/things", methods=["POST"])
+def admin_thing() -> Response:
+    return respond(probe.current_request, lambda c: c.body(NewClient), allow=admin_only)
+
+
+def call(method: str, path: str, authorizer: dict[str, str] | None, body: bytes | None = None) -> tuple[int, Any]:
+    resource = "/things" if path == "/things" else "/clients/{client_id}/probe"
+    params = None if path == "/things" else {"client_id": path.split("/")[2]}
+    event = proxy_event(
+        method, path, resource=resource, path_params=params, headers={}, query={}, body=body, authorizer=authorizer
+    )
+    result = probe(event, None)
+    return result["statusCode"], json.loads(result["body"])
+
+
+def test_a_client_user_of_another_client_gets_404_on_reads_and_403_on_actions_on_any_client_route() -> None:
+    assert call("GET", "/clients/a/probe", CLIENT_USER_OF_A)[0] == 200
+    status, body = call("GET", "/clients/b/probe", CLIENT_USER_OF_A)
+    assert (status, body["error"]["code"]) == (404, "client_not_found")
+    status, body = call("POST", "/clients/b/probe", CLIENT_USER_OF_A, b"not json at all")
+    assert (status, body["error"]["code"]) == (403, "forbidden")
+    assert call("GET", "/clients/b/probe", {"principalId": "c", "role": "collector"})[0] == 200
+
+
+def test_allow_refuses_before_the_body_is_read() -> None:
+    collector = {"principalId": "c", "role": "collector"}
+    assert call("POST", "/things", collector, b"{broken")[0] == 403
+    assert call("POST", "/things", {"principalId": "a", "role": "agency_admin"}, b"{broken")[0] == 400
+    assert call("POST", "/things", None, b"{}")[0] == 401
