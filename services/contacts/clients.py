@@ -113,8 +113,12 @@ def _check_portfolios_unused(client: Client) -> None:
     settings = _stored_settings(client.client_id)
     in_use = client_rules.portfolios_in_use(client, settings)
     known = {p.portfolio_id for p in client.portfolios}
-    users, _ = repository.list_client_users(client.client_id)
-    in_use += sorted({p for u in users for p in u.portfolios if p not in known})
+    token: str | None = None
+    while True:
+        users, token = repository.list_client_users(client.client_id, next_token=token)
+        in_use += [p for u in users for p in u.portfolios if p not in known]
+        if token is None:
+            break
     if in_use:
         raise ApiError(
             "portfolio_in_use",
