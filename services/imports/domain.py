@@ -274,7 +274,7 @@ def validate(raw: dict[str, str], settings: ImportSettings | None = None) -> tup
     settings = settings or ImportSettings()
     context: dict[str, Any] = {"settings": settings, "warnings": []}
     try:
-        line = DebtorLine.model_validate(raw, context=context)
+        line = DebtorLine.model_validate({"country": "", **raw}, context=context)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

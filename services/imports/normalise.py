@@ -65,12 +65,18 @@ def parse_amount(value: str) -> Decimal:
     if "," in text and "." in text:
         decimal_sep = "," if text.rfind(",") > text.rfind(".") else "."
         thousands = "." if decimal_sep == "," else ","
-        text = text.replace(thousands, "").replace(decimal_sep, ".")
+        whole, _, cents = text.rpartition(decimal_sep)
+        if not re.fullmatch(rf"\d{{1,3}}(\{thousands}\d{{3}})*", whole):
+            raise ValueError(f"{value!r} is not an amount")
+        text = whole.replace(thousands, "") + "." + cents
     elif "," in text or "." in text:
         sep = "," if "," in text else "."
         head, _, tail = text.rpartition(sep)
-        if text.count(sep) > 1 or (len(tail) == 3 and head and len(head.replace(sep, "")) <= 3 and head != "0"):
+        grouped = re.fullmatch(rf"\d{{1,3}}(\{sep}\d{{3}})+", text) is not None and not text.startswith("0")
+        if text.count(sep) > 1 or (grouped and len(tail) == 3):
             # '1.250' or '1,250,000': thousands separators (money never has three decimals)
+            if not grouped:
+                raise ValueError(f"{value!r} is not an amount")
             text = text.replace(sep, "")
         else:
             text = text.replace(sep, ".")
@@ -205,9 +211,12 @@ def normalise_country(value: str | None, default_country: str) -> str:
 def normalise_postcode(value: str, country: str) -> str:
     """Upper-case, spacing normalised, checked against the country's format where we know it."""
     text = clean_text(value).upper()
-    for prefix in (f"{country}-", f"{country} "):
-        if text.startswith(prefix) and country in ("DE", "AT", "CH", "LU", "FR", "BE"):
-            text = text[len(prefix) :]
+    # Old European style: D-10115, F-75001, A-1010, CH-8001, L-1234, B-1000.
+    for code in {"DE": ("DE", "D"), "FR": ("FR", "F"), "AT": ("AT", "A"), "CH": ("CH",), "LU": ("LU", "L"),
+                 "BE": ("BE", "B")}.get(country, ()):  # fmt: skip
+        for prefix in (f"{code}-", f"{code} "):
+            if text.startswith(prefix):
+                text = text[len(prefix) :]
     if country in ("DE", "FR", "IT", "ES") and text.isdigit() and len(text) == 4:
         text = "0" + text  # a spreadsheet ate the leading zero (01067 Dresden)
     if country == "GB":

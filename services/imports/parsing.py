@@ -276,6 +276,13 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
+def _trimmed(cells: list[str]) -> list[str]:
+    """openpyxl pads rows to the sheet's width: drop the empty cells at the end."""
+    while cells and not cells[-1].strip():
+        cells.pop()
+    return cells
+
+
 class XlsxReader(TableReader):
     """The first worksheet of a workbook; values only (formulas are never evaluated)."""
 
@@ -298,12 +305,10 @@ class XlsxReader(TableReader):
         self._line = 0
         for values in self._rows:
             self._line += 1
-            cells = [_cell_text(v).strip() for v in values]
-            if any(cells):
+            cells = _trimmed([_cell_text(v).strip() for v in values])
+            if cells:
                 if len(cells) > MAX_COLUMNS:
                     raise FileRejected("too_many_columns", f"the header has more than {MAX_COLUMNS} columns")
-                while cells and not cells[-1]:
-                    cells.pop()
                 self.header = cells
                 return
         raise FileRejected("empty_file", "the workbook's first sheet is empty")
@@ -317,7 +322,7 @@ class XlsxReader(TableReader):
         try:
             for values in self._rows:
                 self._line += 1
-                cells = [_cell_text(v) for v in values]
+                cells = _trimmed([_cell_text(v) for v in values])
                 if not any(c.strip() for c in cells):
                     continue
                 row += 1

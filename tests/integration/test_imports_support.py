@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
 from infra.definition import STACK
 from infra.local.dispatcher import sqs_record
 from infra.local.lambda_runtime import ACCOUNT, LambdaContext, context_for
@@ -40,14 +42,25 @@ def pending_drops(p: Provisioned) -> list[dict[str, Any]]:
 
 
 def run_drops(p: Provisioned, ctx: Any = None, rounds: int = 20) -> list[dict[str, Any]]:
-    """Deliver every queued drop (and continuation) one by one, like the event source mapping (batch size 1)."""
+    """Deliver every queued drop (and continuation) one by one, like the event source mapping (batch size 1).
+
+    A record that fails (reported, or the handler raised) goes back to the queue, as SQS does after the
+    visibility timeout.
+    """
+    sqs = client(p, "sqs")
     results: list[dict[str, Any]] = []
     for _ in range(rounds):
         messages = pending_drops(p)
         if not messages:
             return results
         for m in messages:
-            results.append(handlers.on_file_dropped(drops_event(p, [m]), ctx or context(p)))
+            try:
+                result = handlers.on_file_dropped(drops_event(p, [m]), ctx or context(p))
+            except BatchProcessingError:
+                result = {"batchItemFailures": [{"itemIdentifier": m["MessageId"]}], "raised": True}
+            results.append(result)
+            if result.get("batchItemFailures"):
+                sqs.send_message(QueueUrl=p.queue_urls[DROPS], MessageBody=m["Body"])
     return results
 
 
@@ -63,3 +76,26 @@ def job_for(p: Provisioned, key: str) -> dict[str, Any]:
     job = repository.get_job(str(jobs[0]["import_id"]))
     assert job is not None
     return job
+
+
+HEADER = "case_number;first_name;last_name;email;phone;street;postcode;city;country;invoice_number;amount;opened_on\n"
+
+
+def people_csv(n: int, *, seed_dupes: bool = True) -> bytes:
+    """``n`` rows; every third row is another invoice of the previous debtor (phone spelled differently)."""
+    lines = [HEADER]
+    person = 0
+    for i in range(1, n + 1):
+        if seed_dupes and i % 3 == 0:
+            p = person
+            phone = f"030 {5550000 + p}"
+        else:
+            person += 1
+            p = person
+            phone = f"+49 30 {5550000 + p}"
+        given = ["Anna", "Peter", "Lena", "Otto", "Maria", "Jonas", "Emma", "Felix"][p % 8]
+        lines.append(
+            f"K-{p};{given};Nachname{p};{given.lower()}.{p}@example.de;{phone};Weg {p};10115;Berlin;DE;"
+            f"INV-{i};{i},50;2026-01-{1 + i % 28:02d}\n"
+        )
+    return "".join(lines).encode()

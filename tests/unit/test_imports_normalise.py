@@ -1,0 +1,109 @@
+"""Normalising cells: amounts, dates, e-mails, phones, addresses, name folding."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from services.imports import normalise as norm
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("120,50", "120.50"),
+        ("1.250,00", "1250.00"),
+        ("1,250.00", "1250.00"),
+        ("€ 45.99", "45.99"),
+        ("45,99 EUR", "45.99"),
+        ("1 250", "1250"),
+        ("1.250", "1250"),
+        ("0,5", "0.5"),
+        ("1'234.50", "1234.50"),
+    ],
+)
+def test_amounts_with_comma_or_point(text: str, expected: str) -> None:
+    assert norm.parse_amount(text) == Decimal(expected)
+
+
+@pytest.mark.parametrize("text", ["abc", "", "-12,00", "0", "12.345.6,7", "1,2,3.456"])
+def test_bad_amounts_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        norm.parse_amount(text)
+
+
+def test_dates_in_several_formats_and_the_client_format_for_ambiguous_ones() -> None:
+    assert norm.parse_date("2026-05-02") == date(2026, 5, 2)
+    assert norm.parse_date("02.05.2026") == date(2026, 5, 2)
+    assert norm.parse_date("02/05/2026") == date(2026, 5, 2)  # auto: day first
+    assert norm.parse_date("02/05/2026", "MDY") == date(2026, 2, 5)
+    assert norm.parse_date("2026-05-02 00:00:00") == date(2026, 5, 2)
+    assert norm.parse_date("02.05.26") == date(2026, 5, 2)
+    with pytest.raises(ValueError, match="MDY"):
+        norm.parse_date("05/25/2026")  # only month-first makes sense: not guessed
+    with pytest.raises(ValueError, match="valid date"):
+        norm.parse_date("31.02.2026")
+    with pytest.raises(ValueError):
+        norm.parse_date("next tuesday")
+
+
+def test_emails_are_checked_without_lookups_and_normalised() -> None:
+    assert norm.normalise_email(" Anna.Schmidt@Example.DE ") == "Anna.Schmidt@example.de"
+    assert norm.email_key("Anna.Schmidt@example.de") == "anna.schmidt@example.de"
+    with pytest.raises(ValueError):
+        norm.normalise_email("not-an-email")
+
+
+@pytest.mark.parametrize(
+    ("text", "country", "expected"),
+    [
+        ("030 1234567", "DE", "+49301234567"),
+        ("+49 (0)30 1234567", "DE", "+49301234567"),
+        ("0049 30 1234567", "FR", "+49301234567"),
+        ("01 42 68 53 00", "FR", "+33142685300"),
+        ("020 7946 0958", "GB", "+442079460958"),
+    ],
+)
+def test_phones_become_e164_with_the_default_country(text: str, country: str, expected: str) -> None:
+    assert norm.normalise_phone(text, country) == expected
+
+
+def test_invalid_phone_is_refused() -> None:
+    with pytest.raises(ValueError):
+        norm.normalise_phone("12", "DE")
+
+
+def test_postcodes_per_country() -> None:
+    assert norm.normalise_postcode("1067", "DE") == "01067"
+    assert norm.normalise_postcode("D-10115", "DE") == "10115"
+    assert norm.normalise_postcode("nw16xe", "GB") == "NW1 6XE"
+    assert norm.normalise_postcode("1012ab", "NL") == "1012 AB"
+    assert norm.normalise_postcode("8001", "CH") == "8001"
+    for bad, country in (("123456", "DE"), ("ABC", "FR"), ("12345", "AT"), ("XYZ", "GB")):
+        with pytest.raises(ValueError):
+            norm.normalise_postcode(bad, country)
+
+
+def test_countries_by_code_or_name() -> None:
+    assert norm.normalise_country("de", "FR") == "DE"
+    assert norm.normalise_country("Deutschland", "FR") == "DE"
+    assert norm.normalise_country("Royaume-Uni", "DE") == "GB"
+    assert norm.normalise_country("", "AT") == "AT"
+    with pytest.raises(ValueError):
+        norm.normalise_country("Atlantis", "DE")
+
+
+def test_name_folding_for_keys_only() -> None:
+    assert norm.fold("  Müller-Lüdenscheidt ") == norm.fold("MUELLER lüdenscheidt")
+    assert norm.fold("Françoise  Gérard") == "francoise gerard"
+    assert norm.name_tokens("Anna", "Schmidt") == norm.name_tokens("SCHMIDT", "anna")
+
+
+def test_formula_detection() -> None:
+    assert norm.looks_like_formula('=HYPERLINK("x")')
+    assert norm.looks_like_formula("@SUM(A1)")
+    assert norm.looks_like_formula("-cmd|' /C calc'!A0")
+    assert not norm.looks_like_formula("+49 30 1234567")
+    assert not norm.looks_like_formula("Anna")
