@@ -71,7 +71,7 @@ def parse_amount(value: str) -> Decimal:
         text = whole.replace(thousands, "") + "." + cents
     elif "," in text or "." in text:
         sep = "," if "," in text else "."
-        head, _, tail = text.rpartition(sep)
+        tail = text.rpartition(sep)[2]
         grouped = re.fullmatch(rf"\d{{1,3}}(\{sep}\d{{3}})+", text) is not None and not text.startswith("0")
         if text.count(sep) > 1 or (grouped and len(tail) == 3):
             # '1.250' or '1,250,000': thousands separators (money never has three decimals)

@@ -112,9 +112,9 @@ def test_lookups_per_row_do_not_grow_with_the_number_of_case_owners() -> None:
 
 def test_a_saturated_key_is_ignored() -> None:
     index = InMemoryMatchIndex()
-    given = ["Anna", "Peter", "Lena", "Otto", "Maria", "Jonas", "Emma", "Felix", "Clara", "Hugo", "Ida", "Karl",
-             "Lisa", "Max", "Nina", "Olaf", "Paula", "Rudi", "Sofia", "Tim", "Ute", "Vera", "Willi", "Xaver"]  # fmt: skip
-    seeded(index, *({"first_name": g, "last_name": "Call", "phone": "+49 30 999999"} for g in given))
+    given = "Anna Peter Lena Otto Maria Jonas Emma Felix Clara Hugo Ida Karl Lisa Max Nina Olaf Paula Rudi Sofia Tim"
+    given += " Ute Vera Willi Xaver"
+    seeded(index, *({"first_name": g, "last_name": "Call", "phone": "+49 30 999999"} for g in given.split()))
     assert len(index.keys["phone:+4930999999"]) == MAX_OWNERS_PER_KEY
     # Xaver Call was never added to the saturated key; Anna Call is there but the key no longer speaks
     assert match(index, first_name="Anna", last_name="Call", phone="+49 30 999999")[1] == "new"
