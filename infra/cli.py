@@ -4,6 +4,7 @@ finview up                 moto on loopback + infra + contacts API + dispatcher,
 finview demo               the walking skeleton on a fresh local stack, printed
 finview enrich --now       fire the enrichment schedule against the running stack
 finview template [--out]   render the SAM template and code folders for AWS
+finview import FILE --client ID   drop a file for a client into the running stack and follow the import
 """
 
 from __future__ import annotations
@@ -82,6 +83,52 @@ def cmd_enrich(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """Upload FILE to the running stack's drop bucket under the client's folder, follow the job, print the report."""
+    import time
+
+    from services.imports import report, repository
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise SystemExit(f"no such file: {path}")
+    stack = _attach()
+    assert stack.provisioned
+    bucket = stack.provisioned.names.bucket("drops")
+    key = f"{args.client}/{datetime.now(UTC):%Y%m%dT%H%M%S}-{path.name}"
+    s3 = stack.client("s3")
+    s3.upload_file(str(path), bucket, key)
+    head = s3.head_object(Bucket=bucket, Key=key)
+    refs = [r for r in (head.get("VersionId"), str(head.get("ETag", "")).strip('"')) if r]
+    print(f"uploaded s3://{bucket}/{key} ({path.stat().st_size:,} bytes)", file=sys.stderr)
+    deadline = time.monotonic() + args.timeout
+    job: dict[str, object] | None = None
+    while time.monotonic() < deadline:
+        import_id = next((i for r in refs if (i := repository.get_drop(f"{bucket}/{key}", r))), None)
+        job = repository.get_job(import_id) if import_id else None
+        if job is not None:
+            size = int(str(job.get("size_bytes") or 0)) or 1
+            done = min(1.0, int(str(job.get("bytes_read") or 0)) / size)
+            checkpoint = job.get("checkpoint") or {}
+            rows = int(checkpoint.get("row", 0)) if isinstance(checkpoint, dict) else 0
+            bar = "#" * int(done * 30)
+            print(
+                f"\r[{bar:<30}] {done:4.0%}  {job['status']:<10} {job.get('phase', ''):<8} {rows:>10,} rows",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+            if job["status"] in ("completed", "failed"):
+                break
+        time.sleep(0.5)
+    print(file=sys.stderr)
+    if job is None or job["status"] not in ("completed", "failed"):
+        print("the import did not finish in time (is `finview up` running?)", file=sys.stderr)
+        return 1
+    print(report.summary(job, list(repository.rejections(str(job["import_id"]), limit=args.show))))
+    return 0 if job["status"] == "completed" else 1
+
+
 def cmd_template(args: argparse.Namespace) -> int:
     from infra.template import build
 
@@ -105,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     enrich.add_argument("--now", action="store_true")
     enrich.add_argument("--date", help="run as of this day (YYYY-MM-DD)")
     enrich.set_defaults(func=cmd_enrich)
+    imp = sub.add_parser("import", help="drop a file for a client into the running stack and follow the import")
+    imp.add_argument("file")
+    imp.add_argument("--client", required=True, help="the client id (the drop folder)")
+    imp.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the report")
+    imp.add_argument("--show", type=int, default=10, help="how many rejected rows to print")
+    imp.set_defaults(func=cmd_import)
     template = sub.add_parser("template", help="render the SAM template for AWS")
     template.add_argument("--out", default="build")
     template.set_defaults(func=cmd_template)
