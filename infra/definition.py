@@ -180,6 +180,7 @@ STACK = Stack(
             (
                 ev.ClientRegistered,
                 ev.ClientUserCreated,
+                ev.ClientUserRightsChanged,
                 ev.ContactActionRequested,
                 ev.ImportCompleted,
                 ev.ImportFailed,

@@ -118,6 +118,23 @@ class ClientUserCreated(Event):
     sender_email: str
 
 
+class ClientUserRightsChanged(Event):
+    """A client user's rights or platform access changed; notifications keeps its recipients in step."""
+
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "ClientUserRightsChanged.v1"
+
+    client_id: str
+    user_id: str
+    email: str
+    first_name: str
+    commercial: bool
+    operational: bool
+    platform_access: bool
+    platform_access_granted: bool = Field(description="access was off before this change and is on now")
+    sender_email: str
+
+
 class ClientSettingsChanged(Event):
     """The whole new settings of a client; consumers keep their own copy of the part they need."""
 
@@ -230,6 +247,7 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
     for cls in (
         ClientRegistered,
         ClientUserCreated,
+        ClientUserRightsChanged,
         ClientSettingsChanged,
         CaseOpened,
         ContactActionRequested,

@@ -291,7 +291,7 @@ operation(
 def change_client_user_rights(client_id: str, user_id: str) -> Response:
     return respond(
         app.current_request,
-        lambda c: clients.change_rights(client_id, user_id, c.body(RightsChange), c.identity),
+        lambda c: clients.change_rights(client_id, user_id, c.body(RightsChange), c.identity, c.correlation_id),
         allow=agency,
     )
 

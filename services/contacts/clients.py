@@ -30,7 +30,7 @@ from services.contacts.models import (
 )
 from shared import bus
 from shared.api import ApiError, Conflict, Forbidden, NotFound
-from shared.events import ClientRegistered, ClientSettingsChanged, ClientUserCreated, new_id
+from shared.events import ClientRegistered, ClientSettingsChanged, ClientUserCreated, ClientUserRightsChanged, new_id
 
 # ---- clients ----------------------------------------------------------------------------------------------
 
@@ -223,7 +223,7 @@ def get_client_user(client_id: str, user_id: str, who: Identity) -> ClientUser:
     return user
 
 
-def change_rights(client_id: str, user_id: str, change: RightsChange, who: Identity) -> ClientUser:
+def change_rights(client_id: str, user_id: str, change: RightsChange, who: Identity, correlation_id: str) -> ClientUser:
     who.require_agency()
     client = get_client(client_id, who)
     user = get_client_user(client_id, user_id, who)
@@ -233,6 +233,24 @@ def change_rights(client_id: str, user_id: str, change: RightsChange, who: Ident
     new = user.model_copy(update=update)
     new = new.model_copy(update={"employee": not (new.commercial or new.operational)})
     repository.replace_membership(new)
+    if (new.operational, new.platform_access) != (user.operational, user.platform_access):
+        unit = business_units.chosen(client.business_unit_id)
+        bus.publish(
+            [
+                ClientUserRightsChanged(
+                    correlation_id=correlation_id,
+                    client_id=client_id,
+                    user_id=user_id,
+                    email=new.email,
+                    first_name=new.first_name,
+                    commercial=new.commercial,
+                    operational=new.operational,
+                    platform_access=new.platform_access,
+                    platform_access_granted=new.platform_access and not user.platform_access,
+                    sender_email=str(unit.email.sender_email),
+                )
+            ]
+        )
     return new
 
 

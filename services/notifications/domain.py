@@ -36,12 +36,13 @@ def invitation(event: ClientUserCreated, activation_base_url: str) -> Message | 
     """Only a user with platform access is invited; a linked existing user already has an account."""
     if not event.platform_access or event.linked_existing:
         return None
-    url = f"{activation_base_url}/activate?user={event.user_id}"
+    return invitation_for(event.user_id, event.email, event.first_name, activation_base_url)
+
+
+def invitation_for(user_id: str, email: str, first_name: str, activation_base_url: str) -> Message:
+    url = f"{activation_base_url}/activate?user={user_id}"
     return Message(
-        "invitation",
-        event.email,
-        "Your FinView access",
-        INVITATION.substitute(first_name=event.first_name, activation_url=url),
+        "invitation", email, "Your FinView access", INVITATION.substitute(first_name=first_name, activation_url=url)
     )
 
 

@@ -11,6 +11,7 @@ from shared.consumer import consume
 from shared.events import (
     ClientRegistered,
     ClientUserCreated,
+    ClientUserRightsChanged,
     ContactActionRequested,
     Event,
     ImportCompleted,
@@ -75,6 +76,17 @@ def on_client_user_created(event: ClientUserCreated) -> None:
         send(message, event.sender_email or _default_sender(), event)
 
 
+def on_rights_changed(event: ClientUserRightsChanged) -> None:
+    if event.operational:
+        repository.add_operational_contact(event.client_id, event.email)
+    else:
+        repository.remove_operational_contact(event.client_id, event.email)
+    if event.platform_access_granted:
+        base = os.environ.get("ACTIVATION_BASE_URL", "https://app.finview.example")
+        invitation = domain.invitation_for(event.user_id, event.email, event.first_name, base)
+        send(invitation, event.sender_email or _default_sender(), event)
+
+
 def on_import_finished(event: ImportCompleted | ImportFailed) -> None:
     if event.client_id is None:
         return
@@ -110,6 +122,7 @@ def on_bus_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
         handlers={
             ClientRegistered: on_client_registered,
             ClientUserCreated: on_client_user_created,
+            ClientUserRightsChanged: on_rights_changed,
             ImportCompleted: on_import_finished,
             ImportFailed: on_import_finished,
             ContactActionRequested: on_contact_action,

@@ -34,6 +34,10 @@ def add_operational_contact(client_id: str, email: str) -> None:
     _table().put_item(Item={"PK": f"CLIENT#{client_id}", "SK": f"OPERATIONAL#{email}", "email": email})
 
 
+def remove_operational_contact(client_id: str, email: str) -> None:
+    _table().delete_item(Key={"PK": f"CLIENT#{client_id}", "SK": f"OPERATIONAL#{email}"})
+
+
 def operational_contacts(client_id: str) -> list[str]:
     resp = _table().query(
         KeyConditionExpression=Key("PK").eq(f"CLIENT#{client_id}") & Key("SK").begins_with("OPERATIONAL#")
