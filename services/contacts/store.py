@@ -6,7 +6,10 @@ Single-table design. Keys:
   PERSON#<email>   PROFILE                      (same e-mail = same person, whatever the client)
   USER#<user_id>   PERSON                       (user id → the person's e-mail, for linking by id)
   OWNER#<id>       PROFILE | CASE#<case_id> | CP#<type>#<cp_id> | DEFAULT#<type> | AUDIT#<ts>#<id>
-  CASE#<id>        POINTER                      (case id → case owner)
+  CASE#<id>        POINTER | NOTE#<ts>#<note_id> | ATTACHMENT#<attachment_id>   (POINTER: case id → case owner)
+  Contact points and cases carry a ``revision`` (optimistic lock). DEFAULT#<type> {contact_point_id, revision}
+  names the one default of a type; every write that moves a default updates it, conditionally, in the same
+  transaction as the points' is_default flags and the AUDIT# entry (case_repository.Tx).
 GSI1: CLIENT#<id>#CASES / <opened_on>#<case_id> lists a client's cases; CLIENTS / <name>#<id> lists clients;
       BUSINESS_UNITS / <name>#<id> lists business units; USER#<user_id> / CLIENT#<id> lists a person's clients.
 """
