@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from services.contacts import audit, cases, pagination, store
 from services.contacts import case_repository as repository
@@ -23,7 +24,7 @@ from services.contacts.domain import Unprocessable
 from services.contacts.identity import Identity
 from services.contacts.models import Page
 from shared import aws
-from shared.api import NotFound
+from shared.api import Conflict, NotFound
 from shared.events import new_id
 
 MAX_SIZE = 20 * 1024 * 1024
@@ -173,6 +174,13 @@ def _stored(case_id: str, attachment_id: str) -> dict[str, Any]:
 def download(case_id: str, attachment_id: str, who: Identity) -> AttachmentDownload:
     cases.case_item(case_id, who, change=False)
     item = _stored(case_id, attachment_id)
+    try:
+        aws.client("s3").head_object(Bucket=_bucket(), Key=item["object_key"])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        # Registered but never uploaded (or the upload URL expired unused): nothing to download yet.
+        raise Conflict("attachment_not_uploaded", "the file of this attachment has not been uploaded") from exc
     url = _presigner().generate_presigned_url(
         "get_object",
         Params={

@@ -424,7 +424,13 @@ def add_attachment(case_id: str) -> Response:
 
 
 ATTACHMENT = "/cases/{case_id}/attachments/{attachment_id}"
-operation(ATTACHMENT, "GET", summary="An attachment with a presigned download URL", response=AttachmentDownload)
+operation(
+    ATTACHMENT,
+    "GET",
+    summary="An attachment with a presigned download URL (409 while its file is not uploaded)",
+    response=AttachmentDownload,
+    errors=(400, 401, 403, 404, 409),
+)
 
 
 @bp.route(ATTACHMENT, methods=["GET"])

@@ -77,8 +77,10 @@ def test_attachments_upload_and_download_through_presigned_urls(api: Api, aws: P
     )
     assert status == 201, upload
     assert upload["upload_method"] == "PUT" and upload["expires_in"] > 0
-    _http("PUT", upload["upload_url"], content, upload["upload_headers"])
     attachment_id = upload["attachment"]["attachment_id"]
+    status, body = api.call("GET", f"{CASE}/attachments/{attachment_id}")
+    assert (status, body["error"]["code"]) == (409, "attachment_not_uploaded")
+    _http("PUT", upload["upload_url"], content, upload["upload_headers"])
 
     status, page = api.call("GET", f"{CASE}/attachments")
     assert status == 200 and [a["filename"] for a in page["items"]] == ["Mahnung.pdf"]
