@@ -20,7 +20,13 @@ REQUESTS = 50
 
 
 def one_round(owner: str) -> dict[str, Any]:
-    from tests.integration.contacts_case_support import Api, deliver, imported, serialised_dynamodb
+    from tests.integration.contacts_case_support import (
+        Api,
+        deliver,
+        imported,
+        one_request_per_thread,
+        serialised_dynamodb,
+    )
 
     phones = tuple(("phone", f"+4176{i:07d}") for i in range(REQUESTS))
     assert deliver(imported(owner, case_ids=(f"{owner}-case",), points=phones))["batchItemFailures"] == []
@@ -34,7 +40,7 @@ def one_round(owner: str) -> dict[str, Any]:
 
     retries_before, gave_up_before = contact_points.contention.retries, contact_points.contention.gave_up
     start = time.perf_counter()
-    with serialised_dynamodb(), ThreadPoolExecutor(REQUESTS) as pool:
+    with serialised_dynamodb(), one_request_per_thread(), ThreadPoolExecutor(REQUESTS) as pool:
         statuses = [s for s, _ in pool.map(lambda cp: api.call("POST", f"{base}/{cp}/make-default"), ids)]
     elapsed = time.perf_counter() - start
 

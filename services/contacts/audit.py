@@ -65,9 +65,3 @@ def entry(
             "correlation_id": correlation_id,
         }
     )
-
-
-def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Only the fields that changed, before and after."""
-    keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}

@@ -175,3 +175,28 @@ def serialised_dynamodb() -> Iterator[None]:
     finally:
         for name, fn in originals.items():
             setattr(DynamoDBBackend, name, fn)
+
+
+@contextlib.contextmanager
+def one_request_per_thread() -> Iterator[None]:
+    """Give each thread its own ``app.current_request``, as each Lambda instance has its own process.
+
+    Chalice keeps the request being handled on the (module-global) app object, which is right in Lambda (one
+    request per instance at a time) but lets concurrent in-process invocations read each other's request.
+    Concurrency tests and benchmarks invoke the handler from many threads, so the attribute is made thread-local.
+    """
+    from chalice import Chalice
+
+    local = threading.local()
+
+    def get(self: Chalice) -> Any:
+        return getattr(local, "request", None)
+
+    def put(self: Chalice, request: Any) -> None:
+        local.request = request
+
+    Chalice.current_request = property(get, put)  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        del Chalice.current_request

@@ -1,6 +1,7 @@
 """Concurrent make-default requests can never leave two defaults: the DEFAULT#<type> pointer, the points'
 is_default flags and the audit trail agree whatever the interleaving (see ``serialised_dynamodb`` for why moto's
-backend runs one operation at a time here, as DynamoDB's isolation does)."""
+backend runs one operation at a time here, as DynamoDB's isolation does, and ``one_request_per_thread`` for why
+each thread gets its own Chalice request, as each Lambda instance does)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from boto3.dynamodb.conditions import Key
 
 from infra.provision import Provisioned
 from services.contacts import case_repository, store
-from tests.integration.contacts_case_support import Api, deliver, imported, serialised_dynamodb
+from tests.integration.contacts_case_support import (
+    Api,
+    deliver,
+    imported,
+    one_request_per_thread,
+    serialised_dynamodb,
+)
 
 OWNER = "owner-1"
 REQUESTS = 20
@@ -31,7 +38,7 @@ def test_concurrent_make_default_requests_leave_exactly_one_default(aws: Provisi
     def make_default(cp: str) -> tuple[int, Any]:
         return api.call("POST", f"{base}/{cp}/make-default")
 
-    with serialised_dynamodb(), ThreadPoolExecutor(REQUESTS) as pool:
+    with serialised_dynamodb(), one_request_per_thread(), ThreadPoolExecutor(REQUESTS) as pool:
         results = list(pool.map(make_default, ids))
 
     statuses = [status for status, _ in results]
@@ -51,3 +58,39 @@ def test_concurrent_make_default_requests_leave_exactly_one_default(aws: Provisi
     assert len(made) == statuses.count(200)
     assert made[0]["target_id"] == defaults[0]  # the newest entry names the default that stayed
     assert api.call("GET", base, query={"type": "email"})[1]["items"][0]["is_default"] is False
+
+
+def test_racing_default_changes_and_invalidations_keep_pointer_and_flags_in_agreement(aws: Provisioned) -> None:
+    phones = tuple(("phone", f"+4178000{i:04d}") for i in range(8))
+    deliver(imported(OWNER, points=phones))
+    api = Api()
+    base = f"/case-owners/{OWNER}/contact-points"
+    ids = [p["contact_point_id"] for p in api.call("GET", base, query={"type": "phone"})[1]["items"]]
+    for cp in ids:
+        api.call("POST", f"{base}/{cp}/validate", {"evidence": {"kind": "successful_call"}})
+    api.call("POST", f"{base}/{ids[0]}/make-default")
+
+    # Every point is both made default and invalidated or sent back to pending, all at once.
+    requests = [("make-default", cp, None) for cp in ids]
+    requests += [("invalidate", cp, {"reason": "wrong"}) for cp in ids[:4]]
+    requests += [("cancel-validation", cp, None) for cp in ids[4:]]
+
+    def send(request: tuple[str, str, Any]) -> tuple[int, Any]:
+        action, cp, body = request
+        return api.call("POST", f"{base}/{cp}/{action}", body)
+
+    with serialised_dynamodb(), one_request_per_thread(), ThreadPoolExecutor(len(requests)) as pool:
+        results = list(pool.map(send, requests))
+
+    assert all(status in (200, 409) for status, _ in results), [(s, b.get("error")) for s, b in results if s != 200]
+    items = store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"OWNER#{OWNER}") & Key("SK").begins_with("CP#phone#"),
+        ConsistentRead=True,
+    )
+    defaults = [str(i["contact_point_id"]) for i in items if i.get("is_default")]
+    pointer = case_repository.default_pointer(OWNER, "phone")
+    assert len(defaults) <= 1
+    assert (pointer or {}).get("contact_point_id") == (defaults[0] if defaults else None)
+    for item in items:  # a default is always valid and validated
+        if item.get("is_default"):
+            assert item["valid"] and item["qualification"] == "validated"
