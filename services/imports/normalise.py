@@ -138,6 +138,7 @@ def parse_date(value: str, date_format: DateFormat = "auto") -> date:
 # ---- e-mail and phone -------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=65536)
 def normalise_email(value: str) -> str:
     """Syntax check only (no DNS lookups); returns the normalised address with a lower-cased domain."""
     try:
@@ -151,6 +152,7 @@ def email_key(email: str) -> str:
     return email.casefold()
 
 
+@lru_cache(maxsize=65536)
 def normalise_phone(value: str, default_country: str) -> str:
     """Any common national or international spelling → E.164, the client's default country for national ones."""
     text = value.strip()

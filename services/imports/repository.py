@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from services.imports.matching import OwnerProfile
 from shared import aws
 
-PARALLELISM = 8
+PARALLELISM = 32  # the shared boto3 config keeps 32 connections per client
 _ser = TypeSerializer()
 _de = TypeDeserializer()
 _pool = ThreadPoolExecutor(max_workers=PARALLELISM, thread_name_prefix="imports-ddb")
