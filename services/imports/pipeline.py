@@ -55,6 +55,7 @@ BATCH_ROWS = 500
 EVENTS_PER_FLUSH = 100
 TIME_RESERVE_MS = 60_000
 MAX_WARNINGS_STORED = 10_000
+MAX_ATTEMPTS = 3  # the drops queue's maxReceiveCount: the last delivery before the DLQ fails the job cleanly
 log = logger(SERVICE)
 _publishers = ThreadPoolExecutor(max_workers=10, thread_name_prefix="imports-publish")
 
@@ -140,6 +141,15 @@ def resume(import_id: str, remaining_ms: Callable[[], int], continue_later: Call
         return {"import_id": import_id, "status": "processing", "continued": True}
     except FileRejected as exc:
         return fail(import_id, job.get("client_id"), str(job["object_key"]), exc)
+    except Exception as exc:
+        # Retried by SQS from the last checkpoint; the last attempt before the DLQ ends the job with a reason.
+        errors = int((repository.get_job(import_id) or job).get("errors", 0)) + 1
+        repository.update_job(import_id, errors=errors, last_error=f"{type(exc).__name__}: {exc}"[:1000])
+        if errors < MAX_ATTEMPTS:
+            raise
+        log.exception("import failed repeatedly", extra={"import_id": import_id})
+        problem = FileRejected("import_error", f"the import failed {errors} times; last error: {type(exc).__name__}")
+        return fail(import_id, job.get("client_id"), str(job["object_key"]), problem)
     finally:
         repository.release_lease(import_id, run.worker)
 
@@ -285,11 +295,13 @@ def stage_batch(
                 "cells": [c[: reports.MAX_CELL_IN_REPORT] for c in r.cells],
             }
         )
+    per_row: dict[int, int] = {}
     for row, line_no, message in warnings:
-        if counts.warnings < MAX_WARNINGS_STORED:
+        per_row[row] = per_row.get(row, 0) + 1  # stable keys: a re-run batch overwrites, never duplicates
+        if counts.warnings + len(per_row) < MAX_WARNINGS_STORED:
             items.append(
-                {"PK": f"JOB#{import_id}", "SK": f"WARN#{row:09d}#{hash(message) & 0xFFFF:05d}", "row": row,
-                 "line": line_no, "warning": message}
+                {"PK": f"JOB#{import_id}", "SK": f"WARN#{row:09d}#{per_row[row]:02d}", "row": row, "line": line_no,
+                 "warning": message}
             )  # fmt: skip
     matcher.flush()
     repository.batch_put(items)

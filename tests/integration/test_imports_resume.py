@@ -144,3 +144,21 @@ def test_out_of_time_checkpoints_and_continues_in_a_new_invocation(aws: Provisio
         invocations += len(results)
     assert invocations > 3, "the import should have needed several invocations"
     assert outcome(aws, "slow") == expected
+
+
+def test_a_job_that_keeps_failing_ends_failed_with_a_reason_not_in_a_loop(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register_client("bad")
+    drop(aws, "bad/file.csv", DATA)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("DynamoDB is down")
+
+    monkeypatch.setattr(pipeline, "after_batch", broken)
+    results = run_drops(aws)
+    assert [bool(r.get("batchItemFailures")) for r in results][-3:] == [True, True, False]  # then no redelivery
+    job = job_for(aws, "bad/file.csv")
+    assert (job["status"], job["reason_code"], job["errors"]) == ("failed", "import_error", 3)
+    failed = [e["detail"] for e in bus_events(aws) if e["detail-type"] == "ImportFailed.v1"]
+    assert [f["reason_code"] for f in failed] == ["import_error"]
