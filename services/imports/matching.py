@@ -39,6 +39,7 @@ MAX_OWNERS_PER_KEY = 20
 FUZZY_NAME_SCORE = 88.0
 ALIKE_NAME_SCORE = 80.0
 GIVEN_NAME_CONFLICT = 70.0
+GIVEN_NAME_SWAPPED = 85.0
 PROFILE_FIELDS = ("names", "families", "givens", "emails", "phones", "birth_dates", "addresses", "refs")
 
 
@@ -179,8 +180,13 @@ def tag_for(import_id: str, row: int) -> str:
 
 
 def _swapped(row: RowFeatures, p: OwnerProfile) -> bool:
-    """The row has first and last name exchanged relative to the case owner's profile."""
-    return bool(row.family and row.given and row.family in p.givens and row.given in p.families)
+    """The row has first and last name exchanged relative to the case owner's profile (typos allowed)."""
+    if not (row.family and row.given and p.givens and p.families):
+        return False
+    alike = GIVEN_NAME_SWAPPED
+    return any(fuzz.ratio(row.family, g) >= alike for g in p.givens) and any(
+        fuzz.ratio(row.given, f) >= alike for f in p.families
+    )
 
 
 def _given_conflict(row: RowFeatures, p: OwnerProfile) -> bool:
@@ -200,7 +206,7 @@ def judge(row: RowFeatures, p: OwnerProfile) -> tuple[str, float] | None:
     exact_name = row.tokens in p.names
     if row.email and row.email in p.emails and score >= ALIKE_NAME_SCORE:
         return "email", score
-    family_alike = row.family and (row.family in p.families or _swapped(row, p))
+    family_alike = bool(row.family) and (row.family in p.families or _swapped(row, p))
     if row.phone and row.phone in p.phones and family_alike and score >= ALIKE_NAME_SCORE:
         return "phone+family_name", score
     if exact_name and row.birth_date and row.birth_date in p.birth_dates:
