@@ -75,10 +75,11 @@ class CaseFile(BaseModel):
 
 
 class CaseOwnerFile(BaseModel):
-    """GET /case-owners/{id}: the owner and all its cases."""
+    """GET /case-owners/{id}: the owner, all its cases, and the default contact point of each type that has one."""
 
     case_owner: CaseOwner
     cases: list[Case]
+    defaults: dict[ContactPointType, str] = Field(default_factory=dict, description="type → contact_point_id")
 
 
 # ---- contact point commands ------------------------------------------------------------------------------

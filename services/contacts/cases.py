@@ -50,7 +50,11 @@ def list_cases(client_id: str, who: Identity, limit: int = 100, next_token: str 
 
 def get_case_owner(case_owner_id: str, who: Identity) -> CaseOwnerFile:
     owner = contact_points.visible_owner(case_owner_id, who)
-    return CaseOwnerFile(case_owner=owner, cases=repository.owner_cases(case_owner_id))
+    return CaseOwnerFile(
+        case_owner=owner,
+        cases=repository.owner_cases(case_owner_id),
+        defaults=repository.defaults(case_owner_id),  # type: ignore[arg-type]
+    )
 
 
 def list_audit(case_owner_id: str, who: Identity, limit: int, next_token: str | None) -> Page[AuditEntry]:

@@ -122,6 +122,7 @@ def test_exactly_one_default_per_type_and_only_a_validated_point_becomes_it(aws:
 
     assert _stored_defaults("phone") == ([second], second)
     assert _stored_defaults("email") == ([email], email)
+    assert api.call("GET", f"/case-owners/{OWNER}")[1]["defaults"] == {"phone": second, "email": email}
     assert api.call("GET", f"{BASE}/{first}")[1]["state"] == "validated"
     again = api.call("POST", f"{BASE}/{second}/make-default")
     assert again[0] == 200 and again[1]["changed"] is False
@@ -144,6 +145,7 @@ def test_invalidating_or_cancelling_the_default_leaves_no_default(aws: Provision
     status, body = api.call("POST", f"{BASE}/{email}/cancel-validation")
     assert status == 200 and body["default_cleared"] is True and body["contact_point"]["state"] == "pending"
     assert _stored_defaults("email") == ([], None)
+    assert api.call("GET", f"/case-owners/{OWNER}")[1]["defaults"] == {}
     assert api.call("POST", f"{BASE}/{email}/cancel-validation")[1]["error"]["code"] == "not_validated"
     assert api.call("POST", f"{BASE}/{phone}/invalidate", {"reason": "again"})[0] == 409
     assert api.call("POST", f"{BASE}/{phone}/invalidate", {})[0] == 422  # a reason is required
