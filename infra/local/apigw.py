@@ -85,6 +85,7 @@ class LocalApiGateway:
         self._app = chalice_app
         self._matcher = RouteMatcher(list(chalice_app.routes))
         self._server: BaseWSGIServer | None = None
+        self._instance = threading.Lock()
 
     def authorizer_for(self, headers: Mapping[str, str]) -> dict[str, str] | None:
         auth = headers.get("Authorization", "")
@@ -119,7 +120,9 @@ class LocalApiGateway:
             body=body,
             authorizer=self.authorizer_for(headers),
         )
-        return self._app(event, context_for(self.function, self.region, self.stage))  # type: ignore[no-any-return]
+        # One request at a time, like one Lambda instance: Chalice keeps the current request on the app object.
+        with self._instance:
+            return self._app(event, context_for(self.function, self.region, self.stage))  # type: ignore[no-any-return]
 
     def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
