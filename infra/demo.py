@@ -100,6 +100,33 @@ def run(stack: LocalStack, out: Any = print) -> dict[str, Any]:
     for cp in case_file["contact_points"]:
         out(f"   - {cp['type']:<15} {cp['value']:<45} {cp['qualification']}")
 
+    out("\n   a collector confirms the phone (successful call) and makes it the default;")
+    out("   then an automatic e-mail action on the case may only use the e-mail default, which does not exist yet:")
+    owner_path = f"/case-owners/{owner['case_owner_id']}/contact-points"
+    phone = next(cp for cp in case_file["contact_points"] if cp["type"] == "phone")
+    email = next(cp for cp in case_file["contact_points"] if cp["type"] == "email")
+    collector = "local-collector"
+    evidence = {"evidence": {"kind": "successful_call", "note": "debtor answered, confirmed the number"}}
+    status, _ = call(stack, "POST", f"{owner_path}/{phone['contact_point_id']}/validate", evidence, token=collector)
+    assert status == 200
+    status, _ = call(stack, "POST", f"{owner_path}/{phone['contact_point_id']}/make-default", {}, token=collector)
+    assert status == 200
+    action = {"action": "email", "automatic": True}
+    status, refused = call(stack, "POST", f"/cases/{first['case_id']}/actions", action, token=collector)
+    out(f"   - automatic e-mail without a default e-mail → {status} {refused['error']['code']}")
+    reason = {"evidence": {"kind": "reason", "note": "debtor replied from this address"}}
+    call(stack, "POST", f"{owner_path}/{email['contact_point_id']}/validate", reason, token=collector)
+    call(stack, "POST", f"{owner_path}/{email['contact_point_id']}/make-default", {}, token=collector)
+    status, sent = call(stack, "POST", f"/cases/{first['case_id']}/actions", action, token=collector)
+    assert status in (200, 201, 202), sent
+    out(f"   - after validating and defaulting the e-mail → {status}, sent to {sent['contact_point']['value']}")
+    _, case_file = call(stack, "GET", f"/cases/{first['case_id']}")
+    stars = {"pending": " ", "validated": "☆"}
+    for cp in case_file["contact_points"]:
+        star = "★" if cp["is_default"] else stars[cp["qualification"]]
+        out(f"   {star} {cp['type']:<15} {cp['value']:<45} {cp['qualification']}{' + default' * cp['is_default']}")
+    stack.wait_idle()
+
     out("\n4) schedule → enrichment → bus → contacts: fire the daily enrichment now")
     assert stack.dispatcher is not None
     result = stack.dispatcher.fire(stack.function("enrichment", "on_schedule"))
@@ -114,6 +141,8 @@ def run(stack: LocalStack, out: Any = print) -> dict[str, Any]:
     out(f"\n5) e-mails SES recorded: {len(emails)}")
     for m in emails:
         out(f"   - to {', '.join(m['destinations']['ToAddresses'])}: {m['subject']!r}")
+        if "report" in m["subject"]:
+            out("\n".join(f"       | {line}" for line in m["body"].strip().splitlines()))
 
     events = stack.drain_bus_tap()
     counts = Counter(e["detail-type"] for e in events)

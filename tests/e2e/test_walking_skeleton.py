@@ -61,12 +61,23 @@ def test_user_creation_and_import_send_emails_through_ses(run: tuple[dict[str, A
     assert "Rows rejected: 1" in report["body"]
 
 
+def test_the_automatic_email_action_used_the_default_email_only_once_it_existed(
+    run: tuple[dict[str, Any], Path],
+) -> None:
+    result, _ = run
+    to_debtor = [m for m in result["emails"] if m["destinations"]["ToAddresses"] == ["jean.dupont@example.fr"]]
+    assert len(to_debtor) == 1
+    defaults = {cp["type"] for cp in result["case_file"]["contact_points"] if cp["is_default"]}
+    assert defaults == {"email", "phone"}
+
+
 def test_events_went_over_the_bus_and_nothing_is_dead(run: tuple[dict[str, Any], Path]) -> None:
     result, _ = run
     counts = result["events"]
     assert counts["CaseFileImported.v1"] == 3 and counts["CaseOpened.v1"] == 3
     assert counts["ImportCompleted.v1"] == 1 and counts["ClientUserCreated.v1"] == 1
-    assert counts["EnrichmentResultFound.v1"] == 2 and counts["NotificationSent.v1"] == 2
+    assert counts["EnrichmentResultFound.v1"] == 2 and counts["ContactActionRequested.v1"] == 1
+    assert counts["NotificationSent.v1"] == 3
     assert result["dlq"] == {}
 
 
@@ -83,7 +94,7 @@ def test_correlation_id_runs_from_the_s3_drop_through_every_event_to_the_email(
     sent = [rec for rec in lines if rec.get("message") == "e-mail sent" and rec.get("kind") == "import_report"]
     assert sent and all(rec["correlation_id"] == correlation for rec in sent)
     services = {rec["service"] for rec in lines if rec.get("correlation_id") == correlation}
-    assert {"contacts", "notifications"} <= services
+    assert {"imports", "contacts", "notifications"} <= services
 
 
 def test_finview_up_serves_fires_enrichment_on_demand_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
