@@ -11,7 +11,7 @@ from typing import Any
 from chalice import Chalice, ConvertToMiddleware, Response
 from chalice.app import SQSEvent
 
-from services.contacts import business_units, case_routes, clients, handlers, openapi
+from services.contacts import business_units, case_routes, clients, handlers, http, openapi
 from services.contacts.http import JSON_HEADERS, Call, respond
 from services.contacts.identity import Identity
 from services.contacts.models import (
@@ -35,6 +35,7 @@ from shared.observability import lambda_handler
 
 app = Chalice(app_name="finview-contacts")
 app.register_middleware(ConvertToMiddleware(lambda_handler("contacts")), "http")
+app.register_middleware(http.errors_in_contract, "http")
 app.register_blueprint(case_routes.bp)
 
 PAGE_QUERY = {

@@ -101,3 +101,18 @@ def respond(
     else:
         body = json.dumps(result, default=str)
     return Response(body=body, status_code=status, headers=JSON_HEADERS)
+
+
+def _snake(code: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(code))
+
+
+def errors_in_contract(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Chalice's own refusals (415 wrong media type, 405, …) answer in the API's error contract too."""
+    response = get_response(request)
+    body = response.body
+    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        error = ApiError(_snake(str(body["Code"])), str(body["Message"]), status=response.status_code)
+        response.body = json.dumps(error.body())
+        response.headers = {**response.headers, **JSON_HEADERS}
+    return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -526,3 +527,16 @@ def test_bad_bodies_get_a_4xx_with_the_error_contract(api: Api) -> None:
     not_object = api.call("POST", "/clients", [1, 2])
     assert not_object.status == 422
     assert set(missing.body["error"]) == {"code", "message", "field"}
+
+
+def test_chalice_refusals_answer_in_the_error_contract(api: Api) -> None:
+    gateway = api.gateway()
+    result = gateway.invoke(
+        "POST",
+        "/clients",
+        headers={"Authorization": "Bearer local-admin", "Content-Type": "application/x-www-form-urlencoded"},
+        body=b"legal_name=x",
+    )
+    assert result["statusCode"] == 415
+    error = json.loads(result["body"])["error"]
+    assert error["code"] == "unsupported_media_type" and "x-www-form-urlencoded" in error["message"]
