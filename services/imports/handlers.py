@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -22,8 +23,13 @@ NO_DEADLINE_MS = 15 * 60 * 1000
 
 
 def _queue_url(arn: str) -> str:
-    """The drops queue's URL from the record's source ARN (arn:aws:sqs:<region>:<account>:<name>)."""
-    _, _, _, _, account, name = arn.split(":", 5)
+    """The drops queue's URL from the record's source ARN (arn:aws:sqs:<region>:<account>:<name>).
+
+    In AWS the URL follows from the ARN (only sqs:SendMessage is needed); elsewhere (moto) it is asked for.
+    """
+    _, _, _, region, account, name = arn.split(":", 5)
+    if not os.environ.get("AWS_ENDPOINT_URL"):
+        return f"https://sqs.{region}.amazonaws.com/{account}/{name}"
     return str(aws.client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
 
 
