@@ -88,6 +88,7 @@ class Function:
     trigger: Trigger
     timeout: int = 30
     memory: int = 512
+    continues_on_own_queue: bool = False  # a long run checkpoints and sends itself a continuation message
 
     @property
     def logical(self) -> str:
@@ -195,7 +196,12 @@ STACK = Stack(
         Function("contacts", "app", Trigger("api"), timeout=29),
         Function("contacts", "on_bus_events", Trigger("sqs", queue="contacts-inbox")),
         Function(
-            "imports", "on_file_dropped", Trigger("sqs", queue="imports-drops", batch_size=1), timeout=900, memory=1024
+            "imports",
+            "on_file_dropped",
+            Trigger("sqs", queue="imports-drops", batch_size=1),
+            timeout=900,
+            memory=1024,
+            continues_on_own_queue=True,
         ),
         Function("imports", "on_bus_events", Trigger("sqs", queue="imports-inbox")),
         Function("enrichment", "on_bus_events", Trigger("sqs", queue="enrichment-inbox")),

@@ -266,6 +266,9 @@ def _policies(f: Function, stack: Stack) -> list[Any]:
     for b in stack.buckets:
         if b.owner == f.service or (f.service == "imports" and b.notify_queue):
             policies.append({"S3CrudPolicy": {"BucketName": {"Ref": bucket_id(b)}}})
+    if f.continues_on_own_queue and f.trigger.queue:
+        q = stack.queue(f.trigger.queue)
+        policies.append({"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [queue_id(q), "QueueName"]}}})
     if f.service == "notifications":
         policies.append({"SESCrudPolicy": {"IdentityName": {"Ref": "SenderEmail"}}})
         # SMS go straight to phone numbers (no topic), which IAM can only express as Resource "*".

@@ -122,3 +122,16 @@ def test_every_dlq_has_an_alarm() -> None:
         if r["Type"] == "AWS::CloudWatch::Alarm"
     }
     assert alarmed == {name for name, r in resources.items() if name.endswith("Dlq")}
+
+
+def test_a_function_that_continues_on_its_own_queue_may_send_to_it_and_no_other_may() -> None:
+    resources = render()["Resources"]
+    for fn in STACK.functions:
+        policies = resources[function_id(fn)]["Properties"]["Policies"]
+        sends = [p for p in policies if "SQSSendMessagePolicy" in p]
+        if fn.continues_on_own_queue:
+            queue = queue_id(STACK.queue(fn.trigger.queue or ""))
+            assert sends == [{"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}}]
+        else:
+            assert sends == []
+    assert any(fn.continues_on_own_queue for fn in STACK.functions)
