@@ -305,8 +305,26 @@ class StagedRow(BaseModel):
     debtor: DebtorLine
 
 
-def case_file_event(
+MAX_CASES_PER_EVENT = 200  # EventBridge entries are limited to 256 KB
+
+
+def case_file_events(
     import_id: str, client_id: str, rows: list[StagedRow], settings: ImportSettings
+) -> list[CaseFileImported]:
+    """One case owner's rows → one event, or several when one case file per invoice makes too many cases."""
+    rows = sorted(rows, key=lambda r: r.row)
+    if not settings.new_file_per_invoice or len(rows) <= MAX_CASES_PER_EVENT:
+        return [case_file_event(import_id, client_id, rows, settings)]
+    return [
+        case_file_event(
+            import_id, client_id, rows[n : n + MAX_CASES_PER_EVENT], settings, part=n // MAX_CASES_PER_EVENT
+        )
+        for n in range(0, len(rows), MAX_CASES_PER_EVENT)
+    ]
+
+
+def case_file_event(
+    import_id: str, client_id: str, rows: list[StagedRow], settings: ImportSettings, part: int = 0
 ) -> CaseFileImported:
     """One case owner's rows of an import → the event contacts turns into a case owner, cases, contact points."""
     rows = sorted(rows, key=lambda r: r.row)
@@ -327,7 +345,7 @@ def case_file_event(
         cases = [_case(client_id, owner_id, group) for group in _by_currency(lines).values()]
     matched_by = "new" if rows[0].owner_new else rows[0].matched_by
     return CaseFileImported(
-        event_id=str(uuid.uuid5(NAMESPACE, f"{import_id}|case-file|{owner_id}")),
+        event_id=str(uuid.uuid5(NAMESPACE, f"{import_id}|case-file|{owner_id}" + (f"|{part}" if part else ""))),
         correlation_id=import_id,
         import_id=import_id,
         client_id=client_id,

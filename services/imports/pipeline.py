@@ -371,11 +371,11 @@ def publish(run: Run) -> None:
     group: list[StagedRow] = []
 
     def close_group() -> None:
-        event = domain.case_file_event(import_id, client_id, group, settings)
-        pending.append(event)
+        events = domain.case_file_events(import_id, client_id, group, settings)
+        pending.extend(events)
         tally["owners"] += 1
         tally["created" if group[0].owner_new else "merged"] += 1
-        tally["cases"] += len(event.cases)
+        tally["cases"] += sum(len(e.cases) for e in events)
 
     def flush() -> None:
         nonlocal cursor

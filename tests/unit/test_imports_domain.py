@@ -115,6 +115,17 @@ def test_merged_vs_one_case_file_per_invoice() -> None:
     assert again.event_id == merged.event_id and again.cases == merged.cases  # deterministic
 
 
+def test_a_debtor_with_many_invoices_is_split_over_several_events_when_one_file_per_invoice() -> None:
+    rows = [_staged(i, f"INV-{i}", "1") for i in range(1, domain.MAX_CASES_PER_EVENT + 51)]
+    split = domain.case_file_events("imp", "c", rows, ImportSettings(new_file_per_invoice=True))
+    assert [len(e.cases) for e in split] == [domain.MAX_CASES_PER_EVENT, 50]
+    assert len({e.event_id for e in split}) == 2
+    assert {e.case_owner.case_owner_id for e in split} == {"o-1"}
+    assert all(len(e.model_dump_json()) < 256 * 1024 for e in split)
+    merged = domain.case_file_events("imp", "c", rows, ImportSettings())
+    assert len(merged) == 1 and len(merged[0].cases) == 1
+
+
 def test_rejected_rows_csv_escapes_formulas() -> None:
     assert escape_cell("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
     assert escape_cell("+49 30") == "'+49 30" and escape_cell("Anna") == "Anna"
