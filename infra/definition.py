@@ -200,7 +200,7 @@ STACK = Stack(
             "on_file_dropped",
             Trigger("sqs", queue="imports-drops", batch_size=1),
             timeout=900,
-            memory=1024,
+            memory=1769,  # one full vCPU: parsing and matching are CPU-bound (see services/imports/pipeline.py)
             continues_on_own_queue=True,
         ),
         Function("imports", "on_bus_events", Trigger("sqs", queue="imports-inbox")),
