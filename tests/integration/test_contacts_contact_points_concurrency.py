@@ -71,7 +71,7 @@ def test_racing_default_changes_and_invalidations_keep_pointer_and_flags_in_agre
     api.call("POST", f"{base}/{ids[0]}/make-default")
 
     # Every point is both made default and invalidated or sent back to pending, all at once.
-    requests = [("make-default", cp, None) for cp in ids]
+    requests: list[tuple[str, str, Any]] = [("make-default", cp, None) for cp in ids]
     requests += [("invalidate", cp, {"reason": "wrong"}) for cp in ids[:4]]
     requests += [("cancel-validation", cp, None) for cp in ids[4:]]
 

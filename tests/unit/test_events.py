@@ -24,7 +24,11 @@ def test_every_event_has_a_versioned_unique_detail_type_and_a_known_source() -> 
 
 def test_every_event_model_subclass_is_in_the_catalogue() -> None:
     def all_subclasses(cls: type) -> set[type]:
-        return set(cls.__subclasses__()).union(*(all_subclasses(c) for c in cls.__subclasses__()))
+        found: set[type] = set()
+        children: list[type] = cls.__subclasses__()
+        for child in children:
+            found |= {child} | all_subclasses(child)
+        return found
 
     assert all_subclasses(ev.Event) == set(ev.CATALOGUE.values())
 

@@ -14,8 +14,10 @@ def line(**fields: Any) -> DebtorLine:
     return validate(BASE | fields)[0]
 
 
-ANNA = {"first_name": "Anna", "last_name": "Schmidt", "email": "anna.schmidt@example.de", "phone": "+49 30 1234567",
-        "street": "Hauptstraße 5", "postcode": "10115", "birth_date": "1980-04-01"}  # fmt: skip
+ANNA: dict[str, Any] = {
+    "first_name": "Anna", "last_name": "Schmidt", "email": "anna.schmidt@example.de", "phone": "+49 30 1234567",
+    "street": "Hauptstraße 5", "postcode": "10115", "birth_date": "1980-04-01",
+}  # fmt: skip
 
 
 def seeded(index: InMemoryMatchIndex, *people: dict[str, Any], settings: ImportSettings | None = None) -> list[str]:
