@@ -25,6 +25,7 @@ from moto.server import ThreadedMotoServer
 
 from bench.harness import Report, percentile
 from infra.definition import SERVICES, Names
+from infra.local import fidelity
 from infra.local.stack import quiet_moto
 from infra.provision import LocalOverrides, provision
 
@@ -65,6 +66,7 @@ def environment(endpoint_url: str | None) -> Iterator[None]:
 def backend(kind: str) -> Iterator[None]:
     if kind == "server":
         quiet_moto()
+        fidelity.install()  # as the local stack runs it
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         host, port = server.get_host_and_port()

@@ -2,7 +2,7 @@
 whether the DEFAULT#<type> pointer agrees, how many requests lost the race for good (409) and how many retries
 the optimistic transactions needed. Each round on a fresh case owner, through the API handler in-process against
 moto's server on loopback, with moto's DynamoDB backend serialised as DynamoDB isolates transactions (see
-``tests.integration.contacts_case_support.serialised_dynamodb``)."""
+``infra.local.fidelity``)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,6 @@ def one_round(owner: str) -> dict[str, Any]:
         Api,
         deliver,
         imported,
-        one_request_per_thread,
-        serialised_dynamodb,
     )
 
     phones = tuple(("phone", f"+4176{i:07d}") for i in range(REQUESTS))
@@ -40,7 +38,7 @@ def one_round(owner: str) -> dict[str, Any]:
 
     retries_before, gave_up_before = contact_points.contention.retries, contact_points.contention.gave_up
     start = time.perf_counter()
-    with serialised_dynamodb(), one_request_per_thread(), ThreadPoolExecutor(REQUESTS) as pool:
+    with ThreadPoolExecutor(REQUESTS) as pool:
         statuses = [s for s, _ in pool.map(lambda cp: api.call("POST", f"{base}/{cp}/make-default"), ids)]
     elapsed = time.perf_counter() - start
 

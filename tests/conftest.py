@@ -12,7 +12,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from infra.definition import Names
-from infra.local.fidelity import serialise_dynamodb
+from infra.local import fidelity
 from infra.local.stack import local_environment, quiet_moto
 from infra.provision import LocalOverrides, Provisioned, provision
 
@@ -33,7 +33,7 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     quiet_moto()
-    serialise_dynamodb()
+    fidelity.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

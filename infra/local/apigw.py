@@ -19,6 +19,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from infra.definition import Function
+from infra.local.fidelity import isolate_chalice_requests
 from infra.local.lambda_runtime import ACCOUNT, context_for, resolve
 
 DEFAULT_TOKENS: dict[str, dict[str, str]] = {
@@ -85,7 +86,6 @@ class LocalApiGateway:
         self._app = chalice_app
         self._matcher = RouteMatcher(list(chalice_app.routes))
         self._server: BaseWSGIServer | None = None
-        self._instance = threading.Lock()
 
     def authorizer_for(self, headers: Mapping[str, str]) -> dict[str, str] | None:
         auth = headers.get("Authorization", "")
@@ -120,9 +120,9 @@ class LocalApiGateway:
             body=body,
             authorizer=self.authorizer_for(headers),
         )
-        # One request at a time, like one Lambda instance: Chalice keeps the current request on the app object.
-        with self._instance:
-            return self._app(event, context_for(self.function, self.region, self.stage))  # type: ignore[no-any-return]
+        # Concurrent requests are concurrent Lambda instances: infra.local.fidelity gives each its own request.
+        isolate_chalice_requests()
+        return self._app(event, context_for(self.function, self.region, self.stage))  # type: ignore[no-any-return]
 
     def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)

@@ -5,6 +5,10 @@ one by one and restores a deep-copied snapshot when cancelled, so two concurrent
 their conditions, and a cancelled one can undo another's committed write. DynamoDB's transactions are
 serializable. The local stack therefore runs moto's DynamoDB operations one at a time; our own concurrency
 (threads, read-then-conditional-write races, retries) stays real.
+
+Chalice keeps the request being handled on the app object, which is right in Lambda (one request per instance
+at a time) but lets requests served on several threads of one process read each other's. The local stack serves
+concurrent requests as concurrent Lambda instances would: each thread gets its own ``current_request``.
 """
 
 from __future__ import annotations
@@ -49,3 +53,31 @@ def serialise_dynamodb() -> None:
         for name in _OPERATIONS:
             setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
         _installed = True
+
+
+_requests_installed = False
+
+
+def isolate_chalice_requests() -> None:
+    """Make ``Chalice.current_request`` thread-local, once per process; idempotent."""
+    global _requests_installed
+    with _lock:
+        if _requests_installed:
+            return
+        from chalice import Chalice
+
+        local = threading.local()
+
+        def get(self: Chalice) -> Any:
+            return getattr(local, "request", None)
+
+        def put(self: Chalice, request: Any) -> None:
+            local.request = request
+
+        Chalice.current_request = property(get, put)  # type: ignore[assignment,method-assign]
+        _requests_installed = True
+
+
+def install() -> None:
+    serialise_dynamodb()
+    isolate_chalice_requests()

@@ -13,9 +13,9 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from infra.definition import SERVICES, STACK, Function, Names, Stack
+from infra.local import fidelity
 from infra.local.apigw import LocalApiGateway
 from infra.local.dispatcher import Dispatcher
-from infra.local.fidelity import serialise_dynamodb
 from infra.provision import LocalOverrides, Provisioned, provision
 
 STATE_DIR = Path(".finview")
@@ -72,7 +72,7 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         quiet_moto()
-        serialise_dynamodb()
+        fidelity.install()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()

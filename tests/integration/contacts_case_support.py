@@ -3,12 +3,8 @@ to the contacts consumer through the real SQS (EventBridge-in-SQS) record shape.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
-import threading
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -129,74 +125,3 @@ def point_id(api: Api, owner_id: str, point_type: str, value: str | None = None)
 
 
 # ---- moto's DynamoDB under concurrency -------------------------------------------------------------------
-
-_SERIALISED_OPERATIONS = (
-    "get_item",
-    "put_item",
-    "update_item",
-    "delete_item",
-    "query",
-    "scan",
-    "batch_get_item",
-    "batch_write_item",
-    "transact_get_items",
-    "transact_write_items",
-)
-
-
-@contextlib.contextmanager
-def serialised_dynamodb() -> Iterator[None]:
-    """Run moto's DynamoDB operations one at a time, as DynamoDB's own isolation guarantees.
-
-    moto (5.2) handles server requests on threads without any lock: a transaction checks and writes its items
-    one by one, snapshots the whole table with deepcopy and restores that snapshot when it is cancelled, so two
-    concurrent transactions can both pass their conditions, and a cancelled one can undo another's committed
-    writes (or fail with "dictionary changed size during iteration"). Real DynamoDB transactions are
-    serializable. Concurrency tests and benchmarks of our conditions therefore serialise moto's backend; the
-    concurrency itself (threads, races between read and conditional write, retries) stays real.
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    originals = {name: getattr(DynamoDBBackend, name) for name in _SERIALISED_OPERATIONS}
-
-    def serialised(fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return fn(*args, **kwargs)
-
-        return wrapper
-
-    for name, fn in originals.items():
-        setattr(DynamoDBBackend, name, serialised(fn))
-    try:
-        yield
-    finally:
-        for name, fn in originals.items():
-            setattr(DynamoDBBackend, name, fn)
-
-
-@contextlib.contextmanager
-def one_request_per_thread() -> Iterator[None]:
-    """Give each thread its own ``app.current_request``, as each Lambda instance has its own process.
-
-    Chalice keeps the request being handled on the (module-global) app object, which is right in Lambda (one
-    request per instance at a time) but lets concurrent in-process invocations read each other's request.
-    Concurrency tests and benchmarks invoke the handler from many threads, so the attribute is made thread-local.
-    """
-    from chalice import Chalice
-
-    local = threading.local()
-
-    def get(self: Chalice) -> Any:
-        return getattr(local, "request", None)
-
-    def put(self: Chalice, request: Any) -> None:
-        local.request = request
-
-    Chalice.current_request = property(get, put)  # type: ignore[assignment,method-assign]
-    try:
-        yield
-    finally:
-        del Chalice.current_request

@@ -1,6 +1,6 @@
 """Concurrent make-default requests can never leave two defaults: the DEFAULT#<type> pointer, the points'
-is_default flags and the audit trail agree whatever the interleaving (see ``serialised_dynamodb`` for why moto's
-backend runs one operation at a time here, as DynamoDB's isolation does, and ``one_request_per_thread`` for why
+is_default flags and the audit trail agree whatever the interleaving (see ``infra.local.fidelity`` for why moto's
+backend runs one operation at a time here, as DynamoDB's isolation does, and for why
 each thread gets its own Chalice request, as each Lambda instance does)."""
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from tests.integration.contacts_case_support import (
     Api,
     deliver,
     imported,
-    one_request_per_thread,
-    serialised_dynamodb,
 )
 
 OWNER = "owner-1"
@@ -38,7 +36,7 @@ def test_concurrent_make_default_requests_leave_exactly_one_default(aws: Provisi
     def make_default(cp: str) -> tuple[int, Any]:
         return api.call("POST", f"{base}/{cp}/make-default")
 
-    with serialised_dynamodb(), one_request_per_thread(), ThreadPoolExecutor(REQUESTS) as pool:
+    with ThreadPoolExecutor(REQUESTS) as pool:
         results = list(pool.map(make_default, ids))
 
     statuses = [status for status, _ in results]
@@ -79,7 +77,7 @@ def test_racing_default_changes_and_invalidations_keep_pointer_and_flags_in_agre
         action, cp, body = request
         return api.call("POST", f"{base}/{cp}/{action}", body)
 
-    with serialised_dynamodb(), one_request_per_thread(), ThreadPoolExecutor(len(requests)) as pool:
+    with ThreadPoolExecutor(len(requests)) as pool:
         results = list(pool.map(send, requests))
 
     assert all(status in (200, 409) for status, _ in results), [(s, b.get("error")) for s, b in results if s != 200]
