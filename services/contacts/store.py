@@ -19,9 +19,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from shared import aws
+from shared import aws, dynamo
 
 KEY_ATTRS = {"PK", "SK", "GSI1PK", "GSI1SK"}
 
@@ -49,20 +47,8 @@ def drop_none(item: dict[str, Any]) -> dict[str, Any]:
 
 def put_new(item: dict[str, Any]) -> bool:
     """Put unless the key exists; False when it did (a re-delivery or a duplicate)."""
-    try:
-        table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
-        return True
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
+    return dynamo.put_new(table(), item)
 
 
 def query_all(**kwargs: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        resp = table().query(**kwargs)
-        items.extend(resp["Items"])
-        if "LastEvaluatedKey" not in resp:
-            return items
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    return dynamo.query_all(table(), **kwargs)

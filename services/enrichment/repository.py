@@ -16,7 +16,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from services.enrichment.domain import EnrichmentSettings, TrackedCase
-from shared import aws
+from shared import aws, dynamo
 
 
 def _table() -> Any:
@@ -58,23 +58,20 @@ def clients() -> list[tuple[str, EnrichmentSettings]]:
 
 
 def track_case(case: TrackedCase) -> None:
-    try:
-        _table().put_item(
-            Item={
-                "PK": f"CASE#{case.case_id}",
-                "SK": "TRACK",
-                "client_id": case.client_id,
-                "case_owner_id": case.case_owner_id,
-                "opened_on": case.opened_on.isoformat(),
-                "attempts_made": 0,
-                "GSI1PK": f"CLIENT#{case.client_id}#CASES",
-                "GSI1SK": f"{case.opened_on.isoformat()}#{case.case_id}",
-            },
-            ConditionExpression="attribute_not_exists(PK)",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    """Idempotent: the same case opened twice (a re-delivered CaseOpened) is tracked once."""
+    dynamo.put_new(
+        _table(),
+        {
+            "PK": f"CASE#{case.case_id}",
+            "SK": "TRACK",
+            "client_id": case.client_id,
+            "case_owner_id": case.case_owner_id,
+            "opened_on": case.opened_on.isoformat(),
+            "attempts_made": 0,
+            "GSI1PK": f"CLIENT#{case.client_id}#CASES",
+            "GSI1SK": f"{case.opened_on.isoformat()}#{case.case_id}",
+        },
+    )
 
 
 def cases_opened_until(client_id: str, until: date) -> list[TrackedCase]:
@@ -158,10 +155,4 @@ def ledger(case_id: str) -> list[dict[str, Any]]:
 
 
 def _query(kwargs: dict[str, Any]) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        resp = _table().query(**kwargs)
-        items.extend(resp["Items"])
-        if "LastEvaluatedKey" not in resp:
-            return items
-        kwargs = {**kwargs, "ExclusiveStartKey": resp["LastEvaluatedKey"]}
+    return dynamo.query_all(_table(), **kwargs)

@@ -26,7 +26,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from services.imports.matching import OwnerProfile
-from shared import aws
+from shared import aws, dynamo
 
 PARALLELISM = 32  # the shared boto3 config keeps 32 connections per client
 _ser = TypeSerializer()
@@ -47,13 +47,7 @@ def now() -> str:
 
 
 def _conditional_put(item: dict[str, Any]) -> bool:
-    try:
-        _table().put_item(Item=item, ConditionExpression="attribute_not_exists(PK)")
-        return True
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
+    return dynamo.put_new(_table(), item)
 
 
 # ---- clients (own copy) -----------------------------------------------------------------------------------

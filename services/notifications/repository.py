@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
-from shared import aws
+from shared import aws, dynamo
 
 
 def _table() -> Any:
@@ -47,22 +46,16 @@ def operational_contacts(client_id: str) -> list[str]:
 
 def claim_delivery(cause_id: str, kind: str, recipient: str, correlation_id: str) -> bool:
     """False when this cause already produced this delivery (sent, or being sent)."""
-    try:
-        _table().put_item(
-            Item={
-                "PK": f"DELIVERY#{cause_id}",
-                "SK": f"{kind}#{recipient}",
-                "status": "sending",
-                "correlation_id": correlation_id,
-                "created_at": datetime.now(UTC).isoformat(),
-            },
-            ConditionExpression="attribute_not_exists(PK)",
-        )
-        return True
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
+    return dynamo.put_new(
+        _table(),
+        {
+            "PK": f"DELIVERY#{cause_id}",
+            "SK": f"{kind}#{recipient}",
+            "status": "sending",
+            "correlation_id": correlation_id,
+            "created_at": datetime.now(UTC).isoformat(),
+        },
+    )
 
 
 def mark_sent(cause_id: str, kind: str, recipient: str, message_id: str) -> None:
