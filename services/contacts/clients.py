@@ -272,6 +272,10 @@ def put_settings(client_id: str, body: ClientSettings, who: Identity, correlatio
         raise Forbidden("only agency staff may change a client's settings")
     client = get_client(client_id, who)
     current = _stored_settings(client_id)
+    if "granted" not in body.enrichment.model_fields_set:
+        # Not saying whether enrichment is granted keeps the grant as it is (only an admin changes it).
+        kept = body.enrichment.model_copy(update={"granted": current.enrichment.granted})
+        body = body.model_copy(update={"enrichment": kept})
     # Every enrichment attempt costs money: only an agency administrator grants or revokes it.
     if client_rules.enrichment_grant_changed(current, body) and who.role != "agency_admin":
         raise Forbidden("only an agency administrator may grant or revoke enrichment")

@@ -540,3 +540,16 @@ def test_chalice_refusals_answer_in_the_error_contract(api: Api) -> None:
     assert result["statusCode"] == 415
     error = json.loads(result["body"])["error"]
     assert error["code"] == "unsupported_media_type" and "x-www-form-urlencoded" in error["message"]
+
+
+def test_settings_without_granted_keep_the_grant_so_a_collector_can_change_the_rest(api: Api) -> None:
+    cid = new_client(api)["client_id"]
+    granted = {"enrichment": {"granted": True, "interval_days": 30, "attempts": 1}}
+    assert api.call("PUT", f"/clients/{cid}/settings", granted).status == 200
+    change = {"enrichment": {"interval_days": 45, "attempts": 2}, "imports": {"new_file_per_invoice": True}}
+    reply = api.call("PUT", f"/clients/{cid}/settings", change, token=COLLECTOR)
+    assert reply.status == 200, reply.body
+    stored = api.call("GET", f"/clients/{cid}/settings").body
+    assert stored["enrichment"] == {"granted": True, "interval_days": 45, "attempts": 2}
+    revoke = {"enrichment": {"granted": False, "interval_days": 45, "attempts": 2}}
+    assert api.call("PUT", f"/clients/{cid}/settings", revoke, token=COLLECTOR).status == 403
