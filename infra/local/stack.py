@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,13 @@ def local_environment(p: Provisioned, log_file: str | None) -> dict[str, str]:
     if log_file:
         env["FINVIEW_LOG_FILE"] = log_file
     return env
+
+
+def sent_emails(endpoint_url: str, to: str | None = None) -> list[dict[str, Any]]:
+    """What SES recorded (moto keeps every sent message), optionally only those to one address."""
+    with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json") as resp:
+        messages = list(json.load(resp).get("ses", {}).get("Message", []))
+    return [m for m in messages if to is None or to in m["destinations"]["ToAddresses"]]
 
 
 class LocalStack:
@@ -173,12 +181,7 @@ class LocalStack:
             )
 
     def sent_emails(self) -> list[dict[str, Any]]:
-        """What SES recorded (moto keeps every sent message)."""
-        import urllib.request
-
-        with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/data.json") as resp:
-            data = json.load(resp)
-        return list(data.get("ses", {}).get("Message", []))
+        return sent_emails(self.endpoint_url)
 
     def write_state(self, directory: Path = STATE_DIR) -> Path:
         directory.mkdir(exist_ok=True)

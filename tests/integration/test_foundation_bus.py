@@ -8,6 +8,7 @@ from typing import Any
 
 from infra.definition import STACK, Names
 from infra.local.dispatcher import Dispatcher
+from infra.local.stack import sent_emails
 from infra.provision import Provisioned, provision
 from services.notifications import handlers as notifications
 from shared import bus
@@ -113,7 +114,7 @@ def test_same_event_delivered_twice_sends_one_invitation(aws: Provisioned) -> No
     fn = _notifications_fn()
     for _ in range(4):
         dispatcher.poll_once(fn, wait_seconds=0)
-    sent = [m for m in _ses_messages(aws) if m["destinations"]["ToAddresses"] == ["twice@example.de"]]
+    sent = sent_emails(aws.endpoint_url, to="twice@example.de")
     assert len(sent) == 1, sent
     assert sent[0]["subject"] == "Your FinView access"
     # One idempotency record, partitioned by its own key (no hot partition), completed.
@@ -121,13 +122,6 @@ def test_same_event_delivered_twice_sends_one_invitation(aws: Provisioned) -> No
     records = [i for i in items if i["SK"]["S"] == "IDEMPOTENCY"]
     assert len(records) == 1
     assert "ClientUserCreated" in records[0]["PK"]["S"] and records[0]["status"]["S"] == "COMPLETED"
-
-
-def _ses_messages(aws: Provisioned) -> list[dict[str, Any]]:
-    import urllib.request
-
-    with urllib.request.urlopen(f"{aws.endpoint_url}/moto-api/data.json") as resp:
-        return list(json.load(resp)["ses"]["Message"])
 
 
 def test_stages_are_isolated(aws: Provisioned) -> None:

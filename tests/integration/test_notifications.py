@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from typing import Any
 
 from moto.backends import get_backend
 
 from infra.local.dispatcher import sqs_record
 from infra.local.lambda_runtime import ACCOUNT, LambdaContext
+from infra.local.stack import sent_emails
 from infra.provision import Provisioned
 from services.notifications import handlers, repository
 from shared.events import (
@@ -30,13 +30,8 @@ def _deliver(*events: Event) -> dict[str, Any]:
     return handlers.on_bus_events({"Records": records}, LambdaContext("notifications", 30))
 
 
-def _moto(aws: Provisioned, service: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{aws.endpoint_url}/moto-api/data.json") as resp:
-        return dict(json.load(resp).get(service, {}))
-
-
 def _emails_to(aws: Provisioned, address: str) -> list[dict[str, Any]]:
-    return [m for m in _moto(aws, "ses").get("Message", []) if address in m["destinations"]["ToAddresses"]]
+    return sent_emails(aws.endpoint_url, to=address)
 
 
 def _user(email: str, **kw: Any) -> ClientUserCreated:

@@ -7,6 +7,7 @@ from typing import Any
 
 from infra.local.dispatcher import sqs_record
 from infra.local.lambda_runtime import LambdaContext
+from infra.local.stack import sent_emails
 from infra.provision import Provisioned
 from services.notifications import handlers as notifications
 from services.notifications import repository as notification_store
@@ -26,11 +27,7 @@ def _forward_to_notifications(aws: Provisioned) -> list[str]:
 
 
 def _invitations(aws: Provisioned, email: str) -> list[dict[str, Any]]:
-    import urllib.request
-
-    with urllib.request.urlopen(f"{aws.endpoint_url}/moto-api/data.json") as resp:
-        messages = json.load(resp)["ses"]["Message"]
-    return [m for m in messages if m["destinations"]["ToAddresses"] == [email] and "access" in m["subject"]]
+    return [m for m in sent_emails(aws.endpoint_url, to=email) if "access" in m["subject"]]
 
 
 def test_rights_changes_keep_notifications_in_step(aws: Provisioned) -> None:
