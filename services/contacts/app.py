@@ -11,10 +11,11 @@ from typing import Any
 from chalice import Chalice, ConvertToMiddleware, Response
 from chalice.app import SQSEvent
 
-from services.contacts import business_units, case_routes, clients, handlers, http, openapi
-from services.contacts.http import JSON_HEADERS, Call, respond
-from services.contacts.identity import Identity
-from services.contacts.models import (
+from services.contacts import handlers, http, openapi
+from services.contacts.cases import routes as case_routes
+from services.contacts.clients import business_units
+from services.contacts.clients import use_cases as clients
+from services.contacts.clients.models import (
     BusinessUnit,
     BusinessUnitDefinition,
     Client,
@@ -27,9 +28,11 @@ from services.contacts.models import (
     NewBusinessUnit,
     NewClient,
     NewClientUser,
-    Page,
     RightsChange,
 )
+from services.contacts.http import JSON_HEADERS, Call, respond
+from services.contacts.identity import Identity
+from services.contacts.models import Page
 from services.contacts.openapi import operation
 from shared.observability import lambda_handler
 

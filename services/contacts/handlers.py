@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.contacts import cases, store
+from services.contacts import store
+from services.contacts.cases import use_cases as cases
 from shared.consumer import consume
 from shared.events import CaseFileImported, EnrichmentResultFound
 from shared.observability import lambda_handler

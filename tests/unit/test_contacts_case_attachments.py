@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.contacts import attachments
-from services.contacts.case_models import NewAttachmentIn
+from services.contacts.cases import attachments
+from services.contacts.cases.models import NewAttachmentIn
 from shared.api import ApiError
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from services.contacts import client_rules, pagination
-from services.contacts.identity import from_request_context
-from services.contacts.models import (
+from services.contacts import pagination
+from services.contacts.clients import domain as client_rules
+from services.contacts.clients.models import (
     BusinessUnit,
     BusinessUnitOverrides,
     Client,
@@ -20,6 +20,7 @@ from services.contacts.models import (
     WorkflowOverride,
     WorkflowSettings,
 )
+from services.contacts.identity import from_request_context
 from shared.api import ApiError
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

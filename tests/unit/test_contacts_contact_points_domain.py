@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.contacts import domain
-from services.contacts.case_models import ContactPoint
-from services.contacts.domain import Evidence, PointState
+from services.contacts.cases import domain
+from services.contacts.cases.domain import Evidence, PointState
+from services.contacts.cases.models import ContactPoint
 from shared.api import ApiError
 from shared.events import ContactPointData
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.contacts import domain, observations
+from services.contacts.cases import domain, observations
 from shared.api import ApiError
 
 

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from services.contacts import audit, domain, observations, pagination
-from services.contacts import case_repository as repository
-from services.contacts.case_models import (
+from services.contacts import pagination
+from services.contacts.cases import audit, domain, observations, repository
+from services.contacts.cases.models import (
     CaseOwner,
     ContactActionOut,
     ContactPoint,

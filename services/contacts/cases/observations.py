@@ -10,7 +10,7 @@ import functools
 import os
 from pathlib import Path
 
-from services.contacts import domain
+from services.contacts.cases import domain
 
 DEFAULT_TERMS = Path(__file__).with_name("observation_terms.txt")
 ENV_VAR = "CONTACTS_OBSERVATION_TERMS"

@@ -10,8 +10,10 @@ from typing import TypeVar, get_args
 from chalice import Blueprint, Response
 from pydantic import BaseModel
 
-from services.contacts import attachments, cases, contact_points, pagination
-from services.contacts.case_models import (
+from services.contacts import pagination
+from services.contacts.cases import attachments, contact_points
+from services.contacts.cases import use_cases as cases
+from services.contacts.cases.models import (
     Attachment,
     AttachmentDownload,
     AttachmentUpload,

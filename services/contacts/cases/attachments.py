@@ -17,10 +17,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from services.contacts import audit, cases, pagination, store
-from services.contacts import case_repository as repository
-from services.contacts.case_models import Attachment, AttachmentDownload, AttachmentUpload, NewAttachmentIn
-from services.contacts.domain import Unprocessable
+from services.contacts import pagination, store
+from services.contacts.cases import audit, repository
+from services.contacts.cases import use_cases as cases
+from services.contacts.cases.domain import Unprocessable
+from services.contacts.cases.models import Attachment, AttachmentDownload, AttachmentUpload, NewAttachmentIn
 from services.contacts.identity import Identity
 from services.contacts.models import Page
 from shared import aws

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.contacts import client_repository as repository
-from services.contacts.identity import Identity
-from services.contacts.models import (
+from services.contacts.clients import repository
+from services.contacts.clients.models import (
     BusinessUnit,
     BusinessUnitDefinition,
     CommunicationTemplate,
     CompanyInformation,
     EmailSettings,
     NewBusinessUnit,
-    Page,
 )
+from services.contacts.identity import Identity
+from services.contacts.models import Page
 from shared import bus
 from shared.api import ApiError, Conflict, NotFound
 from shared.events import ClientRegistered, new_id

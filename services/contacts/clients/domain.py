@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import phonenumbers
 
-from services.contacts.models import (
+from services.contacts.clients.models import (
     BusinessUnit,
     BusinessUnitOverrides,
     Client,
