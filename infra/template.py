@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_REQUIREMENTS = [
     "aws-lambda-powertools[tracer]>=3.0,<4",
     "pydantic>=2.6,<3",
+    "pydantic-settings>=2.3,<3",
     "chalice>=1.31,<2",
     "email-validator>=2.1,<3",
     "phonenumbers>=8.13,<10",

@@ -14,10 +14,13 @@ from services.contacts.cases import routes as case_routes
 from services.contacts.clients import routes as client_routes
 from services.contacts.http import JSON_HEADERS, Call
 from services.contacts.openapi import route
+from services.contacts.settings import Settings
 from shared import wiring
 from shared.observability import lambda_handler
+from shared.settings import at_cold_start
 
 app = Chalice(app_name="finview-contacts")
+at_cold_start(Settings)  # in Lambda, a missing or malformed variable fails the init
 app.register_middleware(ConvertToMiddleware(lambda_handler("contacts")), "http")
 app.register_middleware(http.errors_in_contract, "http")
 app.register_blueprint(client_routes.bp)

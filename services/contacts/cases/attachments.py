@@ -7,17 +7,13 @@ table under ``CASE#<case_id> / ATTACHMENT#<attachment_id>``.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from services.contacts import pagination, store
+from services.contacts import pagination, settings, store
 from services.contacts.cases import audit, repository
 from services.contacts.cases import use_cases as cases
 from services.contacts.cases.domain import Unprocessable
@@ -42,8 +38,6 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "message/rfc822": ("eml",),
     "application/vnd.ms-outlook": ("msg",),
 }
-_presigners: dict[tuple[str, str], Any] = {}
-_lock = threading.Lock()
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
 
@@ -83,18 +77,11 @@ def check_upload(body: NewAttachmentIn) -> str:
 def _presigner() -> Any:
     """An S3 client that signs with SigV4, so the Content-Type and Content-Length of an upload are signed headers
     (the shared client may presign with the older query signature, which does not cover the length)."""
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "eu-west-1")
-    key = (os.environ.get("AWS_ENDPOINT_URL", ""), region)
-    with _lock:
-        if key not in _presigners:
-            _presigners[key] = boto3.session.Session().client(
-                "s3", region_name=region, config=Config(signature_version="s3v4")
-            )
-        return _presigners[key]
+    return aws.client("s3", signature_version="s3v4")
 
 
 def _bucket() -> str:
-    return aws.env("ATTACHMENTS_BUCKET")
+    return settings.get().attachments_bucket
 
 
 def _object_key(case_id: str, attachment_id: str, filename: str) -> str:
