@@ -26,7 +26,7 @@ from shared.api import ApiError, Conflict, NotFound
 from shared.events import ClientRegistered, new_id
 
 DEFAULT_ID = "default"
-# The sender every stage verifies in SES (infra.definition.Names.sender_email).
+# The sender every stage verifies in SES (the SenderEmail parameter of infra.definition).
 DEFAULT_SENDER = "no-reply@finview.example"
 
 
