@@ -13,14 +13,23 @@ OBSERVATION_TERMS_VAR = "CONTACTS_OBSERVATION_TERMS"
 DEFAULT_OBSERVATION_TERMS = Path(__file__).parent / "cases" / "observation_terms.txt"
 
 
-class Settings(ServiceSettings):
+class Rules(ServiceSettings):
+    """What the pure rules read: usable without the function's resources (no table or bucket needed)."""
+
     UNDECLARED: ClassVar[frozenset[str]] = frozenset({OBSERVATION_TERMS_VAR})
 
-    table: str = Field(validation_alias="CONTACTS_TABLE")
-    attachments_bucket: str = Field(validation_alias="ATTACHMENTS_BUCKET")
     # An operator may name another list of objective-observation terms (one per line); the default ships here.
     observation_terms: Path = Field(default=DEFAULT_OBSERVATION_TERMS, validation_alias=OBSERVATION_TERMS_VAR)
 
 
+class Settings(Rules):
+    table: str = Field(validation_alias="CONTACTS_TABLE")
+    attachments_bucket: str = Field(validation_alias="ATTACHMENTS_BUCKET")
+
+
 def get() -> Settings:
     return load(Settings)
+
+
+def rules() -> Rules:
+    return load(Rules)

@@ -16,12 +16,11 @@ from botocore.exceptions import ClientError
 from services.contacts import pagination, settings, store
 from services.contacts.cases import audit, repository
 from services.contacts.cases import use_cases as cases
-from services.contacts.cases.domain import Unprocessable
 from services.contacts.cases.models import Attachment, AttachmentDownload, AttachmentUpload, NewAttachmentIn
 from services.contacts.identity import Identity
 from services.contacts.models import Page
 from shared import aws
-from shared.api import Conflict, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 from shared.events import new_id
 
 MAX_SIZE = 20 * 1024 * 1024
@@ -46,7 +45,7 @@ def safe_filename(name: str) -> str:
     base = re.split(r"[\\/]", name)[-1]
     cleaned = _UNSAFE.sub("_", base).strip(" .")
     if not cleaned:
-        raise Unprocessable("invalid_filename", "the file name is empty once its path is removed", "filename")
+        raise Invalid("invalid_filename", "the file name is empty once its path is removed", "filename")
     return cleaned
 
 
@@ -54,19 +53,17 @@ def check_upload(body: NewAttachmentIn) -> str:
     """Size and type limits; returns the safe file name."""
     content_type = body.content_type.split(";")[0].strip().lower()
     if content_type not in ALLOWED:
-        raise Unprocessable(
+        raise Invalid(
             "content_type_not_allowed",
             f"{body.content_type} is not accepted; send one of: pdf, png, jpeg, tiff, docx, xlsx, txt, eml, msg",
             "content_type",
         )
     if body.size > MAX_SIZE:
-        raise Unprocessable(
-            "attachment_too_large", f"an attachment may have at most {MAX_SIZE // (1024 * 1024)} MB", "size"
-        )
+        raise Invalid("attachment_too_large", f"an attachment may have at most {MAX_SIZE // (1024 * 1024)} MB", "size")
     filename = safe_filename(body.filename)
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if extension not in ALLOWED[content_type]:
-        raise Unprocessable(
+        raise Invalid(
             "extension_mismatch",
             f"a {content_type} file should end in .{' or .'.join(ALLOWED[content_type])}",
             "filename",

@@ -26,7 +26,7 @@ from services.contacts.cases.models import (
 from services.contacts.identity import Identity
 from services.contacts.models import Page
 from shared import bus
-from shared.api import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.events import ContactActionRequested, ContactPointData, ContactPointType
 from shared.observability import logger
 

@@ -22,7 +22,7 @@ def _load(path: str) -> frozenset[str]:
 
 
 def terms() -> frozenset[str]:
-    return _load(str(settings.get().observation_terms))
+    return _load(str(settings.rules().observation_terms))
 
 
 def check(observation: str | None) -> None:

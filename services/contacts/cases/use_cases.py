@@ -22,7 +22,7 @@ from services.contacts.clients import use_cases as clients
 from services.contacts.identity import Identity
 from services.contacts.models import Page
 from shared import bus
-from shared.api import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.events import CaseFileImported, CaseOpened, EnrichmentResultFound, Event, new_id
 from shared.observability import logger, metrics
 

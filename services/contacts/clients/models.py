@@ -2,7 +2,7 @@
 
 ``In`` models are request bodies: unknown fields are refused (a typo must not be silently dropped). The
 cross-field rules (breathing space, portfolio overrides, column mapping) live in ``clients.domain`` so they can
-name the exact field path in the 422 they raise.
+name the exact field path in the error they raise.
 """
 
 from __future__ import annotations

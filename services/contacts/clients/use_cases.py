@@ -28,7 +28,7 @@ from services.contacts.clients.models import (
 from services.contacts.identity import Identity
 from services.contacts.models import Page
 from shared import bus
-from shared.api import ApiError, Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.events import ClientRegistered, ClientSettingsChanged, ClientUserCreated, ClientUserRightsChanged, new_id
 
 # ---- clients ----------------------------------------------------------------------------------------------
@@ -119,11 +119,10 @@ def _check_portfolios_unused(client: Client) -> None:
         if token is None:
             break
     if in_use:
-        raise ApiError(
+        raise Conflict(
             "portfolio_in_use",
             f"portfolio {', '.join(sorted(set(in_use)))} is still used by workflow overrides or users",
             "portfolios",
-            status=409,
         )
 
 
@@ -183,7 +182,7 @@ def link_client_user(client_id: str, body: ClientUserLink, who: Identity, correl
     who.require_agency()
     client = get_client(client_id, who)
     if (body.user_id is None) == (body.email is None):
-        raise ApiError("user_id_or_email", "name the existing user by exactly one of user_id or email", "user_id", 422)
+        raise Invalid("user_id_or_email", "name the existing user by exactly one of user_id or email", "user_id")
     email = str(body.email).lower() if body.email else repository.email_of_user(str(body.user_id))
     person = repository.get_person(email) if email else None
     if person is None:
