@@ -169,6 +169,16 @@ class ContactActionRequested(Event):
     requested_by: str
     subject: str | None = None
     message: str | None = Field(default=None, description="the collector's text for an e-mail or SMS")
+    # Added by the contact-policy gate (additive): the gate's record of this contact and what it is about.
+    action_id: str | None = Field(default=None, description="contacts' id of this contact (call outcomes name it)")
+    message_kind: str = Field(
+        default="collection",
+        description="collection, payment_plan_reminder, case_closed, reply_to_debtor, statutory_notice, "
+        "efforts_ended, remedy_may_be_used, remedy_intended",
+    )
+    deferred_from: datetime | None = Field(
+        default=None, description="when an automatic contact was first asked for, if the policy deferred it"
+    )
 
 
 # ---- imports --------------------------------------------------------------------------------------------
@@ -242,6 +252,54 @@ class NotificationSent(Event):
     cause_event_id: str
 
 
+class DeliveryOutcome(Payload):
+    """What happened to one message notifications sent to a debtor; contacts learns from it (issue 11/12 contract).
+    Not an event itself: the fields every delivery-outcome event carries."""
+
+    message_id: str = Field(description="notifications' record id of the message")
+    case_id: str | None = None
+    case_owner_id: str
+    contact_point_id: str
+    channel: Literal["email", "sms", "letter", "call"]
+    provider_message_id: str | None = None
+
+
+class MessageDelivered(Event, DeliveryOutcome):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessageDelivered.v1"
+
+
+class MessageBounced(Event, DeliveryOutcome):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessageBounced.v1"
+
+    bounce_type: Literal["permanent", "transient"]
+    diagnostic: str | None = None
+
+
+class MessageComplained(Event, DeliveryOutcome):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessageComplained.v1"
+
+    feedback_type: str | None = None
+
+
+class SmsFailed(Event, DeliveryOutcome):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "SmsFailed.v1"
+
+    diagnostic: str | None = None
+
+
+class OptOutReceived(Event, DeliveryOutcome):
+    """A STOP / unsubscribe reply from the debtor on a channel."""
+
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "OptOutReceived.v1"
+
+    keyword: str
+
+
 CATALOGUE: dict[tuple[str, str], type[Event]] = {
     (cls.SOURCE, cls.DETAIL_TYPE): cls
     for cls in (
@@ -256,6 +314,11 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
         ImportFailed,
         EnrichmentResultFound,
         NotificationSent,
+        MessageDelivered,
+        MessageBounced,
+        MessageComplained,
+        SmsFailed,
+        OptOutReceived,
     )
 }
 
