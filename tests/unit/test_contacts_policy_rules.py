@@ -253,10 +253,10 @@ SPACE = rules.breathing_space(OPENED, 30, "case-1")
 @pytest.mark.parametrize(
     ("automatic", "kind", "allowed"),
     [
-        (True, "collection", False),
+        (True, "contact_request", False),
         (True, "payment_plan_reminder", False),
         (True, "reply_to_debtor", True),
-        (False, "collection", True),  # a collector answering or calling by hand: the workflow is paused, not him
+        (False, "contact_request", True),  # a collector answering or calling by hand: the workflow is paused, not him
     ],
 )
 def test_breathing_space_refuses_automatic_email_and_allows_a_reply_the_debtor_asked_for(
@@ -281,19 +281,19 @@ def hold(kind: str, ends_at: datetime | None = None) -> Hold:
 def test_cease_communication_allows_only_the_three_messages(kind: str) -> None:
     ceased = Situation(US, holds=(hold("cease_communication"),))
     decision = decide(ask("letter", message_kind=kind), point("postal_address"), ceased)
-    assert decision.allowed is (kind in {"efforts_ended", "remedy_may_be_used", "remedy_intended"})
+    assert decision.allowed is (kind in rules.CEASE_MESSAGES)
     assert decision.allowed or (decision.rule, decision.permanent) == ("cease_communication", True)
 
 
 @pytest.mark.parametrize(
     ("kind", "message_kind", "rule"),
     [
-        ("moratorium_standard", "collection", "moratorium"),
+        ("moratorium_standard", "contact_request", "moratorium"),
         ("moratorium_standard", "statutory_notice", None),
         ("moratorium_mental_health", "reply_to_debtor", None),
         ("moratorium_mental_health", "payment_plan_reminder", "moratorium"),
-        ("dispute", "collection", "dispute"),
-        ("dispute", "case_closed", None),
+        ("dispute", "contact_request", "dispute"),
+        ("dispute", "closing_fully_paid", None),
         ("deceased", "reply_to_debtor", "deceased"),
     ],
 )
@@ -453,3 +453,11 @@ def test_history_keeps_only_what_can_still_count() -> None:
         Attempt(MONDAY_NOON_NY, "call", "case-1", "cp-1", "now")
     )
     assert min(a.at for a in history.attempts) >= MONDAY_NOON_NY - rules.HISTORY_KEPT
+
+
+def test_the_policy_knows_every_kind_of_debtor_message_notifications_can_write() -> None:
+    from typing import get_args
+
+    from shared import events
+
+    assert set(get_args(events.MessageKind)) <= set(rules.MESSAGE_KINDS)

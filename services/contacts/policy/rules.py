@@ -24,27 +24,24 @@ Channel = Literal["call", "sms", "email", "letter"]
 CHANNELS: tuple[Channel, ...] = ("call", "sms", "email", "letter")
 POINT_TYPE: dict[Channel, str] = {"call": "phone", "sms": "phone", "email": "email", "letter": "postal_address"}
 
+# What a contact is for: notifications' template kinds (shared.events.MessageKind) plus two purposes that holds
+# treat apart. "contact_request" is any contact that chases payment (the collector's own calls and texts too).
 MessageKind = Literal[
-    "collection",  # anything that chases payment: the default
+    "contact_request",
     "payment_plan_reminder",
-    "case_closed",
+    "closing_fully_paid",
+    "closing_settlement_paid",
+    "cease_efforts_ended",  # the three messages FDCPA 1692c(c) still allows after "cease communication"
+    "cease_remedies_may_be_used",
+    "cease_remedy_intended",
     "reply_to_debtor",  # an answer the debtor asked for
     "statutory_notice",
-    "efforts_ended",  # the three messages FDCPA 1692c(c) still allows after "cease communication"
-    "remedy_may_be_used",
-    "remedy_intended",
 ]
-MESSAGE_KINDS: tuple[MessageKind, ...] = (
-    "collection",
-    "payment_plan_reminder",
-    "case_closed",
-    "reply_to_debtor",
-    "statutory_notice",
-    "efforts_ended",
-    "remedy_may_be_used",
-    "remedy_intended",
+MESSAGE_KINDS: tuple[MessageKind, ...] = get_args(MessageKind)
+CEASE_MESSAGES: frozenset[str] = frozenset(
+    {"cease_efforts_ended", "cease_remedies_may_be_used", "cease_remedy_intended"}
 )
-CEASE_MESSAGES: frozenset[str] = frozenset({"efforts_ended", "remedy_may_be_used", "remedy_intended"})
+CLOSING: frozenset[str] = frozenset({"closing_fully_paid", "closing_settlement_paid"})
 
 HoldKind = Literal[
     "breathing_space",
@@ -240,10 +237,10 @@ HOLD_EFFECTS: dict[str, HoldEffect] = {
     "cease_communication": HoldEffect("cease_communication", CEASE_MESSAGES, permanent=True),
     "moratorium_standard": HoldEffect("moratorium", _SERVICE),
     "moratorium_mental_health": HoldEffect("moratorium", _SERVICE),
-    "dispute": HoldEffect("dispute", _SERVICE | {"case_closed"}),
-    "care": HoldEffect("care_hold", _SERVICE | {"case_closed"}),
-    "hardship": HoldEffect("hardship_hold", _SERVICE | {"case_closed"}),
-    "breathing_space": HoldEffect("breathing_space", _SERVICE | {"case_closed"}, automatic_only=True),
+    "dispute": HoldEffect("dispute", _SERVICE | {*CLOSING}),
+    "care": HoldEffect("care_hold", _SERVICE | {*CLOSING}),
+    "hardship": HoldEffect("hardship_hold", _SERVICE | {*CLOSING}),
+    "breathing_space": HoldEffect("breathing_space", _SERVICE | {*CLOSING}, automatic_only=True),
 }
 _HOLD_ORDER = tuple(HOLD_EFFECTS)
 
@@ -438,7 +435,7 @@ class Request:
     case_id: str
     automatic: bool
     at: datetime
-    message_kind: MessageKind = "collection"
+    message_kind: MessageKind = "contact_request"
     retry_of: str | None = None
 
 
