@@ -156,20 +156,138 @@ class CaseOpened(Event):
     opened_on: date
 
 
+MessageKind = Literal[
+    "contact_request",
+    "payment_plan_reminder",
+    "closing_fully_paid",
+    "closing_settlement_paid",
+    "cease_efforts_ended",
+    "cease_remedies_may_be_used",
+    "cease_remedy_intended",
+]
+Channel = Literal["email", "sms", "letter", "call"]
+CloseReason = Literal["fully_paid", "paid_in_settlement", "recalled_by_client", "uncollectable"]
+
+
+class Sender(Payload):
+    """Who writes: the client's effective business unit (with the client's overrides), as contacts knows it."""
+
+    name: str
+    email: str
+    reply_to: str | None = None
+    company_name: str
+    address: PostalAddress | None = None
+    registration_number: str | None = None
+    supervisory_authority: str | None = Field(default=None, description="RDG §13a: the registration authority")
+    footers: dict[str, str] = Field(default_factory=dict, description="language → footer text")
+    language: str | None = Field(default=None, description="the business unit's language, the debtor's fallback")
+
+
+class Creditor(Payload):
+    """The client the agency collects for (RDG §13a: name and address of the creditor)."""
+
+    legal_name: str
+    address: PostalAddress | None = None
+
+
+class Instalment(Payload):
+    number: int = Field(ge=1)
+    due_on: date
+    amount: Decimal
+
+
+class CaseSummary(Payload):
+    """What a message to a debtor says about the case: amounts in the case currency, never floats."""
+
+    case_id: str
+    client_case_number: str | None = None
+    invoice_numbers: list[str] = Field(default_factory=list)
+    currency: str = "EUR"
+    claim_amount: Decimal = Field(description="the original claim")
+    open_amount: Decimal
+    interest: Decimal = Decimal("0")
+    costs: Decimal = Decimal("0")
+    claim_basis: str | None = Field(default=None, description="RDG §13a: what the claim rests on")
+    cost_basis: str | None = Field(default=None, description="RDG §13a: how the costs are calculated")
+    opened_on: date | None = None
+
+
+class DebtorMessage(Payload):
+    """Everything notifications needs to write one debtor message: it never reads contacts' data itself."""
+
+    kind: MessageKind
+    language: str | None = Field(default=None, description="the case owner's language, if known")
+    debtor_name: str
+    address: PostalAddress | None = Field(default=None, description="the postal address (letters, RDG block)")
+    address_from_enrichment: bool = Field(default=False, description="the address was found by skip tracing")
+    sender: Sender
+    creditor: Creditor
+    case: CaseSummary | None = None
+    instalment: Instalment | None = Field(default=None, description="the instalment a reminder is about")
+    max_sms_segments: int = Field(default=3, ge=1, le=10, description="the client's limit per SMS")
+    unsubscribe_url: str | None = None
+
+
 class ContactActionRequested(Event):
+    """A contact with a debtor that contacts decided (and its contact policy allowed); notifications delivers it."""
+
     SOURCE = SOURCE_CONTACTS
     DETAIL_TYPE = "ContactActionRequested.v1"
 
     client_id: str
     case_owner_id: str
     case_id: str | None = None
-    action: Literal["call", "letter", "sms", "email"]
+    action: Channel
     contact_point_id: str
     contact_point_value: str
     automatic: bool = False
     requested_by: str
     subject: str | None = None
     message: str | None = Field(default=None, description="the collector's text for an e-mail or SMS")
+    debtor_message: DebtorMessage | None = Field(
+        default=None, description="a templated message (kind, language, data); absent for the collector's own text"
+    )
+
+
+class PaymentRecorded(Event):
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "PaymentRecorded.v1"
+
+    client_id: str
+    case_owner_id: str
+    case_id: str
+    payment_id: str
+    amount: Decimal
+    currency: str
+    paid_on: date
+    reference: str | None = None
+    open_amount: Decimal = Field(description="what is still open after this payment")
+
+
+class PaymentPlanAgreed(Event):
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "PaymentPlanAgreed.v1"
+
+    client_id: str
+    case_owner_id: str
+    case_id: str
+    plan_id: str
+    currency: str
+    instalments: list[Instalment]
+
+
+class CaseClosed(Event):
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "CaseClosed.v1"
+
+    client_id: str
+    case_owner_id: str
+    case_id: str
+    reason: CloseReason
+    status: Literal["paid", "closed"]
+    was_in_settlement: bool
+    open_amount: Decimal
+    currency: str
 
 
 # ---- imports --------------------------------------------------------------------------------------------
@@ -243,6 +361,79 @@ class NotificationSent(Event):
     cause_event_id: str
 
 
+class MessageFields(BaseModel):
+    """Common fields of every message event (the contract between notifications and contacts' contact policy)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    message_id: str = Field(description="notifications' record id of the message")
+    case_id: str | None
+    case_owner_id: str | None
+    contact_point_id: str | None
+    channel: Channel
+    provider_message_id: str | None
+
+
+class MessageSent(Event, MessageFields):
+    """A message left through its provider (or into the outbox); contacts keeps it in the case's messages."""
+
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessageSent.v1"
+
+    client_id: str | None = None
+    kind: str
+    recipient: str
+    template: str
+    language: str
+    cause_event_id: str
+    sent_at: datetime
+    segments: int | None = Field(default=None, description="SMS segments charged")
+
+
+class MessageDelivered(Event, MessageFields):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessageDelivered.v1"
+
+
+class MessageBounced(Event, MessageFields):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessageBounced.v1"
+
+    bounce_type: Literal["permanent", "transient"]
+    diagnostic: str | None = None
+
+
+class MessageComplained(Event, MessageFields):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessageComplained.v1"
+
+
+class SmsFailed(Event, MessageFields):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "SmsFailed.v1"
+
+    reason: str | None = None
+
+
+class MessageFailed(Event, MessageFields):
+    """Notifications gave up on a message (refused recipient, throttled past its retries, render error)."""
+
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessageFailed.v1"
+
+    reason_code: str
+    reason: str
+
+
+class OptOutReceived(Event, MessageFields):
+    """The debtor answered STOP / unsubscribe (a reply SMS or the List-Unsubscribe link)."""
+
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "OptOutReceived.v1"
+
+    keyword: str
+
+
 CATALOGUE: dict[tuple[str, str], type[Event]] = {
     (cls.SOURCE, cls.DETAIL_TYPE): cls
     for cls in (
@@ -252,11 +443,21 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
         ClientSettingsChanged,
         CaseOpened,
         ContactActionRequested,
+        PaymentRecorded,
+        PaymentPlanAgreed,
+        CaseClosed,
         CaseFileImported,
         ImportCompleted,
         ImportFailed,
         EnrichmentResultFound,
         NotificationSent,
+        MessageSent,
+        MessageDelivered,
+        MessageBounced,
+        MessageComplained,
+        SmsFailed,
+        MessageFailed,
+        OptOutReceived,
     )
 }
 
