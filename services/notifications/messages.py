@@ -66,7 +66,7 @@ def debtor_data(
         "unsubscribe_url": message.unsubscribe_url,
         "custom_text": custom_text,
         "subject": subject,
-        "remedy": remedy or "",
+        "remedy": remedy or message.remedy or "",
     }
     return language, data
 
