@@ -56,10 +56,11 @@ def _bus(aws: Provisioned) -> list[dict[str, Any]]:
 
 def test_an_email_is_sent_once_recorded_and_announced(aws: Provisioned) -> None:
     outbox = _outbox(aws)
-    request = _request("email", "juergen.weiss@example.de")
+    to = f"juergen.weiss.{aws.names.stage}@example.de"  # moto's SES is shared by the whole session
+    request = _request("email", to)
     message_id = deliveries.deliver(request, outbox)
     assert message_id and deliveries.deliver(request, outbox) is None  # redelivered: nothing more
-    sent = sent_emails(aws.endpoint_url, to="juergen.weiss@example.de")
+    sent = sent_emails(aws.endpoint_url, to=to)
     assert len(sent) == 1 and sent[0]["subject"].startswith("Erinnerung: Rate 2")
     record = message_records.get(message_id)
     assert record is not None
@@ -105,11 +106,12 @@ def test_a_bounce_notification_becomes_message_bounced_for_contacts(aws: Provisi
 
 def test_sms_letter_and_call_go_out_on_their_channel(aws: Provisioned) -> None:
     outbox = _outbox(aws)
-    sms_id = deliveries.deliver(_request("sms", "+4915112345678"), outbox)
+    phone = f"+491511{int(aws.names.stage[1:], 16) % 10**7:07d}"  # moto's SNS is shared by the whole session
+    sms_id = deliveries.deliver(_request("sms", phone), outbox)
     letter_id = deliveries.deliver(_request("letter", "Lindenstraße 5, 10969 Berlin", kind="contact_request"), outbox)
     call_id = deliveries.deliver(_request("call", "+33612345678", language="fr"), outbox)
     sns = get_backend("sns")[ACCOUNT][aws.region]
-    texts = [text for number, text in sns.sms_messages.values() if number == "+4915112345678"]
+    texts = [text for number, text in sns.sms_messages.values() if number == phone]
     assert len(texts) == 1 and "Rate 2" in texts[0] and "STOP" in texts[0]
     assert (message_records.get(str(sms_id)) or {})["segments"] == 1
     letter = message_records.get(str(letter_id)) or {}
