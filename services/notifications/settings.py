@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from shared.settings import ServiceSettings, load
@@ -15,5 +17,25 @@ class Settings(ServiceSettings):
     activation_base_url: str = Field(validation_alias="ACTIVATION_BASE_URL", pattern=r"^https?://\S+$")
 
 
+class Outbox(ServiceSettings):
+    """Where debtor messages go (``deliveries``). No function delivers them yet, so infra declares none of these;
+    declare them in ``infra.definition`` when a handler does (the environment test then holds them to it)."""
+
+    UNDECLARED: ClassVar[frozenset[str]] = frozenset(
+        {"LETTERS_BUCKET", "CALLS_QUEUE_URL", "SES_CONFIGURATION_SET", "UNSUBSCRIBE_BASE_URL"}
+    )
+
+    letters_bucket: str = Field(default="", validation_alias="LETTERS_BUCKET")
+    calls_queue_url: str = Field(default="", validation_alias="CALLS_QUEUE_URL")
+    configuration_set: str | None = Field(default=None, validation_alias="SES_CONFIGURATION_SET")
+    unsubscribe_base_url: str = Field(
+        default="https://app.finview.example/unsubscribe", validation_alias="UNSUBSCRIBE_BASE_URL"
+    )
+
+
 def get() -> Settings:
     return load(Settings)
+
+
+def outbox() -> Outbox:
+    return load(Outbox)
