@@ -54,6 +54,19 @@ class Queue:
     max_receive_count: int = 3
     retention_seconds: int = 4 * 24 * 3600
     dlq_retention_seconds: int = 14 * 24 * 3600
+    # An outbox queue that a system outside FinView consumes (the dialer); its owner's functions get its name
+    # in this variable and may only send to it.
+    outbox_env_var: str | None = None
+
+
+@dataclass(frozen=True)
+class Topic:
+    """An SNS topic that AWS services publish to (SES event destinations, SMS delivery status), delivered to the
+    owner's ``queue`` as SNS notifications (not raw)."""
+
+    logical: str
+    owner: Service
+    queue: str
 
 
 @dataclass(frozen=True)
@@ -104,7 +117,7 @@ class Ref:
     """A value of a function's environment known once the stack exists; resolved by ``Stack.env_for`` (local)
     and ``infra.template._env_refs`` (AWS)."""
 
-    kind: Literal["bus", "stage", "table", "bucket", "parameter"]
+    kind: Literal["bus", "stage", "table", "bucket", "parameter", "queue_name", "configuration_set"]
     logical: str = ""
 
 
@@ -132,6 +145,9 @@ class Stack:
     buckets: tuple[Bucket, ...]
     functions: tuple[Function, ...]
     local_only_queues: tuple[Queue, ...] = field(default=())
+    topics: tuple[Topic, ...] = ()
+    # Who sends e-mail through the stage's SES configuration set (its events go to the delivery-feedback topic).
+    ses_sender: Service | None = None
 
     parameters: tuple[Parameter, ...] = ()
 
@@ -156,6 +172,11 @@ class Stack:
         for b in self.buckets:
             if b.owner == service:
                 env[b.env_var] = Ref("bucket", b.logical)
+        for q in self.queues:
+            if q.owner == service and q.outbox_env_var:
+                env[q.outbox_env_var] = Ref("queue_name", q.logical)
+        if service == self.ses_sender:
+            env["SES_CONFIGURATION_SET"] = Ref("configuration_set")
         for p in self.parameters:
             if service in p.services:
                 env[p.env_var] = Ref("parameter", p.name)
@@ -182,6 +203,10 @@ def _local(value: str | Ref, names: Names, stack: Stack) -> str:
         return names.table(value.logical)
     if value.kind == "bucket":
         return names.bucket(value.logical)
+    if value.kind == "queue_name":
+        return names.queue(value.logical)
+    if value.kind == "configuration_set":
+        return names.configuration_set
     return stack.local_parameter(value.logical, names)
 
 
@@ -210,6 +235,13 @@ class Names:
 
     def rule(self, logical: str) -> str:
         return f"finview-{self.stage}-{logical}"
+
+    def topic(self, logical: str) -> str:
+        return f"finview-{self.stage}-{logical}"
+
+    @property
+    def configuration_set(self) -> str:
+        return f"finview-{self.stage}"
 
 
 @dataclass(frozen=True)
@@ -272,9 +304,30 @@ STACK = Stack(
         Queue("imports-inbox", "imports"),
         Queue("enrichment-inbox", "enrichment"),
         Queue("notifications-inbox", "notifications"),
+        # SES and SMS delivery notifications (SNS → SQS), read into MessageDelivered / MessageBounced / …
+        Queue("notifications-outcomes", "notifications"),
+        # Call tasks for the call-centre software (the dialer), which consumes this queue itself.
+        Queue("calls-outbox", "notifications", outbox_env_var="CALLS_QUEUE"),
     ),
+    topics=(Topic("delivery-feedback", "notifications", queue="notifications-outcomes"),),
+    ses_sender="notifications",
     rules=(
-        Rule("to-contacts", "contacts-inbox", (ev.CaseFileImported, ev.EnrichmentResultFound)),
+        Rule(
+            "to-contacts",
+            "contacts-inbox",
+            (
+                ev.CaseFileImported,
+                ev.EnrichmentResultFound,
+                # What became of each message to a debtor: contacts keeps the case's messages from these.
+                ev.MessageSent,
+                ev.MessageDelivered,
+                ev.MessageBounced,
+                ev.MessageComplained,
+                ev.SmsFailed,
+                ev.MessageFailed,
+                ev.OptOutReceived,
+            ),
+        ),
         Rule("to-imports", "imports-inbox", (ev.ClientRegistered, ev.ClientSettingsChanged)),
         Rule(
             "to-enrichment",
@@ -297,6 +350,8 @@ STACK = Stack(
     buckets=(
         Bucket("drops", "imports", "DROP_BUCKET", notify_queue="imports-drops"),
         Bucket("attachments", "contacts", "ATTACHMENTS_BUCKET", cors=True),
+        # One PDF per letter for the print service (letters/<date>/<message_id>.pdf).
+        Bucket("letters", "notifications", "LETTERS_BUCKET"),
     ),
     functions=tuple(_wired_functions()),
     parameters=(
@@ -306,6 +361,13 @@ STACK = Stack(
             ("notifications",),
             "no-reply@finview.example",
             "the sender of e-mails for clients without their own (verified in SES)",
+        ),
+        Parameter(
+            "UnsubscribeBaseUrl",
+            "UNSUBSCRIBE_BASE_URL",
+            ("notifications",),
+            "https://app.finview.example/unsubscribe",
+            "the web app's one-click unsubscribe page that every debtor e-mail links to (…?m=<message id>)",
         ),
         Parameter(
             "ActivationBaseUrl",

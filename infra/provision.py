@@ -7,10 +7,11 @@ cloud template are named in ``LocalOverrides`` (short visibility timeouts so ret
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from infra.definition import ALL_EVENTS_PATTERN, STACK, Names, Queue, Stack
 
@@ -27,6 +28,7 @@ class Provisioned:
     region: str
     queue_urls: dict[str, str]
     dlq_urls: dict[str, str]
+    topic_arns: dict[str, str] = field(default_factory=dict)
 
     def function_env(self, service: str) -> dict[str, str]:
         env = STACK.env_for(service, self.names)  # type: ignore[arg-type]
@@ -122,9 +124,25 @@ def provision(
                     ]
                 },
             )
-    ses.verify_email_identity(EmailAddress=stack.local_parameter("SenderEmail", names))
+    sender = stack.local_parameter("SenderEmail", names)
+    ses.verify_email_identity(EmailAddress=sender)
+    sns = boto3.client("sns", **kw)
+    topic_arns: dict[str, str] = {}
+    for topic in stack.topics:
+        arn = str(sns.create_topic(Name=names.topic(topic.logical))["TopicArn"])  # idempotent
+        topic_arns[topic.logical] = arn
+        subscribed = {s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]}
+        if queue_arns[topic.queue] not in subscribed:
+            sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arns[topic.queue])
+    if stack.ses_sender:
+        sesv2 = boto3.client("sesv2", **kw)
+        try:
+            sesv2.create_configuration_set(ConfigurationSetName=names.configuration_set)
+        except ClientError as exc:
+            if "AlreadyExists" not in exc.response["Error"]["Code"]:
+                raise
     del bus_arn
-    return Provisioned(names, endpoint_url, region, queue_urls, dlq_urls)
+    return Provisioned(names, endpoint_url, region, queue_urls, dlq_urls, topic_arns)
 
 
 def _table_exists(ddb: Any, name: str) -> bool:

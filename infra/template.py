@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from infra.definition import ALL_EVENTS_PATTERN, STACK, Bucket, Function, Queue, Ref, Stack, Table
+from infra.definition import ALL_EVENTS_PATTERN, STACK, Bucket, Function, Queue, Ref, Stack, Table, Topic
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_REQUIREMENTS = [
@@ -99,6 +99,10 @@ def render(stack: Stack = STACK) -> dict[str, Any]:
                 f"arn:${{AWS::Partition}}:s3:::finview-${{Stage}}-{b.logical}-${{AWS::AccountId}}-${{AWS::Region}}"
             )
             resources[f"{_cfn(b.logical)}NotificationPolicy"] = _queue_policy(q, "s3.amazonaws.com", arn)
+    for topic in stack.topics:
+        resources.update(_topic(topic, stack))
+    if stack.ses_sender:
+        resources.update(_ses_configuration_set(stack))
     for f in stack.functions:
         resources[function_id(f)] = _function(f, stack)
     resources.update(_api(stack))
@@ -243,6 +247,77 @@ def _bucket(b: Bucket, stack: Stack) -> dict[str, Any]:
     return resource
 
 
+def topic_id(t: Topic) -> str:
+    return f"{_cfn(t.logical)}Topic"
+
+
+def _topic(t: Topic, stack: Stack) -> dict[str, Any]:
+    """The topic, its subscription by the owner's queue, and who may publish: SES (configuration-set events) and
+    SNS's own SMS delivery status, from this account only."""
+    q = stack.queue(t.queue)
+    tid = topic_id(t)
+    return {
+        tid: {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {
+                "TopicName": _sub(f"finview-${{Stage}}-{t.logical}"),
+                "KmsMasterKeyId": "alias/aws/sns",
+            },
+        },
+        f"{tid}Policy": {
+            "Type": "AWS::SNS::TopicPolicy",
+            "Properties": {
+                "Topics": [{"Ref": tid}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": ["ses.amazonaws.com", "sns.amazonaws.com"]},
+                            "Action": "sns:Publish",
+                            "Resource": {"Ref": tid},
+                            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                        }
+                    ],
+                },
+            },
+        },
+        f"{tid}Subscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "TopicArn": {"Ref": tid},
+                "Protocol": "sqs",
+                "Endpoint": {"Fn::GetAtt": [queue_id(q), "Arn"]},
+            },
+        },
+        f"{tid}QueuePolicy": _queue_policy(q, "sns.amazonaws.com", {"Ref": tid}),
+    }
+
+
+def _ses_configuration_set(stack: Stack) -> dict[str, Any]:
+    """Every e-mail is sent through this configuration set; its deliveries, bounces and complaints go to the
+    delivery-feedback topic (notifications reads them back into outcomes)."""
+    topic = next(t for t in stack.topics if t.owner == stack.ses_sender)
+    return {
+        "SesConfigurationSet": {
+            "Type": "AWS::SES::ConfigurationSet",
+            "Properties": {"Name": _sub("finview-${Stage}")},
+        },
+        "SesConfigurationSetFeedback": {
+            "Type": "AWS::SES::ConfigurationSetEventDestination",
+            "Properties": {
+                "ConfigurationSetName": {"Ref": "SesConfigurationSet"},
+                "EventDestination": {
+                    "Name": "delivery-feedback",
+                    "Enabled": True,
+                    "MatchingEventTypes": ["delivery", "bounce", "complaint", "reject"],
+                    "SnsDestination": {"TopicARN": {"Ref": topic_id(topic)}},
+                },
+            },
+        },
+    }
+
+
 def _env_refs(f: Function, stack: Stack) -> dict[str, Any]:
     """The function's environment as declared once in ``Stack.environment``, with CloudFormation references."""
     return {key: _cfn_value(value, stack) for key, value in stack.environment(f.service).items()}
@@ -259,6 +334,10 @@ def _cfn_value(value: str | Ref, stack: Stack) -> Any:
         return {"Ref": table_id(next(t for t in stack.tables if t.logical == value.logical))}
     if value.kind == "bucket":
         return {"Ref": bucket_id(next(b for b in stack.buckets if b.logical == value.logical))}
+    if value.kind == "queue_name":
+        return {"Fn::GetAtt": [queue_id(stack.queue(value.logical)), "QueueName"]}
+    if value.kind == "configuration_set":
+        return {"Ref": "SesConfigurationSet"}
     return {"Ref": value.logical}
 
 
@@ -273,6 +352,9 @@ def _policies(f: Function, stack: Stack) -> list[Any]:
     if f.continues_on_own_queue and f.trigger.queue:
         q = stack.queue(f.trigger.queue)
         policies.append({"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [queue_id(q), "QueueName"]}}})
+    for q in stack.queues:
+        if q.owner == f.service and q.outbox_env_var:
+            policies.append({"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [queue_id(q), "QueueName"]}}})
     if f.service == "notifications":
         policies.append({"SESCrudPolicy": {"IdentityName": {"Ref": "SenderEmail"}}})
         # SMS go straight to phone numbers (no topic), which IAM can only express as Resource "*".

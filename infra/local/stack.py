@@ -17,6 +17,7 @@ from infra.definition import SERVICES, STACK, Function, Names, Stack
 from infra.local import fidelity
 from infra.local.apigw import LocalApiGateway
 from infra.local.dispatcher import Dispatcher
+from infra.local.ses_feedback import SesFeedback
 from infra.provision import LocalOverrides, Provisioned, provision
 
 STATE_DIR = Path(".finview")
@@ -74,6 +75,7 @@ class LocalStack:
         self._moto: ThreadedMotoServer | None = None
         self.provisioned: Provisioned | None = None
         self.dispatcher: Dispatcher | None = None
+        self.ses_feedback: SesFeedback | None = None
         self.api: LocalApiGateway | None = None
         self.api_url = ""
         self.endpoint_url = ""
@@ -93,11 +95,19 @@ class LocalStack:
         self.api = LocalApiGateway(api_fn, self.region, self.stage, self.tokens)
         self.api_url = self.api.serve(port=self.api_port)
         self.dispatcher = Dispatcher(self.provisioned, self.stack)
+        topic = self.provisioned.topic_arns.get("delivery-feedback")
+        if topic:
+            # SES's delivery notifications, as AWS sends them through the configuration set's topic.
+            self.ses_feedback = SesFeedback(self.endpoint_url, topic, self.region)
         if self.dispatch:
             self.dispatcher.start()
+            if self.ses_feedback:
+                self.ses_feedback.start()
         return self
 
     def stop(self) -> None:
+        if self.ses_feedback:
+            self.ses_feedback.stop()
         if self.dispatcher:
             self.dispatcher.stop()
         if self.api:

@@ -13,3 +13,4 @@ app = Chalice(app_name="finview-notifications")
 at_cold_start(Settings)  # in Lambda, a missing or malformed variable fails the init
 
 on_bus_events = wiring.on_bus(app, "notifications", handlers.on_bus_events)
+on_provider_outcomes = wiring.on_queue(app, "notifications-outcomes", handlers.on_provider_outcomes)

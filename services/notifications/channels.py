@@ -173,9 +173,24 @@ def put_letter(bucket: str, key: str, pdf: bytes, metadata: Mapping[str, str]) -
     return key
 
 
-def queue_call(queue_url: str, task: Mapping[str, Any]) -> str:
+_queue_urls: dict[tuple[str, int], str] = {}
+
+
+def _queue_url(queue: str) -> str:
+    """A queue's URL from its URL or its name (the environment names it; the URL is looked up once)."""
+    if queue.startswith(("http://", "https://")):
+        return queue
+    sqs = aws.client("sqs")  # one client per endpoint: the key keeps stages apart
+    key = (queue, id(sqs))
+    if key not in _queue_urls:
+        _queue_urls[key] = str(sqs.get_queue_url(QueueName=queue)["QueueUrl"])
+    return _queue_urls[key]
+
+
+def queue_call(queue: str, task: Mapping[str, Any]) -> str:
     """A call task for the dialer on the outbox queue; the provider's id is the SQS message id."""
+    url = _queue_url(queue)
     response = with_backoff(
-        lambda: aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(task, default=str))
+        lambda: aws.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(task, default=str))
     )
     return str(response["MessageId"])

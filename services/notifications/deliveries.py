@@ -32,7 +32,7 @@ class Outbox:
     """Where letters and calls go, and what every e-mail needs: from the function's environment."""
 
     letters_bucket: str
-    calls_queue_url: str
+    calls_queue_url: str  # the dialer's queue: its URL, or its name (resolved once)
     configuration_set: str | None
     unsubscribe_base_url: str
 
@@ -41,7 +41,7 @@ class Outbox:
         found = settings.outbox()
         return cls(
             letters_bucket=found.letters_bucket,
-            calls_queue_url=found.calls_queue_url,
+            calls_queue_url=found.calls_queue,
             configuration_set=found.configuration_set,
             unsubscribe_base_url=found.unsubscribe_base_url,
         )

@@ -1,8 +1,13 @@
-"""Notifications' Lambda entry point: the bus inbox → ``use_cases``."""
+"""Notifications' Lambda entry points: the bus inbox → ``use_cases``; provider notifications → ``delivery_outcomes``."""
 
 from __future__ import annotations
 
-from services.notifications import settings, use_cases
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from services.notifications import delivery_outcomes, settings, use_cases
 from shared.consumer import bus_consumer
 from shared.events import (
     ClientRegistered,
@@ -12,6 +17,7 @@ from shared.events import (
     ImportCompleted,
     ImportFailed,
 )
+from shared.observability import lambda_handler
 
 on_bus_events = bus_consumer(
     use_cases.SERVICE,
@@ -25,3 +31,14 @@ on_bus_events = bus_consumer(
         ContactActionRequested: use_cases.on_contact_action,
     },
 )
+
+
+@lambda_handler(use_cases.SERVICE)
+def on_provider_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SES and SMS notifications (SNS → the outcomes queue); an unreadable record goes to the DLQ after retries."""
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def handle(record: SQSRecord) -> None:
+        delivery_outcomes.on_provider_notification(record.body)
+
+    return dict(process_partial_response(event=event, record_handler=handle, processor=processor, context=context))

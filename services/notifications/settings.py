@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import Field
 
 from shared.settings import ServiceSettings, load
@@ -18,19 +16,13 @@ class Settings(ServiceSettings):
 
 
 class Outbox(ServiceSettings):
-    """Where debtor messages go (``deliveries``). No function delivers them yet, so infra declares none of these;
-    declare them in ``infra.definition`` when a handler does (the environment test then holds them to it)."""
+    """Where debtor messages go (``deliveries``): the letters bucket, the dialer's queue, SES's configuration set
+    (its events come back through the delivery-feedback topic) and the unsubscribe page."""
 
-    UNDECLARED: ClassVar[frozenset[str]] = frozenset(
-        {"LETTERS_BUCKET", "CALLS_QUEUE_URL", "SES_CONFIGURATION_SET", "UNSUBSCRIBE_BASE_URL"}
-    )
-
-    letters_bucket: str = Field(default="", validation_alias="LETTERS_BUCKET")
-    calls_queue_url: str = Field(default="", validation_alias="CALLS_QUEUE_URL")
+    letters_bucket: str = Field(validation_alias="LETTERS_BUCKET")
+    calls_queue: str = Field(validation_alias="CALLS_QUEUE")
     configuration_set: str | None = Field(default=None, validation_alias="SES_CONFIGURATION_SET")
-    unsubscribe_base_url: str = Field(
-        default="https://app.finview.example/unsubscribe", validation_alias="UNSUBSCRIBE_BASE_URL"
-    )
+    unsubscribe_base_url: str = Field(validation_alias="UNSUBSCRIBE_BASE_URL", pattern=r"^https://\S+$")
 
 
 def get() -> Settings:

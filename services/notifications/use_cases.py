@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.notifications import domain, repository, settings
+from services.notifications import deliveries, domain, repository, settings
 from shared import aws, bus
 from shared.events import (
     ClientRegistered,
@@ -91,6 +91,10 @@ def on_import_finished(event: ImportCompleted | ImportFailed) -> None:
 
 
 def on_contact_action(event: ContactActionRequested) -> None:
+    if event.debtor_message is not None:
+        # A templated message contacts decided: rendered in the debtor's language, sent on its channel, recorded.
+        deliveries.deliver(event)
+        return
     message = domain.contact_action(event)
     channel = domain.CHANNEL[event.action]
     if channel == "ses":

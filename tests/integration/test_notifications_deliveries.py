@@ -151,3 +151,25 @@ def test_throttling_after_every_retry_leaves_the_request_to_sqs_with_its_reason(
     assert (record["status"], record["reason_code"]) == ("retrying", "throttled")
     assert deliveries.deliver(request, outbox) == message_id  # SQS's retry goes through
     assert (message_records.get(message_id) or {})["status"] == "sent"
+
+
+def test_ses_feedback_reaches_the_outcomes_handler_through_sns_and_sqs(aws: Provisioned) -> None:
+    from infra.local.dispatcher import sqs_record
+    from infra.local.lambda_runtime import LambdaContext
+    from infra.local.ses_feedback import SesFeedback
+    from services.notifications import handlers
+
+    feedback = SesFeedback(aws.endpoint_url, aws.topic_arns["delivery-feedback"], aws.region)
+    feedback.publish_new()  # what earlier tests sent (moto's SES is shared) is not this test's
+    receive_all(aws, "notifications-outcomes")
+    message_id = deliveries.deliver(_request("email", "bounce@simulator.amazonses.com"), _outbox(aws))
+    assert feedback.publish_new() == 1
+    received = receive_all(aws, "notifications-outcomes")
+    assert len(received) == 1 and json.loads(received[0]["Body"])["Type"] == "Notification"
+    records = [sqs_record(m, "arn:q", aws.region) for m in received]
+    _bus(aws)
+    assert handlers.on_provider_outcomes({"Records": records}, LambdaContext("notifications", 30)) == {
+        "batchItemFailures": []
+    }
+    bounced = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageBounced.v1"]
+    assert [(b["message_id"], b["bounce_type"]) for b in bounced] == [(message_id, "permanent")]

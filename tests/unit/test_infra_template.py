@@ -124,14 +124,29 @@ def test_every_dlq_has_an_alarm() -> None:
     assert alarmed == {name for name, r in resources.items() if name.endswith("Dlq")}
 
 
-def test_a_function_that_continues_on_its_own_queue_may_send_to_it_and_no_other_may() -> None:
+def test_a_function_may_send_only_to_its_own_continuation_queue_and_its_services_outbox_queues() -> None:
     resources = render()["Resources"]
+
+    def send(queue: str) -> dict[str, object]:
+        return {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [queue_id(STACK.queue(queue)), "QueueName"]}}}
+
     for fn in STACK.functions:
         policies = resources[function_id(fn)]["Properties"]["Policies"]
         sends = [p for p in policies if "SQSSendMessagePolicy" in p]
+        allowed = [send(q.logical) for q in STACK.queues if q.owner == fn.service and q.outbox_env_var]
         if fn.continues_on_own_queue:
-            queue = queue_id(STACK.queue(fn.trigger.queue or ""))
-            assert sends == [{"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}}]
-        else:
-            assert sends == []
+            allowed.insert(0, send(fn.trigger.queue or ""))
+        assert sends == allowed, fn.logical
     assert any(fn.continues_on_own_queue for fn in STACK.functions)
+    assert any(q.outbox_env_var for q in STACK.queues)
+
+
+def test_ses_events_reach_notifications_outcomes_queue_through_the_feedback_topic() -> None:
+    resources = render()["Resources"]
+    destination = resources["SesConfigurationSetFeedback"]["Properties"]["EventDestination"]
+    assert destination["SnsDestination"] == {"TopicARN": {"Ref": "DeliveryFeedbackTopic"}}
+    assert {"delivery", "bounce", "complaint"} <= set(destination["MatchingEventTypes"])
+    subscription = resources["DeliveryFeedbackTopicSubscription"]["Properties"]
+    assert subscription["Endpoint"] == {"Fn::GetAtt": [queue_id(STACK.queue("notifications-outcomes")), "Arn"]}
+    env = resources[function_id(STACK.function("notifications", "on_bus_events"))]["Properties"]["Environment"]
+    assert env["Variables"]["SES_CONFIGURATION_SET"] == {"Ref": "SesConfigurationSet"}
