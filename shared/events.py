@@ -145,6 +145,7 @@ class CaseOwnerData(Payload):
     last_name: str | None = None
     company_name: str | None = None
     birth_date: date | None = None
+    language: str | None = Field(default=None, description="ISO 639-1, when the file says it")
 
 
 # ---- contacts -------------------------------------------------------------------------------------------

@@ -33,5 +33,6 @@ def openapi_document() -> Response:
 
 
 on_bus_events = wiring.on_bus(app, "contacts", handlers.on_bus_events)
+on_reminder_schedule = wiring.on_schedule(app, "rate(1 day)", handlers.on_reminder_schedule)
 
 __all__ = ["Call", "app"]

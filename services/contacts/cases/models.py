@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from services.contacts.cases.domain import ActionKind, EvidenceKind, PointState, Qualification, State
 from services.contacts.models import In
-from shared.events import ContactPointType, PostalAddress
+from shared.events import CloseReason, ContactPointType, Instalment, PostalAddress
 
 
 class ContactPoint(BaseModel):
@@ -46,6 +46,10 @@ class Case(BaseModel):
     portfolio: str | None = None
     opened_on: date
     collector: str | None = None
+    open_amount: Decimal | None = Field(default=None, description="what is still owed (the amount before payments)")
+    paid_amount: Decimal | None = None
+    plan_id: str | None = None
+    closed_reason: CloseReason | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -61,6 +65,7 @@ class CaseOwner(BaseModel):
     last_name: str | None = None
     company_name: str | None = None
     birth_date: date | None = None
+    language: str | None = Field(default=None, description="ISO 639-1, the language debtor messages are written in")
 
 
 class CaseFile(BaseModel):
@@ -209,3 +214,80 @@ class AuditEntry(BaseModel):
 
 class OptionalReasonIn(In):
     reason: str | None = Field(default=None, max_length=1000)
+
+
+# ---- case lifecycle: payments, payment plan, closing, messages ----------------------------------------------
+
+
+class PaymentIn(In):
+    amount: Decimal = Field(gt=0, max_digits=15, description='in the case currency, e.g. "250.00"')
+    currency: str | None = Field(default=None, min_length=3, max_length=3, description="must be the case's if given")
+    paid_on: date
+    reference: str | None = Field(default=None, max_length=200, description="bank reference, receipt number")
+
+
+class Payment(BaseModel):
+    payment_id: str
+    case_id: str
+    amount: Decimal
+    currency: str
+    paid_on: date
+    reference: str | None = None
+    recorded_by: str
+    recorded_at: datetime
+    overpaid: Decimal = Field(default=Decimal(0), description="what the payment brought beyond the open amount")
+
+
+class PaymentOut(BaseModel):
+    payment: Payment
+    case: Case
+
+
+class InstalmentIn(In):
+    due_on: date
+    amount: Decimal = Field(gt=0, max_digits=15)
+
+
+class PaymentPlanIn(In):
+    instalments: list[InstalmentIn] = Field(min_length=1, max_length=120, description="in due-date order")
+    currency: str | None = Field(default=None, min_length=3, max_length=3, description="must be the case's if given")
+
+
+class PaymentPlan(BaseModel):
+    plan_id: str
+    case_id: str
+    currency: str
+    instalments: list[Instalment]
+
+
+class CaseClosingIn(In):
+    reason: CloseReason
+
+
+class CaseClosingOut(BaseModel):
+    case: Case
+    closing_message: str | None = Field(
+        default=None, description="the id of the closing e-mail request, when the client's settings ask for one"
+    )
+    closing_message_status: str | None = Field(default=None, description="requested | deferred | refused")
+
+
+class CaseMessage(BaseModel):
+    """One message to the debtor about the case, as notifications reported it."""
+
+    message_id: str
+    case_id: str
+    kind: str | None = None
+    channel: str
+    recipient: str | None = None
+    contact_point_id: str | None = None
+    template: str | None = Field(default=None, description="the template used, e.g. de/payment_plan_reminder")
+    language: str | None = None
+    cause_event_id: str | None = None
+    provider_message_id: str | None = None
+    status: str | None = Field(default=None, description="sent | queued | delivered | bounced | complained | failed")
+    outcome: str | None = None
+    opt_out: str | None = None
+    segments: int | None = None
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None

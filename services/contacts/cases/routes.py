@@ -11,7 +11,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel
 
 from services.contacts import pagination
-from services.contacts.cases import attachments, contact_points
+from services.contacts.cases import attachments, case_messages, contact_points, settlement
 from services.contacts.cases import use_cases as cases
 from services.contacts.cases.models import (
     Attachment,
@@ -20,7 +20,10 @@ from services.contacts.cases.models import (
     AuditEntry,
     Case,
     CaseActionIn,
+    CaseClosingIn,
+    CaseClosingOut,
     CaseFile,
+    CaseMessage,
     CaseOwnerFile,
     CollectorIn,
     ContactActionIn,
@@ -33,6 +36,10 @@ from services.contacts.cases.models import (
     NoteIn,
     ObservationIn,
     OptionalReasonIn,
+    PaymentIn,
+    PaymentOut,
+    PaymentPlan,
+    PaymentPlanIn,
     ReasonIn,
     ValidateIn,
 )
@@ -410,3 +417,70 @@ def delete_attachment(case_id: str, attachment_id: str) -> Response:
     if response.status_code == 204:
         response.body = ""
     return response
+
+
+# ---- case lifecycle: payments, payment plan, closing, messages ----------------------------------------------
+
+
+@route(
+    bp,
+    "/cases/{case_id}/payments",
+    "POST",
+    summary="Record a payment of the debtor (in the case currency); the open amount goes down",
+    request=PaymentIn,
+    response=PaymentOut,
+    status=201,
+    errors=CHANGE_ERRORS,
+)
+def record_payment(case_id: str) -> Response:
+    return respond(
+        bp.current_request,
+        lambda c: settlement.record_payment(case_id, c.body(PaymentIn), c.identity, c.correlation_id),
+        201,
+        allow=agency,
+    )
+
+
+@route(
+    bp,
+    "/cases/{case_id}/payment-plan",
+    "PUT",
+    summary="Agree a payment plan (instalments with due dates and amounts); the case goes into settlement",
+    request=PaymentPlanIn,
+    response=PaymentPlan,
+    errors=CHANGE_ERRORS,
+)
+def agree_payment_plan(case_id: str) -> Response:
+    return respond(
+        bp.current_request,
+        lambda c: settlement.agree_plan(case_id, c.body(PaymentPlanIn), c.identity, c.correlation_id),
+        allow=agency,
+    )
+
+
+@route(
+    bp,
+    "/cases/{case_id}/close",
+    "POST",
+    summary="Close the case with a reason (fully_paid, paid_in_settlement, recalled_by_client, uncollectable)",
+    request=CaseClosingIn,
+    response=CaseClosingOut,
+    errors=CHANGE_ERRORS,
+)
+def close_case(case_id: str) -> Response:
+    return respond(
+        bp.current_request,
+        lambda c: settlement.close_case(case_id, c.body(CaseClosingIn), c.identity, c.correlation_id),
+        allow=agency,
+    )
+
+
+@route(
+    bp,
+    "/cases/{case_id}/messages",
+    "GET",
+    summary="Every message sent to the debtor about the case, with its template, language and outcome",
+    response=Page[CaseMessage],
+)
+def list_case_messages(case_id: str) -> Response:
+    return respond(bp.current_request, lambda c: case_messages.list_messages(case_id, c.identity))

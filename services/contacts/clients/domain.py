@@ -94,6 +94,7 @@ def effective_business_unit(unit: BusinessUnit, overrides: BusinessUnitOverrides
         invoice=unit.invoice,
         email_footers=footers,
         communication_templates=dict(unit.communication_templates),
+        language=unit.language,
         overridden=overridden,
     )
 

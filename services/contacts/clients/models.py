@@ -37,6 +37,9 @@ class CompanyInformation(In):
     registration_number: str | None = Field(default=None, max_length=64)
     vat_number: str | None = Field(default=None, max_length=32)
     address: PostalAddress | None = None
+    supervisory_authority: str | None = Field(
+        default=None, max_length=300, description="RDG §13a: the authority the agency is registered with"
+    )
 
 
 class EmailSettings(In):
@@ -71,6 +74,9 @@ class BusinessUnitDefinition(In):
     communication_templates: dict[Slug, CommunicationTemplate] = Field(
         default_factory=dict, description="template name (e.g. invitation, case_closed_fully_paid) → template"
     )
+    language: Language | None = Field(
+        default=None, description="the language of debtor messages when the case owner's is not known"
+    )
 
 
 class NewBusinessUnit(BusinessUnitDefinition):
@@ -101,6 +107,7 @@ class EffectiveBusinessUnit(BaseModel):
     email: EmailSettings
     invoice: InvoiceSettings
     email_footers: dict[str, str]
+    language: str | None = None
     communication_templates: dict[str, CommunicationTemplate]
     overridden: list[str] = Field(description="field paths whose value comes from the client, not the business unit")
 
@@ -257,6 +264,9 @@ class DebtorCommunicationSettings(In):
     closing_email_on_full_payment: bool = Field(default=False, description="e-mail the debtor: case fully paid")
     closing_email_on_settlement_paid: bool = Field(
         default=False, description="e-mail the debtor: case paid while in settlement mode"
+    )
+    max_sms_segments: int = Field(
+        default=3, ge=1, le=10, description="an SMS needing more segments (each one charged) is not sent"
     )
 
 
