@@ -9,8 +9,8 @@ from typing import Any
 from infra.provision import Provisioned
 from services.contacts.cases import reminders
 from shared.events import MessageBounced, MessageSent
-from tests.conftest import receive_all
-from tests.integration.contacts_case_support import Api, deliver, imported, point_id
+from tests.integration.contacts.cases.support import Api, deliver, imported, point_id
+from tests.integration.support import receive_all
 
 TODAY = datetime.now(UTC).date()
 
