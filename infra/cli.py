@@ -81,11 +81,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from infra import demo
+    from infra import demo, demo_debtors
 
     STATE_DIR.mkdir(exist_ok=True)
     with LocalStack(stage="demo", log_file=str(STATE_DIR / "demo-lambda.log")) as stack:
-        demo.run(stack)
+        result = demo.run(stack)
+        demo_debtors.run(stack, result["client_id"], result["cases"])
     print(f"\nhandler logs (JSON, with correlation ids): {STATE_DIR / 'demo-lambda.log'}")
     return 0
 

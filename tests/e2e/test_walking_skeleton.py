@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from infra import demo
+from infra import demo, demo_debtors
 from infra.local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -30,6 +30,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, An
     try:
         with LocalStack(stage="e2e", log_file=str(log_file)) as stack:
             result = demo.run(stack, out=lambda *_: None)
+            result["debtors"] = demo_debtors.run(stack, result["client_id"], result["cases"], out=lambda *_: None)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -133,3 +134,28 @@ def test_finview_up_serves_fires_enrichment_on_demand_and_stops_cleanly_on_ctrl_
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_german_and_french_debtors_get_their_messages_in_their_language(run: tuple[dict[str, Any], Path]) -> None:
+    debtors = run[0]["debtors"]
+    first, second = debtors["schedule_runs"]
+    assert (first["requested"], second["requested"], second["already_reminded"]) == (1, 0, 1)
+    [reminder] = debtors["german_reminders"]
+    assert reminder["subject"].startswith("Erinnerung: Rate 1 fällig am")
+    assert (
+        "Informationen nach § 13a" in debtors["german_body"]
+        and "Hanseatischen Oberlandesgerichts" in debtors["german_body"]
+    )
+    [closing] = debtors["french_closing"]
+    assert closing["subject"] == "Dossier K-1002 entièrement réglé" and "Bonjour Jean Dupont" in debtors["french_body"]
+    assert "13a" not in debtors["french_body"]  # a debtor in France gets no RDG block
+
+
+def test_the_case_messages_show_template_language_and_outcome_including_a_bounce(
+    run: tuple[dict[str, Any], Path],
+) -> None:
+    debtors = run[0]["debtors"]
+    templates = {m["template"]: m["status"] for messages in debtors["messages"].values() for m in messages}
+    assert templates["de/payment_plan_reminder"] == "delivered"
+    assert templates["fr/closing_fully_paid"] == "delivered"
+    assert [b["outcome"] for b in debtors["bounced"]] == ["permanent bounce: smtp; 550 5.1.1 user unknown"]
