@@ -5,7 +5,8 @@ place a message to a debtor leaves contacts. Notifications renders and delivers 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -82,6 +83,32 @@ def sender_of(client: Any) -> Sender:
     )
 
 
+@dataclass
+class ClientLookups:
+    """What every message of one client shares (client, settings, sender), read once per schedule run."""
+
+    found: dict[str, tuple[Any, ClientSettings, Sender]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def of(self, client_id: str) -> tuple[Any, ClientSettings, Sender]:
+        with self.lock:
+            if client_id in self.found:
+                return self.found[client_id]
+        value = _client_facts(client_id)
+        with self.lock:
+            self.found[client_id] = value
+        return value
+
+
+def _client_facts(client_id: str) -> tuple[Any, ClientSettings, Sender]:
+    client = clients_repository.get_client(client_id)
+    if client is None:
+        raise NotFound("client", client_id)
+    settings_item = clients_repository.get_settings(client_id)
+    settings = ClientSettings.model_validate(settings_item) if settings_item else ClientSettings()
+    return client, settings, sender_of(client)
+
+
 def debtor_message(
     case_id: str,
     kind: MessageKind,
@@ -89,6 +116,7 @@ def debtor_message(
     instalment: Instalment | None = None,
     remedy: str | None = None,
     case_changes: dict[str, Any] | None = None,
+    lookups: ClientLookups | None = None,
 ) -> tuple[dict[str, Any], DebtorMessage]:
     """The case item and the message of ``kind`` about it, with everything notifications needs to write it."""
     pointer = repository.case_pointer(case_id)
@@ -97,12 +125,10 @@ def debtor_message(
     owner_id, client_id = str(pointer["case_owner_id"]), str(pointer["client_id"])
     item = repository.get_case_item(owner_id, case_id)
     owner = repository.get_item(f"OWNER#{owner_id}", "PROFILE") or {}
-    client = clients_repository.get_client(client_id)
-    if item is None or client is None:
+    if item is None:
         raise NotFound("case", case_id)
+    client, settings, sender = (lookups or ClientLookups()).of(client_id)
     item = {**item, **(case_changes or {})}
-    settings_item = clients_repository.get_settings(client_id)
-    settings = ClientSettings.model_validate(settings_item) if settings_item else ClientSettings()
     address, traced = _postal_address(owner_id)
     amount = _money(item, "amount", Decimal(0))
     message = DebtorMessage(
@@ -111,7 +137,7 @@ def debtor_message(
         debtor_name=_debtor_name(owner),
         address=address,
         address_from_enrichment=traced,
-        sender=sender_of(client),
+        sender=sender,
         creditor=Creditor(legal_name=client.legal_name, address=client.address),
         case=CaseSummary(
             case_id=case_id,
@@ -213,9 +239,12 @@ def request_message(
     instalment: Instalment | None = None,
     remedy: str | None = None,
     case_changes: dict[str, Any] | None = None,
+    lookups: ClientLookups | None = None,
 ) -> Outcome:
     """Build the templated message of ``kind`` and request it (through the one function above)."""
-    _, message = debtor_message(case_id, kind, instalment=instalment, remedy=remedy, case_changes=case_changes)
+    _, message = debtor_message(
+        case_id, kind, instalment=instalment, remedy=remedy, case_changes=case_changes, lookups=lookups
+    )
     return request_contact(
         case_id,
         channel,

@@ -22,6 +22,7 @@ from boto3.dynamodb.conditions import Key
 from services.contacts import store
 from services.contacts.cases import contact_requests, lifecycle, repository, settlement
 from services.contacts.clients import domain as clients_domain
+from services.contacts.clients.models import ClientSettings
 from shared.events import Channel, new_id
 from shared.observability import logger
 
@@ -43,6 +44,7 @@ class ReminderRun:
     held_back: int = 0
     failed: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    lookups: contact_requests.ClientLookups = field(default_factory=contact_requests.ClientLookups, repr=False)
 
     def count(self, name: str) -> None:
         with self.lock:
@@ -53,8 +55,8 @@ def planned_cases(shard: int) -> Iterator[dict[str, Any]]:
     yield from store.query_all(KeyConditionExpression=Key("PK").eq(f"PLANS#{shard}"))
 
 
-def _reminder_days(client_id: str, portfolio: str | None) -> int:
-    workflow = settlement.client_settings(client_id).workflow
+def _reminder_days(settings: ClientSettings, portfolio: str | None) -> int:
+    workflow = settings.workflow
     override = workflow.portfolio_overrides.get(portfolio) if portfolio else None
     return clients_domain.effective_workflow(workflow, override, portfolio or "").payment_plan_reminder_days
 
@@ -71,7 +73,8 @@ def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlatio
         return
     run.count("cases")
     paid = Decimal(str(item.get("paid_amount", 0))) - Decimal(str(item.get("plan_paid_from", 0)))
-    days = _reminder_days(str(item["client_id"]), item.get("portfolio"))
+    _, settings, _ = run.lookups.of(str(item["client_id"]))
+    days = _reminder_days(settings, item.get("portfolio"))
     for instalment in lifecycle.instalments_to_remind(settlement.plan_of(item), paid, days, today):
         claim = {
             "PK": f"CASE#{case_id}",
@@ -95,6 +98,7 @@ def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlatio
                 who=None,
                 correlation_id=correlation_id,
                 instalment=instalment,
+                lookups=run.lookups,
             )
         except Exception as error:  # one case's trouble must not stop the others' reminders
             store.table().delete_item(Key={"PK": claim["PK"], "SK": claim["SK"]})

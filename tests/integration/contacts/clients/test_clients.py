@@ -397,6 +397,7 @@ def test_settings_defaults(api: Api) -> None:
     assert got["debtor_communication"] == {
         "closing_email_on_full_payment": False,
         "closing_email_on_settlement_paid": False,
+        "max_sms_segments": 3,
     }
 
 
@@ -511,7 +512,11 @@ def test_debtor_communication_settings_are_kept(api: Api) -> None:
     body = settings_body(debtor_communication={"closing_email_on_full_payment": True})
     assert api.call("PUT", f"/clients/{cid}/settings", body).status == 200
     got = api.call("GET", f"/clients/{cid}/settings").body["debtor_communication"]
-    assert got == {"closing_email_on_full_payment": True, "closing_email_on_settlement_paid": False}
+    assert got == {
+        "closing_email_on_full_payment": True,
+        "closing_email_on_settlement_paid": False,
+        "max_sms_segments": 3,
+    }
 
 
 # ---- the request contract ---------------------------------------------------------------------------------
