@@ -150,3 +150,30 @@ def test_ses_events_reach_notifications_outcomes_queue_through_the_feedback_topi
     assert subscription["Endpoint"] == {"Fn::GetAtt": [queue_id(STACK.queue("notifications-outcomes")), "Arn"]}
     env = resources[function_id(STACK.function("notifications", "on_bus_events"))]["Properties"]["Environment"]
     assert env["Variables"]["SES_CONFIGURATION_SET"] == {"Ref": "SesConfigurationSet"}
+
+
+def test_code_folders_install_every_package_the_services_import(built: Path) -> None:
+    """A package a service imports but its requirements.txt lacks fails the deployed function at import."""
+    import ast
+    import importlib.metadata
+    import re
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    distributions = importlib.metadata.packages_distributions()
+    lambda_runtime = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six"}
+    first_party = {"finview"}
+    for service in ("contacts", "imports", "enrichment", "notifications"):
+        requirements = (built.parent / service / "requirements.txt").read_text().splitlines()
+        installed = {norm(re.split(r"[\[<>=!~ ;]", r, maxsplit=1)[0]) for r in requirements if r}
+        tops: set[str] = set()
+        for folder in (Path("services") / service, Path("shared")):
+            for path in folder.rglob("*.py"):
+                for node in ast.walk(ast.parse(path.read_text())):
+                    if isinstance(node, ast.Import):
+                        tops.update(a.name.split(".")[0] for a in node.names)
+                    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                        tops.add(node.module.split(".")[0])
+        needed = {norm(d) for top in tops for d in distributions.get(top, [])} - lambda_runtime - first_party
+        assert needed - installed == set(), f"{service}: requirements.txt lacks {sorted(needed - installed)}"
