@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -17,6 +18,9 @@ from infra.local.stack import local_environment, quiet_moto
 from infra.provision import LocalOverrides, Provisioned, provision
 
 REGION = "eu-west-1"
+# Contacts are timed by the debtor's local hour: by default the contact policy's clock reads a weekday noon in
+# Europe, so no test depends on the hour it runs at (the policy's own tests pin the times they are about).
+POLICY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +32,13 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _daytime_contact_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.contacts.policy import gate
+
+    monkeypatch.setattr(gate, "now", lambda: POLICY_NOON)
 
 
 @pytest.fixture(scope="session")
