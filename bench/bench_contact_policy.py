@@ -73,7 +73,7 @@ def pure(report: Report, n: int) -> None:
 
 
 def _owner(owner: str, case: str) -> None:
-    from tests.integration.contacts_case_support import Api, deliver, imported
+    from tests.integration.contacts.cases.support import Api, deliver, imported
 
     points = (("phone", "+12125550123"), ("email", f"{owner}@example.com"))
     assert deliver(imported(owner, case_ids=(case,), points=points))["batchItemFailures"] == []
@@ -86,7 +86,7 @@ def _owner(owner: str, case: str) -> None:
 
 
 def gate_cost(report: Report, n: int) -> None:
-    from tests.integration.contacts_case_support import Api
+    from tests.integration.contacts.cases.support import Api
 
     _owner("bench-gate", "bench-gate-case")
     api = Api()
@@ -149,7 +149,7 @@ def gate_cost(report: Report, n: int) -> None:
 
 
 def race_round(r: int, requests: int = 20) -> dict[str, Any]:
-    from tests.integration.contacts_case_support import Api
+    from tests.integration.contacts.cases.support import Api
 
     owner, case = f"bench-race-{r}", f"bench-race-case-{r}"
     _owner(owner, case)
