@@ -257,6 +257,8 @@ SIZING: dict[tuple[str, str], Sizing] = {
     # One full vCPU: parsing and matching are CPU-bound (see services/imports/pipeline.py).
     ("imports", "on_file_dropped"): Sizing(timeout=900, memory=1769, continues_on_own_queue=True),
     ("enrichment", "on_schedule"): Sizing(timeout=300),
+    # A batch of deferred contacts, each decided and written like an API request.
+    ("contacts", "release_deferred_contacts"): Sizing(timeout=120),
 }
 
 
@@ -318,13 +320,14 @@ STACK = Stack(
             (
                 ev.CaseFileImported,
                 ev.EnrichmentResultFound,
-                # What became of each message to a debtor: contacts keeps the case's messages from these.
+                # What became of each message to a debtor: contacts keeps the case's messages from these, and
+                # the outcomes feed the contact policy (contact-point validity, opt-outs).
                 ev.MessageSent,
                 ev.MessageDelivered,
+                ev.MessageFailed,
                 ev.MessageBounced,
                 ev.MessageComplained,
                 ev.SmsFailed,
-                ev.MessageFailed,
                 ev.OptOutReceived,
             ),
         ),

@@ -1,17 +1,22 @@
-"""Lambda entry points of the contacts service that are not API routes: the bus inbox → the cases' use cases, and
-the daily payment-plan reminder schedule."""
+"""Lambda entry points of the contacts service that are not API routes: the bus inbox → the use cases, the contact
+policy's schedule that releases deferred automatic contacts, and the daily payment-plan reminder schedule."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from services.contacts import store
 from services.contacts.cases import case_messages, reminders
 from services.contacts.cases import use_cases as cases
+from services.contacts.policy import gate
+from services.contacts.policy import use_cases as policy
 from shared.consumer import bus_consumer
 from shared.events import (
     CaseFileImported,
     EnrichmentResultFound,
+    Event,
     MessageBounced,
     MessageComplained,
     MessageDelivered,
@@ -24,6 +29,17 @@ from shared.observability import lambda_handler
 
 SERVICE = "contacts"
 
+
+def _both(*steps: Callable[[Any], Any]) -> Callable[[Event], None]:
+    """One event, two consumers in contacts: the case's messages (read model) and the contact policy."""
+
+    def run(event: Event) -> None:
+        for step in steps:
+            step(event)
+
+    return run
+
+
 on_bus_events = bus_consumer(
     SERVICE,
     store.table_name,
@@ -32,13 +48,21 @@ on_bus_events = bus_consumer(
         EnrichmentResultFound: cases.on_enrichment_result,
         MessageSent: case_messages.on_message_sent,
         MessageDelivered: case_messages.on_outcome,
-        MessageBounced: case_messages.on_outcome,
-        MessageComplained: case_messages.on_outcome,
-        SmsFailed: case_messages.on_outcome,
         MessageFailed: case_messages.on_outcome,
-        OptOutReceived: case_messages.on_outcome,
+        MessageBounced: _both(case_messages.on_outcome, policy.on_message_bounced),
+        MessageComplained: _both(case_messages.on_outcome, policy.on_message_complained),
+        SmsFailed: _both(case_messages.on_outcome, policy.on_sms_failed),
+        OptOutReceived: _both(case_messages.on_outcome, policy.on_opt_out_received),
     },
 )
+
+
+@lambda_handler(SERVICE)
+def release_deferred_contacts(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """EventBridge schedule: ask the gate again for every deferred automatic contact whose time has come."""
+    when = event.get("time")
+    at = datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None
+    return gate.release_deferred(at)
 
 
 @lambda_handler(SERVICE)

@@ -159,3 +159,4 @@ def test_the_case_messages_show_template_language_and_outcome_including_a_bounce
     assert templates["de/payment_plan_reminder"] == "delivered"
     assert templates["fr/closing_fully_paid"] == "delivered"
     assert [b["outcome"] for b in debtors["bounced"]] == ["permanent bounce: smtp; 550 5.1.1 user unknown"]
+    assert debtors["bounce_point"]["valid"] is False  # the contact policy turned the bounced e-mail invalid

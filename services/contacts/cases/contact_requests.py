@@ -1,178 +1,27 @@
-"""The debtor messages contacts decides (reminders, closing e-mails, cease-communication notices): each one built
-from contacts' own data (case, case owner, client, business unit) and handed to the contact-policy gate, the ONE
-place a message to a debtor leaves contacts. Notifications renders and delivers what the gate lets through.
+"""The ONE way a message reaches a debtor: ``request_contact``. Collectors' actions, automatic workflow steps,
+payment-plan reminders and closing e-mails all call it; it asks the contact-policy gate and publishes
+ContactActionRequested only when the gate allowed it (contract between issues 11 and 12, PROTOCOL.md).
+
+Manual request refused → ``Refused`` (HTTP 409 naming the rule and ``next_allowed_at``; nothing stored).
+Automatic request refused for now → deferred (status "deferred", released by the schedule); refused for good
+(cease communication, an opt-out, no valid default, …) → recorded as refused, status "refused".
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+from datetime import datetime
 
-from services.contacts.cases import audit, repository
-from services.contacts.clients import business_units
-from services.contacts.clients import domain as clients_domain
-from services.contacts.clients import repository as clients_repository
-from services.contacts.clients.models import ClientSettings
+from services.contacts.cases import audit, domain
+from services.contacts.cases import repository as cases_repository
+from services.contacts.cases.models import ContactActionOut
 from services.contacts.identity import Identity
-from shared import bus
+from services.contacts.policy import gate
+from services.contacts.policy.gate import Outcome, Refused
+from services.contacts.policy.rules import ANY_CASE, Channel, MessageKind
 from shared.errors import Conflict, NotFound
-from shared.events import (
-    CaseSummary,
-    Channel,
-    ContactActionRequested,
-    Creditor,
-    DebtorMessage,
-    Instalment,
-    MessageKind,
-    PostalAddress,
-    Sender,
-    new_id,
-)
-from shared.observability import logger
+from shared.events import DebtorMessage
 
-log = logger("contacts")
-
-
-def _money(item: dict[str, Any], name: str, default: Decimal) -> Decimal:
-    value = item.get(name)
-    return Decimal(str(value)) if value is not None else default
-
-
-def _debtor_name(owner: dict[str, Any]) -> str:
-    person = " ".join(str(owner[k]) for k in ("first_name", "last_name") if owner.get(k))
-    return str(owner.get("company_name") or person or owner.get("client_reference") or "")
-
-
-def _postal_address(case_owner_id: str) -> tuple[PostalAddress | None, bool]:
-    """The default postal address (else the newest valid one) and whether enrichment found it (RDG §13a: the
-    debtor must be told so)."""
-    pointer = repository.default_pointer(case_owner_id, "postal_address")
-    item = repository.get_contact_point(case_owner_id, str(pointer["contact_point_id"])) if pointer else None
-    if item is None or not item.get("valid", True):
-        points, _ = repository.list_contact_points(
-            case_owner_id, include_invalid=False, point_type="postal_address", limit=50, start=None
-        )
-        with_address = sorted((p for p in points if p.address), key=lambda p: p.created_at, reverse=True)
-        if not with_address:
-            return None, False
-        newest = with_address[0]
-        return newest.address, newest.source.startswith("enrichment")
-    if not item.get("address"):
-        return None, False
-    return PostalAddress.model_validate(item["address"]), str(item.get("source", "")).startswith("enrichment")
-
-
-def sender_of(client: Any) -> Sender:
-    unit = business_units.find(client.business_unit_id)
-    if unit is None:
-        raise NotFound("business_unit", client.business_unit_id)
-    effective = clients_domain.effective_business_unit(unit, client.business_unit_overrides)
-    company = effective.company
-    return Sender(
-        name=effective.email.sender_name or effective.name,
-        email=str(effective.email.sender_email),
-        reply_to=str(effective.email.reply_to) if effective.email.reply_to else None,
-        company_name=company.legal_name,
-        address=company.address,
-        registration_number=company.registration_number,
-        supervisory_authority=company.supervisory_authority,
-        footers=dict(effective.email_footers),
-        language=effective.language,
-    )
-
-
-@dataclass
-class ClientLookups:
-    """What every message of one client shares (client, settings, sender), read once per schedule run."""
-
-    found: dict[str, tuple[Any, ClientSettings, Sender]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def of(self, client_id: str) -> tuple[Any, ClientSettings, Sender]:
-        with self.lock:
-            if client_id in self.found:
-                return self.found[client_id]
-        value = _client_facts(client_id)
-        with self.lock:
-            self.found[client_id] = value
-        return value
-
-
-def _client_facts(client_id: str) -> tuple[Any, ClientSettings, Sender]:
-    client = clients_repository.get_client(client_id)
-    if client is None:
-        raise NotFound("client", client_id)
-    settings_item = clients_repository.get_settings(client_id)
-    settings = ClientSettings.model_validate(settings_item) if settings_item else ClientSettings()
-    return client, settings, sender_of(client)
-
-
-def debtor_message(
-    case_id: str,
-    kind: MessageKind,
-    *,
-    instalment: Instalment | None = None,
-    remedy: str | None = None,
-    case_changes: dict[str, Any] | None = None,
-    lookups: ClientLookups | None = None,
-) -> tuple[dict[str, Any], DebtorMessage]:
-    """The case item and the message of ``kind`` about it, with everything notifications needs to write it."""
-    pointer = repository.case_pointer(case_id)
-    if pointer is None:
-        raise NotFound("case", case_id)
-    owner_id, client_id = str(pointer["case_owner_id"]), str(pointer["client_id"])
-    item = repository.get_case_item(owner_id, case_id)
-    owner = repository.get_item(f"OWNER#{owner_id}", "PROFILE") or {}
-    if item is None:
-        raise NotFound("case", case_id)
-    client, settings, sender = (lookups or ClientLookups()).of(client_id)
-    item = {**item, **(case_changes or {})}
-    address, traced = _postal_address(owner_id)
-    amount = _money(item, "amount", Decimal(0))
-    message = DebtorMessage(
-        kind=kind,
-        language=owner.get("language") or language_of_country(address),
-        debtor_name=_debtor_name(owner),
-        address=address,
-        address_from_enrichment=traced,
-        sender=sender,
-        creditor=Creditor(legal_name=client.legal_name, address=client.address),
-        case=CaseSummary(
-            case_id=case_id,
-            client_case_number=item.get("client_case_number"),
-            invoice_numbers=list(item.get("invoice_numbers") or []),
-            currency=str(item.get("currency", "EUR")),
-            claim_amount=amount,
-            open_amount=_money(item, "open_amount", amount),
-            claim_basis=item.get("claim_basis"),
-            opened_on=item.get("opened_on"),
-        ),
-        instalment=instalment,
-        remedy=remedy,
-        max_sms_segments=settings.debtor_communication.max_sms_segments,
-    )
-    return item, message
-
-
-# Where the case owner's language is not known, the language of the country they live in, when it is one of
-# ours, is a better guess than the business unit's (a French debtor of a German agency reads French).
-COUNTRY_LANGUAGE = {"DE": "de", "AT": "de", "LI": "de", "FR": "fr", "BE": "fr", "LU": "fr", "MC": "fr"}
-COUNTRY_LANGUAGE |= {"GB": "en", "IE": "en", "US": "en", "CA": "en", "AU": "en", "NZ": "en"}
-
-
-def language_of_country(address: PostalAddress | None) -> str | None:
-    return COUNTRY_LANGUAGE.get(address.country.upper()) if address else None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one request: ``requested`` (published), ``deferred`` or ``refused`` (by the contact policy)."""
-
-    status: str
-    action_id: str
-    event: ContactActionRequested | None = None
+__all__ = ["Outcome", "Refused", "action_out", "request_contact", "request_from_api"]
 
 
 def request_contact(
@@ -181,77 +30,96 @@ def request_contact(
     *,
     automatic: bool,
     requested_by: str,
-    actor: audit.Actor,
     correlation_id: str,
+    actor: audit.Actor | None = None,
     contact_point_id: str | None = None,
     message_kind: MessageKind = "contact_request",
     debtor_message: DebtorMessage | None = None,
     subject: str | None = None,
     message: str | None = None,
+    retry_of: str | None = None,
+    at_time: datetime | None = None,
 ) -> Outcome:
-    """THE way a message to a debtor leaves contacts: ContactActionRequested on the bus.
-
-    The contact-policy gate (issue 11) decides here, before anything is published: a refused manual request
-    raises, a refused automatic one is deferred or refused with its reason. Until it is on main this publishes
-    every request to the case owner's default point of the channel's type.
-    """
-    pointer = repository.case_pointer(case_id)
-    if pointer is None:
-        raise NotFound("case", case_id)
-    owner_id = str(pointer["case_owner_id"])
-    point_type = {"email": "email", "sms": "phone", "call": "phone", "letter": "postal_address"}[channel]
-    if contact_point_id is None:
-        default = repository.default_pointer(owner_id, point_type)
-        contact_point_id = str(default["contact_point_id"]) if default and default.get("contact_point_id") else None
-    item = repository.get_contact_point(owner_id, contact_point_id) if contact_point_id else None
-    if item is None or not item.get("valid", True):
-        raise Conflict("no_default", f"the case owner has no valid default {point_type} for this {channel}")
-    del actor  # the gate records the contact in the case owner's history and audit trail
-    event = ContactActionRequested(
-        correlation_id=correlation_id,
-        client_id=str(pointer["client_id"]),
-        case_owner_id=owner_id,
-        case_id=case_id,
-        action=channel,
-        contact_point_id=str(item["contact_point_id"]),
-        contact_point_value=str(item["value"]),
-        automatic=automatic,
-        requested_by=requested_by,
-        subject=subject,
-        message=message,
-        debtor_message=debtor_message,
-        action_id=new_id(),
-        message_kind=message_kind,
-    )
-    bus.publish([event])
-    log.info("contact requested", extra={"case_id": case_id, "channel": channel, "kind": message_kind})
-    return Outcome("requested", str(event.action_id), event)
-
-
-def request_message(
-    case_id: str,
-    kind: MessageKind,
-    channel: Channel,
-    *,
-    automatic: bool,
-    who: Identity | None,
-    correlation_id: str,
-    instalment: Instalment | None = None,
-    remedy: str | None = None,
-    case_changes: dict[str, Any] | None = None,
-    lookups: ClientLookups | None = None,
-) -> Outcome:
-    """Build the templated message of ``kind`` and request it (through the one function above)."""
-    _, message = debtor_message(
-        case_id, kind, instalment=instalment, remedy=remedy, case_changes=case_changes, lookups=lookups
-    )
-    return request_contact(
+    """Ask the gate for one contact with the debtor of ``case_id`` (automatic: by the default point of the
+    channel's type). Returns the outcome; raises ``Refused`` for a refused manual request."""
+    return gate.request_contact(
         case_id,
         channel,
         automatic=automatic,
-        requested_by=who.principal if who is not None else "system:reminder-schedule",
-        actor=audit.Actor.of(who) if who is not None else audit.Actor.system("contacts"),
+        requested_by=requested_by,
+        actor=actor or audit.Actor.system(requested_by.removeprefix("system:")),
         correlation_id=correlation_id,
-        message_kind=kind,
-        debtor_message=message,
+        contact_point_id=contact_point_id,
+        message_kind=message_kind,
+        debtor_message=debtor_message,
+        subject=subject,
+        message=message,
+        retry_of=retry_of,
+        at_time=at_time,
+    )
+
+
+def request_from_api(
+    case_id: str | None,
+    channel: Channel,
+    who: Identity,
+    correlation_id: str,
+    *,
+    automatic: bool,
+    case_owner_id: str | None = None,
+    contact_point_id: str | None = None,
+    message_kind: MessageKind = "contact_request",
+    retry_of: str | None = None,
+) -> ContactActionOut:
+    """A collector's action (on the case, or from one contact point): the point must fit the channel (422),
+    then the gate decides; an automatic request refused for good is a 409 too."""
+    if case_id is None:
+        if case_owner_id is None:
+            raise NotFound("case", "?")
+        case_id = ANY_CASE
+        gate_case = None
+    else:
+        gate_case = gate.case_of(case_id)
+        if case_owner_id is not None and gate_case["case_owner_id"] != case_owner_id:
+            raise NotFound("case", case_id)
+    owner_id = case_owner_id or str(gate_case["case_owner_id"]) if gate_case else case_owner_id
+    if contact_point_id is not None:
+        assert owner_id is not None
+        item = cases_repository.get_contact_point(owner_id, contact_point_id)
+        if item is None:
+            raise NotFound("contact_point", contact_point_id)
+        domain.check_action_type(channel, item["type"])
+    outcome = gate.request_contact(
+        case_id,
+        channel,
+        automatic=automatic,
+        requested_by=who.principal,
+        actor=audit.Actor.of(who),
+        correlation_id=correlation_id,
+        contact_point_id=contact_point_id,
+        message_kind=message_kind,
+        retry_of=retry_of,
+        case_owner_id=owner_id,
+        case=gate_case,
+    )
+    if outcome.status == "refused":
+        raise Refused(outcome.decision, None)
+    if outcome.status == "released_elsewhere":
+        raise Conflict("concurrent_change", "this contact was decided meanwhile")
+    return action_out(outcome, channel, automatic)
+
+
+def action_out(outcome: Outcome, channel: Channel, automatic: bool) -> ContactActionOut:
+    return ContactActionOut(
+        status=outcome.status,
+        action_id=outcome.action_id,
+        event_id=outcome.event.event_id if outcome.event else None,
+        action=channel,
+        automatic=automatic,
+        case_owner_id=outcome.case_owner_id,
+        case_id=None if outcome.case_id == ANY_CASE else outcome.case_id,
+        contact_point=cases_repository.to_point(outcome.point_item) if outcome.point_item else None,
+        rule=outcome.decision.rule,
+        reason=outcome.decision.message or None,
+        next_allowed_at=outcome.next_allowed_at,
     )

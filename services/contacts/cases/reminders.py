@@ -20,7 +20,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from services.contacts import store
-from services.contacts.cases import contact_requests, lifecycle, repository, settlement
+from services.contacts.cases import debtor_messages, lifecycle, repository, settlement
 from services.contacts.clients import domain as clients_domain
 from services.contacts.clients.models import ClientSettings
 from shared.events import Channel, new_id
@@ -44,7 +44,7 @@ class ReminderRun:
     held_back: int = 0
     failed: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    lookups: contact_requests.ClientLookups = field(default_factory=contact_requests.ClientLookups, repr=False)
+    lookups: debtor_messages.ClientLookups = field(default_factory=debtor_messages.ClientLookups, repr=False)
 
     def count(self, name: str) -> None:
         with self.lock:
@@ -90,7 +90,7 @@ def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlatio
         try:
             if channel is None:
                 raise LookupError("the case owner has no default e-mail, phone or postal address")
-            outcome = contact_requests.request_message(
+            outcome = debtor_messages.request_message(
                 case_id,
                 "payment_plan_reminder",
                 channel,

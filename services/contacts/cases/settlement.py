@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.contacts import store
-from services.contacts.cases import audit, contact_requests, lifecycle, repository
+from services.contacts.cases import audit, debtor_messages, lifecycle, repository
 from services.contacts.cases.models import (
     Case,
     CaseClosingIn,
@@ -251,16 +251,17 @@ def close_case(case_id: str, body: CaseClosingIn, who: Identity, correlation_id:
             closing = _closing_email(item, body, who, correlation_id)
             return CaseClosingOut(
                 case=_case(item, fields),
-                closing_message=(closing.action_id or None) if closing else None,
-                closing_message_status=closing.status if closing else None,
+                closing_message=(closing[0] or None) if closing else None,
+                closing_message_status=closing[1] if closing else None,
             )
     raise Conflict("concurrent_change", "the case kept changing meanwhile; read it again and retry")
 
 
 def _closing_email(
     item: dict[str, Any], body: CaseClosingIn, who: Identity, correlation_id: str
-) -> contact_requests.Outcome | None:
-    """Seed 001: the closing e-mail goes out only when the client's settings ask for this closing kind."""
+) -> tuple[str, str] | None:
+    """Seed 001: the closing e-mail goes out only when the client's settings ask for this closing kind.
+    (action id, status) of the request: requested, deferred or refused by the contact policy."""
     wants = client_settings(str(item["client_id"])).debtor_communication
     kind = lifecycle.closing_message(
         body.reason, wants.closing_email_on_full_payment, wants.closing_email_on_settlement_paid
@@ -268,7 +269,7 @@ def _closing_email(
     if kind is None:
         return None
     try:
-        return contact_requests.request_message(
+        outcome = debtor_messages.request_message(
             str(item["case_id"]),
             kind,
             "email",
@@ -279,4 +280,5 @@ def _closing_email(
         )
     except DomainError as refused:  # no e-mail to write to: the case is closed all the same
         log.warning("no closing e-mail", extra={"case_id": item["case_id"], "reason": refused.message})
-        return contact_requests.Outcome("refused", "", None)
+        return "", "refused"
+    return outcome.action_id, outcome.status

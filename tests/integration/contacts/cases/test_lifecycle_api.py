@@ -115,13 +115,14 @@ def test_no_closing_email_when_the_client_did_not_ask_for_that_kind(aws: Provisi
 
 def test_the_case_messages_are_kept_from_notifications_events_in_any_order(aws: Provisioned) -> None:
     api = Api()
-    _, case_id = _case_with_default_email(api)
+    client_id, case_id = _case_with_default_email(api)
+    owner = f"owner-{client_id[:8]}"
     common: dict[str, Any] = {
         "correlation_id": "c",
         "message_id": "msg-1",
         "case_id": case_id,
-        "case_owner_id": "o",
-        "contact_point_id": "cp",
+        "case_owner_id": owner,
+        "contact_point_id": point_id(api, owner, "email"),
         "channel": "email",
         "provider_message_id": "ses-1",
     }
@@ -147,3 +148,6 @@ def test_the_case_messages_are_kept_from_notifications_events_in_any_order(aws: 
     )
     assert message["outcome"] == "permanent bounce: smtp; 550 user unknown"
     assert api.call("GET", f"/cases/{case_id}/messages", token="client-b-user")[0] == 404
+    # The contact policy (issue 11) consumed the same bounce: the e-mail is invalid now.
+    status, points = api.call("GET", f"/case-owners/{owner}/contact-points", query={"include_invalid": "true"})
+    assert [p["valid"] for p in points["items"] if p["type"] == "email"] == [False]

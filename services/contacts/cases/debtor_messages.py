@@ -1,0 +1,193 @@
+"""The templated messages contacts decides (reminders, closing e-mails, cease-communication notices): each one
+built from contacts' own data (case, case owner, client, business unit) and handed to ``contact_requests.
+request_contact``, the ONE way a message leaves contacts (the contact-policy gate). Notifications renders and
+delivers what the gate lets through; it never reads contacts' data.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from services.contacts.cases import audit, contact_requests, repository
+from services.contacts.clients import business_units
+from services.contacts.clients import domain as clients_domain
+from services.contacts.clients import repository as clients_repository
+from services.contacts.clients.models import ClientSettings
+from services.contacts.identity import Identity
+from shared.errors import NotFound
+from shared.events import (
+    CaseSummary,
+    Channel,
+    Creditor,
+    DebtorMessage,
+    Instalment,
+    MessageKind,
+    PostalAddress,
+    Sender,
+)
+from shared.observability import logger
+
+log = logger("contacts")
+
+
+def _money(item: dict[str, Any], name: str, default: Decimal) -> Decimal:
+    value = item.get(name)
+    return Decimal(str(value)) if value is not None else default
+
+
+def _debtor_name(owner: dict[str, Any]) -> str:
+    person = " ".join(str(owner[k]) for k in ("first_name", "last_name") if owner.get(k))
+    return str(owner.get("company_name") or person or owner.get("client_reference") or "")
+
+
+def _postal_address(case_owner_id: str) -> tuple[PostalAddress | None, bool]:
+    """The default postal address (else the newest valid one) and whether enrichment found it (RDG §13a: the
+    debtor must be told so)."""
+    pointer = repository.default_pointer(case_owner_id, "postal_address")
+    item = repository.get_contact_point(case_owner_id, str(pointer["contact_point_id"])) if pointer else None
+    if item is None or not item.get("valid", True):
+        points, _ = repository.list_contact_points(
+            case_owner_id, include_invalid=False, point_type="postal_address", limit=50, start=None
+        )
+        with_address = sorted((p for p in points if p.address), key=lambda p: p.created_at, reverse=True)
+        if not with_address:
+            return None, False
+        newest = with_address[0]
+        return newest.address, newest.source.startswith("enrichment")
+    if not item.get("address"):
+        return None, False
+    return PostalAddress.model_validate(item["address"]), str(item.get("source", "")).startswith("enrichment")
+
+
+def sender_of(client: Any) -> Sender:
+    unit = business_units.find(client.business_unit_id)
+    if unit is None:
+        raise NotFound("business_unit", client.business_unit_id)
+    effective = clients_domain.effective_business_unit(unit, client.business_unit_overrides)
+    company = effective.company
+    return Sender(
+        name=effective.email.sender_name or effective.name,
+        email=str(effective.email.sender_email),
+        reply_to=str(effective.email.reply_to) if effective.email.reply_to else None,
+        company_name=company.legal_name,
+        address=company.address,
+        registration_number=company.registration_number,
+        supervisory_authority=company.supervisory_authority,
+        footers=dict(effective.email_footers),
+        language=effective.language,
+    )
+
+
+@dataclass
+class ClientLookups:
+    """What every message of one client shares (client, settings, sender), read once per schedule run."""
+
+    found: dict[str, tuple[Any, ClientSettings, Sender]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def of(self, client_id: str) -> tuple[Any, ClientSettings, Sender]:
+        with self.lock:
+            if client_id in self.found:
+                return self.found[client_id]
+        value = _client_facts(client_id)
+        with self.lock:
+            self.found[client_id] = value
+        return value
+
+
+def _client_facts(client_id: str) -> tuple[Any, ClientSettings, Sender]:
+    client = clients_repository.get_client(client_id)
+    if client is None:
+        raise NotFound("client", client_id)
+    settings_item = clients_repository.get_settings(client_id)
+    settings = ClientSettings.model_validate(settings_item) if settings_item else ClientSettings()
+    return client, settings, sender_of(client)
+
+
+def debtor_message(
+    case_id: str,
+    kind: MessageKind,
+    *,
+    instalment: Instalment | None = None,
+    remedy: str | None = None,
+    case_changes: dict[str, Any] | None = None,
+    lookups: ClientLookups | None = None,
+) -> tuple[dict[str, Any], DebtorMessage]:
+    """The case item and the message of ``kind`` about it, with everything notifications needs to write it."""
+    pointer = repository.case_pointer(case_id)
+    if pointer is None:
+        raise NotFound("case", case_id)
+    owner_id, client_id = str(pointer["case_owner_id"]), str(pointer["client_id"])
+    item = repository.get_case_item(owner_id, case_id)
+    owner = repository.get_item(f"OWNER#{owner_id}", "PROFILE") or {}
+    if item is None:
+        raise NotFound("case", case_id)
+    client, settings, sender = (lookups or ClientLookups()).of(client_id)
+    item = {**item, **(case_changes or {})}
+    address, traced = _postal_address(owner_id)
+    amount = _money(item, "amount", Decimal(0))
+    message = DebtorMessage(
+        kind=kind,
+        language=owner.get("language") or language_of_country(address),
+        debtor_name=_debtor_name(owner),
+        address=address,
+        address_from_enrichment=traced,
+        sender=sender,
+        creditor=Creditor(legal_name=client.legal_name, address=client.address),
+        case=CaseSummary(
+            case_id=case_id,
+            client_case_number=item.get("client_case_number"),
+            invoice_numbers=list(item.get("invoice_numbers") or []),
+            currency=str(item.get("currency", "EUR")),
+            claim_amount=amount,
+            open_amount=_money(item, "open_amount", amount),
+            claim_basis=item.get("claim_basis"),
+            opened_on=item.get("opened_on"),
+        ),
+        instalment=instalment,
+        remedy=remedy,
+        max_sms_segments=settings.debtor_communication.max_sms_segments,
+    )
+    return item, message
+
+
+# Where the case owner's language is not known, the language of the country they live in, when it is one of
+# ours, is a better guess than the business unit's (a French debtor of a German agency reads French).
+COUNTRY_LANGUAGE = {"DE": "de", "AT": "de", "LI": "de", "FR": "fr", "BE": "fr", "LU": "fr", "MC": "fr"}
+COUNTRY_LANGUAGE |= {"GB": "en", "IE": "en", "US": "en", "CA": "en", "AU": "en", "NZ": "en"}
+
+
+def language_of_country(address: PostalAddress | None) -> str | None:
+    return COUNTRY_LANGUAGE.get(address.country.upper()) if address else None
+
+
+def request_message(
+    case_id: str,
+    kind: MessageKind,
+    channel: Channel,
+    *,
+    automatic: bool,
+    who: Identity | None,
+    correlation_id: str,
+    instalment: Instalment | None = None,
+    remedy: str | None = None,
+    case_changes: dict[str, Any] | None = None,
+    lookups: ClientLookups | None = None,
+) -> contact_requests.Outcome:
+    """Build the templated message of ``kind`` and ask the gate for it (``contact_requests.request_contact``)."""
+    _, message = debtor_message(
+        case_id, kind, instalment=instalment, remedy=remedy, case_changes=case_changes, lookups=lookups
+    )
+    return contact_requests.request_contact(
+        case_id,
+        channel,
+        automatic=automatic,
+        requested_by=who.principal if who is not None else "system:reminder-schedule",
+        actor=audit.Actor.of(who) if who is not None else audit.Actor.system("contacts"),
+        correlation_id=correlation_id,
+        message_kind=kind,
+        debtor_message=message,
+    )
