@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.types import TypeSerializer
 
 from shared import aws, bus, dynamo
 from shared.events import Event, new_id
@@ -43,6 +44,7 @@ SHARDS = 16
 PREFIX = "OUTBOX#"
 SWEEP_GRACE = timedelta(seconds=60)  # longer than any writer takes from its commit to its own flush
 
+_ser = TypeSerializer()
 _cause: contextvars.ContextVar[str | None] = contextvars.ContextVar("outbox_cause", default=None)
 
 
@@ -96,6 +98,25 @@ def write(events: Sequence[Event], table_name: str, changes: Sequence[dict[str, 
     items = [*changes, *put_items(events, table_name)]
     if items:
         aws.client("dynamodb").transact_write_items(TransactItems=items)
+
+
+def put_item(
+    table_name: str,
+    item: dict[str, Any],
+    events: Sequence[Event],
+    condition: str | None = None,
+    values: dict[str, Any] | None = None,
+) -> None:
+    """``put_item`` of one item (resource format) together with its events' outbox rows, in one transaction.
+
+    A failed condition raises like any conditional write (``shared.dynamo.is_condition_failure`` is true).
+    """
+    put: dict[str, Any] = {"TableName": table_name, "Item": {k: _ser.serialize(v) for k, v in item.items()}}
+    if condition:
+        put["ConditionExpression"] = condition
+    if values:
+        put["ExpressionAttributeValues"] = {k: _ser.serialize(v) for k, v in values.items()}
+    write(events, table_name, [{"Put": put}])
 
 
 def pending(table_name: str, cause_id: str | None = None) -> list[dict[str, Any]]:
