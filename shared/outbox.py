@@ -30,6 +30,7 @@ import contextlib
 import contextvars
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -148,6 +149,16 @@ def publish_rows(rows: Sequence[dict[str, Any]], table_name: str) -> int:
 def flush(table_name: str, cause_id: str | None = None) -> int:
     """Publish every pending row of this cause (the rows just committed, and any an earlier attempt left)."""
     return publish_rows(pending(table_name, cause_id), table_name)
+
+
+def try_flush(table_name: str, cause_id: str | None = None) -> int:
+    """:func:`flush` for a writer whose change is committed whatever happens to the events: a failure to publish
+    is logged, not raised (the rows stay; a retry of the cause or the sweeper publishes them)."""
+    try:
+        return flush(table_name, cause_id)
+    except Exception:
+        logging.getLogger("finview.outbox").exception("events stay in the outbox for a retry or the sweeper")
+        return 0
 
 
 def sweep(table_name: str, grace: timedelta = SWEEP_GRACE, now: datetime | None = None) -> int:
