@@ -85,6 +85,11 @@ def row(event: Event, seq: int = 0, cause_id: str | None = None) -> dict[str, An
     }
 
 
+def rows(events: Sequence[Event], cause_id: str | None = None) -> list[dict[str, Any]]:
+    """The outbox rows of ``events`` as plain items, for a transaction built with a boto3 resource's client."""
+    return [row(event, seq, cause_id) for seq, event in enumerate(events)]
+
+
 def put_items(events: Sequence[Event], table_name: str, cause_id: str | None = None) -> list[dict[str, Any]]:
     """TransactWriteItems ``Put`` entries (client format) for ``events``: add them to the change's transaction."""
     out = []

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from services.contacts import pagination
+from services.contacts import pagination, store
 from services.contacts.cases import audit, domain, observations, repository
 from services.contacts.cases.models import (
     CaseOwner,
@@ -25,7 +25,7 @@ from services.contacts.cases.models import (
 )
 from services.contacts.identity import Identity
 from services.contacts.models import Page
-from shared import bus
+from shared import outbox
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.events import ContactActionRequested, ContactPointData, ContactPointType
 from shared.observability import logger
@@ -284,7 +284,9 @@ def request_action(
         automatic=automatic,
         requested_by=who.principal,
     )
-    bus.publish([event])
+    # The request is the event: through the outbox, so a crash before the publish still gets it out.
+    outbox.write([event], store.table_name())
+    outbox.try_flush(store.table_name())
     log.info("contact action requested", extra={"action": action, "automatic": automatic, "event_id": event.event_id})
     return ContactActionOut(
         event_id=event.event_id,

@@ -1,0 +1,152 @@
+"""Fault suite of issue 16 (and the publisher-kill test of issue 10): a handler killed after its last write and
+before its publish, then retried as SQS / EventBridge / the client would, still gets every event downstream
+exactly once in effect. "Killed" is SystemExit from the publisher: nothing after it in the process runs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from boto3.dynamodb.conditions import Attr
+
+from infra.provision import Provisioned
+from services.contacts import store
+from services.contacts.cases import repository as case_repository
+from shared import aws, bus, outbox
+from tests.conftest import receive_all
+from tests.integration.contacts_api import Api, bus_events
+from tests.integration.contacts_case_support import Api as CaseApi
+from tests.integration.contacts_case_support import deliver, enriched, imported
+
+pytestmark = pytest.mark.integration
+
+
+class Kill:
+    """Makes ``target.name`` kill the process (SystemExit) on its first ``times`` calls, then behave."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, target: Any, name: str, times: int = 1) -> None:
+        self.left = times
+        real = getattr(target, name)
+
+        def dying(*args: Any, **kwargs: Any) -> Any:
+            if self.left > 0:
+                self.left -= 1
+                raise SystemExit(f"killed in {name}")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(target, name, dying)
+
+
+def visibility_timeout_passes(table: str) -> None:
+    """What SQS's visibility timeout (6x the Lambda timeout) means for a killed invocation: its idempotency
+    record's in-progress lease has expired by the time the message is delivered again."""
+    items = aws.table(table).scan(FilterExpression=Attr("status").eq("INPROGRESS"))["Items"]
+    for item in items:
+        aws.table(table).update_item(
+            Key={"PK": item["PK"], "SK": item["SK"]},
+            UpdateExpression="SET in_progress_expiration = :past",
+            ExpressionAttributeValues={":past": 1},
+        )
+
+
+def _case_opened(aws_: Provisioned) -> list[tuple[str, str]]:
+    bodies = [json.loads(m["Body"]) for m in receive_all(aws_, "enrichment-inbox")]
+    opened = [b["detail"] for b in bodies if b["detail-type"] == "CaseOpened.v1"]
+    return sorted((d["case_id"], d["event_id"]) for d in opened)
+
+
+def test_contacts_on_case_file_imported_killed_before_publishing_case_opened(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = imported("owner-k", case_ids=("case-k1", "case-k2"))
+    Kill(monkeypatch, bus, "publish_entries")
+    with pytest.raises(SystemExit):
+        deliver(event)
+    assert _case_opened(aws) == []  # both cases are stored, nothing announced yet
+    assert case_repository.case_pointer("case-k1") and case_repository.case_pointer("case-k2")
+
+    visibility_timeout_passes(store.table_name())
+    assert deliver(event) == {"batchItemFailures": []}
+    first = _case_opened(aws)
+    assert [case for case, _ in first] == ["case-k1", "case-k2"]
+
+    assert deliver(event) == {"batchItemFailures": []}  # a further re-delivery announces nothing again
+    assert _case_opened(aws) == []
+
+
+def test_contacts_on_enrichment_result_killed_between_two_points(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deliver(imported("owner-e", case_ids=("case-e",), points=()))
+    result = enriched("owner-e", (("phone", "+41 44 668 18 00"), ("email", "found@example.com")), case_id="case-e")
+    real = case_repository.add_contact_point
+    calls = {"n": 0}
+
+    def killed_after_first(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise SystemExit("killed between the two points")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(case_repository, "add_contact_point", killed_after_first)
+    with pytest.raises(SystemExit):
+        deliver(result)
+    visibility_timeout_passes(store.table_name())
+    assert deliver(result) == {"batchItemFailures": []}
+    assert deliver(result) == {"batchItemFailures": []}
+    status, page = CaseApi().call("GET", "/case-owners/owner-e/contact-points")
+    assert status == 200
+    assert sorted(p["value"] for p in page["items"]) == ["+41 44 668 18 00", "found@example.com"]
+
+
+def test_an_api_write_killed_before_publishing_is_published_once_by_the_sweeper(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: the publisher is killed between the write and the publish; the event still arrives once."""
+    api = Api(aws)
+    Kill(monkeypatch, bus, "publish_entries")
+    with pytest.raises(SystemExit):
+        api.call("POST", "/clients", {"legal_name": "Killed GmbH"})
+    assert bus_events(aws, "notifications-inbox", "ClientRegistered.v1") == []
+    later = datetime.now(UTC) + outbox.SWEEP_GRACE
+    assert outbox.sweep(store.table_name(), now=later) == 1
+    assert outbox.sweep(store.table_name(), now=later) == 0
+    [registered] = bus_events(aws, "notifications-inbox", "ClientRegistered.v1")
+    assert registered["legal_name"] == "Killed GmbH"
+    clients = api.call("GET", "/clients").body["items"]
+    assert [c["client_id"] for c in clients] == [registered["client_id"]]
+
+
+def test_a_post_retried_with_its_idempotency_key_after_a_kill_creates_one_client_and_one_event(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = Api(aws)
+    headers = {"Idempotency-Key": "create-acme-1"}
+    Kill(monkeypatch, bus, "publish_entries")
+    with pytest.raises(SystemExit):
+        call_with_headers(api, "POST", "/clients", {"legal_name": "Acme AG"}, headers)
+    visibility_timeout_passes(store.table_name())
+    status, body = call_with_headers(api, "POST", "/clients", {"legal_name": "Acme AG"}, headers)
+    assert status == 201, body
+    again = call_with_headers(api, "POST", "/clients", {"legal_name": "Acme AG"}, headers)
+    assert again == (201, body)  # replayed, not run again
+    clients = api.call("GET", "/clients").body["items"]
+    assert [c["client_id"] for c in clients] == [body["client_id"]]
+    events = bus_events(aws, "notifications-inbox", "ClientRegistered.v1")
+    assert [e["client_id"] for e in events] == [body["client_id"]]
+    other = call_with_headers(api, "POST", "/clients", {"legal_name": "Other AG"}, headers)
+    assert other[0] == 422 and other[1]["error"]["code"] == "idempotency_key_reused"
+
+
+def call_with_headers(
+    api: Api, method: str, path: str, body: Any, headers: dict[str, str]
+) -> tuple[int, Any]:
+    result = api.gateway().invoke(
+        method,
+        path,
+        headers={"Authorization": "Bearer local-admin", "Content-Type": "application/json", **headers},
+        body=json.dumps(body).encode(),
+    )
+    return int(result["statusCode"]), json.loads(result.get("body") or "null")
