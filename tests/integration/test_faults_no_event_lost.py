@@ -5,15 +5,20 @@ exactly once in effect. "Killed" is SystemExit from the publisher: nothing after
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from boto3.dynamodb.conditions import Attr
 
+from infra.local.dispatcher import scheduled_event
+from infra.local.lambda_runtime import LambdaContext
 from infra.provision import Provisioned
 from services.contacts import store
 from services.contacts.cases import repository as case_repository
+from services.enrichment import handlers as enrichment_handlers
+from services.enrichment import repository as enrichment
+from services.enrichment.domain import EnrichmentSettings, TrackedCase
 from shared import aws, bus, outbox
 from tests.conftest import receive_all
 from tests.integration.contacts_api import Api, bus_events
@@ -150,3 +155,47 @@ def call_with_headers(
         body=json.dumps(body).encode(),
     )
     return int(result["statusCode"]), json.loads(result.get("body") or "null")
+
+
+# ---- enrichment's schedule: the cost ledger and the published results agree after any crash ----------------
+
+
+def test_enrichment_schedule_killed_after_paying_publishes_every_booked_result_on_the_retry(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enrichment.put_client("c-paid")
+    enrichment.put_settings("c-paid", EnrichmentSettings(granted=True, interval_days=30, attempts=1))
+    cases = [f"paid-{i}" for i in range(5)]
+    for case_id in cases:
+        enrichment.track_case(TrackedCase("c-paid", f"owner-{case_id}", case_id, date(2026, 1, 1)))
+    real = bus.publish_entries
+    published = {"n": 0}
+
+    def dies_at_the_fifth(entries: Any, **kw: Any) -> int:
+        published["n"] += 1
+        if published["n"] == 5:
+            raise SystemExit("killed after paying and booking the fifth search, before publishing it")
+        return real(entries, **kw)
+
+    monkeypatch.setattr(bus, "publish_entries", dies_at_the_fifth)
+    run = scheduled_event("rule", "eu-west-1", datetime(2026, 5, 1, 3, tzinfo=UTC))
+    context = LambdaContext("enrichment", 300)
+    with pytest.raises(SystemExit):
+        enrichment_handlers.on_schedule(run, context)
+    before_the_kill = _results(aws)
+    assert len(before_the_kill) == 4
+    # EventBridge retries the scheduled invocation (same event): nothing is searched or paid again ...
+    assert enrichment_handlers.on_schedule(run, context) == {"searched": 0, "found": 0}
+    # ... and every settled paid attempt has its result event, exactly once.
+    delivered = before_the_kill + _results(aws)
+    ledger = [line for case_id in cases for line in enrichment.ledger(case_id)]
+    assert len(ledger) == 5 and all(line["status"] == "settled" and line["found"] == 1 for line in ledger)
+    assert sorted(e["event_id"] for e in delivered) == sorted(str(i) for line in ledger for i in line["event_ids"])
+    assert [json.loads(line["result"])[0]["value"] for line in ledger] == [
+        e["contact_points"][0]["value"] for e in sorted(delivered, key=lambda e: str(e["case_id"]))
+    ]
+
+
+def _results(aws_: Provisioned) -> list[dict[str, Any]]:
+    """Result events delivered to contacts since the last call."""
+    return bus_events(aws_, "contacts-inbox", "EnrichmentResultFound.v1")
