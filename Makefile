@@ -37,7 +37,7 @@ test: $(STAMP) $(SCAN_STAMP) lint
 
 # A longer schemathesis campaign over the contacts API than CI's (same test, more examples per operation).
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(VENV)/bin/pytest -q -p no:cacheprovider tests/integration/test_contacts_fuzz.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(VENV)/bin/pytest -q -p no:cacheprovider tests/integration/contacts/test_fuzz.py
 
 template: $(STAMP)
 	$(VENV)/bin/finview template

@@ -20,10 +20,10 @@ from services.enrichment import handlers as enrichment_handlers
 from services.enrichment import repository as enrichment
 from services.enrichment.domain import EnrichmentSettings, TrackedCase
 from shared import aws, bus, outbox
-from tests.conftest import receive_all
-from tests.integration.contacts_api import Api, bus_events
-from tests.integration.contacts_case_support import Api as CaseApi
-from tests.integration.contacts_case_support import deliver, enriched, imported
+from tests.integration.contacts.cases.support import Api as CaseApi
+from tests.integration.contacts.cases.support import deliver, enriched, imported
+from tests.integration.contacts.support import Api, bus_events
+from tests.integration.support import receive_all
 
 pytestmark = pytest.mark.integration
 

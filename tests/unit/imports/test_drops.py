@@ -11,7 +11,7 @@ import pytest
 
 from services.imports import drops
 
-SAMPLES = Path(__file__).parents[1] / "fixtures" / "aws_events"
+SAMPLES = Path(__file__).parents[2] / "fixtures" / "aws_events"
 
 
 def sample(name: str) -> Any:

@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from infra.local.apigw import LocalApiGateway
 from infra.provision import Provisioned
-from tests.integration.contacts_api import ADMIN, API_FUNCTION
+from tests.integration.contacts.support import ADMIN, API_FUNCTION
 
 pytestmark = pytest.mark.integration
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))  # CI; `make fuzz` runs 300

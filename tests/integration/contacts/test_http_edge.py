@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from infra.provision import Provisioned
-from tests.integration.contacts_api import Api
+from tests.integration.contacts.support import Api
 
 pytestmark = pytest.mark.integration
 
