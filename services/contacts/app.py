@@ -33,5 +33,6 @@ def openapi_document() -> Response:
 
 
 on_bus_events = wiring.on_bus(app, "contacts", handlers.on_bus_events)
+publish_outbox = wiring.on_schedule(app, "rate(1 minute)", handlers.publish_outbox)  # events writers left
 
 __all__ = ["Call", "app"]

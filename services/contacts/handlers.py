@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.contacts import store
 from services.contacts.cases import use_cases as cases
-from shared.consumer import bus_consumer
+from shared.consumer import bus_consumer, outbox_publisher
 from shared.events import CaseFileImported, EnrichmentResultFound
 
 SERVICE = "contacts"
@@ -14,3 +14,5 @@ on_bus_events = bus_consumer(
     store.table_name,
     {CaseFileImported: cases.on_case_file_imported, EnrichmentResultFound: cases.on_enrichment_result},
 )
+
+publish_outbox = outbox_publisher(SERVICE, store.table_name)
