@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,13 +20,18 @@ from services.contacts.cases import repository as case_repository
 from services.enrichment import handlers as enrichment_handlers
 from services.enrichment import repository as enrichment
 from services.enrichment.domain import EnrichmentSettings, TrackedCase
+from services.imports import handlers as import_handlers
+from services.imports import pipeline as imports_pipeline
 from shared import aws, bus, outbox
+from shared.events import CaseFileImported
 from tests.integration.contacts.cases.support import Api as CaseApi
 from tests.integration.contacts.cases.support import deliver, enriched, imported
 from tests.integration.contacts.support import Api, bus_events
-from tests.integration.support import receive_all
+from tests.integration.imports import support as imports
+from tests.integration.support import client, receive_all
 
 pytestmark = pytest.mark.integration
+IMPORT_SAMPLE = (Path(__file__).resolve().parents[3] / "samples" / "debtors.csv").read_bytes()
 
 
 class Kill:
@@ -199,3 +205,54 @@ def test_enrichment_schedule_killed_after_paying_publishes_every_booked_result_o
 def _results(aws_: Provisioned) -> list[dict[str, Any]]:
     """Result events delivered to contacts since the last call."""
     return bus_events(aws_, "contacts-inbox", "EnrichmentResultFound.v1")
+
+
+# ---- imports' publish phase ---------------------------------------------------------------------------------
+
+
+def test_imports_publish_phase_killed_midway_publishes_every_case_file_on_the_retry(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imports.register_client("c-kill", {"new_file_per_invoice": False})
+    imports.drop(aws, "c-kill/debtors.csv", IMPORT_SAMPLE)
+    [notification] = [m for m in imports.pending_drops(aws) if '"Records"' in m["Body"]]
+    message = {"Body": notification["Body"], "MessageId": "m-kill", "ReceiptHandle": "r"}
+    real = bus.publish_entries
+    calls = {"n": 0}
+
+    def dies_on_the_second(entries: Any, **kw: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise SystemExit("killed after staging, in the middle of the publish phase")
+        return real(entries, **kw)
+
+    # One event per PutEvents call, so the kill lands between two case files.
+    monkeypatch.setattr(imports_pipeline, "EVENTS_PER_FLUSH", 1)
+    monkeypatch.setattr(bus, "publish_entries", dies_on_the_second)
+    with pytest.raises(SystemExit):
+        import_handlers.on_file_dropped(imports.drops_event(aws, [message]), imports.context(aws))
+    job = imports.job_for(aws, "c-kill/debtors.csv")
+    assert (job["status"], job["phase"]) == ("processing", "publish")
+    first = [e["detail"] for e in imports.bus_events(aws) if e["detail-type"] == "CaseFileImported.v1"]
+    assert len(first) == 1
+
+    # SQS delivers the message again after its visibility timeout, by which time the killed run's lease is over.
+    aws_table = aws.names.table("imports")
+    client(aws, "dynamodb").update_item(
+        TableName=aws_table,
+        Key={"PK": {"S": f"JOB#{job['import_id']}"}, "SK": {"S": "JOB"}},
+        UpdateExpression="SET lease_until = :past",
+        ExpressionAttributeValues={":past": {"N": "1"}},
+    )
+    assert import_handlers.on_file_dropped(imports.drops_event(aws, [message]), imports.context(aws)) == {
+        "batchItemFailures": []
+    }
+    assert imports.job_for(aws, "c-kill/debtors.csv")["status"] == "completed"
+    events = [e["detail"] for e in imports.bus_events(aws) if e["detail-type"] == "CaseFileImported.v1"]
+    owners = sorted({e["case_owner"]["case_owner_id"] for e in first + events})
+    assert len(owners) == 3  # every case owner of the file reached the bus
+    # Re-published ones carry the same event id, so contacts applies each once (exactly once in effect).
+    for detail in first + events + events:
+        assert deliver(CaseFileImported.model_validate(detail)) == {"batchItemFailures": []}
+    for owner_id in owners:
+        assert case_repository.get_owner(owner_id) is not None
