@@ -23,6 +23,34 @@ M = TypeVar("M", bound=BaseModel)
 JSON_HEADERS: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 
 
+MAX_BODY_BYTES = 256 * 1024  # the largest legitimate body (settings with templates) is a few KiB
+MAX_NESTING = 32  # our deepest model nests 5 levels
+
+
+def nesting_depth(raw: str | bytes) -> int:
+    """How deep arrays and objects nest in a JSON text, counted before parsing (brackets inside strings skipped),
+    so a hostile body cannot make the parser or the models recurse."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 class Call:
     """One API call: the request, who makes it and its correlation id."""
 
@@ -39,9 +67,13 @@ class Call:
         raw = self.request.raw_body
         if not raw:
             raise ApiError("missing_body", "the request needs a JSON body")
+        if len(raw) > MAX_BODY_BYTES:
+            raise ApiError("body_too_large", f"the body may not exceed {MAX_BODY_BYTES // 1024} KiB", status=413)
+        if nesting_depth(raw) > MAX_NESTING:
+            raise ApiError("too_deeply_nested", f"the body may not nest arrays and objects deeper than {MAX_NESTING}")
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ApiError("invalid_json", f"the body is not valid JSON: {exc}") from exc
         try:
             return model.model_validate(data)

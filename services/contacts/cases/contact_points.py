@@ -102,7 +102,9 @@ def list_contact_points(
         include_invalid=include_invalid,
         point_type=point_type,
         limit=limit,
-        start=pagination.decode(next_token, {"PK": f"OWNER#{case_owner_id}"}),
+        start=pagination.decode(
+            next_token, {"PK": f"OWNER#{case_owner_id}"}, f"CP#{point_type}#" if point_type else "CP#"
+        ),
     )
     return Page[ContactPoint](items=points, next_token=pagination.encode(last))
 

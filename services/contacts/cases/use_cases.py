@@ -61,9 +61,8 @@ def get_case_owner(case_owner_id: str, who: Identity) -> CaseOwnerFile:
 
 def list_audit(case_owner_id: str, who: Identity, limit: int, next_token: str | None) -> Page[AuditEntry]:
     contact_points.visible_owner(case_owner_id, who)
-    items, last = repository.page(
-        f"OWNER#{case_owner_id}", "AUDIT#", limit, pagination.decode(next_token, {"PK": f"OWNER#{case_owner_id}"})
-    )
+    start = pagination.decode(next_token, {"PK": f"OWNER#{case_owner_id}"}, "AUDIT#")
+    items, last = repository.page(f"OWNER#{case_owner_id}", "AUDIT#", limit, start)
     return Page[AuditEntry](
         items=[AuditEntry.model_validate(_plain(store.clean(i))) for i in items], next_token=pagination.encode(last)
     )
@@ -157,7 +156,7 @@ def add_note(case_id: str, text: str, who: Identity, correlation_id: str) -> Not
 def list_notes(case_id: str, who: Identity, limit: int, next_token: str | None) -> Page[Note]:
     case_item(case_id, who, change=False)
     items, last = repository.page(
-        f"CASE#{case_id}", "NOTE#", limit, pagination.decode(next_token, {"PK": f"CASE#{case_id}"})
+        f"CASE#{case_id}", "NOTE#", limit, pagination.decode(next_token, {"PK": f"CASE#{case_id}"}, "NOTE#")
     )
     return Page[Note](items=[Note.model_validate(store.clean(i)) for i in items], next_token=pagination.encode(last))
 

@@ -216,7 +216,7 @@ def list_client_users(
         "KeyConditionExpression": Key("PK").eq(partition) & Key("SK").begins_with("USER#"),
         "Limit": limit,
     }
-    start = pagination.decode(next_token, expect={"PK": partition})
+    start = pagination.decode(next_token, expect={"PK": partition}, sk_prefix="USER#")
     if start:
         kwargs["ExclusiveStartKey"] = start
     resp = store.table().query(**kwargs)

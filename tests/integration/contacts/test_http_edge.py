@@ -3,6 +3,7 @@ in the error contract, none a 500 or another route."""
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.request
@@ -10,7 +11,8 @@ import urllib.request
 import pytest
 
 from infra.provision import Provisioned
-from tests.integration.contacts.support import Api
+from tests.integration.contacts.cases.support import deliver, imported
+from tests.integration.contacts.support import Api, new_client
 
 pytestmark = pytest.mark.integration
 
@@ -35,3 +37,52 @@ def test_over_http_the_path_is_routed_before_it_is_decoded(aws: Provisioned) -> 
         gateway.stop()
     assert answer.value.code == 404
     assert json.loads(answer.value.read())["error"]["message"] == "case 'x?y' does not exist"
+
+
+# ---- item 1: hostile bodies are refused before parsing ------------------------------------------------------
+
+
+def test_a_deeply_nested_body_is_refused_not_a_500(aws: Provisioned) -> None:
+    reply = Api(aws).call("POST", "/clients", raw=("[" * 1000 + "]" * 1000).encode())
+    assert (reply.status, reply.error["code"]) == (400, "too_deeply_nested")
+    nested_in_a_field = '{"legal_name": "A", "company": ' + '{"x": ' * 40 + "1" + "}" * 41
+    reply = Api(aws).call("PATCH", "/clients/any", raw=nested_in_a_field.encode())
+    assert reply.status in (400, 404) and reply.status != 500
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(aws: Provisioned) -> None:
+    reply = Api(aws).call("POST", "/clients", {"legal_name": "[[[[ {{{{ " * 20})
+    assert reply.status == 201, reply.body
+
+
+def test_an_oversized_body_is_refused_with_413(aws: Provisioned) -> None:
+    reply = Api(aws).call("POST", "/clients", {"legal_name": "A", "padding": "x" * 300_000})
+    assert (reply.status, reply.error["code"]) == (413, "body_too_large")
+
+
+# ---- item 2: forged next_tokens ------------------------------------------------------------------------------
+
+
+def _token(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+def test_forged_next_tokens_get_400_not_500(aws: Provisioned) -> None:
+    api = Api(aws)
+    client_id = new_client(api)["client_id"]
+    owner = "owner-forged"
+    deliver(imported(owner))
+    forged = [
+        (f"/clients/{client_id}/cases", {"GSI1PK": f"CLIENT#{client_id}#CASES"}),
+        (f"/case-owners/{owner}/contact-points", {"PK": f"OWNER#{owner}"}),
+        (f"/case-owners/{owner}/audit", {"PK": f"OWNER#{owner}"}),
+        (f"/case-owners/{owner}/audit", {"PK": f"OWNER#{owner}", "SK": "CP#email#x"}),  # another list's range
+        (f"/clients/{client_id}/users", {"PK": f"CLIENT#{client_id}", "SK": 7}),
+        ("/clients", ["not", "a", "key"]),
+    ]
+    for path, value in forged:
+        reply = api.call("GET", path, query={"next_token": _token(value)})
+        assert (reply.status, reply.error["code"]) == (400, "invalid_next_token"), (path, value, reply.body)
+    token = _token({"GSI1PK": f"CLIENT#{client_id}#CASES"})
+    reply = api.call("GET", f"/clients/{client_id}/cases", query={"next_token": token})
+    assert (reply.status, reply.error["code"]) == (400, "invalid_next_token")
