@@ -75,10 +75,24 @@ class Call:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ApiError("invalid_json", f"the body is not valid JSON: {exc}") from exc
+        del data  # parsed only to tell invalid JSON apart; the model reads the text itself:
         try:
-            return model.model_validate(data)
+            # strict: JSON's own types only (no 0 for false, no "30" for 30); dates and decimals from strings
+            return model.model_validate_json(raw, strict=True)
         except ValidationError as exc:
             raise from_validation_error(exc) from exc
+
+    def sent_fields(self) -> set[str]:
+        """The top-level fields of the JSON body, read without validating it (empty if it is not an object):
+        for rights that depend on what is changed, checked before the body is validated."""
+        raw = self.request.raw_body
+        if not raw or len(raw) > MAX_BODY_BYTES or nesting_depth(raw) > MAX_NESTING:
+            return set()
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return set()
+        return set(data) if isinstance(data, dict) else set()
 
     def query(self, name: str) -> str | None:
         params: Any = self.request.query_params or {}

@@ -32,6 +32,8 @@ from shared import outbox
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.events import ClientRegistered, ClientSettingsChanged, ClientUserCreated, ClientUserRightsChanged, new_id
 
+ADMIN_FIELDS = frozenset({"business_unit_id", "finances"})  # the agency's commercial terms with the client
+
 # ---- clients ----------------------------------------------------------------------------------------------
 
 
@@ -93,7 +95,7 @@ def change_client(client_id: str, change: ClientChange, who: Identity, correlati
     who.require_agency()
     current = get_client(client_id, who)
     sent = change.model_fields_set
-    if sent & {"business_unit_id", "finances"}:
+    if sent & ADMIN_FIELDS:
         who.require_admin()  # the business unit and the billing agreement are the agency's commercial terms
     new = domain.changed_client(current, change)
     unit = business_units.chosen(new.business_unit_id)

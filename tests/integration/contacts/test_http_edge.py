@@ -12,7 +12,7 @@ import pytest
 
 from infra.provision import Provisioned
 from tests.integration.contacts.cases.support import deliver, imported
-from tests.integration.contacts.support import Api, new_client
+from tests.integration.contacts.support import COLLECTOR, Api, new_client
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +86,38 @@ def test_forged_next_tokens_get_400_not_500(aws: Provisioned) -> None:
     token = _token({"GSI1PK": f"CLIENT#{client_id}#CASES"})
     reply = api.call("GET", f"/clients/{client_id}/cases", query={"next_token": token})
     assert (reply.status, reply.error["code"]) == (400, "invalid_next_token")
+
+
+# ---- items 4, 5, 9: null portfolios, loose types, rights before validation ----------------------------------
+
+
+def test_null_portfolios_are_refused_not_a_delete_without_checks(aws: Provisioned) -> None:
+    api = Api(aws)
+    client = new_client(api, portfolios=[{"portfolio_id": "energy", "name": "Energy"}])
+    reply = api.call("PATCH", f"/clients/{client['client_id']}", {"portfolios": None})
+    assert (reply.status, reply.error["field"]) == (422, "portfolios"), reply.body
+    assert [p["portfolio_id"] for p in api.call("GET", f"/clients/{client['client_id']}").body["portfolios"]] == [
+        "energy"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/clients/{id}/users", {"first_name": "A", "last_name": "B", "email": "ab@example.com", "platform_access": 0}),
+        ("/clients/{id}/users", {"first_name": "A", "last_name": "B", "email": "ab@example.com", "commercial": "true"}),
+    ],
+)
+def test_loose_types_are_refused(aws: Provisioned, path: str, body: dict[str, object]) -> None:
+    api = Api(aws)
+    client_id = new_client(api)["client_id"]
+    reply = api.call("POST", path.replace("{id}", client_id), body)
+    assert reply.status == 422, reply.body
+
+
+def test_a_collector_changing_finances_gets_403_whatever_the_body(aws: Provisioned) -> None:
+    api = Api(aws)
+    client_id = new_client(api)["client_id"]
+    for finances in ({"commission_percent": "not a number", "bogus": 1}, None, []):
+        reply = api.call("PATCH", f"/clients/{client_id}", {"finances": finances}, token=COLLECTOR)
+        assert reply.status == 403, (finances, reply.body)
