@@ -118,6 +118,7 @@ def test_loose_types_are_refused(aws: Provisioned, path: str, body: dict[str, ob
 def test_a_collector_changing_finances_gets_403_whatever_the_body(aws: Provisioned) -> None:
     api = Api(aws)
     client_id = new_client(api)["client_id"]
-    for finances in ({"commission_percent": "not a number", "bogus": 1}, None, []):
+    bodies: list[object] = [{"commission_percent": "not a number", "bogus": 1}, None, []]
+    for finances in bodies:
         reply = api.call("PATCH", f"/clients/{client_id}", {"finances": finances}, token=COLLECTOR)
         assert reply.status == 403, (finances, reply.body)
