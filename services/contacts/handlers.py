@@ -12,7 +12,7 @@ from services.contacts.cases import case_messages, reminders
 from services.contacts.cases import use_cases as cases
 from services.contacts.policy import gate
 from services.contacts.policy import use_cases as policy
-from shared.consumer import bus_consumer
+from shared.consumer import bus_consumer, outbox_publisher
 from shared.events import (
     CaseFileImported,
     EnrichmentResultFound,
@@ -55,6 +55,8 @@ on_bus_events = bus_consumer(
         OptOutReceived: _both(case_messages.on_outcome, policy.on_opt_out_received),
     },
 )
+
+publish_outbox = outbox_publisher(SERVICE, store.table_name)
 
 
 @lambda_handler(SERVICE)
