@@ -1,0 +1,125 @@
+"""Each function's IAM policy: only the actions its code calls, on only the resources it calls them on.
+
+Declared per function, not per service: the imports consumer of bus events never sees the drop bucket, the
+contacts consumer never presigns an attachment. The walking-skeleton test records every AWS call each function makes
+in a run of the whole local stack and checks it against these grants (tests/aws_calls.py); a unit test pins them.
+Lambda's own needs (logs, X-Ray, polling its SQS trigger, its failure destination) are added by SAM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from infra.definition import Function, Stack
+
+ResourceKind = Literal["table", "index", "bus", "objects", "queue", "sender", "any", "sms"]
+
+TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
+TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+BATCH = ("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """``actions`` allowed on one resource: ``kind`` and the logical name of the table, bucket or queue."""
+
+    actions: tuple[str, ...]
+    kind: ResourceKind
+    name: str = ""
+
+
+def _own_table(service: str, *actions: str, index: bool = True) -> tuple[Grant, ...]:
+    grants = [Grant(actions, "table", service)]
+    if index:
+        grants.append(Grant(("dynamodb:Query",), "index", service))
+    return tuple(grants)
+
+
+PUBLISH = Grant(("events:PutEvents",), "bus")
+
+GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
+    ("contacts", "app"): (
+        *_own_table("contacts", *TABLE_READ, *TABLE_WRITE),
+        PUBLISH,
+        # Presigned uploads and downloads act with the function's rights; HeadObject needs GetObject.
+        Grant(("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), "objects", "attachments"),
+        # A business unit's own sender must be verified in SES before it is accepted.
+        Grant(("ses:GetIdentityVerificationAttributes",), "any"),  # an action without resource-level permissions
+    ),
+    ("contacts", "on_bus_events"): (*_own_table("contacts", *TABLE_READ, *TABLE_WRITE), PUBLISH),
+    ("imports", "on_file_dropped"): (
+        *_own_table("imports", *TABLE_READ, *TABLE_WRITE, *BATCH),
+        PUBLISH,
+        # Reads the dropped version it was told about; writes the rejected-rows file (tagged for its expiry).
+        Grant(("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectTagging"), "objects", "drops"),
+        Grant(("sqs:SendMessage",), "queue", "imports-drops"),  # a long import's continuation
+    ),
+    # Both consumers only keep their service's copy of what clients registered and set.
+    ("imports", "on_bus_events"): _own_table("imports", "dynamodb:PutItem", "dynamodb:UpdateItem", index=False),
+    ("enrichment", "on_bus_events"): _own_table("enrichment", "dynamodb:PutItem", "dynamodb:UpdateItem", index=False),
+    ("enrichment", "on_schedule"): (*_own_table("enrichment", *TABLE_READ, *TABLE_WRITE), PUBLISH),
+    ("notifications", "on_bus_events"): (
+        *_own_table("notifications", *TABLE_READ, *TABLE_WRITE),
+        PUBLISH,
+        Grant(("ses:SendEmail",), "sender"),
+        Grant(("sns:Publish",), "sms"),
+    ),
+}
+
+
+def grants(f: Function) -> tuple[Grant, ...]:
+    return GRANTS[(f.service, f.handler)]
+
+
+def statements(f: Function, stack: Stack, ids: Any) -> list[dict[str, Any]]:
+    """The IAM statements of ``f``'s grants; ``ids`` is ``infra.template`` (its logical-id helpers)."""
+    out: list[dict[str, Any]] = []
+    for g in grants(f):
+        resource: Any
+        if g.kind == "table":
+            resource = {"Fn::GetAtt": [ids.table_id(_table(stack, g.name)), "Arn"]}
+        elif g.kind == "index":
+            resource = {"Fn::Sub": f"${{{ids.table_id(_table(stack, g.name))}.Arn}}/index/*"}
+        elif g.kind == "bus":
+            resource = {"Fn::GetAtt": ["EventBus", "Arn"]}
+        elif g.kind == "objects":
+            bucket = next(b for b in stack.buckets if b.logical == g.name)
+            resource = {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::${{{ids.bucket_id(bucket)}}}/*"}
+        elif g.kind == "queue":
+            resource = {"Fn::GetAtt": [ids.queue_id(stack.queue(g.name)), "Arn"]}
+        elif g.kind == "sender":
+            resource = _sender_identities()
+        elif g.kind == "any":
+            resource = "*"
+        else:
+            out.extend(_sms_only())
+            continue
+        out.append({"Effect": "Allow", "Action": list(g.actions), "Resource": resource})
+    return out
+
+
+def _table(stack: Stack, owner: str) -> Any:
+    return next(t for t in stack.tables if t.owner == owner)
+
+
+SES_IDENTITY = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/"
+
+
+def _sender_identities() -> Any:
+    """Exactly the identities in use: the default sender (verified as an address or through its domain), and the
+    domain business units send from, if the deployment names one."""
+    sender_domain = {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "SenderEmail"}]}]}
+    return [
+        {"Fn::Sub": SES_IDENTITY + "${SenderEmail}"},
+        {"Fn::Sub": [SES_IDENTITY + "${Domain}", {"Domain": sender_domain}]},
+        {"Fn::If": ["HasSenderDomain", {"Fn::Sub": SES_IDENTITY + "${SenderDomain}"}, {"Ref": "AWS::NoValue"}]},
+    ]
+
+
+def _sms_only() -> list[dict[str, Any]]:
+    """SMS go straight to phone numbers, which IAM can only name as "*": allow that, deny every topic."""
+    return [
+        {"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"},
+        {"Effect": "Deny", "Action": "sns:Publish", "Resource": {"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}},
+    ]
