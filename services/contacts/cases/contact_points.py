@@ -1,0 +1,324 @@
+"""Contact point use cases: list, add, qualify (validate / invalidate / cancel validation), make default,
+observations, and contact actions (call, letter, SMS, e-mail) that notifications carries out.
+
+State changes are optimistic: read the point (and the type's default pointer), let ``domain`` decide, then write
+one conditional transaction with the audit entry; if someone else wrote first, re-read and decide again.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from services.contacts import pagination
+from services.contacts.cases import audit, domain, observations, repository
+from services.contacts.cases.models import (
+    CaseOwner,
+    ContactActionOut,
+    ContactPoint,
+    ContactPointChange,
+    EvidenceIn,
+    NewContactPointIn,
+)
+from services.contacts.identity import Identity
+from services.contacts.models import Page
+from shared import bus
+from shared.errors import Conflict, Forbidden, NotFound
+from shared.events import ContactActionRequested, ContactPointData, ContactPointType
+from shared.observability import logger
+
+SERVICE = "contacts"
+MAX_ATTEMPTS = 40
+log = logger(SERVICE)
+
+
+class Contention:
+    """How often a change had to be re-read and retried because another one won the race (for benchmarks)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.retries = 0
+        self.gave_up = 0
+
+    def retried(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+    def failed(self) -> None:
+        with self._lock:
+            self.gave_up += 1
+
+
+contention = Contention()
+
+
+# ---- access ----------------------------------------------------------------------------------------------
+
+
+def visible_owner(case_owner_id: str, who: Identity) -> CaseOwner:
+    owner = repository.get_owner(case_owner_id)
+    if owner is None or not who.may_see_client(owner.client_id):
+        # A client user asking for another client's case owner learns nothing, not even that it exists.
+        raise NotFound("case_owner", case_owner_id)
+    return owner
+
+
+def owner_for_change(case_owner_id: str, who: Identity) -> CaseOwner:
+    owner = visible_owner(case_owner_id, who)
+    if not who.is_agency:
+        raise Forbidden("client users may read their case owners' contact points, not change them")
+    return owner
+
+
+def state_of(item: dict[str, Any]) -> domain.PointState:
+    return domain.PointState(bool(item["valid"]), item["qualification"], bool(item.get("is_default", False)))
+
+
+def _point(case_owner_id: str, contact_point_id: str) -> dict[str, Any]:
+    item = repository.get_contact_point(case_owner_id, contact_point_id)
+    if item is None:
+        raise NotFound("contact_point", contact_point_id)
+    return item
+
+
+# ---- reads -----------------------------------------------------------------------------------------------
+
+
+def list_contact_points(
+    case_owner_id: str,
+    who: Identity,
+    *,
+    include_invalid: bool,
+    point_type: ContactPointType | None,
+    limit: int,
+    next_token: str | None,
+) -> Page[ContactPoint]:
+    visible_owner(case_owner_id, who)
+    points, last = repository.list_contact_points(
+        case_owner_id,
+        include_invalid=include_invalid,
+        point_type=point_type,
+        limit=limit,
+        start=pagination.decode(next_token, {"PK": f"OWNER#{case_owner_id}"}),
+    )
+    return Page[ContactPoint](items=points, next_token=pagination.encode(last))
+
+
+def get_contact_point(case_owner_id: str, contact_point_id: str, who: Identity) -> ContactPoint:
+    visible_owner(case_owner_id, who)
+    return repository.to_point(_point(case_owner_id, contact_point_id))
+
+
+# ---- add, observation ------------------------------------------------------------------------------------
+
+
+def add_contact_point(case_owner_id: str, body: NewContactPointIn, who: Identity, correlation_id: str) -> ContactPoint:
+    owner_for_change(case_owner_id, who)
+    observations.check(body.observation)
+    value = domain.check_value(body.type, body.value)
+    data = ContactPointData(type=body.type, value=value, address=body.address, observation=body.observation or None)
+    cp_id = domain.contact_point_id(case_owner_id, data)
+    new = domain.NewContactPoint(cp_id, data, "manual")
+    item = repository.add_contact_point(case_owner_id, new, audit.Actor.of(who), correlation_id)
+    if item is None:
+        raise Conflict("contact_point_exists", f"the case owner already has this {body.type} ({cp_id})")
+    return repository.to_point(item)
+
+
+def edit_observation(
+    case_owner_id: str, contact_point_id: str, observation: str | None, who: Identity, correlation_id: str
+) -> ContactPoint:
+    owner_for_change(case_owner_id, who)
+    observations.check(observation)
+    new = observation or None
+
+    def change(item: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        if item.get("observation") == new:
+            return None
+        return {"observation": new}, {}
+
+    return _change(
+        case_owner_id, contact_point_id, who, correlation_id, "contact_point.observation_edited", change
+    ).contact_point
+
+
+# ---- qualification and default ---------------------------------------------------------------------------
+
+# A change: from the stored point, the fields to set and the "why" for the audit (None: nothing to do).
+Change = Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]] | None]
+
+
+def _state_change(
+    rule: Callable[[domain.PointState, ContactPointType], domain.PointState], why: dict[str, Any]
+) -> Change:
+    def change(item: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        before = state_of(item)
+        after = rule(before, item["type"])
+        if after == before:
+            return None
+        return {"valid": after.valid, "qualification": after.qualification, "is_default": after.is_default}, why
+
+    return change
+
+
+def validate(
+    case_owner_id: str, contact_point_id: str, evidence: EvidenceIn, who: Identity, correlation_id: str
+) -> ContactPointChange:
+    owner_for_change(case_owner_id, who)
+    proof = domain.Evidence(evidence.kind, evidence.note)
+    rule = _state_change(
+        lambda s, t: domain.validated(s, t, proof), {"evidence": evidence.model_dump(exclude_none=True)}
+    )
+    return _change(case_owner_id, contact_point_id, who, correlation_id, "contact_point.validated", rule)
+
+
+def invalidate(
+    case_owner_id: str, contact_point_id: str, reason: str, who: Identity, correlation_id: str
+) -> ContactPointChange:
+    owner_for_change(case_owner_id, who)
+    rule = _state_change(lambda s, _t: domain.invalidated(s), {"reason": reason})
+    return _change(case_owner_id, contact_point_id, who, correlation_id, "contact_point.invalidated", rule)
+
+
+def cancel_validation(
+    case_owner_id: str, contact_point_id: str, reason: str | None, who: Identity, correlation_id: str
+) -> ContactPointChange:
+    owner_for_change(case_owner_id, who)
+    rule = _state_change(lambda s, _t: domain.validation_cancelled(s), {"reason": reason} if reason else {})
+    return _change(case_owner_id, contact_point_id, who, correlation_id, "contact_point.validation_cancelled", rule)
+
+
+def make_default(
+    case_owner_id: str, contact_point_id: str, who: Identity, correlation_id: str, reason: str | None = None
+) -> ContactPointChange:
+    owner_for_change(case_owner_id, who)
+    rule = _state_change(lambda s, _t: domain.made_default(s), {"reason": reason} if reason else {})
+    return _change(case_owner_id, contact_point_id, who, correlation_id, "contact_point.made_default", rule)
+
+
+def _change(
+    case_owner_id: str, contact_point_id: str, who: Identity, correlation_id: str, action: str, change: Change
+) -> ContactPointChange:
+    """Apply ``change`` to the point in one transaction with the default pointer (when the default moves) and
+    the audit entry; retry from a fresh read whenever another writer got there first."""
+    for attempt in range(MAX_ATTEMPTS):
+        item = _point(case_owner_id, contact_point_id)
+        decided = change(item)
+        if decided is None:
+            return ContactPointChange(contact_point=repository.to_point(item), changed=False)
+        fields, why = decided
+        point_type = str(item["type"])
+        was_default = bool(item.get("is_default"))
+        is_default = bool(fields.get("is_default", was_default))
+        tx = repository.Tx()
+        repository.update_point(tx, item, fields)
+        previous: str | None = None
+        if is_default != was_default:
+            # The default moves: its pointer (with its own revision) changes in the same transaction, so two
+            # concurrent changes can never both succeed and leave two defaults (or a pointer that disagrees).
+            pointer = repository.default_pointer(case_owner_id, point_type)
+            previous = str(pointer["contact_point_id"]) if pointer and pointer.get("contact_point_id") else None
+            if is_default and previous and previous != contact_point_id:
+                old = repository.get_contact_point(case_owner_id, previous)
+                if old is not None:
+                    repository.update_point(tx, old, {"is_default": False})
+            repository.set_default_pointer(
+                tx, case_owner_id, point_type, pointer, contact_point_id if is_default else None
+            )
+        before = {k: item.get(k) for k in fields}
+        tx.audit(
+            audit.entry(
+                case_owner_id,
+                audit.Actor.of(who),
+                action,
+                target_type="contact_point",
+                target_id=contact_point_id,
+                before=before,
+                after=fields,
+                why={**why, **({"previous_default_id": previous} if is_default and previous else {})} or None,
+                correlation_id=correlation_id,
+            )
+        )
+        try:
+            tx.commit()
+        except repository.WriteConflict as exc:
+            contention.retried()
+            log.info("contact point changed meanwhile; retrying", extra={"attempt": attempt, "reasons": exc.reasons})
+            time.sleep(random.uniform(0, min(0.25, 0.01 * 2 ** min(attempt, 5))))
+            continue
+        updated = {**item, **fields}
+        return ContactPointChange(
+            contact_point=repository.to_point(updated),
+            default_cleared=was_default and not is_default,
+            previous_default_id=previous if is_default and previous != contact_point_id else None,
+        )
+    contention.failed()
+    raise Conflict("concurrent_change", "the contact point kept changing meanwhile; read it again and retry")
+
+
+# ---- contact actions -------------------------------------------------------------------------------------
+
+
+def request_action(
+    owner: CaseOwner,
+    item: dict[str, Any],
+    action: domain.ActionKind,
+    automatic: bool,
+    case_id: str | None,
+    who: Identity,
+    correlation_id: str,
+) -> ContactActionOut:
+    """Check the action fits the point and publish ContactActionRequested for notifications."""
+    domain.check_action(action, item["type"], state_of(item), automatic)
+    event = ContactActionRequested(
+        correlation_id=correlation_id,
+        client_id=owner.client_id,
+        case_owner_id=owner.case_owner_id,
+        case_id=case_id,
+        action=action,
+        contact_point_id=str(item["contact_point_id"]),
+        contact_point_value=str(item["value"]),
+        automatic=automatic,
+        requested_by=who.principal,
+    )
+    bus.publish([event])
+    log.info("contact action requested", extra={"action": action, "automatic": automatic, "event_id": event.event_id})
+    return ContactActionOut(
+        event_id=event.event_id,
+        action=action,
+        automatic=automatic,
+        case_owner_id=owner.case_owner_id,
+        case_id=case_id,
+        contact_point=repository.to_point(item),
+    )
+
+
+def action_from_point(
+    case_owner_id: str,
+    contact_point_id: str,
+    action: domain.ActionKind,
+    automatic: bool,
+    case_id: str | None,
+    who: Identity,
+    correlation_id: str,
+) -> ContactActionOut:
+    owner = owner_for_change(case_owner_id, who)
+    if case_id is not None:
+        pointer = repository.case_pointer(case_id)
+        if not pointer or pointer["case_owner_id"] != case_owner_id:
+            raise NotFound("case", case_id)
+    return request_action(
+        owner, _point(case_owner_id, contact_point_id), action, automatic, case_id, who, correlation_id
+    )
+
+
+def default_point(case_owner_id: str, point_type: ContactPointType) -> dict[str, Any]:
+    pointer = repository.default_pointer(case_owner_id, point_type)
+    cp_id = pointer.get("contact_point_id") if pointer else None
+    item = repository.get_contact_point(case_owner_id, str(cp_id)) if cp_id else None
+    if item is None:
+        raise Conflict("no_default", f"the case owner has no default {point_type}")
+    return item

@@ -1,0 +1,233 @@
+"""Contacts rules, free of AWS: contact point identities and states, evidence, defaults, actions, observations.
+
+A contact point is valid or invalid. A valid one is pending, validated, or validated and default (the one used
+by every automatic action of its type). At most one default per type per case owner; the repository enforces
+that in DynamoDB, these functions decide which transitions are allowed at all.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from shared.errors import Conflict, Invalid
+from shared.events import ContactPointData, ContactPointType
+
+NAMESPACE = uuid.UUID("6f1c3c1e-5d0a-4c4b-9a55-0f1b7a2f7c10")
+Source = Literal["import", "enrichment", "manual"]
+Qualification = Literal["pending", "validated"]
+EvidenceKind = Literal["successful_call", "inbound_call", "acknowledgement_of_receipt", "inbound_letter", "reason"]
+ActionKind = Literal["call", "letter", "sms", "email"]
+State = Literal["invalid", "pending", "validated", "default"]
+
+# What may confirm a contact point of each type (seed 003); a free reason fits every type.
+EVIDENCE_FOR_TYPE: dict[ContactPointType, frozenset[str]] = {
+    "phone": frozenset({"successful_call", "inbound_call", "reason"}),
+    "postal_address": frozenset({"acknowledgement_of_receipt", "inbound_letter", "reason"}),
+    "email": frozenset({"reason"}),
+}
+ACTION_TYPE: dict[str, ContactPointType] = {
+    "call": "phone",
+    "sms": "phone",
+    "letter": "postal_address",
+    "email": "email",
+}
+
+
+def normalised_value(point: ContactPointData) -> str:
+    """The value two contact points of one type share when they are the same point."""
+    if point.type == "email":
+        return point.value.strip().lower()
+    if point.type == "phone":
+        return "".join(ch for ch in point.value if ch.isdigit() or ch == "+")
+    return " ".join(point.value.casefold().split())
+
+
+def contact_point_id(case_owner_id: str, point: ContactPointData) -> str:
+    """Deterministic: the same value proposed twice (re-delivery, re-import) is the same contact point."""
+    return str(uuid.uuid5(NAMESPACE, f"{case_owner_id}|{point.type}|{normalised_value(point)}"))
+
+
+@dataclass(frozen=True)
+class NewContactPoint:
+    contact_point_id: str
+    data: ContactPointData
+    source: Source
+
+
+def points_to_add(
+    case_owner_id: str, proposed: list[ContactPointData], existing_ids: set[str], source: Source
+) -> list[NewContactPoint]:
+    """Proposed points that the case owner does not have yet, each once.
+
+    An existing point is never touched: a validated or default point keeps its state, whatever a later import
+    or enrichment result says about the same value. New points start valid and pending.
+    """
+    seen = set(existing_ids)
+    out: list[NewContactPoint] = []
+    for point in proposed:
+        cp_id = contact_point_id(case_owner_id, point)
+        if cp_id in seen:
+            continue
+        seen.add(cp_id)
+        out.append(NewContactPoint(cp_id, point, source))
+    return out
+
+
+# ---- qualification states --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PointState:
+    valid: bool
+    qualification: Qualification
+    is_default: bool
+
+    @property
+    def name(self) -> State:
+        if not self.valid:
+            return "invalid"
+        if self.is_default:
+            return "default"
+        return self.qualification
+
+
+@dataclass(frozen=True)
+class Evidence:
+    kind: EvidenceKind
+    note: str | None = None
+
+
+def check_evidence(point_type: ContactPointType, evidence: Evidence) -> None:
+    if evidence.kind not in EVIDENCE_FOR_TYPE[point_type]:
+        allowed = ", ".join(sorted(EVIDENCE_FOR_TYPE[point_type]))
+        raise Invalid(
+            "evidence_not_for_type",
+            f"{evidence.kind} cannot confirm a {point_type} contact point (allowed: {allowed})",
+            "evidence.kind",
+        )
+    if evidence.kind == "reason" and not (evidence.note or "").strip():
+        raise Invalid("reason_required", "a free reason needs its text", "evidence.note")
+
+
+def validated(state: PointState, point_type: ContactPointType, evidence: Evidence) -> PointState:
+    """Evidence confirms the point; an invalid point that evidence confirms is valid again."""
+    check_evidence(point_type, evidence)
+    if state.valid and state.qualification == "validated":
+        raise Conflict("already_validated", "the contact point is already validated")
+    return PointState(valid=True, qualification="validated", is_default=False)
+
+
+def invalidated(state: PointState) -> PointState:
+    """Invalid: never proposed, never used; it stops being the default (none of its type is left)."""
+    if not state.valid:
+        raise Conflict("already_invalid", "the contact point is already invalid")
+    return PointState(valid=False, qualification="pending", is_default=False)
+
+
+def validation_cancelled(state: PointState) -> PointState:
+    """Back to pending; a default point stops being the default."""
+    if not state.valid:
+        raise Conflict("contact_point_invalid", "an invalid contact point has no validation to cancel")
+    if state.qualification != "validated":
+        raise Conflict("not_validated", "the contact point is not validated")
+    return replace(state, qualification="pending", is_default=False)
+
+
+def made_default(state: PointState) -> PointState:
+    if not state.valid:
+        raise Conflict("contact_point_invalid", "an invalid contact point cannot become the default")
+    if state.qualification != "validated":
+        raise Conflict("not_validated", "only a validated contact point can become the default")
+    return replace(state, is_default=True)
+
+
+# ---- contact actions -------------------------------------------------------------------------------------
+
+
+def check_action(action: ActionKind, point_type: ContactPointType, state: PointState, automatic: bool) -> None:
+    """A call or SMS needs a phone, a letter an address, an e-mail an e-mail; automatic actions use the default."""
+    if ACTION_TYPE[action] != point_type:
+        raise Invalid("action_not_for_type", f"a {action} needs a {ACTION_TYPE[action]}, not a {point_type}", "action")
+    if not state.valid:
+        raise Conflict("contact_point_invalid", "an invalid contact point cannot be used")
+    if automatic and not state.is_default:
+        raise Conflict("not_default", f"an automatic {action} may only use the default {point_type}")
+
+
+# ---- observations ----------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
+
+
+def _fold(text: str) -> str:
+    """Case- and accent-insensitive form: 'Escroc', 'ESCROC' and 'escröc' all match 'escroc'."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+
+
+def parse_terms(lines: Iterable[str]) -> frozenset[str]:
+    """A term list: one word or phrase a line; '#' starts a comment."""
+    terms = set()
+    for line in lines:
+        text = line.split("#", 1)[0].strip()
+        if text:
+            terms.add(" ".join(_fold(w) for w in _WORD.findall(text)))
+    terms.discard("")
+    return frozenset(terms)
+
+
+def offending_term(observation: str, terms: frozenset[str]) -> str | None:
+    """The first listed word or phrase the observation contains (whole words only), as written in it."""
+    words = [(m.group(0), _fold(m.group(0))) for m in _WORD.finditer(observation)]
+    folded = [w for _, w in words]
+    longest = max((t.count(" ") + 1 for t in terms), default=1)
+    for i in range(len(words)):
+        for n in range(1, min(longest, len(words) - i) + 1):
+            if " ".join(folded[i : i + n]) in terms:
+                return " ".join(original for original, _ in words[i : i + n])
+    return None
+
+
+def check_observation(observation: str | None, terms: frozenset[str]) -> None:
+    """Observations stay objective and must not harm the person's image (seed 003)."""
+    if observation is None:
+        return
+    word = offending_term(observation, terms)
+    if word is not None:
+        raise Invalid(
+            "observation_not_objective",
+            f"the observation must stay objective and related to the case; {word!r} is not allowed",
+            "observation",
+        )
+
+
+# ---- values ----------------------------------------------------------------------------------------------
+
+
+def check_value(point_type: ContactPointType, value: str) -> str:
+    """The value as stored: an e-mail in lower case, a phone in E.164, an address on one line."""
+    value = value.strip()
+    if point_type == "email":
+        try:
+            return validate_email(value, check_deliverability=False).normalized.lower()
+        except EmailNotValidError as exc:
+            raise Invalid("invalid_email", f"not an e-mail address: {exc}", "value") from exc
+    if point_type == "phone":
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException as exc:
+            raise Invalid(
+                "invalid_phone", "a phone needs the international form, e.g. +41 44 123 45 67", "value"
+            ) from exc
+        if not phonenumbers.is_possible_number(number):
+            raise Invalid("invalid_phone", f"{value!r} is not a possible phone number", "value")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return " ".join(value.split())

@@ -1,0 +1,211 @@
+"""The contacts API's models for case owners, cases, contact points, notes, attachments and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+from services.contacts.cases.domain import ActionKind, EvidenceKind, PointState, Qualification, State
+from services.contacts.models import In
+from shared.events import ContactPointType, PostalAddress
+
+
+class ContactPoint(BaseModel):
+    contact_point_id: str
+    case_owner_id: str | None = None
+    type: ContactPointType
+    value: str
+    address: PostalAddress | None = None
+    valid: bool
+    qualification: Qualification
+    is_default: bool
+    observation: str | None = None
+    source: str
+    created_at: datetime
+    updated_at: datetime | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def state(self) -> State:
+        """One word for the star of the UI: invalid, pending (no star), validated (empty), default (full)."""
+        return PointState(self.valid, self.qualification, self.is_default).name
+
+
+class Case(BaseModel):
+    case_id: str
+    case_owner_id: str
+    client_id: str
+    client_case_number: str | None = None
+    invoice_numbers: list[str]
+    amount: Decimal
+    currency: str
+    status: Literal["open", "in_settlement", "paid", "closed"]
+    portfolio: str | None = None
+    opened_on: date
+    collector: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def age_days(self) -> int:
+        return (date.today() - self.opened_on).days
+
+
+class CaseOwner(BaseModel):
+    case_owner_id: str
+    client_id: str
+    client_reference: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company_name: str | None = None
+    birth_date: date | None = None
+
+
+class CaseFile(BaseModel):
+    """GET /cases/{id}: the case, its owner and the owner's contact points."""
+
+    case: Case
+    case_owner: CaseOwner
+    contact_points: list[ContactPoint]
+
+
+class CaseOwnerFile(BaseModel):
+    """GET /case-owners/{id}: the owner, all its cases, and the default contact point of each type that has one."""
+
+    case_owner: CaseOwner
+    cases: list[Case]
+    defaults: dict[ContactPointType, str] = Field(default_factory=dict, description="type → contact_point_id")
+
+
+# ---- contact point commands ------------------------------------------------------------------------------
+
+
+class NewContactPointIn(In):
+    type: ContactPointType
+    value: str = Field(min_length=1, max_length=320)
+    address: PostalAddress | None = None
+    observation: str | None = Field(default=None, max_length=500)
+
+
+class EvidenceIn(In):
+    kind: EvidenceKind
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class ValidateIn(In):
+    evidence: EvidenceIn
+
+
+class ReasonIn(In):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ObservationIn(In):
+    observation: str | None = Field(max_length=500, description="null removes the observation")
+
+
+class ContactPointChange(BaseModel):
+    """The point after a change; ``default_cleared`` says its type has no default any more."""
+
+    contact_point: ContactPoint
+    default_cleared: bool = False
+    previous_default_id: str | None = None
+    changed: bool = True
+
+
+class ContactActionIn(In):
+    action: ActionKind
+    automatic: bool = False
+    case_id: str | None = Field(default=None, max_length=64)
+
+
+class CaseActionIn(In):
+    action: ActionKind
+    automatic: bool = False
+    contact_point_id: str | None = Field(default=None, max_length=64, description="default of its type if absent")
+
+
+class ContactActionOut(BaseModel):
+    event_id: str
+    action: ActionKind
+    automatic: bool
+    case_owner_id: str
+    case_id: str | None = None
+    contact_point: ContactPoint
+
+
+# ---- case file -------------------------------------------------------------------------------------------
+
+
+class CollectorIn(In):
+    collector: str = Field(min_length=1, max_length=200, description="the collector's principal (e-mail)")
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class NoteIn(In):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class Note(BaseModel):
+    note_id: str
+    case_id: str
+    author: str
+    created_at: datetime
+    text: str
+
+
+class NewAttachmentIn(In):
+    filename: str = Field(min_length=1, max_length=200)
+    content_type: str = Field(min_length=1, max_length=120)
+    size: int = Field(gt=0, description="bytes")
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class Attachment(BaseModel):
+    attachment_id: str
+    case_id: str
+    filename: str
+    content_type: str
+    size: int
+    description: str | None = None
+    uploaded_by: str
+    created_at: datetime
+
+
+class AttachmentUpload(BaseModel):
+    attachment: Attachment
+    upload_url: str
+    upload_method: Literal["PUT"] = "PUT"
+    upload_headers: dict[str, str]
+    expires_in: int
+
+
+class AttachmentDownload(BaseModel):
+    attachment: Attachment
+    download_url: str
+    expires_in: int
+
+
+# ---- audit trail -----------------------------------------------------------------------------------------
+
+
+class AuditEntry(BaseModel):
+    audit_id: str
+    case_owner_id: str
+    at: datetime
+    actor: str
+    actor_role: str
+    action: str
+    target_type: Literal["case_owner", "case", "contact_point", "note", "attachment"]
+    target_id: str
+    case_id: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    why: dict[str, Any] | None = None
+    correlation_id: str | None = None
+
+
+class OptionalReasonIn(In):
+    reason: str | None = Field(default=None, max_length=1000)

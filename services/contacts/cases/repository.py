@@ -1,0 +1,412 @@
+"""DynamoDB access for case owners, cases, contact points, notes, attachments and the audit trail.
+
+Keys: see ``store``. Every change is one ``TransactWriteItems`` call carrying the change, its optimistic-lock
+conditions (each contact point and case has a ``revision``; each type's default pointer ``DEFAULT#<type>`` too)
+and its audit entry; ``WriteConflict`` means a condition failed and the caller re-reads and retries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from services.contacts import store
+from services.contacts.cases import audit, domain
+from services.contacts.cases.models import Case, CaseFile, CaseOwner, ContactPoint
+from shared import aws
+from shared.events import CaseData, CaseOwnerData, ContactPointType
+
+_ser = TypeSerializer()
+
+
+class WriteConflict(Exception):
+    """A transaction's condition failed: someone changed the same items since we read them."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+
+
+def owner_key(case_owner_id: str, sk: str) -> dict[str, str]:
+    return {"PK": f"OWNER#{case_owner_id}", "SK": sk}
+
+
+def point_sk(point_type: str, contact_point_id: str) -> str:
+    return f"CP#{point_type}#{contact_point_id}"
+
+
+class Tx:
+    """One transaction under construction: puts and updates with their conditions."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def put(self, item: dict[str, Any], condition: str | None = "attribute_not_exists(PK)") -> Tx:
+        op: dict[str, Any] = {"TableName": store.table_name(), "Item": _serialise(store.drop_none(item))}
+        if condition:
+            op["ConditionExpression"] = condition
+        self.items.append({"Put": op})
+        return self
+
+    def update(
+        self,
+        key: dict[str, str],
+        fields: dict[str, Any],
+        *,
+        remove: tuple[str, ...] = (),
+        condition: str = "attribute_exists(PK)",
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> Tx:
+        """SET ``fields`` (None values are removed), REMOVE ``remove``; ``condition`` uses ``#name``/``:value``."""
+        all_names = dict(names or {})
+        all_values = {k: _ser.serialize(v) for k, v in (values or {}).items()}
+        sets, removes = [], [*remove]
+        for i, (name, value) in enumerate(fields.items()):
+            if value is None:
+                removes.append(name)
+                continue
+            all_names[f"#f{i}"] = name
+            all_values[f":f{i}"] = _ser.serialize(value)
+            sets.append(f"#f{i} = :f{i}")
+        for j, name in enumerate(removes):
+            all_names[f"#r{j}"] = name
+        expression = ""
+        if sets:
+            expression += "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#r{j}" for j in range(len(removes)))
+        op: dict[str, Any] = {
+            "TableName": store.table_name(),
+            "Key": _serialise(key),
+            "UpdateExpression": expression.strip(),
+            "ConditionExpression": condition,
+        }
+        if all_names:
+            op["ExpressionAttributeNames"] = all_names
+        if all_values:
+            op["ExpressionAttributeValues"] = all_values
+        self.items.append({"Update": op})
+        return self
+
+    def delete(self, key: dict[str, str], condition: str = "attribute_exists(PK)") -> Tx:
+        self.items.append(
+            {"Delete": {"TableName": store.table_name(), "Key": _serialise(key), "ConditionExpression": condition}}
+        )
+        return self
+
+    def audit(self, item: dict[str, Any]) -> Tx:
+        return self.put(item)
+
+    def commit(self) -> None:
+        try:
+            aws.client("dynamodb").transact_write_items(TransactItems=self.items)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            raise WriteConflict(reasons or [exc.response["Error"].get("Message", "cancelled")]) from exc
+
+
+def _serialise(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in item.items()}
+
+
+def revision_condition(expected: int) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """The item still exists and nobody wrote it since we read ``expected`` (items without one are revision 0)."""
+    values = {":expected_rev": expected}
+    names = {"#rev": "revision"}
+    if expected == 0:
+        return "attribute_exists(PK) AND (attribute_not_exists(#rev) OR #rev = :expected_rev)", values, names
+    return "attribute_exists(PK) AND #rev = :expected_rev", values, names
+
+
+def revision(item: dict[str, Any] | None) -> int:
+    return int((item or {}).get("revision", 0))
+
+
+# ---- case owners and cases -------------------------------------------------------------------------------
+
+
+def ensure_case_owner(client_id: str, owner: CaseOwnerData, actor: audit.Actor, correlation_id: str) -> bool:
+    """Create the case owner (with its audit entry) unless it exists; False if it did."""
+    item = owner.model_dump(mode="json")
+    item.update(client_id=client_id, created_at=store.now())
+    tx = Tx().put({**owner_key(owner.case_owner_id, "PROFILE"), **item})
+    tx.audit(
+        audit.entry(
+            owner.case_owner_id,
+            actor,
+            "case_owner.created",
+            target_type="case_owner",
+            target_id=owner.case_owner_id,
+            after=store.drop_none(item),
+            correlation_id=correlation_id,
+        )
+    )
+    try:
+        tx.commit()
+        return True
+    except WriteConflict:
+        return False
+
+
+def ensure_case(
+    client_id: str, case_owner_id: str, case: CaseData, actor: audit.Actor, correlation_id: str, why: dict[str, Any]
+) -> bool:
+    """Create the case, its pointer and its audit entry together; False if the case already existed."""
+    item = case.model_dump(mode="json")
+    item.update(case_owner_id=case_owner_id, client_id=client_id, status="open", revision=0)
+    stored = {
+        **owner_key(case_owner_id, f"CASE#{case.case_id}"),
+        **item,
+        "GSI1PK": f"CLIENT#{client_id}#CASES",
+        "GSI1SK": f"{case.opened_on.isoformat()}#{case.case_id}",
+    }
+    pointer = {"PK": f"CASE#{case.case_id}", "SK": "POINTER", "case_owner_id": case_owner_id, "client_id": client_id}
+    tx = Tx().put(stored).put(pointer)
+    tx.audit(
+        audit.entry(
+            case_owner_id,
+            actor,
+            "case.opened",
+            target_type="case",
+            target_id=case.case_id,
+            case_id=case.case_id,
+            after=store.drop_none({k: v for k, v in item.items() if k != "revision"}),
+            why=why,
+            correlation_id=correlation_id,
+        )
+    )
+    try:
+        tx.commit()
+        return True
+    except WriteConflict:
+        return False
+
+
+def get_owner(case_owner_id: str) -> CaseOwner | None:
+    item = store.table().get_item(Key=owner_key(case_owner_id, "PROFILE")).get("Item")
+    return CaseOwner.model_validate(store.clean(item)) if item else None
+
+
+def case_pointer(case_id: str) -> dict[str, Any] | None:
+    item = store.table().get_item(Key={"PK": f"CASE#{case_id}", "SK": "POINTER"}).get("Item")
+    return dict(item) if item else None
+
+
+def get_case_item(case_owner_id: str, case_id: str) -> dict[str, Any] | None:
+    item = store.table().get_item(Key=owner_key(case_owner_id, f"CASE#{case_id}"), ConsistentRead=True).get("Item")
+    return dict(item) if item else None
+
+
+def owner_cases(case_owner_id: str) -> list[Case]:
+    items = store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"OWNER#{case_owner_id}") & Key("SK").begins_with("CASE#")
+    )
+    return [Case.model_validate(store.clean(i)) for i in items]
+
+
+def get_case_file(case_id: str, include_invalid: bool = False) -> CaseFile | None:
+    pointer = case_pointer(case_id)
+    if not pointer:
+        return None
+    owner_id = str(pointer["case_owner_id"])
+    items = store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"OWNER#{owner_id}")
+        & Key("SK").between("CASE#", "CP$")  # cases and points, not audit
+    )
+    by_sk = {str(i["SK"]): i for i in items}
+    case_item = by_sk.get(f"CASE#{case_id}")
+    profile = store.table().get_item(Key=owner_key(owner_id, "PROFILE")).get("Item")
+    if not case_item or not profile:
+        return None
+    points = [to_point(i) for sk, i in by_sk.items() if sk.startswith("CP#")]
+    if not include_invalid:
+        points = [p for p in points if p.valid]
+    points.sort(key=lambda p: (p.type, not p.is_default, p.qualification != "validated", p.created_at))
+    return CaseFile(
+        case=Case.model_validate(store.clean(case_item)),
+        case_owner=CaseOwner.model_validate(store.clean(profile)),
+        contact_points=points,
+    )
+
+
+def list_cases(
+    client_id: str, limit: int = 50, start: dict[str, Any] | None = None
+) -> tuple[list[Case], dict[str, Any] | None]:
+    kwargs: dict[str, Any] = {
+        "IndexName": "GSI1",
+        "KeyConditionExpression": Key("GSI1PK").eq(f"CLIENT#{client_id}#CASES"),
+        "Limit": limit,
+    }
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    resp = store.table().query(**kwargs)
+    return [Case.model_validate(store.clean(i)) for i in resp["Items"]], resp.get("LastEvaluatedKey")
+
+
+# ---- contact points --------------------------------------------------------------------------------------
+
+
+def to_point(item: dict[str, Any]) -> ContactPoint:
+    return ContactPoint.model_validate({**store.clean(item), "case_owner_id": str(item["PK"]).removeprefix("OWNER#")})
+
+
+def contact_point_ids(case_owner_id: str) -> set[str]:
+    items = store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"OWNER#{case_owner_id}") & Key("SK").begins_with("CP#"),
+        ConsistentRead=True,
+    )
+    return {str(i["contact_point_id"]) for i in items}
+
+
+def point_item(case_owner_id: str, new: domain.NewContactPoint) -> dict[str, Any]:
+    data = new.data
+    return store.drop_none(
+        {
+            **owner_key(case_owner_id, point_sk(data.type, new.contact_point_id)),
+            "contact_point_id": new.contact_point_id,
+            "type": data.type,
+            "value": data.value,
+            "address": data.address.model_dump() if data.address else None,
+            "observation": data.observation,
+            "valid": True,
+            "qualification": "pending",
+            "is_default": False,
+            "source": new.source,
+            "created_at": store.now(),
+            "revision": 0,
+        }
+    )
+
+
+def add_contact_point(
+    case_owner_id: str,
+    new: domain.NewContactPoint,
+    actor: audit.Actor,
+    correlation_id: str,
+    why: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Add the point (pending) with its audit entry; None if a point with the same value exists already."""
+    item = point_item(case_owner_id, new)
+    shown = {k: v for k, v in store.clean(item).items() if k not in ("revision", "created_at")}
+    tx = Tx().put(item)
+    tx.audit(
+        audit.entry(
+            case_owner_id,
+            actor,
+            "contact_point.added",
+            target_type="contact_point",
+            target_id=new.contact_point_id,
+            after=shown,
+            why=why,
+            correlation_id=correlation_id,
+        )
+    )
+    try:
+        tx.commit()
+    except WriteConflict:
+        return None
+    return item
+
+
+def get_contact_point(case_owner_id: str, contact_point_id: str) -> dict[str, Any] | None:
+    items = store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"OWNER#{case_owner_id}") & Key("SK").begins_with("CP#"),
+        FilterExpression=Attr("contact_point_id").eq(contact_point_id),
+        ConsistentRead=True,
+    )
+    return dict(items[0]) if items else None
+
+
+def list_contact_points(
+    case_owner_id: str,
+    *,
+    include_invalid: bool,
+    point_type: ContactPointType | None,
+    limit: int,
+    start: dict[str, Any] | None,
+) -> tuple[list[ContactPoint], dict[str, Any] | None]:
+    prefix = f"CP#{point_type}#" if point_type else "CP#"
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key("PK").eq(f"OWNER#{case_owner_id}") & Key("SK").begins_with(prefix),
+        "Limit": limit,
+    }
+    if not include_invalid:
+        kwargs["FilterExpression"] = Attr("valid").eq(True)
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    resp = store.table().query(**kwargs)
+    return [to_point(i) for i in resp["Items"]], resp.get("LastEvaluatedKey")
+
+
+def default_pointer(case_owner_id: str, point_type: str) -> dict[str, Any] | None:
+    item = store.table().get_item(Key=owner_key(case_owner_id, f"DEFAULT#{point_type}"), ConsistentRead=True)
+    return dict(item["Item"]) if "Item" in item else None
+
+
+def update_point(tx: Tx, item: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Change a point if nobody else did since ``item`` was read (revision), bumping its revision."""
+    condition, values, names = revision_condition(revision(item))
+    tx.update(
+        {"PK": str(item["PK"]), "SK": str(item["SK"])},
+        {**fields, "revision": revision(item) + 1, "updated_at": store.now()},
+        condition=condition,
+        values=values,
+        names=names,
+    )
+
+
+def set_default_pointer(
+    tx: Tx, case_owner_id: str, point_type: str, pointer: dict[str, Any] | None, cp_id: str | None
+) -> None:
+    """Move the type's default pointer (None: no default) if nobody moved it since ``pointer`` was read."""
+    key = owner_key(case_owner_id, f"DEFAULT#{point_type}")
+    if pointer is None:
+        tx.put({**key, "contact_point_id": cp_id, "revision": 1, "updated_at": store.now()})
+        return
+    condition, values, names = revision_condition(revision(pointer))
+    tx.update(
+        key,
+        {"contact_point_id": cp_id, "revision": revision(pointer) + 1, "updated_at": store.now()},
+        condition=condition,
+        values=values,
+        names=names,
+    )
+
+
+def defaults(case_owner_id: str) -> dict[str, str]:
+    """type → default contact point id, from the pointers."""
+    items = store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"OWNER#{case_owner_id}") & Key("SK").begins_with("DEFAULT#"),
+        ConsistentRead=True,
+    )
+    return {
+        str(i["SK"]).removeprefix("DEFAULT#"): str(i["contact_point_id"]) for i in items if i.get("contact_point_id")
+    }
+
+
+# ---- notes, attachments, audit ---------------------------------------------------------------------------
+
+
+def page(
+    pk: str, prefix: str, limit: int, start: dict[str, Any] | None, newest_first: bool = True
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key("PK").eq(pk) & Key("SK").begins_with(prefix),
+        "Limit": limit,
+        "ScanIndexForward": not newest_first,
+    }
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    resp = store.table().query(**kwargs)
+    return [dict(i) for i in resp["Items"]], resp.get("LastEvaluatedKey")
+
+
+def get_item(pk: str, sk: str) -> dict[str, Any] | None:
+    item = store.table().get_item(Key={"PK": pk, "SK": sk}, ConsistentRead=True).get("Item")
+    return dict(item) if item else None

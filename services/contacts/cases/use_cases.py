@@ -1,0 +1,223 @@
+"""Case use cases: case files, reassignment, the notepad, communication actions, the audit trail, and the bus
+events (from imports and enrichment) that create or enrich case owners, cases and contact points."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from services.contacts import pagination, store
+from services.contacts.cases import audit, contact_points, domain, repository
+from services.contacts.cases.models import (
+    AuditEntry,
+    Case,
+    CaseActionIn,
+    CaseFile,
+    CaseOwnerFile,
+    ContactActionOut,
+    Note,
+)
+from services.contacts.clients import use_cases as clients
+from services.contacts.identity import Identity
+from services.contacts.models import Page
+from shared import bus
+from shared.errors import Conflict, Forbidden, NotFound
+from shared.events import CaseFileImported, CaseOpened, EnrichmentResultFound, Event, new_id
+from shared.observability import logger, metrics
+
+SERVICE = "contacts"
+log = logger(SERVICE)
+
+
+# ---- reads -----------------------------------------------------------------------------------------------
+
+
+def get_case_file(case_id: str, who: Identity, include_invalid: bool = False) -> CaseFile:
+    case_file = repository.get_case_file(case_id, include_invalid=include_invalid)
+    if case_file is None or not who.may_see_client(case_file.case.client_id):
+        # A client user asking for another client's case learns nothing, not even that it exists.
+        raise NotFound("case", case_id)
+    return case_file
+
+
+def list_cases(client_id: str, who: Identity, limit: int = 100, next_token: str | None = None) -> Page[Case]:
+    clients.get_client(client_id, who)
+    cases, last = repository.list_cases(
+        client_id, limit=limit, start=pagination.decode(next_token, {"GSI1PK": f"CLIENT#{client_id}#CASES"})
+    )
+    return Page[Case](items=cases, next_token=pagination.encode(last))
+
+
+def get_case_owner(case_owner_id: str, who: Identity) -> CaseOwnerFile:
+    owner = contact_points.visible_owner(case_owner_id, who)
+    return CaseOwnerFile(
+        case_owner=owner,
+        cases=repository.owner_cases(case_owner_id),
+        defaults=repository.defaults(case_owner_id),  # type: ignore[arg-type]
+    )
+
+
+def list_audit(case_owner_id: str, who: Identity, limit: int, next_token: str | None) -> Page[AuditEntry]:
+    contact_points.visible_owner(case_owner_id, who)
+    items, last = repository.page(
+        f"OWNER#{case_owner_id}", "AUDIT#", limit, pagination.decode(next_token, {"PK": f"OWNER#{case_owner_id}"})
+    )
+    return Page[AuditEntry](
+        items=[AuditEntry.model_validate(_plain(store.clean(i))) for i in items], next_token=pagination.encode(last)
+    )
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers (Decimal) back to ints where they are whole, so the audit reads as it was written."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def case_item(case_id: str, who: Identity, *, change: bool) -> dict[str, Any]:
+    """The stored case if ``who`` may see it (and change it, when ``change``)."""
+    pointer = repository.case_pointer(case_id)
+    if pointer is None or not who.may_see_client(str(pointer["client_id"])):
+        raise NotFound("case", case_id)
+    if change and not who.is_agency:
+        raise Forbidden("client users may read their cases, not change them")
+    item = repository.get_case_item(str(pointer["case_owner_id"]), case_id)
+    if item is None:
+        raise NotFound("case", case_id)
+    return item
+
+
+# ---- case file: collector, notepad, actions -------------------------------------------------------------
+
+
+def assign_collector(case_id: str, collector: str, reason: str | None, who: Identity, correlation_id: str) -> Case:
+    for _ in range(contact_points.MAX_ATTEMPTS):
+        item = case_item(case_id, who, change=True)
+        owner_id = str(item["case_owner_id"])
+        if item.get("collector") == collector:
+            return Case.model_validate(store.clean(item))
+        tx = repository.Tx()
+        condition, values, names = repository.revision_condition(repository.revision(item))
+        tx.update(
+            {"PK": str(item["PK"]), "SK": str(item["SK"])},
+            {"collector": collector, "revision": repository.revision(item) + 1, "updated_at": store.now()},
+            condition=condition,
+            values=values,
+            names=names,
+        )
+        tx.audit(
+            audit.entry(
+                owner_id,
+                audit.Actor.of(who),
+                "case.collector_assigned",
+                target_type="case",
+                target_id=case_id,
+                case_id=case_id,
+                before={"collector": item.get("collector")},
+                after={"collector": collector},
+                why={"reason": reason} if reason else None,
+                correlation_id=correlation_id,
+            )
+        )
+        try:
+            tx.commit()
+        except repository.WriteConflict:
+            continue
+        return Case.model_validate(store.clean({**item, "collector": collector}))
+    raise Conflict("concurrent_change", "the case kept changing meanwhile; read it again and retry")
+
+
+def add_note(case_id: str, text: str, who: Identity, correlation_id: str) -> Note:
+    item = case_item(case_id, who, change=True)
+    note = Note(note_id=new_id(), case_id=case_id, author=who.principal, created_at=datetime.now(UTC), text=text)
+    stored = note.model_dump(mode="json")
+    tx = repository.Tx().put({"PK": f"CASE#{case_id}", "SK": f"NOTE#{stored['created_at']}#{note.note_id}", **stored})
+    tx.audit(
+        audit.entry(
+            str(item["case_owner_id"]),
+            audit.Actor.of(who),
+            "case.note_added",
+            target_type="note",
+            target_id=note.note_id,
+            case_id=case_id,
+            after={"text": text},
+            correlation_id=correlation_id,
+        )
+    )
+    tx.commit()
+    return note
+
+
+def list_notes(case_id: str, who: Identity, limit: int, next_token: str | None) -> Page[Note]:
+    case_item(case_id, who, change=False)
+    items, last = repository.page(
+        f"CASE#{case_id}", "NOTE#", limit, pagination.decode(next_token, {"PK": f"CASE#{case_id}"})
+    )
+    return Page[Note](items=[Note.model_validate(store.clean(i)) for i in items], next_token=pagination.encode(last))
+
+
+def case_action(case_id: str, body: CaseActionIn, who: Identity, correlation_id: str) -> ContactActionOut:
+    """A communication action of the case: on the given point, or on the default of the action's type."""
+    item = case_item(case_id, who, change=True)
+    owner_id = str(item["case_owner_id"])
+    owner = contact_points.visible_owner(owner_id, who)
+    point_type = domain.ACTION_TYPE[body.action]
+    if body.contact_point_id is None:
+        point = contact_points.default_point(owner_id, point_type)
+    else:
+        found = repository.get_contact_point(owner_id, body.contact_point_id)
+        if found is None:
+            raise NotFound("contact_point", body.contact_point_id)
+        point = found
+    return contact_points.request_action(owner, point, body.action, body.automatic, case_id, who, correlation_id)
+
+
+# ---- bus events ------------------------------------------------------------------------------------------
+
+
+def on_case_file_imported(event: CaseFileImported) -> None:
+    """Create or merge the case owner, its cases and contact points. Idempotent on content as well as on the
+    event id: every id is deterministic and every write is conditional, so a re-import changes nothing."""
+    owner_id = event.case_owner.case_owner_id
+    actor = audit.Actor.system("imports")
+    why = {"event_id": event.event_id, "import_id": event.import_id, "rows": event.row_numbers}
+    repository.ensure_case_owner(event.client_id, event.case_owner, actor, event.correlation_id)
+    opened: list[Event] = []
+    for case in event.cases:
+        if repository.ensure_case(event.client_id, owner_id, case, actor, event.correlation_id, why):
+            opened.append(
+                CaseOpened(
+                    correlation_id=event.correlation_id,
+                    client_id=event.client_id,
+                    case_owner_id=owner_id,
+                    case_id=case.case_id,
+                    opened_on=case.opened_on,
+                )
+            )
+    existing = repository.contact_point_ids(owner_id)
+    for new in domain.points_to_add(owner_id, event.contact_points, existing, "import"):
+        repository.add_contact_point(owner_id, new, actor, event.correlation_id, why)
+    metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=len(opened))
+    # CaseOpened ids are fresh per run; a re-run after a crash may publish one twice, which enrichment
+    # absorbs because it keys its records on case_id.
+    bus.publish(opened)
+
+
+def on_enrichment_result(event: EnrichmentResultFound) -> None:
+    """Add what enrichment found as pending points; a value the case owner has already (validated, default,
+    invalid or pending) is left exactly as it is."""
+    if repository.get_owner(event.case_owner_id) is None:
+        raise LookupError(f"enrichment found something for unknown case owner {event.case_owner_id}")
+    actor = audit.Actor.system("enrichment")
+    why = {"event_id": event.event_id, "provider": event.provider, "attempt": event.attempt}
+    existing = repository.contact_point_ids(event.case_owner_id)
+    added = domain.points_to_add(event.case_owner_id, event.contact_points, existing, "enrichment")
+    stored = [
+        new for new in added if repository.add_contact_point(event.case_owner_id, new, actor, event.correlation_id, why)
+    ]
+    log.info("enrichment result merged", extra={"case_id": event.case_id, "added": len(stored)})
