@@ -36,17 +36,9 @@ def _evolved(event: Event, top: dict[str, Any], nested: tuple[str, dict[str, Any
         where, extra = nested
         target = detail[where][0] if isinstance(detail[where], list) else detail[where]
         target.update(extra)
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "source": event.SOURCE,
-        "detail-type": event.DETAIL_TYPE,
-        "account": ACCOUNT,
-        "time": datetime.now(UTC).isoformat(),
-        "region": REGION,
-        "resources": [],
-        "detail": detail,
-    }
+    return {"version": "0", "id": str(uuid.uuid4()), "source": event.SOURCE, "detail-type": event.DETAIL_TYPE,
+            "account": ACCOUNT, "time": datetime.now(UTC).isoformat(), "region": REGION, "resources": [],
+            "detail": detail}
 
 
 def _deliver(service: str, handler: Any, envelope: dict[str, Any]) -> dict[str, Any]:
@@ -58,22 +50,13 @@ def _deliver(service: str, handler: Any, envelope: dict[str, Any]) -> dict[str, 
 
 
 def _registered() -> ClientRegistered:
-    return ClientRegistered(
-        correlation_id="corr",
-        client_id="c-evo",
-        legal_name="Evo AG",
-        business_unit_id="default",
-        sender_email="no-reply@finview.example",
-    )
+    return ClientRegistered(correlation_id="corr", client_id="c-evo", legal_name="Evo AG", business_unit_id="default",
+                            sender_email="no-reply@finview.example")
 
 
 def test_contacts_consumer_ignores_added_fields(aws: Provisioned) -> None:
     event = CaseFileImported(
-        correlation_id="corr",
-        import_id="i-1",
-        client_id="c-evo",
-        row_numbers=[2],
-        matched_by="new",
+        correlation_id="corr", import_id="i-1", client_id="c-evo", row_numbers=[2], matched_by="new",
         case_owner=CaseOwnerData(case_owner_id="owner-evo", last_name="Muster"),
         cases=[CaseData(case_id="case-evo", amount=Decimal("10"), opened_on=date(2026, 1, 5))],
         contact_points=[],
@@ -91,9 +74,8 @@ def test_imports_consumer_ignores_added_fields(aws: Provisioned) -> None:
 
 
 def test_enrichment_consumer_ignores_added_fields(aws: Provisioned) -> None:
-    event = CaseOpened(
-        correlation_id="corr", client_id="c-evo", case_owner_id="o", case_id="case-evo", opened_on=date(2026, 1, 5)
-    )
+    event = CaseOpened(correlation_id="corr", client_id="c-evo", case_owner_id="o", case_id="case-evo",
+                       opened_on=date(2026, 1, 5))
     assert _deliver("enrichment", enrichment.on_bus_events, _evolved(event, {"priority": "high"})) == {
         "batchItemFailures": []
     }
