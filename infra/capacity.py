@@ -40,7 +40,10 @@ PLANS: dict[tuple[str, str], Plan] = {
     ("contacts", "on_bus_events"): Plan(share=0.75, writes_per_copy=250),
     # Staging rows in 25-item batches, bounded by parsing + matching on one vCPU (~1,500 rows/s, bench/RESULTS.md).
     ("imports", "on_file_dropped"): Plan(share=0.9, writes_per_copy=1_500),
-    ("imports", "on_bus_events"): Plan(share=0.1, writes_per_copy=50),
+    ("imports", "on_bus_events"): Plan(share=0.05, writes_per_copy=50),
+    ("imports", "check_stuck_imports"): Plan(
+        share=0.05, writes_per_copy=10, cap=1, why="a quarter-hourly check: one copy reads the few active imports"
+    ),
     ("enrichment", "on_bus_events"): Plan(share=0.5, writes_per_copy=100),
     ("enrichment", "on_schedule"): Plan(
         share=0.5, writes_per_copy=500, cap=1, why="one daily run: a second copy would search the same cases"
@@ -52,7 +55,12 @@ PLANS: dict[tuple[str, str], Plan] = {
 
 
 def plan(f: Function) -> Plan:
-    return PLANS[(f.service, f.handler)]
+    try:
+        return PLANS[(f.service, f.handler)]
+    except KeyError:
+        raise LookupError(
+            f"{f.service}.{f.handler} has no concurrency plan: give it a share of its table in infra/capacity.py PLANS"
+        ) from None
 
 
 def concurrency(f: Function) -> int:

@@ -37,6 +37,16 @@ def _own_table(service: str, *actions: str, index: bool = True) -> tuple[Grant, 
 
 
 PUBLISH = Grant(("events:PutEvents",), "bus")
+# Every bus consumer (shared.consumer): its idempotency records, then the outbox rows of the event (shared.outbox):
+# a Query, and when rows are there, PutEvents and their deletion in a batch.
+CONSUMER = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:BatchWriteItem",
+)
 
 GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
     ("contacts", "app"): (
@@ -47,7 +57,7 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         # A business unit's own sender must be verified in SES before it is accepted.
         Grant(("ses:GetIdentityVerificationAttributes",), "any"),  # an action without resource-level permissions
     ),
-    ("contacts", "on_bus_events"): (*_own_table("contacts", *TABLE_READ, *TABLE_WRITE), PUBLISH),
+    ("contacts", "on_bus_events"): (*_own_table("contacts", *CONSUMER, "dynamodb:ConditionCheckItem"), PUBLISH),
     ("imports", "on_file_dropped"): (
         *_own_table("imports", *TABLE_READ, *TABLE_WRITE, *BATCH),
         PUBLISH,
@@ -55,12 +65,16 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         Grant(("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectTagging"), "objects", "drops"),
         Grant(("sqs:SendMessage",), "queue", "imports-drops"),  # a long import's continuation
     ),
-    # Both consumers only keep their service's copy of what clients registered and set.
-    ("imports", "on_bus_events"): _own_table("imports", "dynamodb:PutItem", "dynamodb:UpdateItem", index=False),
-    ("enrichment", "on_bus_events"): _own_table("enrichment", "dynamodb:PutItem", "dynamodb:UpdateItem", index=False),
+    # Reads the active imports' jobs; lets go of the markers of finished ones.
+    ("imports", "check_stuck_imports"): (
+        Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem"), "table", "imports"),
+    ),
+    # Both consumers only keep their service's copy of what clients registered and set: no bucket, no index.
+    ("imports", "on_bus_events"): (*_own_table("imports", *CONSUMER, index=False), PUBLISH),
+    ("enrichment", "on_bus_events"): (*_own_table("enrichment", *CONSUMER, index=False), PUBLISH),
     ("enrichment", "on_schedule"): (*_own_table("enrichment", *TABLE_READ, *TABLE_WRITE), PUBLISH),
     ("notifications", "on_bus_events"): (
-        *_own_table("notifications", *TABLE_READ, *TABLE_WRITE),
+        *_own_table("notifications", *CONSUMER, "dynamodb:ConditionCheckItem"),
         PUBLISH,
         Grant(("ses:SendEmail",), "sender"),
         Grant(("sns:Publish",), "sms"),
@@ -69,7 +83,12 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
 
 
 def grants(f: Function) -> tuple[Grant, ...]:
-    return GRANTS[(f.service, f.handler)]
+    try:
+        return GRANTS[(f.service, f.handler)]
+    except KeyError:
+        raise LookupError(
+            f"{f.service}.{f.handler} has no IAM grants: declare what its code calls in infra/permissions.py GRANTS"
+        ) from None
 
 
 def statements(f: Function, stack: Stack, ids: Any) -> list[dict[str, Any]]:

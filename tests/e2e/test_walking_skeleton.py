@@ -32,6 +32,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, An
     try:
         with LocalStack(stage="e2e", log_file=str(log_file)) as stack, aws_calls.recording() as calls:
             result = demo.run(stack, out=lambda *_: None)
+            assert stack.dispatcher
+            stack.dispatcher.fire(stack.function("imports", "check_stuck_imports"))  # its schedule is 15 minutes
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -19,15 +19,15 @@ def test_a_consumer_of_bus_events_may_not_read_the_drop_bucket_but_the_drop_func
 
 
 def test_transactions_need_each_of_their_item_actions_on_the_functions_own_table() -> None:
-    consumer = next(f for f in STACK.functions if f.logical == "EnrichmentOnBusEvents")
-    own = NAMES.table("enrichment")
-    transaction = {"TransactItems": [{"Update": {"TableName": own}}, {"Delete": {"TableName": own}}]}
+    consumer = next(f for f in STACK.functions if f.logical == "ImportsOnBusEvents")
+    own = NAMES.table("imports")
+    transaction = {"TransactItems": [{"Update": {"TableName": own}}, {"ConditionCheck": {"TableName": own}}]}
     assert refused([Call(consumer, "dynamodb", "TransactWriteItems", transaction)], NAMES) == [
-        "EnrichmentOnBusEvents: dynamodb:DeleteItem on table enrichment"
+        "ImportsOnBusEvents: dynamodb:ConditionCheckItem on table imports"
     ]
     other = {"TableName": NAMES.table("contacts"), "Key": {}}
     assert refused([Call(consumer, "dynamodb", "GetItem", other)], NAMES) == [
-        "EnrichmentOnBusEvents: dynamodb:GetItem on table contacts"
+        "ImportsOnBusEvents: dynamodb:GetItem on table contacts"
     ]
 
 

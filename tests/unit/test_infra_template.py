@@ -265,13 +265,15 @@ def _table_grants(table: str, *actions: str, index: bool = True) -> set[str]:
 
 
 READ_WRITE = ("GetItem", "Query", "ConditionCheckItem", "PutItem", "UpdateItem", "DeleteItem")
+# Idempotency records and the outbox flush of every bus consumer (shared.consumer).
+CONSUMER = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem")
 PUBLISH = {"Allow events:PutEvents on EventBus"}
 PINNED_POLICIES = {
     "APIHandler": _table_grants("ContactsTable", *READ_WRITE)
     | PUBLISH
     | {f"Allow s3:{a} on ${{AttachmentsBucket}}/*" for a in ("GetObject", "PutObject", "DeleteObject")}
     | {"Allow ses:GetIdentityVerificationAttributes on *"},
-    "ContactsOnBusEvents": _table_grants("ContactsTable", *READ_WRITE) | PUBLISH,
+    "ContactsOnBusEvents": _table_grants("ContactsTable", *CONSUMER, "ConditionCheckItem") | PUBLISH,
     "ImportsOnFileDropped": _table_grants("ImportsTable", *READ_WRITE, "BatchGetItem", "BatchWriteItem")
     | PUBLISH
     | {
@@ -279,11 +281,12 @@ PINNED_POLICIES = {
         for a in ("GetObject", "GetObjectVersion", "PutObject", "PutObjectTagging")
     }
     | {"Allow sqs:SendMessage on ImportsDropsQueue"},
-    # No drop bucket, no queue, no bus, no index: it only keeps imports' copy of client settings.
-    "ImportsOnBusEvents": _table_grants("ImportsTable", "PutItem", "UpdateItem", index=False),
-    "EnrichmentOnBusEvents": _table_grants("EnrichmentTable", "PutItem", "UpdateItem", index=False),
+    "ImportsCheckStuckImports": {f"Allow dynamodb:{a} on ImportsTable" for a in ("GetItem", "Query", "DeleteItem")},
+    # No drop bucket, no queue, no index: it only keeps imports' copy of client settings.
+    "ImportsOnBusEvents": _table_grants("ImportsTable", *CONSUMER, index=False) | PUBLISH,
+    "EnrichmentOnBusEvents": _table_grants("EnrichmentTable", *CONSUMER, index=False) | PUBLISH,
     "EnrichmentOnSchedule": _table_grants("EnrichmentTable", *READ_WRITE) | PUBLISH,
-    "NotificationsOnBusEvents": _table_grants("NotificationsTable", *READ_WRITE)
+    "NotificationsOnBusEvents": _table_grants("NotificationsTable", *CONSUMER, "ConditionCheckItem")
     | PUBLISH
     | {
         "Allow ses:SendEmail on ${SenderEmail}",
