@@ -37,7 +37,11 @@ PLANS: dict[tuple[str, str], Plan] = {
     # A request writes at most one transaction of a few items: 20 units/s per copy is generous.
     ("contacts", "app"): Plan(share=0.25, writes_per_copy=20),
     # A batch of 10 CaseFileImported events, each up to ~25 case owners with cases and contact points.
-    ("contacts", "on_bus_events"): Plan(share=0.75, writes_per_copy=250),
+    ("contacts", "on_bus_events"): Plan(share=0.7, writes_per_copy=250),
+    # Every 5 minutes, up to 100 deferred contacts, each one transaction of a few items.
+    ("contacts", "release_deferred_contacts"): Plan(
+        share=0.05, writes_per_copy=100, cap=1, why="one run at a time; a contact is released by exactly one run"
+    ),
     # Staging rows in 25-item batches, bounded by parsing + matching on one vCPU (~1,500 rows/s, bench/RESULTS.md).
     ("imports", "on_file_dropped"): Plan(share=0.9, writes_per_copy=1_500),
     ("imports", "on_bus_events"): Plan(share=0.05, writes_per_copy=50),

@@ -57,6 +57,8 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         # A business unit's own sender must be verified in SES before it is accepted.
         Grant(("ses:GetIdentityVerificationAttributes",), "any"),  # an action without resource-level permissions
     ),
+    # The contact policy's schedule: asks the gate again for each deferred contact, which records and announces it.
+    ("contacts", "release_deferred_contacts"): (*_own_table("contacts", *TABLE_READ, *TABLE_WRITE), PUBLISH),
     ("contacts", "on_bus_events"): (*_own_table("contacts", *CONSUMER, "dynamodb:ConditionCheckItem"), PUBLISH),
     ("imports", "on_file_dropped"): (
         *_own_table("imports", *TABLE_READ, *TABLE_WRITE, *BATCH),

@@ -274,6 +274,7 @@ PINNED_POLICIES = {
     | {f"Allow s3:{a} on ${{AttachmentsBucket}}/*" for a in ("GetObject", "PutObject", "DeleteObject")}
     | {"Allow ses:GetIdentityVerificationAttributes on *"},
     "ContactsOnBusEvents": _table_grants("ContactsTable", *CONSUMER, "ConditionCheckItem") | PUBLISH,
+    "ContactsReleaseDeferredContacts": _table_grants("ContactsTable", *READ_WRITE) | PUBLISH,
     "ImportsOnFileDropped": _table_grants("ImportsTable", *READ_WRITE, "BatchGetItem", "BatchWriteItem")
     | PUBLISH
     | {
