@@ -37,7 +37,10 @@ PLANS: dict[tuple[str, str], Plan] = {
     # A request writes at most one transaction of a few items: 20 units/s per copy is generous.
     ("contacts", "app"): Plan(share=0.25, writes_per_copy=20),
     # A batch of 10 CaseFileImported events, each up to ~25 case owners with cases and contact points.
-    ("contacts", "on_bus_events"): Plan(share=0.7, writes_per_copy=250),
+    ("contacts", "on_bus_events"): Plan(share=0.65, writes_per_copy=250),
+    # Every minute, the outbox rows a dead writer left: a few deletes.
+    ("contacts", "publish_outbox"): Plan(share=0.05, writes_per_copy=100, cap=1, why="one sweep at a time"),
+    ("enrichment", "publish_outbox"): Plan(share=0.05, writes_per_copy=100, cap=1, why="one sweep at a time"),
     # Every 5 minutes, up to 100 deferred contacts, each one transaction of a few items.
     ("contacts", "release_deferred_contacts"): Plan(
         share=0.05, writes_per_copy=100, cap=1, why="one run at a time; a contact is released by exactly one run"
@@ -48,7 +51,7 @@ PLANS: dict[tuple[str, str], Plan] = {
     ("imports", "check_stuck_imports"): Plan(
         share=0.05, writes_per_copy=10, cap=1, why="a quarter-hourly check: one copy reads the few active imports"
     ),
-    ("enrichment", "on_bus_events"): Plan(share=0.5, writes_per_copy=100),
+    ("enrichment", "on_bus_events"): Plan(share=0.45, writes_per_copy=100),
     ("enrichment", "on_schedule"): Plan(
         share=0.5, writes_per_copy=500, cap=1, why="one daily run: a second copy would search the same cases"
     ),

@@ -48,9 +48,15 @@ CONSUMER = (
     "dynamodb:BatchWriteItem",
 )
 
+# A service's publish_outbox schedule (shared.outbox.sweep): the outbox rows writers left, published and deleted.
+SWEEP = ("dynamodb:Query", "dynamodb:BatchWriteItem")
+
 GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
+    ("contacts", "publish_outbox"): (*_own_table("contacts", *SWEEP, index=False), PUBLISH),
+    ("enrichment", "publish_outbox"): (*_own_table("enrichment", *SWEEP, index=False), PUBLISH),
     ("contacts", "app"): (
-        *_own_table("contacts", *TABLE_READ, *TABLE_WRITE),
+        # Its records, idempotency keys and outbox rows (flushed: published, then deleted in a batch).
+        *_own_table("contacts", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem"),
         PUBLISH,
         # Presigned uploads and downloads act with the function's rights; HeadObject needs GetObject.
         Grant(("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), "objects", "attachments"),
@@ -58,7 +64,10 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         Grant(("ses:GetIdentityVerificationAttributes",), "any"),  # an action without resource-level permissions
     ),
     # The contact policy's schedule: asks the gate again for each deferred contact, which records and announces it.
-    ("contacts", "release_deferred_contacts"): (*_own_table("contacts", *TABLE_READ, *TABLE_WRITE), PUBLISH),
+    ("contacts", "release_deferred_contacts"): (
+        *_own_table("contacts", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem"),
+        PUBLISH,
+    ),
     ("contacts", "on_bus_events"): (*_own_table("contacts", *CONSUMER, "dynamodb:ConditionCheckItem"), PUBLISH),
     ("imports", "on_file_dropped"): (
         *_own_table("imports", *TABLE_READ, *TABLE_WRITE, *BATCH),
@@ -74,7 +83,10 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
     # Both consumers only keep their service's copy of what clients registered and set: no bucket, no index.
     ("imports", "on_bus_events"): (*_own_table("imports", *CONSUMER, index=False), PUBLISH),
     ("enrichment", "on_bus_events"): (*_own_table("enrichment", *CONSUMER, index=False), PUBLISH),
-    ("enrichment", "on_schedule"): (*_own_table("enrichment", *TABLE_READ, *TABLE_WRITE), PUBLISH),
+    ("enrichment", "on_schedule"): (
+        *_own_table("enrichment", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem"),
+        PUBLISH,
+    ),
     ("notifications", "on_bus_events"): (
         *_own_table("notifications", *CONSUMER, "dynamodb:ConditionCheckItem"),
         PUBLISH,

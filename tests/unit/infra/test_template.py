@@ -269,12 +269,15 @@ READ_WRITE = ("GetItem", "Query", "ConditionCheckItem", "PutItem", "UpdateItem",
 CONSUMER = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem")
 PUBLISH = {"Allow events:PutEvents on EventBus"}
 PINNED_POLICIES = {
-    "APIHandler": _table_grants("ContactsTable", *READ_WRITE)
+    "APIHandler": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem")
     | PUBLISH
     | {f"Allow s3:{a} on ${{AttachmentsBucket}}/*" for a in ("GetObject", "PutObject", "DeleteObject")}
     | {"Allow ses:GetIdentityVerificationAttributes on *"},
     "ContactsOnBusEvents": _table_grants("ContactsTable", *CONSUMER, "ConditionCheckItem") | PUBLISH,
-    "ContactsReleaseDeferredContacts": _table_grants("ContactsTable", *READ_WRITE) | PUBLISH,
+    "ContactsReleaseDeferredContacts": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
+    # The outbox sweeps: what dead writers left, published and deleted.
+    "ContactsPublishOutbox": _table_grants("ContactsTable", "Query", "BatchWriteItem", index=False) | PUBLISH,
+    "EnrichmentPublishOutbox": _table_grants("EnrichmentTable", "Query", "BatchWriteItem", index=False) | PUBLISH,
     "ImportsOnFileDropped": _table_grants("ImportsTable", *READ_WRITE, "BatchGetItem", "BatchWriteItem")
     | PUBLISH
     | {
@@ -286,7 +289,7 @@ PINNED_POLICIES = {
     # No drop bucket, no queue, no index: it only keeps imports' copy of client settings.
     "ImportsOnBusEvents": _table_grants("ImportsTable", *CONSUMER, index=False) | PUBLISH,
     "EnrichmentOnBusEvents": _table_grants("EnrichmentTable", *CONSUMER, index=False) | PUBLISH,
-    "EnrichmentOnSchedule": _table_grants("EnrichmentTable", *READ_WRITE) | PUBLISH,
+    "EnrichmentOnSchedule": _table_grants("EnrichmentTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
     "NotificationsOnBusEvents": _table_grants("NotificationsTable", *CONSUMER, "ConditionCheckItem")
     | PUBLISH
     | {
