@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from services.contacts import store
+from services.contacts.cases import enrichment
 from services.contacts.cases import use_cases as cases
+from services.contacts.clients import enrichment_costs
 from shared.consumer import bus_consumer
-from shared.events import CaseFileImported, EnrichmentResultFound
+from shared.events import (
+    CaseFileImported,
+    ContactPointsChecked,
+    ContactPointsTraced,
+    EnrichmentAttemptSettled,
+    EnrichmentResultFound,
+)
 
 SERVICE = "contacts"
 
 on_bus_events = bus_consumer(
     SERVICE,
     store.table_name,
-    {CaseFileImported: cases.on_case_file_imported, EnrichmentResultFound: cases.on_enrichment_result},
+    {
+        CaseFileImported: cases.on_case_file_imported,
+        EnrichmentResultFound: cases.on_enrichment_result,
+        ContactPointsTraced: enrichment.on_contact_points_traced,
+        ContactPointsChecked: enrichment.on_contact_points_checked,
+        EnrichmentAttemptSettled: enrichment_costs.on_attempt_settled,
+    },
 )

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.contacts import pagination, store
-from services.contacts.cases import audit, contact_points, domain, repository
+from services.contacts.cases import audit, contact_points, domain, enrichment, repository
 from services.contacts.cases.models import (
     AuditEntry,
     Case,
@@ -204,8 +204,9 @@ def on_case_file_imported(event: CaseFileImported) -> None:
         repository.add_contact_point(owner_id, new, actor, event.correlation_id, why)
     metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=len(opened))
     # CaseOpened ids are fresh per run; a re-run after a crash may publish one twice, which enrichment
-    # absorbs because it keys its records on case_id.
-    bus.publish(opened)
+    # absorbs because it keys its records on case_id. The contacts snapshot tells enrichment what the owner lacks.
+    snapshot = enrichment.contacts_changed(owner_id, event.correlation_id)
+    bus.publish([*opened, *([snapshot] if snapshot else [])])
 
 
 def on_enrichment_result(event: EnrichmentResultFound) -> None:
@@ -221,3 +222,5 @@ def on_enrichment_result(event: EnrichmentResultFound) -> None:
         new for new in added if repository.add_contact_point(event.case_owner_id, new, actor, event.correlation_id, why)
     ]
     log.info("enrichment result merged", extra={"case_id": event.case_id, "added": len(stored)})
+    if stored:
+        enrichment.publish_contacts_changed(event.case_owner_id, event.correlation_id)
