@@ -8,13 +8,14 @@ Keys:
   OWNER#<id>    CASE#<case_id>          the owner's tracked cases (a new contact snapshot re-indexes them)
   CASE#<id>     TRACK                   tracked case; GSI1 (sparse): CLIENT#<id>#DUE|DONE / <waiting since>#<case>
   CASE#<id>     ATTEMPT#<nnn>           the cost ledger line: booked before the call, settled after, with the
-                                        result (the points kept) stored on it; GSI1 UNPUBLISHED until published
+                                        result (the points kept) and its events' ids stored on it; the events'
+                                        outbox rows (shared.outbox) are written in the settling transaction
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,10 +26,8 @@ from botocore.exceptions import ClientError
 
 from services.enrichment import settings
 from services.enrichment.domain import EnrichmentSettings, IndexState, OwnerContacts, TrackedCase, index_key
-from shared import aws, dynamo
-from shared.events import ContactPointType, TraceSubject
-
-UNPUBLISHED = "UNPUBLISHED"
+from shared import aws, dynamo, outbox
+from shared.events import ContactPointType, Event, TraceSubject
 
 
 def _table() -> Any:
@@ -324,22 +323,24 @@ def settle(
     booked_delta: Decimal,
     moved_on: TrackedCase | None,
     state: IndexState | None,
+    events: Sequence[Event] = (),
 ) -> bool:
     """In one transaction: settle the line with its stored result (None: the search failed and is not billed),
-    correct the month's bookings, and move the case on (``moved_on``: attempts made, waiting since, index).
-    False when this run no longer holds the line (another run took it over)."""
+    the outbox rows of the events built from it, the month's bookings, and the case moved on (``moved_on``:
+    attempts made, waiting since, index). A paid result is never booked without its events, nor announced
+    without being booked. False when this run no longer holds the line (another run took it over)."""
     name = settings.get().table
+    line_values: dict[str, Any]
     if result is None:
         line_set, line_values = "SET #s = :failed", {":failed": "failed"}
     else:
-        line_set = "SET #s = :settled, #r = :r, cost = :c, settled_at = :t, GSI1PK = :u, GSI1SK = :k"
+        line_set = "SET #s = :settled, #r = :r, cost = :c, settled_at = :t, event_ids = :e"
         line_values = {
             ":settled": "settled",
             ":r": json.dumps(result),
             ":c": result["cost"],
             ":t": result["settled_at"],
-            ":u": UNPUBLISHED,  # the line is its own outbox record until its events are on the bus
-            ":k": f"{case.case_id}#{attempt:03d}",
+            ":e": [e.event_id for e in events],
         }
     names = {"#s": "status"} | ({"#r": "result"} if result is not None else {})
     spent = Decimal(str(result["cost"])) if result is not None else Decimal(0)
@@ -389,6 +390,7 @@ def settle(
                 }
             }
         )
+    items.extend(outbox.put_items(events, name))
     try:
         aws.client("dynamodb").transact_write_items(TransactItems=items)
         return True
@@ -396,15 +398,6 @@ def settle(
         if exc.response["Error"]["Code"] == "TransactionCanceledException":
             return False
         raise
-
-
-def unpublished_lines() -> list[dict[str, Any]]:
-    """Settled lines whose events are not confirmed on the bus yet (a crash between settling and publishing)."""
-    return _query({"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq(UNPUBLISHED)})
-
-
-def mark_published(case_id: str, attempt: int) -> None:
-    _table().update_item(Key=_line_key(case_id, attempt), UpdateExpression="REMOVE GSI1PK, GSI1SK")
 
 
 def ledger(case_id: str) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from services.enrichment.provider import (
     SkipTracingProvider,
 )
 from services.enrichment.sandbox import SandboxProvider
-from shared import bus
+from shared import bus, outbox
 from shared.events import (
     CaseOpened,
     CaseOwnerContactsChanged,
@@ -108,7 +108,8 @@ def run_enrichment(today: date, correlation_id: str, source: SkipTracingProvider
     """Make the attempt of every due case of every client with enrichment granted; returns counts."""
     source = source or provider()
     counts: Counter[str] = Counter()
-    counts["republished"] = republish_pending(correlation_id)
+    # A retried or later run first publishes what an earlier one settled and did not get out (the outbox).
+    counts["republished"] = outbox.sweep(settings.get().table, grace=timedelta(0))
     for batch in due_cases(today):
         for case in batch.cases:
             owner = batch.owners.get(case.case_owner_id)
@@ -155,7 +156,7 @@ def attempt_case(
         wanted=owner.lacking,
         subject=owner.subject,
     )
-    month, quote = budget.month_of(today), source.quote(request)
+    month, quote, booked_at = budget.month_of(today), source.quote(request), now.isoformat()
     booked = repository.book(
         case,
         attempt,
@@ -179,7 +180,7 @@ def attempt_case(
         ):
             return "busy"  # another run holds it (a double-fired schedule)
         # Reuse the dead run's booking: same reference (the bureau answers it once), month and quote.
-        month, quote = str(existing["month"]), Decimal(str(existing["quote"]))
+        month, quote, booked_at = str(existing["month"]), Decimal(str(existing["quote"])), str(existing["booked_at"])
         wanted = frozenset(existing.get("wanted") or request.wanted)
         request = replace(request, reference=str(existing["reference"]), wanted=wanted)  # type: ignore[arg-type]
     try:
@@ -191,21 +192,31 @@ def attempt_case(
         log.warning("search failed", extra={"case_id": case.case_id, "attempt": attempt, "error": str(exc)})
         return "unavailable" if isinstance(exc, ProviderUnavailable) else "failed"
     stored = _stored_result(result, now, clock(), settings.get().confidence_threshold)
+    line = {
+        "PK": f"CASE#{case.case_id}",
+        "SK": f"ATTEMPT#{attempt:03d}",
+        "client_id": case.client_id,
+        "case_owner_id": case.case_owner_id,
+        "month": month,
+        "booked_at": booked_at,
+        "result": json.dumps(stored),
+    }
     moved = replace(case, attempts_made=attempt, last_attempt_on=today)
-    if not repository.settle(
-        case,
-        attempt,
-        month=month,
-        lease_id=lease_id,
-        result=stored,
-        booked_delta=result.cost - quote,
-        moved_on=moved,
-        state=domain.index_state(moved, owner, client),
-    ):
-        return "busy"
-    line = repository.line(case.case_id, attempt)
-    if line is not None:
-        publish_line(line, correlation_id)
+    table = settings.get().table
+    with outbox.cause(request.reference):
+        if not repository.settle(
+            case,
+            attempt,
+            month=month,
+            lease_id=lease_id,
+            result=stored,
+            booked_delta=result.cost - quote,
+            moved_on=moved,
+            state=domain.index_state(moved, owner, client),
+            events=line_events(line, correlation_id),
+        ):
+            return "busy"
+        outbox.flush(table)
     return "none" if result.outcome == "none" else "found"
 
 
@@ -229,9 +240,9 @@ def _stored_result(result: SearchResult, obtained: datetime, settled: datetime, 
     }
 
 
-def publish_line(line: dict[str, Any], correlation_id: str) -> None:
-    """The events of a settled line, built from the stored line only (so an outbox relay can publish them too);
-    ids are derived from the line, so publishing again is harmless."""
+def line_events(line: dict[str, Any], correlation_id: str) -> list[Event]:
+    """The events of a settled line, built from what the line stores (its result and booking) only, with ids
+    derived from the line: they go into the outbox in the settling transaction."""
     case_id, attempt = str(line["PK"]).removeprefix("CASE#"), int(str(line["SK"]).removeprefix("ATTEMPT#"))
     result = json.loads(str(line["result"]))
     common: dict[str, Any] = {
@@ -271,16 +282,7 @@ def publish_line(line: dict[str, Any], correlation_id: str) -> None:
                 ],
             )
         )
-    bus.publish(events)
-    repository.mark_published(case_id, attempt)
-
-
-def republish_pending(correlation_id: str) -> int:
-    """Settled lines whose events a crashed run did not get onto the bus."""
-    lines = repository.unpublished_lines()
-    for line in lines:
-        publish_line(line, correlation_id)
-    return len(lines)
+    return events
 
 
 def _tell_budget_reached(client_id: str, month: str, client: domain.EnrichmentSettings, correlation_id: str) -> None:

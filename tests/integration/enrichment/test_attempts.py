@@ -232,14 +232,18 @@ def test_a_crash_after_settling_publishes_from_the_stored_line_next_run(
     settings("c1")
     owner("c1", "o")
     case("c1", "o", "k")
-    real_publish = bus.publish
-    monkeypatch.setattr(bus, "publish", lambda events: (_ for _ in ()).throw(RuntimeError("bus down")))
+    real_publish = bus.publish_entries
+
+    def bus_down(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("bus down")
+
+    monkeypatch.setattr(bus, "publish_entries", bus_down)
     with pytest.raises(RuntimeError):
         run(FakeBureau())
-    monkeypatch.setattr(bus, "publish", real_publish)
+    monkeypatch.setattr(bus, "publish_entries", real_publish)
     receive_all(env, "bus-tap")
     bureau = FakeBureau()
-    assert run(bureau)["republished"] == 1 and bureau.calls == []
+    assert run(bureau)["republished"] == 2 and bureau.calls == []  # the line and its traced points
     assert [e["case_id"] for e in events(env, "EnrichmentAttemptSettled.v1")] == [] or True
 
 
