@@ -284,6 +284,9 @@ STACK = Stack(
             (
                 ev.CaseFileImported,
                 ev.EnrichmentResultFound,
+                ev.ContactPointsTraced,
+                ev.ContactPointsChecked,
+                ev.EnrichmentAttemptSettled,
                 # Delivery outcomes feed the contact policy (contact-point validity, opt-outs).
                 ev.MessageBounced,
                 ev.MessageComplained,
@@ -295,7 +298,7 @@ STACK = Stack(
         Rule(
             "to-enrichment",
             "enrichment-inbox",
-            (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOpened),
+            (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOpened, ev.CaseOwnerContactsChanged),
         ),
         Rule(
             "to-notifications",
@@ -307,6 +310,7 @@ STACK = Stack(
                 ev.ContactActionRequested,
                 ev.ImportCompleted,
                 ev.ImportFailed,
+                ev.EnrichmentBudgetReached,
             ),
         ),
     ),
@@ -342,6 +346,20 @@ STACK = Stack(
             ("notifications",),
             "https://app.finview.example",
             "the web app's address that invitation e-mails link to (…/activate?user=…)",
+        ),
+        Parameter(
+            "EnrichmentProvider",
+            "ENRICHMENT_PROVIDER",
+            ("enrichment",),
+            "sandbox",
+            "the skip-tracing provider: sandbox (invented answers) or bureau (the HTTP bureau of the secret)",
+        ),
+        Parameter(
+            "EnrichmentBureauSecret",
+            "ENRICHMENT_BUREAU_SECRET",
+            ("enrichment",),
+            "",
+            "name of the Secrets Manager secret with the bureau's base_url, api_key and price_per_search",
         ),
     ),
     # The local stack taps every event into a queue so `finview demo` can show what went over the bus;

@@ -387,6 +387,7 @@ class ContactPointSummary(Payload):
     value: str
     state: PointState
     checked: bool = Field(default=False, description="offline checks are stored for this value")
+    usable: bool | None = Field(default=None, description="the stored checks' verdict; None when unchecked")
 
 
 class TraceSubject(Payload):

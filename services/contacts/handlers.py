@@ -7,12 +7,17 @@ from datetime import datetime
 from typing import Any
 
 from services.contacts import store
+from services.contacts.cases import enrichment
 from services.contacts.cases import use_cases as cases
+from services.contacts.clients import enrichment_costs
 from services.contacts.policy import gate
 from services.contacts.policy import use_cases as policy
 from shared.consumer import bus_consumer, outbox_publisher
 from shared.events import (
     CaseFileImported,
+    ContactPointsChecked,
+    ContactPointsTraced,
+    EnrichmentAttemptSettled,
     EnrichmentResultFound,
     MessageBounced,
     MessageComplained,
@@ -29,6 +34,9 @@ on_bus_events = bus_consumer(
     {
         CaseFileImported: cases.on_case_file_imported,
         EnrichmentResultFound: cases.on_enrichment_result,
+        ContactPointsTraced: enrichment.on_contact_points_traced,
+        ContactPointsChecked: enrichment.on_contact_points_checked,
+        EnrichmentAttemptSettled: enrichment_costs.on_attempt_settled,
         MessageBounced: policy.on_message_bounced,
         MessageComplained: policy.on_message_complained,
         SmsFailed: policy.on_sms_failed,

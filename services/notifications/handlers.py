@@ -9,6 +9,7 @@ from shared.events import (
     ClientUserCreated,
     ClientUserRightsChanged,
     ContactActionRequested,
+    EnrichmentBudgetReached,
     ImportCompleted,
     ImportFailed,
 )
@@ -23,5 +24,6 @@ on_bus_events = bus_consumer(
         ImportCompleted: use_cases.on_import_finished,
         ImportFailed: use_cases.on_import_finished,
         ContactActionRequested: use_cases.on_contact_action,
+        EnrichmentBudgetReached: use_cases.on_budget_reached,
     },
 )

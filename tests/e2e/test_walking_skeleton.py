@@ -56,8 +56,13 @@ def test_schedule_enriches_the_old_cases_with_a_pending_contact_point(run: tuple
     result, _ = run
     # Two cases are older than the 30-day interval; the one opened days ago is not searched (it would cost money).
     assert result["enrichment"]["searched"] == 2
-    assert [cp["qualification"] for cp in result["enriched_points"]] == ["pending"]
-    assert result["enriched_points"][0]["type"] == "phone"
+    # The first case's owner has a default e-mail and phone by now: only an address was looked for.
+    assert [(cp["type"], cp["qualification"]) for cp in result["enriched_points"]] == [("postal_address", "pending")]
+    trace = result["enriched_points"][0]["trace"]
+    assert trace["provider"] == "sandbox" and trace["attempt"] == 1
+    assert result["case_file"]["case"]["address_traced"]["provider"] == "sandbox"
+    costs = result["costs"]
+    assert (costs["attempts"], costs["total"], costs["budget"]) == (2, "0.90", "50.00")
 
 
 def test_user_creation_and_import_send_emails_through_ses(run: tuple[dict[str, Any], Path]) -> None:
@@ -83,7 +88,8 @@ def test_events_went_over_the_bus_and_nothing_is_dead(run: tuple[dict[str, Any],
     counts = result["events"]
     assert counts["CaseFileImported.v1"] == 3 and counts["CaseOpened.v1"] == 3
     assert counts["ImportCompleted.v1"] == 1 and counts["ClientUserCreated.v1"] == 1
-    assert counts["EnrichmentResultFound.v1"] == 2 and counts["ContactActionRequested.v1"] == 1
+    assert counts["EnrichmentAttemptSettled.v1"] == 2 and counts["ContactPointsTraced.v1"] == 2
+    assert counts["ContactActionRequested.v1"] == 1
     assert counts["NotificationSent.v1"] == 3
     assert result["dlq"] == {}
 
@@ -133,7 +139,8 @@ def test_finview_up_serves_fires_enrichment_on_demand_and_stops_cleanly_on_ctrl_
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         assert enrich.returncode == 0, enrich.stderr
-        assert json.loads(enrich.stdout.strip().splitlines()[-1]) == {"searched": 0, "found": 0}
+        ran = json.loads(enrich.stdout.strip().splitlines()[-1])
+        assert (ran["searched"], ran["found"], ran["failed"]) == (0, 0, 0)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
         assert not state.exists()

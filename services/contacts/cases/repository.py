@@ -292,6 +292,7 @@ def point_item(case_owner_id: str, new: domain.NewContactPoint) -> dict[str, Any
             "qualification": "pending",
             "is_default": False,
             "source": new.source,
+            "trace": new.trace,
             "created_at": store.now(),
             "revision": 0,
         }
@@ -424,3 +425,47 @@ def page(
 def get_item(pk: str, sk: str) -> dict[str, Any] | None:
     item = store.table().get_item(Key={"PK": pk, "SK": sk}, ConsistentRead=True).get("Item")
     return dict(item) if item else None
+
+
+# ---- what enrichment tells contacts ------------------------------------------------------------------------
+
+
+def point_items(case_owner_id: str) -> list[dict[str, Any]]:
+    """Every contact point of a case owner, invalid ones included."""
+    return store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"OWNER#{case_owner_id}") & Key("SK").begins_with("CP#"),
+        ConsistentRead=True,
+    )
+
+
+def store_checks(
+    case_owner_id: str, point_type: str, contact_point_id: str, value: str, checks: dict[str, Any]
+) -> bool:
+    """Keep the offline checks on the point, only while it still has the value that was checked."""
+    try:
+        store.table().update_item(
+            Key=owner_key(case_owner_id, point_sk(point_type, contact_point_id)),
+            UpdateExpression="SET checks = :c",
+            ConditionExpression="attribute_exists(PK) AND #v = :v",
+            ExpressionAttributeNames={"#v": "value"},
+            ExpressionAttributeValues={":c": checks, ":v": value},
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def mark_address_traced(case_owner_id: str, case_id: str, trace: dict[str, Any]) -> None:
+    """The first traced address of a case is what its first letter must disclose; later ones keep that mark."""
+    try:
+        store.table().update_item(
+            Key=owner_key(case_owner_id, f"CASE#{case_id}"),
+            UpdateExpression="SET address_traced = :t",
+            ConditionExpression="attribute_exists(PK) AND attribute_not_exists(address_traced)",
+            ExpressionAttributeValues={":t": trace},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise

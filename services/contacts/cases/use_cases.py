@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.contacts import pagination, store
-from services.contacts.cases import audit, contact_points, contact_requests, domain, repository
+from services.contacts.cases import audit, contact_points, contact_requests, domain, enrichment, repository
 from services.contacts.cases.models import (
     AuditEntry,
     Case,
@@ -207,6 +207,8 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     for new in domain.points_to_add(owner_id, event.contact_points, existing, "import"):
         repository.add_contact_point(owner_id, new, actor, event.correlation_id, why)
     metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=opened)
+    # The contacts snapshot tells enrichment what the owner lacks (a newer snapshot supersedes a lost one).
+    enrichment.publish_contacts_changed(owner_id, event.correlation_id)
 
 
 def on_enrichment_result(event: EnrichmentResultFound) -> None:
@@ -222,3 +224,5 @@ def on_enrichment_result(event: EnrichmentResultFound) -> None:
         new for new in added if repository.add_contact_point(event.case_owner_id, new, actor, event.correlation_id, why)
     ]
     log.info("enrichment result merged", extra={"case_id": event.case_id, "added": len(stored)})
+    if stored:
+        enrichment.publish_contacts_changed(event.case_owner_id, event.correlation_id)
