@@ -114,7 +114,7 @@ def test_a_later_file_joins_the_existing_case_owner(aws: Provisioned) -> None:
     run_drops(aws)
     second = next(e["detail"] for e in bus_events(aws) if e["detail-type"] == "CaseFileImported.v1")
     assert second["case_owner"]["case_owner_id"] == first["case_owner"]["case_owner_id"]
-    assert second["matched_by"] == "phone+family_name"
+    assert second["matched_by"] == "model:name+phone"
     assert second["cases"][0]["case_id"] != first["cases"][0]["case_id"]
     job = job_for(aws, "m/march.csv")
     assert (job["case_owners_created"], job["case_owners_merged"]) == (0, 1)
