@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from datetime import date
 from decimal import Decimal
@@ -51,7 +52,7 @@ class ImportSettings(BaseModel):
         mapping = raw.get("column_mapping")
         if isinstance(mapping, dict):
             clean["column_mapping"] = {str(k): str(v) for k, v in mapping.items() if isinstance(v, str) and v}
-        if str(raw.get("date_format", "")).upper() in ("DMY", "MDY", "YMD"):
+        if str(raw.get("date_format", "")).upper() in ("DMY", "MDY", "YMD", "EXCEL"):
             clean["date_format"] = str(raw["date_format"]).upper()
         country = raw.get("default_country")
         if isinstance(country, str) and re.fullmatch(r"[A-Za-z]{2}", country.strip()):
@@ -92,13 +93,17 @@ DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
         "handy", "mobil", "telephone portable", "portable", "numero de telephone",
     ),
     "street": (
-        "street", "address", "address line 1", "street address", "strasse", "str", "anschrift", "adresse",
-        "rue", "adresse postale",
+        "street", "address", "address line 1", "address 1", "address1", "street address", "strasse", "str",
+        "anschrift", "adresse", "rue", "adresse postale",
+    ),
+    "house_number": (
+        "house number", "street number", "house no", "number", "hausnummer", "hausnr", "hnr", "numero",
+        "numero de rue", "n rue",
     ),
     "postcode": (
         "postcode", "post code", "postal code", "zip", "zip code", "plz", "postleitzahl", "code postal", "cp",
     ),
-    "city": ("city", "town", "ort", "stadt", "wohnort", "ville", "localite", "commune"),
+    "city": ("city", "town", "suburb", "locality", "ort", "stadt", "wohnort", "ville", "localite", "commune"),
     "country": ("country", "country code", "land", "staat", "pays"),
     "invoice_number": (
         "invoice number", "invoice", "invoice no", "invoice id", "rechnungsnummer", "rechnung", "rechnungs nr",
@@ -114,23 +119,44 @@ DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 
-REQUIRED = ("invoice_number", "amount", "opened_on")
+REQUIRED = ("invoice_number", "amount")
 TEXT_FIELDS = ("client_case_number", "first_name", "last_name", "company_name", "street", "city", "invoice_number")
+DATE_FIELDS = ("opened_on", "birth_date")
 
 
 @dataclass(frozen=True)
 class ColumnMap:
-    """Our field → the column index in the client's file."""
+    """Our field → the column index in the client's file, values for missing columns, each date column's format."""
 
     columns: dict[str, int]
     header: list[str]
+    fill: dict[str, str] = dc_field(default_factory=dict)
+    notices: list[str] = dc_field(default_factory=list)
+    date_formats: dict[str, norm.DateFormat] = dc_field(default_factory=dict)
 
     def extract(self, cells: list[str]) -> dict[str, str]:
-        return {f: cells[i] for f, i in self.columns.items() if i < len(cells) and cells[i].strip()}
+        raw = self.fill | {f: cells[i] for f, i in self.columns.items() if i < len(cells) and cells[i].strip()}
+        number = raw.pop("house_number", None)
+        if number and raw.get("street"):
+            number_first = self.columns["house_number"] < self.columns["street"]
+            raw["street"] = f"{number} {raw['street']}" if number_first else f"{raw['street']} {number}"
+        return raw
+
+    def with_date_formats(self, records: Iterable[list[str]], settings: ImportSettings) -> ColumnMap:
+        """Each date column's format, judged from these rows (the first batch of the file)."""
+        rows = list(records)
+        formats = {
+            f: norm.detect_date_format((r[i] for r in rows if i < len(r)), settings.date_format)
+            for f, i in self.columns.items()
+            if f in DATE_FIELDS
+        }
+        return replace(self, date_formats=formats)
 
 
-def resolve_columns(header: list[str], settings: ImportSettings) -> ColumnMap:
-    """Client mapping first (exact header, then folded), then our default aliases; missing required → rejected."""
+def resolve_columns(header: list[str], settings: ImportSettings, import_date: date | None = None) -> ColumnMap:
+    """Client mapping first (exact header, then folded), then our default aliases; missing required → rejected.
+
+    A file without an invoice-date column is dated with the import date (one notice for the report)."""
     folded = {header_key(h): i for i, h in reversed(list(enumerate(header))) if h}
     columns: dict[str, int] = {}
     for our_field, client_header in settings.column_mapping.items():
@@ -159,7 +185,13 @@ def resolve_columns(header: list[str], settings: ImportSettings) -> ColumnMap:
             "missing_columns",
             f"required column(s) not found: {', '.join(missing)} (header: {', '.join(header)[:300]})",
         )
-    return ColumnMap(columns, header)
+    fill: dict[str, str] = {}
+    notices: list[str] = []
+    if "opened_on" not in columns:
+        day = (import_date or date.today()).isoformat()
+        fill["opened_on"] = day
+        notices.append(f"no invoice-date column: every invoice is dated with the import date {day}")
+    return ColumnMap(columns, header, fill, notices)
 
 
 # ---- one row ----------------------------------------------------------------------------------------------
@@ -215,13 +247,15 @@ class DebtorLine(BaseModel):
     @field_validator("opened_on", mode="before")
     @classmethod
     def _date(cls, value: object, info: ValidationInfo) -> object:
-        return norm.parse_date(value, _settings(info).date_format) if isinstance(value, str) else value
+        return norm.parse_date(value, _date_format(info, "opened_on")) if isinstance(value, str) else value
 
     @field_validator("birth_date", mode="before")
     @classmethod
     def _birth_date(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
-            return _optional(info, "birth_date", value, lambda v: norm.parse_birth_date(v, _settings(info).date_format))
+            return _optional(
+                info, "birth_date", value, lambda v: norm.parse_birth_date(v, _date_format(info, "birth_date"))
+            )
         return value
 
     @field_validator("email", mode="before")
@@ -240,6 +274,11 @@ class DebtorLine(BaseModel):
 
 def _settings(info: ValidationInfo) -> ImportSettings:
     return (info.context or {}).get("settings") or ImportSettings()
+
+
+def _date_format(info: ValidationInfo, name: str) -> norm.DateFormat:
+    formats: dict[str, norm.DateFormat] = (info.context or {}).get("date_formats") or {}
+    return formats.get(name) or _settings(info).date_format
 
 
 def _optional(info: ValidationInfo, name: str, value: str, parse: Any) -> Any:
@@ -269,10 +308,12 @@ def _contact_details(line: DebtorLine, settings: ImportSettings, warnings: list[
     return line.model_copy(update=updates) if updates else line
 
 
-def validate(raw: dict[str, str], settings: ImportSettings | None = None) -> tuple[DebtorLine, list[str]]:
+def validate(
+    raw: dict[str, str], settings: ImportSettings | None = None, date_formats: dict[str, norm.DateFormat] | None = None
+) -> tuple[DebtorLine, list[str]]:
     """A mapped row → (the debtor line, warnings). Raises RowRejected with every problem of the row."""
     settings = settings or ImportSettings()
-    context: dict[str, Any] = {"settings": settings, "warnings": []}
+    context: dict[str, Any] = {"settings": settings, "warnings": [], "date_formats": date_formats}
     try:
         line = DebtorLine.model_validate({"country": "", **raw}, context=context)
     except ValidationError as exc:

@@ -35,11 +35,13 @@ Memory: one batch of rows, one page of staged rows and the 100 pending events at
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -241,16 +243,27 @@ def stage(run: Run) -> None:
     settings = ImportSettings.model_validate(job.get("settings") or {})
     version = None if job.get("version_id") in (None, "-") else str(job["version_id"])
     reader = open_table(_chunks(str(job["bucket"]), str(job["object_key"]), version), str(job["object_key"]))
-    columns = domain.resolve_columns(reader.header, settings)
+    columns = domain.resolve_columns(reader.header, settings, import_date(job))
+    records = reader.records()
+    # Date formats are judged per column from the file's first batch: the same rows on every resume.
+    first = list(itertools.islice(records, BATCH_ROWS))
+    columns = columns.with_date_formats((r.cells for r in first if r.cells is not None), settings)
     checkpoint = dict(job.get("checkpoint") or {})
     done = int(checkpoint.get("row", 0))
     counts = Counts.of(checkpoint)
     if not done:
         header = [h[:200] for h in reader.header]  # the job record must stay far below DynamoDB's 400 KB
-        repository.update_job(import_id, header=header, encoding=reader.encoding, delimiter=reader.delimiter)
+        repository.update_job(
+            import_id,
+            header=header,
+            encoding=reader.encoding,
+            delimiter=reader.delimiter,
+            notices=columns.notices,
+            date_formats=columns.date_formats,
+        )
     matcher = Matcher(repository.DynamoMatchIndex(client_id), client_id, import_id, settings)
     batch: list[Record] = []
-    for record in reader.records():
+    for record in itertools.chain(first, records):
         if record.row <= done:
             continue  # staged before the last checkpoint
         batch.append(record)
@@ -329,6 +342,14 @@ def stage_batch(
     return last
 
 
+def import_date(job: dict[str, Any]) -> date:
+    """The day the file was received: an invoice without a date column is dated with it, on every resume alike."""
+    try:
+        return date.fromisoformat(str(job.get("received_at", ""))[:10])
+    except ValueError:
+        return datetime.now(UTC).date()
+
+
 def after_batch(run: Run, last_row: int) -> None:
     """A seam for tests (a crash in the middle of a file)."""
 
@@ -347,7 +368,7 @@ def process_records(
             )
             continue
         try:
-            line, row_warnings = domain.validate(columns.extract(record.cells), settings)
+            line, row_warnings = domain.validate(columns.extract(record.cells), settings, columns.date_formats)
         except domain.RowRejected as exc:
             rejected.append(
                 Rejection(record.row, record.line, exc.field, exc.code, str(exc)[:MAX_REASON_CHARS], record.cells)

@@ -118,3 +118,16 @@ def test_a_later_file_joins_the_existing_case_owner(aws: Provisioned) -> None:
     assert second["cases"][0]["case_id"] != first["cases"][0]["case_id"]
     job = job_for(aws, "m/march.csv")
     assert (job["case_owners_created"], job["case_owners_merged"]) == (0, 1)
+
+
+def test_a_file_without_invoice_dates_is_imported_dated_with_the_import_day(aws: Provisioned) -> None:
+    register_client("d")
+    body = "given_name,surname,date_of_birth,invoice_number,amount\nmitchell,green,19560409,I-1,10\n"
+    drop(aws, "d/no-dates.csv", body.encode())
+    run_drops(aws)
+    job = job_for(aws, "d/no-dates.csv")
+    assert (job["status"], job["rows_imported"], job["rows_rejected"], job["warnings"]) == ("completed", 1, 0, 0)
+    day = str(job["received_at"])[:10]
+    assert job["notices"] == [f"no invoice-date column: every invoice is dated with the import date {day}"]
+    (event,) = [e["detail"] for e in bus_events(aws) if e["detail-type"] == "CaseFileImported.v1"]
+    assert event["cases"][0]["opened_on"] == day and event["case_owner"]["birth_date"] == "1956-04-09"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -136,3 +137,50 @@ def test_rejected_rows_csv_escapes_formulas() -> None:
     text = spool.read().decode("utf-8-sig")
     assert count == 1
     assert text.splitlines()[1] == "3;4;amount;bad;'@SUM(A1);'-2"
+
+
+def test_a_file_without_an_invoice_date_is_dated_with_the_import_date_and_says_so_once() -> None:
+    cols = resolve_columns(["Nachname", "Rechnungsnummer", "Betrag"], ImportSettings(), date(2026, 11, 28))
+    raw = cols.extract(["Schmidt", "R-1", "10"])
+    assert raw["opened_on"] == "2026-11-28" and validate(raw)[0].opened_on == date(2026, 11, 28)
+    assert cols.notices == ["no invoice-date column: every invoice is dated with the import date 2026-11-28"]
+    assert resolve_columns(["Nachname", "Rechnungsnummer", "Betrag", "Datum"], ImportSettings()).notices == []
+
+
+def test_street_and_house_number_columns_are_joined_in_the_file_s_order() -> None:
+    german = resolve_columns(["Nachname", "Straße", "Hausnummer", "PLZ", "Rechnung", "Betrag"], ImportSettings())
+    assert german.extract(["Schmidt", "Hauptstraße", "5a", "10115", "R", "1"])["street"] == "Hauptstraße 5a"
+    febrl = resolve_columns(["surname", "street_number", "address_1", "suburb", "invoice", "amount"], ImportSettings())
+    raw = febrl.extract(["green", "7", "wallaby place", "cleveland", "R", "1"])
+    assert raw["street"] == "7 wallaby place" and raw["city"] == "cleveland"
+
+
+@pytest.mark.parametrize(
+    ("cells", "setting", "expected", "parsed"),
+    [
+        (["2026-05-02", "2026-12-31"], "auto", "auto", date(2026, 5, 2)),
+        (["02.05.2026", "31.12.2026"], "auto", "auto", date(2026, 5, 2)),
+        (["02/05/2026", "31/12/2026"], "auto", "auto", date(2026, 5, 2)),
+        (["05/02/2026", "12/31/2026"], "auto", "MDY", date(2026, 5, 2)),  # unambiguous over the column
+        (["05/02/2026", "12/31/2026", "31/12/2026"], "auto", "auto", None),  # contradicts itself: day first
+        (["05/02/2026", "06/07/2026"], "MDY", "MDY", date(2026, 5, 2)),  # ambiguous: the client's setting decides
+        (["20260502", "20261231"], "auto", "auto", date(2026, 5, 2)),
+        (["46144", "46387", ""], "auto", "EXCEL", date(2026, 5, 2)),
+    ],
+)
+def test_each_date_column_s_format_is_detected_from_the_column(
+    cells: list[str], setting: str, expected: str, parsed: date | None
+) -> None:
+    settings = ImportSettings.from_client_settings({"imports": {"date_format": setting}})
+    cols = resolve_columns(["Nachname", "Rechnung", "Betrag", "Datum"], settings).with_date_formats(
+        [["Schmidt", "R", "1", c] for c in cells], settings
+    )
+    assert cols.date_formats["opened_on"] == expected
+    if parsed is not None:
+        line, _ = validate(cols.extract(["Schmidt", "R", "1", cells[0]]), settings, cols.date_formats)
+        assert line.opened_on == parsed
+
+
+def test_birth_dates_as_yyyymmdd_are_read() -> None:
+    line, warnings = validate(ROW | {"birth_date": "19560409"})
+    assert line.birth_date == date(1956, 4, 9) and warnings == []
