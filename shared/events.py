@@ -68,6 +68,65 @@ class ContactPointData(Payload):
     observation: str | None = None
 
 
+PhoneLineType = Literal[
+    "mobile",
+    "fixed_line",
+    "fixed_line_or_mobile",
+    "voip",
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "unknown",
+]
+PointState = Literal["invalid", "pending", "validated", "default"]
+
+
+class PhoneCheck(Payload):
+    """What phonenumbers' metadata says about a number (free, offline)."""
+
+    valid: bool
+    e164: str | None = None
+    line_type: PhoneLineType = "unknown"
+    region: str | None = Field(default=None, description="ISO 3166-1 alpha-2 of the number's region")
+    time_zones: list[str] = Field(default_factory=list, description="IANA zones the number may ring in")
+
+
+class EmailCheck(Payload):
+    """email-validator's verdict and normalisation, and whether the domain accepts mail (DNS MX)."""
+
+    valid: bool
+    normalised: str | None = None
+    domain: str | None = None
+    mail_server: Literal["found", "none", "unknown"] = Field(
+        default="unknown", description="none: the domain cannot receive mail; unknown: DNS did not answer in time"
+    )
+    reason: str | None = None
+
+
+class ContactPointChecks(Payload):
+    """The offline checks of one contact point, for the value that was checked."""
+
+    contact_point_id: str
+    type: ContactPointType
+    value: str
+    checked_at: datetime
+    phone: PhoneCheck | None = None
+    email: EmailCheck | None = None
+
+    @property
+    def usable(self) -> bool:
+        """False when the checks prove the point cannot reach anybody (bad number, domain without mail)."""
+        if self.phone is not None:
+            return self.phone.valid
+        if self.email is not None:
+            return self.email.valid and self.email.mail_server != "none"
+        return True
+
+
 class CaseData(Payload):
     case_id: str
     client_case_number: str | None = None
@@ -155,20 +214,170 @@ class CaseOpened(Event):
     opened_on: date
 
 
+MessageKind = Literal[
+    "contact_request",
+    "payment_plan_reminder",
+    "closing_fully_paid",
+    "closing_settlement_paid",
+    "cease_efforts_ended",
+    "cease_remedies_may_be_used",
+    "cease_remedy_intended",
+]
+Channel = Literal["email", "sms", "letter", "call"]
+CloseReason = Literal["fully_paid", "paid_in_settlement", "recalled_by_client", "uncollectable"]
+
+
+class Sender(Payload):
+    """Who writes: the client's effective business unit (with the client's overrides), as contacts knows it."""
+
+    name: str
+    email: str
+    reply_to: str | None = None
+    company_name: str
+    address: PostalAddress | None = None
+    registration_number: str | None = None
+    supervisory_authority: str | None = Field(default=None, description="RDG §13a: the registration authority")
+    footers: dict[str, str] = Field(default_factory=dict, description="language → footer text")
+    language: str | None = Field(default=None, description="the business unit's language, the debtor's fallback")
+
+
+class Creditor(Payload):
+    """The client the agency collects for (RDG §13a: name and address of the creditor)."""
+
+    legal_name: str
+    address: PostalAddress | None = None
+
+
+class Instalment(Payload):
+    number: int = Field(ge=1)
+    due_on: date
+    amount: Decimal
+
+
+class CaseSummary(Payload):
+    """What a message to a debtor says about the case: amounts in the case currency, never floats."""
+
+    case_id: str
+    client_case_number: str | None = None
+    invoice_numbers: list[str] = Field(default_factory=list)
+    currency: str = "EUR"
+    claim_amount: Decimal = Field(description="the original claim")
+    open_amount: Decimal
+    interest: Decimal = Decimal("0")
+    costs: Decimal = Decimal("0")
+    claim_basis: str | None = Field(default=None, description="RDG §13a: what the claim rests on")
+    cost_basis: str | None = Field(default=None, description="RDG §13a: how the costs are calculated")
+    opened_on: date | None = None
+
+
+class DebtorMessage(Payload):
+    """Everything notifications needs to write one debtor message: it never reads contacts' data itself."""
+
+    kind: MessageKind
+    language: str | None = Field(default=None, description="the case owner's language, if known")
+    debtor_name: str
+    address: PostalAddress | None = Field(default=None, description="the postal address (letters, RDG block)")
+    address_from_enrichment: bool = Field(default=False, description="the address was found by skip tracing")
+    sender: Sender
+    creditor: Creditor
+    case: CaseSummary | None = None
+    instalment: Instalment | None = Field(default=None, description="the instalment a reminder is about")
+    max_sms_segments: int = Field(default=3, ge=1, le=10, description="the client's limit per SMS")
+    unsubscribe_url: str | None = None
+
+
 class ContactActionRequested(Event):
+    """A contact with a debtor that contacts decided (and its contact policy allowed); notifications delivers it."""
+
     SOURCE = SOURCE_CONTACTS
     DETAIL_TYPE = "ContactActionRequested.v1"
 
     client_id: str
     case_owner_id: str
     case_id: str | None = None
-    action: Literal["call", "letter", "sms", "email"]
+    action: Channel
     contact_point_id: str
     contact_point_value: str
     automatic: bool = False
     requested_by: str
     subject: str | None = None
     message: str | None = Field(default=None, description="the collector's text for an e-mail or SMS")
+    debtor_message: DebtorMessage | None = Field(
+        default=None, description="a templated message (kind, language, data); absent for the collector's own text"
+    )
+
+
+class PaymentRecorded(Event):
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "PaymentRecorded.v1"
+
+    client_id: str
+    case_owner_id: str
+    case_id: str
+    payment_id: str
+    amount: Decimal
+    currency: str
+    paid_on: date
+    reference: str | None = None
+    open_amount: Decimal = Field(description="what is still open after this payment")
+
+
+class PaymentPlanAgreed(Event):
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "PaymentPlanAgreed.v1"
+
+    client_id: str
+    case_owner_id: str
+    case_id: str
+    plan_id: str
+    currency: str
+    instalments: list[Instalment]
+
+
+class CaseClosed(Event):
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "CaseClosed.v1"
+
+    client_id: str
+    case_owner_id: str
+    case_id: str
+    reason: CloseReason
+    status: Literal["paid", "closed"]
+    was_in_settlement: bool
+    open_amount: Decimal
+    currency: str
+
+
+class ContactPointSummary(Payload):
+    contact_point_id: str
+    type: ContactPointType
+    value: str
+    state: PointState
+    checked: bool = Field(default=False, description="offline checks are stored for this value")
+
+
+class TraceSubject(Payload):
+    """Only what a skip-tracing bureau needs to find the person (data minimisation)."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    company_name: str | None = None
+    birth_date: date | None = None
+    last_known_address: PostalAddress | None = None
+
+
+class CaseOwnerContactsChanged(Event):
+    """A case owner's contact points changed: enrichment learns which valid defaults exist, which points still
+    need the offline checks, and whether processing is restricted (GDPR Art. 18/21 stop skip tracing)."""
+
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "CaseOwnerContactsChanged.v1"
+
+    client_id: str
+    case_owner_id: str
+    subject: TraceSubject
+    contact_points: list[ContactPointSummary]
+    processing_restricted: bool = False
 
 
 # ---- imports --------------------------------------------------------------------------------------------
@@ -229,6 +438,75 @@ class EnrichmentResultFound(Event):
     contact_points: list[ContactPointData]
 
 
+class TracedContactPoint(Payload):
+    point: ContactPointData
+    confidence: Decimal = Field(ge=0, le=1)
+    trusted: bool = Field(description="confidence at or above the threshold; below it the point stays pending")
+
+
+class ContactPointsTraced(Event):
+    """What a skip-tracing attempt found (supersedes EnrichmentResultFound, still consumed for events in flight):
+    every point carries where it came from (provider, attempt, obtained_at) and how sure the provider is."""
+
+    SOURCE = SOURCE_ENRICHMENT
+    DETAIL_TYPE = "ContactPointsTraced.v1"
+
+    client_id: str
+    case_owner_id: str
+    case_id: str
+    attempt: int
+    provider: str
+    obtained_at: datetime
+    candidates: list[TracedContactPoint]
+
+
+class ContactPointsChecked(Event):
+    """Offline checks (phone line type, region, time zone; e-mail normalisation and MX) of a case owner's points."""
+
+    SOURCE = SOURCE_ENRICHMENT
+    DETAIL_TYPE = "ContactPointsChecked.v1"
+
+    client_id: str
+    case_owner_id: str
+    checks: list[ContactPointChecks]
+
+
+AttemptOutcome = Literal["found", "none", "several", "error"]
+
+
+class EnrichmentAttemptSettled(Event):
+    """One settled line of the cost ledger (what the client is billed for); contacts keeps the read model."""
+
+    SOURCE = SOURCE_ENRICHMENT
+    DETAIL_TYPE = "EnrichmentAttemptSettled.v1"
+
+    client_id: str
+    case_owner_id: str
+    case_id: str
+    attempt: int
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    provider: str
+    outcome: AttemptOutcome
+    candidates: int = Field(ge=0)
+    cost: Decimal = Field(ge=0)
+    currency: str = "EUR"
+    booked_at: datetime
+    settled_at: datetime
+
+
+class EnrichmentBudgetReached(Event):
+    """An attempt was not made because it would exceed the client's monthly budget (published once a month)."""
+
+    SOURCE = SOURCE_ENRICHMENT
+    DETAIL_TYPE = "EnrichmentBudgetReached.v1"
+
+    client_id: str
+    month: str
+    budget: Decimal
+    spent: Decimal
+    currency: str = "EUR"
+
+
 # ---- notifications --------------------------------------------------------------------------------------
 
 
@@ -242,6 +520,79 @@ class NotificationSent(Event):
     cause_event_id: str
 
 
+class MessageFields(BaseModel):
+    """Common fields of every message event (the contract between notifications and contacts' contact policy)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    message_id: str = Field(description="notifications' record id of the message")
+    case_id: str | None
+    case_owner_id: str | None
+    contact_point_id: str | None
+    channel: Channel
+    provider_message_id: str | None
+
+
+class MessageSent(Event, MessageFields):
+    """A message left through its provider (or into the outbox); contacts keeps it in the case's messages."""
+
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessageSent.v1"
+
+    client_id: str | None = None
+    kind: str
+    recipient: str
+    template: str
+    language: str
+    cause_event_id: str
+    sent_at: datetime
+    segments: int | None = Field(default=None, description="SMS segments charged")
+
+
+class MessageDelivered(Event, MessageFields):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessageDelivered.v1"
+
+
+class MessageBounced(Event, MessageFields):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessageBounced.v1"
+
+    bounce_type: Literal["permanent", "transient"]
+    diagnostic: str | None = None
+
+
+class MessageComplained(Event, MessageFields):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessageComplained.v1"
+
+
+class SmsFailed(Event, MessageFields):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "SmsFailed.v1"
+
+    reason: str | None = None
+
+
+class MessageFailed(Event, MessageFields):
+    """Notifications gave up on a message (refused recipient, throttled past its retries, render error)."""
+
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessageFailed.v1"
+
+    reason_code: str
+    reason: str
+
+
+class OptOutReceived(Event, MessageFields):
+    """The debtor answered STOP / unsubscribe (a reply SMS or the List-Unsubscribe link)."""
+
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "OptOutReceived.v1"
+
+    keyword: str
+
+
 CATALOGUE: dict[tuple[str, str], type[Event]] = {
     (cls.SOURCE, cls.DETAIL_TYPE): cls
     for cls in (
@@ -251,11 +602,26 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
         ClientSettingsChanged,
         CaseOpened,
         ContactActionRequested,
+        PaymentRecorded,
+        PaymentPlanAgreed,
+        CaseClosed,
         CaseFileImported,
         ImportCompleted,
         ImportFailed,
+        CaseOwnerContactsChanged,
         EnrichmentResultFound,
+        ContactPointsTraced,
+        ContactPointsChecked,
+        EnrichmentAttemptSettled,
+        EnrichmentBudgetReached,
         NotificationSent,
+        MessageSent,
+        MessageDelivered,
+        MessageBounced,
+        MessageComplained,
+        SmsFailed,
+        MessageFailed,
+        OptOutReceived,
     )
 }
 

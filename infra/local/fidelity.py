@@ -9,14 +9,24 @@ serializable. The local stack therefore runs moto's DynamoDB operations one at a
 Chalice keeps the request being handled on the app object, which is right in Lambda (one request per instance
 at a time) but lets requests served on several threads of one process read each other's. The local stack serves
 concurrent requests as concurrent Lambda instances would: each thread gets its own ``current_request``.
+
+moto's DynamoDB costs O(table) per transaction and per query page, where DynamoDB's cost does not depend on the
+table's size; ``scalable_dynamodb`` (below) makes both proportional to what the request touches.
 """
 
 from __future__ import annotations
 
+import bisect
+import copy
 import functools
+import hashlib
+import inspect
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger("finview.local")
 
 _OPERATIONS = (
     "put_item",
@@ -32,6 +42,7 @@ _OPERATIONS = (
 )
 _lock = threading.RLock()
 _installed = False
+_scalable_installed = False
 
 
 def serialise_dynamodb() -> None:
@@ -79,5 +90,416 @@ def isolate_chalice_requests() -> None:
 
 
 def install() -> None:
+    scalable_dynamodb()  # first: the lock below wraps the backend methods it replaces
     serialise_dynamodb()
     isolate_chalice_requests()
+
+
+# ---- DynamoDB at scale: transactions that snapshot only their items, queries that read only their page -------
+#
+# moto 5.2's ``transact_write_items`` deep-copies every table it touches, whole, before it starts (to restore it
+# if the transaction is cancelled), and ``Table.query`` walks and sorts every item of the table for every page,
+# with or without an index. Both make a local import quadratic in the table's size. The patches keep moto's own
+# code for every semantic decision (conditions, update expressions, ordering, pagination, projections) and only
+# change how much of the table it looks at:
+#
+# * a transaction snapshots the items it names (deep copies of those few ``Item`` objects) and puts them back if
+#   it is cancelled; under the serialising lock nobody can observe the difference. moto refuses two operations on
+#   one item, so each condition is still checked against the item as it was before the transaction.
+# * ``Table.query`` hands moto's query code only the candidates of the page: the items of the queried partition
+#   (base table) or of the queried GSI key (kept per index on every write), after the ExclusiveStartKey, in the
+#   query's direction, up to where moto ends the page. moto then sorts, compares, paginates and projects them.
+#
+# The patches are tied to the moto sources they were written against: on any other version they are not
+# installed (moto's slow but correct behaviour stays, with a warning), and the pinning test fails.
+
+PINNED_MOTO = "5.2.5"
+# sha256 of inspect.getsource() of every moto function the patches replace or whose logic they mirror
+PINNED_SOURCES = {
+    "DynamoDBBackend.transact_write_items": "81db2cb7d94e39c90b3a2077e1f4bb41a449c558ef9b1b1e2910fdaa39978ad4",
+    "DynamoDBBackend.update_item": "218984588dd689a5de81678ce11e6a40d05c91e7b6c21b44c4ed4122fe74aa9f",
+    "Table.query": "002b4d00be6df07cf37f6cbe0132e5eb89455ae12a8e79b23db3fb492450f21e",
+    "Table.put_item": "de23933013ef842639046c19bcf7e418bce0474d810f6719368be4cedce11d47",
+    "Table.delete_item": "1594f7b07616c8cb8cdf0fbf58d6f54eeac83f25d7ac7b14e832a08e10efd8f9",
+    "Table.all_items": "c80d2ee3c896acd0cab6ca35aaeae3ab3fb65858933f8a3403d4e027c240f31d",
+    "Table._item_comes_before_dct": "6d70f41f7cb059f40e932e9c6c13cc57b6052c5d025c51235df414adf172bee1",
+    "Table.sorted_items": "216dac1cd6b659d283e91006b809136623723efb90125b015e07052478724937",
+    "Table._generate_attr_to_sort_by": "afef70e159fa8cb505cc030b323479b7ce105060c9eeecbce102247e41f302b2",
+}
+stats = {"fast_queries": 0, "slow_queries": 0, "candidates": 0, "transactions": 0, "rollbacks": 0}
+_ORIGINALS: dict[str, Callable[..., Any]] = {}
+_local = threading.local()  # per thread: the candidates of the running query; inside a transaction or not
+
+
+def moto_sources() -> dict[str, str]:
+    """The hashes of the pinned moto functions as installed (the originals, when patched)."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    owners: dict[str, Any] = {"DynamoDBBackend": DynamoDBBackend, "Table": Table}
+    out = {}
+    for qualified in PINNED_SOURCES:
+        owner, name = qualified.split(".")
+        fn = _ORIGINALS.get(qualified) or getattr(owners[owner], name)
+        out[qualified] = hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()
+    return out
+
+
+def scalable_dynamodb_applies() -> bool:
+    import moto
+
+    return bool(moto.__version__ == PINNED_MOTO and moto_sources() == PINNED_SOURCES)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is b if a is None or b is None else bool(a == b)
+
+
+class _GsiKeys:
+    """One GSI of one table: the items under each GSI hash value, and their order (cached per hash value)."""
+
+    def __init__(self, hash_attr: str, range_attr: str | None) -> None:
+        self.hash_attr, self.range_attr = hash_attr, range_attr
+        self.buckets: dict[Any, dict[tuple[Any, Any], Any]] = {}
+        self.where: dict[tuple[Any, Any], tuple[Any, Any]] = {}  # base key -> (GSI hash, GSI range)
+        self.order: dict[Any, tuple[list[tuple[Any, ...]], list[tuple[Any, Any]]]] = {}
+
+    def place(self, key: tuple[Any, Any], item: Any) -> None:
+        new: tuple[Any, Any] | None = None
+        # DynamoDB indexes an item only when it has every key attribute of the index
+        if (
+            item is not None
+            and self.hash_attr in item.attrs
+            and (self.range_attr is None or self.range_attr in item.attrs)
+        ):
+            new = (item.attrs[self.hash_attr], item.attrs[self.range_attr] if self.range_attr else None)
+        old = self.where.get(key)
+        if old is not None and (new is None or not _same(old[0], new[0])):
+            self.buckets[old[0]].pop(key, None)
+            if not self.buckets[old[0]]:
+                del self.buckets[old[0]]
+            self.order.pop(old[0], None)
+            del self.where[key]
+            old = None
+        if new is not None:
+            self.buckets.setdefault(new[0], {})[key] = item
+            if old is None or not _same(old[1], new[1]):  # a new member, or a new place in the order
+                self.order.pop(new[0], None)
+            self.where[key] = new
+
+
+class _TableKeys:
+    """What the query patch needs of one table, kept on every write: the sorted range keys of each partition
+    (cached until the partition gains or loses a key) and the members of each GSI key."""
+
+    def __init__(self, table: Any) -> None:
+        self.sorted_ranges: dict[Any, list[Any]] = {}
+        self.gsis: dict[str, _GsiKeys] = {}
+        for index in table.global_indexes or []:
+            hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+            ranges = [k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"]
+            if len(hashes) == 1 and len(ranges) <= 1:  # multi-attribute keys keep moto's own path
+                self.gsis[index.name] = _GsiKeys(hashes[0], ranges[0] if ranges else None)
+        if self.gsis:
+            for item in _ORIGINALS["Table.all_items"](table):
+                self.place(table, (item.hash_key, item.range_key))
+
+    def place(self, table: Any, key: tuple[Any, Any]) -> None:
+        item = _current(table, key)
+        for gsi in self.gsis.values():
+            gsi.place(key, item)
+
+
+def _keys(table: Any) -> _TableKeys:
+    keys: _TableKeys | None = table.__dict__.get("_finview_keys")
+    if keys is None:
+        keys = table.__dict__["_finview_keys"] = _TableKeys(table)
+    return keys
+
+
+def _current(table: Any, key: tuple[Any, Any]) -> Any:
+    hash_key, range_key = key
+    if table.range_key_attr is None:
+        return table.items.get(hash_key)
+    return table.items.get(hash_key, {}).get(range_key)
+
+
+def _key_of(table: Any, attrs: Any) -> tuple[Any, Any] | None:
+    """The (hash, range) DynamoTypes of an item or key in DynamoDB JSON; None when it names no key."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if not isinstance(attrs, dict) or table.hash_key_attr not in attrs:
+        return None
+    rng = None
+    if table.range_key_attr is not None:
+        if table.range_key_attr not in attrs:
+            return None
+        rng = DynamoType(attrs[table.range_key_attr])
+    return DynamoType(attrs[table.hash_key_attr]), rng
+
+
+def _put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    key = _key_of(self, item_attrs)
+    existed = key is not None and _current(self, key) is not None
+    item = _ORIGINALS["Table.put_item"](self, item_attrs, *args, **kwargs)
+    keys = _keys(self)
+    if not existed:
+        keys.sorted_ranges.pop(item.hash_key, None)
+    keys.place(self, (item.hash_key, item.range_key))
+    return item
+
+
+def _delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
+    item = _ORIGINALS["Table.delete_item"](self, hash_key, range_key)
+    if item is not None:
+        keys = _keys(self)
+        keys.sorted_ranges.pop(hash_key, None)
+        keys.place(self, (hash_key, range_key))
+    return item
+
+
+def _update_item(self: Any, table_name: str, key: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return _ORIGINALS["DynamoDBBackend.update_item"](self, table_name, key, *args, **kwargs)
+    finally:
+        # moto changes the stored Item in place (even part-way, when an expression fails): place it again always.
+        table = self.tables.get(table_name)
+        named = _key_of(table, key) if table is not None else None
+        if named is not None:
+            _keys(table).place(table, named)
+
+
+def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    """moto's transaction, with an undo log of the items it names instead of deep copies of whole tables."""
+    stats["transactions"] += 1
+    before: dict[tuple[str, tuple[Any, Any]], Any] = {}
+    for entry in transact_items if isinstance(transact_items, list) else ():
+        for op_type, op in entry.items():
+            table = self.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            if table is None:
+                continue
+            key = _key_of(table, op.get("Item" if op_type == "Put" else "Key"))
+            if key is not None and (table.name, key) not in before:
+                before[(table.name, key)] = copy.deepcopy(_current(table, key))
+    _local.in_transaction = True
+    try:
+        _ORIGINALS["DynamoDBBackend.transact_write_items"](self, transact_items)
+    except BaseException:
+        stats["rollbacks"] += 1
+        for (table_name, key), item in reversed(before.items()):
+            _restore(self.tables[table_name], key, item)
+        raise
+    finally:
+        _local.in_transaction = False
+
+
+def _restore(table: Any, key: tuple[Any, Any], item: Any) -> None:
+    hash_key, range_key = key
+    existed = _current(table, key) is not None
+    if table.range_key_attr is None:
+        if item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+    elif item is None:
+        table.items.get(hash_key, {}).pop(range_key, None)
+    else:
+        table.items[hash_key][range_key] = item
+    keys = _keys(table)
+    if existed != (item is not None):
+        keys.sorted_ranges.pop(hash_key, None)
+    keys.place(table, key)
+
+
+class _CopyWithoutTables:
+    """``copy`` as moto's DynamoDB backend module sees it: inside a transaction, the "backup" moto makes of a
+    whole table is the table itself (the undo log above replaces it); every other copy is a real one."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(x: Any, memo: dict[int, Any] | None = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        if isinstance(x, Table) and getattr(_local, "in_transaction", False):
+            return x
+        return copy.deepcopy(x, memo)
+
+
+def _all_items(self: Any) -> list[Any]:
+    candidates = getattr(_local, "candidates", None)
+    if candidates is not None and candidates[0] is self:
+        return list(candidates[1])
+    return _ORIGINALS["Table.all_items"](self)  # type: ignore[no-any-return]
+
+
+def _query(
+    self: Any,
+    hash_key: Any,
+    range_comparison: str | None,
+    range_objs: list[Any],
+    limit: int | None,
+    exclusive_start_key: dict[str, Any] | None,
+    scan_index_forward: bool,
+    projection_expressions: Any,
+    index_name: str | None = None,
+    consistent_read: bool = False,
+    filter_expression: Any = None,
+    hash_key_conditions: list[tuple[str, Any]] | None = None,
+    range_key_conditions: list[tuple[str, str, list[Any]]] | None = None,
+    **filter_kwargs: Any,
+) -> Any:
+    args: tuple[Any, ...] = (hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward)
+    args += (projection_expressions, index_name, consistent_read, filter_expression)
+    kwargs = {"hash_key_conditions": hash_key_conditions, "range_key_conditions": range_key_conditions}
+    candidates = None
+    if not filter_kwargs and len(range_key_conditions or ()) <= 1:
+        candidates = _page_candidates(
+            self,
+            _Page(hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward, index_name),
+            hash_key_conditions or [],
+            range_key_conditions or [],
+        )
+    if candidates is None:
+        stats["slow_queries"] += 1
+        return _ORIGINALS["Table.query"](self, *args, **kwargs, **filter_kwargs)
+    stats["fast_queries"] += 1
+    stats["candidates"] += len(candidates)
+    _local.candidates = (self, candidates)
+    try:
+        return _ORIGINALS["Table.query"](self, *args, **kwargs)
+    finally:
+        _local.candidates = None
+
+
+class _Page:
+    def __init__(
+        self,
+        hash_key: Any,
+        comparison: str | None,
+        values: list[Any],
+        limit: int | None,
+        start: dict[str, Any] | None,
+        forward: bool,
+        index_name: str | None,
+    ) -> None:
+        self.hash_key, self.comparison, self.values, self.limit = hash_key, comparison, values, limit
+        self.start, self.forward, self.index_name = start, forward, index_name
+
+
+def _page_candidates(
+    table: Any,
+    page: _Page,
+    hash_conditions: list[tuple[str, Any]],
+    range_conditions: list[tuple[str, str, list[Any]]],
+) -> list[Any] | None:
+    """The items moto's query loop reaches on this page, or None when moto must look at the whole table."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import RESULT_SIZE_LIMIT
+
+    keys = _keys(table)
+    start = page.start
+    sort_keys: list[Any]
+    if page.index_name is None:
+        if page.hash_key is None or table.range_key_attr is None:
+            return None
+        partition = table.items.get(page.hash_key, {})
+        ordered = keys.sorted_ranges.get(page.hash_key)
+        if ordered is None:
+            ordered = keys.sorted_ranges[page.hash_key] = sorted(partition)
+        sort_keys = ordered
+        start_key: Any = None
+        if start:
+            if table.hash_key_attr not in start or table.range_key_attr not in start:
+                return None
+            if DynamoType(start[table.hash_key_attr]) != page.hash_key:
+                return None
+            start_key = DynamoType(start[table.range_key_attr])
+        members: Any = partition
+        range_attr = table.range_key_attr
+    else:
+        gsi = keys.gsis.get(page.index_name)
+        if gsi is None or len(hash_conditions) != 1 or hash_conditions[0][0] != gsi.hash_attr:
+            return None
+        if page.comparison and gsi.range_attr is None:
+            return None  # moto raises its own error for this
+        value = hash_conditions[0][1]
+        members = gsi.buckets.get(value, {})
+        attrs = table._generate_attr_to_sort_by(
+            [gsi.hash_attr, table.hash_key_attr], [gsi.range_attr, table.range_key_attr]
+        )
+        cached = gsi.order.get(value)
+        if cached is None:
+            pairs = sorted(((tuple(i.attrs[a] for a in attrs), k) for k, i in members.items()), key=_first)
+            cached = gsi.order[value] = ([p[0] for p in pairs], [p[1] for p in pairs])
+        sort_keys, ordered = cached
+        start_key = None
+        if start:
+            if any(a not in start for a in attrs):
+                return None
+            start_key = tuple(DynamoType(start[a]) for a in attrs)
+        range_attr = gsi.range_attr
+    if range_conditions:
+        range_attr = range_conditions[-1][0]
+
+    # moto skips every item "before or at" the start key in the query's direction
+    lo, hi = 0, len(sort_keys)
+    if start_key is not None:
+        if page.forward:
+            lo = bisect.bisect_right(sort_keys, start_key)
+        else:
+            hi = bisect.bisect_left(sort_keys, start_key)
+    out: list[Any] = []
+    matched = size = 0
+    for i in range(lo, hi) if page.forward else range(hi - 1, lo - 1, -1):
+        item = members[ordered[i]]
+        item_size = item.size()
+        # moto ends the page at the first item, matching or not, past the Limit or the 1 MB, and then says
+        # that there is more (LastEvaluatedKey): that item is the last candidate
+        if matched == page.limit or size + item_size > RESULT_SIZE_LIMIT:
+            out.append(item)
+            break
+        if page.comparison:
+            value = item.attrs.get(range_attr)
+            if value is None or not value.compare(page.comparison, page.values):
+                continue
+        out.append(item)
+        matched += 1
+        size += item_size
+    return out
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
+def scalable_dynamodb() -> bool:
+    """Install the patches above once per process if moto is the pinned version; returns whether they are."""
+    global _scalable_installed
+    with _lock:
+        if _scalable_installed:
+            return True
+        if _installed:
+            raise RuntimeError("scalable_dynamodb() goes before serialise_dynamodb(), which wraps what it replaces")
+        if not scalable_dynamodb_applies():
+            log.warning("moto is not %s as pinned: local DynamoDB keeps moto's whole-table costs", PINNED_MOTO)
+            return False
+        import moto.dynamodb.models as backend_module
+        from moto.dynamodb.models import DynamoDBBackend
+        from moto.dynamodb.models.table import Table
+
+        replacements: tuple[tuple[Any, str, Callable[..., Any]], ...] = (
+            (DynamoDBBackend, "transact_write_items", _transact_write_items),
+            (DynamoDBBackend, "update_item", _update_item),
+            (Table, "query", _query),
+            (Table, "put_item", _put_item),
+            (Table, "delete_item", _delete_item),
+            (Table, "all_items", _all_items),
+        )
+        for owner, name, replacement in replacements:
+            _ORIGINALS[f"{owner.__name__}.{name}"] = getattr(owner, name)
+            setattr(owner, name, functools.wraps(getattr(owner, name))(replacement))
+        backend_module.copy = _CopyWithoutTables()  # type: ignore[assignment]
+        _scalable_installed = True
+        return True

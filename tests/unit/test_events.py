@@ -62,3 +62,22 @@ def test_detail_with_unknown_field_or_missing_correlation_is_refused() -> None:
         ev.ClientRegistered.model_validate({**good, "surprise": 1})
     with pytest.raises(ValidationError):
         ev.ClientRegistered.model_validate({k: v for k, v in good.items() if k != "correlation_id"})
+
+
+def test_delivery_outcomes_carry_the_fields_contacts_consumes() -> None:
+    contract = {"message_id", "case_id", "case_owner_id", "contact_point_id", "channel", "provider_message_id"}
+    for cls in (ev.MessageDelivered, ev.MessageBounced, ev.MessageComplained, ev.SmsFailed, ev.OptOutReceived):
+        assert cls.SOURCE == ev.SOURCE_NOTIFICATIONS
+        assert contract <= set(cls.model_fields), cls.__name__
+    assert ev.MessageBounced.model_fields["bounce_type"].annotation is not None
+    with pytest.raises(ValidationError):
+        ev.MessageBounced(
+            correlation_id="c",
+            message_id="m",
+            case_id="k",
+            case_owner_id="o",
+            contact_point_id="p",
+            channel="email",
+            provider_message_id="x",
+            bounce_type="soft",  # type: ignore[arg-type]
+        )
