@@ -227,12 +227,15 @@ class DebtorLine(BaseModel):
 
     @field_validator(*TEXT_FIELDS, mode="before")
     @classmethod
-    def _text(cls, value: object) -> object:
+    def _text(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
-            if norm.looks_like_formula(value.strip()):
-                raise ValueError("looks like a spreadsheet formula; not imported")
-            return norm.clean_text(value) or None
+            return _clean(value, info) or None
         return value
+
+    @field_validator("postcode", mode="before")
+    @classmethod
+    def _postcode(cls, value: object, info: ValidationInfo) -> object:
+        return (_clean(value, info) or None) if isinstance(value, str) else value
 
     @field_validator("amount", mode="before")
     @classmethod
@@ -261,7 +264,9 @@ class DebtorLine(BaseModel):
     @field_validator("email", mode="before")
     @classmethod
     def _email(cls, value: object, info: ValidationInfo) -> object:
-        return _optional(info, "email", value, norm.normalise_email) if isinstance(value, str) else value
+        if isinstance(value, str):
+            return _optional(info, "email", _clean(value, info), norm.normalise_email)
+        return value
 
     @field_validator("country", mode="before")
     @classmethod
@@ -270,6 +275,19 @@ class DebtorLine(BaseModel):
         if not isinstance(value, str):
             return default
         return _optional(info, "country", value, lambda v: norm.normalise_country(v, default)) or default
+
+
+def _clean(value: str, info: ValidationInfo) -> str:
+    """Control characters and terminal escapes are removed (with a warning); a formula is refused."""
+    text = norm.clean_text(value)
+    if norm.looks_like_formula(text):
+        raise ValueError("looks like a spreadsheet formula; not imported")
+    if norm.had_hidden_characters(value):
+        name = info.field_name or "cell"
+        (info.context or {}).setdefault("warnings", []).append(
+            f"{name}: control or invisible characters removed ({value.encode('unicode_escape').decode()[:60]})"
+        )
+    return text
 
 
 def _settings(info: ValidationInfo) -> ImportSettings:

@@ -23,17 +23,41 @@ _SPACES = re.compile(r"\s+")
 _AMOUNT_NOISE = re.compile(r"[\s\u00a0\u202f'€$£]|EUR|CHF|GBP|USD", re.IGNORECASE)
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
-# A cell starting like this would be evaluated by a spreadsheet (CSV/formula injection).
-_FORMULA_START = re.compile(r"^[=@\t\r]|^[+\-](?![\d\s(])")
+# A cell starting like this would be evaluated by a spreadsheet (CSV/formula injection): = @ tab CR, and + or -
+# too (-2+3+cmd|' /C calc'!A0 is a live formula); names, streets, invoice numbers never start with them.
+_FORMULA_START = re.compile(r"^[=@\t\r+\-]")
+_PLACEHOLDER = re.compile(r"^[\s\-+]*$")  # "-" or "--" for "none"
+# Terminal escape sequences (CSI, OSC, two-character ESC sequences), removed whole.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+# Control characters and invisible format characters (zero-width spaces, BOM, bidi overrides); the zero-width
+# joiners U+200C/U+200D are kept (they belong to some scripts' spelling).
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
 
 
 def clean_text(value: str) -> str:
-    """Trim and collapse inner whitespace; the content is otherwise kept as sent."""
-    return _SPACES.sub(" ", value).strip()
+    """Trim and collapse inner whitespace, drop control and invisible characters; otherwise kept as sent.
+
+    A value without a single letter or digit (only invisible characters, a lone dash) is empty.
+    """
+    if not value.isprintable():
+        value = _INVISIBLE.sub("", _ESCAPES.sub("", value))
+    text = _SPACES.sub(" ", value).strip()
+    if text and not any(ch.isalnum() for ch in text):
+        return ""
+    return text
+
+
+def had_hidden_characters(value: str) -> bool:
+    """The cell held control characters, terminal escapes or invisible characters (removed by clean_text)."""
+    return not value.isprintable() and bool(_ESCAPES.search(value) or _INVISIBLE.search(value))
 
 
 def looks_like_formula(value: str) -> bool:
-    return bool(_FORMULA_START.match(value))
+    """Checked on the cleaned value: an invisible character in front does not hide a formula."""
+    return bool(_FORMULA_START.match(value)) and not _PLACEHOLDER.match(value)
 
 
 @lru_cache(maxsize=65536)

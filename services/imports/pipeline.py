@@ -247,7 +247,7 @@ def stage(run: Run) -> None:
     records = reader.records()
     # Date formats are judged per column from the file's first batch: the same rows on every resume.
     first = list(itertools.islice(records, BATCH_ROWS))
-    columns = columns.with_date_formats((r.cells for r in first if r.cells is not None), settings)
+    columns = columns.with_date_formats((r.cells for r in first if r.readable and r.cells is not None), settings)
     checkpoint = dict(job.get("checkpoint") or {})
     done = int(checkpoint.get("row", 0))
     counts = Counts.of(checkpoint)
@@ -362,10 +362,9 @@ def process_records(
     rejected: list[Rejection] = []
     warnings: list[tuple[int, int, str]] = []
     for record in records:
-        if record.cells is None:
-            rejected.append(
-                Rejection(record.row, record.line, "row", record.error_code or "unreadable", record.error or "")
-            )
+        if not record.readable or record.cells is None:
+            code, reason = record.error_code or "unreadable", record.error or ""
+            rejected.append(Rejection(record.row, record.line, "row", code, reason, record.cells or []))
             continue
         try:
             line, row_warnings = domain.validate(columns.extract(record.cells), settings, columns.date_formats)

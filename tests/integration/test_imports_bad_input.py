@@ -78,6 +78,8 @@ def test_bad_rows_are_reported_and_the_rest_is_imported(aws: Provisioned) -> Non
     evil = next(r for r in report[1:] if r[0] == "4")
     assert evil[4].startswith("'=HYPERLINK")  # escaped when written back, never a live formula
     assert not any(cell.startswith(("=", "+", "-", "@")) for r in report for cell in r)
+    big = next(r for r in report[1:] if r[0] == "5")  # the 40,000-character name: the invoice is still named
+    assert "K-5" in big and "INV-5" in big and "'last_name'" in big[3]
     completed = next(e["detail"] for e in bus_events(aws) if e["detail-type"] == "ImportCompleted.v1")
     assert completed["rejected_rows_key"] == "c/mixed.csv.rejected.csv"
     # the report landing in the drop bucket is not imported in turn

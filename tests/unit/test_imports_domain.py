@@ -184,3 +184,24 @@ def test_each_date_column_s_format_is_detected_from_the_column(
 def test_birth_dates_as_yyyymmdd_are_read() -> None:
     line, warnings = validate(ROW | {"birth_date": "19560409"})
     assert line.birth_date == date(1956, 4, 9) and warnings == []
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name", "street", "city", "invoice_number", "postcode"])
+@pytest.mark.parametrize("payload", ["-2+3+cmd|' /C calc'!A0", "+1+cmd|' /C calc'!A0", "-1+1", '=HYPERLINK("x")',
+                                     "\u200b=1+1"])  # fmt: skip
+def test_formulas_are_refused_in_every_text_field_and_the_postcode(field: str, payload: str) -> None:
+    with pytest.raises(RowRejected) as err:
+        validate(ROW | {"street": "Weg 1", "postcode": "10115", field: payload})
+    assert err.value.code == "formula_injection" and field in str(err.value)
+
+
+def test_a_name_of_invisible_characters_only_is_no_name() -> None:
+    for invisible in ("\u200b", "\ufeff", "\u180e", "\u200b\u180e\ufeff"):
+        with pytest.raises(RowRejected, match="needs a last name"):
+            validate(ROW | {"last_name": invisible})
+
+
+def test_terminal_escapes_and_control_characters_are_removed_with_a_warning() -> None:
+    line, warnings = validate(ROW | {"last_name": "\x1b[2J\x1b[31mSchmidt\x07\x08", "city": "Ber\x00lin"})
+    assert (line.last_name, line.city) == ("Schmidt", "Berlin")
+    assert [w.split(":")[0] for w in warnings] == ["last_name", "city"]
