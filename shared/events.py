@@ -305,6 +305,14 @@ class ContactActionRequested(Event):
     debtor_message: DebtorMessage | None = Field(
         default=None, description="a templated message (kind, language, data); absent for the collector's own text"
     )
+    # Set by the contact-policy gate (issue 11): its record of this contact, what the contact is for, and
+    # when an automatic contact was first asked for if the policy deferred it.
+    action_id: str | None = Field(default=None, description="contacts' id of this contact (call outcomes name it)")
+    message_kind: str | None = Field(
+        default=None,
+        description="the policy's kind of contact: a DebtorMessage kind, reply_to_debtor or statutory_notice",
+    )
+    deferred_from: datetime | None = None
 
 
 class PaymentRecorded(Event):
