@@ -169,7 +169,7 @@ STACK = Stack(
     ),
     rules=(
         Rule("to-contacts", "contacts-inbox", (ev.CaseFileImported, ev.EnrichmentResultFound)),
-        Rule("to-imports", "imports-inbox", (ev.ClientRegistered, ev.ClientSettingsChanged)),
+        Rule("to-imports", "imports-inbox", (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOwnersMerged)),
         Rule(
             "to-enrichment",
             "enrichment-inbox",

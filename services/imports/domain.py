@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from services.imports import normalise as norm
 from services.imports.parsing import FileRejected
-from shared.events import CaseData, CaseFileImported, CaseOwnerData, ContactPointData, PostalAddress
+from shared.events import (
+    CaseData,
+    CaseFileImported,
+    CaseOwnerData,
+    ContactPointData,
+    MatchReviewRequested,
+    PostalAddress,
+)
 
 NAMESPACE = uuid.UUID("0d7c1a52-33f4-4f5e-8c3e-7a61d1f0b9a2")
 
@@ -39,6 +46,8 @@ class ImportSettings(BaseModel):
     column_mapping: dict[str, str] = Field(default_factory=dict)
     date_format: norm.DateFormat = "auto"
     default_country: str = "DE"
+    # An invoice number that repeats in one file: the later row is rejected, or kept as a separate invoice.
+    repeated_invoice: Literal["reject", "separate"] = "reject"
 
     @classmethod
     def from_client_settings(cls, settings: dict[str, Any] | None) -> ImportSettings:
@@ -54,6 +63,8 @@ class ImportSettings(BaseModel):
             clean["column_mapping"] = {str(k): str(v) for k, v in mapping.items() if isinstance(v, str) and v}
         if str(raw.get("date_format", "")).upper() in ("DMY", "MDY", "YMD", "EXCEL"):
             clean["date_format"] = str(raw["date_format"]).upper()
+        if raw.get("repeated_invoice") in ("reject", "separate"):
+            clean["repeated_invoice"] = raw["repeated_invoice"]
         country = raw.get("default_country")
         if isinstance(country, str) and re.fullmatch(r"[A-Za-z]{2}", country.strip()):
             clean["default_country"] = country.strip().upper()
@@ -353,6 +364,14 @@ def validate(
 # ---- case files -------------------------------------------------------------------------------------------
 
 
+class ReviewNote(BaseModel):
+    """The row's own case owner may be ``candidate``: for the client's review queue."""
+
+    candidate: str
+    score: float
+    comparisons: dict[str, str]
+
+
 class StagedRow(BaseModel):
     """A validated row with the case owner the matching engine chose; what the publish phase reads back."""
 
@@ -362,6 +381,7 @@ class StagedRow(BaseModel):
     matched_by: str
     owner_new: bool
     debtor: DebtorLine
+    review: ReviewNote | None = None
 
 
 MAX_CASES_PER_EVENT = 200  # EventBridge entries are limited to 256 KB
@@ -398,10 +418,11 @@ def case_file_event(
         birth_date=next((r.debtor.birth_date for r in rows if r.debtor.birth_date), None),
     )
     lines = [r.debtor for r in rows]
+    separate = settings.repeated_invoice == "separate"
     if settings.new_file_per_invoice:
-        cases = [_case(client_id, owner_id, [line]) for line in _by_invoice(lines).values()]
+        cases = [_case(client_id, owner_id, [line], key) for key, line in _by_invoice(lines, separate).items()]
     else:
-        cases = [_case(client_id, owner_id, group) for group in _by_currency(lines).values()]
+        cases = [_case(client_id, owner_id, group) for group in _by_currency(lines, separate).values()]
     matched_by = "new" if rows[0].owner_new else rows[0].matched_by
     return CaseFileImported(
         event_id=str(uuid.uuid5(NAMESPACE, f"{import_id}|case-file|{owner_id}" + (f"|{part}" if part else ""))),
@@ -416,26 +437,58 @@ def case_file_event(
     )
 
 
-def _by_invoice(lines: list[DebtorLine]) -> dict[str, DebtorLine]:
-    """One case per invoice; the same invoice number twice in a file is one invoice (the first row)."""
-    out: dict[str, DebtorLine] = {}
-    for line in lines:
-        out.setdefault(line.invoice_number, line)
+def review_events(
+    import_id: str, client_id: str, rows: list[StagedRow], auto_score: float
+) -> list[MatchReviewRequested]:
+    """The uncertain pairs among one case owner's rows, for the client's review queue (deterministic ids)."""
+    out = []
+    for r in rows:
+        if r.review is None:
+            continue
+        review_id = str(uuid.uuid5(NAMESPACE, f"{import_id}|review|{r.row}"))
+        out.append(
+            MatchReviewRequested(
+                event_id=review_id,
+                correlation_id=import_id,
+                review_id=review_id,
+                import_id=import_id,
+                client_id=client_id,
+                row=r.row,
+                case_owner_id=r.case_owner_id,
+                candidate_case_owner_id=r.review.candidate,
+                score=r.review.score,
+                auto_score=auto_score,
+                comparisons=r.review.comparisons,
+            )
+        )
     return out
 
 
-def _by_currency(lines: list[DebtorLine]) -> dict[str, list[DebtorLine]]:
+def _by_invoice(lines: list[DebtorLine], separate: bool) -> dict[str, DebtorLine]:
+    """One case per invoice. A repeated invoice number is rejected in the stage phase, unless the client keeps
+    repeats as separate invoices (``separate``): then the n-th repeat gets its own key, else the first row wins."""
+    out: dict[str, DebtorLine] = {}
+    for line in lines:
+        key, n = line.invoice_number, 1
+        while separate and key in out:
+            n += 1
+            key = f"{line.invoice_number}#{n}"
+        out.setdefault(key, line)
+    return out
+
+
+def _by_currency(lines: list[DebtorLine], separate: bool) -> dict[str, list[DebtorLine]]:
     """Merged: one case file per debtor (per currency: amounts in two currencies cannot be summed)."""
     out: dict[str, list[DebtorLine]] = {}
-    for line in _by_invoice(lines).values():
+    for line in _by_invoice(lines, separate).values():
         out.setdefault(line.currency, []).append(line)
     return out
 
 
-def _case(client_id: str, owner_id: str, lines: list[DebtorLine]) -> CaseData:
+def _case(client_id: str, owner_id: str, lines: list[DebtorLine], key: str | None = None) -> CaseData:
     invoices = sorted({line.invoice_number for line in lines})
     # Deterministic: the same invoices of the same case owner are the same case, however often delivered.
-    case_id = str(uuid.uuid5(NAMESPACE, f"{client_id}|{owner_id}|{'|'.join(invoices)}"))
+    case_id = str(uuid.uuid5(NAMESPACE, f"{client_id}|{owner_id}|{key or '|'.join(invoices)}"))
     return CaseData(
         case_id=case_id,
         client_case_number=next((x.client_case_number for x in lines if x.client_case_number), None),
@@ -461,6 +514,48 @@ def contact_points(lines: list[DebtorLine]) -> list[ContactPointData]:
             key = ("postal_address", norm.fold(value))
             points.setdefault(key, ContactPointData(type="postal_address", address=address, value=value))
     return list(points.values())
+
+
+def repeated_invoices(
+    valid: list[tuple[int, int, DebtorLine]],
+    seen: Mapping[str, tuple[int, int]],
+    settings: ImportSettings,
+    cells: Mapping[int, list[str]],
+) -> tuple[list[tuple[int, int, DebtorLine]], list[Rejection], list[tuple[int, int, str]], dict[str, tuple[int, int]]]:
+    """Invoice numbers repeated within one file: never dropped silently.
+
+    ``seen``: invoice key → (row, line) of its first row in earlier batches. Returns the rows kept, the rows
+    rejected (the later ones, naming the first), warnings (where the client keeps repeats as separate invoices)
+    and the invoice keys first seen in this batch.
+    """
+    known = dict(seen)
+    kept: list[tuple[int, int, DebtorLine]] = []
+    rejected: list[Rejection] = []
+    warnings: list[tuple[int, int, str]] = []
+    new: dict[str, tuple[int, int]] = {}
+    for row, line_no, debtor in valid:
+        key = invoice_key(debtor.invoice_number)
+        first = known.get(key)
+        if first is None:
+            known[key] = new[key] = (row, line_no)
+            kept.append((row, line_no, debtor))
+            continue
+        where = f"row {first[0]} (line {first[1]})"
+        if settings.repeated_invoice == "separate":
+            kept.append((row, line_no, debtor))
+            message = f"invoice_number: {debtor.invoice_number!r} is also on {where}; kept as a separate invoice"
+            warnings.append((row, line_no, message))
+        else:
+            reason = (
+                f"invoice_number: {debtor.invoice_number!r} is already on {where} of this file; this row is not "
+                "imported (the client setting repeated_invoice=separate keeps both)"
+            )
+            rejected.append(Rejection(row, line_no, "invoice_number", "repeated_invoice", reason, cells.get(row, [])))
+    return kept, rejected, warnings, new
+
+
+def invoice_key(number: str) -> str:
+    return number.strip().casefold()
 
 
 @dataclass

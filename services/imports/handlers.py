@@ -11,10 +11,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from services.imports import pipeline, repository
+from services.imports.matching import confirm_merge, tag_for
 from services.imports.report import is_report
 from shared import aws
 from shared.consumer import consume
-from shared.events import ClientRegistered, ClientSettingsChanged
+from shared.events import CaseOwnersMerged, ClientRegistered, ClientSettingsChanged
 from shared.observability import lambda_handler, logger
 
 SERVICE = "imports"
@@ -84,6 +85,13 @@ def on_settings_changed(event: ClientSettingsChanged) -> None:
     repository.put_settings(event.client_id, event.settings)
 
 
+def on_case_owners_merged(event: CaseOwnersMerged) -> None:
+    """Later rows go to the surviving case owner, and the merged one's names count as confirmed identities."""
+    index = repository.DynamoMatchIndex(event.client_id)
+    tag = tag_for(f"merge-{event.event_id}", 0)
+    confirm_merge(index, event.surviving_case_owner_id, event.merged_case_owner_id, tag)
+
+
 @lambda_handler(SERVICE)
 def on_bus_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return consume(
@@ -91,5 +99,9 @@ def on_bus_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
         context,
         service=SERVICE,
         table_name=aws.env("IMPORTS_TABLE"),
-        handlers={ClientRegistered: on_client_registered, ClientSettingsChanged: on_settings_changed},
+        handlers={
+            ClientRegistered: on_client_registered,
+            ClientSettingsChanged: on_settings_changed,
+            CaseOwnersMerged: on_case_owners_merged,
+        },
     )

@@ -33,6 +33,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from rapidfuzz.distance import JaroWinkler
@@ -95,6 +96,7 @@ class OwnerProfile:
 
     case_owner_id: str
     origin: str
+    merged_into: str | None = None  # merged into another case owner (an accepted review): matches go there
     identities: dict[str, str] = field(default_factory=dict)
     emails: dict[str, str] = field(default_factory=dict)
     phones: dict[str, str] = field(default_factory=dict)
@@ -103,7 +105,8 @@ class OwnerProfile:
     refs: dict[str, str] = field(default_factory=dict)
 
     def to_item(self) -> dict[str, object]:
-        return {"case_owner_id": self.case_owner_id, "origin": self.origin} | {
+        merged = {"merged_into": self.merged_into} if self.merged_into else {}
+        return {"case_owner_id": self.case_owner_id, "origin": self.origin, **merged} | {
             f: dict(getattr(self, f)) for f in PROFILE_FIELDS
         }
 
@@ -112,11 +115,14 @@ class OwnerProfile:
         return cls(
             case_owner_id=str(item["case_owner_id"]),
             origin=str(item["origin"]),
+            merged_into=str(item["merged_into"]) if item.get("merged_into") else None,
             **{f: {str(k): str(v) for k, v in dict(item.get(f) or {}).items()} for f in PROFILE_FIELDS},  # type: ignore[call-overload]
         )
 
     def copy(self) -> OwnerProfile:
-        return OwnerProfile(self.case_owner_id, self.origin, **{f: dict(getattr(self, f)) for f in PROFILE_FIELDS})
+        return OwnerProfile(
+            self.case_owner_id, self.origin, self.merged_into, **{f: dict(getattr(self, f)) for f in PROFILE_FIELDS}
+        )
 
     @classmethod
     def first_seen(cls, case_owner_id: str, tag: str, f: RowFeatures) -> OwnerProfile:
@@ -225,6 +231,11 @@ class RowFeatures:
         if self.family:
             return f"{self.given}|{self.family}"
         return f"#{self.company}" if self.company else ""
+
+    @cached_property
+    def keys(self) -> tuple[str, ...]:
+        """The block keys, computed once per row."""
+        return tuple(self.block_keys())
 
     def block_keys(self) -> list[str]:
         keys = []
@@ -477,31 +488,42 @@ class Matcher:
             return []
         start = lines[0][0]
         features = [(row, RowFeatures.of(line)) for row, line in lines]
-        wanted = {k for _, f in features for k in f.block_keys()} - self._keys.keys()
+        wanted = {k for _, f in features for k in f.keys} - self._keys.keys()
         for key, owners in self.index.get_keys(wanted).items():
             self._keys[key] = {o: t for o, t in owners.items() if self._visible(t, start)}
-        candidates = {o for _, f in features for k in f.block_keys() for o in self._keys.get(k, {})}
-        for owner_id, profile in self.index.get_profiles(candidates - self._profiles.keys()).items():
+        candidates = {o for _, f in features for k in f.keys for o in self._keys.get(k, {})}
+        self._load(candidates, start)
+        # A case owner merged into another (an accepted review) is found through its keys; matches go to the
+        # surviving one, whose profile holds both identities.
+        self._load({p.merged_into for p in self._profiles.values() if p.merged_into}, start)
+        return [self._decide(row, f) for row, f in features]
+
+    def _load(self, owner_ids: set[str], start: int) -> None:
+        for owner_id, profile in self.index.get_profiles(owner_ids - self._profiles.keys()).items():
             if self._visible(profile.origin, start):
                 for name in PROFILE_FIELDS:
                     values = getattr(profile, name)
                     setattr(profile, name, {v: t for v, t in values.items() if self._visible(t, start)})
                 self._profiles[owner_id] = profile
-        return [self._decide(row, f) for row, f in features]
 
-    def _candidates(self, keys: list[str]) -> list[str]:
+    def _candidates(self, keys: tuple[str, ...]) -> list[str]:
         seen: dict[str, None] = {}
         for key in keys:
             owners = self._keys.get(key, {})
             if len(owners) >= MAX_OWNERS_PER_KEY:
                 continue  # saturated key: too common to say anything
             for owner_id in owners:
-                if owner_id in self._profiles:
-                    seen[owner_id] = None
+                profile = self._profiles.get(owner_id)
+                for _ in range(5):  # follow merges (a chain of accepted reviews), never in a circle
+                    if profile is None or not profile.merged_into:
+                        break
+                    profile = self._profiles.get(profile.merged_into)
+                if profile is not None and not profile.merged_into:
+                    seen[profile.case_owner_id] = None
         return sorted(seen)
 
     def _decide(self, row: int, f: RowFeatures) -> Decision:
-        keys = f.block_keys()
+        keys = f.keys
         tag = tag_for(self.import_id, row)
         chosen: tuple[str, str, float] | None = None
         review: Review | None = None
@@ -545,19 +567,6 @@ class Matcher:
                 self._dirty_keys.add(key)
         return decision
 
-    def confirm(self, surviving: str, merged: str, tag: str) -> None:
-        """A person confirmed that ``merged`` is ``surviving`` (an accepted review): its identities count too."""
-        profiles = self.index.get_profiles([surviving, merged])
-        if surviving not in profiles or merged not in profiles:
-            return
-        target, source = profiles[surviving], profiles[merged]
-        for name in PROFILE_FIELDS:
-            values = getattr(target, name)
-            for value in getattr(source, name):
-                if value not in values and len(values) < MAX_VALUES_PER_FIELD:
-                    values[value] = tag
-        self.index.put({}, {surviving: target})
-
     def flush(self) -> int:
         """Write the keys and profiles this batch changed; returns how many items were written."""
         keys = {k: self._keys[k] for k in self._dirty_keys}
@@ -571,3 +580,21 @@ class Matcher:
         """Drop the read cache between batches so memory stays flat on big files."""
         self._keys.clear()
         self._profiles.clear()
+
+
+def confirm_merge(index: MatchIndex, surviving: str, merged: str, tag: str) -> bool:
+    """A person confirmed that two case owners are one (an accepted review): the surviving one takes the merged
+    one's identities (names a person confirmed may be compared with) and evidence; the merged one points to it.
+    Idempotent. False when either is unknown to the index (nothing imported for it)."""
+    profiles = index.get_profiles([surviving, merged])
+    if surviving not in profiles or merged not in profiles or surviving == merged:
+        return False
+    target, source = profiles[surviving], profiles[merged]
+    for name in PROFILE_FIELDS:
+        values = getattr(target, name)
+        for value in getattr(source, name):
+            if value not in values and len(values) < MAX_VALUES_PER_FIELD:
+                values[value] = tag
+    source.merged_into = surviving
+    index.put({}, {surviving: target, merged: source})
+    return True

@@ -45,7 +45,7 @@ def clean_text(value: str) -> str:
     if not value.isprintable():
         value = _INVISIBLE.sub("", _ESCAPES.sub("", value))
     text = _SPACES.sub(" ", value).strip()
-    if text and not any(ch.isalnum() for ch in text):
+    if text and not text[0].isalnum() and not any(ch.isalnum() for ch in text):
         return ""
     return text
 

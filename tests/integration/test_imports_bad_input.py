@@ -133,3 +133,20 @@ def test_a_file_without_invoice_dates_is_imported_dated_with_the_import_day(aws:
     assert job["notices"] == [f"no invoice-date column: every invoice is dated with the import date {day}"]
     (event,) = [e["detail"] for e in bus_events(aws) if e["detail-type"] == "CaseFileImported.v1"]
     assert event["cases"][0]["opened_on"] == day and event["case_owner"]["birth_date"] == "1956-04-09"
+
+
+def test_a_repeated_invoice_number_is_reported_never_dropped(aws: Provisioned) -> None:
+    register_client("r")
+    again = "K-9;Tom;Weber;;;;;;DE;INV-1;99,00;2026-01-05\n"  # INV-1 again, another debtor even
+    drop(aws, "r/repeat.csv", (HEADER + GOOD + again).encode())
+    run_drops(aws)
+    job = job_for(aws, "r/repeat.csv")
+    assert (job["rows_read"], job["rows_imported"], job["rows_rejected"]) == (2, 1, 1)
+    (rejection,) = job["rejections"]
+    assert rejection["row"] == 2 and rejection["code"] == "repeated_invoice" and "row 1 (line 2)" in rejection["reason"]
+
+    register_client("s", {"repeated_invoice": "separate"})
+    drop(aws, "s/repeat.csv", (HEADER + GOOD + again).encode())
+    run_drops(aws)
+    job = job_for(aws, "s/repeat.csv")
+    assert (job["rows_read"], job["rows_imported"], job["rows_rejected"], job["warnings"]) == (2, 2, 0, 1)

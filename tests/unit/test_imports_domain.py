@@ -205,3 +205,37 @@ def test_terminal_escapes_and_control_characters_are_removed_with_a_warning() ->
     line, warnings = validate(ROW | {"last_name": "\x1b[2J\x1b[31mSchmidt\x07\x08", "city": "Ber\x00lin"})
     assert (line.last_name, line.city) == ("Schmidt", "Berlin")
     assert [w.split(":")[0] for w in warnings] == ["last_name", "city"]
+
+
+def test_a_repeated_invoice_number_is_rejected_naming_the_first_row_or_kept_by_setting() -> None:
+    numbers = ("INV-1", "X", "inv-1 ", "E")
+    rows = [(n, n + 1, validate(ROW | {"invoice_number": number})[0]) for n, number in enumerate(numbers, start=1)]
+    cells = {3: ["Schmidt", "inv-1", "10"]}
+    kept, rejected, warnings, new = domain.repeated_invoices(rows, {"e": (1, 2)}, ImportSettings(), cells)
+    assert [r for r, _, _ in kept] == [1, 2] and warnings == []
+    assert [(r.row, r.code, r.field, r.cells) for r in rejected] == [
+        (3, "repeated_invoice", "invoice_number", ["Schmidt", "inv-1", "10"]),
+        (4, "repeated_invoice", "invoice_number", []),
+    ]
+    assert "row 1 (line 2)" in rejected[0].reason and "row 1 (line 2)" in rejected[1].reason  # both rows named
+    assert new == {"inv-1": (1, 2), "x": (2, 3)}
+    separate = ImportSettings.from_client_settings({"imports": {"repeated_invoice": "separate"}})
+    kept, rejected, warnings, _ = domain.repeated_invoices(rows, {}, separate, cells)
+    assert (
+        len(kept) == 4
+        and rejected == []
+        and warnings == [(3, 4, "invoice_number: 'inv-1' is also on row 1 (line 2); kept as a separate invoice")]
+    )
+
+
+def test_kept_repeats_are_separate_cases() -> None:
+    line = validate(ROW | {"invoice_number": "INV-1", "amount": "10"})[0]
+    again = validate(ROW | {"invoice_number": "INV-1", "amount": "7"})[0]
+    rows = [StagedRow(row=r, line=r + 1, case_owner_id="o-1", matched_by="new", owner_new=True, debtor=d)
+            for r, d in ((1, line), (2, again))]  # fmt: skip
+    separate = ImportSettings(new_file_per_invoice=True, repeated_invoice="separate")
+    per_invoice = domain.case_file_event("imp", "c", rows, separate)
+    assert len({c.case_id for c in per_invoice.cases}) == 2
+    assert sorted(c.amount for c in per_invoice.cases) == [Decimal(7), Decimal(10)]
+    merged = domain.case_file_event("imp", "c", rows, ImportSettings(repeated_invoice="separate"))
+    assert merged.cases[0].amount == Decimal(17) and merged.cases[0].invoice_numbers == ["INV-1"]

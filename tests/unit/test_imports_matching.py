@@ -15,6 +15,7 @@ from services.imports.matching import (
     OwnerProfile,
     RowFeatures,
     compare,
+    confirm_merge,
 )
 
 BASE = {"invoice_number": "INV", "amount": "1", "opened_on": "2026-01-01"}
@@ -223,3 +224,24 @@ def test_a_saturated_key_is_ignored() -> None:
     assert len(index.keys["phone:+4930999999"]) == MAX_OWNERS_PER_KEY
     # Xaver Call was never added to the saturated key; Anna Call is there but the key no longer speaks
     assert match(index, first_name="Anna", last_name="Call", phone="+49 30 999999")[1] == "new"
+
+
+def test_an_accepted_review_sends_later_rows_to_the_surviving_case_owner() -> None:
+    index = InMemoryMatchIndex()
+    (anna,) = seeded(index, ANNA)
+    # Anna under her new family name, next door: her own case owner, and a review
+    m = Matcher(index, "c", "later", ImportSettings())
+    (married,) = m.match_batch([(1, line(first_name="Anna", last_name="Weber", birth_date="1980-04-01",
+                                         street="Hauptstraße 9", postcode="10115"))])  # fmt: skip
+    m.flush()
+    assert married.review is not None and married.review.candidate == anna
+    assert confirm_merge(index, anna, married.case_owner_id, "merge-e1#000000000")
+    assert confirm_merge(index, anna, married.case_owner_id, "merge-e1#000000000")  # again: same state
+    assert index.profiles[married.case_owner_id].merged_into == anna
+    assert set(index.profiles[anna].identities) == {"anna|schmidt", "anna|weber"}
+    # found through the merged owner's address, compared with her confirmed new name: the surviving owner
+    assert match(index, first_name="Anna", last_name="Weber", street="Hauptstraße 9", postcode="10115") == (
+        anna,
+        "model:name+address",
+    )
+    assert not confirm_merge(index, anna, "unknown", "merge-e2#000000000")
