@@ -9,12 +9,13 @@ every event to the e-mail).
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SOURCE_CONTACTS = "finview.contacts"
 SOURCE_IMPORTS = "finview.imports"
@@ -673,9 +674,31 @@ class UnknownEvent(ValueError):
 
 
 def parse_envelope(envelope: dict[str, Any]) -> Event:
-    """Turn an EventBridge envelope (as delivered to SQS) into its catalogue model."""
+    """Turn an EventBridge envelope (as delivered to SQS) into its catalogue model.
+
+    Consumers are lenient: fields the model does not know are dropped (a producer may add an optional field to
+    a ``.v1`` event before every consumer knows it). Producers stay strict: the models forbid unknown fields.
+    """
     key = (envelope.get("source", ""), envelope.get("detail-type", ""))
     cls = CATALOGUE.get(key)  # type: ignore[arg-type]
     if cls is None:
         raise UnknownEvent(f"no event {key[1]!r} from {key[0]!r} in the catalogue")
-    return cls.model_validate(envelope.get("detail", {}))
+    detail = envelope.get("detail", {})
+    try:
+        return cls.model_validate(detail)
+    except ValidationError as exc:
+        unknown = [e["loc"] for e in exc.errors() if e["type"] == "extra_forbidden"]
+        if not unknown or len(unknown) != exc.error_count():
+            raise
+        return cls.model_validate(_without(detail, unknown))
+
+
+def _without(value: Any, paths: list[tuple[int | str, ...]]) -> Any:
+    """A deep copy of ``value`` without the items at ``paths`` (pydantic error locations)."""
+    copy = json.loads(json.dumps(value, default=str))
+    for path in paths:
+        node = copy
+        for step in path[:-1]:
+            node = node[step]
+        node.pop(path[-1], None)
+    return copy
