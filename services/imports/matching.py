@@ -537,7 +537,9 @@ class Matcher:
         else:
             best: tuple[float, str, Comparison] | None = None
             doubt: tuple[float, str, Comparison] | None = None
-            common = frozenset(k.partition(":")[0] for k in keys if len(self._keys.get(k, {})) >= MAX_OWNERS_PER_KEY)
+            common = frozenset(
+                k.partition(":")[0] for k in keys if k in self._keys and len(self._keys[k]) >= MAX_OWNERS_PER_KEY
+            )
             for owner_id in self._candidates(keys):
                 c = compare(f, self._profiles[owner_id], common)
                 if c.veto is None and c.score >= AUTO_SCORE:
