@@ -283,6 +283,7 @@ class DebtorMessage(Payload):
     creditor: Creditor
     case: CaseSummary | None = None
     instalment: Instalment | None = Field(default=None, description="the instalment a reminder is about")
+    remedy: str | None = Field(default=None, description="cease_remedy_intended: the remedy the agency intends")
     max_sms_segments: int = Field(default=3, ge=1, le=10, description="the client's limit per SMS")
     unsubscribe_url: str | None = None
 
