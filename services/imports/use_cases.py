@@ -1,0 +1,26 @@
+"""Imports use cases fed by the bus: the service's own copies of its clients and their import settings.
+
+The file pipeline (a drop or a continuation → case files on the bus) is in ``pipeline``.
+"""
+
+from __future__ import annotations
+
+from services.imports import repository
+from services.imports.matching import confirm_merge, tag_for
+from shared.events import CaseOwnersMerged, ClientRegistered, ClientSettingsChanged
+
+
+def on_client_registered(event: ClientRegistered) -> None:
+    repository.put_client(event.client_id, event.legal_name)
+
+
+def on_settings_changed(event: ClientSettingsChanged) -> None:
+    repository.put_settings(event.client_id, event.settings)
+
+
+def on_case_owners_merged(event: CaseOwnersMerged) -> None:
+    """An accepted match review (contacts merged two case owners): later rows go to the surviving case owner, and
+    the merged one's names count as its confirmed identities."""
+    index = repository.DynamoMatchIndex(event.client_id)
+    tag = tag_for(f"merge-{event.event_id}", 0)
+    confirm_merge(index, event.surviving_case_owner_id, event.merged_case_owner_id, tag)
