@@ -8,8 +8,8 @@ import pytest
 from infra.provision import Provisioned
 from shared import bus
 from shared.events import CaseOwnersMerged
-from tests.integration.test_imports_settings import deliver_bus_events
-from tests.integration.test_imports_support import bus_events, drop, job_for, register_client, run_drops
+from tests.integration.imports.support import bus_events, drop, job_for, register_client, run_drops
+from tests.integration.imports.test_settings import deliver_bus_events
 
 pytestmark = pytest.mark.integration
 HEADER = "first_name;last_name;birth_date;street;postcode;phone;invoice_number;amount;opened_on\n"
