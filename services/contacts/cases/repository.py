@@ -7,6 +7,7 @@ and its audit entry; ``WriteConflict`` means a condition failed and the caller r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -16,8 +17,8 @@ from botocore.exceptions import ClientError
 from services.contacts import store
 from services.contacts.cases import audit, domain
 from services.contacts.cases.models import Case, CaseFile, CaseOwner, ContactPoint
-from shared import aws
-from shared.events import CaseData, CaseOwnerData, ContactPointType
+from shared import aws, outbox
+from shared.events import CaseData, CaseOwnerData, ContactPointType, Event
 
 _ser = TypeSerializer()
 
@@ -101,6 +102,11 @@ class Tx:
     def audit(self, item: dict[str, Any]) -> Tx:
         return self.put(item)
 
+    def events(self, events: Sequence[Event]) -> Tx:
+        """The outbox rows of ``events``: committed with the change or not at all (``shared.outbox``)."""
+        self.items.extend(outbox.put_items(events, store.table_name()))
+        return self
+
     def commit(self) -> None:
         try:
             aws.client("dynamodb").transact_write_items(TransactItems=self.items)
@@ -155,9 +161,16 @@ def ensure_case_owner(client_id: str, owner: CaseOwnerData, actor: audit.Actor, 
 
 
 def ensure_case(
-    client_id: str, case_owner_id: str, case: CaseData, actor: audit.Actor, correlation_id: str, why: dict[str, Any]
+    client_id: str,
+    case_owner_id: str,
+    case: CaseData,
+    actor: audit.Actor,
+    correlation_id: str,
+    why: dict[str, Any],
+    events: Sequence[Event] = (),
 ) -> bool:
-    """Create the case, its pointer and its audit entry together; False if the case already existed."""
+    """Create the case, its pointer, its audit entry and the outbox rows of ``events`` together; False if the
+    case already existed."""
     item = case.model_dump(mode="json")
     item.update(case_owner_id=case_owner_id, client_id=client_id, status="open", revision=0)
     stored = {
@@ -181,6 +194,7 @@ def ensure_case(
             correlation_id=correlation_id,
         )
     )
+    tx.events(events)
     try:
         tx.commit()
         return True

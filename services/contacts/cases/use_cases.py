@@ -3,6 +3,7 @@ events (from imports and enrichment) that create or enrich case owners, cases an
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,12 +22,12 @@ from services.contacts.cases.models import (
 from services.contacts.clients import use_cases as clients
 from services.contacts.identity import Identity
 from services.contacts.models import Page
-from shared import bus
 from shared.errors import Conflict, Forbidden, NotFound
-from shared.events import CaseFileImported, CaseOpened, EnrichmentResultFound, Event, new_id
+from shared.events import CaseFileImported, CaseOpened, EnrichmentResultFound, new_id
 from shared.observability import logger, metrics
 
 SERVICE = "contacts"
+CASE_OPENED = uuid.UUID("5f0c6f1e-6d1f-4b7e-9a57-2b7f7d0c9e31")  # CaseOpened's event id: uuid5(this, case id)
 log = logger(SERVICE)
 
 
@@ -60,9 +61,8 @@ def get_case_owner(case_owner_id: str, who: Identity) -> CaseOwnerFile:
 
 def list_audit(case_owner_id: str, who: Identity, limit: int, next_token: str | None) -> Page[AuditEntry]:
     contact_points.visible_owner(case_owner_id, who)
-    items, last = repository.page(
-        f"OWNER#{case_owner_id}", "AUDIT#", limit, pagination.decode(next_token, {"PK": f"OWNER#{case_owner_id}"})
-    )
+    start = pagination.decode(next_token, {"PK": f"OWNER#{case_owner_id}"}, "AUDIT#")
+    items, last = repository.page(f"OWNER#{case_owner_id}", "AUDIT#", limit, start)
     return Page[AuditEntry](
         items=[AuditEntry.model_validate(_plain(store.clean(i))) for i in items], next_token=pagination.encode(last)
     )
@@ -156,7 +156,7 @@ def add_note(case_id: str, text: str, who: Identity, correlation_id: str) -> Not
 def list_notes(case_id: str, who: Identity, limit: int, next_token: str | None) -> Page[Note]:
     case_item(case_id, who, change=False)
     items, last = repository.page(
-        f"CASE#{case_id}", "NOTE#", limit, pagination.decode(next_token, {"PK": f"CASE#{case_id}"})
+        f"CASE#{case_id}", "NOTE#", limit, pagination.decode(next_token, {"PK": f"CASE#{case_id}"}, "NOTE#")
     )
     return Page[Note](items=[Note.model_validate(store.clean(i)) for i in items], next_token=pagination.encode(last))
 
@@ -188,25 +188,25 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     actor = audit.Actor.system("imports")
     why = {"event_id": event.event_id, "import_id": event.import_id, "rows": event.row_numbers}
     repository.ensure_case_owner(event.client_id, event.case_owner, actor, event.correlation_id)
-    opened: list[Event] = []
+    opened = 0
     for case in event.cases:
-        if repository.ensure_case(event.client_id, owner_id, case, actor, event.correlation_id, why):
-            opened.append(
-                CaseOpened(
-                    correlation_id=event.correlation_id,
-                    client_id=event.client_id,
-                    case_owner_id=owner_id,
-                    case_id=case.case_id,
-                    opened_on=case.opened_on,
-                )
-            )
+        # The case and its CaseOpened (id derived from the case) commit together: a delivery that dies after
+        # the commit leaves the event in the outbox, and the consumer's flush on the retry publishes it.
+        announced = CaseOpened(
+            event_id=str(uuid.uuid5(CASE_OPENED, case.case_id)),
+            correlation_id=event.correlation_id,
+            client_id=event.client_id,
+            case_owner_id=owner_id,
+            case_id=case.case_id,
+            opened_on=case.opened_on,
+        )
+        opened += repository.ensure_case(
+            event.client_id, owner_id, case, actor, event.correlation_id, why, events=[announced]
+        )
     existing = repository.contact_point_ids(owner_id)
     for new in domain.points_to_add(owner_id, event.contact_points, existing, "import"):
         repository.add_contact_point(owner_id, new, actor, event.correlation_id, why)
-    metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=len(opened))
-    # CaseOpened ids are fresh per run; a re-run after a crash may publish one twice, which enrichment
-    # absorbs because it keys its records on case_id.
-    bus.publish(opened)
+    metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=opened)
 
 
 def on_enrichment_result(event: EnrichmentResultFound) -> None:
