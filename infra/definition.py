@@ -294,7 +294,7 @@ STACK = Stack(
                 ev.OptOutReceived,
             ),
         ),
-        Rule("to-imports", "imports-inbox", (ev.ClientRegistered, ev.ClientSettingsChanged)),
+        Rule("to-imports", "imports-inbox", (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOwnersMerged)),
         Rule(
             "to-enrichment",
             "enrichment-inbox",

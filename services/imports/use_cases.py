@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from services.imports import repository
-from shared.events import ClientRegistered, ClientSettingsChanged
+from services.imports.matching import confirm_merge, tag_for
+from shared.events import CaseOwnersMerged, ClientRegistered, ClientSettingsChanged
 
 
 def on_client_registered(event: ClientRegistered) -> None:
@@ -18,6 +19,14 @@ def on_client_registered(event: ClientRegistered) -> None:
 
 def on_settings_changed(event: ClientSettingsChanged) -> None:
     repository.put_settings(event.client_id, event.settings)
+
+
+def on_case_owners_merged(event: CaseOwnersMerged) -> None:
+    """An accepted match review (contacts merged two case owners): later rows go to the surviving case owner, and
+    the merged one's names count as its confirmed identities."""
+    index = repository.DynamoMatchIndex(event.client_id)
+    tag = tag_for(f"merge-{event.event_id}", 0)
+    confirm_merge(index, event.surviving_case_owner_id, event.merged_case_owner_id, tag)
 
 
 # The pipeline records progress at least every batch of rows (seconds apart); half an hour without any is stuck:
