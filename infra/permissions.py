@@ -82,9 +82,11 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
     ),
     # Both consumers only keep their service's copy of what clients registered and set: no bucket, no index.
     ("imports", "on_bus_events"): (*_own_table("imports", *CONSUMER, index=False), PUBLISH),
-    ("enrichment", "on_bus_events"): (*_own_table("enrichment", *CONSUMER, index=False), PUBLISH),
+    # Keeps its copy of clients' settings and case owners' contact snapshots; reads the owners of a case in batches
+    # and the sparse "next attempt due" index.
+    ("enrichment", "on_bus_events"): (*_own_table("enrichment", *CONSUMER, "dynamodb:BatchGetItem"), PUBLISH),
     ("enrichment", "on_schedule"): (
-        *_own_table("enrichment", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem"),
+        *_own_table("enrichment", *TABLE_READ, *TABLE_WRITE, *BATCH),
         PUBLISH,
     ),
     ("notifications", "on_bus_events"): (

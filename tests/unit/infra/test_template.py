@@ -288,8 +288,8 @@ PINNED_POLICIES = {
     "ImportsCheckStuckImports": {f"Allow dynamodb:{a} on ImportsTable" for a in ("GetItem", "Query", "DeleteItem")},
     # No drop bucket, no queue, no index: it only keeps imports' copy of client settings.
     "ImportsOnBusEvents": _table_grants("ImportsTable", *CONSUMER, index=False) | PUBLISH,
-    "EnrichmentOnBusEvents": _table_grants("EnrichmentTable", *CONSUMER, index=False) | PUBLISH,
-    "EnrichmentOnSchedule": _table_grants("EnrichmentTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
+    "EnrichmentOnBusEvents": _table_grants("EnrichmentTable", *CONSUMER, "BatchGetItem") | PUBLISH,
+    "EnrichmentOnSchedule": _table_grants("EnrichmentTable", *READ_WRITE, "BatchGetItem", "BatchWriteItem") | PUBLISH,
     "NotificationsOnBusEvents": _table_grants("NotificationsTable", *CONSUMER, "ConditionCheckItem")
     | PUBLISH
     | {
