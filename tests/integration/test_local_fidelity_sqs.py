@@ -135,10 +135,14 @@ def test_a_deep_queue_costs_a_receive_what_a_shallow_one_does(sqs: Any) -> None:
                 looked_at.append(n)
                 yield m
 
-    queue._messages = Counting(real)
+    counting = queue._messages = Counting(real)
     try:
         got = receive(sqs, url)
+        received = len(looked_at)
+        sqs.send_message(QueueUrl=url, MessageBody="one more")  # EventBridge's fan-out sends one by one
     finally:
-        queue._messages = real
+        queue._messages = counting[:]  # what the queue holds now, as a plain list
     assert [m["Body"] for m in got] == [f"m{i:05d}" for i in range(10)]
-    assert len(looked_at) <= 20, len(looked_at)  # the batch, not the 300 (moto alone walks all of them, 9 times)
+    assert received <= 20, received  # the batch, not the 300 (moto alone walks all of them, 9 times)
+    assert len(looked_at) == received  # sending looks at no message (moto alone walks all of them, 3 times)
+    assert queue._messages[-1].body == "one more"
