@@ -2,6 +2,9 @@
 PY ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
+# checkov in a venv of its own: it pins boto3/packaging/networkx older than the project's (see pyproject.toml).
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
 
 .PHONY: demo up test lint template bench clean
 
@@ -11,6 +14,13 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	@touch $(STAMP)
+
+$(SCAN_STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH"; exit 1; }
+	$(PY) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/pip install -q --upgrade pip
+	$(SCAN_VENV)/bin/pip install -q --group scan
+	@touch $(SCAN_STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/finview demo
@@ -22,7 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) lint
+test: $(STAMP) $(SCAN_STAMP) lint
 	$(VENV)/bin/pytest -q
 
 template: $(STAMP)
@@ -32,4 +42,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python -m bench
 
 clean:
-	rm -rf $(VENV) build .finview
+	rm -rf $(VENV) $(SCAN_VENV) build .finview

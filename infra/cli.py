@@ -10,10 +10,12 @@ finview import FILE --client ID   drop a file for a client into the running stac
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from datetime import UTC, datetime
@@ -24,10 +26,46 @@ from infra.local.stack import STATE_DIR, LocalStack
 STOP_GRACE_SECONDS = 2.5  # what running invocations get after Ctrl-C/SIGTERM; the whole stop stays under 5 s
 
 
+def _unbindable(port: int) -> str | None:
+    """Why ``port`` cannot be served on loopback (None when it can, or when 0 asks for any free port)."""
+    if port == 0:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers do: a socket left in TIME_WAIT by a previous run does not count as in use.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+    return None
+
+
+def _ports_refused(ports: dict[str, int]) -> str | None:
+    """The first requested port that cannot be served, named with its option, as the message to print."""
+    if ports["--moto-port"] and ports["--moto-port"] == ports["--api-port"]:
+        return f"--moto-port and --api-port are both {ports['--moto-port']}: give them different ports"
+    for option, port in ports.items():
+        if why := _unbindable(port):
+            return f"port {port} ({option}) {why} on 127.0.0.1: stop what holds it, or pass {option} 0 for a free one"
+    return None
+
+
 def cmd_up(args: argparse.Namespace) -> int:
+    ports = {"--moto-port": args.moto_port, "--api-port": args.api_port}
+    if refused := _ports_refused(ports):
+        print(f"finview up: {refused}", file=sys.stderr)
+        return 2
     STATE_DIR.mkdir(exist_ok=True)
     log_file = str(STATE_DIR / "lambda.log")
-    stack = LocalStack(moto_port=args.moto_port, api_port=args.api_port, log_file=log_file).start()
+    stack = LocalStack(moto_port=args.moto_port, api_port=args.api_port, log_file=log_file)
+    try:
+        stack.start()
+    except OSError as exc:  # another process took a port between the check and the bind
+        stack.stop()
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"finview up: {_ports_refused(ports) or 'a port is already in use'}", file=sys.stderr)
+        return 2
     state = stack.write_state()
     print(f"local AWS (moto):  {stack.endpoint_url}")
     print(f"contacts API:      {stack.api_url}   (Authorization: Bearer local-admin)")

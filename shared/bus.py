@@ -37,8 +37,12 @@ def to_entry(event: Event, bus_name: str) -> dict[str, Any]:
 def publish(events: Iterable[Event], bus_name: str | None = None, *, client: Any = None) -> int:
     """Publish events in batches; retry only the entries EventBridge reports as failed."""
     bus = bus_name or aws.env("EVENT_BUS_NAME")
+    return publish_entries([to_entry(e, bus) for e in events], client=client)
+
+
+def publish_entries(entries: Sequence[dict[str, Any]], *, client: Any = None) -> int:
+    """Publish ready PutEvents entries (the outbox stores them so): batched, failed entries retried."""
     events_client = client or aws.client("events")
-    entries = [to_entry(e, bus) for e in events]
     for batch in batches(entries):
         _put_batch(events_client, batch)
     return len(entries)

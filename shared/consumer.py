@@ -3,7 +3,9 @@
 Each record's body is an EventBridge envelope. It is parsed into its catalogue model, the correlation id is put
 on the logger, and the service's handler for that event type runs at most once per ``event_id`` (powertools
 idempotency, persisted in the service's own table). A record that fails is reported in ``batchItemFailures``
-so only it returns to the queue; after the queue's maxReceiveCount it lands in the DLQ.
+so only it returns to the queue; after the queue's maxReceiveCount it lands in the DLQ. Events the handler
+wrote to the outbox (``shared.outbox``, cause = the record's ``event_id``) are published after it, on every
+delivery, so a retry republishes whatever an earlier delivery committed and did not publish.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from shared import aws
+from shared import aws, outbox
 from shared.events import Event, parse_envelope
 from shared.observability import logger, metrics
 
@@ -86,7 +88,11 @@ def consume(
             return handler(event)
 
         run.__name__ = run.__qualname__ = f"{service}.{type(event).__name__}"
-        _once(service, table_name, run, context)(event=event)
+        with outbox.cause(event.event_id):
+            _once(service, table_name, run, context)(event=event)
+            # Outside the idempotent part: a retry whose handler is already done still publishes what the
+            # first delivery committed and did not get out (a failure here returns the record to the queue).
+            outbox.flush(table_name)
         metrics(service).add_metric(name=f"{type(event).__name__}Handled", unit="Count", value=1)
 
     return dict(

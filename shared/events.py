@@ -9,12 +9,13 @@ every event to the e-mail).
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SOURCE_CONTACTS = "finview.contacts"
 SOURCE_IMPORTS = "finview.imports"
@@ -66,6 +67,65 @@ class ContactPointData(Payload):
     value: str = Field(description="e-mail, E.164 phone, or a one-line address for display")
     address: PostalAddress | None = None
     observation: str | None = None
+
+
+PhoneLineType = Literal[
+    "mobile",
+    "fixed_line",
+    "fixed_line_or_mobile",
+    "voip",
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "unknown",
+]
+PointState = Literal["invalid", "pending", "validated", "default"]
+
+
+class PhoneCheck(Payload):
+    """What phonenumbers' metadata says about a number (free, offline)."""
+
+    valid: bool
+    e164: str | None = None
+    line_type: PhoneLineType = "unknown"
+    region: str | None = Field(default=None, description="ISO 3166-1 alpha-2 of the number's region")
+    time_zones: list[str] = Field(default_factory=list, description="IANA zones the number may ring in")
+
+
+class EmailCheck(Payload):
+    """email-validator's verdict and normalisation, and whether the domain accepts mail (DNS MX)."""
+
+    valid: bool
+    normalised: str | None = None
+    domain: str | None = None
+    mail_server: Literal["found", "none", "unknown"] = Field(
+        default="unknown", description="none: the domain cannot receive mail; unknown: DNS did not answer in time"
+    )
+    reason: str | None = None
+
+
+class ContactPointChecks(Payload):
+    """The offline checks of one contact point, for the value that was checked."""
+
+    contact_point_id: str
+    type: ContactPointType
+    value: str
+    checked_at: datetime
+    phone: PhoneCheck | None = None
+    email: EmailCheck | None = None
+
+    @property
+    def usable(self) -> bool:
+        """False when the checks prove the point cannot reach anybody (bad number, domain without mail)."""
+        if self.phone is not None:
+            return self.phone.valid
+        if self.email is not None:
+            return self.email.valid and self.email.mail_server != "none"
+        return True
 
 
 class CaseData(Payload):
@@ -223,6 +283,7 @@ class DebtorMessage(Payload):
     creditor: Creditor
     case: CaseSummary | None = None
     instalment: Instalment | None = Field(default=None, description="the instalment a reminder is about")
+    remedy: str | None = Field(default=None, description="cease_remedy_intended: the remedy the agency intends")
     max_sms_segments: int = Field(default=3, ge=1, le=10, description="the client's limit per SMS")
     unsubscribe_url: str | None = None
 
@@ -246,6 +307,14 @@ class ContactActionRequested(Event):
     debtor_message: DebtorMessage | None = Field(
         default=None, description="a templated message (kind, language, data); absent for the collector's own text"
     )
+    # Set by the contact-policy gate (issue 11): its record of this contact, what the contact is for, and
+    # when an automatic contact was first asked for if the policy deferred it.
+    action_id: str | None = Field(default=None, description="contacts' id of this contact (call outcomes name it)")
+    message_kind: str | None = Field(
+        default=None,
+        description="the policy's kind of contact: a DebtorMessage kind, reply_to_debtor or statutory_notice",
+    )
+    deferred_from: datetime | None = None
 
 
 class PaymentRecorded(Event):
@@ -287,6 +356,38 @@ class CaseClosed(Event):
     was_in_settlement: bool
     open_amount: Decimal
     currency: str
+
+
+class ContactPointSummary(Payload):
+    contact_point_id: str
+    type: ContactPointType
+    value: str
+    state: PointState
+    checked: bool = Field(default=False, description="offline checks are stored for this value")
+
+
+class TraceSubject(Payload):
+    """Only what a skip-tracing bureau needs to find the person (data minimisation)."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    company_name: str | None = None
+    birth_date: date | None = None
+    last_known_address: PostalAddress | None = None
+
+
+class CaseOwnerContactsChanged(Event):
+    """A case owner's contact points changed: enrichment learns which valid defaults exist, which points still
+    need the offline checks, and whether processing is restricted (GDPR Art. 18/21 stop skip tracing)."""
+
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "CaseOwnerContactsChanged.v1"
+
+    client_id: str
+    case_owner_id: str
+    subject: TraceSubject
+    contact_points: list[ContactPointSummary]
+    processing_restricted: bool = False
 
 
 # ---- imports --------------------------------------------------------------------------------------------
@@ -345,6 +446,75 @@ class EnrichmentResultFound(Event):
     attempt: int
     provider: str
     contact_points: list[ContactPointData]
+
+
+class TracedContactPoint(Payload):
+    point: ContactPointData
+    confidence: Decimal = Field(ge=0, le=1)
+    trusted: bool = Field(description="confidence at or above the threshold; below it the point stays pending")
+
+
+class ContactPointsTraced(Event):
+    """What a skip-tracing attempt found (supersedes EnrichmentResultFound, still consumed for events in flight):
+    every point carries where it came from (provider, attempt, obtained_at) and how sure the provider is."""
+
+    SOURCE = SOURCE_ENRICHMENT
+    DETAIL_TYPE = "ContactPointsTraced.v1"
+
+    client_id: str
+    case_owner_id: str
+    case_id: str
+    attempt: int
+    provider: str
+    obtained_at: datetime
+    candidates: list[TracedContactPoint]
+
+
+class ContactPointsChecked(Event):
+    """Offline checks (phone line type, region, time zone; e-mail normalisation and MX) of a case owner's points."""
+
+    SOURCE = SOURCE_ENRICHMENT
+    DETAIL_TYPE = "ContactPointsChecked.v1"
+
+    client_id: str
+    case_owner_id: str
+    checks: list[ContactPointChecks]
+
+
+AttemptOutcome = Literal["found", "none", "several", "error"]
+
+
+class EnrichmentAttemptSettled(Event):
+    """One settled line of the cost ledger (what the client is billed for); contacts keeps the read model."""
+
+    SOURCE = SOURCE_ENRICHMENT
+    DETAIL_TYPE = "EnrichmentAttemptSettled.v1"
+
+    client_id: str
+    case_owner_id: str
+    case_id: str
+    attempt: int
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    provider: str
+    outcome: AttemptOutcome
+    candidates: int = Field(ge=0)
+    cost: Decimal = Field(ge=0)
+    currency: str = "EUR"
+    booked_at: datetime
+    settled_at: datetime
+
+
+class EnrichmentBudgetReached(Event):
+    """An attempt was not made because it would exceed the client's monthly budget (published once a month)."""
+
+    SOURCE = SOURCE_ENRICHMENT
+    DETAIL_TYPE = "EnrichmentBudgetReached.v1"
+
+    client_id: str
+    month: str
+    budget: Decimal
+    spent: Decimal
+    currency: str = "EUR"
 
 
 # ---- notifications --------------------------------------------------------------------------------------
@@ -448,7 +618,12 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
         CaseFileImported,
         ImportCompleted,
         ImportFailed,
+        CaseOwnerContactsChanged,
         EnrichmentResultFound,
+        ContactPointsTraced,
+        ContactPointsChecked,
+        EnrichmentAttemptSettled,
+        EnrichmentBudgetReached,
         NotificationSent,
         MessageSent,
         MessageDelivered,
@@ -466,9 +641,31 @@ class UnknownEvent(ValueError):
 
 
 def parse_envelope(envelope: dict[str, Any]) -> Event:
-    """Turn an EventBridge envelope (as delivered to SQS) into its catalogue model."""
+    """Turn an EventBridge envelope (as delivered to SQS) into its catalogue model.
+
+    Consumers are lenient: fields the model does not know are dropped (a producer may add an optional field to
+    a ``.v1`` event before every consumer knows it). Producers stay strict: the models forbid unknown fields.
+    """
     key = (envelope.get("source", ""), envelope.get("detail-type", ""))
     cls = CATALOGUE.get(key)  # type: ignore[arg-type]
     if cls is None:
         raise UnknownEvent(f"no event {key[1]!r} from {key[0]!r} in the catalogue")
-    return cls.model_validate(envelope.get("detail", {}))
+    detail = envelope.get("detail", {})
+    try:
+        return cls.model_validate(detail)
+    except ValidationError as exc:
+        unknown = [e["loc"] for e in exc.errors() if e["type"] == "extra_forbidden"]
+        if not unknown or len(unknown) != exc.error_count():
+            raise
+        return cls.model_validate(_without(detail, unknown))
+
+
+def _without(value: Any, paths: list[tuple[int | str, ...]]) -> Any:
+    """A deep copy of ``value`` without the items at ``paths`` (pydantic error locations)."""
+    copy = json.loads(json.dumps(value, default=str))
+    for path in paths:
+        node = copy
+        for step in path[:-1]:
+            node = node[step]
+        node.pop(path[-1], None)
+    return copy

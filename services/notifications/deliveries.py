@@ -1,0 +1,201 @@
+"""Delivering what contacts decided: a ContactActionRequested with a debtor message → one message on its channel.
+
+Notifications never decides to write to a debtor; it renders the kind contacts asked for in the debtor's language,
+checks the recipient, sends through the channel's provider, records the message and publishes ``MessageSent``
+(or ``MessageFailed`` with the reason). A redelivered request finds its record and sends nothing more.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from services.notifications import channels, letters, message_records, messages, rendering, sms
+from shared import bus
+from shared.events import ContactActionRequested, DebtorMessage, MessageFailed, MessageSent
+from shared.observability import logger
+
+log = logger("notifications")
+
+# Refusals no retry can fix: the message is recorded as failed with its reason, contacts is told.
+_REFUSALS: dict[type[Exception], str] = {
+    channels.RecipientRefused: "invalid_recipient",
+    sms.TooManySegments: "too_many_segments",
+    rendering.RenderError: "render_error",
+    letters.LetterError: "no_postal_address",
+}
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """Where letters and calls go, and what every e-mail needs: from the function's environment."""
+
+    letters_bucket: str
+    calls_queue_url: str
+    configuration_set: str | None
+    unsubscribe_base_url: str
+
+    @classmethod
+    def from_env(cls) -> Outbox:
+        return cls(
+            letters_bucket=os.environ.get("LETTERS_BUCKET", ""),
+            calls_queue_url=os.environ.get("CALLS_QUEUE_URL", ""),
+            configuration_set=os.environ.get("SES_CONFIGURATION_SET") or None,
+            unsubscribe_base_url=os.environ.get("UNSUBSCRIBE_BASE_URL", "https://app.finview.example/unsubscribe"),
+        )
+
+
+@dataclass(frozen=True)
+class Sent:
+    provider_message_id: str
+    template: str
+    language: str
+    segments: int | None = None
+
+
+def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str | None:
+    """The message id of the delivered (or refused) message; None when this request was delivered before."""
+    if event.debtor_message is None:
+        raise ValueError("deliver() needs a debtor message; the collector's free text goes through on_contact_action")
+    outbox = outbox or Outbox.from_env()
+    message = event.debtor_message
+    recipient = event.contact_point_value
+    message_id = message_records.message_id_for(event.event_id, message.kind, recipient)
+    record = {
+        "message_id": message_id,
+        "kind": message.kind,
+        "channel": event.action,
+        "recipient": recipient,
+        "client_id": event.client_id,
+        "case_id": event.case_id,
+        "case_owner_id": event.case_owner_id,
+        "contact_point_id": event.contact_point_id,
+        "cause_event_id": event.event_id,
+        "cause_type": event.DETAIL_TYPE,
+        "correlation_id": event.correlation_id,
+    }
+    if not message_records.claim(record):
+        existing = message_records.get(message_id) or {}
+        if existing.get("status") != "retrying":
+            log.info("already delivered", extra={"message_id": message_id, "status": existing.get("status")})
+            return None
+        message_records.mark(message_id, "sending")
+    try:
+        sent = _send(event, message, message_id, outbox)
+    except channels.Throttled as error:
+        # Left for SQS to retry later; after the queue's last retry the request is in the DLQ, its reason here.
+        message_records.mark(message_id, "retrying", reason_code="throttled", reason=str(error))
+        log.warning("provider throttled", extra={"message_id": message_id, "reason": str(error)})
+        raise
+    except tuple(_REFUSALS) as error:
+        code = next(c for t, c in _REFUSALS.items() if isinstance(error, t))
+        message_records.mark(message_id, "failed", reason_code=code, reason=str(error))
+        log.warning("message refused", extra={"message_id": message_id, "reason_code": code, "reason": str(error)})
+        bus.publish([_failed(event, message_id, code, str(error))])
+        return message_id
+    except Exception:
+        message_records.release(message_id)  # unknown failure: let the retry send it
+        raise
+    sent_at = datetime.now(UTC)
+    status = "queued" if event.action in ("letter", "call") else "sent"
+    message_records.mark(
+        message_id,
+        status,
+        provider_message_id=sent.provider_message_id,
+        template=sent.template,
+        language=sent.language,
+        segments=sent.segments,
+        sent_at=sent_at.isoformat(),
+    )
+    message_records.link_provider_id(sent.provider_message_id, message_id)
+    bus.publish(
+        [
+            MessageSent(
+                correlation_id=event.correlation_id,
+                message_id=message_id,
+                client_id=event.client_id,
+                case_id=event.case_id,
+                case_owner_id=event.case_owner_id,
+                contact_point_id=event.contact_point_id,
+                channel=event.action,
+                provider_message_id=sent.provider_message_id,
+                kind=message.kind,
+                recipient=recipient,
+                template=sent.template,
+                language=sent.language,
+                cause_event_id=event.event_id,
+                sent_at=sent_at,
+                segments=sent.segments,
+            )
+        ]
+    )
+    log.info("message sent", extra={"message_id": message_id, "kind": message.kind, "channel": event.action})
+    return message_id
+
+
+def _data(event: ContactActionRequested, message: DebtorMessage, message_id: str, outbox: Outbox) -> dict[str, Any]:
+    language, data = messages.debtor_data(message, custom_text=event.message, subject=event.subject)
+    if not data["unsubscribe_url"]:
+        data["unsubscribe_url"] = f"{outbox.unsubscribe_base_url}?m={message_id}"
+    data["language_chosen"] = language
+    return data
+
+
+def _send(event: ContactActionRequested, message: DebtorMessage, message_id: str, outbox: Outbox) -> Sent:
+    data = _data(event, message, message_id, outbox)
+    language = str(data.pop("language_chosen"))
+    kind = message.kind
+    if event.action == "email":
+        rendered = rendering.render(kind, language, data)
+        provider_id = channels.send_email(
+            sender_name=message.sender.name,
+            sender_email=message.sender.email,
+            reply_to=message.sender.reply_to,
+            to=event.contact_point_value,
+            rendered=rendered,
+            headers=channels.list_unsubscribe(data["unsubscribe_url"], message.sender.reply_to or message.sender.email),
+            tags={"message_id": message_id, "kind": kind},
+            configuration_set=outbox.configuration_set,
+        )
+        return Sent(provider_id, rendered.template, rendered.language)
+    if event.action == "sms":
+        text_sms = rendering.render_sms(kind, language, data)
+        text, cost = sms.checked(text_sms.text, message.max_sms_segments)
+        provider_id = channels.send_sms(event.contact_point_value, text)
+        return Sent(provider_id, text_sms.template, text_sms.language, cost.segments)
+    if event.action == "letter":
+        letter, pdf = letters.letter_pdf(kind, language, data)
+        key = f"letters/{datetime.now(UTC):%Y-%m-%d}/{message_id}.pdf"
+        metadata = {"message_id": message_id, "case_id": event.case_id or "", "kind": kind}
+        channels.put_letter(outbox.letters_bucket, key, pdf, metadata)
+        return Sent(key, letter.template, letter.language)
+    # A call: the dialer gets who to call, about what, and in which language to greet.
+    number = channels.valid_phone(event.contact_point_value)
+    task = {
+        "message_id": message_id,
+        "phone": number,
+        "kind": kind,
+        "language": language,
+        "case_id": event.case_id,
+        "case_owner_id": event.case_owner_id,
+        "debtor_name": message.debtor_name,
+        "creditor": message.creditor.legal_name,
+    }
+    provider_id = channels.queue_call(outbox.calls_queue_url, task)
+    return Sent(provider_id, f"{language}/call", language)
+
+
+def _failed(event: ContactActionRequested, message_id: str, code: str, reason: str) -> MessageFailed:
+    return MessageFailed(
+        correlation_id=event.correlation_id,
+        message_id=message_id,
+        case_id=event.case_id,
+        case_owner_id=event.case_owner_id,
+        contact_point_id=event.contact_point_id,
+        channel=event.action,
+        provider_message_id=None,
+        reason_code=code,
+        reason=reason,
+    )

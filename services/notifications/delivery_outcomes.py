@@ -1,0 +1,80 @@
+"""Provider notifications (SES, SMS, via SNS → SQS) → the message's outcome, recorded and published to contacts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from services.notifications import message_records, outcomes
+from shared import bus
+from shared.events import (
+    Event,
+    MessageBounced,
+    MessageComplained,
+    MessageDelivered,
+    OptOutReceived,
+    SmsFailed,
+    new_id,
+)
+from shared.observability import logger
+
+log = logger("notifications")
+_NAMESPACE = uuid.UUID("b0b1d9e4-2f0a-4c57-8a55-5b7f0c1d2e3f")
+# A later, weaker outcome never overwrites a stronger one (a delivery notice after a complaint, say).
+_RANK = {"sending": 0, "queued": 1, "sent": 1, "delivered": 2, "sms_failed": 3, "bounced": 3, "complained": 4}
+
+
+def _find(found: outcomes.ProviderOutcome) -> dict[str, Any] | None:
+    record = message_records.by_provider_id(found.provider_message_id) if found.provider_message_id else None
+    if record is None and found.tags and "message_id" in found.tags:
+        record = message_records.get(found.tags["message_id"])
+    return record
+
+
+def outcome_events(body: str) -> list[Event]:
+    """Read one queue record, update the messages it is about, and return the events to publish."""
+    events: list[Event] = []
+    for found in outcomes.parse(body):
+        if found.outcome == "ignored":
+            continue
+        record = _find(found)
+        if record is None:
+            log.warning("outcome for an unknown message", extra={"provider_message_id": found.provider_message_id})
+            continue
+        # Derived from what happened, so a notification SNS delivers twice gives the same event id.
+        event_id = str(uuid.uuid5(_NAMESPACE, f"{found.provider_message_id}|{found.outcome}|{found.recipient}"))
+        common: dict[str, Any] = {
+            "event_id": event_id,
+            "correlation_id": str(record.get("correlation_id") or new_id()),
+            "message_id": str(record["message_id"]),
+            "case_id": record.get("case_id"),
+            "case_owner_id": record.get("case_owner_id"),
+            "contact_point_id": record.get("contact_point_id"),
+            "channel": record["channel"],
+            "provider_message_id": found.provider_message_id,
+        }
+        if found.outcome == "opt_out":
+            message_records.mark(str(record["message_id"]), str(record["status"]), opted_out_keyword=found.keyword)
+            events.append(OptOutReceived(keyword=found.keyword or "STOP", **common))
+            continue
+        status = found.outcome if not (found.outcome == "bounced" and found.bounce_type == "transient") else None
+        if status and _RANK.get(status, 0) >= _RANK.get(str(record.get("status")), 0):
+            message_records.mark(str(record["message_id"]), status, outcome_detail=found.diagnostic)
+        if found.outcome == "delivered":
+            events.append(MessageDelivered(**common))
+        elif found.outcome == "bounced":
+            events.append(
+                MessageBounced(bounce_type=found.bounce_type or "transient", diagnostic=found.diagnostic, **common)
+            )
+        elif found.outcome == "complained":
+            events.append(MessageComplained(**common))
+        elif found.outcome == "sms_failed":
+            events.append(SmsFailed(reason=found.diagnostic, **common))
+    return events
+
+
+def on_provider_notification(body: str) -> int:
+    events = outcome_events(body)
+    if events:
+        bus.publish(events)
+    return len(events)

@@ -1,0 +1,68 @@
+"""DynamoDB access for notifications' message records (one per message sent, in the notifications table).
+
+Keys:
+  MESSAGE#<message_id>     RECORD                 the message: kind, channel, recipient, template, language,
+                                                  cause, provider's id, status and outcome
+  PROVIDER#<provider_id>   MESSAGE                points an SES / SNS notification back to its message
+The message id is derived from the cause (event id, kind, recipient), so a redelivered cause finds its record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import aws, dynamo
+
+_NAMESPACE = uuid.UUID("5d0f3c1e-8a51-4a5e-9c1b-2f6f0f1e7a12")
+
+
+def _table() -> Any:
+    return aws.table(aws.env("NOTIFICATIONS_TABLE"))
+
+
+def message_id_for(cause_event_id: str, kind: str, recipient: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{cause_event_id}|{kind}|{recipient}"))
+
+
+def claim(record: dict[str, Any]) -> bool:
+    """Create the record in status 'sending'; False when this message exists already (sent or being sent)."""
+    item = {
+        "PK": f"MESSAGE#{record['message_id']}",
+        "SK": "RECORD",
+        "status": "sending",
+        "created_at": datetime.now(UTC).isoformat(),
+        **{k: v for k, v in record.items() if v is not None},
+    }
+    return dynamo.put_new(_table(), item)
+
+
+def get(message_id: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"}).get("Item")
+    return dict(item) if item else None
+
+
+def release(message_id: str) -> None:
+    """Sending failed in a way a retry may fix: drop the claim."""
+    _table().delete_item(Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"})
+
+
+def mark(message_id: str, status: str, **fields: Any) -> None:
+    values = {"status": status, **{k: v for k, v in fields.items() if v is not None}}
+    names = {f"#f{i}": k for i, k in enumerate(values)}
+    _table().update_item(
+        Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"},
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={f":v{i}": v for i, v in enumerate(values.values())},
+    )
+
+
+def link_provider_id(provider_message_id: str, message_id: str) -> None:
+    _table().put_item(Item={"PK": f"PROVIDER#{provider_message_id}", "SK": "MESSAGE", "message_id": message_id})
+
+
+def by_provider_id(provider_message_id: str) -> dict[str, Any] | None:
+    pointer = _table().get_item(Key={"PK": f"PROVIDER#{provider_message_id}", "SK": "MESSAGE"}).get("Item")
+    return get(str(pointer["message_id"])) if pointer else None

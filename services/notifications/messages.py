@@ -1,0 +1,76 @@
+"""What a message says: the template data of each kind, built from the events that cause it. No AWS here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.notifications.rendering import choose_language
+from shared.events import DebtorMessage, Sender
+
+# Kinds written to debtors (contacts decided them; every one carries an opt-out) and to client users.
+DEBTOR_KINDS = (
+    "contact_request",
+    "payment_plan_reminder",
+    "closing_fully_paid",
+    "closing_settlement_paid",
+    "cease_efforts_ended",
+    "cease_remedies_may_be_used",
+    "cease_remedy_intended",
+)
+CLIENT_KINDS = ("invitation", "import_report", "import_failed")
+
+
+def language_of(message: DebtorMessage) -> str:
+    """The case owner's language, else the business unit's, else English."""
+    return choose_language(message.language, message.sender.language)
+
+
+def is_german_debtor(message: DebtorMessage, language: str) -> bool:
+    """RDG §13a applies to a debtor in Germany; without a postal address, a German-speaking one is assumed there."""
+    if message.address is not None:
+        return message.address.country.upper() == "DE"
+    return language == "de"
+
+
+def footer(sender: Sender, language: str) -> str:
+    return sender.footers.get(language) or sender.footers.get("en") or ""
+
+
+def sender_data(sender: Sender) -> dict[str, Any]:
+    return sender.model_dump(mode="python")
+
+
+def debtor_data(
+    message: DebtorMessage,
+    *,
+    custom_text: str | None = None,
+    subject: str | None = None,
+    remedy: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """(language, template data) of a debtor message; every name a template may use is present (strict)."""
+    language = language_of(message)
+    case = None
+    if message.case is not None:
+        case = message.case.model_dump(mode="python")
+        case["reference"] = message.case.client_case_number or message.case.case_id
+    data = {
+        "debtor_name": message.debtor_name,
+        "address": message.address.model_dump(mode="python") if message.address else None,
+        "address_from_enrichment": message.address_from_enrichment,
+        "sender": sender_data(message.sender),
+        "footer": footer(message.sender, language),
+        "creditor": message.creditor.model_dump(mode="python"),
+        "case": case,
+        "instalment": message.instalment.model_dump(mode="python") if message.instalment else None,
+        "rdg": is_german_debtor(message, language),
+        "unsubscribe_url": message.unsubscribe_url,
+        "custom_text": custom_text,
+        "subject": subject,
+        "remedy": remedy or message.remedy or "",
+    }
+    return language, data
+
+
+def client_data(sender: Sender, **values: Any) -> dict[str, Any]:
+    """Template data of a message to a client user: the business unit's sender and footer, and the kind's values."""
+    return {"sender": sender_data(sender), "footer": footer(sender, choose_language(sender.language)), **values}

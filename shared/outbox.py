@@ -1,0 +1,148 @@
+"""The transactional outbox: an event is published at least once for every committed write, never for a
+rolled-back one.
+
+A writer puts one outbox row per event into the *same* DynamoDB transaction as the change it announces
+(:func:`put_items`). After the commit the rows of the current *cause* are published and deleted
+(:func:`flush`); a crash anywhere in between leaves them in the table, where the next attempt finds them:
+
+- a bus consumer's cause is the incoming ``event_id``, so SQS's retry of the record flushes what the first
+  delivery committed but did not publish (``shared.consumer`` flushes after every record);
+- an API request's cause is its ``Idempotency-Key`` (or its request id), flushed before the answer;
+- anything left behind (an API call whose client gave up, a killed process) is published by the service's
+  ``publish_outbox`` schedule (:func:`sweep`, every minute), once it is older than the writer's own flush.
+
+The event id is fixed when the row is written, so every re-publication carries the same id and the consumers'
+idempotency (keyed on ``event_id``) absorbs it: exactly once in effect.
+
+Keys (in the owning service's table): ``OUTBOX#<shard>`` / ``<cause>#<seq>#<event_id>``. The shard is a hash of
+the cause, so one cause's rows are one query and the sweeper reads 16 partitions, not a hot one or a scan.
+
+Why not DynamoDB Streams → a publisher function: Streams would save the delete of each row (about 1 of 3 write
+units per event) but publish every event asynchronously (an API answer would no longer mean "announced"), need
+a stream per table, an event source mapping with filters and an on-failure destination, and a local poller of
+moto's stream shards (moto keeps every stream record in memory: a million-row import would hold them all).
+Polling the outbox keeps the publish synchronous on the happy path and needs only a one-minute schedule.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from shared import aws, bus, dynamo
+from shared.events import Event, new_id
+
+SHARDS = 16
+PREFIX = "OUTBOX#"
+SWEEP_GRACE = timedelta(seconds=60)  # longer than any writer takes from its commit to its own flush
+
+_cause: contextvars.ContextVar[str | None] = contextvars.ContextVar("outbox_cause", default=None)
+
+
+@contextlib.contextmanager
+def cause(value: str) -> Iterator[str]:
+    """Rows written inside this block belong to ``value`` (an event id, an idempotency key, a request id)."""
+    token = _cause.set(value)
+    try:
+        yield value
+    finally:
+        _cause.reset(token)
+
+
+def current_cause() -> str:
+    value = _cause.get()
+    if value is None:
+        # A write outside any cause (a script, a test): give it one, so flush() still finds its rows.
+        value = new_id()
+        _cause.set(value)
+    return value
+
+
+def shard_of(cause_id: str) -> str:
+    return f"{PREFIX}{int(hashlib.sha256(cause_id.encode()).hexdigest()[:8], 16) % SHARDS:02d}"
+
+
+def row(event: Event, seq: int = 0, cause_id: str | None = None) -> dict[str, Any]:
+    """The outbox row of ``event`` as a plain item (boto3 resource format)."""
+    c = cause_id or current_cause()
+    return {
+        "PK": shard_of(c),
+        "SK": f"{c}#{seq:04d}#{event.event_id}",
+        "source": event.SOURCE,
+        "detail_type": event.DETAIL_TYPE,
+        "detail": event.model_dump_json(),
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def put_items(events: Sequence[Event], table_name: str, cause_id: str | None = None) -> list[dict[str, Any]]:
+    """TransactWriteItems ``Put`` entries (client format) for ``events``: add them to the change's transaction."""
+    out = []
+    for seq, event in enumerate(events):
+        item = row(event, seq, cause_id)
+        out.append({"Put": {"TableName": table_name, "Item": {k: {"S": v} for k, v in item.items()}}})
+    return out
+
+
+def write(events: Sequence[Event], table_name: str, changes: Sequence[dict[str, Any]] = ()) -> None:
+    """Commit ``changes`` (TransactWriteItems entries) and the outbox rows of ``events`` in one transaction."""
+    items = [*changes, *put_items(events, table_name)]
+    if items:
+        aws.client("dynamodb").transact_write_items(TransactItems=items)
+
+
+def pending(table_name: str, cause_id: str | None = None) -> list[dict[str, Any]]:
+    """The rows of one cause not yet published, in the order they were written."""
+    c = cause_id or current_cause()
+    return dynamo.query_all(
+        aws.table(table_name),
+        KeyConditionExpression=Key("PK").eq(shard_of(c)) & Key("SK").begins_with(f"{c}#"),
+        ConsistentRead=True,
+    )
+
+
+def publish_rows(rows: Sequence[dict[str, Any]], table_name: str) -> int:
+    """Publish rows, then delete them: a crash between the two republishes them with their ids (harmless)."""
+    if not rows:
+        return 0
+    bus_name = aws.env("EVENT_BUS_NAME")
+    entries = [
+        {"Source": r["source"], "DetailType": r["detail_type"], "Detail": r["detail"], "EventBusName": bus_name}
+        for r in rows
+    ]
+    bus.publish_entries(entries)
+    with aws.table(table_name).batch_writer() as batch:
+        for r in rows:
+            batch.delete_item(Key={"PK": r["PK"], "SK": r["SK"]})
+    return len(rows)
+
+
+def flush(table_name: str, cause_id: str | None = None) -> int:
+    """Publish every pending row of this cause (the rows just committed, and any an earlier attempt left)."""
+    return publish_rows(pending(table_name, cause_id), table_name)
+
+
+def sweep(table_name: str, grace: timedelta = SWEEP_GRACE, now: datetime | None = None) -> int:
+    """Publish every row older than ``grace``, whatever its cause: the relay for writers that died."""
+    before = ((now or datetime.now(UTC)) - grace).isoformat()
+    published = 0
+    for shard in range(SHARDS):
+        rows = dynamo.query_all(
+            aws.table(table_name),
+            KeyConditionExpression=Key("PK").eq(f"{PREFIX}{shard:02d}"),
+            FilterExpression=Attr("created_at").lte(before),
+            ConsistentRead=True,
+        )
+        published += publish_rows(rows, table_name)
+    return published
+
+
+def event_ids(rows: Sequence[dict[str, Any]]) -> list[str]:
+    return [str(json.loads(r["detail"])["event_id"]) for r in rows]
