@@ -22,7 +22,9 @@ from boto3.dynamodb.conditions import Key
 
 from bench.bench_contacts_api import backend
 from bench.harness import Report, median
-from services.contacts import case_repository, contact_points, store
+from services.contacts import store
+from services.contacts.cases import contact_points
+from services.contacts.cases import repository as case_repository
 
 REQUESTS = 50
 

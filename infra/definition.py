@@ -1,20 +1,29 @@
 """The one source of truth for FinView's AWS resources.
 
 Everything that exists in AWS is declared here once: the tables (one set per owning service), the bus and its
-rules, one SQS queue + DLQ per consumer, the buckets and the drop bucket's notification, the schedules and the
-Lambda functions with their triggers. ``infra.provision`` creates it in moto's server for the local stack and
-tests; ``infra.template`` renders the same objects as a SAM template for AWS.
+rules, one SQS queue + DLQ per consumer, the buckets and the drop bucket's notification, the deploy-time
+parameters, the Lambda functions and the environment each one gets (``Stack.environment``). ``infra.provision``
+creates it in moto's server for the local stack and tests; ``infra.template`` renders the same objects as a SAM
+template for AWS.
+
+The functions and their triggers are read from the services' Chalice apps (``services/<name>/app.py`` is the one
+place that names a trigger: its queue and batch size, or its schedule); only their sizes are set here.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared import events as ev
+from chalice.app import ScheduledEventConfig, SQSEventConfig
 
-SERVICES = ("contacts", "imports", "enrichment", "notifications")
+from shared import events as ev
+from shared.wiring import QUEUE_PREFIX
+
 Service = Literal["contacts", "imports", "enrichment", "notifications"]
+SERVICES: tuple[Service, ...] = ("contacts", "imports", "enrichment", "notifications")
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,26 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """A deploy-time setting: a template parameter in AWS, its default (or a ``Names`` override) locally."""
+
+    name: str  # the template parameter
+    env_var: str
+    services: tuple[Service, ...]
+    default: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value of a function's environment known once the stack exists; resolved by ``Stack.env_for`` (local)
+    and ``infra.template._env_refs`` (AWS)."""
+
+    kind: Literal["bus", "stage", "table", "bucket", "parameter"]
+    logical: str = ""
+
+
+@dataclass(frozen=True)
 class Function:
     """A Lambda function: ``handler`` is the attribute of the service's Chalice ``app.py``."""
 
@@ -104,26 +133,56 @@ class Stack:
     functions: tuple[Function, ...]
     local_only_queues: tuple[Queue, ...] = field(default=())
 
+    parameters: tuple[Parameter, ...] = ()
+
     def queue(self, logical: str) -> Queue:
         return next(q for q in (*self.queues, *self.local_only_queues) if q.logical == logical)
 
-    def env_for(self, service: Service, names: Names) -> dict[str, str]:
-        """The environment every function of ``service`` gets: only its own tables, the bus, its buckets."""
-        env = {
-            "EVENT_BUS_NAME": names.bus,
+    def function(self, service: str, handler: str) -> Function:
+        return next(f for f in self.functions if f.service == service and f.handler == handler)
+
+    def environment(self, service: str) -> dict[str, str | Ref]:
+        """The one declaration of the environment every function of ``service`` gets: only its own tables and
+        buckets, the bus and the parameters it reads. Locally ``env_for`` resolves it, in AWS the template."""
+        env: dict[str, str | Ref] = {
+            "EVENT_BUS_NAME": Ref("bus"),
             "POWERTOOLS_SERVICE_NAME": service,
             "POWERTOOLS_METRICS_NAMESPACE": "FinView",
-            "FINVIEW_STAGE": names.stage,
+            "FINVIEW_STAGE": Ref("stage"),
         }
         for t in self.tables:
             if t.owner == service:
-                env[t.env_var] = names.table(t.logical)
+                env[t.env_var] = Ref("table", t.logical)
         for b in self.buckets:
-            if b.owner == service or (service == "imports" and b.logical == "drops"):
-                env[b.env_var] = names.bucket(b.logical)
-        if service == "notifications":
-            env["DEFAULT_SENDER_EMAIL"] = names.sender_email
+            if b.owner == service:
+                env[b.env_var] = Ref("bucket", b.logical)
+        for p in self.parameters:
+            if service in p.services:
+                env[p.env_var] = Ref("parameter", p.name)
         return env
+
+    def local_parameter(self, name: str, names: Names) -> str:
+        """A parameter's value on a local stage: the stage's override, else its default."""
+        parameter = next(p for p in self.parameters if p.name == name)
+        return names.parameters.get(parameter.name, parameter.default)
+
+    def env_for(self, service: str, names: Names) -> dict[str, str]:
+        """``environment(service)`` with the physical names of one local stage."""
+        return {key: _local(value, names, self) for key, value in self.environment(service).items()}
+
+
+def _local(value: str | Ref, names: Names, stack: Stack) -> str:
+    if isinstance(value, str):
+        return value
+    if value.kind == "bus":
+        return names.bus
+    if value.kind == "stage":
+        return names.stage
+    if value.kind == "table":
+        return names.table(value.logical)
+    if value.kind == "bucket":
+        return names.bucket(value.logical)
+    return stack.local_parameter(value.logical, names)
 
 
 @dataclass(frozen=True)
@@ -131,7 +190,7 @@ class Names:
     """Physical names for one stage (``local``, ``test-…``, ``prod``)."""
 
     stage: str
-    sender_email: str = "no-reply@finview.example"
+    parameters: Mapping[str, str] = field(default_factory=dict)  # template parameter → value, else its default
 
     @property
     def bus(self) -> str:
@@ -151,6 +210,53 @@ class Names:
 
     def rule(self, logical: str) -> str:
         return f"finview-{self.stage}-{logical}"
+
+
+@dataclass(frozen=True)
+class Sizing:
+    timeout: int = 30
+    memory: int = 512
+    continues_on_own_queue: bool = False
+
+
+# Sizes of the functions that differ from the default; every key must name a function an app wires.
+SIZING: dict[tuple[str, str], Sizing] = {
+    ("contacts", "app"): Sizing(timeout=29),
+    # One full vCPU: parsing and matching are CPU-bound (see services/imports/pipeline.py).
+    ("imports", "on_file_dropped"): Sizing(timeout=900, memory=1769, continues_on_own_queue=True),
+    ("enrichment", "on_schedule"): Sizing(timeout=300),
+}
+
+
+def app_triggers(service: str) -> dict[str, Trigger]:
+    """The Lambda functions of one service's Chalice app (handler name → trigger), as its ``app.py`` wires them."""
+    app = importlib.import_module(f"services.{service}.app").app
+    triggers: dict[str, Trigger] = {"app": Trigger("api")} if app.routes else {}
+    for source in app.event_sources:
+        if isinstance(source, SQSEventConfig):
+            queue = (source.queue or "").removeprefix(QUEUE_PREFIX)
+            triggers[source.name] = Trigger("sqs", queue=queue, batch_size=source.batch_size)
+        elif isinstance(source, ScheduledEventConfig):
+            expression = source.schedule_expression
+            text = expression if isinstance(expression, str) else expression.to_string()
+            triggers[source.name] = Trigger("schedule", schedule=text)
+        else:
+            raise TypeError(f"services/{service}/app.py wires a {type(source).__name__}, which infra does not deploy")
+    return triggers
+
+
+def _wired_functions() -> Iterator[Function]:
+    for service in SERVICES:
+        for handler, trigger in app_triggers(service).items():
+            sizing = SIZING.get((service, handler), Sizing())
+            yield Function(
+                service,
+                handler,
+                trigger,
+                timeout=sizing.timeout,
+                memory=sizing.memory,
+                continues_on_own_queue=sizing.continues_on_own_queue,
+            )
 
 
 STACK = Stack(
@@ -192,21 +298,22 @@ STACK = Stack(
         Bucket("drops", "imports", "DROP_BUCKET", notify_queue="imports-drops"),
         Bucket("attachments", "contacts", "ATTACHMENTS_BUCKET", cors=True),
     ),
-    functions=(
-        Function("contacts", "app", Trigger("api"), timeout=29),
-        Function("contacts", "on_bus_events", Trigger("sqs", queue="contacts-inbox")),
-        Function(
-            "imports",
-            "on_file_dropped",
-            Trigger("sqs", queue="imports-drops", batch_size=1),
-            timeout=900,
-            memory=1769,  # one full vCPU: parsing and matching are CPU-bound (see services/imports/pipeline.py)
-            continues_on_own_queue=True,
+    functions=tuple(_wired_functions()),
+    parameters=(
+        Parameter(
+            "SenderEmail",
+            "DEFAULT_SENDER_EMAIL",
+            ("notifications",),
+            "no-reply@finview.example",
+            "the sender of e-mails for clients without their own (verified in SES)",
         ),
-        Function("imports", "on_bus_events", Trigger("sqs", queue="imports-inbox")),
-        Function("enrichment", "on_bus_events", Trigger("sqs", queue="enrichment-inbox")),
-        Function("enrichment", "on_schedule", Trigger("schedule", schedule="rate(1 day)"), timeout=300),
-        Function("notifications", "on_bus_events", Trigger("sqs", queue="notifications-inbox")),
+        Parameter(
+            "ActivationBaseUrl",
+            "ACTIVATION_BASE_URL",
+            ("notifications",),
+            "https://app.finview.example",
+            "the web app's address that invitation e-mails link to (…/activate?user=…)",
+        ),
     ),
     # The local stack taps every event into a queue so `finview demo` can show what went over the bus;
     # in AWS the bus archive (see the template) keeps them instead.

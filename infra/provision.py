@@ -122,7 +122,7 @@ def provision(
                     ]
                 },
             )
-    ses.verify_email_identity(EmailAddress=names.sender_email)
+    ses.verify_email_identity(EmailAddress=stack.local_parameter("SenderEmail", names))
     del bus_arn
     return Provisioned(names, endpoint_url, region, queue_urls, dlq_urls)
 

@@ -14,12 +14,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from infra.definition import ALL_EVENTS_PATTERN, STACK, Bucket, Function, Queue, Stack, Table
+from infra.definition import ALL_EVENTS_PATTERN, STACK, Bucket, Function, Queue, Ref, Stack, Table
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_REQUIREMENTS = [
     "aws-lambda-powertools[tracer]>=3.0,<4",
     "pydantic>=2.6,<3",
+    "pydantic-settings>=2.3,<3",
     "chalice>=1.31,<2",
     "email-validator>=2.1,<3",
     "phonenumbers>=8.13,<10",
@@ -108,7 +109,9 @@ def render(stack: Stack = STACK) -> dict[str, Any]:
         "Description": "FinView: contacts, imports, enrichment and notifications services",
         "Parameters": {
             "Stage": {"Type": "String", "Default": "prod", "AllowedPattern": "[a-z0-9-]+"},
-            "SenderEmail": {"Type": "String", "Default": "no-reply@finview.example"},
+            **{
+                p.name: {"Type": "String", "Default": p.default, "Description": p.description} for p in stack.parameters
+            },
             "LogLevel": {"Type": "String", "Default": "INFO", "AllowedValues": ["DEBUG", "INFO", "WARNING"]},
         },
         "Globals": {
@@ -241,21 +244,22 @@ def _bucket(b: Bucket, stack: Stack) -> dict[str, Any]:
 
 
 def _env_refs(f: Function, stack: Stack) -> dict[str, Any]:
-    env: dict[str, Any] = {
-        "EVENT_BUS_NAME": {"Ref": "EventBus"},
-        "POWERTOOLS_SERVICE_NAME": f.service,
-        "POWERTOOLS_METRICS_NAMESPACE": "FinView",
-        "FINVIEW_STAGE": {"Ref": "Stage"},
-    }
-    for t in stack.tables:
-        if t.owner == f.service:
-            env[t.env_var] = {"Ref": table_id(t)}
-    for b in stack.buckets:
-        if b.owner == f.service or (f.service == "imports" and b.notify_queue):
-            env[b.env_var] = {"Ref": bucket_id(b)}
-    if f.service == "notifications":
-        env["DEFAULT_SENDER_EMAIL"] = {"Ref": "SenderEmail"}
-    return env
+    """The function's environment as declared once in ``Stack.environment``, with CloudFormation references."""
+    return {key: _cfn_value(value, stack) for key, value in stack.environment(f.service).items()}
+
+
+def _cfn_value(value: str | Ref, stack: Stack) -> Any:
+    if isinstance(value, str):
+        return value
+    if value.kind == "bus":
+        return {"Ref": "EventBus"}
+    if value.kind == "stage":
+        return {"Ref": "Stage"}
+    if value.kind == "table":
+        return {"Ref": table_id(next(t for t in stack.tables if t.logical == value.logical))}
+    if value.kind == "bucket":
+        return {"Ref": bucket_id(next(b for b in stack.buckets if b.logical == value.logical))}
+    return {"Ref": value.logical}
 
 
 def _policies(f: Function, stack: Stack) -> list[Any]:

@@ -1,10 +1,16 @@
-"""The API's error contract: ``{"error": {"code", "message", "field"}}`` with a 4xx status."""
+"""The API's error contract: ``{"error": {"code", "message", "field"}}`` with a 4xx status.
+
+``ApiError`` is raised by the API edge itself (a body that is not JSON, a bad query parameter, no identity);
+the domain's errors (``shared.errors``) are mapped to their status here, in ``STATUS``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 
 class ErrorBody(BaseModel):
@@ -30,22 +36,13 @@ class ApiError(Exception):
         return ErrorResponse(error=ErrorBody(code=self.code, message=self.message, field=self.field)).model_dump()
 
 
-class NotFound(ApiError):
-    status = 404
-
-    def __init__(self, what: str, ident: str) -> None:
-        super().__init__(f"{what}_not_found", f"{what.replace('_', ' ')} {ident!r} does not exist")
+# The one place a domain error gets its HTTP status.
+STATUS: dict[type[DomainError], int] = {Invalid: 422, Conflict: 409, NotFound: 404, Forbidden: 403}
 
 
-class Forbidden(ApiError):
-    status = 403
-
-    def __init__(self, message: str = "you may not do this") -> None:
-        super().__init__("forbidden", message)
-
-
-class Conflict(ApiError):
-    status = 409
+def from_domain_error(exc: DomainError) -> ApiError:
+    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+    return ApiError(exc.code, exc.message, exc.field, status=status)
 
 
 def from_validation_error(exc: ValidationError) -> ApiError:

@@ -27,11 +27,15 @@ def _key(kind: str, service: str) -> tuple[str, str, str, str]:
     )
 
 
-def client(service: str) -> Any:
-    key = _key("client", service)
+def client(service: str, *, signature_version: str | None = None) -> Any:
+    """The shared client; ``signature_version="s3v4"`` for presigned S3 URLs that sign Content-Type and -Length."""
+    key = _key(f"client:{signature_version or ''}", service)
     with _lock:
         if key not in _clients:
-            _clients[key] = boto3.session.Session().client(service, region_name=key[3], config=_CONFIG)
+            config = (
+                _CONFIG if signature_version is None else _CONFIG.merge(Config(signature_version=signature_version))
+            )
+            _clients[key] = boto3.session.Session().client(service, region_name=key[3], config=config)
         return _clients[key]
 
 

@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from shared import aws, outbox
 from shared.events import Event, parse_envelope
-from shared.observability import logger, metrics
+from shared.observability import lambda_handler, logger, metrics
 
 EventHandler = Callable[..., Any]
 IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
@@ -98,3 +98,18 @@ def consume(
     return dict(
         process_partial_response(event=raw_event, record_handler=handle_record, processor=processor, context=context)
     )
+
+
+def bus_consumer(
+    service: str, table_name: Callable[[], str], handlers: Mapping[type[Event], EventHandler]
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point of a service's bus inbox: ``handlers`` maps each event type to its use case.
+
+    ``table_name`` is asked at each invocation (the service's settings), for the idempotency records.
+    """
+
+    @lambda_handler(service)
+    def on_bus_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return consume(event, context, service=service, table_name=table_name(), handlers=handlers)
+
+    return on_bus_events

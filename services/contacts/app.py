@@ -1,363 +1,37 @@
-"""Contacts service: wiring only. API Gateway routes and the bus queue → functions in the use-case modules.
+"""Contacts service: wiring only. The route blueprints of both sides, the contract and the bus queue.
 
-Every route is declared with ``openapi.operation(...)`` beside it; GET /openapi.json serves the document.
+Every route is declared with ``openapi.route(...)``; GET /openapi.json serves the document.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from chalice import Chalice, ConvertToMiddleware, Response
-from chalice.app import SQSEvent
 
-from services.contacts import business_units, case_routes, clients, handlers, http, openapi
-from services.contacts.http import JSON_HEADERS, Call, respond
-from services.contacts.identity import Identity
-from services.contacts.models import (
-    BusinessUnit,
-    BusinessUnitDefinition,
-    Client,
-    ClientChange,
-    ClientSettings,
-    ClientUser,
-    ClientUserLink,
-    EffectiveBusinessUnit,
-    EffectiveWorkflow,
-    NewBusinessUnit,
-    NewClient,
-    NewClientUser,
-    Page,
-    RightsChange,
-)
-from services.contacts.openapi import operation
+from services.contacts import handlers, http, openapi
+from services.contacts.cases import routes as case_routes
+from services.contacts.clients import routes as client_routes
+from services.contacts.http import JSON_HEADERS, Call
+from services.contacts.openapi import route
+from services.contacts.settings import Settings
+from shared import wiring
 from shared.observability import lambda_handler
+from shared.settings import at_cold_start
 
 app = Chalice(app_name="finview-contacts")
+at_cold_start(Settings)  # in Lambda, a missing or malformed variable fails the init
 app.register_middleware(ConvertToMiddleware(lambda_handler("contacts")), "http")
 app.register_middleware(http.errors_in_contract, "http")
+app.register_blueprint(client_routes.bp)
 app.register_blueprint(case_routes.bp)
 
-PAGE_QUERY = {
-    "limit": f"page size, 1 to {openapi.MAX_LIMIT} (default 50)",
-    "next_token": "the next_token of the previous page",
-}
 
-
-def admin(who: Identity) -> None:
-    who.require_admin()
-
-
-def agency(who: Identity) -> None:
-    who.require_agency()
-
-
-# ---- business units ---------------------------------------------------------------------------------------
-
-operation(
-    "/business-units",
-    "POST",
-    summary="Create a business unit (agency administrator)",
-    request=NewBusinessUnit,
-    response=BusinessUnit,
-    status=201,
-    errors=(400, 401, 403, 409, 422),
-)
-
-
-@app.route("/business-units", methods=["POST"])
-def create_business_unit() -> Response:
-    return respond(
-        app.current_request, lambda c: business_units.create(c.body(NewBusinessUnit), c.identity), 201, allow=admin
-    )
-
-
-operation(
-    "/business-units",
-    "GET",
-    summary="List the business units (agency staff)",
-    response=Page[BusinessUnit],
-    query=PAGE_QUERY,
-    errors=(400, 401, 403),
-)
-
-
-@app.route("/business-units", methods=["GET"])
-def list_business_units() -> Response:
-    return respond(app.current_request, lambda c: business_units.list_all(c.identity, *c.page()), allow=agency)
-
-
-operation(
-    "/business-units/{business_unit_id}",
-    "GET",
-    summary="Get a business unit (agency staff)",
-    response=BusinessUnit,
-    errors=(401, 403, 404),
-)
-
-
-@app.route("/business-units/{business_unit_id}", methods=["GET"])
-def get_business_unit(business_unit_id: str) -> Response:
-    return respond(app.current_request, lambda c: business_units.get(business_unit_id, c.identity), allow=agency)
-
-
-operation(
-    "/business-units/{business_unit_id}",
-    "PUT",
-    summary="Replace a business unit's settings (agency administrator)",
-    request=BusinessUnitDefinition,
-    response=BusinessUnit,
-)
-
-
-@app.route("/business-units/{business_unit_id}", methods=["PUT"])
-def replace_business_unit(business_unit_id: str) -> Response:
-    return respond(
-        app.current_request,
-        lambda c: business_units.replace(
-            business_unit_id, c.body(BusinessUnitDefinition), c.identity, c.correlation_id
-        ),
-        allow=admin,
-    )
-
-
-# ---- clients ----------------------------------------------------------------------------------------------
-
-operation(
-    "/clients",
-    "POST",
-    summary="Create a client (agency administrator); it inherits its business unit's settings",
-    request=NewClient,
-    response=Client,
-    status=201,
-    errors=(400, 401, 403, 422),
-)
-
-
-@app.route("/clients", methods=["POST"])
-def create_client() -> Response:
-    return respond(
-        app.current_request,
-        lambda c: clients.create_client(c.body(NewClient), c.identity, c.correlation_id),
-        201,
-        allow=admin,
-    )
-
-
-operation(
-    "/clients",
-    "GET",
-    summary="List clients by name (a client user sees only its own)",
-    response=Page[Client],
-    query=PAGE_QUERY,
-    errors=(400, 401),
-)
-
-
-@app.route("/clients", methods=["GET"])
-def list_clients() -> Response:
-    return respond(app.current_request, lambda c: clients.list_clients(c.identity, *c.page()))
-
-
-operation(
-    "/clients/{client_id}",
-    "GET",
-    summary="Get a client with its effective business unit settings",
-    response=Client,
-    errors=(401, 404),
-)
-
-
-@app.route("/clients/{client_id}", methods=["GET"])
-def get_client(client_id: str) -> Response:
-    return respond(app.current_request, lambda c: clients.get_client_profile(client_id, c.identity))
-
-
-operation(
-    "/clients/{client_id}",
-    "PATCH",
-    summary="Change a client (business unit and finances: agency administrator; the rest: agency staff)",
-    request=ClientChange,
-    response=Client,
-    errors=(400, 401, 403, 404, 409, 422),
-)
-
-
-@app.route("/clients/{client_id}", methods=["PATCH"])
-def change_client(client_id: str) -> Response:
-    return respond(
-        app.current_request,
-        lambda c: clients.change_client(client_id, c.body(ClientChange), c.identity, c.correlation_id),
-        allow=agency,
-    )
-
-
-operation(
-    "/clients/{client_id}/business-unit",
-    "GET",
-    summary="The client's effective business unit settings (inherited, with the client's overrides)",
-    response=EffectiveBusinessUnit,
-    errors=(401, 404),
-)
-
-
-@app.route("/clients/{client_id}/business-unit", methods=["GET"])
-def get_effective_business_unit(client_id: str) -> Response:
-    return respond(app.current_request, lambda c: clients.effective_business_unit(client_id, c.identity))
-
-
-# ---- client users -----------------------------------------------------------------------------------------
-
-operation(
-    "/clients/{client_id}/users",
-    "POST",
-    summary="Create a client user (409 person_exists when the e-mail is already on the platform: link it)",
-    request=NewClientUser,
-    response=ClientUser,
-    status=201,
-    errors=(400, 401, 403, 404, 409, 422),
-)
-
-
-@app.route("/clients/{client_id}/users", methods=["POST"])
-def create_client_user(client_id: str) -> Response:
-    return respond(
-        app.current_request,
-        lambda c: clients.create_client_user(client_id, c.body(NewClientUser), c.identity, c.correlation_id),
-        201,
-        allow=agency,
-    )
-
-
-operation(
-    "/clients/{client_id}/users/link",
-    "POST",
-    summary="Link an existing user (by user_id or email) to this client with its rights here",
-    request=ClientUserLink,
-    response=ClientUser,
-    status=201,
-    errors=(400, 401, 403, 404, 409, 422),
-)
-
-
-@app.route("/clients/{client_id}/users/link", methods=["POST"])
-def link_client_user(client_id: str) -> Response:
-    return respond(
-        app.current_request,
-        lambda c: clients.link_client_user(client_id, c.body(ClientUserLink), c.identity, c.correlation_id),
-        201,
-        allow=agency,
-    )
-
-
-operation(
-    "/clients/{client_id}/users",
-    "GET",
-    summary="List a client's users",
-    response=Page[ClientUser],
-    query=PAGE_QUERY,
-    errors=(400, 401, 404),
-)
-
-
-@app.route("/clients/{client_id}/users", methods=["GET"])
-def list_client_users(client_id: str) -> Response:
-    return respond(app.current_request, lambda c: clients.list_client_users(client_id, c.identity, *c.page()))
-
-
-operation(
-    "/clients/{client_id}/users/{user_id}",
-    "GET",
-    summary="Get one user of a client with its rights there",
-    response=ClientUser,
-    errors=(401, 404),
-)
-
-
-@app.route("/clients/{client_id}/users/{user_id}", methods=["GET"])
-def get_client_user(client_id: str, user_id: str) -> Response:
-    return respond(app.current_request, lambda c: clients.get_client_user(client_id, user_id, c.identity))
-
-
-operation(
-    "/clients/{client_id}/users/{user_id}",
-    "PATCH",
-    summary="Change a user's rights for this client (commercial, operational, platform access, portfolios)",
-    request=RightsChange,
-    response=ClientUser,
-)
-
-
-@app.route("/clients/{client_id}/users/{user_id}", methods=["PATCH"])
-def change_client_user_rights(client_id: str, user_id: str) -> Response:
-    return respond(
-        app.current_request,
-        lambda c: clients.change_rights(client_id, user_id, c.body(RightsChange), c.identity, c.correlation_id),
-        allow=agency,
-    )
-
-
-# ---- settings ---------------------------------------------------------------------------------------------
-
-operation(
-    "/clients/{client_id}/settings",
-    "GET",
-    summary="A client's settings (enrichment, imports, workflow, debtor communication)",
-    response=ClientSettings,
-    errors=(401, 404),
-)
-
-
-@app.route("/clients/{client_id}/settings", methods=["GET"])
-def get_settings(client_id: str) -> Response:
-    return respond(app.current_request, lambda c: clients.get_settings(client_id, c.identity))
-
-
-operation(
-    "/clients/{client_id}/settings",
-    "PUT",
-    summary="Replace a client's settings (agency staff; granting or revoking enrichment: administrator)",
-    request=ClientSettings,
-    response=ClientSettings,
-)
-
-
-@app.route("/clients/{client_id}/settings", methods=["PUT"])
-def put_settings(client_id: str) -> Response:
-    return respond(
-        app.current_request,
-        lambda c: clients.put_settings(client_id, c.body(ClientSettings), c.identity, c.correlation_id),
-        allow=agency,
-    )
-
-
-operation(
-    "/clients/{client_id}/portfolios/{portfolio_id}/workflow",
-    "GET",
-    summary="The workflow settings that apply to one portfolio (its overrides, else the client's)",
-    response=EffectiveWorkflow,
-    errors=(401, 404),
-)
-
-
-@app.route("/clients/{client_id}/portfolios/{portfolio_id}/workflow", methods=["GET"])
-def get_portfolio_workflow(client_id: str, portfolio_id: str) -> Response:
-    return respond(app.current_request, lambda c: clients.portfolio_workflow(client_id, portfolio_id, c.identity))
-
-
-# ---- the contract -----------------------------------------------------------------------------------------
-
-operation("/openapi.json", "GET", summary="This API's OpenAPI 3.1 document", auth=False, errors=())
-
-
-@app.route("/openapi.json", methods=["GET"])
+@route(app, "/openapi.json", "GET", summary="This API's OpenAPI 3.1 document", auth=False, errors=())
 def openapi_document() -> Response:
     return Response(body=json.dumps(openapi.document(app)), status_code=200, headers=JSON_HEADERS)
 
 
-@app.on_sqs_message(queue="finview-contacts-inbox", batch_size=10)
-def on_bus_events(event: SQSEvent) -> Any:
-    return handlers.on_bus_events(event.to_dict(), event.context)
-
+on_bus_events = wiring.on_bus(app, "contacts", handlers.on_bus_events)
 
 __all__ = ["Call", "app"]

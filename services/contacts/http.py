@@ -12,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 
 from services.contacts import pagination
 from services.contacts.identity import Identity, from_request_context
-from shared.api import ApiError, Forbidden, NotFound, from_validation_error
+from shared.api import ApiError, from_domain_error, from_validation_error
+from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import new_id
 from shared.observability import logger
 
@@ -94,8 +95,9 @@ def respond(
         if allow is not None:
             allow(call.identity)
         result = action(call)
-    except ApiError as exc:
-        return Response(body=json.dumps(exc.body()), status_code=exc.status, headers=JSON_HEADERS)
+    except (ApiError, DomainError) as exc:
+        error = exc if isinstance(exc, ApiError) else from_domain_error(exc)
+        return Response(body=json.dumps(error.body()), status_code=error.status, headers=JSON_HEADERS)
     if isinstance(result, BaseModel):
         body = result.model_dump_json()
     else:

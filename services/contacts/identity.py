@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from shared.api import ApiError, Forbidden, NotFound
+from shared.api import ApiError
+from shared.errors import Forbidden, NotFound
 
 Role = Literal["agency_admin", "collector", "client_user"]
 ROLES: tuple[Role, ...] = ("agency_admin", "collector", "client_user")

@@ -1,15 +1,17 @@
 """The contacts API's OpenAPI document, generated from the routes and their pydantic models.
 
-Every route module declares its operations with ``operation(...)`` next to the route; ``document(app)`` builds
-the OpenAPI 3.1 document from those declarations and the Chalice app's route table.
+Every route is declared and routed by one decorator, ``@route(app_or_blueprint, path, method, summary=..., ...)``;
+``document(app)`` builds the OpenAPI 3.1 document from those declarations and the Chalice app's route table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
+from chalice import Blueprint, Chalice
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
@@ -34,6 +36,7 @@ class Operation:
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {}
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 def operation(
@@ -48,9 +51,45 @@ def operation(
     errors: tuple[int, ...] = (400, 401, 403, 404, 422),
     auth: bool = True,
 ) -> None:
-    """Declare one route's contract (call it at import time, beside the route)."""
+    """Record one route's contract (``route`` calls it; the document reads it)."""
     op = Operation(path, method.upper(), summary, request, response, status, dict(query or {}), errors, auth)
     OPERATIONS[(path, op.method)] = op
+
+
+def route(
+    target: Chalice | Blueprint,
+    path: str,
+    method: str,
+    *,
+    summary: str,
+    request: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    query: dict[str, str] | None = None,
+    errors: tuple[int, ...] = (400, 401, 403, 404, 422),
+    auth: bool = True,
+) -> Callable[[View], View]:
+    """Declare one operation's contract and route ``method path`` of ``target`` to the decorated view.
+
+    The view's name is the operation's ``operationId``.
+    """
+
+    def register(view: View) -> View:
+        operation(
+            path,
+            method,
+            summary=summary,
+            request=request,
+            response=response,
+            status=status,
+            query=query,
+            errors=errors,
+            auth=auth,
+        )
+        target.route(path, methods=[method.upper()])(view)
+        return view
+
+    return register
 
 
 def declared(path: str, method: str) -> Operation | None:

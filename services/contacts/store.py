@@ -19,13 +19,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from services.contacts import settings
 from shared import aws, dynamo
 
 KEY_ATTRS = {"PK", "SK", "GSI1PK", "GSI1SK"}
 
 
 def table_name() -> str:
-    return aws.env("CONTACTS_TABLE")
+    return settings.get().table
 
 
 def table() -> Any:

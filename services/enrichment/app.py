@@ -1,22 +1,16 @@
-"""Enrichment service: wiring only. The daily schedule and bus events → functions in ``handlers``."""
+"""Enrichment service: wiring only. The daily schedule and bus events → the entry points in ``handlers``."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from chalice import Chalice, Rate
-from chalice.app import CloudWatchEvent, SQSEvent
+from chalice import Chalice
 
 from services.enrichment import handlers
+from services.enrichment.settings import Settings
+from shared import wiring
+from shared.settings import at_cold_start
 
 app = Chalice(app_name="finview-enrichment")
+at_cold_start(Settings)  # in Lambda, a missing or malformed variable fails the init
 
-
-@app.schedule(Rate(1, unit=Rate.DAYS))
-def on_schedule(event: CloudWatchEvent) -> Any:
-    return handlers.on_schedule(event.to_dict(), event.context)
-
-
-@app.on_sqs_message(queue="finview-enrichment-inbox", batch_size=10)
-def on_bus_events(event: SQSEvent) -> Any:
-    return handlers.on_bus_events(event.to_dict(), event.context)
+on_schedule = wiring.on_schedule(app, "rate(1 day)", handlers.on_schedule)
+on_bus_events = wiring.on_bus(app, "enrichment", handlers.on_bus_events)

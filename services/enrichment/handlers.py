@@ -1,62 +1,16 @@
-"""Enrichment use cases: keep copies of clients and cases from the bus; on schedule, enrich due cases."""
+"""Enrichment's Lambda entry points: the daily schedule and the bus inbox → ``use_cases``."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from services.enrichment import domain, repository
-from shared import aws, bus
-from shared.consumer import consume
-from shared.events import CaseOpened, ClientRegistered, ClientSettingsChanged, EnrichmentResultFound, Event, new_id
-from shared.observability import lambda_handler, logger, metrics
+from services.enrichment import settings, use_cases
+from shared.consumer import bus_consumer
+from shared.events import CaseOpened, ClientRegistered, ClientSettingsChanged, new_id
+from shared.observability import lambda_handler
 
-SERVICE = "enrichment"
-EVENT_NAMESPACE = uuid.UUID("b5d0f0f4-8c55-4c43-9b4c-1f2b8f1a9e61")
-log = logger(SERVICE)
-
-
-def provider() -> domain.SkipTracingProvider:
-    return domain.SandboxProvider()
-
-
-def run_enrichment(today: date, correlation_id: str) -> dict[str, int]:
-    """Enrich every due case of every client with enrichment granted; returns counts."""
-    searched = found = 0
-    source = provider()
-    for client_id, settings in repository.clients():
-        if not settings.granted:
-            continue
-        for case in repository.cases_opened_until(client_id, domain.oldest_due_opening(settings, today)):
-            due = domain.next_attempt_due(case, settings)
-            if due is None or due > today:
-                continue
-            attempt = case.attempts_made + 1
-            # Booked before the provider is asked: a retried run never pays twice for one attempt.
-            if not repository.reserve_attempt(case, attempt, source.name, today):
-                continue
-            result = source.search(case, attempt)
-            repository.settle_attempt(case.case_id, attempt, result.cost, len(result.contact_points))
-            searched += 1
-            if result.contact_points:
-                found += 1
-                events: list[Event] = [
-                    EnrichmentResultFound(
-                        event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"{case.case_id}#{attempt}")),
-                        correlation_id=correlation_id,
-                        client_id=client_id,
-                        case_owner_id=case.case_owner_id,
-                        case_id=case.case_id,
-                        attempt=attempt,
-                        provider=result.provider,
-                        contact_points=result.contact_points,
-                    )
-                ]
-                bus.publish(events)
-    metrics(SERVICE).add_metric(name="EnrichmentSearches", unit="Count", value=searched)
-    log.info("enrichment run", extra={"searched": searched, "found": found})
-    return {"searched": searched, "found": found}
+SERVICE = use_cases.SERVICE
 
 
 @lambda_handler(SERVICE)
@@ -64,38 +18,15 @@ def on_schedule(event: dict[str, Any], context: Any) -> dict[str, int]:
     """EventBridge scheduled event: ``time`` is the run's date (so a late retry enriches as of its day)."""
     when = event.get("time")
     today = datetime.fromisoformat(when.replace("Z", "+00:00")).date() if when else datetime.now(UTC).date()
-    return run_enrichment(today, correlation_id=str(event.get("id") or new_id()))
+    return use_cases.run_enrichment(today, correlation_id=str(event.get("id") or new_id()))
 
 
-def on_client_registered(event: ClientRegistered) -> None:
-    repository.put_client(event.client_id)
-
-
-def on_settings_changed(event: ClientSettingsChanged) -> None:
-    repository.put_settings(event.client_id, domain.EnrichmentSettings.from_client_settings(event.settings))
-
-
-def on_case_opened(event: CaseOpened) -> None:
-    repository.track_case(
-        domain.TrackedCase(
-            client_id=event.client_id,
-            case_owner_id=event.case_owner_id,
-            case_id=event.case_id,
-            opened_on=event.opened_on,
-        )
-    )
-
-
-@lambda_handler(SERVICE)
-def on_bus_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return consume(
-        event,
-        context,
-        service=SERVICE,
-        table_name=aws.env("ENRICHMENT_TABLE"),
-        handlers={
-            ClientRegistered: on_client_registered,
-            ClientSettingsChanged: on_settings_changed,
-            CaseOpened: on_case_opened,
-        },
-    )
+on_bus_events = bus_consumer(
+    SERVICE,
+    lambda: settings.get().table,
+    {
+        ClientRegistered: use_cases.on_client_registered,
+        ClientSettingsChanged: use_cases.on_settings_changed,
+        CaseOpened: use_cases.on_case_opened,
+    },
+)

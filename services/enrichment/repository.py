@@ -15,12 +15,13 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from services.enrichment import settings
 from services.enrichment.domain import EnrichmentSettings, TrackedCase
 from shared import aws, dynamo
 
 
 def _table() -> Any:
-    return aws.table(aws.env("ENRICHMENT_TABLE"))
+    return aws.table(settings.get().table)
 
 
 def put_client(client_id: str) -> None:
@@ -100,7 +101,7 @@ def reserve_attempt(case: TrackedCase, attempt: int, provider: str, on: date) ->
 
     False when another run already booked it (a retried or concurrent schedule), so nobody pays twice.
     """
-    table = aws.env("ENRICHMENT_TABLE")
+    table = settings.get().table
     key = {"PK": {"S": f"CASE#{case.case_id}"}}
     try:
         aws.client("dynamodb").transact_write_items(

@@ -1,22 +1,16 @@
-"""Imports service: wiring only. S3 drops (via SQS) and bus events → functions in ``handlers``."""
+"""Imports service: wiring only. S3 drops (via SQS) and bus events → the entry points in ``handlers``."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalice import Chalice
-from chalice.app import SQSEvent
 
 from services.imports import handlers
+from services.imports.settings import Settings
+from shared import wiring
+from shared.settings import at_cold_start
 
 app = Chalice(app_name="finview-imports")
+at_cold_start(Settings)  # in Lambda, a missing or malformed variable fails the init
 
-
-@app.on_sqs_message(queue="finview-imports-drops", batch_size=1)
-def on_file_dropped(event: SQSEvent) -> Any:
-    return handlers.on_file_dropped(event.to_dict(), event.context)
-
-
-@app.on_sqs_message(queue="finview-imports-inbox", batch_size=10)
-def on_bus_events(event: SQSEvent) -> Any:
-    return handlers.on_bus_events(event.to_dict(), event.context)
+on_file_dropped = wiring.on_queue(app, "imports-drops", handlers.on_file_dropped, batch_size=1)
+on_bus_events = wiring.on_bus(app, "imports", handlers.on_bus_events)

@@ -1,19 +1,18 @@
-"""Imports entry points: SQS records (S3 notifications or continuations) → the pipeline; bus events → own copies."""
+"""Imports' Lambda entry points: SQS records (S3 notifications or continuations) → the pipeline; the bus → use_cases."""
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from services.imports import pipeline, repository
+from services.imports import pipeline, settings, use_cases
 from services.imports.report import is_report
 from shared import aws
-from shared.consumer import consume
+from shared.consumer import bus_consumer
 from shared.events import ClientRegistered, ClientSettingsChanged
 from shared.observability import lambda_handler, logger
 
@@ -28,7 +27,7 @@ def _queue_url(arn: str) -> str:
     In AWS the URL follows from the ARN (only sqs:SendMessage is needed); elsewhere (moto) it is asked for.
     """
     _, _, _, region, account, name = arn.split(":", 5)
-    if not os.environ.get("AWS_ENDPOINT_URL"):
+    if not settings.get().endpoint_url:
         return f"https://sqs.{region}.amazonaws.com/{account}/{name}"
     return str(aws.client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
 
@@ -76,20 +75,8 @@ def on_file_dropped(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(process_partial_response(event=event, record_handler=handle, processor=processor, context=context))
 
 
-def on_client_registered(event: ClientRegistered) -> None:
-    repository.put_client(event.client_id, event.legal_name)
-
-
-def on_settings_changed(event: ClientSettingsChanged) -> None:
-    repository.put_settings(event.client_id, event.settings)
-
-
-@lambda_handler(SERVICE)
-def on_bus_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return consume(
-        event,
-        context,
-        service=SERVICE,
-        table_name=aws.env("IMPORTS_TABLE"),
-        handlers={ClientRegistered: on_client_registered, ClientSettingsChanged: on_settings_changed},
-    )
+on_bus_events = bus_consumer(
+    SERVICE,
+    lambda: settings.get().table,
+    {ClientRegistered: use_cases.on_client_registered, ClientSettingsChanged: use_cases.on_settings_changed},
+)

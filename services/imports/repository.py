@@ -25,6 +25,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from services.imports import settings
 from services.imports.matching import OwnerProfile
 from shared import aws, dynamo
 
@@ -35,7 +36,7 @@ _pool = ThreadPoolExecutor(max_workers=PARALLELISM, thread_name_prefix="imports-
 
 
 def _table_name() -> str:
-    return aws.env("IMPORTS_TABLE")
+    return settings.get().table
 
 
 def _table() -> Any:

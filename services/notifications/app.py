@@ -1,17 +1,15 @@
-"""Notifications service: wiring only. Bus events → functions in ``handlers``."""
+"""Notifications service: wiring only. Bus events → the entry point in ``handlers``."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalice import Chalice
-from chalice.app import SQSEvent
 
 from services.notifications import handlers
+from services.notifications.settings import Settings
+from shared import wiring
+from shared.settings import at_cold_start
 
 app = Chalice(app_name="finview-notifications")
+at_cold_start(Settings)  # in Lambda, a missing or malformed variable fails the init
 
-
-@app.on_sqs_message(queue="finview-notifications-inbox", batch_size=10)
-def on_bus_events(event: SQSEvent) -> Any:
-    return handlers.on_bus_events(event.to_dict(), event.context)
+on_bus_events = wiring.on_bus(app, "notifications", handlers.on_bus_events)

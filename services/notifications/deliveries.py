@@ -7,12 +7,11 @@ checks the recipient, sends through the channel's provider, records the message 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from services.notifications import channels, letters, message_records, messages, rendering, sms
+from services.notifications import channels, letters, message_records, messages, rendering, settings, sms
 from shared import bus
 from shared.events import ContactActionRequested, DebtorMessage, MessageFailed, MessageSent
 from shared.observability import logger
@@ -39,11 +38,12 @@ class Outbox:
 
     @classmethod
     def from_env(cls) -> Outbox:
+        found = settings.outbox()
         return cls(
-            letters_bucket=os.environ.get("LETTERS_BUCKET", ""),
-            calls_queue_url=os.environ.get("CALLS_QUEUE_URL", ""),
-            configuration_set=os.environ.get("SES_CONFIGURATION_SET") or None,
-            unsubscribe_base_url=os.environ.get("UNSUBSCRIBE_BASE_URL", "https://app.finview.example/unsubscribe"),
+            letters_bucket=found.letters_bucket,
+            calls_queue_url=found.calls_queue_url,
+            configuration_set=found.configuration_set,
+            unsubscribe_base_url=found.unsubscribe_base_url,
         )
 
 

@@ -1,130 +1,27 @@
-"""Notifications use cases: bus events → e-mails through SES, each delivered once per cause."""
+"""Notifications' Lambda entry point: the bus inbox → ``use_cases``."""
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
-from services.notifications import domain, repository
-from shared import aws, bus
-from shared.consumer import consume
+from services.notifications import settings, use_cases
+from shared.consumer import bus_consumer
 from shared.events import (
     ClientRegistered,
     ClientUserCreated,
     ClientUserRightsChanged,
     ContactActionRequested,
-    Event,
     ImportCompleted,
     ImportFailed,
-    NotificationSent,
 )
-from shared.observability import lambda_handler, logger, metrics
 
-SERVICE = "notifications"
-log = logger(SERVICE)
-
-
-def _default_sender() -> str:
-    return os.environ.get("DEFAULT_SENDER_EMAIL", "no-reply@finview.example")
-
-
-def send(message: domain.Message, sender: str, cause: Event) -> str | None:
-    if not repository.claim_delivery(cause.event_id, message.kind, message.to, cause.correlation_id):
-        log.info("already delivered", extra={"kind": message.kind, "cause": cause.event_id})
-        return None
-    try:
-        response = aws.client("ses").send_email(
-            Source=sender,
-            Destination={"ToAddresses": [message.to]},
-            Message={
-                "Subject": {"Data": message.subject, "Charset": "UTF-8"},
-                "Body": {"Text": {"Data": message.body, "Charset": "UTF-8"}},
-            },
-            Tags=[{"Name": "kind", "Value": message.kind}, {"Name": "correlation_id", "Value": cause.correlation_id}],
-        )
-    except Exception:
-        repository.release_delivery(cause.event_id, message.kind, message.to)
-        raise
-    message_id = str(response["MessageId"])
-    repository.mark_sent(cause.event_id, message.kind, message.to, message_id)
-    metrics(SERVICE).add_metric(name="EmailsSent", unit="Count", value=1)
-    log.info("e-mail sent", extra={"kind": message.kind, "message_id": message_id})
-    bus.publish(
-        [
-            NotificationSent(
-                correlation_id=cause.correlation_id,
-                kind=message.kind,
-                recipient=message.to,
-                message_id=message_id,
-                cause_event_id=cause.event_id,
-            )
-        ]
-    )
-    return message_id
-
-
-def on_client_registered(event: ClientRegistered) -> None:
-    repository.put_client(event.client_id, event.sender_email)
-
-
-def on_client_user_created(event: ClientUserCreated) -> None:
-    if event.operational:
-        repository.add_operational_contact(event.client_id, event.email)
-    base = os.environ.get("ACTIVATION_BASE_URL", "https://app.finview.example")
-    message = domain.invitation(event, base)
-    if message:
-        send(message, event.sender_email or _default_sender(), event)
-
-
-def on_rights_changed(event: ClientUserRightsChanged) -> None:
-    if event.operational:
-        repository.add_operational_contact(event.client_id, event.email)
-    else:
-        repository.remove_operational_contact(event.client_id, event.email)
-    if event.platform_access_granted:
-        base = os.environ.get("ACTIVATION_BASE_URL", "https://app.finview.example")
-        invitation = domain.invitation_for(event.user_id, event.email, event.first_name, base)
-        send(invitation, event.sender_email or _default_sender(), event)
-
-
-def on_import_finished(event: ImportCompleted | ImportFailed) -> None:
-    if event.client_id is None:
-        return
-    sender = repository.sender_for(event.client_id) or _default_sender()
-    for to in repository.operational_contacts(event.client_id):
-        send(domain.import_report(event, to), sender, event)
-
-
-def on_contact_action(event: ContactActionRequested) -> None:
-    message = domain.contact_action(event)
-    channel = domain.CHANNEL[event.action]
-    if channel == "ses":
-        send(message, repository.sender_for(event.client_id) or _default_sender(), event)
-        return
-    if not repository.claim_delivery(event.event_id, message.kind, message.to, event.correlation_id):
-        return
-    if channel == "sns":
-        response = aws.client("sns").publish(PhoneNumber=message.to, Message=message.body[:1600])
-        repository.mark_sent(event.event_id, message.kind, message.to, str(response["MessageId"]))
-    else:
-        # The print service / call-centre connector picks queued deliveries from the outbox.
-        repository.mark_queued(event.event_id, message.kind, message.to, event.model_dump(mode="json"))
-    log.info("contact action delivered", extra={"action": event.action, "channel": channel})
-
-
-@lambda_handler(SERVICE)
-def on_bus_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return consume(
-        event,
-        context,
-        service=SERVICE,
-        table_name=aws.env("NOTIFICATIONS_TABLE"),
-        handlers={
-            ClientRegistered: on_client_registered,
-            ClientUserCreated: on_client_user_created,
-            ClientUserRightsChanged: on_rights_changed,
-            ImportCompleted: on_import_finished,
-            ImportFailed: on_import_finished,
-            ContactActionRequested: on_contact_action,
-        },
-    )
+on_bus_events = bus_consumer(
+    use_cases.SERVICE,
+    lambda: settings.get().table,
+    {
+        ClientRegistered: use_cases.on_client_registered,
+        ClientUserCreated: use_cases.on_client_user_created,
+        ClientUserRightsChanged: use_cases.on_rights_changed,
+        ImportCompleted: use_cases.on_import_finished,
+        ImportFailed: use_cases.on_import_finished,
+        ContactActionRequested: use_cases.on_contact_action,
+    },
+)

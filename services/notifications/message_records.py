@@ -13,13 +13,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from services.notifications import settings
 from shared import aws, dynamo
 
 _NAMESPACE = uuid.UUID("5d0f3c1e-8a51-4a5e-9c1b-2f6f0f1e7a12")
 
 
 def _table() -> Any:
-    return aws.table(aws.env("NOTIFICATIONS_TABLE"))
+    return aws.table(settings.get().table)
 
 
 def message_id_for(cause_event_id: str, kind: str, recipient: str) -> str:

@@ -13,11 +13,12 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from services.notifications import settings
 from shared import aws, dynamo
 
 
 def _table() -> Any:
-    return aws.table(aws.env("NOTIFICATIONS_TABLE"))
+    return aws.table(settings.get().table)
 
 
 def put_client(client_id: str, sender_email: str) -> None:

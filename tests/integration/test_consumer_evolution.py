@@ -24,6 +24,7 @@ from services.contacts import handlers as contacts
 from services.enrichment import handlers as enrichment
 from services.imports import handlers as imports
 from services.notifications import handlers as notifications
+from services.notifications import repository as notifications_repository
 from shared import consumer
 from shared.events import CaseData, CaseFileImported, CaseOpened, CaseOwnerData, ClientRegistered, Event, parse_envelope
 from tests.conftest import REGION, client
@@ -62,7 +63,7 @@ def test_contacts_consumer_ignores_added_fields(aws: Provisioned) -> None:
     )
     envelope = _evolved(event, {"source_system": "erp"}, ("cases", {"dunning_level": 2}))
     assert _deliver("contacts", contacts.on_bus_events, envelope) == {"batchItemFailures": []}
-    from services.contacts import case_repository
+    from services.contacts.cases import repository as case_repository
 
     assert case_repository.get_owner("owner-evo") is not None
 
@@ -86,7 +87,7 @@ def test_enrichment_consumer_ignores_added_fields(aws: Provisioned) -> None:
 def test_notifications_consumer_ignores_added_fields(aws: Provisioned) -> None:
     envelope = _evolved(_registered(), {"vat_id": "DE123"})
     assert _deliver("notifications", notifications.on_bus_events, envelope) == {"batchItemFailures": []}
-    assert notifications.repository.sender_for("c-evo") == "no-reply@finview.example"
+    assert notifications_repository.sender_for("c-evo") == "no-reply@finview.example"
 
 
 def test_producers_stay_strict_and_a_wrong_known_field_is_still_refused() -> None:

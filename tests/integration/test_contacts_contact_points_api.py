@@ -8,7 +8,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from infra.provision import Provisioned
-from services.contacts import audit, case_repository, store
+from services.contacts import store
+from services.contacts.cases import audit
+from services.contacts.cases import repository as case_repository
 from tests.conftest import receive_all
 from tests.integration.contacts_case_support import Api, deliver, imported, point_id
 

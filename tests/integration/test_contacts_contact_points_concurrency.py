@@ -11,7 +11,8 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from infra.provision import Provisioned
-from services.contacts import case_repository, store
+from services.contacts import store
+from services.contacts.cases import repository as case_repository
 from tests.integration.contacts_case_support import (
     Api,
     deliver,

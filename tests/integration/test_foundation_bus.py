@@ -10,7 +10,7 @@ from infra.definition import STACK, Names
 from infra.local.dispatcher import Dispatcher
 from infra.local.stack import sent_emails
 from infra.provision import Provisioned, provision
-from services.notifications import handlers as notifications
+from services.notifications import repository as notifications_repository
 from shared import bus
 from shared.events import ClientRegistered, ClientUserCreated
 from tests.conftest import REGION, client, receive_all
@@ -86,7 +86,7 @@ def test_partial_batch_failure_keeps_only_the_bad_record_and_it_ends_in_the_dlq(
         if int(dlq["Attributes"]["ApproximateNumberOfMessages"]):
             break
     # The good record was processed once (the client is known to notifications) and deleted.
-    assert notifications.repository.sender_for("c-good") == "no-reply@finview.example"
+    assert notifications_repository.sender_for("c-good") == "no-reply@finview.example"
     dead = receive_all(aws, "notifications-inbox", dlq=True)
     assert [m["Body"] for m in dead] == ["{this is not json"]
     assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= STACK.queue("notifications-inbox").max_receive_count

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.contacts import attachments
-from services.contacts.case_models import NewAttachmentIn
-from shared.api import ApiError
+from services.contacts.cases import attachments
+from services.contacts.cases.models import NewAttachmentIn
+from shared.api import ApiError, from_domain_error
+from shared.errors import DomainError
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -31,10 +32,11 @@ def test_accepted_types(filename: str, content_type: str) -> None:
 
 def _rejected(**fields: object) -> ApiError:
     body = NewAttachmentIn.model_validate({"filename": "a.pdf", "content_type": "application/pdf", "size": 1, **fields})
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(DomainError) as info:
         attachments.check_upload(body)
-    assert info.value.status == 422
-    return info.value
+    error = from_domain_error(info.value)
+    assert error.status == 422
+    return error
 
 
 def test_limits() -> None:

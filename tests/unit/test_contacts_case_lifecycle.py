@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from services.contacts import case_lifecycle as life
-from shared.api import ApiError
+from services.contacts.cases import lifecycle as life
+from shared.api import from_domain_error
+from shared.errors import DomainError
 from shared.events import Instalment
 
 TODAY = date(2026, 11, 28)
@@ -37,13 +38,13 @@ def test_a_payment_lowers_the_open_amount_and_an_overpayment_is_reported() -> No
     ],
 )
 def test_bad_amounts_are_refused_with_a_code(amount: str, currency: str, code: str) -> None:
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         life.apply_payment(Decimal("100"), Decimal(amount), currency, TODAY, TODAY)
-    assert (refused.value.code, refused.value.status, refused.value.field) == (code, 422, "amount")
+    assert (refused.value.code, from_domain_error(refused.value).status, refused.value.field) == (code, 422, "amount")
 
 
 def test_a_payment_dated_tomorrow_is_refused() -> None:
-    with pytest.raises(ApiError, match="after today"):
+    with pytest.raises(DomainError, match="after today"):
         life.apply_payment(Decimal("100"), Decimal("1"), "EUR", date(2026, 11, 29), TODAY)
 
 
@@ -57,7 +58,7 @@ def test_a_valid_plan_passes_and_each_rule_is_named_when_broken() -> None:
         "plan_above_open_amount": _plan(("2026-12-15", "1000"), ("2027-01-15", "250.01")),
     }
     for code, plan in cases.items():
-        with pytest.raises(ApiError) as refused:
+        with pytest.raises(DomainError) as refused:
             life.check_plan(plan, Decimal("1250.00"), "EUR", TODAY)
         assert refused.value.code == code
 
@@ -74,9 +75,9 @@ def test_closing_rules() -> None:
         ("paid_in_settlement", "in_settlement", Decimal("50"), Decimal("150"), Decimal("200"), "settlement_not_paid"),
         ("recalled_by_client", "closed", Decimal("1"), Decimal(0), None, "case_not_active"),
     ]:
-        with pytest.raises(ApiError) as refused:
+        with pytest.raises(DomainError) as refused:
             life.check_close(reason, status, open_amount, paid, plan)  # type: ignore[arg-type]
-        assert (refused.value.code, refused.value.status) == (code, 409)
+        assert (refused.value.code, from_domain_error(refused.value).status) == (code, 409)
 
 
 def test_the_closing_email_is_sent_only_for_the_kind_the_client_chose() -> None:

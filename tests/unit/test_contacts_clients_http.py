@@ -8,9 +8,9 @@ from typing import Any
 from chalice import Chalice, Response
 
 from infra.local.apigw import proxy_event
+from services.contacts.clients.models import NewClient
 from services.contacts.http import respond
 from services.contacts.identity import Identity
-from services.contacts.models import NewClient
 
 probe = Chalice(app_name="probe")
 CLIENT_USER_OF_A = {"principalId": "u@a", "role": "client_user", "client_id": "a"}

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from services.contacts import client_rules, pagination
-from services.contacts.identity import from_request_context
-from services.contacts.models import (
+from services.contacts import pagination
+from services.contacts.clients import domain as client_rules
+from services.contacts.clients.models import (
     BusinessUnit,
     BusinessUnitOverrides,
     Client,
@@ -20,7 +20,9 @@ from services.contacts.models import (
     WorkflowOverride,
     WorkflowSettings,
 )
-from shared.api import ApiError
+from services.contacts.identity import from_request_context
+from shared.api import ApiError, from_domain_error
+from shared.errors import DomainError
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -40,10 +42,12 @@ def unit() -> BusinessUnit:
 
 
 def refused(call: Any, *args: Any) -> ApiError:
-    with pytest.raises(ApiError) as info:
+    """The refusal as the API answers it (status from the one mapping at the edge)."""
+    with pytest.raises(DomainError) as info:
         call(*args)
-    assert info.value.status == 422
-    return info.value
+    error = from_domain_error(info.value)
+    assert error.status == 422
+    return error
 
 
 # ---- phone numbers ----------------------------------------------------------------------------------------
@@ -244,9 +248,9 @@ def test_missing_or_unknown_identities_are_401(authorizer: dict[str, Any] | None
 def test_a_client_users_reads_of_another_client_are_not_found_not_forbidden() -> None:
     who = from_request_context({"authorizer": {"principalId": "p", "role": "client_user", "client_id": "c1"}})
     who.require_client_read("c1")
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(DomainError) as info:
         who.require_client_read("c2")
-    assert info.value.status == 404
+    assert from_domain_error(info.value).status == 404
 
 
 # ---- pagination -------------------------------------------------------------------------------------------

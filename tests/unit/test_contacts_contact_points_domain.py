@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from services.contacts import domain
-from services.contacts.case_models import ContactPoint
-from services.contacts.domain import Evidence, PointState
-from shared.api import ApiError
+from services.contacts.cases import domain
+from services.contacts.cases.domain import Evidence, PointState
+from services.contacts.cases.models import ContactPoint
+from shared.api import ApiError, from_domain_error
+from shared.errors import DomainError
 from shared.events import ContactPointData
 
 PENDING = PointState(valid=True, qualification="pending", is_default=False)
@@ -17,9 +18,10 @@ INVALID = PointState(valid=False, qualification="pending", is_default=False)
 
 
 def _error(fn: object, *args: object) -> ApiError:
-    with pytest.raises(ApiError) as info:
+    """The refusal as the API answers it (status from the one mapping at the edge)."""
+    with pytest.raises(DomainError) as info:
         fn(*args)  # type: ignore[operator]
-    return info.value
+    return from_domain_error(info.value)
 
 
 def test_the_four_states_a_contact_point_can_be_in() -> None:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.contacts import domain, observations
-from shared.api import ApiError
+from services.contacts.cases import domain, observations
+from shared.api import from_domain_error
+from shared.errors import DomainError
 
 
 @pytest.mark.parametrize(
@@ -22,9 +23,9 @@ from shared.api import ApiError
     ],
 )
 def test_the_default_list_rejects_insults_in_three_languages(text: str, word: str) -> None:
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(DomainError) as info:
         observations.check(text)
-    err = info.value
+    err = from_domain_error(info.value)
     assert (err.status, err.code, err.field) == (422, "observation_not_objective", "observation")
     assert repr(word) in err.message
 
@@ -56,5 +57,5 @@ def test_an_env_var_path_replaces_the_default_list(tmp_path: Path, monkeypatch: 
     custom.write_text("grumpy\n", encoding="utf-8")
     monkeypatch.setenv(observations.ENV_VAR, str(custom))
     observations.check("a liar")  # not in the replacement list
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         observations.check("Grumpy accountant")

@@ -13,8 +13,9 @@ from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from services.contacts import audit, domain, store
-from services.contacts.case_models import Case, CaseFile, CaseOwner, ContactPoint
+from services.contacts import store
+from services.contacts.cases import audit, domain
+from services.contacts.cases.models import Case, CaseFile, CaseOwner, ContactPoint
 from shared import aws
 from shared.events import CaseData, CaseOwnerData, ContactPointType
 

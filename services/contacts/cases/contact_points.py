@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from services.contacts import audit, domain, observations, pagination
-from services.contacts import case_repository as repository
-from services.contacts.case_models import (
+from services.contacts import pagination
+from services.contacts.cases import audit, domain, observations, repository
+from services.contacts.cases.models import (
     CaseOwner,
     ContactActionOut,
     ContactPoint,
@@ -26,7 +26,7 @@ from services.contacts.case_models import (
 from services.contacts.identity import Identity
 from services.contacts.models import Page
 from shared import bus
-from shared.api import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.events import ContactActionRequested, ContactPointData, ContactPointType
 from shared.observability import logger
 

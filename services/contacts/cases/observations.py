@@ -7,13 +7,13 @@ another file that replaces it (an agency's own wording, a longer list) without a
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
-from services.contacts import domain
+from services.contacts import settings
+from services.contacts.cases import domain
 
-DEFAULT_TERMS = Path(__file__).with_name("observation_terms.txt")
-ENV_VAR = "CONTACTS_OBSERVATION_TERMS"
+DEFAULT_TERMS = settings.DEFAULT_OBSERVATION_TERMS
+ENV_VAR = settings.OBSERVATION_TERMS_VAR
 
 
 @functools.cache
@@ -22,7 +22,7 @@ def _load(path: str) -> frozenset[str]:
 
 
 def terms() -> frozenset[str]:
-    return _load(os.environ.get(ENV_VAR) or str(DEFAULT_TERMS))
+    return _load(str(settings.rules().observation_terms))
 
 
 def check(observation: str | None) -> None:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.contacts import business_units, client_rules
-from services.contacts import client_repository as repository
-from services.contacts.identity import Identity
-from services.contacts.models import (
+from services.contacts.clients import business_units, domain, repository
+from services.contacts.clients.models import (
     BusinessUnit,
     Client,
     ClientChange,
@@ -25,11 +23,12 @@ from services.contacts.models import (
     EffectiveWorkflow,
     NewClient,
     NewClientUser,
-    Page,
     RightsChange,
 )
+from services.contacts.identity import Identity
+from services.contacts.models import Page
 from shared import bus
-from shared.api import ApiError, Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.events import ClientRegistered, ClientSettingsChanged, ClientUserCreated, ClientUserRightsChanged, new_id
 
 # ---- clients ----------------------------------------------------------------------------------------------
@@ -47,14 +46,14 @@ def _registered(client: Client, unit: BusinessUnit, correlation_id: str) -> Clie
 
 def _with_business_unit(client: Client, unit: BusinessUnit | None = None) -> Client:
     unit = unit or business_units.chosen(client.business_unit_id)
-    effective = client_rules.effective_business_unit(unit, client.business_unit_overrides)
+    effective = domain.effective_business_unit(unit, client.business_unit_overrides)
     return client.model_copy(update={"business_unit": effective})
 
 
 def create_client(body: NewClient, who: Identity, correlation_id: str) -> Client:
     who.require_admin()
     unit = business_units.chosen(body.business_unit_id)
-    client_rules.check_portfolios(body.portfolios)
+    domain.check_portfolios(body.portfolios)
     client = Client(client_id=new_id(), created_at=datetime.now(UTC), **body.model_dump())
     repository.put_client(client)
     bus.publish([_registered(client, unit, correlation_id)])
@@ -95,7 +94,7 @@ def change_client(client_id: str, change: ClientChange, who: Identity, correlati
     sent = change.model_fields_set
     if sent & {"business_unit_id", "finances"}:
         who.require_admin()  # the business unit and the billing agreement are the agency's commercial terms
-    new = client_rules.changed_client(current, change)
+    new = domain.changed_client(current, change)
     unit = business_units.chosen(new.business_unit_id)
     if change.portfolios is not None:
         _check_portfolios_unused(new)
@@ -111,7 +110,7 @@ def change_client(client_id: str, change: ClientChange, who: Identity, correlati
 def _check_portfolios_unused(client: Client) -> None:
     """A portfolio still used by a workflow override or a user cannot be removed."""
     settings = _stored_settings(client.client_id)
-    in_use = client_rules.portfolios_in_use(client, settings)
+    in_use = domain.portfolios_in_use(client, settings)
     known = {p.portfolio_id for p in client.portfolios}
     token: str | None = None
     while True:
@@ -120,11 +119,10 @@ def _check_portfolios_unused(client: Client) -> None:
         if token is None:
             break
     if in_use:
-        raise ApiError(
+        raise Conflict(
             "portfolio_in_use",
             f"portfolio {', '.join(sorted(set(in_use)))} is still used by workflow overrides or users",
             "portfolios",
-            status=409,
         )
 
 
@@ -151,8 +149,8 @@ def _user_created(client: Client, user: ClientUser, correlation_id: str, *, link
 def create_client_user(client_id: str, body: NewClientUser, who: Identity, correlation_id: str) -> ClientUser:
     who.require_agency()
     client = get_client(client_id, who)
-    client_rules.check_user_portfolios(body.portfolios, client)
-    phone = client_rules.e164(body.phone, body.phone_country) if body.phone else None
+    domain.check_user_portfolios(body.portfolios, client)
+    phone = domain.e164(body.phone, body.phone_country) if body.phone else None
     user = ClientUser(
         user_id=new_id(),
         client_id=client.client_id,
@@ -184,12 +182,12 @@ def link_client_user(client_id: str, body: ClientUserLink, who: Identity, correl
     who.require_agency()
     client = get_client(client_id, who)
     if (body.user_id is None) == (body.email is None):
-        raise ApiError("user_id_or_email", "name the existing user by exactly one of user_id or email", "user_id", 422)
+        raise Invalid("user_id_or_email", "name the existing user by exactly one of user_id or email", "user_id")
     email = str(body.email).lower() if body.email else repository.email_of_user(str(body.user_id))
     person = repository.get_person(email) if email else None
     if person is None:
         raise NotFound("user", str(body.user_id or body.email))
-    client_rules.check_user_portfolios(body.portfolios, client)
+    domain.check_user_portfolios(body.portfolios, client)
     user = ClientUser(
         user_id=str(person["person_id"]),
         client_id=client.client_id,
@@ -229,7 +227,7 @@ def change_rights(client_id: str, user_id: str, change: RightsChange, who: Ident
     user = get_client_user(client_id, user_id, who)
     update = {name: getattr(change, name) for name in change.model_fields_set if getattr(change, name) is not None}
     if "portfolios" in update:
-        client_rules.check_user_portfolios(update["portfolios"], client)
+        domain.check_user_portfolios(update["portfolios"], client)
     new = user.model_copy(update=update)
     new = new.model_copy(update={"employee": not (new.commercial or new.operational)})
     repository.replace_membership(new)
@@ -277,9 +275,9 @@ def put_settings(client_id: str, body: ClientSettings, who: Identity, correlatio
         kept = body.enrichment.model_copy(update={"granted": current.enrichment.granted})
         body = body.model_copy(update={"enrichment": kept})
     # Every enrichment attempt costs money: only an agency administrator grants or revokes it.
-    if client_rules.enrichment_grant_changed(current, body) and who.role != "agency_admin":
+    if domain.enrichment_grant_changed(current, body) and who.role != "agency_admin":
         raise Forbidden("only an agency administrator may grant or revoke enrichment")
-    client_rules.check_settings(body, [p.portfolio_id for p in client.portfolios])
+    domain.check_settings(body, [p.portfolio_id for p in client.portfolios])
     settings = body.model_dump(mode="json")
     repository.put_settings(client_id, settings)
     bus.publish([ClientSettingsChanged(correlation_id=correlation_id, client_id=client_id, settings=settings)])
@@ -291,4 +289,4 @@ def portfolio_workflow(client_id: str, portfolio_id: str, who: Identity) -> Effe
     if portfolio_id not in {p.portfolio_id for p in client.portfolios}:
         raise NotFound("portfolio", portfolio_id)
     workflow = _stored_settings(client_id).workflow
-    return client_rules.effective_workflow(workflow, workflow.portfolio_overrides.get(portfolio_id), portfolio_id)
+    return domain.effective_workflow(workflow, workflow.portfolio_overrides.get(portfolio_id), portfolio_id)

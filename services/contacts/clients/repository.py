@@ -12,7 +12,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.contacts import pagination, store
-from services.contacts.models import BusinessUnit, Client, ClientUser
+from services.contacts.clients.models import BusinessUnit, Client, ClientUser
 
 NOT_EXISTS = "attribute_not_exists(PK)"
 

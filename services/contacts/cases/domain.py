@@ -17,7 +17,7 @@ from typing import Literal
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from shared.api import ApiError, Conflict
+from shared.errors import Conflict, Invalid
 from shared.events import ContactPointData, ContactPointType
 
 NAMESPACE = uuid.UUID("6f1c3c1e-5d0a-4c4b-9a55-0f1b7a2f7c10")
@@ -39,10 +39,6 @@ ACTION_TYPE: dict[str, ContactPointType] = {
     "letter": "postal_address",
     "email": "email",
 }
-
-
-class Unprocessable(ApiError):
-    status = 422
 
 
 def normalised_value(point: ContactPointData) -> str:
@@ -112,13 +108,13 @@ class Evidence:
 def check_evidence(point_type: ContactPointType, evidence: Evidence) -> None:
     if evidence.kind not in EVIDENCE_FOR_TYPE[point_type]:
         allowed = ", ".join(sorted(EVIDENCE_FOR_TYPE[point_type]))
-        raise Unprocessable(
+        raise Invalid(
             "evidence_not_for_type",
             f"{evidence.kind} cannot confirm a {point_type} contact point (allowed: {allowed})",
             "evidence.kind",
         )
     if evidence.kind == "reason" and not (evidence.note or "").strip():
-        raise Unprocessable("reason_required", "a free reason needs its text", "evidence.note")
+        raise Invalid("reason_required", "a free reason needs its text", "evidence.note")
 
 
 def validated(state: PointState, point_type: ContactPointType, evidence: Evidence) -> PointState:
@@ -159,9 +155,7 @@ def made_default(state: PointState) -> PointState:
 def check_action(action: ActionKind, point_type: ContactPointType, state: PointState, automatic: bool) -> None:
     """A call or SMS needs a phone, a letter an address, an e-mail an e-mail; automatic actions use the default."""
     if ACTION_TYPE[action] != point_type:
-        raise Unprocessable(
-            "action_not_for_type", f"a {action} needs a {ACTION_TYPE[action]}, not a {point_type}", "action"
-        )
+        raise Invalid("action_not_for_type", f"a {action} needs a {ACTION_TYPE[action]}, not a {point_type}", "action")
     if not state.valid:
         raise Conflict("contact_point_invalid", "an invalid contact point cannot be used")
     if automatic and not state.is_default:
@@ -208,7 +202,7 @@ def check_observation(observation: str | None, terms: frozenset[str]) -> None:
         return
     word = offending_term(observation, terms)
     if word is not None:
-        raise Unprocessable(
+        raise Invalid(
             "observation_not_objective",
             f"the observation must stay objective and related to the case; {word!r} is not allowed",
             "observation",
@@ -225,15 +219,15 @@ def check_value(point_type: ContactPointType, value: str) -> str:
         try:
             return validate_email(value, check_deliverability=False).normalized.lower()
         except EmailNotValidError as exc:
-            raise Unprocessable("invalid_email", f"not an e-mail address: {exc}", "value") from exc
+            raise Invalid("invalid_email", f"not an e-mail address: {exc}", "value") from exc
     if point_type == "phone":
         try:
             number = phonenumbers.parse(value, None)
         except phonenumbers.NumberParseException as exc:
-            raise Unprocessable(
+            raise Invalid(
                 "invalid_phone", "a phone needs the international form, e.g. +41 44 123 45 67", "value"
             ) from exc
         if not phonenumbers.is_possible_number(number):
-            raise Unprocessable("invalid_phone", f"{value!r} is not a possible phone number", "value")
+            raise Invalid("invalid_phone", f"{value!r} is not a possible phone number", "value")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return " ".join(value.split())

@@ -15,7 +15,7 @@ from typing import Literal
 
 from babel.numbers import get_currency_precision
 
-from shared.api import ApiError, Conflict
+from shared.errors import Conflict, Invalid
 from shared.events import CloseReason, Instalment, MessageKind
 
 Status = Literal["open", "in_settlement", "paid", "closed"]
@@ -28,22 +28,18 @@ CLOSED_STATUS: dict[str, Status] = {
 }
 
 
-class Unprocessable(ApiError):
-    status = 422
-
-
 def check_amount(amount: Decimal, currency: str, field: str) -> Decimal:
     if not amount.is_finite() or amount <= 0:
-        raise Unprocessable("invalid_amount", f"the amount must be positive, not {amount}", field)
+        raise Invalid("invalid_amount", f"the amount must be positive, not {amount}", field)
     places = get_currency_precision(currency)
     if amount != amount.quantize(Decimal(1).scaleb(-places)):
-        raise Unprocessable("invalid_amount", f"{currency} has {places} decimal places; {amount} has more", field)
+        raise Invalid("invalid_amount", f"{currency} has {places} decimal places; {amount} has more", field)
     return amount
 
 
 def check_currency(given: str | None, case_currency: str, field: str = "currency") -> None:
     if given is not None and given.upper() != case_currency.upper():
-        raise Unprocessable("currency_mismatch", f"the case is in {case_currency}, not {given}", field)
+        raise Invalid("currency_mismatch", f"the case is in {case_currency}, not {given}", field)
 
 
 def check_active(status: str) -> None:
@@ -60,7 +56,7 @@ class PaymentOutcome:
 def apply_payment(open_amount: Decimal, amount: Decimal, currency: str, paid_on: date, today: date) -> PaymentOutcome:
     check_amount(amount, currency, "amount")
     if paid_on > today:
-        raise Unprocessable("payment_in_future", f"a payment cannot be dated {paid_on}, after today", "paid_on")
+        raise Invalid("payment_in_future", f"a payment cannot be dated {paid_on}, after today", "paid_on")
     remaining = open_amount - amount
     return PaymentOutcome(max(remaining, Decimal(0)), max(-remaining, Decimal(0)))
 
@@ -68,27 +64,23 @@ def apply_payment(open_amount: Decimal, amount: Decimal, currency: str, paid_on:
 def check_plan(instalments: Sequence[Instalment], open_amount: Decimal, currency: str, today: date) -> None:
     """Positive amounts, strictly increasing due dates from today on, numbered 1..n, total not above the open amount."""
     if not instalments:
-        raise Unprocessable("empty_plan", "a payment plan needs at least one instalment", "instalments")
+        raise Invalid("empty_plan", "a payment plan needs at least one instalment", "instalments")
     previous: date | None = None
     for i, instalment in enumerate(instalments):
         field = f"instalments.{i}"
         check_amount(instalment.amount, currency, f"{field}.amount")
         if instalment.number != i + 1:
-            raise Unprocessable(
-                "invalid_instalment_number", f"instalment {i + 1} is numbered {instalment.number}", field
-            )
+            raise Invalid("invalid_instalment_number", f"instalment {i + 1} is numbered {instalment.number}", field)
         if instalment.due_on < today:
-            raise Unprocessable(
-                "instalment_in_past", f"instalment {i + 1} is due {instalment.due_on}, before today", field
-            )
+            raise Invalid("instalment_in_past", f"instalment {i + 1} is due {instalment.due_on}, before today", field)
         if previous is not None and instalment.due_on <= previous:
-            raise Unprocessable(
+            raise Invalid(
                 "instalment_dates_not_increasing", f"instalment {i + 1} is not due after instalment {i}", field
             )
         previous = instalment.due_on
     total = sum((i.amount for i in instalments), Decimal(0))
     if total > open_amount:
-        raise Unprocessable(
+        raise Invalid(
             "plan_above_open_amount", f"the plan totals {total} {currency}; only {open_amount} are open", "instalments"
         )
 

@@ -6,14 +6,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, Field, computed_field
 
-from services.contacts.domain import ActionKind, EvidenceKind, PointState, Qualification, State
+from services.contacts.cases.domain import ActionKind, EvidenceKind, PointState, Qualification, State
+from services.contacts.models import In
 from shared.events import ContactPointType, PostalAddress
-
-
-class In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class ContactPoint(BaseModel):

@@ -7,24 +7,20 @@ table under ``CASE#<case_id> / ATTACHMENT#<attachment_id>``.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from services.contacts import audit, cases, pagination, store
-from services.contacts import case_repository as repository
-from services.contacts.case_models import Attachment, AttachmentDownload, AttachmentUpload, NewAttachmentIn
-from services.contacts.domain import Unprocessable
+from services.contacts import pagination, settings, store
+from services.contacts.cases import audit, repository
+from services.contacts.cases import use_cases as cases
+from services.contacts.cases.models import Attachment, AttachmentDownload, AttachmentUpload, NewAttachmentIn
 from services.contacts.identity import Identity
 from services.contacts.models import Page
 from shared import aws
-from shared.api import Conflict, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 from shared.events import new_id
 
 MAX_SIZE = 20 * 1024 * 1024
@@ -41,8 +37,6 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "message/rfc822": ("eml",),
     "application/vnd.ms-outlook": ("msg",),
 }
-_presigners: dict[tuple[str, str], Any] = {}
-_lock = threading.Lock()
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
 
@@ -51,7 +45,7 @@ def safe_filename(name: str) -> str:
     base = re.split(r"[\\/]", name)[-1]
     cleaned = _UNSAFE.sub("_", base).strip(" .")
     if not cleaned:
-        raise Unprocessable("invalid_filename", "the file name is empty once its path is removed", "filename")
+        raise Invalid("invalid_filename", "the file name is empty once its path is removed", "filename")
     return cleaned
 
 
@@ -59,19 +53,17 @@ def check_upload(body: NewAttachmentIn) -> str:
     """Size and type limits; returns the safe file name."""
     content_type = body.content_type.split(";")[0].strip().lower()
     if content_type not in ALLOWED:
-        raise Unprocessable(
+        raise Invalid(
             "content_type_not_allowed",
             f"{body.content_type} is not accepted; send one of: pdf, png, jpeg, tiff, docx, xlsx, txt, eml, msg",
             "content_type",
         )
     if body.size > MAX_SIZE:
-        raise Unprocessable(
-            "attachment_too_large", f"an attachment may have at most {MAX_SIZE // (1024 * 1024)} MB", "size"
-        )
+        raise Invalid("attachment_too_large", f"an attachment may have at most {MAX_SIZE // (1024 * 1024)} MB", "size")
     filename = safe_filename(body.filename)
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if extension not in ALLOWED[content_type]:
-        raise Unprocessable(
+        raise Invalid(
             "extension_mismatch",
             f"a {content_type} file should end in .{' or .'.join(ALLOWED[content_type])}",
             "filename",
@@ -82,18 +74,11 @@ def check_upload(body: NewAttachmentIn) -> str:
 def _presigner() -> Any:
     """An S3 client that signs with SigV4, so the Content-Type and Content-Length of an upload are signed headers
     (the shared client may presign with the older query signature, which does not cover the length)."""
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "eu-west-1")
-    key = (os.environ.get("AWS_ENDPOINT_URL", ""), region)
-    with _lock:
-        if key not in _presigners:
-            _presigners[key] = boto3.session.Session().client(
-                "s3", region_name=region, config=Config(signature_version="s3v4")
-            )
-        return _presigners[key]
+    return aws.client("s3", signature_version="s3v4")
 
 
 def _bucket() -> str:
-    return aws.env("ATTACHMENTS_BUCKET")
+    return settings.get().attachments_bucket
 
 
 def _object_key(case_id: str, attachment_id: str, filename: str) -> str:

@@ -1,5 +1,5 @@
 """Client rules (pure, no AWS): settings validation, inheritance from the business unit, portfolio overrides,
-phone numbers, user rights. Every refusal is a 422 naming the field path the caller has to fix.
+phone numbers, user rights. Every refusal is an ``Invalid`` naming the field path the caller has to fix.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import phonenumbers
 
-from services.contacts.models import (
+from services.contacts.clients.models import (
     BusinessUnit,
     BusinessUnitOverrides,
     Client,
@@ -20,7 +20,7 @@ from services.contacts.models import (
     WorkflowOverride,
     WorkflowSettings,
 )
-from shared.api import ApiError
+from shared.errors import Invalid
 
 # The fields the imports service maps a client's columns onto (its DEFAULT_MAPPING keys). A mapping for any
 # other name would be silently ignored by the import, so it is refused here.
@@ -49,8 +49,8 @@ WORKFLOW_FIELDS = (
 )
 
 
-def invalid(field: str, message: str, code: str = "invalid_value") -> ApiError:
-    return ApiError(code, message, field, status=422)
+def invalid(field: str, message: str, code: str = "invalid_value") -> Invalid:
+    return Invalid(code, message, field)
 
 
 # ---- phone numbers ----------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def _check_breathing_space(enabled: bool, days: int | None, field: str) -> None:
 
 
 def check_settings(settings: ClientSettings, portfolio_ids: Iterable[str]) -> None:
-    """The rules a pydantic field cannot express alone; raises a 422 naming the first field at fault."""
+    """The rules a pydantic field cannot express alone; raises ``Invalid`` naming the first field at fault."""
     headers: dict[str, str] = {}
     for ours, theirs in settings.imports.column_mapping.items():
         field = f"imports.column_mapping.{ours}"

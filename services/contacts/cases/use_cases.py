@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.contacts import audit, clients, contact_points, domain, pagination, store
-from services.contacts import case_repository as repository
-from services.contacts.case_models import (
+from services.contacts import pagination, store
+from services.contacts.cases import audit, contact_points, domain, repository
+from services.contacts.cases.models import (
     AuditEntry,
     Case,
     CaseActionIn,
@@ -18,10 +18,11 @@ from services.contacts.case_models import (
     ContactActionOut,
     Note,
 )
+from services.contacts.clients import use_cases as clients
 from services.contacts.identity import Identity
 from services.contacts.models import Page
 from shared import bus
-from shared.api import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.events import CaseFileImported, CaseOpened, EnrichmentResultFound, Event, new_id
 from shared.observability import logger, metrics
 

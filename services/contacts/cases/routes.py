@@ -1,6 +1,6 @@
 """Case routes (a Chalice blueprint registered by ``app.py``): case owners, contact points, case files.
 
-Each route declares its contract with ``openapi.operation`` beside it and only wires the request to a use case.
+Each route declares its contract and path with ``openapi.route`` and only wires the request to a use case.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from typing import TypeVar, get_args
 from chalice import Blueprint, Response
 from pydantic import BaseModel
 
-from services.contacts import attachments, cases, contact_points, pagination
-from services.contacts.case_models import (
+from services.contacts import pagination
+from services.contacts.cases import attachments, contact_points
+from services.contacts.cases import use_cases as cases
+from services.contacts.cases.models import (
     Attachment,
     AttachmentDownload,
     AttachmentUpload,
@@ -37,7 +39,7 @@ from services.contacts.case_models import (
 from services.contacts.http import Call, respond
 from services.contacts.identity import Identity
 from services.contacts.models import Page
-from services.contacts.openapi import operation
+from services.contacts.openapi import route
 from shared.api import ApiError
 from shared.events import ContactPointType
 
@@ -72,15 +74,14 @@ def _optional_body(c: Call, model: type[M]) -> M:
 
 # ---- case owners -----------------------------------------------------------------------------------------
 
-operation(OWNER, "GET", summary="A case owner and all its cases", response=CaseOwnerFile)
 
-
-@bp.route(OWNER, methods=["GET"])
+@route(bp, OWNER, "GET", summary="A case owner and all its cases", response=CaseOwnerFile)
 def get_case_owner(case_owner_id: str) -> Response:
     return respond(bp.current_request, lambda c: cases.get_case_owner(case_owner_id, c.identity))
 
 
-operation(
+@route(
+    bp,
     OWNER + "/contact-points",
     "GET",
     summary="The case owner's contact points (valid ones unless include_invalid)",
@@ -91,9 +92,6 @@ operation(
         **PAGE,
     },
 )
-
-
-@bp.route(OWNER + "/contact-points", methods=["GET"])
 def list_contact_points(case_owner_id: str) -> Response:
     def action(c: Call) -> Page[ContactPoint]:
         limit, token = c.page()
@@ -109,7 +107,8 @@ def list_contact_points(case_owner_id: str) -> Response:
     return respond(bp.current_request, action)
 
 
-operation(
+@route(
+    bp,
     OWNER + "/contact-points",
     "POST",
     summary="Add a contact point by hand (pending), with an optional objective observation",
@@ -118,9 +117,6 @@ operation(
     status=201,
     errors=CHANGE_ERRORS,
 )
-
-
-@bp.route(OWNER + "/contact-points", methods=["POST"])
 def add_contact_point(case_owner_id: str) -> Response:
     return respond(
         bp.current_request,
@@ -132,17 +128,15 @@ def add_contact_point(case_owner_id: str) -> Response:
     )
 
 
-operation(POINT, "GET", summary="One contact point", response=ContactPoint)
-
-
-@bp.route(POINT, methods=["GET"])
+@route(bp, POINT, "GET", summary="One contact point", response=ContactPoint)
 def get_contact_point(case_owner_id: str, contact_point_id: str) -> Response:
     return respond(
         bp.current_request, lambda c: contact_points.get_contact_point(case_owner_id, contact_point_id, c.identity)
     )
 
 
-operation(
+@route(
+    bp,
     POINT,
     "PATCH",
     summary="Edit the observation (null removes it)",
@@ -150,9 +144,6 @@ operation(
     response=ContactPoint,
     errors=CHANGE_ERRORS,
 )
-
-
-@bp.route(POINT, methods=["PATCH"])
 def edit_observation(case_owner_id: str, contact_point_id: str) -> Response:
     return respond(
         bp.current_request,
@@ -163,7 +154,8 @@ def edit_observation(case_owner_id: str, contact_point_id: str) -> Response:
     )
 
 
-operation(
+@route(
+    bp,
     POINT + "/validate",
     "POST",
     summary="Validate with evidence (phone: successful_call, inbound_call; address: acknowledgement_of_receipt, "
@@ -172,9 +164,6 @@ operation(
     response=ContactPointChange,
     errors=CHANGE_ERRORS,
 )
-
-
-@bp.route(POINT + "/validate", methods=["POST"])
 def validate(case_owner_id: str, contact_point_id: str) -> Response:
     return respond(
         bp.current_request,
@@ -185,7 +174,8 @@ def validate(case_owner_id: str, contact_point_id: str) -> Response:
     )
 
 
-operation(
+@route(
+    bp,
     POINT + "/invalidate",
     "POST",
     summary="Invalidate with a reason; a default point leaves its type without default (default_cleared)",
@@ -193,9 +183,6 @@ operation(
     response=ContactPointChange,
     errors=CHANGE_ERRORS,
 )
-
-
-@bp.route(POINT + "/invalidate", methods=["POST"])
 def invalidate(case_owner_id: str, contact_point_id: str) -> Response:
     return respond(
         bp.current_request,
@@ -206,7 +193,8 @@ def invalidate(case_owner_id: str, contact_point_id: str) -> Response:
     )
 
 
-operation(
+@route(
+    bp,
     POINT + "/cancel-validation",
     "POST",
     summary="Back to pending; a default point leaves its type without default (default_cleared)",
@@ -214,9 +202,6 @@ operation(
     response=ContactPointChange,
     errors=CHANGE_ERRORS,
 )
-
-
-@bp.route(POINT + "/cancel-validation", methods=["POST"])
 def cancel_validation(case_owner_id: str, contact_point_id: str) -> Response:
     return respond(
         bp.current_request,
@@ -227,7 +212,8 @@ def cancel_validation(case_owner_id: str, contact_point_id: str) -> Response:
     )
 
 
-operation(
+@route(
+    bp,
     POINT + "/make-default",
     "POST",
     summary="Make this validated point the default of its type (the previous default stops being one)",
@@ -235,9 +221,6 @@ operation(
     response=ContactPointChange,
     errors=CHANGE_ERRORS,
 )
-
-
-@bp.route(POINT + "/make-default", methods=["POST"])
 def make_default(case_owner_id: str, contact_point_id: str) -> Response:
     return respond(
         bp.current_request,
@@ -248,7 +231,8 @@ def make_default(case_owner_id: str, contact_point_id: str) -> Response:
     )
 
 
-operation(
+@route(
+    bp,
     POINT + "/actions",
     "POST",
     summary="Call, send a letter, an SMS or an e-mail from this point (published to notifications)",
@@ -257,9 +241,6 @@ operation(
     status=202,
     errors=CHANGE_ERRORS,
 )
-
-
-@bp.route(POINT + "/actions", methods=["POST"])
 def point_action(case_owner_id: str, contact_point_id: str) -> Response:
     def action(c: Call) -> ContactActionOut:
         body = c.body(ContactActionIn)
@@ -270,16 +251,14 @@ def point_action(case_owner_id: str, contact_point_id: str) -> Response:
     return respond(bp.current_request, action, 202, allow=agency)
 
 
-operation(
+@route(
+    bp,
     OWNER + "/audit",
     "GET",
     summary="The case owner's audit trail, newest first: who changed what, when, before/after and why",
     response=Page[AuditEntry],
     query=PAGE,
 )
-
-
-@bp.route(OWNER + "/audit", methods=["GET"])
 def list_audit(case_owner_id: str) -> Response:
     def action(c: Call) -> Page[AuditEntry]:
         limit, token = c.page()
@@ -290,10 +269,8 @@ def list_audit(case_owner_id: str) -> Response:
 
 # ---- cases -----------------------------------------------------------------------------------------------
 
-operation("/clients/{client_id}/cases", "GET", summary="A client's cases", response=Page[Case], query=PAGE)
 
-
-@bp.route("/clients/{client_id}/cases", methods=["GET"])
+@route(bp, "/clients/{client_id}/cases", "GET", summary="A client's cases", response=Page[Case], query=PAGE)
 def list_cases(client_id: str) -> Response:
     def action(c: Call) -> Page[Case]:
         limit, token = pagination.limit(c.query("limit"), default=100), c.query("next_token")
@@ -302,21 +279,20 @@ def list_cases(client_id: str) -> Response:
     return respond(bp.current_request, action)
 
 
-operation(
+@route(
+    bp,
     "/cases/{case_id}",
     "GET",
     summary="A case with its owner and the owner's contact points",
     response=CaseFile,
     query={"include_invalid": "true also lists invalid points"},
 )
-
-
-@bp.route("/cases/{case_id}", methods=["GET"])
 def get_case(case_id: str) -> Response:
     return respond(bp.current_request, lambda c: cases.get_case_file(case_id, c.identity, c.flag("include_invalid")))
 
 
-operation(
+@route(
+    bp,
     "/cases/{case_id}/actions",
     "POST",
     summary="A communication action of the case (on the default of its type unless a contact point is given)",
@@ -325,9 +301,6 @@ operation(
     status=202,
     errors=CHANGE_ERRORS,
 )
-
-
-@bp.route("/cases/{case_id}/actions", methods=["POST"])
 def case_action(case_id: str) -> Response:
     return respond(
         bp.current_request,
@@ -337,7 +310,8 @@ def case_action(case_id: str) -> Response:
     )
 
 
-operation(
+@route(
+    bp,
     "/cases/{case_id}/collector",
     "PUT",
     summary="(Re)assign the case to a collector",
@@ -345,9 +319,6 @@ operation(
     response=Case,
     errors=CHANGE_ERRORS,
 )
-
-
-@bp.route("/cases/{case_id}/collector", methods=["PUT"])
 def assign_collector(case_id: str) -> Response:
     def action(c: Call) -> Case:
         body = c.body(CollectorIn)
@@ -356,10 +327,7 @@ def assign_collector(case_id: str) -> Response:
     return respond(bp.current_request, action, allow=agency)
 
 
-operation("/cases/{case_id}/notes", "GET", summary="The case's notepad, newest first", response=Page[Note], query=PAGE)
-
-
-@bp.route("/cases/{case_id}/notes", methods=["GET"])
+@route(bp, "/cases/{case_id}/notes", "GET", summary="The case's notepad, newest first", response=Page[Note], query=PAGE)
 def list_notes(case_id: str) -> Response:
     def action(c: Call) -> Page[Note]:
         limit, token = c.page()
@@ -368,7 +336,8 @@ def list_notes(case_id: str) -> Response:
     return respond(bp.current_request, action)
 
 
-operation(
+@route(
+    bp,
     "/cases/{case_id}/notes",
     "POST",
     summary="Add a note (notes are never edited)",
@@ -376,9 +345,6 @@ operation(
     response=Note,
     status=201,
 )
-
-
-@bp.route("/cases/{case_id}/notes", methods=["POST"])
 def add_note(case_id: str) -> Response:
     return respond(
         bp.current_request,
@@ -388,12 +354,9 @@ def add_note(case_id: str) -> Response:
     )
 
 
-operation(
-    "/cases/{case_id}/attachments", "GET", summary="The case's attachments", response=Page[Attachment], query=PAGE
+@route(
+    bp, "/cases/{case_id}/attachments", "GET", summary="The case's attachments", response=Page[Attachment], query=PAGE
 )
-
-
-@bp.route("/cases/{case_id}/attachments", methods=["GET"])
 def list_attachments(case_id: str) -> Response:
     def action(c: Call) -> Page[Attachment]:
         limit, token = c.page()
@@ -402,7 +365,8 @@ def list_attachments(case_id: str) -> Response:
     return respond(bp.current_request, action)
 
 
-operation(
+@route(
+    bp,
     "/cases/{case_id}/attachments",
     "POST",
     summary="Register an attachment (pdf, png, jpeg, tiff, docx, xlsx, txt, eml, msg; at most 20 MB) and get a "
@@ -411,9 +375,6 @@ operation(
     response=AttachmentUpload,
     status=201,
 )
-
-
-@bp.route("/cases/{case_id}/attachments", methods=["POST"])
 def add_attachment(case_id: str) -> Response:
     return respond(
         bp.current_request,
@@ -424,24 +385,21 @@ def add_attachment(case_id: str) -> Response:
 
 
 ATTACHMENT = "/cases/{case_id}/attachments/{attachment_id}"
-operation(
+
+
+@route(
+    bp,
     ATTACHMENT,
     "GET",
     summary="An attachment with a presigned download URL (409 while its file is not uploaded)",
     response=AttachmentDownload,
     errors=(400, 401, 403, 404, 409),
 )
-
-
-@bp.route(ATTACHMENT, methods=["GET"])
 def get_attachment(case_id: str, attachment_id: str) -> Response:
     return respond(bp.current_request, lambda c: attachments.download(case_id, attachment_id, c.identity))
 
 
-operation(ATTACHMENT, "DELETE", summary="Delete an attachment (record and file)", status=204)
-
-
-@bp.route(ATTACHMENT, methods=["DELETE"])
+@route(bp, ATTACHMENT, "DELETE", summary="Delete an attachment (record and file)", status=204)
 def delete_attachment(case_id: str, attachment_id: str) -> Response:
     response = respond(
         bp.current_request,

@@ -10,23 +10,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.contacts import client_repository as repository
-from services.contacts.identity import Identity
-from services.contacts.models import (
+from services.contacts.clients import repository
+from services.contacts.clients.models import (
     BusinessUnit,
     BusinessUnitDefinition,
     CommunicationTemplate,
     CompanyInformation,
     EmailSettings,
     NewBusinessUnit,
-    Page,
 )
+from services.contacts.identity import Identity
+from services.contacts.models import Page
 from shared import bus
-from shared.api import ApiError, Conflict, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 from shared.events import ClientRegistered, new_id
 
 DEFAULT_ID = "default"
-# The sender every stage verifies in SES (infra.definition.Names.sender_email).
+# The sender every stage verifies in SES (the SenderEmail parameter of infra.definition).
 DEFAULT_SENDER = "no-reply@finview.example"
 
 
@@ -64,7 +64,7 @@ def chosen(business_unit_id: str, field: str = "business_unit_id") -> BusinessUn
     """The business unit a client picks: it must exist (422 naming the field otherwise)."""
     unit = find(business_unit_id)
     if unit is None:
-        raise ApiError("unknown_business_unit", f"business unit {business_unit_id!r} does not exist", field, 422)
+        raise Invalid("unknown_business_unit", f"business unit {business_unit_id!r} does not exist", field)
     return unit
 
 

@@ -1,0 +1,1 @@
+"""Clients side of contacts: business units, clients, client users and their settings."""

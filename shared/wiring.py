@@ -1,0 +1,41 @@
+"""The triggers of a service's Chalice ``app.py``, wired the same way in every service.
+
+``app.py`` is the one place that names a function's trigger (its queue and batch size, or its schedule);
+``infra.definition`` reads them from the app's event sources. Each helper registers a Lambda entry point of
+``handlers.py`` (``handler(event_dict, context)``) under the handler's own name, which is the function's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Chalice
+from chalice.app import CloudWatchEvent, SQSEvent
+
+LambdaHandler = Callable[[dict[str, Any], Any], Any]
+QUEUE_PREFIX = "finview-"  # Chalice's queue names; the stage's physical names come from infra.definition.Names
+BUS_BATCH_SIZE = 10
+
+
+def on_queue(app: Chalice, queue: str, handler: LambdaHandler, *, batch_size: int = BUS_BATCH_SIZE) -> Any:
+    """``handler`` consumes the SQS queue ``queue`` (logical name, e.g. ``imports-drops``)."""
+
+    def entry(event: SQSEvent) -> Any:
+        return handler(event.to_dict(), event.context)
+
+    return app.on_sqs_message(queue=QUEUE_PREFIX + queue, batch_size=batch_size, name=handler.__name__)(entry)
+
+
+def on_bus(app: Chalice, service: str, handler: LambdaHandler) -> Any:
+    """``handler`` consumes the events the bus rules route to the service's inbox queue."""
+    return on_queue(app, f"{service}-inbox", handler)
+
+
+def on_schedule(app: Chalice, expression: str, handler: LambdaHandler) -> Any:
+    """``handler`` runs on an EventBridge schedule (``rate(...)``/``cron(...)``)."""
+
+    def entry(event: CloudWatchEvent) -> Any:
+        return handler(event.to_dict(), event.context)
+
+    return app.schedule(expression, name=handler.__name__)(entry)
