@@ -186,22 +186,29 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     owner_id = event.case_owner.case_owner_id
     actor = audit.Actor.system("imports")
     why = {"event_id": event.event_id, "import_id": event.import_id, "rows": event.row_numbers}
-    repository.ensure_case_owner(event.client_id, event.case_owner, actor, event.correlation_id)
-    opened: list[Event] = []
-    for case in event.cases:
-        if repository.ensure_case(event.client_id, owner_id, case, actor, event.correlation_id, why):
-            opened.append(
-                CaseOpened(
-                    correlation_id=event.correlation_id,
-                    client_id=event.client_id,
-                    case_owner_id=owner_id,
-                    case_id=case.case_id,
-                    opened_on=case.opened_on,
-                )
-            )
+    cases = list({case.case_id: case for case in event.cases}.values())  # one write per item and transaction
     existing = repository.contact_point_ids(owner_id)
-    for new in domain.points_to_add(owner_id, event.contact_points, existing, "import"):
-        repository.add_contact_point(owner_id, new, actor, event.correlation_id, why)
+    points = domain.points_to_add(owner_id, event.contact_points, existing, "import")
+    # The owner, its cases and its points in one TransactWriteItems (or a few, past 100 items): each entity
+    # with its audit entry, and what exists already left as it is.
+    written = repository.write_unless_exists(
+        [
+            repository.case_owner_writes(event.client_id, event.case_owner, actor, event.correlation_id),
+            *(repository.case_writes(event.client_id, owner_id, c, actor, event.correlation_id, why) for c in cases),
+            *(repository.point_writes(owner_id, new, actor, event.correlation_id, why) for new in points),
+        ]
+    )
+    opened: list[Event] = [
+        CaseOpened(
+            correlation_id=event.correlation_id,
+            client_id=event.client_id,
+            case_owner_id=owner_id,
+            case_id=case.case_id,
+            opened_on=case.opened_on,
+        )
+        for case, new in zip(cases, written[1 : 1 + len(cases)], strict=True)
+        if new
+    ]
     metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=len(opened))
     # CaseOpened ids are fresh per run; a re-run after a crash may publish one twice, which enrichment
     # absorbs because it keys its records on case_id.
