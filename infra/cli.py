@@ -90,12 +90,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     busy = stack.stop(grace=STOP_GRACE_SECONDS)
     state.unlink(missing_ok=True)
     if busy:
-        # A handler in the middle of a long import would keep the interpreter (and its worker pools) alive for
-        # as long as it takes: like a Lambda at the end of its timeout, it is abandoned.
-        print(f"abandoned running invocations: {', '.join(busy)}", file=sys.stderr, flush=True)
-        logging.shutdown()
-        os._exit(0)
-    return 0
+        # like a Lambda at the end of its timeout, a handler in the middle of a long import is abandoned
+        print(f"abandoned running invocations: {', '.join(busy)}", file=sys.stderr)
+    # The ports are closed and the state file is gone. What remains is moto's whole data set in this process's
+    # heap: the interpreter would free it object by object at exit (seconds for a big import), and wait for the
+    # services' worker pools; the kernel frees it at once.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
