@@ -82,7 +82,7 @@ def backend(kind: str) -> Iterator[None]:
 
 def measure(n: int) -> dict[str, tuple[list[float], list[float]]]:
     """Seconds per call of each route, on a case owner of a realistic size (6 contact points)."""
-    from tests.integration.contacts_case_support import Api, deliver, imported
+    from tests.integration.contacts.cases.support import Api, deliver, imported
 
     warmup = 3
     points = (

@@ -30,7 +30,7 @@ REQUESTS = 50
 
 
 def one_round(owner: str) -> dict[str, Any]:
-    from tests.integration.contacts_case_support import (
+    from tests.integration.contacts.cases.support import (
         Api,
         deliver,
         imported,

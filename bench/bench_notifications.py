@@ -17,7 +17,7 @@ from bench.harness import Report, percentile, timings
 from services.notifications import channels, deliveries, letters, messages, rendering, sms
 from shared import aws
 from shared.events import Channel, ContactActionRequested
-from tests.unit.notifications_samples import debtor_message
+from tests.unit.notifications.samples import debtor_message
 
 SENDER = "no-reply@finview.example"
 OLD = Template("Hello $first_name,\n\nwe are writing to you about case $case on behalf of $client.\n")

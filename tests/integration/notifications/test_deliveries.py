@@ -1,0 +1,153 @@
+"""Debtor messages delivered on every channel through moto, recorded once, and their outcomes read back."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from moto.backends import get_backend
+from pypdf import PdfReader
+
+from infra.local.lambda_runtime import ACCOUNT
+from infra.local.stack import sent_emails
+from infra.provision import Provisioned
+from services.notifications import channels, deliveries, delivery_outcomes, message_records
+from shared import aws as shared_aws
+from shared.events import Channel, ContactActionRequested, MessageKind
+from tests.integration.support import client, receive_all
+from tests.unit.notifications.samples import debtor_message
+
+SENDER = "no-reply@finview.example"  # verified in SES by provisioning
+
+
+def _outbox(aws: Provisioned) -> deliveries.Outbox:
+    s3, sqs = client(aws, "s3"), client(aws, "sqs")
+    bucket = f"letters-{aws.names.stage}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": aws.region})
+    url = sqs.create_queue(QueueName=f"calls-{bucket}")["QueueUrl"]
+    return deliveries.Outbox(bucket, url, None, "https://app.finview.example/unsubscribe")
+
+
+def _request(
+    channel: Channel, to: str, kind: MessageKind = "payment_plan_reminder", language: str = "de"
+) -> ContactActionRequested:
+    message = debtor_message(kind, language, unsubscribe_url=None)
+    message = message.model_copy(update={"sender": message.sender.model_copy(update={"email": SENDER})})
+    return ContactActionRequested(
+        correlation_id="corr-1",
+        client_id="cl-1",
+        case_owner_id="owner-1",
+        case_id="case-4711",
+        action=channel,
+        contact_point_id=f"cp-{channel}",
+        contact_point_value=to,
+        automatic=True,
+        requested_by="schedule",
+        debtor_message=message,
+    )
+
+
+def _bus(aws: Provisioned) -> list[dict[str, Any]]:
+    return [json.loads(m["Body"]) for m in receive_all(aws, "bus-tap")]
+
+
+def test_an_email_is_sent_once_recorded_and_announced(aws: Provisioned) -> None:
+    outbox = _outbox(aws)
+    to = f"juergen.weiss.{aws.names.stage}@example.de"  # moto's SES is shared by the whole session
+    request = _request("email", to)
+    message_id = deliveries.deliver(request, outbox)
+    assert message_id and deliveries.deliver(request, outbox) is None  # redelivered: nothing more
+    sent = sent_emails(aws.endpoint_url, to=to)
+    assert len(sent) == 1 and sent[0]["subject"].startswith("Erinnerung: Rate 2")
+    record = message_records.get(message_id)
+    assert record is not None
+    assert {k: record[k] for k in ("status", "kind", "channel", "template", "language", "cause_event_id")} == {
+        "status": "sent",
+        "kind": "payment_plan_reminder",
+        "channel": "email",
+        "template": "de/payment_plan_reminder",
+        "language": "de",
+        "cause_event_id": request.event_id,
+    }
+    announced = [e for e in _bus(aws) if e["detail-type"] == "MessageSent.v1"]
+    assert len(announced) == 1 and announced[0]["detail"]["provider_message_id"] == record["provider_message_id"]
+
+
+def test_a_bounce_notification_becomes_message_bounced_for_contacts(aws: Provisioned) -> None:
+    message_id = deliveries.deliver(_request("email", "bounce@simulator.amazonses.com"), _outbox(aws))
+    record = message_records.get(str(message_id))
+    assert record is not None
+    _bus(aws)
+    note = {
+        "notificationType": "Bounce",
+        "mail": {"messageId": record["provider_message_id"], "destination": ["bounce@simulator.amazonses.com"]},
+        "bounce": {
+            "bounceType": "Permanent",
+            "bouncedRecipients": [{"emailAddress": "bounce@simulator.amazonses.com", "diagnosticCode": "smtp; 550"}],
+        },
+    }
+    body = json.dumps({"Type": "Notification", "Message": json.dumps(note)})
+    assert delivery_outcomes.on_provider_notification(body) == 1
+    assert delivery_outcomes.on_provider_notification(body) == 1  # SNS redelivers: the same event id again
+    bounced = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageBounced.v1"]
+    assert len({b["event_id"] for b in bounced}) == 1
+    assert {k: bounced[0][k] for k in ("message_id", "case_id", "contact_point_id", "bounce_type", "channel")} == {
+        "message_id": message_id,
+        "case_id": "case-4711",
+        "contact_point_id": "cp-email",
+        "bounce_type": "permanent",
+        "channel": "email",
+    }
+    assert (message_records.get(str(message_id)) or {})["status"] == "bounced"
+
+
+def test_sms_letter_and_call_go_out_on_their_channel(aws: Provisioned) -> None:
+    outbox = _outbox(aws)
+    phone = f"+491511{int(aws.names.stage[1:], 16) % 10**7:07d}"  # moto's SNS is shared by the whole session
+    sms_id = deliveries.deliver(_request("sms", phone), outbox)
+    letter_id = deliveries.deliver(_request("letter", "Lindenstraße 5, 10969 Berlin", kind="contact_request"), outbox)
+    call_id = deliveries.deliver(_request("call", "+33612345678", language="fr"), outbox)
+    sns = get_backend("sns")[ACCOUNT][aws.region]
+    texts = [text for number, text in sns.sms_messages.values() if number == phone]
+    assert len(texts) == 1 and "Rate 2" in texts[0] and "STOP" in texts[0]
+    assert (message_records.get(str(sms_id)) or {})["segments"] == 1
+    letter = message_records.get(str(letter_id)) or {}
+    pdf = client(aws, "s3").get_object(Bucket=outbox.letters_bucket, Key=letter["provider_message_id"])["Body"].read()
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Jürgen Weiß" in text and "10969 Berlin" in text and "§ 13a" in text
+    task = json.loads(client(aws, "sqs").receive_message(QueueUrl=outbox.calls_queue_url)["Messages"][0]["Body"])
+    assert task["message_id"] == call_id and task["phone"] == "+33612345678" and task["language"] == "fr"
+    assert {(message_records.get(str(i)) or {})["status"] for i in (letter_id, call_id)} == {"queued"}
+
+
+def test_an_invalid_recipient_is_refused_recorded_and_announced(aws: Provisioned) -> None:
+    message_id = deliveries.deliver(_request("email", "kein-at-zeichen.example.de"), _outbox(aws))
+    record = message_records.get(str(message_id)) or {}
+    assert (record["status"], record["reason_code"]) == ("failed", "invalid_recipient")
+    failed = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageFailed.v1"]
+    assert len(failed) == 1 and failed[0]["reason_code"] == "invalid_recipient"
+
+
+def test_throttling_after_every_retry_leaves_the_request_to_sqs_with_its_reason(aws: Provisioned) -> None:
+    calls: list[int] = []
+
+    def throttled(**_: Any) -> Any:
+        calls.append(1)
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "SendEmail")
+
+    request = _request("email", "juergen.weiss@example.de")
+    outbox = _outbox(aws)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(channels.time, "sleep", lambda _: None)
+        patch.setattr(shared_aws.client("sesv2"), "send_email", throttled)
+        with pytest.raises(channels.Throttled):
+            deliveries.deliver(request, outbox)
+    assert len(calls) == channels.ATTEMPTS
+    message_id = message_records.message_id_for(request.event_id, "payment_plan_reminder", "juergen.weiss@example.de")
+    record = message_records.get(message_id) or {}
+    assert (record["status"], record["reason_code"]) == ("retrying", "throttled")
+    assert deliveries.deliver(request, outbox) == message_id  # SQS's retry goes through
+    assert (message_records.get(message_id) or {})["status"] == "sent"

@@ -1,0 +1,122 @@
+"""The transactional outbox (shared.outbox) on moto's server: rows commit or roll back with the change, a flush
+publishes a cause's rows once, a retry republishes what an earlier attempt committed and did not publish, and
+the sweeper relays what a dead writer left behind."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from infra.provision import Provisioned
+from shared import bus, outbox
+from shared.events import ClientRegistered
+from tests.integration.support import client, receive_all
+
+TABLE_LOGICAL = "contacts"
+
+
+def _registered(client_id: str) -> ClientRegistered:
+    return ClientRegistered(
+        correlation_id="corr-outbox",
+        client_id=client_id,
+        legal_name="Acme GmbH",
+        business_unit_id="default",
+        sender_email="no-reply@finview.example",
+    )
+
+
+def _change(table: str, client_id: str, condition: str | None = None) -> dict[str, Any]:
+    put: dict[str, Any] = {"TableName": table, "Item": {"PK": {"S": f"CLIENT#{client_id}"}, "SK": {"S": "PROFILE"}}}
+    if condition:
+        put["ConditionExpression"] = condition
+    return {"Put": put}
+
+
+def _arrived(aws_: Provisioned) -> list[str]:
+    return [json.loads(m["Body"])["detail"]["client_id"] for m in receive_all(aws_, "imports-inbox")]
+
+
+def _outbox_rows(aws_: Provisioned) -> list[dict[str, Any]]:
+    items = client(aws_, "dynamodb").scan(TableName=aws_.names.table(TABLE_LOGICAL))["Items"]
+    return [i for i in items if i["PK"]["S"].startswith(outbox.PREFIX)]
+
+
+def test_rows_commit_with_the_change_and_a_flush_publishes_them_once(aws: Provisioned) -> None:
+    table = aws.names.table(TABLE_LOGICAL)
+    with outbox.cause("request-1"):
+        outbox.write([_registered("c-1"), _registered("c-2")], table, [_change(table, "c-1")])
+        assert len(_outbox_rows(aws)) == 2
+        assert outbox.flush(table) == 2
+        assert outbox.flush(table) == 0
+    assert sorted(_arrived(aws)) == ["c-1", "c-2"]
+    assert _outbox_rows(aws) == []
+
+
+def test_a_rolled_back_change_leaves_no_row_and_publishes_nothing(aws: Provisioned) -> None:
+    table = aws.names.table(TABLE_LOGICAL)
+    with outbox.cause("request-2"):
+        outbox.write([], table, [_change(table, "c-1")])
+        with pytest.raises(ClientError):
+            # The client exists: the condition fails, the whole transaction (and its event) is rolled back.
+            outbox.write([_registered("c-1")], table, [_change(table, "c-1", "attribute_not_exists(PK)")])
+        assert outbox.flush(table) == 0
+    assert _outbox_rows(aws) == []
+    assert _arrived(aws) == []
+
+
+def test_a_retry_of_the_same_cause_publishes_what_the_killed_attempt_committed(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = aws.names.table(TABLE_LOGICAL)
+    event = _registered("c-killed")
+
+    real = bus.publish_entries
+    dead = {"yes": True}
+
+    def killed(entries: Any, **kw: Any) -> int:
+        if dead["yes"]:
+            raise SystemExit("killed between commit and publish")
+        return real(entries, **kw)
+
+    monkeypatch.setattr(bus, "publish_entries", killed)
+    with outbox.cause("event-7"):
+        outbox.write([event], table, [_change(table, "c-killed")])
+        with pytest.raises(SystemExit):
+            outbox.flush(table)
+    assert _arrived(aws) == []
+    dead["yes"] = False
+    # Another cause's flush does not touch it; the retry of the same cause does, with the same event id.
+    with outbox.cause("event-8"):
+        assert outbox.flush(table) == 0
+    with outbox.cause("event-7"):
+        assert outbox.flush(table) == 1
+    bodies = [json.loads(m["Body"]) for m in receive_all(aws, "imports-inbox")]
+    assert [b["detail"]["event_id"] for b in bodies] == [event.event_id]
+
+
+def test_the_sweeper_relays_rows_older_than_the_grace_only(aws: Provisioned) -> None:
+    table = aws.names.table(TABLE_LOGICAL)
+    with outbox.cause("abandoned"):
+        outbox.write([_registered("c-late")], table)
+    assert outbox.sweep(table) == 0  # the writer may still be flushing it itself
+    assert _arrived(aws) == []
+    later = datetime.now(UTC) + outbox.SWEEP_GRACE + timedelta(seconds=1)
+    assert outbox.sweep(table, now=later) == 1
+    assert outbox.sweep(table, now=later) == 0
+    assert _arrived(aws) == ["c-late"]
+
+
+def test_rows_of_many_causes_spread_over_the_shards(aws: Provisioned) -> None:
+    shards = {outbox.shard_of(f"cause-{i}") for i in range(200)}
+    assert len(shards) == outbox.SHARDS
+
+
+def test_publish_entries_sends_the_stored_entry_unchanged(aws: Provisioned) -> None:
+    event = _registered("c-raw")
+    assert bus.publish_entries([bus.to_entry(event, aws.names.bus)]) == 1
+    body = json.loads(receive_all(aws, "imports-inbox")[0]["Body"])
+    assert body["detail"] == json.loads(event.model_dump_json())
