@@ -169,8 +169,8 @@ def batch_write_baseline(stack: StackProcess, items: int) -> float:
 
 
 def run(report: Report, quick: bool) -> None:
-    sizes = (1_000, 5_000) if quick else (10_000, 100_000)
-    writes = 1_000 if quick else API_WRITES
+    sizes = (500, 2_000) if quick else (10_000, 100_000)
+    writes = 400 if quick else API_WRITES
     with tempfile.TemporaryDirectory() as tmp:
         stack = StackProcess().start()
         try:

@@ -10,7 +10,7 @@ from boto3.dynamodb.conditions import Key
 from infra.local import fidelity
 from infra.provision import Provisioned
 from services.contacts import store
-from tests.integration.contacts_case_support import deliver, imported
+from tests.integration.contacts.cases.support import deliver, imported
 
 OWNER = "owner-w"
 
