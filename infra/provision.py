@@ -29,7 +29,7 @@ class Provisioned:
     dlq_urls: dict[str, str]
 
     def function_env(self, service: str) -> dict[str, str]:
-        env = STACK.env_for(service, self.names)  # type: ignore[arg-type]
+        env = STACK.env_for(service, self.names)
         env["AWS_ENDPOINT_URL"] = self.endpoint_url
         env["AWS_REGION"] = self.region
         env["AWS_DEFAULT_REGION"] = self.region

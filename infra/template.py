@@ -10,24 +10,23 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import shutil
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from infra.definition import ALL_EVENTS_PATTERN, STACK, Bucket, Function, Queue, Ref, Stack, Table
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNTIME_REQUIREMENTS = [
-    "aws-lambda-powertools[tracer]>=3.0,<4",
-    "pydantic>=2.6,<3",
-    "pydantic-settings>=2.3,<3",
-    "chalice>=1.31,<2",
-    "email-validator>=2.1,<3",
-    "phonenumbers>=8.13,<10",
-    "openpyxl>=3.1,<4",
-    "rapidfuzz>=3.6,<4",
-    "charset-normalizer>=3.3,<4",
-]
+# Lambda's Python runtime brings boto3; every other dependency of pyproject.toml goes into each code folder.
+PROVIDED_BY_LAMBDA = {"boto3"}
+
+
+def runtime_requirements() -> list[str]:
+    """The project's dependencies (pyproject.toml, the one list) that a function's code folder must install."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return [d for d in declared if re.split(r"[\[<>=!~ ;]", d, maxsplit=1)[0] not in PROVIDED_BY_LAMBDA]
 
 
 def _cfn(name: str) -> str:
@@ -429,7 +428,7 @@ def build(out_dir: Path, stack: Stack = STACK) -> Path:
         shutil.copy(ROOT / "services" / "__init__.py", code / "services" / "__init__.py")
         shutil.copytree(ROOT / "services" / service, code / "services" / service, ignore=ignore)
         shutil.copytree(ROOT / "shared", code / "shared", ignore=ignore)
-        (code / "requirements.txt").write_text("\n".join(RUNTIME_REQUIREMENTS) + "\n")
+        (code / "requirements.txt").write_text("\n".join(runtime_requirements()) + "\n")
     path = out_dir / "template.json"
     path.write_text(json.dumps(render(stack), indent=1, sort_keys=False, default=str) + "\n")
     return path

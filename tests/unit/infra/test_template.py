@@ -135,3 +135,30 @@ def test_a_function_that_continues_on_its_own_queue_may_send_to_it_and_no_other_
         else:
             assert sends == []
     assert any(fn.continues_on_own_queue for fn in STACK.functions)
+
+
+def test_code_folders_install_every_package_the_services_import(built: Path) -> None:
+    """A package a service imports but its requirements.txt lacks fails the deployed function at import."""
+    import ast
+    import importlib.metadata
+    import re
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    distributions = importlib.metadata.packages_distributions()
+    lambda_runtime = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six"}
+    first_party = {"finview"}
+    for service in ("contacts", "imports", "enrichment", "notifications"):
+        requirements = (built.parent / service / "requirements.txt").read_text().splitlines()
+        installed = {norm(re.split(r"[\[<>=!~ ;]", r, maxsplit=1)[0]) for r in requirements if r}
+        tops: set[str] = set()
+        for folder in (Path("services") / service, Path("shared")):
+            for path in folder.rglob("*.py"):
+                for node in ast.walk(ast.parse(path.read_text())):
+                    if isinstance(node, ast.Import):
+                        tops.update(a.name.split(".")[0] for a in node.names)
+                    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                        tops.add(node.module.split(".")[0])
+        needed = {norm(d) for top in tops for d in distributions.get(top, [])} - lambda_runtime - first_party
+        assert needed - installed == set(), f"{service}: requirements.txt lacks {sorted(needed - installed)}"
