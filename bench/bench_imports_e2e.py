@@ -30,12 +30,14 @@ API_WRITES = 10_000
 BASELINE_THREADS = 8
 
 
-def write_file(directory: Path, rows: int) -> Path:
-    path = directory / f"debtors-{rows}.csv"
+def write_file(directory: Path, rows: int, crlf: bool = False) -> Path:
+    """The generated file; ``crlf``: the same rows with Windows line ends (imports refuses a file whose bytes
+    it has imported already, so an identical second round needs other bytes for the same data)."""
+    path = directory / f"debtors-{rows}{'-crlf' if crlf else ''}.csv"
     if not path.exists():
         with path.open("wb") as f:
             for chunk in generated_csv(rows, seed=3):
-                f.write(chunk)
+                f.write(chunk.replace(b"\n", b"\r\n") if crlf else chunk)
     return path
 
 
@@ -230,7 +232,7 @@ def _run(report: Report, stack: StackProcess, sizes: tuple[int, ...], writes: in
         note=f"peak {after_first['VmHWM']:,.0f} MB; {int(after_first['Threads'])} threads; statuses {outcome}; "
         "goal peak ≤ 1500 MB",
     )
-    second = import_round(stack, first["client_id"], write_file(tmp, biggest), timeout=3600)
+    second = import_round(stack, first["client_id"], write_file(tmp, biggest, crlf=True), timeout=3600)
     outcome = api_writes(stack, cases, writes, seed=2)
     stack.wait_idle(timeout=600)
     after_second = stack.status()
