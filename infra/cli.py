@@ -3,6 +3,7 @@
 finview up                 moto on loopback + infra + contacts API + dispatcher, until Ctrl-C
 finview demo               the walking skeleton on a fresh local stack, printed
 finview enrich --now       fire the enrichment schedule against the running stack
+finview release [--at T]   fire the schedule that releases deferred contacts (as of T)
 finview template [--out]   render the SAM template and code folders for AWS
 finview import FILE --client ID   drop a file for a client into the running stack and follow the import
 """
@@ -142,6 +143,16 @@ def cmd_enrich(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_release(args: argparse.Namespace) -> int:
+    """Fire the contact policy's release schedule once (as of --at, for a look at what it would let go then)."""
+    stack = _attach()
+    when = datetime.fromisoformat(args.at) if args.at else None
+    assert stack.dispatcher
+    result = stack.dispatcher.fire(stack.function("contacts", "release_deferred_contacts"), when)
+    print(json.dumps(result))
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Upload FILE to the running stack's drop bucket under the client's folder, follow the job, print the report."""
     import time
@@ -211,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     enrich.add_argument("--now", action="store_true")
     enrich.add_argument("--date", help="run as of this day (YYYY-MM-DD)")
     enrich.set_defaults(func=cmd_enrich)
+    release = sub.add_parser("release", help="fire the schedule that releases deferred contacts (running stack)")
+    release.add_argument("--at", help="run as of this time (ISO 8601 with offset), default now")
+    release.set_defaults(func=cmd_release)
     imp = sub.add_parser("import", help="drop a file for a client into the running stack and follow the import")
     imp.add_argument("file")
     imp.add_argument("--client", required=True, help="the client id (the drop folder)")

@@ -225,6 +225,8 @@ SIZING: dict[tuple[str, str], Sizing] = {
     # One full vCPU: parsing and matching are CPU-bound (see services/imports/pipeline.py).
     ("imports", "on_file_dropped"): Sizing(timeout=900, memory=1769, continues_on_own_queue=True),
     ("enrichment", "on_schedule"): Sizing(timeout=300),
+    # A batch of deferred contacts, each decided and written like an API request.
+    ("contacts", "release_deferred_contacts"): Sizing(timeout=120),
 }
 
 
@@ -274,7 +276,19 @@ STACK = Stack(
         Queue("notifications-inbox", "notifications"),
     ),
     rules=(
-        Rule("to-contacts", "contacts-inbox", (ev.CaseFileImported, ev.EnrichmentResultFound)),
+        Rule(
+            "to-contacts",
+            "contacts-inbox",
+            (
+                ev.CaseFileImported,
+                ev.EnrichmentResultFound,
+                # Delivery outcomes feed the contact policy (contact-point validity, opt-outs).
+                ev.MessageBounced,
+                ev.MessageComplained,
+                ev.SmsFailed,
+                ev.OptOutReceived,
+            ),
+        ),
         Rule("to-imports", "imports-inbox", (ev.ClientRegistered, ev.ClientSettingsChanged)),
         Rule(
             "to-enrichment",

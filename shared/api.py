@@ -31,9 +31,12 @@ class ApiError(Exception):
         self.code, self.message, self.field = code, message, field
         if status is not None:
             self.status = status
+        self.details: dict[str, Any] = {}
 
     def body(self) -> dict[str, Any]:
-        return ErrorResponse(error=ErrorBody(code=self.code, message=self.message, field=self.field)).model_dump()
+        body = ErrorResponse(error=ErrorBody(code=self.code, message=self.message, field=self.field)).model_dump()
+        body["error"].update(self.details)
+        return body
 
 
 # The one place a domain error gets its HTTP status.
@@ -42,7 +45,9 @@ STATUS: dict[type[DomainError], int] = {Invalid: 422, Conflict: 409, NotFound: 4
 
 def from_domain_error(exc: DomainError) -> ApiError:
     status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
-    return ApiError(exc.code, exc.message, exc.field, status=status)
+    error = ApiError(exc.code, exc.message, exc.field, status=status)
+    error.details = dict(exc.details)
+    return error
 
 
 def from_validation_error(exc: ValidationError) -> ApiError:

@@ -5,6 +5,8 @@ They carry no HTTP status: the API edge maps each kind to one (``shared.api.STAT
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """A refusal; ``code`` is stable for clients, ``field`` the dotted path of the input at fault (if any)."""
@@ -12,6 +14,8 @@ class DomainError(Exception):
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.field = code, message, field
+        # More machine-readable facts about the refusal, added to the error body (e.g. ``next_allowed_at``).
+        self.details: dict[str, Any] = {}
 
 
 class Invalid(DomainError):

@@ -7,10 +7,15 @@ The tree mirrors the source: ``unit/<service>/…`` (no network: see unit/confte
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 import pytest
 
 from tests.integration.support import REGION
+
+# Contacts are timed by the debtor's local hour: by default the contact policy's clock reads a weekday noon in
+# Europe, so no test depends on the hour it runs at (the policy's own tests pin the times they are about).
+POLICY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +27,13 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _daytime_contact_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.contacts.policy import gate
+
+    monkeypatch.setattr(gate, "now", lambda: POLICY_NOON)
 
 
 os.environ.setdefault("AWS_DEFAULT_REGION", REGION)

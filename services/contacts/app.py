@@ -14,6 +14,7 @@ from services.contacts.cases import routes as case_routes
 from services.contacts.clients import routes as client_routes
 from services.contacts.http import JSON_HEADERS, Call
 from services.contacts.openapi import route
+from services.contacts.policy import routes as policy_routes
 from services.contacts.settings import Settings
 from shared import wiring
 from shared.observability import lambda_handler
@@ -25,6 +26,7 @@ app.register_middleware(ConvertToMiddleware(lambda_handler("contacts")), "http")
 app.register_middleware(http.errors_in_contract, "http")
 app.register_blueprint(client_routes.bp)
 app.register_blueprint(case_routes.bp)
+app.register_blueprint(policy_routes.bp)
 
 
 @route(app, "/openapi.json", "GET", summary="This API's OpenAPI 3.1 document", auth=False, errors=())
@@ -33,5 +35,7 @@ def openapi_document() -> Response:
 
 
 on_bus_events = wiring.on_bus(app, "contacts", handlers.on_bus_events)
+# Deferred automatic contacts go out within minutes of their next allowed time (a window opening, a hold ending).
+release_deferred_contacts = wiring.on_schedule(app, "rate(5 minutes)", handlers.release_deferred_contacts)
 
 __all__ = ["Call", "app"]

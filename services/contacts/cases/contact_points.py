@@ -14,9 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from services.contacts import pagination
-from services.contacts.cases import audit, domain, observations, repository
+from services.contacts.cases import audit, contact_requests, domain, observations, repository
 from services.contacts.cases.models import (
     CaseOwner,
+    ContactActionIn,
     ContactActionOut,
     ContactPoint,
     ContactPointChange,
@@ -25,9 +26,8 @@ from services.contacts.cases.models import (
 )
 from services.contacts.identity import Identity
 from services.contacts.models import Page
-from shared import bus
 from shared.errors import Conflict, Forbidden, NotFound
-from shared.events import ContactActionRequested, ContactPointData, ContactPointType
+from shared.events import ContactPointData, ContactPointType
 from shared.observability import logger
 
 SERVICE = "contacts"
@@ -200,7 +200,12 @@ def make_default(
 
 
 def _change(
-    case_owner_id: str, contact_point_id: str, who: Identity, correlation_id: str, action: str, change: Change
+    case_owner_id: str,
+    contact_point_id: str,
+    who: Identity | audit.Actor,
+    correlation_id: str,
+    action: str,
+    change: Change,
 ) -> ContactPointChange:
     """Apply ``change`` to the point in one transaction with the default pointer (when the default moves) and
     the audit entry; retry from a fresh read whenever another writer got there first."""
@@ -232,7 +237,7 @@ def _change(
         tx.audit(
             audit.entry(
                 case_owner_id,
-                audit.Actor.of(who),
+                audit.Actor.of(who) if isinstance(who, Identity) else who,
                 action,
                 target_type="contact_point",
                 target_id=contact_point_id,
@@ -262,57 +267,38 @@ def _change(
 # ---- contact actions -------------------------------------------------------------------------------------
 
 
-def request_action(
-    owner: CaseOwner,
-    item: dict[str, Any],
-    action: domain.ActionKind,
-    automatic: bool,
-    case_id: str | None,
-    who: Identity,
-    correlation_id: str,
-) -> ContactActionOut:
-    """Check the action fits the point and publish ContactActionRequested for notifications."""
-    domain.check_action(action, item["type"], state_of(item), automatic)
-    event = ContactActionRequested(
-        correlation_id=correlation_id,
-        client_id=owner.client_id,
-        case_owner_id=owner.case_owner_id,
-        case_id=case_id,
-        action=action,
-        contact_point_id=str(item["contact_point_id"]),
-        contact_point_value=str(item["value"]),
-        automatic=automatic,
-        requested_by=who.principal,
-    )
-    bus.publish([event])
-    log.info("contact action requested", extra={"action": action, "automatic": automatic, "event_id": event.event_id})
-    return ContactActionOut(
-        event_id=event.event_id,
-        action=action,
-        automatic=automatic,
-        case_owner_id=owner.case_owner_id,
-        case_id=case_id,
-        contact_point=repository.to_point(item),
-    )
-
-
 def action_from_point(
     case_owner_id: str,
     contact_point_id: str,
-    action: domain.ActionKind,
-    automatic: bool,
-    case_id: str | None,
+    body: ContactActionIn,
     who: Identity,
     correlation_id: str,
 ) -> ContactActionOut:
-    owner = owner_for_change(case_owner_id, who)
-    if case_id is not None:
-        pointer = repository.case_pointer(case_id)
-        if not pointer or pointer["case_owner_id"] != case_owner_id:
-            raise NotFound("case", case_id)
-    return request_action(
-        owner, _point(case_owner_id, contact_point_id), action, automatic, case_id, who, correlation_id
+    """An action from one contact point: through the contact-policy gate like every contact with a debtor."""
+    owner_for_change(case_owner_id, who)
+    return contact_requests.request_from_api(
+        body.case_id,
+        body.action,
+        who,
+        correlation_id,
+        automatic=body.automatic,
+        case_owner_id=case_owner_id,
+        contact_point_id=contact_point_id,
+        message_kind=body.message_kind,
+        retry_of=body.retry_of,
     )
+
+
+def invalidate_with_evidence(
+    case_owner_id: str, contact_point_id: str, evidence: dict[str, Any], actor: audit.Actor, correlation_id: str
+) -> bool:
+    """An outcome proved the point wrong (a bounce, a wrong number, a returned letter): invalid, with the evidence
+    in the audit entry. False when it already was invalid."""
+    rule = _state_change(
+        lambda s, _t: domain.invalidated(s) if s.valid else s, {k: v for k, v in evidence.items() if v is not None}
+    )
+    result = _change(case_owner_id, contact_point_id, actor, correlation_id, "contact_point.invalidated", rule)
+    return result.changed
 
 
 def default_point(case_owner_id: str, point_type: ContactPointType) -> dict[str, Any]:

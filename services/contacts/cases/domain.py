@@ -152,14 +152,10 @@ def made_default(state: PointState) -> PointState:
 # ---- contact actions -------------------------------------------------------------------------------------
 
 
-def check_action(action: ActionKind, point_type: ContactPointType, state: PointState, automatic: bool) -> None:
-    """A call or SMS needs a phone, a letter an address, an e-mail an e-mail; automatic actions use the default."""
+def check_action_type(action: ActionKind, point_type: str) -> None:
+    """A call or SMS needs a phone, a letter an address, an e-mail an e-mail (the rest is the contact policy's)."""
     if ACTION_TYPE[action] != point_type:
         raise Invalid("action_not_for_type", f"a {action} needs a {ACTION_TYPE[action]}, not a {point_type}", "action")
-    if not state.valid:
-        raise Conflict("contact_point_invalid", "an invalid contact point cannot be used")
-    if automatic and not state.is_default:
-        raise Conflict("not_default", f"an automatic {action} may only use the default {point_type}")
 
 
 # ---- observations ----------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from services.contacts.cases.domain import ActionKind, EvidenceKind, PointState, Qualification, State
 from services.contacts.models import In
+from services.contacts.policy.rules import MessageKind
 from shared.events import ContactPointType, PostalAddress
 
 
@@ -119,21 +120,33 @@ class ContactActionIn(In):
     action: ActionKind
     automatic: bool = False
     case_id: str | None = Field(default=None, max_length=64)
+    message_kind: MessageKind = Field(default="contact_request", description="what the contact is for (holds)")
+    retry_of: str | None = Field(default=None, max_length=64, description="the call request this call retries")
 
 
 class CaseActionIn(In):
     action: ActionKind
     automatic: bool = False
     contact_point_id: str | None = Field(default=None, max_length=64, description="default of its type if absent")
+    message_kind: MessageKind = Field(default="contact_request", description="what the contact is for (holds)")
+    retry_of: str | None = Field(default=None, max_length=64, description="the call request this call retries")
 
 
 class ContactActionOut(BaseModel):
-    event_id: str
+    """What the contact-policy gate did: requested (published to notifications) or, for an automatic contact the
+    policy refuses for now, deferred until ``next_allowed_at``."""
+
+    status: Literal["requested", "deferred"] = "requested"
+    action_id: str
+    event_id: str | None = Field(default=None, description="the ContactActionRequested event, once requested")
     action: ActionKind
     automatic: bool
     case_owner_id: str
     case_id: str | None = None
-    contact_point: ContactPoint
+    contact_point: ContactPoint | None = None
+    rule: str | None = Field(default=None, description="why a deferred contact waits")
+    reason: str | None = None
+    next_allowed_at: datetime | None = None
 
 
 # ---- case file -------------------------------------------------------------------------------------------

@@ -243,9 +243,8 @@ def make_default(case_owner_id: str, contact_point_id: str) -> Response:
 )
 def point_action(case_owner_id: str, contact_point_id: str) -> Response:
     def action(c: Call) -> ContactActionOut:
-        body = c.body(ContactActionIn)
         return contact_points.action_from_point(
-            case_owner_id, contact_point_id, body.action, body.automatic, body.case_id, c.identity, c.correlation_id
+            case_owner_id, contact_point_id, c.body(ContactActionIn), c.identity, c.correlation_id
         )
 
     return respond(bp.current_request, action, 202, allow=agency)

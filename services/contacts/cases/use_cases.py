@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.contacts import pagination, store
-from services.contacts.cases import audit, contact_points, domain, repository
+from services.contacts.cases import audit, contact_points, contact_requests, domain, repository
 from services.contacts.cases.models import (
     AuditEntry,
     Case,
@@ -162,19 +162,20 @@ def list_notes(case_id: str, who: Identity, limit: int, next_token: str | None) 
 
 
 def case_action(case_id: str, body: CaseActionIn, who: Identity, correlation_id: str) -> ContactActionOut:
-    """A communication action of the case: on the given point, or on the default of the action's type."""
+    """A communication action of the case (on the given point, or on the default of the action's type), decided
+    by the contact-policy gate: 202 requested or deferred, 409 naming the rule when refused."""
     item = case_item(case_id, who, change=True)
-    owner_id = str(item["case_owner_id"])
-    owner = contact_points.visible_owner(owner_id, who)
-    point_type = domain.ACTION_TYPE[body.action]
-    if body.contact_point_id is None:
-        point = contact_points.default_point(owner_id, point_type)
-    else:
-        found = repository.get_contact_point(owner_id, body.contact_point_id)
-        if found is None:
-            raise NotFound("contact_point", body.contact_point_id)
-        point = found
-    return contact_points.request_action(owner, point, body.action, body.automatic, case_id, who, correlation_id)
+    return contact_requests.request_from_api(
+        case_id,
+        body.action,
+        who,
+        correlation_id,
+        automatic=body.automatic,
+        case_owner_id=str(item["case_owner_id"]),
+        contact_point_id=body.contact_point_id,
+        message_kind=body.message_kind,
+        retry_of=body.retry_of,
+    )
 
 
 # ---- bus events ------------------------------------------------------------------------------------------

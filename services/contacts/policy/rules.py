@@ -18,7 +18,7 @@ from functools import cache
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shared.api import ApiError
+from shared.errors import Conflict, Invalid
 
 Channel = Literal["call", "sms", "email", "letter"]
 CHANNELS: tuple[Channel, ...] = ("call", "sms", "email", "letter")
@@ -74,10 +74,7 @@ OPT_OUT_KEYWORDS: frozenset[str] = frozenset({"stop", "unsubscribe", "end", "qui
 
 UK_STANDARD_MORATORIUM = timedelta(days=60)
 HISTORY_KEPT = timedelta(days=31)  # longest counting window (Massachusetts 30 days) plus a day
-
-
-class Unprocessable(ApiError):
-    status = 422
+ANY_CASE = "*"  # a contact from a contact point, about no case in particular: counts against every case
 
 
 # ---- what the policy is made of ---------------------------------------------------------------------------
@@ -92,7 +89,7 @@ class Window:
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
-            raise Unprocessable("window_ends_before_start", "a contact window must end after it starts", "window.end")
+            raise Invalid("window_ends_before_start", "a contact window must end after it starts", "window.end")
 
     def holds(self, local: time) -> bool:
         return self.start <= local < self.end
@@ -100,7 +97,7 @@ class Window:
     def narrowed(self, other: Window) -> Window:
         start, end = max(self.start, other.start), min(self.end, other.end)
         if end <= start:
-            raise Unprocessable("window_ends_before_start", "the client's window leaves no time at all", "window")
+            raise Invalid("window_ends_before_start", "the client's window leaves no time at all", "window")
         return Window(start, end)
 
 
@@ -118,9 +115,9 @@ class Cap:
 
     def __post_init__(self) -> None:
         if self.limit < 1:
-            raise Unprocessable("invalid_cap", "a cap must allow at least one contact", "caps.limit")
+            raise Invalid("invalid_cap", "a cap must allow at least one contact", "caps.limit")
         if self.days < 1:
-            raise Unprocessable("invalid_cap", "a cap counts over at least one day", "caps.days")
+            raise Invalid("invalid_cap", "a cap counts over at least one day", "caps.days")
 
 
 @dataclass(frozen=True)
@@ -138,6 +135,7 @@ class Preset:
 
 
 _DAY = Window(time(8), time(21))
+_RINGING = frozenset({"call", "sms"})
 _REG_F_CAP = Cap(frozenset({"call"}), 7, 7, "case", law="12 CFR 1006.14(b)(2)(i)(A)", code="call_cap_reached")
 _US = Preset(
     "US",
@@ -161,10 +159,12 @@ PRESETS: dict[str, Preset] = {
         ),
         law="US Reg F + Massachusetts 940 CMR 7.04(1)(f), 209 CMR 18.16",
     ),
-    "DE": Preset("DE", _DAY, frozenset({"call", "sms", "email"}), legal_window=False),
-    "FR": Preset("FR", _DAY, frozenset({"call", "sms", "email"}), legal_window=False),
-    "GB": Preset("GB", _DAY, frozenset({"call", "sms", "email"}), legal_window=False),
-    "DEFAULT": Preset("DEFAULT", _DAY, frozenset({"call", "sms", "email"}), legal_window=False),
+    # No law sets hours here: the default window keeps calls and texts (which ring) to the day; an e-mail waits in
+    # the inbox, so it is timed only when the client adds it (ClientRules.window_channels).
+    "DE": Preset("DE", _DAY, _RINGING, legal_window=False),
+    "FR": Preset("FR", _DAY, _RINGING, legal_window=False),
+    "GB": Preset("GB", _DAY, _RINGING, legal_window=False),
+    "DEFAULT": Preset("DEFAULT", _DAY, _RINGING, legal_window=False),
 }
 
 
@@ -182,6 +182,7 @@ class ClientRules:
     """A client's own contact rules (configurable per client; empty = the preset alone)."""
 
     window: Window | None = None
+    window_channels: frozenset[str] = frozenset()  # added to the preset's timed channels, never removed
     caps: tuple[Cap, ...] = ()
     max_phone_call_retries: int = 3
     breathing_space_days: int | None = None
@@ -189,9 +190,9 @@ class ClientRules:
 
     def __post_init__(self) -> None:
         if self.max_phone_call_retries < 0:
-            raise Unprocessable("invalid_retries", "retries cannot be negative", "max_phone_call_retries")
+            raise Invalid("invalid_retries", "retries cannot be negative", "max_phone_call_retries")
         if self.transient_bounce_limit < 1:
-            raise Unprocessable("invalid_bounce_limit", "at least one bounce", "transient_bounce_limit")
+            raise Invalid("invalid_bounce_limit", "at least one bounce", "transient_bounce_limit")
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,7 @@ class Policy:
 
     preset: Preset
     window: Window
+    window_channels: frozenset[str]
     caps: tuple[Cap, ...]
     max_phone_call_retries: int
     breathing_space_days: int | None
@@ -213,6 +215,7 @@ def effective(preset: Preset, client: ClientRules) -> Policy:
     return Policy(
         preset,
         window,
+        preset.window_channels | client.window_channels,
         preset.caps + client.caps,
         client.max_phone_call_retries,
         client.breathing_space_days,
@@ -263,7 +266,8 @@ class Hold:
         return self.starts_at <= at and (end is None or at < end)
 
     def covers(self, case_id: str | None) -> bool:
-        return self.case_id is None or self.case_id == case_id
+        """A hold on one case covers that case; a contact not about one case ("*") meets every hold."""
+        return self.case_id is None or case_id in (self.case_id, ANY_CASE)
 
     @property
     def no_fees_or_interest(self) -> bool:
@@ -283,7 +287,7 @@ def new_hold(
 ) -> Hold:
     """A hold as a collector sets it, with the duration rules of its kind (422 naming the field otherwise)."""
     if kind not in HOLD_KINDS or kind == "breathing_space":
-        raise Unprocessable(
+        raise Invalid(
             "invalid_hold_kind",
             "breathing space comes from the client's settings"
             if kind == "breathing_space"
@@ -291,23 +295,23 @@ def new_hold(
             "kind",
         )
     if ends_at is not None and ends_at <= starts_at:
-        raise Unprocessable("hold_ends_before_start", "a hold must end after it starts", "ends_at")
+        raise Invalid("hold_ends_before_start", "a hold must end after it starts", "ends_at")
     if kind == "moratorium_standard":
         if ends_at is not None and ends_at != starts_at + UK_STANDARD_MORATORIUM:
-            raise Unprocessable(
+            raise Invalid(
                 "moratorium_is_60_days", "a standard moratorium lasts 60 days; end it early instead", "ends_at"
             )
         ends_at = starts_at + UK_STANDARD_MORATORIUM
     if kind == "moratorium_mental_health" and ends_at is not None:
-        raise Unprocessable(
+        raise Invalid(
             "moratorium_open_ended",
             "a mental-health crisis moratorium has no fixed end; end it when it ends",
             "ends_at",
         )
     if kind in ("care", "hardship") and ends_at is None:
-        raise Unprocessable("expiry_required", f"a {kind} hold needs an expiry", "ends_at")
+        raise Invalid("expiry_required", f"a {kind} hold needs an expiry", "ends_at")
     if not reason.strip():
-        raise Unprocessable("reason_required", "say why the hold is set", "reason")
+        raise Invalid("reason_required", "say why the hold is set", "reason")
     return Hold(hold_id, kind, starts_at, ends_at, set_by, reason.strip(), evidence, case_id)  # type: ignore[arg-type]
 
 
@@ -378,16 +382,11 @@ def opt_in(point: PointFacts, consent: Consent) -> dict[str, OptOut]:
     """An opted-out channel comes back only on the debtor's own word, recorded with evidence."""
     if consent.channel in point.opt_outs:
         if consent.source not in DEBTOR_SOURCES:
-            raise ApiError(
-                "opt_in_needs_debtor",
-                "only the debtor can lift an opt-out (debtor_verbal or debtor_written)",
-                "source",
-                status=409,
+            raise Conflict(
+                "opt_in_needs_debtor", "only the debtor can lift an opt-out (debtor_verbal or debtor_written)", "source"
             )
         if not consent.evidence:
-            raise Unprocessable(
-                "evidence_required", "lifting an opt-out needs the debtor's words as evidence", "evidence"
-            )
+            raise Invalid("evidence_required", "lifting an opt-out needs the debtor's words as evidence", "evidence")
     return {ch: o for ch, o in point.opt_outs.items() if ch != consent.channel}
 
 
@@ -460,9 +459,9 @@ class InconvenientTime:
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
-            raise Unprocessable("window_ends_before_start", "an inconvenient time must end after it starts", "end")
+            raise Invalid("window_ends_before_start", "an inconvenient time must end after it starts", "end")
         if any(d < 0 or d > 6 for d in self.weekdays):
-            raise Unprocessable("invalid_weekday", "weekdays are 0 (Monday) to 6 (Sunday)", "weekdays")
+            raise Invalid("invalid_weekday", "weekdays are 0 (Monday) to 6 (Sunday)", "weekdays")
 
     def covers(self, local: datetime) -> bool:
         return (not self.weekdays or local.weekday() in self.weekdays) and self.start <= local.time() < self.end
@@ -536,6 +535,10 @@ def next_window_open(
     return None
 
 
+def _same_case(a: str, b: str) -> bool:
+    return a == b or ANY_CASE in (a, b)
+
+
 def _cap_covers_point(cap: Cap, at_work: bool) -> bool:
     return cap.points == "any" or at_work == (cap.points == "work")
 
@@ -547,7 +550,7 @@ def decide(request: Request, point: PointFacts | None, situation: Situation, zon
     if point is None:
         kind = POINT_TYPE[channel].replace("_", " ")
         return _refuse(
-            "no_valid_default", f"the case owner has no valid default {kind} for an automatic {channel}", permanent=True
+            "no_default", f"the case owner has no valid default {kind} for an automatic {channel}", permanent=True
         )
     if POINT_TYPE[channel] != point.type:
         return _refuse("action_not_for_type", f"a {channel} needs a {POINT_TYPE[channel]}", permanent=True)
@@ -598,7 +601,7 @@ def decide(request: Request, point: PointFacts | None, situation: Situation, zon
                 permanent=True,
             )
     # The contact window in the debtor's local time (letters are not timed).
-    if channel in policy.preset.window_channels and not in_window(at, zones, policy.window, situation.inconvenient):
+    if channel in policy.window_channels and not in_window(at, zones, policy.window, situation.inconvenient):
         return _refuse(
             "outside_contact_window",
             f"outside {policy.window.start:%H:%M}-{policy.window.end:%H:%M} or a time the debtor named, "
@@ -617,7 +620,8 @@ def decide(request: Request, point: PointFacts | None, situation: Situation, zon
     wait = policy.preset.conversation_wait
     if channel == "call" and wait is not None and not exempt:
         last = max(
-            (c for c, case in situation.history.conversations if case == request.case_id and c <= at), default=None
+            (c for c, case in situation.history.conversations if _same_case(case, request.case_id) and c <= at),
+            default=None,
         )
         if last is not None and at < last + wait:
             return _refuse(
@@ -639,7 +643,7 @@ def decide(request: Request, point: PointFacts | None, situation: Situation, zon
             if a.counted
             and a.channel in cap.channels
             and since < a.at <= at
-            and (cap.per == "case_owner" or a.case_id == request.case_id)
+            and (cap.per == "case_owner" or _same_case(a.case_id, request.case_id))
             and _cap_covers_point(cap, a.at_work)
         )
         if len(counted) >= cap.limit:

@@ -99,17 +99,14 @@ def test_only_a_valid_validated_point_can_become_the_default() -> None:
     ("action", "point_type"), [("call", "phone"), ("sms", "phone"), ("letter", "postal_address"), ("email", "email")]
 )
 def test_actions_fit_their_type(action: str, point_type: str) -> None:
-    domain.check_action(action, point_type, PENDING, automatic=False)  # type: ignore[arg-type]
+    domain.check_action_type(action, point_type)  # type: ignore[arg-type]
     for other in ("phone", "email", "postal_address"):
         if other != point_type:
-            err = _error(domain.check_action, action, other, VALIDATED, False)
+            err = _error(domain.check_action_type, action, other)
             assert (err.status, err.code, err.field) == (422, "action_not_for_type", "action")
 
 
-def test_an_invalid_point_cannot_be_used_and_automatic_actions_use_only_the_default() -> None:
-    assert _error(domain.check_action, "call", "phone", INVALID, False).code == "contact_point_invalid"
-    assert _error(domain.check_action, "call", "phone", VALIDATED, True).code == "not_default"
-    domain.check_action("call", "phone", DEFAULT, automatic=True)
+# Validity and the default for automatic actions are the contact policy's (tests/unit/test_contacts_policy_rules.py).
 
 
 def test_the_same_value_written_differently_is_the_same_contact_point() -> None:

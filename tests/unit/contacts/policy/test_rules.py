@@ -27,7 +27,8 @@ from services.contacts.policy.rules import (
     Situation,
     Window,
 )
-from shared.api import ApiError
+from shared.api import STATUS
+from shared.errors import DomainError
 
 NY_PHONE = "+12125550123"  # Manhattan prefix
 LA_PHONE = "+13105550123"  # Los Angeles prefix
@@ -36,6 +37,10 @@ US = rules.effective(rules.PRESETS["US"], ClientRules())
 MA = rules.effective(rules.PRESETS["US-MA"], ClientRules())
 DE = rules.effective(rules.PRESETS["DE"], ClientRules())
 MONDAY_NOON_NY = datetime(2026, 11, 30, 12, 0, tzinfo=NY).astimezone(UTC)
+
+
+def _status(error: DomainError) -> int:
+    return next(code for kind, code in STATUS.items() if isinstance(error, kind))
 
 
 def point(point_type: str = "phone", **kw: object) -> PointFacts:
@@ -92,6 +97,15 @@ def test_letters_are_not_timed_but_email_and_sms_are() -> None:
     assert decide(ask("letter", night), point("postal_address"), Situation(US)).allowed
     assert decide(ask("email", night), point("email"), Situation(US)).rule == "outside_contact_window"
     assert decide(ask("sms", night), point(), Situation(US)).rule == "outside_contact_window"
+
+
+def test_outside_the_us_the_default_window_times_what_rings_and_the_client_may_add_email() -> None:
+    night = datetime(2026, 11, 30, 23, 30, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+    berlin = ZoneInfo("Europe/Berlin")
+    assert decide(ask("email", night), point("email"), Situation(DE), berlin).allowed
+    assert decide(ask("sms", night), point(), Situation(DE), berlin).rule == "outside_contact_window"
+    timed = rules.effective(rules.PRESETS["DE"], ClientRules(window_channels=frozenset({"email"})))
+    assert decide(ask("email", night), point("email"), Situation(timed), berlin).rule == "outside_contact_window"
 
 
 def test_a_time_the_debtor_named_is_refused_and_the_next_allowed_time_is_after_it() -> None:
@@ -178,6 +192,12 @@ def test_the_cap_frees_when_the_oldest_call_leaves_the_7_days() -> None:
 def test_caps_count_per_case_under_reg_f() -> None:
     other_case = calls(7, MONDAY_NOON_NY, case_id="case-2")
     assert decide(ask(), point(), Situation(US, history=other_case)).allowed
+    # A contact about no case in particular counts against every case, and meets every case's count.
+    anywhere = calls(7, MONDAY_NOON_NY, case_id=rules.ANY_CASE)
+    assert decide(ask(), point(), Situation(US, history=anywhere)).rule == "call_cap_reached"
+    assert decide(replace(ask(), case_id=rules.ANY_CASE), point(), Situation(US, history=other_case)).rule == (
+        "call_cap_reached"
+    )
 
 
 def test_massachusetts_counts_sms_and_work_phones_over_30_days() -> None:
@@ -329,9 +349,9 @@ def test_a_standard_moratorium_is_60_days_and_stops_fees_and_interest() -> None:
     ],
 )
 def test_bad_holds_are_422_with_the_field(kind: str, ends_in: timedelta | None, code: str, field: str) -> None:
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(DomainError) as info:
         rules.new_hold("h", kind, MONDAY_NOON_NY, MONDAY_NOON_NY + ends_in if ends_in else None, "c", "why", None, None)
-    assert (info.value.status, info.value.code, info.value.field) == (422, code, field)
+    assert (_status(info.value), info.value.code, info.value.field) == (422, code, field)
 
 
 @pytest.mark.parametrize(
@@ -346,9 +366,9 @@ def test_bad_holds_are_422_with_the_field(kind: str, ends_in: timedelta | None, 
     ],
 )
 def test_bad_rules_are_422_with_the_field(build: object, code: str, field: str) -> None:
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(DomainError) as info:
         build()  # type: ignore[operator]
-    assert (info.value.status, info.value.code, info.value.field) == (422, code, field)
+    assert (_status(info.value), info.value.code, info.value.field) == (422, code, field)
 
 
 # ---- presets and client settings --------------------------------------------------------------------------
@@ -414,10 +434,10 @@ def test_opt_out_keywords(reply: str, keyword: str | None) -> None:
 
 def test_only_the_debtor_with_evidence_lifts_an_opt_out() -> None:
     stopped = point(opt_outs={"sms": OptOut("sms", "debtor_reply", MONDAY_NOON_NY, "reply 'STOP'", "stop")})
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(DomainError) as info:
         rules.opt_in(stopped, Consent("sms", "client_file", MONDAY_NOON_NY))
-    assert (info.value.status, info.value.code) == (409, "opt_in_needs_debtor")
-    with pytest.raises(ApiError):
+    assert (_status(info.value), info.value.code) == (409, "opt_in_needs_debtor")
+    with pytest.raises(DomainError):
         rules.opt_in(stopped, Consent("sms", "debtor_written", MONDAY_NOON_NY))
     assert rules.opt_in(stopped, Consent("sms", "debtor_written", MONDAY_NOON_NY, "letter of 28.11.")) == {}
 
@@ -431,7 +451,7 @@ def test_no_contact_at_work_and_invalid_for_sms() -> None:
 
 
 def test_automatic_work_needs_a_valid_default() -> None:
-    assert decide(ask("email", automatic=True), None, Situation(US)).rule == "no_valid_default"
+    assert decide(ask("email", automatic=True), None, Situation(US)).rule == "no_default"
     assert decide(ask("email", automatic=True), point("email", is_default=False), Situation(US)).rule == "not_default"
     assert decide(ask("email"), point("email", valid=False), Situation(US)).rule == "contact_point_invalid"
 

@@ -1,0 +1,474 @@
+"""The gate: every contact with a debtor is decided here, recorded, and only then published.
+
+``request_contact`` reads the case, the contact point, the case owner's policy items and the client's rules,
+asks ``rules.decide`` and, when allowed, writes the contact into the case owner's history in ONE conditional
+transaction (history revision + action record + audit entry) before publishing ContactActionRequested. A lost
+race re-reads and decides again, so a cap of 7 under 20 concurrent requests lets exactly 7 through.
+A refused manual request raises ``Refused`` (409, nothing stored); a refused automatic one is deferred to its
+next allowed time (``release_deferred`` lets it go then) or, when waiting cannot help, recorded as refused.
+"""
+
+from __future__ import annotations
+
+import random
+import time as clock
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from boto3.dynamodb.conditions import Key
+
+from services.contacts import store
+from services.contacts.cases import audit
+from services.contacts.cases import repository as cases_repository
+from services.contacts.clients import repository as clients_repository
+from services.contacts.policy import repository, rules, zones
+from services.contacts.policy.rules import Channel, MessageKind
+from shared import bus
+from shared.errors import Conflict, NotFound
+from shared.events import ContactActionRequested, DebtorMessage, new_id
+from shared.observability import logger
+
+log = logger("contacts")
+MAX_ATTEMPTS = 60
+RECHECK = timedelta(days=1)  # a contact held by an open-ended hold is looked at again daily
+
+
+def now() -> datetime:
+    """The gate's clock (one place, so tests and the README's flow can pin the debtor's local hour)."""
+    return datetime.now(UTC)
+
+
+class Refused(Conflict):
+    """409: the policy refuses this contact now; ``next_allowed_at`` when waiting helps."""
+
+    def __init__(self, decision: rules.Decision, next_allowed_at: datetime | None) -> None:
+        super().__init__(str(decision.rule), decision.message)
+        self.decision = decision
+        self.next_allowed_at = next_allowed_at
+        self.details = {
+            "next_allowed_at": next_allowed_at.isoformat() if next_allowed_at else None,
+            "law": decision.law,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the gate did with one request."""
+
+    status: str  # "requested" | "deferred" | "refused"
+    action_id: str
+    case_owner_id: str
+    client_id: str
+    case_id: str
+    point_item: dict[str, Any] | None
+    event: ContactActionRequested | None = None
+    decision: rules.Decision = rules.ALLOWED
+    next_allowed_at: datetime | None = None
+
+
+# ---- what the gate knows ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Known:
+    """One read of everything a decision needs."""
+
+    case: dict[str, Any]
+    points: list[dict[str, Any]]
+    owner: repository.OwnerPolicy
+    policy: rules.Policy
+    jurisdiction: str
+    client_rules: rules.ClientRules
+
+    @property
+    def case_owner_id(self) -> str:
+        return str(self.case["case_owner_id"])
+
+    @property
+    def case_id(self) -> str:
+        return str(self.case["case_id"])
+
+    def point(self, channel: Channel, contact_point_id: str | None) -> dict[str, Any] | None:
+        kind = rules.POINT_TYPE[channel]
+        if contact_point_id is not None:
+            found = next((p for p in self.points if p["contact_point_id"] == contact_point_id), None)
+            if found is None:
+                raise NotFound("contact_point", contact_point_id)
+            return found
+        return next((p for p in self.points if p["type"] == kind and p.get("is_default") and p["valid"]), None)
+
+    def address(self) -> dict[str, Any] | None:
+        """The debtor's location for letters and e-mail: the default address, else any valid one."""
+        addresses = [p for p in self.points if p["type"] == "postal_address" and p["valid"] and p.get("address")]
+        addresses.sort(key=lambda p: not p.get("is_default"))
+        return dict(addresses[0]["address"]) if addresses else None
+
+    def location(self, item: dict[str, Any] | None) -> zones.Location:
+        if item is not None and item["type"] == "phone":
+            return zones.of_phone(str(item["value"]))
+        if item is not None and item["type"] == "postal_address" and item.get("address"):
+            return zones.of_address(item["address"].get("country"), item["address"].get("postcode"))
+        address = self.address()
+        if address:
+            return zones.of_address(address.get("country"), address.get("postcode"))
+        phone = next((p for p in self.points if p["type"] == "phone" and p["valid"]), None)
+        return zones.of_phone(str(phone["value"])) if phone else zones.Location((), "unknown")
+
+    def zones_of(self, item: dict[str, Any] | None) -> tuple[ZoneInfo, ...]:
+        location = self.location(item)
+        country = location.country or self.jurisdiction.split("-")[0]
+        return rules.zones_or_default(location.zones, zones.country_zones(country) if len(country) == 2 else ())
+
+    def facts(self, item: dict[str, Any] | None) -> rules.PointFacts | None:
+        if item is None:
+            return None
+        location = self.location(item)
+        prefs = self.owner.points.get(str(item["contact_point_id"]))
+        return repository.point_wishes(item, prefs, location.zones)
+
+    def situation(self) -> rules.Situation:
+        holds = list(self.owner.holds)
+        opened = self.case.get("opened_on")
+        if opened:
+            space = rules.breathing_space(
+                date.fromisoformat(str(opened)), self.policy.breathing_space_days, self.case_id
+            )
+            if space is not None:
+                holds.append(space)
+        return rules.Situation(self.policy, tuple(holds), self.owner.inconvenient, self.owner.history)
+
+
+def _workflow(settings: dict[str, Any], portfolio: str | None) -> dict[str, Any]:
+    workflow = dict(settings.get("workflow") or {})
+    override = (workflow.get("portfolio_overrides") or {}).get(portfolio or "", {}) if portfolio else {}
+    return {**workflow, **{k: v for k, v in override.items() if v is not None}}
+
+
+def client_rules(client_id: str, portfolio: str | None) -> rules.ClientRules:
+    """The client's contact rules: its own CONTACT_POLICY item plus the workflow settings of seed 001."""
+    workflow = _workflow(clients_repository.get_settings(client_id) or {}, portfolio)
+    own = repository.get_client_rules(client_id) or {}
+    window = own.get("window")
+    return rules.ClientRules(
+        window=rules.Window(
+            datetime.strptime(window["start"], "%H:%M").time(), datetime.strptime(window["end"], "%H:%M").time()
+        )
+        if window
+        else None,
+        window_channels=frozenset(own.get("window_channels") or ()),
+        caps=tuple(
+            rules.Cap(frozenset(c["channels"]), int(c["limit"]), int(c["days"]), c.get("per", "case"))
+            for c in own.get("caps", [])
+        ),
+        max_phone_call_retries=int(workflow.get("max_phone_call_retries", 3)),
+        breathing_space_days=int(workflow["breathing_space_days"])
+        if workflow.get("breathing_space_enabled") and workflow.get("breathing_space_days")
+        else None,
+        transient_bounce_limit=int(own.get("transient_bounce_limit", 3)),
+    )
+
+
+def case_of(case_id: str) -> dict[str, Any]:
+    pointer = cases_repository.case_pointer(case_id)
+    item = cases_repository.get_case_item(str(pointer["case_owner_id"]), case_id) if pointer else None
+    if item is None or pointer is None:
+        raise NotFound("case", case_id)
+    return {**item, "case_owner_id": pointer["case_owner_id"], "client_id": pointer["client_id"], "case_id": case_id}
+
+
+def owner_as_case(case_owner_id: str) -> dict[str, Any]:
+    """A contact from a contact point about no case in particular: the case owner stands for every case."""
+    owner = cases_repository.get_owner(case_owner_id)
+    if owner is None:
+        raise NotFound("case_owner", case_owner_id)
+    return {"case_id": rules.ANY_CASE, "case_owner_id": case_owner_id, "client_id": owner.client_id}
+
+
+def owner_points(case_owner_id: str) -> list[dict[str, Any]]:
+    return store.query_all(
+        KeyConditionExpression=Key("PK").eq(repository.owner_pk(case_owner_id)) & Key("SK").begins_with("CP#"),
+        ConsistentRead=True,
+    )
+
+
+def know(case: dict[str, Any], client: rules.ClientRules | None = None) -> Known:
+    owner_id = str(case["case_owner_id"])
+    points = owner_points(owner_id)
+    address = next(
+        (p["address"] for p in points if p["type"] == "postal_address" and p["valid"] and p.get("address")), None
+    )
+    location = zones.of_address(address.get("country"), address.get("postcode")) if address else None
+    if location is None:
+        phone = next((p for p in points if p["type"] == "phone" and p["valid"]), None)
+        location = zones.of_phone(str(phone["value"])) if phone else zones.Location((), "unknown")
+    jurisdiction = rules.jurisdiction(location.country, location.region)
+    client = client or client_rules(str(case["client_id"]), case.get("portfolio"))
+    policy = rules.effective(rules.PRESETS[jurisdiction], client)
+    return Known(case, points, repository.owner_policy(owner_id), policy, jurisdiction, client)
+
+
+# ---- the one entry point ------------------------------------------------------------------------------------
+
+
+def request_contact(
+    case_id: str,
+    channel: Channel,
+    *,
+    automatic: bool,
+    requested_by: str,
+    actor: audit.Actor,
+    correlation_id: str,
+    contact_point_id: str | None = None,
+    message_kind: MessageKind = "contact_request",
+    debtor_message: DebtorMessage | None = None,
+    subject: str | None = None,
+    message: str | None = None,
+    retry_of: str | None = None,
+    at_time: datetime | None = None,
+    deferred: dict[str, Any] | None = None,
+    case_owner_id: str | None = None,
+    case: dict[str, Any] | None = None,
+) -> Outcome:
+    """Decide one contact with the debtor of ``case_id`` and, if allowed, record it and publish it.
+
+    Every message to a debtor passes here (the collector's actions, automatic workflow steps, reminders and
+    closing e-mails). ``deferred``: the stored record of a deferred contact the schedule is releasing.
+    """
+    if debtor_message is not None and message_kind == "contact_request":
+        message_kind = debtor_message.kind
+    action_id = str(deferred["action_id"]) if deferred else new_id()
+    payload = store.drop_none(
+        {
+            "debtor_message": debtor_message.model_dump(mode="json") if debtor_message else None,
+            "subject": subject,
+            "message": message,
+        }
+    )
+    if case is None:
+        case = case_of(case_id) if case_id != rules.ANY_CASE else owner_as_case(str(case_owner_id))
+    for attempt in range(MAX_ATTEMPTS):
+        at = at_time or now()
+        known = know(case)
+        item = known.point(channel, contact_point_id)
+        facts, zones_ = known.facts(item), known.zones_of(item)
+        request = rules.Request(channel, case_id, automatic, at, message_kind, retry_of)
+        situation = known.situation()
+        decision = rules.decide(request, facts, situation, zones_)
+        if not decision.allowed:
+            following = rules.next_allowed(request, facts, situation, zones_)
+            if not automatic:
+                raise Refused(decision, following)
+            return _hold_back(
+                known,
+                item,
+                request,
+                decision,
+                following,
+                action_id,
+                actor,
+                correlation_id,
+                deferred,
+                payload,
+                requested_by,
+            )
+        assert item is not None and facts is not None
+        event = ContactActionRequested(
+            correlation_id=correlation_id,
+            client_id=str(case["client_id"]),
+            case_owner_id=known.case_owner_id,
+            case_id=None if case_id == rules.ANY_CASE else case_id,
+            action=channel,
+            contact_point_id=str(item["contact_point_id"]),
+            contact_point_value=str(item["value"]),
+            automatic=automatic,
+            requested_by=requested_by,
+            subject=subject,
+            message=message,
+            debtor_message=debtor_message,
+            action_id=action_id,
+            message_kind=message_kind,
+            deferred_from=datetime.fromisoformat(str(deferred["requested_at"])) if deferred else None,
+        )
+        new_attempt = rules.Attempt(
+            at, channel, case_id, facts.contact_point_id, action_id, decision.counted, facts.at_work, retry_of
+        )
+        tx = repository.Tx()
+        repository.write_history(
+            tx, known.case_owner_id, known.owner.history.with_attempt(new_attempt), known.owner.history_revision
+        )
+        record = _record(known, item, request, action_id, "requested", requested_by, correlation_id, deferred)
+        record["event_id"] = event.event_id
+        if deferred:
+            _replace_deferred(tx, deferred, record)
+        else:
+            tx.put(record)
+        tx.audit(
+            audit.entry(
+                known.case_owner_id,
+                actor,
+                "contact.requested",
+                target_type="contact_point",
+                target_id=facts.contact_point_id,
+                case_id=case_id,
+                after={
+                    "channel": channel,
+                    "message_kind": message_kind,
+                    "automatic": automatic,
+                    "action_id": action_id,
+                },
+                why={"jurisdiction": known.jurisdiction, "counted": decision.counted}
+                | ({"deferred_from": deferred["requested_at"]} if deferred else {}),
+                correlation_id=correlation_id,
+            )
+        )
+        try:
+            tx.commit()
+        except repository.WriteConflict:
+            # Someone else counted first (or released this deferred contact): read again and decide again.
+            if deferred and repository.get_action(case_id, action_id, known.case_owner_id) != deferred:
+                return Outcome(
+                    "released_elsewhere", action_id, known.case_owner_id, str(case["client_id"]), case_id, item
+                )
+            clock.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** min(attempt, 6))))
+            continue
+        bus.publish([event])
+        log.info("contact allowed", extra={"action_id": action_id, "channel": channel, "automatic": automatic})
+        return Outcome("requested", action_id, known.case_owner_id, str(case["client_id"]), case_id, item, event)
+    raise Conflict("concurrent_change", "the case owner's contacts kept changing meanwhile; try again")
+
+
+def _record(
+    known: Known,
+    item: dict[str, Any] | None,
+    request: rules.Request,
+    action_id: str,
+    status: str,
+    requested_by: str,
+    correlation_id: str,
+    deferred: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return store.drop_none(
+        {
+            **repository.action_key(request.case_id, action_id, known.case_owner_id),
+            "action_id": action_id,
+            "case_id": request.case_id,
+            "case_owner_id": known.case_owner_id,
+            "client_id": str(known.case["client_id"]),
+            "channel": request.channel,
+            "message_kind": request.message_kind,
+            "automatic": request.automatic,
+            "contact_point_id": str(item["contact_point_id"]) if item else None,
+            "retry_of": request.retry_of,
+            "status": status,
+            "requested_by": requested_by,
+            "requested_at": deferred["requested_at"] if deferred else request.at.isoformat(),
+            "decided_at": request.at.isoformat(),
+            "correlation_id": correlation_id,
+            "request": deferred.get("request") if deferred else None,
+        }
+    )
+
+
+def _replace_deferred(tx: repository.Tx, deferred: dict[str, Any], record: dict[str, Any]) -> None:
+    """Release a deferred contact only if it is still the one we read (a second schedule run loses the race)."""
+    tx.put(
+        {**record, "request": deferred.get("request")},
+        condition="attribute_exists(PK) AND #status = :deferred AND GSI1SK = :due",
+    )
+    op = tx.items[-1]["Put"]
+    op["ExpressionAttributeNames"] = {"#status": "status"}
+    op["ExpressionAttributeValues"] = {":deferred": {"S": "deferred"}, ":due": {"S": str(deferred["GSI1SK"])}}
+
+
+def _hold_back(
+    known: Known,
+    item: dict[str, Any] | None,
+    request: rules.Request,
+    decision: rules.Decision,
+    following: datetime | None,
+    action_id: str,
+    actor: audit.Actor,
+    correlation_id: str,
+    deferred: dict[str, Any] | None,
+    payload: dict[str, Any],
+    requested_by: str,
+) -> Outcome:
+    """An automatic contact the policy refuses now: deferred to its next allowed time, never dropped."""
+    status = "deferred" if decision.deferrable else "refused"
+    record = _record(known, item, request, action_id, status, requested_by, correlation_id, deferred)
+    record.update({"rule": decision.rule, "reason": decision.message, "request": payload or None})
+    record = store.drop_none(record)
+    if status == "deferred":
+        due = following or request.at + RECHECK
+        record.update({**repository.deferred_index(due, action_id), "next_allowed_at": due.isoformat()})
+    tx = repository.Tx()
+    if deferred:
+        _replace_deferred(tx, deferred, record)
+    else:
+        tx.put(record)
+    tx.audit(
+        audit.entry(
+            known.case_owner_id,
+            actor,
+            f"contact.{status}",
+            target_type="case",
+            target_id=request.case_id,
+            case_id=request.case_id,
+            after={"channel": request.channel, "message_kind": request.message_kind, "action_id": action_id},
+            why={"rule": decision.rule, "message": decision.message, "law": decision.law}
+            | ({"next_allowed_at": record["next_allowed_at"]} if status == "deferred" else {}),
+            correlation_id=correlation_id,
+        )
+    )
+    try:
+        tx.commit()
+    except repository.WriteConflict:
+        status = "released_elsewhere"
+    return Outcome(
+        status,
+        action_id,
+        known.case_owner_id,
+        str(known.case["client_id"]),
+        request.case_id,
+        item,
+        decision=decision,
+        next_allowed_at=following,
+    )
+
+
+# ---- the schedule -------------------------------------------------------------------------------------------
+
+
+def release_deferred(at_time: datetime | None = None, batch: int = 100) -> dict[str, int]:
+    """Ask the gate again for every deferred contact whose time has come; each goes, waits again, or is refused
+    for good (recorded). Safe to run twice at once: a contact is released by exactly one run."""
+    at = at_time or now()
+    counts = {"requested": 0, "deferred": 0, "refused": 0, "released_elsewhere": 0}
+    for record in repository.due_deferred(at, batch):
+        original = record.get("request") or {}
+        try:
+            outcome = request_contact(
+                str(record["case_id"]),
+                record["channel"],
+                automatic=True,
+                requested_by=str(record["requested_by"]),
+                actor=audit.Actor.system("contact-policy"),
+                correlation_id=str(record.get("correlation_id") or new_id()),
+                contact_point_id=None,
+                message_kind=record.get("message_kind", "contact_request"),
+                debtor_message=DebtorMessage.model_validate(original["debtor_message"])
+                if original.get("debtor_message")
+                else None,
+                subject=original.get("subject"),
+                message=original.get("message"),
+                at_time=at,
+                deferred=record,
+            )
+        except NotFound:
+            log.warning("deferred contact of a case that no longer exists", extra={"action_id": record["action_id"]})
+            continue
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    log.info("deferred contacts released", extra=counts)
+    return counts
