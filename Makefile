@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 
-.PHONY: demo up test lint template bench clean
+.PHONY: demo up test lint template bench clean fuzz
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH"; exit 1; }
@@ -34,6 +34,10 @@ lint: $(STAMP)
 
 test: $(STAMP) $(SCAN_STAMP) lint
 	$(VENV)/bin/pytest -q
+
+# A longer schemathesis campaign over the contacts API than CI's (same test, more examples per operation).
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(VENV)/bin/pytest -q -p no:cacheprovider tests/integration/contacts/test_fuzz.py
 
 template: $(STAMP)
 	$(VENV)/bin/finview template

@@ -113,3 +113,17 @@ def bus_consumer(
         return consume(event, context, service=service, table_name=table_name(), handlers=handlers)
 
     return on_bus_events
+
+
+def outbox_publisher(service: str, table_name: Callable[[], str]) -> Callable[[dict[str, Any], Any], dict[str, int]]:
+    """The Lambda entry point of a service's ``publish_outbox`` schedule: publishes the outbox rows a writer left
+    behind (it died, or its client gave up) once they are older than a writer's own flush."""
+
+    @lambda_handler(service)
+    def publish_outbox(event: dict[str, Any], context: Any) -> dict[str, int]:
+        published = outbox.sweep(table_name())
+        if published:
+            logger(service).warning("published events writers had left in the outbox", extra={"count": published})
+        return {"published": published}
+
+    return publish_outbox

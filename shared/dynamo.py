@@ -8,7 +8,12 @@ from botocore.exceptions import ClientError
 
 
 def is_condition_failure(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    """A failed condition, of a single write or of a transaction (a write with its outbox rows)."""
+    code = exc.response["Error"]["Code"]
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons") or []
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or "ConditionalCheckFailed" in str(exc)
+    return code == "ConditionalCheckFailedException"
 
 
 def put_new(table: Any, item: dict[str, Any]) -> bool:

@@ -9,8 +9,11 @@ every event to the e-mail).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -29,8 +32,28 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_id_seed: contextvars.ContextVar[tuple[uuid.UUID, list[int]] | None] = contextvars.ContextVar("id_seed", default=None)
+
+
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A fresh id; inside :func:`ids_from` the n-th id of the block is derived from the seed instead."""
+    seeded = _id_seed.get()
+    if seeded is None:
+        return str(uuid.uuid4())
+    namespace, counter = seeded
+    counter[0] += 1
+    return str(uuid.uuid5(namespace, str(counter[0])))
+
+
+@contextlib.contextmanager
+def ids_from(seed: str) -> Iterator[None]:
+    """Ids (records and events) derived from ``seed``: a request retried with the same Idempotency-Key after a
+    crash writes the same records and events again instead of a second client, note or payment."""
+    token = _id_seed.set((uuid.uuid5(uuid.NAMESPACE_URL, f"finview:{seed}"), [0]))
+    try:
+        yield
+    finally:
+        _id_seed.reset(token)
 
 
 class Event(BaseModel):

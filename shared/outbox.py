@@ -30,11 +30,13 @@ import contextlib
 import contextvars
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.types import TypeSerializer
 
 from shared import aws, bus, dynamo
 from shared.events import Event, new_id
@@ -43,6 +45,7 @@ SHARDS = 16
 PREFIX = "OUTBOX#"
 SWEEP_GRACE = timedelta(seconds=60)  # longer than any writer takes from its commit to its own flush
 
+_ser = TypeSerializer()
 _cause: contextvars.ContextVar[str | None] = contextvars.ContextVar("outbox_cause", default=None)
 
 
@@ -82,6 +85,11 @@ def row(event: Event, seq: int = 0, cause_id: str | None = None) -> dict[str, An
     }
 
 
+def rows(events: Sequence[Event], cause_id: str | None = None) -> list[dict[str, Any]]:
+    """The outbox rows of ``events`` as plain items, for a transaction built with a boto3 resource's client."""
+    return [row(event, seq, cause_id) for seq, event in enumerate(events)]
+
+
 def put_items(events: Sequence[Event], table_name: str, cause_id: str | None = None) -> list[dict[str, Any]]:
     """TransactWriteItems ``Put`` entries (client format) for ``events``: add them to the change's transaction."""
     out = []
@@ -96,6 +104,25 @@ def write(events: Sequence[Event], table_name: str, changes: Sequence[dict[str, 
     items = [*changes, *put_items(events, table_name)]
     if items:
         aws.client("dynamodb").transact_write_items(TransactItems=items)
+
+
+def put_item(
+    table_name: str,
+    item: dict[str, Any],
+    events: Sequence[Event],
+    condition: str | None = None,
+    values: dict[str, Any] | None = None,
+) -> None:
+    """``put_item`` of one item (resource format) together with its events' outbox rows, in one transaction.
+
+    A failed condition raises like any conditional write (``shared.dynamo.is_condition_failure`` is true).
+    """
+    put: dict[str, Any] = {"TableName": table_name, "Item": {k: _ser.serialize(v) for k, v in item.items()}}
+    if condition:
+        put["ConditionExpression"] = condition
+    if values:
+        put["ExpressionAttributeValues"] = {k: _ser.serialize(v) for k, v in values.items()}
+    write(events, table_name, [{"Put": put}])
 
 
 def pending(table_name: str, cause_id: str | None = None) -> list[dict[str, Any]]:
@@ -127,6 +154,16 @@ def publish_rows(rows: Sequence[dict[str, Any]], table_name: str) -> int:
 def flush(table_name: str, cause_id: str | None = None) -> int:
     """Publish every pending row of this cause (the rows just committed, and any an earlier attempt left)."""
     return publish_rows(pending(table_name, cause_id), table_name)
+
+
+def try_flush(table_name: str, cause_id: str | None = None) -> int:
+    """:func:`flush` for a writer whose change is committed whatever happens to the events: a failure to publish
+    is logged, not raised (the rows stay; a retry of the cause or the sweeper publishes them)."""
+    try:
+        return flush(table_name, cause_id)
+    except Exception:
+        logging.getLogger("finview.outbox").exception("events stay in the outbox for a retry or the sweeper")
+        return 0
 
 
 def sweep(table_name: str, grace: timedelta = SWEEP_GRACE, now: datetime | None = None) -> int:

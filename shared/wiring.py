@@ -32,10 +32,29 @@ def on_bus(app: Chalice, service: str, handler: LambdaHandler) -> Any:
     return on_queue(app, f"{service}-inbox", handler)
 
 
+# What a scheduled event may lack (the SAM CLI's sample has no "version"); Chalice's CloudWatchEvent needs them all.
+SCHEDULED_EVENT_DEFAULTS: dict[str, Any] = {
+    "version": "0",
+    "id": "",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "",
+    "time": "",
+    "region": "",
+    "resources": [],
+    "detail": {},
+}
+
+
 def on_schedule(app: Chalice, expression: str, handler: LambdaHandler) -> Any:
-    """``handler`` runs on an EventBridge schedule (``rate(...)``/``cron(...)``)."""
+    """``handler`` runs on an EventBridge schedule (``rate(...)``/``cron(...)``); the event is read leniently."""
 
     def entry(event: CloudWatchEvent) -> Any:
         return handler(event.to_dict(), event.context)
 
-    return app.schedule(expression, name=handler.__name__)(entry)
+    wired = app.schedule(expression, name=handler.__name__)(entry)
+
+    def lenient(event: dict[str, Any], context: Any) -> Any:
+        return wired({**SCHEDULED_EVENT_DEFAULTS, **(event or {})}, context)
+
+    return lenient

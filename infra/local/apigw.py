@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, unquote
 
 from chalice.local import RouteMatcher
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -104,18 +105,20 @@ class LocalApiGateway:
     ) -> dict[str, Any]:
         """Route one request through the Lambda handler; returns the proxy response dict."""
         headers = dict(headers or {})
+        # Routed on the path as sent (percent-encoded), its parameters decoded afterwards, as API Gateway does:
+        # an encoded '?', '#' or '/' inside a parameter stays inside it.
         try:
             match = self._matcher.match_route(path)
         except ValueError:
-            return _error(404, "route_not_found", f"no route {method} {path}")
+            return _error(404, "route_not_found", f"no route {method} {unquote(path)}")
         resource = match.route
         if method.upper() not in self._app.routes[resource]:
             return _error(405, "method_not_allowed", f"{method} is not allowed on {resource}")
         event = proxy_event(
             method.upper(),
-            path,
+            unquote(path),
             resource=resource,
-            path_params=match.captured,
+            path_params={k: unquote(v) for k, v in (match.captured or {}).items()},
             headers=headers,
             query=query or {},
             body=body,
@@ -127,9 +130,10 @@ class LocalApiGateway:
 
     def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
+        raw_path = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or quote(request.path)).split("?", 1)[0]
         result = self.invoke(
             request.method,
-            request.path,
+            raw_path,
             headers=dict(request.headers),
             query={k: request.args.getlist(k) for k in request.args},
             body=request.get_data(),

@@ -35,6 +35,7 @@ def openapi_document() -> Response:
 
 
 on_bus_events = wiring.on_bus(app, "contacts", handlers.on_bus_events)
+publish_outbox = wiring.on_schedule(app, "rate(1 minute)", handlers.publish_outbox)  # events writers left
 # Deferred automatic contacts go out within minutes of their next allowed time (a window opening, a hold ending).
 release_deferred_contacts = wiring.on_schedule(app, "rate(5 minutes)", handlers.release_deferred_contacts)
 

@@ -10,7 +10,7 @@ from services.contacts import store
 from services.contacts.cases import use_cases as cases
 from services.contacts.policy import gate
 from services.contacts.policy import use_cases as policy
-from shared.consumer import bus_consumer
+from shared.consumer import bus_consumer, outbox_publisher
 from shared.events import (
     CaseFileImported,
     EnrichmentResultFound,
@@ -35,6 +35,8 @@ on_bus_events = bus_consumer(
         OptOutReceived: policy.on_opt_out_received,
     },
 )
+
+publish_outbox = outbox_publisher(SERVICE, store.table_name)
 
 
 @lambda_handler(SERVICE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -10,15 +11,44 @@ from chalice import Response
 from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
-from services.contacts import pagination
+from services.contacts import pagination, store
 from services.contacts.identity import Identity, from_request_context
+from shared import idempotency, outbox
 from shared.api import ApiError, from_domain_error, from_validation_error
 from shared.errors import DomainError, Forbidden, NotFound
-from shared.events import new_id
+from shared.events import ids_from, new_id
 from shared.observability import logger
 
 M = TypeVar("M", bound=BaseModel)
 JSON_HEADERS: dict[str, str | list[str]] = {"Content-Type": "application/json"}
+
+
+MAX_BODY_BYTES = 256 * 1024  # the largest legitimate body (settings with templates) is a few KiB
+MAX_NESTING = 32  # our deepest model nests 5 levels
+
+
+def nesting_depth(raw: str | bytes) -> int:
+    """How deep arrays and objects nest in a JSON text, counted before parsing (brackets inside strings skipped),
+    so a hostile body cannot make the parser or the models recurse."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 class Call:
@@ -27,9 +57,9 @@ class Call:
     def __init__(self, request: Request) -> None:
         self.request = request
         self.identity: Identity = from_request_context(request.context or {})
-        headers: dict[str, str] = {k.lower(): v for k, v in (request.headers or {}).items()}
+        self.headers: dict[str, str] = {k.lower(): v for k, v in (request.headers or {}).items()}
         self.correlation_id: str = (
-            headers.get("x-correlation-id") or (request.context or {}).get("requestId") or new_id()
+            self.headers.get("x-correlation-id") or (request.context or {}).get("requestId") or new_id()
         )
         logger("contacts").set_correlation_id(self.correlation_id)
 
@@ -37,14 +67,32 @@ class Call:
         raw = self.request.raw_body
         if not raw:
             raise ApiError("missing_body", "the request needs a JSON body")
+        if len(raw) > MAX_BODY_BYTES:
+            raise ApiError("body_too_large", f"the body may not exceed {MAX_BODY_BYTES // 1024} KiB", status=413)
+        if nesting_depth(raw) > MAX_NESTING:
+            raise ApiError("too_deeply_nested", f"the body may not nest arrays and objects deeper than {MAX_NESTING}")
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ApiError("invalid_json", f"the body is not valid JSON: {exc}") from exc
+        del data  # parsed only to tell invalid JSON apart; the model reads the text itself:
         try:
-            return model.model_validate(data)
+            # strict: JSON's own types only (no 0 for false, no "30" for 30); dates and decimals from strings
+            return model.model_validate_json(raw, strict=True)
         except ValidationError as exc:
             raise from_validation_error(exc) from exc
+
+    def sent_fields(self) -> set[str]:
+        """The top-level fields of the JSON body, read without validating it (empty if it is not an object):
+        for rights that depend on what is changed, checked before the body is validated."""
+        raw = self.request.raw_body
+        if not raw or len(raw) > MAX_BODY_BYTES or nesting_depth(raw) > MAX_NESTING:
+            return set()
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return set()
+        return set(data) if isinstance(data, dict) else set()
 
     def query(self, name: str) -> str | None:
         params: Any = self.request.query_params or {}
@@ -86,23 +134,63 @@ def respond(
     """Run ``action`` and turn its result (a model) or its ApiError into an API Gateway response.
 
     ``allow`` (optional) checks the caller's rights before the body is parsed, so a caller without the right
-    gets 403 whatever it sent.
+    gets 403 whatever it sent. A ``POST`` with an ``Idempotency-Key`` replays the first successful answer to the
+    same key (``shared.idempotency``); its record ids and events derive from the key, so even a retry after a
+    crash between the write and the answer creates nothing twice.
     """
     assert request is not None, "Chalice sets current_request for every route"
     try:
         call = Call(request)
-        guard_client_path(call)
-        if allow is not None:
-            allow(call.identity)
-        result = action(call)
+        key = call.headers.get(idempotency.HEADER)
+        if key is None or request.method != "POST":
+            cause = str((request.context or {}).get("requestId") or new_id())
+            answer = _answer(call, action, status, allow, cause, seeded=False)
+        else:
+            context = request.context or {}
+            scope = idempotency.scope(
+                call.identity.principal, request.method, str(context.get("path") or context.get("resourcePath"))
+            )
+            cause = idempotency.outbox_cause(scope, key)
+            answer = idempotency.replay_or_run(
+                "contacts",
+                store.table_name(),
+                key,
+                scope,
+                raw if isinstance(raw := request.raw_body or b"", bytes) else raw.encode(),
+                lambda: _answer(call, action, status, allow, cause, seeded=True),
+                getattr(request, "lambda_context", None),
+            )
     except (ApiError, DomainError) as exc:
-        error = exc if isinstance(exc, ApiError) else from_domain_error(exc)
-        return Response(body=json.dumps(error.body()), status_code=error.status, headers=JSON_HEADERS)
+        answer = _error_answer(exc)
+    return Response(body=answer[1], status_code=answer[0], headers=JSON_HEADERS)
+
+
+def _answer(
+    call: Call,
+    action: Callable[[Call], Any],
+    status: int,
+    allow: Callable[[Identity], None] | None,
+    cause: str,
+    *,
+    seeded: bool,
+) -> idempotency.Answer:
+    """The answer of one run of ``action``; its outbox rows belong to ``cause`` (flushed by the use cases)."""
+    with outbox.cause(cause), ids_from(cause) if seeded else contextlib.nullcontext():
+        try:
+            guard_client_path(call)
+            if allow is not None:
+                allow(call.identity)
+            result = action(call)
+        except (ApiError, DomainError) as exc:
+            return _error_answer(exc)
     if isinstance(result, BaseModel):
-        body = result.model_dump_json()
-    else:
-        body = json.dumps(result, default=str)
-    return Response(body=body, status_code=status, headers=JSON_HEADERS)
+        return status, result.model_dump_json()
+    return status, json.dumps(result, default=str)
+
+
+def _error_answer(exc: ApiError | DomainError) -> idempotency.Answer:
+    error = exc if isinstance(exc, ApiError) else from_domain_error(exc)
+    return error.status, json.dumps(error.body())
 
 
 def _snake(code: str) -> str:

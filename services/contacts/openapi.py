@@ -123,7 +123,7 @@ def document(app: Any) -> dict[str, Any]:
     for path, method, view_name in routes:
         paths.setdefault(path, {})[method.lower()] = _operation(path, method, view_name, refs)
     error_ref = refs[(ErrorResponse, "serialization")]
-    statuses = sorted({s for op in OPERATIONS.values() for s in op.errors} | {400, 401, 403, 404, 422})
+    statuses = sorted({s for op in OPERATIONS.values() for s in op.errors} | {400, 401, 403, 404, 413, 422})
     return {
         "openapi": "3.1.0",
         "info": {
@@ -180,7 +180,7 @@ def _operation(path: str, method: str, view_name: str, refs: dict[Any, Any]) -> 
     if op.response is not None:
         success["content"] = {"application/json": {"schema": refs[(op.response, "serialization")]}}
     responses: dict[str, Any] = {str(op.status): success}
-    errors = set(op.errors) | ({401} if op.auth else set())
+    errors = set(op.errors) | ({401} if op.auth else set()) | ({400, 413} if op.request else set())
     for status in sorted(errors):
         responses[str(status)] = {"$ref": f"#/components/responses/{_error_name(status)}"}
     out: dict[str, Any] = {

@@ -14,3 +14,4 @@ at_cold_start(Settings)  # in Lambda, a missing or malformed variable fails the 
 
 on_schedule = wiring.on_schedule(app, "rate(1 day)", handlers.on_schedule)
 on_bus_events = wiring.on_bus(app, "enrichment", handlers.on_bus_events)
+publish_outbox = wiring.on_schedule(app, "rate(1 minute)", handlers.publish_outbox)  # events writers left

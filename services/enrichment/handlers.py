@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.enrichment import settings, use_cases
-from shared.consumer import bus_consumer
+from shared.consumer import bus_consumer, outbox_publisher
 from shared.events import CaseOpened, ClientRegistered, ClientSettingsChanged, new_id
 from shared.observability import lambda_handler
 
@@ -30,3 +30,5 @@ on_bus_events = bus_consumer(
         CaseOpened: use_cases.on_case_opened,
     },
 )
+
+publish_outbox = outbox_publisher(SERVICE, lambda: settings.get().table)

@@ -8,6 +8,8 @@ GSI1: CLIENT#<id>#CASES / <opened_on>#<case_id> finds a client's cases old enoug
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,7 +19,8 @@ from botocore.exceptions import ClientError
 
 from services.enrichment import settings
 from services.enrichment.domain import EnrichmentSettings, TrackedCase
-from shared import aws, dynamo
+from shared import aws, dynamo, outbox
+from shared.events import ContactPointData, Event
 
 
 def _table() -> Any:
@@ -142,13 +145,28 @@ def reserve_attempt(case: TrackedCase, attempt: int, provider: str, on: date) ->
         raise
 
 
-def settle_attempt(case_id: str, attempt: int, cost: Decimal, found: int) -> None:
-    _table().update_item(
-        Key={"PK": f"CASE#{case_id}", "SK": f"ATTEMPT#{attempt:03d}"},
-        UpdateExpression="SET #s = :s, cost = :c, #f = :f",
-        ExpressionAttributeNames={"#s": "status", "#f": "found"},
-        ExpressionAttributeValues={":s": "settled", ":c": cost, ":f": found},
-    )
+def settle_attempt(
+    case_id: str, attempt: int, cost: Decimal, result: Sequence[ContactPointData], events: Sequence[Event] = ()
+) -> None:
+    """Settle the ledger line with what was paid and what it bought, and the result's event, in one transaction:
+    a paid result is never booked without its event, nor announced without being booked."""
+    table = settings.get().table
+    update = {
+        "Update": {
+            "TableName": table,
+            "Key": {"PK": {"S": f"CASE#{case_id}"}, "SK": {"S": f"ATTEMPT#{attempt:03d}"}},
+            "UpdateExpression": "SET #s = :s, cost = :c, #f = :f, #r = :r, event_ids = :e",
+            "ExpressionAttributeNames": {"#s": "status", "#f": "found", "#r": "result"},
+            "ExpressionAttributeValues": {
+                ":s": {"S": "settled"},
+                ":c": {"N": str(cost)},
+                ":f": {"N": str(len(result))},
+                ":r": {"S": json.dumps([p.model_dump(mode="json") for p in result])},
+                ":e": {"L": [{"S": e.event_id} for e in events]},
+            },
+        }
+    }
+    outbox.write(events, table, [update])
 
 
 def ledger(case_id: str) -> list[dict[str, Any]]:

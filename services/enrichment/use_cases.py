@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 from services.enrichment import domain, repository
-from shared import bus
-from shared.events import CaseOpened, ClientRegistered, ClientSettingsChanged, EnrichmentResultFound, Event
+from services.enrichment import settings as service_settings
+from shared import outbox
+from shared.events import CaseOpened, ClientRegistered, ClientSettingsChanged, EnrichmentResultFound
 from shared.observability import logger, metrics
 
 SERVICE = "enrichment"
@@ -20,9 +21,16 @@ def provider() -> domain.SkipTracingProvider:
 
 
 def run_enrichment(today: date, correlation_id: str) -> dict[str, int]:
-    """Enrich every due case of every client with enrichment granted; returns counts."""
+    """Enrich every due case of every client with enrichment granted; returns counts.
+
+    Each paid result is stored with its settled ledger line and its event in one transaction (the outbox), so
+    the ledger and the published results agree whatever crashes: the run (or the next) publishes from there.
+    """
     searched = found = 0
     source = provider()
+    table = service_settings.get().table
+    # A retried or later run first publishes what an earlier one booked and did not get out.
+    outbox.sweep(table, grace=timedelta(0))
     for client_id, settings in repository.clients():
         if not settings.granted:
             continue
@@ -35,23 +43,22 @@ def run_enrichment(today: date, correlation_id: str) -> dict[str, int]:
             if not repository.reserve_attempt(case, attempt, source.name, today):
                 continue
             result = source.search(case, attempt)
-            repository.settle_attempt(case.case_id, attempt, result.cost, len(result.contact_points))
+            announced = [
+                EnrichmentResultFound(
+                    event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"{case.case_id}#{attempt}")),
+                    correlation_id=correlation_id,
+                    client_id=client_id,
+                    case_owner_id=case.case_owner_id,
+                    case_id=case.case_id,
+                    attempt=attempt,
+                    provider=result.provider,
+                    contact_points=result.contact_points,
+                )
+            ] if result.contact_points else []
+            repository.settle_attempt(case.case_id, attempt, result.cost, result.contact_points, announced)
+            outbox.flush(table)
             searched += 1
-            if result.contact_points:
-                found += 1
-                events: list[Event] = [
-                    EnrichmentResultFound(
-                        event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"{case.case_id}#{attempt}")),
-                        correlation_id=correlation_id,
-                        client_id=client_id,
-                        case_owner_id=case.case_owner_id,
-                        case_id=case.case_id,
-                        attempt=attempt,
-                        provider=result.provider,
-                        contact_points=result.contact_points,
-                    )
-                ]
-                bus.publish(events)
+            found += bool(result.contact_points)
     metrics(SERVICE).add_metric(name="EnrichmentSearches", unit="Count", value=searched)
     log.info("enrichment run", extra={"searched": searched, "found": found})
     return {"searched": searched, "found": found}

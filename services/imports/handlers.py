@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
-from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from services.imports import pipeline, settings, use_cases
+from services.imports import drops, pipeline, settings, use_cases
 from services.imports.report import is_report
 from shared import aws
 from shared.consumer import bus_consumer
@@ -33,7 +31,8 @@ def _queue_url(arn: str) -> str:
 
 
 def handle_record(record: SQSRecord, context: Any) -> list[dict[str, Any]]:
-    body = json.loads(record.body)
+    """One drops-queue message, in any shape ``drops`` knows; anything else fails the record (→ DLQ) with its
+    reason instead of being acknowledged with nothing imported."""
     remaining = getattr(context, "get_remaining_time_in_millis", None) or (lambda: NO_DEADLINE_MS)
 
     def continue_later(import_id: str) -> None:
@@ -41,26 +40,17 @@ def handle_record(record: SQSRecord, context: Any) -> list[dict[str, Any]]:
             QueueUrl=_queue_url(record.event_source_arn), MessageBody=pipeline.continuation_body(import_id)
         )
 
-    if body.get("finview") == "import-continue":
-        return [pipeline.resume(str(body["import_id"]), remaining, continue_later)]
-    if body.get("Event") == "s3:TestEvent":
-        return []
+    try:
+        messages = drops.parse(record.body)
+    except drops.UnsupportedMessage as exc:
+        log.error("not a drop: left for the DLQ", extra={"reason": str(exc), "message_id": record.message_id})
+        raise
     results = []
-    for s3_record in body.get("Records", []):
-        s3 = s3_record["s3"]
-        key = unquote_plus(s3["object"]["key"])
-        if is_report(key):
-            continue  # our own rejected-rows report, written next to the drop
-        results.append(
-            pipeline.handle_drop(
-                s3["bucket"]["name"],
-                key,
-                s3["object"].get("versionId"),
-                s3["object"].get("eTag"),
-                remaining,
-                continue_later,
-            )
-        )
+    for message in messages:
+        if isinstance(message, drops.Continuation):
+            results.append(pipeline.resume(message.import_id, remaining, continue_later))
+        elif isinstance(message, drops.Drop) and not is_report(message.key):  # not our own rejected-rows report
+            results.append(pipeline.handle_drop_notice(message, remaining, continue_later))
     return results
 
 

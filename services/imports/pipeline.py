@@ -44,7 +44,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from services.imports import domain, repository
+from services.imports import domain, drops, repository
 from services.imports import report as reports
 from services.imports.domain import ImportSettings, Rejection, StagedRow
 from services.imports.matching import Matcher
@@ -92,6 +92,35 @@ class Run:
 # ---- entry points -------------------------------------------------------------------------------------------
 
 
+def handle_drop_notice(
+    drop: drops.Drop, remaining_ms: Callable[[], int], continue_later: Callable[[str], None]
+) -> dict[str, Any]:
+    """A drop notification: skipped (not failed) when S3 has told us of a later write of the same key already,
+    or when the object it names has been overwritten since (its eTag no longer matches)."""
+    object_id = f"{drop.bucket}/{drop.key}"
+    if drop.sequencer and not repository.note_sequencer(object_id, drop.sequencer):
+        log.info("stale notification skipped", extra={"object": object_id, "sequencer": drop.sequencer})
+        return {"object": object_id, "status": "skipped", "reason": "stale_notification"}
+    try:
+        return handle_drop(drop.bucket, drop.key, drop.version_id, drop.etag, remaining_ms, continue_later)
+    except Superseded:
+        log.info("superseded object skipped", extra={"object": object_id, "etag": drop.etag})
+        return {"object": object_id, "status": "skipped", "reason": "superseded_object"}
+
+
+class Superseded(Exception):
+    """The notification names an eTag the key no longer has (no versioning: the object was overwritten)."""
+
+
+def _object_version(version: str | None, etag: str | None) -> dict[str, str]:
+    """GetObject/HeadObject arguments that read exactly the object the notification names."""
+    if version:
+        return {"VersionId": version}
+    if etag:
+        return {"IfMatch": etag if etag.startswith('"') else f'"{etag}"'}
+    return {}
+
+
 def handle_drop(
     bucket: str,
     key: str,
@@ -112,7 +141,7 @@ def handle_drop(
     client_id = key.split("/", 1)[0] if "/" in key else None
     drop_id = str(uuid.uuid5(domain.NAMESPACE, f"drop|{object_id}@{drop_ref}"))
     try:
-        import_id, size, sha = _identify(bucket, key, version, client_id, object_id, drop_ref)
+        import_id, size, sha = _identify(bucket, key, version, client_id, object_id, drop_ref, etag)
     except FileRejected as exc:
         repository.create_job(drop_id, _job_fields(client_id, bucket, key, version, {}))
         repository.put_drop(object_id, drop_ref, drop_id)
@@ -177,7 +206,13 @@ def _job_fields(
 
 
 def _identify(
-    bucket: str, key: str, version: str | None, client_id: str | None, object_id: str, drop_ref: str
+    bucket: str,
+    key: str,
+    version: str | None,
+    client_id: str | None,
+    object_id: str,
+    drop_ref: str,
+    etag: str | None = None,
 ) -> tuple[str, int, str]:
     if client_id is None:
         raise FileRejected("no_client_folder", "files must be dropped under <client_id>/")
@@ -188,8 +223,10 @@ def _identify(
         raise FileRejected("unsupported_file_type", f"{name!r} is not a CSV, TSV or XLSX file")
     s3 = aws.client("s3")
     try:
-        head = s3.head_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
+        head = s3.head_object(Bucket=bucket, Key=key, **_object_version(version, etag))
     except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("412", "PreconditionFailed"):
+            raise Superseded(key) from None
         if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NoSuchVersion", "403"):
             raise FileRejected("object_missing", "the file was removed before it could be imported") from None
         raise
@@ -199,7 +236,7 @@ def _identify(
     if size > MAX_BYTES:
         raise FileRejected("file_too_large", f"the file is larger than {MAX_BYTES // 2**20} MB")
     digest = hashlib.sha256()
-    for chunk in _chunks(bucket, key, version):
+    for chunk in _chunks(bucket, key, version, etag):
         digest.update(chunk)
     sha = digest.hexdigest()
     import_id = str(uuid.uuid5(domain.NAMESPACE, f"{client_id}|content|{sha}"))
@@ -213,8 +250,13 @@ def _identify(
     return import_id, size, sha
 
 
-def _chunks(bucket: str, key: str, version: str | None) -> Iterator[bytes]:
-    obj = aws.client("s3").get_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
+def _chunks(bucket: str, key: str, version: str | None, etag: str | None = None) -> Iterator[bytes]:
+    try:
+        obj = aws.client("s3").get_object(Bucket=bucket, Key=key, **_object_version(version, etag))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("412", "PreconditionFailed"):
+            raise Superseded(key) from None
+        raise
     yield from obj["Body"].iter_chunks(CHUNK_BYTES)
 
 

@@ -83,6 +83,27 @@ def put_drop(object_id: str, drop_ref: str, import_id: str) -> None:
     _table().put_item(Item={"PK": f"OBJECT#{object_id}", "SK": f"DROP#{drop_ref}", "import_id": import_id})
 
 
+SEQUENCER_WIDTH = 64
+
+
+def note_sequencer(object_id: str, sequencer: str) -> bool:
+    """Record the S3 sequencer of a notification for this key; False when a later one was seen already (this
+    notification is stale: the key was overwritten since). Right-padded with zeros, as S3 says to compare them,
+    so DynamoDB's string order is S3's event order."""
+    padded = sequencer.upper().ljust(SEQUENCER_WIDTH, "0")
+    try:
+        _table().put_item(
+            Item={"PK": f"OBJECT#{object_id}", "SK": "SEQUENCER", "sequencer": padded, "seen_at": now()},
+            ConditionExpression="attribute_not_exists(PK) OR sequencer <= :s",
+            ExpressionAttributeValues={":s": padded},
+        )
+        return True
+    except ClientError as exc:
+        if dynamo.is_condition_failure(exc):
+            return False
+        raise
+
+
 def claim_content(client_id: str, sha256: str, import_id: str, object_id: str, drop_ref: str) -> dict[str, Any]:
     """The claim on this content: ours if new, else the earlier one (compare its object and drop)."""
     item = {

@@ -141,7 +141,7 @@ def list_attachments(case_id: str, who: Identity, limit: int, next_token: str | 
         f"CASE#{case_id}",
         "ATTACHMENT#",
         limit,
-        pagination.decode(next_token, {"PK": f"CASE#{case_id}"}),
+        pagination.decode(next_token, {"PK": f"CASE#{case_id}"}, "ATTACHMENT#"),
         newest_first=False,
     )
     return Page[Attachment](

@@ -7,6 +7,7 @@ and its audit entry; ``WriteConflict`` means a condition failed and the caller r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -16,8 +17,8 @@ from botocore.exceptions import ClientError
 from services.contacts import store
 from services.contacts.cases import audit, domain
 from services.contacts.cases.models import Case, CaseFile, CaseOwner, ContactPoint
-from shared import aws
-from shared.events import CaseData, CaseOwnerData, ContactPointType
+from shared import aws, outbox
+from shared.events import CaseData, CaseOwnerData, ContactPointType, Event
 
 _ser = TypeSerializer()
 
@@ -101,6 +102,11 @@ class Tx:
     def audit(self, item: dict[str, Any]) -> Tx:
         return self.put(item)
 
+    def events(self, events: Sequence[Event]) -> Tx:
+        """The outbox rows of ``events``: committed with the change or not at all (``shared.outbox``)."""
+        self.items.extend(outbox.put_items(events, store.table_name()))
+        return self
+
     def commit(self) -> None:
         try:
             aws.client("dynamodb").transact_write_items(TransactItems=self.items)
@@ -150,9 +156,15 @@ def case_owner_writes(client_id: str, owner: CaseOwnerData, actor: audit.Actor, 
 
 
 def case_writes(
-    client_id: str, case_owner_id: str, case: CaseData, actor: audit.Actor, correlation_id: str, why: dict[str, Any]
+    client_id: str,
+    case_owner_id: str,
+    case: CaseData,
+    actor: audit.Actor,
+    correlation_id: str,
+    why: dict[str, Any],
+    events: Sequence[Event] = (),
 ) -> Tx:
-    """The case, its pointer and its audit entry, unless the case exists."""
+    """The case, its pointer, its audit entry and the outbox rows of ``events``, unless the case exists."""
     item = case.model_dump(mode="json")
     item.update(case_owner_id=case_owner_id, client_id=client_id, status="open", revision=0)
     stored = {
@@ -179,6 +191,7 @@ def case_writes(
                 correlation_id=correlation_id,
             )
         )
+        .events(events)
     )
 
 
@@ -222,10 +235,17 @@ def ensure_case_owner(client_id: str, owner: CaseOwnerData, actor: audit.Actor, 
 
 
 def ensure_case(
-    client_id: str, case_owner_id: str, case: CaseData, actor: audit.Actor, correlation_id: str, why: dict[str, Any]
+    client_id: str,
+    case_owner_id: str,
+    case: CaseData,
+    actor: audit.Actor,
+    correlation_id: str,
+    why: dict[str, Any],
+    events: Sequence[Event] = (),
 ) -> bool:
-    """Create the case, its pointer and its audit entry together; False if the case already existed."""
-    return write_unless_exists([case_writes(client_id, case_owner_id, case, actor, correlation_id, why)])[0]
+    """Create the case, its pointer, its audit entry and the outbox rows of ``events`` together; False if the
+    case already existed."""
+    return write_unless_exists([case_writes(client_id, case_owner_id, case, actor, correlation_id, why, events)])[0]
 
 
 def get_owner(case_owner_id: str) -> CaseOwner | None:

@@ -3,6 +3,7 @@ events (from imports and enrichment) that create or enrich case owners, cases an
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,12 +22,12 @@ from services.contacts.cases.models import (
 from services.contacts.clients import use_cases as clients
 from services.contacts.identity import Identity
 from services.contacts.models import Page
-from shared import bus
 from shared.errors import Conflict, Forbidden, NotFound
-from shared.events import CaseFileImported, CaseOpened, EnrichmentResultFound, Event, new_id
+from shared.events import CaseFileImported, CaseOpened, EnrichmentResultFound, new_id
 from shared.observability import logger, metrics
 
 SERVICE = "contacts"
+CASE_OPENED = uuid.UUID("5f0c6f1e-6d1f-4b7e-9a57-2b7f7d0c9e31")  # CaseOpened's event id: uuid5(this, case id)
 log = logger(SERVICE)
 
 
@@ -60,9 +61,8 @@ def get_case_owner(case_owner_id: str, who: Identity) -> CaseOwnerFile:
 
 def list_audit(case_owner_id: str, who: Identity, limit: int, next_token: str | None) -> Page[AuditEntry]:
     contact_points.visible_owner(case_owner_id, who)
-    items, last = repository.page(
-        f"OWNER#{case_owner_id}", "AUDIT#", limit, pagination.decode(next_token, {"PK": f"OWNER#{case_owner_id}"})
-    )
+    start = pagination.decode(next_token, {"PK": f"OWNER#{case_owner_id}"}, "AUDIT#")
+    items, last = repository.page(f"OWNER#{case_owner_id}", "AUDIT#", limit, start)
     return Page[AuditEntry](
         items=[AuditEntry.model_validate(_plain(store.clean(i))) for i in items], next_token=pagination.encode(last)
     )
@@ -156,7 +156,7 @@ def add_note(case_id: str, text: str, who: Identity, correlation_id: str) -> Not
 def list_notes(case_id: str, who: Identity, limit: int, next_token: str | None) -> Page[Note]:
     case_item(case_id, who, change=False)
     items, last = repository.page(
-        f"CASE#{case_id}", "NOTE#", limit, pagination.decode(next_token, {"PK": f"CASE#{case_id}"})
+        f"CASE#{case_id}", "NOTE#", limit, pagination.decode(next_token, {"PK": f"CASE#{case_id}"}, "NOTE#")
     )
     return Page[Note](items=[Note.model_validate(store.clean(i)) for i in items], next_token=pagination.encode(last))
 
@@ -190,30 +190,37 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     cases = list({case.case_id: case for case in event.cases}.values())  # one write per item and transaction
     existing = repository.contact_point_ids(owner_id)
     points = domain.points_to_add(owner_id, event.contact_points, existing, "import")
-    # The owner, its cases and its points in one TransactWriteItems (or a few, past 100 items): each entity
-    # with its audit entry, and what exists already left as it is.
+    # The owner, its cases (each with its CaseOpened in the outbox, id derived from the case: a delivery that
+    # dies after the commit leaves it there, and the consumer's flush on the retry publishes it) and its points
+    # in one TransactWriteItems (a few past 100 items); what exists already is left as it is.
     written = repository.write_unless_exists(
         [
             repository.case_owner_writes(event.client_id, event.case_owner, actor, event.correlation_id),
-            *(repository.case_writes(event.client_id, owner_id, c, actor, event.correlation_id, why) for c in cases),
+            *(
+                repository.case_writes(
+                    event.client_id,
+                    owner_id,
+                    case,
+                    actor,
+                    event.correlation_id,
+                    why,
+                    events=[
+                        CaseOpened(
+                            event_id=str(uuid.uuid5(CASE_OPENED, case.case_id)),
+                            correlation_id=event.correlation_id,
+                            client_id=event.client_id,
+                            case_owner_id=owner_id,
+                            case_id=case.case_id,
+                            opened_on=case.opened_on,
+                        )
+                    ],
+                )
+                for case in cases
+            ),
             *(repository.point_writes(owner_id, new, actor, event.correlation_id, why) for new in points),
         ]
     )
-    opened: list[Event] = [
-        CaseOpened(
-            correlation_id=event.correlation_id,
-            client_id=event.client_id,
-            case_owner_id=owner_id,
-            case_id=case.case_id,
-            opened_on=case.opened_on,
-        )
-        for case, new in zip(cases, written[1 : 1 + len(cases)], strict=True)
-        if new
-    ]
-    metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=len(opened))
-    # CaseOpened ids are fresh per run; a re-run after a crash may publish one twice, which enrichment
-    # absorbs because it keys its records on case_id.
-    bus.publish(opened)
+    metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=sum(written[1 : 1 + len(cases)]))
 
 
 def on_enrichment_result(event: EnrichmentResultFound) -> None:

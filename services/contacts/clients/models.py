@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, EmailStr, Field, StringConstraints, field_validator
 
 from services.contacts.models import In
 from shared.events import PostalAddress
@@ -147,6 +147,14 @@ class ClientChange(In):
     finances: BillingAgreement | None = None
     portfolios: list[Portfolio] | None = None
     business_unit_overrides: BusinessUnitOverrides | None = None
+
+    @field_validator("portfolios", mode="before")
+    @classmethod
+    def _portfolios_not_null(cls, value: object) -> object:
+        # null would otherwise remove every portfolio without the "still in use" check; [] removes them with it.
+        if value is None:
+            raise ValueError("portfolios may not be null: leave the field out to keep them, send [] to remove all")
+        return value
 
 
 class Client(BaseModel):

@@ -6,6 +6,7 @@ with the person's rights for that client and a copy of its name, e-mail and phon
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -13,6 +14,8 @@ from botocore.exceptions import ClientError
 
 from services.contacts import pagination, store
 from services.contacts.clients.models import BusinessUnit, Client, ClientUser
+from shared import dynamo, outbox
+from shared.events import Event
 
 NOT_EXISTS = "attribute_not_exists(PK)"
 
@@ -72,12 +75,17 @@ def _client_item(client: Client) -> dict[str, Any]:
     return store.drop_none(item)
 
 
-def put_client(client: Client) -> None:
-    store.put_new(_client_item(client))
+def put_client(client: Client, events: Sequence[Event] = ()) -> None:
+    """Store a new client with its events' outbox rows; a retry with the same id changes nothing."""
+    try:
+        outbox.put_item(store.table_name(), _client_item(client), events, condition=NOT_EXISTS)
+    except ClientError as exc:
+        if not dynamo.is_condition_failure(exc):
+            raise
 
 
-def replace_client(client: Client) -> None:
-    store.table().put_item(Item=_client_item(client), ConditionExpression="attribute_exists(PK)")
+def replace_client(client: Client, events: Sequence[Event] = ()) -> None:
+    outbox.put_item(store.table_name(), _client_item(client), events, condition="attribute_exists(PK)")
 
 
 def get_client(client_id: str) -> Client | None:
@@ -132,7 +140,7 @@ def _membership_item(user: ClientUser) -> dict[str, Any]:
     return store.drop_none(item)
 
 
-def create_person_with_membership(user: ClientUser) -> None:
+def create_person_with_membership(user: ClientUser, events: Sequence[Event] = ()) -> None:
     """Create the person (its e-mail must be new) and its first membership, all or nothing.
 
     Raises ``PersonExists`` when a person with this e-mail is already on the platform.
@@ -155,8 +163,11 @@ def create_person_with_membership(user: ClientUser) -> None:
     try:
         store.table().meta.client.transact_write_items(
             TransactItems=[
-                {"Put": {"TableName": name, "Item": item, "ConditionExpression": NOT_EXISTS}}
-                for item in (person, pointer, _membership_item(user))
+                *(
+                    {"Put": {"TableName": name, "Item": item, "ConditionExpression": NOT_EXISTS}}
+                    for item in (person, pointer, _membership_item(user))
+                ),
+                *({"Put": {"TableName": name, "Item": row}} for row in outbox.rows(events)),
             ]
         )
     except ClientError as exc:
@@ -177,13 +188,19 @@ def email_of_user(user_id: str) -> str | None:
     return str(item["email"]) if item else None
 
 
-def put_new_membership(user: ClientUser) -> bool:
-    """Link a person to a client; False when it is already linked to that client."""
-    return store.put_new(_membership_item(user))
+def put_new_membership(user: ClientUser, events: Sequence[Event] = ()) -> bool:
+    """Link a person to a client (with its events' outbox rows); False when it is already linked to that client."""
+    try:
+        outbox.put_item(store.table_name(), _membership_item(user), events, condition=NOT_EXISTS)
+        return True
+    except ClientError as exc:
+        if dynamo.is_condition_failure(exc):
+            return False
+        raise
 
 
-def replace_membership(user: ClientUser) -> None:
-    store.table().put_item(Item=_membership_item(user), ConditionExpression="attribute_exists(PK)")
+def replace_membership(user: ClientUser, events: Sequence[Event] = ()) -> None:
+    outbox.put_item(store.table_name(), _membership_item(user), events, condition="attribute_exists(PK)")
 
 
 def get_client_user(client_id: str, user_id: str) -> ClientUser | None:
@@ -199,7 +216,7 @@ def list_client_users(
         "KeyConditionExpression": Key("PK").eq(partition) & Key("SK").begins_with("USER#"),
         "Limit": limit,
     }
-    start = pagination.decode(next_token, expect={"PK": partition})
+    start = pagination.decode(next_token, expect={"PK": partition}, sk_prefix="USER#")
     if start:
         kwargs["ExclusiveStartKey"] = start
     resp = store.table().query(**kwargs)
@@ -210,10 +227,9 @@ def list_client_users(
 # ---- settings ---------------------------------------------------------------------------------------------
 
 
-def put_settings(client_id: str, settings: dict[str, Any]) -> None:
-    store.table().put_item(
-        Item={"PK": f"CLIENT#{client_id}", "SK": "SETTINGS", "settings": settings, "updated_at": store.now()}
-    )
+def put_settings(client_id: str, settings: dict[str, Any], events: Sequence[Event] = ()) -> None:
+    item = {"PK": f"CLIENT#{client_id}", "SK": "SETTINGS", "settings": settings, "updated_at": store.now()}
+    outbox.put_item(store.table_name(), item, events)
 
 
 def get_settings(client_id: str) -> dict[str, Any] | None:

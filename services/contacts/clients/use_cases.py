@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from services.contacts import store
 from services.contacts.clients import business_units, domain, repository
 from services.contacts.clients.models import (
     BusinessUnit,
@@ -27,9 +28,11 @@ from services.contacts.clients.models import (
 )
 from services.contacts.identity import Identity
 from services.contacts.models import Page
-from shared import bus
+from shared import outbox
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.events import ClientRegistered, ClientSettingsChanged, ClientUserCreated, ClientUserRightsChanged, new_id
+
+ADMIN_FIELDS = frozenset({"business_unit_id", "finances"})  # the agency's commercial terms with the client
 
 # ---- clients ----------------------------------------------------------------------------------------------
 
@@ -55,8 +58,8 @@ def create_client(body: NewClient, who: Identity, correlation_id: str) -> Client
     unit = business_units.chosen(body.business_unit_id)
     domain.check_portfolios(body.portfolios)
     client = Client(client_id=new_id(), created_at=datetime.now(UTC), **body.model_dump())
-    repository.put_client(client)
-    bus.publish([_registered(client, unit, correlation_id)])
+    repository.put_client(client, events=[_registered(client, unit, correlation_id)])
+    outbox.try_flush(store.table_name())
     return _with_business_unit(client, unit)
 
 
@@ -92,18 +95,20 @@ def change_client(client_id: str, change: ClientChange, who: Identity, correlati
     who.require_agency()
     current = get_client(client_id, who)
     sent = change.model_fields_set
-    if sent & {"business_unit_id", "finances"}:
+    if sent & ADMIN_FIELDS:
         who.require_admin()  # the business unit and the billing agreement are the agency's commercial terms
     new = domain.changed_client(current, change)
     unit = business_units.chosen(new.business_unit_id)
     if change.portfolios is not None:
         _check_portfolios_unused(new)
-    repository.replace_client(new)
     old_unit = business_units.find(current.business_unit_id)
     old_sender = str(old_unit.email.sender_email) if old_unit else None
+    announced = []
     if new.legal_name != current.legal_name or str(unit.email.sender_email) != old_sender:
         # The consumers keep the client's name and sender from ClientRegistered (an upsert on their side).
-        bus.publish([_registered(new, unit, correlation_id)])
+        announced.append(_registered(new, unit, correlation_id))
+    repository.replace_client(new, events=announced)
+    outbox.try_flush(store.table_name())
     return _with_business_unit(new, unit)
 
 
@@ -165,7 +170,9 @@ def create_client_user(client_id: str, body: NewClientUser, who: Identity, corre
         portfolios=body.portfolios,
     )
     try:
-        repository.create_person_with_membership(user)
+        repository.create_person_with_membership(
+            user, events=[_user_created(client, user, correlation_id, linked_existing=False)]
+        )
     except repository.PersonExists:
         raise Conflict(
             "person_exists",
@@ -174,7 +181,7 @@ def create_client_user(client_id: str, body: NewClientUser, who: Identity, corre
             "email",
         ) from None
     # Notifications sends the invitation (platform access only) and records operational contacts.
-    bus.publish([_user_created(client, user, correlation_id, linked_existing=False)])
+    outbox.try_flush(store.table_name())
     return user
 
 
@@ -201,9 +208,10 @@ def link_client_user(client_id: str, body: ClientUserLink, who: Identity, correl
         platform_access=body.platform_access,
         portfolios=body.portfolios,
     )
-    if not repository.put_new_membership(user):
+    linked = _user_created(client, user, correlation_id, linked_existing=True)
+    if not repository.put_new_membership(user, events=[linked]):
         raise Conflict("already_linked", f"{user.email} is already a user of client {client_id!r}", "user_id")
-    bus.publish([_user_created(client, user, correlation_id, linked_existing=True)])
+    outbox.try_flush(store.table_name())
     return user
 
 
@@ -230,25 +238,25 @@ def change_rights(client_id: str, user_id: str, change: RightsChange, who: Ident
         domain.check_user_portfolios(update["portfolios"], client)
     new = user.model_copy(update=update)
     new = new.model_copy(update={"employee": not (new.commercial or new.operational)})
-    repository.replace_membership(new)
+    announced = []
     if (new.operational, new.platform_access) != (user.operational, user.platform_access):
         unit = business_units.chosen(client.business_unit_id)
-        bus.publish(
-            [
-                ClientUserRightsChanged(
-                    correlation_id=correlation_id,
-                    client_id=client_id,
-                    user_id=user_id,
-                    email=new.email,
-                    first_name=new.first_name,
-                    commercial=new.commercial,
-                    operational=new.operational,
-                    platform_access=new.platform_access,
-                    platform_access_granted=new.platform_access and not user.platform_access,
-                    sender_email=str(unit.email.sender_email),
-                )
-            ]
+        announced.append(
+            ClientUserRightsChanged(
+                correlation_id=correlation_id,
+                client_id=client_id,
+                user_id=user_id,
+                email=new.email,
+                first_name=new.first_name,
+                commercial=new.commercial,
+                operational=new.operational,
+                platform_access=new.platform_access,
+                platform_access_granted=new.platform_access and not user.platform_access,
+                sender_email=str(unit.email.sender_email),
+            )
         )
+    repository.replace_membership(new, events=announced)
+    outbox.try_flush(store.table_name())
     return new
 
 
@@ -279,8 +287,9 @@ def put_settings(client_id: str, body: ClientSettings, who: Identity, correlatio
         raise Forbidden("only an agency administrator may grant or revoke enrichment")
     domain.check_settings(body, [p.portfolio_id for p in client.portfolios])
     settings = body.model_dump(mode="json")
-    repository.put_settings(client_id, settings)
-    bus.publish([ClientSettingsChanged(correlation_id=correlation_id, client_id=client_id, settings=settings)])
+    changed = ClientSettingsChanged(correlation_id=correlation_id, client_id=client_id, settings=settings)
+    repository.put_settings(client_id, settings, events=[changed])
+    outbox.try_flush(store.table_name())
     return body
 
 

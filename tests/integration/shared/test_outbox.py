@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from infra.provision import Provisioned
-from shared import bus, outbox
+from shared import bus, dynamo, outbox
 from shared.events import ClientRegistered
 from tests.integration.support import client, receive_all
 
@@ -120,3 +121,15 @@ def test_publish_entries_sends_the_stored_entry_unchanged(aws: Provisioned) -> N
     assert bus.publish_entries([bus.to_entry(event, aws.names.bus)]) == 1
     body = json.loads(receive_all(aws, "imports-inbox")[0]["Body"])
     assert body["detail"] == json.loads(event.model_dump_json())
+
+
+def test_put_item_with_events_is_one_conditional_write(aws: Provisioned) -> None:
+    table = aws.names.table(TABLE_LOGICAL)
+    item = {"PK": "CLIENT#c-9", "SK": "PROFILE", "legal_name": "Neun AG", "amount": Decimal("1.5")}
+    with outbox.cause("request-9"):
+        outbox.put_item(table, item, [_registered("c-9")], condition="attribute_not_exists(PK)")
+        with pytest.raises(ClientError) as refused:
+            outbox.put_item(table, item, [_registered("c-9")], condition="attribute_not_exists(PK)")
+        assert dynamo.is_condition_failure(refused.value)
+        assert outbox.flush(table) == 1
+    assert _arrived(aws) == ["c-9"]
