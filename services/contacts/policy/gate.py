@@ -25,7 +25,7 @@ from services.contacts.cases import repository as cases_repository
 from services.contacts.clients import repository as clients_repository
 from services.contacts.policy import repository, rules, zones
 from services.contacts.policy.rules import Channel, MessageKind
-from shared import bus
+from shared import outbox
 from shared.errors import Conflict, NotFound
 from shared.events import ContactActionRequested, DebtorMessage, new_id
 from shared.observability import logger
@@ -323,6 +323,7 @@ def request_contact(
                 correlation_id=correlation_id,
             )
         )
+        tx.events([event])  # committed with the record of the contact, or not at all (shared.outbox)
         try:
             tx.commit()
         except repository.WriteConflict:
@@ -333,7 +334,7 @@ def request_contact(
                 )
             clock.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** min(attempt, 6))))
             continue
-        bus.publish([event])
+        outbox.try_flush(store.table_name())
         log.info("contact allowed", extra={"action_id": action_id, "channel": channel, "automatic": automatic})
         return Outcome("requested", action_id, known.case_owner_id, str(case["client_id"]), case_id, item, event)
     raise Conflict("concurrent_change", "the case owner's contacts kept changing meanwhile; try again")

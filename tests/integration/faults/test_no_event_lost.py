@@ -17,6 +17,7 @@ from infra.local.lambda_runtime import LambdaContext
 from infra.provision import Provisioned
 from services.contacts import store
 from services.contacts.cases import repository as case_repository
+from services.contacts.policy import gate
 from services.enrichment import handlers as enrichment_handlers
 from services.enrichment import repository as enrichment
 from services.enrichment.domain import EnrichmentSettings, TrackedCase
@@ -25,7 +26,7 @@ from services.imports import pipeline as imports_pipeline
 from shared import aws, bus, outbox
 from shared.events import CaseFileImported
 from tests.integration.contacts.cases.support import Api as CaseApi
-from tests.integration.contacts.cases.support import deliver, enriched, imported
+from tests.integration.contacts.cases.support import deliver, enriched, imported, point_id
 from tests.integration.contacts.support import Api, bus_events
 from tests.integration.imports import support as imports
 from tests.integration.support import client, receive_all
@@ -256,3 +257,25 @@ def test_imports_publish_phase_killed_midway_publishes_every_case_file_on_the_re
         assert deliver(CaseFileImported.model_validate(detail)) == {"batchItemFailures": []}
     for owner_id in owners:
         assert case_repository.get_owner(owner_id) is not None
+
+
+def test_a_contact_action_killed_before_publishing_is_published_once_by_the_sweeper(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gate, "now", lambda: datetime(2026, 11, 30, 17, 0, tzinfo=UTC))  # noon in New York
+    deliver(imported("owner-act", case_ids=("case-act",), points=(("phone", "+12125550123"),)))
+    api = CaseApi()
+    cp = point_id(api, "owner-act", "phone")
+    points = "/case-owners/owner-act/contact-points"
+    evidence = {"evidence": {"kind": "reason", "note": "confirmed by the debtor"}}
+    assert api.call("POST", f"{points}/{cp}/validate", evidence)[0] == 200
+    assert api.call("POST", f"{points}/{cp}/make-default")[0] == 200
+    Kill(monkeypatch, bus, "publish_entries")
+    with pytest.raises(SystemExit):
+        api.call("POST", "/cases/case-act/actions", {"action": "call"})
+    assert bus_events(aws, "notifications-inbox", "ContactActionRequested.v1") == []
+    later = datetime.now(UTC) + outbox.SWEEP_GRACE
+    assert outbox.sweep(store.table_name(), now=later) == 1
+    [requested] = bus_events(aws, "notifications-inbox", "ContactActionRequested.v1")
+    assert (requested["case_id"], requested["action"]) == ("case-act", "call")
+    assert outbox.sweep(store.table_name(), now=later) == 0
