@@ -97,6 +97,8 @@ class Parameter:
     services: tuple[Service, ...]
     default: str
     description: str
+    pattern: str = ""  # what AWS accepts (AllowedPattern), and in words
+    pattern_says: str = ""
 
 
 @dataclass(frozen=True)
@@ -314,12 +316,25 @@ STACK = Stack(
     ),
     functions=tuple(_wired_functions()),
     parameters=(
+        # Contacts gives it to the built-in business unit and checks business units' own senders against it.
         Parameter(
             "SenderEmail",
             "DEFAULT_SENDER_EMAIL",
-            ("notifications",),
+            ("contacts", "notifications"),
             "no-reply@finview.example",
-            "the sender of e-mails for clients without their own (verified in SES)",
+            "From address of the default business unit and of clients without their own: an SES identity verified "
+            "in this account and region (the address or its domain)",
+            r"[^@\s]+@[^@\s]+\.[^@\s]+",
+            "an e-mail address",
+        ),
+        Parameter(
+            "SenderDomain",
+            "SENDER_DOMAIN",
+            ("contacts",),
+            "",
+            "a domain verified in SES from which business units may also send (empty: only SenderEmail's domain)",
+            r"(([a-z0-9-]+\.)+[a-z]{2,})?",
+            "a domain name such as agency.example, or nothing",
         ),
         Parameter(
             "ActivationBaseUrl",

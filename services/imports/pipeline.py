@@ -459,7 +459,9 @@ def complete(run: Run) -> dict[str, Any]:
     if counts.rows_rejected:
         spool, _ = reports.write_rejected_csv(list(job.get("header") or []), repository.rejections(import_id))
         rejected_key = reports.rejected_key(key)
-        aws.client("s3").upload_fileobj(spool, bucket, rejected_key, ExtraArgs={"ContentType": "text/csv"})
+        aws.client("s3").upload_fileobj(
+            spool, bucket, rejected_key, ExtraArgs={"ContentType": "text/csv", "Tagging": reports.REJECTED_TAGGING}
+        )
         spool.close()
     created, merged = int(published.get("created", 0)), int(published.get("merged", 0))
     bus.publish(

@@ -14,6 +14,9 @@ from typing import IO, Any
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 REJECTED_SUFFIX = ".rejected.csv"
+# Tagged so the lifecycle rule of the drop bucket (infra.operations.REJECTED_ROWS_TAG) expires them: they repeat
+# debtors' rows and are kept for days only.
+REJECTED_TAGGING = "finview-retention=rejected-rows"
 MAX_CELL_IN_REPORT = 1000
 
 

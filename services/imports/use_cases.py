@@ -1,9 +1,12 @@
-"""Imports use cases fed by the bus: the service's own copies of its clients and their import settings.
+"""Imports use cases fed by the bus (the service's own copies of its clients and their import settings), and the
+check for imports stuck in ``processing``.
 
 The file pipeline (a drop or a continuation → case files on the bus) is in ``pipeline``.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from services.imports import repository
 from shared.events import ClientRegistered, ClientSettingsChanged
@@ -15,3 +18,22 @@ def on_client_registered(event: ClientRegistered) -> None:
 
 def on_settings_changed(event: ClientSettingsChanged) -> None:
     repository.put_settings(event.client_id, event.settings)
+
+
+# The pipeline records progress at least every batch of rows (seconds apart); half an hour without any is stuck:
+# its message and continuations are gone, or every delivery dies before the first checkpoint.
+STUCK_AFTER = timedelta(minutes=30)
+
+
+def stuck_imports(now: datetime) -> list[str]:
+    """The active imports without progress for ``STUCK_AFTER``; finished ones still listed as active are let go."""
+    stuck = []
+    for import_id in repository.active_imports():
+        job = repository.get_job(import_id)
+        if job is None or job["status"] in repository.FINAL:
+            repository.forget_active(import_id)
+            continue
+        last = datetime.fromisoformat(str(job.get("updated_at") or job["received_at"]))
+        if now - last > STUCK_AFTER:
+            stuck.append(import_id)
+    return stuck

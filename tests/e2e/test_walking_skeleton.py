@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from infra import demo
+from infra.definition import STACK, Names
 from infra.local.stack import LocalStack
+from tests import aws_calls
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,12 +30,17 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, An
     log_file = tmp_path_factory.mktemp("logs") / "lambda.log"
     saved = dict(os.environ)
     try:
-        with LocalStack(stage="e2e", log_file=str(log_file)) as stack:
+        with LocalStack(stage="e2e", log_file=str(log_file)) as stack, aws_calls.recording() as calls:
             result = demo.run(stack, out=lambda *_: None)
+            assert stack.dispatcher
+            ran = {c.function for c in calls}
+            for fn in STACK.functions:  # the schedules the demo does not fire (they run every few minutes)
+                if fn.trigger.kind == "schedule" and fn not in ran:
+                    stack.dispatcher.fire(fn)
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    yield result, log_file
+    yield {**result, "aws_calls": calls}, log_file
 
 
 def test_s3_drop_becomes_cases_with_contact_points(run: tuple[dict[str, Any], Path]) -> None:
@@ -133,3 +140,10 @@ def test_finview_up_serves_fires_enrichment_on_demand_and_stops_cleanly_on_ctrl_
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_every_aws_call_of_every_function_is_granted_by_its_own_policy(run: tuple[dict[str, Any], Path]) -> None:
+    """The least-privilege policies (infra.permissions) cover what each function's code really calls."""
+    calls: list[aws_calls.Call] = run[0]["aws_calls"]
+    assert {c.function.logical for c in calls} == {f.logical for f in STACK.functions}  # every function ran
+    assert aws_calls.refused(calls, Names("e2e")) == []

@@ -9,6 +9,7 @@ import pytest
 
 from infra.provision import Provisioned
 from tests.integration.contacts.support import ADMIN, COLLECTOR, Api, bus_events, new_client
+from tests.integration.support import client
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,10 @@ EMEA = {
 
 
 @pytest.fixture
-def api(aws: Provisioned) -> Api:
+def api(aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> Api:
+    # The EMEA unit sends from its own domain: the deployment allows it and SES has verified it.
+    monkeypatch.setenv("SENDER_DOMAIN", "emea.agency.example")
+    client(aws, "ses").verify_domain_identity(Domain="emea.agency.example")
     return Api(aws)
 
 
