@@ -1,84 +1,248 @@
-"""End to end through the local stack: a generated file dropped into S3, imported by the real handler (moto's
-S3, SQS, DynamoDB and EventBridge), until the job is completed. Rows/s and the time of each phase.
+"""End to end on ``finview up``, as a user runs it: a generated client file dropped into the stack's S3 bucket,
+imported (S3 → SQS → imports → DynamoDB → EventBridge), consumed by contacts (and enrichment, notifications),
+until every consumer queue is empty: rows/s from the drop to the last contact point stored, with the share of
+each phase. ``finview up`` runs as its own process (``python -m infra.cli up --moto-port 0 --api-port 0``), so
+its resident set is measured alone, and it is stopped with one SIGTERM at the end.
 
-Only the imports functions are dispatched: the contacts consumer would share the one Python process (and
-moto's server) and measure contacts instead. The bus has no rules here: EventBridge accepts the events
-(PutEvents is measured) but moto's fan-out into SQS slows down with every queued message (500 events: 8 s, the
-next 500: 17 s), which measures moto, not the import. Moto's DynamoDB query also scans the whole table per
-call, so this is a lower bound of what AWS does.
+In the same run, on the same moto server: plain ``BatchWriteItem`` of as many items (8 threads × 25 items, the
+fastest a client can write into moto) is the raw limit the pipeline's items/s are compared with.
+
+Then the biggest file again (an identical second round: the same rows, every id deterministic, so nothing new
+is stored) with ``API_WRITES`` API writes after each round (notes, validations, make-default): the RSS after the
+second round against the first says whether anything grows with time.
 """
 
 from __future__ import annotations
 
+import random
 import tempfile
 import time
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bench.bench_imports_core import generated_csv
 from bench.harness import Report
-from infra.definition import STACK
-from infra.local.stack import LocalStack
-from services.imports import repository
+from bench.stack_process import StackProcess
+
+API_WRITES = 10_000
+BASELINE_THREADS = 8
 
 
-def _seconds(job: dict[str, object], start: str, end: str) -> float:
-    return (datetime.fromisoformat(str(job[end])) - datetime.fromisoformat(str(job[start]))).total_seconds()
-
-
-def import_through_stack(rows: int, timeout: float = 3000) -> dict[str, object]:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "debtors.csv"
+def write_file(directory: Path, rows: int, crlf: bool = False) -> Path:
+    """The generated file; ``crlf``: the same rows with Windows line ends (imports refuses a file whose bytes
+    it has imported already, so an identical second round needs other bytes for the same data)."""
+    path = directory / f"debtors-{rows}{'-crlf' if crlf else ''}.csv"
+    if not path.exists():
         with path.open("wb") as f:
             for chunk in generated_csv(rows, seed=3):
-                f.write(chunk)
-        only_imports = replace(
-            STACK,
-            functions=tuple(f for f in STACK.functions if f.service == "imports" or f.handler == "app"),
-            rules=(),
-            local_only_queues=(),
-        )
-        with LocalStack(stage="benchimp", log_file=str(Path(tmp) / "lambda.log"), stack=only_imports) as stack:
-            assert stack.provisioned
-            repository.put_client("bench", "Bench GmbH")
-            key = f"bench/{rows}.csv"
-            bucket = stack.provisioned.names.bucket("drops")
-            s3 = stack.client("s3")
-            start = time.perf_counter()
-            s3.upload_file(str(path), bucket, key)
-            head = s3.head_object(Bucket=bucket, Key=key)
-            refs = [r for r in (head.get("VersionId"), str(head["ETag"]).strip('"')) if r]
-            while time.perf_counter() - start < timeout:
-                import_id = next((i for r in refs if (i := repository.get_drop(f"{bucket}/{key}", r))), None)
-                job = repository.get_job(import_id) if import_id else None
-                if job and job["status"] in ("completed", "failed"):
-                    elapsed = time.perf_counter() - start
-                    break
-                time.sleep(1)
-            else:
-                raise TimeoutError(f"{rows} rows not imported in {timeout} s")
-            assert job["status"] == "completed", job
-            return {
-                "elapsed": elapsed,
-                "job": job,
-                "size": path.stat().st_size,
-                "stage_s": _seconds(job, "started_at", "staged_at"),
-                "publish_s": _seconds(job, "staged_at", "finished_at"),
-            }
+                f.write(chunk.replace(b"\n", b"\r\n") if crlf else chunk)
+    return path
+
+
+def _epoch(job: dict[str, Any], field: str) -> float:
+    return datetime.fromisoformat(str(job[field])).timestamp()
+
+
+def stored_items(stack: StackProcess) -> int:
+    """Items in the stack's tables (moto's DescribeTable counts them live)."""
+    assert stack.provisioned
+    ddb = stack.client("dynamodb")
+    names = [n for n in ddb.list_tables()["TableNames"] if n.startswith(f"finview-{stack.provisioned.names.stage}-")]
+    return sum(int(ddb.describe_table(TableName=n)["Table"]["ItemCount"]) for n in names)
+
+
+def import_round(stack: StackProcess, client_id: str, path: Path, timeout: float) -> dict[str, Any]:
+    """Drop ``path`` for the client and wait for contacts to have stored everything; times per phase."""
+    from services.imports import repository
+
+    assert stack.provisioned
+    bucket = stack.provisioned.names.bucket("drops")
+    key = f"{client_id}/{time.time_ns()}-{path.name}"
+    s3 = stack.client("s3")
+    items_before = stored_items(stack)
+    wall0, start = time.time(), time.perf_counter()
+    s3.upload_file(str(path), bucket, key)
+    head = s3.head_object(Bucket=bucket, Key=key)
+    refs = [r for r in (head.get("VersionId"), str(head["ETag"]).strip('"')) if r]
+    job: dict[str, Any] | None = None
+    while time.perf_counter() - start < timeout:
+        import_id = next((i for r in refs if (i := repository.get_drop(f"{bucket}/{key}", r))), None)
+        job = repository.get_job(import_id) if import_id else None
+        if job and job["status"] in ("completed", "failed"):
+            break
+        time.sleep(0.5)
+    assert job and job["status"] == "completed", job
+    idle_at = stack.wait_idle(timeout=max(60.0, timeout - (time.perf_counter() - start)))
+    elapsed = idle_at - start
+    started, staged, finished = (_epoch(job, f) for f in ("started_at", "staged_at", "finished_at"))
+    phases = {
+        "drop": started - wall0,  # upload, S3 notification, the drop function picking it up
+        "stage": staged - started,
+        "publish": finished - staged,
+        "contacts": (wall0 + elapsed) - finished,  # the consumers' tail after the last event was published
+    }
+    return {
+        "elapsed": elapsed,
+        "phases": phases,
+        "job": job,
+        "items": stored_items(stack) - items_before,
+    }
+
+
+def check_readable(stack: StackProcess, client_id: str, expected_cases: int) -> list[dict[str, Any]]:
+    """Every case through the API (paged), and the contact points of a sample of case owners."""
+    cases: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        status, page = stack.api("GET", f"/clients/{client_id}/cases", query=f"limit=100{token}")
+        assert status == 200, page
+        cases.extend(page["items"])
+        if not page.get("next_token"):
+            break
+        token = f"&next_token={page['next_token']}"
+    assert len(cases) == expected_cases, (len(cases), expected_cases)
+    for case in random.Random(1).sample(cases, min(50, len(cases))):
+        status, points = stack.api("GET", f"/case-owners/{case['case_owner_id']}/contact-points")
+        assert status == 200 and points["items"], points
+    return cases
+
+
+def api_writes(stack: StackProcess, cases: list[dict[str, Any]], n: int, seed: int) -> dict[str, int]:
+    """``n`` writes through the API, 8 at a time: per case owner a validation and a make-default of a phone
+    (or e-mail), and notes on its case."""
+    rng = random.Random(seed)
+    owners = {c["case_owner_id"]: c["case_id"] for c in cases}
+    picked = rng.sample(sorted(owners), min(len(owners), n // 4))
+    outcome: dict[str, int] = {}
+
+    def one_owner(owner: str) -> list[int]:
+        statuses = []
+        _, points = stack.api("GET", f"/case-owners/{owner}/contact-points")
+        usable = [p for p in points["items"] if p["type"] in ("phone", "email")]
+        if usable:
+            p = usable[0]
+            base = f"/case-owners/{owner}/contact-points/{p['contact_point_id']}"
+            kind = "successful_call" if p["type"] == "phone" else "acknowledgement_of_receipt"
+            statuses.append(stack.api("POST", f"{base}/validate", {"evidence": {"kind": kind}})[0])
+            statuses.append(stack.api("POST", f"{base}/make-default")[0])
+        while len(statuses) < 4:
+            statuses.append(stack.api("POST", f"/cases/{owners[owner]}/notes", {"text": "called, no answer"})[0])
+        return statuses
+
+    with ThreadPoolExecutor(8) as pool:
+        for statuses in pool.map(one_owner, picked):
+            for s in statuses:
+                outcome[str(s)] = outcome.get(str(s), 0) + 1
+    return outcome
+
+
+def batch_write_baseline(stack: StackProcess, items: int) -> float:
+    """Items/s of plain BatchWriteItem into a table of its own on the same moto server."""
+    ddb = stack.client("dynamodb")
+    name = f"bench-baseline-{time.time_ns()}"
+    ddb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK")],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+    )
+    filler = "x" * 300  # about the size of a stored contact point or case
+    batches = [
+        [
+            {"PutRequest": {"Item": {"PK": {"S": f"OWNER#{n // 4}"}, "SK": {"S": f"CP#{n}"}, "v": {"S": filler}}}}
+            for n in range(b, min(b + 25, items))
+        ]
+        for b in range(0, items, 25)
+    ]
+
+    def write(batch: list[dict[str, Any]]) -> None:
+        client = stack.client("dynamodb")
+        while batch:
+            batch = client.batch_write_item(RequestItems={name: batch}).get("UnprocessedItems", {}).get(name, [])
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(BASELINE_THREADS) as pool:
+        list(pool.map(write, batches))
+    elapsed = time.perf_counter() - start
+    ddb.delete_table(TableName=name)
+    return items / elapsed
 
 
 def run(report: Report, quick: bool) -> None:
-    rows = 10_000 if quick else 100_000
-    result = import_through_stack(rows)
-    job = result["job"]
-    assert isinstance(job, dict)
+    sizes = (500, 2_000) if quick else (10_000, 100_000)
+    writes = 400 if quick else API_WRITES
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = StackProcess().start()
+        try:
+            _run(report, stack, sizes, writes, Path(tmp))
+        finally:
+            stop_seconds = stack.stop()
+            report.add("SIGTERM to exit of `finview up`", stop_seconds, "s", note="one signal; goal ≤ 5 s")
+
+
+def _run(report: Report, stack: StackProcess, sizes: tuple[int, ...], writes: int, tmp: Path) -> None:
+    rates: dict[int, float] = {}
+    results: dict[int, dict[str, Any]] = {}
+    for n, rows in enumerate(sizes):
+        status, client = stack.api("POST", "/clients", {"legal_name": f"Bench {rows} GmbH"})
+        assert status == 201, client
+        stack.wait_idle(timeout=60, settle=1)  # imports learns of the client from ClientCreated
+        path = write_file(tmp, rows)
+        result = import_round(stack, client["client_id"], path, timeout=3600)
+        results[rows] = result | {"client_id": client["client_id"]}
+        rates[rows] = rows / result["elapsed"]
+        phases = result["phases"]
+        total = sum(phases.values())
+        job = result["job"]
+        report.add(
+            f"drop to last contact point stored, {rows:,} rows",
+            rates[rows],
+            "rows/s",
+            baseline=f"{sizes[0]:,} rows" if n else None,
+            baseline_value=rates[sizes[0]] if n else None,
+            note=(
+                f"{result['elapsed']:.0f} s; "
+                + ", ".join(f"{k} {v:.0f} s ({v / total:.0%})" for k, v in phases.items())
+                + f"; {job['case_owners_created']:,} case owners, {job['cases']:,} cases, "
+                f"{result['items']:,} items stored; goal ≥ 500 rows/s"
+            ),
+        )
+    biggest = sizes[-1]
+    first = results[biggest]
+    pipeline_rate = first["items"] / first["elapsed"]
+    raw_rate = batch_write_baseline(stack, min(first["items"], 50_000))
     report.add(
-        f"end to end through the local stack, {rows:,} rows",
-        rows / float(str(result["elapsed"])),
-        "rows/s",
-        note=(
-            f"{int(str(result['size'])) / 2**20:.1f} MB; stage {float(str(result['stage_s'])):.0f} s, publish+report "
-            f"{float(str(result['publish_s'])):.0f} s; {job['case_owners_created']:,} case owners; moto on loopback"
-        ),
+        f"items stored per second by the pipeline, {biggest:,} rows",
+        pipeline_rate,
+        "items/s",
+        baseline="plain BatchWriteItem, same moto",
+        baseline_value=raw_rate,
+        note=f"{first['items']:,} items in {first['elapsed']:.0f} s; raw {raw_rate:,.0f} items/s; goal ratio ≥ 0.5",
+    )
+    cases = check_readable(stack, first["client_id"], int(first["job"]["cases"]))
+    outcome = api_writes(stack, cases, writes, seed=1)
+    stack.wait_idle(timeout=600)
+    after_first = stack.status()
+    report.add(
+        f"RSS of `finview up` after {biggest:,} rows + {sum(outcome.values()):,} API writes",
+        after_first["VmRSS"],
+        "MB",
+        note=f"peak {after_first['VmHWM']:,.0f} MB; {int(after_first['Threads'])} threads; statuses {outcome}; "
+        "goal peak ≤ 1500 MB",
+    )
+    second = import_round(stack, first["client_id"], write_file(tmp, biggest, crlf=True), timeout=3600)
+    outcome = api_writes(stack, cases, writes, seed=2)
+    stack.wait_idle(timeout=600)
+    after_second = stack.status()
+    report.add(
+        "RSS after an identical second round",
+        after_second["VmRSS"],
+        "MB",
+        baseline="after the first round",
+        baseline_value=after_first["VmRSS"],
+        note=f"peak {after_second['VmHWM']:,.0f} MB; {int(after_second['Threads'])} threads; second import "
+        f"{biggest / second['elapsed']:.0f} rows/s, {second['items']:,} new items; statuses {outcome}; "
+        "goal within 10 %",
     )

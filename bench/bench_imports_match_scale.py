@@ -44,11 +44,7 @@ def fill(people: Iterable[Person]) -> tuple[dict[str, dict[str, str]], dict[str,
     for p in people:
         f = RowFeatures.of(constructed(p))
         owner, tag = f"owner-{p.pid}", tag_for("seed", p.pid)
-        profiles[owner] = OwnerProfile(
-            owner, tag, names={f.tokens: tag}, families={f.family: tag}, givens={f.given: tag},
-            emails={f.email or "": tag}, phones={f.phone or "": tag}, birth_dates={f.birth_date or "": tag},
-            addresses={f.address or "": tag}, refs={f.ref or "": tag},
-        )  # fmt: skip
+        profiles[owner] = OwnerProfile.first_seen(owner, tag, f)
         for k in f.block_keys():
             owners = keys.setdefault(k, {})
             if len(owners) < 20:

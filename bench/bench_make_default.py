@@ -2,10 +2,18 @@
 whether the DEFAULT#<type> pointer agrees, how many requests lost the race for good (409) and how many retries
 the optimistic transactions needed. Each round on a fresh case owner, through the API handler in-process against
 moto's server on loopback, with moto's DynamoDB backend serialised as DynamoDB isolates transactions (see
-``infra.local.fidelity``)."""
+``infra.local.fidelity``).
+
+Twice, each in a fresh process, on a contacts table that already holds ``FILL`` other items (an agency's data):
+with the local stack's fidelity patches, and with moto's own transactions (``FINVIEW_MOTO_AS_IS=1``), which
+deep-copy the whole table for every TransactWriteItems."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -62,31 +70,53 @@ def one_round(owner: str) -> dict[str, Any]:
     }
 
 
+def fill(items: int) -> None:
+    """Other case owners' items in the contacts table, as after an import."""
+    for n in range(0, items, 25):
+        with store.table().batch_writer() as batch:
+            for i in range(n, min(n + 25, items)):
+                batch.put_item(Item={"PK": f"OWNER#filler-{i // 5}", "SK": f"CP#phone#{i}", "value": "x" * 200})
+
+
+def child(rounds: int, items: int) -> None:
+    """In a fresh process: fill, then the rounds; one JSON line per round on stdout."""
+    with backend("server"):
+        fill(items)
+        for r in range(rounds):
+            print(json.dumps(one_round(f"owner-{r}")), flush=True)
+
+
+def rounds_in_child(rounds: int, items: int, as_is: bool) -> list[dict[str, Any]]:
+    env = {**os.environ, "FINVIEW_MOTO_AS_IS": "1" if as_is else "0"}
+    code = f"from bench.bench_make_default import child; child({rounds}, {items})"
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
 def run(report: Report, quick: bool) -> None:
     rounds = 2 if quick else 5
-    results = []
-    with backend("server"):
-        for r in range(rounds):
-            result = one_round(f"owner-{r}")
-            print(f"  round {r + 1}: {result}", flush=True)
-            results.append(result)
-    for r, result in enumerate(results, 1):
-        report.add(
-            f"round {r}: defaults after {REQUESTS} concurrent make-default",
-            result["defaults"],
-            "defaults",
-            note=f"must be 1; pointer agrees: {result['pointer_agrees']}; "
-            f"200: {result['ok']}, 409: {result['conflict']}, other: {result['other']}",
-        )
-        report.add(
-            f"round {r}: retries (re-read after a lost race)",
-            result["retries"],
-            "retries",
-            note=f"{result['retries'] / REQUESTS:.1f} per request; gave up (409): {result['gave_up']}",
-        )
+    items = 5_000 if quick else 20_000
+    measured = {as_is: rounds_in_child(rounds, items, as_is) for as_is in (False, True)}
+    for as_is, results in measured.items():
+        label = "moto's own transactions" if as_is else "local stack (fidelity patches)"
+        for r, result in enumerate(results, 1):
+            print(f"  {label}, round {r}: {result}", flush=True)
+            report.add(
+                f"{label}, round {r}: defaults after {REQUESTS} concurrent make-default",
+                result["defaults"],
+                "defaults",
+                note=f"must be 1; pointer agrees: {result['pointer_agrees']}; "
+                f"200: {result['ok']}, 409: {result['conflict']}, other: {result['other']}; "
+                f"retries {result['retries']} ({result['retries'] / REQUESTS:.1f} per request)",
+            )
+    fast = median([r["seconds"] for r in measured[False]])
+    slow = median([r["seconds"] for r in measured[True]])
     report.add(
-        "wall time of one round (median)",
-        median([r["seconds"] for r in results]),
+        "wall time of one round (median), local stack",
+        fast,
         "s",
-        note=f"{REQUESTS} threads, one process (GIL) with moto's server",
+        baseline="moto's own transactions",
+        baseline_value=slow,
+        note=f"{REQUESTS} threads, one process (GIL) with moto's server; table holds {items:,} other items; "
+        f"moto's own: {slow:.1f} s",
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import logging
 import os
 import signal
 import socket
@@ -22,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from infra.local.stack import STATE_DIR, LocalStack
+
+STOP_GRACE_SECONDS = 2.5  # what running invocations get after Ctrl-C/SIGTERM; the whole stop stays under 5 s
 
 
 def _unbindable(port: int) -> str | None:
@@ -70,15 +73,33 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"drop bucket:       s3://{stack.provisioned.names.bucket('drops')}/<client_id>/...")  # type: ignore[union-attr]
     print(f"handler logs:      {log_file}")
     print(f"state:             {state}")
-    print("Ctrl-C stops everything.")
+    print("Ctrl-C stops everything.", flush=True)
     stopped = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    stopped.wait()
-    print("\nstopping…")
-    stack.stop()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stopped.is_set():  # a second Ctrl-C: leave now
+            os._exit(128 + signum)
+        stopped.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    # Python runs signal handlers in the main thread only, and the kernel may deliver the signal to any thread:
+    # a main thread blocked in wait() without a timeout would not notice it until something else woke it up.
+    while not stopped.wait(0.2):
+        pass
+    print("\nstopping…", flush=True)
+    busy = stack.stop(grace=STOP_GRACE_SECONDS)
     state.unlink(missing_ok=True)
-    return 0
+    if busy:
+        # like a Lambda at the end of its timeout, a handler in the middle of a long import is abandoned
+        print(f"abandoned running invocations: {', '.join(busy)}", file=sys.stderr)
+    # The ports are closed and the state file is gone. What remains is moto's whole data set in this process's
+    # heap: the interpreter would free it object by object at exit (seconds for a big import), and wait for the
+    # services' worker pools; the kernel frees it at once.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

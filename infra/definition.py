@@ -110,6 +110,8 @@ class Parameter:
     services: tuple[Service, ...]
     default: str
     description: str
+    pattern: str = ""  # what AWS accepts (AllowedPattern), and in words
+    pattern_says: str = ""
 
 
 @dataclass(frozen=True)
@@ -320,6 +322,9 @@ STACK = Stack(
             (
                 ev.CaseFileImported,
                 ev.EnrichmentResultFound,
+                ev.ContactPointsTraced,
+                ev.ContactPointsChecked,
+                ev.EnrichmentAttemptSettled,
                 # What became of each message to a debtor: contacts keeps the case's messages from these, and
                 # the outcomes feed the contact policy (contact-point validity, opt-outs).
                 ev.MessageSent,
@@ -331,11 +336,11 @@ STACK = Stack(
                 ev.OptOutReceived,
             ),
         ),
-        Rule("to-imports", "imports-inbox", (ev.ClientRegistered, ev.ClientSettingsChanged)),
+        Rule("to-imports", "imports-inbox", (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOwnersMerged)),
         Rule(
             "to-enrichment",
             "enrichment-inbox",
-            (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOpened),
+            (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOpened, ev.CaseOwnerContactsChanged),
         ),
         Rule(
             "to-notifications",
@@ -347,6 +352,7 @@ STACK = Stack(
                 ev.ContactActionRequested,
                 ev.ImportCompleted,
                 ev.ImportFailed,
+                ev.EnrichmentBudgetReached,
             ),
         ),
     ),
@@ -358,12 +364,25 @@ STACK = Stack(
     ),
     functions=tuple(_wired_functions()),
     parameters=(
+        # Contacts gives it to the built-in business unit and checks business units' own senders against it.
         Parameter(
             "SenderEmail",
             "DEFAULT_SENDER_EMAIL",
-            ("notifications",),
+            ("contacts", "notifications"),
             "no-reply@finview.example",
-            "the sender of e-mails for clients without their own (verified in SES)",
+            "From address of the default business unit and of clients without their own: an SES identity verified "
+            "in this account and region (the address or its domain)",
+            r"[^@\s]+@[^@\s]+\.[^@\s]+",
+            "an e-mail address",
+        ),
+        Parameter(
+            "SenderDomain",
+            "SENDER_DOMAIN",
+            ("contacts",),
+            "",
+            "a domain verified in SES from which business units may also send (empty: only SenderEmail's domain)",
+            r"(([a-z0-9-]+\.)+[a-z]{2,})?",
+            "a domain name such as agency.example, or nothing",
         ),
         Parameter(
             "UnsubscribeBaseUrl",
@@ -378,6 +397,20 @@ STACK = Stack(
             ("notifications",),
             "https://app.finview.example",
             "the web app's address that invitation e-mails link to (…/activate?user=…)",
+        ),
+        Parameter(
+            "EnrichmentProvider",
+            "ENRICHMENT_PROVIDER",
+            ("enrichment",),
+            "sandbox",
+            "the skip-tracing provider: sandbox (invented answers) or bureau (the HTTP bureau of the secret)",
+        ),
+        Parameter(
+            "EnrichmentBureauSecret",
+            "ENRICHMENT_BUREAU_SECRET",
+            ("enrichment",),
+            "",
+            "name of the Secrets Manager secret with the bureau's base_url, api_key and price_per_search",
         ),
     ),
     # The local stack taps every event into a queue so `finview demo` can show what went over the bus;

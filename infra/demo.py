@@ -57,7 +57,7 @@ def run(stack: LocalStack, out: Any = print) -> dict[str, Any]:
         "PUT",
         f"/clients/{client_id}/settings",
         {
-            "enrichment": {"granted": True, "interval_days": 30, "attempts": 2},
+            "enrichment": {"granted": True, "interval_days": 30, "attempts": 2, "monthly_budget": "50.00"},
             "imports": {"new_file_per_invoice": False, "match_on_client_case_number": False},
         },
     )
@@ -135,7 +135,14 @@ def run(stack: LocalStack, out: Any = print) -> dict[str, Any]:
     _, enriched = call(stack, "GET", f"/cases/{first['case_id']}")
     new_points = [cp for cp in enriched["contact_points"] if cp["source"] == "enrichment"]
     for cp in new_points:
-        out(f"   + {cp['type']:<15} {cp['value']:<45} {cp['qualification']} (from enrichment)")
+        trace = cp.get("trace") or {}
+        out(
+            f"   + {cp['type']:<15} {cp['value']:<45} {cp['qualification']} "
+            f"(traced by {trace.get('provider')}, confidence {trace.get('confidence')})"
+        )
+    month = datetime.now(UTC).strftime("%Y-%m")
+    _, costs = call(stack, "GET", f"/clients/{client_id}/enrichment/costs?month={month}")
+    out(f"   costs {month}: {costs['total']} EUR in {costs['attempts']} attempt(s), monthly budget {costs['budget']}")
 
     emails = _wait_for(lambda: stack.sent_emails() or None, timeout=10)
     out(f"\n5) e-mails SES recorded: {len(emails)}")
@@ -161,4 +168,5 @@ def run(stack: LocalStack, out: Any = print) -> dict[str, Any]:
         "enriched_points": new_points,
         "dlq": dlq,
         "enrichment": result,
+        "costs": costs,
     }

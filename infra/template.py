@@ -16,7 +16,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from infra.definition import ALL_EVENTS_PATTERN, STACK, Bucket, Function, Queue, Ref, Stack, Table, Topic
+from infra import capacity, operations, permissions
+from infra.definition import ALL_EVENTS_PATTERN, STACK, Bucket, Function, Parameter, Queue, Ref, Stack, Table, Topic
+from infra.operations import LOG_GROUP_KEY, SQS_MANAGED_SSE, skip
 
 ROOT = Path(__file__).resolve().parent.parent
 # Lambda's Python runtime brings boto3; every other dependency of pyproject.toml goes into each code folder.
@@ -43,6 +45,14 @@ def queue_id(q: Queue) -> str:
 
 def bucket_id(b: Bucket) -> str:
     return f"{_cfn(b.logical)}Bucket"
+
+
+def dlq_id(q: Queue) -> str:
+    return f"{_cfn(q.logical)}Dlq"
+
+
+def concurrency_parameter(f: Function) -> str:
+    return f"{f.logical}Concurrency"
 
 
 def function_id(f: Function) -> str:
@@ -84,14 +94,28 @@ def render(stack: Stack = STACK) -> dict[str, Any]:
                 "EventBusName": {"Ref": "EventBus"},
                 "EventPattern": rule.pattern(),
                 "State": "ENABLED",
-                "Targets": [{"Id": "queue", "Arn": {"Fn::GetAtt": [queue_id(q), "Arn"]}}],
+                "Targets": [
+                    {
+                        "Id": "queue",
+                        "Arn": {"Fn::GetAtt": [queue_id(q), "Arn"]},
+                        # What EventBridge cannot deliver within a day of retries waits in the undelivered queue.
+                        "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [operations.UNDELIVERED, "Arn"]}},
+                        "RetryPolicy": {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185},
+                    }
+                ],
             },
         }
         resources[f"{_cfn(rule.logical)}QueuePolicy"] = _queue_policy(
             q, "events.amazonaws.com", {"Fn::GetAtt": [rid, "Arn"]}
         )
+    resources.update(operations.undelivered())
+    # The rules that may leave events there: the bus rules, and the rule SAM makes for each schedule.
+    scheduled = [f"{function_id(f)}Schedule" for f in stack.functions if f.trigger.kind == "schedule"]
+    resources.update(operations.undelivered_policy([f"{_cfn(r.logical)}Rule" for r in stack.rules] + scheduled))
+    resources.update(_access_logs_bucket())
     for b in stack.buckets:
         resources[bucket_id(b)] = _bucket(b, stack)
+        resources[f"{bucket_id(b)}Policy"] = _tls_only(bucket_id(b))
         if b.notify_queue:
             q = stack.queue(b.notify_queue)
             arn = _sub(
@@ -104,19 +128,19 @@ def render(stack: Stack = STACK) -> dict[str, Any]:
         resources.update(_ses_configuration_set(stack))
     for f in stack.functions:
         resources[function_id(f)] = _function(f, stack)
+        resources.update(operations.log_group(function_id(f), function_name(f)))
+        resources.update(operations.function_alarms(f, function_id(f)))
     resources.update(_api(stack))
-    resources.update(_dlq_alarms(stack))
+    resources.update(operations.alerts())
+    for q in stack.queues:
+        resources.update(operations.queue_alarms(q, queue_id(q), dlq_id(q)))
+    resources.update(operations.stuck_imports_alarm())
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
         "Description": "FinView: contacts, imports, enrichment and notifications services",
-        "Parameters": {
-            "Stage": {"Type": "String", "Default": "prod", "AllowedPattern": "[a-z0-9-]+"},
-            **{
-                p.name: {"Type": "String", "Default": p.default, "Description": p.description} for p in stack.parameters
-            },
-            "LogLevel": {"Type": "String", "Default": "INFO", "AllowedValues": ["DEBUG", "INFO", "WARNING"]},
-        },
+        "Parameters": _parameters(stack),
+        "Conditions": {"HasSenderDomain": {"Fn::Not": [{"Fn::Equals": [{"Ref": "SenderDomain"}, ""]}]}},
         "Globals": {
             "Function": {
                 "Runtime": "python3.11",
@@ -129,10 +153,43 @@ def render(stack: Stack = STACK) -> dict[str, Any]:
         "Outputs": {
             "ApiUrl": {"Value": _sub("https://${ContactsApi}.execute-api.${AWS::Region}.amazonaws.com/api/")},
             "DropBucket": {"Value": {"Ref": bucket_id(next(b for b in stack.buckets if b.notify_queue))}},
+            "AlertsTopic": {"Value": {"Ref": "AlertsTopic"}},
+            "UndeliveredQueue": {"Value": {"Ref": operations.UNDELIVERED}},
             "UserPoolId": {"Value": {"Ref": "UserPool"}},
             "UserPoolClientId": {"Value": {"Ref": "UserPoolClient"}},
         },
     }
+
+
+def _parameters(stack: Stack) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "Stage": {"Type": "String", "Default": "prod", "AllowedPattern": "[a-z0-9-]+"},
+        **{p.name: _parameter(p) for p in stack.parameters},
+        **operations.parameters(),
+        "AllowedOrigins": {
+            "Type": "CommaDelimitedList",
+            "Description": "origins of the web app that upload and download attachments (https://app.example.com)",
+        },
+        "LogLevel": {"Type": "String", "Default": "INFO", "AllowedValues": ["DEBUG", "INFO", "WARNING"]},
+    }
+    for f in stack.functions:
+        most = capacity.concurrency(f)
+        params[concurrency_parameter(f)] = {
+            "Type": "Number",
+            "Default": most,
+            "MinValue": capacity.SQS_MINIMUM if f.trigger.kind == "sqs" else 1,
+            "MaxValue": most,
+            "Description": f"how many copies of {f.service} {f.handler} may run at once (at most what its share of "
+            "the DynamoDB table allows, see infra/capacity.py)",
+        }
+    return params
+
+
+def _parameter(p: Parameter) -> dict[str, Any]:
+    rendered: dict[str, Any] = {"Type": "String", "Default": p.default, "Description": p.description}
+    if p.pattern:
+        rendered.update(AllowedPattern=p.pattern, ConstraintDescription=p.pattern_says)
+    return rendered
 
 
 def _table(t: Table) -> dict[str, Any]:
@@ -157,6 +214,9 @@ def _table(t: Table) -> dict[str, Any]:
         ]
     return {
         "Type": "AWS::DynamoDB::Table",
+        "Metadata": skip(
+            ("CKV_AWS_119", "encrypted at rest with DynamoDB's own key; a customer key adds a key policy, no control")
+        ),
         "DeletionPolicy": "Retain",
         "UpdateReplacePolicy": "Retain",
         "Properties": props,
@@ -164,10 +224,11 @@ def _table(t: Table) -> dict[str, Any]:
 
 
 def _queue(q: Queue) -> dict[str, Any]:
-    dlq = f"{_cfn(q.logical)}Dlq"
+    dlq = dlq_id(q)
     return {
         dlq: {
             "Type": "AWS::SQS::Queue",
+            "Metadata": skip(SQS_MANAGED_SSE),
             "Properties": {
                 "QueueName": _sub(f"finview-${{Stage}}-{q.logical}-dlq"),
                 "MessageRetentionPeriod": q.dlq_retention_seconds,
@@ -176,6 +237,7 @@ def _queue(q: Queue) -> dict[str, Any]:
         },
         queue_id(q): {
             "Type": "AWS::SQS::Queue",
+            "Metadata": skip(SQS_MANAGED_SSE),
             "Properties": {
                 "QueueName": _sub(f"finview-${{Stage}}-{q.logical}"),
                 "VisibilityTimeout": q.visibility_timeout,
@@ -211,19 +273,116 @@ def _queue_policy(q: Queue, principal: str, source_arn: Any) -> dict[str, Any]:
     }
 
 
+_BLOCK_PUBLIC = {
+    "BlockPublicAcls": True,
+    "BlockPublicPolicy": True,
+    "IgnorePublicAcls": True,
+    "RestrictPublicBuckets": True,
+}
+_ENCRYPTED = {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+
+
+def _tls_only(bucket: str) -> dict[str, Any]:
+    """Refuse every request to the bucket that does not come over TLS."""
+    return {
+        "Type": "AWS::S3::BucketPolicy",
+        "Properties": {
+            "Bucket": {"Ref": bucket},
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "TlsOnly",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [
+                            {"Fn::GetAtt": [bucket, "Arn"]},
+                            {"Fn::Sub": f"${{{bucket}.Arn}}/*"},
+                        ],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            },
+        },
+    }
+
+
+ACCESS_LOGS = "AccessLogsBucket"
+
+
+def _access_logs_bucket() -> dict[str, Any]:
+    """Server access logs of both buckets: who read or wrote which file, kept for the log retention."""
+    policy = _tls_only(ACCESS_LOGS)
+    policy["Properties"]["PolicyDocument"]["Statement"].append(
+        {
+            "Sid": "S3LogDelivery",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": {"Fn::Sub": f"${{{ACCESS_LOGS}.Arn}}/*"},
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        }
+    )
+    return {
+        ACCESS_LOGS: {
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Metadata": skip(("CKV_AWS_18", "this is the access-log bucket: logging its own access would loop")),
+            "Properties": {
+                "BucketName": _sub("finview-${Stage}-access-logs-${AWS::AccountId}-${AWS::Region}"),
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "BucketEncryption": _ENCRYPTED,
+                "PublicAccessBlockConfiguration": _BLOCK_PUBLIC,
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Id": "access-logs-expire",
+                            "Status": "Enabled",
+                            "ExpirationInDays": operations.LOG_RETENTION_DAYS,
+                            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                        }
+                    ]
+                },
+            },
+        },
+        f"{ACCESS_LOGS}Policy": policy,
+    }
+
+
+def _lifecycle(b: Bucket) -> dict[str, Any]:
+    """Old versions (replaced or deleted files) expire; so do the rejected-rows files, which carry debtors' rows."""
+    rules: list[dict[str, Any]] = [
+        {
+            "Id": "old-versions-expire",
+            "Status": "Enabled",
+            "NoncurrentVersionExpiration": {"NoncurrentDays": operations.OLD_VERSION_DAYS},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        }
+    ]
+    if b.notify_queue:
+        key, value = operations.REJECTED_ROWS_TAG
+        rules.append(
+            {
+                "Id": "rejected-rows-expire",
+                "Status": "Enabled",
+                "TagFilters": [{"Key": key, "Value": value}],
+                "ExpirationInDays": operations.REJECTED_ROWS_DAYS,
+            }
+        )
+    return {"Rules": rules}
+
+
 def _bucket(b: Bucket, stack: Stack) -> dict[str, Any]:
     props: dict[str, Any] = {
         "BucketName": bucket_name(b),
         "VersioningConfiguration": {"Status": "Enabled"},
-        "BucketEncryption": {
-            "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-        },
-        "PublicAccessBlockConfiguration": {
-            "BlockPublicAcls": True,
-            "BlockPublicPolicy": True,
-            "IgnorePublicAcls": True,
-            "RestrictPublicBuckets": True,
-        },
+        "LifecycleConfiguration": _lifecycle(b),
+        "LoggingConfiguration": {"DestinationBucketName": {"Ref": ACCESS_LOGS}, "LogFilePrefix": f"{b.logical}/"},
+        "BucketEncryption": _ENCRYPTED,
+        "PublicAccessBlockConfiguration": _BLOCK_PUBLIC,
     }
     resource: dict[str, Any] = {
         "Type": "AWS::S3::Bucket",
@@ -240,7 +399,12 @@ def _bucket(b: Bucket, stack: Stack) -> dict[str, Any]:
     if b.cors:
         props["CorsConfiguration"] = {
             "CorsRules": [
-                {"AllowedMethods": ["GET", "PUT"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"], "MaxAge": 3600}
+                {
+                    "AllowedMethods": ["GET", "PUT"],
+                    "AllowedOrigins": {"Ref": "AllowedOrigins"},
+                    "AllowedHeaders": ["Content-Type", "Content-MD5", "x-amz-*"],
+                    "MaxAge": 3600,
+                }
             ]
         }
     return resource
@@ -341,28 +505,27 @@ def _cfn_value(value: str | Ref, stack: Stack) -> Any:
 
 
 def _policies(f: Function, stack: Stack) -> list[Any]:
-    policies: list[Any] = [{"EventBridgePutEventsPolicy": {"EventBusName": {"Ref": "EventBus"}}}]
-    for t in stack.tables:
-        if t.owner == f.service:
-            policies.append({"DynamoDBCrudPolicy": {"TableName": {"Ref": table_id(t)}}})
-    for b in stack.buckets:
-        if b.owner == f.service or (f.service == "imports" and b.notify_queue):
-            policies.append({"S3CrudPolicy": {"BucketName": {"Ref": bucket_id(b)}}})
-    if f.continues_on_own_queue and f.trigger.queue:
-        q = stack.queue(f.trigger.queue)
-        policies.append({"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [queue_id(q), "QueueName"]}}})
-    for q in stack.queues:
-        if q.owner == f.service and q.outbox_env_var:
-            policies.append({"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [queue_id(q), "QueueName"]}}})
-    if f.service == "notifications":
-        policies.append({"SESCrudPolicy": {"IdentityName": {"Ref": "SenderEmail"}}})
-        # SMS go straight to phone numbers (no topic), which IAM can only express as Resource "*".
-        policies.append({"Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}]})
-    return policies
+    """Only what ``f``'s code calls (infra.permissions), as one inline policy; SAM adds logs, X-Ray and polling."""
+    return [{"Statement": permissions.statements(f, stack, _Ids)}]
+
+
+class _Ids:
+    table_id = staticmethod(table_id)
+    queue_id = staticmethod(queue_id)
+    bucket_id = staticmethod(bucket_id)
+
+
+def function_name(f: Function) -> dict[str, str]:
+    return _sub(f"finview-${{Stage}}-{f.service}-{f.handler.replace('_', '-')}")
+
+
+NO_VPC = ("CKV_AWS_117", "calls only AWS service endpoints and reaches nothing inside a VPC")
+NO_SECRETS = ("CKV_AWS_173", "its environment holds resource names and settings, no secret to encrypt with a key")
 
 
 def _function(f: Function, stack: Stack) -> dict[str, Any]:
     props: dict[str, Any] = {
+        "FunctionName": function_name(f),
         "CodeUri": f.service,
         "Handler": f"app.{f.handler}",
         "Timeout": f.timeout,
@@ -370,6 +533,8 @@ def _function(f: Function, stack: Stack) -> dict[str, Any]:
         "Environment": {"Variables": _env_refs(f, stack)},
         "Policies": _policies(f, stack),
     }
+    skips = [NO_VPC, NO_SECRETS]
+    copies = {"Ref": concurrency_parameter(f)}
     if f.trigger.kind == "sqs":
         q = stack.queue(f.trigger.queue or "")
         props["Events"] = {
@@ -379,12 +544,42 @@ def _function(f: Function, stack: Stack) -> dict[str, Any]:
                     "Queue": {"Fn::GetAtt": [queue_id(q), "Arn"]},
                     "BatchSize": f.trigger.batch_size,
                     "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                    "ScalingConfig": {"MaximumConcurrency": copies},
                 },
             }
         }
-    elif f.trigger.kind == "schedule":
-        props["Events"] = {"Schedule": {"Type": "Schedule", "Properties": {"Schedule": f.trigger.schedule}}}
-    return {"Type": "AWS::Serverless::Function", "Properties": props}
+        skips += [
+            ("CKV_AWS_116", f"invoked by its SQS queue, whose redrive policy sends failures to {dlq_id(q)}"),
+            ("CKV_AWS_115", "bounded by its SQS source's MaximumConcurrency; reserved concurrency would throttle"),
+        ]
+    else:
+        props["ReservedConcurrentExecutions"] = copies
+    if f.trigger.kind == "schedule":
+        undelivered = {"Fn::GetAtt": [operations.UNDELIVERED, "Arn"]}
+        props["Events"] = {
+            "Schedule": {
+                "Type": "Schedule",
+                "Properties": {
+                    "Schedule": f.trigger.schedule,
+                    "DeadLetterConfig": {"Arn": undelivered},
+                    "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
+                },
+            }
+        }
+        # A run that still fails after Lambda's two retries is recorded (with its error) in the undelivered queue.
+        props["EventInvokeConfig"] = {
+            "MaximumRetryAttempts": 2,
+            "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": undelivered}},
+        }
+        skips.append(("CKV_AWS_116", "failed runs go to its on-failure destination, which keeps the error too"))
+    if f.trigger.kind == "api":
+        skips.append(("CKV_AWS_116", "invoked synchronously by API Gateway: the caller gets the error, nothing waits"))
+    return {
+        "Type": "AWS::Serverless::Function",
+        "DependsOn": [f"{function_id(f)}LogGroup"],
+        "Metadata": skip(*skips),
+        "Properties": props,
+    }
 
 
 def _api(stack: Stack) -> dict[str, Any]:
@@ -431,7 +626,50 @@ def _api(stack: Stack) -> dict[str, Any]:
         },
         "ContactsApi": {
             "Type": "AWS::Serverless::Api",
-            "Properties": {"StageName": "api", "DefinitionBody": swagger, "TracingEnabled": True},
+            "DependsOn": ["ApiGatewayAccount"],
+            "Metadata": skip(
+                ("CKV_AWS_120", "answers are per user and hold personal data: a cache could serve them to another")
+            ),
+            "Properties": {
+                "StageName": "api",
+                "DefinitionBody": swagger,
+                "TracingEnabled": True,
+                "AccessLogSetting": {
+                    "DestinationArn": {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]},
+                    "Format": json.dumps(API_ACCESS_LOG, separators=(",", ":")),
+                },
+            },
+        },
+        # API Gateway writes access logs with the account's (per region) CloudWatch role: set it to ours.
+        "ApiGatewayLogsRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "apigateway.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [
+                    _sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+                ],
+            },
+        },
+        "ApiGatewayAccount": {
+            "Type": "AWS::ApiGateway::Account",
+            "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]}},
+        },
+        "ApiAccessLogGroup": {
+            "Type": "AWS::Logs::LogGroup",
+            "Metadata": skip(LOG_GROUP_KEY),
+            "Properties": {
+                "LogGroupName": _sub("/finview/${Stage}/api-access"),
+                "RetentionInDays": operations.LOG_RETENTION_DAYS,
+            },
         },
         "APIHandlerInvokePermission": {
             "Type": "AWS::Lambda::Permission",
@@ -447,6 +685,17 @@ def _api(stack: Stack) -> dict[str, Any]:
     }
 
 
+# One JSON line per request: who (the user pool's subject, never the token), what, how it ended.
+API_ACCESS_LOG = {
+    "requestId": "$context.requestId",
+    "time": "$context.requestTime",
+    "method": "$context.httpMethod",
+    "path": "$context.resourcePath",
+    "status": "$context.status",
+    "latencyMs": "$context.responseLatency",
+    "user": "$context.authorizer.claims.sub",
+    "error": "$context.error.message",
+}
 PUBLIC_PATHS = {"/openapi.json"}
 
 
@@ -473,28 +722,6 @@ def _with_authorizer(swagger: dict[str, Any]) -> dict[str, Any]:
             if method != "options":
                 operation["security"] = [{"CognitoAuthorizer": []}]
     return swagger
-
-
-def _dlq_alarms(stack: Stack) -> dict[str, Any]:
-    """A message in any DLQ is an event a consumer could not handle: someone must look at it."""
-    return {
-        f"{_cfn(q.logical)}DlqAlarm": {
-            "Type": "AWS::CloudWatch::Alarm",
-            "Properties": {
-                "AlarmDescription": _sub(f"finview-${{Stage}}: messages in the {q.logical} DLQ"),
-                "Namespace": "AWS/SQS",
-                "MetricName": "ApproximateNumberOfMessagesVisible",
-                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [f"{_cfn(q.logical)}Dlq", "QueueName"]}}],
-                "Statistic": "Maximum",
-                "Period": 300,
-                "EvaluationPeriods": 1,
-                "Threshold": 0,
-                "ComparisonOperator": "GreaterThanThreshold",
-                "TreatMissingData": "notBreaching",
-            },
-        }
-        for q in stack.queues
-    }
 
 
 def build(out_dir: Path, stack: Stack = STACK) -> Path:

@@ -388,6 +388,7 @@ class ContactPointSummary(Payload):
     value: str
     state: PointState
     checked: bool = Field(default=False, description="offline checks are stored for this value")
+    usable: bool | None = Field(default=None, description="the stored checks' verdict; None when unchecked")
 
 
 class TraceSubject(Payload):
@@ -414,6 +415,19 @@ class CaseOwnerContactsChanged(Event):
     processing_restricted: bool = False
 
 
+class CaseOwnersMerged(Event):
+    """Two case owners are one person (an accepted match review): the cases and contact points of
+    ``merged_case_owner_id`` now belong to ``surviving_case_owner_id``."""
+
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "CaseOwnersMerged.v1"
+
+    client_id: str
+    surviving_case_owner_id: str
+    merged_case_owner_id: str
+    review_id: str | None = None
+
+
 # ---- imports --------------------------------------------------------------------------------------------
 
 
@@ -430,6 +444,25 @@ class CaseFileImported(Event):
     case_owner: CaseOwnerData
     cases: list[CaseData]
     contact_points: list[ContactPointData]
+
+
+class MatchReviewRequested(Event):
+    """An uncertain pair for the client's review queue: a row got its own case owner ``case_owner_id``, though it
+    may be ``candidate_case_owner_id`` (a score in the review band, or strong with a doubt a person can lift).
+    Accepting the review merges the two case owners (``CaseOwnersMerged``)."""
+
+    SOURCE = SOURCE_IMPORTS
+    DETAIL_TYPE = "MatchReviewRequested.v1"
+
+    review_id: str
+    import_id: str
+    client_id: str
+    row: int
+    case_owner_id: str
+    candidate_case_owner_id: str
+    score: float = Field(description="the summed Fellegi–Sunter match weight (log2 m/u) of the pair")
+    auto_score: float = Field(description="the score from which a pair is merged without review")
+    comparisons: dict[str, str] = Field(description="field → agreement level, e.g. family: close")
 
 
 class ImportCompleted(Event):
@@ -639,7 +672,9 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
         PaymentRecorded,
         PaymentPlanAgreed,
         CaseClosed,
+        CaseOwnersMerged,
         CaseFileImported,
+        MatchReviewRequested,
         ImportCompleted,
         ImportFailed,
         CaseOwnerContactsChanged,

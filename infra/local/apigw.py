@@ -87,6 +87,7 @@ class LocalApiGateway:
         self._app = chalice_app
         self._matcher = RouteMatcher(list(chalice_app.routes))
         self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
 
     def authorizer_for(self, headers: Mapping[str, str]) -> dict[str, str] | None:
         auth = headers.get("Authorization", "")
@@ -149,12 +150,16 @@ class LocalApiGateway:
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
         self._server = make_server(host, port, self.wsgi, threaded=True)
-        threading.Thread(target=self._server.serve_forever, name="local-apigw", daemon=True).start()
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-apigw", daemon=True)
+        self._thread.start()
         return f"http://{host}:{self._server.server_port}"
 
     def stop(self) -> None:
         if self._server:
             self._server.shutdown()
+            self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=2)
 
 
 def _error(status: int, code: str, message: str) -> dict[str, Any]:

@@ -10,10 +10,13 @@ a real scheduled-event shape, at their rate and on demand.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import threading
+import time
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +27,7 @@ from infra.local.lambda_runtime import ACCOUNT, context_for, resolve
 from infra.provision import Provisioned
 
 log = logging.getLogger("finview.local")
+TAP_KEEP = 10_000  # the newest events of the local-only bus tap kept for the demo and tests; older ones drop
 RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
@@ -80,6 +84,7 @@ class Dispatcher:
         )
         self.invocations = 0
         self.errors = 0
+        self.tap: deque[dict[str, Any]] = deque(maxlen=TAP_KEEP)
 
     def start(self) -> None:
         for fn in self.stack.functions:
@@ -92,11 +97,43 @@ class Dispatcher:
             t = threading.Thread(target=target, args=(fn,), name=f"dispatch-{fn.logical}", daemon=True)
             t.start()
             self._threads.append(t)
+        if "bus-tap" in self.p.queue_urls:
+            t = threading.Thread(target=self._drain_tap, name="dispatch-bus-tap", daemon=True)
+            t.start()
+            self._threads.append(t)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 3.0) -> list[str]:
+        """Stop polling and wait up to ``timeout`` s in all for the running invocations; returns the threads
+        still busy then (a handler in the middle of a long import: Lambda would be frozen there too)."""
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for t in self._threads:
-            t.join(timeout=5)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        return [t.name for t in self._threads if t.is_alive()]
+
+    # ---- the local-only bus tap: every event on the bus, the newest TAP_KEEP kept -------------------------
+
+    def tap_once(self, wait_seconds: int = 1) -> int:
+        url = self.p.queue_urls["bus-tap"]
+        messages = self._sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+        ).get("Messages", [])
+        if messages:
+            self.tap.extend(json.loads(m["Body"]) for m in messages)
+            self._sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        return len(messages)
+
+    def _drain_tap(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tap_once()
+            except Exception:
+                if not self._stop.is_set():
+                    log.exception("draining the bus tap failed")
+                    self._stop.wait(1)
 
     # ---- SQS event source mapping ----------------------------------------------------------------------
 

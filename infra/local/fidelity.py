@@ -22,6 +22,7 @@ import functools
 import hashlib
 import inspect
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -90,8 +91,13 @@ def isolate_chalice_requests() -> None:
 
 
 def install() -> None:
-    scalable_dynamodb()  # first: the lock below wraps the backend methods it replaces
+    # FINVIEW_MOTO_AS_IS=1 keeps moto's own DynamoDB and SQS costs: for benchmarks that measure the difference
+    as_is = os.environ.get("FINVIEW_MOTO_AS_IS") == "1"
+    if not as_is:
+        scalable_dynamodb()  # first: the lock below wraps the backend methods it replaces
     serialise_dynamodb()
+    if not as_is:
+        scalable_sqs()
     isolate_chalice_requests()
 
 
@@ -502,4 +508,169 @@ def scalable_dynamodb() -> bool:
             setattr(owner, name, functools.wraps(getattr(owner, name))(replacement))
         backend_module.copy = _CopyWithoutTables()  # type: ignore[assignment]
         _scalable_installed = True
+        return True
+
+
+# ---- SQS at depth: receive, delete and attributes at the cost of the batch, not of the queue -------------------
+#
+# moto 5.2 builds the list of every visible message of a queue for each ReceiveMessage, reads every queue
+# attribute (three passes over all messages, each with a clock read per message) once per *received message* to
+# check its retention, and walks the whole queue twice per deleted message. A queue a few tens of thousands of
+# events deep (an import publishing faster than its consumer reads) then makes each receive and delete cost
+# O(depth): the consumers slow down as the queue fills, and it fills faster. Sending is O(depth) too: moto reads
+# every attribute of the queue (the three message counts included) to learn whether it deduplicates by content,
+# so EventBridge's fan-out into a deep queue (the bus tap, a consumer's queue during an import) slows with it.
+# SQS costs the same at any depth.
+
+PINNED_SQS_SOURCES = {
+    "Queue.messages": "03a531dbcbcf9aee2e61c7254c08946a499f5c57f2447a8f2e534aa85b067dea",
+    "Queue.delete_message": "fa6fd5b9bd2cafb4aaacd79da7fc656e513e1513197c2939ff002f9ebfd4be46",
+    "Queue.approximate_number_of_messages": "d357a9506a56d2f8f9f364aa1e0a4739182106db6dbcede0e0699c00d1406eec",
+    "Queue.approximate_number_of_messages_delayed": "c3c1dadb0c42ed5f8f5e1fddc8384de67db2df9a4055504f10903bd0b55e8d2f",
+    "Queue.approximate_number_of_messages_not_visible": "5dbecc4dda174358d2aefa96e4b769def47fd6bb2c315241c451e8518c3fabab",  # noqa: E501
+    "SQSBackend.receive_message": "065f3e5e7d2144089ce3b5d16d9306243ccd2f3ee11b44beb851292fadb7652f",
+    "SQSBackend.get_queue_attributes": "58417223da457b5a0aac5ccc31b6646ed9b22c3b276a0f0d9fd5f3f13bd797ec",
+    "SQSBackend.is_message_valid_based_on_retention_period": "cca23b94a5f3af9d9c5af1c09ee5e615017bdf6bd032301cb321c06c7e595d4b",  # noqa: E501
+    "Message.visible": "5129b573308de62a700c40541df76673710ff2303258839ac66990eb56f27f27",
+    "SQSBackend.send_message": "bf161af09a9e6b860e3dd5d8f58ccc802623caa86883fab9b2ffb333f8f70330",
+    "Queue.attributes": "40cb990b121628d535cecbcd0e0d333984024633b70a097489ae8611e1a59338",
+    "Message.delayed": "e2fd48abf582683aa4630cbd95daef06deb9f6de33e002a89f8c3d8a3f334838",
+}
+_sqs_installed = False
+
+
+def sqs_sources() -> dict[str, str]:
+    from moto.sqs.models import Message, Queue, SQSBackend
+
+    owners: dict[str, Any] = {"Queue": Queue, "SQSBackend": SQSBackend, "Message": Message}
+    out = {}
+    for qualified in PINNED_SQS_SOURCES:
+        owner, name = qualified.split(".")
+        fn: Any = _ORIGINALS.get(qualified) or owners[owner].__dict__[name]
+        fn = fn.fget if isinstance(fn, property) else fn
+        out[qualified] = hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()
+    return out
+
+
+class _VisibleMessages:
+    """``Queue.messages`` without building the list: moto's receive loop stops after its batch."""
+
+    def __init__(self, messages: list[Any]) -> None:
+        from moto.core.utils import unix_time_millis
+
+        self._messages, self._now = messages, unix_time_millis()
+
+    def __iter__(self) -> Any:
+        now = self._now
+        # Message.visible is ``now > visible_at``, Message.delayed is ``now < delayed_until``
+        return (m for m in self._messages if now > m.visible_at and not now < m.delayed_until)
+
+    def __bool__(self) -> bool:
+        return any(True for _ in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _queue_messages(self: Any) -> _VisibleMessages:
+    return _VisibleMessages(self._messages)
+
+
+def _visible(self: Any) -> int:
+    if getattr(_local, "sending", False):
+        return 0  # send_message reads the attributes only for ContentBasedDeduplication
+    return len(self.messages)
+
+
+def _not_visible(self: Any) -> int:
+    from moto.core.utils import unix_time_millis
+
+    if getattr(_local, "sending", False):
+        return 0
+    now = unix_time_millis()
+    return sum(1 for m in self._messages if not now > m.visible_at)
+
+
+def _delayed(self: Any) -> int:
+    from moto.core.utils import unix_time_millis
+
+    if getattr(_local, "sending", False):
+        return 0
+    now = unix_time_millis()
+    return sum(1 for m in self._messages if now < m.delayed_until)
+
+
+def _send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+    _local.sending = True
+    try:
+        return _ORIGINALS["SQSBackend.send_message"](self, *args, **kwargs)
+    finally:
+        _local.sending = False
+
+
+def _delete_message(self: Any, receipt_handle: str) -> None:
+    """moto's delete: the message that ever had this handle leaves the queue; one pass that stops there (the
+    messages being deleted are those received last, near the front of the queue)."""
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+
+    if receipt_handle in self.deleted_messages:
+        return  # deleting twice is fine, as in SQS
+    for i, message in enumerate(self._messages):
+        if message.had_receipt_handle(receipt_handle):
+            del self._messages[i]
+            self.pending_messages.discard(message)
+            self.deleted_messages.update(message.all_receipt_handles)
+            return
+    raise ReceiptHandleIsInvalid()
+
+
+def _get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+    """moto's, with the queue's attributes computed once (moto computes all of them three times per name)."""
+    from moto.sqs.exceptions import InvalidAttributeName
+
+    queue = self.get_queue(queue_name)
+    if not attribute_names:
+        return {}
+    valid_names = ["All", *queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES]
+    invalid_name = next((name for name in attribute_names if name not in valid_names), None)
+    if invalid_name or invalid_name == "":
+        raise InvalidAttributeName(invalid_name)
+    everything = queue.attributes
+    if "All" in attribute_names:
+        return everything  # type: ignore[no-any-return]
+    return {name: everything[name] for name in attribute_names if everything.get(name) is not None}
+
+
+def _retained(self: Any, queue_name: str, message: Any) -> bool:
+    from moto.core.utils import unix_time
+
+    retention_period = int(self.get_queue(queue_name).message_retention_period)
+    return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
+
+
+def scalable_sqs() -> bool:
+    """Install the SQS patches once per process if moto is the pinned version; returns whether they are."""
+    global _sqs_installed
+    with _lock:
+        if _sqs_installed:
+            return True
+        import moto
+        from moto.sqs.models import Queue, SQSBackend
+
+        if moto.__version__ != PINNED_MOTO or sqs_sources() != PINNED_SQS_SOURCES:
+            log.warning("moto is not %s as pinned: local SQS keeps moto's per-depth costs", PINNED_MOTO)
+            return False
+        for owner, name, replacement in (
+            (Queue, "messages", property(_queue_messages)),
+            (Queue, "approximate_number_of_messages", property(_visible)),
+            (Queue, "approximate_number_of_messages_not_visible", property(_not_visible)),
+            (Queue, "approximate_number_of_messages_delayed", property(_delayed)),
+            (Queue, "delete_message", _delete_message),
+            (SQSBackend, "get_queue_attributes", _get_queue_attributes),
+            (SQSBackend, "send_message", _send_message),
+            (SQSBackend, "is_message_valid_based_on_retention_period", _retained),
+        ):
+            _ORIGINALS[f"{owner.__name__}.{name}"] = owner.__dict__[name]
+            setattr(owner, name, replacement)
+        _sqs_installed = True
         return True

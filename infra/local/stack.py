@@ -43,6 +43,7 @@ def local_environment(p: Provisioned, log_file: str | None) -> dict[str, str]:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true" if log_file else "false",
             "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
+            "ENRICHMENT_DNS_CHECKS": "false",  # loopback only: the MX question would only time out
         }
     )
     if log_file:
@@ -105,15 +106,21 @@ class LocalStack:
                 self.ses_feedback.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 3.0) -> list[str]:
+        """Stop polling, give running invocations up to ``grace`` s, then close the API and moto (their ports
+        are free when this returns). Returns the names of invocations still running (abandoned, as Lambda
+        would freeze them); their next call to moto fails."""
         if self.ses_feedback:
             self.ses_feedback.stop()
-        if self.dispatcher:
-            self.dispatcher.stop()
+        busy = self.dispatcher.stop(grace) if self.dispatcher else []
         if self.api:
             self.api.stop()
         if self._moto:
             self._moto.stop()
+            server = self._moto._server
+            if server is not None:
+                server.server_close()  # moto's stop() leaves the listening socket open
+        return busy
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -176,7 +183,16 @@ class LocalStack:
         return False
 
     def drain_bus_tap(self) -> list[dict[str, Any]]:
-        """Every event that went over the bus since the last call (the local-only tap queue)."""
+        """The events that went over the bus since the last call (the local-only tap queue), oldest first. While
+        the dispatcher runs it drains the tap continuously and keeps only the newest ``TAP_KEEP`` events."""
+        assert self.provisioned
+        out: list[dict[str, Any]] = []
+        if self.dispatcher is not None:
+            while self.dispatcher.tap:
+                out.append(self.dispatcher.tap.popleft())
+        return out + self._read_tap_queue()
+
+    def _read_tap_queue(self) -> list[dict[str, Any]]:
         assert self.provisioned
         sqs = self.client("sqs")
         url = self.provisioned.queue_urls["bus-tap"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from chalice import Chalice, ConvertToMiddleware, Response
+from chalice import ConvertToMiddleware, Response
 
 from services.contacts import handlers, http, openapi
 from services.contacts.cases import routes as case_routes
@@ -20,7 +20,7 @@ from shared import wiring
 from shared.observability import lambda_handler
 from shared.settings import at_cold_start
 
-app = Chalice(app_name="finview-contacts")
+app = http.RestApi(app_name="finview-contacts")
 at_cold_start(Settings)  # in Lambda, a missing or malformed variable fails the init
 app.register_middleware(ConvertToMiddleware(lambda_handler("contacts")), "http")
 app.register_middleware(http.errors_in_contract, "http")

@@ -8,13 +8,17 @@ from datetime import datetime
 from typing import Any
 
 from services.contacts import store
-from services.contacts.cases import case_messages, reminders
+from services.contacts.cases import case_messages, enrichment, reminders
 from services.contacts.cases import use_cases as cases
+from services.contacts.clients import enrichment_costs
 from services.contacts.policy import gate
 from services.contacts.policy import use_cases as policy
 from shared.consumer import bus_consumer, outbox_publisher
 from shared.events import (
     CaseFileImported,
+    ContactPointsChecked,
+    ContactPointsTraced,
+    EnrichmentAttemptSettled,
     EnrichmentResultFound,
     Event,
     MessageBounced,
@@ -53,6 +57,9 @@ on_bus_events = bus_consumer(
         MessageComplained: _both(case_messages.on_outcome, policy.on_message_complained),
         SmsFailed: _both(case_messages.on_outcome, policy.on_sms_failed),
         OptOutReceived: _both(case_messages.on_outcome, policy.on_opt_out_received),
+        ContactPointsTraced: enrichment.on_contact_points_traced,
+        ContactPointsChecked: enrichment.on_contact_points_checked,
+        EnrichmentAttemptSettled: enrichment_costs.on_attempt_settled,
     },
 )
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalice import Response
+from chalice import Chalice, Response
 from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
@@ -206,3 +206,24 @@ def errors_in_contract(request: Request, get_response: Callable[[Request], Respo
         response.body = json.dumps(error.body())
         response.headers = {**response.headers, **JSON_HEADERS}
     return response
+
+
+class RestApi(Chalice):
+    """Chalice behind API Gateway's REST API, whose Lambda events have payload format 1.0 (what the template deploys,
+    with the Cognito authorizer's ``authorizer.claims``).
+
+    An HTTP API integration sends payload format 2.0, which Chalice cannot route: it answered a bare 500 "Unknown
+    request". Such an event is refused with a clear error that names the fix.
+    """
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        if isinstance(event, dict) and event.get("version") == "2.0" and "routeKey" in event:
+            logger("contacts").error("refused an HTTP API (payload 2.0) event", extra={"route": event["routeKey"]})
+            error = ApiError(
+                "unsupported_payload_format",
+                "this API runs behind an API Gateway REST API (payload format 1.0); an HTTP API integration "
+                "(payload format 2.0) is not supported: deploy the REST API of the FinView template",
+                status=501,
+            )
+            return {"statusCode": 501, "headers": dict(JSON_HEADERS), "body": json.dumps(error.body())}
+        return super().__call__(event, context)  # type: ignore[no-any-return]

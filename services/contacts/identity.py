@@ -1,10 +1,11 @@
 """Who is calling: the identity the authorizer put on the request, and what it may see and do.
 
-Two authorizer shapes are understood, both as API Gateway puts them into ``requestContext.authorizer``:
+Two authorizer shapes are understood, both as a REST API puts them into ``requestContext.authorizer``:
 - a Lambda authorizer (and the local API gateway's bearer-token map): ``principalId``, ``role`` and, for a
   client user, ``client_id``;
-- a Cognito user-pool authorizer (REST API: ``authorizer.claims``; HTTP API JWT authorizer:
-  ``authorizer.jwt.claims``): ``custom:role``, ``custom:client_id`` and ``sub`` (or ``email``) as principal.
+- the Cognito user-pool authorizer of the template (``authorizer.claims``): ``custom:role``,
+  ``custom:client_id`` and ``sub`` (or ``email``) as principal.
+An HTTP API (payload 2.0, ``authorizer.jwt.claims``) never gets here: ``http.RestApi`` refuses its events.
 
 Roles: ``agency_admin`` (everything), ``collector`` (reads everything, changes what is not reserved to an
 administrator), ``client_user`` (reads its own client's data only, changes nothing of the client's setup).
@@ -59,8 +60,6 @@ def _unauthenticated(message: str = "a valid bearer token is required") -> ApiEr
 
 def _claims(auth: dict[str, Any]) -> dict[str, Any] | None:
     claims = auth.get("claims")
-    if claims is None and isinstance(auth.get("jwt"), dict):
-        claims = auth["jwt"].get("claims")
     return claims if isinstance(claims, dict) else None
 
 

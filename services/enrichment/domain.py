@@ -1,14 +1,22 @@
-"""Enrichment rules, free of AWS: when a case is due, and the provider port."""
+"""Enrichment rules, free of AWS: a client's enrichment settings, when a case may be due, what to look for.
+
+The schedule finds due cases by key range on a sparse index: a tracked case is in it only while it may need an
+attempt (its case owner lacks a usable default of some type, processing is not restricted, attempts remain), keyed
+by the day its waiting started (opening, or the last attempt). Due today ⇔ that day ≤ today − interval, so a new
+interval needs no re-indexing.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal
-from typing import Protocol
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Literal
 
-from shared.events import ContactPointData
+from shared.events import ContactPointChecks, ContactPointSummary, ContactPointType, TraceSubject
+
+ALL_TYPES: frozenset[ContactPointType] = frozenset({"phone", "email", "postal_address"})
+IndexState = Literal["due", "done"]
 
 
 @dataclass(frozen=True)
@@ -16,15 +24,23 @@ class EnrichmentSettings:
     granted: bool = False
     interval_days: int = 30
     attempts: int = 1
+    monthly_budget: Decimal | None = None  # None: no monthly cap
 
     @classmethod
     def from_client_settings(cls, settings: dict[str, object]) -> EnrichmentSettings:
         raw = settings.get("enrichment") or {}
-        assert isinstance(raw, dict)
+        if not isinstance(raw, dict):
+            raise ValueError("settings.enrichment is not an object")
+        budget = raw.get("monthly_budget")
+        try:
+            parsed = None if budget is None else Decimal(str(budget))
+        except InvalidOperation as exc:
+            raise ValueError(f"settings.enrichment.monthly_budget is not a decimal: {budget!r}") from exc
         return cls(
             granted=bool(raw.get("granted", False)),
             interval_days=int(raw.get("interval_days", 30)),
             attempts=int(raw.get("attempts", 1)),
+            monthly_budget=parsed,
         )
 
 
@@ -38,46 +54,61 @@ class TrackedCase:
     last_attempt_on: date | None = None
 
 
-def next_attempt_due(case: TrackedCase, settings: EnrichmentSettings) -> date | None:
-    """The first attempt is due ``interval`` days after the case opened, each further one ``interval`` days after
-    the previous attempt; None when no attempt is left.
+@dataclass(frozen=True)
+class OwnerContacts:
+    """Enrichment's copy of what contacts published about a case owner."""
 
-    Every attempt costs money, so nothing runs unless an administrator granted enrichment and attempts remain.
-    """
+    client_id: str
+    case_owner_id: str
+    subject: TraceSubject
+    lacking: frozenset[ContactPointType]
+    restricted: bool
+    as_of: datetime
+
+
+def lacking_types(points: list[ContactPointSummary], checks: list[ContactPointChecks]) -> frozenset[ContactPointType]:
+    """The types without a usable default: no valid default, or one the offline checks proved unreachable."""
+    fresh = {c.contact_point_id: c.usable for c in checks}
+    usable_defaults = {
+        p.type
+        for p in points
+        if p.state == "default" and fresh.get(p.contact_point_id, p.usable if p.usable is not None else True)
+    }
+    return ALL_TYPES - usable_defaults
+
+
+def waiting_since(case: TrackedCase) -> date:
+    return case.last_attempt_on if case.attempts_made and case.last_attempt_on else case.opened_on
+
+
+def index_state(case: TrackedCase, owner: OwnerContacts | None, settings: EnrichmentSettings) -> IndexState | None:
+    """Where the case sits in the sparse index: 'due' (may be due, by waiting day), 'done' (attempts used up; back
+    when a client buys more), or nowhere (nothing to look for, restricted, or the owner's contacts not known yet:
+    enrichment never pays blindly)."""
+    if case.attempts_made >= settings.attempts:
+        return "done"
+    if owner is None or owner.restricted or not owner.lacking:
+        return None
+    return "due"
+
+
+def index_key(case: TrackedCase, state: IndexState | None) -> tuple[str, str] | None:
+    if state is None:
+        return None
+    return f"CLIENT#{case.client_id}#{state.upper()}", f"{waiting_since(case).isoformat()}#{case.case_id}"
+
+
+def due_until(settings: EnrichmentSettings, today: date) -> str:
+    """The index sort key bound: cases that started waiting on or before today − interval are due."""
+    return f"{(today - timedelta(days=settings.interval_days)).isoformat()}#~"
+
+
+def next_attempt_due(case: TrackedCase, settings: EnrichmentSettings) -> date | None:
     if not settings.granted or case.attempts_made >= settings.attempts:
         return None
-    since = case.last_attempt_on if case.attempts_made and case.last_attempt_on else case.opened_on
-    return since + timedelta(days=settings.interval_days)
+    return waiting_since(case) + timedelta(days=settings.interval_days)
 
 
-def oldest_due_opening(settings: EnrichmentSettings, today: date) -> date:
-    """Cases opened on or before this date may be due (the first attempt's bound; used as a key range)."""
-    return today - timedelta(days=settings.interval_days)
-
-
-@dataclass(frozen=True)
-class ProviderResult:
-    provider: str
-    cost: Decimal
-    contact_points: list[ContactPointData]
-
-
-class SkipTracingProvider(Protocol):
-    name: str
-
-    def search(self, case: TrackedCase, attempt: int) -> ProviderResult: ...
-
-
-class SandboxProvider:
-    """Deterministic stand-in for a skip-tracing bureau, for the local stack and tests.
-
-    A real bureau adapter implements the same ``search``; which one runs is chosen by ``ENRICHMENT_PROVIDER``.
-    """
-
-    name = "sandbox"
-    cost_per_search = Decimal("0.45")
-
-    def search(self, case: TrackedCase, attempt: int) -> ProviderResult:
-        digest = hashlib.sha256(f"{case.case_owner_id}|{attempt}".encode()).hexdigest()
-        number = "+4930" + str(int(digest[:12], 16))[:8]
-        return ProviderResult(self.name, self.cost_per_search, [ContactPointData(type="phone", value=number)])
+def is_trusted(confidence: Decimal, threshold: Decimal) -> bool:
+    """Below the threshold a traced point stays pending and is never made default automatically."""
+    return confidence >= threshold

@@ -1,30 +1,44 @@
 """DynamoDB access for the enrichment table.
 
 Keys:
-  CLIENT#<id>  PROFILE                          (own copy of the client's enrichment settings)
-  CASE#<id>    TRACK | ATTEMPT#<n>              (tracked case; the cost ledger: one line per attempt)
-GSI1: CLIENT#<id>#CASES / <opened_on>#<case_id> finds a client's cases old enough, by key range.
+  CLIENT#<id>   PROFILE                 own copy of the client's enrichment settings (GSI1: CLIENTS / <id>)
+  CLIENT#<id>   SPEND#<YYYY-MM>         the month's booked (quotes of open attempts + costs) and spent totals
+  CLIENT#<id>   BUDGET_NOTICE#<YYYY-MM> the month's "budget reached" notice was sent
+  OWNER#<id>    PROFILE                 what contacts published: search subject, lacking types, restriction
+  OWNER#<id>    CASE#<case_id>          the owner's tracked cases (a new contact snapshot re-indexes them)
+  CASE#<id>     TRACK                   tracked case; GSI1 (sparse): CLIENT#<id>#DUE|DONE / <waiting since>#<case>
+  CASE#<id>     ATTEMPT#<nnn>           the cost ledger line: booked before the call, settled after, with the
+                                        result (the points kept) and its events' ids stored on it; the events'
+                                        outbox rows (shared.outbox) are written in the settling transaction
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from services.enrichment import settings
-from services.enrichment.domain import EnrichmentSettings, TrackedCase
+from services.enrichment.domain import EnrichmentSettings, IndexState, OwnerContacts, TrackedCase, index_key
 from shared import aws, dynamo, outbox
-from shared.events import ContactPointData, Event
+from shared.events import ContactPointType, Event, TraceSubject
 
 
 def _table() -> Any:
     return aws.table(settings.get().table)
+
+
+def _query(kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    return dynamo.query_all(_table(), **kwargs)
+
+
+# ---- clients ---------------------------------------------------------------------------------------------------
 
 
 def put_client(client_id: str) -> None:
@@ -35,107 +49,239 @@ def put_client(client_id: str) -> None:
     )
 
 
-def put_settings(client_id: str, settings: EnrichmentSettings) -> None:
-    _table().update_item(
-        Key={"PK": f"CLIENT#{client_id}", "SK": "PROFILE"},
-        UpdateExpression="SET granted = :g, interval_days = :i, attempts = :a, GSI1PK = :c, GSI1SK = :id",
-        ExpressionAttributeValues={
-            ":g": settings.granted,
-            ":i": settings.interval_days,
-            ":a": settings.attempts,
-            ":c": "CLIENTS",
-            ":id": client_id,
-        },
+def put_settings(client_id: str, new: EnrichmentSettings) -> EnrichmentSettings | None:
+    """Store the settings; returns the ones they replace (None for the first)."""
+    old = (
+        _table()
+        .update_item(
+            Key={"PK": f"CLIENT#{client_id}", "SK": "PROFILE"},
+            UpdateExpression="SET granted = :g, interval_days = :i, attempts = :a, monthly_budget = :b, "
+            "GSI1PK = :c, GSI1SK = :id",
+            ExpressionAttributeValues={
+                ":g": new.granted,
+                ":i": new.interval_days,
+                ":a": new.attempts,
+                ":b": None if new.monthly_budget is None else str(new.monthly_budget),
+                ":c": "CLIENTS",
+                ":id": client_id,
+            },
+            ReturnValues="ALL_OLD",
+        )
+        .get("Attributes")
     )
+    return _settings(old) if old and "granted" in old else None
+
+
+def _settings(item: dict[str, Any] | None) -> EnrichmentSettings:
+    if not item:
+        return EnrichmentSettings()
+    budget = item.get("monthly_budget")
+    return EnrichmentSettings(
+        granted=bool(item.get("granted", False)),
+        interval_days=int(item.get("interval_days", 30)),
+        attempts=int(item.get("attempts", 1)),
+        monthly_budget=None if budget is None else Decimal(str(budget)),
+    )
+
+
+def client_settings(client_id: str) -> EnrichmentSettings:
+    return _settings(_table().get_item(Key={"PK": f"CLIENT#{client_id}", "SK": "PROFILE"}).get("Item"))
 
 
 def clients() -> list[tuple[str, EnrichmentSettings]]:
-    out = []
-    for item in _query({"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq("CLIENTS")}):
-        settings = EnrichmentSettings(
-            granted=bool(item.get("granted", False)),
-            interval_days=int(item.get("interval_days", 30)),
-            attempts=int(item.get("attempts", 1)),
+    items = _query({"IndexName": "GSI1", "KeyConditionExpression": Key("GSI1PK").eq("CLIENTS")})
+    return [(str(item["GSI1SK"]), _settings(item)) for item in items]
+
+
+# ---- case owners and tracked cases -----------------------------------------------------------------------------
+
+
+def put_owner(owner: OwnerContacts) -> bool:
+    """Keep the newest snapshot only (the bus may deliver an older one late); False when this one is stale."""
+    try:
+        _table().put_item(
+            Item={
+                "PK": f"OWNER#{owner.case_owner_id}",
+                "SK": "PROFILE",
+                "client_id": owner.client_id,
+                "subject": owner.subject.model_dump_json(exclude_none=True),
+                "lacking": sorted(owner.lacking),
+                "restricted": owner.restricted,
+                "as_of": owner.as_of.isoformat(),
+            },
+            ConditionExpression="attribute_not_exists(PK) OR as_of <= :t",
+            ExpressionAttributeValues={":t": owner.as_of.isoformat()},
         )
-        out.append((str(item["GSI1SK"]), settings))
+        return True
+    except ClientError as exc:
+        if dynamo.is_condition_failure(exc):
+            return False
+        raise
+
+
+def _owner(item: dict[str, Any]) -> OwnerContacts:
+    lacking: frozenset[ContactPointType] = frozenset(item.get("lacking") or [])
+    return OwnerContacts(
+        client_id=str(item["client_id"]),
+        case_owner_id=str(item["PK"]).removeprefix("OWNER#"),
+        subject=TraceSubject.model_validate_json(str(item["subject"])),
+        lacking=lacking,
+        restricted=bool(item.get("restricted", False)),
+        as_of=datetime.fromisoformat(str(item["as_of"])),
+    )
+
+
+def owners(owner_ids: Iterable[str]) -> dict[str, OwnerContacts]:
+    """Key lookups, 100 per request."""
+    keys = [{"PK": f"OWNER#{o}", "SK": "PROFILE"} for o in sorted(set(owner_ids))]
+    return {o.case_owner_id: o for o in map(_owner, _batch_get(keys))}
+
+
+def _batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+    name, out = settings.get().table, []
+    resource = aws.resource("dynamodb")
+    for start in range(0, len(keys), 100):
+        pending: dict[str, Any] = {name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+        while pending:
+            answer = resource.batch_get_item(RequestItems=pending)
+            out.extend(answer["Responses"].get(name, []))
+            pending = answer.get("UnprocessedKeys") or {}
     return out
 
 
-def track_case(case: TrackedCase) -> None:
+def _track_item(item: dict[str, Any]) -> TrackedCase:
+    last = item.get("last_attempt_on")
+    return TrackedCase(
+        client_id=str(item["client_id"]),
+        case_owner_id=str(item["case_owner_id"]),
+        case_id=str(item["PK"]).removeprefix("CASE#"),
+        opened_on=date.fromisoformat(str(item["opened_on"])),
+        attempts_made=int(item.get("attempts_made", 0)),
+        last_attempt_on=date.fromisoformat(str(last)) if last else None,
+    )
+
+
+def track_case(case: TrackedCase, state: IndexState | None) -> bool:
     """Idempotent: the same case opened twice (a re-delivered CaseOpened) is tracked once."""
-    dynamo.put_new(
-        _table(),
-        {
-            "PK": f"CASE#{case.case_id}",
-            "SK": "TRACK",
-            "client_id": case.client_id,
-            "case_owner_id": case.case_owner_id,
-            "opened_on": case.opened_on.isoformat(),
-            "attempts_made": 0,
-            "GSI1PK": f"CLIENT#{case.client_id}#CASES",
-            "GSI1SK": f"{case.opened_on.isoformat()}#{case.case_id}",
-        },
-    )
+    item: dict[str, Any] = {
+        "PK": f"CASE#{case.case_id}",
+        "SK": "TRACK",
+        "client_id": case.client_id,
+        "case_owner_id": case.case_owner_id,
+        "opened_on": case.opened_on.isoformat(),
+        "attempts_made": 0,
+    }
+    key = index_key(case, state)
+    if key:
+        item["GSI1PK"], item["GSI1SK"] = key
+    created = dynamo.put_new(_table(), item)
+    dynamo.put_new(_table(), {"PK": f"OWNER#{case.case_owner_id}", "SK": f"CASE#{case.case_id}"})
+    return created
 
 
-def cases_opened_until(client_id: str, until: date) -> list[TrackedCase]:
-    items = _query(
-        {
-            "IndexName": "GSI1",
-            "KeyConditionExpression": Key("GSI1PK").eq(f"CLIENT#{client_id}#CASES")
-            & Key("GSI1SK").lte(f"{until.isoformat()}#~"),
-        }
-    )
-    return [
-        TrackedCase(
-            client_id=str(i["client_id"]),
-            case_owner_id=str(i["case_owner_id"]),
-            case_id=str(i["PK"]).removeprefix("CASE#"),
-            opened_on=date.fromisoformat(str(i["opened_on"])),
-            attempts_made=int(i.get("attempts_made", 0)),
-            last_attempt_on=date.fromisoformat(str(i["last_attempt_on"])) if i.get("last_attempt_on") else None,
+def owner_cases(owner_id: str) -> list[TrackedCase]:
+    links = _query({"KeyConditionExpression": Key("PK").eq(f"OWNER#{owner_id}") & Key("SK").begins_with("CASE#")})
+    keys = [{"PK": str(link["SK"]), "SK": "TRACK"} for link in links]
+    return [_track_item(i) for i in _batch_get(keys)]
+
+
+def cases_in_index(client_id: str, state: IndexState, until: str | None = None) -> list[TrackedCase]:
+    condition = Key("GSI1PK").eq(f"CLIENT#{client_id}#{state.upper()}")
+    if until is not None:
+        condition = condition & Key("GSI1SK").lte(until)
+    return [_track_item(i) for i in _query({"IndexName": "GSI1", "KeyConditionExpression": condition})]
+
+
+def get_case(case_id: str) -> TrackedCase | None:
+    item = _table().get_item(Key={"PK": f"CASE#{case_id}", "SK": "TRACK"}, ConsistentRead=True).get("Item")
+    return _track_item(item) if item else None
+
+
+def set_index(case: TrackedCase, state: IndexState | None) -> None:
+    key = index_key(case, state)
+    if key:
+        _table().update_item(
+            Key={"PK": f"CASE#{case.case_id}", "SK": "TRACK"},
+            UpdateExpression="SET GSI1PK = :p, GSI1SK = :s",
+            ExpressionAttributeValues={":p": key[0], ":s": key[1]},
         )
-        for i in items
-    ]
+    else:
+        _table().update_item(
+            Key={"PK": f"CASE#{case.case_id}", "SK": "TRACK"}, UpdateExpression="REMOVE GSI1PK, GSI1SK"
+        )
 
 
-def reserve_attempt(case: TrackedCase, attempt: int, provider: str, on: date) -> bool:
-    """Book attempt ``attempt`` once, before the provider is asked: the ledger line and the counter move together.
+# ---- the cost ledger ---------------------------------------------------------------------------------------------
 
-    False when another run already booked it (a retried or concurrent schedule), so nobody pays twice.
-    """
-    table = settings.get().table
-    key = {"PK": {"S": f"CASE#{case.case_id}"}}
+
+def _line_key(case_id: str, attempt: int) -> dict[str, str]:
+    return {"PK": f"CASE#{case_id}", "SK": f"ATTEMPT#{attempt:03d}"}
+
+
+def _spend_key(client_id: str, month: str) -> dict[str, str]:
+    return {"PK": f"CLIENT#{client_id}", "SK": f"SPEND#{month}"}
+
+
+def line(case_id: str, attempt: int) -> dict[str, Any] | None:
+    item = _table().get_item(Key=_line_key(case_id, attempt), ConsistentRead=True).get("Item")
+    return dict(item) if item else None
+
+
+def book(
+    case: TrackedCase,
+    attempt: int,
+    *,
+    reference: str,
+    provider: str,
+    quote: Decimal,
+    month: str,
+    ceiling: Decimal | None,
+    wanted: frozenset[ContactPointType],
+    now: datetime,
+    lease_until: datetime,
+    lease_id: str,
+) -> bool:
+    """Write the ledger line and book the quote on the month in one transaction. False when it did not happen:
+    the line exists (another run booked it) or the month's bookings would pass the budget (``ceiling``)."""
+    name = settings.get().table
+    line_key = _line_key(case.case_id, attempt)
+    spend: dict[str, Any] = {
+        "TableName": name,
+        "Key": {k: {"S": v} for k, v in _spend_key(case.client_id, month).items()},
+        "UpdateExpression": "ADD booked :q",
+        "ExpressionAttributeValues": {":q": {"N": str(quote)}},
+    }
+    if ceiling is not None:
+        spend["ConditionExpression"] = "attribute_not_exists(booked) OR booked <= :ceiling"
+        spend["ExpressionAttributeValues"][":ceiling"] = {"N": str(ceiling)}
+    item = {
+        **line_key,
+        "status": "booked",
+        "reference": reference,
+        "provider": provider,
+        "quote": str(quote),
+        "month": month,
+        "wanted": sorted(wanted),
+        "client_id": case.client_id,
+        "case_owner_id": case.case_owner_id,
+        "booked_at": now.isoformat(),
+        "lease_until": lease_until.isoformat(),
+        "lease_id": lease_id,
+    }
     try:
         aws.client("dynamodb").transact_write_items(
             TransactItems=[
                 {
                     "Put": {
-                        "TableName": table,
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                        "Item": {
-                            **key,
-                            "SK": {"S": f"ATTEMPT#{attempt:03d}"},
-                            "provider": {"S": provider},
-                            "status": {"S": "reserved"},
-                            "at": {"S": datetime.now(UTC).isoformat()},
-                            "client_id": {"S": case.client_id},
-                        },
+                        "TableName": name,
+                        "Item": _attrs(item),
+                        # A failed search was not billed: its attempt may be booked again.
+                        "ConditionExpression": "attribute_not_exists(PK) OR #s = :failed",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {":failed": {"S": "failed"}},
                     }
                 },
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": {**key, "SK": {"S": "TRACK"}},
-                        "UpdateExpression": "SET attempts_made = :n, last_attempt_on = :on",
-                        "ConditionExpression": "attempts_made = :prev",
-                        "ExpressionAttributeValues": {
-                            ":n": {"N": str(attempt)},
-                            ":prev": {"N": str(attempt - 1)},
-                            ":on": {"S": on.isoformat()},
-                        },
-                    }
-                },
+                {"Update": spend},
             ]
         )
         return True
@@ -145,33 +291,142 @@ def reserve_attempt(case: TrackedCase, attempt: int, provider: str, on: date) ->
         raise
 
 
-def settle_attempt(
-    case_id: str, attempt: int, cost: Decimal, result: Sequence[ContactPointData], events: Sequence[Event] = ()
-) -> None:
-    """Settle the ledger line with what was paid and what it bought, and the result's event, in one transaction:
-    a paid result is never booked without its event, nor announced without being booked."""
-    table = settings.get().table
-    update = {
-        "Update": {
-            "TableName": table,
-            "Key": {"PK": {"S": f"CASE#{case_id}"}, "SK": {"S": f"ATTEMPT#{attempt:03d}"}},
-            "UpdateExpression": "SET #s = :s, cost = :c, #f = :f, #r = :r, event_ids = :e",
-            "ExpressionAttributeNames": {"#s": "status", "#f": "found", "#r": "result"},
-            "ExpressionAttributeValues": {
-                ":s": {"S": "settled"},
-                ":c": {"N": str(cost)},
-                ":f": {"N": str(len(result))},
-                ":r": {"S": json.dumps([p.model_dump(mode="json") for p in result])},
-                ":e": {"L": [{"S": e.event_id} for e in events]},
+def take_over(case_id: str, attempt: int, now: datetime, lease_until: datetime, lease_id: str) -> bool:
+    """Reuse a booked line whose run died (lease expired): one run at a time may finish it."""
+    try:
+        _table().update_item(
+            Key=_line_key(case_id, attempt),
+            UpdateExpression="SET lease_until = :until, lease_id = :id",
+            ConditionExpression="#s = :booked AND lease_until < :now",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":booked": "booked",
+                ":now": now.isoformat(),
+                ":until": lease_until.isoformat(),
+                ":id": lease_id,
             },
+        )
+        return True
+    except ClientError as exc:
+        if dynamo.is_condition_failure(exc):
+            return False
+        raise
+
+
+def settle(
+    case: TrackedCase,
+    attempt: int,
+    *,
+    month: str,
+    lease_id: str,
+    result: dict[str, Any] | None,
+    booked_delta: Decimal,
+    moved_on: TrackedCase | None,
+    state: IndexState | None,
+    events: Sequence[Event] = (),
+) -> bool:
+    """In one transaction: settle the line with its stored result (None: the search failed and is not billed),
+    the outbox rows of the events built from it, the month's bookings, and the case moved on (``moved_on``:
+    attempts made, waiting since, index). A paid result is never booked without its events, nor announced
+    without being booked. False when this run no longer holds the line (another run took it over)."""
+    name = settings.get().table
+    line_values: dict[str, Any]
+    if result is None:
+        line_set, line_values = "SET #s = :failed", {":failed": "failed"}
+    else:
+        line_set = "SET #s = :settled, #r = :r, cost = :c, settled_at = :t, event_ids = :e"
+        line_values = {
+            ":settled": "settled",
+            ":r": json.dumps(result),
+            ":c": result["cost"],
+            ":t": result["settled_at"],
+            ":e": [e.event_id for e in events],
         }
-    }
-    outbox.write(events, table, [update])
+    names = {"#s": "status"} | ({"#r": "result"} if result is not None else {})
+    spent = Decimal(str(result["cost"])) if result is not None else Decimal(0)
+    items: list[dict[str, Any]] = [
+        {
+            "Update": {
+                "TableName": name,
+                "Key": _attrs(_line_key(case.case_id, attempt)),
+                "UpdateExpression": line_set + " REMOVE lease_until",
+                "ConditionExpression": "#s = :booked AND lease_id = :mine",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": _attrs({**line_values, ":booked": "booked", ":mine": lease_id}),
+            }
+        },
+        {
+            "Update": {
+                "TableName": name,
+                "Key": _attrs(_spend_key(case.client_id, month)),
+                "UpdateExpression": "ADD booked :d, spent :c, line_count :n",
+                "ExpressionAttributeValues": _attrs(
+                    {":d": booked_delta, ":c": spent, ":n": 0 if result is None else 1}
+                ),
+            }
+        },
+    ]
+    if moved_on is not None:
+        key = index_key(moved_on, state)
+        values: dict[str, Any] = {
+            ":n": moved_on.attempts_made,
+            ":prev": case.attempts_made,
+            ":on": (moved_on.last_attempt_on or moved_on.opened_on).isoformat(),
+        }
+        expression = "SET attempts_made = :n, last_attempt_on = :on"
+        if key:
+            expression += ", GSI1PK = :p, GSI1SK = :k"
+            values[":p"], values[":k"] = key
+        else:
+            expression += " REMOVE GSI1PK, GSI1SK"
+        items.append(
+            {
+                "Update": {
+                    "TableName": name,
+                    "Key": _attrs({"PK": f"CASE#{case.case_id}", "SK": "TRACK"}),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": "attempts_made = :prev",
+                    "ExpressionAttributeValues": _attrs(values),
+                }
+            }
+        )
+    items.extend(outbox.put_items(events, name))
+    try:
+        aws.client("dynamodb").transact_write_items(TransactItems=items)
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "TransactionCanceledException":
+            return False
+        raise
 
 
 def ledger(case_id: str) -> list[dict[str, Any]]:
     return _query({"KeyConditionExpression": Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with("ATTEMPT#")})
 
 
-def _query(kwargs: dict[str, Any]) -> list[dict[str, Any]]:
-    return dynamo.query_all(_table(), **kwargs)
+def spend(client_id: str, month: str) -> dict[str, Decimal]:
+    item = _table().get_item(Key=_spend_key(client_id, month), ConsistentRead=True).get("Item") or {}
+    return {k: Decimal(str(item.get(k, 0))) for k in ("booked", "spent", "line_count")}
+
+
+def budget_notice_sent(client_id: str, month: str) -> bool:
+    key = {"PK": f"CLIENT#{client_id}", "SK": f"BUDGET_NOTICE#{month}"}
+    return "Item" in _table().get_item(Key=key, ConsistentRead=True)
+
+
+def record_budget_notice(client_id: str, month: str, at: datetime) -> None:
+    dynamo.put_new(_table(), {"PK": f"CLIENT#{client_id}", "SK": f"BUDGET_NOTICE#{month}", "at": at.isoformat()})
+
+
+_serializer = TypeSerializer()
+
+
+def _attrs(values: dict[str, Any]) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        if isinstance(value, float):
+            return Decimal(str(value))
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    return {k: _serializer.serialize(plain(v)) for k, v in values.items()}

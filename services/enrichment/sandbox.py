@@ -1,7 +1,8 @@
 """The sandbox bureau: the provider of the local stack and the tests, with a real bureau's variety of answers.
 
-Deterministic per search reference, so a retried attempt gets the same answer: about 30 % nothing found, 40 % one
-candidate per wanted type, 20 % several candidates with falling confidence, 10 % a failure (not billed).
+Deterministic per person and attempt (not per random id), so a retried attempt and a re-run demo get the same
+answer: about 30 % nothing found, 40 % one candidate per wanted type, 20 % several candidates with falling
+confidence, 10 % a failure (not billed).
 """
 
 from __future__ import annotations
@@ -35,8 +36,12 @@ class SandboxProvider:
         return self.cost_per_search
 
     @staticmethod
-    def outcome_for(reference: str) -> SandboxOutcome:
-        bucket = _number(reference, "outcome") % 100
+    def outcome_of(request: SearchRequest) -> SandboxOutcome:
+        return SandboxProvider.outcome_for(_seed(request))
+
+    @staticmethod
+    def outcome_for(seed: str) -> SandboxOutcome:
+        bucket = _number(seed, "sandbox") % 100
         if bucket < 30:
             return "none"
         if bucket < 70:
@@ -46,7 +51,7 @@ class SandboxProvider:
         return "error"
 
     def search(self, request: SearchRequest) -> SearchResult:
-        outcome = self.outcome_for(request.reference)
+        outcome = self.outcome_for(_seed(request))
         if outcome == "error":
             raise ProviderError("sandbox bureau: upstream registry did not answer")
         per_type = {"none": 0, "one": 1, "several": 3}[outcome]
@@ -56,6 +61,11 @@ class SandboxProvider:
             for rank in range(per_type)
         ]
         return SearchResult(self.name, self.cost_per_search, keep_wanted(request, candidates))
+
+
+def _seed(request: SearchRequest) -> str:
+    s = request.subject
+    return f"{s.first_name}|{s.last_name}|{s.company_name}|{s.birth_date}|{request.attempt}"
 
 
 def _number(reference: str, salt: str) -> int:
@@ -71,7 +81,7 @@ def _ascii(text: str | None, fallback: str) -> str:
 
 
 def _point(kind: ContactPointType, request: SearchRequest, rank: int) -> ContactPointData:
-    n = _number(request.reference, f"{kind}|{rank}")
+    n = _number(_seed(request), f"{kind}|{rank}")
     subject = request.subject
     if kind == "phone":
         prefix = _MOBILE_PREFIXES[n % len(_MOBILE_PREFIXES)]

@@ -1,67 +1,311 @@
-"""Enrichment use cases: keep copies of clients and cases from the bus; on schedule, enrich the due cases."""
+"""Enrichment use cases: keep copies of clients, case owners' contacts and cases from the bus; check contact
+points offline; on schedule, make each due case's attempt once, within the client's monthly budget."""
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import date, timedelta
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Literal
 
-from services.enrichment import domain, repository
-from services.enrichment import settings as service_settings
-from shared import outbox
-from shared.events import CaseOpened, ClientRegistered, ClientSettingsChanged, EnrichmentResultFound
+from services.enrichment import budget, domain, offline_checks, repository, settings
+from services.enrichment.bureau import HttpBureau, load_secret
+from services.enrichment.provider import (
+    ProviderError,
+    ProviderUnavailable,
+    SearchRequest,
+    SearchResult,
+    SkipTracingProvider,
+)
+from services.enrichment.sandbox import SandboxProvider
+from shared import bus, outbox
+from shared.events import (
+    CaseOpened,
+    CaseOwnerContactsChanged,
+    ClientRegistered,
+    ClientSettingsChanged,
+    ContactPointData,
+    ContactPointsChecked,
+    ContactPointsTraced,
+    EnrichmentAttemptSettled,
+    EnrichmentBudgetReached,
+    Event,
+    TracedContactPoint,
+    new_id,
+)
 from shared.observability import logger, metrics
 
 SERVICE = "enrichment"
 EVENT_NAMESPACE = uuid.UUID("b5d0f0f4-8c55-4c43-9b4c-1f2b8f1a9e61")
+# Longer than one run (the schedule function's timeout): a booked line older than this belongs to a dead run.
+LEASE = timedelta(minutes=15)
 log = logger(SERVICE)
 
 
-def provider() -> domain.SkipTracingProvider:
-    return domain.SandboxProvider()
+def clock() -> datetime:
+    return datetime.now(UTC)
 
 
-def run_enrichment(today: date, correlation_id: str) -> dict[str, int]:
-    """Enrich every due case of every client with enrichment granted; returns counts.
+AttemptOutcome = Literal["found", "none", "failed", "over_budget", "busy", "unavailable", "not_due"]
 
-    Each paid result is stored with its settled ledger line and its event in one transaction (the outbox), so
-    the ledger and the published results agree whatever crashes: the run (or the next) publishes from there.
-    """
-    searched = found = 0
-    source = provider()
-    table = service_settings.get().table
-    # A retried or later run first publishes what an earlier one booked and did not get out.
-    outbox.sweep(table, grace=timedelta(0))
-    for client_id, settings in repository.clients():
-        if not settings.granted:
+
+def provider() -> SkipTracingProvider:
+    """A new adapter per run: the HTTP bureau's circuit breaker counts the failures of one run."""
+    config = settings.get()
+    if config.provider == "bureau":
+        if not config.bureau_secret:
+            raise RuntimeError("ENRICHMENT_PROVIDER=bureau needs ENRICHMENT_BUREAU_SECRET")
+        return HttpBureau(
+            load_secret(config.bureau_secret),
+            timeout_seconds=config.bureau_timeout_seconds,
+            breaker_threshold=config.bureau_breaker_threshold,
+        )
+    return SandboxProvider()
+
+
+@lru_cache(maxsize=1)
+def _mail_domains() -> offline_checks.MailDomains:
+    return offline_checks.MailDomains(timeout_seconds=settings.get().dns_timeout_seconds)
+
+
+def mail_domains() -> offline_checks.MailDomains | None:
+    """One resolver and verdict cache per Lambda container; None where DNS is switched off (local stack)."""
+    return _mail_domains() if settings.get().dns_checks else None
+
+
+def _id(*parts: object) -> str:
+    return str(uuid.uuid5(EVENT_NAMESPACE, "#".join(map(str, parts))))
+
+
+# ---- the schedule ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DueCases:
+    client_id: str
+    settings: domain.EnrichmentSettings
+    cases: list[domain.TrackedCase]
+    owners: dict[str, domain.OwnerContacts]
+
+
+def due_cases(today: date) -> Iterator[DueCases]:
+    """Per granted client, its due cases and their owners' contacts: a key range on the sparse due index and key
+    lookups, so the requests grow with the due cases, not with all tracked cases."""
+    for client_id, client in repository.clients():
+        if not client.granted:
             continue
-        for case in repository.cases_opened_until(client_id, domain.oldest_due_opening(settings, today)):
-            due = domain.next_attempt_due(case, settings)
-            if due is None or due > today:
-                continue
-            attempt = case.attempts_made + 1
-            # Booked before the provider is asked: a retried run never pays twice for one attempt.
-            if not repository.reserve_attempt(case, attempt, source.name, today):
-                continue
-            result = source.search(case, attempt)
-            announced = [
-                EnrichmentResultFound(
-                    event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"{case.case_id}#{attempt}")),
-                    correlation_id=correlation_id,
-                    client_id=client_id,
-                    case_owner_id=case.case_owner_id,
-                    case_id=case.case_id,
-                    attempt=attempt,
-                    provider=result.provider,
-                    contact_points=result.contact_points,
-                )
-            ] if result.contact_points else []
-            repository.settle_attempt(case.case_id, attempt, result.cost, result.contact_points, announced)
-            outbox.flush(table)
-            searched += 1
-            found += bool(result.contact_points)
+        due = repository.cases_in_index(client_id, "due", domain.due_until(client, today))
+        if due:
+            yield DueCases(client_id, client, due, repository.owners(case.case_owner_id for case in due))
+
+
+def run_enrichment(today: date, correlation_id: str, source: SkipTracingProvider | None = None) -> dict[str, int]:
+    """Make the attempt of every due case of every client with enrichment granted; returns counts."""
+    source = source or provider()
+    counts: Counter[str] = Counter()
+    # A retried or later run first publishes what an earlier one settled and did not get out (the outbox).
+    counts["republished"] = outbox.sweep(settings.get().table, grace=timedelta(0))
+    for batch in due_cases(today):
+        for case in batch.cases:
+            owner = batch.owners.get(case.case_owner_id)
+            outcome = attempt_case(case, owner, batch.settings, source, today, correlation_id)
+            counts[outcome] += 1
+            if outcome == "over_budget":
+                break  # the client's other cases wait for next month or a larger budget
+            if outcome == "unavailable":
+                break
+        if counts["unavailable"]:
+            log.warning("provider unavailable: the rest of the run waits for the next one")
+            break
+    searched = counts["found"] + counts["none"]
     metrics(SERVICE).add_metric(name="EnrichmentSearches", unit="Count", value=searched)
-    log.info("enrichment run", extra={"searched": searched, "found": found})
-    return {"searched": searched, "found": found}
+    report = {"searched": searched, **{k: counts[k] for k in ("found", "none", "failed", "over_budget", "busy")}}
+    report["republished"] = counts["republished"]
+    log.info("enrichment run", extra=report)
+    return report
+
+
+def attempt_case(
+    case: domain.TrackedCase,
+    owner: domain.OwnerContacts | None,
+    client: domain.EnrichmentSettings,
+    source: SkipTracingProvider,
+    today: date,
+    correlation_id: str,
+) -> AttemptOutcome:
+    """One attempt, idempotent: booked (line + budget) before the provider is asked, settled with its result after;
+    a second run finds the line and either leaves it (its run is alive) or reuses the booking (its run died)."""
+    state = domain.index_state(case, owner, client)
+    if state != "due" or owner is None:
+        repository.set_index(case, state)  # attempts lowered, restriction, defaults found: out of the due index
+        return "not_due"
+    attempt = case.attempts_made + 1
+    now = clock()
+    lease_id = new_id()
+    request = SearchRequest(
+        reference=_id(case.case_id, attempt),
+        client_id=case.client_id,
+        case_owner_id=case.case_owner_id,
+        case_id=case.case_id,
+        attempt=attempt,
+        wanted=owner.lacking,
+        subject=owner.subject,
+    )
+    month, quote, booked_at = budget.month_of(today), source.quote(request), now.isoformat()
+    booked = repository.book(
+        case,
+        attempt,
+        reference=request.reference,
+        provider=source.name,
+        quote=quote,
+        month=month,
+        ceiling=budget.ceiling_before_booking(client.monthly_budget, quote),
+        wanted=request.wanted,
+        now=now,
+        lease_until=now + LEASE,
+        lease_id=lease_id,
+    )
+    if not booked:
+        existing = repository.line(case.case_id, attempt)
+        if existing is None or existing["status"] == "failed":  # the line was free: the budget refused it
+            _tell_budget_reached(case.client_id, month, client, correlation_id)
+            return "over_budget"
+        if existing["status"] != "booked" or not repository.take_over(
+            case.case_id, attempt, now, now + LEASE, lease_id
+        ):
+            return "busy"  # another run holds it (a double-fired schedule)
+        # Reuse the dead run's booking: same reference (the bureau answers it once), month and quote.
+        month, quote, booked_at = str(existing["month"]), Decimal(str(existing["quote"])), str(existing["booked_at"])
+        wanted = frozenset(existing.get("wanted") or request.wanted)
+        request = replace(request, reference=str(existing["reference"]), wanted=wanted)  # type: ignore[arg-type]
+    try:
+        result = source.search(request)
+    except ProviderError as exc:
+        repository.settle(
+            case, attempt, month=month, lease_id=lease_id, result=None, booked_delta=-quote, moved_on=None, state=None
+        )
+        log.warning("search failed", extra={"case_id": case.case_id, "attempt": attempt, "error": str(exc)})
+        return "unavailable" if isinstance(exc, ProviderUnavailable) else "failed"
+    stored = _stored_result(result, now, clock(), settings.get().confidence_threshold)
+    line = {
+        "PK": f"CASE#{case.case_id}",
+        "SK": f"ATTEMPT#{attempt:03d}",
+        "client_id": case.client_id,
+        "case_owner_id": case.case_owner_id,
+        "month": month,
+        "booked_at": booked_at,
+        "result": json.dumps(stored),
+    }
+    moved = replace(case, attempts_made=attempt, last_attempt_on=today)
+    table = settings.get().table
+    with outbox.cause(request.reference):
+        if not repository.settle(
+            case,
+            attempt,
+            month=month,
+            lease_id=lease_id,
+            result=stored,
+            booked_delta=result.cost - quote,
+            moved_on=moved,
+            state=domain.index_state(moved, owner, client),
+            events=line_events(line, correlation_id),
+        ):
+            return "busy"
+        outbox.flush(table)
+    return "none" if result.outcome == "none" else "found"
+
+
+def _stored_result(result: SearchResult, obtained: datetime, settled: datetime, threshold: Decimal) -> dict[str, Any]:
+    """What the ledger line keeps of the answer: the points used, their confidence; never the raw response."""
+    return {
+        "provider": result.provider,
+        "outcome": result.outcome,
+        "cost": str(result.cost),
+        "currency": result.currency,
+        "obtained_at": obtained.isoformat(),
+        "settled_at": settled.isoformat(),
+        "candidates": [
+            {
+                "point": c.point.model_dump(mode="json", exclude_none=True),
+                "confidence": str(c.confidence),
+                "trusted": domain.is_trusted(c.confidence, threshold),
+            }
+            for c in result.candidates
+        ],
+    }
+
+
+def line_events(line: dict[str, Any], correlation_id: str) -> list[Event]:
+    """The events of a settled line, built from what the line stores (its result and booking) only, with ids
+    derived from the line: they go into the outbox in the settling transaction."""
+    case_id, attempt = str(line["PK"]).removeprefix("CASE#"), int(str(line["SK"]).removeprefix("ATTEMPT#"))
+    result = json.loads(str(line["result"]))
+    common: dict[str, Any] = {
+        "correlation_id": correlation_id,
+        "client_id": str(line["client_id"]),
+        "case_owner_id": str(line["case_owner_id"]),
+        "case_id": case_id,
+        "attempt": attempt,
+        "provider": result["provider"],
+    }
+    events: list[Event] = [
+        EnrichmentAttemptSettled(
+            event_id=_id(case_id, attempt, "settled"),
+            **common,
+            month=str(line["month"]),
+            outcome=result["outcome"],
+            candidates=len(result["candidates"]),
+            cost=Decimal(result["cost"]),
+            currency=result["currency"],
+            booked_at=datetime.fromisoformat(str(line["booked_at"])),
+            settled_at=datetime.fromisoformat(result["settled_at"]),
+        )
+    ]
+    if result["candidates"]:
+        events.append(
+            ContactPointsTraced(
+                event_id=_id(case_id, attempt, "traced"),
+                **common,
+                obtained_at=datetime.fromisoformat(result["obtained_at"]),
+                candidates=[
+                    TracedContactPoint(
+                        point=ContactPointData.model_validate(c["point"]),
+                        confidence=Decimal(c["confidence"]),
+                        trusted=bool(c["trusted"]),
+                    )
+                    for c in result["candidates"]
+                ],
+            )
+        )
+    return events
+
+
+def _tell_budget_reached(client_id: str, month: str, client: domain.EnrichmentSettings, correlation_id: str) -> None:
+    """Once per client and month: published first, recorded after (a re-publish carries the same id)."""
+    if client.monthly_budget is None or repository.budget_notice_sent(client_id, month):
+        return
+    spent = repository.spend(client_id, month)["spent"]
+    bus.publish(
+        [
+            EnrichmentBudgetReached(
+                event_id=_id(client_id, month, "budget"),
+                correlation_id=correlation_id,
+                client_id=client_id,
+                month=month,
+                budget=client.monthly_budget,
+                spent=spent,
+            )
+        ]
+    )
+    repository.record_budget_notice(client_id, month, datetime.now(UTC))
+
+
+# ---- the bus -----------------------------------------------------------------------------------------------------
 
 
 def on_client_registered(event: ClientRegistered) -> None:
@@ -69,15 +313,52 @@ def on_client_registered(event: ClientRegistered) -> None:
 
 
 def on_settings_changed(event: ClientSettingsChanged) -> None:
-    repository.put_settings(event.client_id, domain.EnrichmentSettings.from_client_settings(event.settings))
+    new = domain.EnrichmentSettings.from_client_settings(event.settings)
+    old = repository.put_settings(event.client_id, new)
+    if old is not None and new.attempts <= old.attempts:
+        return
+    # More attempts bought: cases that had used theirs up may be due again (only those, by their own index).
+    done = [c for c in repository.cases_in_index(event.client_id, "done") if c.attempts_made < new.attempts]
+    owners = repository.owners(c.case_owner_id for c in done) if done else {}
+    for case in done:
+        repository.set_index(case, domain.index_state(case, owners.get(case.case_owner_id), new))
 
 
 def on_case_opened(event: CaseOpened) -> None:
-    repository.track_case(
-        domain.TrackedCase(
-            client_id=event.client_id,
-            case_owner_id=event.case_owner_id,
-            case_id=event.case_id,
-            opened_on=event.opened_on,
-        )
+    case = domain.TrackedCase(event.client_id, event.case_owner_id, event.case_id, event.opened_on)
+    owner = repository.owners([event.case_owner_id]).get(event.case_owner_id)
+    repository.track_case(case, domain.index_state(case, owner, repository.client_settings(event.client_id)))
+
+
+def on_case_owner_contacts_changed(event: CaseOwnerContactsChanged) -> None:
+    """Check the new points offline (free) and publish the results; keep what the owner lacks; re-index the
+    owner's cases (a found default takes them out of the due index, a lost one puts them back)."""
+    address = event.subject.last_known_address
+    checks = offline_checks.check_points(
+        event.contact_points, mail_domains(), datetime.now(UTC), address.country if address else "DE"
     )
+    if checks:
+        bus.publish(
+            [
+                ContactPointsChecked(
+                    event_id=_id(event.event_id, "checked"),
+                    correlation_id=event.correlation_id,
+                    client_id=event.client_id,
+                    case_owner_id=event.case_owner_id,
+                    checks=checks,
+                )
+            ]
+        )
+    owner = domain.OwnerContacts(
+        client_id=event.client_id,
+        case_owner_id=event.case_owner_id,
+        subject=event.subject,
+        lacking=domain.lacking_types(event.contact_points, checks),
+        restricted=event.processing_restricted,
+        as_of=event.occurred_at,
+    )
+    if not repository.put_owner(owner):
+        return  # an older snapshot delivered late
+    client = repository.client_settings(event.client_id)
+    for case in repository.owner_cases(event.case_owner_id):
+        repository.set_index(case, domain.index_state(case, owner, client))

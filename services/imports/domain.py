@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from services.imports import normalise as norm
 from services.imports.parsing import FileRejected
-from shared.events import CaseData, CaseFileImported, CaseOwnerData, ContactPointData, PostalAddress
+from shared.events import (
+    CaseData,
+    CaseFileImported,
+    CaseOwnerData,
+    ContactPointData,
+    MatchReviewRequested,
+    PostalAddress,
+)
 
 NAMESPACE = uuid.UUID("0d7c1a52-33f4-4f5e-8c3e-7a61d1f0b9a2")
 
@@ -38,6 +46,8 @@ class ImportSettings(BaseModel):
     column_mapping: dict[str, str] = Field(default_factory=dict)
     date_format: norm.DateFormat = "auto"
     default_country: str = "DE"
+    # An invoice number that repeats in one file: the later row is rejected, or kept as a separate invoice.
+    repeated_invoice: Literal["reject", "separate"] = "reject"
 
     @classmethod
     def from_client_settings(cls, settings: dict[str, Any] | None) -> ImportSettings:
@@ -51,8 +61,10 @@ class ImportSettings(BaseModel):
         mapping = raw.get("column_mapping")
         if isinstance(mapping, dict):
             clean["column_mapping"] = {str(k): str(v) for k, v in mapping.items() if isinstance(v, str) and v}
-        if str(raw.get("date_format", "")).upper() in ("DMY", "MDY", "YMD"):
+        if str(raw.get("date_format", "")).upper() in ("DMY", "MDY", "YMD", "EXCEL"):
             clean["date_format"] = str(raw["date_format"]).upper()
+        if raw.get("repeated_invoice") in ("reject", "separate"):
+            clean["repeated_invoice"] = raw["repeated_invoice"]
         country = raw.get("default_country")
         if isinstance(country, str) and re.fullmatch(r"[A-Za-z]{2}", country.strip()):
             clean["default_country"] = country.strip().upper()
@@ -92,13 +104,17 @@ DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
         "handy", "mobil", "telephone portable", "portable", "numero de telephone",
     ),
     "street": (
-        "street", "address", "address line 1", "street address", "strasse", "str", "anschrift", "adresse",
-        "rue", "adresse postale",
+        "street", "address", "address line 1", "address 1", "address1", "street address", "strasse", "str",
+        "anschrift", "adresse", "rue", "adresse postale",
+    ),
+    "house_number": (
+        "house number", "street number", "house no", "number", "hausnummer", "hausnr", "hnr", "numero",
+        "numero de rue", "n rue",
     ),
     "postcode": (
         "postcode", "post code", "postal code", "zip", "zip code", "plz", "postleitzahl", "code postal", "cp",
     ),
-    "city": ("city", "town", "ort", "stadt", "wohnort", "ville", "localite", "commune"),
+    "city": ("city", "town", "suburb", "locality", "ort", "stadt", "wohnort", "ville", "localite", "commune"),
     "country": ("country", "country code", "land", "staat", "pays"),
     "invoice_number": (
         "invoice number", "invoice", "invoice no", "invoice id", "rechnungsnummer", "rechnung", "rechnungs nr",
@@ -114,23 +130,44 @@ DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 
-REQUIRED = ("invoice_number", "amount", "opened_on")
+REQUIRED = ("invoice_number", "amount")
 TEXT_FIELDS = ("client_case_number", "first_name", "last_name", "company_name", "street", "city", "invoice_number")
+DATE_FIELDS = ("opened_on", "birth_date")
 
 
 @dataclass(frozen=True)
 class ColumnMap:
-    """Our field → the column index in the client's file."""
+    """Our field → the column index in the client's file, values for missing columns, each date column's format."""
 
     columns: dict[str, int]
     header: list[str]
+    fill: dict[str, str] = dc_field(default_factory=dict)
+    notices: list[str] = dc_field(default_factory=list)
+    date_formats: dict[str, norm.DateFormat] = dc_field(default_factory=dict)
 
     def extract(self, cells: list[str]) -> dict[str, str]:
-        return {f: cells[i] for f, i in self.columns.items() if i < len(cells) and cells[i].strip()}
+        raw = self.fill | {f: cells[i] for f, i in self.columns.items() if i < len(cells) and cells[i].strip()}
+        number = raw.pop("house_number", None)
+        if number and raw.get("street"):
+            number_first = self.columns["house_number"] < self.columns["street"]
+            raw["street"] = f"{number} {raw['street']}" if number_first else f"{raw['street']} {number}"
+        return raw
+
+    def with_date_formats(self, records: Iterable[list[str]], settings: ImportSettings) -> ColumnMap:
+        """Each date column's format, judged from these rows (the first batch of the file)."""
+        rows = list(records)
+        formats = {
+            f: norm.detect_date_format((r[i] for r in rows if i < len(r)), settings.date_format)
+            for f, i in self.columns.items()
+            if f in DATE_FIELDS
+        }
+        return replace(self, date_formats=formats)
 
 
-def resolve_columns(header: list[str], settings: ImportSettings) -> ColumnMap:
-    """Client mapping first (exact header, then folded), then our default aliases; missing required → rejected."""
+def resolve_columns(header: list[str], settings: ImportSettings, import_date: date | None = None) -> ColumnMap:
+    """Client mapping first (exact header, then folded), then our default aliases; missing required → rejected.
+
+    A file without an invoice-date column is dated with the import date (one notice for the report)."""
     folded = {header_key(h): i for i, h in reversed(list(enumerate(header))) if h}
     columns: dict[str, int] = {}
     for our_field, client_header in settings.column_mapping.items():
@@ -159,7 +196,13 @@ def resolve_columns(header: list[str], settings: ImportSettings) -> ColumnMap:
             "missing_columns",
             f"required column(s) not found: {', '.join(missing)} (header: {', '.join(header)[:300]})",
         )
-    return ColumnMap(columns, header)
+    fill: dict[str, str] = {}
+    notices: list[str] = []
+    if "opened_on" not in columns:
+        day = (import_date or date.today()).isoformat()
+        fill["opened_on"] = day
+        notices.append(f"no invoice-date column: every invoice is dated with the import date {day}")
+    return ColumnMap(columns, header, fill, notices)
 
 
 # ---- one row ----------------------------------------------------------------------------------------------
@@ -195,12 +238,15 @@ class DebtorLine(BaseModel):
 
     @field_validator(*TEXT_FIELDS, mode="before")
     @classmethod
-    def _text(cls, value: object) -> object:
+    def _text(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
-            if norm.looks_like_formula(value.strip()):
-                raise ValueError("looks like a spreadsheet formula; not imported")
-            return norm.clean_text(value) or None
+            return _clean(value, info) or None
         return value
+
+    @field_validator("postcode", mode="before")
+    @classmethod
+    def _postcode(cls, value: object, info: ValidationInfo) -> object:
+        return (_clean(value, info) or None) if isinstance(value, str) else value
 
     @field_validator("amount", mode="before")
     @classmethod
@@ -215,19 +261,23 @@ class DebtorLine(BaseModel):
     @field_validator("opened_on", mode="before")
     @classmethod
     def _date(cls, value: object, info: ValidationInfo) -> object:
-        return norm.parse_date(value, _settings(info).date_format) if isinstance(value, str) else value
+        return norm.parse_date(value, _date_format(info, "opened_on")) if isinstance(value, str) else value
 
     @field_validator("birth_date", mode="before")
     @classmethod
     def _birth_date(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
-            return _optional(info, "birth_date", value, lambda v: norm.parse_birth_date(v, _settings(info).date_format))
+            return _optional(
+                info, "birth_date", value, lambda v: norm.parse_birth_date(v, _date_format(info, "birth_date"))
+            )
         return value
 
     @field_validator("email", mode="before")
     @classmethod
     def _email(cls, value: object, info: ValidationInfo) -> object:
-        return _optional(info, "email", value, norm.normalise_email) if isinstance(value, str) else value
+        if isinstance(value, str):
+            return _optional(info, "email", _clean(value, info), norm.normalise_email)
+        return value
 
     @field_validator("country", mode="before")
     @classmethod
@@ -238,8 +288,26 @@ class DebtorLine(BaseModel):
         return _optional(info, "country", value, lambda v: norm.normalise_country(v, default)) or default
 
 
+def _clean(value: str, info: ValidationInfo) -> str:
+    """Control characters and terminal escapes are removed (with a warning); a formula is refused."""
+    text = norm.clean_text(value)
+    if norm.looks_like_formula(text):
+        raise ValueError("looks like a spreadsheet formula; not imported")
+    if norm.had_hidden_characters(value):
+        name = info.field_name or "cell"
+        (info.context or {}).setdefault("warnings", []).append(
+            f"{name}: control or invisible characters removed ({value.encode('unicode_escape').decode()[:60]})"
+        )
+    return text
+
+
 def _settings(info: ValidationInfo) -> ImportSettings:
     return (info.context or {}).get("settings") or ImportSettings()
+
+
+def _date_format(info: ValidationInfo, name: str) -> norm.DateFormat:
+    formats: dict[str, norm.DateFormat] = (info.context or {}).get("date_formats") or {}
+    return formats.get(name) or _settings(info).date_format
 
 
 def _optional(info: ValidationInfo, name: str, value: str, parse: Any) -> Any:
@@ -269,10 +337,12 @@ def _contact_details(line: DebtorLine, settings: ImportSettings, warnings: list[
     return line.model_copy(update=updates) if updates else line
 
 
-def validate(raw: dict[str, str], settings: ImportSettings | None = None) -> tuple[DebtorLine, list[str]]:
+def validate(
+    raw: dict[str, str], settings: ImportSettings | None = None, date_formats: dict[str, norm.DateFormat] | None = None
+) -> tuple[DebtorLine, list[str]]:
     """A mapped row → (the debtor line, warnings). Raises RowRejected with every problem of the row."""
     settings = settings or ImportSettings()
-    context: dict[str, Any] = {"settings": settings, "warnings": []}
+    context: dict[str, Any] = {"settings": settings, "warnings": [], "date_formats": date_formats}
     try:
         line = DebtorLine.model_validate({"country": "", **raw}, context=context)
     except ValidationError as exc:
@@ -294,6 +364,14 @@ def validate(raw: dict[str, str], settings: ImportSettings | None = None) -> tup
 # ---- case files -------------------------------------------------------------------------------------------
 
 
+class ReviewNote(BaseModel):
+    """The row's own case owner may be ``candidate``: for the client's review queue."""
+
+    candidate: str
+    score: float
+    comparisons: dict[str, str]
+
+
 class StagedRow(BaseModel):
     """A validated row with the case owner the matching engine chose; what the publish phase reads back."""
 
@@ -303,6 +381,7 @@ class StagedRow(BaseModel):
     matched_by: str
     owner_new: bool
     debtor: DebtorLine
+    review: ReviewNote | None = None
 
 
 MAX_CASES_PER_EVENT = 200  # EventBridge entries are limited to 256 KB
@@ -339,10 +418,11 @@ def case_file_event(
         birth_date=next((r.debtor.birth_date for r in rows if r.debtor.birth_date), None),
     )
     lines = [r.debtor for r in rows]
+    separate = settings.repeated_invoice == "separate"
     if settings.new_file_per_invoice:
-        cases = [_case(client_id, owner_id, [line]) for line in _by_invoice(lines).values()]
+        cases = [_case(client_id, owner_id, [line], key) for key, line in _by_invoice(lines, separate).items()]
     else:
-        cases = [_case(client_id, owner_id, group) for group in _by_currency(lines).values()]
+        cases = [_case(client_id, owner_id, group) for group in _by_currency(lines, separate).values()]
     matched_by = "new" if rows[0].owner_new else rows[0].matched_by
     return CaseFileImported(
         event_id=str(uuid.uuid5(NAMESPACE, f"{import_id}|case-file|{owner_id}" + (f"|{part}" if part else ""))),
@@ -357,26 +437,58 @@ def case_file_event(
     )
 
 
-def _by_invoice(lines: list[DebtorLine]) -> dict[str, DebtorLine]:
-    """One case per invoice; the same invoice number twice in a file is one invoice (the first row)."""
-    out: dict[str, DebtorLine] = {}
-    for line in lines:
-        out.setdefault(line.invoice_number, line)
+def review_events(
+    import_id: str, client_id: str, rows: list[StagedRow], auto_score: float
+) -> list[MatchReviewRequested]:
+    """The uncertain pairs among one case owner's rows, for the client's review queue (deterministic ids)."""
+    out = []
+    for r in rows:
+        if r.review is None:
+            continue
+        review_id = str(uuid.uuid5(NAMESPACE, f"{import_id}|review|{r.row}"))
+        out.append(
+            MatchReviewRequested(
+                event_id=review_id,
+                correlation_id=import_id,
+                review_id=review_id,
+                import_id=import_id,
+                client_id=client_id,
+                row=r.row,
+                case_owner_id=r.case_owner_id,
+                candidate_case_owner_id=r.review.candidate,
+                score=r.review.score,
+                auto_score=auto_score,
+                comparisons=r.review.comparisons,
+            )
+        )
     return out
 
 
-def _by_currency(lines: list[DebtorLine]) -> dict[str, list[DebtorLine]]:
+def _by_invoice(lines: list[DebtorLine], separate: bool) -> dict[str, DebtorLine]:
+    """One case per invoice. A repeated invoice number is rejected in the stage phase, unless the client keeps
+    repeats as separate invoices (``separate``): then the n-th repeat gets its own key, else the first row wins."""
+    out: dict[str, DebtorLine] = {}
+    for line in lines:
+        key, n = line.invoice_number, 1
+        while separate and key in out:
+            n += 1
+            key = f"{line.invoice_number}#{n}"
+        out.setdefault(key, line)
+    return out
+
+
+def _by_currency(lines: list[DebtorLine], separate: bool) -> dict[str, list[DebtorLine]]:
     """Merged: one case file per debtor (per currency: amounts in two currencies cannot be summed)."""
     out: dict[str, list[DebtorLine]] = {}
-    for line in _by_invoice(lines).values():
+    for line in _by_invoice(lines, separate).values():
         out.setdefault(line.currency, []).append(line)
     return out
 
 
-def _case(client_id: str, owner_id: str, lines: list[DebtorLine]) -> CaseData:
+def _case(client_id: str, owner_id: str, lines: list[DebtorLine], key: str | None = None) -> CaseData:
     invoices = sorted({line.invoice_number for line in lines})
     # Deterministic: the same invoices of the same case owner are the same case, however often delivered.
-    case_id = str(uuid.uuid5(NAMESPACE, f"{client_id}|{owner_id}|{'|'.join(invoices)}"))
+    case_id = str(uuid.uuid5(NAMESPACE, f"{client_id}|{owner_id}|{key or '|'.join(invoices)}"))
     return CaseData(
         case_id=case_id,
         client_case_number=next((x.client_case_number for x in lines if x.client_case_number), None),
@@ -402,6 +514,48 @@ def contact_points(lines: list[DebtorLine]) -> list[ContactPointData]:
             key = ("postal_address", norm.fold(value))
             points.setdefault(key, ContactPointData(type="postal_address", address=address, value=value))
     return list(points.values())
+
+
+def repeated_invoices(
+    valid: list[tuple[int, int, DebtorLine]],
+    seen: Mapping[str, tuple[int, int]],
+    settings: ImportSettings,
+    cells: Mapping[int, list[str]],
+) -> tuple[list[tuple[int, int, DebtorLine]], list[Rejection], list[tuple[int, int, str]], dict[str, tuple[int, int]]]:
+    """Invoice numbers repeated within one file: never dropped silently.
+
+    ``seen``: invoice key → (row, line) of its first row in earlier batches. Returns the rows kept, the rows
+    rejected (the later ones, naming the first), warnings (where the client keeps repeats as separate invoices)
+    and the invoice keys first seen in this batch.
+    """
+    known = dict(seen)
+    kept: list[tuple[int, int, DebtorLine]] = []
+    rejected: list[Rejection] = []
+    warnings: list[tuple[int, int, str]] = []
+    new: dict[str, tuple[int, int]] = {}
+    for row, line_no, debtor in valid:
+        key = invoice_key(debtor.invoice_number)
+        first = known.get(key)
+        if first is None:
+            known[key] = new[key] = (row, line_no)
+            kept.append((row, line_no, debtor))
+            continue
+        where = f"row {first[0]} (line {first[1]})"
+        if settings.repeated_invoice == "separate":
+            kept.append((row, line_no, debtor))
+            message = f"invoice_number: {debtor.invoice_number!r} is also on {where}; kept as a separate invoice"
+            warnings.append((row, line_no, message))
+        else:
+            reason = (
+                f"invoice_number: {debtor.invoice_number!r} is already on {where} of this file; this row is not "
+                "imported (the client setting repeated_invoice=separate keeps both)"
+            )
+            rejected.append(Rejection(row, line_no, "invoice_number", "repeated_invoice", reason, cells.get(row, [])))
+    return kept, rejected, warnings, new
+
+
+def invoice_key(number: str) -> str:
+    return number.strip().casefold()
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -11,8 +13,8 @@ from services.imports import drops, pipeline, settings, use_cases
 from services.imports.report import is_report
 from shared import aws
 from shared.consumer import bus_consumer
-from shared.events import ClientRegistered, ClientSettingsChanged
-from shared.observability import lambda_handler, logger
+from shared.events import CaseOwnersMerged, ClientRegistered, ClientSettingsChanged
+from shared.observability import lambda_handler, logger, metrics
 
 SERVICE = "imports"
 log = logger(SERVICE)
@@ -65,8 +67,22 @@ def on_file_dropped(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(process_partial_response(event=event, record_handler=handle, processor=processor, context=context))
 
 
+@lambda_handler(SERVICE)
+def check_stuck_imports(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Scheduled: count the imports stuck in processing as the ``StuckImports`` metric (its alarm tells operators)."""
+    stuck = use_cases.stuck_imports(datetime.now(UTC))
+    for import_id in stuck:
+        log.warning("import stuck in processing", extra={"import_id": import_id})
+    metrics(SERVICE).add_metric(name="StuckImports", unit=MetricUnit.Count, value=len(stuck))
+    return {"stuck": stuck}
+
+
 on_bus_events = bus_consumer(
     SERVICE,
     lambda: settings.get().table,
-    {ClientRegistered: use_cases.on_client_registered, ClientSettingsChanged: use_cases.on_settings_changed},
+    {
+        ClientRegistered: use_cases.on_client_registered,
+        ClientSettingsChanged: use_cases.on_settings_changed,
+        CaseOwnersMerged: use_cases.on_case_owners_merged,
+    },
 )

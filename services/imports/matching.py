@@ -1,21 +1,24 @@
-"""The matching engine: which case owner does a new row belong to?
+"""The matching engine: which case owner does a new row belong to? A Fellegi–Sunter model, not a list of rules.
 
-Blocking, then rules, then a fuzzy score inside the block only:
-
-* Every row yields a few *block keys* (``ref:``, ``email:``, ``phone:``, ``dob:<date>|<initials>``,
-  ``addr:<country>|<postcode>|<street>``, ``name:<tokens>|<postcode>``). The match-key index maps a key to the
-  (few) case owners carrying it: the cost per row is a handful of key lookups, whatever the number of case owners
-  (in DynamoDB ``MATCH#<client>#<key>`` items read with BatchGetItem, never a scan). A key shared by more than
-  ``MAX_OWNERS_PER_KEY`` owners (an office switchboard) is *saturated* and no longer used to match.
-* The candidates' profiles (names, e-mails, phones, birth dates, addresses seen so far) are then checked rule by
-  rule; the first rule that holds is recorded as ``matched_by``:
-  ``client_case_number`` (only with the client setting: the reference alone decides),
-  ``email`` (same e-mail, names alike), ``phone+family_name`` (same E.164 phone and family name, no conflicting
-  given name), ``name+birth_date``, ``name+postcode+street`` (exact folded names), then
-  ``fuzzy:<attribute>`` (names ≥ ``FUZZY_NAME_SCORE`` by rapidfuzz and one strong attribute in common).
-* A false merge (two people under one case owner) is the worst error, so doubt means a new case owner: different
-  birth dates never merge, different given names never merge (Anna and Peter Schmidt share a phone and a flat),
-  a shared e-mail with a different name does not merge.
+* **Blocking.** Every row yields a few *block keys* (``ref:``, ``email:``, ``phone:``, ``dob:<date>|<initial>``
+  per name token, ``addr:<country>|<postcode>|<street>``, ``name:<tokens>|<postcode>``, ``name:<tokens>``). The
+  match-key index maps a key to the (few) case owners carrying it: the cost per row is a handful of key lookups,
+  whatever the number of case owners (in DynamoDB ``MATCH#<client>#<key>`` items read with BatchGetItem, never a
+  scan). A key shared by ``MAX_OWNERS_PER_KEY`` owners (an office switchboard, a common name) is *saturated* and
+  no longer used to find candidates.
+* **Comparing.** Each candidate is compared field by field (``compare``): given and family name with
+  Jaro–Winkler levels (both orientations: swapped names), birth date exact / one part off / different, address,
+  e-mail, phone, company name. Each level has a match weight ``log2(m/u)`` (``WEIGHTS``: m = how often the level
+  occurs between two records of one debtor, u = between two different debtors; measured on the quality bench's
+  generated registry data, see bench/RESULTS.md); the score is their sum.
+* **Deciding.** Score ≥ ``AUTO_SCORE``: the row joins the case owner. ``REVIEW_SCORE`` ≤ score < ``AUTO_SCORE``, or a
+  strong score with a *veto* (a different birth date; a different given name: twins, a couple): the row gets its
+  own case owner and the pair goes to the client's review queue (``Decision.review``). Below: a new case owner.
+* **No chaining.** Names are always compared with the case owner's *identities*: the first-seen name, plus names
+  a person confirmed (an accepted review). A name that was itself accepted by similarity never becomes a
+  reference, so Bauer → Mauer → Maurer cannot walk from one to the other. Contact details (e-mails, phones,
+  addresses, birth dates) of matched rows are kept as evidence; they never stand in for a name. Names that differ
+  in their digits (Hans Meier1, Hans Meier2) disagree.
 
 Exactly once across a crash: every index entry carries a *tag* ``<import_id>#<row>`` of the row that added it.
 A batch that is run again after a crash ignores the entries its own rows (row ≥ the batch's first row) added,
@@ -25,33 +28,76 @@ from the import id and row number, so they are the same too.
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
-from rapidfuzz import fuzz
+from rapidfuzz.distance import JaroWinkler
 
 from services.imports import normalise as norm
 from services.imports.domain import NAMESPACE, DebtorLine, ImportSettings
 
 MAX_OWNERS_PER_KEY = 20
-FUZZY_NAME_SCORE = 88.0
-ALIKE_NAME_SCORE = 80.0
-GIVEN_NAME_CONFLICT = 70.0
-GIVEN_NAME_SWAPPED = 85.0
-PROFILE_FIELDS = ("names", "families", "givens", "emails", "phones", "birth_dates", "addresses", "refs")
+MAX_VALUES_PER_FIELD = 50
+PROFILE_FIELDS = ("identities", "emails", "phones", "birth_dates", "addresses", "refs")
+
+# (m, u) per comparison level: m = P(level | same debtor), u = P(level | different debtors).
+M_U: dict[str, dict[str, tuple[float, float]]] = {
+    "family": {
+        "exact": (0.88, 0.005),
+        "close": (0.07, 0.001),  # Jaro–Winkler ≥ 0.92: a typo, an OCR error
+        "alike": (0.03, 0.004),  # ≥ 0.88
+        "different": (0.02, 0.99),
+        "other_number": (0.0001, 0.01),
+    },
+    "given": {
+        "exact": (0.84, 0.01),
+        "close": (0.06, 0.002),
+        "alike": (0.04, 0.02),  # ≥ 0.80: Amy / Ami, Jonathan / Jon
+        "initial": (0.02, 0.004),  # one side only an initial that fits
+        "different": (0.04, 0.964),
+        "other_number": (0.0001, 0.01),
+    },
+    "company": {"exact": (0.9, 0.001), "close": (0.08, 0.002), "different": (0.02, 0.997)},
+    "birth_date": {
+        "exact": (0.88, 0.0005),
+        "one_part_off": (0.10, 0.01),  # day or month or one year digit mistyped, day and month exchanged
+        "different": (0.02, 0.9895),
+    },
+    "address": {
+        "same": (0.70, 0.0005),  # street (≥ 0.92) and postcode
+        "street_or_postcode_off": (0.12, 0.004),
+        "same_postcode": (0.05, 0.02),
+        "different": (0.13, 0.9755),  # people move
+    },
+    "email": {"same": (0.90, 0.00002), "different": (0.10, 0.99998)},
+    "phone": {"same": (0.85, 0.0001), "different": (0.15, 0.9999)},
+}
+WEIGHTS: dict[str, dict[str, float]] = {
+    name: {level: math.log2(m / u) for level, (m, u) in levels.items()} for name, levels in M_U.items()
+}
+# Measured (bench/RESULTS.md): no pair of two people without a veto scored above 17.2 on FEBRL 2 and the
+# generated registry data; pairs of one person below the automatic threshold go to the review band.
+AUTO_SCORE = 18.0
+REVIEW_SCORE = 14.5
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass
 class OwnerProfile:
-    """What the index knows about a case owner: every value with the tag of the row that added it."""
+    """What the index knows about a case owner, every value with the tag of the row that added it.
+
+    ``identities`` are ``given|family`` (a person) or ``#company``: the first-seen one and confirmed ones only.
+    """
 
     case_owner_id: str
     origin: str
-    names: dict[str, str] = field(default_factory=dict)
-    families: dict[str, str] = field(default_factory=dict)
-    givens: dict[str, str] = field(default_factory=dict)
+    merged_into: str | None = None  # merged into another case owner (an accepted review): matches go there
+    identities: dict[str, str] = field(default_factory=dict)
     emails: dict[str, str] = field(default_factory=dict)
     phones: dict[str, str] = field(default_factory=dict)
     birth_dates: dict[str, str] = field(default_factory=dict)
@@ -59,7 +105,8 @@ class OwnerProfile:
     refs: dict[str, str] = field(default_factory=dict)
 
     def to_item(self) -> dict[str, object]:
-        return {"case_owner_id": self.case_owner_id, "origin": self.origin} | {
+        merged = {"merged_into": self.merged_into} if self.merged_into else {}
+        return {"case_owner_id": self.case_owner_id, "origin": self.origin, **merged} | {
             f: dict(getattr(self, f)) for f in PROFILE_FIELDS
         }
 
@@ -68,8 +115,43 @@ class OwnerProfile:
         return cls(
             case_owner_id=str(item["case_owner_id"]),
             origin=str(item["origin"]),
+            merged_into=str(item["merged_into"]) if item.get("merged_into") else None,
             **{f: {str(k): str(v) for k, v in dict(item.get(f) or {}).items()} for f in PROFILE_FIELDS},  # type: ignore[call-overload]
         )
+
+    def copy(self) -> OwnerProfile:
+        return OwnerProfile(
+            self.case_owner_id, self.origin, self.merged_into, **{f: dict(getattr(self, f)) for f in PROFILE_FIELDS}
+        )
+
+    @classmethod
+    def first_seen(cls, case_owner_id: str, tag: str, f: RowFeatures) -> OwnerProfile:
+        profile = cls(case_owner_id, tag)
+        profile.add_identity(f, tag)
+        profile.add_evidence(f, tag)
+        return profile
+
+    def add_identity(self, f: RowFeatures, tag: str) -> bool:
+        key = f.identity
+        if key and key not in self.identities and len(self.identities) < MAX_VALUES_PER_FIELD:
+            self.identities[key] = tag
+            return True
+        return False
+
+    def add_evidence(self, f: RowFeatures, tag: str) -> bool:
+        changed = False
+        for name, value in (
+            ("emails", f.email),
+            ("phones", f.phone),
+            ("birth_dates", f.birth_date),
+            ("addresses", f.address),
+            ("refs", f.ref),
+        ):
+            values = getattr(self, name)
+            if value and value not in values and len(values) < MAX_VALUES_PER_FIELD:
+                values[value] = tag
+                changed = True
+        return changed
 
 
 class MatchIndex(Protocol):
@@ -101,13 +183,12 @@ class InMemoryMatchIndex:
         for i in owner_ids:
             self.lookups += 1
             if i in self.profiles:
-                p = self.profiles[i]
-                out[i] = OwnerProfile(p.case_owner_id, p.origin, **{f: dict(getattr(p, f)) for f in PROFILE_FIELDS})
+                out[i] = self.profiles[i].copy()
         return out
 
     def put(self, keys: Mapping[str, dict[str, str]], profiles: Mapping[str, OwnerProfile]) -> None:
         self.keys.update({k: dict(v) for k, v in keys.items()})
-        self.profiles.update(profiles)
+        self.profiles.update({o: p.copy() for o, p in profiles.items()})
 
 
 @dataclass(frozen=True)
@@ -117,6 +198,7 @@ class RowFeatures:
     tokens: str
     family: str
     given: str
+    company: str
     email: str | None
     phone: str | None
     birth_date: str | None
@@ -135,6 +217,7 @@ class RowFeatures:
             tokens=" ".join(tokens),
             family=norm.fold(line.last_name or "") if person else "",
             given=norm.fold(line.first_name or "") if person else "",
+            company="" if person else " ".join(tokens),
             email=norm.email_key(line.email) if line.email else None,
             phone=line.phone,
             birth_date=line.birth_date.isoformat() if line.birth_date else None,
@@ -142,6 +225,17 @@ class RowFeatures:
             postcode=f"{line.country}|{line.postcode}" if line.postcode else None,
             ref=norm.clean_text(line.client_case_number).casefold() if line.client_case_number else None,
         )
+
+    @property
+    def identity(self) -> str:
+        if self.family:
+            return f"{self.given}|{self.family}"
+        return f"#{self.company}" if self.company else ""
+
+    @cached_property
+    def keys(self) -> tuple[str, ...]:
+        """The block keys, computed once per row."""
+        return tuple(self.block_keys())
 
     def block_keys(self) -> list[str]:
         keys = []
@@ -152,13 +246,186 @@ class RowFeatures:
         if self.phone:
             keys.append(f"phone:{self.phone}")
         if self.birth_date and self.tokens:
-            initials = "".join(sorted(t[0] for t in self.tokens.split()))
-            keys.append(f"dob:{self.birth_date}|{initials}")
+            keys.extend(f"dob:{self.birth_date}|{i}" for i in sorted({t[0] for t in self.tokens.split()}))
         if self.address:
             keys.append(f"addr:{self.address}")
-        if self.tokens and self.postcode:
-            keys.append(f"name:{self.tokens}|{self.postcode}")
+        if self.tokens:
+            keys.append(f"name:{self.tokens}")
+            if self.postcode:
+                keys.append(f"name:{self.tokens}|{self.postcode}")
         return keys
+
+
+# ---- comparing ----------------------------------------------------------------------------------------------
+
+
+def _name_level(a: str, b: str, close: float, alike: float, initials: bool) -> str | None:
+    """Level of two folded names; None when one is missing."""
+    if not a or not b:
+        return None
+    if a == b:
+        return "exact"
+    if _DIGITS.findall(a) != _DIGITS.findall(b):
+        return "other_number"  # Hans Meier1 and Hans Meier2 are two people, however alike the letters
+    if initials and (len(a) == 1 or len(b) == 1):
+        return "initial" if a[0] == b[0] else "different"
+    sim = JaroWinkler.similarity(a, b)
+    ta, tb = [t for t in a.split() if len(t) > 1], [t for t in b.split() if len(t) > 1]
+    if sim < close and ta and tb and (len(ta) > 1 or len(tb) > 1):
+        # a double-barrelled or an extra name: the best pair of tokens, slightly discounted
+        sim = max(sim, 0.97 * max(JaroWinkler.similarity(x, y) for x in ta for y in tb))
+    if sim >= close:
+        return "close"
+    if sim >= alike:
+        return "alike"
+    return "different"
+
+
+def _family_level(a: str, b: str) -> str | None:
+    return _name_level(a, b, 0.92, 0.88, initials=False)
+
+
+def _given_level(a: str, b: str) -> str | None:
+    if a and b and a != b and _gendered_pair(a, b):
+        return "different"  # Nicole and Nicola, Peter and Petra: a couple, not a typo
+    return _name_level(a, b, 0.92, 0.80, initials=True)
+
+
+def _gendered_pair(a: str, b: str) -> bool:
+    """The masculine and feminine form of one given name (Daniel/Daniela, Nicole/Nicola, Alexander/Alexandra)."""
+    if a.rstrip("aeio") == b.rstrip("aeio") and len(a.rstrip("aeio")) >= 3:
+        return True
+    return len(a) == len(b) and a[:-2] == b[:-2] and {a[-2:], b[-2:]} == {"er", "ra"}
+
+
+def _person_names(given: str, family: str, identity: str) -> dict[str, str]:
+    """The name levels against one identity, in the orientation that agrees best (swapped first/last names)."""
+    other_given, _, other_family = identity.partition("|")
+    levels = {"given": _given_level(given, other_given), "family": _family_level(family, other_family)}
+    if given and other_given:
+        swapped = {"given": _given_level(family, other_given), "family": _family_level(given, other_family)}
+        if _names_weight(swapped) > _names_weight(levels):
+            levels = swapped
+    return {k: v for k, v in levels.items() if v}
+
+
+def _names_weight(levels: Mapping[str, str | None]) -> float:
+    return sum(WEIGHTS[k][v] for k, v in levels.items() if v)
+
+
+def _birth_date_level(a: str, b: str) -> str:
+    if a == b:
+        return "exact"
+    ya, ma, da = a.split("-")
+    yb, mb, db = b.split("-")
+    if (ya, ma, da) == (yb, db, mb):
+        return "one_part_off"  # day and month exchanged
+    same = (ya == yb) + (ma == mb) + (da == db)
+    if same == 2 and (ya == yb or sum(x != y for x, y in zip(ya, yb, strict=True)) == 1):
+        return "one_part_off"
+    return "different"
+
+
+def _postcode_level(a: str, b: str) -> str:
+    if a == b:
+        return "same"
+    if len(a) == len(b) and (sum(x != y for x, y in zip(a, b, strict=True)) == 1 or sorted(a) == sorted(b)):
+        return "one_off"  # one digit mistyped or two exchanged
+    return "different"
+
+
+def _address_level(a: str, b: str) -> str:
+    """Street name (letters), house number and postcode; one of them off still says a lot."""
+    country_a, postcode_a, street_a = a.split("|", 2)
+    country_b, postcode_b, street_b = b.split("|", 2)
+    if country_a != country_b:
+        return "different"
+    name_a, name_b = _DIGITS.sub("", street_a).replace(" ", ""), _DIGITS.sub("", street_b).replace(" ", "")
+    numbers_a, numbers_b = _DIGITS.findall(street_a), _DIGITS.findall(street_b)
+    street = name_a == name_b or JaroWinkler.similarity(name_a, name_b) >= 0.92
+    street_alike = street or JaroWinkler.similarity(name_a, name_b) >= 0.85
+    number = numbers_a == numbers_b or not numbers_a or not numbers_b
+    postcode = _postcode_level(postcode_a, postcode_b)
+    if street and number and postcode == "same":
+        return "same"
+    if (street and number) or (street_alike and postcode == "same"):
+        return "street_or_postcode_off"
+    if postcode == "same":
+        return "same_postcode"
+    return "different"
+
+
+_ORDER = {
+    "birth_date": ("exact", "one_part_off", "different"),
+    "address": ("same", "street_or_postcode_off", "same_postcode", "different"),
+}
+
+
+def _best(levels: Iterable[str], order: tuple[str, ...]) -> str:
+    return min(levels, key=order.index)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A row against one case owner: the level of each field, the summed match weight, and a veto if any."""
+
+    levels: dict[str, str]
+    score: float
+    veto: str | None = None
+
+
+def compare(f: RowFeatures, p: OwnerProfile, common: frozenset[str] = frozenset()) -> Comparison:
+    """Field-level comparison of a row with a case owner's identities and evidence.
+
+    ``common``: fields whose value the row shares with too many case owners (a switchboard number, an office
+    e-mail) to say anything; they are left out.
+    """
+    levels: dict[str, str] = {}
+    if f.family:
+        people = [i for i in p.identities if not i.startswith("#")]
+        if people:
+            best = max((_person_names(f.given, f.family, i) for i in people), key=_names_weight)
+            levels.update(best)
+        else:
+            levels["family"] = "different"  # a company against a person
+    elif f.company:
+        companies = [i[1:] for i in p.identities if i.startswith("#")]
+        if companies:
+            sim = max(1.0 if c == f.company else JaroWinkler.similarity(f.company, c) for c in companies)
+            levels["company"] = "exact" if sim == 1.0 else "close" if sim >= 0.94 else "different"
+        else:
+            levels["company"] = "different"
+    if f.birth_date and p.birth_dates:
+        levels["birth_date"] = _best((_birth_date_level(f.birth_date, d) for d in p.birth_dates), _ORDER["birth_date"])
+    if f.address and p.addresses:
+        levels["address"] = _best((_address_level(f.address, a) for a in p.addresses), _ORDER["address"])
+    if f.email and p.emails and "email" not in common:
+        levels["email"] = "same" if f.email in p.emails else "different"
+    if f.phone and p.phones and "phone" not in common:
+        levels["phone"] = "same" if f.phone in p.phones else "different"
+    score = sum(WEIGHTS[k][v] for k, v in levels.items())
+    veto = None
+    born_same = levels.get("birth_date") == "exact"
+    if "other_number" in (levels.get("given"), levels.get("family")):
+        veto = "numbered_name"
+    elif levels.get("birth_date") == "different":
+        veto = "birth_date"  # mother and daughter, father and son of one name at one address
+    elif levels.get("given") == "different" and not born_same:
+        veto = "given_name"  # a couple: one flat, one phone, one family name (twins share a birth date: accepted)
+    elif (levels.get("family") == "different" and not born_same) or levels.get("company") == "different":
+        veto = "name"  # a new family name (a marriage) only with the same birth date
+    elif levels.get("family") == "alike" and not (born_same or "same" in (levels.get("email"), levels.get("phone"))):
+        veto = "weak_name"  # Mauer or Maurer at one address: only a birth date, e-mail or phone tells
+    return Comparison(levels, round(score, 2), veto)
+
+
+@dataclass(frozen=True)
+class Review:
+    """An uncertain pair for the client's review queue: the row's (new) case owner may be ``candidate``."""
+
+    candidate: str
+    score: float
+    levels: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -168,6 +435,7 @@ class Decision:
     matched_by: str
     owner_new: bool
     score: float = 0.0
+    review: Review | None = None
 
 
 def new_case_owner_id(client_id: str, import_id: str, row: int) -> str:
@@ -179,50 +447,22 @@ def tag_for(import_id: str, row: int) -> str:
     return f"{import_id}#{row:09d}"
 
 
-def _swapped(row: RowFeatures, p: OwnerProfile) -> bool:
-    """The row has first and last name exchanged relative to the case owner's profile (typos allowed)."""
-    if not (row.family and row.given and p.givens and p.families):
-        return False
-    alike = GIVEN_NAME_SWAPPED
-    return any(fuzz.ratio(row.family, g) >= alike for g in p.givens) and any(
-        fuzz.ratio(row.given, f) >= alike for f in p.families
-    )
+def reviewable(c: Comparison) -> bool:
+    """Worth a person's look: below the automatic threshold, or strong but with a veto a person can lift.
+
+    A different birth date or a numbered namesake is not (two people); a different given or family name is, where
+    the rest is strong.
+    """
+    if c.veto is None:
+        return REVIEW_SCORE <= c.score < AUTO_SCORE
+    return c.veto in ("given_name", "name", "weak_name") and c.score >= REVIEW_SCORE
 
 
-def _given_conflict(row: RowFeatures, p: OwnerProfile) -> bool:
-    """Both sides name a given name and none is alike: Anna and Peter Schmidt share a phone and a flat."""
-    if not row.given or not p.givens or _swapped(row, p):
-        return False
-    return all(fuzz.ratio(row.given, g) < GIVEN_NAME_CONFLICT for g in p.givens)
-
-
-def judge(row: RowFeatures, p: OwnerProfile) -> tuple[str, float] | None:
-    """The rule that puts ``row`` under case owner ``p``, with a name score; None when in doubt."""
-    if row.birth_date and p.birth_dates and row.birth_date not in p.birth_dates:
-        return None
-    if _given_conflict(row, p):
-        return None
-    score = max((fuzz.ratio(row.tokens, n) for n in p.names), default=0.0) if row.tokens else 0.0
-    exact_name = row.tokens in p.names
-    if row.email and row.email in p.emails and score >= ALIKE_NAME_SCORE:
-        return "email", score
-    family_alike = bool(row.family) and (row.family in p.families or _swapped(row, p))
-    if row.phone and row.phone in p.phones and family_alike and score >= ALIKE_NAME_SCORE:
-        return "phone+family_name", score
-    if exact_name and row.birth_date and row.birth_date in p.birth_dates:
-        return "name+birth_date", score
-    if exact_name and row.address and row.address in p.addresses:
-        return "name+postcode+street", score
-    if score >= FUZZY_NAME_SCORE:
-        for attribute, mine, theirs in (
-            ("email", row.email, p.emails),
-            ("phone", row.phone, p.phones),
-            ("birth_date", row.birth_date, p.birth_dates),
-            ("address", row.address, p.addresses),
-        ):
-            if mine and mine in theirs:
-                return f"fuzzy:{attribute}", score
-    return None
+def rule_of(c: Comparison) -> str:
+    """A short word for the report: the strongest agreeing fields, e.g. ``model:name+birth_date``."""
+    agreeing = [k for k, v in c.levels.items() if v in ("exact", "same", "close") and k not in ("given", "family")]
+    names = "name" if c.levels.get("family") in ("exact", "close") or c.levels.get("company") else "name~"
+    return "model:" + "+".join([names, *sorted(agreeing)])
 
 
 class Matcher:
@@ -248,21 +488,45 @@ class Matcher:
             return []
         start = lines[0][0]
         features = [(row, RowFeatures.of(line)) for row, line in lines]
-        wanted = {k for _, f in features for k in f.block_keys()} - self._keys.keys()
+        wanted = {k for _, f in features for k in f.keys} - self._keys.keys()
         for key, owners in self.index.get_keys(wanted).items():
             self._keys[key] = {o: t for o, t in owners.items() if self._visible(t, start)}
-        candidates = {o for _, f in features for k in f.block_keys() for o in self._keys.get(k, {})}
-        for owner_id, profile in self.index.get_profiles(candidates - self._profiles.keys()).items():
+        candidates = {o for _, f in features for k in f.keys for o in self._keys.get(k, {})}
+        self._load(candidates, start)
+        # A case owner merged into another (an accepted review) is found through its keys; matches go to the
+        # surviving one, whose profile holds both identities.
+        self._load({p.merged_into for p in self._profiles.values() if p.merged_into}, start)
+        return [self._decide(row, f) for row, f in features]
+
+    def _load(self, owner_ids: set[str], start: int) -> None:
+        for owner_id, profile in self.index.get_profiles(owner_ids - self._profiles.keys()).items():
             if self._visible(profile.origin, start):
                 for name in PROFILE_FIELDS:
                     values = getattr(profile, name)
                     setattr(profile, name, {v: t for v, t in values.items() if self._visible(t, start)})
                 self._profiles[owner_id] = profile
-        return [self._decide(row, f) for row, f in features]
+
+    def _candidates(self, keys: tuple[str, ...]) -> list[str]:
+        seen: dict[str, None] = {}
+        for key in keys:
+            owners = self._keys.get(key, {})
+            if len(owners) >= MAX_OWNERS_PER_KEY:
+                continue  # saturated key: too common to say anything
+            for owner_id in owners:
+                profile = self._profiles.get(owner_id)
+                for _ in range(5):  # follow merges (a chain of accepted reviews), never in a circle
+                    if profile is None or not profile.merged_into:
+                        break
+                    profile = self._profiles.get(profile.merged_into)
+                if profile is not None and not profile.merged_into:
+                    seen[profile.case_owner_id] = None
+        return sorted(seen)
 
     def _decide(self, row: int, f: RowFeatures) -> Decision:
-        keys = f.block_keys()
+        keys = f.keys
+        tag = tag_for(self.import_id, row)
         chosen: tuple[str, str, float] | None = None
+        review: Review | None = None
         if self.settings.match_on_client_case_number and f.ref:
             owners = sorted(
                 ((o, t) for o, t in self._keys.get(f"ref:{f.ref}", {}).items() if o in self._profiles),
@@ -271,59 +535,39 @@ class Matcher:
             if owners:
                 chosen = (owners[0][0], "client_case_number", 100.0)
         else:
-            best: tuple[int, float, str, str] | None = None
-            seen: set[str] = set()
-            for key in keys:
-                owners_of_key = self._keys.get(key, {})
-                if len(owners_of_key) >= MAX_OWNERS_PER_KEY:
-                    continue  # saturated key: too common to say anything
-                for owner_id in sorted(owners_of_key):
-                    if owner_id in seen or owner_id not in self._profiles:
-                        continue
-                    seen.add(owner_id)
-                    verdict = judge(f, self._profiles[owner_id])
-                    if verdict is None:
-                        continue
-                    rule, score = verdict
-                    rank = 0 if rule.startswith("fuzzy") else 1
-                    if best is None or (rank, score) > (best[0], best[1]):
-                        best = (rank, score, owner_id, rule)
+            best: tuple[float, str, Comparison] | None = None
+            doubt: tuple[float, str, Comparison] | None = None
+            common = frozenset(
+                k.partition(":")[0] for k in keys if k in self._keys and len(self._keys[k]) >= MAX_OWNERS_PER_KEY
+            )
+            for owner_id in self._candidates(keys):
+                c = compare(f, self._profiles[owner_id], common)
+                if c.veto is None and c.score >= AUTO_SCORE:
+                    if best is None or c.score > best[0]:
+                        best = (c.score, owner_id, c)
+                elif reviewable(c) and (doubt is None or c.score > doubt[0]):
+                    doubt = (c.score, owner_id, c)
             if best is not None:
-                chosen = (best[2], best[3], best[1])
-        tag = tag_for(self.import_id, row)
+                chosen = (best[1], rule_of(best[2]), best[0])
+            elif doubt is not None:
+                review = Review(doubt[1], doubt[0], doubt[2].levels)
         if chosen is None:
             owner_id = new_case_owner_id(self.client_id, self.import_id, row)
-            self._profiles[owner_id] = OwnerProfile(owner_id, tag)
-            decision = Decision(row, owner_id, "new", True, 0.0)
+            self._profiles[owner_id] = OwnerProfile.first_seen(owner_id, tag, f)
+            self._dirty_profiles.add(owner_id)
+            decision = Decision(row, owner_id, "new", True, review.score if review else 0.0, review)
         else:
             owner_id, rule, score = chosen
             owner_new = self._profiles[owner_id].origin.startswith(self.import_id + "#")
             decision = Decision(row, owner_id, rule, owner_new, score)
-        self._remember(owner_id, f, keys, tag)
-        return decision
-
-    def _remember(self, owner_id: str, f: RowFeatures, keys: list[str], tag: str) -> None:
-        p = self._profiles[owner_id]
-        swapped = _swapped(f, p)
-        for name, value in (
-            ("names", f.tokens),
-            ("families", None if swapped else f.family),
-            ("givens", None if swapped else f.given),
-            ("emails", f.email),
-            ("phones", f.phone),
-            ("birth_dates", f.birth_date),
-            ("addresses", f.address),
-            ("refs", f.ref),
-        ):
-            values = getattr(p, name)
-            if value and value not in values and len(values) < 50:
-                values[value] = tag
+            if self._profiles[owner_id].add_evidence(f, tag):
                 self._dirty_profiles.add(owner_id)
         for key in keys:
-            owners = self._keys.setdefault(key, {})
-            if owner_id not in owners and len(owners) < MAX_OWNERS_PER_KEY:
-                owners[owner_id] = tag
+            holders = self._keys.setdefault(key, {})
+            if owner_id not in holders and len(holders) < MAX_OWNERS_PER_KEY:
+                holders[owner_id] = tag
                 self._dirty_keys.add(key)
+        return decision
 
     def flush(self) -> int:
         """Write the keys and profiles this batch changed; returns how many items were written."""
@@ -338,3 +582,21 @@ class Matcher:
         """Drop the read cache between batches so memory stays flat on big files."""
         self._keys.clear()
         self._profiles.clear()
+
+
+def confirm_merge(index: MatchIndex, surviving: str, merged: str, tag: str) -> bool:
+    """A person confirmed that two case owners are one (an accepted review): the surviving one takes the merged
+    one's identities (names a person confirmed may be compared with) and evidence; the merged one points to it.
+    Idempotent. False when either is unknown to the index (nothing imported for it)."""
+    profiles = index.get_profiles([surviving, merged])
+    if surviving not in profiles or merged not in profiles or surviving == merged:
+        return False
+    target, source = profiles[surviving], profiles[merged]
+    for name in PROFILE_FIELDS:
+        values = getattr(target, name)
+        for value in getattr(source, name):
+            if value not in values and len(values) < MAX_VALUES_PER_FIELD:
+                values[value] = tag
+    source.merged_into = surviving
+    index.put({}, {surviving: target, merged: source})
+    return True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -16,23 +17,47 @@ from typing import Literal
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-DateFormat = Literal["auto", "DMY", "MDY", "YMD"]
+DateFormat = Literal["auto", "DMY", "MDY", "YMD", "EXCEL"]
 
 _SPACES = re.compile(r"\s+")
 _AMOUNT_NOISE = re.compile(r"[\s\u00a0\u202f'€$£]|EUR|CHF|GBP|USD", re.IGNORECASE)
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
-# A cell starting like this would be evaluated by a spreadsheet (CSV/formula injection).
-_FORMULA_START = re.compile(r"^[=@\t\r]|^[+\-](?![\d\s(])")
+# A cell starting like this would be evaluated by a spreadsheet (CSV/formula injection): = @ tab CR, and + or -
+# too (-2+3+cmd|' /C calc'!A0 is a live formula); names, streets, invoice numbers never start with them.
+_FORMULA_START = re.compile(r"^[=@\t\r+\-]")
+_PLACEHOLDER = re.compile(r"^[\s\-+]*$")  # "-" or "--" for "none"
+# Terminal escape sequences (CSI, OSC, two-character ESC sequences), removed whole.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+# Control characters and invisible format characters (zero-width spaces, BOM, bidi overrides); the zero-width
+# joiners U+200C/U+200D are kept (they belong to some scripts' spelling).
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
 
 
 def clean_text(value: str) -> str:
-    """Trim and collapse inner whitespace; the content is otherwise kept as sent."""
-    return _SPACES.sub(" ", value).strip()
+    """Trim and collapse inner whitespace, drop control and invisible characters; otherwise kept as sent.
+
+    A value without a single letter or digit (only invisible characters, a lone dash) is empty.
+    """
+    if not value.isprintable():
+        value = _INVISIBLE.sub("", _ESCAPES.sub("", value))
+    text = _SPACES.sub(" ", value).strip()
+    if text and not text[0].isalnum() and not any(ch.isalnum() for ch in text):
+        return ""
+    return text
+
+
+def had_hidden_characters(value: str) -> bool:
+    """The cell held control characters, terminal escapes or invisible characters (removed by clean_text)."""
+    return not value.isprintable() and bool(_ESCAPES.search(value) or _INVISIBLE.search(value))
 
 
 def looks_like_formula(value: str) -> bool:
-    return bool(_FORMULA_START.match(value))
+    """Checked on the cleaned value: an invisible character in front does not hide a formula."""
+    return bool(_FORMULA_START.match(value)) and not _PLACEHOLDER.match(value)
 
 
 @lru_cache(maxsize=65536)
@@ -107,14 +132,25 @@ def _year(text: str) -> int:
     return 2000 + two if two <= (date.today().year % 100) + 1 else 1900 + two
 
 
+_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_SERIAL = re.compile(r"\d{1,5}(?:\.0+)?")
+EXCEL_EPOCH = date(1899, 12, 30)  # Excel's day 0 (it counts 1900 as a leap year: serials from 61 on are right)
+
+
 def parse_date(value: str, date_format: DateFormat = "auto") -> date:
-    """ISO (YYYY-MM-DD) always; DD.MM.YYYY always (dots are day-first everywhere we work); DD/MM/YYYY vs
-    MM/DD/YYYY by the client's ``date_format`` ("auto" reads day first, the European convention, and rejects a
-    date that only makes sense month-first rather than guessing)."""
+    """ISO (YYYY-MM-DD) and YYYYMMDD always; DD.MM.YYYY always (dots are day-first everywhere we work);
+    DD/MM/YYYY vs MM/DD/YYYY by ``date_format`` (the column's detected format or the client's setting; "auto"
+    reads day first, the European convention, and rejects a date that only makes sense month-first rather than
+    guessing); Excel serial numbers (45123) only in a column detected as ``EXCEL``."""
     text = value.strip()
     ymd: tuple[int, int, int] | None = None
-    if m := _ISO.fullmatch(text):
+    if (m := _ISO.fullmatch(text)) or (m := _COMPACT.fullmatch(text)):
         ymd = (int(m[1]), int(m[2]), int(m[3]))
+    elif date_format == "EXCEL" and _SERIAL.fullmatch(text):
+        serial = int(float(text))
+        if not 61 <= serial <= 2958465:
+            raise ValueError(f"{value!r} is not a date (an Excel serial number out of range)")
+        return date.fromordinal(EXCEL_EPOCH.toordinal() + serial)
     elif m := _DOTTED.fullmatch(text):
         ymd = (_year(m[3]), int(m[2]), int(m[1]))
     elif m := _SLASHED.fullmatch(text):
@@ -128,11 +164,34 @@ def parse_date(value: str, date_format: DateFormat = "auto") -> date:
         else:
             ymd = (year, second, first)
     if ymd is None:
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD, DD.MM.YYYY or DD/MM/YYYY)")
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD, YYYYMMDD, DD.MM.YYYY or DD/MM/YYYY)")
     try:
         return date(*ymd)
     except ValueError:
         raise ValueError(f"{value!r} is not a valid date") from None
+
+
+def detect_date_format(values: Iterable[str], setting: DateFormat = "auto") -> DateFormat:
+    """The format of a whole date column, judged from its cells (the client's setting wins when it has one).
+
+    Month-first only when the column says so unambiguously: some cell reads only month-first (05/25/2026) and
+    none only day-first (25/05/2026). Excel serial numbers when most cells are one.
+    """
+    if setting != "auto":
+        return setting
+    cells = [v.strip() for v in values if v and v.strip()]
+    if not cells:
+        return "auto"
+    serials = sum(1 for c in cells if _SERIAL.fullmatch(c) and 61 <= float(c) <= 2958465)
+    if serials * 2 > len(cells):
+        return "EXCEL"
+    day_first = month_first = False
+    for c in cells:
+        if m := _SLASHED.fullmatch(c):
+            first, second = int(m[1]), int(m[2])
+            day_first |= first > 12 and second <= 12
+            month_first |= second > 12 and first <= 12
+    return "MDY" if month_first and not day_first else "auto"
 
 
 # ---- e-mail and phone -------------------------------------------------------------------------------------

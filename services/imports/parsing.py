@@ -36,7 +36,9 @@ XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 _OVERLONG = "\x00finview:overlong-line\x00"
 
-csv.field_size_limit(MAX_FIELD_CHARS)
+# The csv module may read cells up to a line's size; cells beyond MAX_FIELD_CHARS are refused with their row,
+# whose other cells stay in the report (they name the invoice).
+csv.field_size_limit(MAX_LINE_CHARS)
 
 
 class FileRejected(ValueError):
@@ -49,13 +51,32 @@ class FileRejected(ValueError):
 
 @dataclass(frozen=True)
 class Record:
-    """One data record: ``row`` counts data records from 1, ``line`` is the physical line it starts on."""
+    """One data record: ``row`` counts data records from 1, ``line`` is the physical line it starts on.
+
+    A record that cannot be imported has an ``error_code``; its ``cells`` are kept where they could be read
+    (shortened), so the report can name the invoice.
+    """
 
     row: int
     line: int
     cells: list[str] | None = None
     error_code: str | None = None
     error: str | None = None
+
+    @property
+    def readable(self) -> bool:
+        return self.error_code is None and self.cells is not None
+
+
+def _oversized(row: int, line: int, cells: list[str], header: list[str]) -> Record | None:
+    """A record with a cell over MAX_FIELD_CHARS: refused, the cells kept shortened."""
+    big = [i for i, c in enumerate(cells) if len(c) > MAX_FIELD_CHARS]
+    if not big:
+        return None
+    i = big[0]
+    column = header[i] if i < len(header) else f"column {i + 1}"
+    message = f"the cell in column {column!r} has {len(cells[i]):,} characters (at most {MAX_FIELD_CHARS:,})"
+    return Record(row, line, [c[:MAX_FIELD_CHARS] for c in cells], "cell_too_large", message)
 
 
 def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
@@ -116,7 +137,11 @@ def detect_encoding(head: bytes) -> str:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if b"\x00" in head:
-        raise FileRejected("not_text", "the file is binary, not a CSV text file or an XLSX workbook")
+        utf16 = _utf16_without_bom(head)
+        if utf16:
+            return utf16
+        if head.count(0) > max(8, len(head) // 100):  # a stray NUL byte is a bad cell, many are a binary file
+            raise FileRejected("not_text", "the file is binary, not a CSV text file or an XLSX workbook")
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         return "utf-8"
@@ -126,6 +151,24 @@ def detect_encoding(head: bytes) -> str:
     best = from_bytes(head, cp_isolation=["cp1252", "iso8859_15", "latin_1"]).best()
     name = best.encoding if best is not None else "cp1252"
     return {"iso8859_15": "iso8859-15", "latin_1": "latin-1"}.get(name, "cp1252")
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """UTF-16 text without a byte-order mark: Western text has a NUL in every other byte, on one side only."""
+    sample = head[: len(head) // 2 * 2]
+    half = len(sample) // 2
+    if half < 2:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    for codec, nuls, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if nuls > half * 0.3 and others < half * 0.02:
+            try:
+                text = sample.decode(codec)
+            except UnicodeDecodeError:
+                continue
+            if sum(ch.isprintable() or ch in "\r\n\t" for ch in text) >= len(text) * 0.95:
+                return codec
+    return None
 
 
 def kind_of(head: bytes, key: str) -> str:
@@ -261,7 +304,7 @@ class CsvReader(TableReader):
             elif len(cells) > MAX_COLUMNS:
                 yield Record(row, start, None, "too_many_columns", f"the row has {len(cells)} columns")
             else:
-                yield Record(row, start, cells)
+                yield _oversized(row, start, cells, self.header) or Record(row, start, cells)
 
 
 def _cell_text(value: Any) -> str:
@@ -283,6 +326,30 @@ def _trimmed(cells: list[str]) -> list[str]:
     return cells
 
 
+def _formula_without_value(
+    row: int, line: int, values: tuple[Any, ...], formulas: tuple[Any, ...], cells: list[str], header: list[str]
+) -> Record | None:
+    """A formula cell whose computed value was never stored (written by a library, not saved by Excel)."""
+    found = [
+        i
+        for i, v in enumerate(values)
+        if v is None and i < len(formulas) and isinstance(formulas[i], str) and formulas[i].startswith("=")
+    ]
+    if not found:
+        return None
+    first = found[0]
+    column = header[first] if first < len(header) else f"column {first + 1}"
+    shown = [str(formulas[i]) if i in found else c for i, c in enumerate(cells + [""] * (len(values) - len(cells)))]
+    return Record(
+        row,
+        line,
+        _trimmed(shown),
+        "formula_without_value",
+        f"the cell in column {column!r} is a formula ({str(formulas[first])[:100]}) without a stored value: "
+        "open and save the workbook in Excel or LibreOffice, or paste the values",
+    )
+
+
 class XlsxReader(TableReader):
     """The first worksheet of a workbook; values only (formulas are never evaluated)."""
 
@@ -302,8 +369,13 @@ class XlsxReader(TableReader):
             raise FileRejected("unreadable_spreadsheet", f"the XLSX workbook cannot be read: {exc}") from None
         sheet = self._book.worksheets[0]
         self._rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1)
+        # The same sheet with formulas as written: a formula cell without a stored value reads None above, and
+        # must not pass for an empty cell (it would become "needs a last name").
+        self._formula_book = load_workbook(self._spool, read_only=True, data_only=False)
+        self._formula_rows = self._formula_book.worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS + 1)
         self._line = 0
         for values in self._rows:
+            next(self._formula_rows, None)
             self._line += 1
             cells = _trimmed([_cell_text(v).strip() for v in values])
             if cells:
@@ -322,18 +394,20 @@ class XlsxReader(TableReader):
         try:
             for values in self._rows:
                 self._line += 1
+                formula_row = next(self._formula_rows, None) or ()
                 cells = _trimmed([_cell_text(v) for v in values])
                 if not any(c.strip() for c in cells):
                     continue
                 row += 1
                 if len(cells) > MAX_COLUMNS:
                     yield Record(row, self._line, None, "too_many_columns", f"the row has over {MAX_COLUMNS} columns")
-                elif any(len(c) > MAX_FIELD_CHARS for c in cells):
-                    yield Record(row, self._line, None, "cell_too_large", f"a cell is over {MAX_FIELD_CHARS} chars")
+                elif unvalued := _formula_without_value(row, self._line, values, formula_row, cells, self.header):
+                    yield unvalued
                 else:
-                    yield Record(row, self._line, cells)
+                    yield _oversized(row, self._line, cells, self.header) or Record(row, self._line, cells)
         finally:
             self._book.close()
+            self._formula_book.close()
             self._spool.close()
 
 
@@ -348,5 +422,5 @@ def read_rows(data: bytes, key: str = "file.csv") -> Iterator[tuple[int, dict[st
     """Convenience for small in-memory files: (row, header → cell) for each readable record."""
     reader = open_table([data], key)
     for record in reader.records():
-        if record.cells is not None:
+        if record.readable and record.cells is not None:
             yield record.row, dict(zip(reader.header, record.cells, strict=False))

@@ -35,11 +35,13 @@ Memory: one batch of rows, one page of staged rows and the 100 pending events at
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -47,7 +49,7 @@ from botocore.exceptions import ClientError
 from services.imports import domain, drops, repository
 from services.imports import report as reports
 from services.imports.domain import ImportSettings, Rejection, StagedRow
-from services.imports.matching import Matcher
+from services.imports.matching import AUTO_SCORE, Matcher
 from services.imports.parsing import FileRejected, Record, TableReader, open_table
 from shared import aws, bus
 from shared.events import Event, ImportCompleted, ImportFailed
@@ -283,16 +285,27 @@ def stage(run: Run) -> None:
     settings = ImportSettings.model_validate(job.get("settings") or {})
     version = None if job.get("version_id") in (None, "-") else str(job["version_id"])
     reader = open_table(_chunks(str(job["bucket"]), str(job["object_key"]), version), str(job["object_key"]))
-    columns = domain.resolve_columns(reader.header, settings)
+    columns = domain.resolve_columns(reader.header, settings, import_date(job))
+    records = reader.records()
+    # Date formats are judged per column from the file's first batch: the same rows on every resume.
+    first = list(itertools.islice(records, BATCH_ROWS))
+    columns = columns.with_date_formats((r.cells for r in first if r.readable and r.cells is not None), settings)
     checkpoint = dict(job.get("checkpoint") or {})
     done = int(checkpoint.get("row", 0))
     counts = Counts.of(checkpoint)
     if not done:
         header = [h[:200] for h in reader.header]  # the job record must stay far below DynamoDB's 400 KB
-        repository.update_job(import_id, header=header, encoding=reader.encoding, delimiter=reader.delimiter)
+        repository.update_job(
+            import_id,
+            header=header,
+            encoding=reader.encoding,
+            delimiter=reader.delimiter,
+            notices=columns.notices,
+            date_formats=columns.date_formats,
+        )
     matcher = Matcher(repository.DynamoMatchIndex(client_id), client_id, import_id, settings)
     batch: list[Record] = []
-    for record in reader.records():
+    for record in itertools.chain(first, records):
         if record.row <= done:
             continue  # staged before the last checkpoint
         batch.append(record)
@@ -319,6 +332,9 @@ def stage_batch(
     """Validate, match and stage one batch, then checkpoint; returns the last row of the batch."""
     import_id = run.import_id
     valid, rejections, warnings = process_records(batch, columns, settings)
+    valid, repeated, repeat_warnings, first_seen = repeated_invoices(run, batch, valid, settings)
+    rejections += repeated
+    warnings += repeat_warnings
     decisions = matcher.match_batch([(row, line) for row, _, line in valid])
     items: list[dict[str, Any]] = []
     for (row, line_no, debtor), decision in zip(valid, decisions, strict=True):
@@ -329,6 +345,11 @@ def stage_batch(
             matched_by=decision.matched_by,
             owner_new=decision.owner_new,
             debtor=debtor,
+            review=None
+            if decision.review is None
+            else domain.ReviewNote(
+                candidate=decision.review.candidate, score=decision.review.score, comparisons=decision.review.levels
+            ),
         )
         sk = f"ROW#{decision.case_owner_id}#{row:09d}"
         items.append({"PK": f"JOB#{import_id}", "SK": sk, "data": staged.model_dump_json()})
@@ -353,6 +374,10 @@ def stage_batch(
                 {"PK": f"JOB#{import_id}", "SK": f"WARN#{row:09d}#{per_row[row]:02d}", "row": row, "line": line_no,
                  "warning": message}
             )  # fmt: skip
+    items += [
+        {"PK": f"JOB#{import_id}", "SK": f"INVOICE#{key}", "row": row, "line": line_no}
+        for key, (row, line_no) in first_seen.items()
+    ]
     matcher.flush()
     repository.batch_put(items)
     matcher.forget()
@@ -371,6 +396,31 @@ def stage_batch(
     return last
 
 
+def repeated_invoices(
+    run: Run, batch: list[Record], valid: list[tuple[int, int, domain.DebtorLine]], settings: ImportSettings
+) -> tuple[list[tuple[int, int, domain.DebtorLine]], list[Rejection], list[tuple[int, int, str]], dict[str, Any]]:
+    """Invoice numbers already seen in this file (``INVOICE#`` items of the job, one BatchGetItem round).
+
+    Items written by this very batch before a crash (row ≥ the batch's first row) are ignored, so a re-run
+    decides the same."""
+    keys = {domain.invoice_key(line.invoice_number) for _, _, line in valid}
+    items = repository.batch_get((f"JOB#{run.import_id}", f"INVOICE#{k}") for k in keys)
+    start = batch[0].row
+    seen = {
+        str(i["SK"]).removeprefix("INVOICE#"): (int(i["row"]), int(i["line"])) for i in items if int(i["row"]) < start
+    }
+    cells = {r.row: r.cells for r in batch if r.cells is not None}
+    return domain.repeated_invoices(valid, seen, settings, cells)
+
+
+def import_date(job: dict[str, Any]) -> date:
+    """The day the file was received: an invoice without a date column is dated with it, on every resume alike."""
+    try:
+        return date.fromisoformat(str(job.get("received_at", ""))[:10])
+    except ValueError:
+        return datetime.now(UTC).date()
+
+
 def after_batch(run: Run, last_row: int) -> None:
     """A seam for tests (a crash in the middle of a file)."""
 
@@ -383,13 +433,12 @@ def process_records(
     rejected: list[Rejection] = []
     warnings: list[tuple[int, int, str]] = []
     for record in records:
-        if record.cells is None:
-            rejected.append(
-                Rejection(record.row, record.line, "row", record.error_code or "unreadable", record.error or "")
-            )
+        if not record.readable or record.cells is None:
+            code, reason = record.error_code or "unreadable", record.error or ""
+            rejected.append(Rejection(record.row, record.line, "row", code, reason, record.cells or []))
             continue
         try:
-            line, row_warnings = domain.validate(columns.extract(record.cells), settings)
+            line, row_warnings = domain.validate(columns.extract(record.cells), settings, columns.date_formats)
         except domain.RowRejected as exc:
             rejected.append(
                 Rejection(record.row, record.line, exc.field, exc.code, str(exc)[:MAX_REASON_CHARS], record.cells)
@@ -408,16 +457,22 @@ def publish(run: Run) -> None:
     import_id, client_id = run.import_id, str(job["client_id"])
     settings = ImportSettings.model_validate(job.get("settings") or {})
     cursor = job.get("publish_cursor")
-    tally = {k: int((job.get("published") or {}).get(k, 0)) for k in ("created", "merged", "cases", "owners")}
+    counted = ("created", "merged", "cases", "owners", "reviews")
+    tally = {k: int((job.get("published") or {}).get(k, 0)) for k in counted}
     pending: list[Event] = []
     group: list[StagedRow] = []
+    last_owner = cursor
 
     def close_group() -> None:
+        nonlocal last_owner
         events = domain.case_file_events(import_id, client_id, group, settings)
-        pending.extend(events)
+        reviews = domain.review_events(import_id, client_id, group, AUTO_SCORE)
+        pending.extend([*events, *reviews])
         tally["owners"] += 1
         tally["created" if group[0].owner_new else "merged"] += 1
         tally["cases"] += sum(len(e.cases) for e in events)
+        tally["reviews"] += len(reviews)
+        last_owner = group[0].case_owner_id
 
     def flush() -> None:
         nonlocal cursor
@@ -426,7 +481,7 @@ def publish(run: Run) -> None:
         batches = [pending[i : i + 10] for i in range(0, len(pending), 10)]
         for future in [_publishers.submit(bus.publish, b) for b in batches]:
             future.result()
-        cursor = pending[-1].case_owner.case_owner_id  # type: ignore[attr-defined]
+        cursor = last_owner
         repository.update_job(import_id, publish_cursor=cursor, published=dict(tally), updated_at=repository.now())
         pending.clear()
         run.check_time()
@@ -459,7 +514,9 @@ def complete(run: Run) -> dict[str, Any]:
     if counts.rows_rejected:
         spool, _ = reports.write_rejected_csv(list(job.get("header") or []), repository.rejections(import_id))
         rejected_key = reports.rejected_key(key)
-        aws.client("s3").upload_fileobj(spool, bucket, rejected_key, ExtraArgs={"ContentType": "text/csv"})
+        aws.client("s3").upload_fileobj(
+            spool, bucket, rejected_key, ExtraArgs={"ContentType": "text/csv", "Tagging": reports.REJECTED_TAGGING}
+        )
         spool.close()
     created, merged = int(published.get("created", 0)), int(published.get("merged", 0))
     bus.publish(
@@ -486,6 +543,7 @@ def complete(run: Run) -> dict[str, Any]:
         "case_owners_created": created,
         "case_owners_merged": merged,
         "cases": int(published.get("cases", 0)),
+        "match_reviews": int(published.get("reviews", 0)),
         "rejections": [
             {k: r[k] for k in ("row", "line", "field", "code", "reason")} for r in repository.rejections(import_id, 100)
         ],

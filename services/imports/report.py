@@ -14,6 +14,9 @@ from typing import IO, Any
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 REJECTED_SUFFIX = ".rejected.csv"
+# Tagged so the lifecycle rule of the drop bucket (infra.operations.REJECTED_ROWS_TAG) expires them: they repeat
+# debtors' rows and are kept for days only.
+REJECTED_TAGGING = "finview-retention=rejected-rows"
 MAX_CELL_IN_REPORT = 1000
 
 
@@ -67,6 +70,11 @@ def summary(job: Mapping[str, Any], rejections: Iterable[Mapping[str, Any]] = ()
     for label, name in counts:
         if name in job:
             lines.append(f"  {label:<20} {int(job[name]):>10,}")
+    if all(k in job for k in ("rows_read", "rows_imported", "rows_rejected")):
+        read, imported, rejected = (int(job[k]) for k in ("rows_read", "rows_imported", "rows_rejected"))
+        balance = "every row accounted for" if read == imported + rejected else "ROWS UNACCOUNTED FOR"
+        lines.append(f"  rows read = imported + rejected: {read:,} = {imported:,} + {rejected:,} ({balance})")
+    lines.extend(f"note: {notice}" for notice in job.get("notices") or [])
     if job.get("rejected_rows_key"):
         lines.append(f"rejected rows: s3://{job.get('bucket')}/{job['rejected_rows_key']}")
     shown = list(rejections)

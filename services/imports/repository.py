@@ -9,6 +9,7 @@ Keys:
   JOB#<import_id>                REJECT#<row> | WARN#<row>  per-row rejection reasons and warnings
   MATCH#<client>#<key>           KEY                      match-key index: key → {case owner: tag}
   MATCH#<client>#owner#<id>      PROFILE                  what matching knows about a case owner
+  JOBS#ACTIVE                    <import_id>              an import not yet completed or failed (the stuck check)
 GSI1: CLIENT#<id>#JOBS / <received_at> lists a client's imports.
 
 Batch reads and writes go out in parallel (boto3 clients are thread-safe) and retry unprocessed items.
@@ -123,6 +124,10 @@ def claim_content(client_id: str, sha256: str, import_id: str, object_id: str, d
 # ---- jobs ---------------------------------------------------------------------------------------------------
 
 
+ACTIVE = "JOBS#ACTIVE"
+FINAL = ("completed", "failed")
+
+
 def create_job(import_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Record the job as received; returns the stored job (the existing one if this import was seen before)."""
     received = now()
@@ -137,6 +142,7 @@ def create_job(import_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         **fields,
     }
     if _conditional_put(item):
+        _table().put_item(Item={"PK": ACTIVE, "SK": import_id, "received_at": received})
         return item
     existing = get_job(import_id)
     assert existing is not None
@@ -149,6 +155,8 @@ def get_job(import_id: str) -> dict[str, Any] | None:
 
 
 def update_job(import_id: str, **fields: Any) -> None:
+    """Set ``fields`` on the job; every update is progress (``updated_at``), a final status ends it being active."""
+    fields.setdefault("updated_at", now())
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
     sets = []
@@ -162,6 +170,17 @@ def update_job(import_id: str, **fields: Any) -> None:
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
     )
+    if fields.get("status") in FINAL:
+        forget_active(import_id)
+
+
+def active_imports() -> Iterator[str]:
+    """The imports neither completed nor failed (a small partition: finished ones leave it)."""
+    return (str(item["SK"]) for item in _query(ACTIVE, " ", "~"))
+
+
+def forget_active(import_id: str) -> None:
+    _table().delete_item(Key={"PK": ACTIVE, "SK": import_id})
 
 
 def take_lease(import_id: str, worker: str, seconds: float) -> bool:

@@ -1,12 +1,16 @@
-"""Imports use cases fed by the bus: the service's own copies of its clients and their import settings.
+"""Imports use cases fed by the bus (the service's own copies of its clients and their import settings), and the
+check for imports stuck in ``processing``.
 
 The file pipeline (a drop or a continuation → case files on the bus) is in ``pipeline``.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from services.imports import repository
-from shared.events import ClientRegistered, ClientSettingsChanged
+from services.imports.matching import confirm_merge, tag_for
+from shared.events import CaseOwnersMerged, ClientRegistered, ClientSettingsChanged
 
 
 def on_client_registered(event: ClientRegistered) -> None:
@@ -15,3 +19,30 @@ def on_client_registered(event: ClientRegistered) -> None:
 
 def on_settings_changed(event: ClientSettingsChanged) -> None:
     repository.put_settings(event.client_id, event.settings)
+
+
+def on_case_owners_merged(event: CaseOwnersMerged) -> None:
+    """An accepted match review (contacts merged two case owners): later rows go to the surviving case owner, and
+    the merged one's names count as its confirmed identities."""
+    index = repository.DynamoMatchIndex(event.client_id)
+    tag = tag_for(f"merge-{event.event_id}", 0)
+    confirm_merge(index, event.surviving_case_owner_id, event.merged_case_owner_id, tag)
+
+
+# The pipeline records progress at least every batch of rows (seconds apart); half an hour without any is stuck:
+# its message and continuations are gone, or every delivery dies before the first checkpoint.
+STUCK_AFTER = timedelta(minutes=30)
+
+
+def stuck_imports(now: datetime) -> list[str]:
+    """The active imports without progress for ``STUCK_AFTER``; finished ones still listed as active are let go."""
+    stuck = []
+    for import_id in repository.active_imports():
+        job = repository.get_job(import_id)
+        if job is None or job["status"] in repository.FINAL:
+            repository.forget_active(import_id)
+            continue
+        last = datetime.fromisoformat(str(job.get("updated_at") or job["received_at"]))
+        if now - last > STUCK_AFTER:
+            stuck.append(import_id)
+    return stuck

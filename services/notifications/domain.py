@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from string import Template
 
-from shared.events import ClientUserCreated, ContactActionRequested, ImportCompleted, ImportFailed
+from shared.events import (
+    ClientUserCreated,
+    ContactActionRequested,
+    EnrichmentBudgetReached,
+    ImportCompleted,
+    ImportFailed,
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,24 @@ def import_report(event: ImportCompleted | ImportFailed, to: str) -> Message:
             created=event.case_owners_created,
             merged=event.case_owners_merged,
             rejected=event.rows_rejected,
+        ),
+    )
+
+
+BUDGET_REACHED = Template(
+    "Hello,\n\nthe skip tracing of your cases has reached its budget for $month: $spent of $budget $currency "
+    "spent. No further searches will be made this month; they resume next month or as soon as your agency "
+    "raises the monthly budget.\n"
+)
+
+
+def budget_reached(event: EnrichmentBudgetReached, to: str) -> Message:
+    return Message(
+        "enrichment_budget_reached",
+        to,
+        f"FinView: skip tracing budget for {event.month} reached",
+        BUDGET_REACHED.substitute(
+            month=event.month, spent=f"{event.spent:.2f}", budget=f"{event.budget:.2f}", currency=event.currency
         ),
     )
 

@@ -14,6 +14,7 @@ from shared.events import (
     ClientUserCreated,
     ClientUserRightsChanged,
     ContactActionRequested,
+    EnrichmentBudgetReached,
     ImportCompleted,
     ImportFailed,
 )
@@ -29,6 +30,7 @@ on_bus_events = bus_consumer(
         ImportCompleted: use_cases.on_import_finished,
         ImportFailed: use_cases.on_import_finished,
         ContactActionRequested: use_cases.on_contact_action,
+        EnrichmentBudgetReached: use_cases.on_budget_reached,
     },
 )
 

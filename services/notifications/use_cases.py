@@ -9,6 +9,7 @@ from shared.events import (
     ClientUserCreated,
     ClientUserRightsChanged,
     ContactActionRequested,
+    EnrichmentBudgetReached,
     Event,
     ImportCompleted,
     ImportFailed,
@@ -88,6 +89,14 @@ def on_import_finished(event: ImportCompleted | ImportFailed) -> None:
     sender = repository.sender_for(event.client_id) or _default_sender()
     for to in repository.operational_contacts(event.client_id):
         send(domain.import_report(event, to), sender, event)
+
+
+def on_budget_reached(event: EnrichmentBudgetReached) -> None:
+    """The client's operational contacts learn that skip tracing stopped for the month (enrichment sends the
+    event once per client and month; the delivery claim makes a re-delivery send nothing)."""
+    sender = repository.sender_for(event.client_id) or _default_sender()
+    for to in repository.operational_contacts(event.client_id):
+        send(domain.budget_reached(event, to), sender, event)
 
 
 def on_contact_action(event: ContactActionRequested) -> None:

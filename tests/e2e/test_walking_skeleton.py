@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from infra import demo, demo_debtors
+from infra.definition import STACK, Names
 from infra.local.stack import LocalStack
+from tests import aws_calls
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,13 +30,18 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, An
     log_file = tmp_path_factory.mktemp("logs") / "lambda.log"
     saved = dict(os.environ)
     try:
-        with LocalStack(stage="e2e", log_file=str(log_file)) as stack:
+        with LocalStack(stage="e2e", log_file=str(log_file)) as stack, aws_calls.recording() as calls:
             result = demo.run(stack, out=lambda *_: None)
             result["debtors"] = demo_debtors.run(stack, result["client_id"], result["cases"], out=lambda *_: None)
+            assert stack.dispatcher
+            ran = {c.function for c in calls}
+            for fn in STACK.functions:  # the schedules the demo does not fire (they run every few minutes)
+                if fn.trigger.kind == "schedule" and fn not in ran:
+                    stack.dispatcher.fire(fn)
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    yield result, log_file
+    yield {**result, "aws_calls": calls}, log_file
 
 
 def test_s3_drop_becomes_cases_with_contact_points(run: tuple[dict[str, Any], Path]) -> None:
@@ -50,8 +57,13 @@ def test_schedule_enriches_the_old_cases_with_a_pending_contact_point(run: tuple
     result, _ = run
     # Two cases are older than the 30-day interval; the one opened days ago is not searched (it would cost money).
     assert result["enrichment"]["searched"] == 2
-    assert [cp["qualification"] for cp in result["enriched_points"]] == ["pending"]
-    assert result["enriched_points"][0]["type"] == "phone"
+    # The first case's owner has a default e-mail and phone by now: only an address was looked for.
+    assert [(cp["type"], cp["qualification"]) for cp in result["enriched_points"]] == [("postal_address", "pending")]
+    trace = result["enriched_points"][0]["trace"]
+    assert trace["provider"] == "sandbox" and trace["attempt"] == 1
+    assert result["case_file"]["case"]["address_traced"]["provider"] == "sandbox"
+    costs = result["costs"]
+    assert (costs["attempts"], costs["total"], costs["budget"]) == (2, "0.90", "50.00")
 
 
 def test_user_creation_and_import_send_emails_through_ses(run: tuple[dict[str, Any], Path]) -> None:
@@ -77,7 +89,8 @@ def test_events_went_over_the_bus_and_nothing_is_dead(run: tuple[dict[str, Any],
     counts = result["events"]
     assert counts["CaseFileImported.v1"] == 3 and counts["CaseOpened.v1"] == 3
     assert counts["ImportCompleted.v1"] == 1 and counts["ClientUserCreated.v1"] == 1
-    assert counts["EnrichmentResultFound.v1"] == 2 and counts["ContactActionRequested.v1"] == 1
+    assert counts["EnrichmentAttemptSettled.v1"] == 2 and counts["ContactPointsTraced.v1"] == 2
+    assert counts["ContactActionRequested.v1"] == 1
     assert counts["NotificationSent.v1"] == 3
     assert result["dlq"] == {}
 
@@ -127,7 +140,8 @@ def test_finview_up_serves_fires_enrichment_on_demand_and_stops_cleanly_on_ctrl_
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         assert enrich.returncode == 0, enrich.stderr
-        assert json.loads(enrich.stdout.strip().splitlines()[-1]) == {"searched": 0, "found": 0}
+        ran = json.loads(enrich.stdout.strip().splitlines()[-1])
+        assert (ran["searched"], ran["found"], ran["failed"]) == (0, 0, 0)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
         assert not state.exists()
@@ -160,3 +174,10 @@ def test_the_case_messages_show_template_language_and_outcome_including_a_bounce
     assert templates["fr/closing_fully_paid"] == "delivered"
     assert [b["outcome"] for b in debtors["bounced"]] == ["permanent bounce: smtp; 550 5.1.1 user unknown"]
     assert debtors["bounce_point"]["valid"] is False  # the contact policy turned the bounced e-mail invalid
+
+
+def test_every_aws_call_of_every_function_is_granted_by_its_own_policy(run: tuple[dict[str, Any], Path]) -> None:
+    """The least-privilege policies (infra.permissions) cover what each function's code really calls."""
+    calls: list[aws_calls.Call] = run[0]["aws_calls"]
+    assert {c.function.logical for c in calls} == {f.logical for f in STACK.functions}  # every function ran
+    assert aws_calls.refused(calls, Names("e2e")) == []

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from services.contacts import pagination
-from services.contacts.cases import audit, contact_requests, domain, observations, repository
+from services.contacts.cases import audit, contact_requests, domain, enrichment, observations, repository
 from services.contacts.cases.models import (
     CaseOwner,
     ContactActionIn,
@@ -125,6 +125,7 @@ def add_contact_point(case_owner_id: str, body: NewContactPointIn, who: Identity
     item = repository.add_contact_point(case_owner_id, new, audit.Actor.of(who), correlation_id)
     if item is None:
         raise Conflict("contact_point_exists", f"the case owner already has this {body.type} ({cp_id})")
+    enrichment.publish_contacts_changed(case_owner_id, correlation_id)
     return repository.to_point(item)
 
 
@@ -255,6 +256,8 @@ def _change(
             time.sleep(random.uniform(0, min(0.25, 0.01 * 2 ** min(attempt, 5))))
             continue
         updated = {**item, **fields}
+        if {"valid", "qualification", "is_default"} & fields.keys():
+            enrichment.publish_contacts_changed(case_owner_id, correlation_id)
         return ContactPointChange(
             contact_point=repository.to_point(updated),
             default_cleared=was_default and not is_default,

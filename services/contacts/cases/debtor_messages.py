@@ -44,15 +44,21 @@ def _debtor_name(owner: dict[str, Any]) -> str:
 
 
 def _postal_address(case_owner_id: str) -> tuple[PostalAddress | None, bool]:
-    """The default postal address (else the newest valid one) and whether enrichment found it (RDG §13a: the
-    debtor must be told so)."""
+    """The default postal address (else the newest valid one, the client's before traced ones) and whether
+    enrichment found it (RDG §13a: the debtor must be told so)."""
     pointer = repository.default_pointer(case_owner_id, "postal_address")
     item = repository.get_contact_point(case_owner_id, str(pointer["contact_point_id"])) if pointer else None
     if item is None or not item.get("valid", True):
         points, _ = repository.list_contact_points(
             case_owner_id, include_invalid=False, point_type="postal_address", limit=50, start=None
         )
-        with_address = sorted((p for p in points if p.address), key=lambda p: p.created_at, reverse=True)
+        # Without a default, an address the client gave beats one skip tracing found (a traced point is never
+        # made default automatically and still needs a human), then the newest.
+        with_address = sorted(
+            (p for p in points if p.address),
+            key=lambda p: (not p.source.startswith("enrichment"), p.created_at),
+            reverse=True,
+        )
         if not with_address:
             return None, False
         newest = with_address[0]

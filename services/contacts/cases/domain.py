@@ -12,7 +12,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -60,6 +60,7 @@ class NewContactPoint:
     contact_point_id: str
     data: ContactPointData
     source: Source
+    trace: dict[str, Any] | None = None  # provider, obtained_at, confidence, trusted, case_id, attempt
 
 
 def points_to_add(

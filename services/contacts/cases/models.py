@@ -11,7 +11,18 @@ from pydantic import BaseModel, Field, computed_field
 from services.contacts.cases.domain import ActionKind, EvidenceKind, PointState, Qualification, State
 from services.contacts.models import In
 from services.contacts.policy.rules import MessageKind
-from shared.events import CloseReason, ContactPointType, Instalment, PostalAddress
+from shared.events import CloseReason, ContactPointChecks, ContactPointType, Instalment, PostalAddress
+
+
+class Trace(BaseModel):
+    """Where a contact point from skip tracing came from (GDPR Art. 14 and RDG §13a notices rely on it)."""
+
+    provider: str
+    obtained_at: datetime
+    confidence: Decimal
+    trusted: bool = Field(description="at or above the confidence threshold; below it the point needs a human")
+    case_id: str
+    attempt: int
 
 
 class ContactPoint(BaseModel):
@@ -25,6 +36,8 @@ class ContactPoint(BaseModel):
     is_default: bool
     observation: str | None = None
     source: str
+    trace: Trace | None = Field(default=None, description="set when the point came from skip tracing")
+    checks: ContactPointChecks | None = Field(default=None, description="offline checks of the current value")
     created_at: datetime
     updated_at: datetime | None = None
 
@@ -51,6 +64,9 @@ class Case(BaseModel):
     paid_amount: Decimal | None = None
     plan_id: str | None = None
     closed_reason: CloseReason | None = None
+    address_traced: Trace | None = Field(
+        default=None, description="an address of this case came from skip tracing: the first letter must say so"
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

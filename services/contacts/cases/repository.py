@@ -137,12 +137,12 @@ def revision(item: dict[str, Any] | None) -> int:
 # ---- case owners and cases -------------------------------------------------------------------------------
 
 
-def ensure_case_owner(client_id: str, owner: CaseOwnerData, actor: audit.Actor, correlation_id: str) -> bool:
-    """Create the case owner (with its audit entry) unless it exists; False if it did."""
+def case_owner_writes(client_id: str, owner: CaseOwnerData, actor: audit.Actor, correlation_id: str) -> Tx:
+    """The case owner with its audit entry, unless it exists."""
     item = owner.model_dump(mode="json")
     item.update(client_id=client_id, created_at=store.now())
     tx = Tx().put({**owner_key(owner.case_owner_id, "PROFILE"), **item})
-    tx.audit(
+    return tx.audit(
         audit.entry(
             owner.case_owner_id,
             actor,
@@ -153,11 +153,85 @@ def ensure_case_owner(client_id: str, owner: CaseOwnerData, actor: audit.Actor, 
             correlation_id=correlation_id,
         )
     )
-    try:
-        tx.commit()
-        return True
-    except WriteConflict:
-        return False
+
+
+def case_writes(
+    client_id: str,
+    case_owner_id: str,
+    case: CaseData,
+    actor: audit.Actor,
+    correlation_id: str,
+    why: dict[str, Any],
+    events: Sequence[Event] = (),
+) -> Tx:
+    """The case, its pointer, its audit entry and the outbox rows of ``events``, unless the case exists."""
+    item = case.model_dump(mode="json")
+    item.update(case_owner_id=case_owner_id, client_id=client_id, status="open", revision=0)
+    stored = {
+        **owner_key(case_owner_id, f"CASE#{case.case_id}"),
+        **item,
+        "GSI1PK": f"CLIENT#{client_id}#CASES",
+        "GSI1SK": f"{case.opened_on.isoformat()}#{case.case_id}",
+    }
+    pointer = {"PK": f"CASE#{case.case_id}", "SK": "POINTER", "case_owner_id": case_owner_id, "client_id": client_id}
+    return (
+        Tx()
+        .put(stored)
+        .put(pointer)
+        .audit(
+            audit.entry(
+                case_owner_id,
+                actor,
+                "case.opened",
+                target_type="case",
+                target_id=case.case_id,
+                case_id=case.case_id,
+                after=store.drop_none({k: v for k, v in item.items() if k != "revision"}),
+                why=why,
+                correlation_id=correlation_id,
+            )
+        )
+        .events(events)
+    )
+
+
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
+
+
+def write_unless_exists(groups: list[Tx]) -> list[bool]:
+    """Write each group (an entity with its pointer and audit entry) all or nothing, unless it exists already;
+    True for the groups written. The groups share as few TransactWriteItems as fit (whole groups, at most 100
+    items each): a case owner's file is one request instead of one per entity, for the same write units. A
+    group whose condition fails is left out and the rest written again; any other cancellation raises."""
+    written = [False] * len(groups)
+    chunks: list[list[int]] = [[]]
+    for g, group in enumerate(groups):
+        if chunks[-1] and sum(len(groups[i].items) for i in chunks[-1]) + len(group.items) > MAX_TRANSACTION_ITEMS:
+            chunks.append([])
+        chunks[-1].append(g)
+    for remaining in chunks:
+        while remaining:
+            tx, op_group = Tx(), []
+            for g in remaining:
+                tx.items.extend(groups[g].items)
+                op_group.extend([g] * len(groups[g].items))
+            try:
+                tx.commit()
+            except WriteConflict as conflict:
+                failed = {op_group[i] for i, code in enumerate(conflict.reasons) if code not in ("None", "")}
+                if not failed or any(code not in ("None", "", "ConditionalCheckFailed") for code in conflict.reasons):
+                    raise
+                remaining = [g for g in remaining if g not in failed]
+                continue
+            for g in remaining:
+                written[g] = True
+            remaining = []
+    return written
+
+
+def ensure_case_owner(client_id: str, owner: CaseOwnerData, actor: audit.Actor, correlation_id: str) -> bool:
+    """Create the case owner (with its audit entry) unless it exists; False if it did."""
+    return write_unless_exists([case_owner_writes(client_id, owner, actor, correlation_id)])[0]
 
 
 def ensure_case(
@@ -171,35 +245,7 @@ def ensure_case(
 ) -> bool:
     """Create the case, its pointer, its audit entry and the outbox rows of ``events`` together; False if the
     case already existed."""
-    item = case.model_dump(mode="json")
-    item.update(case_owner_id=case_owner_id, client_id=client_id, status="open", revision=0)
-    stored = {
-        **owner_key(case_owner_id, f"CASE#{case.case_id}"),
-        **item,
-        "GSI1PK": f"CLIENT#{client_id}#CASES",
-        "GSI1SK": f"{case.opened_on.isoformat()}#{case.case_id}",
-    }
-    pointer = {"PK": f"CASE#{case.case_id}", "SK": "POINTER", "case_owner_id": case_owner_id, "client_id": client_id}
-    tx = Tx().put(stored).put(pointer)
-    tx.audit(
-        audit.entry(
-            case_owner_id,
-            actor,
-            "case.opened",
-            target_type="case",
-            target_id=case.case_id,
-            case_id=case.case_id,
-            after=store.drop_none({k: v for k, v in item.items() if k != "revision"}),
-            why=why,
-            correlation_id=correlation_id,
-        )
-    )
-    tx.events(events)
-    try:
-        tx.commit()
-        return True
-    except WriteConflict:
-        return False
+    return write_unless_exists([case_writes(client_id, case_owner_id, case, actor, correlation_id, why, events)])[0]
 
 
 def get_owner(case_owner_id: str) -> CaseOwner | None:
@@ -292,9 +338,44 @@ def point_item(case_owner_id: str, new: domain.NewContactPoint) -> dict[str, Any
             "qualification": "pending",
             "is_default": False,
             "source": new.source,
+            "trace": new.trace,
             "created_at": store.now(),
             "revision": 0,
         }
+    )
+
+
+def point_writes(
+    case_owner_id: str,
+    new: domain.NewContactPoint,
+    actor: audit.Actor,
+    correlation_id: str,
+    why: dict[str, Any] | None = None,
+) -> Tx:
+    """The point (pending) with its audit entry, unless a point with the same value exists."""
+    return _point_writes(case_owner_id, new, point_item(case_owner_id, new), actor, correlation_id, why)
+
+
+def _point_writes(
+    case_owner_id: str,
+    new: domain.NewContactPoint,
+    item: dict[str, Any],
+    actor: audit.Actor,
+    correlation_id: str,
+    why: dict[str, Any] | None,
+) -> Tx:
+    shown = {k: v for k, v in store.clean(item).items() if k not in ("revision", "created_at")}
+    return Tx().put(item).audit(
+        audit.entry(
+            case_owner_id,
+            actor,
+            "contact_point.added",
+            target_type="contact_point",
+            target_id=new.contact_point_id,
+            after=shown,
+            why=why,
+            correlation_id=correlation_id,
+        )
     )
 
 
@@ -307,23 +388,7 @@ def add_contact_point(
 ) -> dict[str, Any] | None:
     """Add the point (pending) with its audit entry; None if a point with the same value exists already."""
     item = point_item(case_owner_id, new)
-    shown = {k: v for k, v in store.clean(item).items() if k not in ("revision", "created_at")}
-    tx = Tx().put(item)
-    tx.audit(
-        audit.entry(
-            case_owner_id,
-            actor,
-            "contact_point.added",
-            target_type="contact_point",
-            target_id=new.contact_point_id,
-            after=shown,
-            why=why,
-            correlation_id=correlation_id,
-        )
-    )
-    try:
-        tx.commit()
-    except WriteConflict:
+    if not write_unless_exists([_point_writes(case_owner_id, new, item, actor, correlation_id, why)])[0]:
         return None
     return item
 
@@ -424,3 +489,47 @@ def page(
 def get_item(pk: str, sk: str) -> dict[str, Any] | None:
     item = store.table().get_item(Key={"PK": pk, "SK": sk}, ConsistentRead=True).get("Item")
     return dict(item) if item else None
+
+
+# ---- what enrichment tells contacts ------------------------------------------------------------------------
+
+
+def point_items(case_owner_id: str) -> list[dict[str, Any]]:
+    """Every contact point of a case owner, invalid ones included."""
+    return store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"OWNER#{case_owner_id}") & Key("SK").begins_with("CP#"),
+        ConsistentRead=True,
+    )
+
+
+def store_checks(
+    case_owner_id: str, point_type: str, contact_point_id: str, value: str, checks: dict[str, Any]
+) -> bool:
+    """Keep the offline checks on the point, only while it still has the value that was checked."""
+    try:
+        store.table().update_item(
+            Key=owner_key(case_owner_id, point_sk(point_type, contact_point_id)),
+            UpdateExpression="SET checks = :c",
+            ConditionExpression="attribute_exists(PK) AND #v = :v",
+            ExpressionAttributeNames={"#v": "value"},
+            ExpressionAttributeValues={":c": checks, ":v": value},
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def mark_address_traced(case_owner_id: str, case_id: str, trace: dict[str, Any]) -> None:
+    """The first traced address of a case is what its first letter must disclose; later ones keep that mark."""
+    try:
+        store.table().update_item(
+            Key=owner_key(case_owner_id, f"CASE#{case_id}"),
+            UpdateExpression="SET address_traced = :t",
+            ConditionExpression="attribute_exists(PK) AND attribute_not_exists(address_traced)",
+            ExpressionAttributeValues={":t": trace},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.contacts import pagination, store
-from services.contacts.cases import audit, contact_points, contact_requests, domain, repository
+from services.contacts.cases import audit, contact_points, contact_requests, domain, enrichment, repository
 from services.contacts.cases.models import (
     AuditEntry,
     Case,
@@ -187,26 +187,42 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     owner_id = event.case_owner.case_owner_id
     actor = audit.Actor.system("imports")
     why = {"event_id": event.event_id, "import_id": event.import_id, "rows": event.row_numbers}
-    repository.ensure_case_owner(event.client_id, event.case_owner, actor, event.correlation_id)
-    opened = 0
-    for case in event.cases:
-        # The case and its CaseOpened (id derived from the case) commit together: a delivery that dies after
-        # the commit leaves the event in the outbox, and the consumer's flush on the retry publishes it.
-        announced = CaseOpened(
-            event_id=str(uuid.uuid5(CASE_OPENED, case.case_id)),
-            correlation_id=event.correlation_id,
-            client_id=event.client_id,
-            case_owner_id=owner_id,
-            case_id=case.case_id,
-            opened_on=case.opened_on,
-        )
-        opened += repository.ensure_case(
-            event.client_id, owner_id, case, actor, event.correlation_id, why, events=[announced]
-        )
+    cases = list({case.case_id: case for case in event.cases}.values())  # one write per item and transaction
     existing = repository.contact_point_ids(owner_id)
-    for new in domain.points_to_add(owner_id, event.contact_points, existing, "import"):
-        repository.add_contact_point(owner_id, new, actor, event.correlation_id, why)
-    metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=opened)
+    points = domain.points_to_add(owner_id, event.contact_points, existing, "import")
+    # The owner, its cases (each with its CaseOpened in the outbox, id derived from the case: a delivery that
+    # dies after the commit leaves it there, and the consumer's flush on the retry publishes it) and its points
+    # in one TransactWriteItems (a few past 100 items); what exists already is left as it is.
+    written = repository.write_unless_exists(
+        [
+            repository.case_owner_writes(event.client_id, event.case_owner, actor, event.correlation_id),
+            *(
+                repository.case_writes(
+                    event.client_id,
+                    owner_id,
+                    case,
+                    actor,
+                    event.correlation_id,
+                    why,
+                    events=[
+                        CaseOpened(
+                            event_id=str(uuid.uuid5(CASE_OPENED, case.case_id)),
+                            correlation_id=event.correlation_id,
+                            client_id=event.client_id,
+                            case_owner_id=owner_id,
+                            case_id=case.case_id,
+                            opened_on=case.opened_on,
+                        )
+                    ],
+                )
+                for case in cases
+            ),
+            *(repository.point_writes(owner_id, new, actor, event.correlation_id, why) for new in points),
+        ]
+    )
+    metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=sum(written[1 : 1 + len(cases)]))
+    # The contacts snapshot tells enrichment what the owner lacks (a newer snapshot supersedes a lost one).
+    enrichment.publish_contacts_changed(owner_id, event.correlation_id)
 
 
 def on_enrichment_result(event: EnrichmentResultFound) -> None:
@@ -222,3 +238,5 @@ def on_enrichment_result(event: EnrichmentResultFound) -> None:
         new for new in added if repository.add_contact_point(event.case_owner_id, new, actor, event.correlation_id, why)
     ]
     log.info("enrichment result merged", extra={"case_id": event.case_id, "added": len(stored)})
+    if stored:
+        enrichment.publish_contacts_changed(event.case_owner_id, event.correlation_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.contacts.clients import repository
+from services.contacts.clients import repository, senders
 from services.contacts.clients.models import (
     BusinessUnit,
     BusinessUnitDefinition,
@@ -26,8 +26,6 @@ from shared.errors import Conflict, Invalid, NotFound
 from shared.events import ClientRegistered, new_id
 
 DEFAULT_ID = "default"
-# The sender every stage verifies in SES (the SenderEmail parameter of infra.definition).
-DEFAULT_SENDER = "no-reply@finview.example"
 
 
 def built_in_default() -> BusinessUnit:
@@ -36,7 +34,8 @@ def built_in_default() -> BusinessUnit:
         business_unit_id=DEFAULT_ID,
         name="FinView",
         company=CompanyInformation(legal_name="FinView"),
-        email=EmailSettings(sender_email=DEFAULT_SENDER, sender_name="FinView"),
+        # The deployment's sender (SenderEmail), the one identity every stage verifies in SES.
+        email=EmailSettings(sender_email=senders.default_sender(), sender_name="FinView"),
         email_footers={"en": "FinView — debt collection on behalf of our clients."},
         communication_templates={
             "invitation": CommunicationTemplate(
@@ -70,6 +69,7 @@ def chosen(business_unit_id: str, field: str = "business_unit_id") -> BusinessUn
 
 def create(body: NewBusinessUnit, who: Identity) -> BusinessUnit:
     who.require_admin()
+    senders.check(str(body.email.sender_email))
     now = datetime.now(UTC)
     unit = BusinessUnit(
         created_at=now,
@@ -94,6 +94,8 @@ def replace(business_unit_id: str, body: BusinessUnitDefinition, who: Identity, 
     current = find(business_unit_id)
     if current is None:
         raise NotFound("business_unit", business_unit_id)
+    if body.email.sender_email != current.email.sender_email:
+        senders.check(str(body.email.sender_email))
     unit = BusinessUnit(
         business_unit_id=business_unit_id,
         created_at=current.created_at,

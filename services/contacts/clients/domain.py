@@ -202,4 +202,8 @@ def effective_workflow(
 
 
 def enrichment_grant_changed(current: ClientSettings, new: ClientSettings) -> bool:
-    return current.enrichment.granted != new.enrichment.granted
+    """The grant or the monthly budget changes: both decide how much money enrichment may spend."""
+    return (current.enrichment.granted, current.enrichment.monthly_budget) != (
+        new.enrichment.granted,
+        new.enrichment.monthly_budget,
+    )

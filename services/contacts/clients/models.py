@@ -232,6 +232,13 @@ class EnrichmentSettings(In):
     granted: bool = Field(default=False, description="only an agency administrator may grant or revoke it")
     interval_days: int = Field(default=30, ge=1, le=3650, description="case age before skip tracing starts")
     attempts: int = Field(default=1, ge=1, le=20, description="how many times enrichment runs; each one costs")
+    monthly_budget: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        decimal_places=2,
+        description="most enrichment may cost per calendar month (EUR); no attempt is made beyond it; null: no cap",
+    )
 
 
 class ImportSettings(In):
@@ -290,3 +297,31 @@ class EffectiveWorkflow(WorkflowSettings):
 
     portfolio_id: str
     overridden: list[str] = Field(description="fields whose value comes from the portfolio override")
+
+
+# ---- enrichment costs (read model of enrichment's settled ledger lines) ------------------------------------
+
+
+class EnrichmentCostLine(BaseModel):
+    case_id: str
+    case_owner_id: str
+    attempt: int
+    provider: str
+    outcome: Literal["found", "none", "several", "error"]
+    candidates: int
+    cost: Decimal
+    currency: str
+    booked_at: datetime
+    settled_at: datetime
+
+
+class EnrichmentCosts(BaseModel):
+    """GET /clients/{id}/enrichment/costs?month=YYYY-MM: what skip tracing cost the client in that month."""
+
+    client_id: str
+    month: str
+    currency: str = "EUR"
+    total: Decimal
+    attempts: int
+    budget: Decimal | None = Field(description="the client's current monthly budget (null: no cap)")
+    lines: list[EnrichmentCostLine]

@@ -235,3 +235,22 @@ def put_settings(client_id: str, settings: dict[str, Any], events: Sequence[Even
 def get_settings(client_id: str) -> dict[str, Any] | None:
     item = store.table().get_item(Key={"PK": f"CLIENT#{client_id}", "SK": "SETTINGS"}, ConsistentRead=True).get("Item")
     return dict(item["settings"]) if item else None
+
+
+# ---- enrichment costs: a read model fed by enrichment's EnrichmentAttemptSettled events ----------------------
+
+
+def put_cost_line(client_id: str, month: str, line: dict[str, Any]) -> None:
+    """Keyed by case and attempt: a re-delivered event writes the same line again."""
+    key = {"PK": f"CLIENT#{client_id}", "SK": f"ENRICHMENT_COST#{month}#{line['case_id']}#{int(line['attempt']):03d}"}
+    store.table().put_item(Item={**key, **line})
+
+
+def cost_lines(client_id: str, month: str) -> list[dict[str, Any]]:
+    return [
+        store.clean(item)
+        for item in store.query_all(
+            KeyConditionExpression=Key("PK").eq(f"CLIENT#{client_id}")
+            & Key("SK").begins_with(f"ENRICHMENT_COST#{month}#"),
+        )
+    ]

@@ -5,10 +5,12 @@ Each route declares its contract and path with ``openapi.route`` and only wires 
 
 from __future__ import annotations
 
+import json
+
 from chalice import Blueprint, Response
 
 from services.contacts import openapi
-from services.contacts.clients import business_units
+from services.contacts.clients import business_units, enrichment_costs
 from services.contacts.clients import use_cases as clients
 from services.contacts.clients.models import (
     BusinessUnit,
@@ -20,6 +22,7 @@ from services.contacts.clients.models import (
     ClientUserLink,
     EffectiveBusinessUnit,
     EffectiveWorkflow,
+    EnrichmentCosts,
     NewBusinessUnit,
     NewClient,
     NewClientUser,
@@ -309,3 +312,35 @@ def put_settings(client_id: str) -> Response:
 )
 def get_portfolio_workflow(client_id: str, portfolio_id: str) -> Response:
     return respond(bp.current_request, lambda c: clients.portfolio_workflow(client_id, portfolio_id, c.identity))
+
+
+# ---- enrichment costs ---------------------------------------------------------------------------------------
+
+
+@route(
+    bp,
+    "/clients/{client_id}/enrichment/costs",
+    "GET",
+    summary="The enrichment cost ledger of one month (JSON; CSV for billing with ?format=csv or Accept: text/csv)",
+    response=EnrichmentCosts,
+    query={"month": "the billing month, YYYY-MM (default: the current month)", "format": "json (default) or csv"},
+    errors=(400, 401, 404, 422),
+)
+def get_enrichment_costs(client_id: str) -> Response:
+    request = bp.current_request
+    assert request is not None
+    response = respond(request, lambda c: enrichment_costs.costs(client_id, c.query("month"), c.identity))
+    params: dict[str, str] = dict(request.query_params or {})
+    headers: dict[str, str] = {k.lower(): v for k, v in dict(request.headers or {}).items()}
+    wanted, accept = params.get("format", "").lower(), headers.get("accept", "")
+    if response.status_code != 200 or not (wanted == "csv" or (not wanted and "text/csv" in accept)):
+        return response
+    ledger = EnrichmentCosts.model_validate(json.loads(str(response.body)))
+    return Response(
+        body=enrichment_costs.to_csv(ledger),
+        status_code=200,
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="enrichment-costs-{client_id}-{ledger.month}.csv"',
+        },
+    )

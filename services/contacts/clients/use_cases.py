@@ -278,13 +278,14 @@ def put_settings(client_id: str, body: ClientSettings, who: Identity, correlatio
         raise Forbidden("only agency staff may change a client's settings")
     client = get_client(client_id, who)
     current = _stored_settings(client_id)
-    if "granted" not in body.enrichment.model_fields_set:
-        # Not saying whether enrichment is granted keeps the grant as it is (only an admin changes it).
-        kept = body.enrichment.model_copy(update={"granted": current.enrichment.granted})
+    kept_fields = {"granted", "monthly_budget"} - body.enrichment.model_fields_set
+    if kept_fields:
+        # Not saying whether enrichment is granted, or what it may cost a month, keeps it as it is (admin only).
+        kept = body.enrichment.model_copy(update={f: getattr(current.enrichment, f) for f in kept_fields})
         body = body.model_copy(update={"enrichment": kept})
-    # Every enrichment attempt costs money: only an agency administrator grants or revokes it.
+    # Every enrichment attempt costs money: only an agency administrator grants, revokes or budgets it.
     if domain.enrichment_grant_changed(current, body) and who.role != "agency_admin":
-        raise Forbidden("only an agency administrator may grant or revoke enrichment")
+        raise Forbidden("only an agency administrator may grant, revoke or budget enrichment")
     domain.check_settings(body, [p.portfolio_id for p in client.portfolios])
     settings = body.model_dump(mode="json")
     changed = ClientSettingsChanged(correlation_id=correlation_id, client_id=client_id, settings=settings)

@@ -550,7 +550,7 @@ def decide(request: Request, point: PointFacts | None, situation: Situation, zon
     if point is None:
         kind = POINT_TYPE[channel].replace("_", " ")
         return _refuse(
-            "no_default", f"the case owner has no valid default {kind} for an automatic {channel}", permanent=True
+            "no_default", f"the case owner has no valid default {kind}", permanent=True
         )
     if POINT_TYPE[channel] != point.type:
         return _refuse("action_not_for_type", f"a {channel} needs a {POINT_TYPE[channel]}", permanent=True)

@@ -162,9 +162,7 @@ def test_cognito_user_pool_claims_are_understood(world: dict[str, Any]) -> None:
         "claims": {"sub": "c0ffee", "email": "boss@agency.example", "custom:role": "agency_admin"}
     }
     api.tokens["cognito-b"] = {"claims": {"sub": "b0b", "custom:role": "client_user", "custom:client_id": b}}
-    api.tokens["cognito-collector-http-api"] = {
-        "jwt": {"claims": {"sub": "c01", "custom:role": "collector"}, "scopes": []}
-    }
+    api.tokens["cognito-collector"] = {"claims": {"sub": "c01", "custom:role": "collector"}}
     api.tokens["cognito-no-role"] = {"claims": {"sub": "x"}}
     api.tokens["cognito-client-without-client"] = {"claims": {"sub": "y", "custom:role": "client_user"}}
 
@@ -172,7 +170,7 @@ def test_cognito_user_pool_claims_are_understood(world: dict[str, Any]) -> None:
     assert api.call("GET", f"/clients/{b}", token="cognito-b").status == 200
     assert api.call("GET", f"/clients/{a}", token="cognito-b").status == 404
     assert api.call("PUT", f"/clients/{a}/settings", {}, token="cognito-b").status == 403
-    assert api.call("GET", f"/clients/{a}/settings", token="cognito-collector-http-api").status == 200
-    assert api.call("POST", "/business-units", {}, token="cognito-collector-http-api").status == 403
+    assert api.call("GET", f"/clients/{a}/settings", token="cognito-collector").status == 200
+    assert api.call("POST", "/business-units", {}, token="cognito-collector").status == 403
     assert api.call("GET", "/clients", token="cognito-no-role").status == 401
     assert api.call("GET", f"/clients/{b}", token="cognito-client-without-client").status == 401

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
 
 from infra.provision import Provisioned
-from services.enrichment.bureau import load_secret
+from services.enrichment import use_cases
+from services.enrichment.bureau import HttpBureau, load_secret
+from tests.integration.enrichment.test_bureau import API_KEY, FakeBureau, search
 from tests.integration.support import client
 
 
@@ -29,3 +32,22 @@ def test_a_malformed_bureau_secret_is_refused(aws: Provisioned) -> None:
     with pytest.raises(ValidationError) as info:
         load_secret(name)
     assert {e["loc"][0] for e in info.value.errors()} == {"base_url", "api_key", "price_per_search"}
+
+
+def test_the_schedule_uses_the_bureau_named_by_its_settings(aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> None:
+    bureau = FakeBureau()
+    thread = threading.Thread(target=bureau.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        name = f"finview/{aws.names.stage}/live-bureau"
+        value = {"base_url": bureau.url, "api_key": API_KEY, "price_per_search": "0.80"}
+        client(aws, "secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))
+        monkeypatch.setenv("ENRICHMENT_PROVIDER", "bureau")
+        monkeypatch.setenv("ENRICHMENT_BUREAU_SECRET", name)
+        provider = use_cases.provider()
+        assert isinstance(provider, HttpBureau) and provider.quote(search("found-1")) == Decimal("0.80")
+        assert provider.search(search("found-1", "phone")).outcome == "found"
+    finally:
+        bureau.shutdown()
+        bureau.server_close()
+        thread.join(timeout=5)

@@ -20,11 +20,12 @@ from services.contacts.cases import repository as case_repository
 from services.contacts.policy import gate
 from services.enrichment import handlers as enrichment_handlers
 from services.enrichment import repository as enrichment
-from services.enrichment.domain import EnrichmentSettings, TrackedCase
+from services.enrichment import use_cases as enrichment_uses
+from services.enrichment.sandbox import SandboxProvider
 from services.imports import handlers as import_handlers
 from services.imports import pipeline as imports_pipeline
 from shared import aws, bus, outbox
-from shared.events import CaseFileImported
+from shared.events import CaseFileImported, CaseOpened, CaseOwnerContactsChanged, ClientSettingsChanged, TraceSubject
 from tests.integration.contacts.cases.support import Api as CaseApi
 from tests.integration.contacts.cases.support import deliver, enriched, imported, point_id
 from tests.integration.contacts.support import Api, bus_events
@@ -152,9 +153,7 @@ def test_a_post_retried_with_its_idempotency_key_after_a_kill_creates_one_client
     assert other[0] == 422 and other[1]["error"]["code"] == "idempotency_key_reused"
 
 
-def call_with_headers(
-    api: Api, method: str, path: str, body: Any, headers: dict[str, str]
-) -> tuple[int, Any]:
+def call_with_headers(api: Api, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
     result = api.gateway().invoke(
         method,
         path,
@@ -170,11 +169,39 @@ def call_with_headers(
 def test_enrichment_schedule_killed_after_paying_publishes_every_booked_result_on_the_retry(
     aws: Provisioned, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    enrichment.put_client("c-paid")
-    enrichment.put_settings("c-paid", EnrichmentSettings(granted=True, interval_days=30, attempts=1))
+    monkeypatch.setenv("ENRICHMENT_DNS_CHECKS", "false")
+    enrichment_uses.on_settings_changed(
+        ClientSettingsChanged(
+            correlation_id="c", client_id="c-paid", settings={"enrichment": {"granted": True, "attempts": 1}}
+        )
+    )
+    # Five people the sandbox answers (its answers depend on the person; an error would not be paid for).
+    people = [
+        TraceSubject(first_name=f"Paid {i}", last_name="Kunde")
+        for i in range(100)
+        if SandboxProvider.outcome_for(f"Paid {i}|Kunde|None|None|1") != "error"
+    ][:5]
     cases = [f"paid-{i}" for i in range(5)]
-    for case_id in cases:
-        enrichment.track_case(TrackedCase("c-paid", f"owner-{case_id}", case_id, date(2026, 1, 1)))
+    for case_id, person in zip(cases, people, strict=True):
+        enrichment_uses.on_case_owner_contacts_changed(
+            CaseOwnerContactsChanged(
+                correlation_id="c",
+                client_id="c-paid",
+                case_owner_id=f"owner-{case_id}",
+                subject=person,
+                contact_points=[],
+            )
+        )
+        enrichment_uses.on_case_opened(
+            CaseOpened(
+                correlation_id="c",
+                client_id="c-paid",
+                case_owner_id=f"owner-{case_id}",
+                case_id=case_id,
+                opened_on=date(2026, 1, 1),
+            )
+        )
+    receive_all(aws, "contacts-inbox")
     real = bus.publish_entries
     published = {"n": 0}
 
@@ -190,22 +217,26 @@ def test_enrichment_schedule_killed_after_paying_publishes_every_booked_result_o
     with pytest.raises(SystemExit):
         enrichment_handlers.on_schedule(run, context)
     before_the_kill = _results(aws)
-    assert len(before_the_kill) == 4
+    assert len({e["case_id"] for e in before_the_kill}) == 4
     # EventBridge retries the scheduled invocation (same event): nothing is searched or paid again ...
-    assert enrichment_handlers.on_schedule(run, context) == {"searched": 0, "found": 0}
-    # ... and every settled paid attempt has its result event, exactly once.
+    again = enrichment_handlers.on_schedule(run, context)
+    assert again["searched"] == 0 and again["republished"] >= 1
+    # ... and every settled paid attempt has its events, exactly once.
     delivered = before_the_kill + _results(aws)
     ledger = [line for case_id in cases for line in enrichment.ledger(case_id)]
-    assert len(ledger) == 5 and all(line["status"] == "settled" and line["found"] == 1 for line in ledger)
+    assert len(ledger) == 5 and all(line["status"] == "settled" for line in ledger)
     assert sorted(e["event_id"] for e in delivered) == sorted(str(i) for line in ledger for i in line["event_ids"])
-    assert [json.loads(line["result"])[0]["value"] for line in ledger] == [
-        e["contact_points"][0]["value"] for e in sorted(delivered, key=lambda e: str(e["case_id"]))
-    ]
+    settled = {e["case_id"]: e for e in delivered if "outcome" in e}
+    assert {line["PK"].removeprefix("CASE#"): str(line["cost"]) for line in ledger} == {
+        case_id: e["cost"] for case_id, e in settled.items()
+    }
 
 
 def _results(aws_: Provisioned) -> list[dict[str, Any]]:
-    """Result events delivered to contacts since the last call."""
-    return bus_events(aws_, "contacts-inbox", "EnrichmentResultFound.v1")
+    """Ledger lines and traced points delivered to contacts since the last call."""
+    envelopes = [json.loads(m["Body"]) for m in receive_all(aws_, "contacts-inbox")]
+    wanted = ("EnrichmentAttemptSettled.v1", "ContactPointsTraced.v1")
+    return [e["detail"] for e in envelopes if e["detail-type"] in wanted]
 
 
 # ---- imports' publish phase ---------------------------------------------------------------------------------

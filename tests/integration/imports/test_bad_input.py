@@ -78,6 +78,8 @@ def test_bad_rows_are_reported_and_the_rest_is_imported(aws: Provisioned) -> Non
     evil = next(r for r in report[1:] if r[0] == "4")
     assert evil[4].startswith("'=HYPERLINK")  # escaped when written back, never a live formula
     assert not any(cell.startswith(("=", "+", "-", "@")) for r in report for cell in r)
+    big = next(r for r in report[1:] if r[0] == "5")  # the 40,000-character name: the invoice is still named
+    assert "K-5" in big and "INV-5" in big and "'last_name'" in big[3]
     completed = next(e["detail"] for e in bus_events(aws) if e["detail-type"] == "ImportCompleted.v1")
     assert completed["rejected_rows_key"] == "c/mixed.csv.rejected.csv"
     # the report landing in the drop bucket is not imported in turn
@@ -114,7 +116,37 @@ def test_a_later_file_joins_the_existing_case_owner(aws: Provisioned) -> None:
     run_drops(aws)
     second = next(e["detail"] for e in bus_events(aws) if e["detail-type"] == "CaseFileImported.v1")
     assert second["case_owner"]["case_owner_id"] == first["case_owner"]["case_owner_id"]
-    assert second["matched_by"] == "phone+family_name"
+    assert second["matched_by"] == "model:name+phone"
     assert second["cases"][0]["case_id"] != first["cases"][0]["case_id"]
     job = job_for(aws, "m/march.csv")
     assert (job["case_owners_created"], job["case_owners_merged"]) == (0, 1)
+
+
+def test_a_file_without_invoice_dates_is_imported_dated_with_the_import_day(aws: Provisioned) -> None:
+    register_client("d")
+    body = "given_name,surname,date_of_birth,invoice_number,amount\nmitchell,green,19560409,I-1,10\n"
+    drop(aws, "d/no-dates.csv", body.encode())
+    run_drops(aws)
+    job = job_for(aws, "d/no-dates.csv")
+    assert (job["status"], job["rows_imported"], job["rows_rejected"], job["warnings"]) == ("completed", 1, 0, 0)
+    day = str(job["received_at"])[:10]
+    assert job["notices"] == [f"no invoice-date column: every invoice is dated with the import date {day}"]
+    (event,) = [e["detail"] for e in bus_events(aws) if e["detail-type"] == "CaseFileImported.v1"]
+    assert event["cases"][0]["opened_on"] == day and event["case_owner"]["birth_date"] == "1956-04-09"
+
+
+def test_a_repeated_invoice_number_is_reported_never_dropped(aws: Provisioned) -> None:
+    register_client("r")
+    again = "K-9;Tom;Weber;;;;;;DE;INV-1;99,00;2026-01-05\n"  # INV-1 again, another debtor even
+    drop(aws, "r/repeat.csv", (HEADER + GOOD + again).encode())
+    run_drops(aws)
+    job = job_for(aws, "r/repeat.csv")
+    assert (job["rows_read"], job["rows_imported"], job["rows_rejected"]) == (2, 1, 1)
+    (rejection,) = job["rejections"]
+    assert rejection["row"] == 2 and rejection["code"] == "repeated_invoice" and "row 1 (line 2)" in rejection["reason"]
+
+    register_client("s", {"repeated_invoice": "separate"})
+    drop(aws, "s/repeat.csv", (HEADER + GOOD + again).encode())
+    run_drops(aws)
+    job = job_for(aws, "s/repeat.csv")
+    assert (job["rows_read"], job["rows_imported"], job["rows_rejected"], job["warnings"]) == (2, 2, 0, 1)

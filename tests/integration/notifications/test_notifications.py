@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from moto.backends import get_backend
@@ -16,6 +17,7 @@ from shared.events import (
     ClientRegistered,
     ClientUserCreated,
     ContactActionRequested,
+    EnrichmentBudgetReached,
     Event,
     ImportCompleted,
     ImportFailed,
@@ -124,3 +126,16 @@ def test_contact_actions_go_out_on_their_channel(aws: Provisioned) -> None:
     assert [m for m in sns.sms_messages.values() if m[0] == "+4915112345678"] == [("+4915112345678", "Bitte melden")]
     queued = [d for d in repository.outbox("action_letter") if d["request"]["event_id"] == letter.event_id]
     assert len(queued) == 1 and queued[0]["status"] == "queued"
+
+
+def test_budget_reached_tells_the_operational_contacts_once(aws: Provisioned) -> None:
+    _deliver(_user("ops@client.example"), _user("sales@client.example", operational=False))
+    reached = EnrichmentBudgetReached(
+        correlation_id="run", client_id="cl-1", month="2026-11", budget=Decimal("50.00"), spent=Decimal("49.95")
+    )
+    assert _deliver(reached, reached) == {"batchItemFailures": []}
+    subjects = [m["subject"] for m in _emails_to(aws, "ops@client.example")]
+    assert subjects.count("FinView: skip tracing budget for 2026-11 reached") == 1
+    body = next(m["body"] for m in _emails_to(aws, "ops@client.example") if "budget" in m["subject"])
+    assert "49.95 of 50.00 EUR" in body
+    assert not [m for m in _emails_to(aws, "sales@client.example") if "budget" in m["subject"]]

@@ -1,8 +1,9 @@
-"""The provider port and the sandbox bureau: realistic variety, deterministic per reference, only what was asked."""
+"""The provider port and the sandbox bureau: realistic variety, deterministic per person and attempt."""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,15 +13,15 @@ from services.enrichment.provider import Candidate, ProviderError, SearchRequest
 from services.enrichment.sandbox import SandboxProvider
 from shared.events import ContactPointData, ContactPointType, TraceSubject
 
-SUBJECT = TraceSubject(first_name="Jürgen", last_name="Groß")
+
+def request(person: int, *wanted: ContactPointType) -> SearchRequest:
+    subject = TraceSubject(first_name="Jürgen", last_name="Groß", birth_date=date(1970, 1, 1) + timedelta(days=person))
+    return SearchRequest(f"ref-{person}", "c", "o", "k", 1, frozenset(wanted or ("phone",)), subject)
 
 
-def request(reference: str, *wanted: ContactPointType) -> SearchRequest:
-    return SearchRequest(reference, "c", "o", "k", 1, frozenset(wanted or ("phone",)), SUBJECT)
-
-
-def reference_with(outcome: str) -> str:
-    return next(f"ref-{i}" for i in range(1000) if SandboxProvider.outcome_for(f"ref-{i}") == outcome)
+def reference_with(outcome: str) -> int:
+    """A person the sandbox answers with ``outcome`` (its answers depend on the person and the attempt)."""
+    return next(i for i in range(1000) if SandboxProvider.outcome_of(request(i)) == outcome)
 
 
 def test_sandbox_answers_with_the_variety_of_a_real_bureau() -> None:
@@ -29,7 +30,7 @@ def test_sandbox_answers_with_the_variety_of_a_real_bureau() -> None:
     assert 250 <= counts["none"] <= 350 and 50 <= counts["error"] <= 150
 
 
-def test_sandbox_is_deterministic_per_reference() -> None:
+def test_sandbox_is_deterministic_per_person_and_attempt() -> None:
     sandbox = SandboxProvider()
     ref = reference_with("several")
     assert sandbox.search(request(ref, "phone", "email")) == sandbox.search(request(ref, "phone", "email"))
@@ -67,7 +68,7 @@ def test_only_wanted_types_are_kept_each_value_once() -> None:
         return Candidate(ContactPointData(type=kind, value=value), Decimal(confidence))
 
     kept = keep_wanted(
-        request("r", "email"),
+        request(0, "email"),
         [cand("phone", "+4915123456789", "0.9"), cand("email", "a@x.de", "0.5"), cand("email", "A@X.de ", "0.7")],
     )
     assert [(c.point.value, c.confidence) for c in kept] == [("A@X.de ", Decimal("0.7"))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -136,3 +137,105 @@ def test_rejected_rows_csv_escapes_formulas() -> None:
     text = spool.read().decode("utf-8-sig")
     assert count == 1
     assert text.splitlines()[1] == "3;4;amount;bad;'@SUM(A1);'-2"
+
+
+def test_a_file_without_an_invoice_date_is_dated_with_the_import_date_and_says_so_once() -> None:
+    cols = resolve_columns(["Nachname", "Rechnungsnummer", "Betrag"], ImportSettings(), date(2026, 11, 28))
+    raw = cols.extract(["Schmidt", "R-1", "10"])
+    assert raw["opened_on"] == "2026-11-28" and validate(raw)[0].opened_on == date(2026, 11, 28)
+    assert cols.notices == ["no invoice-date column: every invoice is dated with the import date 2026-11-28"]
+    assert resolve_columns(["Nachname", "Rechnungsnummer", "Betrag", "Datum"], ImportSettings()).notices == []
+
+
+def test_street_and_house_number_columns_are_joined_in_the_file_s_order() -> None:
+    german = resolve_columns(["Nachname", "Straße", "Hausnummer", "PLZ", "Rechnung", "Betrag"], ImportSettings())
+    assert german.extract(["Schmidt", "Hauptstraße", "5a", "10115", "R", "1"])["street"] == "Hauptstraße 5a"
+    febrl = resolve_columns(["surname", "street_number", "address_1", "suburb", "invoice", "amount"], ImportSettings())
+    raw = febrl.extract(["green", "7", "wallaby place", "cleveland", "R", "1"])
+    assert raw["street"] == "7 wallaby place" and raw["city"] == "cleveland"
+
+
+@pytest.mark.parametrize(
+    ("cells", "setting", "expected", "parsed"),
+    [
+        (["2026-05-02", "2026-12-31"], "auto", "auto", date(2026, 5, 2)),
+        (["02.05.2026", "31.12.2026"], "auto", "auto", date(2026, 5, 2)),
+        (["02/05/2026", "31/12/2026"], "auto", "auto", date(2026, 5, 2)),
+        (["05/02/2026", "12/31/2026"], "auto", "MDY", date(2026, 5, 2)),  # unambiguous over the column
+        (["05/02/2026", "12/31/2026", "31/12/2026"], "auto", "auto", None),  # contradicts itself: day first
+        (["05/02/2026", "06/07/2026"], "MDY", "MDY", date(2026, 5, 2)),  # ambiguous: the client's setting decides
+        (["20260502", "20261231"], "auto", "auto", date(2026, 5, 2)),
+        (["46144", "46387", ""], "auto", "EXCEL", date(2026, 5, 2)),
+    ],
+)
+def test_each_date_column_s_format_is_detected_from_the_column(
+    cells: list[str], setting: str, expected: str, parsed: date | None
+) -> None:
+    settings = ImportSettings.from_client_settings({"imports": {"date_format": setting}})
+    cols = resolve_columns(["Nachname", "Rechnung", "Betrag", "Datum"], settings).with_date_formats(
+        [["Schmidt", "R", "1", c] for c in cells], settings
+    )
+    assert cols.date_formats["opened_on"] == expected
+    if parsed is not None:
+        line, _ = validate(cols.extract(["Schmidt", "R", "1", cells[0]]), settings, cols.date_formats)
+        assert line.opened_on == parsed
+
+
+def test_birth_dates_as_yyyymmdd_are_read() -> None:
+    line, warnings = validate(ROW | {"birth_date": "19560409"})
+    assert line.birth_date == date(1956, 4, 9) and warnings == []
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name", "street", "city", "invoice_number", "postcode"])
+@pytest.mark.parametrize("payload", ["-2+3+cmd|' /C calc'!A0", "+1+cmd|' /C calc'!A0", "-1+1", '=HYPERLINK("x")',
+                                     "\u200b=1+1"])  # fmt: skip
+def test_formulas_are_refused_in_every_text_field_and_the_postcode(field: str, payload: str) -> None:
+    with pytest.raises(RowRejected) as err:
+        validate(ROW | {"street": "Weg 1", "postcode": "10115", field: payload})
+    assert err.value.code == "formula_injection" and field in str(err.value)
+
+
+def test_a_name_of_invisible_characters_only_is_no_name() -> None:
+    for invisible in ("\u200b", "\ufeff", "\u180e", "\u200b\u180e\ufeff"):
+        with pytest.raises(RowRejected, match="needs a last name"):
+            validate(ROW | {"last_name": invisible})
+
+
+def test_terminal_escapes_and_control_characters_are_removed_with_a_warning() -> None:
+    line, warnings = validate(ROW | {"last_name": "\x1b[2J\x1b[31mSchmidt\x07\x08", "city": "Ber\x00lin"})
+    assert (line.last_name, line.city) == ("Schmidt", "Berlin")
+    assert [w.split(":")[0] for w in warnings] == ["last_name", "city"]
+
+
+def test_a_repeated_invoice_number_is_rejected_naming_the_first_row_or_kept_by_setting() -> None:
+    numbers = ("INV-1", "X", "inv-1 ", "E")
+    rows = [(n, n + 1, validate(ROW | {"invoice_number": number})[0]) for n, number in enumerate(numbers, start=1)]
+    cells = {3: ["Schmidt", "inv-1", "10"]}
+    kept, rejected, warnings, new = domain.repeated_invoices(rows, {"e": (1, 2)}, ImportSettings(), cells)
+    assert [r for r, _, _ in kept] == [1, 2] and warnings == []
+    assert [(r.row, r.code, r.field, r.cells) for r in rejected] == [
+        (3, "repeated_invoice", "invoice_number", ["Schmidt", "inv-1", "10"]),
+        (4, "repeated_invoice", "invoice_number", []),
+    ]
+    assert "row 1 (line 2)" in rejected[0].reason and "row 1 (line 2)" in rejected[1].reason  # both rows named
+    assert new == {"inv-1": (1, 2), "x": (2, 3)}
+    separate = ImportSettings.from_client_settings({"imports": {"repeated_invoice": "separate"}})
+    kept, rejected, warnings, _ = domain.repeated_invoices(rows, {}, separate, cells)
+    assert (
+        len(kept) == 4
+        and rejected == []
+        and warnings == [(3, 4, "invoice_number: 'inv-1' is also on row 1 (line 2); kept as a separate invoice")]
+    )
+
+
+def test_kept_repeats_are_separate_cases() -> None:
+    line = validate(ROW | {"invoice_number": "INV-1", "amount": "10"})[0]
+    again = validate(ROW | {"invoice_number": "INV-1", "amount": "7"})[0]
+    rows = [StagedRow(row=r, line=r + 1, case_owner_id="o-1", matched_by="new", owner_new=True, debtor=d)
+            for r, d in ((1, line), (2, again))]  # fmt: skip
+    separate = ImportSettings(new_file_per_invoice=True, repeated_invoice="separate")
+    per_invoice = domain.case_file_event("imp", "c", rows, separate)
+    assert len({c.case_id for c in per_invoice.cases}) == 2
+    assert sorted(c.amount for c in per_invoice.cases) == [Decimal(7), Decimal(10)]
+    merged = domain.case_file_event("imp", "c", rows, ImportSettings(repeated_invoice="separate"))
+    assert merged.cases[0].amount == Decimal(17) and merged.cases[0].invoice_numbers == ["INV-1"]

@@ -105,5 +105,22 @@ def test_formula_detection() -> None:
     assert norm.looks_like_formula('=HYPERLINK("x")')
     assert norm.looks_like_formula("@SUM(A1)")
     assert norm.looks_like_formula("-cmd|' /C calc'!A0")
-    assert not norm.looks_like_formula("+49 30 1234567")
+    # leading + and - are formulas too: Excel evaluates -2+3 and +1+cmd|…
+    assert norm.looks_like_formula("-2+3+cmd|' /C calc'!A0")
+    assert norm.looks_like_formula("+1+cmd|' /C calc'!A0")
+    assert norm.looks_like_formula("-1+1")
+    assert not norm.looks_like_formula("-")  # a placeholder for "none"
     assert not norm.looks_like_formula("Anna")
+    assert not norm.looks_like_formula("D-10115")
+
+
+def test_control_and_invisible_characters_are_removed() -> None:
+    for invisible in ("\u200b", "\ufeff", "\u180e", "\u200b\ufeff\u180e", " \u2060 "):
+        assert norm.clean_text(invisible) == ""
+    assert norm.clean_text("\x1b[31mSchmidt\x1b[0m") == "Schmidt"  # terminal colour codes
+    assert norm.clean_text("\x1b]0;pwned\x07Weber") == "Weber"  # a terminal title escape
+    assert norm.clean_text("Mül\x08ler\x07") == "Müller"  # backspace and bell
+    assert norm.clean_text("Sch\x00midt") == "Schmidt"  # a NUL byte
+    assert norm.clean_text("\u202eredli\u202c") == "redli"  # a bidi override
+    assert norm.clean_text("क्\u200dष") == "क्\u200dष"  # a zero-width joiner is part of the spelling
+    assert norm.had_hidden_characters("A\x07") and not norm.had_hidden_characters("Anna Müller")

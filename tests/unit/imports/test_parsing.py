@@ -152,3 +152,35 @@ def test_corrupt_xlsx_is_refused() -> None:
     with pytest.raises(FileRejected) as err:
         open_table([parsing.XLSX_MAGIC + b"garbage" * 50], "x.xlsx")
     assert err.value.code == "unreadable_spreadsheet"
+
+
+def test_a_rejected_200k_character_cell_keeps_the_cells_that_identify_the_invoice() -> None:
+    data = b"invoice;last_name;amount\nINV-7;" + b"M" * 200_000 + b";10\nINV-8;Weber;5\n"
+    first, second = CsvReader(chunked(data, 64 * 1024)).records()
+    assert first.error_code == "cell_too_large" and not first.readable
+    assert first.cells is not None and first.cells[0] == "INV-7" and first.cells[2] == "10"
+    assert len(first.cells[1]) == parsing.MAX_FIELD_CHARS
+    assert first.error is not None and "'last_name'" in first.error and "200,000" in first.error
+    assert second.readable and second.cells == ["INV-8", "Weber", "5"]
+
+
+def test_utf16_without_bom_is_read_as_utf16() -> None:
+    text = "Nachname;Betrag\nMüller;10\nGérard;5\n"
+    for codec in ("utf-16-le", "utf-16-be"):
+        reader = CsvReader(chunked(text.encode(codec)))
+        assert reader.encoding == codec
+        assert cells(reader) == [["Müller", "10"], ["Gérard", "5"]]
+
+
+def test_one_nul_byte_costs_no_file() -> None:
+    reader = open_table([b"name;amount\nSch\x00midt;10\nWeber;5\n"], "x.csv")
+    assert cells(reader) == [["Sch\x00midt", "10"], ["Weber", "5"]]  # the cell is cleaned during validation
+
+
+def test_an_xlsx_formula_without_a_stored_value_is_named_not_taken_for_an_empty_cell() -> None:
+    data = _xlsx([["Nachname", "Vorname", "Betrag"], ['=CONCAT("Mül","ler")', "Eva", 10], ["Weber", "Tom", 5]])
+    first, second = open_table([data], "book.xlsx").records()
+    assert first.error_code == "formula_without_value"
+    assert first.error is not None and "'Nachname'" in first.error and "CONCAT" in first.error
+    assert first.cells == ['=CONCAT("Mül","ler")', "Eva", "10"]
+    assert second.readable and second.cells == ["Weber", "Tom", "5"]

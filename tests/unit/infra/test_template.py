@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from infra.definition import STACK
-from infra.template import build, function_id, queue_id, render
+from infra.template import bucket_id, build, function_id, queue_id, render
 
 CFN_LINT = str(Path(sys.executable).parent / "cfn-lint")
 
@@ -114,31 +114,209 @@ def test_every_route_but_the_public_ones_requires_the_user_pool_authorizer() -> 
     assert checked >= 5
 
 
-def test_every_dlq_has_an_alarm() -> None:
+def _alarms(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def test_every_alarm_tells_the_alerts_topic_which_mails_the_alert_address() -> None:
+    template = render()
+    resources = template["Resources"]
+    alarms = _alarms(resources)
+    assert len(alarms) >= 20
+    for name, alarm in alarms.items():
+        # Before: the DLQ alarms had no AlarmActions, so nobody heard of them.
+        assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}], name
+        assert alarm["OKActions"] == [{"Ref": "AlertsTopic"}], name
+    subscription = resources["AlertsSubscription"]["Properties"]
+    assert subscription == {"TopicArn": {"Ref": "AlertsTopic"}, "Protocol": "email", "Endpoint": {"Ref": "AlertEmail"}}
+    assert "Default" not in template["Parameters"]["AlertEmail"]  # an operator must say who is told
+
+
+def _watched(alarms: dict[str, dict[str, Any]], metric: str) -> set[str]:
+    out = set()
+    for alarm in alarms.values():
+        if alarm["MetricName"] == metric:
+            value = alarm["Dimensions"][0]["Value"]
+            out.add(value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0])
+    return out
+
+
+def test_alarms_watch_every_dlq_every_function_every_queue_and_stuck_imports() -> None:
     resources = render()["Resources"]
-    alarmed = {
-        r["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
-        for r in resources.values()
-        if r["Type"] == "AWS::CloudWatch::Alarm"
+    alarms = _alarms(resources)
+    queues = {queue_id(q) for q in STACK.queues}
+    dlqs = {n for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue" and n not in queues}
+    assert _watched(alarms, "ApproximateNumberOfMessagesVisible") == dlqs  # the DLQs and the undelivered queue
+    assert _watched(alarms, "ApproximateAgeOfOldestMessage") == queues
+    functions = {function_id(f) for f in STACK.functions}
+    assert _watched(alarms, "Errors") == functions
+    assert _watched(alarms, "Throttles") == functions
+    stuck = [a for a in alarms.values() if a["MetricName"] == "StuckImports"]
+    assert len(stuck) == 1 and stuck[0]["Namespace"] == "FinView"
+
+
+def test_scheduled_runs_and_bus_rule_targets_have_somewhere_to_fail_to() -> None:
+    resources = render()["Resources"]
+    undelivered = {"Fn::GetAtt": ["UndeliveredQueue", "Arn"]}
+    scheduled = [f for f in STACK.functions if f.trigger.kind == "schedule"]
+    assert scheduled
+    for fn in scheduled:
+        props = resources[function_id(fn)]["Properties"]
+        assert props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"] == undelivered
+        assert props["Events"]["Schedule"]["Properties"]["DeadLetterConfig"]["Arn"] == undelivered
+    rules = [n for n, r in resources.items() if r["Type"] == "AWS::Events::Rule"]
+    assert len(rules) == len(STACK.rules)
+    for name in rules:
+        for target in resources[name]["Properties"]["Targets"]:
+            assert target["DeadLetterConfig"] == {"Arn": undelivered}, name
+    statement = resources["UndeliveredQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    schedule_rules = [f"{function_id(f)}Schedule" for f in scheduled]  # the rules SAM makes for the schedules
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == [
+        {"Fn::GetAtt": [n, "Arn"]} for n in rules + schedule_rules
+    ]
+
+
+def test_every_function_has_a_concurrency_limit_sized_from_its_tables_capacity() -> None:
+    from infra import capacity
+    from infra.template import concurrency_parameter
+
+    template = render()
+    for fn in STACK.functions:
+        props = template["Resources"][function_id(fn)]["Properties"]
+        ref = {"Ref": concurrency_parameter(fn)}
+        if fn.trigger.kind == "sqs":
+            assert props["Events"]["Queue"]["Properties"]["ScalingConfig"] == {"MaximumConcurrency": ref}
+        else:
+            assert props["ReservedConcurrentExecutions"] == ref
+        parameter = template["Parameters"][concurrency_parameter(fn)]
+        assert parameter["Default"] == parameter["MaxValue"] == capacity.concurrency(fn)
+    # With every function at its limit no table gets more writes than a new on-demand table serves at once, and
+    # the API keeps its share: a huge drop cannot take the contacts table from it.
+    assert max(capacity.table_use().values()) <= capacity.TABLE_WRITE_UNITS
+    api = next(f for f in STACK.functions if f.trigger.kind == "api")
+    others = sum(
+        capacity.concurrency(f) * capacity.plan(f).writes_per_copy
+        for f in STACK.functions
+        if f.service == api.service and f is not api
+    )
+    assert others + capacity.concurrency(api) * capacity.plan(api).writes_per_copy <= capacity.TABLE_WRITE_UNITS
+    assert capacity.concurrency(api) >= 10
+
+
+def test_buckets_take_tls_only_expire_old_versions_and_rejected_rows_and_allow_only_the_given_origins() -> None:
+    from infra import operations
+    from services.imports import report
+
+    resources = render()["Resources"]
+    for b in STACK.buckets:
+        bucket = resources[bucket_id(b)]["Properties"]
+        statement = resources[f"{bucket_id(b)}Policy"]["Properties"]["PolicyDocument"]["Statement"]
+        tls = next(s for s in statement if s.get("Sid") == "TlsOnly")
+        assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        rules = {r["Id"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
+        assert rules["old-versions-expire"]["NoncurrentVersionExpiration"]["NoncurrentDays"] > 0
+        if b.cors:
+            cors = bucket["CorsConfiguration"]["CorsRules"]
+            assert [r["AllowedOrigins"] for r in cors] == [{"Ref": "AllowedOrigins"}]  # was "*"
+    drops = resources["DropsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    rejected = next(r for r in drops if r["Id"] == "rejected-rows-expire")
+    key, value = operations.REJECTED_ROWS_TAG
+    assert rejected["TagFilters"] == [{"Key": key, "Value": value}]
+    assert f"{key}={value}" == report.REJECTED_TAGGING  # the tag the imports service puts on those files
+
+
+def test_every_function_has_its_own_log_group_with_a_retention() -> None:
+    resources = render()["Resources"]
+    for fn in STACK.functions:
+        resource = resources[function_id(fn)]
+        group = resources[f"{function_id(fn)}LogGroup"]
+        assert resource["DependsOn"] == [f"{function_id(fn)}LogGroup"]
+        name = resource["Properties"]["FunctionName"]["Fn::Sub"]
+        assert group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{name}"}
+        assert 1 <= group["Properties"]["RetentionInDays"] <= 365
+
+
+def _grants_as_text(statements: list[dict[str, Any]]) -> set[str]:
+    """'Allow dynamodb:GetItem on ContactsTable' for each action and resource of each statement."""
+    out = set()
+    for st in statements:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        for action in actions:
+            for resource in resources:
+                if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+                    label = resource["Fn::GetAtt"][0]
+                elif isinstance(resource, dict) and "Fn::If" in resource:
+                    label = resource["Fn::If"][1]["Fn::Sub"].split("identity/")[-1]
+                elif isinstance(resource, dict):
+                    sub = resource["Fn::Sub"]
+                    text = sub[0] if isinstance(sub, list) else sub
+                    label = text.split("identity/")[-1] if "identity/" in text else text.split(":::")[-1]
+                    label = label.replace("arn:${AWS::Partition}:", "")
+                else:
+                    label = resource
+                out.add(f"{st['Effect']} {action} on {label}")
+    return out
+
+
+def _table_grants(table: str, *actions: str, index: bool = True) -> set[str]:
+    grants = {f"Allow dynamodb:{a} on {table}" for a in actions}
+    return grants | ({f"Allow dynamodb:Query on ${{{table}.Arn}}/index/*"} if index else set())
+
+
+READ_WRITE = ("GetItem", "Query", "ConditionCheckItem", "PutItem", "UpdateItem", "DeleteItem")
+# Idempotency records and the outbox flush of every bus consumer (shared.consumer).
+CONSUMER = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem")
+PUBLISH = {"Allow events:PutEvents on EventBus"}
+PINNED_POLICIES = {
+    "APIHandler": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem")
+    | PUBLISH
+    | {f"Allow s3:{a} on ${{AttachmentsBucket}}/*" for a in ("GetObject", "PutObject", "DeleteObject")}
+    | {"Allow ses:GetIdentityVerificationAttributes on *"},
+    "ContactsOnBusEvents": _table_grants("ContactsTable", *CONSUMER, "ConditionCheckItem") | PUBLISH,
+    "ContactsReleaseDeferredContacts": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
+    "ContactsOnReminderSchedule": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
+    # The outbox sweeps: what dead writers left, published and deleted.
+    "ContactsPublishOutbox": _table_grants("ContactsTable", "Query", "BatchWriteItem", index=False) | PUBLISH,
+    "EnrichmentPublishOutbox": _table_grants("EnrichmentTable", "Query", "BatchWriteItem", index=False) | PUBLISH,
+    "ImportsOnFileDropped": _table_grants("ImportsTable", *READ_WRITE, "BatchGetItem", "BatchWriteItem")
+    | PUBLISH
+    | {
+        f"Allow s3:{a} on ${{DropsBucket}}/*"
+        for a in ("GetObject", "GetObjectVersion", "PutObject", "PutObjectTagging")
     }
-    assert alarmed == {name for name, r in resources.items() if name.endswith("Dlq")}
+    | {"Allow sqs:SendMessage on ImportsDropsQueue"},
+    "ImportsCheckStuckImports": {f"Allow dynamodb:{a} on ImportsTable" for a in ("GetItem", "Query", "DeleteItem")},
+    # No drop bucket, no queue, no index: it only keeps imports' copy of client settings.
+    "ImportsOnBusEvents": _table_grants("ImportsTable", *CONSUMER, index=False) | PUBLISH,
+    "EnrichmentOnBusEvents": _table_grants("EnrichmentTable", *CONSUMER, "BatchGetItem") | PUBLISH,
+    "EnrichmentOnSchedule": _table_grants("EnrichmentTable", *READ_WRITE, "BatchGetItem", "BatchWriteItem") | PUBLISH,
+    "NotificationsOnBusEvents": _table_grants("NotificationsTable", *CONSUMER, "ConditionCheckItem")
+    | PUBLISH
+    | {
+        "Allow ses:SendEmail on ${SenderEmail}",
+        "Allow ses:SendEmail on ${Domain}",
+        "Allow ses:SendEmail on ${SenderDomain}",
+        "Allow ses:SendEmail on ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${SesConfigurationSet}",
+        "Allow s3:PutObject on ${LettersBucket}/*",
+        "Allow sqs:SendMessage on CallsOutboxQueue",
+        # SMS go to phone numbers, which IAM names "*" only; every topic is denied.
+        "Allow sns:Publish on *",
+        "Deny sns:Publish on sns:*:*:*",
+    },
+    "NotificationsOnProviderOutcomes": _table_grants("NotificationsTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
+}
 
 
-def test_a_function_may_send_only_to_its_own_continuation_queue_and_its_services_outbox_queues() -> None:
+def test_each_function_gets_only_the_pinned_actions_on_its_own_resources() -> None:
     resources = render()["Resources"]
-
-    def send(queue: str) -> dict[str, object]:
-        return {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [queue_id(STACK.queue(queue)), "QueueName"]}}}
-
+    assert set(PINNED_POLICIES) == {function_id(f) for f in STACK.functions}
     for fn in STACK.functions:
         policies = resources[function_id(fn)]["Properties"]["Policies"]
-        sends = [p for p in policies if "SQSSendMessagePolicy" in p]
-        allowed = [send(q.logical) for q in STACK.queues if q.owner == fn.service and q.outbox_env_var]
-        if fn.continues_on_own_queue:
-            allowed.insert(0, send(fn.trigger.queue or ""))
-        assert sends == allowed, fn.logical
-    assert any(fn.continues_on_own_queue for fn in STACK.functions)
-    assert any(q.outbox_env_var for q in STACK.queues)
+        # Before: SAM's S3CrudPolicy and SESCrudPolicy (with ses:VerifyEmailIdentity), sns:Publish on "*", the drop
+        # bucket for every imports function.
+        assert [set(p) for p in policies] == [{"Statement"}], function_id(fn)
+        assert _grants_as_text(policies[0]["Statement"]) == PINNED_POLICIES[function_id(fn)], function_id(fn)
 
 
 def test_ses_events_reach_notifications_outcomes_queue_through_the_feedback_topic() -> None:

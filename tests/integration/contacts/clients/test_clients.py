@@ -9,6 +9,7 @@ import pytest
 
 from infra.provision import Provisioned
 from tests.integration.contacts.support import ADMIN, COLLECTOR, Api, bus_events, new_client
+from tests.integration.support import client
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,10 @@ EMEA = {
 
 
 @pytest.fixture
-def api(aws: Provisioned) -> Api:
+def api(aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> Api:
+    # The EMEA unit sends from its own domain: the deployment allows it and SES has verified it.
+    monkeypatch.setenv("SENDER_DOMAIN", "emea.agency.example")
+    client(aws, "ses").verify_domain_identity(Domain="emea.agency.example")
     return Api(aws)
 
 
@@ -385,7 +389,7 @@ def settings_body(**sections: Any) -> dict[str, Any]:
 def test_settings_defaults(api: Api) -> None:
     cid = new_client(api)["client_id"]
     got = api.call("GET", f"/clients/{cid}/settings").body
-    assert got["enrichment"] == {"granted": False, "interval_days": 30, "attempts": 1}
+    assert got["enrichment"] == {"granted": False, "interval_days": 30, "attempts": 1, "monthly_budget": None}
     assert got["imports"] == {
         "new_file_per_invoice": False,
         "match_on_client_case_number": False,
@@ -415,14 +419,24 @@ def test_only_an_admin_grants_or_revokes_enrichment_a_collector_changes_the_rest
     assert api.call("PUT", path, longer, token=COLLECTOR).status == 200
     revoke = settings_body(enrichment={"granted": False, "interval_days": 60, "attempts": 3})
     assert api.call("PUT", path, revoke, token=COLLECTOR).status == 403
-    assert api.call("GET", path).body["enrichment"] == {"granted": True, "interval_days": 60, "attempts": 3}
+    assert api.call("GET", path).body["enrichment"] == {
+        "granted": True,
+        "interval_days": 60,
+        "attempts": 3,
+        "monthly_budget": None,
+    }
     assert api.call("PUT", path, longer, token=api.client_user(cid)).status == 403
     assert api.call("GET", path, token=api.client_user(cid)).status == 200
 
     # Consumers read settings["enrichment"][...] and settings["imports"][...] from the whole new settings.
     changes = bus_events(aws, "enrichment-inbox", "ClientSettingsChanged.v1")
     assert [c["settings"]["enrichment"]["interval_days"] for c in changes] == [30, 60]
-    assert changes[-1]["settings"]["enrichment"] == {"granted": True, "interval_days": 60, "attempts": 3}
+    assert changes[-1]["settings"]["enrichment"] == {
+        "granted": True,
+        "interval_days": 60,
+        "attempts": 3,
+        "monthly_budget": None,
+    }
     assert set(changes[-1]["settings"]) == {"enrichment", "imports", "workflow", "debtor_communication"}
 
 
@@ -555,6 +569,6 @@ def test_settings_without_granted_keep_the_grant_so_a_collector_can_change_the_r
     reply = api.call("PUT", f"/clients/{cid}/settings", change, token=COLLECTOR)
     assert reply.status == 200, reply.body
     stored = api.call("GET", f"/clients/{cid}/settings").body
-    assert stored["enrichment"] == {"granted": True, "interval_days": 45, "attempts": 2}
+    assert stored["enrichment"] == {"granted": True, "interval_days": 45, "attempts": 2, "monthly_budget": None}
     revoke = {"enrichment": {"granted": False, "interval_days": 45, "attempts": 2}}
     assert api.call("PUT", f"/clients/{cid}/settings", revoke, token=COLLECTOR).status == 403

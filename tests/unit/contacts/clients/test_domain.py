@@ -218,13 +218,13 @@ def test_lambda_authorizer_context() -> None:
     assert (who.principal, who.role, who.client_id) == ("p", "client_user", "c1")
 
 
-def test_cognito_claims_rest_and_http_api_shapes() -> None:
+def test_cognito_claims_of_the_rest_api() -> None:
     rest = from_request_context({"authorizer": {"claims": {"sub": "s", "custom:role": "collector"}}})
     assert (rest.principal, rest.role) == ("s", "collector")
-    http = from_request_context(
-        {"authorizer": {"jwt": {"claims": {"email": "e@x", "custom:role": "client_user", "custom:client_id": "c9"}}}}
+    by_email = from_request_context(
+        {"authorizer": {"claims": {"email": "e@x", "custom:role": "client_user", "custom:client_id": "c9"}}}
     )
-    assert (http.principal, http.client_id) == ("e@x", "c9")
+    assert (by_email.principal, by_email.client_id) == ("e@x", "c9")
 
 
 @pytest.mark.parametrize(
@@ -237,6 +237,7 @@ def test_cognito_claims_rest_and_http_api_shapes() -> None:
         {"principalId": "p", "role": "client_user"},
         {"claims": {"sub": "s"}},
         {"claims": {"custom:role": "agency_admin"}},
+        {"jwt": {"claims": {"sub": "s", "custom:role": "agency_admin"}}},  # HTTP API shape: refused at the entry
     ],
 )
 def test_missing_or_unknown_identities_are_401(authorizer: dict[str, Any] | None) -> None:

@@ -1,0 +1,134 @@
+"""``finview up`` as its own process, as a user runs it: started, attached to, measured (RSS), stopped (SIGTERM)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from infra.definition import STACK, Names
+from infra.local.stack import local_environment
+from infra.provision import Provisioned, provision
+
+
+def proc_status(pid: int) -> dict[str, float]:
+    """VmRSS / VmHWM (peak) of a process, in MB; threads."""
+    out: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+        elif key == "Threads":
+            out[key] = int(value)
+    return out
+
+
+class StackProcess:
+    """``python -m infra.cli up --moto-port 0 --api-port 0`` in a fresh directory of its own."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="finview-up-")
+        self.cwd = Path(self._dir.name)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.endpoint_url = self.api_url = ""
+        self.provisioned: Provisioned | None = None
+
+    def start(self, timeout: float = 120) -> StackProcess:
+        env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "infra.cli", "up", "--moto-port", "0", "--api-port", "0"],
+            cwd=self.cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(self.cwd / "stderr.log").open("wb"),
+        )
+        state = self.cwd / ".finview" / "stack.json"
+        deadline = time.monotonic() + timeout
+        while not state.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"finview up did not start: {(self.cwd / 'stderr.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        time.sleep(0.2)
+        info = json.loads(state.read_text())
+        self.endpoint_url, self.api_url = info["endpoint_url"], info["api_url"]
+        # the bench's own boto3 calls (reading the job, the queues) go to the same moto, with the same names
+        self.provisioned = provision(self.endpoint_url, Names(info["stage"]), region=info["region"])
+        os.environ.update(local_environment(self.provisioned, log_file=None))
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc
+        return self.proc.pid
+
+    def status(self) -> dict[str, float]:
+        return proc_status(self.pid)
+
+    def client(self, service: str) -> Any:
+        assert self.provisioned
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.provisioned.region)
+
+    def queue_depth(self) -> int:
+        assert self.provisioned
+        sqs = self.client("sqs")
+        total = 0
+        for q in STACK.queues:
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=self.provisioned.queue_urls[q.logical],
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            total += int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+        return total
+
+    def wait_idle(self, timeout: float, settle: float = 3.0) -> float:
+        """Wait until every consumer queue has stayed empty for ``settle`` s; returns when it first was empty."""
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            if self.queue_depth() == 0:
+                quiet_since = quiet_since or time.perf_counter()
+                if time.perf_counter() - quiet_since >= settle:
+                    return quiet_since
+            else:
+                quiet_since = None
+            time.sleep(0.25)
+        raise TimeoutError(f"the stack's queues were not empty after {timeout} s")
+
+    def api(self, method: str, path: str, body: Any = None, query: str = "") -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.api_url}{path}{'?' + query if query else ''}",
+            data=data,
+            method=method,
+            headers={"Authorization": "Bearer local-admin", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def stop(self, timeout: float = 30) -> float:
+        """SIGTERM; seconds until the process exited."""
+        assert self.proc
+        start = time.perf_counter()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return float("inf")
+        finally:
+            self._dir.cleanup()
+        return time.perf_counter() - start

@@ -1,0 +1,58 @@
+"""A case owner's file from an import is stored in one TransactWriteItems (a few past DynamoDB's 100 items), each
+entity with its audit entry; what exists already is left out and the rest still written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from infra.local import fidelity
+from infra.provision import Provisioned
+from services.contacts import store
+from tests.integration.contacts.cases.support import deliver, imported
+
+OWNER = "owner-w"
+
+
+def _kinds() -> dict[str, int]:
+    items = store.query_all(KeyConditionExpression=Key("PK").eq(f"OWNER#{OWNER}"))
+    out: dict[str, int] = {}
+    for i in items:
+        kind = str(i["SK"]).split("#")[0]
+        out[kind] = out.get(kind, 0) + 1
+    return out
+
+
+def _transactions(fn: Any) -> int:
+    before = fidelity.stats["transactions"]
+    fn()
+    return fidelity.stats["transactions"] - before
+
+
+def test_a_new_case_owner_is_one_transaction(aws: Provisioned) -> None:
+    event = imported(OWNER, case_ids=("c-1", "c-2"))
+    assert _transactions(lambda: deliver(event)) == 1
+    assert _kinds() == {"PROFILE": 1, "CASE": 2, "CP": 2, "AUDIT": 5}
+    assert store.table().get_item(Key={"PK": "CASE#c-2", "SK": "POINTER"})["Item"]["case_owner_id"] == OWNER
+
+
+def test_what_exists_is_left_out_and_the_rest_written(aws: Provisioned) -> None:
+    deliver(imported(OWNER, case_ids=("c-1",)))
+
+    def more() -> Any:  # a new event each time, same content
+        points = (("email", "max@example.com"), ("phone", "+41 79 555 01 02"))
+        return imported(OWNER, case_ids=("c-1", "c-2"), points=points)
+
+    # one attempt cancelled by the owner and c-1 (they exist), one that writes c-2 and the new phone
+    assert _transactions(lambda: deliver(more())) == 2
+    assert _kinds() == {"PROFILE": 1, "CASE": 2, "CP": 3, "AUDIT": 6}
+    # again: known points are not even tried; the owner and both cases exist: one cancelled attempt, no write
+    assert _transactions(lambda: deliver(more())) == 1
+    assert _kinds() == {"PROFILE": 1, "CASE": 2, "CP": 3, "AUDIT": 6}
+
+
+def test_a_file_past_100_items_is_split_by_whole_entities(aws: Provisioned) -> None:
+    cases = tuple(f"c-{n:02d}" for n in range(40))  # 2 + 40 × 3 + 2 × 2 = 126 items
+    assert _transactions(lambda: deliver(imported(OWNER, case_ids=cases))) == 2
+    assert _kinds() == {"PROFILE": 1, "CASE": 40, "CP": 2, "AUDIT": 43}
