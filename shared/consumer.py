@@ -44,8 +44,10 @@ class _PerKeyPersistence(DynamoDBPersistenceLayer):
 
 
 @functools.cache
-def _persistence(table_name: str, service: str, endpoint: str) -> DynamoDBPersistenceLayer:
-    # ``endpoint`` is part of the cache key so tests against different moto servers get fresh clients.
+def _persistence(table_name: str, service: str, endpoint: str, purpose: str = "events") -> DynamoDBPersistenceLayer:
+    # ``endpoint`` is part of the cache key so tests against different moto servers get fresh clients. ``purpose``
+    # too: powertools configures a persistence layer once (its first config's key path wins), so the bus consumer
+    # (event_id) and the API's Idempotency-Key (key) in one process each need their own, or one silently skips.
     return _PerKeyPersistence(
         table_name=table_name,
         key_attr="PK",

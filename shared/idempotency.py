@@ -69,7 +69,7 @@ def replay_or_run(
     )
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         config.register_lambda_context(context)
-    store = _persistence(table_name, service, os.environ.get("AWS_ENDPOINT_URL", ""))
+    store = _persistence(table_name, service, os.environ.get("AWS_ENDPOINT_URL", ""), "api")
     failed: list[Answer] = []
 
     def once(request: dict[str, Any]) -> dict[str, Any]:

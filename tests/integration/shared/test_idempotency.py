@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from infra.provision import Provisioned
-from shared import idempotency
+from shared import consumer, idempotency
 from shared.api import ApiError
 
 
@@ -80,3 +80,16 @@ def test_malformed_keys_are_refused(aws: Provisioned, key: str) -> None:
     with pytest.raises(ApiError) as refused:
         _run(aws, Counter(), key=key)
     assert refused.value.code == "invalid_idempotency_key"
+
+
+def test_keys_still_replay_in_a_process_that_consumed_bus_events_first(aws: Provisioned) -> None:
+    """powertools configures a persistence layer once: when the bus consumer's (keyed on event_id) was shared with
+    the API's, a keyed POST after any consumed event silently ran twice (the local stack runs both in one process)."""
+    seen: list[str] = []
+    handle = consumer._once("contacts", aws.names.table("contacts"), lambda event: seen.append(event["event_id"]), None)
+    handle(event={"event_id": "e-1"})
+    handle(event={"event_id": "e-1"})
+    run = Counter()
+    _run(aws, run)
+    _run(aws, run)
+    assert (seen, run.calls) == (["e-1"], 1)
