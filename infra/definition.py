@@ -321,6 +321,7 @@ STACK = Stack(
             "contacts-inbox",
             (
                 ev.CaseFileImported,
+                ev.MatchReviewRequested,
                 ev.EnrichmentResultFound,
                 ev.ContactPointsTraced,
                 ev.ContactPointsChecked,

@@ -10,6 +10,7 @@ import json
 from chalice import ConvertToMiddleware, Response
 
 from services.contacts import handlers, http, openapi
+from services.contacts.cases import review_routes
 from services.contacts.cases import routes as case_routes
 from services.contacts.clients import routes as client_routes
 from services.contacts.http import JSON_HEADERS, Call
@@ -27,6 +28,7 @@ app.register_middleware(http.errors_in_contract, "http")
 app.register_blueprint(client_routes.bp)
 app.register_blueprint(case_routes.bp)
 app.register_blueprint(policy_routes.bp)
+app.register_blueprint(review_routes.bp)
 
 
 @route(app, "/openapi.json", "GET", summary="This API's OpenAPI 3.1 document", auth=False, errors=())

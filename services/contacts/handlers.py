@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from services.contacts import store
-from services.contacts.cases import case_messages, enrichment, reminders
+from services.contacts.cases import case_messages, enrichment, match_reviews, reminders
 from services.contacts.cases import use_cases as cases
 from services.contacts.clients import enrichment_costs
 from services.contacts.policy import gate
@@ -21,6 +21,7 @@ from shared.events import (
     EnrichmentAttemptSettled,
     EnrichmentResultFound,
     Event,
+    MatchReviewRequested,
     MessageBounced,
     MessageComplained,
     MessageDelivered,
@@ -60,6 +61,7 @@ on_bus_events = bus_consumer(
         ContactPointsTraced: enrichment.on_contact_points_traced,
         ContactPointsChecked: enrichment.on_contact_points_checked,
         EnrichmentAttemptSettled: enrichment_costs.on_attempt_settled,
+        MatchReviewRequested: match_reviews.on_match_review_requested,
     },
 )
 

@@ -66,10 +66,24 @@ def visible_owner(case_owner_id: str, who: Identity) -> CaseOwner:
     return owner
 
 
+def current_owner(case_owner_id: str, who: Identity) -> CaseOwner:
+    """The case owner, or the one it was merged into (an accepted match review): old links still lead to the file."""
+    owner = visible_owner(case_owner_id, who)
+    for _ in range(5):  # a chain of merges, never in a circle
+        if owner.merged_into is None:
+            break
+        owner = visible_owner(owner.merged_into, who)
+    return owner
+
+
 def owner_for_change(case_owner_id: str, who: Identity) -> CaseOwner:
     owner = visible_owner(case_owner_id, who)
     if not who.is_agency:
         raise Forbidden("client users may read their case owners' contact points, not change them")
+    if owner.merged_into is not None:
+        error = Conflict("case_owner_merged", f"the case owner was merged into {owner.merged_into}: change it there")
+        error.details = {"merged_into": owner.merged_into}
+        raise error
     return owner
 
 
@@ -96,7 +110,7 @@ def list_contact_points(
     limit: int,
     next_token: str | None,
 ) -> Page[ContactPoint]:
-    visible_owner(case_owner_id, who)
+    case_owner_id = current_owner(case_owner_id, who).case_owner_id
     points, last = repository.list_contact_points(
         case_owner_id,
         include_invalid=include_invalid,
@@ -108,7 +122,7 @@ def list_contact_points(
 
 
 def get_contact_point(case_owner_id: str, contact_point_id: str, who: Identity) -> ContactPoint:
-    visible_owner(case_owner_id, who)
+    case_owner_id = current_owner(case_owner_id, who).case_owner_id
     return repository.to_point(_point(case_owner_id, contact_point_id))
 
 

@@ -83,6 +83,10 @@ class CaseOwner(BaseModel):
     company_name: str | None = None
     birth_date: date | None = None
     language: str | None = Field(default=None, description="ISO 639-1, the language debtor messages are written in")
+    merged_into: str | None = Field(
+        default=None,
+        description="merged into this case owner (an accepted match review): its cases and points are there",
+    )
 
 
 class CaseFile(BaseModel):
@@ -320,3 +324,38 @@ class CaseMessage(BaseModel):
     segments: int | None = None
     sent_at: datetime | None = None
     delivered_at: datetime | None = None
+
+
+# ---- the match review queue ------------------------------------------------------------------------------
+
+ReviewStatus = Literal["pending", "accepted", "rejected"]
+
+
+class ReviewedCaseOwner(BaseModel):
+    """One side of a reviewed pair as it is now: the case owner, its cases and its contact points (invalid ones
+    too: a person comparing two files wants to see everything). None while contacts has not stored it yet."""
+
+    case_owner: CaseOwner
+    cases: list[Case]
+    contact_points: list[ContactPoint]
+
+
+class MatchReview(BaseModel):
+    """An uncertain pair from an import: the row's case owner may be the candidate (an earlier case owner)."""
+
+    review_id: str
+    client_id: str
+    import_id: str
+    row: int = Field(description="the row of the import file that made the case owner")
+    status: ReviewStatus
+    case_owner_id: str = Field(description="the row's own case owner; merged into the candidate when accepted")
+    candidate_case_owner_id: str = Field(description="the earlier case owner it may be; it survives a merge")
+    score: float = Field(description="the summed Fellegi–Sunter match weight (log2 m/u) of the pair")
+    auto_score: float = Field(description="the threshold: from this score imports merges without review")
+    comparisons: dict[str, str] = Field(description="field → agreement level, e.g. family: close")
+    requested_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    reason: str | None = None
+    case_owner: ReviewedCaseOwner | None = None
+    candidate: ReviewedCaseOwner | None = None

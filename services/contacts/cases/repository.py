@@ -18,7 +18,7 @@ from services.contacts import store
 from services.contacts.cases import audit, domain
 from services.contacts.cases.models import Case, CaseFile, CaseOwner, ContactPoint
 from shared import aws, outbox
-from shared.events import CaseData, CaseOwnerData, ContactPointType, Event
+from shared.events import CaseData, CaseOwnerData, ContactPointData, ContactPointType, Event
 
 _ser = TypeSerializer()
 
@@ -93,11 +93,25 @@ class Tx:
         self.items.append({"Update": op})
         return self
 
-    def delete(self, key: dict[str, str], condition: str = "attribute_exists(PK)") -> Tx:
-        self.items.append(
-            {"Delete": {"TableName": store.table_name(), "Key": _serialise(key), "ConditionExpression": condition}}
-        )
+    def delete(
+        self,
+        key: dict[str, str],
+        condition: str = "attribute_exists(PK)",
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> Tx:
+        op: dict[str, Any] = {"TableName": store.table_name(), "Key": _serialise(key), "ConditionExpression": condition}
+        if names:
+            op["ExpressionAttributeNames"] = names
+        if values:
+            op["ExpressionAttributeValues"] = _serialise(values)
+        self.items.append({"Delete": op})
         return self
+
+    def delete_unchanged(self, item: dict[str, Any]) -> Tx:
+        """Delete ``item`` if nobody wrote it since it was read (its revision)."""
+        condition, values, names = revision_condition(revision(item))
+        return self.delete({"PK": str(item["PK"]), "SK": str(item["SK"])}, condition, values, names)
 
     def audit(self, item: dict[str, Any]) -> Tx:
         return self.put(item)
@@ -317,11 +331,17 @@ def to_point(item: dict[str, Any]) -> ContactPoint:
 
 
 def contact_point_ids(case_owner_id: str) -> set[str]:
+    """The ids of the owner's points, and the ids their values would have here: a point moved in by a merge keeps
+    its id, and the same value proposed again later must still be recognised as that point."""
     items = store.query_all(
         KeyConditionExpression=Key("PK").eq(f"OWNER#{case_owner_id}") & Key("SK").begins_with("CP#"),
         ConsistentRead=True,
     )
-    return {str(i["contact_point_id"]) for i in items}
+    ids = {str(i["contact_point_id"]) for i in items}
+    ids.update(
+        domain.contact_point_id(case_owner_id, ContactPointData(type=i["type"], value=str(i["value"]))) for i in items
+    )
+    return ids
 
 
 def point_item(case_owner_id: str, new: domain.NewContactPoint) -> dict[str, Any]:

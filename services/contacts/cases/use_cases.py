@@ -51,11 +51,11 @@ def list_cases(client_id: str, who: Identity, limit: int = 100, next_token: str 
 
 
 def get_case_owner(case_owner_id: str, who: Identity) -> CaseOwnerFile:
-    owner = contact_points.visible_owner(case_owner_id, who)
+    owner = contact_points.current_owner(case_owner_id, who)  # a merged one's link leads to the survivor
     return CaseOwnerFile(
         case_owner=owner,
-        cases=repository.owner_cases(case_owner_id),
-        defaults=repository.defaults(case_owner_id),  # type: ignore[arg-type]
+        cases=repository.owner_cases(owner.case_owner_id),
+        defaults=repository.defaults(owner.case_owner_id),  # type: ignore[arg-type]
     )
 
 
@@ -185,6 +185,11 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     """Create or merge the case owner, its cases and contact points. Idempotent on content as well as on the
     event id: every id is deterministic and every write is conditional, so a re-import changes nothing."""
     owner_id = event.case_owner.case_owner_id
+    stored = repository.get_owner(owner_id)
+    if stored is not None and stored.merged_into is not None:
+        # Rows imported before imports learnt of an accepted merge: they belong to the surviving case owner.
+        owner_id = surviving_owner(owner_id)
+        event = event.model_copy(update={"case_owner": event.case_owner.model_copy(update={"case_owner_id": owner_id})})
     actor = audit.Actor.system("imports")
     why = {"event_id": event.event_id, "import_id": event.import_id, "rows": event.row_numbers}
     cases = list({case.case_id: case for case in event.cases}.values())  # one write per item and transaction
@@ -225,11 +230,24 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     enrichment.publish_contacts_changed(owner_id, event.correlation_id)
 
 
+def surviving_owner(case_owner_id: str) -> str:
+    """The case owner's id, or the survivor's where it was merged (followed through a chain of merges)."""
+    for _ in range(5):
+        owner = repository.get_owner(case_owner_id)
+        if owner is None or owner.merged_into is None:
+            break
+        case_owner_id = owner.merged_into
+    return case_owner_id
+
+
 def on_enrichment_result(event: EnrichmentResultFound) -> None:
     """Add what enrichment found as pending points; a value the case owner has already (validated, default,
-    invalid or pending) is left exactly as it is."""
-    if repository.get_owner(event.case_owner_id) is None:
+    invalid or pending) is left exactly as it is. Found for a merged case owner: added to the survivor."""
+    owner = repository.get_owner(event.case_owner_id)
+    if owner is None:
         raise LookupError(f"enrichment found something for unknown case owner {event.case_owner_id}")
+    if owner.merged_into is not None:
+        event = event.model_copy(update={"case_owner_id": surviving_owner(event.case_owner_id)})
     actor = audit.Actor.system("enrichment")
     why = {"event_id": event.event_id, "provider": event.provider, "attempt": event.attempt}
     existing = repository.contact_point_ids(event.case_owner_id)
