@@ -80,8 +80,13 @@ def owner_for_change(case_owner_id: str, who: Identity) -> CaseOwner:
     owner = visible_owner(case_owner_id, who)
     if not who.is_agency:
         raise Forbidden("client users may read their case owners' contact points, not change them")
+    return not_merged(owner)
+
+
+def not_merged(owner: CaseOwner) -> CaseOwner:
+    """A merged case owner (a tombstone) has nothing left to change: 409 naming the one it was merged into."""
     if owner.merged_into is not None:
-        error = Conflict("case_owner_merged", f"the case owner was merged into {owner.merged_into}: change it there")
+        error = Conflict("case_owner_merged", f"the case owner was merged into {owner.merged_into}: use that one")
         error.details = {"merged_into": owner.merged_into}
         raise error
     return owner

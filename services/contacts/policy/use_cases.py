@@ -32,7 +32,7 @@ def _agency(who: Identity) -> None:
 
 
 def _owner(case_owner_id: str, who: Identity) -> str:
-    owner = contact_points.visible_owner(case_owner_id, who)
+    owner = contact_points.not_merged(contact_points.visible_owner(case_owner_id, who))
     return owner.client_id
 
 

@@ -187,3 +187,25 @@ def test_an_accept_retried_with_its_idempotency_key_merges_once(aws: Provisioned
     first, second = accept(), accept()
     assert first[0] == second[0] == 200 and first[1]["decided_at"] == second[1]["decided_at"]
     assert len(bus_events(aws, "imports-inbox", "CaseOwnersMerged.v1")) == 1
+
+
+def test_a_merge_too_big_for_one_transaction_moves_everything_and_its_holds(aws: Provisioned) -> None:
+    api = Api(aws)
+    client_id = str(new_client(api)["client_id"])
+    many = tuple(f"case-{n:02d}" for n in range(30))  # 4 writes each: past DynamoDB's 100 items per transaction
+    assert deliver(imported(OLD, client_id=client_id, case_ids=("case-old",)),
+                   imported(NEW, client_id=client_id, case_ids=many), requested(client_id)) == {
+        "batchItemFailures": []
+    }  # fmt: skip
+    hold = {"kind": "dispute", "reason": "debtor disputes the invoice", "evidence": "letter of 3 May"}
+    assert api.call("POST", f"/case-owners/{NEW}/holds", hold).status == 201
+
+    reply = api.call("POST", f"/clients/{client_id}/match-reviews/review-1/accept")
+    assert (reply.status, reply.body["status"]) == (200, "accepted"), reply.body
+    assert "accepting_since" not in (case_repository.get_item(f"CLIENT#{client_id}", "REVIEW#review-1") or {})
+    cases = api.call("GET", f"/case-owners/{OLD}").body["cases"]
+    assert sorted(c["case_id"] for c in cases) == sorted([*many, "case-old"])
+    assert [h["reason"] for h in api.call("GET", f"/case-owners/{OLD}/holds").body] == [hold["reason"]]
+    gone = api.call("GET", f"/case-owners/{NEW}/holds")
+    assert (gone.status, gone.error["code"], gone.error["merged_into"]) == (409, "case_owner_merged", OLD)
+    assert len(bus_events(aws, "imports-inbox", "CaseOwnersMerged.v1")) == 1
