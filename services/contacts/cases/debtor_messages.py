@@ -13,7 +13,6 @@ from typing import Any
 
 from services.contacts.cases import audit, contact_requests, repository
 from services.contacts.clients import business_units
-from services.contacts.clients import domain as clients_domain
 from services.contacts.clients import repository as clients_repository
 from services.contacts.clients.models import ClientSettings
 from services.contacts.identity import Identity
@@ -72,19 +71,7 @@ def sender_of(client: Any) -> Sender:
     unit = business_units.find(client.business_unit_id)
     if unit is None:
         raise NotFound("business_unit", client.business_unit_id)
-    effective = clients_domain.effective_business_unit(unit, client.business_unit_overrides)
-    company = effective.company
-    return Sender(
-        name=effective.email.sender_name or effective.name,
-        email=str(effective.email.sender_email),
-        reply_to=str(effective.email.reply_to) if effective.email.reply_to else None,
-        company_name=company.legal_name,
-        address=company.address,
-        registration_number=company.registration_number,
-        supervisory_authority=company.supervisory_authority,
-        footers=dict(effective.email_footers),
-        language=effective.language,
-    )
+    return business_units.sender(unit, client.business_unit_overrides)
 
 
 @dataclass
