@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from services.contacts.cases import audit, contact_requests, repository
+from services.contacts.cases.models import ContactPoint
 from services.contacts.clients import business_units
 from services.contacts.clients import repository as clients_repository
 from services.contacts.clients.models import ClientSettings
@@ -43,28 +45,40 @@ def _debtor_name(owner: dict[str, Any]) -> str:
 
 
 def _postal_address(case_owner_id: str) -> tuple[PostalAddress | None, bool]:
-    """The default postal address (else the newest valid one, the client's before traced ones) and whether
-    enrichment found it (RDG §13a: the debtor must be told so)."""
+    """The debtor's postal address (``preferred_address``) and whether enrichment found it (RDG §13a: the debtor
+    must be told so)."""
     pointer = repository.default_pointer(case_owner_id, "postal_address")
     item = repository.get_contact_point(case_owner_id, str(pointer["contact_point_id"])) if pointer else None
-    if item is None or not item.get("valid", True):
-        points, _ = repository.list_contact_points(
-            case_owner_id, include_invalid=False, point_type="postal_address", limit=50, start=None
-        )
-        # Without a default, an address the client gave beats one skip tracing found (a traced point is never
-        # made default automatically and still needs a human), then the newest.
-        with_address = sorted(
-            (p for p in points if p.address),
-            key=lambda p: (not p.source.startswith("enrichment"), p.created_at),
-            reverse=True,
-        )
-        if not with_address:
+    if item is not None and item.get("valid", True):
+        if not item.get("address"):
             return None, False
-        newest = with_address[0]
-        return newest.address, newest.source.startswith("enrichment")
-    if not item.get("address"):
+        return PostalAddress.model_validate(item["address"]), str(item.get("source", "")).startswith("enrichment")
+    points, _ = repository.list_contact_points(
+        case_owner_id, include_invalid=False, point_type="postal_address", limit=50, start=None
+    )
+    chosen = preferred_address(points)
+    if chosen is None or chosen.address is None:
         return None, False
-    return PostalAddress.model_validate(item["address"]), str(item.get("source", "")).startswith("enrichment")
+    return chosen.address, chosen.source.startswith("enrichment")
+
+
+def preferred_address(points: list[ContactPoint]) -> ContactPoint | None:
+    """Seeds 000/003: the default address is used for everything automatic; without one, the address with the
+    freshest evidence: the most recently validated, else (nothing confirmed) the newest the client gave, and
+    only then one skip tracing found (a traced point is pending until a person confirms it)."""
+    candidates = [p for p in points if p.valid and p.address is not None]
+    if not candidates:
+        return None
+    default = next((p for p in candidates if p.is_default), None)
+    if default is not None:
+        return default
+
+    def freshness(p: ContactPoint) -> tuple[bool, bool, datetime]:
+        validated = p.qualification == "validated"
+        when = (p.validated_at or p.updated_at or p.created_at) if validated else p.created_at
+        return validated, validated or not p.source.startswith("enrichment"), when
+
+    return max(candidates, key=freshness)
 
 
 def sender_of(client: Any) -> Sender:

@@ -40,6 +40,7 @@ class ContactPoint(BaseModel):
     checks: ContactPointChecks | None = Field(default=None, description="offline checks of the current value")
     created_at: datetime
     updated_at: datetime | None = None
+    validated_at: datetime | None = Field(default=None, description="when the point was last validated")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
