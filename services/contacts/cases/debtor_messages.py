@@ -44,12 +44,14 @@ def _debtor_name(owner: dict[str, Any]) -> str:
     return str(owner.get("company_name") or person or owner.get("client_reference") or "")
 
 
-def _postal_address(case_owner_id: str) -> tuple[PostalAddress | None, bool]:
-    """The debtor's postal address (``preferred_address``) and whether enrichment found it (RDG §13a: the debtor
-    must be told so)."""
-    pointer = repository.default_pointer(case_owner_id, "postal_address")
-    item = repository.get_contact_point(case_owner_id, str(pointer["contact_point_id"])) if pointer else None
-    if item is not None and item.get("valid", True):
+def _postal_address(case_owner_id: str, chosen_point_id: str | None = None) -> tuple[PostalAddress | None, bool]:
+    """The debtor's postal address (the point a collector chose for a letter, else ``preferred_address``) and
+    whether enrichment found it (RDG §13a: the debtor must be told so)."""
+    if chosen_point_id is None:
+        pointer = repository.default_pointer(case_owner_id, "postal_address")
+        chosen_point_id = str(pointer["contact_point_id"]) if pointer else None
+    item = repository.get_contact_point(case_owner_id, chosen_point_id) if chosen_point_id else None
+    if item is not None and item.get("valid", True) and item.get("type") == "postal_address":
         if not item.get("address"):
             return None, False
         return PostalAddress.model_validate(item["address"]), str(item.get("source", "")).startswith("enrichment")
@@ -122,6 +124,7 @@ def debtor_message(
     remedy: str | None = None,
     case_changes: dict[str, Any] | None = None,
     lookups: ClientLookups | None = None,
+    address_point_id: str | None = None,
 ) -> tuple[dict[str, Any], DebtorMessage]:
     """The case item and the message of ``kind`` about it, with everything notifications needs to write it."""
     pointer = repository.case_pointer(case_id)
@@ -134,7 +137,7 @@ def debtor_message(
         raise NotFound("case", case_id)
     client, settings, sender = (lookups or ClientLookups()).of(client_id)
     item = {**item, **(case_changes or {})}
-    address, traced = _postal_address(owner_id)
+    address, traced = _postal_address(owner_id, address_point_id)
     amount = _money(item, "amount", Decimal(0))
     message = DebtorMessage(
         kind=kind,
@@ -183,10 +186,18 @@ def request_message(
     remedy: str | None = None,
     case_changes: dict[str, Any] | None = None,
     lookups: ClientLookups | None = None,
+    contact_point_id: str | None = None,
 ) -> contact_requests.Outcome:
-    """Build the templated message of ``kind`` and ask the gate for it (``contact_requests.request_contact``)."""
+    """Build the templated message of ``kind`` and ask the gate for it (``contact_requests.request_contact``), on
+    ``contact_point_id`` (a collector's choice) or the default point of the channel's type."""
     _, message = debtor_message(
-        case_id, kind, instalment=instalment, remedy=remedy, case_changes=case_changes, lookups=lookups
+        case_id,
+        kind,
+        instalment=instalment,
+        remedy=remedy,
+        case_changes=case_changes,
+        lookups=lookups,
+        address_point_id=contact_point_id if channel == "letter" else None,
     )
     return contact_requests.request_contact(
         case_id,
@@ -197,4 +208,5 @@ def request_message(
         correlation_id=correlation_id,
         message_kind=kind,
         debtor_message=message,
+        contact_point_id=contact_point_id,
     )
