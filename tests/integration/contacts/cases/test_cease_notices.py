@@ -111,7 +111,7 @@ def test_closing_as_uncollectable_under_a_cease_request_tells_the_debtor_by_lett
 
 def test_a_paid_case_or_a_debtor_without_a_cease_request_gets_no_notice(aws: Provisioned) -> None:
     api = Api()
-    owner, case = _debtor(api, "c", f"cease.c.{aws.names.stage}@example.de")
+    _, case = _debtor(api, "c", f"cease.c.{aws.names.stage}@example.de")
     _requests(aws)
     status, closed = api.call("POST", f"/cases/{case}/close", {"reason": "recalled_by_client"})
     assert status == 200 and closed["closing_message"] is None  # no cease request: nothing to say
