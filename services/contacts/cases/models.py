@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, computed_field
 
 from services.contacts.cases.domain import ActionKind, EvidenceKind, PointState, Qualification, State
+from services.contacts.clients.models import Language
 from services.contacts.models import In
 from services.contacts.policy.rules import MessageKind
 from shared.events import CloseReason, ContactPointChecks, ContactPointType, Instalment, PostalAddress
@@ -84,6 +85,15 @@ class CaseOwner(BaseModel):
     company_name: str | None = None
     birth_date: date | None = None
     language: str | None = Field(default=None, description="ISO 639-1, the language debtor messages are written in")
+
+
+class CaseOwnerChange(In):
+    """PATCH /case-owners/{id}: only the fields sent change; null clears one."""
+
+    language: Language | None = Field(
+        default=None,
+        description="ISO 639-1: the language debtor messages are written in (null: the business unit's)",
+    )
 
 
 class CaseFile(BaseModel):
