@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from services.contacts import pagination
+from services.contacts import pagination, store
 from services.contacts.cases import audit, contact_requests, domain, enrichment, observations, repository
 from services.contacts.cases.models import (
     CaseOwner,
@@ -161,7 +161,14 @@ def _state_change(
         after = rule(before, item["type"])
         if after == before:
             return None
-        return {"valid": after.valid, "qualification": after.qualification, "is_default": after.is_default}, why
+        fields: dict[str, Any] = {
+            "valid": after.valid,
+            "qualification": after.qualification,
+            "is_default": after.is_default,
+        }
+        if after.qualification == "validated" and before.qualification != "validated":
+            fields["validated_at"] = store.now()  # without a default, the most recently validated point is used
+        return fields, why
 
     return change
 

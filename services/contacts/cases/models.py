@@ -40,6 +40,7 @@ class ContactPoint(BaseModel):
     checks: ContactPointChecks | None = Field(default=None, description="offline checks of the current value")
     created_at: datetime
     updated_at: datetime | None = None
+    validated_at: datetime | None = Field(default=None, description="when the point was last validated")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -307,9 +308,31 @@ class CaseClosingIn(In):
 class CaseClosingOut(BaseModel):
     case: Case
     closing_message: str | None = Field(
-        default=None, description="the id of the closing e-mail request, when the client's settings ask for one"
+        default=None,
+        description="the id of the closing message request: the closing e-mail the client's settings ask for, or "
+        "(recalled or uncollectable) the notice that efforts ended to a debtor who asked us to cease communication",
     )
     closing_message_status: str | None = Field(default=None, description="requested | deferred | refused")
+
+
+CeaseNotice = Literal["efforts_ended", "remedies_may_be_used", "remedy_intended"]
+
+
+class CeaseNoticeIn(In):
+    """POST /cases/{id}/cease-notices: one of the three messages still allowed after "cease communication"."""
+
+    notice: CeaseNotice = Field(
+        description="efforts_ended: we stop collecting; remedies_may_be_used: we or the client may use the remedies "
+        "the law provides; remedy_intended: we or the client intend to use the named remedy"
+    )
+    channel: Literal["letter", "email"] = Field(default="letter", description="a written notice")
+    contact_point_id: str | None = Field(default=None, max_length=64, description="default of its type if absent")
+    remedy: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=300,
+        description="remedy_intended only (required there): the remedy, as it completes \"we intend to …\"",
+    )
 
 
 class CaseMessage(BaseModel):
