@@ -60,8 +60,9 @@ contention = Contention()
 
 def visible_owner(case_owner_id: str, who: Identity) -> CaseOwner:
     owner = repository.get_owner(case_owner_id)
-    if owner is None or not who.may_see_client(owner.client_id):
-        # A client user asking for another client's case owner learns nothing, not even that it exists.
+    if owner is None or not who.may_see_client(owner.client_id) or (owner.restricted_since and not who.is_agency):
+        # A client user asking for another client's case owner learns nothing, not even that it exists; nor for a
+        # restricted one (GDPR Art. 18: the agency keeps it, to answer the debtor and to lift the restriction).
         raise NotFound("case_owner", case_owner_id)
     return owner
 

@@ -69,6 +69,7 @@ class Case(BaseModel):
     address_traced: Trace | None = Field(
         default=None, description="an address of this case came from skip tracing: the first letter must say so"
     )
+    restricted: bool = Field(default=False, description="its owner's processing is restricted (GDPR Art. 18)")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -85,6 +86,16 @@ class CaseOwner(BaseModel):
     company_name: str | None = None
     birth_date: date | None = None
     language: str | None = Field(default=None, description="ISO 639-1, the language debtor messages are written in")
+    restricted_since: datetime | None = Field(
+        default=None, description="processing restricted (GDPR Art. 18): hidden from lists, never contacted or traced"
+    )
+    objected_since: datetime | None = Field(
+        default=None, description="the debtor objected (GDPR Art. 21): no chasing, no skip tracing until ended"
+    )
+
+    @property
+    def processing_restricted(self) -> bool:
+        return self.restricted_since is not None or self.objected_since is not None
 
 
 class CaseOwnerChange(In):
@@ -243,7 +254,7 @@ class AuditEntry(BaseModel):
     actor: str
     actor_role: str
     action: str
-    target_type: Literal["case_owner", "case", "contact_point", "note", "attachment"]
+    target_type: Literal["case_owner", "case", "contact_point", "note", "attachment", "hold"]
     target_id: str
     case_id: str | None = None
     before: dict[str, Any] | None = None
