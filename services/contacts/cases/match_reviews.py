@@ -182,6 +182,13 @@ def accept(client_id: str, review_id: str, reason: str | None, who: Identity, co
             )
         if survivor["client_id"] != client_id or merged["client_id"] != client_id:
             raise Conflict("foreign_case_owner", "a case owner of this review belongs to another client")
+        if any(p.get("restricted_since") or p.get("objected_since") for p in (survivor, merged)):
+            # Merging is processing; a restricted file may only be stored (GDPR Art. 18(2)), an objection stops it.
+            raise Conflict(
+                "processing_restricted",
+                "a case owner of this review is under a restriction or objection (GDPR Art. 18/21): "
+                "end it before merging, or leave the review pending",
+            )
         try:
             _merge(review, str(survivor["case_owner_id"]), str(merged["case_owner_id"]), actor, reason, correlation_id)
         except repository.WriteConflict as exc:

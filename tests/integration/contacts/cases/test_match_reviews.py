@@ -209,3 +209,13 @@ def test_a_merge_too_big_for_one_transaction_moves_everything_and_its_holds(aws:
     gone = api.call("GET", f"/case-owners/{NEW}/holds")
     assert (gone.status, gone.error["code"], gone.error["merged_into"]) == (409, "case_owner_merged", OLD)
     assert len(bus_events(aws, "imports-inbox", "CaseOwnersMerged.v1")) == 1
+
+
+def test_a_restricted_case_owner_is_not_merged(aws: Provisioned) -> None:
+    api, client_id = _pair(aws)
+    hold = {"kind": "restriction", "reason": "debtor contests the accuracy (Art. 18(1)(a))", "evidence": "letter"}
+    assert api.call("POST", f"/case-owners/{NEW}/holds", hold).status == 201
+    refused = api.call("POST", f"/clients/{client_id}/match-reviews/review-1/accept")
+    assert (refused.status, refused.error["code"]) == (409, "processing_restricted")
+    assert api.call("GET", f"/clients/{client_id}/match-reviews/review-1").body["status"] == "pending"
+    assert sorted(c["case_id"] for c in api.call("GET", f"/case-owners/{OLD}").body["cases"]) == ["case-old"]
