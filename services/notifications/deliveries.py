@@ -111,7 +111,6 @@ def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str 
         segments=sent.segments,
         sent_at=sent_at.isoformat(),
     )
-    message_records.link_provider_id(sent.provider_message_id, message_id)
     bus.publish(
         [
             MessageSent(

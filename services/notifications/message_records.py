@@ -3,7 +3,8 @@
 Keys:
   MESSAGE#<message_id>     RECORD                 the message: kind, channel, recipient, template, language,
                                                   cause, provider's id, status and outcome
-  PROVIDER#<provider_id>   MESSAGE                points an SES / SNS notification back to its message
+GSI1: PROVIDER#<provider_id> / MESSAGE on the record itself (set with the provider's id, no item of its own):
+an SES / SMS notification that carries no tag of ours finds its message there.
 The message id is derived from the cause (event id, kind, recipient), so a redelivered cause finds its record.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+from boto3.dynamodb.conditions import Key
 
 from services.notifications import settings
 from shared import aws, dynamo
@@ -51,6 +54,8 @@ def release(message_id: str) -> None:
 
 def mark(message_id: str, status: str, **fields: Any) -> None:
     values = {"status": status, **{k: v for k, v in fields.items() if v is not None}}
+    if values.get("provider_message_id"):
+        values |= {"GSI1PK": f"PROVIDER#{values['provider_message_id']}", "GSI1SK": "MESSAGE"}
     names = {f"#f{i}": k for i, k in enumerate(values)}
     _table().update_item(
         Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"},
@@ -60,10 +65,9 @@ def mark(message_id: str, status: str, **fields: Any) -> None:
     )
 
 
-def link_provider_id(provider_message_id: str, message_id: str) -> None:
-    _table().put_item(Item={"PK": f"PROVIDER#{provider_message_id}", "SK": "MESSAGE", "message_id": message_id})
-
-
 def by_provider_id(provider_message_id: str) -> dict[str, Any] | None:
-    pointer = _table().get_item(Key={"PK": f"PROVIDER#{provider_message_id}", "SK": "MESSAGE"}).get("Item")
-    return get(str(pointer["message_id"])) if pointer else None
+    found = _table().query(
+        IndexName="GSI1",
+        KeyConditionExpression=Key("GSI1PK").eq(f"PROVIDER#{provider_message_id}") & Key("GSI1SK").eq("MESSAGE"),
+    )["Items"]
+    return dict(found[0]) if found else None
