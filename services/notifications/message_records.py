@@ -3,8 +3,8 @@
 Keys:
   MESSAGE#<message_id>     RECORD                 the message: kind, channel, recipient, template, language,
                                                   cause, provider's id, status and outcome
-GSI1: PROVIDER#<provider_id> / MESSAGE on the record itself (set with the provider's id, no item of its own):
-an SES / SMS notification that carries no tag of ours finds its message there.
+  PROVIDER#<provider_id>   MESSAGE                points an SES / SNS notification back to its message
+GSI1: OWNER#<case_owner_id>#MESSAGES / <created_at>#<message_id> lists a debtor's messages (a data subject's request).
 The message id is derived from the cause (event id, kind, recipient), so a redelivered cause finds its record.
 """
 
@@ -32,11 +32,14 @@ def message_id_for(cause_event_id: str, kind: str, recipient: str) -> str:
 
 def claim(record: dict[str, Any]) -> bool:
     """Create the record in status 'sending'; False when this message exists already (sent or being sent)."""
+    created_at = datetime.now(UTC).isoformat()
+    owner = record.get("case_owner_id")
     item = {
         "PK": f"MESSAGE#{record['message_id']}",
         "SK": "RECORD",
         "status": "sending",
-        "created_at": datetime.now(UTC).isoformat(),
+        "created_at": created_at,
+        **({"GSI1PK": f"OWNER#{owner}#MESSAGES", "GSI1SK": f"{created_at}#{record['message_id']}"} if owner else {}),
         **{k: v for k, v in record.items() if v is not None},
     }
     return dynamo.put_new(_table(), item)
@@ -54,8 +57,6 @@ def release(message_id: str) -> None:
 
 def mark(message_id: str, status: str, **fields: Any) -> None:
     values = {"status": status, **{k: v for k, v in fields.items() if v is not None}}
-    if values.get("provider_message_id"):
-        values |= {"GSI1PK": f"PROVIDER#{values['provider_message_id']}", "GSI1SK": "MESSAGE"}
     names = {f"#f{i}": k for i, k in enumerate(values)}
     _table().update_item(
         Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"},
@@ -65,9 +66,17 @@ def mark(message_id: str, status: str, **fields: Any) -> None:
     )
 
 
+def link_provider_id(provider_message_id: str, message_id: str) -> None:
+    _table().put_item(Item={"PK": f"PROVIDER#{provider_message_id}", "SK": "MESSAGE", "message_id": message_id})
+
+
 def by_provider_id(provider_message_id: str) -> dict[str, Any] | None:
-    found = _table().query(
-        IndexName="GSI1",
-        KeyConditionExpression=Key("GSI1PK").eq(f"PROVIDER#{provider_message_id}") & Key("GSI1SK").eq("MESSAGE"),
-    )["Items"]
-    return dict(found[0]) if found else None
+    pointer = _table().get_item(Key={"PK": f"PROVIDER#{provider_message_id}", "SK": "MESSAGE"}).get("Item")
+    return get(str(pointer["message_id"])) if pointer else None
+
+
+def of_case_owner(case_owner_id: str) -> list[dict[str, Any]]:
+    """Every message to one debtor, oldest first."""
+    return dynamo.query_all(
+        _table(), IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(f"OWNER#{case_owner_id}#MESSAGES")
+    )
