@@ -16,7 +16,8 @@ from infra.provision import Provisioned
 from services.contacts import openapi
 from services.contacts.app import app
 from shared import bus
-from shared.events import CaseData, CaseFileImported, CaseOwnerData, ContactPointData, new_id
+from shared.events import CaseData, CaseFileImported, CaseOwnerData, ContactPointData, MatchReviewRequested, new_id
+from tests.integration.contacts.cases.support import deliver
 from tests.integration.contacts.support import COLLECTOR, Api, new_client
 from tests.integration.support import receive_all
 
@@ -91,7 +92,14 @@ def world(aws: Provisioned) -> dict[str, Any]:
         "user_id": user.body["user_id"],
         "portfolio_id": "b2c",
         "business_unit_id": "default",
+        "review_id": "review-a",
     }
+    review = MatchReviewRequested(
+        correlation_id="c", review_id="review-a", import_id="i", client_id=a, row=2,
+        case_owner_id=case["case_owner_id"], candidate_case_owner_id="owner-not-imported",
+        score=15.0, auto_score=18.0, comparisons={"family": "close"},
+    )  # fmt: skip
+    assert deliver(review) == {"batchItemFailures": []}
     return {"api": api, "a": a, "b": b, "ids": ids}
 
 
