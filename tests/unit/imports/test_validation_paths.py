@@ -1,0 +1,129 @@
+"""The two validation paths of a row (services/imports/domain.py): the plain-function path taken by ordinary rows
+must give exactly what the pydantic model gives (the line and the warnings), on generated debtor files and on
+arbitrary text in every field; and it must be the path ordinary rows actually take."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.bench_imports_core import generated_csv
+from services.imports import domain
+from services.imports.domain import ImportSettings, RowRejected
+from services.imports.parsing import open_table
+
+SETTINGS = (
+    ImportSettings(),
+    ImportSettings(default_country="FR", date_format="MDY"),
+    ImportSettings(date_format="YMD"),
+)
+FIELDS = ("client_case_number", "first_name", "last_name", "company_name", "birth_date", "email", "phone", "street",
+          "postcode", "city", "country", "language", "invoice_number", "amount", "currency", "opened_on")  # fmt: skip
+# Cells seen in real files, good and bad, mixed with arbitrary text below.
+SAMPLES = {
+    "birth_date": ["1980-04-01", "01.04.1980", "04/01/1980", "19800401", "1850-01-01", "31.02.1980", "-", "2099-01-01"],
+    "email": ["anna@example.com", "Anna.Schmidt@EXAMPLE.de", "nope", "a@b", "-", "=1+1@x.de"],
+    "phone": ["030 1234567", "+49 30 1234567", "0049301234567", "01 42 68 53 00", "12", "+44 20 7946 0958"],
+    "postcode": ["10115", "D-10115", "1067", "75001", "SW1A 1AA", "ABC", "-", "+1"],
+    "country": ["DE", "de", "Deutschland", "France", "UK", "Atlantis", "", "F"],
+    "amount": ["10,00", "1.250,50", "1,250.50", "€ 45.99", "0", "-5", "abc", "1e5", "12345678901", "1.250"],
+    "currency": ["EUR", "eur", "€", " chf ", "EURO", "E1R"],
+    "language": ["de", "FR", "fr-CH", "de_AT", "German", "Französisch", "anglais", "klingon", "-"],
+    "opened_on": ["2026-01-02", "02.01.2026", "13/01/2026", "01/13/2026", "2026/1/2", "45123", "31.02.2026", "soon"],
+    "invoice_number": ["INV-1", "R 2026/001", "-1+1", "=SUM(A1)", "", "x" * 101],
+    "last_name": ["Schmidt", "Müller-Lüdenscheidt", "-", "@home", "x" * 201, "O'Brien"],
+    "street": ["Hauptstraße 5", "12 rue de la Paix", "+ 5", "x" * 301],
+}
+
+
+def both(raw: dict[str, str], s: ImportSettings) -> tuple[Any, Any]:
+    """(fast, model): each a (line dump, warnings) or the rejection's text; fast is None when it passes the row on."""
+    warnings: list[str] = []
+    fast = domain.line_without_model(raw, s, {}, warnings)
+    try:
+        line, model_warnings = domain.line_by_model(raw, s, {})
+        model: Any = (line.model_dump(), model_warnings)
+    except RowRejected as exc:
+        model = f"rejected: {exc}"
+    if fast is None:
+        return None, model
+    try:  # validate's own check after either path
+        line, _ = domain.validate(raw, s, {})
+    except RowRejected as exc:
+        return f"rejected: {exc}", model
+    assert line == fast
+    return (fast.model_dump(), warnings), model
+
+
+REQUIRED = ("last_name", "invoice_number", "amount", "opened_on")
+OPTIONAL = tuple(f for f in FIELDS if f not in REQUIRED)
+# Arbitrary printable text (what the plain path is for), and now and then any text at all (which it passes on).
+printable = st.text(st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs")) | st.just(" "),
+                    max_size=40)  # fmt: skip
+cell = st.one_of(printable, printable, st.text(max_size=20), st.sampled_from(["-", "=1", "+49 30 1", "€", "0", "ß"]))
+
+
+BASE = {"first_name": "Anna", "last_name": "Schmidt", "birth_date": "01.04.1980", "email": "anna@example.com",
+        "phone": "030 1234567", "street": "Hauptstraße 5", "postcode": "10115", "city": "Berlin", "country": "DE",
+        "language": "de", "invoice_number": "INV-1", "amount": "10,00", "currency": "EUR",
+        "opened_on": "2026-01-02"}  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(
+    changed=st.dictionaries(
+        st.sampled_from(FIELDS),
+        st.one_of(st.sampled_from([v for vs in SAMPLES.values() for v in vs]), cell),
+        min_size=1,
+        max_size=3,
+    ),
+    s=st.sampled_from(SETTINGS),
+)
+def test_the_plain_path_gives_what_the_model_gives_on_arbitrary_rows(
+    changed: dict[str, str], s: ImportSettings
+) -> None:
+    """A complete row with one to three cells replaced by arbitrary text."""
+    raw = {k: v for k, v in (BASE | changed).items() if v.strip()}  # ColumnMap.extract hands over no blank cells
+    fast, model = both(raw, s)
+    TAKEN.append(fast is not None)
+    if fast is not None:
+        assert fast == model
+
+
+TAKEN: list[bool] = []
+
+
+def test_the_arbitrary_rows_exercised_both_paths() -> None:
+    test_the_plain_path_gives_what_the_model_gives_on_arbitrary_rows()
+    assert 50 < sum(TAKEN) < len(TAKEN) - 50, (sum(TAKEN), len(TAKEN))
+
+
+def test_the_plain_path_gives_what_the_model_gives_on_every_combination_of_real_cells() -> None:
+    taken = 0
+    base = {"last_name": "Schmidt", "invoice_number": "INV-1", "amount": "10,00", "opened_on": "2026-01-02"}
+    for s, (field, values) in itertools.product(SETTINGS, SAMPLES.items()):
+        for value in values:
+            raw = {k: v for k, v in (base | {field: value}).items() if v.strip()}
+            fast, model = both(raw, s)
+            if fast is not None:
+                taken += 1
+                assert fast == model, (field, value)
+    assert taken > 100
+
+
+def test_ordinary_rows_take_the_plain_path_and_agree_with_the_model() -> None:
+    reader = open_table(iter(list(generated_csv(3000, seed=5))), "generated.csv")
+    columns = domain.resolve_columns(reader.header, ImportSettings())
+    taken = rows = 0
+    for record in reader.records():
+        assert record.cells is not None
+        raw = columns.extract(record.cells)
+        fast, model = both(raw, ImportSettings())
+        rows += 1
+        if fast is not None:
+            taken += 1
+            assert fast == model
+    assert rows == 3000 and taken == rows  # generated rows are all ordinary: none needs the model
