@@ -4,8 +4,12 @@ Each record's body is an EventBridge envelope. It is parsed into its catalogue m
 on the logger, and the service's handler for that event type runs at most once per ``event_id`` (powertools
 idempotency, persisted in the service's own table). A record that fails is reported in ``batchItemFailures``
 so only it returns to the queue; after the queue's maxReceiveCount it lands in the DLQ. Events the handler
-wrote to the outbox (``shared.outbox``, cause = the record's ``event_id``) are published after it, on every
-delivery, so a retry republishes whatever an earlier delivery committed and did not publish.
+wrote to the outbox (``shared.outbox``, cause = the record's ``event_id``) are published after it, and on every
+redelivery, so a retry republishes whatever an earlier delivery committed and did not publish.
+
+A use case marked :func:`rerunnable` (safe to run again as it is) needs no idempotency record. The events of the
+whole batch go out together after its records, 10 a PutEvents, and the outbox rows they came from are deleted 25
+a request: a record whose events did not go out is reported failed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -24,7 +28,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from shared import aws, outbox
+from shared import aws, bus, outbox
 from shared.events import Event, parse_envelope
 from shared.observability import lambda_handler, logger, metrics
 
@@ -63,6 +67,19 @@ def _once(service: str, table_name: str, fn: EventHandler, context: Any) -> Even
     return idempotent_function(data_keyword_argument="event", config=config, persistence_store=store)(fn)
 
 
+RERUNNABLE = "__finview_rerunnable__"
+
+
+def rerunnable(fn: EventHandler) -> EventHandler:
+    """Mark a use case that a redelivery may simply run again: every write it makes is conditional or keyed so that
+    a second run changes nothing, and the events it publishes may go out again (their consumers are idempotent on
+    the event id, and a snapshot supersedes an older one). It runs without powertools' idempotency record (the
+    record's two writes per event are what DynamoDB would charge for nothing), and the events it publishes go out
+    with the rest of the batch's, 10 a PutEvents."""
+    setattr(fn, RERUNNABLE, True)
+    return fn
+
+
 def consume(
     raw_event: dict[str, Any],
     context: Any,
@@ -73,6 +90,7 @@ def consume(
 ) -> dict[str, Any]:
     log = logger(service)
     processor = BatchProcessor(event_type=EventType.SQS)
+    outgoing: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}  # by message: entries, outbox rows
 
     def handle_record(record: SQSRecord) -> None:
         envelope = json.loads(record.body)
@@ -88,16 +106,58 @@ def consume(
             return handler(event)
 
         run.__name__ = run.__qualname__ = f"{service}.{type(event).__name__}"
-        with outbox.cause(event.event_id):
-            _once(service, table_name, run, context)(event=event)
-            # Outside the idempotent part: a retry whose handler is already done still publishes what the
-            # first delivery committed and did not get out (a failure here returns the record to the queue).
-            outbox.flush(table_name)
+        entries: list[dict[str, Any]] = []
+        with outbox.cause(event.event_id), outbox.watch(event.event_id) as built:
+            if getattr(handler, RERUNNABLE, False):
+                with bus.deferred() as entries:
+                    handler(event)
+            else:
+                _once(service, table_name, run, context)(event=event)
+            # Outside the idempotent part: a retry whose handler is already done still publishes what the first
+            # delivery committed and did not get out. Only a handler that built outbox rows, or a redelivery, can
+            # have rows to publish: a first delivery that built none skips the query.
+            first = (record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount") == "1"
+            rows = outbox.pending(table_name) if built() or not first else []
+        if entries or rows:
+            outgoing[record.message_id] = (entries, rows)
         metrics(service).add_metric(name=f"{type(event).__name__}Handled", unit="Count", value=1)
 
-    return dict(
-        process_partial_response(event=raw_event, record_handler=handle_record, processor=processor, context=context)
-    )
+    with processor(records=raw_event["Records"], handler=handle_record, lambda_context=context):
+        processor.process()
+    response = processor.response()
+    unsent = _send(outgoing, table_name, log)
+    if unsent:
+        # their events are not out: the records return to the queue (outbox rows stay for the retry or sweeper)
+        done = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        response["batchItemFailures"].extend({"itemIdentifier": m} for m in unsent if m not in done)
+    return dict(response)
+
+
+def _send(
+    outgoing: Mapping[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]], table_name: str, log: Any
+) -> list[str]:
+    """Publish the batch's events together (in record order, 10 a PutEvents), then delete the outbox rows that
+    went out (25 a request); returns the messages whose events did not all go out."""
+    if not outgoing:
+        return []
+    order = list(outgoing)
+    flat = [(m, e) for m in order for e in (*outgoing[m][0], *outbox.entries(outgoing[m][1]))]
+    sent = 0
+    try:
+        for batch in bus.batches([e for _, e in flat]):
+            bus.publish_entries(batch)
+            sent += len(batch)
+    except Exception:
+        log.exception("publishing the batch's events failed; their records return to the queue")
+    unsent = list(dict.fromkeys(m for m, _ in flat[sent:]))
+    published = [r for m in order if m not in unsent for r in outgoing[m][1]]
+    if published:
+        try:
+            outbox.delete_rows(published, table_name)
+        except Exception:
+            # published but still in the outbox: the sweeper publishes them again, with their ids (harmless)
+            log.exception("deleting published outbox rows failed")
+    return unsent
 
 
 def bus_consumer(

@@ -31,7 +31,7 @@ import contextvars
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,6 +47,8 @@ SWEEP_GRACE = timedelta(seconds=60)  # longer than any writer takes from its com
 
 _ser = TypeSerializer()
 _cause: contextvars.ContextVar[str | None] = contextvars.ContextVar("outbox_cause", default=None)
+# Rows built per watched cause (by any thread): a consumer that built none on a first delivery has none to flush.
+_watched: dict[str, int] = {}
 
 
 @contextlib.contextmanager
@@ -57,6 +59,16 @@ def cause(value: str) -> Iterator[str]:
         yield value
     finally:
         _cause.reset(token)
+
+
+@contextlib.contextmanager
+def watch(cause_id: str) -> Iterator[Callable[[], int]]:
+    """Count the rows built for ``cause_id`` inside this block; yields a function that tells how many so far."""
+    _watched.setdefault(cause_id, 0)
+    try:
+        yield lambda: _watched.get(cause_id, 0)
+    finally:
+        _watched.pop(cause_id, None)
 
 
 def current_cause() -> str:
@@ -75,6 +87,8 @@ def shard_of(cause_id: str) -> str:
 def row(event: Event, seq: int = 0, cause_id: str | None = None) -> dict[str, Any]:
     """The outbox row of ``event`` as a plain item (boto3 resource format)."""
     c = cause_id or current_cause()
+    if c in _watched:
+        _watched[c] += 1
     return {
         "PK": shard_of(c),
         "SK": f"{c}#{seq:04d}#{event.event_id}",
@@ -135,19 +149,28 @@ def pending(table_name: str, cause_id: str | None = None) -> list[dict[str, Any]
     )
 
 
+def entries(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The PutEvents entries of outbox rows."""
+    bus_name = aws.env("EVENT_BUS_NAME")
+    return [
+        {"Source": r["source"], "DetailType": r["detail_type"], "Detail": r["detail"], "EventBusName": bus_name}
+        for r in rows
+    ]
+
+
+def delete_rows(rows: Sequence[dict[str, Any]], table_name: str) -> None:
+    """Delete published rows, 25 a request."""
+    with aws.table(table_name).batch_writer() as batch:
+        for r in rows:
+            batch.delete_item(Key={"PK": r["PK"], "SK": r["SK"]})
+
+
 def publish_rows(rows: Sequence[dict[str, Any]], table_name: str) -> int:
     """Publish rows, then delete them: a crash between the two republishes them with their ids (harmless)."""
     if not rows:
         return 0
-    bus_name = aws.env("EVENT_BUS_NAME")
-    entries = [
-        {"Source": r["source"], "DetailType": r["detail_type"], "Detail": r["detail"], "EventBusName": bus_name}
-        for r in rows
-    ]
-    bus.publish_entries(entries)
-    with aws.table(table_name).batch_writer() as batch:
-        for r in rows:
-            batch.delete_item(Key={"PK": r["PK"], "SK": r["SK"]})
+    bus.publish_entries(entries(rows))
+    delete_rows(rows, table_name)
     return len(rows)
 
 
