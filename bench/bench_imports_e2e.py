@@ -120,12 +120,15 @@ def api_writes(stack: StackProcess, cases: list[dict[str, Any]], n: int, seed: i
     def one_owner(owner: str) -> list[int]:
         statuses = []
         _, points = stack.api("GET", f"/case-owners/{owner}/contact-points")
-        usable = [p for p in points["items"] if p["type"] in ("phone", "email")]
+        usable = sorted(
+            (p for p in points["items"] if p["type"] in ("phone", "email")), key=lambda p: p["type"] != "phone"
+        )
         if usable:
             p = usable[0]
             base = f"/case-owners/{owner}/contact-points/{p['contact_point_id']}"
-            kind = "successful_call" if p["type"] == "phone" else "acknowledgement_of_receipt"
-            statuses.append(stack.api("POST", f"{base}/validate", {"evidence": {"kind": kind}})[0])
+            # what confirms each type (an e-mail address only a reason, PRODUCT.md)
+            evidence = {"kind": "successful_call"} if p["type"] == "phone" else {"kind": "reason", "note": "confirmed"}
+            statuses.append(stack.api("POST", f"{base}/validate", {"evidence": evidence})[0])
             statuses.append(stack.api("POST", f"{base}/make-default")[0])
         while len(statuses) < 4:
             statuses.append(stack.api("POST", f"/cases/{owners[owner]}/notes", {"text": "called, no answer"})[0])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ from tests.integration.contacts.cases.support import envelope, imported
 from tests.integration.support import REGION, client, receive_all
 
 
-def _deliver(events: list[Event], receive_count: int = 1) -> dict[str, Any]:
+def _deliver(events: Sequence[Event], receive_count: int = 1) -> dict[str, Any]:
     """One SQS batch as Lambda's event source gives it, with the receive count SQS reports."""
     arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:finview-test-contacts-inbox"
     records = [
