@@ -119,7 +119,9 @@ class Ref:
     """A value of a function's environment known once the stack exists; resolved by ``Stack.env_for`` (local)
     and ``infra.template._env_refs`` (AWS)."""
 
-    kind: Literal["bus", "stage", "table", "bucket", "parameter", "queue_name", "configuration_set"]
+    kind: Literal[
+        "bus", "stage", "table", "bucket", "parameter", "queue_name", "configuration_set", "sms_configuration_set"
+    ]
     logical: str = ""
 
 
@@ -148,7 +150,8 @@ class Stack:
     functions: tuple[Function, ...]
     local_only_queues: tuple[Queue, ...] = field(default=())
     topics: tuple[Topic, ...] = ()
-    # Who sends e-mail through the stage's SES configuration set (its events go to the delivery-feedback topic).
+    # Who sends e-mail and SMS through the stage's SES and End User Messaging configuration sets (their events go
+    # to the delivery-feedback topic).
     ses_sender: Service | None = None
 
     parameters: tuple[Parameter, ...] = ()
@@ -179,6 +182,9 @@ class Stack:
                 env[q.outbox_env_var] = Ref("queue_name", q.logical)
         if service == self.ses_sender:
             env["SES_CONFIGURATION_SET"] = Ref("configuration_set")
+            # SMS through AWS End User Messaging with this configuration set (its TEXT_* events go to the same
+            # delivery-feedback topic); empty locally, where moto has no End User Messaging: SNS Publish instead.
+            env["SMS_CONFIGURATION_SET"] = Ref("sms_configuration_set")
         for p in self.parameters:
             if service in p.services:
                 env[p.env_var] = Ref("parameter", p.name)
@@ -209,6 +215,8 @@ def _local(value: str | Ref, names: Names, stack: Stack) -> str:
         return names.queue(value.logical)
     if value.kind == "configuration_set":
         return names.configuration_set
+    if value.kind == "sms_configuration_set":
+        return ""
     return stack.local_parameter(value.logical, names)
 
 

@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 from infra.definition import Function, Stack
 
-ResourceKind = Literal["table", "index", "bus", "objects", "queue", "sender", "configuration_set", "any", "sms"]
+ResourceKind = Literal[
+    "table", "index", "bus", "objects", "queue", "sender", "configuration_set", "any", "sms", "sms_configuration_set"
+]
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
 TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -101,7 +103,9 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         # E-mail goes out through the stage's configuration set: IAM checks the identity and the set.
         Grant(("ses:SendEmail",), "sender"),
         Grant(("ses:SendEmail",), "configuration_set"),
-        Grant(("sns:Publish",), "sms"),
+        Grant(("sns:Publish",), "sms"),  # the fallback without End User Messaging (the local stack)
+        # SMS through End User Messaging with the stage's configuration set (its events report the delivery).
+        Grant(("sms-voice:SendTextMessage",), "sms_configuration_set"),
         Grant(("s3:PutObject",), "objects", "letters"),  # one PDF per letter for the print service
         Grant(("sqs:SendMessage",), "queue", "calls-outbox"),  # call tasks for the dialer
     ),
@@ -143,6 +147,8 @@ def statements(f: Function, stack: Stack, ids: Any) -> list[dict[str, Any]]:
             resource = _sender_identities()
         elif g.kind == "configuration_set":
             resource = {"Fn::Sub": SES_CONFIGURATION_SET}
+        elif g.kind == "sms_configuration_set":
+            resource = {"Fn::GetAtt": ["SmsConfigurationSet", "Arn"]}
         elif g.kind == "any":
             resource = "*"
         else:

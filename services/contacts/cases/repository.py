@@ -163,15 +163,17 @@ def case_writes(
     correlation_id: str,
     why: dict[str, Any],
     events: Sequence[Event] = (),
+    restricted: bool = False,
 ) -> Tx:
-    """The case, its pointer, its audit entry and the outbox rows of ``events``, unless the case exists."""
+    """The case, its pointer, its audit entry and the outbox rows of ``events``, unless the case exists. The case
+    of a ``restricted`` owner stays out of the client's case list (GDPR Art. 18)."""
     item = case.model_dump(mode="json")
     item.update(case_owner_id=case_owner_id, client_id=client_id, status="open", revision=0)
+    listed = {"GSI1PK": f"CLIENT#{client_id}#CASES", "GSI1SK": f"{case.opened_on.isoformat()}#{case.case_id}"}
     stored = {
         **owner_key(case_owner_id, f"CASE#{case.case_id}"),
         **item,
-        "GSI1PK": f"CLIENT#{client_id}#CASES",
-        "GSI1SK": f"{case.opened_on.isoformat()}#{case.case_id}",
+        **({"restricted": True} if restricted else listed),
     }
     pointer = {"PK": f"CASE#{case.case_id}", "SK": "POINTER", "case_owner_id": case_owner_id, "client_id": client_id}
     return (
@@ -246,6 +248,24 @@ def ensure_case(
     """Create the case, its pointer, its audit entry and the outbox rows of ``events`` together; False if the
     case already existed."""
     return write_unless_exists([case_writes(client_id, case_owner_id, case, actor, correlation_id, why, events)])[0]
+
+
+def learn_language(case_owner_id: str, language: str) -> bool:
+    """A case owner imported again with a language: kept only when none is known (a collector's choice or an
+    earlier file wins; PATCH /case-owners/{id} changes it). False when one was known."""
+    try:
+        store.table().update_item(
+            Key=owner_key(case_owner_id, "PROFILE"),
+            UpdateExpression="SET #l = :l",
+            ConditionExpression="attribute_exists(PK) AND attribute_not_exists(#l)",
+            ExpressionAttributeNames={"#l": "language"},
+            ExpressionAttributeValues={":l": language},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def get_owner(case_owner_id: str) -> CaseOwner | None:

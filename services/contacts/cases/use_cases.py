@@ -16,6 +16,7 @@ from services.contacts.cases.models import (
     CaseActionIn,
     CaseFile,
     CaseOwner,
+    CaseOwnerChange,
     CaseOwnerFile,
     ContactActionOut,
     Note,
@@ -37,7 +38,7 @@ log = logger(SERVICE)
 
 def get_case_file(case_id: str, who: Identity, include_invalid: bool = False) -> CaseFile:
     case_file = repository.get_case_file(case_id, include_invalid=include_invalid)
-    if case_file is None or not who.may_see_client(case_file.case.client_id):
+    if case_file is None or not who.may_see_client(case_file.case.client_id) or _hidden(case_file.case.restricted, who):
         # A client user asking for another client's case learns nothing, not even that it exists.
         raise NotFound("case", case_id)
     return case_file
@@ -58,6 +59,30 @@ def get_case_owner(case_owner_id: str, who: Identity) -> CaseOwnerFile:
         cases=repository.owner_cases(case_owner_id),
         defaults=repository.defaults(case_owner_id),  # type: ignore[arg-type]
     )
+
+
+def change_case_owner(case_owner_id: str, change: CaseOwnerChange, who: Identity, correlation_id: str) -> CaseOwner:
+    """PATCH /case-owners/{id}: the language debtor messages are written in (null: back to the business unit's)."""
+    owner = contact_points.owner_for_change(case_owner_id, who)
+    fields = {name: getattr(change, name) for name in change.model_fields_set}
+    before = {name: getattr(owner, name) for name in fields}
+    if fields == before:
+        return owner
+    tx = repository.Tx().update(repository.owner_key(case_owner_id, "PROFILE"), fields)
+    tx.audit(
+        audit.entry(
+            case_owner_id,
+            audit.Actor.of(who),
+            "case_owner.changed",
+            target_type="case_owner",
+            target_id=case_owner_id,
+            before=before,
+            after=fields,
+            correlation_id=correlation_id,
+        )
+    )
+    tx.commit()
+    return owner.model_copy(update=fields)
 
 
 def list_audit(case_owner_id: str, who: Identity, limit: int, next_token: str | None) -> Page[AuditEntry]:
@@ -88,9 +113,14 @@ def case_item(case_id: str, who: Identity, *, change: bool) -> dict[str, Any]:
     if change and not who.is_agency:
         raise Forbidden("client users may read their cases, not change them")
     item = repository.get_case_item(str(pointer["case_owner_id"]), case_id)
-    if item is None:
+    if item is None or _hidden(bool(item.get("restricted")), who):
         raise NotFound("case", case_id)
     return item
+
+
+def _hidden(restricted: bool, who: Identity) -> bool:
+    """A restricted case owner's cases are the agency's alone (GDPR Art. 18, Recital 67)."""
+    return restricted and not who.is_agency
 
 
 # ---- case file: collector, notepad, actions -------------------------------------------------------------
@@ -192,6 +222,8 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     stored_points = repository.point_items(owner_id)
     existing = {str(i["contact_point_id"]) for i in stored_points}
     points = domain.points_to_add(owner_id, event.contact_points, existing, "import")
+    known = repository.get_owner(owner_id)  # a restricted owner's new case stays out of the case list
+    restricted = known is not None and known.restricted_since is not None
     # The owner, its cases (each with its CaseOpened in the outbox, id derived from the case: a delivery that
     # dies after the commit leaves it there, and the consumer's flush on the retry publishes it) and its points
     # in one TransactWriteItems (a few past 100 items); what exists already is left as it is.
@@ -216,21 +248,25 @@ def on_case_file_imported(event: CaseFileImported) -> None:
                             opened_on=case.opened_on,
                         )
                     ],
+                    restricted=restricted,
                 )
                 for case in cases
             ),
             *(repository.point_writes(owner_id, new, actor, event.correlation_id, why) for new in points),
         ]
     )
+    if not written[0] and event.case_owner.language:
+        repository.learn_language(owner_id, event.case_owner.language)  # a known owner, a language at last
     metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=sum(written[1 : 1 + len(cases)]))
     # The contacts snapshot tells enrichment what the owner lacks (a newer snapshot supersedes a lost one). When
     # every point this event brought was written, the stored points are those read above and those written (no
-    # second read); a new owner is the one just written.
+    # second read); the owner is the one read above, or the one just written.
     points_written = all(written[1 + len(cases) :])
+    new_owner = CaseOwner(client_id=event.client_id, **event.case_owner.model_dump()) if written[0] else None
     enrichment.publish_contacts_changed(
         owner_id,
         event.correlation_id,
-        owner=CaseOwner(client_id=event.client_id, **event.case_owner.model_dump()) if written[0] else None,
+        owner=known or new_owner,
         items=sorted(  # in key order, as a read gives them
             [*stored_points, *(repository.point_item(owner_id, new) for new in points)], key=lambda i: str(i["SK"])
         )

@@ -300,7 +300,9 @@ PINNED_POLICIES = {
         "Allow ses:SendEmail on ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${SesConfigurationSet}",
         "Allow s3:PutObject on ${LettersBucket}/*",
         "Allow sqs:SendMessage on CallsOutboxQueue",
-        # SMS go to phone numbers, which IAM names "*" only; every topic is denied.
+        "Allow sms-voice:SendTextMessage on SmsConfigurationSet",
+        # SMS go to phone numbers, which IAM names "*" only; every topic is denied (the fallback without End User
+        # Messaging: the local stack).
         "Allow sns:Publish on *",
         "Deny sns:Publish on sns:*:*:*",
     },
@@ -328,6 +330,20 @@ def test_ses_events_reach_notifications_outcomes_queue_through_the_feedback_topi
     assert subscription["Endpoint"] == {"Fn::GetAtt": [queue_id(STACK.queue("notifications-outcomes")), "Arn"]}
     env = resources[function_id(STACK.function("notifications", "on_bus_events"))]["Properties"]["Environment"]
     assert env["Variables"]["SES_CONFIGURATION_SET"] == {"Ref": "SesConfigurationSet"}
+
+
+def test_sms_delivery_status_reaches_the_same_queue_through_end_user_messagings_configuration_set() -> None:
+    """SNS Publish to a phone number can only log its delivery status to CloudWatch Logs; End User Messaging's
+    configuration set sends TEXT_* events to an SNS topic: the feedback topic, which only SES and it may use."""
+    resources = render()["Resources"]
+    [destination] = resources["SmsConfigurationSet"]["Properties"]["EventDestinations"]
+    assert destination["Enabled"] and destination["SnsDestination"] == {"TopicArn": {"Ref": "DeliveryFeedbackTopic"}}
+    assert destination["MatchingEventTypes"] == ["TEXT_ALL"]
+    [statement] = resources["DeliveryFeedbackTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": ["ses.amazonaws.com", "sms-voice.amazonaws.com"]}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    env = resources[function_id(STACK.function("notifications", "on_bus_events"))]["Properties"]["Environment"]
+    assert env["Variables"]["SMS_CONFIGURATION_SET"] == {"Ref": "SmsConfigurationSet"}
 
 
 def test_code_folders_install_every_package_the_services_import(built: Path) -> None:
