@@ -14,11 +14,12 @@ a request: a record whose events did not go out is reported failed.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import os
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -68,6 +69,26 @@ def _once(service: str, table_name: str, fn: EventHandler, context: Any) -> Even
 
 
 RERUNNABLE = "__finview_rerunnable__"
+_batch_reads: contextvars.ContextVar[dict[Hashable, Any] | None] = contextvars.ContextVar("batch_reads", default=None)
+T = TypeVar("T")
+
+
+def read_once_per_batch(key: Hashable, load: Callable[[], T]) -> T:
+    """``load()`` once per consumer invocation for ``key`` (a client's settings, read by every record of a batch of
+    its cases); outside a consumer invocation (the API, a schedule) every call loads."""
+    reads = _batch_reads.get()
+    if reads is None:
+        return load()
+    if key not in reads:
+        reads[key] = load()
+    return reads[key]  # type: ignore[no-any-return]
+
+
+def forget_for_the_batch(key: Hashable) -> None:
+    """The writer of what ``key`` read: the batch's next records read it again."""
+    reads = _batch_reads.get()
+    if reads is not None:
+        reads.pop(key, None)
 
 
 def rerunnable(fn: EventHandler) -> EventHandler:
@@ -122,8 +143,12 @@ def consume(
             outgoing[record.message_id] = (entries, rows)
         metrics(service).add_metric(name=f"{type(event).__name__}Handled", unit="Count", value=1)
 
-    with processor(records=raw_event["Records"], handler=handle_record, lambda_context=context):
-        processor.process()
+    reads = _batch_reads.set({})
+    try:
+        with processor(records=raw_event["Records"], handler=handle_record, lambda_context=context):
+            processor.process()
+    finally:
+        _batch_reads.reset(reads)
     response = processor.response()
     unsent = _send(outgoing, table_name, log)
     if unsent:

@@ -9,6 +9,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from datetime import date
 from typing import Any
 
 import pytest
@@ -161,3 +162,51 @@ def test_the_snapshot_built_from_the_writes_is_the_one_read_back(aws: Provisione
     expected = _comparable(json.loads(read_back.model_dump_json()))
     assert _comparable(_published_snapshot(aws, owner)) == expected
     assert len(expected["contact_points"]) == 3
+
+
+def test_a_read_is_shared_by_the_records_of_a_batch_until_its_writer_runs(aws: Provisioned) -> None:
+    """``read_once_per_batch``: the records of one invocation share a read (enrichment's client settings); the
+    writer of that data makes the next records read again; another invocation reads afresh."""
+    from shared import consumer
+    from shared.events import CaseOpened, ClientSettingsChanged
+
+    loads: list[str] = []
+    value = {"v": "old"}
+
+    def read(event: Event) -> None:
+        loads.append(consumer.read_once_per_batch("k", lambda: value["v"]))
+
+    def write(event: Event) -> None:
+        value["v"] = "new"
+        consumer.forget_for_the_batch("k")
+
+    def opened() -> CaseOpened:
+        return CaseOpened(
+            correlation_id="c", client_id="x", case_owner_id="o", case_id=uuid.uuid4().hex, opened_on=date(2026, 9, 1)
+        )
+
+    changed = ClientSettingsChanged(correlation_id="c", client_id="x", settings={})
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:q"
+
+    def batch(*events: Event) -> list[dict[str, Any]]:
+        return [
+            sqs_record({"Body": json.dumps(envelope(e)), "MessageId": f"m{n}", "ReceiptHandle": "rh"}, arn, REGION)
+            for n, e in enumerate(events)
+        ]
+
+    handlers: dict[type[Event], Any] = {
+        CaseOpened: consumer.rerunnable(read),
+        ClientSettingsChanged: consumer.rerunnable(write),
+    }
+    table = aws.names.table("enrichment")
+    value["v"] = "first"
+    result = consumer.consume(
+        {"Records": batch(opened(), opened(), changed, opened())},
+        None,
+        service="t",
+        table_name=table,
+        handlers=handlers,
+    )
+    assert result == {"batchItemFailures": []}
+    assert loads == ["first", "first", "new"]
+    assert consumer.read_once_per_batch("k", lambda: "outside") == "outside"
