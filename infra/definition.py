@@ -91,6 +91,7 @@ class Bucket:
     env_var: str
     notify_queue: str | None = None  # ObjectCreated notifications go to this queue
     cors: bool = False
+    expire_days: int | None = None  # every object expires (and its old versions a day later)
 
 
 @dataclass(frozen=True)
@@ -342,13 +343,27 @@ STACK = Stack(
                 ev.MessageComplained,
                 ev.SmsFailed,
                 ev.OptOutReceived,
+                # Each service's answer to a data subject's request (GDPR Art. 15).
+                ev.ImportsSubjectAccessCompleted,
+                ev.EnrichmentSubjectAccessCompleted,
+                ev.NotificationsSubjectAccessCompleted,
             ),
         ),
-        Rule("to-imports", "imports-inbox", (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOwnersMerged)),
+        Rule(
+            "to-imports",
+            "imports-inbox",
+            (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOwnersMerged, ev.SubjectAccessRequested),
+        ),
         Rule(
             "to-enrichment",
             "enrichment-inbox",
-            (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOpened, ev.CaseOwnerContactsChanged),
+            (
+                ev.ClientRegistered,
+                ev.ClientSettingsChanged,
+                ev.CaseOpened,
+                ev.CaseOwnerContactsChanged,
+                ev.SubjectAccessRequested,
+            ),
         ),
         Rule(
             "to-notifications",
@@ -361,6 +376,7 @@ STACK = Stack(
                 ev.ImportCompleted,
                 ev.ImportFailed,
                 ev.EnrichmentBudgetReached,
+                ev.SubjectAccessRequested,
             ),
         ),
     ),
@@ -369,6 +385,8 @@ STACK = Stack(
         Bucket("attachments", "contacts", "ATTACHMENTS_BUCKET", cors=True),
         # One PDF per letter for the print service (letters/<date>/<message_id>.pdf).
         Bucket("letters", "notifications", "LETTERS_BUCKET"),
+        # A data subject's export (GDPR Art. 15): private, its link valid 24 h, the object gone after 2 days.
+        Bucket("exports", "contacts", "EXPORTS_BUCKET", expire_days=2),
     ),
     functions=tuple(_wired_functions()),
     parameters=(

@@ -62,6 +62,7 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         PUBLISH,
         # Presigned uploads and downloads act with the function's rights; HeadObject needs GetObject.
         Grant(("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), "objects", "attachments"),
+        Grant(("s3:GetObject",), "objects", "exports"),  # the presigned link to a data subject's export
         # A business unit's own sender must be verified in SES before it is accepted.
         Grant(("ses:GetIdentityVerificationAttributes",), "any"),  # an action without resource-level permissions
     ),
@@ -70,7 +71,13 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         *_own_table("contacts", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem"),
         PUBLISH,
     ),
-    ("contacts", "on_bus_events"): (*_own_table("contacts", *CONSUMER, "dynamodb:ConditionCheckItem"), PUBLISH),
+    ("contacts", "on_bus_events"): (
+        *_own_table("contacts", *CONSUMER, "dynamodb:ConditionCheckItem"),
+        PUBLISH,
+        # A data subject's export: the attachments' files read, the zip written (GDPR Art. 15).
+        Grant(("s3:GetObject",), "objects", "attachments"),
+        Grant(("s3:PutObject",), "objects", "exports"),
+    ),
     # The daily payment-plan reminders: reads the plans due, asks the contact policy's gate (a conditional
     # transaction) for each, which records and announces the ContactActionRequested.
     ("contacts", "on_reminder_schedule"): (
@@ -89,7 +96,8 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem"), "table", "imports"),
     ),
     # Both consumers only keep their service's copy of what clients registered and set: no bucket, no index.
-    ("imports", "on_bus_events"): (*_own_table("imports", *CONSUMER, index=False), PUBLISH),
+    # A data subject's request reads what matching knows of the person in a batch (GDPR Art. 15).
+    ("imports", "on_bus_events"): (*_own_table("imports", *CONSUMER, "dynamodb:BatchGetItem", index=False), PUBLISH),
     # Keeps its copy of clients' settings and case owners' contact snapshots; reads the owners of a case in batches
     # and the sparse "next attempt due" index.
     ("enrichment", "on_bus_events"): (*_own_table("enrichment", *CONSUMER, "dynamodb:BatchGetItem"), PUBLISH),

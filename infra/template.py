@@ -363,6 +363,15 @@ def _lifecycle(b: Bucket) -> dict[str, Any]:
             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
         }
     ]
+    if b.expire_days:
+        rules.append(
+            {
+                "Id": "objects-expire",
+                "Status": "Enabled",
+                "ExpirationInDays": b.expire_days,
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+            }
+        )
     if b.notify_queue:
         key, value = operations.REJECTED_ROWS_TAG
         rules.append(

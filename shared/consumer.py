@@ -128,17 +128,16 @@ def consume(
 
         run.__name__ = run.__qualname__ = f"{service}.{type(event).__name__}"
         entries: list[dict[str, Any]] = []
-        with outbox.cause(event.event_id), outbox.watch(event.event_id) as built:
+        with outbox.cause(event.event_id):
             if getattr(handler, RERUNNABLE, False):
                 with bus.deferred() as entries:
                     handler(event)
             else:
                 _once(service, table_name, run, context)(event=event)
             # Outside the idempotent part: a retry whose handler is already done still publishes what the first
-            # delivery committed and did not get out. Only a handler that built outbox rows, or a redelivery, can
-            # have rows to publish: a first delivery that built none skips the query.
-            first = (record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount") == "1"
-            rows = outbox.pending(table_name) if built() or not first else []
+            # delivery committed and did not get out. A first delivery whose handler wrote no outbox row has
+            # nothing to publish: no query.
+            rows = outbox.pending(table_name) if outbox.rows_made() or _redelivered(record) else []
         if entries or rows:
             outgoing[record.message_id] = (entries, rows)
         metrics(service).add_metric(name=f"{type(event).__name__}Handled", unit="Count", value=1)
@@ -183,6 +182,12 @@ def _send(
             # published but still in the outbox: the sweeper publishes them again, with their ids (harmless)
             log.exception("deleting published outbox rows failed")
     return unsent
+
+
+def _redelivered(record: SQSRecord) -> bool:
+    """SQS's receive count says whether an earlier delivery ran; unknown counts as a retry."""
+    count = (record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount")
+    return count is None or int(count) > 1
 
 
 def bus_consumer(

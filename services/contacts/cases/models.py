@@ -254,7 +254,7 @@ class AuditEntry(BaseModel):
     actor: str
     actor_role: str
     action: str
-    target_type: Literal["case_owner", "case", "contact_point", "note", "attachment", "hold"]
+    target_type: Literal["case_owner", "case", "contact_point", "note", "attachment", "hold", "data_request"]
     target_id: str
     case_id: str | None = None
     before: dict[str, Any] | None = None

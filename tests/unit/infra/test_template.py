@@ -218,6 +218,8 @@ def test_buckets_take_tls_only_expire_old_versions_and_rejected_rows_and_allow_o
         if b.cors:
             cors = bucket["CorsConfiguration"]["CorsRules"]
             assert [r["AllowedOrigins"] for r in cors] == [{"Ref": "AllowedOrigins"}]  # was "*"
+    exports = resources["ExportsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert next(r for r in exports if r["Id"] == "objects-expire")["ExpirationInDays"] == 2  # the link lasts 24 h
     drops = resources["DropsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     rejected = next(r for r in drops if r["Id"] == "rejected-rows-expire")
     key, value = operations.REJECTED_ROWS_TAG
@@ -272,8 +274,12 @@ PINNED_POLICIES = {
     "APIHandler": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem")
     | PUBLISH
     | {f"Allow s3:{a} on ${{AttachmentsBucket}}/*" for a in ("GetObject", "PutObject", "DeleteObject")}
+    | {"Allow s3:GetObject on ${ExportsBucket}/*"}  # presigns the link to a data subject's export
     | {"Allow ses:GetIdentityVerificationAttributes on *"},
-    "ContactsOnBusEvents": _table_grants("ContactsTable", *CONSUMER, "ConditionCheckItem") | PUBLISH,
+    # A data subject's export: reads the attachments' files, writes the zip.
+    "ContactsOnBusEvents": _table_grants("ContactsTable", *CONSUMER, "ConditionCheckItem")
+    | PUBLISH
+    | {"Allow s3:GetObject on ${AttachmentsBucket}/*", "Allow s3:PutObject on ${ExportsBucket}/*"},
     "ContactsReleaseDeferredContacts": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
     "ContactsOnReminderSchedule": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
     # The outbox sweeps: what dead writers left, published and deleted.
@@ -287,8 +293,8 @@ PINNED_POLICIES = {
     }
     | {"Allow sqs:SendMessage on ImportsDropsQueue"},
     "ImportsCheckStuckImports": {f"Allow dynamodb:{a} on ImportsTable" for a in ("GetItem", "Query", "DeleteItem")},
-    # No drop bucket, no queue, no index: it only keeps imports' copy of client settings.
-    "ImportsOnBusEvents": _table_grants("ImportsTable", *CONSUMER, index=False) | PUBLISH,
+    # No drop bucket, no queue, no index: imports' copy of client settings, and a data subject's match profile.
+    "ImportsOnBusEvents": _table_grants("ImportsTable", *CONSUMER, "BatchGetItem", index=False) | PUBLISH,
     "EnrichmentOnBusEvents": _table_grants("EnrichmentTable", *CONSUMER, "BatchGetItem") | PUBLISH,
     "EnrichmentOnSchedule": _table_grants("EnrichmentTable", *READ_WRITE, "BatchGetItem", "BatchWriteItem") | PUBLISH,
     "NotificationsOnBusEvents": _table_grants("NotificationsTable", *CONSUMER, "ConditionCheckItem")
