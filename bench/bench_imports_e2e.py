@@ -177,7 +177,7 @@ def batch_write_baseline(stack: StackProcess, items: int) -> float:
 
 
 def run(report: Report, quick: bool) -> None:
-    sizes = (500, 2_000) if quick else (10_000, 100_000)
+    sizes: tuple[int, ...] = (500, 2_000) if quick else (10_000, 100_000)
     # BENCH_E2E_SIZES=2000,10000 (and BENCH_E2E_WRITES=…): other sizes, e.g. what fits the time a session has
     if os.environ.get("BENCH_E2E_SIZES"):
         sizes = tuple(int(n) for n in os.environ["BENCH_E2E_SIZES"].split(","))
