@@ -357,6 +357,12 @@ def contact_point_ids(case_owner_id: str) -> set[str]:
         KeyConditionExpression=Key("PK").eq(f"OWNER#{case_owner_id}") & Key("SK").begins_with("CP#"),
         ConsistentRead=True,
     )
+    return ids_of_points(case_owner_id, items)
+
+
+def ids_of_points(case_owner_id: str, items: list[dict[str, Any]]) -> set[str]:
+    """The points' ids, and the ids their values would have on this owner (a point moved in by a merge keeps its
+    own id; the same value proposed again must still be recognised as that point)."""
     ids = {str(i["contact_point_id"]) for i in items}
     ids.update(
         domain.contact_point_id(case_owner_id, ContactPointData(type=i["type"], value=str(i["value"]))) for i in items

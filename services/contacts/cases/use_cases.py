@@ -216,18 +216,18 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     """Create or merge the case owner, its cases and contact points. Idempotent on content as well as on the
     event id: every id is deterministic and every write is conditional, so a re-import changes nothing."""
     owner_id = event.case_owner.case_owner_id
-    stored = repository.get_owner(owner_id)
-    if stored is not None and stored.merged_into is not None:
+    known = repository.get_owner(owner_id)  # a restricted owner's new case stays out of the case list
+    if known is not None and known.merged_into is not None:
         # Rows imported before imports learnt of an accepted merge: they belong to the surviving case owner.
         owner_id = surviving_owner(owner_id)
         event = event.model_copy(update={"case_owner": event.case_owner.model_copy(update={"case_owner_id": owner_id})})
+        known = repository.get_owner(owner_id)
     actor = audit.Actor.system("imports")
     why = {"event_id": event.event_id, "import_id": event.import_id, "rows": event.row_numbers}
     cases = list({case.case_id: case for case in event.cases}.values())  # one write per item and transaction
     stored_points = repository.point_items(owner_id)
-    existing = {str(i["contact_point_id"]) for i in stored_points}
+    existing = repository.ids_of_points(owner_id, stored_points)
     points = domain.points_to_add(owner_id, event.contact_points, existing, "import")
-    known = repository.get_owner(owner_id)  # a restricted owner's new case stays out of the case list
     restricted = known is not None and known.restricted_since is not None
     # The owner, its cases (each with its CaseOpened in the outbox, id derived from the case: a delivery that
     # dies after the commit leaves it there, and the consumer's flush on the retry publishes it) and its points
