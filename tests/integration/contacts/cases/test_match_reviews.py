@@ -132,11 +132,14 @@ def test_accepting_merges_the_case_owners_and_tells_imports(aws: Provisioned) ->
     assert api.call("POST", f"/clients/{client_id}/match-reviews/review-1/reject").error["code"] == "review_decided"
     assert deliver(requested(client_id, event_id=new_id())) == {"batchItemFailures": []}
     assert api.call("GET", f"/clients/{client_id}/match-reviews").body["items"] == []
-    # Rows imported for the merged case owner before imports learnt of the merge land at the survivor.
-    late = imported(NEW, client_id=client_id, case_ids=("case-late",), points=(("email", "anna@example.com"),))
+    # Rows imported for the merged case owner before imports learnt of the merge land at the survivor; a point
+    # that moved in keeps its id and is still recognised by its value.
+    late = imported(NEW, client_id=client_id, case_ids=("case-late",),
+                    points=(("email", "anna@example.com"), ("phone", "+49 40 7654321")))  # fmt: skip
     assert deliver(late.model_copy(update={"event_id": new_id()})) == {"batchItemFailures": []}
     assert "case-late" in [c["case_id"] for c in api.call("GET", f"/case-owners/{OLD}").body["cases"]]
     assert len([p for p in _points(OLD) if p["type"] == "email"]) == 1
+    assert len([p for p in _points(OLD) if p["type"] == "phone"]) == 2
 
 
 def test_rejecting_records_the_decision_and_refusals_are_specific(aws: Provisioned) -> None:
