@@ -34,3 +34,27 @@ class DataRequestOut(BaseModel):
     progress: dict[str, ServiceProgress]
     download_url: str | None = Field(default=None, description="presigned, until link_expires_at")
     link_expires_at: datetime | None = None
+
+
+class ErasureIn(In):
+    reason: str = Field(min_length=1, max_length=2000, description="why: e.g. 'Art. 17 request, letter of 20.11.'")
+    received_on: date | None = Field(default=None, description="when the debtor's request arrived")
+
+
+class ErasureOut(BaseModel):
+    request_id: str
+    kind: str = Field(description="erasure")
+    case_owner_id: str
+    status: str = Field(description="waiting (restricted until earliest_erasure) | erasing | erased")
+    requested_by: str
+    requested_at: datetime
+    received_on: date
+    reason: str
+    retention_years: int
+    retention_law: str = Field(description="the law (or the client's setting) that keeps the records until then")
+    earliest_erasure: date | None = Field(
+        default=None, description="the first day the job may erase; None while a case is open"
+    )
+    erasing_since: datetime | None = None
+    erased_at: datetime | None = None
+    answers: dict[str, dict[str, int]] = Field(default_factory=dict, description="what each service erased")

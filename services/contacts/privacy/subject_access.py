@@ -59,7 +59,7 @@ def one_month_after(day: date) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def _key(request_id: str, sk: str = "REQUEST") -> dict[str, str]:
+def request_key(request_id: str, sk: str = "REQUEST") -> dict[str, str]:
     return {"PK": f"DSR#{request_id}", "SK": sk}
 
 
@@ -98,7 +98,7 @@ def _part_item(
     request_id: str, service: str, part: int, parts: int, section: dict[str, Any], counts: dict[str, int]
 ) -> dict[str, Any]:
     return {
-        **_key(request_id, f"PART#{service}#{part:04d}"),
+        **request_key(request_id, f"PART#{service}#{part:04d}"),
         "service": service,
         "part": part,
         "parts": parts,
@@ -123,7 +123,7 @@ def request_export(
     for n, part in enumerate(parts, start=1):  # idempotent: a retried request (same key) writes the same parts
         store.table().put_item(Item=_part_item(request_id, "contacts", n, len(parts), part, counts))
     record = {
-        **_key(request_id),
+        **request_key(request_id),
         "request_id": request_id,
         "kind": "access",
         "case_owner_id": case_owner_id,
@@ -197,7 +197,7 @@ def on_access_completed(event: SubjectAccessCompleted) -> None:
 
 
 def get_record(request_id: str) -> dict[str, Any] | None:
-    item = store.table().get_item(Key=_key(request_id), ConsistentRead=True).get("Item")
+    item = store.table().get_item(Key=request_key(request_id), ConsistentRead=True).get("Item")
     return dict(item) if item else None
 
 
@@ -247,7 +247,7 @@ def assemble(record: dict[str, Any], parts: list[dict[str, Any]]) -> None:
     key = object_key(request_id)
     s3.put_object(Bucket=_bucket(), Key=key, Body=buffer.getvalue(), ContentType="application/zip")
     tx = Tx().update(
-        _key(request_id),
+        request_key(request_id),
         {
             "status": "ready",
             "object_key": key,
