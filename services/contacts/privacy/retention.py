@@ -8,6 +8,7 @@ A person may be erased once no case is open and the longest period, counted from
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -57,7 +58,7 @@ def kept_until(closed_on: date, retention: Retention) -> date:
     return add_years(start, retention.years)
 
 
-def earliest_erasure(cases: list[tuple[str, date | None]], retention: Retention) -> date | None:
+def earliest_erasure(cases: Sequence[tuple[str, date | None]], retention: Retention) -> date | None:
     """(status, closed on) of each case → the first day the person may be erased; None while a case is open."""
     if any(status in OPEN for status, _ in cases):
         return None
