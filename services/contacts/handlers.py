@@ -13,7 +13,7 @@ from services.contacts.cases import use_cases as cases
 from services.contacts.clients import enrichment_costs
 from services.contacts.policy import gate
 from services.contacts.policy import use_cases as policy
-from services.contacts.privacy import erasure, subject_access
+from services.contacts.privacy import art14, erasure, subject_access
 from shared.consumer import bus_consumer, outbox_publisher
 from shared.events import (
     CaseFileImported,
@@ -57,7 +57,7 @@ on_bus_events = bus_consumer(
     {
         CaseFileImported: cases.on_case_file_imported,
         EnrichmentResultFound: cases.on_enrichment_result,
-        MessageSent: case_messages.on_message_sent,
+        MessageSent: _both(case_messages.on_message_sent, art14.contacted),
         MessageDelivered: case_messages.on_outcome,
         MessageFailed: case_messages.on_outcome,
         MessageBounced: _both(case_messages.on_outcome, policy.on_message_bounced),

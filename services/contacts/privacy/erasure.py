@@ -34,7 +34,7 @@ from services.contacts.clients import repository as clients_repository
 from services.contacts.identity import Identity
 from services.contacts.policy import repository as policy_repository
 from services.contacts.policy import rules
-from services.contacts.privacy import models, restriction, retention, subject_access
+from services.contacts.privacy import art14, models, restriction, retention, subject_access
 from shared import aws, dynamo, outbox
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.events import SubjectErasureCompleted, SubjectErasureRequested, new_id
@@ -318,6 +318,7 @@ def erase_own(record: dict[str, Any]) -> dict[str, int]:
         counts["audit_stripped"] += 1
         if entry.get("action") == "data_export.requested":
             counts["exports"] += _erase_export(str(entry["target_id"]))
+    counts["other"] += art14.forget(str(record["client_id"]), owner_id)
     profile = next((i for i in items if i["SK"] == "PROFILE"), None)
     if profile is not None and not profile.get("erased_at"):
         store.table().put_item(

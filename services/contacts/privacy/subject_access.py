@@ -28,7 +28,7 @@ from services.contacts.cases import audit, repository
 from services.contacts.cases.repository import Tx, WriteConflict
 from services.contacts.identity import Identity
 from services.contacts.privacy import models
-from shared import aws, outbox, subject_requests
+from shared import aws, expiry, outbox, subject_requests
 from shared.errors import Forbidden, NotFound
 from shared.events import SubjectAccessCompleted, SubjectAccessRequested, new_id
 from shared.observability import logger
@@ -104,6 +104,7 @@ def _part_item(
         "parts": parts,
         "counts": counts,
         "section": json.dumps(section, default=str),
+        "expiration": expiry.expires("data_export_parts", now()),  # copies of the person's data: not for long
     }
 
 
