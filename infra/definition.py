@@ -270,6 +270,8 @@ SIZING: dict[tuple[str, str], Sizing] = {
     ("enrichment", "on_schedule"): Sizing(timeout=300),
     # A batch of deferred contacts, each decided and written like an API request.
     ("contacts", "release_deferred_contacts"): Sizing(timeout=120),
+    # Erases each due person's records and files; a run cut short is finished by the next (resumable).
+    ("contacts", "erase_due"): Sizing(timeout=300),
 }
 
 
@@ -347,12 +349,21 @@ STACK = Stack(
                 ev.ImportsSubjectAccessCompleted,
                 ev.EnrichmentSubjectAccessCompleted,
                 ev.NotificationsSubjectAccessCompleted,
+                ev.ImportsSubjectErasureCompleted,
+                ev.EnrichmentSubjectErasureCompleted,
+                ev.NotificationsSubjectErasureCompleted,
             ),
         ),
         Rule(
             "to-imports",
             "imports-inbox",
-            (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOwnersMerged, ev.SubjectAccessRequested),
+            (
+                ev.ClientRegistered,
+                ev.ClientSettingsChanged,
+                ev.CaseOwnersMerged,
+                ev.SubjectAccessRequested,
+                ev.SubjectErasureRequested,
+            ),
         ),
         Rule(
             "to-enrichment",
@@ -363,6 +374,7 @@ STACK = Stack(
                 ev.CaseOpened,
                 ev.CaseOwnerContactsChanged,
                 ev.SubjectAccessRequested,
+                ev.SubjectErasureRequested,
             ),
         ),
         Rule(
@@ -377,6 +389,7 @@ STACK = Stack(
                 ev.ImportFailed,
                 ev.EnrichmentBudgetReached,
                 ev.SubjectAccessRequested,
+                ev.SubjectErasureRequested,
             ),
         ),
     ),

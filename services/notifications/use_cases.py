@@ -26,8 +26,10 @@ from shared.events import (
     ImportFailed,
     NotificationSent,
     NotificationsSubjectAccessCompleted,
+    NotificationsSubjectErasureCompleted,
     Sender,
     SubjectAccessRequested,
+    SubjectErasureRequested,
 )
 from shared.observability import logger, metrics
 
@@ -183,3 +185,23 @@ def on_subject_access_requested(event: SubjectAccessRequested) -> None:
     records = [subject_requests.without_keys(r) for r in message_records.of_case_owner(event.case_owner_id)]
     section = {"messages": records}
     bus.publish(subject_requests.answer(NotificationsSubjectAccessCompleted, event, SERVICE, section))
+
+
+def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
+    """Erase what notifications holds about the person (GDPR Art. 17): every message to them, where it went, its
+    delivery claim and, for a letter, the PDF."""
+    records = message_records.of_case_owner(event.case_owner_id)
+    letters = settings.outbox().letters_bucket
+    files = sum(message_records.erase(r, letters) for r in records)
+    bus.publish(
+        [
+            NotificationsSubjectErasureCompleted(
+                event_id=subject_requests.answer_id(event.request_id, SERVICE),
+                correlation_id=event.correlation_id,
+                request_id=event.request_id,
+                case_owner_id=event.case_owner_id,
+                service=SERVICE,
+                counts={"messages": len(records), "letter_files": files},
+            )
+        ]
+    )
