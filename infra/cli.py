@@ -174,7 +174,13 @@ def cmd_expire(args: argparse.Namespace) -> int:
     assert stack.provisioned
     when = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
     names = stack.provisioned.names
-    print(json.dumps({t.logical: expiry.sweep(names.table(t.logical), when) for t in STACK.tables}))
+    tables = {t.logical: expiry.sweep(names.table(t.logical), when) for t in STACK.tables}
+    buckets = {
+        b.logical: expiry.sweep_bucket(names.bucket(b.logical), b.expire_days, when)
+        for b in STACK.buckets
+        if b.expire_days
+    }
+    print(json.dumps({"tables": tables, "buckets": buckets}))
     return 0
 
 

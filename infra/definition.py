@@ -394,7 +394,8 @@ STACK = Stack(
         ),
     ),
     buckets=(
-        Bucket("drops", "imports", "DROP_BUCKET", notify_queue="imports-drops"),
+        # A client's file holds every debtor's row: once imported (staged rows expire after 30 days too), it goes.
+        Bucket("drops", "imports", "DROP_BUCKET", notify_queue="imports-drops", expire_days=30),
         Bucket("attachments", "contacts", "ATTACHMENTS_BUCKET", cors=True),
         # One PDF per letter for the print service (letters/<date>/<message_id>.pdf).
         Bucket("letters", "notifications", "LETTERS_BUCKET"),

@@ -2,8 +2,9 @@
 
 In AWS, DynamoDB deletes an item some time after the epoch second in its ``expiration`` attribute (the TTL attribute
 every table declares, ``infra.definition.Table.ttl_attribute``), and S3 lifecycle rules expire files (the template:
-old versions after 30 days, rejected-rows files after 30, data exports after 2). Moto runs neither, so ``sweep``
-deletes what has expired: the local stack's ``finview expire`` and the tests call it, as TTL would act.
+old versions after 30 days, dropped files and rejected-rows files after 30, data exports after 2). Moto runs
+neither, so ``sweep`` and ``sweep_bucket`` delete what has expired: the local stack's ``finview expire`` and the
+tests call them, as TTL and the lifecycle rules would act.
 
 Records of a case (the case owner, cases, contact points, notes, messages, the audit trail) have no class here: they
 are kept while the case is open and for the legal retention period after, then erased on request
@@ -35,6 +36,18 @@ CLASSES: dict[str, timedelta] = {
 def expires(kind: str, at: datetime) -> int:
     """The ``expiration`` value of a record of ``kind`` written at ``at`` (epoch seconds, as DynamoDB TTL reads)."""
     return int((at + CLASSES[kind]).timestamp())
+
+
+def sweep_bucket(bucket: str, days: int, at: datetime) -> int:
+    """Local S3 lifecycle: every version of every object older than ``days`` at ``at``, deleted; returns how many."""
+    s3 = aws.client("s3")
+    cutoff, deleted = at - timedelta(days=days), 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            if version["LastModified"] < cutoff:
+                s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+                deleted += 1
+    return deleted
 
 
 def sweep(table_name: str, at: datetime) -> int:

@@ -221,7 +221,8 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     cases = list({case.case_id: case for case in event.cases}.values())  # one write per item and transaction
     existing = repository.contact_point_ids(owner_id)
     points = domain.points_to_add(owner_id, event.contact_points, existing, "import")
-    known = repository.get_owner(owner_id)  # a restricted owner's new case stays out of the case list
+    # A restricted owner's new case stays out of the case list; an owner imports just created cannot be restricted.
+    known = repository.get_owner(owner_id) if event.matched_by != "new" else None
     restricted = known is not None and known.restricted_since is not None
     # The owner, its cases (each with its CaseOpened in the outbox, id derived from the case: a delivery that
     # dies after the commit leaves it there, and the consumer's flush on the retry publishes it) and its points

@@ -40,7 +40,7 @@ def test_an_export_holds_every_service_s_data_and_the_attachment_behind_a_24_hou
     status = api.call("GET", f"/data-requests/{request['request_id']}").body
     assert status["status"] == "ready", status
     assert status["progress"]["enrichment"]["counts"] == {"contacts_copy": 1, "tracked_cases": 1, "ledger": 0}
-    assert status["progress"]["notifications"]["counts"] == {"messages": 1}
+    assert status["progress"]["notifications"]["counts"] == {"messages": 1, "collector_messages": 0}
 
     with urllib.request.urlopen(status["download_url"]) as answer:
         archive = zipfile.ZipFile(io.BytesIO(answer.read()))

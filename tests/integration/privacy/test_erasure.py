@@ -64,6 +64,8 @@ def test_erasure_waits_for_the_open_case_and_the_retention_then_erases_everythin
     assert api.call("GET", f"/clients/{world['client_id']}/cases").body["items"] == []
     (hold,) = api.call("GET", f"/case-owners/{OWNER}/holds").body  # the contact policy refuses (test_restriction)
     assert (hold["kind"], hold["active"], hold["rule"]) == ("restriction", True, "processing_restricted")
+    lift = api.call("POST", f"/case-owners/{OWNER}/holds/{hold['hold_id']}/end", {"reason": "by mistake"})
+    assert (lift.status, lift.body["error"]["code"]) == (409, "erasure_pending")
     again = api.call("POST", f"/case-owners/{OWNER}/erasure", {"reason": "twice"})
     assert (again.status, again.body["error"]["code"]) == (409, "erasure_already_requested")
     assert erasure.erase_due(datetime(2040, 1, 1, tzinfo=UTC))["waiting"] == 1  # a case is open: never

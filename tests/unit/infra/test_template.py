@@ -220,6 +220,8 @@ def test_buckets_take_tls_only_expire_old_versions_and_rejected_rows_and_allow_o
             assert [r["AllowedOrigins"] for r in cors] == [{"Ref": "AllowedOrigins"}]  # was "*"
     exports = resources["ExportsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert next(r for r in exports if r["Id"] == "objects-expire")["ExpirationInDays"] == 2  # the link lasts 24 h
+    dropped = resources["DropsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert next(r for r in dropped if r["Id"] == "objects-expire")["ExpirationInDays"] == 30  # every debtor's row
     drops = resources["DropsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     rejected = next(r for r in drops if r["Id"] == "rejected-rows-expire")
     key, value = operations.REJECTED_ROWS_TAG
