@@ -37,7 +37,11 @@ PLANS: dict[tuple[str, str], Plan] = {
     # A request writes at most one transaction of a few items: 20 units/s per copy is generous.
     ("contacts", "app"): Plan(share=0.25, writes_per_copy=20),
     # A batch of 10 CaseFileImported events, each up to ~25 case owners with cases and contact points.
-    ("contacts", "on_bus_events"): Plan(share=0.65, writes_per_copy=250),
+    ("contacts", "on_bus_events"): Plan(share=0.6, writes_per_copy=250),
+    # Daily, the few people whose erasure is due: each a few hundred deletes at most.
+    ("contacts", "erase_due"): Plan(
+        share=0.05, writes_per_copy=100, cap=1, why="one daily run; a second copy would erase the same people"
+    ),
     # Every minute, the outbox rows a dead writer left: a few deletes.
     ("contacts", "publish_outbox"): Plan(share=0.05, writes_per_copy=100, cap=1, why="one sweep at a time"),
     ("enrichment", "publish_outbox"): Plan(share=0.05, writes_per_copy=100, cap=1, why="one sweep at a time"),

@@ -4,6 +4,8 @@ finview up                 moto on loopback + infra + contacts API + dispatcher,
 finview demo               the walking skeleton on a fresh local stack, printed
 finview enrich --now       fire the enrichment schedule against the running stack
 finview release [--at T]   fire the schedule that releases deferred contacts (as of T)
+finview erase [--at T]     fire the daily erasure job (GDPR Art. 17) as of T
+finview expire [--at T]    delete what DynamoDB TTL would have deleted by T (moto runs no TTL)
 finview template [--out]   render the SAM template and code folders for AWS
 finview import FILE --client ID   drop a file for a client into the running stack and follow the import
 """
@@ -153,6 +155,35 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    """Fire the daily erasure job once, as of --at (what a day past the retention period would erase)."""
+    stack = _attach()
+    when = datetime.fromisoformat(args.at) if args.at else None
+    assert stack.dispatcher
+    result = stack.dispatcher.fire(stack.function("contacts", "erase_due"), when)
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_expire(args: argparse.Namespace) -> int:
+    """Local TTL: every table's items whose ``expiration`` has passed at --at (default now), deleted."""
+    from infra.definition import STACK
+    from shared import expiry
+
+    stack = _attach()
+    assert stack.provisioned
+    when = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
+    names = stack.provisioned.names
+    tables = {t.logical: expiry.sweep(names.table(t.logical), when) for t in STACK.tables}
+    buckets = {
+        b.logical: expiry.sweep_bucket(names.bucket(b.logical), b.expire_days, when)
+        for b in STACK.buckets
+        if b.expire_days
+    }
+    print(json.dumps({"tables": tables, "buckets": buckets}))
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Upload FILE to the running stack's drop bucket under the client's folder, follow the job, print the report."""
     import time
@@ -225,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     release = sub.add_parser("release", help="fire the schedule that releases deferred contacts (running stack)")
     release.add_argument("--at", help="run as of this time (ISO 8601 with offset), default now")
     release.set_defaults(func=cmd_release)
+    erase = sub.add_parser("erase", help="fire the daily erasure job (running stack)")
+    erase.add_argument("--at", help="run as of this time (ISO 8601 with offset), default now")
+    erase.set_defaults(func=cmd_erase)
+    expire = sub.add_parser("expire", help="delete what DynamoDB TTL would have deleted (running stack)")
+    expire.add_argument("--at", help="as of this time (ISO 8601 with offset), default now")
+    expire.set_defaults(func=cmd_expire)
     imp = sub.add_parser("import", help="drop a file for a client into the running stack and follow the import")
     imp.add_argument("file")
     imp.add_argument("--client", required=True, help="the client id (the drop folder)")

@@ -270,6 +270,8 @@ SIZING: dict[tuple[str, str], Sizing] = {
     ("enrichment", "on_schedule"): Sizing(timeout=300),
     # A batch of deferred contacts, each decided and written like an API request.
     ("contacts", "release_deferred_contacts"): Sizing(timeout=120),
+    # Erases each due person's records and files; a run cut short is finished by the next (resumable).
+    ("contacts", "erase_due"): Sizing(timeout=300),
 }
 
 
@@ -348,12 +350,21 @@ STACK = Stack(
                 ev.ImportsSubjectAccessCompleted,
                 ev.EnrichmentSubjectAccessCompleted,
                 ev.NotificationsSubjectAccessCompleted,
+                ev.ImportsSubjectErasureCompleted,
+                ev.EnrichmentSubjectErasureCompleted,
+                ev.NotificationsSubjectErasureCompleted,
             ),
         ),
         Rule(
             "to-imports",
             "imports-inbox",
-            (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOwnersMerged, ev.SubjectAccessRequested),
+            (
+                ev.ClientRegistered,
+                ev.ClientSettingsChanged,
+                ev.CaseOwnersMerged,
+                ev.SubjectAccessRequested,
+                ev.SubjectErasureRequested,
+            ),
         ),
         Rule(
             "to-enrichment",
@@ -364,6 +375,7 @@ STACK = Stack(
                 ev.CaseOpened,
                 ev.CaseOwnerContactsChanged,
                 ev.SubjectAccessRequested,
+                ev.SubjectErasureRequested,
             ),
         ),
         Rule(
@@ -378,11 +390,13 @@ STACK = Stack(
                 ev.ImportFailed,
                 ev.EnrichmentBudgetReached,
                 ev.SubjectAccessRequested,
+                ev.SubjectErasureRequested,
             ),
         ),
     ),
     buckets=(
-        Bucket("drops", "imports", "DROP_BUCKET", notify_queue="imports-drops"),
+        # A client's file holds every debtor's row: once imported (staged rows expire after 30 days too), it goes.
+        Bucket("drops", "imports", "DROP_BUCKET", notify_queue="imports-drops", expire_days=30),
         Bucket("attachments", "contacts", "ATTACHMENTS_BUCKET", cors=True),
         # One PDF per letter for the print service (letters/<date>/<message_id>.pdf).
         Bucket("letters", "notifications", "LETTERS_BUCKET"),

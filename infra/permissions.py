@@ -14,8 +14,20 @@ from typing import Any, Literal
 from infra.definition import Function, Stack
 
 ResourceKind = Literal[
-    "table", "index", "bus", "objects", "queue", "sender", "configuration_set", "any", "sms", "sms_configuration_set"
+    "table",
+    "index",
+    "bus",
+    "objects",
+    "bucket",
+    "queue",
+    "sender",
+    "configuration_set",
+    "any",
+    "sms",
+    "sms_configuration_set",
 ]
+# Erasing a file for good: every version of it (versioned buckets keep the old ones), listed on the bucket.
+ERASE_FILES = ("s3:DeleteObject", "s3:DeleteObjectVersion")
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
 TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -84,6 +96,16 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         *_own_table("contacts", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem"),
         PUBLISH,
     ),
+    # The daily erasure job (GDPR Art. 17): the person's items deleted or stripped, their files and earlier exports
+    # deleted in every version, SubjectErasureRequested announced.
+    ("contacts", "erase_due"): (
+        *_own_table("contacts", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem"),
+        PUBLISH,
+        Grant(ERASE_FILES, "objects", "attachments"),
+        Grant(("s3:ListBucketVersions",), "bucket", "attachments"),
+        Grant(ERASE_FILES, "objects", "exports"),
+        Grant(("s3:ListBucketVersions",), "bucket", "exports"),
+    ),
     ("imports", "on_file_dropped"): (
         *_own_table("imports", *TABLE_READ, *TABLE_WRITE, *BATCH),
         PUBLISH,
@@ -115,6 +137,9 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         # SMS through End User Messaging with the stage's configuration set (its events report the delivery).
         Grant(("sms-voice:SendTextMessage",), "sms_configuration_set"),
         Grant(("s3:PutObject",), "objects", "letters"),  # one PDF per letter for the print service
+        # A data subject's erasure: their letters' PDFs, every version.
+        Grant(ERASE_FILES, "objects", "letters"),
+        Grant(("s3:ListBucketVersions",), "bucket", "letters"),
         Grant(("sqs:SendMessage",), "queue", "calls-outbox"),  # call tasks for the dialer
     ),
     # SES's and SMS delivery notifications from the outcomes queue (polling is SAM's): the message's record is
@@ -149,6 +174,9 @@ def statements(f: Function, stack: Stack, ids: Any) -> list[dict[str, Any]]:
         elif g.kind == "objects":
             bucket = next(b for b in stack.buckets if b.logical == g.name)
             resource = {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::${{{ids.bucket_id(bucket)}}}/*"}
+        elif g.kind == "bucket":
+            bucket = next(b for b in stack.buckets if b.logical == g.name)
+            resource = {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::${{{ids.bucket_id(bucket)}}}"}
         elif g.kind == "queue":
             resource = {"Fn::GetAtt": [ids.queue_id(stack.queue(g.name)), "Arn"]}
         elif g.kind == "sender":

@@ -29,12 +29,12 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from shared import aws, bus, outbox
+from shared import aws, bus, expiry, outbox
 from shared.events import Event, parse_envelope
 from shared.observability import lambda_handler, logger, metrics
 
 EventHandler = Callable[..., Any]
-IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
+IDEMPOTENCY_TTL_SECONDS = int(expiry.CLASSES["event_idempotency"].total_seconds())
 
 
 class _PerKeyPersistence(DynamoDBPersistenceLayer):

@@ -719,6 +719,48 @@ SubjectAccessCompleted = (
 )
 
 
+class SubjectErasureRequested(Event):
+    """The day has come to erase a person (GDPR Art. 17; the legal exceptions have run out): every service erases
+    what it holds about them and replies with its ``…SubjectErasureCompleted`` (counts only, never the data)."""
+
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "SubjectErasureRequested.v1"
+
+    request_id: str
+    client_id: str
+    case_owner_id: str
+    case_ids: list[str]
+    import_ids: list[str] = Field(default_factory=list)
+
+
+class SubjectErasureAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_id: str
+    case_owner_id: str
+    service: str
+    counts: dict[str, int] = Field(description="what was erased, per kind of record")
+
+
+class ImportsSubjectErasureCompleted(Event, SubjectErasureAnswer):
+    SOURCE = SOURCE_IMPORTS
+    DETAIL_TYPE = "ImportsSubjectErasureCompleted.v1"
+
+
+class EnrichmentSubjectErasureCompleted(Event, SubjectErasureAnswer):
+    SOURCE = SOURCE_ENRICHMENT
+    DETAIL_TYPE = "EnrichmentSubjectErasureCompleted.v1"
+
+
+class NotificationsSubjectErasureCompleted(Event, SubjectErasureAnswer):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "NotificationsSubjectErasureCompleted.v1"
+
+
+SubjectErasureCompleted = (
+    ImportsSubjectErasureCompleted | EnrichmentSubjectErasureCompleted | NotificationsSubjectErasureCompleted
+)
+
 CATALOGUE: dict[tuple[str, str], type[Event]] = {
     (cls.SOURCE, cls.DETAIL_TYPE): cls
     for cls in (
@@ -754,6 +796,10 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
         ImportsSubjectAccessCompleted,
         EnrichmentSubjectAccessCompleted,
         NotificationsSubjectAccessCompleted,
+        SubjectErasureRequested,
+        ImportsSubjectErasureCompleted,
+        EnrichmentSubjectErasureCompleted,
+        NotificationsSubjectErasureCompleted,
     )
 }
 

@@ -21,11 +21,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
+from shared import expiry
 from shared.api import ApiError
 from shared.consumer import _persistence
 
 HEADER = "idempotency-key"
-TTL_SECONDS = 24 * 3600
+TTL_SECONDS = int(expiry.CLASSES["api_idempotency"].total_seconds())
 MAX_KEY_LENGTH = 255
 
 Answer = tuple[int, str]  # status and JSON body

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
+from shared.redaction import RedactingFormatter
+
 NAMESPACE = "FinView"
 # A consumer batch with nothing to count is normal; powertools would warn on every such invocation.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -53,7 +55,8 @@ class _Destination(logging.Handler):
 
 @functools.cache
 def logger(service: str) -> Logger:
-    return Logger(service=service, logger_handler=_Destination())
+    # Every line without personal data (GDPR): e-mails, phones and names go before the line is written.
+    return Logger(service=service, logger_handler=_Destination(), logger_formatter=RedactingFormatter())
 
 
 @functools.cache

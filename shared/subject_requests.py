@@ -94,3 +94,8 @@ def answer(
         )
         for n, part in enumerate(parts, start=1)
     ]
+
+
+def answer_id(request_id: str, service: str) -> str:
+    """The event id of ``service``'s erasure answer: the same on every redelivery of the request."""
+    return str(uuid.uuid5(_NAMESPACE, f"{request_id}|{service}|erased"))

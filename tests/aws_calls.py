@@ -102,8 +102,10 @@ def _actions(call: Call) -> list[str]:
         return ["dynamodb:GetItem"] if op == "TransactGetItems" else [f"dynamodb:{op}"]
     if call.service == "s3":
         versioned = "Version" if p.get("VersionId") else ""
-        if op in ("GetObject", "HeadObject"):
-            return [f"s3:GetObject{versioned}"]
+        if op in ("GetObject", "HeadObject", "DeleteObject"):
+            return [f"s3:{op.replace('Head', 'Get')}{versioned}"]
+        if op == "ListObjectVersions":  # listing a bucket is authorised on the bucket, not on its objects
+            return ["s3:ListBucketVersions"]
         if op in ("CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "PutObject"):
             return ["s3:PutObject", *(["s3:PutObjectTagging"] if p.get("Tagging") else [])]
         return [f"s3:{op}"]
@@ -128,7 +130,7 @@ def _resource(call: Call, stack: Stack, names: Names) -> tuple[str, str]:
         return ("bus", "")
     if call.service == "s3":
         buckets = {names.bucket(b.logical): b.logical for b in stack.buckets}
-        return ("objects", buckets[p["Bucket"]])
+        return ("bucket" if call.operation.startswith("List") else "objects", buckets[p["Bucket"]])
     if call.service == "sqs":
         queues = {names.queue(q.logical): q.logical for q in stack.queues}
         return ("queue", queues[p["QueueUrl"].rsplit("/", 1)[-1]])

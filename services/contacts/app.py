@@ -43,5 +43,7 @@ on_reminder_schedule = wiring.on_schedule(app, "rate(1 day)", handlers.on_remind
 publish_outbox = wiring.on_schedule(app, "rate(1 minute)", handlers.publish_outbox)  # events writers left
 # Deferred automatic contacts go out within minutes of their next allowed time (a window opening, a hold ending).
 release_deferred_contacts = wiring.on_schedule(app, "rate(5 minutes)", handlers.release_deferred_contacts)
+# A data subject's erasure, once the legal exceptions have run out (GDPR Art. 17(3)).
+erase_due = wiring.on_schedule(app, "rate(1 day)", handlers.erase_due)
 
 __all__ = ["Call", "app"]

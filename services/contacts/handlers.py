@@ -13,7 +13,7 @@ from services.contacts.cases import use_cases as cases
 from services.contacts.clients import enrichment_costs
 from services.contacts.policy import gate
 from services.contacts.policy import use_cases as policy
-from services.contacts.privacy import subject_access
+from services.contacts.privacy import art14, erasure, subject_access
 from shared.consumer import bus_consumer, outbox_publisher, rerunnable
 from shared.events import (
     CaseFileImported,
@@ -22,8 +22,10 @@ from shared.events import (
     EnrichmentAttemptSettled,
     EnrichmentResultFound,
     EnrichmentSubjectAccessCompleted,
+    EnrichmentSubjectErasureCompleted,
     Event,
     ImportsSubjectAccessCompleted,
+    ImportsSubjectErasureCompleted,
     MatchReviewRequested,
     MessageBounced,
     MessageComplained,
@@ -31,6 +33,7 @@ from shared.events import (
     MessageFailed,
     MessageSent,
     NotificationsSubjectAccessCompleted,
+    NotificationsSubjectErasureCompleted,
     OptOutReceived,
     SmsFailed,
 )
@@ -56,7 +59,7 @@ on_bus_events = bus_consumer(
         # conditional, deterministically keyed writes: a redelivery may run them again (no idempotency record)
         CaseFileImported: rerunnable(cases.on_case_file_imported),
         EnrichmentResultFound: cases.on_enrichment_result,
-        MessageSent: case_messages.on_message_sent,
+        MessageSent: _both(case_messages.on_message_sent, art14.contacted),
         MessageDelivered: case_messages.on_outcome,
         MessageFailed: case_messages.on_outcome,
         MessageBounced: _both(case_messages.on_outcome, policy.on_message_bounced),
@@ -70,6 +73,9 @@ on_bus_events = bus_consumer(
         ImportsSubjectAccessCompleted: subject_access.on_access_completed,
         EnrichmentSubjectAccessCompleted: subject_access.on_access_completed,
         NotificationsSubjectAccessCompleted: subject_access.on_access_completed,
+        ImportsSubjectErasureCompleted: erasure.on_erasure_completed,
+        EnrichmentSubjectErasureCompleted: erasure.on_erasure_completed,
+        NotificationsSubjectErasureCompleted: erasure.on_erasure_completed,
     },
 )
 
@@ -96,3 +102,10 @@ def on_reminder_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "held_back": run.held_back,
         "failed": len(run.failed),
     }
+
+
+@lambda_handler(SERVICE)
+def erase_due(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """Daily: erase the people whose earliest erasure date has passed (GDPR Art. 17); finish half-done erasures."""
+    when = event.get("time")
+    return erasure.erase_due(datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None)

@@ -13,6 +13,7 @@ from shared.events import (
     ClientRegistered,
     ClientSettingsChanged,
     SubjectAccessRequested,
+    SubjectErasureRequested,
     new_id,
 )
 from shared.observability import lambda_handler
@@ -39,6 +40,7 @@ on_bus_events = bus_consumer(
         CaseOpened: rerunnable(use_cases.on_case_opened),
         CaseOwnerContactsChanged: rerunnable(use_cases.on_case_owner_contacts_changed),
         SubjectAccessRequested: use_cases.on_subject_access_requested,
+        SubjectErasureRequested: use_cases.on_subject_erasure_requested,
     },
 )
 

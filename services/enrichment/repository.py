@@ -52,6 +52,18 @@ def subject_data(case_owner_id: str, case_ids: Iterable[str]) -> dict[str, list[
     return section
 
 
+def erase_subject(case_owner_id: str, case_ids: Iterable[str]) -> dict[str, int]:
+    """A data subject's erasure: every item ``subject_data`` finds, deleted (safe to run again)."""
+    section = subject_data(case_owner_id, case_ids)
+    owner = _query({"KeyConditionExpression": Key("PK").eq(f"OWNER#{case_owner_id}")})
+    with _table().batch_writer() as batch:
+        for item in owner:
+            batch.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
+        for item in [*section["tracked_cases"], *section["ledger"]]:
+            batch.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
+    return {kind: len(items) for kind, items in section.items()}
+
+
 def _readable(item: dict[str, Any]) -> dict[str, Any]:
     """The item with the JSON it stores as text (the search subject, a bureau's result) as JSON again."""
     out = dict(item)

@@ -35,8 +35,10 @@ from shared.events import (
     EnrichmentAttemptSettled,
     EnrichmentBudgetReached,
     EnrichmentSubjectAccessCompleted,
+    EnrichmentSubjectErasureCompleted,
     Event,
     SubjectAccessRequested,
+    SubjectErasureRequested,
     TracedContactPoint,
     new_id,
 )
@@ -374,3 +376,21 @@ def on_subject_access_requested(event: SubjectAccessRequested) -> None:
         for kind, items in repository.subject_data(event.case_owner_id, event.case_ids).items()
     }
     bus.publish(subject_requests.answer(EnrichmentSubjectAccessCompleted, event, SERVICE, section))
+
+
+def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
+    """Erase what enrichment holds about the person (GDPR Art. 17): its copy of the snapshot, the tracked cases,
+    the searches and what the bureau found."""
+    counts = repository.erase_subject(event.case_owner_id, event.case_ids)
+    bus.publish(
+        [
+            EnrichmentSubjectErasureCompleted(
+                event_id=subject_requests.answer_id(event.request_id, SERVICE),
+                correlation_id=event.correlation_id,
+                request_id=event.request_id,
+                case_owner_id=event.case_owner_id,
+                service=SERVICE,
+                counts=counts,
+            )
+        ]
+    )

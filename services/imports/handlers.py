@@ -13,7 +13,13 @@ from services.imports import drops, pipeline, settings, use_cases
 from services.imports.report import is_report
 from shared import aws
 from shared.consumer import bus_consumer
-from shared.events import CaseOwnersMerged, ClientRegistered, ClientSettingsChanged, SubjectAccessRequested
+from shared.events import (
+    CaseOwnersMerged,
+    ClientRegistered,
+    ClientSettingsChanged,
+    SubjectAccessRequested,
+    SubjectErasureRequested,
+)
 from shared.observability import lambda_handler, logger, metrics
 
 SERVICE = "imports"
@@ -85,5 +91,6 @@ on_bus_events = bus_consumer(
         ClientSettingsChanged: use_cases.on_settings_changed,
         CaseOwnersMerged: use_cases.on_case_owners_merged,
         SubjectAccessRequested: use_cases.on_subject_access_requested,
+        SubjectErasureRequested: use_cases.on_subject_erasure_requested,
     },
 )

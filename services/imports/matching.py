@@ -600,3 +600,21 @@ def confirm_merge(index: MatchIndex, surviving: str, merged: str, tag: str) -> b
     source.merged_into = surviving
     index.put({}, {surviving: target, merged: source})
     return True
+
+
+def profile_keys(profile: OwnerProfile) -> set[str]:
+    """The block keys the index may hold for a case owner, rebuilt from what its profile keeps (an erasure removes
+    the owner from each). A key of a name variant the profile did not keep is not rebuilt: without the profile,
+    which an erasure deletes, such a key can no longer link a row to the owner (``_candidates`` skips it)."""
+    keys = {f"email:{v}" for v in profile.emails} | {f"phone:{v}" for v in profile.phones}
+    keys |= {f"addr:{v}" for v in profile.addresses} | {f"ref:{v}" for v in profile.refs}
+    postcodes = {"|".join(a.split("|")[:2]) for a in profile.addresses}
+    for identity in profile.identities:
+        given, _, family = identity.partition("|")
+        tokens = identity.removeprefix("#") if identity.startswith("#") else " ".join(norm.name_tokens(given, family))
+        if not tokens:
+            continue
+        keys.add(f"name:{tokens}")
+        keys |= {f"name:{tokens}|{p}" for p in postcodes}
+        keys |= {f"dob:{d}|{i}" for d in profile.birth_dates for i in {t[0] for t in tokens.split()}}
+    return keys

@@ -51,7 +51,7 @@ from services.imports import report as reports
 from services.imports.domain import ImportSettings, Rejection, StagedRow
 from services.imports.matching import AUTO_SCORE, Matcher
 from services.imports.parsing import FileRejected, Record, TableReader, open_table
-from shared import aws, bus
+from shared import aws, bus, expiry
 from shared.events import Event, ImportCompleted, ImportFailed
 from shared.observability import logger, metrics
 
@@ -337,6 +337,7 @@ def stage_batch(
     warnings += repeat_warnings
     decisions = matcher.match_batch([(row, line) for row, _, line in valid])
     items: list[dict[str, Any]] = []
+    expiration = expiry.expires("import_rows", datetime.now(UTC))  # debtors' rows expire on their own (DynamoDB TTL)
     for (row, line_no, debtor), decision in zip(valid, decisions, strict=True):
         staged = StagedRow(
             row=row,
@@ -352,7 +353,7 @@ def stage_batch(
             ),
         )
         sk = f"ROW#{decision.case_owner_id}#{row:09d}"
-        items.append({"PK": f"JOB#{import_id}", "SK": sk, "data": staged.model_dump_json()})
+        items.append({"PK": f"JOB#{import_id}", "SK": sk, "data": staged.model_dump_json(), "expiration": expiration})
     for r in rejections:
         items.append(
             {
@@ -364,6 +365,7 @@ def stage_batch(
                 "code": r.code,
                 "reason": r.reason[:MAX_REASON_CHARS],
                 "cells": [c[: reports.MAX_CELL_IN_REPORT] for c in r.cells],
+                "expiration": expiration,
             }
         )
     per_row: dict[int, int] = {}
@@ -372,7 +374,7 @@ def stage_batch(
         if counts.warnings + len(per_row) < MAX_WARNINGS_STORED:
             items.append(
                 {"PK": f"JOB#{import_id}", "SK": f"WARN#{row:09d}#{per_row[row]:02d}", "row": row, "line": line_no,
-                 "warning": message}
+                 "warning": message, "expiration": expiration}
             )  # fmt: skip
     items += [
         {"PK": f"JOB#{import_id}", "SK": f"INVOICE#{key}", "row": row, "line": line_no}

@@ -242,6 +242,39 @@ def owner_rows(import_id: str, case_owner_id: str) -> list[dict[str, Any]]:
     return list(_query(f"JOB#{import_id}", f"ROW#{case_owner_id}#", f"ROW#{case_owner_id}#~"))
 
 
+def erase_owner(client_id: str, case_owner_id: str, keys: Iterable[str], rows: list[dict[str, Any]]) -> dict[str, int]:
+    """A data subject's erasure: the owner leaves every match key (a key left empty goes), its profile and staged
+    rows go. Conditional updates, so a key another owner joined meanwhile keeps that owner."""
+    prefix = f"MATCH#{client_id}#"
+    counts = {"match_keys": 0, "match_profile": 0, "staged_rows": 0}
+    for item in batch_get((prefix + k, "KEY") for k in keys):
+        if case_owner_id not in item.get("owners", {}):
+            continue
+        key = {"PK": item["PK"], "SK": "KEY"}
+        try:
+            _table().update_item(
+                Key=key,
+                UpdateExpression="REMOVE owners.#o",
+                ConditionExpression="attribute_exists(owners.#o)",
+                ExpressionAttributeNames={"#o": case_owner_id},
+            )
+            _table().delete_item(
+                Key=key, ConditionExpression="size(owners) = :none", ExpressionAttributeValues={":none": 0}
+            )
+        except ClientError as exc:
+            if not dynamo.is_condition_failure(exc):
+                raise
+        counts["match_keys"] += 1
+    profile_key = {"PK": f"{prefix}owner#{case_owner_id}", "SK": "PROFILE"}
+    counts["match_profile"] = int("Item" in _table().get_item(Key=profile_key))
+    _table().delete_item(Key=profile_key)
+    with _table().batch_writer() as batch:
+        for row in rows:
+            batch.delete_item(Key={"PK": row["PK"], "SK": row["SK"]})
+    counts["staged_rows"] = len(rows)
+    return counts
+
+
 def rejections(import_id: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
     return _query(f"JOB#{import_id}", "REJECT#", "REJECT$", limit)
 

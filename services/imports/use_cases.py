@@ -9,14 +9,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from services.imports import repository
-from services.imports.matching import confirm_merge, tag_for
+from services.imports.matching import confirm_merge, profile_keys, tag_for
 from shared import bus, subject_requests
 from shared.events import (
     CaseOwnersMerged,
     ClientRegistered,
     ClientSettingsChanged,
     ImportsSubjectAccessCompleted,
+    ImportsSubjectErasureCompleted,
     SubjectAccessRequested,
+    SubjectErasureRequested,
 )
 
 
@@ -48,6 +50,27 @@ def on_subject_access_requested(event: SubjectAccessRequested) -> None:
     ]
     section = {"match_profile": [profile.to_item()] if profile else [], "staged_rows": rows}
     bus.publish(subject_requests.answer(ImportsSubjectAccessCompleted, event, "imports", section))
+
+
+def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
+    """Erase what imports holds about the person (GDPR Art. 17): the owner leaves every match key, so a new file
+    does not silently link a row to them again; its match profile and staged rows go."""
+    owner = event.case_owner_id
+    profile = repository.DynamoMatchIndex(event.client_id).get_profiles([owner]).get(owner)
+    rows = [r for import_id in event.import_ids for r in repository.owner_rows(import_id, owner)]
+    counts = repository.erase_owner(event.client_id, owner, profile_keys(profile) if profile else set(), rows)
+    bus.publish(
+        [
+            ImportsSubjectErasureCompleted(
+                event_id=subject_requests.answer_id(event.request_id, "imports"),
+                correlation_id=event.correlation_id,
+                request_id=event.request_id,
+                case_owner_id=owner,
+                service="imports",
+                counts=counts,
+            )
+        ]
+    )
 
 
 # The pipeline records progress at least every batch of rows (seconds apart); half an hour without any is stuck:

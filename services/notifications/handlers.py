@@ -18,6 +18,7 @@ from shared.events import (
     ImportCompleted,
     ImportFailed,
     SubjectAccessRequested,
+    SubjectErasureRequested,
 )
 from shared.observability import lambda_handler
 
@@ -33,6 +34,7 @@ on_bus_events = bus_consumer(
         ContactActionRequested: use_cases.on_contact_action,
         EnrichmentBudgetReached: use_cases.on_budget_reached,
         SubjectAccessRequested: use_cases.on_subject_access_requested,
+        SubjectErasureRequested: use_cases.on_subject_erasure_requested,
     },
 )
 

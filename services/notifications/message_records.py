@@ -80,3 +80,29 @@ def of_case_owner(case_owner_id: str) -> list[dict[str, Any]]:
     return dynamo.query_all(
         _table(), IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(f"OWNER#{case_owner_id}#MESSAGES")
     )
+
+
+def erase(record: dict[str, Any], letters_bucket: str) -> int:
+    """A data subject's erasure of one message: the record, its provider pointer, its delivery claim and, for a
+    letter, its PDF in every version. Returns the files deleted."""
+    table = _table()
+    if record.get("provider_message_id"):
+        table.delete_item(Key={"PK": f"PROVIDER#{record['provider_message_id']}", "SK": "MESSAGE"})
+    if record.get("cause_event_id"):
+        table.delete_item(
+            Key={"PK": f"DELIVERY#{record['cause_event_id']}", "SK": f"{record['kind']}#{record['recipient']}"}
+        )
+    files = 0
+    if record.get("channel") == "letter":
+        s3 = aws.client("s3")
+        # letters/<day it was rendered>/<message id>.pdf: the day of the claim or of the sending.
+        days = {str(record[f])[:10] for f in ("created_at", "sent_at") if record.get(f)}
+        for day in sorted(days):
+            key = f"letters/{day}/{record['message_id']}.pdf"
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=letters_bucket, Prefix=key):
+                for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    if version["Key"] == key:
+                        s3.delete_object(Bucket=letters_bucket, Key=key, VersionId=version["VersionId"])
+                        files += 1
+    table.delete_item(Key={"PK": record["PK"], "SK": record["SK"]})
+    return files

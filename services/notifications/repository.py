@@ -84,6 +84,42 @@ def claim_delivery(cause_id: str, kind: str, recipient: str, correlation_id: str
     )
 
 
+def link_delivery(case_owner_id: str, cause_id: str, kind: str, recipient: str) -> None:
+    """A debtor's delivery, findable by the debtor (a data subject's request): a pointer on their partition."""
+    _table().put_item(
+        Item={
+            "PK": f"OWNER#{case_owner_id}",
+            "SK": f"DELIVERY#{cause_id}#{kind}#{recipient}",
+            "cause_id": cause_id,
+            "kind": kind,
+            "recipient": recipient,
+        }
+    )
+
+
+def owner_deliveries(case_owner_id: str) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """Each pointer of ``link_delivery`` with its delivery (None when it is gone)."""
+    pointers = dynamo.query_all(
+        _table(), KeyConditionExpression=Key("PK").eq(f"OWNER#{case_owner_id}") & Key("SK").begins_with("DELIVERY#")
+    )
+    out = []
+    for pointer in pointers:
+        key = {"PK": f"DELIVERY#{pointer['cause_id']}", "SK": f"{pointer['kind']}#{pointer['recipient']}"}
+        out.append((pointer, _table().get_item(Key=key).get("Item")))
+    return out
+
+
+def erase_deliveries(case_owner_id: str) -> int:
+    """A data subject's erasure: their deliveries and the pointers to them."""
+    found = owner_deliveries(case_owner_id)
+    with _table().batch_writer() as batch:
+        for pointer, delivery in found:
+            if delivery is not None:
+                batch.delete_item(Key={"PK": delivery["PK"], "SK": delivery["SK"]})
+            batch.delete_item(Key={"PK": pointer["PK"], "SK": pointer["SK"]})
+    return len(found)
+
+
 def mark_sent(cause_id: str, kind: str, recipient: str, message_id: str) -> None:
     _table().update_item(
         Key={"PK": f"DELIVERY#{cause_id}", "SK": f"{kind}#{recipient}"},

@@ -26,8 +26,10 @@ from shared.events import (
     ImportFailed,
     NotificationSent,
     NotificationsSubjectAccessCompleted,
+    NotificationsSubjectErasureCompleted,
     Sender,
     SubjectAccessRequested,
+    SubjectErasureRequested,
 )
 from shared.observability import logger, metrics
 
@@ -163,6 +165,8 @@ def on_contact_action(event: ContactActionRequested) -> None:
         return
     message = domain.contact_action(event)
     channel = domain.CHANNEL[event.action]
+    if event.case_owner_id:  # the debtor can find it (GDPR Art. 15, 17)
+        repository.link_delivery(event.case_owner_id, event.event_id, message.kind, message.to)
     if channel == "ses":
         send(message, repository.sender_for(event.client_id) or _default_sender(), event)
         return
@@ -181,5 +185,33 @@ def on_subject_access_requested(event: SubjectAccessRequested) -> None:
     """What notifications holds about the person (GDPR Art. 15): every message to them, with its channel, the
     address or number it went to, the template, and what became of it."""
     records = [subject_requests.without_keys(r) for r in message_records.of_case_owner(event.case_owner_id)]
-    section = {"messages": records}
+    deliveries_ = [
+        {**subject_requests.without_keys(pointer), **subject_requests.without_keys(delivery or {})}
+        for pointer, delivery in repository.owner_deliveries(event.case_owner_id)
+    ]
+    section = {"messages": records, "collector_messages": deliveries_}
     bus.publish(subject_requests.answer(NotificationsSubjectAccessCompleted, event, SERVICE, section))
+
+
+def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
+    """Erase what notifications holds about the person (GDPR Art. 17): every message to them, where it went, its
+    delivery claim and, for a letter, the PDF."""
+    records = message_records.of_case_owner(event.case_owner_id)
+    letters = settings.outbox().letters_bucket
+    files = sum(message_records.erase(r, letters) for r in records)
+    bus.publish(
+        [
+            NotificationsSubjectErasureCompleted(
+                event_id=subject_requests.answer_id(event.request_id, SERVICE),
+                correlation_id=event.correlation_id,
+                request_id=event.request_id,
+                case_owner_id=event.case_owner_id,
+                service=SERVICE,
+                counts={
+                    "messages": len(records),
+                    "letter_files": files,
+                    "collector_messages": repository.erase_deliveries(event.case_owner_id),
+                },
+            )
+        ]
+    )

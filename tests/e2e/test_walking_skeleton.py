@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -19,6 +20,8 @@ import pytest
 from infra import demo, demo_debtors
 from infra.definition import STACK, Names
 from infra.local.stack import LocalStack
+from shared.observability import logger
+from shared.redaction import RedactingFormatter
 from tests import aws_calls
 
 pytestmark = pytest.mark.e2e
@@ -181,3 +184,25 @@ def test_every_aws_call_of_every_function_is_granted_by_its_own_policy(run: tupl
     calls: list[aws_calls.Call] = run[0]["aws_calls"]
     assert {c.function.logical for c in calls} == {f.logical for f in STACK.functions}  # every function ran
     assert aws_calls.refused(calls, Names("e2e")) == []
+
+
+def test_the_log_of_the_whole_run_holds_no_debtor_s_personal_data(run: tuple[dict[str, Any], Path]) -> None:
+    """Every Lambda of the demo logged through the redacting formatter (shared.redaction): none of the debtors'
+    names, e-mails, phones or streets of samples/debtors.csv, nor the demo's own addresses, is in the log."""
+    result, log_file = run
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    assert len(lines) > 50, "the demo logged (almost) nothing: the check below would prove nothing"
+    services = {json.loads(line).get("service") for line in lines}
+    assert {"contacts", "imports", "enrichment", "notifications"} <= services
+    assert all(isinstance(logger(s).registered_formatter, RedactingFormatter) for s in services)
+    rows = list(csv.DictReader(demo.SAMPLE.read_text(encoding="utf-8").splitlines(), delimiter=";"))
+    personal = {
+        value
+        for row in rows
+        for field in ("first_name", "last_name", "email", "phone", "street")
+        if (value := row[field]) and row["first_name"] != "Broken"
+    }
+    personal |= {cp["value"] for cp in result["case_file"]["contact_points"]}
+    personal |= {digits for phone in list(personal) if phone.startswith("+") for digits in [phone.replace(" ", "")]}
+    text = "\n".join(lines)
+    assert sorted(p for p in personal if p in text) == []

@@ -11,6 +11,7 @@ from typing import Any
 
 from services.contacts.cases import audit, domain, repository
 from services.contacts.cases.models import CaseOwner
+from services.contacts.privacy import art14
 from shared import bus
 from shared.events import (
     CaseOwnerContactsChanged,
@@ -102,6 +103,7 @@ def on_contact_points_traced(event: ContactPointsTraced) -> None:
     why = {"event_id": event.event_id, "provider": event.provider, "attempt": event.attempt}
     existing = repository.contact_point_ids(event.case_owner_id)
     added = 0
+    notices: list[dict[str, Any]] = []
     for candidate in event.candidates:
         trace = {
             "provider": event.provider,
@@ -116,8 +118,10 @@ def on_contact_points_traced(event: ContactPointsTraced) -> None:
             if repository.add_contact_point(event.case_owner_id, traced, actor, event.correlation_id, why):
                 existing.add(new.contact_point_id)
                 added += 1
+                notices.append({"contact_point_id": new.contact_point_id, "type": new.data.type})
                 if new.data.type == "postal_address":
                     repository.mark_address_traced(event.case_owner_id, event.case_id, trace)
+    art14.owed(event, notices)  # the person must be told where we got it (GDPR Art. 14)
     log.info("traced points merged", extra={"case_id": event.case_id, "added": added})
     if added:
         publish_contacts_changed(event.case_owner_id, event.correlation_id)

@@ -97,6 +97,10 @@ class CaseOwner(BaseModel):
         default=None, description="the debtor objected (GDPR Art. 21): no chasing, no skip tracing until ended"
     )
 
+    erased_at: datetime | None = Field(
+        default=None, description="erased (GDPR Art. 17): only this id, the client and the audit trail are left"
+    )
+
     @property
     def processing_restricted(self) -> bool:
         return self.restricted_since is not None or self.objected_since is not None

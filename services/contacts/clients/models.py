@@ -289,8 +289,19 @@ class DebtorCommunicationSettings(In):
     )
 
 
+class DataProtectionSettings(In):
+    retention_years: int | None = Field(
+        default=None,
+        ge=1,
+        le=30,
+        description="years a closed case's records are kept before erasure; never shorter than the law of the "
+        "client's country (services/contacts/privacy/retention.json)",
+    )
+
+
 class ClientSettings(In):
     enrichment: EnrichmentSettings = Field(default_factory=EnrichmentSettings)
+    data_protection: DataProtectionSettings = Field(default_factory=DataProtectionSettings)
     imports: ImportSettings = Field(default_factory=ImportSettings)
     workflow: ClientWorkflowSettings = Field(default_factory=ClientWorkflowSettings)
     debtor_communication: DebtorCommunicationSettings = Field(default_factory=DebtorCommunicationSettings)

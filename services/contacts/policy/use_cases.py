@@ -130,6 +130,8 @@ def end_hold(
     hold, at = repository.hold_from(item), _now()
     if hold.ended_at is not None:
         raise Conflict("hold_already_ended", f"the hold ended on {hold.ended_at:%Y-%m-%d}")
+    if hold.kind == "restriction" and restriction.erasure_pending(case_owner_id):
+        raise Conflict("erasure_pending", "the person's erasure is requested: they stay restricted until it is done")
     tx = repository.Tx().update(
         {"PK": str(item["PK"]), "SK": str(item["SK"])},
         {

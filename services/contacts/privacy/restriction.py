@@ -16,6 +16,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+from services.contacts import store
 from services.contacts.cases import enrichment, repository
 from services.contacts.cases.repository import Tx
 from services.contacts.policy import rules
@@ -77,3 +78,9 @@ def end(tx: Tx, case_owner_id: str, hold: rules.Hold, still_active: Collection[s
                 {**case_list_keys(case), "restricted": None},
             )
     _snapshot(tx, case_owner_id, correlation_id, restricted=bool(still_active))
+
+
+def erasure_pending(case_owner_id: str) -> bool:
+    """The person's erasure is requested (``erasure``): their restriction may not be lifted meanwhile."""
+    key = repository.owner_key(case_owner_id, "ERASURE")
+    return "Item" in store.table().get_item(Key=key, ConsistentRead=True)

@@ -28,7 +28,7 @@ from services.contacts.cases import audit, repository
 from services.contacts.cases.repository import Tx, WriteConflict
 from services.contacts.identity import Identity
 from services.contacts.privacy import models
-from shared import aws, outbox, subject_requests
+from shared import aws, expiry, outbox, subject_requests
 from shared.errors import Forbidden, NotFound
 from shared.events import SubjectAccessCompleted, SubjectAccessRequested, new_id
 from shared.observability import logger
@@ -59,7 +59,7 @@ def one_month_after(day: date) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def _key(request_id: str, sk: str = "REQUEST") -> dict[str, str]:
+def request_key(request_id: str, sk: str = "REQUEST") -> dict[str, str]:
     return {"PK": f"DSR#{request_id}", "SK": sk}
 
 
@@ -98,12 +98,13 @@ def _part_item(
     request_id: str, service: str, part: int, parts: int, section: dict[str, Any], counts: dict[str, int]
 ) -> dict[str, Any]:
     return {
-        **_key(request_id, f"PART#{service}#{part:04d}"),
+        **request_key(request_id, f"PART#{service}#{part:04d}"),
         "service": service,
         "part": part,
         "parts": parts,
         "counts": counts,
         "section": json.dumps(section, default=str),
+        "expiration": expiry.expires("data_export_parts", now()),  # copies of the person's data: not for long
     }
 
 
@@ -123,7 +124,7 @@ def request_export(
     for n, part in enumerate(parts, start=1):  # idempotent: a retried request (same key) writes the same parts
         store.table().put_item(Item=_part_item(request_id, "contacts", n, len(parts), part, counts))
     record = {
-        **_key(request_id),
+        **request_key(request_id),
         "request_id": request_id,
         "kind": "access",
         "case_owner_id": case_owner_id,
@@ -197,7 +198,7 @@ def on_access_completed(event: SubjectAccessCompleted) -> None:
 
 
 def get_record(request_id: str) -> dict[str, Any] | None:
-    item = store.table().get_item(Key=_key(request_id), ConsistentRead=True).get("Item")
+    item = store.table().get_item(Key=request_key(request_id), ConsistentRead=True).get("Item")
     return dict(item) if item else None
 
 
@@ -247,7 +248,7 @@ def assemble(record: dict[str, Any], parts: list[dict[str, Any]]) -> None:
     key = object_key(request_id)
     s3.put_object(Bucket=_bucket(), Key=key, Body=buffer.getvalue(), ContentType="application/zip")
     tx = Tx().update(
-        _key(request_id),
+        request_key(request_id),
         {
             "status": "ready",
             "object_key": key,

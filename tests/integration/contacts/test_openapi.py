@@ -100,7 +100,8 @@ def test_request_and_response_schemas_come_from_the_models(served: dict[str, Any
             "$ref"
         ],
     )
-    assert set(settings["properties"]) == {"enrichment", "imports", "workflow", "debtor_communication"}
+    sections = {"enrichment", "imports", "workflow", "debtor_communication", "data_protection"}
+    assert set(settings["properties"]) == sections
 
 
 def test_a_route_added_without_operation_shows_up_as_undeclared() -> None:

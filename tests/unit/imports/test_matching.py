@@ -16,6 +16,7 @@ from services.imports.matching import (
     RowFeatures,
     compare,
     confirm_merge,
+    profile_keys,
 )
 
 BASE = {"invoice_number": "INV", "amount": "1", "opened_on": "2026-01-01"}
@@ -245,3 +246,24 @@ def test_an_accepted_review_sends_later_rows_to_the_surviving_case_owner() -> No
         "model:name+address",
     )
     assert not confirm_merge(index, anna, "unknown", "merge-e2#000000000")
+
+
+def test_an_erasure_finds_every_key_a_first_seen_row_wrote_from_the_profile() -> None:
+    rows = [
+        line(
+            first_name="Erika",
+            last_name="Müller-Lüdenscheidt",
+            birth_date="1980-02-29",
+            street="Weg 1",
+            postcode="10115",
+            email="Erika@Example.de",
+            phone="+49 151 23456789",
+            client_case_number="K-1",
+        ),
+        line(company_name="Bäckerei Schmidt GmbH", postcode="80331", street="Markt 2"),
+    ]
+    for row in rows:
+        features = RowFeatures.of(row)
+        profile = OwnerProfile.first_seen("o-1", "import-1#2", features)
+        assert len(features.keys) >= 3
+        assert set(features.keys) <= profile_keys(profile), set(features.keys) - profile_keys(profile)

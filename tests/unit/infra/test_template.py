@@ -220,6 +220,8 @@ def test_buckets_take_tls_only_expire_old_versions_and_rejected_rows_and_allow_o
             assert [r["AllowedOrigins"] for r in cors] == [{"Ref": "AllowedOrigins"}]  # was "*"
     exports = resources["ExportsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert next(r for r in exports if r["Id"] == "objects-expire")["ExpirationInDays"] == 2  # the link lasts 24 h
+    dropped = resources["DropsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert next(r for r in dropped if r["Id"] == "objects-expire")["ExpirationInDays"] == 30  # every debtor's row
     drops = resources["DropsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     rejected = next(r for r in drops if r["Id"] == "rejected-rows-expire")
     key, value = operations.REJECTED_ROWS_TAG
@@ -281,6 +283,15 @@ PINNED_POLICIES = {
     | PUBLISH
     | {"Allow s3:GetObject on ${AttachmentsBucket}/*", "Allow s3:PutObject on ${ExportsBucket}/*"},
     "ContactsReleaseDeferredContacts": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
+    # Erasure (GDPR Art. 17): the person's files and earlier exports deleted in every version.
+    "ContactsEraseDue": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem")
+    | PUBLISH
+    | {
+        f"Allow s3:{a} on ${{{b}}}/*"
+        for a in ("DeleteObject", "DeleteObjectVersion")
+        for b in ("AttachmentsBucket", "ExportsBucket")
+    }
+    | {"Allow s3:ListBucketVersions on ${AttachmentsBucket}", "Allow s3:ListBucketVersions on ${ExportsBucket}"},
     "ContactsOnReminderSchedule": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
     # The outbox sweeps: what dead writers left, published and deleted.
     "ContactsPublishOutbox": _table_grants("ContactsTable", "Query", "BatchWriteItem", index=False) | PUBLISH,
@@ -305,6 +316,9 @@ PINNED_POLICIES = {
         "Allow ses:SendEmail on ${SenderDomain}",
         "Allow ses:SendEmail on ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${SesConfigurationSet}",
         "Allow s3:PutObject on ${LettersBucket}/*",
+        "Allow s3:DeleteObject on ${LettersBucket}/*",
+        "Allow s3:DeleteObjectVersion on ${LettersBucket}/*",
+        "Allow s3:ListBucketVersions on ${LettersBucket}",
         "Allow sqs:SendMessage on CallsOutboxQueue",
         "Allow sms-voice:SendTextMessage on SmsConfigurationSet",
         # SMS go to phone numbers, which IAM names "*" only; every topic is denied (the fallback without End User

@@ -409,6 +409,7 @@ def test_settings_defaults(api: Api) -> None:
         "closing_email_on_settlement_paid": False,
         "max_sms_segments": 3,
     }
+    assert got["data_protection"] == {"retention_years": None}  # the law of the client's country
 
 
 def test_only_an_admin_grants_or_revokes_enrichment_a_collector_changes_the_rest(api: Api, aws: Provisioned) -> None:
@@ -443,7 +444,13 @@ def test_only_an_admin_grants_or_revokes_enrichment_a_collector_changes_the_rest
         "attempts": 3,
         "monthly_budget": None,
     }
-    assert set(changes[-1]["settings"]) == {"enrichment", "imports", "workflow", "debtor_communication"}
+    assert set(changes[-1]["settings"]) == {
+        "enrichment",
+        "imports",
+        "workflow",
+        "debtor_communication",
+        "data_protection",
+    }
 
 
 def test_import_settings_reach_the_imports_service_in_the_event(api: Api, aws: Provisioned) -> None:

@@ -104,6 +104,7 @@ def test_a_restriction_refuses_contact_hides_the_person_and_stops_enrichment(aws
 
     # A new case for the restricted person (the client sends the file again) stays out of the list too.
     second = imported(OWNER, client_id=api.client_id, case_ids=("case-de-2",), points=())
+    second = second.model_copy(update={"matched_by": "email"})  # imports matched the file's row to the person
     assert deliver(second) == {"batchItemFailures": []}
     assert _listed(api) == []
 
