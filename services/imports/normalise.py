@@ -14,8 +14,9 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Literal
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+
+from shared import phones
 
 DateFormat = Literal["auto", "DMY", "MDY", "YMD", "EXCEL"]
 
@@ -211,19 +212,10 @@ def email_key(email: str) -> str:
     return email.casefold()
 
 
-@lru_cache(maxsize=65536)
 def normalise_phone(value: str, default_country: str) -> str:
-    """Any common national or international spelling → E.164, the client's default country for national ones."""
-    text = value.strip()
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    try:
-        number = phonenumbers.parse(text, default_country.upper())
-    except phonenumbers.NumberParseException:
-        raise ValueError(f"{value!r} is not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"{value!r} is not a valid phone number (default country {default_country})")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    """Any common national or international spelling → E.164, the client's default country for national ones
+    (the one normaliser the API uses too)."""
+    return phones.normalise_phone(value, default_country)
 
 
 # ---- postal addresses -------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from shared import phones
 from shared.errors import Conflict, Invalid
 from shared.events import ContactPointData, ContactPointType
 
@@ -209,8 +209,11 @@ def check_observation(observation: str | None, terms: frozenset[str]) -> None:
 # ---- values ----------------------------------------------------------------------------------------------
 
 
-def check_value(point_type: ContactPointType, value: str) -> str:
-    """The value as stored: an e-mail in lower case, a phone in E.164, an address on one line."""
+def check_value(point_type: ContactPointType, value: str, country: str | None = None) -> str:
+    """The value as stored: an e-mail in lower case, a phone in E.164, an address on one line.
+
+    A phone's national form is read in ``country`` (the import reads it the same way, with the same normaliser).
+    """
     value = value.strip()
     if point_type == "email":
         try:
@@ -219,12 +222,9 @@ def check_value(point_type: ContactPointType, value: str) -> str:
             raise Invalid("invalid_email", f"not an e-mail address: {exc}", "value") from exc
     if point_type == "phone":
         try:
-            number = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException as exc:
-            raise Invalid(
-                "invalid_phone", "a phone needs the international form, e.g. +41 44 123 45 67", "value"
-            ) from exc
-        if not phonenumbers.is_possible_number(number):
-            raise Invalid("invalid_phone", f"{value!r} is not a possible phone number", "value")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return phones.normalise_phone(value, country)
+        except phones.PhoneRefused as exc:
+            if exc.code == "phone_country":
+                raise Invalid("invalid_country", str(exc), "country") from exc
+            raise Invalid("invalid_phone", str(exc), "value") from exc
     return " ".join(value.split())
