@@ -17,6 +17,7 @@ from typing import Literal
 from email_validator import EmailNotValidError, validate_email
 
 from shared import phones
+from shared.text import INVISIBLE
 
 DateFormat = Literal["auto", "DMY", "MDY", "YMD", "EXCEL"]
 
@@ -30,12 +31,9 @@ _FORMULA_START = re.compile(r"^[=@\t\r+\-]")
 _PLACEHOLDER = re.compile(r"^[\s\-+]*$")  # "-" or "--" for "none"
 # Terminal escape sequences (CSI, OSC, two-character ESC sequences), removed whole.
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
-# Control characters and invisible format characters (zero-width spaces, BOM, bidi overrides); the zero-width
-# joiners U+200C/U+200D are kept (they belong to some scripts' spelling).
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e"
-    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
-)
+# Control characters and invisible format characters (zero-width spaces, BOM, bidi overrides; the zero-width
+# joiners U+200C/U+200D are kept: they belong to some scripts' spelling): the API's list.
+_INVISIBLE = INVISIBLE
 
 
 def clean_text(value: str) -> str:
