@@ -17,11 +17,11 @@ ENV_VAR = settings.OBSERVATION_TERMS_VAR
 
 
 @functools.cache
-def _load(path: str) -> frozenset[str]:
+def _load(path: str) -> domain.objectivity.Terms:
     return domain.parse_terms(Path(path).read_text(encoding="utf-8").splitlines())
 
 
-def terms() -> frozenset[str]:
+def terms() -> domain.objectivity.Terms:
     return _load(str(settings.rules().observation_terms))
 
 
