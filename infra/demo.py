@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -149,7 +150,9 @@ def run(stack: LocalStack, out: Any = print) -> dict[str, Any]:
     for m in emails:
         out(f"   - to {', '.join(m['destinations']['ToAddresses'])}: {m['subject']!r}")
         if "report" in m["subject"]:
-            out("\n".join(f"       | {line}" for line in m["body"].strip().splitlines()))
+            # moto keeps the HTML part: show its text, one line per paragraph or table row.
+            text = (" ".join(re.sub(r"<[^>]+>", " ", line).split()) for line in m["body"].splitlines())
+            out("\n".join(f"       | {line}" for line in text if line))
 
     events = stack.drain_bus_tap()
     counts = Counter(e["detail-type"] for e in events)

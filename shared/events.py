@@ -83,6 +83,20 @@ class PostalAddress(Payload):
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
 
 
+class Sender(Payload):
+    """Who writes: the client's effective business unit (with the client's overrides), as contacts knows it."""
+
+    name: str
+    email: str
+    reply_to: str | None = None
+    company_name: str
+    address: PostalAddress | None = None
+    registration_number: str | None = None
+    supervisory_authority: str | None = Field(default=None, description="RDG §13a: the registration authority")
+    footers: dict[str, str] = Field(default_factory=dict, description="language → footer text")
+    language: str | None = Field(default=None, description="the business unit's language, the debtor's fallback")
+
+
 class ContactPointData(Payload):
     """A contact point as another service proposes it; contacts decides its state."""
 
@@ -182,6 +196,9 @@ class ClientRegistered(Event):
     legal_name: str
     business_unit_id: str
     sender_email: str
+    sender: Sender | None = Field(
+        default=None, description="the client's effective business unit: what its e-mails to client users say"
+    )
 
 
 class ClientUserCreated(Event):
@@ -200,6 +217,8 @@ class ClientUserCreated(Event):
     platform_access: bool
     linked_existing: bool = False
     sender_email: str
+    sender: Sender | None = Field(default=None, description="the client's effective business unit")
+    language: str | None = Field(default=None, description="the user's language (ISO 639-1), when set")
 
 
 class ClientUserRightsChanged(Event):
@@ -217,6 +236,8 @@ class ClientUserRightsChanged(Event):
     platform_access: bool
     platform_access_granted: bool = Field(description="access was off before this change and is on now")
     sender_email: str
+    sender: Sender | None = Field(default=None, description="the client's effective business unit")
+    language: str | None = Field(default=None, description="the user's language (ISO 639-1), when set")
 
 
 class ClientSettingsChanged(Event):
@@ -250,20 +271,6 @@ MessageKind = Literal[
 ]
 Channel = Literal["email", "sms", "letter", "call"]
 CloseReason = Literal["fully_paid", "paid_in_settlement", "recalled_by_client", "uncollectable"]
-
-
-class Sender(Payload):
-    """Who writes: the client's effective business unit (with the client's overrides), as contacts knows it."""
-
-    name: str
-    email: str
-    reply_to: str | None = None
-    company_name: str
-    address: PostalAddress | None = None
-    registration_number: str | None = None
-    supervisory_authority: str | None = Field(default=None, description="RDG §13a: the registration authority")
-    footers: dict[str, str] = Field(default_factory=dict, description="language → footer text")
-    language: str | None = Field(default=None, description="the business unit's language, the debtor's fallback")
 
 
 class Creditor(Payload):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.notifications.rendering import choose_language
-from shared.events import DebtorMessage, Sender
+from shared.events import ClientUserCreated, DebtorMessage, ImportCompleted, ImportFailed, Sender
 
 # Kinds written to debtors (contacts decided them; every one carries an opt-out) and to client users.
 DEBTOR_KINDS = (
@@ -71,6 +71,35 @@ def debtor_data(
     return language, data
 
 
-def client_data(sender: Sender, **values: Any) -> dict[str, Any]:
-    """Template data of a message to a client user: the business unit's sender and footer, and the kind's values."""
-    return {"sender": sender_data(sender), "footer": footer(sender, choose_language(sender.language)), **values}
+def client_language(user_language: str | None, sender: Sender) -> str:
+    """A client user's e-mails: in the user's language, else the business unit's, else English."""
+    return choose_language(user_language, sender.language)
+
+
+def client_data(sender: Sender, *, language: str | None = None, **values: Any) -> dict[str, Any]:
+    """Template data of a message to a client user: the business unit's sender, its footer in the message's
+    language (``language``, else the business unit's), and the kind's values."""
+    chosen = choose_language(language, sender.language)
+    return {"sender": sender_data(sender), "footer": footer(sender, chosen), **values}
+
+
+def wants_invitation(event: ClientUserCreated) -> bool:
+    """Only a user with platform access is invited; a linked existing user already has an account."""
+    return event.platform_access and not event.linked_existing
+
+
+def invitation_values(user_id: str, first_name: str, activation_base_url: str) -> dict[str, Any]:
+    return {"first_name": first_name, "activation_url": f"{activation_base_url}/activate?user={user_id}"}
+
+
+def import_values(event: ImportCompleted | ImportFailed) -> tuple[str, dict[str, Any]]:
+    """(kind, values) of the report on one import: its counts, or why it failed."""
+    if isinstance(event, ImportFailed):
+        return "import_failed", {"object_key": event.object_key, "reason": event.reason}
+    return "import_report", {
+        "object_key": event.object_key,
+        "rows_read": event.rows_read,
+        "created": event.case_owners_created,
+        "merged": event.case_owners_merged,
+        "rejected": event.rows_rejected,
+    }

@@ -15,34 +15,59 @@ from boto3.dynamodb.conditions import Key
 
 from services.notifications import settings
 from shared import aws, dynamo
+from shared.events import Sender
 
 
 def _table() -> Any:
     return aws.table(settings.get().table)
 
 
-def put_client(client_id: str, sender_email: str) -> None:
-    _table().put_item(Item={"PK": f"CLIENT#{client_id}", "SK": "PROFILE", "sender_email": sender_email})
+def put_client(client_id: str, sender_email: str, sender: Sender | None = None) -> None:
+    item: dict[str, Any] = {"PK": f"CLIENT#{client_id}", "SK": "PROFILE", "sender_email": sender_email}
+    if sender is not None:
+        item["sender"] = sender.model_dump_json()
+    _table().put_item(Item=item)
+
+
+def _profile(client_id: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"PK": f"CLIENT#{client_id}", "SK": "PROFILE"}).get("Item")
+    return dict(item) if item else None
 
 
 def sender_for(client_id: str) -> str | None:
-    item = _table().get_item(Key={"PK": f"CLIENT#{client_id}", "SK": "PROFILE"}).get("Item")
+    item = _profile(client_id)
     return str(item["sender_email"]) if item else None
 
 
-def add_operational_contact(client_id: str, email: str) -> None:
-    _table().put_item(Item={"PK": f"CLIENT#{client_id}", "SK": f"OPERATIONAL#{email}", "email": email})
+def client_sender(client_id: str) -> Sender | None:
+    """The client's business unit as contacts last announced it (None before the first such ClientRegistered)."""
+    item = _profile(client_id)
+    return Sender.model_validate_json(str(item["sender"])) if item and item.get("sender") else None
+
+
+def add_operational_contact(client_id: str, email: str, language: str | None = None) -> None:
+    item = {"PK": f"CLIENT#{client_id}", "SK": f"OPERATIONAL#{email}", "email": email}
+    if language:
+        item["language"] = language
+    _table().put_item(Item=item)
 
 
 def remove_operational_contact(client_id: str, email: str) -> None:
     _table().delete_item(Key={"PK": f"CLIENT#{client_id}", "SK": f"OPERATIONAL#{email}"})
 
 
-def operational_contacts(client_id: str) -> list[str]:
-    resp = _table().query(
-        KeyConditionExpression=Key("PK").eq(f"CLIENT#{client_id}") & Key("SK").begins_with("OPERATIONAL#")
-    )
-    return [str(i["email"]) for i in resp["Items"]]
+def operational_contacts(client_id: str) -> list[tuple[str, str | None]]:
+    """(e-mail, language) of each client user who gets the client's automatic e-mails."""
+    query: dict[str, Any] = {
+        "KeyConditionExpression": Key("PK").eq(f"CLIENT#{client_id}") & Key("SK").begins_with("OPERATIONAL#")
+    }
+    found: list[tuple[str, str | None]] = []
+    while True:
+        resp = _table().query(**query)
+        found += [(str(i["email"]), i.get("language")) for i in resp["Items"]]
+        if "LastEvaluatedKey" not in resp:
+            return found
+        query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
 def claim_delivery(cause_id: str, kind: str, recipient: str, correlation_id: str) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from services.notifications import deliveries, domain, repository, settings
+from typing import Any
+
+from services.notifications import channels, deliveries, domain, messages, rendering, repository, settings
 from shared import aws, bus
 from shared.events import (
     ClientRegistered,
@@ -14,6 +16,7 @@ from shared.events import (
     ImportCompleted,
     ImportFailed,
     NotificationSent,
+    Sender,
 )
 from shared.observability import logger, metrics
 
@@ -43,59 +46,102 @@ def send(message: domain.Message, sender: str, cause: Event) -> str | None:
         repository.release_delivery(cause.event_id, message.kind, message.to)
         raise
     message_id = str(response["MessageId"])
-    repository.mark_sent(cause.event_id, message.kind, message.to, message_id)
+    _sent(message.kind, message.to, message_id, cause)
+    return message_id
+
+
+def send_to_client_user(
+    kind: str, to: str, language: str | None, values: dict[str, Any], sender: Sender, cause: Event
+) -> str | None:
+    """A templated e-mail to a client user (both parts, in their language), once per cause and recipient."""
+    chosen = messages.client_language(language, sender)
+    rendered = rendering.render(kind, chosen, messages.client_data(sender, language=chosen, **values))
+    if not repository.claim_delivery(cause.event_id, kind, to, cause.correlation_id):
+        log.info("already delivered", extra={"kind": kind, "cause": cause.event_id})
+        return None
+    try:
+        message_id = channels.send_email(
+            sender_name=sender.name,
+            sender_email=sender.email,
+            reply_to=sender.reply_to,
+            to=to,
+            rendered=rendered,
+            tags={"kind": kind, "correlation_id": cause.correlation_id},
+        )
+    except Exception:
+        repository.release_delivery(cause.event_id, kind, to)
+        raise
+    _sent(kind, to, message_id, cause)
+    return message_id
+
+
+def _sent(kind: str, to: str, message_id: str, cause: Event) -> None:
+    repository.mark_sent(cause.event_id, kind, to, message_id)
     metrics(SERVICE).add_metric(name="EmailsSent", unit="Count", value=1)
-    log.info("e-mail sent", extra={"kind": message.kind, "message_id": message_id})
+    log.info("e-mail sent", extra={"kind": kind, "message_id": message_id})
     bus.publish(
         [
             NotificationSent(
                 correlation_id=cause.correlation_id,
-                kind=message.kind,
-                recipient=message.to,
+                kind=kind,
+                recipient=to,
                 message_id=message_id,
                 cause_event_id=cause.event_id,
             )
         ]
     )
-    return message_id
+
+
+def _client_sender(client_id: str | None, announced: Sender | None, sender_email: str | None) -> Sender:
+    """Who writes to a client's users: the business unit the event names, else the one contacts announced for
+    the client, else the deployment's own sender (an event from before senders were announced)."""
+    if announced is not None:
+        return announced
+    stored = repository.client_sender(client_id) if client_id else None
+    if stored is not None:
+        return stored
+    email = sender_email or (repository.sender_for(client_id) if client_id else None) or _default_sender()
+    return Sender(name="FinView", email=email, company_name="FinView")
 
 
 def on_client_registered(event: ClientRegistered) -> None:
-    repository.put_client(event.client_id, event.sender_email)
+    repository.put_client(event.client_id, event.sender_email, event.sender)
 
 
 def on_client_user_created(event: ClientUserCreated) -> None:
     if event.operational:
-        repository.add_operational_contact(event.client_id, event.email)
-    message = domain.invitation(event, settings.get().activation_base_url)
-    if message:
-        send(message, event.sender_email or _default_sender(), event)
+        repository.add_operational_contact(event.client_id, event.email, event.language)
+    if messages.wants_invitation(event):
+        values = messages.invitation_values(event.user_id, event.first_name, settings.get().activation_base_url)
+        sender = _client_sender(event.client_id, event.sender, event.sender_email)
+        send_to_client_user("invitation", event.email, event.language, values, sender, event)
 
 
 def on_rights_changed(event: ClientUserRightsChanged) -> None:
     if event.operational:
-        repository.add_operational_contact(event.client_id, event.email)
+        repository.add_operational_contact(event.client_id, event.email, event.language)
     else:
         repository.remove_operational_contact(event.client_id, event.email)
     if event.platform_access_granted:
-        base = settings.get().activation_base_url
-        invitation = domain.invitation_for(event.user_id, event.email, event.first_name, base)
-        send(invitation, event.sender_email or _default_sender(), event)
+        values = messages.invitation_values(event.user_id, event.first_name, settings.get().activation_base_url)
+        sender = _client_sender(event.client_id, event.sender, event.sender_email)
+        send_to_client_user("invitation", event.email, event.language, values, sender, event)
 
 
 def on_import_finished(event: ImportCompleted | ImportFailed) -> None:
     if event.client_id is None:
         return
-    sender = repository.sender_for(event.client_id) or _default_sender()
-    for to in repository.operational_contacts(event.client_id):
-        send(domain.import_report(event, to), sender, event)
+    kind, values = messages.import_values(event)
+    sender = _client_sender(event.client_id, None, None)
+    for to, language in repository.operational_contacts(event.client_id):
+        send_to_client_user(kind, to, language, values, sender, event)
 
 
 def on_budget_reached(event: EnrichmentBudgetReached) -> None:
     """The client's operational contacts learn that skip tracing stopped for the month (enrichment sends the
     event once per client and month; the delivery claim makes a re-delivery send nothing)."""
     sender = repository.sender_for(event.client_id) or _default_sender()
-    for to in repository.operational_contacts(event.client_id):
+    for to, _ in repository.operational_contacts(event.client_id):
         send(domain.budget_reached(event, to), sender, event)
 
 

@@ -69,9 +69,9 @@ def test_schedule_enriches_the_old_cases_with_a_pending_contact_point(run: tuple
 def test_user_creation_and_import_send_emails_through_ses(run: tuple[dict[str, Any], Path]) -> None:
     result, _ = run
     mine = [m for m in result["emails"] if m["destinations"]["ToAddresses"] == ["petra.meyer@stadtwerke.example"]]
-    assert sorted(m["subject"] for m in mine) == ["Your FinView access", "Your FinView import report"]
+    assert sorted(m["subject"].split(":")[0] for m in mine) == ["Import report", "Your access to FinView"]
     report = next(m for m in mine if "report" in m["subject"])
-    assert "Rows rejected: 1" in report["body"]
+    assert "<tr><td>Rows rejected</td><td>1</td></tr>" in report["body"]
 
 
 def test_the_automatic_email_action_used_the_default_email_only_once_it_existed(

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from services.contacts import pagination
+from services.contacts import pagination, store
 from services.contacts.cases import audit, contact_requests, domain, enrichment, observations, repository
 from services.contacts.cases.models import (
     CaseOwner,
@@ -62,8 +62,9 @@ contention = Contention()
 
 def visible_owner(case_owner_id: str, who: Identity) -> CaseOwner:
     owner = repository.get_owner(case_owner_id)
-    if owner is None or not who.may_see_client(owner.client_id):
-        # A client user asking for another client's case owner learns nothing, not even that it exists.
+    if owner is None or not who.may_see_client(owner.client_id) or (owner.restricted_since and not who.is_agency):
+        # A client user asking for another client's case owner learns nothing, not even that it exists; nor for a
+        # restricted one (GDPR Art. 18: the agency keeps it, to answer the debtor and to lift the restriction).
         raise NotFound("case_owner", case_owner_id)
     return owner
 
@@ -178,7 +179,14 @@ def _state_change(
         after = rule(before, item["type"])
         if after == before:
             return None
-        return {"valid": after.valid, "qualification": after.qualification, "is_default": after.is_default}, why
+        fields: dict[str, Any] = {
+            "valid": after.valid,
+            "qualification": after.qualification,
+            "is_default": after.is_default,
+        }
+        if after.qualification == "validated" and before.qualification != "validated":
+            fields["validated_at"] = store.now()  # without a default, the most recently validated point is used
+        return fields, why
 
     return change
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from services.contacts.cases import audit, contact_requests, repository
+from services.contacts.cases.models import ContactPoint
 from services.contacts.clients import business_units
-from services.contacts.clients import domain as clients_domain
 from services.contacts.clients import repository as clients_repository
 from services.contacts.clients.models import ClientSettings
 from services.contacts.identity import Identity
@@ -43,48 +44,50 @@ def _debtor_name(owner: dict[str, Any]) -> str:
     return str(owner.get("company_name") or person or owner.get("client_reference") or "")
 
 
-def _postal_address(case_owner_id: str) -> tuple[PostalAddress | None, bool]:
-    """The default postal address (else the newest valid one, the client's before traced ones) and whether
-    enrichment found it (RDG §13a: the debtor must be told so)."""
-    pointer = repository.default_pointer(case_owner_id, "postal_address")
-    item = repository.get_contact_point(case_owner_id, str(pointer["contact_point_id"])) if pointer else None
-    if item is None or not item.get("valid", True):
-        points, _ = repository.list_contact_points(
-            case_owner_id, include_invalid=False, point_type="postal_address", limit=50, start=None
-        )
-        # Without a default, an address the client gave beats one skip tracing found (a traced point is never
-        # made default automatically and still needs a human), then the newest.
-        with_address = sorted(
-            (p for p in points if p.address),
-            key=lambda p: (not p.source.startswith("enrichment"), p.created_at),
-            reverse=True,
-        )
-        if not with_address:
+def _postal_address(case_owner_id: str, chosen_point_id: str | None = None) -> tuple[PostalAddress | None, bool]:
+    """The debtor's postal address (the point a collector chose for a letter, else ``preferred_address``) and
+    whether enrichment found it (RDG §13a: the debtor must be told so)."""
+    if chosen_point_id is None:
+        pointer = repository.default_pointer(case_owner_id, "postal_address")
+        chosen_point_id = str(pointer["contact_point_id"]) if pointer else None
+    item = repository.get_contact_point(case_owner_id, chosen_point_id) if chosen_point_id else None
+    if item is not None and item.get("valid", True) and item.get("type") == "postal_address":
+        if not item.get("address"):
             return None, False
-        newest = with_address[0]
-        return newest.address, newest.source.startswith("enrichment")
-    if not item.get("address"):
+        return PostalAddress.model_validate(item["address"]), str(item.get("source", "")).startswith("enrichment")
+    points, _ = repository.list_contact_points(
+        case_owner_id, include_invalid=False, point_type="postal_address", limit=50, start=None
+    )
+    chosen = preferred_address(points)
+    if chosen is None or chosen.address is None:
         return None, False
-    return PostalAddress.model_validate(item["address"]), str(item.get("source", "")).startswith("enrichment")
+    return chosen.address, chosen.source.startswith("enrichment")
+
+
+def preferred_address(points: list[ContactPoint]) -> ContactPoint | None:
+    """Seeds 000/003: the default address is used for everything automatic; without one, the address with the
+    freshest evidence: the most recently validated, else (nothing confirmed) the newest the client gave, and
+    only then one skip tracing found (a traced point is pending until a person confirms it)."""
+    candidates = [p for p in points if p.valid and p.address is not None]
+    if not candidates:
+        return None
+    default = next((p for p in candidates if p.is_default), None)
+    if default is not None:
+        return default
+
+    def freshness(p: ContactPoint) -> tuple[bool, bool, datetime]:
+        validated = p.qualification == "validated"
+        when = (p.validated_at or p.updated_at or p.created_at) if validated else p.created_at
+        return validated, validated or not p.source.startswith("enrichment"), when
+
+    return max(candidates, key=freshness)
 
 
 def sender_of(client: Any) -> Sender:
     unit = business_units.find(client.business_unit_id)
     if unit is None:
         raise NotFound("business_unit", client.business_unit_id)
-    effective = clients_domain.effective_business_unit(unit, client.business_unit_overrides)
-    company = effective.company
-    return Sender(
-        name=effective.email.sender_name or effective.name,
-        email=str(effective.email.sender_email),
-        reply_to=str(effective.email.reply_to) if effective.email.reply_to else None,
-        company_name=company.legal_name,
-        address=company.address,
-        registration_number=company.registration_number,
-        supervisory_authority=company.supervisory_authority,
-        footers=dict(effective.email_footers),
-        language=effective.language,
-    )
+    return business_units.sender(unit, client.business_unit_overrides)
 
 
 @dataclass
@@ -121,6 +124,7 @@ def debtor_message(
     remedy: str | None = None,
     case_changes: dict[str, Any] | None = None,
     lookups: ClientLookups | None = None,
+    address_point_id: str | None = None,
 ) -> tuple[dict[str, Any], DebtorMessage]:
     """The case item and the message of ``kind`` about it, with everything notifications needs to write it."""
     pointer = repository.case_pointer(case_id)
@@ -133,7 +137,7 @@ def debtor_message(
         raise NotFound("case", case_id)
     client, settings, sender = (lookups or ClientLookups()).of(client_id)
     item = {**item, **(case_changes or {})}
-    address, traced = _postal_address(owner_id)
+    address, traced = _postal_address(owner_id, address_point_id)
     amount = _money(item, "amount", Decimal(0))
     message = DebtorMessage(
         kind=kind,
@@ -182,10 +186,18 @@ def request_message(
     remedy: str | None = None,
     case_changes: dict[str, Any] | None = None,
     lookups: ClientLookups | None = None,
+    contact_point_id: str | None = None,
 ) -> contact_requests.Outcome:
-    """Build the templated message of ``kind`` and ask the gate for it (``contact_requests.request_contact``)."""
+    """Build the templated message of ``kind`` and ask the gate for it (``contact_requests.request_contact``), on
+    ``contact_point_id`` (a collector's choice) or the default point of the channel's type."""
     _, message = debtor_message(
-        case_id, kind, instalment=instalment, remedy=remedy, case_changes=case_changes, lookups=lookups
+        case_id,
+        kind,
+        instalment=instalment,
+        remedy=remedy,
+        case_changes=case_changes,
+        lookups=lookups,
+        address_point_id=contact_point_id if channel == "letter" else None,
     )
     return contact_requests.request_contact(
         case_id,
@@ -196,4 +208,5 @@ def request_message(
         correlation_id=correlation_id,
         message_kind=kind,
         debtor_message=message,
+        contact_point_id=contact_point_id,
     )

@@ -59,6 +59,7 @@ def contacts_changed(case_owner_id: str, correlation_id: str) -> CaseOwnerContac
             last_known_address=PostalAddress.model_validate(address) if address else None,
         ),
         contact_points=[_summary(i) for i in items],
+        processing_restricted=owner.processing_restricted,
     )
 
 

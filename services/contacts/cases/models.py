@@ -40,6 +40,7 @@ class ContactPoint(BaseModel):
     checks: ContactPointChecks | None = Field(default=None, description="offline checks of the current value")
     created_at: datetime
     updated_at: datetime | None = None
+    validated_at: datetime | None = Field(default=None, description="when the point was last validated")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -67,6 +68,7 @@ class Case(BaseModel):
     address_traced: Trace | None = Field(
         default=None, description="an address of this case came from skip tracing: the first letter must say so"
     )
+    restricted: bool = Field(default=False, description="its owner's processing is restricted (GDPR Art. 18)")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -83,6 +85,16 @@ class CaseOwner(BaseModel):
     company_name: str | None = None
     birth_date: date | None = None
     language: str | None = Field(default=None, description="ISO 639-1, the language debtor messages are written in")
+    restricted_since: datetime | None = Field(
+        default=None, description="processing restricted (GDPR Art. 18): hidden from lists, never contacted or traced"
+    )
+    objected_since: datetime | None = Field(
+        default=None, description="the debtor objected (GDPR Art. 21): no chasing, no skip tracing until ended"
+    )
+
+    @property
+    def processing_restricted(self) -> bool:
+        return self.restricted_since is not None or self.objected_since is not None
 
 
 class CaseFile(BaseModel):
@@ -238,7 +250,7 @@ class AuditEntry(BaseModel):
     actor: str
     actor_role: str
     action: str
-    target_type: Literal["case_owner", "case", "contact_point", "note", "attachment"]
+    target_type: Literal["case_owner", "case", "contact_point", "note", "attachment", "hold"]
     target_id: str
     case_id: str | None = None
     before: dict[str, Any] | None = None
@@ -302,9 +314,31 @@ class CaseClosingIn(In):
 class CaseClosingOut(BaseModel):
     case: Case
     closing_message: str | None = Field(
-        default=None, description="the id of the closing e-mail request, when the client's settings ask for one"
+        default=None,
+        description="the id of the closing message request: the closing e-mail the client's settings ask for, or "
+        "(recalled or uncollectable) the notice that efforts ended to a debtor who asked us to cease communication",
     )
     closing_message_status: str | None = Field(default=None, description="requested | deferred | refused")
+
+
+CeaseNotice = Literal["efforts_ended", "remedies_may_be_used", "remedy_intended"]
+
+
+class CeaseNoticeIn(In):
+    """POST /cases/{id}/cease-notices: one of the three messages still allowed after "cease communication"."""
+
+    notice: CeaseNotice = Field(
+        description="efforts_ended: we stop collecting; remedies_may_be_used: we or the client may use the remedies "
+        "the law provides; remedy_intended: we or the client intend to use the named remedy"
+    )
+    channel: Literal["letter", "email"] = Field(default="letter", description="a written notice")
+    contact_point_id: str | None = Field(default=None, max_length=64, description="default of its type if absent")
+    remedy: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=300,
+        description="remedy_intended only (required there): the remedy, as it completes \"we intend to …\"",
+    )
 
 
 class CaseMessage(BaseModel):

@@ -163,15 +163,17 @@ def case_writes(
     correlation_id: str,
     why: dict[str, Any],
     events: Sequence[Event] = (),
+    restricted: bool = False,
 ) -> Tx:
-    """The case, its pointer, its audit entry and the outbox rows of ``events``, unless the case exists."""
+    """The case, its pointer, its audit entry and the outbox rows of ``events``, unless the case exists. The case
+    of a ``restricted`` owner stays out of the client's case list (GDPR Art. 18)."""
     item = case.model_dump(mode="json")
     item.update(case_owner_id=case_owner_id, client_id=client_id, status="open", revision=0)
+    listed = {"GSI1PK": f"CLIENT#{client_id}#CASES", "GSI1SK": f"{case.opened_on.isoformat()}#{case.case_id}"}
     stored = {
         **owner_key(case_owner_id, f"CASE#{case.case_id}"),
         **item,
-        "GSI1PK": f"CLIENT#{client_id}#CASES",
-        "GSI1SK": f"{case.opened_on.isoformat()}#{case.case_id}",
+        **({"restricted": True} if restricted else listed),
     }
     pointer = {"PK": f"CASE#{case.case_id}", "SK": "POINTER", "case_owner_id": case_owner_id, "client_id": client_id}
     return (

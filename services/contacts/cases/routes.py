@@ -11,7 +11,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel
 
 from services.contacts import pagination
-from services.contacts.cases import attachments, case_messages, contact_points, settlement
+from services.contacts.cases import attachments, case_messages, cease_notices, contact_points, settlement
 from services.contacts.cases import use_cases as cases
 from services.contacts.cases.models import (
     Attachment,
@@ -25,6 +25,7 @@ from services.contacts.cases.models import (
     CaseFile,
     CaseMessage,
     CaseOwnerFile,
+    CeaseNoticeIn,
     CollectorIn,
     ContactActionIn,
     ContactActionOut,
@@ -470,6 +471,26 @@ def close_case(case_id: str) -> Response:
     return respond(
         bp.current_request,
         lambda c: settlement.close_case(case_id, c.body(CaseClosingIn), c.identity, c.correlation_id),
+        allow=agency,
+    )
+
+
+@route(
+    bp,
+    "/cases/{case_id}/cease-notices",
+    "POST",
+    summary="After the debtor asked us to cease communication: tell them our efforts end, that remedies may be "
+    "used, or which remedy we intend (the only messages still allowed)",
+    request=CeaseNoticeIn,
+    response=ContactActionOut,
+    status=202,
+    errors=CHANGE_ERRORS,
+)
+def send_cease_notice(case_id: str) -> Response:
+    return respond(
+        bp.current_request,
+        lambda c: cease_notices.send_notice(case_id, c.body(CeaseNoticeIn), c.identity, c.correlation_id),
+        202,
         allow=agency,
     )
 

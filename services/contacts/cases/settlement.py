@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.contacts import store
-from services.contacts.cases import audit, debtor_messages, lifecycle, repository
+from services.contacts.cases import audit, cease_notices, debtor_messages, lifecycle, repository
 from services.contacts.cases.models import (
     Case,
     CaseClosingIn,
@@ -248,7 +248,9 @@ def close_case(case_id: str, body: CaseClosingIn, who: Identity, correlation_id:
                     )
                 ]
             )
-            closing = _closing_email(item, body, who, correlation_id)
+            closing = _closing_email(item, body, who, correlation_id) or cease_notices.after_closing(
+                item, body.reason, who, correlation_id
+            )
             return CaseClosingOut(
                 case=_case(item, fields),
                 closing_message=(closing[0] or None) if closing else None,

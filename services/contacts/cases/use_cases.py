@@ -36,7 +36,7 @@ log = logger(SERVICE)
 
 def get_case_file(case_id: str, who: Identity, include_invalid: bool = False) -> CaseFile:
     case_file = repository.get_case_file(case_id, include_invalid=include_invalid)
-    if case_file is None or not who.may_see_client(case_file.case.client_id):
+    if case_file is None or not who.may_see_client(case_file.case.client_id) or _hidden(case_file.case.restricted, who):
         # A client user asking for another client's case learns nothing, not even that it exists.
         raise NotFound("case", case_id)
     return case_file
@@ -87,9 +87,14 @@ def case_item(case_id: str, who: Identity, *, change: bool) -> dict[str, Any]:
     if change and not who.is_agency:
         raise Forbidden("client users may read their cases, not change them")
     item = repository.get_case_item(str(pointer["case_owner_id"]), case_id)
-    if item is None:
+    if item is None or _hidden(bool(item.get("restricted")), who):
         raise NotFound("case", case_id)
     return item
+
+
+def _hidden(restricted: bool, who: Identity) -> bool:
+    """A restricted case owner's cases are the agency's alone (GDPR Art. 18, Recital 67)."""
+    return restricted and not who.is_agency
 
 
 # ---- case file: collector, notepad, actions -------------------------------------------------------------
@@ -190,6 +195,8 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     cases = list({case.case_id: case for case in event.cases}.values())  # one write per item and transaction
     existing = repository.contact_point_ids(owner_id)
     points = domain.points_to_add(owner_id, event.contact_points, existing, "import")
+    known = repository.get_owner(owner_id)  # a restricted owner's new case stays out of the case list
+    restricted = known is not None and known.restricted_since is not None
     # The owner, its cases (each with its CaseOpened in the outbox, id derived from the case: a delivery that
     # dies after the commit leaves it there, and the consumer's flush on the retry publishes it) and its points
     # in one TransactWriteItems (a few past 100 items); what exists already is left as it is.
@@ -214,6 +221,7 @@ def on_case_file_imported(event: CaseFileImported) -> None:
                             opened_on=case.opened_on,
                         )
                     ],
+                    restricted=restricted,
                 )
                 for case in cases
             ),

@@ -11,9 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.contacts.clients import repository, senders
+from services.contacts.clients.domain import effective_business_unit
 from services.contacts.clients.models import (
     BusinessUnit,
     BusinessUnitDefinition,
+    BusinessUnitOverrides,
+    Client,
     CommunicationTemplate,
     CompanyInformation,
     EmailSettings,
@@ -23,7 +26,7 @@ from services.contacts.identity import Identity
 from services.contacts.models import Page
 from shared import bus
 from shared.errors import Conflict, Invalid, NotFound
-from shared.events import ClientRegistered, new_id
+from shared.events import ClientRegistered, Sender, new_id
 
 DEFAULT_ID = "default"
 
@@ -67,6 +70,35 @@ def chosen(business_unit_id: str, field: str = "business_unit_id") -> BusinessUn
     return unit
 
 
+def sender(unit: BusinessUnit, overrides: BusinessUnitOverrides) -> Sender:
+    """Who writes a client's messages: its business unit with the client's overrides, as the events carry it."""
+    effective = effective_business_unit(unit, overrides)
+    company = effective.company
+    return Sender(
+        name=effective.email.sender_name or effective.name,
+        email=str(effective.email.sender_email),
+        reply_to=str(effective.email.reply_to) if effective.email.reply_to else None,
+        company_name=company.legal_name,
+        address=company.address,
+        registration_number=company.registration_number,
+        supervisory_authority=company.supervisory_authority,
+        footers=dict(effective.email_footers),
+        language=effective.language,
+    )
+
+
+def registered(client: Client, unit: BusinessUnit, correlation_id: str) -> ClientRegistered:
+    """The client as its consumers keep it (name, sender); published again whenever either changes (an upsert)."""
+    return ClientRegistered(
+        correlation_id=correlation_id,
+        client_id=client.client_id,
+        legal_name=client.legal_name,
+        business_unit_id=client.business_unit_id,
+        sender_email=str(unit.email.sender_email),
+        sender=sender(unit, client.business_unit_overrides),
+    )
+
+
 def create(body: NewBusinessUnit, who: Identity) -> BusinessUnit:
     who.require_admin()
     senders.check(str(body.email.sender_email))
@@ -104,21 +136,15 @@ def replace(business_unit_id: str, body: BusinessUnitDefinition, who: Identity, 
     )
     if not repository.replace_business_unit(unit):
         raise NotFound("business_unit", business_unit_id)
-    if unit.email.sender_email != current.email.sender_email:
-        # Notifications keeps each client's sender from ClientRegistered (an upsert): tell it about every
-        # client of this business unit, or their e-mails would still leave from the old address.
-        bus.publish(
-            [
-                ClientRegistered(
-                    correlation_id=correlation_id,
-                    client_id=client.client_id,
-                    legal_name=client.legal_name,
-                    business_unit_id=business_unit_id,
-                    sender_email=str(unit.email.sender_email),
-                )
-                for client in repository.clients_of_business_unit(business_unit_id)
-            ]
-        )
+    # Notifications keeps each client's sender from ClientRegistered (an upsert): tell it about every client
+    # whose sender changed, or its e-mails would still leave from the old address, name or footer.
+    bus.publish(
+        [
+            registered(client, unit, correlation_id)
+            for client in repository.clients_of_business_unit(business_unit_id)
+            if sender(unit, client.business_unit_overrides) != sender(current, client.business_unit_overrides)
+        ]
+    )
     return unit
 
 

@@ -195,6 +195,9 @@ class NewClientUser(Rights):
     email: EmailStr
     phone: str | None = Field(default=None, max_length=40)
     phone_country: Country | None = Field(default=None, description="ISO alpha-2 of the dialling code, e.g. DE")
+    language: Language | None = Field(
+        default=None, description="the language of the user's e-mails; else the business unit's, else English"
+    )
 
 
 class ClientUserLink(Rights):
@@ -223,6 +226,7 @@ class ClientUser(BaseModel):
     employee: bool = Field(description="neither commercial nor operational")
     platform_access: bool
     portfolios: list[str]
+    language: str | None = Field(default=None, description="ISO 639-1: the language of the user's e-mails")
 
 
 # ---- client settings --------------------------------------------------------------------------------------

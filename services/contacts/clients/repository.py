@@ -155,6 +155,7 @@ def create_person_with_membership(user: ClientUser, events: Sequence[Event] = ()
             "first_name": user.first_name,
             "last_name": user.last_name,
             "phone": user.phone,
+            "language": user.language,
             "created_at": now,
         }
     )

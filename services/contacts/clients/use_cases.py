@@ -30,21 +30,11 @@ from services.contacts.identity import Identity
 from services.contacts.models import Page
 from shared import outbox
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
-from shared.events import ClientRegistered, ClientSettingsChanged, ClientUserCreated, ClientUserRightsChanged, new_id
+from shared.events import ClientSettingsChanged, ClientUserCreated, ClientUserRightsChanged, new_id
 
 ADMIN_FIELDS = frozenset({"business_unit_id", "finances"})  # the agency's commercial terms with the client
 
 # ---- clients ----------------------------------------------------------------------------------------------
-
-
-def _registered(client: Client, unit: BusinessUnit, correlation_id: str) -> ClientRegistered:
-    return ClientRegistered(
-        correlation_id=correlation_id,
-        client_id=client.client_id,
-        legal_name=client.legal_name,
-        business_unit_id=client.business_unit_id,
-        sender_email=str(unit.email.sender_email),
-    )
 
 
 def _with_business_unit(client: Client, unit: BusinessUnit | None = None) -> Client:
@@ -58,7 +48,7 @@ def create_client(body: NewClient, who: Identity, correlation_id: str) -> Client
     unit = business_units.chosen(body.business_unit_id)
     domain.check_portfolios(body.portfolios)
     client = Client(client_id=new_id(), created_at=datetime.now(UTC), **body.model_dump())
-    repository.put_client(client, events=[_registered(client, unit, correlation_id)])
+    repository.put_client(client, events=[business_units.registered(client, unit, correlation_id)])
     outbox.try_flush(store.table_name())
     return _with_business_unit(client, unit)
 
@@ -102,11 +92,11 @@ def change_client(client_id: str, change: ClientChange, who: Identity, correlati
     if change.portfolios is not None:
         _check_portfolios_unused(new)
     old_unit = business_units.find(current.business_unit_id)
-    old_sender = str(old_unit.email.sender_email) if old_unit else None
+    old_sender = business_units.sender(old_unit, current.business_unit_overrides) if old_unit else None
     announced = []
-    if new.legal_name != current.legal_name or str(unit.email.sender_email) != old_sender:
+    if new.legal_name != current.legal_name or business_units.sender(unit, new.business_unit_overrides) != old_sender:
         # The consumers keep the client's name and sender from ClientRegistered (an upsert on their side).
-        announced.append(_registered(new, unit, correlation_id))
+        announced.append(business_units.registered(new, unit, correlation_id))
     repository.replace_client(new, events=announced)
     outbox.try_flush(store.table_name())
     return _with_business_unit(new, unit)
@@ -148,6 +138,8 @@ def _user_created(client: Client, user: ClientUser, correlation_id: str, *, link
         platform_access=user.platform_access,
         linked_existing=linked_existing,
         sender_email=str(unit.email.sender_email),
+        sender=business_units.sender(unit, client.business_unit_overrides),
+        language=user.language,
     )
 
 
@@ -168,6 +160,7 @@ def create_client_user(client_id: str, body: NewClientUser, who: Identity, corre
         employee=not (body.commercial or body.operational),
         platform_access=body.platform_access,
         portfolios=body.portfolios,
+        language=body.language,
     )
     try:
         repository.create_person_with_membership(
@@ -202,6 +195,7 @@ def link_client_user(client_id: str, body: ClientUserLink, who: Identity, correl
         last_name=str(person.get("last_name", "")),
         email=str(person["email"]),
         phone=person.get("phone"),
+        language=person.get("language"),
         commercial=body.commercial,
         operational=body.operational,
         employee=not (body.commercial or body.operational),
@@ -253,6 +247,8 @@ def change_rights(client_id: str, user_id: str, change: RightsChange, who: Ident
                 platform_access=new.platform_access,
                 platform_access_granted=new.platform_access and not user.platform_access,
                 sender_email=str(unit.email.sender_email),
+                sender=business_units.sender(unit, client.business_unit_overrides),
+                language=new.language,
             )
         )
     repository.replace_membership(new, events=announced)

@@ -52,17 +52,12 @@ HoldKind = Literal[
     "dispute",
     "cease_communication",
     "deceased",
+    "restriction",
+    "objection",
 ]
-HOLD_KINDS: tuple[HoldKind, ...] = (
-    "breathing_space",
-    "moratorium_standard",
-    "moratorium_mental_health",
-    "care",
-    "hardship",
-    "dispute",
-    "cease_communication",
-    "deceased",
-)
+HOLD_KINDS: tuple[HoldKind, ...] = get_args(HoldKind)
+# GDPR holds: they stand for the person (every case), last until the agency ends them and stop skip tracing too.
+DATA_PROTECTION_HOLDS: frozenset[str] = frozenset({"restriction", "objection"})
 ConsentSource = Literal["debtor_verbal", "debtor_written", "client_file", "enrichment"]
 DEBTOR_SOURCES: frozenset[str] = frozenset({"debtor_verbal", "debtor_written"})
 OptOutSource = Literal["debtor_reply", "collector", "complaint", "debtor_written"]
@@ -232,15 +227,23 @@ class HoldEffect:
     allows: frozenset[str]  # message kinds that still go out during the hold
     automatic_only: bool = False  # breathing space pauses the workflow, not a collector answering the debtor
     permanent: bool = False  # nothing later makes the refused contact right: refuse, do not defer
+    law: str | None = None
 
 
 _SERVICE = frozenset({"reply_to_debtor", "statutory_notice"})
 HOLD_EFFECTS: dict[str, HoldEffect] = {
     "deceased": HoldEffect("deceased", frozenset(), permanent=True),
     "cease_communication": HoldEffect("cease_communication", CEASE_MESSAGES, permanent=True),
+    # Art. 18(2): restricted data is only stored; answering the debtor's own request is processing they asked for.
+    # Refused, not deferred: a lifted restriction must not release a pile of stale reminders.
+    "restriction": HoldEffect(
+        "processing_restricted", frozenset({"reply_to_debtor"}), permanent=True, law="GDPR Art. 18"
+    ),
     "moratorium_standard": HoldEffect("moratorium", _SERVICE),
     "moratorium_mental_health": HoldEffect("moratorium", _SERVICE),
     "dispute": HoldEffect("dispute", _SERVICE | {*CLOSING}),
+    # Art. 21(1): chasing stops while the agency weighs the objection against the claim (Art. 21(1) "legal claims").
+    "objection": HoldEffect("objection", _SERVICE | {*CLOSING}, law="GDPR Art. 21"),
     "care": HoldEffect("care_hold", _SERVICE | {*CLOSING}),
     "hardship": HoldEffect("hardship_hold", _SERVICE | {*CLOSING}),
     "breathing_space": HoldEffect("breathing_space", _SERVICE | {*CLOSING}, automatic_only=True),
@@ -308,6 +311,11 @@ def new_hold(
             "a mental-health crisis moratorium has no fixed end; end it when it ends",
             "ends_at",
         )
+    if kind in DATA_PROTECTION_HOLDS:
+        if ends_at is not None:
+            raise Invalid("hold_open_ended", f"a {kind} lasts until the agency ends it", "ends_at")
+        if case_id is not None:
+            raise Invalid("hold_covers_the_person", f"a {kind} covers the person, not one case", "case_id")
     if kind in ("care", "hardship") and ends_at is None:
         raise Invalid("expiry_required", f"a {kind} hold needs an expiry", "ends_at")
     if not reason.strip():
@@ -572,6 +580,7 @@ def decide(request: Request, point: PointFacts | None, situation: Situation, zon
             return _refuse(
                 effect.code,
                 f"{kind.replace('_', ' ')} since {hold.starts_at:%Y-%m-%d}: only {allowed}",
+                law=effect.law,
                 permanent=effect.permanent,
                 not_before=end,
             )

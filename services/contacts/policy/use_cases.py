@@ -7,12 +7,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.contacts import store
 from services.contacts.cases import audit, contact_points
 from services.contacts.cases import repository as cases_repository
 from services.contacts.clients import repository as clients_repository
 from services.contacts.identity import Identity
 from services.contacts.policy import gate, models, repository, rules
 from services.contacts.policy.rules import Channel
+from services.contacts.privacy import restriction
+from shared import outbox
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.events import (
     MessageBounced,
@@ -78,6 +81,8 @@ def set_hold(case_owner_id: str, body: models.HoldIn, who: Identity, correlation
         if case["case_owner_id"] != case_owner_id:
             raise NotFound("case", body.case_id)
     at = _now()
+    if body.kind in rules.DATA_PROTECTION_HOLDS and body.starts_at is not None and body.starts_at > at:
+        raise Invalid("hold_starts_now", f"a {body.kind} applies from the moment it is set", "starts_at")
     hold = rules.new_hold(
         repository.new_hold_id(),
         body.kind,
@@ -102,7 +107,15 @@ def set_hold(case_owner_id: str, body: models.HoldIn, who: Identity, correlation
             correlation_id=correlation_id,
         )
     )
-    tx.commit()
+    if hold.kind in rules.DATA_PROTECTION_HOLDS:
+        restriction.start(tx, case_owner_id, hold, at, correlation_id)
+    try:
+        tx.commit()
+    except repository.WriteConflict as exc:
+        if hold.kind in rules.DATA_PROTECTION_HOLDS:
+            raise Conflict(f"{hold.kind}_already_active", f"the case owner already has an active {hold.kind}") from exc
+        raise
+    outbox.try_flush(store.table_name())
     return hold_out(hold, at)
 
 
@@ -141,10 +154,18 @@ def end_hold(
             correlation_id=correlation_id,
         )
     )
+    if hold.kind in rules.DATA_PROTECTION_HOLDS:
+        others = {
+            h.kind
+            for h in repository.owner_policy(case_owner_id).holds
+            if h.kind in rules.DATA_PROTECTION_HOLDS and h.hold_id != hold_id and h.ended_at is None
+        }
+        restriction.end(tx, case_owner_id, hold, others, correlation_id)
     try:
         tx.commit()
     except repository.WriteConflict as exc:
         raise Conflict("hold_already_ended", "the hold was ended meanwhile") from exc
+    outbox.try_flush(store.table_name())
     ended = rules.Hold(**{**hold.__dict__, "ended_at": at, "ended_by": who.principal})
     return hold_out(ended, at)
 

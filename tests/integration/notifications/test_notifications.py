@@ -21,7 +21,9 @@ from shared.events import (
     Event,
     ImportCompleted,
     ImportFailed,
+    Sender,
 )
+from tests.integration.support import client
 
 
 def _deliver(*events: Event) -> dict[str, Any]:
@@ -61,7 +63,10 @@ def test_invitation_only_for_platform_access_and_not_for_a_linked_user(aws: Prov
     )
     assert result == {"batchItemFailures": []}
     invitation = _emails_to(aws, "new@client.example")
-    assert len(invitation) == 1 and "activate" in invitation[0]["body"]
+    assert len(invitation) == 1 and "/activate?user=u-new@client.example" in invitation[0]["body"]
+    # An event from before senders were announced: the deployment's sender, the English template (HTML part).
+    assert invitation[0]["subject"] == "Your access to FinView"
+    assert invitation[0]["body"].startswith("<!DOCTYPE html>") and "Hello Ida," in invitation[0]["body"]
     assert _emails_to(aws, "noaccess@client.example") == []
     assert _emails_to(aws, "linked@client.example") == []
 
@@ -101,8 +106,61 @@ def test_import_report_goes_to_every_operational_contact_once(aws: Provisioned) 
     _deliver(done)  # redelivered: nothing more goes out
     for ops in ("ops1@client.example", "ops2@client.example"):
         subjects = sorted(m["subject"] for m in _emails_to(aws, ops))
-        assert subjects == ["Your FinView access", "Your FinView import failed", "Your FinView import report"]
-    assert [m["subject"] for m in _emails_to(aws, "sales@client.example")] == ["Your FinView access"]
+        assert subjects == ["Import failed: cl-2/g.pdf", "Import report: cl-2/f.csv", "Your access to FinView"]
+        report = next(m for m in _emails_to(aws, ops) if m["subject"].startswith("Import report"))
+        assert "<tr><td>Rows rejected</td><td>1</td></tr>" in report["body"]
+    assert [m["subject"] for m in _emails_to(aws, "sales@client.example")] == ["Your access to FinView"]
+
+
+SENDER = Sender(
+    name="Inkasso Nord",
+    email="service@inkasso-nord.example",
+    reply_to="fragen@inkasso-nord.example",
+    company_name="Inkasso Nord GmbH",
+    footers={"de": "Inkasso Nord GmbH · Hamburg", "fr": "Inkasso Nord GmbH · Hambourg"},
+    language="de",
+)
+
+
+def test_client_users_get_the_business_units_templates_in_their_language(aws: Provisioned) -> None:
+    client(aws, "ses").verify_domain_identity(Domain="inkasso-nord.example")  # as contacts requires it
+    registered = ClientRegistered(
+        correlation_id="c",
+        client_id="cl-lang",
+        legal_name="L",
+        business_unit_id="nord",
+        sender_email=SENDER.email,
+        sender=SENDER,
+    )
+    french = _user("fr.ops@client.example", client_id="cl-lang", language="fr", sender=SENDER)
+    unset = _user("de.ops@client.example", client_id="cl-lang", sender=SENDER)  # the business unit's language
+    english = _user("en.ops@client.example", client_id="cl-lang", language="en", sender=SENDER)
+    assert _deliver(registered, french, unset, english) == {"batchItemFailures": []}
+    done = ImportCompleted(
+        correlation_id="imp-lang",
+        import_id="imp-lang",
+        client_id="cl-lang",
+        object_key="cl-lang/faelle.csv",
+        rows_read=12500,
+        case_owners_created=11980,
+        case_owners_merged=470,
+        rows_rejected=50,
+    )
+    assert _deliver(done) == {"batchItemFailures": []}
+    subjects = {
+        lang: sorted(m["subject"] for m in _emails_to(aws, f"{lang}.ops@client.example")) for lang in ("fr", "de", "en")
+    }
+    assert subjects == {
+        "fr": ["Rapport d'import : cl-lang/faelle.csv", "Votre accès à Inkasso Nord"],
+        "de": ["Ihr Zugang zu Inkasso Nord", "Importbericht: cl-lang/faelle.csv"],
+        "en": ["Import report: cl-lang/faelle.csv", "Your access to Inkasso Nord"],
+    }
+    french_report = next(m for m in _emails_to(aws, "fr.ops@client.example") if "import" in m["subject"])
+    # Babel's French grouping (a narrow no-break space), the business unit's French footer, its sender name.
+    assert "12\u202f500" in french_report["body"] and "Inkasso Nord GmbH · Hambourg" in french_report["body"]
+    assert french_report["source"] == '"Inkasso Nord" <service@inkasso-nord.example>'
+    german_report = next(m for m in _emails_to(aws, "de.ops@client.example") if "Import" in m["subject"])
+    assert "12.500" in german_report["body"] and "Inkasso Nord GmbH · Hamburg" in german_report["body"]
 
 
 def test_contact_actions_go_out_on_their_channel(aws: Provisioned) -> None:

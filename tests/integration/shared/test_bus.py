@@ -116,7 +116,7 @@ def test_same_event_delivered_twice_sends_one_invitation(aws: Provisioned) -> No
         dispatcher.poll_once(fn, wait_seconds=0)
     sent = sent_emails(aws.endpoint_url, to="twice@example.de")
     assert len(sent) == 1, sent
-    assert sent[0]["subject"] == "Your FinView access"
+    assert sent[0]["subject"] == "Your access to FinView"
     # One idempotency record, partitioned by its own key (no hot partition), completed.
     items = client(aws, "dynamodb").scan(TableName=aws.names.table("notifications"))["Items"]
     records = [i for i in items if i["SK"]["S"] == "IDEMPOTENCY"]

@@ -94,4 +94,23 @@ def test_the_default_unit_sends_its_invitation_from_the_deployments_sender(
     records = [sqs_record(m, "arn:aws:sqs:eu-west-1:123456789012:q", "eu-west-1") for m in messages]
     assert notifications.on_bus_events({"Records": records}, LambdaContext("n", 30)) == {"batchItemFailures": []}
     [invitation] = sent_emails(aws.endpoint_url, to=to)
-    assert invitation["source"] == sender
+    assert invitation["source"] == f'"FinView" <{sender}>'
+
+
+def test_a_units_new_footer_and_language_reach_the_e_mails_of_its_clients(aws: Provisioned, domain: str) -> None:
+    api = Api(aws)
+    client(aws, "ses").verify_domain_identity(Domain=domain)
+    unit = _unit(f"billing@{domain}", f"u{uuid.uuid4().hex[:6]}")
+    assert api.call("POST", "/business-units", unit).status == 201
+    cid = new_client(api, business_unit_id=unit["business_unit_id"])["client_id"]
+    receive_all(aws, "notifications-inbox")  # the client's first ClientRegistered
+    definition = {k: v for k, v in unit.items() if k != "business_unit_id"}
+    definition |= {"language": "de", "email_footers": {"de": "Inkasso EMEA GmbH · Amtsgericht Köln HRB 1"}}
+    assert api.call("PUT", f"/business-units/{unit['business_unit_id']}", definition).status == 200
+    messages = receive_all(aws, "notifications-inbox")
+    announced = [e["detail"] for m in messages if (e := json.loads(m["Body"]))["detail-type"] == "ClientRegistered.v1"]
+    assert [(e["client_id"], e["sender"]["language"], e["sender"]["footers"]) for e in announced] == [
+        (cid, "de", {"de": "Inkasso EMEA GmbH · Amtsgericht Köln HRB 1"})
+    ]
+    assert api.call("PUT", f"/business-units/{unit['business_unit_id']}", definition).status == 200
+    assert receive_all(aws, "notifications-inbox") == []  # nothing changed: nothing announced

@@ -83,8 +83,14 @@ def test_a_new_sender_address_reaches_the_consumers_for_every_client_of_the_busi
     bus_events(aws, "notifications-inbox", "ClientRegistered.v1")
 
     definition = {k: v for k, v in EMEA.items() if k != "business_unit_id"}
-    assert api.call("PUT", "/business-units/emea", {**definition, "name": "Renamed"}).status == 200
+    invoice = {**definition, "invoice": {"currency": "EUR", "payment_terms_days": 30}}
+    assert api.call("PUT", "/business-units/emea", invoice).status == 200
     assert bus_events(aws, "notifications-inbox", "ClientRegistered.v1") == []  # same sender: nothing to tell
+
+    # The unit's name is the sender's name in its clients' e-mails: they are told.
+    assert api.call("PUT", "/business-units/emea", {**definition, "name": "Renamed"}).status == 200
+    renamed = bus_events(aws, "notifications-inbox", "ClientRegistered.v1")
+    assert {e["client_id"] for e in renamed} == ours and {e["sender"]["name"] for e in renamed} == {"Renamed"}
 
     moved = {**definition, "email": {"sender_email": "post@emea.agency.example"}}
     assert api.call("PUT", "/business-units/emea", moved).status == 200

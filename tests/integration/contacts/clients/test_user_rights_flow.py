@@ -27,7 +27,7 @@ def _forward_to_notifications(aws: Provisioned) -> list[str]:
 
 
 def _invitations(aws: Provisioned, email: str) -> list[dict[str, Any]]:
-    return [m for m in sent_emails(aws.endpoint_url, to=email) if "access" in m["subject"]]
+    return [m for m in sent_emails(aws.endpoint_url, to=email) if "accès" in m["subject"]]
 
 
 def test_rights_changes_keep_notifications_in_step(aws: Provisioned) -> None:
@@ -36,9 +36,15 @@ def test_rights_changes_keep_notifications_in_step(aws: Provisioned) -> None:
     created = api.call(
         "POST",
         f"/clients/{cid}/users",
-        {"first_name": "Lena", "last_name": "Late", "email": "lena@client.example", "platform_access": False},
+        {
+            "first_name": "Lena",
+            "last_name": "Late",
+            "email": "lena@client.example",
+            "platform_access": False,
+            "language": "fr",
+        },
     )
-    assert created.status == 201
+    assert created.status == 201 and created.body["language"] == "fr"
     path = f"/clients/{cid}/users/{created.body['user_id']}"
     _forward_to_notifications(aws)
     assert notification_store.operational_contacts(cid) == []
@@ -46,8 +52,9 @@ def test_rights_changes_keep_notifications_in_step(aws: Provisioned) -> None:
 
     assert api.call("PATCH", path, {"operational": True, "platform_access": True}).status == 200
     assert "ClientUserRightsChanged.v1" in _forward_to_notifications(aws)
-    assert notification_store.operational_contacts(cid) == ["lena@client.example"]
-    assert len(_invitations(aws, "lena@client.example")) == 1
+    assert notification_store.operational_contacts(cid) == [("lena@client.example", "fr")]
+    # In her language, from the client's business unit (the built-in one: FinView).
+    assert [m["subject"] for m in _invitations(aws, "lena@client.example")] == ["Votre accès à FinView"]
 
     assert api.call("PATCH", path, {"operational": False}).status == 200
     _forward_to_notifications(aws)

@@ -315,6 +315,11 @@ def test_cease_communication_allows_only_the_three_messages(kind: str) -> None:
         ("dispute", "contact_request", "dispute"),
         ("dispute", "closing_fully_paid", None),
         ("deceased", "reply_to_debtor", "deceased"),
+        ("restriction", "payment_plan_reminder", "processing_restricted"),
+        ("restriction", "closing_fully_paid", "processing_restricted"),
+        ("restriction", "reply_to_debtor", None),
+        ("objection", "contact_request", "objection"),
+        ("objection", "statutory_notice", None),
     ],
 )
 def test_holds_let_through_only_what_they_allow(kind: str, message_kind: str, rule: str | None) -> None:
@@ -332,6 +337,16 @@ def test_care_and_hardship_end_at_their_expiry_and_a_hold_on_another_case_does_n
     assert decide(ask(), point(), Situation(US, holds=(ended,))).allowed
 
 
+def test_gdpr_holds_name_the_law_a_restriction_refuses_for_good_an_objection_waits_and_both_cover_the_person() -> None:
+    restricted = decide(ask("email"), point("email"), Situation(US, holds=(hold("restriction"),)))
+    assert (restricted.law, restricted.permanent) == ("GDPR Art. 18", True)
+    objected = decide(ask("email", automatic=True), point("email"), Situation(US, holds=(hold("objection"),)))
+    assert (objected.law, objected.deferrable, objected.not_before) == ("GDPR Art. 21", True, None)
+    with pytest.raises(DomainError) as info:
+        rules.new_hold("h", "restriction", MONDAY_NOON_NY, None, "c", "why", None, "case-1")
+    assert (info.value.code, info.value.field) == ("hold_covers_the_person", "case_id")
+
+
 def test_a_standard_moratorium_is_60_days_and_stops_fees_and_interest() -> None:
     m = hold("moratorium_standard")
     assert m.ends_at == m.starts_at + timedelta(days=60) and m.no_fees_or_interest
@@ -346,6 +361,8 @@ def test_a_standard_moratorium_is_60_days_and_stops_fees_and_interest() -> None:
         ("moratorium_standard", timedelta(days=30), "moratorium_is_60_days", "ends_at"),
         ("breathing_space", None, "invalid_hold_kind", "kind"),
         ("holiday", None, "invalid_hold_kind", "kind"),
+        ("restriction", timedelta(days=30), "hold_open_ended", "ends_at"),
+        ("objection", timedelta(days=30), "hold_open_ended", "ends_at"),
     ],
 )
 def test_bad_holds_are_422_with_the_field(kind: str, ends_in: timedelta | None, code: str, field: str) -> None:
