@@ -93,9 +93,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     if busy:
         # like a Lambda at the end of its timeout, a handler in the middle of a long import is abandoned
         print(f"abandoned running invocations: {', '.join(busy)}", file=sys.stderr)
-    # The ports are closed and the state file is gone. What remains is moto's whole data set in this process's
-    # heap: the interpreter would free it object by object at exit (seconds for a big import), and wait for the
-    # services' worker pools; the kernel frees it at once.
+    # The ports are closed, moto's process is gone and so is the state file. The interpreter would still wait for
+    # the services' worker pools and free the handlers' heap object by object; the kernel frees it at once.
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -91,6 +91,7 @@ class Bucket:
     env_var: str
     notify_queue: str | None = None  # ObjectCreated notifications go to this queue
     cors: bool = False
+    expire_days: int | None = None  # every object expires (and its old versions a day later)
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,9 @@ class Ref:
     """A value of a function's environment known once the stack exists; resolved by ``Stack.env_for`` (local)
     and ``infra.template._env_refs`` (AWS)."""
 
-    kind: Literal["bus", "stage", "table", "bucket", "parameter", "queue_name", "configuration_set"]
+    kind: Literal[
+        "bus", "stage", "table", "bucket", "parameter", "queue_name", "configuration_set", "sms_configuration_set"
+    ]
     logical: str = ""
 
 
@@ -148,7 +151,8 @@ class Stack:
     functions: tuple[Function, ...]
     local_only_queues: tuple[Queue, ...] = field(default=())
     topics: tuple[Topic, ...] = ()
-    # Who sends e-mail through the stage's SES configuration set (its events go to the delivery-feedback topic).
+    # Who sends e-mail and SMS through the stage's SES and End User Messaging configuration sets (their events go
+    # to the delivery-feedback topic).
     ses_sender: Service | None = None
 
     parameters: tuple[Parameter, ...] = ()
@@ -179,6 +183,9 @@ class Stack:
                 env[q.outbox_env_var] = Ref("queue_name", q.logical)
         if service == self.ses_sender:
             env["SES_CONFIGURATION_SET"] = Ref("configuration_set")
+            # SMS through AWS End User Messaging with this configuration set (its TEXT_* events go to the same
+            # delivery-feedback topic); empty locally, where moto has no End User Messaging: SNS Publish instead.
+            env["SMS_CONFIGURATION_SET"] = Ref("sms_configuration_set")
         for p in self.parameters:
             if service in p.services:
                 env[p.env_var] = Ref("parameter", p.name)
@@ -209,6 +216,8 @@ def _local(value: str | Ref, names: Names, stack: Stack) -> str:
         return names.queue(value.logical)
     if value.kind == "configuration_set":
         return names.configuration_set
+    if value.kind == "sms_configuration_set":
+        return ""
     return stack.local_parameter(value.logical, names)
 
 
@@ -334,13 +343,27 @@ STACK = Stack(
                 ev.MessageComplained,
                 ev.SmsFailed,
                 ev.OptOutReceived,
+                # Each service's answer to a data subject's request (GDPR Art. 15).
+                ev.ImportsSubjectAccessCompleted,
+                ev.EnrichmentSubjectAccessCompleted,
+                ev.NotificationsSubjectAccessCompleted,
             ),
         ),
-        Rule("to-imports", "imports-inbox", (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOwnersMerged)),
+        Rule(
+            "to-imports",
+            "imports-inbox",
+            (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOwnersMerged, ev.SubjectAccessRequested),
+        ),
         Rule(
             "to-enrichment",
             "enrichment-inbox",
-            (ev.ClientRegistered, ev.ClientSettingsChanged, ev.CaseOpened, ev.CaseOwnerContactsChanged),
+            (
+                ev.ClientRegistered,
+                ev.ClientSettingsChanged,
+                ev.CaseOpened,
+                ev.CaseOwnerContactsChanged,
+                ev.SubjectAccessRequested,
+            ),
         ),
         Rule(
             "to-notifications",
@@ -353,6 +376,7 @@ STACK = Stack(
                 ev.ImportCompleted,
                 ev.ImportFailed,
                 ev.EnrichmentBudgetReached,
+                ev.SubjectAccessRequested,
             ),
         ),
     ),
@@ -361,6 +385,8 @@ STACK = Stack(
         Bucket("attachments", "contacts", "ATTACHMENTS_BUCKET", cors=True),
         # One PDF per letter for the print service (letters/<date>/<message_id>.pdf).
         Bucket("letters", "notifications", "LETTERS_BUCKET"),
+        # A data subject's export (GDPR Art. 15): private, its link valid 24 h, the object gone after 2 days.
+        Bucket("exports", "contacts", "EXPORTS_BUCKET", expire_days=2),
     ),
     functions=tuple(_wired_functions()),
     parameters=(

@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 from infra.definition import Function, Stack
 
-ResourceKind = Literal["table", "index", "bus", "objects", "queue", "sender", "configuration_set", "any", "sms"]
+ResourceKind = Literal[
+    "table", "index", "bus", "objects", "queue", "sender", "configuration_set", "any", "sms", "sms_configuration_set"
+]
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
 TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -60,6 +62,7 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         PUBLISH,
         # Presigned uploads and downloads act with the function's rights; HeadObject needs GetObject.
         Grant(("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), "objects", "attachments"),
+        Grant(("s3:GetObject",), "objects", "exports"),  # the presigned link to a data subject's export
         # A business unit's own sender must be verified in SES before it is accepted.
         Grant(("ses:GetIdentityVerificationAttributes",), "any"),  # an action without resource-level permissions
     ),
@@ -68,7 +71,13 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         *_own_table("contacts", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem"),
         PUBLISH,
     ),
-    ("contacts", "on_bus_events"): (*_own_table("contacts", *CONSUMER, "dynamodb:ConditionCheckItem"), PUBLISH),
+    ("contacts", "on_bus_events"): (
+        *_own_table("contacts", *CONSUMER, "dynamodb:ConditionCheckItem"),
+        PUBLISH,
+        # A data subject's export: the attachments' files read, the zip written (GDPR Art. 15).
+        Grant(("s3:GetObject",), "objects", "attachments"),
+        Grant(("s3:PutObject",), "objects", "exports"),
+    ),
     # The daily payment-plan reminders: reads the plans due, asks the contact policy's gate (a conditional
     # transaction) for each, which records and announces the ContactActionRequested.
     ("contacts", "on_reminder_schedule"): (
@@ -87,7 +96,8 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem"), "table", "imports"),
     ),
     # Both consumers only keep their service's copy of what clients registered and set: no bucket, no index.
-    ("imports", "on_bus_events"): (*_own_table("imports", *CONSUMER, index=False), PUBLISH),
+    # A data subject's request reads what matching knows of the person in a batch (GDPR Art. 15).
+    ("imports", "on_bus_events"): (*_own_table("imports", *CONSUMER, "dynamodb:BatchGetItem", index=False), PUBLISH),
     # Keeps its copy of clients' settings and case owners' contact snapshots; reads the owners of a case in batches
     # and the sparse "next attempt due" index.
     ("enrichment", "on_bus_events"): (*_own_table("enrichment", *CONSUMER, "dynamodb:BatchGetItem"), PUBLISH),
@@ -101,7 +111,9 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         # E-mail goes out through the stage's configuration set: IAM checks the identity and the set.
         Grant(("ses:SendEmail",), "sender"),
         Grant(("ses:SendEmail",), "configuration_set"),
-        Grant(("sns:Publish",), "sms"),
+        Grant(("sns:Publish",), "sms"),  # the fallback without End User Messaging (the local stack)
+        # SMS through End User Messaging with the stage's configuration set (its events report the delivery).
+        Grant(("sms-voice:SendTextMessage",), "sms_configuration_set"),
         Grant(("s3:PutObject",), "objects", "letters"),  # one PDF per letter for the print service
         Grant(("sqs:SendMessage",), "queue", "calls-outbox"),  # call tasks for the dialer
     ),
@@ -143,6 +155,8 @@ def statements(f: Function, stack: Stack, ids: Any) -> list[dict[str, Any]]:
             resource = _sender_identities()
         elif g.kind == "configuration_set":
             resource = {"Fn::Sub": SES_CONFIGURATION_SET}
+        elif g.kind == "sms_configuration_set":
+            resource = {"Fn::GetAtt": ["SmsConfigurationSet", "Arn"]}
         elif g.kind == "any":
             resource = "*"
         else:

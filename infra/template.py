@@ -126,6 +126,7 @@ def render(stack: Stack = STACK) -> dict[str, Any]:
         resources.update(_topic(topic, stack))
     if stack.ses_sender:
         resources.update(_ses_configuration_set(stack))
+        resources.update(_sms_configuration_set(stack))
     for f in stack.functions:
         resources[function_id(f)] = _function(f, stack)
         resources.update(operations.log_group(function_id(f), function_name(f)))
@@ -362,6 +363,15 @@ def _lifecycle(b: Bucket) -> dict[str, Any]:
             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
         }
     ]
+    if b.expire_days:
+        rules.append(
+            {
+                "Id": "objects-expire",
+                "Status": "Enabled",
+                "ExpirationInDays": b.expire_days,
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+            }
+        )
     if b.notify_queue:
         key, value = operations.REJECTED_ROWS_TAG
         rules.append(
@@ -415,8 +425,8 @@ def topic_id(t: Topic) -> str:
 
 
 def _topic(t: Topic, stack: Stack) -> dict[str, Any]:
-    """The topic, its subscription by the owner's queue, and who may publish: SES (configuration-set events) and
-    SNS's own SMS delivery status, from this account only."""
+    """The topic, its subscription by the owner's queue, and who may publish: the event destinations of SES's and
+    End User Messaging SMS's configuration sets, from this account only."""
     q = stack.queue(t.queue)
     tid = topic_id(t)
     return {
@@ -436,7 +446,7 @@ def _topic(t: Topic, stack: Stack) -> dict[str, Any]:
                     "Statement": [
                         {
                             "Effect": "Allow",
-                            "Principal": {"Service": ["ses.amazonaws.com", "sns.amazonaws.com"]},
+                            "Principal": {"Service": ["ses.amazonaws.com", "sms-voice.amazonaws.com"]},
                             "Action": "sns:Publish",
                             "Resource": {"Ref": tid},
                             "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
@@ -481,6 +491,29 @@ def _ses_configuration_set(stack: Stack) -> dict[str, Any]:
     }
 
 
+def _sms_configuration_set(stack: Stack) -> dict[str, Any]:
+    """Every SMS is sent through this End User Messaging configuration set; its delivery status events (TEXT_…,
+    the final ones and the failures) go to the same delivery-feedback topic as SES's. (SNS Publish to a phone
+    number can only log its status to CloudWatch Logs, which no queue reads: hence End User Messaging.)"""
+    topic = next(t for t in stack.topics if t.owner == stack.ses_sender)
+    return {
+        "SmsConfigurationSet": {
+            "Type": "AWS::SMSVOICE::ConfigurationSet",
+            "Properties": {
+                "ConfigurationSetName": _sub("finview-${Stage}-sms"),
+                "EventDestinations": [
+                    {
+                        "EventDestinationName": "delivery-feedback",
+                        "Enabled": True,
+                        "MatchingEventTypes": ["TEXT_ALL"],
+                        "SnsDestination": {"TopicArn": {"Ref": topic_id(topic)}},
+                    }
+                ],
+            },
+        }
+    }
+
+
 def _env_refs(f: Function, stack: Stack) -> dict[str, Any]:
     """The function's environment as declared once in ``Stack.environment``, with CloudFormation references."""
     return {key: _cfn_value(value, stack) for key, value in stack.environment(f.service).items()}
@@ -501,6 +534,8 @@ def _cfn_value(value: str | Ref, stack: Stack) -> Any:
         return {"Fn::GetAtt": [queue_id(stack.queue(value.logical)), "QueueName"]}
     if value.kind == "configuration_set":
         return {"Ref": "SesConfigurationSet"}
+    if value.kind == "sms_configuration_set":
+        return {"Ref": "SmsConfigurationSet"}
     return {"Ref": value.logical}
 
 

@@ -667,6 +667,58 @@ class OptOutReceived(Event, MessageFields):
     keyword: str
 
 
+# ---- data protection: a data subject's requests (GDPR Art. 15/20, 17) ---------------------------------------
+
+
+class SubjectAccessRequested(Event):
+    """A data subject asked what we hold about them (Art. 15) or for a copy (Art. 20): every service answers for
+    its own data with its ``…SubjectAccessCompleted`` (contacts assembles the export from the answers)."""
+
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "SubjectAccessRequested.v1"
+
+    request_id: str
+    client_id: str
+    case_owner_id: str
+    case_ids: list[str]
+    import_ids: list[str] = Field(default_factory=list, description="the imports that created or changed the person")
+
+
+class SubjectAccessAnswer(BaseModel):
+    """One service's answer, in ``parts`` events when its section is large (each part under the bus's 256 KB):
+    ``section`` maps a kind of record to the records (plain JSON, as stored, without keys)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_id: str
+    case_owner_id: str
+    service: str
+    part: int = Field(ge=1)
+    parts: int = Field(ge=1)
+    counts: dict[str, int] = Field(description="records per kind in the whole section (every part)")
+    section: dict[str, list[dict[str, Any]]]
+
+
+class ImportsSubjectAccessCompleted(Event, SubjectAccessAnswer):
+    SOURCE = SOURCE_IMPORTS
+    DETAIL_TYPE = "ImportsSubjectAccessCompleted.v1"
+
+
+class EnrichmentSubjectAccessCompleted(Event, SubjectAccessAnswer):
+    SOURCE = SOURCE_ENRICHMENT
+    DETAIL_TYPE = "EnrichmentSubjectAccessCompleted.v1"
+
+
+class NotificationsSubjectAccessCompleted(Event, SubjectAccessAnswer):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "NotificationsSubjectAccessCompleted.v1"
+
+
+SubjectAccessCompleted = (
+    ImportsSubjectAccessCompleted | EnrichmentSubjectAccessCompleted | NotificationsSubjectAccessCompleted
+)
+
+
 CATALOGUE: dict[tuple[str, str], type[Event]] = {
     (cls.SOURCE, cls.DETAIL_TYPE): cls
     for cls in (
@@ -698,6 +750,10 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
         SmsFailed,
         MessageFailed,
         OptOutReceived,
+        SubjectAccessRequested,
+        ImportsSubjectAccessCompleted,
+        EnrichmentSubjectAccessCompleted,
+        NotificationsSubjectAccessCompleted,
     )
 }
 

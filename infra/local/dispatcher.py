@@ -5,6 +5,10 @@ real SQS event shape, and deletes only the records that did not come back in ``b
 stay if the handler raises). Failed records become visible again after the queue's visibility timeout, and
 SQS's redrive policy moves them to the DLQ after maxReceiveCount, as in AWS. Schedules fire the handler with
 a real scheduled-event shape, at their rate and on demand.
+
+Lambda scales an SQS consumer to several concurrent copies (up to the event source's maximum concurrency, set
+from ``infra.capacity``); locally one receiver per queue hands each batch to a copy of the function, up to that
+many at once and at most ``LOCAL_POLLERS``: the handlers share this process's GIL, so more would only contend.
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 import time
 import uuid
 from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
+from infra import capacity
 from infra.definition import STACK, Function, Stack
 from infra.local.lambda_runtime import ACCOUNT, context_for, resolve
 from infra.provision import Provisioned
@@ -30,6 +38,8 @@ log = logging.getLogger("finview.local")
 TAP_KEEP = 10_000  # the newest events of the local-only bus tap kept for the demo and tests; older ones drop
 RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+# The most concurrent copies of one SQS consumer in the local stack (FINVIEW_LOCAL_COPIES=1: one at a time).
+LOCAL_POLLERS = int(os.environ.get("FINVIEW_LOCAL_COPIES", "4"))
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -69,6 +79,25 @@ def schedule_seconds(expression: str) -> int:
     return int(m.group(1)) * UNIT_SECONDS[m.group(2).rstrip("s")]
 
 
+KEEP_SECONDS = 30  # how long a running copy's messages stay invisible per extension
+KEEP_CHECK_SECONDS = 0.25
+KEEP_MARGIN = 1.0  # extend when the messages would be visible again within this many seconds
+
+
+@dataclass
+class _Batch:
+    url: str
+    messages: list[dict[str, Any]]
+    visibility: int  # the queue's own visibility timeout
+    invisible_until: float  # monotonic
+    kept: bool = False  # extended beyond the queue's visibility timeout
+
+
+def pollers(fn: Function) -> int:
+    """How many copies of an SQS consumer run at once: its concurrency in AWS, at most ``LOCAL_POLLERS``."""
+    return max(1, min(capacity.concurrency(fn), LOCAL_POLLERS))
+
+
 class Dispatcher:
     def __init__(self, provisioned: Provisioned, stack: Stack = STACK) -> None:
         self.p = provisioned
@@ -81,15 +110,20 @@ class Dispatcher:
             region_name=provisioned.region,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
+            config=Config(max_pool_connections=64),  # every poller long-polls on this one client
         )
         self.invocations = 0
         self.errors = 0
+        self._count = threading.Lock()
+        self._copies: set[threading.Thread] = set()  # running invocations of SQS consumers
+        self._in_flight: dict[int, _Batch] = {}  # the batches of the running copies, by id
         self.tap: deque[dict[str, Any]] = deque(maxlen=TAP_KEEP)
 
     def start(self) -> None:
+        target: Any
         for fn in self.stack.functions:
             if fn.trigger.kind == "sqs":
-                target: Any = self._poll
+                target = self._poll
             elif fn.trigger.kind == "schedule":
                 target = self._schedule
             else:
@@ -101,6 +135,9 @@ class Dispatcher:
             t = threading.Thread(target=self._drain_tap, name="dispatch-bus-tap", daemon=True)
             t.start()
             self._threads.append(t)
+        t = threading.Thread(target=self._keep_invisible, name="dispatch-visibility", daemon=True)
+        t.start()
+        self._threads.append(t)
 
     def stop(self, timeout: float = 3.0) -> list[str]:
         """Stop polling and wait up to ``timeout`` s in all for the running invocations; returns the threads
@@ -109,15 +146,19 @@ class Dispatcher:
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
-        return [t.name for t in self._threads if t.is_alive()]
+        with self._count:
+            running = list(self._copies)
+        for t in running:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        return [t.name for t in [*self._threads, *running] if t.is_alive()]
 
     # ---- the local-only bus tap: every event on the bus, the newest TAP_KEEP kept -------------------------
 
     def tap_once(self, wait_seconds: int = 1) -> int:
         url = self.p.queue_urls["bus-tap"]
-        messages = self._sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
-        ).get("Messages", [])
+        messages = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds).get(
+            "Messages", []
+        )
         if messages:
             self.tap.extend(json.loads(m["Body"]) for m in messages)
             self._sqs.delete_message_batch(
@@ -139,18 +180,24 @@ class Dispatcher:
 
     def poll_once(self, fn: Function, wait_seconds: int = 1) -> int:
         """Receive one batch and invoke ``fn`` with it; returns how many records it got."""
-        queue = fn.trigger.queue or ""
-        url = self.p.queue_urls[queue]
+        messages = self._receive(fn, wait_seconds)
+        if messages:
+            self._invoke(fn, messages)
+        return len(messages)
+
+    def _receive(self, fn: Function, wait_seconds: int) -> list[dict[str, Any]]:
         resp = self._sqs.receive_message(
-            QueueUrl=url,
+            QueueUrl=self.p.queue_urls[fn.trigger.queue or ""],
             MaxNumberOfMessages=min(fn.trigger.batch_size, 10),
             WaitTimeSeconds=wait_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        messages = resp.get("Messages", [])
-        if not messages:
-            return 0
+        return list(resp.get("Messages", []))
+
+    def _invoke(self, fn: Function, messages: list[dict[str, Any]], batch: _Batch | None = None) -> None:
+        """One invocation with the batch; deletes the records that did not fail."""
+        queue = fn.trigger.queue or ""
         arn = f"arn:aws:sqs:{self.p.region}:{ACCOUNT}:{self.p.names.queue(queue)}"
         event = {"Records": [sqs_record(m, arn, self.p.region) for m in messages]}
         failed: set[str]
@@ -160,23 +207,90 @@ class Dispatcher:
         except Exception:
             log.exception("%s raised; the whole batch returns to the queue", fn.logical)
             failed = {m["MessageId"] for m in messages}
-        self.invocations += 1
-        self.errors += bool(failed)
+        with self._count:
+            self.invocations += 1
+            self.errors += bool(failed)
+        if batch is not None:
+            with self._count:
+                self._in_flight.pop(id(batch), None)
+            if failed and batch.kept:
+                # kept invisible while the copy ran: retried after the queue's own (local) visibility timeout
+                self._sqs.change_message_visibility_batch(
+                    QueueUrl=self.p.queue_urls[queue],
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": batch.visibility}
+                        for i, m in enumerate(messages)
+                        if m["MessageId"] in failed
+                    ],
+                )
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self._sqs.delete_message_batch(
-                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+                QueueUrl=self.p.queue_urls[queue],
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
-        return len(messages)
 
     def _poll(self, fn: Function) -> None:
+        """The event source mapping of ``fn``: one receiver (so no two copies get the same message) hands each
+        batch to a copy of the function, up to ``pollers(fn)`` copies running at once."""
+        copies = threading.BoundedSemaphore(pollers(fn))
+        url = self.p.queue_urls[fn.trigger.queue or ""]
+        visibility = int(
+            self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"][
+                "VisibilityTimeout"
+            ]
+        )
         while not self._stop.is_set():
+            if not copies.acquire(timeout=0.2):
+                continue  # every copy is busy
             try:
-                self.poll_once(fn)
+                messages = self._receive(fn, wait_seconds=1)
             except Exception:
+                copies.release()
                 if not self._stop.is_set():
                     log.exception("polling %s failed", fn.logical)
                     self._stop.wait(1)
+                continue
+            if not messages:
+                copies.release()
+                continue
+            batch = _Batch(url, messages, visibility, time.monotonic() + visibility)
+            copy = threading.Thread(
+                target=self._run_copy, args=(fn, batch, copies), name=f"invoke-{fn.logical}", daemon=True
+            )
+            with self._count:
+                self._copies = {t for t in self._copies if t.is_alive()} | {copy}
+                self._in_flight[id(batch)] = batch
+            copy.start()
+
+    def _run_copy(self, fn: Function, batch: _Batch, copies: threading.BoundedSemaphore) -> None:
+        try:
+            self._invoke(fn, batch.messages, batch)
+        except Exception:
+            log.exception("invoking %s failed", fn.logical)
+        finally:
+            copies.release()
+
+    def _keep_invisible(self) -> None:
+        """Keep the messages of running copies invisible, as AWS does with a visibility timeout of 6x the
+        function's timeout: the local stack's queues have short ones (failed records come back in seconds), and
+        without this a copy running longer would see its records delivered to another copy meanwhile."""
+        while not self._stop.wait(KEEP_CHECK_SECONDS):
+            with self._count:
+                due = [b for b in self._in_flight.values() if b.invisible_until - time.monotonic() < KEEP_MARGIN]
+            for batch in due:
+                try:
+                    self._sqs.change_message_visibility_batch(
+                        QueueUrl=batch.url,
+                        Entries=[
+                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": KEEP_SECONDS}
+                            for i, m in enumerate(batch.messages)
+                        ],
+                    )
+                    batch.invisible_until, batch.kept = time.monotonic() + KEEP_SECONDS, True
+                except Exception:
+                    if not self._stop.is_set():
+                        log.exception("keeping a running batch invisible failed")
 
     # ---- schedules --------------------------------------------------------------------------------------
 

@@ -90,6 +90,73 @@ def isolate_chalice_requests() -> None:
         _requests_installed = True
 
 
+PINNED_EVENTS_SOURCES = {
+    "EventTemplateParser.parse": "40a5a46a321811bb2643aaabb7b45c37f75644fcce9cb95524e729a43f0d97d7",
+}
+_events_installed = False
+
+
+def events_sources() -> dict[str, str]:
+    from moto.events.utils import EventTemplateParser
+
+    fn = _ORIGINALS.get("EventTemplateParser.parse") or EventTemplateParser.parse
+    return {"EventTemplateParser.parse": hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()}
+
+
+def cached_event_paths() -> bool:
+    """moto's EventBridge builds a JSONPath parser (a yacc table) for each of 8 paths of every event it delivers to
+    every target: a tenth of the local stack's moto time in an import. The paths are always the same few, and a
+    parsed path is immutable: parse each once. Installed once per process if moto is the pinned version."""
+    global _events_installed
+    with _lock:
+        if _events_installed:
+            return True
+        import jsonpath_ng.ext
+        import moto
+
+        if moto.__version__ != PINNED_MOTO or events_sources() != PINNED_EVENTS_SOURCES:
+            log.warning("moto is not %s as pinned: local EventBridge parses its paths per event", PINNED_MOTO)
+            return False
+        # EventTemplateParser.parse imports ``parse`` from jsonpath_ng.ext at each call
+        _ORIGINALS["jsonpath_ng.ext.parse"] = jsonpath_ng.ext.parse
+        jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
+        _events_installed = True
+        return True
+
+
+_logs_installed = False
+
+
+def isolate_log_correlation() -> None:
+    """Make powertools' correlation id per thread, once per process; idempotent.
+
+    In Lambda each concurrent invocation is a process of its own, so the logger's keys are the invocation's. The
+    local stack runs concurrent invocations (several copies of a consumer, the API's requests) as threads of one
+    process, where ``Logger.set_correlation_id`` (shared keys) let one invocation stamp its correlation id on
+    another's lines, and each invocation's ``clear_state`` wiped the others'. The thread-safe keys powertools
+    keeps per thread carry it instead."""
+    global _logs_installed
+    with _lock:
+        if _logs_installed:
+            return
+        from aws_lambda_powertools import Logger
+        from aws_lambda_powertools.logging.formatter import THREAD_LOCAL_KEYS
+
+        def set_correlation_id(self: Logger, value: str | None) -> None:
+            if value is None:
+                self.thread_safe_remove_keys(["correlation_id"])
+            else:
+                self.thread_safe_append_keys(correlation_id=value)
+
+        def get_correlation_id(self: Logger) -> str | None:
+            value = THREAD_LOCAL_KEYS.get().get("correlation_id")
+            return None if value is None else str(value)
+
+        Logger.set_correlation_id = set_correlation_id  # type: ignore[method-assign]
+        Logger.get_correlation_id = get_correlation_id  # type: ignore[method-assign]
+        _logs_installed = True
+
+
 def install() -> None:
     # FINVIEW_MOTO_AS_IS=1 keeps moto's own DynamoDB and SQS costs: for benchmarks that measure the difference
     as_is = os.environ.get("FINVIEW_MOTO_AS_IS") == "1"
@@ -98,6 +165,7 @@ def install() -> None:
     serialise_dynamodb()
     if not as_is:
         scalable_sqs()
+        cached_event_paths()
     isolate_chalice_requests()
 
 
@@ -674,3 +742,16 @@ def scalable_sqs() -> bool:
             setattr(owner, name, replacement)
         _sqs_installed = True
         return True
+
+
+def installed() -> list[str]:
+    """The corrections installed in this process (moto's server process reports them to the local stack)."""
+    flags = {
+        "serialised-dynamodb": _installed,
+        "scalable-dynamodb": _scalable_installed,
+        "scalable-sqs": _sqs_installed,
+        "cached-event-paths": _events_installed,
+        "isolated-chalice-requests": _requests_installed,
+        "isolated-log-correlation": _logs_installed,
+    }
+    return [name for name, on in flags.items() if on]

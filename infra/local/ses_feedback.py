@@ -1,10 +1,16 @@
-"""SES's delivery notifications on the local stack, as AWS sends them: SES → SNS topic → the subscribed queue.
+"""SES's and SMS delivery notifications on the local stack, as AWS sends them: → SNS topic → the subscribed queue.
 
 moto records every e-mail it is asked to send, but its own feedback (for the simulator addresses only) carries a
 canned message id that matches no sent message, so nothing could be traced back. This simulator watches what moto's
 SES recorded and publishes, for each new e-mail, the identity notification SES would: a Delivery, or for SES's
 mailbox-simulator addresses a permanent Bounce (``bounce@simulator.amazonses.com``) or a Complaint
 (``complaint@simulator.amazonses.com``), with the real message id, to the feedback topic through moto's SNS.
+
+SMS likewise: in AWS each SMS goes through End User Messaging's configuration set, whose event destination sends
+its delivery status (``TEXT_DELIVERED``, or a failure such as ``TEXT_CARRIER_UNREACHABLE``) to the same topic.
+moto has no End User Messaging (the local stack sends with SNS Publish, which moto records), so for each new SMS
+this publishes the event End User Messaging would, with the real message id: delivered, or carrier unreachable
+for ``UNREACHABLE_PHONE`` (the local stack's counterpart of SES's simulator addresses).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from infra.local.lambda_runtime import ACCOUNT
 
 BOUNCE = "bounce@simulator.amazonses.com"
 COMPLAINT = "complaint@simulator.amazonses.com"
+UNREACHABLE_PHONE = "+4917699999999"
 
 
 def notification(message_id: str, source: str, recipient: str) -> dict[str, Any]:
@@ -69,8 +76,32 @@ def notification(message_id: str, source: str, recipient: str) -> dict[str, Any]
     }
 
 
+def sms_event(message_id: str, phone: str, text: str) -> dict[str, Any]:
+    """The End User Messaging SMS event for one message (shape of its event destination documentation)."""
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    unreachable = phone == UNREACHABLE_PHONE
+    return {
+        "eventType": "TEXT_CARRIER_UNREACHABLE" if unreachable else "TEXT_DELIVERED",
+        "eventVersion": "1.0",
+        "eventTimestamp": now_ms,
+        "isFinal": True,
+        "originationPhoneNumber": "FinView",
+        "destinationPhoneNumber": phone,
+        "messageId": message_id,
+        "messageRequestTimestamp": now_ms - 1500,
+        "messageEncoding": "GSM" if text.isascii() else "UCS2",
+        "messageType": "TRANSACTIONAL",
+        "messageStatus": "CARRIER_UNREACHABLE" if unreachable else "DELIVERED",
+        "messageStatusDescription": (
+            "The destination carrier is unreachable." if unreachable else "Message has been accepted by phone"
+        ),
+        "totalMessageParts": 1,
+    }
+
+
 class SesFeedback:
-    """Publishes the notifications of the e-mails moto's SES recorded since the last call (or on a thread)."""
+    """Publishes the notifications of the e-mails moto's SES and the SMS moto's SNS recorded since the last call
+    (or on a thread)."""
 
     def __init__(self, endpoint_url: str, topic_arn: str, region: str) -> None:
         self.topic_arn, self.region = topic_arn, region
@@ -82,6 +113,7 @@ class SesFeedback:
             aws_secret_access_key="local",
         )
         self._done = 0
+        self._sms_done: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -96,7 +128,15 @@ class SesFeedback:
                 note = notification(message.id, str(message.source), str(recipient))
                 self._sns.publish(TopicArn=self.topic_arn, Message=json.dumps(note))
                 count += 1
-        return count
+        return count + self.publish_new_sms()
+
+    def publish_new_sms(self) -> int:
+        sms = get_backend("sns")[ACCOUNT][self.region].sms_messages
+        new = [(message_id, sent) for message_id, sent in list(sms.items()) if message_id not in self._sms_done]
+        for message_id, (phone, text) in new:
+            self._sms_done.add(message_id)
+            self._sns.publish(TopicArn=self.topic_arn, Message=json.dumps(sms_event(message_id, phone, text)))
+        return len(new)
 
     def start(self, interval: float = 0.5) -> None:
         def loop() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 import urllib.request
@@ -11,21 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from infra.definition import SERVICES, STACK, Function, Names, Stack
 from infra.local import fidelity
 from infra.local.apigw import LocalApiGateway
 from infra.local.dispatcher import Dispatcher
-from infra.local.ses_feedback import SesFeedback
+from infra.local.moto_process import MotoProcess, quiet_moto
 from infra.provision import LocalOverrides, Provisioned, provision
 
 STATE_DIR = Path(".finview")
-
-
-def quiet_moto() -> None:
-    for name in ("werkzeug", "moto", "botocore.credentials"):
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def local_environment(p: Provisioned, log_file: str | None) -> dict[str, str]:
@@ -73,21 +66,21 @@ class LocalStack:
         self.stage, self.moto_port, self.api_port = stage, moto_port, api_port
         self.log_file, self.tokens, self.stack, self.dispatch = log_file, tokens or {}, stack, dispatch
         self.region = "eu-west-1"
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: MotoProcess | None = None
         self.provisioned: Provisioned | None = None
         self.dispatcher: Dispatcher | None = None
-        self.ses_feedback: SesFeedback | None = None
         self.api: LocalApiGateway | None = None
         self.api_url = ""
         self.endpoint_url = ""
 
     def start(self) -> LocalStack:
         quiet_moto()
-        fidelity.install()
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
+        # moto runs in a process of its own (with the fidelity patches), so it and the handlers use two cores
+        self._moto = MotoProcess(self.moto_port).start()
+        self.endpoint_url = self._moto.endpoint_url
+        # concurrent invocations are threads of this process: each its own request and correlation id
+        fidelity.isolate_chalice_requests()
+        fidelity.isolate_log_correlation()
         self.provisioned = provision(
             self.endpoint_url, Names(self.stage), region=self.region, stack=self.stack, overrides=LocalOverrides()
         )
@@ -97,29 +90,22 @@ class LocalStack:
         self.api_url = self.api.serve(port=self.api_port)
         self.dispatcher = Dispatcher(self.provisioned, self.stack)
         topic = self.provisioned.topic_arns.get("delivery-feedback")
-        if topic:
-            # SES's delivery notifications, as AWS sends them through the configuration set's topic.
-            self.ses_feedback = SesFeedback(self.endpoint_url, topic, self.region)
         if self.dispatch:
             self.dispatcher.start()
-            if self.ses_feedback:
-                self.ses_feedback.start()
+            if topic:
+                # SES's delivery notifications, as AWS sends them through the configuration set's topic
+                self._moto.tell("ses-feedback", topic, self.region)
         return self
 
     def stop(self, grace: float = 3.0) -> list[str]:
         """Stop polling, give running invocations up to ``grace`` s, then close the API and moto (their ports
         are free when this returns). Returns the names of invocations still running (abandoned, as Lambda
         would freeze them); their next call to moto fails."""
-        if self.ses_feedback:
-            self.ses_feedback.stop()
         busy = self.dispatcher.stop(grace) if self.dispatcher else []
         if self.api:
             self.api.stop()
         if self._moto:
             self._moto.stop()
-            server = self._moto._server
-            if server is not None:
-                server.server_close()  # moto's stop() leaves the listening socket open
         return busy
 
     def __enter__(self) -> LocalStack:

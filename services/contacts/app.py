@@ -15,6 +15,7 @@ from services.contacts.clients import routes as client_routes
 from services.contacts.http import JSON_HEADERS, Call
 from services.contacts.openapi import route
 from services.contacts.policy import routes as policy_routes
+from services.contacts.privacy import routes as privacy_routes
 from services.contacts.settings import Settings
 from shared import wiring
 from shared.observability import lambda_handler
@@ -27,6 +28,7 @@ app.register_middleware(http.errors_in_contract, "http")
 app.register_blueprint(client_routes.bp)
 app.register_blueprint(case_routes.bp)
 app.register_blueprint(policy_routes.bp)
+app.register_blueprint(privacy_routes.bp)
 
 
 @route(app, "/openapi.json", "GET", summary="This API's OpenAPI 3.1 document", auth=False, errors=())

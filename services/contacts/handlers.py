@@ -13,6 +13,7 @@ from services.contacts.cases import use_cases as cases
 from services.contacts.clients import enrichment_costs
 from services.contacts.policy import gate
 from services.contacts.policy import use_cases as policy
+from services.contacts.privacy import subject_access
 from shared.consumer import bus_consumer, outbox_publisher
 from shared.events import (
     CaseFileImported,
@@ -20,12 +21,15 @@ from shared.events import (
     ContactPointsTraced,
     EnrichmentAttemptSettled,
     EnrichmentResultFound,
+    EnrichmentSubjectAccessCompleted,
     Event,
+    ImportsSubjectAccessCompleted,
     MessageBounced,
     MessageComplained,
     MessageDelivered,
     MessageFailed,
     MessageSent,
+    NotificationsSubjectAccessCompleted,
     OptOutReceived,
     SmsFailed,
 )
@@ -60,6 +64,9 @@ on_bus_events = bus_consumer(
         ContactPointsTraced: enrichment.on_contact_points_traced,
         ContactPointsChecked: enrichment.on_contact_points_checked,
         EnrichmentAttemptSettled: enrichment_costs.on_attempt_settled,
+        ImportsSubjectAccessCompleted: subject_access.on_access_completed,
+        EnrichmentSubjectAccessCompleted: subject_access.on_access_completed,
+        NotificationsSubjectAccessCompleted: subject_access.on_access_completed,
     },
 )
 

@@ -25,6 +25,7 @@ class Rules(ServiceSettings):
 class Settings(Rules):
     table: str = Field(validation_alias="CONTACTS_TABLE")
     attachments_bucket: str = Field(validation_alias="ATTACHMENTS_BUCKET")
+    exports_bucket: str = Field(validation_alias="EXPORTS_BUCKET")
     # The deployment's sender (the built-in business unit's) and the domain business units may also send from.
     default_sender_email: str = Field(validation_alias="DEFAULT_SENDER_EMAIL")
     sender_domain: str = Field(default="", validation_alias="SENDER_DOMAIN")

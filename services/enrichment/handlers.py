@@ -7,7 +7,14 @@ from typing import Any
 
 from services.enrichment import settings, use_cases
 from shared.consumer import bus_consumer, outbox_publisher
-from shared.events import CaseOpened, CaseOwnerContactsChanged, ClientRegistered, ClientSettingsChanged, new_id
+from shared.events import (
+    CaseOpened,
+    CaseOwnerContactsChanged,
+    ClientRegistered,
+    ClientSettingsChanged,
+    SubjectAccessRequested,
+    new_id,
+)
 from shared.observability import lambda_handler
 
 SERVICE = use_cases.SERVICE
@@ -29,6 +36,7 @@ on_bus_events = bus_consumer(
         ClientSettingsChanged: use_cases.on_settings_changed,
         CaseOpened: use_cases.on_case_opened,
         CaseOwnerContactsChanged: use_cases.on_case_owner_contacts_changed,
+        SubjectAccessRequested: use_cases.on_subject_access_requested,
     },
 )
 

@@ -38,6 +38,32 @@ def _query(kwargs: dict[str, Any]) -> list[dict[str, Any]]:
     return dynamo.query_all(_table(), **kwargs)
 
 
+def subject_data(case_owner_id: str, case_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every item enrichment holds about one person: its copy of the contacts snapshot, the tracked cases and
+    their cost ledger lines with what the bureau found (a data subject's request)."""
+    section: dict[str, list[dict[str, Any]]] = {"contacts_copy": [], "tracked_cases": [], "ledger": []}
+    owner = _query({"KeyConditionExpression": Key("PK").eq(f"OWNER#{case_owner_id}")})
+    ids = set(case_ids) | {str(i["SK"]).removeprefix("CASE#") for i in owner if str(i["SK"]).startswith("CASE#")}
+    section["contacts_copy"] = [_readable(i) for i in owner if i["SK"] == "PROFILE"]
+    for case_id in sorted(ids):
+        for item in _query({"KeyConditionExpression": Key("PK").eq(f"CASE#{case_id}")}):
+            kind = "ledger" if str(item["SK"]).startswith("ATTEMPT#") else "tracked_cases"
+            section[kind].append(_readable(item))
+    return section
+
+
+def _readable(item: dict[str, Any]) -> dict[str, Any]:
+    """The item with the JSON it stores as text (the search subject, a bureau's result) as JSON again."""
+    out = dict(item)
+    for name, value in item.items():
+        if isinstance(value, str) and value[:1] in "{[":
+            try:
+                out[name] = json.loads(value)
+            except ValueError:
+                pass
+    return out
+
+
 # ---- clients ---------------------------------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from services.enrichment.provider import (
     SkipTracingProvider,
 )
 from services.enrichment.sandbox import SandboxProvider
-from shared import bus, outbox
+from shared import bus, outbox, subject_requests
 from shared.events import (
     CaseOpened,
     CaseOwnerContactsChanged,
@@ -34,7 +34,9 @@ from shared.events import (
     ContactPointsTraced,
     EnrichmentAttemptSettled,
     EnrichmentBudgetReached,
+    EnrichmentSubjectAccessCompleted,
     Event,
+    SubjectAccessRequested,
     TracedContactPoint,
     new_id,
 )
@@ -362,3 +364,13 @@ def on_case_owner_contacts_changed(event: CaseOwnerContactsChanged) -> None:
     client = repository.client_settings(event.client_id)
     for case in repository.owner_cases(event.case_owner_id):
         repository.set_index(case, domain.index_state(case, owner, client))
+
+
+def on_subject_access_requested(event: SubjectAccessRequested) -> None:
+    """What enrichment holds about the person (GDPR Art. 15): its copy of the contacts snapshot, the tracked cases
+    and every search with what the bureau found and what it cost."""
+    section = {
+        kind: [subject_requests.without_keys(i) for i in items]
+        for kind, items in repository.subject_data(event.case_owner_id, event.case_ids).items()
+    }
+    bus.publish(subject_requests.answer(EnrichmentSubjectAccessCompleted, event, SERVICE, section))

@@ -116,6 +116,10 @@ DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
     ),
     "city": ("city", "town", "suburb", "locality", "ort", "stadt", "wohnort", "ville", "localite", "commune"),
     "country": ("country", "country code", "land", "staat", "pays"),
+    "language": (
+        "language", "lang", "locale", "correspondence language", "sprache", "korrespondenzsprache", "langue",
+        "langue de correspondance",
+    ),
     "invoice_number": (
         "invoice number", "invoice", "invoice no", "invoice id", "rechnungsnummer", "rechnung", "rechnungs nr",
         "numero de facture", "facture", "n facture",
@@ -231,6 +235,7 @@ class DebtorLine(BaseModel):
     postcode: str | None = None
     city: str | None = Field(default=None, max_length=200)
     country: str = "DE"
+    language: str | None = Field(default=None, description="ISO 639-1: the language debtor messages are written in")
     invoice_number: str = Field(min_length=1, max_length=100)
     amount: Decimal
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
@@ -277,6 +282,13 @@ class DebtorLine(BaseModel):
     def _email(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
             return _optional(info, "email", _clean(value, info), norm.normalise_email)
+        return value
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            return _optional(info, "language", value, norm.normalise_language)
         return value
 
     @field_validator("country", mode="before")
@@ -416,6 +428,7 @@ def case_file_event(
         last_name=first.last_name,
         company_name=first.company_name,
         birth_date=next((r.debtor.birth_date for r in rows if r.debtor.birth_date), None),
+        language=next((r.debtor.language for r in rows if r.debtor.language), None),
     )
     lines = [r.debtor for r in rows]
     separate = settings.repeated_invoice == "separate"

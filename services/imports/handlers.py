@@ -13,7 +13,7 @@ from services.imports import drops, pipeline, settings, use_cases
 from services.imports.report import is_report
 from shared import aws
 from shared.consumer import bus_consumer
-from shared.events import CaseOwnersMerged, ClientRegistered, ClientSettingsChanged
+from shared.events import CaseOwnersMerged, ClientRegistered, ClientSettingsChanged, SubjectAccessRequested
 from shared.observability import lambda_handler, logger, metrics
 
 SERVICE = "imports"
@@ -84,5 +84,6 @@ on_bus_events = bus_consumer(
         ClientRegistered: use_cases.on_client_registered,
         ClientSettingsChanged: use_cases.on_settings_changed,
         CaseOwnersMerged: use_cases.on_case_owners_merged,
+        SubjectAccessRequested: use_cases.on_subject_access_requested,
     },
 )

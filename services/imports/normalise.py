@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Literal
 
+from babel import Locale
 from email_validator import EmailNotValidError, validate_email
 
 from shared import phones
@@ -256,6 +257,34 @@ def normalise_country(value: str | None, default_country: str) -> str:
     named = COUNTRY_NAMES.get(fold(text))
     if named is None:
         raise ValueError(f"{value!r} is not a country (use the ISO code, e.g. DE, FR, GB)")
+    return named
+
+
+@lru_cache(maxsize=1)
+def _language_names() -> dict[str, str]:
+    """Folded language name (English, German, French: "German", "Deutsch", "allemand") → ISO 639-1 code, from
+    Babel's CLDR data. Only two-letter codes: the language debtor messages are written in."""
+    names: dict[str, str] = {}
+    for locale in ("en", "de", "fr"):
+        for code, name in Locale(locale).languages.items():
+            if len(code) == 2 and code.isalpha():
+                names.setdefault(fold(name), code)
+    for code in list(names.values()):
+        names.setdefault(code, code)
+    return names
+
+
+def normalise_language(value: str) -> str:
+    """A language as ISO 639-1 from a code ("de", "DE"), a locale ("fr-CH", "de_AT") or a name in English,
+    German or French ("German", "Französisch", "anglais")."""
+    text = clean_text(value)
+    primary = re.split(r"[-_]", text, maxsplit=1)[0].lower()
+    names = _language_names()
+    if len(primary) == 2 and primary in names:
+        return primary
+    named = names.get(fold(text))
+    if named is None:
+        raise ValueError(f"{value!r} is not a language (use the ISO 639-1 code, e.g. de, fr, en)")
     return named
 
 

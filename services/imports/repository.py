@@ -237,6 +237,11 @@ def staged_rows(import_id: str, after_owner: str | None = None) -> Iterator[dict
     return _query(f"JOB#{import_id}", low, "ROW$")
 
 
+def owner_rows(import_id: str, case_owner_id: str) -> list[dict[str, Any]]:
+    """The rows of one import staged for one case owner (a data subject's request)."""
+    return list(_query(f"JOB#{import_id}", f"ROW#{case_owner_id}#", f"ROW#{case_owner_id}#~"))
+
+
 def rejections(import_id: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
     return _query(f"JOB#{import_id}", "REJECT#", "REJECT$", limit)
 

@@ -10,7 +10,14 @@ from datetime import datetime, timedelta
 
 from services.imports import repository
 from services.imports.matching import confirm_merge, tag_for
-from shared.events import CaseOwnersMerged, ClientRegistered, ClientSettingsChanged
+from shared import bus, subject_requests
+from shared.events import (
+    CaseOwnersMerged,
+    ClientRegistered,
+    ClientSettingsChanged,
+    ImportsSubjectAccessCompleted,
+    SubjectAccessRequested,
+)
 
 
 def on_client_registered(event: ClientRegistered) -> None:
@@ -27,6 +34,20 @@ def on_case_owners_merged(event: CaseOwnersMerged) -> None:
     index = repository.DynamoMatchIndex(event.client_id)
     tag = tag_for(f"merge-{event.event_id}", 0)
     confirm_merge(index, event.surviving_case_owner_id, event.merged_case_owner_id, tag)
+
+
+def on_subject_access_requested(event: SubjectAccessRequested) -> None:
+    """What imports holds about the person (GDPR Art. 15): what matching knows of them and the rows of the imports
+    that brought them, staged for them. Rejected rows name no case owner (they matched nobody): they expire by their
+    retention class instead."""
+    profile = repository.DynamoMatchIndex(event.client_id).get_profiles([event.case_owner_id]).get(event.case_owner_id)
+    rows = [
+        {"import_id": import_id, **subject_requests.without_keys(row)}
+        for import_id in event.import_ids
+        for row in repository.owner_rows(import_id, event.case_owner_id)
+    ]
+    section = {"match_profile": [profile.to_item()] if profile else [], "staged_rows": rows}
+    bus.publish(subject_requests.answer(ImportsSubjectAccessCompleted, event, "imports", section))
 
 
 # The pipeline records progress at least every batch of rows (seconds apart); half an hour without any is stuck:

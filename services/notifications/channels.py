@@ -147,12 +147,37 @@ def _tag(value: str) -> str:
     return "".join(c if c.isascii() and (c.isalnum() or c in "_-.@") else "_" for c in value)[:256] or "_"
 
 
-def send_sms(phone: str, text: str, *, sender_id: str | None = None) -> str:
-    """SNS Publish to a phone number (transactional: collections messages must not be dropped as promotional)."""
+def send_sms(
+    phone: str,
+    text: str,
+    *,
+    sender_id: str | None = None,
+    configuration_set: str | None = None,
+    context: Mapping[str, str] | None = None,
+) -> str:
+    """One SMS, transactional (collections messages must not be dropped as promotional); the provider's message id.
+
+    With a configuration set: AWS End User Messaging SMS ``SendTextMessage``, whose configuration set reports each
+    message's delivery status (TEXT_DELIVERED, TEXT_CARRIER_UNREACHABLE, …) to the delivery-feedback topic under
+    this id. Without one: SNS ``Publish`` to the number (the local stack: moto has no End User Messaging; its
+    feedback is simulated in the same shape)."""
+    number = valid_phone(phone)
+    if configuration_set:
+        request: dict[str, Any] = {
+            "DestinationPhoneNumber": number,
+            "MessageBody": text,
+            "MessageType": "TRANSACTIONAL",
+            "ConfigurationSetName": configuration_set,
+        }
+        if context:
+            request["Context"] = {k: _tag(v) for k, v in context.items()}
+        if sender_id:
+            request["OriginationIdentity"] = sender_id
+        sent = with_backoff(lambda: aws.client("pinpoint-sms-voice-v2").send_text_message(**request))
+        return str(sent["MessageId"])
     attributes = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}
     if sender_id:
         attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": sender_id[:11]}
-    number = valid_phone(phone)
     response = with_backoff(
         lambda: aws.client("sns").publish(PhoneNumber=number, Message=text, MessageAttributes=attributes)
     )

@@ -35,6 +35,7 @@ class Outbox:
     calls_queue_url: str  # the dialer's queue: its URL, or its name (resolved once)
     configuration_set: str | None
     unsubscribe_base_url: str
+    sms_configuration_set: str | None = None  # End User Messaging; None: SNS Publish
 
     @classmethod
     def from_env(cls) -> Outbox:
@@ -44,6 +45,7 @@ class Outbox:
             calls_queue_url=found.calls_queue,
             configuration_set=found.configuration_set,
             unsubscribe_base_url=found.unsubscribe_base_url,
+            sms_configuration_set=found.sms_configuration_set or None,
         )
 
 
@@ -163,7 +165,12 @@ def _send(event: ContactActionRequested, message: DebtorMessage, message_id: str
     if event.action == "sms":
         text_sms = rendering.render_sms(kind, language, data)
         text, cost = sms.checked(text_sms.text, message.max_sms_segments)
-        provider_id = channels.send_sms(event.contact_point_value, text)
+        provider_id = channels.send_sms(
+            event.contact_point_value,
+            text,
+            configuration_set=outbox.sms_configuration_set,
+            context={"message_id": message_id, "kind": kind},
+        )
         return Sent(provider_id, text_sms.template, text_sms.language, cost.segments)
     if event.action == "letter":
         letter, pdf = letters.letter_pdf(kind, language, data)

@@ -17,6 +17,7 @@ from shared.events import (
     EnrichmentBudgetReached,
     ImportCompleted,
     ImportFailed,
+    SubjectAccessRequested,
 )
 from shared.observability import lambda_handler
 
@@ -31,6 +32,7 @@ on_bus_events = bus_consumer(
         ImportFailed: use_cases.on_import_finished,
         ContactActionRequested: use_cases.on_contact_action,
         EnrichmentBudgetReached: use_cases.on_budget_reached,
+        SubjectAccessRequested: use_cases.on_subject_access_requested,
     },
 )
 

@@ -4,6 +4,7 @@ Keys:
   MESSAGE#<message_id>     RECORD                 the message: kind, channel, recipient, template, language,
                                                   cause, provider's id, status and outcome
   PROVIDER#<provider_id>   MESSAGE                points an SES / SNS notification back to its message
+GSI1: OWNER#<case_owner_id>#MESSAGES / <created_at>#<message_id> lists a debtor's messages (a data subject's request).
 The message id is derived from the cause (event id, kind, recipient), so a redelivered cause finds its record.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+from boto3.dynamodb.conditions import Key
 
 from services.notifications import settings
 from shared import aws, dynamo
@@ -29,11 +32,14 @@ def message_id_for(cause_event_id: str, kind: str, recipient: str) -> str:
 
 def claim(record: dict[str, Any]) -> bool:
     """Create the record in status 'sending'; False when this message exists already (sent or being sent)."""
+    created_at = datetime.now(UTC).isoformat()
+    owner = record.get("case_owner_id")
     item = {
         "PK": f"MESSAGE#{record['message_id']}",
         "SK": "RECORD",
         "status": "sending",
-        "created_at": datetime.now(UTC).isoformat(),
+        "created_at": created_at,
+        **({"GSI1PK": f"OWNER#{owner}#MESSAGES", "GSI1SK": f"{created_at}#{record['message_id']}"} if owner else {}),
         **{k: v for k, v in record.items() if v is not None},
     }
     return dynamo.put_new(_table(), item)
@@ -67,3 +73,10 @@ def link_provider_id(provider_message_id: str, message_id: str) -> None:
 def by_provider_id(provider_message_id: str) -> dict[str, Any] | None:
     pointer = _table().get_item(Key={"PK": f"PROVIDER#{provider_message_id}", "SK": "MESSAGE"}).get("Item")
     return get(str(pointer["message_id"])) if pointer else None
+
+
+def of_case_owner(case_owner_id: str) -> list[dict[str, Any]]:
+    """Every message to one debtor, oldest first."""
+    return dynamo.query_all(
+        _table(), IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(f"OWNER#{case_owner_id}#MESSAGES")
+    )

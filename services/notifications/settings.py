@@ -22,6 +22,8 @@ class Outbox(ServiceSettings):
     letters_bucket: str = Field(validation_alias="LETTERS_BUCKET")
     calls_queue: str = Field(validation_alias="CALLS_QUEUE")
     configuration_set: str | None = Field(default=None, validation_alias="SES_CONFIGURATION_SET")
+    # End User Messaging's configuration set for SMS; empty: SNS Publish (the local stack, where moto has none).
+    sms_configuration_set: str | None = Field(default=None, validation_alias="SMS_CONFIGURATION_SET")
     unsubscribe_base_url: str = Field(validation_alias="UNSUBSCRIBE_BASE_URL", pattern=r"^https://\S+$")
 
 

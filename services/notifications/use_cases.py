@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.notifications import channels, deliveries, domain, messages, rendering, repository, settings
-from shared import aws, bus
+from services.notifications import (
+    channels,
+    deliveries,
+    domain,
+    message_records,
+    messages,
+    rendering,
+    repository,
+    settings,
+)
+from shared import aws, bus, subject_requests
 from shared.events import (
     ClientRegistered,
     ClientUserCreated,
@@ -16,7 +25,9 @@ from shared.events import (
     ImportCompleted,
     ImportFailed,
     NotificationSent,
+    NotificationsSubjectAccessCompleted,
     Sender,
+    SubjectAccessRequested,
 )
 from shared.observability import logger, metrics
 
@@ -164,3 +175,11 @@ def on_contact_action(event: ContactActionRequested) -> None:
         # The print service / call-centre connector picks queued deliveries from the outbox.
         repository.mark_queued(event.event_id, message.kind, message.to, event.model_dump(mode="json"))
     log.info("contact action delivered", extra={"action": event.action, "channel": channel})
+
+
+def on_subject_access_requested(event: SubjectAccessRequested) -> None:
+    """What notifications holds about the person (GDPR Art. 15): every message to them, with its channel, the
+    address or number it went to, the template, and what became of it."""
+    records = [subject_requests.without_keys(r) for r in message_records.of_case_owner(event.case_owner_id)]
+    section = {"messages": records}
+    bus.publish(subject_requests.answer(NotificationsSubjectAccessCompleted, event, SERVICE, section))

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, computed_field
 
 from services.contacts.cases.domain import ActionKind, EvidenceKind, PointState, Qualification, State
+from services.contacts.clients.models import Language
 from services.contacts.models import In
 from services.contacts.policy.rules import MessageKind
 from shared.events import CloseReason, ContactPointChecks, ContactPointType, Instalment, PostalAddress
@@ -95,6 +96,15 @@ class CaseOwner(BaseModel):
     @property
     def processing_restricted(self) -> bool:
         return self.restricted_since is not None or self.objected_since is not None
+
+
+class CaseOwnerChange(In):
+    """PATCH /case-owners/{id}: only the fields sent change; null clears one."""
+
+    language: Language | None = Field(
+        default=None,
+        description="ISO 639-1: the language debtor messages are written in (null: the business unit's)",
+    )
 
 
 class CaseFile(BaseModel):
@@ -250,7 +260,7 @@ class AuditEntry(BaseModel):
     actor: str
     actor_role: str
     action: str
-    target_type: Literal["case_owner", "case", "contact_point", "note", "attachment", "hold"]
+    target_type: Literal["case_owner", "case", "contact_point", "note", "attachment", "hold", "data_request"]
     target_id: str
     case_id: str | None = None
     before: dict[str, Any] | None = None

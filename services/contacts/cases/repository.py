@@ -250,6 +250,24 @@ def ensure_case(
     return write_unless_exists([case_writes(client_id, case_owner_id, case, actor, correlation_id, why, events)])[0]
 
 
+def learn_language(case_owner_id: str, language: str) -> bool:
+    """A case owner imported again with a language: kept only when none is known (a collector's choice or an
+    earlier file wins; PATCH /case-owners/{id} changes it). False when one was known."""
+    try:
+        store.table().update_item(
+            Key=owner_key(case_owner_id, "PROFILE"),
+            UpdateExpression="SET #l = :l",
+            ConditionExpression="attribute_exists(PK) AND attribute_not_exists(#l)",
+            ExpressionAttributeNames={"#l": "language"},
+            ExpressionAttributeValues={":l": language},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
 def get_owner(case_owner_id: str) -> CaseOwner | None:
     item = store.table().get_item(Key=owner_key(case_owner_id, "PROFILE")).get("Item")
     return CaseOwner.model_validate(store.clean(item)) if item else None

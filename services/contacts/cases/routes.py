@@ -24,6 +24,8 @@ from services.contacts.cases.models import (
     CaseClosingOut,
     CaseFile,
     CaseMessage,
+    CaseOwner,
+    CaseOwnerChange,
     CaseOwnerFile,
     CeaseNoticeIn,
     CollectorIn,
@@ -86,6 +88,23 @@ def _optional_body(c: Call, model: type[M]) -> M:
 @route(bp, OWNER, "GET", summary="A case owner and all its cases", response=CaseOwnerFile)
 def get_case_owner(case_owner_id: str) -> Response:
     return respond(bp.current_request, lambda c: cases.get_case_owner(case_owner_id, c.identity))
+
+
+@route(
+    bp,
+    OWNER,
+    "PATCH",
+    summary="Change the case owner: the language debtor messages are written in",
+    request=CaseOwnerChange,
+    response=CaseOwner,
+    errors=CHANGE_ERRORS,
+)
+def change_case_owner(case_owner_id: str) -> Response:
+    return respond(
+        bp.current_request,
+        lambda c: cases.change_case_owner(case_owner_id, c.body(CaseOwnerChange), c.identity, c.correlation_id),
+        allow=agency,
+    )
 
 
 @route(

@@ -15,6 +15,8 @@ from services.contacts.cases.models import (
     Case,
     CaseActionIn,
     CaseFile,
+    CaseOwner,
+    CaseOwnerChange,
     CaseOwnerFile,
     ContactActionOut,
     Note,
@@ -57,6 +59,30 @@ def get_case_owner(case_owner_id: str, who: Identity) -> CaseOwnerFile:
         cases=repository.owner_cases(case_owner_id),
         defaults=repository.defaults(case_owner_id),  # type: ignore[arg-type]
     )
+
+
+def change_case_owner(case_owner_id: str, change: CaseOwnerChange, who: Identity, correlation_id: str) -> CaseOwner:
+    """PATCH /case-owners/{id}: the language debtor messages are written in (null: back to the business unit's)."""
+    owner = contact_points.owner_for_change(case_owner_id, who)
+    fields = {name: getattr(change, name) for name in change.model_fields_set}
+    before = {name: getattr(owner, name) for name in fields}
+    if fields == before:
+        return owner
+    tx = repository.Tx().update(repository.owner_key(case_owner_id, "PROFILE"), fields)
+    tx.audit(
+        audit.entry(
+            case_owner_id,
+            audit.Actor.of(who),
+            "case_owner.changed",
+            target_type="case_owner",
+            target_id=case_owner_id,
+            before=before,
+            after=fields,
+            correlation_id=correlation_id,
+        )
+    )
+    tx.commit()
+    return owner.model_copy(update=fields)
 
 
 def list_audit(case_owner_id: str, who: Identity, limit: int, next_token: str | None) -> Page[AuditEntry]:
@@ -228,6 +254,8 @@ def on_case_file_imported(event: CaseFileImported) -> None:
             *(repository.point_writes(owner_id, new, actor, event.correlation_id, why) for new in points),
         ]
     )
+    if not written[0] and event.case_owner.language:
+        repository.learn_language(owner_id, event.case_owner.language)  # a known owner, a language at last
     metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=sum(written[1 : 1 + len(cases)]))
     # The contacts snapshot tells enrichment what the owner lacks (a newer snapshot supersedes a lost one).
     enrichment.publish_contacts_changed(owner_id, event.correlation_id)

@@ -12,6 +12,7 @@ from moto.backends import get_backend
 from pypdf import PdfReader
 
 from infra.local.lambda_runtime import ACCOUNT
+from infra.local.ses_feedback import UNREACHABLE_PHONE, SesFeedback
 from infra.local.stack import sent_emails
 from infra.provision import Provisioned
 from services.notifications import channels, deliveries, delivery_outcomes, message_records
@@ -121,6 +122,30 @@ def test_sms_letter_and_call_go_out_on_their_channel(aws: Provisioned) -> None:
     task = json.loads(client(aws, "sqs").receive_message(QueueUrl=outbox.calls_queue_url)["Messages"][0]["Body"])
     assert task["message_id"] == call_id and task["phone"] == "+33612345678" and task["language"] == "fr"
     assert {(message_records.get(str(i)) or {})["status"] for i in (letter_id, call_id)} == {"queued"}
+
+
+def test_sms_delivery_status_comes_back_through_the_feedback_topic_like_the_e_mails(aws: Provisioned) -> None:
+    """End User Messaging's TEXT_* events (simulated locally with the real message ids) reach the outcomes queue
+    through the delivery-feedback topic and become MessageDelivered and SmsFailed for contacts."""
+    outbox = _outbox(aws)
+    phone = f"+491512{int(aws.names.stage[1:], 16) % 10**7:07d}"
+    delivered_id = deliveries.deliver(_request("sms", phone), outbox)
+    failed_id = deliveries.deliver(_request("sms", UNREACHABLE_PHONE), outbox)
+    receive_all(aws, "notifications-outcomes")
+    _bus(aws)
+    feedback = SesFeedback(aws.endpoint_url, aws.topic_arns["delivery-feedback"], aws.region)
+    assert feedback.publish_new_sms() >= 2
+    assert feedback.publish_new_sms() == 0  # each SMS once
+    for message in receive_all(aws, "notifications-outcomes"):
+        delivery_outcomes.on_provider_notification(message["Body"])
+    assert (message_records.get(str(delivered_id)) or {})["status"] == "delivered"
+    assert (message_records.get(str(failed_id)) or {})["status"] == "sms_failed"
+    events = {
+        e["detail"]["message_id"]: e for e in _bus(aws) if e["detail"].get("message_id") in (delivered_id, failed_id)
+    }
+    assert events[delivered_id]["detail-type"] == "MessageDelivered.v1"
+    assert events[failed_id]["detail-type"] == "SmsFailed.v1"
+    assert events[failed_id]["detail"]["reason"] == "The destination carrier is unreachable."
 
 
 def test_an_invalid_recipient_is_refused_recorded_and_announced(aws: Provisioned) -> None:

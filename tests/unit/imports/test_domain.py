@@ -239,3 +239,22 @@ def test_kept_repeats_are_separate_cases() -> None:
     assert sorted(c.amount for c in per_invoice.cases) == [Decimal(7), Decimal(10)]
     merged = domain.case_file_event("imp", "c", rows, ImportSettings(repeated_invoice="separate"))
     assert merged.cases[0].amount == Decimal(17) and merged.cases[0].invoice_numbers == ["INV-1"]
+
+
+def test_a_language_column_gives_the_case_owner_its_language() -> None:
+    header = ["Nachname", "Rechnungsnummer", "Betrag", "Rechnungsdatum", "Korrespondenzsprache"]
+    columns = resolve_columns(header, ImportSettings())
+    assert columns.columns["language"] == 4
+    raw = columns.extract(["Lefèvre", "R-1", "10,00", "2026-01-02", "Französisch"])
+    line, warnings = validate(raw)
+    assert (line.language, warnings) == ("fr", [])
+    # A value that is no language is left out with a warning; the row is imported all the same.
+    line, warnings = validate(ROW | {"language": "Klingonisch"})
+    assert line.language is None and warnings == [
+        "language: 'Klingonisch' is not a language (use the ISO 639-1 code, e.g. de, fr, en)"
+    ]
+    first, second = (
+        StagedRow(row=n, line=n + 1, case_owner_id="o-1", matched_by="email", owner_new=True, debtor=debtor)
+        for n, debtor in ((1, validate(ROW)[0]), (2, validate(ROW | {"invoice_number": "I-2", "language": "de-AT"})[0]))
+    )
+    assert domain.case_file_event("imp", "c", [first, second], ImportSettings()).case_owner.language == "de"

@@ -124,3 +124,19 @@ def test_control_and_invisible_characters_are_removed() -> None:
     assert norm.clean_text("\u202eredli\u202c") == "redli"  # a bidi override
     assert norm.clean_text("क्\u200dष") == "क्\u200dष"  # a zero-width joiner is part of the spelling
     assert norm.had_hidden_characters("A\x07") and not norm.had_hidden_characters("Anna Müller")
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [("de", "de"), ("FR", "fr"), ("fr-CH", "fr"), ("de_AT", "de"), ("German", "de"), ("Deutsch", "de"),
+     ("allemand", "de"), ("Französisch", "fr"), ("français", "fr"), ("anglais", "en"), (" Englisch ", "en"),
+     ("Italienisch", "it"), ("polonais", "pl")],
+)  # fmt: skip
+def test_languages_are_read_from_codes_locales_and_names(value: str, code: str) -> None:
+    assert norm.normalise_language(value) == code
+
+
+@pytest.mark.parametrize("value", ["xx", "Klingon", "123", "d"])
+def test_what_is_no_language_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="is not a language"):
+        norm.normalise_language(value)

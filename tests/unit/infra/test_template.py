@@ -218,6 +218,8 @@ def test_buckets_take_tls_only_expire_old_versions_and_rejected_rows_and_allow_o
         if b.cors:
             cors = bucket["CorsConfiguration"]["CorsRules"]
             assert [r["AllowedOrigins"] for r in cors] == [{"Ref": "AllowedOrigins"}]  # was "*"
+    exports = resources["ExportsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert next(r for r in exports if r["Id"] == "objects-expire")["ExpirationInDays"] == 2  # the link lasts 24 h
     drops = resources["DropsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     rejected = next(r for r in drops if r["Id"] == "rejected-rows-expire")
     key, value = operations.REJECTED_ROWS_TAG
@@ -272,8 +274,12 @@ PINNED_POLICIES = {
     "APIHandler": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem")
     | PUBLISH
     | {f"Allow s3:{a} on ${{AttachmentsBucket}}/*" for a in ("GetObject", "PutObject", "DeleteObject")}
+    | {"Allow s3:GetObject on ${ExportsBucket}/*"}  # presigns the link to a data subject's export
     | {"Allow ses:GetIdentityVerificationAttributes on *"},
-    "ContactsOnBusEvents": _table_grants("ContactsTable", *CONSUMER, "ConditionCheckItem") | PUBLISH,
+    # A data subject's export: reads the attachments' files, writes the zip.
+    "ContactsOnBusEvents": _table_grants("ContactsTable", *CONSUMER, "ConditionCheckItem")
+    | PUBLISH
+    | {"Allow s3:GetObject on ${AttachmentsBucket}/*", "Allow s3:PutObject on ${ExportsBucket}/*"},
     "ContactsReleaseDeferredContacts": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
     "ContactsOnReminderSchedule": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
     # The outbox sweeps: what dead writers left, published and deleted.
@@ -287,8 +293,8 @@ PINNED_POLICIES = {
     }
     | {"Allow sqs:SendMessage on ImportsDropsQueue"},
     "ImportsCheckStuckImports": {f"Allow dynamodb:{a} on ImportsTable" for a in ("GetItem", "Query", "DeleteItem")},
-    # No drop bucket, no queue, no index: it only keeps imports' copy of client settings.
-    "ImportsOnBusEvents": _table_grants("ImportsTable", *CONSUMER, index=False) | PUBLISH,
+    # No drop bucket, no queue, no index: imports' copy of client settings, and a data subject's match profile.
+    "ImportsOnBusEvents": _table_grants("ImportsTable", *CONSUMER, "BatchGetItem", index=False) | PUBLISH,
     "EnrichmentOnBusEvents": _table_grants("EnrichmentTable", *CONSUMER, "BatchGetItem") | PUBLISH,
     "EnrichmentOnSchedule": _table_grants("EnrichmentTable", *READ_WRITE, "BatchGetItem", "BatchWriteItem") | PUBLISH,
     "NotificationsOnBusEvents": _table_grants("NotificationsTable", *CONSUMER, "ConditionCheckItem")
@@ -300,7 +306,9 @@ PINNED_POLICIES = {
         "Allow ses:SendEmail on ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${SesConfigurationSet}",
         "Allow s3:PutObject on ${LettersBucket}/*",
         "Allow sqs:SendMessage on CallsOutboxQueue",
-        # SMS go to phone numbers, which IAM names "*" only; every topic is denied.
+        "Allow sms-voice:SendTextMessage on SmsConfigurationSet",
+        # SMS go to phone numbers, which IAM names "*" only; every topic is denied (the fallback without End User
+        # Messaging: the local stack).
         "Allow sns:Publish on *",
         "Deny sns:Publish on sns:*:*:*",
     },
@@ -328,6 +336,20 @@ def test_ses_events_reach_notifications_outcomes_queue_through_the_feedback_topi
     assert subscription["Endpoint"] == {"Fn::GetAtt": [queue_id(STACK.queue("notifications-outcomes")), "Arn"]}
     env = resources[function_id(STACK.function("notifications", "on_bus_events"))]["Properties"]["Environment"]
     assert env["Variables"]["SES_CONFIGURATION_SET"] == {"Ref": "SesConfigurationSet"}
+
+
+def test_sms_delivery_status_reaches_the_same_queue_through_end_user_messagings_configuration_set() -> None:
+    """SNS Publish to a phone number can only log its delivery status to CloudWatch Logs; End User Messaging's
+    configuration set sends TEXT_* events to an SNS topic: the feedback topic, which only SES and it may use."""
+    resources = render()["Resources"]
+    [destination] = resources["SmsConfigurationSet"]["Properties"]["EventDestinations"]
+    assert destination["Enabled"] and destination["SnsDestination"] == {"TopicArn": {"Ref": "DeliveryFeedbackTopic"}}
+    assert destination["MatchingEventTypes"] == ["TEXT_ALL"]
+    [statement] = resources["DeliveryFeedbackTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": ["ses.amazonaws.com", "sms-voice.amazonaws.com"]}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    env = resources[function_id(STACK.function("notifications", "on_bus_events"))]["Properties"]["Environment"]
+    assert env["Variables"]["SMS_CONFIGURATION_SET"] == {"Ref": "SmsConfigurationSet"}
 
 
 def test_code_folders_install_every_package_the_services_import(built: Path) -> None:

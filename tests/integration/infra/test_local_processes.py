@@ -1,0 +1,169 @@
+"""The local stack's processes: moto's server in a process of its own (with the fidelity corrections installed
+there, keep-alive, a clean stop) and several concurrent copies of an SQS consumer, each with its own logger state."""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import json
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from infra.definition import STACK, Function
+from infra.local import dispatcher as dispatcher_module
+from infra.local import fidelity
+from infra.local.dispatcher import Dispatcher, pollers
+from infra.local.moto_process import MotoProcess
+from infra.provision import Provisioned
+from tests.integration.support import client
+
+LIST_TABLES = {
+    "X-Amz-Target": "DynamoDB_20120810.ListTables",
+    "Content-Type": "application/x-amz-json-1.0",
+    "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261128/eu-west-1/dynamodb/aws4_request, "
+    "SignedHeaders=host, Signature=0",
+}
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_moto_runs_in_its_own_process_with_the_corrections_and_keep_alive() -> None:
+    moto = MotoProcess().start()
+    try:
+        assert moto.proc is not None and moto.proc.pid != 0 and moto.alive()
+        assert {"serialised-dynamodb", "scalable-dynamodb", "scalable-sqs", "cached-event-paths"} <= set(moto.patches())
+        conn = http.client.HTTPConnection("127.0.0.1", _port(moto.endpoint_url), timeout=10)
+        for _ in range(3):  # three requests on one connection: the server keeps it open, as AWS does
+            conn.request("POST", "/", body="{}", headers=LIST_TABLES)
+            response = conn.getresponse()
+            assert response.status == 200 and json.loads(response.read()) == {"TableNames": []}
+            assert not response.will_close
+        conn.close()
+    finally:
+        port = _port(moto.endpoint_url)
+        moto.stop()
+    assert not moto.alive() and _free(port)
+
+
+def test_moto_refuses_a_port_in_use_with_the_errno() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        with pytest.raises(OSError) as refused:
+            MotoProcess(holder.getsockname()[1]).start()
+    assert refused.value.errno == errno.EADDRINUSE
+
+
+def test_moto_exits_when_its_parent_goes_away() -> None:
+    moto = MotoProcess().start()
+    proc = moto.proc
+    assert proc is not None and proc.stdin is not None
+    proc.stdin.close()  # what the kernel does when the parent dies, whatever the signal
+    assert proc.wait(5) == 0
+    moto.proc = None
+
+
+def _consumer() -> Function:
+    return next(f for f in STACK.functions if f.service == "notifications" and f.handler == "on_bus_events")
+
+
+def test_an_sqs_consumer_runs_as_several_copies_never_more_than_its_concurrency(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dispatcher_module, "LOCAL_POLLERS", 4)
+    fn = _consumer()
+    copies = pollers(fn)
+    assert 1 < copies <= 4
+    lock = threading.Condition()
+    running, most = 0, 0
+    seen: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+            lock.notify_all()
+            # hold this copy until all copies run (or 5 s): a further copy beyond the limit would show in ``most``;
+            # longer than the queue's local visibility timeout (2 s): its messages must not go to another copy
+            lock.wait_for(lambda: running >= copies, timeout=5)
+        time.sleep(0.2)
+        with lock:
+            running -= 1
+            seen.extend(r["body"] for r in event["Records"])
+        return {"batchItemFailures": []}
+
+    monkeypatch.setattr(dispatcher_module, "resolve", lambda f: handler if f == fn else (lambda e, c: None))
+    sqs = client(aws, "sqs")
+    url = aws.queue_urls[fn.trigger.queue or ""]
+    bodies = [f"m{i}" for i in range(40)]
+    for start in range(0, len(bodies), 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
+        )
+    d = Dispatcher(aws, STACK)
+    monkeypatch.setattr(d, "stack", type(STACK)(**{**STACK.__dict__, "functions": (fn,)}))
+    d.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(seen) < len(bodies) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        assert d.stop(3.0) == []
+    assert sorted(seen) == sorted(bodies)  # each message to one copy, once, even when a copy runs 5 s
+    assert most == copies  # several at once, never more than the function's concurrency
+
+
+def test_concurrent_invocations_each_log_their_own_correlation_id(tmp_path: Any) -> None:
+    from shared.observability import logger
+
+    fidelity.isolate_log_correlation()
+    log = logger("contacts")
+    records: list[tuple[str, str | None]] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            line = json.loads(self.format(record))
+            records.append((line["message"], line.get("correlation_id")))
+
+    capture = Capture()
+    capture.setFormatter(log.registered_formatter)
+    log._logger.addHandler(capture)
+    set_first, both_set = threading.Barrier(2), threading.Barrier(2)
+
+    def invocation(correlation: str, second: bool) -> None:
+        if second:
+            set_first.wait()  # the other invocation has its correlation id already
+        log.clear_state()  # each invocation starts so (inject_lambda_context(clear_state=True))
+        log.set_correlation_id(correlation)
+        if not second:
+            set_first.wait()
+        both_set.wait()
+        log.info(f"from {correlation}")
+
+    try:
+        threads = [threading.Thread(target=invocation, args=(c, c == "corr-b")) for c in ("corr-a", "corr-b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        log._logger.removeHandler(capture)
+    assert sorted(records) == [("from corr-a", "corr-a"), ("from corr-b", "corr-b")]
