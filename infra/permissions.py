@@ -86,6 +86,11 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
     ("imports", "check_stuck_imports"): (
         Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem"), "table", "imports"),
     ),
+    # Reads the active imports' jobs; sends a continuation for each whose worker died.
+    ("imports", "resume_orphaned_imports"): (
+        Grant(("dynamodb:GetItem", "dynamodb:Query"), "table", "imports"),
+        Grant(("sqs:SendMessage",), "queue", "imports-drops"),
+    ),
     # Both consumers only keep their service's copy of what clients registered and set: no bucket, no index.
     ("imports", "on_bus_events"): (*_own_table("imports", *CONSUMER, index=False), PUBLISH),
     # Keeps its copy of clients' settings and case owners' contact snapshots; reads the owners of a case in batches
