@@ -160,6 +160,7 @@ def check_action_type(action: ActionKind, point_type: str) -> None:
 
 # ---- observations ----------------------------------------------------------------------------------------
 
+
 def parse_terms(lines: Iterable[str]) -> objectivity.Terms:
     """A term list: one word or phrase a line; '#' starts a comment; [en]/[de]/[fr] start a language's terms."""
     return objectivity.parse_terms(lines)
