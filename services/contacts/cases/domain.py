@@ -172,19 +172,25 @@ def offending_term(observation: str, terms: objectivity.Terms) -> str | None:
     return None if found is None else found[0]
 
 
-def check_observation(observation: str | None, terms: objectivity.Terms) -> None:
-    """Observations stay objective and must not harm the person's image (seed 003)."""
-    if observation is None:
+def check_objective(text: str | None, terms: objectivity.Terms, what: str, field: str) -> None:
+    """Free text about a debtor stays objective, related to the case, and must not harm the person's image (seed 003;
+    the same holds for every free comment a collector writes about a person)."""
+    if text is None:
         return
-    found = objectivity.find(observation, terms)
+    found = objectivity.find(text, terms)
     if found is not None:
         written, term = found
         reads = "" if objectivity.term_words(written) == term.words else f" (it reads as {term.text!r})"
         raise Invalid(
-            "observation_not_objective",
-            f"the observation must stay objective and related to the case; {written!r} is not allowed{reads}",
-            "observation",
+            f"{what}_not_objective",
+            f"the {what} must stay objective and related to the case; {written!r} is not allowed{reads}",
+            field,
         )
+
+
+def check_observation(observation: str | None, terms: objectivity.Terms) -> None:
+    """Observations stay objective and must not harm the person's image (seed 003)."""
+    check_objective(observation, terms, "observation", "observation")
 
 
 # ---- values ----------------------------------------------------------------------------------------------

@@ -118,6 +118,7 @@ class Token:
     end: int
     raw: str  # look-alike-mapped and case-folded, separators of a spelled-out word removed
     hyphenated: bool = False  # one part of a hyphenated word (con-call): too weak for a short term
+    spelled: tuple[Token, ...] = ()  # the one-letter words a spelled-out word was joined from
 
 
 def tokens(text: str) -> list[Token]:
@@ -144,7 +145,8 @@ def tokens(text: str) -> list[Token]:
         ):
             j += 1
         if j - i >= 2:
-            out.append(Token(found[i].start, found[j].end, "".join(t.raw for t in found[i : j + 1])))
+            letters = tuple(found[i : j + 1])
+            out.append(Token(found[i].start, found[j].end, "".join(t.raw for t in letters), spelled=letters))
             i = j + 1
             continue
         token = found[i]
@@ -311,4 +313,23 @@ def find(observation: str, terms: Terms) -> tuple[str, Term] | None:
         single = word_term(token.raw, terms, token.hyphenated)
         if single is not None:
             return text[token.start : token.end], single
+        if (inside := _spelled_inside(token, terms)) is not None:
+            return text[inside[0] : inside[1]], inside[2]
+    return None
+
+
+MAX_SPELLED = 40  # letters of a spelled-out run looked into (a longer one is not a word)
+
+
+def _spelled_inside(token: Token, terms: Terms) -> tuple[int, int, Term] | None:
+    """A term spelled out inside a longer run of one-letter words ("is a l i a r" joins to "aliar"): its exact
+    form, at least four letters long, from any letter of the run."""
+    letters = token.spelled[:MAX_SPELLED]
+    for a in range(len(letters)):
+        for b in range(a + SHORT + 1, len(letters) + 1):
+            if b - a == len(letters):
+                continue  # the whole run was looked at already
+            for form in forms("".join(t.raw for t in letters[a:b])):
+                if (term := terms.by_form.get(form)) is not None and len(form) > SHORT:
+                    return letters[a].start, letters[b - 1].end, term
     return None

@@ -27,3 +27,8 @@ def terms() -> domain.objectivity.Terms:
 
 def check(observation: str | None) -> None:
     domain.check_observation(observation, terms())
+
+
+def check_note(text: str) -> None:
+    """A note on the case's notepad is read by every collector: it stays objective like an observation."""
+    domain.check_objective(text, terms(), "note", "text")

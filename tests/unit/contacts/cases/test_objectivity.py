@@ -49,7 +49,8 @@ VARIANTS = [(f"{word} {how}", spell(word)) for word in INSULTS for how, spell in
 # Inflections and compounds, as written in the field.
 FORMS = ["idiots", "Vollidiot", "Idioten", "Arschlöcher", "Riesenarschloch", "connards", "escrocs", "Betrueger",
          "Betrügerin", "liars", "crooks", "menteuses", "Schwindlerin", "imbéciles", "Dummköpfe", "Vollidioten",
-         "fraudsters", "b a d   p a y e r", "Mauvaise  FOI", "won't pay"]  # fmt: skip
+         "fraudsters", "b a d   p a y e r", "Mauvaise  FOI", "won't pay",
+         "is a l i a r", "il y a un e s c r o c"]  # spelled out after one-letter words  # fmt: skip
 
 
 def refused(text: str) -> bool:
