@@ -16,93 +16,30 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from moto.backends import get_backend
+import boto3
 
 from bench.harness import Report
 from infra.demo import ADMIN, call
-from infra.local.lambda_runtime import ACCOUNT
 from infra.local.stack import LocalStack
-from services.contacts import store
-from services.contacts.cases import settlement
 from services.notifications import channels, messages, rendering
+from tests.integration.contacts.cases.seed import seed_planned_cases
 from tests.unit.notifications.samples import debtor_message
 
 SENDER = "no-reply@finview.example"
 
 
-def _seed(client_id: str, n: int, due: str) -> None:
-    now = datetime.now(UTC).isoformat()
-    with store.table().batch_writer() as batch:
-        for i in range(n):
-            owner, case, cp = f"b-owner-{i}", f"b-case-{i}", f"b-cp-{i}"
-            o = f"OWNER#{owner}"
-            batch.put_item(
-                Item={
-                    "PK": o,
-                    "SK": "PROFILE",
-                    "case_owner_id": owner,
-                    "client_id": client_id,
-                    "first_name": "Jürgen",
-                    "last_name": f"Weiß {i}",
-                    "language": "de",
-                    "created_at": now,
-                }
-            )
-            batch.put_item(
-                Item={
-                    "PK": o,
-                    "SK": f"CASE#{case}",
-                    "case_id": case,
-                    "case_owner_id": owner,
-                    "client_id": client_id,
-                    "invoice_numbers": [f"R-{i}"],
-                    "amount": Decimal("500.00"),
-                    "open_amount": Decimal("500.00"),
-                    "currency": "EUR",
-                    "opened_on": "2026-10-01",
-                    "status": "in_settlement",
-                    "revision": 1,
-                    "plan_id": f"plan-{i}",
-                    "paid_amount": Decimal(0),
-                    "plan_paid_from": Decimal(0),
-                    "plan": [{"number": 1, "due_on": due, "amount": Decimal("250.00")}],
-                    "GSI1PK": f"CLIENT#{client_id}#CASES",
-                    "GSI1SK": f"2026-10-01#{case}",
-                }
-            )
-            batch.put_item(Item={"PK": f"CASE#{case}", "SK": "POINTER", "case_owner_id": owner, "client_id": client_id})
-            batch.put_item(
-                Item={
-                    "PK": o,
-                    "SK": f"CP#email#{cp}",
-                    "contact_point_id": cp,
-                    "type": "email",
-                    "value": f"debtor{i}@example.de",
-                    "valid": True,
-                    "qualification": "validated",
-                    "is_default": True,
-                    "source": "import",
-                    "created_at": now,
-                    "revision": 1,
-                }
-            )
-            batch.put_item(Item={"PK": o, "SK": "DEFAULT#email", "contact_point_id": cp, "revision": 1})
-            batch.put_item(
-                Item={
-                    "PK": f"PLANS#{settlement.plan_shard(case)}",
-                    "SK": f"CASE#{case}",
-                    "case_id": case,
-                    "case_owner_id": owner,
-                    "client_id": client_id,
-                }
-            )
-
-
 def _sent(stack: LocalStack) -> int:
-    return len(get_backend("ses")[ACCOUNT][stack.region].sent_messages)
+    """E-mails moto's SES has sent, through SES's own API (moto runs in a process of its own)."""
+    ses = boto3.client(
+        "ses",
+        endpoint_url=stack.endpoint_url,
+        region_name=stack.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    return int(ses.get_send_quota()["SentLast24Hours"])
 
 
 def run(report: Report, quick: bool) -> None:
@@ -113,7 +50,7 @@ def run(report: Report, quick: bool) -> None:
         client_id = client["client_id"]
         due = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
         started = time.perf_counter()
-        _seed(client_id, n, due)
+        seed_planned_cases(client_id, [f"b-{i}" for i in range(n)], due)
         print(f"  seeded {n} cases in {time.perf_counter() - started:.1f} s", flush=True)
 
         language, data = messages.debtor_data(debtor_message("payment_plan_reminder", "de"))

@@ -4,8 +4,8 @@ Each record's body is an EventBridge envelope. It is parsed into its catalogue m
 on the logger, and the service's handler for that event type runs at most once per ``event_id`` (powertools
 idempotency, persisted in the service's own table). A record that fails is reported in ``batchItemFailures``
 so only it returns to the queue; after the queue's maxReceiveCount it lands in the DLQ. Events the handler
-wrote to the outbox (``shared.outbox``, cause = the record's ``event_id``) are published after it, on every
-delivery, so a retry republishes whatever an earlier delivery committed and did not publish.
+wrote to the outbox (``shared.outbox``, cause = the record's ``event_id``) are published after it, and on every
+redelivery, so a retry republishes whatever an earlier delivery committed and did not publish.
 """
 
 from __future__ import annotations
@@ -92,12 +92,20 @@ def consume(
             _once(service, table_name, run, context)(event=event)
             # Outside the idempotent part: a retry whose handler is already done still publishes what the
             # first delivery committed and did not get out (a failure here returns the record to the queue).
-            outbox.flush(table_name)
+            # A first delivery whose handler wrote no outbox row has nothing to publish: no query.
+            if outbox.rows_made() or _redelivered(record):
+                outbox.flush(table_name)
         metrics(service).add_metric(name=f"{type(event).__name__}Handled", unit="Count", value=1)
 
     return dict(
         process_partial_response(event=raw_event, record_handler=handle_record, processor=processor, context=context)
     )
+
+
+def _redelivered(record: SQSRecord) -> bool:
+    """SQS's receive count says whether an earlier delivery ran; unknown counts as a retry."""
+    count = (record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount")
+    return count is None or int(count) > 1
 
 
 def bus_consumer(

@@ -47,16 +47,26 @@ SWEEP_GRACE = timedelta(seconds=60)  # longer than any writer takes from its com
 
 _ser = TypeSerializer()
 _cause: contextvars.ContextVar[str | None] = contextvars.ContextVar("outbox_cause", default=None)
+_written: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("outbox_written", default=None)
 
 
 @contextlib.contextmanager
 def cause(value: str) -> Iterator[str]:
     """Rows written inside this block belong to ``value`` (an event id, an idempotency key, a request id)."""
     token = _cause.set(value)
+    counted = _written.set([0])
     try:
         yield value
     finally:
+        _written.reset(counted)
         _cause.reset(token)
+
+
+def rows_made() -> int | None:
+    """How many outbox rows this block of :func:`cause` made so far (None outside one): a writer that made none
+    and is not retrying has nothing of its own to flush."""
+    counter = _written.get()
+    return counter[0] if counter is not None else None
 
 
 def current_cause() -> str:
@@ -75,6 +85,9 @@ def shard_of(cause_id: str) -> str:
 def row(event: Event, seq: int = 0, cause_id: str | None = None) -> dict[str, Any]:
     """The outbox row of ``event`` as a plain item (boto3 resource format)."""
     c = cause_id or current_cause()
+    counter = _written.get()
+    if counter is not None:
+        counter[0] += 1
     return {
         "PK": shard_of(c),
         "SK": f"{c}#{seq:04d}#{event.event_id}",

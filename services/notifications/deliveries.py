@@ -111,6 +111,8 @@ def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str 
         segments=sent.segments,
         sent_at=sent_at.isoformat(),
     )
+    # SES's configuration-set events and End User Messaging's carry our tag (the message id) and need no
+    # pointer; the identity notifications and the SNS fallback (the local stack) only carry the provider's id.
     message_records.link_provider_id(sent.provider_message_id, message_id)
     bus.publish(
         [

@@ -25,9 +25,14 @@ _RANK = {"sending": 0, "queued": 1, "sent": 1, "delivered": 2, "sms_failed": 3, 
 
 
 def _find(found: outcomes.ProviderOutcome) -> dict[str, Any] | None:
-    record = message_records.by_provider_id(found.provider_message_id) if found.provider_message_id else None
-    if record is None and found.tags and "message_id" in found.tags:
+    """The message a notification is about: by our tag (SES configuration-set events carry the e-mail's tags,
+    End User Messaging events the SMS's context), else by the provider's id (SES identity notifications, the
+    SNS fallback)."""
+    record = None
+    if found.tags and "message_id" in found.tags:
         record = message_records.get(found.tags["message_id"])
+    if record is None and found.provider_message_id:
+        record = message_records.by_provider_id(found.provider_message_id)
     return record
 
 

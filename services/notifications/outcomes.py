@@ -120,12 +120,16 @@ def _sms(note: dict[str, Any]) -> list[ProviderOutcome]:
     event = str(note.get("eventType", ""))
     message_id = note.get("messageId")
     recipient = note.get("destinationPhoneNumber")
+    context = note.get("context")
+    tags = {str(k): str(v) for k, v in context.items()} if isinstance(context, dict) else None
     if event in _SMS_DELIVERED:
-        return [ProviderOutcome("delivered", message_id, recipient)]
+        return [ProviderOutcome("delivered", message_id, recipient, tags=tags)]
     if event in _SMS_PENDING:
-        return [ProviderOutcome("ignored", message_id, recipient)]
+        return [ProviderOutcome("ignored", message_id, recipient, tags=tags)]
     return [
-        ProviderOutcome("sms_failed", message_id, recipient, diagnostic=note.get("messageStatusDescription") or event)
+        ProviderOutcome(
+            "sms_failed", message_id, recipient, diagnostic=note.get("messageStatusDescription") or event, tags=tags
+        )
     ]
 
 

@@ -10,6 +10,7 @@ Automatic request refused for now → deferred (status "deferred", released by t
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from services.contacts.cases import audit, domain
 from services.contacts.cases import repository as cases_repository
@@ -17,7 +18,7 @@ from services.contacts.cases.models import ContactActionOut
 from services.contacts.identity import Identity
 from services.contacts.policy import gate
 from services.contacts.policy.gate import Outcome, Refused
-from services.contacts.policy.rules import ANY_CASE, Channel, MessageKind
+from services.contacts.policy.rules import ANY_CASE, Channel, ClientRules, MessageKind
 from shared.errors import Conflict, NotFound
 from shared.events import DebtorMessage
 
@@ -39,9 +40,13 @@ def request_contact(
     message: str | None = None,
     retry_of: str | None = None,
     at_time: datetime | None = None,
+    case: dict[str, Any] | None = None,
+    client: ClientRules | None = None,
+    flush: bool = True,
 ) -> Outcome:
     """Ask the gate for one contact with the debtor of ``case_id`` (automatic: by the default point of the
-    channel's type). Returns the outcome; raises ``Refused`` for a refused manual request."""
+    channel's type). Returns the outcome; raises ``Refused`` for a refused manual request. ``case`` and
+    ``client``: what the caller read already; ``flush=False``: the caller publishes the outbox in batches."""
     return gate.request_contact(
         case_id,
         channel,
@@ -56,6 +61,9 @@ def request_contact(
         message=message,
         retry_of=retry_of,
         at_time=at_time,
+        case=case,
+        client=client,
+        flush=flush,
     )
 
 

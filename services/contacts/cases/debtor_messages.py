@@ -18,6 +18,8 @@ from services.contacts.clients import business_units
 from services.contacts.clients import repository as clients_repository
 from services.contacts.clients.models import ClientSettings
 from services.contacts.identity import Identity
+from services.contacts.policy import gate
+from services.contacts.policy.rules import ClientRules
 from shared.errors import NotFound
 from shared.events import (
     CaseSummary,
@@ -44,12 +46,18 @@ def _debtor_name(owner: dict[str, Any]) -> str:
     return str(owner.get("company_name") or person or owner.get("client_reference") or "")
 
 
-def _postal_address(case_owner_id: str, chosen_point_id: str | None = None) -> tuple[PostalAddress | None, bool]:
+def _postal_address(
+    case_owner_id: str, chosen_point_id: str | None = None, defaults: dict[str, str] | None = None
+) -> tuple[PostalAddress | None, bool]:
     """The debtor's postal address (the point a collector chose for a letter, else ``preferred_address``) and
-    whether enrichment found it (RDG §13a: the debtor must be told so)."""
+    whether enrichment found it (RDG §13a: the debtor must be told so). ``defaults``: the owner's default
+    pointers (type → id) when the caller read them already."""
     if chosen_point_id is None:
-        pointer = repository.default_pointer(case_owner_id, "postal_address")
-        chosen_point_id = str(pointer["contact_point_id"]) if pointer else None
+        if defaults is not None:
+            chosen_point_id = defaults.get("postal_address")
+        else:
+            pointer = repository.default_pointer(case_owner_id, "postal_address")
+            chosen_point_id = str(pointer["contact_point_id"]) if pointer else None
     item = repository.get_contact_point(case_owner_id, chosen_point_id) if chosen_point_id else None
     if item is not None and item.get("valid", True) and item.get("type") == "postal_address":
         if not item.get("address"):
@@ -92,10 +100,22 @@ def sender_of(client: Any) -> Sender:
 
 @dataclass
 class ClientLookups:
-    """What every message of one client shares (client, settings, sender), read once per schedule run."""
+    """What every message of one client shares (client, settings, sender, contact rules), read once per
+    schedule run."""
 
     found: dict[str, tuple[Any, ClientSettings, Sender]] = field(default_factory=dict)
+    rules: dict[tuple[str, str | None], ClientRules] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def rules_of(self, client_id: str, portfolio: str | None) -> ClientRules:
+        key = (client_id, portfolio)
+        with self.lock:
+            if key in self.rules:
+                return self.rules[key]
+        value = gate.client_rules(client_id, portfolio)
+        with self.lock:
+            self.rules[key] = value
+        return value
 
     def of(self, client_id: str) -> tuple[Any, ClientSettings, Sender]:
         with self.lock:
@@ -125,19 +145,27 @@ def debtor_message(
     case_changes: dict[str, Any] | None = None,
     lookups: ClientLookups | None = None,
     address_point_id: str | None = None,
+    case_item: dict[str, Any] | None = None,
+    defaults: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], DebtorMessage]:
-    """The case item and the message of ``kind`` about it, with everything notifications needs to write it."""
-    pointer = repository.case_pointer(case_id)
-    if pointer is None:
-        raise NotFound("case", case_id)
-    owner_id, client_id = str(pointer["case_owner_id"]), str(pointer["client_id"])
-    item = repository.get_case_item(owner_id, case_id)
+    """The case item and the message of ``kind`` about it, with everything notifications needs to write it.
+    ``case_item`` and ``defaults`` (the owner's default pointers): what the caller read already."""
+    item: dict[str, Any] | None
+    if case_item is not None:
+        item = case_item
+        owner_id, client_id = str(item["case_owner_id"]), str(item["client_id"])
+    else:
+        pointer = repository.case_pointer(case_id)
+        if pointer is None:
+            raise NotFound("case", case_id)
+        owner_id, client_id = str(pointer["case_owner_id"]), str(pointer["client_id"])
+        item = repository.get_case_item(owner_id, case_id)
     owner = repository.get_item(f"OWNER#{owner_id}", "PROFILE") or {}
     if item is None:
         raise NotFound("case", case_id)
     client, settings, sender = (lookups or ClientLookups()).of(client_id)
     item = {**item, **(case_changes or {})}
-    address, traced = _postal_address(owner_id, address_point_id)
+    address, traced = _postal_address(owner_id, address_point_id, defaults)
     amount = _money(item, "amount", Decimal(0))
     message = DebtorMessage(
         kind=kind,
@@ -187,10 +215,16 @@ def request_message(
     case_changes: dict[str, Any] | None = None,
     lookups: ClientLookups | None = None,
     contact_point_id: str | None = None,
+    case_item: dict[str, Any] | None = None,
+    defaults: dict[str, str] | None = None,
+    flush: bool = True,
 ) -> contact_requests.Outcome:
     """Build the templated message of ``kind`` and ask the gate for it (``contact_requests.request_contact``), on
-    ``contact_point_id`` (a collector's choice) or the default point of the channel's type."""
-    _, message = debtor_message(
+    ``contact_point_id`` (a collector's choice) or the default point of the channel's type.
+
+    A schedule passes what it read already (``case_item``, the owner's ``defaults``, its ``lookups`` with the
+    clients' contact rules) and ``flush=False`` to publish the requests in batches."""
+    item, message = debtor_message(
         case_id,
         kind,
         instalment=instalment,
@@ -198,7 +232,12 @@ def request_message(
         case_changes=case_changes,
         lookups=lookups,
         address_point_id=contact_point_id if channel == "letter" else None,
+        case_item=case_item,
+        defaults=defaults,
     )
+    client = None
+    if lookups is not None:
+        client = lookups.rules_of(str(item["client_id"]), item.get("portfolio"))
     return contact_requests.request_contact(
         case_id,
         channel,
@@ -209,4 +248,7 @@ def request_message(
         message_kind=kind,
         debtor_message=message,
         contact_point_id=contact_point_id,
+        case=case_item,
+        client=client,
+        flush=flush,
     )

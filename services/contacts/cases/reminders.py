@@ -5,6 +5,11 @@ reminder window has opened (``payment_plan_reminder_days`` before the due date, 
 and that the payments have not covered yet get one reminder each: a ``REMINDER#<plan>#<n>`` claim is written
 first (put-if-absent), so a schedule that fires twice, or two runs at once, remind once. A reminder whose
 request failed gives its claim back, so the next run tries again.
+
+What the run reads once is passed on (the case item, the owner's default pointers, each client's settings and
+contact rules), and the requests' events are published in batches: each shard writes them into the outbox of its
+own cause with the gate's transaction and publishes every ``PUBLISH_EVERY`` (one PutEvents for ten reminders, as
+EventBridge takes ten entries a call); a run that dies between leaves them to the outbox sweeper.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from services.contacts import store
 from services.contacts.cases import debtor_messages, lifecycle, repository, settlement
 from services.contacts.clients import domain as clients_domain
 from services.contacts.clients.models import ClientSettings
+from shared import outbox
 from shared.events import Channel, new_id
 from shared.observability import logger
 
 log = logger("contacts")
+PUBLISH_EVERY = 10  # PutEvents takes up to ten entries
 # Which channel a reminder takes: the debtor's default e-mail, else an SMS to the default phone, else a letter.
 CHANNEL_BY_DEFAULT: tuple[tuple[str, Channel], ...] = (
     ("email", "email"),
@@ -61,16 +68,17 @@ def _reminder_days(settings: ClientSettings, portfolio: str | None) -> int:
     return clients_domain.effective_workflow(workflow, override, portfolio or "").payment_plan_reminder_days
 
 
-def _channel(case_owner_id: str) -> Channel | None:
-    defaults = repository.defaults(case_owner_id)
+def _channel(defaults: dict[str, str]) -> Channel | None:
     return next((channel for kind, channel in CHANNEL_BY_DEFAULT if kind in defaults), None)
 
 
-def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlation_id: str) -> None:
+def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlation_id: str) -> int:
+    """Request the reminders this case is due; the number requested (their events wait in the outbox)."""
     case_id, owner_id = str(index["case_id"]), str(index["case_owner_id"])
     item = repository.get_case_item(owner_id, case_id)
     if item is None or item.get("status") != "in_settlement":
-        return
+        return 0
+    requested = 0
     run.count("cases")
     paid = Decimal(str(item.get("paid_amount", 0))) - Decimal(str(item.get("plan_paid_from", 0)))
     _, settings, _ = run.lookups.of(str(item["client_id"]))
@@ -86,7 +94,8 @@ def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlatio
         if not store.put_new(claim):
             run.count("already_reminded")
             continue
-        channel = _channel(owner_id)
+        defaults = repository.defaults(owner_id)
+        channel = _channel(defaults)
         try:
             if channel is None:
                 raise LookupError("the case owner has no default e-mail, phone or postal address")
@@ -99,6 +108,9 @@ def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlatio
                 correlation_id=correlation_id,
                 instalment=instalment,
                 lookups=run.lookups,
+                case_item=item,
+                defaults=defaults,
+                flush=False,
             )
         except Exception as error:  # one case's trouble must not stop the others' reminders
             store.table().delete_item(Key={"PK": claim["PK"], "SK": claim["SK"]})
@@ -107,8 +119,10 @@ def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlatio
             continue
         if outcome.status == "requested":
             run.count("requested")
+            requested += 1
         else:
             run.count("held_back")  # deferred or refused by the contact policy; its record says why
+    return requested
 
 
 def run_schedule(today: date | None = None, correlation_id: str | None = None, workers: int = 8) -> ReminderRun:
@@ -117,8 +131,14 @@ def run_schedule(today: date | None = None, correlation_id: str | None = None, w
     run = ReminderRun(today)
 
     def shard(n: int) -> None:
-        for index in planned_cases(n):
-            remind_case(index, today, run, correlation_id)
+        waiting = 0
+        with outbox.cause(f"{correlation_id}#shard-{n}"):
+            for index in planned_cases(n):
+                waiting += remind_case(index, today, run, correlation_id)
+                if waiting >= PUBLISH_EVERY:
+                    outbox.try_flush(store.table_name())
+                    waiting = 0
+            outbox.try_flush(store.table_name())
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(shard, range(settlement.PLAN_SHARDS)))

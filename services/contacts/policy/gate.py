@@ -230,11 +230,15 @@ def request_contact(
     deferred: dict[str, Any] | None = None,
     case_owner_id: str | None = None,
     case: dict[str, Any] | None = None,
+    client: rules.ClientRules | None = None,
+    flush: bool = True,
 ) -> Outcome:
     """Decide one contact with the debtor of ``case_id`` and, if allowed, record it and publish it.
 
     Every message to a debtor passes here (the collector's actions, automatic workflow steps, reminders and
-    closing e-mails). ``deferred``: the stored record of a deferred contact the schedule is releasing.
+    closing e-mails). ``deferred``: the stored record of a deferred contact the schedule is releasing. ``case``
+    and ``client`` (the client's rules): what a caller read already. ``flush=False``: the event stays in the
+    outbox of the current cause for the caller to publish with others (one PutEvents for up to ten).
     """
     if debtor_message is not None and message_kind == "contact_request":
         message_kind = debtor_message.kind
@@ -250,7 +254,7 @@ def request_contact(
         case = case_of(case_id) if case_id != rules.ANY_CASE else owner_as_case(str(case_owner_id))
     for attempt in range(MAX_ATTEMPTS):
         at = at_time or now()
-        known = know(case)
+        known = know(case, client)
         item = known.point(channel, contact_point_id)
         facts, zones_ = known.facts(item), known.zones_of(item)
         request = rules.Request(channel, case_id, automatic, at, message_kind, retry_of)
@@ -334,7 +338,8 @@ def request_contact(
                 )
             clock.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** min(attempt, 6))))
             continue
-        outbox.try_flush(store.table_name())
+        if flush:
+            outbox.try_flush(store.table_name())
         log.info("contact allowed", extra={"action_id": action_id, "channel": channel, "automatic": automatic})
         return Outcome("requested", action_id, known.case_owner_id, str(case["client_id"]), case_id, item, event)
     raise Conflict("concurrent_change", "the case owner's contacts kept changing meanwhile; try again")

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from infra.local.dispatcher import sqs_record
 from infra.provision import Provisioned
 from shared import bus, dynamo, outbox
+from shared.consumer import consume
 from shared.events import ClientRegistered
 from tests.integration.support import client, receive_all
 
@@ -133,3 +135,42 @@ def test_put_item_with_events_is_one_conditional_write(aws: Provisioned) -> None
         assert dynamo.is_condition_failure(refused.value)
         assert outbox.flush(table) == 1
     assert _arrived(aws) == ["c-9"]
+
+
+def test_a_consumer_queries_the_outbox_only_when_it_wrote_rows_or_is_retrying(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = aws.names.table(TABLE_LOGICAL)
+    queries: list[str] = []
+    real_pending = outbox.pending
+
+    def pending(table_name: str, cause_id: str | None = None) -> list[dict[str, Any]]:
+        queries.append(cause_id or outbox.current_cause())
+        return real_pending(table_name, cause_id)
+
+    monkeypatch.setattr(outbox, "pending", pending)
+
+    def handler(event: ClientRegistered) -> None:
+        if event.client_id.startswith("writes"):
+            outbox.write([_registered(f"{event.client_id}-announced")], table, [_change(table, event.client_id)])
+
+    def record(event: ClientRegistered, receive_count: str | None) -> dict[str, Any]:
+        envelope = {
+            "source": event.SOURCE,
+            "detail-type": event.DETAIL_TYPE,
+            "detail": json.loads(event.model_dump_json()),
+        }
+        message: dict[str, Any] = {"MessageId": event.event_id, "ReceiptHandle": "r", "Body": json.dumps(envelope)}
+        if receive_count is not None:
+            message["Attributes"] = {"ApproximateReceiveCount": receive_count}
+        return sqs_record(message, "arn:aws:sqs:eu-west-1:123456789012:q", "eu-west-1")
+
+    quiet, writer, retried, unknown = (_registered(c) for c in ("quiet", "writes-1", "quiet-again", "quiet-unknown"))
+    records = [record(quiet, "1"), record(writer, "1"), record(retried, "2"), record(unknown, None)]
+    result = consume(
+        {"Records": records}, None, service="outbox-test", table_name=table, handlers={ClientRegistered: handler}
+    )
+    assert result == {"batchItemFailures": []}
+    # The first delivery that wrote nothing skips the query; the writer, the retry and an unknown count do not.
+    assert queries == [writer.event_id, retried.event_id, unknown.event_id]
+    assert _arrived(aws) == ["writes-1-announced"]
