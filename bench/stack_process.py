@@ -20,8 +20,7 @@ from infra.local.stack import local_environment
 from infra.provision import Provisioned, provision
 
 
-def proc_status(pid: int) -> dict[str, float]:
-    """VmRSS / VmHWM (peak) of a process, in MB; threads."""
+def _one_status(pid: int) -> dict[str, float]:
     out: dict[str, float] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
@@ -30,6 +29,25 @@ def proc_status(pid: int) -> dict[str, float]:
         elif key == "Threads":
             out[key] = int(value)
     return out
+
+
+def descendants(pid: int) -> list[int]:
+    """The process's children, their children, …"""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            out.extend([int(child), *descendants(int(child))])
+    return out
+
+
+def proc_status(pid: int) -> dict[str, float]:
+    """VmRSS / VmHWM (peak) in MB and threads of a process with its descendants (``finview up`` runs moto's
+    server as a child process): the sums, so the peak is an upper bound of the tree's peak."""
+    total: dict[str, float] = {"VmRSS": 0.0, "VmHWM": 0.0, "Threads": 0}
+    for p in [pid, *descendants(pid)]:
+        for key, value in _one_status(p).items():
+            total[key] += value
+    return total
 
 
 class StackProcess:

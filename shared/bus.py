@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from shared import aws
@@ -12,6 +14,21 @@ from shared.events import Event
 MAX_ENTRIES = 10
 MAX_REQUEST_BYTES = 256 * 1024  # PutEvents' limit for the whole request
 MAX_ATTEMPTS = 5
+
+
+# Inside ``deferred()``: entries collected here instead of sent (a consumer sends its whole batch's together).
+_deferred: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar("bus_deferred", default=None)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[list[dict[str, Any]]]:
+    """Collect what ``publish``/``publish_entries`` would send inside this block; the caller sends it later."""
+    collected: list[dict[str, Any]] = []
+    token = _deferred.set(collected)
+    try:
+        yield collected
+    finally:
+        _deferred.reset(token)
 
 
 class EventTooLarge(ValueError):
@@ -42,6 +59,12 @@ def publish(events: Iterable[Event], bus_name: str | None = None, *, client: Any
 
 def publish_entries(entries: Sequence[dict[str, Any]], *, client: Any = None) -> int:
     """Publish ready PutEvents entries (the outbox stores them so): batched, failed entries retried."""
+    collecting = _deferred.get()
+    if collecting is not None and client is None:
+        for _ in batches(entries):  # an entry too large fails here, in its use case, not in the batch's send
+            pass
+        collecting.extend(entries)
+        return len(entries)
     events_client = client or aws.client("events")
     for batch in batches(entries):
         _put_batch(events_client, batch)

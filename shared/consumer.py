@@ -6,17 +6,22 @@ idempotency, persisted in the service's own table). A record that fails is repor
 so only it returns to the queue; after the queue's maxReceiveCount it lands in the DLQ. Events the handler
 wrote to the outbox (``shared.outbox``, cause = the record's ``event_id``) are published after it, and on every
 redelivery, so a retry republishes whatever an earlier delivery committed and did not publish.
+
+A use case marked :func:`rerunnable` (safe to run again as it is) needs no idempotency record. The events of the
+whole batch go out together after its records, 10 a PutEvents, and the outbox rows they came from are deleted 25
+a request: a record whose events did not go out is reported failed.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import os
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -24,7 +29,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from shared import aws, outbox
+from shared import aws, bus, outbox
 from shared.events import Event, parse_envelope
 from shared.observability import lambda_handler, logger, metrics
 
@@ -63,6 +68,39 @@ def _once(service: str, table_name: str, fn: EventHandler, context: Any) -> Even
     return idempotent_function(data_keyword_argument="event", config=config, persistence_store=store)(fn)
 
 
+RERUNNABLE = "__finview_rerunnable__"
+_batch_reads: contextvars.ContextVar[dict[Hashable, Any] | None] = contextvars.ContextVar("batch_reads", default=None)
+T = TypeVar("T")
+
+
+def read_once_per_batch(key: Hashable, load: Callable[[], T]) -> T:
+    """``load()`` once per consumer invocation for ``key`` (a client's settings, read by every record of a batch of
+    its cases); outside a consumer invocation (the API, a schedule) every call loads."""
+    reads = _batch_reads.get()
+    if reads is None:
+        return load()
+    if key not in reads:
+        reads[key] = load()
+    return reads[key]  # type: ignore[no-any-return]
+
+
+def forget_for_the_batch(key: Hashable) -> None:
+    """The writer of what ``key`` read: the batch's next records read it again."""
+    reads = _batch_reads.get()
+    if reads is not None:
+        reads.pop(key, None)
+
+
+def rerunnable(fn: EventHandler) -> EventHandler:
+    """Mark a use case that a redelivery may simply run again: every write it makes is conditional or keyed so that
+    a second run changes nothing, and the events it publishes may go out again (their consumers are idempotent on
+    the event id, and a snapshot supersedes an older one). It runs without powertools' idempotency record (the
+    record's two writes per event are what DynamoDB would charge for nothing), and the events it publishes go out
+    with the rest of the batch's, 10 a PutEvents."""
+    setattr(fn, RERUNNABLE, True)
+    return fn
+
+
 def consume(
     raw_event: dict[str, Any],
     context: Any,
@@ -73,6 +111,7 @@ def consume(
 ) -> dict[str, Any]:
     log = logger(service)
     processor = BatchProcessor(event_type=EventType.SQS)
+    outgoing: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}  # by message: entries, outbox rows
 
     def handle_record(record: SQSRecord) -> None:
         envelope = json.loads(record.body)
@@ -88,18 +127,61 @@ def consume(
             return handler(event)
 
         run.__name__ = run.__qualname__ = f"{service}.{type(event).__name__}"
+        entries: list[dict[str, Any]] = []
         with outbox.cause(event.event_id):
-            _once(service, table_name, run, context)(event=event)
-            # Outside the idempotent part: a retry whose handler is already done still publishes what the
-            # first delivery committed and did not get out (a failure here returns the record to the queue).
-            # A first delivery whose handler wrote no outbox row has nothing to publish: no query.
-            if outbox.rows_made() or _redelivered(record):
-                outbox.flush(table_name)
+            if getattr(handler, RERUNNABLE, False):
+                with bus.deferred() as entries:
+                    handler(event)
+            else:
+                _once(service, table_name, run, context)(event=event)
+            # Outside the idempotent part: a retry whose handler is already done still publishes what the first
+            # delivery committed and did not get out. A first delivery whose handler wrote no outbox row has
+            # nothing to publish: no query.
+            rows = outbox.pending(table_name) if outbox.rows_made() or _redelivered(record) else []
+        if entries or rows:
+            outgoing[record.message_id] = (entries, rows)
         metrics(service).add_metric(name=f"{type(event).__name__}Handled", unit="Count", value=1)
 
-    return dict(
-        process_partial_response(event=raw_event, record_handler=handle_record, processor=processor, context=context)
-    )
+    reads = _batch_reads.set({})
+    try:
+        with processor(records=raw_event["Records"], handler=handle_record, lambda_context=context):
+            processor.process()
+    finally:
+        _batch_reads.reset(reads)
+    response = processor.response()
+    unsent = _send(outgoing, table_name, log)
+    if unsent:
+        # their events are not out: the records return to the queue (outbox rows stay for the retry or sweeper)
+        done = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        response["batchItemFailures"].extend({"itemIdentifier": m} for m in unsent if m not in done)
+    return dict(response)
+
+
+def _send(
+    outgoing: Mapping[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]], table_name: str, log: Any
+) -> list[str]:
+    """Publish the batch's events together (in record order, 10 a PutEvents), then delete the outbox rows that
+    went out (25 a request); returns the messages whose events did not all go out."""
+    if not outgoing:
+        return []
+    order = list(outgoing)
+    flat = [(m, e) for m in order for e in (*outgoing[m][0], *outbox.entries(outgoing[m][1]))]
+    sent = 0
+    try:
+        for batch in bus.batches([e for _, e in flat]):
+            bus.publish_entries(batch)
+            sent += len(batch)
+    except Exception:
+        log.exception("publishing the batch's events failed; their records return to the queue")
+    unsent = list(dict.fromkeys(m for m, _ in flat[sent:]))
+    published = [r for m in order if m not in unsent for r in outgoing[m][1]]
+    if published:
+        try:
+            outbox.delete_rows(published, table_name)
+        except Exception:
+            # published but still in the outbox: the sweeper publishes them again, with their ids (harmless)
+            log.exception("deleting published outbox rows failed")
+    return unsent
 
 
 def _redelivered(record: SQSRecord) -> bool:

@@ -148,19 +148,28 @@ def pending(table_name: str, cause_id: str | None = None) -> list[dict[str, Any]
     )
 
 
+def entries(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The PutEvents entries of outbox rows."""
+    bus_name = aws.env("EVENT_BUS_NAME")
+    return [
+        {"Source": r["source"], "DetailType": r["detail_type"], "Detail": r["detail"], "EventBusName": bus_name}
+        for r in rows
+    ]
+
+
+def delete_rows(rows: Sequence[dict[str, Any]], table_name: str) -> None:
+    """Delete published rows, 25 a request."""
+    with aws.table(table_name).batch_writer() as batch:
+        for r in rows:
+            batch.delete_item(Key={"PK": r["PK"], "SK": r["SK"]})
+
+
 def publish_rows(rows: Sequence[dict[str, Any]], table_name: str) -> int:
     """Publish rows, then delete them: a crash between the two republishes them with their ids (harmless)."""
     if not rows:
         return 0
-    bus_name = aws.env("EVENT_BUS_NAME")
-    entries = [
-        {"Source": r["source"], "DetailType": r["detail_type"], "Detail": r["detail"], "EventBusName": bus_name}
-        for r in rows
-    ]
-    bus.publish_entries(entries)
-    with aws.table(table_name).batch_writer() as batch:
-        for r in rows:
-            batch.delete_item(Key={"PK": r["PK"], "SK": r["SK"]})
+    bus.publish_entries(entries(rows))
+    delete_rows(rows, table_name)
     return len(rows)
 
 

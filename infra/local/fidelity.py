@@ -124,6 +124,61 @@ def cached_event_paths() -> bool:
         return True
 
 
+PINNED_ROUTING_SOURCES = {
+    "DomainDispatcherApplication.get_backend_for_host": (
+        "1f41972c1e4e660fbf4e4ddfeeed2fdff56dc105a8f8e1bf015640f710ef511a"
+    ),
+    "list_of_moto_modules": "4f741a10b06500e840c3aaa1b4f02706e6f2bfbababc0e8a2a7b9c9d0e8957dc",
+}
+_routing_installed = False
+
+
+def routing_sources() -> dict[str, str]:
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    fns = {
+        "DomainDispatcherApplication.get_backend_for_host": _ORIGINALS.get(
+            "DomainDispatcherApplication.get_backend_for_host", DomainDispatcherApplication.get_backend_for_host
+        ),
+        "list_of_moto_modules": _ORIGINALS.get("list_of_moto_modules", backends.list_of_moto_modules),
+    }
+    return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
+
+
+def cached_request_routing() -> bool:
+    """moto's server finds the service of every request by listing its own package directory (a listdir and ~150
+    stat calls) and matching the host against every service's URL patterns: the same answer for the same host, a
+    few percent of each request. Both are remembered: the directory does not change while the server runs, and the
+    host's service is a function of the host. Installed once per process if moto is the pinned version."""
+    global _routing_installed
+    with _lock:
+        if _routing_installed:
+            return True
+        import moto
+        from moto import backends
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+        if moto.__version__ != PINNED_MOTO or routing_sources() != PINNED_ROUTING_SOURCES:
+            log.warning("moto is not %s as pinned: its server routes each request from scratch", PINNED_MOTO)
+            return False
+        modules = tuple(backends.list_of_moto_modules())
+        _ORIGINALS["list_of_moto_modules"] = backends.list_of_moto_modules
+        backends.list_of_moto_modules = lambda: modules
+        original = DomainDispatcherApplication.get_backend_for_host
+        _ORIGINALS["DomainDispatcherApplication.get_backend_for_host"] = original
+        known: dict[str | None, Any] = {}
+
+        def get_backend_for_host(self: Any, host: str | None) -> Any:
+            if host not in known:  # called under the dispatcher's own lock
+                known[host] = original(self, host)
+            return known[host]
+
+        DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+        _routing_installed = True
+        return True
+
+
 _logs_installed = False
 
 
@@ -166,6 +221,7 @@ def install() -> None:
     if not as_is:
         scalable_sqs()
         cached_event_paths()
+        cached_request_routing()
     isolate_chalice_requests()
 
 
@@ -751,6 +807,7 @@ def installed() -> list[str]:
         "scalable-dynamodb": _scalable_installed,
         "scalable-sqs": _sqs_installed,
         "cached-event-paths": _events_installed,
+        "cached-request-routing": _routing_installed,
         "isolated-chalice-requests": _requests_installed,
         "isolated-log-correlation": _logs_installed,
     }

@@ -14,7 +14,7 @@ from services.contacts.clients import enrichment_costs
 from services.contacts.policy import gate
 from services.contacts.policy import use_cases as policy
 from services.contacts.privacy import subject_access
-from shared.consumer import bus_consumer, outbox_publisher
+from shared.consumer import bus_consumer, outbox_publisher, rerunnable
 from shared.events import (
     CaseFileImported,
     ContactPointsChecked,
@@ -52,7 +52,8 @@ on_bus_events = bus_consumer(
     SERVICE,
     store.table_name,
     {
-        CaseFileImported: cases.on_case_file_imported,
+        # conditional, deterministically keyed writes: a redelivery may run them again (no idempotency record)
+        CaseFileImported: rerunnable(cases.on_case_file_imported),
         EnrichmentResultFound: cases.on_enrichment_result,
         MessageSent: case_messages.on_message_sent,
         MessageDelivered: case_messages.on_outcome,
@@ -62,7 +63,7 @@ on_bus_events = bus_consumer(
         SmsFailed: _both(case_messages.on_outcome, policy.on_sms_failed),
         OptOutReceived: _both(case_messages.on_outcome, policy.on_opt_out_received),
         ContactPointsTraced: enrichment.on_contact_points_traced,
-        ContactPointsChecked: enrichment.on_contact_points_checked,
+        ContactPointsChecked: rerunnable(enrichment.on_contact_points_checked),
         EnrichmentAttemptSettled: enrichment_costs.on_attempt_settled,
         ImportsSubjectAccessCompleted: subject_access.on_access_completed,
         EnrichmentSubjectAccessCompleted: subject_access.on_access_completed,

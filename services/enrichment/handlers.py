@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.enrichment import settings, use_cases
-from shared.consumer import bus_consumer, outbox_publisher
+from shared.consumer import bus_consumer, outbox_publisher, rerunnable
 from shared.events import (
     CaseOpened,
     CaseOwnerContactsChanged,
@@ -34,8 +34,10 @@ on_bus_events = bus_consumer(
     {
         ClientRegistered: use_cases.on_client_registered,
         ClientSettingsChanged: use_cases.on_settings_changed,
-        CaseOpened: use_cases.on_case_opened,
-        CaseOwnerContactsChanged: use_cases.on_case_owner_contacts_changed,
+        # tracked with put-if-new, the newest snapshot kept, the checks published with a fixed event id: a
+        # redelivery may run them again (no idempotency record)
+        CaseOpened: rerunnable(use_cases.on_case_opened),
+        CaseOwnerContactsChanged: rerunnable(use_cases.on_case_owner_contacts_changed),
         SubjectAccessRequested: use_cases.on_subject_access_requested,
     },
 )

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from services.enrichment import settings
 from services.enrichment.domain import EnrichmentSettings, IndexState, OwnerContacts, TrackedCase, index_key
-from shared import aws, dynamo, outbox
+from shared import aws, consumer, dynamo, outbox
 from shared.events import ContactPointType, Event, TraceSubject
 
 
@@ -77,6 +77,7 @@ def put_client(client_id: str) -> None:
 
 def put_settings(client_id: str, new: EnrichmentSettings) -> EnrichmentSettings | None:
     """Store the settings; returns the ones they replace (None for the first)."""
+    consumer.forget_for_the_batch(("enrichment-settings", client_id))
     old = (
         _table()
         .update_item(
@@ -111,7 +112,11 @@ def _settings(item: dict[str, Any] | None) -> EnrichmentSettings:
 
 
 def client_settings(client_id: str) -> EnrichmentSettings:
-    return _settings(_table().get_item(Key={"PK": f"CLIENT#{client_id}", "SK": "PROFILE"}).get("Item"))
+    """Read once per consumer batch: every record of an import's batch is a case or owner of the same client."""
+    return consumer.read_once_per_batch(
+        ("enrichment-settings", client_id),
+        lambda: _settings(_table().get_item(Key={"PK": f"CLIENT#{client_id}", "SK": "PROFILE"}).get("Item")),
+    )
 
 
 def clients() -> list[tuple[str, EnrichmentSettings]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.contacts.cases import audit, domain, repository
+from services.contacts.cases.models import CaseOwner
 from shared import bus
 from shared.events import (
     CaseOwnerContactsChanged,
@@ -38,11 +39,18 @@ def _summary(item: dict[str, Any]) -> ContactPointSummary:
     )
 
 
-def contacts_changed(case_owner_id: str, correlation_id: str) -> CaseOwnerContactsChanged | None:
-    owner = repository.get_owner(case_owner_id)
+def contacts_changed(
+    case_owner_id: str,
+    correlation_id: str,
+    *,
+    owner: CaseOwner | None = None,
+    items: list[dict[str, Any]] | None = None,
+) -> CaseOwnerContactsChanged | None:
+    """The snapshot of the owner's points; ``owner`` and ``items`` when the caller has them as stored already."""
+    owner = owner or repository.get_owner(case_owner_id)
     if owner is None:
         return None
-    items = repository.point_items(case_owner_id)
+    items = repository.point_items(case_owner_id) if items is None else items
     address = next(
         (i["address"] for i in items if i["type"] == "postal_address" and i.get("is_default") and i.get("address")),
         None,
@@ -63,8 +71,14 @@ def contacts_changed(case_owner_id: str, correlation_id: str) -> CaseOwnerContac
     )
 
 
-def publish_contacts_changed(case_owner_id: str, correlation_id: str) -> None:
-    event = contacts_changed(case_owner_id, correlation_id)
+def publish_contacts_changed(
+    case_owner_id: str,
+    correlation_id: str,
+    *,
+    owner: CaseOwner | None = None,
+    items: list[dict[str, Any]] | None = None,
+) -> None:
+    event = contacts_changed(case_owner_id, correlation_id, owner=owner, items=items)
     if event is not None:
         bus.publish([event])
 

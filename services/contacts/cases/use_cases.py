@@ -228,7 +228,8 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     actor = audit.Actor.system("imports")
     why = {"event_id": event.event_id, "import_id": event.import_id, "rows": event.row_numbers}
     cases = list({case.case_id: case for case in event.cases}.values())  # one write per item and transaction
-    existing = repository.contact_point_ids(owner_id)
+    stored_points = repository.point_items(owner_id)
+    existing = {str(i["contact_point_id"]) for i in stored_points}
     points = domain.points_to_add(owner_id, event.contact_points, existing, "import")
     known = repository.get_owner(owner_id)  # a restricted owner's new case stays out of the case list
     restricted = known is not None and known.restricted_since is not None
@@ -266,8 +267,21 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     if not written[0] and event.case_owner.language:
         repository.learn_language(owner_id, event.case_owner.language)  # a known owner, a language at last
     metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=sum(written[1 : 1 + len(cases)]))
-    # The contacts snapshot tells enrichment what the owner lacks (a newer snapshot supersedes a lost one).
-    enrichment.publish_contacts_changed(owner_id, event.correlation_id)
+    # The contacts snapshot tells enrichment what the owner lacks (a newer snapshot supersedes a lost one). When
+    # every point this event brought was written, the stored points are those read above and those written (no
+    # second read); the owner is the one read above, or the one just written.
+    points_written = all(written[1 + len(cases) :])
+    new_owner = CaseOwner(client_id=event.client_id, **event.case_owner.model_dump()) if written[0] else None
+    enrichment.publish_contacts_changed(
+        owner_id,
+        event.correlation_id,
+        owner=known or new_owner,
+        items=sorted(  # in key order, as a read gives them
+            [*stored_points, *(repository.point_item(owner_id, new) for new in points)], key=lambda i: str(i["SK"])
+        )
+        if points_written
+        else None,
+    )
 
 
 def on_enrichment_result(event: EnrichmentResultFound) -> None:

@@ -167,3 +167,16 @@ def test_concurrent_invocations_each_log_their_own_correlation_id(tmp_path: Any)
     finally:
         log._logger.removeHandler(capture)
     assert sorted(records) == [("from corr-a", "corr-a"), ("from corr-b", "corr-b")]
+
+
+def test_the_server_corrections_are_pinned_to_the_installed_moto(aws: Provisioned) -> None:
+    """The EventBridge path cache and the request routing cache replace moto functions whose sources are pinned;
+    with them installed (this session's server has them), events still reach their queues (test_bus)."""
+    import moto
+
+    assert moto.__version__ == fidelity.PINNED_MOTO
+    assert fidelity.events_sources() == fidelity.PINNED_EVENTS_SOURCES
+    assert fidelity.routing_sources() == fidelity.PINNED_ROUTING_SOURCES
+    assert fidelity.cached_event_paths() is True and fidelity.cached_request_routing() is True
+    sqs = client(aws, "sqs")  # a request routed through the cache, to the right service
+    assert aws.queue_urls["contacts-inbox"] in sqs.list_queues(QueueNamePrefix=aws.names.queue("contacts"))["QueueUrls"]

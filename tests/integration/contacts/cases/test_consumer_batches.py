@@ -1,0 +1,212 @@
+"""The contacts consumer at an import's scale: a batch of imported case owners costs no idempotency record and one
+PutEvents per 10 events; a redelivery changes nothing; events that cannot be published send their records back
+with their outbox rows kept; the snapshot for enrichment built from what was just read and written is the one a
+read-back gives."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+
+from infra.definition import STACK
+from infra.local.dispatcher import sqs_record
+from infra.local.lambda_runtime import ACCOUNT, context_for
+from infra.provision import Provisioned
+from services.contacts import handlers
+from services.contacts.cases import enrichment
+from shared import bus, outbox
+from shared.events import CaseFileImported, Event
+from tests.integration.contacts.cases.support import envelope, imported
+from tests.integration.support import REGION, client, receive_all
+
+
+def _deliver(events: Sequence[Event], receive_count: int = 1) -> dict[str, Any]:
+    """One SQS batch as Lambda's event source gives it, with the receive count SQS reports."""
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:finview-test-contacts-inbox"
+    records = [
+        sqs_record(
+            {
+                "Body": json.dumps(envelope(e)),
+                "MessageId": f"m-{n}",
+                "ReceiptHandle": "rh",
+                "Attributes": {"ApproximateReceiveCount": str(receive_count)},
+            },
+            arn,
+            REGION,
+        )
+        for n, e in enumerate(events)
+    ]
+    fn = next(f for f in STACK.functions if f.service == "contacts" and f.handler == "on_bus_events")
+    result: dict[str, Any] = handlers.on_bus_events({"Records": records}, context_for(fn, REGION, "test"))
+    return result
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    counted: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def count(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        counted[operation] += 1
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", count)
+    yield counted
+
+
+def _items(aws: Provisioned) -> list[dict[str, Any]]:
+    return list(client(aws, "dynamodb").scan(TableName=aws.names.table("contacts"))["Items"])
+
+
+def _owners(n: int) -> list[CaseFileImported]:
+    tag = uuid.uuid4().hex[:6]
+    return [
+        imported(
+            f"owner-{tag}-{i}",
+            case_ids=(f"case-{tag}-{i}",),
+            points=(("email", f"max{i}@example.com"), ("phone", f"+41 44 123 45 {i:02d}")),
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_batch_of_imported_owners_costs_no_idempotency_record_and_a_put_events_per_ten(
+    aws: Provisioned, calls: Counter[str]
+) -> None:
+    events = _owners(10)
+    assert _deliver(events) == {"batchItemFailures": []}
+    # per owner: one read of its points and one of itself (restricted?), one transaction; for the batch: 20 events
+    # in 2 PutEvents, one delete of the CaseOpened rows; the outbox is read only for the records that built rows
+    assert calls["TransactWriteItems"] == 10
+    assert calls["PutEvents"] == 2
+    assert calls["BatchWriteItem"] == 1
+    assert calls["Query"] == 10 + 10
+    assert calls["GetItem"] == 10
+    assert calls["PutItem"] == calls["UpdateItem"] == 0
+    items = _items(aws)
+    assert not [i for i in items if i["SK"]["S"] == "IDEMPOTENCY"]
+    assert not [i for i in items if i["PK"]["S"].startswith(outbox.PREFIX)]
+    arrived = Counter(json.loads(m["Body"])["detail-type"] for m in receive_all(aws, "enrichment-inbox"))
+    assert arrived == {"CaseOpened.v1": 10, "CaseOwnerContactsChanged.v1": 10}
+
+
+def test_a_redelivered_batch_changes_nothing(aws: Provisioned) -> None:
+    events = _owners(3)
+    assert _deliver(events) == {"batchItemFailures": []}
+    before = sorted(json.dumps(i, sort_keys=True) for i in _items(aws))
+    receive_all(aws, "enrichment-inbox")
+    assert _deliver(events, receive_count=2) == {"batchItemFailures": []}
+    assert sorted(json.dumps(i, sort_keys=True) for i in _items(aws)) == before
+    again = [json.loads(m["Body"])["detail-type"] for m in receive_all(aws, "enrichment-inbox")]
+    assert again == ["CaseOwnerContactsChanged.v1"] * 3  # the snapshots again; no case opened twice
+
+
+def test_events_that_cannot_go_out_send_their_records_back_and_a_retry_publishes_them(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _owners(2)
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise bus.PublishError([{"ErrorCode": "InternalFailure"}])
+
+    with monkeypatch.context() as m:
+        m.setattr(bus, "_put_batch", refused)
+        result = _deliver(events)
+    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == ["m-0", "m-1"]
+    kept = [i for i in _items(aws) if i["PK"]["S"].startswith(outbox.PREFIX)]
+    assert len(kept) == 2  # the CaseOpened rows wait in the outbox
+    assert receive_all(aws, "enrichment-inbox") == []
+    assert _deliver(events, receive_count=2) == {"batchItemFailures": []}
+    assert not [i for i in _items(aws) if i["PK"]["S"].startswith(outbox.PREFIX)]
+    arrived = Counter(json.loads(m["Body"])["detail-type"] for m in receive_all(aws, "enrichment-inbox"))
+    assert arrived == {"CaseOpened.v1": 2, "CaseOwnerContactsChanged.v1": 2}
+
+
+def _published_snapshot(aws: Provisioned, owner_id: str) -> dict[str, Any]:
+    snapshots = [
+        json.loads(m["Body"])["detail"]
+        for m in receive_all(aws, "enrichment-inbox")
+        if json.loads(m["Body"])["detail-type"] == "CaseOwnerContactsChanged.v1"
+    ]
+    [snapshot] = [s for s in snapshots if s["case_owner_id"] == owner_id]
+    return snapshot
+
+
+def _comparable(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in snapshot.items() if k not in ("event_id", "occurred_at")}
+
+
+@pytest.mark.parametrize("known_owner", [False, True], ids=["new owner", "owner with points already"])
+def test_the_snapshot_built_from_the_writes_is_the_one_read_back(aws: Provisioned, known_owner: bool) -> None:
+    owner = f"owner-{uuid.uuid4().hex[:6]}"
+    if known_owner:
+        assert _deliver([imported(owner, case_ids=(f"{owner}-a",), points=(("email", "a@example.com"),))]) == {
+            "batchItemFailures": []
+        }
+        receive_all(aws, "enrichment-inbox")
+    event = imported(
+        owner,
+        case_ids=(f"{owner}-b",),
+        points=(("email", "b@example.com"), ("phone", "+41 44 123 45 67"), ("email", "a@example.com")),
+    )
+    assert _deliver([event]) == {"batchItemFailures": []}
+    read_back = enrichment.contacts_changed(owner, event.correlation_id)
+    assert read_back is not None
+    expected = _comparable(json.loads(read_back.model_dump_json()))
+    assert _comparable(_published_snapshot(aws, owner)) == expected
+    assert len(expected["contact_points"]) == 3
+
+
+def test_a_read_is_shared_by_the_records_of_a_batch_until_its_writer_runs(aws: Provisioned) -> None:
+    """``read_once_per_batch``: the records of one invocation share a read (enrichment's client settings); the
+    writer of that data makes the next records read again; another invocation reads afresh."""
+    from shared import consumer
+    from shared.events import CaseOpened, ClientSettingsChanged
+
+    loads: list[str] = []
+    value = {"v": "old"}
+
+    def read(event: Event) -> None:
+        loads.append(consumer.read_once_per_batch("k", lambda: value["v"]))
+
+    def write(event: Event) -> None:
+        value["v"] = "new"
+        consumer.forget_for_the_batch("k")
+
+    def opened() -> CaseOpened:
+        return CaseOpened(
+            correlation_id="c", client_id="x", case_owner_id="o", case_id=uuid.uuid4().hex, opened_on=date(2026, 9, 1)
+        )
+
+    changed = ClientSettingsChanged(correlation_id="c", client_id="x", settings={})
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:q"
+
+    def batch(*events: Event) -> list[dict[str, Any]]:
+        return [
+            sqs_record({"Body": json.dumps(envelope(e)), "MessageId": f"m{n}", "ReceiptHandle": "rh"}, arn, REGION)
+            for n, e in enumerate(events)
+        ]
+
+    handlers: dict[type[Event], Any] = {
+        CaseOpened: consumer.rerunnable(read),
+        ClientSettingsChanged: consumer.rerunnable(write),
+    }
+    table = aws.names.table("enrichment")
+    value["v"] = "first"
+    result = consumer.consume(
+        {"Records": batch(opened(), opened(), changed, opened())},
+        None,
+        service="t",
+        table_name=table,
+        handlers=handlers,
+    )
+    assert result == {"batchItemFailures": []}
+    assert loads == ["first", "first", "new"]
+    assert consumer.read_once_per_batch("k", lambda: "outside") == "outside"
