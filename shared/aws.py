@@ -40,7 +40,10 @@ def client(service: str, *, signature_version: str | None = None) -> Any:
 
 
 def resource(service: str) -> Any:
-    key = _key("resource", service)
+    """The thread's resource: boto3 builds a resource's condition expressions with one placeholder counter per
+    client, reset at each call, so two threads querying through one client can swap each other's names and send
+    "Query condition missed key schema element" (seen under the reminder schedule's 8 threads)."""
+    key = _key(f"resource:{threading.get_ident()}", service)
     with _lock:
         if key not in _clients:
             _clients[key] = boto3.session.Session().resource(service, region_name=key[3], config=_CONFIG)
@@ -48,8 +51,9 @@ def resource(service: str) -> Any:
 
 
 def table(name: str) -> Any:
-    """A Table handle, built once per table and endpoint (boto3's resource factory costs ~1 ms a build)."""
-    key = _key(f"table:{name}", "dynamodb")
+    """A Table handle, built once per table, endpoint and thread (boto3's resource factory costs ~1 ms a build;
+    a resource is not safe to share between threads, see ``resource``)."""
+    key = _key(f"table:{name}:{threading.get_ident()}", "dynamodb")
     handle = _clients.get(key)
     if handle is None:
         made = resource("dynamodb").Table(name)
