@@ -53,7 +53,12 @@ PLANS: dict[tuple[str, str], Plan] = {
     ("imports", "on_file_dropped"): Plan(share=0.9, writes_per_copy=1_500),
     ("imports", "on_bus_events"): Plan(share=0.05, writes_per_copy=50),
     ("imports", "check_stuck_imports"): Plan(
-        share=0.05, writes_per_copy=10, cap=1, why="a quarter-hourly check: one copy reads the few active imports"
+        share=0.025, writes_per_copy=10, cap=1, why="a quarter-hourly check: one copy reads the few active imports"
+    ),
+    # Writes nothing to the table (reads the active jobs, sends continuations); one copy, or two sweeps would
+    # send the same job two continuations (harmless: its lease lets one run at a time, but pointless).
+    ("imports", "resume_orphaned_imports"): Plan(
+        share=0.025, writes_per_copy=10, cap=1, why="a sweep every 5 minutes over the few active imports"
     ),
     ("enrichment", "on_bus_events"): Plan(share=0.45, writes_per_copy=100),
     ("enrichment", "on_schedule"): Plan(

@@ -54,8 +54,8 @@ class Queue:
     max_receive_count: int = 3
     retention_seconds: int = 4 * 24 * 3600
     dlq_retention_seconds: int = 14 * 24 * 3600
-    # An outbox queue that a system outside FinView consumes (the dialer); its owner's functions get its name
-    # in this variable and may only send to it.
+    # A queue its owner's functions send to by name, given in this variable: an outbox that a system outside
+    # FinView consumes (the dialer), or the drops queue the orphaned-imports sweeper re-queues jobs on.
     outbox_env_var: str | None = None
 
 
@@ -315,7 +315,8 @@ STACK = Stack(
     ),
     queues=(
         Queue("contacts-inbox", "contacts"),
-        Queue("imports-drops", "imports", visibility_timeout=5400),  # imports run up to 15 minutes
+        # imports run up to 15 minutes
+        Queue("imports-drops", "imports", visibility_timeout=5400, outbox_env_var="IMPORTS_DROPS_QUEUE"),
         Queue("imports-inbox", "imports"),
         Queue("enrichment-inbox", "enrichment"),
         Queue("notifications-inbox", "notifications"),

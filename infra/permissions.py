@@ -117,6 +117,11 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
     ("imports", "check_stuck_imports"): (
         Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem"), "table", "imports"),
     ),
+    # Reads the active imports' jobs; sends a continuation for each whose worker died.
+    ("imports", "resume_orphaned_imports"): (
+        Grant(("dynamodb:GetItem", "dynamodb:Query"), "table", "imports"),
+        Grant(("sqs:SendMessage",), "queue", "imports-drops"),
+    ),
     # Both consumers only keep their service's copy of what clients registered and set: no bucket, no index.
     # A data subject's request reads what matching knows of the person in a batch (GDPR Art. 15).
     ("imports", "on_bus_events"): (*_own_table("imports", *CONSUMER, "dynamodb:BatchGetItem", index=False), PUBLISH),

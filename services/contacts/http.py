@@ -18,6 +18,7 @@ from shared.api import ApiError, from_domain_error, from_validation_error
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import ids_from, new_id
 from shared.observability import logger
+from shared.text import strip_invisible
 
 M = TypeVar("M", bound=BaseModel)
 JSON_HEADERS: dict[str, str | list[str]] = {"Content-Type": "application/json"}
@@ -51,6 +52,20 @@ def nesting_depth(raw: str | bytes) -> int:
     return deepest
 
 
+def _visible(value: Any) -> tuple[Any, bool]:
+    """A parsed JSON value with every string in it stripped of invisible characters; and whether any was."""
+    if isinstance(value, str):
+        text = strip_invisible(value)
+        return text, text != value
+    if isinstance(value, list):
+        items = [_visible(v) for v in value]
+        return [v for v, _ in items], any(c for _, c in items)
+    if isinstance(value, dict):
+        pairs = {k: _visible(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(c for _, c in pairs.values())
+    return value, False
+
+
 class Call:
     """One API call: the request, who makes it and its correlation id."""
 
@@ -75,7 +90,9 @@ class Call:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ApiError("invalid_json", f"the body is not valid JSON: {exc}") from exc
-        del data  # parsed only to tell invalid JSON apart; the model reads the text itself:
+        visible, changed = _visible(data)
+        if changed:  # length limits count what people see: the model reads the text without invisible characters
+            raw = json.dumps(visible)
         try:
             # strict: JSON's own types only (no 0 for false, no "30" for 30); dates and decimals from strings
             return model.model_validate_json(raw, strict=True)

@@ -10,7 +10,9 @@ T = TypeVar("T")
 
 
 class In(BaseModel):
-    """A request body: unknown fields are refused (a typo must not be silently dropped)."""
+    """A request body: unknown fields are refused (a typo must not be silently dropped). Its texts arrive without
+    invisible characters (``http.Call.body`` removes them before validation, so length limits count what people
+    see) and are stripped of surrounding whitespace."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -38,15 +38,19 @@ def _queue_url(arn: str) -> str:
     return str(aws.client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
 
 
+def _send_continuation(queue_url: str, import_id: str, delay_s: int = 0) -> None:
+    aws.client("sqs").send_message(
+        QueueUrl=queue_url, MessageBody=pipeline.continuation_body(import_id), DelaySeconds=max(0, min(delay_s, 900))
+    )
+
+
 def handle_record(record: SQSRecord, context: Any) -> list[dict[str, Any]]:
     """One drops-queue message, in any shape ``drops`` knows; anything else fails the record (→ DLQ) with its
     reason instead of being acknowledged with nothing imported."""
     remaining = getattr(context, "get_remaining_time_in_millis", None) or (lambda: NO_DEADLINE_MS)
 
-    def continue_later(import_id: str) -> None:
-        aws.client("sqs").send_message(
-            QueueUrl=_queue_url(record.event_source_arn), MessageBody=pipeline.continuation_body(import_id)
-        )
+    def continue_later(import_id: str, delay_s: int) -> None:
+        _send_continuation(_queue_url(record.event_source_arn), import_id, delay_s)
 
     try:
         messages = drops.parse(record.body)
@@ -81,6 +85,20 @@ def check_stuck_imports(event: dict[str, Any], context: Any) -> dict[str, Any]:
         log.warning("import stuck in processing", extra={"import_id": import_id})
     metrics(SERVICE).add_metric(name="StuckImports", unit=MetricUnit.Count, value=len(stuck))
     return {"stuck": stuck}
+
+
+@lambda_handler(SERVICE)
+def resume_orphaned_imports(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Scheduled: an import whose worker died (its lease expired, no progress since) gets a continuation on the
+    drops queue; without it such a job would stay ``processing`` with no message left to carry it on."""
+    region, account = context.invoked_function_arn.split(":")[3:5]
+    queue_url = _queue_url(f"arn:aws:sqs:{region}:{account}:{settings.get().drops_queue}")
+    resumed = use_cases.orphaned_imports(datetime.now(UTC))
+    for import_id in resumed:
+        _send_continuation(queue_url, import_id)
+        log.warning("orphaned import resumed", extra={"import_id": import_id})
+    metrics(SERVICE).add_metric(name="OrphanedImportsResumed", unit=MetricUnit.Count, value=len(resumed))
+    return {"resumed": resumed}
 
 
 on_bus_events = bus_consumer(

@@ -14,9 +14,11 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Literal
 
-import phonenumbers
 from babel import Locale
 from email_validator import EmailNotValidError, validate_email
+
+from shared import phones
+from shared.text import INVISIBLE
 
 DateFormat = Literal["auto", "DMY", "MDY", "YMD", "EXCEL"]
 
@@ -30,12 +32,9 @@ _FORMULA_START = re.compile(r"^[=@\t\r+\-]")
 _PLACEHOLDER = re.compile(r"^[\s\-+]*$")  # "-" or "--" for "none"
 # Terminal escape sequences (CSI, OSC, two-character ESC sequences), removed whole.
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
-# Control characters and invisible format characters (zero-width spaces, BOM, bidi overrides); the zero-width
-# joiners U+200C/U+200D are kept (they belong to some scripts' spelling).
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e"
-    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
-)
+# Control characters and invisible format characters (zero-width spaces, BOM, bidi overrides; the zero-width
+# joiners U+200C/U+200D are kept: they belong to some scripts' spelling): the API's list.
+_INVISIBLE = INVISIBLE
 
 
 def clean_text(value: str) -> str:
@@ -212,19 +211,10 @@ def email_key(email: str) -> str:
     return email.casefold()
 
 
-@lru_cache(maxsize=65536)
 def normalise_phone(value: str, default_country: str) -> str:
-    """Any common national or international spelling → E.164, the client's default country for national ones."""
-    text = value.strip()
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    try:
-        number = phonenumbers.parse(text, default_country.upper())
-    except phonenumbers.NumberParseException:
-        raise ValueError(f"{value!r} is not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"{value!r} is not a valid phone number (default country {default_country})")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    """Any common national or international spelling → E.164, the client's default country for national ones
+    (the one normaliser the API uses too)."""
+    return phones.normalise_phone(value, default_country)
 
 
 # ---- postal addresses -------------------------------------------------------------------------------------

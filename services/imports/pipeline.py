@@ -37,14 +37,18 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from services.imports import domain, drops, repository
 from services.imports import report as reports
@@ -65,6 +69,15 @@ TIME_RESERVE_MS = 60_000
 MAX_WARNINGS_STORED = 10_000
 MAX_REASON_CHARS = 500
 MAX_ATTEMPTS = 3  # the drops queue's maxReceiveCount: the last delivery before the DLQ fails the job cleanly
+# A run's lease on its job (and its client's matching turn) lasts until its invocation certainly ended: the time
+# Lambda gives it plus a margin. A worker that dies holds the job no longer than that; the sweeper
+# (use_cases.orphaned_imports) then sends the job a continuation.
+LEASE_MARGIN_S = 60
+TRANSIENT_RETRIES = 8  # throttling or a lost connection, without progress in between, before the delivery fails
+BACKOFF_BASE_S = 0.5
+BACKOFF_MAX_S = 20.0  # 8 retries wait 35-70 s in all: a short outage of DynamoDB, S3 or EventBridge is ridden out
+RETRY_AFTER_PROGRESS_S = 5  # a failed delivery that made progress continues in a fresh message after this delay
+TURN_WAIT_S = 30  # another import of the client is matching: look again in a continuation this much later
 log = logger(SERVICE)
 _publishers = ThreadPoolExecutor(max_workers=10, thread_name_prefix="imports-publish")
 
@@ -79,7 +92,7 @@ class Run:
 
     job: dict[str, Any]
     remaining_ms: Callable[[], int]
-    continue_later: Callable[[str], None]
+    continue_later: Callable[[str, int], None]  # (import_id, delay in seconds)
     worker: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     @property
@@ -90,12 +103,28 @@ class Run:
         if self.remaining_ms() < TIME_RESERVE_MS:
             raise OutOfTime
 
+    def lease_seconds(self) -> float:
+        """Until this invocation has certainly ended: what is left of the Lambda timeout, plus a margin."""
+        return self.remaining_ms() / 1000 + LEASE_MARGIN_S
+
+    def lease(self) -> tuple[str, float]:
+        """For a checkpoint: written only while the job is still ours, renewing the lease (a run that stalled past
+        its lease must not write over its successor's progress: ``repository.LeaseLost`` stops it)."""
+        return self.worker, self.lease_seconds()
+
+
+LeaseLost = repository.LeaseLost
+
+
+class Waiting(Exception):
+    """Another import of the same client holds the matching turn."""
+
 
 # ---- entry points -------------------------------------------------------------------------------------------
 
 
 def handle_drop_notice(
-    drop: drops.Drop, remaining_ms: Callable[[], int], continue_later: Callable[[str], None]
+    drop: drops.Drop, remaining_ms: Callable[[], int], continue_later: Callable[[str, int], None]
 ) -> dict[str, Any]:
     """A drop notification: skipped (not failed) when S3 has told us of a later write of the same key already,
     or when the object it names has been overwritten since (its eTag no longer matches)."""
@@ -129,7 +158,7 @@ def handle_drop(
     version: str | None,
     etag: str | None,
     remaining_ms: Callable[[], int],
-    continue_later: Callable[[str], None],
+    continue_later: Callable[[str, int], None],
 ) -> dict[str, Any]:
     object_id = f"{bucket}/{key}"
     drop_ref = version or etag or "-"
@@ -155,41 +184,156 @@ def handle_drop(
     return resume(import_id, remaining_ms, continue_later)
 
 
-def resume(import_id: str, remaining_ms: Callable[[], int], continue_later: Callable[[str], None]) -> dict[str, Any]:
+def resume(
+    import_id: str, remaining_ms: Callable[[], int], continue_later: Callable[[str, int], None]
+) -> dict[str, Any]:
     job = repository.get_job(import_id)
     if job is None or job["status"] in ("completed", "failed"):
         return {"import_id": import_id, "status": job["status"] if job else "unknown"}
     run = Run(job, remaining_ms, continue_later)
     log.set_correlation_id(import_id)
-    if not repository.take_lease(import_id, run.worker, remaining_ms() / 1000 + 30):
+    if not repository.take_lease(import_id, run.worker, run.lease_seconds()):
+        # The holder carries the job on; if it dies instead, the sweeper resumes the job once the lease expired.
         log.info("another worker holds the job", extra={"import_id": import_id})
         return {"import_id": import_id, "status": "busy"}
     try:
-        if job["status"] == "received":
-            repository.update_job(import_id, status="processing", started_at=repository.now())
-        if job.get("phase", "stage") == "stage":
-            stage(run)
-            run.job = repository.get_job(import_id) or job
-        if run.job.get("phase") == "publish":
-            publish(run)
-        return complete(run)
-    except OutOfTime:
-        log.info("checkpointed; continuing in a new invocation", extra={"import_id": import_id})
-        run.continue_later(import_id)
-        return {"import_id": import_id, "status": "processing", "continued": True}
-    except FileRejected as exc:
-        return fail(import_id, job.get("client_id"), str(job["object_key"]), exc)
-    except Exception as exc:
-        # Retried by SQS from the last checkpoint; the last attempt before the DLQ ends the job with a reason.
-        errors = int((repository.get_job(import_id) or job).get("errors", 0)) + 1
-        repository.update_job(import_id, errors=errors, last_error=f"{type(exc).__name__}: {exc}"[:1000])
-        if errors < MAX_ATTEMPTS:
-            raise
-        log.exception("import failed repeatedly", extra={"import_id": import_id})
-        problem = FileRejected("import_error", f"the import failed {errors} times; last error: {type(exc).__name__}")
-        return fail(import_id, job.get("client_id"), str(job["object_key"]), problem)
+        return _run(run)
+    except LeaseLost:
+        log.warning("lease lost to another worker; this run stops", extra={"import_id": import_id})
+        return {"import_id": import_id, "status": "lease_lost"}
     finally:
-        repository.release_lease(import_id, run.worker)
+        try:
+            repository.release_lease(import_id, run.worker)
+        except Exception:  # e.g. the endpoint is down: the lease expires by itself (LEASE_MARGIN_S after the deadline)
+            log.exception("could not release the lease", extra={"import_id": import_id})
+
+
+def progress(job: dict[str, Any]) -> tuple[Any, ...]:
+    """Where the job stands: any change means a run moved it on."""
+    return (job.get("phase"), int((job.get("checkpoint") or {}).get("row", 0)), job.get("publish_cursor"))
+
+
+def _run(run: Run) -> dict[str, Any]:
+    """The job's phases from where it stands; transient failures (throttling, a lost connection) are retried here
+    with backoff from the last checkpoint, a run of them reset by any progress in between."""
+    import_id, job = run.import_id, run.job
+    at_start = last_seen = progress(job)
+    quiet_failures = 0  # transient failures since the last progress
+    while True:
+        try:
+            return _phases(run)
+        except OutOfTime:
+            log.info("checkpointed; continuing in a new invocation", extra={"import_id": import_id})
+            run.continue_later(import_id, 0)
+            return {"import_id": import_id, "status": "processing", "continued": True}
+        except Waiting:
+            log.info("another import of the client is matching; waiting", extra={"import_id": import_id})
+            run.continue_later(import_id, TURN_WAIT_S)
+            return {"import_id": import_id, "status": "waiting"}
+        except FileRejected as exc:
+            return fail(import_id, job.get("client_id"), str(job["object_key"]), exc)
+        except LeaseLost:
+            raise
+        except Exception as exc:
+            current = _job_now(run) if is_transient(exc) else repository.get_job(import_id) or run.job
+            if progress(current) != last_seen:
+                quiet_failures, last_seen = 0, progress(current)
+            quiet_failures += 1
+            delay = backoff(quiet_failures)
+            if is_transient(exc) and quiet_failures <= TRANSIENT_RETRIES and _time_for(run, delay):
+                log.warning("transient failure; retrying from the last checkpoint",
+                            extra={"import_id": import_id, "error": f"{type(exc).__name__}: {exc}"[:500],
+                                   "attempt": quiet_failures, "delay_s": round(delay, 2)})  # fmt: skip
+                sleep(delay)
+                run.job = current
+                continue
+            return _failed_attempt(run, current, exc, progressed=progress(current) != at_start)
+
+
+def _job_now(run: Run) -> dict[str, Any]:
+    """The job as stored, or as this run last saw it while the endpoint does not answer."""
+    try:
+        return repository.get_job(run.import_id) or run.job
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        return run.job
+
+
+def _phases(run: Run) -> dict[str, Any]:
+    import_id = run.import_id
+    if run.job["status"] == "received":
+        repository.update_job(import_id, status="processing", started_at=repository.now())
+    if run.job.get("phase", "stage") == "stage":
+        with matching_turn(run, str(run.job["client_id"])):
+            stage(run)
+        run.job = repository.get_job(import_id) or run.job
+    if run.job.get("phase") == "publish":
+        publish(run)
+    return complete(run)
+
+
+def _failed_attempt(run: Run, job: dict[str, Any], exc: Exception, *, progressed: bool) -> dict[str, Any]:
+    """This delivery fails. If it moved the job on, a fresh continuation carries on with a clean slate (the SQS
+    message's receive count and the job's error count both start over); if not, SQS retries it, and the last
+    delivery before the DLQ ends the job with a reason."""
+    import_id = run.import_id
+    error = f"{type(exc).__name__}: {exc}"[:1000]
+    if progressed:
+        repository.update_job(import_id, errors=0, last_error=error)
+        log.warning("failed after progress; continuing afresh", extra={"import_id": import_id, "error": error})
+        run.continue_later(import_id, RETRY_AFTER_PROGRESS_S)
+        return {"import_id": import_id, "status": "processing", "retried": True}
+    errors = int(job.get("errors", 0)) + 1
+    repository.update_job(import_id, errors=errors, last_error=error)
+    if errors < MAX_ATTEMPTS:
+        raise exc
+    log.exception("import failed repeatedly", extra={"import_id": import_id})
+    problem = FileRejected("import_error", f"the import failed {errors} times; last error: {type(exc).__name__}")
+    return fail(import_id, job.get("client_id"), str(job["object_key"]), problem)
+
+
+# Throttling and overload codes of DynamoDB, S3 and EventBridge, and the connection failures botocore raises when an
+# endpoint is unreachable for a while: worth waiting for inside the run.
+THROTTLING_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling", "ThrottledException",
+    "RequestLimitExceeded", "TooManyRequestsException", "RequestThrottled", "RequestThrottledException",
+    "SlowDown", "ServiceUnavailable", "InternalServerError", "InternalFailure", "TransactionConflictException",
+    "503", "500",
+})  # fmt: skip
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "")) in THROTTLING_CODES
+    return isinstance(exc, repository.Throttled | BotoConnectionError | HTTPClientError | ConnectionError)
+
+
+def backoff(attempt: int) -> float:
+    """Exponential with equal jitter: half the step for sure, the other half at random."""
+    step = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
+    return step / 2 + random.uniform(0, step / 2)
+
+
+def _time_for(run: Run, delay: float) -> bool:
+    return run.remaining_ms() - delay * 1000 > TIME_RESERVE_MS
+
+
+sleep = time.sleep  # a seam for tests
+
+
+@contextmanager
+def matching_turn(run: Run, client_id: str) -> Iterator[None]:
+    """This client's matching turn for the batches of one run (``Waiting`` if another import has it)."""
+    if not repository.take_matching_turn(client_id, run.worker, run.lease_seconds()):
+        raise Waiting(client_id)
+    try:
+        yield
+    finally:
+        try:
+            repository.end_matching_turn(client_id, run.worker)
+        except Exception:  # it expires by itself with the run's lease
+            log.exception("could not end the matching turn", extra={"import_id": run.import_id})
 
 
 # ---- identify -----------------------------------------------------------------------------------------------
@@ -390,6 +534,7 @@ def stage_batch(
     last = batch[-1].row
     repository.update_job(
         import_id,
+        lease=run.lease(),
         checkpoint={"row": last, **counts.__dict__},
         bytes_read=reader.bytes_read,
         updated_at=repository.now(),
@@ -484,7 +629,9 @@ def publish(run: Run) -> None:
         for future in [_publishers.submit(bus.publish, b) for b in batches]:
             future.result()
         cursor = last_owner
-        repository.update_job(import_id, publish_cursor=cursor, published=dict(tally), updated_at=repository.now())
+        repository.update_job(
+            import_id, lease=run.lease(), publish_cursor=cursor, published=dict(tally), updated_at=repository.now()
+        )
         pending.clear()
         run.check_time()
 

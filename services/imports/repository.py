@@ -2,6 +2,7 @@
 
 Keys:
   CLIENT#<id>                    PROFILE | SETTINGS       imports' own copy, from contacts' events
+  CLIENT#<id>                    MATCHING                 whose turn it is to match this client's rows (a lease)
   OBJECT#<bucket>/<key>          DROP#<version|etag>      which import a delivered object became
   CONTENT#<client>#<sha256>      CONTENT                  the import of this content (same file, other name)
   JOB#<import_id>                JOB                      the job record: status, phase, checkpoint, counts
@@ -17,6 +18,7 @@ Batch reads and writes go out in parallel (boto3 clients are thread-safe) and re
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -154,22 +156,39 @@ def get_job(import_id: str) -> dict[str, Any] | None:
     return dict(item) if item else None
 
 
-def update_job(import_id: str, **fields: Any) -> None:
-    """Set ``fields`` on the job; every update is progress (``updated_at``), a final status ends it being active."""
+class LeaseLost(Exception):
+    """The job's lease is no longer the writer's: it expired and another worker took the job."""
+
+
+def update_job(import_id: str, *, lease: tuple[str, float] | None = None, **fields: Any) -> None:
+    """Set ``fields`` on the job; every update is progress (``updated_at``), a final status ends it being active.
+
+    With ``lease`` (worker, seconds) the update is a checkpoint: written only while the worker holds the job's
+    lease, which it renews for ``seconds`` from now (else ``LeaseLost``, and nothing is written)."""
     fields.setdefault("updated_at", now())
+    extra: dict[str, Any] = {}
+    if lease is not None:
+        fields["lease_until"] = int(time.time()) + math.ceil(lease[1])
+        extra = {"ConditionExpression": "lease_owner = :me"}
     names: dict[str, str] = {}
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {":me": lease[0]} if lease is not None else {}
     sets = []
     for i, (name, value) in enumerate(fields.items()):
         names[f"#f{i}"] = name
         values[f":v{i}"] = value
         sets.append(f"#f{i} = :v{i}")
-    _table().update_item(
-        Key={"PK": f"JOB#{import_id}", "SK": "JOB"},
-        UpdateExpression="SET " + ", ".join(sets),
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
+    try:
+        _table().update_item(
+            Key={"PK": f"JOB#{import_id}", "SK": "JOB"},
+            UpdateExpression="SET " + ", ".join(sets),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            **extra,
+        )
+    except ClientError as exc:
+        if lease is not None and dynamo.is_condition_failure(exc):
+            raise LeaseLost(import_id) from None
+        raise
     if fields.get("status") in FINAL:
         forget_active(import_id)
 
@@ -183,34 +202,61 @@ def forget_active(import_id: str) -> None:
     _table().delete_item(Key={"PK": ACTIVE, "SK": import_id})
 
 
-def take_lease(import_id: str, worker: str, seconds: float) -> bool:
-    """One worker at a time per job (a duplicate notification and a continuation may arrive together)."""
+def _hold(key: dict[str, str], holder: str, seconds: float) -> bool:
+    """Take the lease on ``key`` for ``seconds`` if it is free, expired or already ours."""
     now_s = int(time.time())
     try:
         _table().update_item(
-            Key={"PK": f"JOB#{import_id}", "SK": "JOB"},
+            Key=key,
             UpdateExpression="SET lease_owner = :me, lease_until = :until",
             ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :me",
-            ExpressionAttributeValues={":me": worker, ":until": now_s + int(seconds), ":now": now_s},
+            ExpressionAttributeValues={":me": holder, ":until": now_s + math.ceil(seconds), ":now": now_s},
         )
         return True
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if dynamo.is_condition_failure(exc):
             return False
         raise
 
 
-def release_lease(import_id: str, worker: str) -> None:
+def _let_go(key: dict[str, str], holder: str) -> None:
     try:
         _table().update_item(
-            Key={"PK": f"JOB#{import_id}", "SK": "JOB"},
+            Key=key,
             UpdateExpression="REMOVE lease_owner, lease_until",
             ConditionExpression="lease_owner = :me",
-            ExpressionAttributeValues={":me": worker},
+            ExpressionAttributeValues={":me": holder},
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        if not dynamo.is_condition_failure(exc):
             raise
+
+
+def _job_key(import_id: str) -> dict[str, str]:
+    return {"PK": f"JOB#{import_id}", "SK": "JOB"}
+
+
+def take_lease(import_id: str, worker: str, seconds: float) -> bool:
+    """One worker at a time per job (a duplicate notification and a continuation may arrive together)."""
+    return _hold(_job_key(import_id), worker, seconds)
+
+
+def release_lease(import_id: str, worker: str) -> None:
+    _let_go(_job_key(import_id), worker)
+
+
+def _matching_key(client_id: str) -> dict[str, str]:
+    return {"PK": f"CLIENT#{client_id}", "SK": "MATCHING"}
+
+
+def take_matching_turn(client_id: str, worker: str, seconds: float) -> bool:
+    """One import of a client matches at a time: two drops staged at once would each read the match index before
+    the other wrote it and give one debtor two case owners (and overwrite each other's index entries)."""
+    return _hold(_matching_key(client_id), worker, seconds)
+
+
+def end_matching_turn(client_id: str, worker: str) -> None:
+    _let_go(_matching_key(client_id), worker)
 
 
 def _query(pk: str, low: str, high: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
@@ -297,6 +343,10 @@ def list_jobs(client_id: str, limit: int = 20) -> list[dict[str, Any]]:
 # ---- batch reads and writes ---------------------------------------------------------------------------------
 
 
+class Throttled(RuntimeError):
+    """DynamoDB kept returning unprocessed items (its way of throttling a batch) after our own retries."""
+
+
 def _write_chunk(table: str, items: list[dict[str, Any]]) -> None:
     client = aws.client("dynamodb")
     requests = [{"PutRequest": {"Item": {k: _ser.serialize(v) for k, v in i.items()}}} for i in items]
@@ -306,7 +356,7 @@ def _write_chunk(table: str, items: list[dict[str, Any]]) -> None:
         if not requests:
             return
         time.sleep(min(0.05 * 2**attempt, 2.0))
-    raise RuntimeError(f"{len(requests)} item(s) could not be written to {table}")
+    raise Throttled(f"{len(requests)} item(s) could not be written to {table}")
 
 
 def batch_put(items: Iterable[dict[str, Any]]) -> int:
@@ -332,7 +382,7 @@ def _get_chunk(table: str, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
         if not request:
             return out
         time.sleep(min(0.05 * 2**attempt, 2.0))
-    raise RuntimeError(f"keys of {table} could not be read")
+    raise Throttled(f"keys of {table} could not be read")
 
 
 def batch_get(keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:

@@ -90,3 +90,27 @@ def stuck_imports(now: datetime) -> list[str]:
         if now - last > STUCK_AFTER:
             stuck.append(import_id)
     return stuck
+
+
+# A job with no live lease and no progress for this long has lost its worker: a continuation message normally
+# starts a run within seconds, and a job waiting for its client's matching turn looks again after TURN_WAIT_S.
+ORPHANED_AFTER = timedelta(minutes=2)
+MAX_RESUMED_PER_SWEEP = 100
+
+
+def orphaned_imports(now: datetime) -> list[str]:
+    """The active imports that no worker holds (lease absent or expired) and that made no progress for
+    ``ORPHANED_AFTER``; the sweeper sends each a continuation. A live lease means a run is on it."""
+    orphaned = []
+    for import_id in repository.active_imports():
+        job = repository.get_job(import_id)
+        if job is None or job["status"] in repository.FINAL:
+            continue
+        if int(job.get("lease_until", 0)) >= int(now.timestamp()):
+            continue
+        last = datetime.fromisoformat(str(job.get("updated_at") or job["received_at"]))
+        if now - last >= ORPHANED_AFTER:
+            orphaned.append(import_id)
+            if len(orphaned) >= MAX_RESUMED_PER_SWEEP:
+                break
+    return orphaned

@@ -24,9 +24,11 @@ from services.contacts.cases.models import (
     EvidenceIn,
     NewContactPointIn,
 )
+from services.contacts.clients import repository as clients_repository
+from services.contacts.clients.models import ImportSettings
 from services.contacts.identity import Identity
 from services.contacts.models import Page
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.events import ContactPointData, ContactPointType
 from shared.observability import logger
 
@@ -136,9 +138,12 @@ def get_contact_point(case_owner_id: str, contact_point_id: str, who: Identity) 
 
 
 def add_contact_point(case_owner_id: str, body: NewContactPointIn, who: Identity, correlation_id: str) -> ContactPoint:
-    owner_for_change(case_owner_id, who)
+    owner = owner_for_change(case_owner_id, who)
     observations.check(body.observation)
-    value = domain.check_value(body.type, body.value)
+    if body.country is not None and body.type != "phone":
+        raise Invalid("country_not_for_type", "a country is given with a phone number only", "country")
+    country = (body.country or phone_country(owner)).upper() if body.type == "phone" else None
+    value = domain.check_value(body.type, body.value, country)
     data = ContactPointData(type=body.type, value=value, address=body.address, observation=body.observation or None)
     cp_id = domain.contact_point_id(case_owner_id, data)
     new = domain.NewContactPoint(cp_id, data, "manual")
@@ -147,6 +152,19 @@ def add_contact_point(case_owner_id: str, body: NewContactPointIn, who: Identity
         raise Conflict("contact_point_exists", f"the case owner already has this {body.type} ({cp_id})")
     enrichment.publish_contacts_changed(case_owner_id, correlation_id)
     return repository.to_point(item)
+
+
+def phone_country(owner: CaseOwner) -> str:
+    """Where a national phone number of this case owner is read when the caller names no country: the country of
+    the owner's default postal address, else the client's import default country (as the import reads it)."""
+    pointer = repository.default_pointer(owner.case_owner_id, "postal_address")
+    if pointer and pointer.get("contact_point_id"):
+        item = repository.get_contact_point(owner.case_owner_id, str(pointer["contact_point_id"]))
+        country = ((item or {}).get("address") or {}).get("country")
+        if country:
+            return str(country)
+    settings = clients_repository.get_settings(owner.client_id) or {}
+    return str((settings.get("imports") or {}).get("default_country") or ImportSettings().default_country)
 
 
 def edit_observation(

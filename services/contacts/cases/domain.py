@@ -7,16 +7,15 @@ that in DynamoDB, these functions decide which transitions are allowed at all.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from services.contacts.cases import objectivity
+from shared import phones
 from shared.errors import Conflict, Invalid
 from shared.events import ContactPointData, ContactPointType
 
@@ -161,56 +160,47 @@ def check_action_type(action: ActionKind, point_type: str) -> None:
 
 # ---- observations ----------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
+
+def parse_terms(lines: Iterable[str]) -> objectivity.Terms:
+    """A term list: one word or phrase a line; '#' starts a comment; [en]/[de]/[fr] start a language's terms."""
+    return objectivity.parse_terms(lines)
 
 
-def _fold(text: str) -> str:
-    """Case- and accent-insensitive form: 'Escroc', 'ESCROC' and 'escröc' all match 'escroc'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+def offending_term(observation: str, terms: objectivity.Terms) -> str | None:
+    """The first listed word or phrase the observation contains, however spelled, as written in it."""
+    found = objectivity.find(observation, terms)
+    return None if found is None else found[0]
 
 
-def parse_terms(lines: Iterable[str]) -> frozenset[str]:
-    """A term list: one word or phrase a line; '#' starts a comment."""
-    terms = set()
-    for line in lines:
-        text = line.split("#", 1)[0].strip()
-        if text:
-            terms.add(" ".join(_fold(w) for w in _WORD.findall(text)))
-    terms.discard("")
-    return frozenset(terms)
-
-
-def offending_term(observation: str, terms: frozenset[str]) -> str | None:
-    """The first listed word or phrase the observation contains (whole words only), as written in it."""
-    words = [(m.group(0), _fold(m.group(0))) for m in _WORD.finditer(observation)]
-    folded = [w for _, w in words]
-    longest = max((t.count(" ") + 1 for t in terms), default=1)
-    for i in range(len(words)):
-        for n in range(1, min(longest, len(words) - i) + 1):
-            if " ".join(folded[i : i + n]) in terms:
-                return " ".join(original for original, _ in words[i : i + n])
-    return None
-
-
-def check_observation(observation: str | None, terms: frozenset[str]) -> None:
-    """Observations stay objective and must not harm the person's image (seed 003)."""
-    if observation is None:
+def check_objective(text: str | None, terms: objectivity.Terms, what: str, field: str) -> None:
+    """Free text about a debtor stays objective, related to the case, and must not harm the person's image (seed 003;
+    the same holds for every free comment a collector writes about a person)."""
+    if text is None:
         return
-    word = offending_term(observation, terms)
-    if word is not None:
+    found = objectivity.find(text, terms)
+    if found is not None:
+        written, term = found
+        reads = "" if objectivity.term_words(written) == term.words else f" (it reads as {term.text!r})"
         raise Invalid(
-            "observation_not_objective",
-            f"the observation must stay objective and related to the case; {word!r} is not allowed",
-            "observation",
+            f"{what}_not_objective",
+            f"the {what} must stay objective and related to the case; {written!r} is not allowed{reads}",
+            field,
         )
+
+
+def check_observation(observation: str | None, terms: objectivity.Terms) -> None:
+    """Observations stay objective and must not harm the person's image (seed 003)."""
+    check_objective(observation, terms, "observation", "observation")
 
 
 # ---- values ----------------------------------------------------------------------------------------------
 
 
-def check_value(point_type: ContactPointType, value: str) -> str:
-    """The value as stored: an e-mail in lower case, a phone in E.164, an address on one line."""
+def check_value(point_type: ContactPointType, value: str, country: str | None = None) -> str:
+    """The value as stored: an e-mail in lower case, a phone in E.164, an address on one line.
+
+    A phone's national form is read in ``country`` (the import reads it the same way, with the same normaliser).
+    """
     value = value.strip()
     if point_type == "email":
         try:
@@ -219,12 +209,9 @@ def check_value(point_type: ContactPointType, value: str) -> str:
             raise Invalid("invalid_email", f"not an e-mail address: {exc}", "value") from exc
     if point_type == "phone":
         try:
-            number = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException as exc:
-            raise Invalid(
-                "invalid_phone", "a phone needs the international form, e.g. +41 44 123 45 67", "value"
-            ) from exc
-        if not phonenumbers.is_possible_number(number):
-            raise Invalid("invalid_phone", f"{value!r} is not a possible phone number", "value")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return phones.normalise_phone(value, country)
+        except phones.PhoneRefused as exc:
+            if exc.code == "phone_country":
+                raise Invalid("invalid_country", str(exc), "country") from exc
+            raise Invalid("invalid_phone", str(exc), "value") from exc
     return " ".join(value.split())

@@ -137,6 +137,12 @@ class CaseOwnerFile(BaseModel):
 class NewContactPointIn(In):
     type: ContactPointType
     value: str = Field(min_length=1, max_length=320)
+    country: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]{2}$",
+        description="a phone's country (ISO 3166-1 alpha-2), to read a national number like 030 1234567; "
+        "default: the country of the case owner's default postal address, else the client's import default country",
+    )
     address: PostalAddress | None = None
     observation: str | None = Field(default=None, max_length=500)
 

@@ -17,13 +17,18 @@ ENV_VAR = settings.OBSERVATION_TERMS_VAR
 
 
 @functools.cache
-def _load(path: str) -> frozenset[str]:
+def _load(path: str) -> domain.objectivity.Terms:
     return domain.parse_terms(Path(path).read_text(encoding="utf-8").splitlines())
 
 
-def terms() -> frozenset[str]:
+def terms() -> domain.objectivity.Terms:
     return _load(str(settings.rules().observation_terms))
 
 
 def check(observation: str | None) -> None:
     domain.check_observation(observation, terms())
+
+
+def check_note(text: str) -> None:
+    """A note on the case's notepad is read by every collector: it stays objective like an observation."""
+    domain.check_objective(text, terms(), "note", "text")

@@ -9,7 +9,15 @@ from decimal import Decimal
 from typing import Any
 
 from services.contacts import pagination, store
-from services.contacts.cases import audit, contact_points, contact_requests, domain, enrichment, repository
+from services.contacts.cases import (
+    audit,
+    contact_points,
+    contact_requests,
+    domain,
+    enrichment,
+    observations,
+    repository,
+)
 from services.contacts.cases.models import (
     AuditEntry,
     Case,
@@ -165,6 +173,7 @@ def assign_collector(case_id: str, collector: str, reason: str | None, who: Iden
 
 def add_note(case_id: str, text: str, who: Identity, correlation_id: str) -> Note:
     item = case_item(case_id, who, change=True)
+    observations.check_note(text)
     note = Note(note_id=new_id(), case_id=case_id, author=who.principal, created_at=datetime.now(UTC), text=text)
     stored = note.model_dump(mode="json")
     tx = repository.Tx().put({"PK": f"CASE#{case_id}", "SK": f"NOTE#{stored['created_at']}#{note.note_id}", **stored})

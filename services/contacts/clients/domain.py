@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import phonenumbers
-
 from services.contacts.clients.models import (
     BusinessUnit,
     BusinessUnitOverrides,
@@ -20,6 +18,7 @@ from services.contacts.clients.models import (
     WorkflowOverride,
     WorkflowSettings,
 )
+from shared import phones
 from shared.errors import Invalid
 
 # The fields the imports service maps a client's columns onto (its DEFAULT_MAPPING keys). A mapping for any
@@ -58,18 +57,11 @@ def invalid(field: str, message: str, code: str = "invalid_value") -> Invalid:
 
 def e164(phone: str, country: str | None) -> str:
     """The phone number in E.164, read with the dialling code of ``country`` unless it starts with +."""
-    if country is not None and country not in phonenumbers.SUPPORTED_REGIONS:
-        raise invalid("phone_country", f"{country!r} is not a country with a dialling code", "invalid_country")
-    if country is None and not phone.startswith("+"):
-        raise invalid("phone", "give the phone number with +<country code> or choose phone_country", "invalid_phone")
     try:
-        number = phonenumbers.parse(phone, country)
-    except phonenumbers.NumberParseException as exc:
-        raise invalid("phone", f"{phone!r} is not a phone number: {exc}", "invalid_phone") from exc
-    if not phonenumbers.is_valid_number(number):
-        where = f" in {country}" if country else ""
-        raise invalid("phone", f"{phone!r} is not a valid phone number{where}", "invalid_phone")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return phones.normalise_phone(phone, country)
+    except phones.PhoneRefused as exc:
+        field = "phone_country" if exc.code == "phone_country" else "phone"
+        raise invalid(field, str(exc), "invalid_country" if exc.code == "phone_country" else "invalid_phone") from exc
 
 
 # ---- business unit inheritance ----------------------------------------------------------------------------
@@ -164,7 +156,7 @@ def check_settings(settings: ClientSettings, portfolio_ids: Iterable[str]) -> No
         if key in headers:
             raise invalid(field, f"the column {theirs!r} is already mapped to {headers[key]!r}")
         headers[key] = ours
-    if settings.imports.default_country not in phonenumbers.SUPPORTED_REGIONS:
+    if not phones.known_country(settings.imports.default_country):
         raise invalid("imports.default_country", f"{settings.imports.default_country!r} is not a country code")
 
     workflow = settings.workflow

@@ -122,3 +122,31 @@ def test_a_collector_changing_finances_gets_403_whatever_the_body(aws: Provision
     for finances in bodies:
         reply = api.call("PATCH", f"/clients/{client_id}", {"finances": finances}, token=COLLECTOR)
         assert reply.status == 403, (finances, reply.body)
+
+
+# ---- item 6: length limits count what people see -------------------------------------------------------------
+
+
+def test_length_limits_are_checked_after_invisible_characters_are_removed(aws: Provisioned) -> None:
+    assert deliver(imported("owner-1")) == {"batchItemFailures": []}
+    api = Api(aws)
+    notes = "/cases/case-1/notes"
+    invisible = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u202e\u2066\u061c\u3164"  # zero-width, bidi, soft hyphen…
+    refused = {
+        "only invisible characters": invisible * 10,
+        "only invisible characters and a no-break space": "\u00a0" + "\u200b" * 50 + "\u00a0",
+        "5,001 visible characters behind a bidi override": "\u202e" + "n" * 5001,
+        "5,001 visible characters among zero-width spaces": "\u200b".join("n" * 5001),
+    }
+    for why, text in refused.items():
+        reply = api.call("POST", notes, {"text": text})
+        assert (reply.status, reply.error["field"]) == (422, "text"), why
+    accepted = {
+        "5,000 characters behind a no-break space": ("\u00a0" + "n" * 5000, "n" * 5000),
+        "5,000 characters padded with invisible ones": (invisible * 100 + "n" * 5000 + invisible, "n" * 5000),
+        "a joiner inside a word stays, one before a space goes": ("می\u200cخواهم\u200c ok", "می\u200cخواهم ok"),
+    }
+    for why, (text, stored) in accepted.items():
+        reply = api.call("POST", notes, {"text": text})
+        assert reply.status == 201, (why, reply.body)
+        assert reply.body["text"] == stored, why

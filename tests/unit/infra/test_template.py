@@ -304,6 +304,9 @@ PINNED_POLICIES = {
     }
     | {"Allow sqs:SendMessage on ImportsDropsQueue"},
     "ImportsCheckStuckImports": {f"Allow dynamodb:{a} on ImportsTable" for a in ("GetItem", "Query", "DeleteItem")},
+    # The orphaned-imports sweeper: reads the active jobs, sends continuations; writes nothing.
+    "ImportsResumeOrphanedImports": {f"Allow dynamodb:{a} on ImportsTable" for a in ("GetItem", "Query")}
+    | {"Allow sqs:SendMessage on ImportsDropsQueue"},
     # No drop bucket, no queue, no index: imports' copy of client settings, and a data subject's match profile.
     "ImportsOnBusEvents": _table_grants("ImportsTable", *CONSUMER, "BatchGetItem", index=False) | PUBLISH,
     "EnrichmentOnBusEvents": _table_grants("EnrichmentTable", *CONSUMER, "BatchGetItem") | PUBLISH,

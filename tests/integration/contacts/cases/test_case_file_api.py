@@ -62,6 +62,15 @@ def test_the_notepad_is_append_only_newest_first_and_paginated(api: Api) -> None
     assert api.call("DELETE", f"{CASE}/notes/{note_id}")[0] in (404, 405)
 
 
+def test_notes_stay_objective_like_observations(api: Api) -> None:
+    """Every collector reads the notepad: a judgement of the debtor is refused however it is spelled."""
+    for text in ("Schuldner ist ein V0llidi0t", "Debtor is a l.i.a.r", "Vraiment un escr*c"):
+        status, body = api.call("POST", f"{CASE}/notes", {"text": text})
+        assert (status, body["error"]["code"], body["error"]["field"]) == (422, "note_not_objective", "text"), text
+    assert api.call("POST", f"{CASE}/notes", {"text": "Strafanzeige wegen Betrug laut Schuldner"})[0] == 201
+    assert [e["action"] for e in _audit(api)].count("case.note_added") == 1
+
+
 def _http(method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> bytes:
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     with urllib.request.urlopen(request, timeout=10) as resp:

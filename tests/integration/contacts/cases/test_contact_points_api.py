@@ -267,3 +267,36 @@ def test_the_audit_entry_is_written_in_the_same_transaction_as_the_change(aws: P
         pass
     assert len(_audit(api)) == entries  # no entry for a change that did not happen
     assert "observation" not in (case_repository.get_contact_point(OWNER, cp) or {})
+
+
+def test_a_phone_is_read_in_the_given_country_else_the_owners_address_country_else_the_clients(
+    aws: Provisioned,
+) -> None:
+    """Issue 10, item 3: the API reads phones with the import's normaliser, national forms included."""
+    api = _setup()
+
+    def add(value: str, **extra: str) -> tuple[int, Any]:
+        return api.call("POST", BASE, {"type": "phone", "value": value, **extra})
+
+    status, body = add("030/1234567")  # no address yet: the client's import default country (DE)
+    assert (status, body["value"]) == (201, "+49301234567"), body
+    status, body = add("01 42 68 53 00", country="fr")
+    assert (status, body["value"]) == (201, "+33142685300"), body
+    for reserved in ("+44 7700 900123", "+49 3012", "+44 121234567", "+43 1 234"):
+        status, body = add(reserved)
+        assert (status, body["error"]["code"], body["error"]["field"]) == (422, "invalid_phone", "value"), reserved
+    status, body = add("030 1234567", country="ZZ")
+    assert (status, body["error"]["code"]) == (422, "invalid_country")
+    status, body = api.call("POST", BASE, {"type": "email", "value": "a@example.com", "country": "DE"})
+    assert (status, body["error"]["code"]) == (422, "country_not_for_type")
+
+    address = {"street": "Bahnhofstrasse 1", "postcode": "8001", "city": "Zürich", "country": "CH"}
+    status, body = api.call(
+        "POST", BASE, {"type": "postal_address", "value": "Bahnhofstrasse 1, 8001 Zürich", "address": address}
+    )
+    assert status == 201, body
+    cp = body["contact_point_id"]
+    assert _validate(api, cp, "inbound_letter")[0] == 200
+    assert api.call("POST", f"{BASE}/{cp}/make-default")[0] == 200
+    status, body = add("044 668 18 00")  # now read in the owner's country
+    assert (status, body["value"]) == (201, "+41446681800"), body
