@@ -29,7 +29,9 @@ def _everything(aws_: Provisioned) -> str:
     """Every item of every table of the stage, as text."""
     dynamodb = shared_aws.client("dynamodb")
     out: list[str] = []
-    for table in dynamodb.list_tables()["TableNames"]:
+    # Paginated: one moto server holds every test's stage, and ListTables returns 100 names a page.
+    tables = [t for page in dynamodb.get_paginator("list_tables").paginate() for t in page["TableNames"]]
+    for table in tables:
         if aws_.names.stage not in table:
             continue
         for page in dynamodb.get_paginator("scan").paginate(TableName=table):
