@@ -81,3 +81,8 @@ def from_request_context(request_context: dict[str, Any]) -> Identity:
     if role == "client_user" and not client_id:
         raise _unauthenticated("a client user's token must name its client")
     return Identity(principal=str(principal), role=cast(Role, role), client_id=str(client_id) if client_id else None)
+
+
+def agency(who: Identity) -> None:
+    """A route's `allow` for agency work: a client user may only read (403 before anything is looked up)."""
+    who.require_agency()

@@ -8,7 +8,7 @@ from chalice import Blueprint, Response
 from services.contacts.cases import match_reviews
 from services.contacts.cases.models import MatchReview, OptionalReasonIn
 from services.contacts.http import Call, respond
-from services.contacts.identity import Identity
+from services.contacts.identity import agency
 from services.contacts.models import Page
 from services.contacts.openapi import route
 
@@ -18,10 +18,6 @@ REVIEWS = "/clients/{client_id}/match-reviews"
 REVIEW = REVIEWS + "/{review_id}"
 DECISION_ERRORS = (400, 401, 403, 404, 409, 422)
 
-
-def agency(who: Identity) -> None:
-    """Deciding is agency work: a client user may read its queue (403 before anything is looked up)."""
-    who.require_agency()
 
 
 def _reason(c: Call) -> str | None:

@@ -47,7 +47,7 @@ from services.contacts.cases.models import (
     ValidateIn,
 )
 from services.contacts.http import Call, respond
-from services.contacts.identity import Identity
+from services.contacts.identity import agency
 from services.contacts.models import Page
 from services.contacts.openapi import route
 from shared.api import ApiError
@@ -61,10 +61,6 @@ OWNER = "/case-owners/{case_owner_id}"
 POINT = OWNER + "/contact-points/{contact_point_id}"
 CHANGE_ERRORS = (400, 401, 403, 404, 409, 422)
 
-
-def agency(who: Identity) -> None:
-    """Changes are agency work: a client user may only read (403 before anything is looked up)."""
-    who.require_agency()
 
 
 def _type(c: Call) -> ContactPointType | None:

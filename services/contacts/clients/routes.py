@@ -29,7 +29,7 @@ from services.contacts.clients.models import (
     RightsChange,
 )
 from services.contacts.http import Call, respond
-from services.contacts.identity import Identity
+from services.contacts.identity import Identity, agency
 from services.contacts.models import Page
 from services.contacts.openapi import route
 
@@ -44,9 +44,6 @@ PAGE_QUERY = {
 def admin(who: Identity) -> None:
     who.require_admin()
 
-
-def agency(who: Identity) -> None:
-    who.require_agency()
 
 
 # ---- business units ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from chalice import Blueprint, Response
 from pydantic import RootModel
 
 from services.contacts.http import Call, respond
-from services.contacts.identity import Identity
+from services.contacts.identity import agency
 from services.contacts.openapi import route
 from services.contacts.policy import models, use_cases
 
@@ -21,9 +21,6 @@ CHANGE_ERRORS = (400, 401, 403, 404, 409, 422)
 class HoldList(RootModel[list[models.HoldOut]]):
     pass
 
-
-def agency(who: Identity) -> None:
-    who.require_agency()
 
 
 @route(

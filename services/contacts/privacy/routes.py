@@ -5,15 +5,12 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from services.contacts.http import respond
-from services.contacts.identity import Identity
+from services.contacts.identity import agency
 from services.contacts.openapi import route
 from services.contacts.privacy import art14, erasure, models, subject_access
 
 bp = Blueprint(__name__)
 
-
-def agency(who: Identity) -> None:
-    who.require_agency()
 
 
 @route(
