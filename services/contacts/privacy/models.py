@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+from pydantic_core import PydanticCustomError
 
 from services.contacts.models import In
+from shared.redaction import personal_data_in
+
+
+def _without_personal_data(text: str | None) -> str | None:
+    """Refused rather than redacted: the agency rewrites it in its own words, nothing is silently altered."""
+    found = personal_data_in(text) if text else []
+    if found:
+        raise PydanticCustomError(
+            "personal_data",
+            "must not hold personal data ({found}): it is kept in the audit after the person is erased; "
+            "refer to the letter or the file instead",
+            {"found": " and ".join(found)},
+        )
+    return text
+
+
+# Text the agency types about a request, kept with it (and, for an erasure, after the person is gone).
+AgencyNote = Annotated[str, AfterValidator(_without_personal_data)]
 
 
 class DataExportIn(In):
-    reason: str | None = Field(default=None, max_length=2000, description="e.g. 'Art. 15 request, letter of 20.11.'")
+    reason: AgencyNote | None = Field(
+        default=None, max_length=2000, description="e.g. 'Art. 15 request, letter of 20.11.'; no e-mails or phones"
+    )
     received_on: date | None = Field(default=None, description="when the debtor's request arrived (the month starts)")
 
 
@@ -37,7 +59,11 @@ class DataRequestOut(BaseModel):
 
 
 class ErasureIn(In):
-    reason: str = Field(min_length=1, max_length=2000, description="why: e.g. 'Art. 17 request, letter of 20.11.'")
+    reason: AgencyNote = Field(
+        min_length=1,
+        max_length=2000,
+        description="why: e.g. 'Art. 17 request, letter of 20.11.'; no e-mail addresses or phone numbers",
+    )
     received_on: date | None = Field(default=None, description="when the debtor's request arrived")
 
 
