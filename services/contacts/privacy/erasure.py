@@ -86,6 +86,7 @@ def request_erasure(
 ) -> models.ErasureOut:
     if not who.is_agency:
         raise Forbidden("only the agency answers a data subject's request")
+    models.refuse_personal_data(body.reason, "reason")
     owner = repository.get_owner(case_owner_id)
     if owner is None or owner.erased_at is not None:
         raise NotFound("case_owner", case_owner_id)

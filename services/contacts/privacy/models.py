@@ -3,37 +3,33 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, Field
 
 from services.contacts.models import In
+from shared.errors import Invalid
 from shared.redaction import personal_data_in
 
 
-def _without_personal_data(text: str | None) -> str | None:
-    """Refused rather than redacted: the agency rewrites it in its own words, nothing is silently altered."""
-    found = personal_data_in(text) if text else []
-    if found:
-        raise PydanticCustomError(
-            "personal_data",
-            "must not hold personal data ({found}): it is kept in the audit after the person is erased; "
-            "refer to the letter or the file instead",
-            {"found": " and ".join(found)},
-        )
-    return text
-
-
-# Text the agency types about a request, kept with it (and, for an erasure, after the person is gone).
-AgencyNote = Annotated[str, AfterValidator(_without_personal_data)]
-
-
 class DataExportIn(In):
-    reason: AgencyNote | None = Field(
+    reason: str | None = Field(
         default=None, max_length=2000, description="e.g. 'Art. 15 request, letter of 20.11.'; no e-mails or phones"
     )
     received_on: date | None = Field(default=None, description="when the debtor's request arrived (the month starts)")
+
+
+def refuse_personal_data(text: str | None, field: str) -> None:
+    """Text the agency types about a request is kept with it, an erasure's reason even after the person is gone:
+    it may not hold their e-mail address or phone number. Refused rather than redacted, so the agency rewrites it
+    in its own words and nothing is altered silently."""
+    found = personal_data_in(text) if text else []
+    if found:
+        raise Invalid(
+            "personal_data_in_text",
+            f"{field} must not hold personal data ({' and '.join(found)}): it is kept after the person is erased; "
+            "refer to the letter or the file instead",
+            field,
+        )
 
 
 class ServiceProgress(BaseModel):
@@ -59,7 +55,7 @@ class DataRequestOut(BaseModel):
 
 
 class ErasureIn(In):
-    reason: AgencyNote = Field(
+    reason: str = Field(
         min_length=1,
         max_length=2000,
         description="why: e.g. 'Art. 17 request, letter of 20.11.'; no e-mail addresses or phone numbers",

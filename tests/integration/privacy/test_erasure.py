@@ -117,7 +117,7 @@ def test_an_erasure_request_needs_a_reason_and_the_agency(aws: Provisioned, worl
     # The reason stays in the audit after the person is gone: it may not carry their e-mail or phone number.
     for reason in ("asked by erika@example.de", "called from +49 30 901820, letter to follow"):
         refused = api.call("POST", f"/case-owners/{OWNER}/erasure", {"reason": reason})
-        assert (refused.status, refused.body["error"]["code"]) == (422, "invalid_personal_data"), refused.body
+        assert (refused.status, refused.body["error"]["code"]) == (422, "personal_data_in_text"), refused.body
         assert refused.body["error"]["field"] == "reason" and reason not in json.dumps(refused.body)
     assert api.call("GET", f"/case-owners/{OWNER}/holds").body == []  # nothing stored, no hold set
     assert receive_all(aws, "imports-inbox") == []
