@@ -23,7 +23,7 @@ from shared import aws
 ATTRIBUTE = "expiration"
 CLASSES: dict[str, timedelta] = {
     # An import's staged rows, rejections and warnings: its report is read within days; the rows carry debtors' data.
-    "import_rows": timedelta(days=30),
+    "import_rows": timedelta(days=21),  # infra.definition.IMPORT_FILE_DAYS, like the file itself
     # The parts a data subject's export was assembled from: the zip itself expires after 2 days (S3 lifecycle).
     "data_export_parts": timedelta(days=3),
     # Replay records of API calls with an Idempotency-Key (shared.idempotency) and of consumed events

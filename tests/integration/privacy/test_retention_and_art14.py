@@ -42,11 +42,11 @@ def test_staged_rows_and_rejections_expire_after_their_class_and_the_job_record_
     assert {str(i["SK"]).split("#")[0] for i in personal} == {"ROW", "REJECT"}
     now = datetime.now(UTC)
     for item in personal:
-        assert abs(int(item["expiration"]) - (now + timedelta(days=30)).timestamp()) < 120
+        assert abs(int(item["expiration"]) - (now + timedelta(days=21)).timestamp()) < 120
     table = imports_repository.settings.get().table
-    expiry.sweep(table, now + timedelta(days=29))  # what TTL deletes by then: not the rows yet
+    expiry.sweep(table, now + timedelta(days=20))  # what TTL deletes by then: not the rows yet
     assert {str(i["SK"]) for i in _job_items(str(job["import_id"]))} >= {str(i["SK"]) for i in personal}
-    assert expiry.sweep(table, now + timedelta(days=31)) >= len(personal)
+    assert expiry.sweep(table, now + timedelta(days=22)) >= len(personal)
     left = [str(i["SK"]) for i in _job_items(str(job["import_id"]))]
     assert "JOB" in left and not [sk for sk in left if sk.startswith(("ROW#", "REJECT#", "WARN#"))]
 
