@@ -277,6 +277,13 @@ def _delete(items: list[dict[str, Any]]) -> None:
             batch.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
 
 
+def _evidence_expiration(record: dict[str, Any]) -> int:
+    """What stays is the proof that and why the person was erased, without their data: it expires in its class,
+    counted from the erasure's start (the job's clock), so every run of a resumed erasure gives the same date."""
+    started = record.get("erasing_since")
+    return expiry.expires("erasure_evidence", datetime.fromisoformat(str(started)) if started else now())
+
+
 def erase_own(record: dict[str, Any]) -> dict[str, int]:
     """Everything contacts holds about the person, erased; what must stay, stripped. Safe to run again."""
     owner_id = str(record["case_owner_id"])
@@ -307,8 +314,7 @@ def erase_own(record: dict[str, Any]) -> dict[str, int]:
         kind = "cases" if sk.startswith("CASE#") else "contact_points" if sk.startswith("CP#") else "other"
         counts[kind] += 1
     _delete(gone)
-    # What stays is the proof that and why the person was erased, without their data: it expires in its class.
-    expiration = expiry.expires("erasure_evidence", now())
+    expiration = _evidence_expiration(record)
     for entry in (i for i in items if str(i["SK"]).startswith("AUDIT#") or i["SK"] == "ERASURE"):
         if str(entry.get("action", "")).startswith("erasure.") or entry["SK"] == "ERASURE":
             if "expiration" not in entry:
@@ -389,7 +395,7 @@ def _answer(request_id: str, service: str, counts: dict[str, int]) -> None:
     if not all(s in answers for s in ("contacts", *ANSWERING)):
         return
     at = now()
-    expiration = expiry.expires("erasure_evidence", at)
+    expiration = _evidence_expiration(record)
     tx = Tx().update(
         key,
         {"status": ERASED, "erased_at": at.isoformat(), "GSI1PK": None, "GSI1SK": None, "expiration": expiration},

@@ -126,8 +126,12 @@ def test_messages_to_a_debtor_are_kept_as_evidence_of_contact_then_expire(aws: P
     assert notifications.claim_delivery("cause-ev", "action_email", "erika@example.de", "c")
     notifications.link_delivery(OWNER, "cause-ev", "action_email", "erika@example.de")
     table = notifications.settings.get().table
-    keys = [("MESSAGE#m-ev", "RECORD"), ("PROVIDER#ses-ev", "MESSAGE"), ("DELIVERY#cause-ev", "action_email#erika@example.de"),
-            (f"OWNER#{OWNER}", "DELIVERY#cause-ev#action_email#erika@example.de")]  # fmt: skip
+    keys = [
+        ("MESSAGE#m-ev", "RECORD"),
+        ("PROVIDER#ses-ev", "MESSAGE"),
+        ("DELIVERY#cause-ev", "action_email#erika@example.de"),
+        (f"OWNER#{OWNER}", "DELIVERY#cause-ev#action_email#erika@example.de"),
+    ]
     kept = expiry.CLASSES["message_records"]
     assert kept.days >= 6 * 365  # the longest limitation period of a claim about the contact (GB: 6 years)
 
