@@ -6,6 +6,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.imports import normalise as norm
 
@@ -54,6 +56,49 @@ def test_emails_are_checked_without_lookups_and_normalised() -> None:
     assert norm.email_key("Anna.Schmidt@example.de") == "anna.schmidt@example.de"
     with pytest.raises(ValueError):
         norm.normalise_email("not-an-email")
+
+
+def _email_outcome(check: object, value: str) -> tuple[str, str]:
+    try:
+        return "ok", check(value)  # type: ignore[operator]
+    except ValueError as exc:
+        return "refused", str(exc)
+
+
+# Addresses the plain way must judge exactly as email_validator does: odd local parts, display names, quotes, IDNA
+# and special-use domains, case-insensitive mailbox names, the 64/254 limits, international characters.
+EMAIL_CASES = [
+    "Anna.Schmidt@Example.DE", "a@b.de", "POSTMASTER@example.de", "Abuse@Example.com", "a..b@example.de",
+    ".a@example.de", "a.@example.de", '"a b"@example.de', "Anna <anna@example.de>", "anna@localhost",
+    "anna@example.test", "anna@example.local", "anna@xn--mller-kva.de", "anna@müller.de", "jürgen@example.de",
+    "anna@-example.de", "anna@example-.de", "anna@example..de", "anna@example.de.", "anna@123.456", "anna@[1.2.3.4]",
+    "anna@example", "a+tag@example.de", "o'brien@example.co.uk", "a{b}|c~@example.de", "a@b@example.de",
+    "x" * 64 + "@example.de", "x" * 65 + "@example.de", "a@" + "b" * 63 + ".de", "a@" + "b" * 64 + ".de",
+    "x" * 200 + "@" + "d" * 40 + ".example.de", "x" * 64 + "@" + ".".join(["d" * 60] * 3) + ".de", "@example.de",
+    "anna@", "anna", " anna@example.de ", "anna@EXAMPLE.DE", "anna@example.de\u200b", "anna@exa_mple.de",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", EMAIL_CASES)
+def test_the_plain_email_path_judges_as_email_validator(value: str) -> None:
+    assert _email_outcome(norm.normalise_email, value) == _email_outcome(norm._email_by_library, value)
+
+
+_EMAIL_PARTS = st.text(alphabet="aZ09._-+'\"<> @üé[]()xn", min_size=0, max_size=12)
+
+
+@settings(max_examples=600, deadline=None)
+@given(local=_EMAIL_PARTS, domain=st.lists(_EMAIL_PARTS, min_size=1, max_size=4).map(".".join))
+def test_the_plain_email_path_judges_arbitrary_addresses_as_email_validator(local: str, domain: str) -> None:
+    value = f"{local}@{domain}"
+    assert _email_outcome(norm.normalise_email, value) == _email_outcome(norm._email_by_library, value)
+
+
+def test_ordinary_addresses_do_not_go_through_the_whole_library() -> None:
+    norm._email_by_library.cache_clear()
+    for n in range(50):
+        norm.normalise_email(f"debtor.{n}@Example-{n % 3}.de")
+    assert norm._email_by_library.cache_info().misses == 0
 
 
 @pytest.mark.parametrize(
