@@ -48,8 +48,8 @@ def normalise_phone(value: str, country: str | None) -> str:
         text = "+" + text[2:]
     known_region = region is None or region in phonenumbers.SUPPORTED_REGIONS
     number = _read_plainly(text, region) if known_region else None
-    if number is not None and phonenumbers.is_valid_number(number):
-        return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    if number is not None and _is_valid(number):
+        return f"+{number.country_code}{pnu.national_significant_number(number)}"  # E.164
     return normalise_by_library(value, country)
 
 
@@ -130,3 +130,69 @@ def _read_plainly(text: str, region: str | None) -> phonenumbers.PhoneNumber | N
     number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
     pnu._set_italian_leading_zeros_for_phone_number(national, number)
     return number
+
+
+# ---- validity: is_valid_number with the patterns compiled once per region --------------------------------------
+# phonenumbers compiles (through re's cache) and tries a dozen patterns per number; these are the same tests in the
+# same order (``_number_type_helper`` and ``region_code_for_number``), with the patterns compiled once.
+_Desc = tuple[frozenset[int], re.Pattern[str]]
+_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
+          "fixed_line")  # fmt: skip
+
+
+def _desc(desc: object) -> _Desc | None:
+    pattern = getattr(desc, "national_number_pattern", None)
+    if not pattern:
+        return None
+    return frozenset(getattr(desc, "possible_length", None) or ()), re.compile(pattern)
+
+
+def _fits(nsn: str, desc: _Desc | None) -> bool:
+    if desc is None:
+        return False
+    lengths, pattern = desc
+    return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
+
+
+@lru_cache(maxsize=1024)
+def _ranges(country_code: int, region: str) -> tuple[_Desc | None, list[_Desc], re.Pattern[str] | None] | None:
+    """The general description, the type descriptions that make a number valid, the leading digits."""
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    if metadata is None:
+        return None
+    kinds = [*_TYPES, *(() if metadata.same_mobile_and_fixed_line_pattern else ("mobile",))]
+    types = [d for kind in kinds if (d := _desc(getattr(metadata, kind))) is not None]
+    leading = re.compile(metadata.leading_digits) if metadata.leading_digits is not None else None
+    return _desc(metadata.general_desc), types, leading
+
+
+def _valid_in(nsn: str, country_code: int, region: str) -> bool:
+    ranges = _ranges(country_code, region)
+    return ranges is not None and _fits(nsn, ranges[0]) and any(_fits(nsn, d) for d in ranges[1])
+
+
+def _is_valid(number: phonenumbers.PhoneNumber) -> bool:
+    """``phonenumbers.is_valid_number`` for a number without extension."""
+    country_code = number.country_code or 0
+    regions = pnu.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
+    if not regions:
+        return False
+    nsn = pnu.national_significant_number(number)
+    region: str | None = regions[0]
+    if len(regions) > 1:  # the first region whose leading digits or ranges fit (region_code_for_number)
+        region = None
+        for candidate in regions:
+            ranges = _ranges(country_code, candidate)
+            if ranges is None:
+                continue
+            leading = ranges[2]
+            if (leading.match(nsn) is not None) if leading is not None else _valid_in(nsn, country_code, candidate):
+                region = candidate
+                break
+    if region is None:
+        return False
+    if region != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+        metadata = PhoneMetadata.metadata_for_region(region, None)
+        if metadata is None or metadata.country_code != country_code:
+            return False
+    return _valid_in(nsn, country_code, region)
