@@ -136,8 +136,9 @@ def _read_plainly(text: str, region: str | None) -> phonenumbers.PhoneNumber | N
 # phonenumbers compiles (through re's cache) and tries a dozen patterns per number; these are the same tests in the
 # same order (``_number_type_helper`` and ``region_code_for_number``), with the patterns compiled once.
 _Desc = tuple[frozenset[int], re.Pattern[str]]
-_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
-          "fixed_line")  # fmt: skip
+# Valid means the general description and any one type fits; fixed line and mobile first, the usual ones.
+_TYPES = ("fixed_line", "premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
+          "voicemail")  # fmt: skip
 
 
 def _desc(desc: object) -> _Desc | None:
@@ -160,7 +161,7 @@ def _ranges(country_code: int, region: str) -> tuple[_Desc | None, list[_Desc], 
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
     if metadata is None:
         return None
-    kinds = [*_TYPES, *(() if metadata.same_mobile_and_fixed_line_pattern else ("mobile",))]
+    kinds = [*_TYPES[:1], *(() if metadata.same_mobile_and_fixed_line_pattern else ("mobile",)), *_TYPES[1:]]
     types = [d for kind in kinds if (d := _desc(getattr(metadata, kind))) is not None]
     leading = re.compile(metadata.leading_digits) if metadata.leading_digits is not None else None
     return _desc(metadata.general_desc), types, leading
