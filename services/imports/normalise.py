@@ -43,9 +43,10 @@ def clean_text(value: str) -> str:
 
     A value without a single letter or digit (only invisible characters, a lone dash) is empty.
     """
-    if not value.isprintable():
-        value = _INVISIBLE.sub("", _ESCAPES.sub("", value))
-    text = _SPACES.sub(" ", value).strip()
+    if value.isprintable():  # the ordinary cell: no whitespace but the ASCII space
+        text = (_SPACES.sub(" ", value) if "  " in value else value).strip()
+    else:
+        text = _SPACES.sub(" ", _INVISIBLE.sub("", _ESCAPES.sub("", value))).strip()
     if text and not text[0].isalnum() and not any(ch.isalnum() for ch in text):
         return ""
     return text

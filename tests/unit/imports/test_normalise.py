@@ -171,6 +171,20 @@ def test_control_and_invisible_characters_are_removed() -> None:
     assert norm.had_hidden_characters("A\x07") and not norm.had_hidden_characters("Anna Müller")
 
 
+def _clean_text_in_one_way(value: str) -> str:
+    """clean_text as it was before its shortcut for ordinary cells: the oracle for the test below."""
+    text = norm._SPACES.sub(" ", norm._INVISIBLE.sub("", norm._ESCAPES.sub("", value))).strip()
+    if text and not text[0].isalnum() and not any(ch.isalnum() for ch in text):
+        return ""
+    return text
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aZ9 -.\t\n\r\x0b\x0c\x1b[m\x07\x00\xa0\u2003\u3000\u200b\ufeff\u202e\u2028é")))
+def test_the_shortcut_for_ordinary_cells_cleans_as_the_full_way(value: str) -> None:
+    assert norm.clean_text(value) == _clean_text_in_one_way(value)
+
+
 @pytest.mark.parametrize(
     ("value", "code"),
     [("de", "de"), ("FR", "fr"), ("fr-CH", "fr"), ("de_AT", "de"), ("German", "de"), ("Deutsch", "de"),
