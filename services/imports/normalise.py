@@ -68,6 +68,8 @@ def fold(value: str) -> str:
 
     German umlauts become their two-letter spelling first so that Müller and Mueller fold alike.
     """
+    if value.isascii():  # nothing to translate or decompose, and casefold is lower
+        return _NON_ALNUM.sub(" ", value.lower()).strip()
     text = value.translate(_GERMAN)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
@@ -285,6 +287,7 @@ POSTCODE_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
+@lru_cache(maxsize=4096)
 def normalise_country(value: str | None, default_country: str) -> str:
     if not value or not value.strip():
         return default_country.upper()
@@ -326,6 +329,7 @@ def normalise_language(value: str) -> str:
     return named
 
 
+@lru_cache(maxsize=65536)
 def normalise_postcode(value: str, country: str) -> str:
     """Upper-case, spacing normalised, checked against the country's format where we know it."""
     text = clean_text(value).upper()

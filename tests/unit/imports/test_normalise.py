@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from decimal import Decimal
 
@@ -177,6 +178,17 @@ def _clean_text_in_one_way(value: str) -> str:
     if text and not text[0].isalnum() and not any(ch.isalnum() for ch in text):
         return ""
     return text
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=30))
+def test_ascii_names_fold_as_any_other(value: str) -> None:
+    """fold's shortcut for ASCII text gives what the full way (umlauts, NFKD, casefold) gives."""
+    full = unicodedata.normalize("NFKD", value.translate(norm._GERMAN))
+    full = "".join(ch for ch in full if not unicodedata.combining(ch)).casefold()
+    assert norm.fold.__wrapped__(value) == norm._NON_ALNUM.sub(" ", full).strip()
+    ascii_only = value.encode("ascii", "ignore").decode()
+    assert norm.fold.__wrapped__(ascii_only) == norm._NON_ALNUM.sub(" ", ascii_only.casefold()).strip()
 
 
 @settings(max_examples=1000, deadline=None)
