@@ -213,13 +213,17 @@ def _listed(rates: list[float]) -> str:
 
 
 def against_commit(report: Report, revision: str, sizes: tuple[int, ...], runs: int = 3) -> None:
-    """The import core of this checkout against ``revision`` (``BENCH_BASELINE``), in the same run: each in its own
-    interpreter, alternating, best CPU-time rate of ``runs`` each (the machine is shared; CPU time, not wall)."""
+    """The import core of this checkout against ``revision`` (``BENCH_BASELINE``: a commit, or a directory with an
+    earlier tree) in the same run: each in its own interpreter, alternating, best CPU-time rate of ``runs`` each
+    (the machine is shared: CPU time, not wall)."""
     here = str(Path(__file__).resolve().parent.parent)
-    archive = subprocess.run(["git", "-C", here, "archive", revision], check=True, capture_output=True).stdout
-    with tempfile.TemporaryDirectory() as old:
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(old, filter="data")
+    with tempfile.TemporaryDirectory() as tmp:
+        old = revision  # a directory holding the earlier tree, or a commit to take it from
+        if not Path(revision).is_dir():
+            archive = subprocess.run(["git", "-C", here, "archive", revision], check=True, capture_output=True).stdout
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                tar.extractall(tmp, filter="data")
+            old = tmp
         for rows in sizes:
             new_rates, old_rates = [], []
             for _ in range(runs):
