@@ -53,7 +53,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from services.imports import domain, drops, repository
 from services.imports import report as reports
 from services.imports.domain import ImportSettings, Rejection, StagedRow
-from services.imports.matching import AUTO_SCORE, Matcher
+from services.imports.matching import AUTO_SCORE, Matcher, confirm_merge
 from services.imports.parsing import FileRejected, Record, TableReader, open_table
 from shared import aws, bus, expiry
 from shared.events import Event, ImportCompleted, ImportFailed
@@ -475,6 +475,7 @@ def stage_batch(
 ) -> int:
     """Validate, match and stage one batch, then checkpoint; returns the last row of the batch."""
     import_id = run.import_id
+    apply_pending_merges(str(run.job["client_id"]))
     valid, rejections, warnings = process_records(batch, columns, settings)
     valid, repeated, repeat_warnings, first_seen = repeated_invoices(run, batch, valid, settings)
     rejections += repeated
@@ -541,6 +542,20 @@ def stage_batch(
     )
     after_batch(run, last)
     return last
+
+
+def apply_pending_merges(client_id: str) -> int:
+    """Accepted reviews that arrived while an import held the client's matching turn, taken into the match index by
+    whoever holds the turn now, before it matches (the import before each batch, or the next merge event). A merge
+    written beside a running import would be lost to the import's next write of the same profile. ``confirm_merge``
+    is idempotent: a crash between applying and dropping one only applies it again."""
+    merges = repository.pending_merges(client_id)
+    if merges:
+        index = repository.DynamoMatchIndex(client_id)
+        for merge in merges:
+            confirm_merge(index, merge["surviving"], merge["merged"], merge["tag"])
+            repository.drop_pending_merge(client_id, merge["event_id"])
+    return len(merges)
 
 
 def repeated_invoices(
