@@ -283,13 +283,14 @@ def _name_level(a: str, b: str, close: float, alike: float, initials: bool) -> s
 
 
 # Names repeat a lot in a client's data (a few thousand given names, tens of thousands of family names), so the
-# level of a pair of folded names is computed once: the comparison features per distinct pair.
-@lru_cache(maxsize=1 << 16)
+# level of a pair of folded names is kept: the comparison features of the pairs that come up again. Bounded small
+# (an entry is ~250 bytes): what a 1M-row file keeps must not outgrow what a 100k-row file keeps.
+@lru_cache(maxsize=1 << 13)
 def _family_level(a: str, b: str) -> str | None:
     return _name_level(a, b, 0.92, 0.88, initials=False)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 13)
 def _given_level(a: str, b: str) -> str | None:
     if a and b and a != b and _gendered_pair(a, b):
         return "different"  # Nicole and Nicola, Peter and Petra: a couple, not a typo
@@ -339,11 +340,12 @@ def _postcode_level(a: str, b: str) -> str:
     return "different"
 
 
-@lru_cache(maxsize=1 << 16)
-def _address_parts(address: str) -> tuple[str, str, str, list[str]]:
-    """Country, postcode, street name (letters only) and house numbers of an address key, split once."""
+@lru_cache(maxsize=1 << 12)
+def _address_parts(address: str) -> tuple[str, str, str, tuple[str, ...]]:
+    """Country, postcode, street name (letters only) and house numbers of an address key, split once (a case
+    owner's addresses are compared with each row that finds it)."""
     country, postcode, street = address.split("|", 2)
-    return country, postcode, _DIGITS.sub("", street).replace(" ", ""), _DIGITS.findall(street)
+    return country, postcode, _DIGITS.sub("", street).replace(" ", ""), tuple(_DIGITS.findall(street))
 
 
 def _address_level(a: str, b: str) -> str:
