@@ -28,9 +28,9 @@ from the import id and row number, so they are the same too.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -397,7 +397,9 @@ def compare(f: RowFeatures, p: OwnerProfile, common: frozenset[str] = frozenset(
     levels: dict[str, str] = {}
     if f.family:
         people = [i for i in p.identities if not i.startswith("#")]
-        if people:
+        if f.identity in p.identities:  # the very name: exact on both, no identity or orientation compares better
+            levels.update({"given": "exact", "family": "exact"} if f.given else {"family": "exact"})
+        elif people:
             best = max((_person_names(f.given, f.family, i) for i in people), key=_names_weight)
             levels.update(best)
         else:
@@ -409,9 +411,13 @@ def compare(f: RowFeatures, p: OwnerProfile, common: frozenset[str] = frozenset(
             levels["company"] = "exact" if sim == 1.0 else "close" if sim >= 0.94 else "different"
         else:
             levels["company"] = "different"
-    if f.birth_date and p.birth_dates:
+    if f.birth_date in p.birth_dates:
+        levels["birth_date"] = "exact"
+    elif f.birth_date and p.birth_dates:
         levels["birth_date"] = _best((_birth_date_level(f.birth_date, d) for d in p.birth_dates), _ORDER["birth_date"])
-    if f.address and p.addresses:
+    if f.address in p.addresses:
+        levels["address"] = "same"
+    elif f.address and p.addresses:
         levels["address"] = _best((_address_level(f.address, a) for a in p.addresses), _ORDER["address"])
     if f.email and p.emails and "email" not in common:
         levels["email"] = "same" if f.email in p.emails else "different"
@@ -453,8 +459,16 @@ class Decision:
 
 
 def new_case_owner_id(client_id: str, import_id: str, row: int) -> str:
-    """Deterministic, so that a re-run of the same import creates the same case owners."""
-    return str(uuid.uuid5(NAMESPACE, f"{client_id}|owner|{import_id}|{row}"))
+    """Deterministic, so that a re-run of the same import creates the same case owners: ``uuid5(NAMESPACE, …)``,
+    written out here without building a UUID object (one per new case owner)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{client_id}|owner|{import_id}|{row}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = digest.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+_NAMESPACE_BYTES = NAMESPACE.bytes
 
 
 def tag_for(import_id: str, row: int) -> str:
