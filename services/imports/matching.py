@@ -532,7 +532,15 @@ class Matcher:
         wanted = {k for _, f in features for k in f.keys} - self._keys.keys()
         for key, owners in self.index.get_keys(wanted).items():
             self._keys[key] = hidden.drop(owners)
-        candidates = {o for _, f in features for k in f.keys for o in self._keys.get(k, ())}
+        # The profiles the rows can be compared with: a saturated key names no candidate (``_candidates``), except a
+        # client case number (``match_on_client_case_number`` takes its earliest holder, however many there are).
+        candidates = {
+            o
+            for _, f in features
+            for k in f.keys
+            if len(owners := self._keys.get(k, {})) < MAX_OWNERS_PER_KEY or k.startswith("ref:")
+            for o in owners
+        }
         self._load(candidates, hidden)
         # A case owner merged into another (an accepted review) is found through its keys; matches go to the
         # surviving one, whose profile holds both identities.
