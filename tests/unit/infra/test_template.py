@@ -307,7 +307,8 @@ READ_WRITE = ("GetItem", "Query", "ConditionCheckItem", "PutItem", "UpdateItem",
 CONSUMER = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem")
 PUBLISH = {"Allow events:PutEvents on EventBus"}
 PINNED_POLICIES = {
-    "APIHandler": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem")
+    # BatchGetItem: the case list reads its owners' restriction flags (GDPR Art. 18).
+    "APIHandler": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem", "BatchGetItem")
     | PUBLISH
     | {f"Allow s3:{a} on ${{AttachmentsBucket}}/*" for a in ("GetObject", "PutObject", "DeleteObject")}
     | {"Allow s3:GetObject on ${ExportsBucket}/*"}  # presigns the link to a data subject's export
