@@ -6,6 +6,8 @@ finview enrich --now       fire the enrichment schedule against the running stac
 finview release [--at T]   fire the schedule that releases deferred contacts (as of T)
 finview erase [--at T]     fire the daily erasure job (GDPR Art. 17) as of T
 finview expire [--at T]    delete what DynamoDB TTL would have deleted by T (moto runs no TTL)
+finview backfill [--table NAME]   the one-off migration of records written before messages were linked to
+                           their debtor (once per stage; resumable; with --table against AWS, else the local stack)
 finview template [--out]   render the SAM template and code folders for AWS
 finview import FILE --client ID   drop a file for a client into the running stack and follow the import
 """
@@ -184,6 +186,22 @@ def cmd_expire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """services.notifications.backfill on a stage's notifications table, until it is finished (resumable)."""
+    from services.notifications.backfill import backfill_owner_links
+
+    table = args.table
+    if table is None:
+        stack = _attach()
+        assert stack.provisioned
+        table = stack.provisioned.names.table("notifications")
+    while True:
+        state = backfill_owner_links(table, budget_seconds=args.budget)
+        print(json.dumps(state, default=str))
+        if state["finished"]:
+            return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Upload FILE to the running stack's drop bucket under the client's folder, follow the job, print the report."""
     import time
@@ -262,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     expire = sub.add_parser("expire", help="delete what DynamoDB TTL would have deleted (running stack)")
     expire.add_argument("--at", help="as of this time (ISO 8601 with offset), default now")
     expire.set_defaults(func=cmd_expire)
+    backfill = sub.add_parser("backfill", help="link messages written before the owner index to their debtor")
+    backfill.add_argument("--table", help="a deployed stage's notifications table (AWS credentials from the env)")
+    backfill.add_argument("--budget", type=float, default=60, help="seconds per run before its progress is printed")
+    backfill.set_defaults(func=cmd_backfill)
     imp = sub.add_parser("import", help="drop a file for a client into the running stack and follow the import")
     imp.add_argument("file")
     imp.add_argument("--client", required=True, help="the client id (the drop folder)")
