@@ -251,6 +251,8 @@ def test_copies_that_only_expire_are_gone_within_the_month_an_erasure_is_answere
             for kind in expiry.ONLY_EXPIRE
         },
     }
+    for key, table in ((k, r["Properties"]) for k, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"):
+        lifetimes[f"{key} backups"] = table["PointInTimeRecoverySpecification"]["RecoveryPeriodInDays"]
     for b in STACK.buckets:
         for rule in resources[bucket_id(b)]["Properties"]["LifecycleConfiguration"]["Rules"]:
             if "ExpirationInDays" in rule:  # then deleted for good as an old version
