@@ -11,26 +11,20 @@ Art. 15, 17) and expire like the new ones.
 - Every message record, provider pointer, delivery claim and owner pointer without an ``expiration`` gets the one of
   its class (``shared.expiry``: messages to debtors), counted from when it was written where the record says so.
 
-Resumable: each page of the scan is done, then its cursor saved in ``MIGRATION#owner-links``, so a run cut short (a
-time budget, a crash) goes on from there. Idempotent: every write is conditional on what it adds being absent, and a
-finished migration does nothing when run again.
+Resumable and idempotent (``shared.migration``): every write is conditional on what it adds being absent.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from services.notifications import repository
-from shared import aws, dynamo, expiry
+from shared import dynamo, expiry, migration
 
-STATE = {"PK": "MIGRATION#owner-links", "SK": "STATE"}
-PAGE_ITEMS = 500
-COUNTS = ("scanned", "messages_indexed", "deliveries_linked", "expirations_set")
+COUNTS = ("messages_indexed", "deliveries_linked", "expirations_set")
 
 
 def _expiration(item: dict[str, Any]) -> int:
@@ -77,34 +71,7 @@ def migrate_item(table: Any, item: dict[str, Any], counts: dict[str, int]) -> No
 
 
 def backfill_owner_links(
-    table_name: str, budget_seconds: float = 600.0, page_items: int = PAGE_ITEMS
+    table_name: str, budget_seconds: float = 600.0, page_items: int = migration.PAGE_ITEMS
 ) -> dict[str, Any]:
-    """Run (or go on with) the migration of the notifications table ``table_name`` for up to ``budget_seconds``;
-    returns its state: ``finished`` and the counts so far."""
-    table = aws.table(table_name)
-    state = table.get_item(Key=STATE, ConsistentRead=True).get("Item") or {}
-    counts = {k: int(state.get("counts", {}).get(k, 0)) for k in COUNTS}
-    if state.get("finished_at"):
-        return {"finished": True, "finished_at": state["finished_at"], "counts": counts}
-    started = time.monotonic()
-    kwargs: dict[str, Any] = {"Limit": page_items, "FilterExpression": Attr("PK").ne(STATE["PK"])}
-    cursor = state.get("cursor")
-    while True:
-        if cursor:
-            kwargs["ExclusiveStartKey"] = cursor
-        page = table.scan(**kwargs)
-        for item in page.get("Items", []):
-            counts["scanned"] += 1
-            migrate_item(table, item, counts)
-        cursor = page.get("LastEvaluatedKey")
-        done = cursor is None
-        table.put_item(
-            Item={
-                **STATE,
-                "counts": counts,
-                "updated_at": datetime.now(UTC).isoformat(),
-                **({"finished_at": datetime.now(UTC).isoformat()} if done else {"cursor": cursor}),
-            }
-        )
-        if done or time.monotonic() - started >= budget_seconds:
-            return {"finished": done, "counts": counts}
+    """Run (or go on with) the migration of the notifications table ``table_name`` (``shared.migration``)."""
+    return migration.run(table_name, "owner-links", migrate_item, COUNTS, budget_seconds, page_items)

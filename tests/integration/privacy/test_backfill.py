@@ -71,7 +71,7 @@ def test_records_from_before_the_owner_links_are_found_by_export_and_erasure_aft
     assert counts["expirations_set"] >= 4  # the message, its provider pointer, both deliveries (and the new pointer's)
     after = _scan(table)
     # Run again (as the operator does, by the command): finished, nothing written.
-    assert cli.main(["backfill", "--table", name, "--budget", "0"]) == 0
+    assert cli.main(["backfill", "--stage", aws.names.stage, "--budget", "0"]) == 0
     assert backfill.backfill_owner_links(name)["finished"] is True
     assert _scan(table) == after
     message = table.get_item(Key={"PK": "MESSAGE#m-old", "SK": "RECORD"})["Item"]
