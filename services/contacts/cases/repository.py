@@ -8,6 +8,7 @@ and its audit entry; ``WriteConflict`` means a condition failed and the caller r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -511,6 +512,52 @@ def list_contact_points(
         kwargs["ExclusiveStartKey"] = start
     resp = store.table().query(**kwargs)
     return [to_point(i) for i in resp["Items"]], resp.get("LastEvaluatedKey")
+
+
+@dataclass(frozen=True)
+class OwnerRead:
+    """One consistent read of a case owner's partition from ``CASE#`` on: the cases, the contact points, the
+    default pointers, the contact-policy items and the profile, in one Query instead of one request each (the
+    reminder schedule's read per reminder). The audit trail (``AUDIT#``, which only grows) sorts before it and is
+    not read."""
+
+    case_owner_id: str
+    items: tuple[dict[str, Any], ...]
+
+    def _with(self, prefix: str) -> list[dict[str, Any]]:
+        return [i for i in self.items if str(i["SK"]).startswith(prefix)]
+
+    def case(self, case_id: str) -> dict[str, Any] | None:
+        return next((dict(i) for i in self.items if i["SK"] == f"CASE#{case_id}"), None)
+
+    @property
+    def profile(self) -> dict[str, Any] | None:
+        return next((dict(i) for i in self.items if i["SK"] == "PROFILE"), None)
+
+    @property
+    def points(self) -> list[dict[str, Any]]:
+        """Every contact point, invalid ones included (as ``point_items``)."""
+        return self._with("CP#")
+
+    @property
+    def defaults(self) -> dict[str, str]:
+        """type → default contact point id (as ``defaults``)."""
+        return {
+            str(i["SK"]).removeprefix("DEFAULT#"): str(i["contact_point_id"])
+            for i in self._with("DEFAULT#")
+            if i.get("contact_point_id")
+        }
+
+    @property
+    def policy_items(self) -> list[dict[str, Any]]:
+        return self._with("POLICY#")
+
+
+def read_owner(case_owner_id: str) -> OwnerRead:
+    items = store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"OWNER#{case_owner_id}") & Key("SK").gte("CASE#"), ConsistentRead=True
+    )
+    return OwnerRead(case_owner_id, tuple(items))
 
 
 def default_pointer(case_owner_id: str, point_type: str) -> dict[str, Any] | None:
