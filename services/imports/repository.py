@@ -3,6 +3,7 @@
 Keys:
   CLIENT#<id>                    PROFILE | SETTINGS       imports' own copy, from contacts' events
   CLIENT#<id>                    MATCHING                 whose turn it is to match this client's rows (a lease)
+  CLIENT#<id>                    MERGE#<event_id>         an accepted review the match index has not taken in yet
   OBJECT#<bucket>/<key>          DROP#<version|etag>      which import a delivered object became
   CONTENT#<client>#<sha256>      CONTENT                  the import of this content (same file, other name)
   JOB#<import_id>                JOB                      the job record: status, phase, checkpoint, counts
@@ -261,6 +262,23 @@ def end_matching_turn(client_id: str, worker: str) -> None:
     _let_go(_matching_key(client_id), worker)
 
 
+def add_pending_merge(client_id: str, event_id: str, surviving: str, merged: str, tag: str) -> None:
+    item = {"surviving": surviving, "merged": merged, "tag": tag, "event_id": event_id}
+    _table().put_item(Item={"PK": f"CLIENT#{client_id}", "SK": f"MERGE#{event_id}", **item})
+
+
+def pending_merges(client_id: str) -> list[dict[str, str]]:
+    """In no particular order: they are few, and each is idempotent."""
+    return [
+        {k: str(item[k]) for k in ("surviving", "merged", "tag", "event_id")}
+        for item in _query(f"CLIENT#{client_id}", "MERGE#", "MERGE$")
+    ]
+
+
+def drop_pending_merge(client_id: str, event_id: str) -> None:
+    _table().delete_item(Key={"PK": f"CLIENT#{client_id}", "SK": f"MERGE#{event_id}"})
+
+
 def _query(pk: str, low: str, high: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
@@ -443,13 +461,16 @@ class DynamoMatchIndex:
                 if owner not in before:
                     added.setdefault((owner, tag), []).append(k)
         # The records first: a key never holds an owner whose record is missing, even if the writes stop half-way.
-        batch_put(self._key_record(owner, tag, ks) for (owner, tag), ks in added.items())
+        batch_put(key_record(self.prefix, owner, tag, ks) for (owner, tag), ks in added.items())
         items: list[dict[str, Any]] = [{"PK": self.prefix + k, "SK": "KEY", "owners": dict(v)} for k, v in keys.items()]
         items += [{"PK": f"{self.prefix}owner#{o}", "SK": "PROFILE", **p.to_item()} for o, p in profiles.items()]
         batch_put(items)
         self._read.clear()  # the pipeline reads each batch's keys afresh (Matcher.forget): memory stays flat
 
-    def _key_record(self, owner: str, tag: str, keys: list[str]) -> dict[str, Any]:
-        ordered = sorted(keys)
-        digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:16]
-        return {"PK": f"{self.prefix}owner#{owner}", "SK": f"KEYS#{tag}#{digest}", "keys": ordered}
+
+def key_record(prefix: str, owner: str, tag: str, keys: list[str]) -> dict[str, Any]:
+    """The record of the match keys (of one client: ``prefix``) that the row ``tag`` added ``owner`` to; its key
+    is derived from its content, so writing it again changes nothing."""
+    ordered = sorted(keys)
+    digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:16]
+    return {"PK": f"{prefix}owner#{owner}", "SK": f"KEYS#{tag}#{digest}", "keys": ordered}

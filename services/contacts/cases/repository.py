@@ -94,6 +94,12 @@ class Tx:
         self.items.append({"Update": op})
         return self
 
+    def check(self, key: dict[str, str], condition: str) -> Tx:
+        """A condition on an item the transaction does not change (``ConditionCheck``)."""
+        op = {"TableName": store.table_name(), "Key": _serialise(key), "ConditionExpression": condition}
+        self.items.append({"ConditionCheck": op})
+        return self
+
     def delete(
         self,
         key: dict[str, str],
@@ -341,7 +347,45 @@ def list_cases(
     if start:
         kwargs["ExclusiveStartKey"] = start
     resp = store.table().query(**kwargs)
-    return [Case.model_validate(store.clean(i)) for i in resp["Items"]], resp.get("LastEvaluatedKey")
+    items = resp["Items"]
+    # A case written by an import at the very moment its owner was restricted can carry list keys the restriction
+    # did not see: the owner's flag decides (GDPR Art. 18), and such a case leaves the list for good.
+    restricted = restricted_owners({str(i["case_owner_id"]) for i in items})
+    for item in items:
+        if item["case_owner_id"] in restricted:
+            hide_listed_case(str(item["case_owner_id"]), str(item["case_id"]))
+    listed = [i for i in items if i["case_owner_id"] not in restricted]
+    return [Case.model_validate(store.clean(i)) for i in listed], resp.get("LastEvaluatedKey")
+
+
+def restricted_owners(case_owner_ids: set[str]) -> set[str]:
+    """Those of ``case_owner_ids`` whose processing is restricted now (one BatchGetItem per 100 owners)."""
+    client, name, found = aws.client("dynamodb"), store.table_name(), set()
+    ids = sorted(case_owner_ids)
+    for n in range(0, len(ids), 100):
+        keys = [{"PK": {"S": f"OWNER#{i}"}, "SK": {"S": "PROFILE"}} for i in ids[n : n + 100]]
+        request: dict[str, Any] = {
+            name: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "PK, restricted_since"}
+        }
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(name, []):
+                if "restricted_since" in item:
+                    found.add(item["PK"]["S"].removeprefix("OWNER#"))
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def hide_listed_case(case_owner_id: str, case_id: str) -> bool:
+    """Take a restricted owner's case out of the client's list, as ``privacy.restriction.start`` does, while the
+    owner is still restricted (a restriction ended meanwhile put it back); False when that changed."""
+    tx = Tx().check(owner_key(case_owner_id, "PROFILE"), "attribute_exists(restricted_since)")
+    tx.update(owner_key(case_owner_id, f"CASE#{case_id}"), {"restricted": True}, remove=("GSI1PK", "GSI1SK"))
+    try:
+        tx.commit()
+    except WriteConflict:
+        return False
+    return True
 
 
 # ---- contact points --------------------------------------------------------------------------------------
