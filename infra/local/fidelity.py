@@ -17,6 +17,7 @@ table's size; ``scalable_dynamodb`` (below) makes both proportional to what the 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import copy
 import functools
 import hashlib
@@ -24,7 +25,7 @@ import inspect
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 log = logging.getLogger("finview.local")
@@ -222,6 +223,9 @@ def install() -> None:
         scalable_sqs()
         cached_event_paths()
         cached_request_routing()
+    # FINVIEW_MOTO_FAST_PATH=0 keeps moto's own cost per request (the bench compares both in one run)
+    if not as_is and os.environ.get("FINVIEW_MOTO_FAST_PATH") != "0":
+        lean_requests()
     isolate_chalice_requests()
 
 
@@ -808,7 +812,220 @@ def installed() -> list[str]:
         "scalable-sqs": _sqs_installed,
         "cached-event-paths": _events_installed,
         "cached-request-routing": _routing_installed,
+        "lean-requests": _lean_installed,
         "isolated-chalice-requests": _requests_installed,
         "isolated-log-correlation": _logs_installed,
     }
     return [name for name, on in flags.items() if on]
+
+
+# ---- The cost of a request: what moto's server recomputes for every request, done once --------------------------
+#
+# Profiled under load (py-spy --gil on the moto process, bench/bench_moto_requests.py), moto 5.2 spends ~45 % of a
+# DynamoDB/SQS/EventBridge request in its response serializer, and most of that in finding where each member of
+# the output shape lives in the result: for every member of every structure (10 per DynamoDB AttributeValue) it
+# builds an AttributePickerContext (joining the serializer's path into a string), instantiates six alias
+# providers and tries each candidate key. For a plain ``dict`` the candidates depend only on the member's shape,
+# its name and its parent shape, which live as long as moto's cached service model: they are computed once, by
+# moto's own providers, and kept on the shape. Another ~4 % lists the handler class's methods (inspect.getmembers)
+# to check that the action exists: a class's functions do not change while the server runs.
+#
+# Before that, each request crossed Flask (~15 % of a small request: a request context, Flask's debug-mode form
+# helpers, signals, URL matching, CORS's after-request hook) only to reach one function: moto's
+# ``convert_to_flask_response`` wrapper around the service's ``dispatch``. A signed JSON-protocol request to
+# DynamoDB, SQS or EventBridge (``POST /`` with ``X-Amz-Target``, no Origin, so no CORS headers) now goes from
+# ``DomainDispatcherApplication.__call__`` to that same wrapper's steps directly: moto's Request, the request
+# recorder, the handler, the same Response class. The handler is found once per service through moto's own
+# Flask routing; every other request (S3, SNS, SES, the moto API, CORS) keeps the whole path.
+
+PINNED_REQUEST_SOURCES = {
+    "ResponseSerializer.get_value": "5ac16904b91c293555159f2e4726b73cc5d7fb9c1c414a6d912d9e2f45da539e",
+    "AttributePicker.__call__": "c15da8ec29c1afa44772407fe6280d59a519fcbf52216dc90eb31fb6fbb136ce",
+    "AttributePicker.get_possible_keys": "cb284052c5ea7fe1b0534936022c95397d8ed8fb7630d51a445614127bc25c17",
+    "XFormedAttributePicker.get_possible_keys": "f0d20f55f37fd8a1f74e7fae117327a99c8e14b0f9459a0059d3c8d3c6e50a41",
+    "method_names_from_class": "9dbac89d082b655fee902c450e69de9dbadf9699ad06411298494984b55138c3",
+    "convert_to_flask_response.__call__": "2c82766d05909ebb416d91eb9db685b57c639346d5eaea28e3a3a89c6607153e",
+    "DomainDispatcherApplication.__call__": "7b12179deceda48da3436e5e5d98f2c368344f1907c849f70b08da1ff367bef6",
+    "DomainDispatcherApplication.infer_service_region_host": (
+        "b4fac9b6aa6baef13071a246d6038ea1b0c5f3bc5ac6ca4b6d25ef9a51a2848e"
+    ),
+}
+_lean_installed = False
+
+
+def request_sources() -> dict[str, str]:
+    from moto.core import serialize, utils
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    fns: dict[str, Any] = {
+        "ResponseSerializer.get_value": serialize.ResponseSerializer.get_value,
+        "AttributePicker.__call__": serialize.AttributePicker.__call__,
+        "AttributePicker.get_possible_keys": serialize.AttributePicker.get_possible_keys,
+        "XFormedAttributePicker.get_possible_keys": serialize.XFormedAttributePicker.get_possible_keys,
+        "method_names_from_class": utils.method_names_from_class,
+        "convert_to_flask_response.__call__": utils.convert_to_flask_response.__call__,
+        "DomainDispatcherApplication.__call__": DomainDispatcherApplication.__call__,
+        "DomainDispatcherApplication.infer_service_region_host": DomainDispatcherApplication.infer_service_region_host,
+    }
+    fns = {name: _ORIGINALS.get(name, fn) for name, fn in fns.items()}
+    return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
+
+
+_KEYS_ATTR = "_finview_member_keys"
+_lean_on = True  # off only inside moto_own_path(), for tests and benches that compare both paths
+
+
+@contextlib.contextmanager
+def moto_own_path() -> Iterator[None]:
+    """Serve requests by moto's own (Flask, full serializer) path while inside: to compare both in one process."""
+    global _lean_on
+    _lean_on = False
+    try:
+        yield
+    finally:
+        _lean_on = True
+
+
+def _serializer_get_value(self: Any, value: Any, key: str, shape: Any) -> Any:
+    """moto's ``ResponseSerializer.get_value`` for a plain dict, with the candidate keys of the member computed
+    once per shape; anything else (objects, dict subclasses, response transformers) takes moto's own path."""
+    from moto.core.serialize import DEFAULT_ALIAS_PROVIDERS, AttributePicker, AttributePickerContext
+
+    picker = self._value_picker
+    if (
+        not _lean_on
+        or type(value) is not dict
+        or not isinstance(picker, AttributePicker)
+        or picker.response_transformers
+        or picker.alias_providers is not DEFAULT_ALIAS_PROVIDERS
+        or type(picker).get_possible_keys not in _PLAIN_KEY_FINDERS
+    ):
+        return _ORIGINALS["ResponseSerializer.get_value"](self, value, key, shape)
+    per_shape = shape.__dict__.get(_KEYS_ATTR)
+    if per_shape is None:
+        per_shape = shape.__dict__[_KEYS_ATTR] = {}
+    slot = (key, type(picker), getattr(shape, "parent", None))
+    candidates = per_shape.get(slot)
+    if candidates is None:
+        context = AttributePickerContext(obj={}, key=key, shape=shape)
+        candidates = per_shape[slot] = tuple(picker.get_possible_keys(context))
+    for candidate in candidates:
+        if "." in candidate:  # moto's get_value walks a dotted path
+            from moto.core.utils import get_value
+
+            found = get_value(value, candidate, _MISSING)
+            if found is not _MISSING:
+                return found
+        elif candidate in value:
+            return value[candidate]
+    return None
+
+
+_MISSING = object()
+_PLAIN_KEY_FINDERS: set[Any] = set()
+
+
+def lean_requests() -> bool:
+    """Install the request-cost patches above once per process if moto is the pinned version."""
+    global _lean_installed
+    with _lock:
+        if _lean_installed:
+            return True
+        import moto
+        from moto.core import responses, serialize, utils
+
+        if moto.__version__ != PINNED_MOTO or request_sources() != PINNED_REQUEST_SOURCES:
+            log.warning("moto is not %s as pinned: its server serialises each response the long way", PINNED_MOTO)
+            return False
+        _PLAIN_KEY_FINDERS.update(
+            {serialize.AttributePicker.get_possible_keys, serialize.XFormedAttributePicker.get_possible_keys}
+        )
+        _ORIGINALS["ResponseSerializer.get_value"] = serialize.ResponseSerializer.get_value
+        serialize.ResponseSerializer.get_value = _serializer_get_value  # type: ignore[method-assign]
+        _ORIGINALS["method_names_from_class"] = utils.method_names_from_class
+        responses.method_names_from_class = functools.lru_cache(maxsize=None)(utils.method_names_from_class)
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+        _ORIGINALS["DomainDispatcherApplication.__call__"] = DomainDispatcherApplication.__call__
+        DomainDispatcherApplication.__call__ = _dispatch  # type: ignore[method-assign]
+        _lean_installed = True
+        return True
+
+
+# X-Amz-Target prefix -> the service in the request's SigV4 credential scope (how moto routes it)
+_JSON_TARGETS = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "AWSEvents": "events"}
+_handlers: dict[str, Callable[..., Any]] = {}
+stats["fast_requests"] = 0
+
+
+def _direct_service(environ: dict[str, Any]) -> str | None:
+    """The JSON service a request goes to when it can skip Flask; None when it takes moto's whole path."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if (
+        not target
+        or environ.get("REQUEST_METHOD") != "POST"
+        or environ.get("PATH_INFO") != "/"
+        or environ.get("QUERY_STRING")
+        or "HTTP_ORIGIN" in environ  # CORS adds headers: Flask's path
+    ):
+        return None
+    service = _JSON_TARGETS.get(target.partition(".")[0])
+    try:  # as moto's infer_service_region_host reads it: "AWS4-HMAC-SHA256 Credential=key/date/region/service/..."
+        scope = environ["HTTP_AUTHORIZATION"].split(",")[0].split()[1].split("/")
+    except (KeyError, IndexError):
+        return None
+    return service if len(scope) == 5 and scope[3].lower() == service else None
+
+
+def _handler(app: Any, environ: dict[str, Any], service: str) -> Callable[..., Any] | None:
+    """moto's handler for ``POST /`` of a service, found by its own Flask routing (once per service)."""
+    from moto.core.utils import convert_to_flask_response
+
+    handler = _handlers.get(service)
+    if handler is None:
+        flask_app = app.get_application(environ)
+        try:
+            endpoint, args = flask_app.url_map.bind_to_environ(environ).match()
+        except Exception:  # werkzeug's NotFound / MethodNotAllowed: let Flask answer it
+            return None
+        view = flask_app.view_functions.get(endpoint)
+        if args or not isinstance(view, convert_to_flask_response):
+            return None
+        handler = _handlers[service] = view.callback
+    return handler
+
+
+def _dispatch(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+    service = _direct_service(environ) if _lean_on else None
+    handler = _handler(self, environ, service) if service else None
+    if handler is None:
+        return _ORIGINALS["DomainDispatcherApplication.__call__"](self, environ, start_response)
+    from botocore.exceptions import ClientError
+    from flask import Response
+    from moto.moto_api import recorder
+
+    stats["fast_requests"] += 1
+    # what convert_to_flask_response.__call__ does, with moto's Request made from the WSGI environ
+    request = _server_request()(environ)
+    recorder._record_request(request)
+    try:
+        result = handler(request, request.raw_url, dict(request.headers))
+    except ClientError as exc:
+        result = 400, {}, exc.response["Error"]["Message"]
+    if len(result) == 3:
+        status, headers, content = result
+    else:
+        status, headers, content = 200, {}, result
+    return Response(response=content, status=status, headers=headers)(environ, start_response)
+
+
+@functools.cache
+def _server_request() -> type[Any]:
+    from moto.core.request import Request
+
+    class ServerRequest(Request):
+        """moto's Request as its server makes it (``BackendRequest`` without Flask's parts)."""
+
+        from_wsgi_server = True
+
+    return ServerRequest
