@@ -98,8 +98,8 @@ def _server(app: Any, port: int) -> tuple[Callable[[], None], int]:
 class MotoProcess:
     """The parent's handle on the child: started, told things, stopped (its port is free when stop returns)."""
 
-    def __init__(self, port: int = 0) -> None:
-        self.port = port
+    def __init__(self, port: int = 0, env: dict[str, str] | None = None) -> None:
+        self.port, self.env = port, env
         self.proc: subprocess.Popen[str] | None = None
         self.endpoint_url = ""
 
@@ -108,6 +108,7 @@ class MotoProcess:
             [sys.executable, "-m", "infra.local.moto_process", "--port", str(self.port)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            env=self.env,
             text=True,
             bufsize=1,
         )
