@@ -108,6 +108,10 @@ def dynamodb_scenario(ddb: Any, table: str) -> None:
     for n in range(1, 8):
         ddb.put_item(TableName=table, Item=_every_type(n), ReturnConsumedCapacity="TOTAL")
     ddb.put_item(TableName=table, Item=_every_type(1), ReturnValues="ALL_OLD")
+    near_limit = {f"a{i:03d}": {"S": "x" * 3990} for i in range(100)}  # 100 attributes, ~399,000 bytes
+    ddb.put_item(TableName=table, Item={"PK": {"S": "BIG#1"}, "SK": {"S": "A"}, **near_limit})
+    over = {**near_limit, "a100": {"S": "x" * 6000}}
+    _error(lambda: ddb.put_item(TableName=table, Item={"PK": {"S": "BIG#2"}, "SK": {"S": "A"}, **over}))
     key = {"PK": {"S": "OWNER#1"}, "SK": {"S": "PROFILE"}}
     _error(
         lambda: ddb.put_item(
@@ -253,6 +257,8 @@ def test_the_fast_path_answers_every_operation_as_moto_does(moto_endpoint: str) 
     # the scenario met the errors it means to compare, with their reasons
     statuses = {(op, status) for op, status, _, _ in fast}
     assert {("PutItem", 400), ("TransactWriteItems", 400), ("GetQueueUrl", 400), ("DescribeRule", 400)} <= statuses
+    too_big = [body for op, status, _, body in fast if op == "PutItem" and status == 400]
+    assert any("Item size has exceeded the maximum allowed size" in b["message"] for b in too_big), too_big
     cancelled = next(body for op, status, _, body in fast if op == "TransactWriteItems" and status == 400)
     assert [r["Code"] for r in cancelled["CancellationReasons"]] == ["None", "ConditionalCheckFailed"]
     assert cancelled["CancellationReasons"][1]["Item"] == {"PK": {"S": "NEW#1"}, "SK": {"S": "A"}}
