@@ -25,6 +25,7 @@ import inspect
 import logging
 import os
 import threading
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -906,15 +907,13 @@ def moto_own_path() -> Iterator[None]:
 def _serializer_get_value(self: Any, value: Any, key: str, shape: Any) -> Any:
     """moto's ``ResponseSerializer.get_value`` for a plain dict, with the candidate keys of the member computed
     once per shape; anything else (objects, dict subclasses, response transformers) takes moto's own path."""
-    from moto.core.serialize import DEFAULT_ALIAS_PROVIDERS, AttributePicker, AttributePickerContext
-
     picker = self._value_picker
     if (
         not _lean_on
         or type(value) is not dict
-        or not isinstance(picker, AttributePicker)
+        or not isinstance(picker, _moto.AttributePicker)
         or picker.response_transformers
-        or picker.alias_providers is not DEFAULT_ALIAS_PROVIDERS
+        or picker.alias_providers is not _moto.DEFAULT_ALIAS_PROVIDERS
         or type(picker).get_possible_keys not in _PLAIN_KEY_FINDERS
     ):
         return _ORIGINALS["ResponseSerializer.get_value"](self, value, key, shape)
@@ -924,13 +923,11 @@ def _serializer_get_value(self: Any, value: Any, key: str, shape: Any) -> Any:
     slot = (key, type(picker), getattr(shape, "parent", None))
     candidates = per_shape.get(slot)
     if candidates is None:
-        context = AttributePickerContext(obj={}, key=key, shape=shape)
+        context = _moto.AttributePickerContext(obj={}, key=key, shape=shape)
         candidates = per_shape[slot] = tuple(picker.get_possible_keys(context))
     for candidate in candidates:
         if "." in candidate:  # moto's get_value walks a dotted path
-            from moto.core.utils import get_value
-
-            found = get_value(value, candidate, _MISSING)
+            found = _moto.get_value(value, candidate, _MISSING)
             if found is not _MISSING:
                 return found
         elif candidate in value:
@@ -954,6 +951,7 @@ def lean_requests() -> bool:
         if moto.__version__ != PINNED_MOTO or request_sources() != PINNED_REQUEST_SOURCES:
             log.warning("moto is not %s as pinned: its server serialises each response the long way", PINNED_MOTO)
             return False
+        _import_moto_parts()
         _PLAIN_KEY_FINDERS.update(
             {serialize.AttributePicker.get_possible_keys, serialize.XFormedAttributePicker.get_possible_keys}
         )
@@ -1005,10 +1003,10 @@ def _direct_service(environ: dict[str, Any]) -> str | None:
 
 def _handler(app: Any, environ: dict[str, Any], service: str) -> Callable[..., Any] | None:
     """moto's handler for ``POST /`` of a service, found by its own Flask routing (once per service)."""
-    from moto.core.utils import convert_to_flask_response
-
     handler = _handlers.get(service)
     if handler is None:
+        from moto.core.utils import convert_to_flask_response
+
         flask_app = app.get_application(environ)
         try:
             endpoint, args = flask_app.url_map.bind_to_environ(environ).match()
@@ -1026,26 +1024,21 @@ def _dispatch(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
     handler = _handler(self, environ, service) if service else None
     if handler is None:
         return _ORIGINALS["DomainDispatcherApplication.__call__"](self, environ, start_response)
-    from botocore.exceptions import ClientError
-    from flask import Response
-    from moto.moto_api import recorder
-
     stats["fast_requests"] += 1
     # what convert_to_flask_response.__call__ does, with moto's Request made from the WSGI environ
-    request = _server_request()(environ)
-    recorder._record_request(request)
+    request = _moto.ServerRequest(environ)
+    _moto.recorder._record_request(request)
     try:
         result = handler(request, request.raw_url, dict(request.headers))
-    except ClientError as exc:
+    except _moto.ClientError as exc:
         result = 400, {}, exc.response["Error"]["Message"]
     if len(result) == 3:
         status, headers, content = result
     else:
         status, headers, content = 200, {}, result
-    return Response(response=content, status=status, headers=headers)(environ, start_response)
+    return _moto.Response(response=content, status=status, headers=headers)(environ, start_response)
 
 
-@functools.cache
 def _server_request() -> type[Any]:
     from moto.core.request import Request
 
@@ -1055,6 +1048,37 @@ def _server_request() -> type[Any]:
         from_wsgi_server = True
 
     return ServerRequest
+
+
+# What the patches above use of moto, flask and botocore, imported once (an import statement in a function that
+# runs for every value of every response was a fifth of a Query's serialisation).
+_moto = types.SimpleNamespace()
+
+
+def _import_moto_parts() -> None:
+    from botocore.exceptions import ClientError
+    from flask import Response
+    from moto.core.serialize import DEFAULT_ALIAS_PROVIDERS, AttributePicker, AttributePickerContext
+    from moto.core.utils import get_value
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+    from moto.moto_api import recorder
+
+    _moto.__dict__.update(
+        ClientError=ClientError,
+        Response=Response,
+        DEFAULT_ALIAS_PROVIDERS=DEFAULT_ALIAS_PROVIDERS,
+        AttributePicker=AttributePicker,
+        AttributePickerContext=AttributePickerContext,
+        get_value=get_value,
+        ItemSizeTooLarge=ItemSizeTooLarge,
+        DynamoType=DynamoType,
+        LimitedSizeDict=LimitedSizeDict,
+        bytesize=bytesize,
+        recorder=recorder,
+        ServerRequest=_server_request(),
+    )
 
 
 _type_methods: dict[tuple[type[Any], str], Any] = {}
@@ -1097,18 +1121,15 @@ def _serialize(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> 
 
 def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
     """moto's ``Item.__init__`` with the 405,000-byte check done once on the whole item."""
-    from moto.dynamodb.exceptions import ItemSizeTooLarge
-    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
-    from moto.dynamodb.models.utilities import bytesize
-
     if not _lean_on:
         return _ORIGINALS["Item.__init__"](self, hash_key, range_key, attrs)  # type: ignore[no-any-return]
     self.hash_key = hash_key
     self.range_key = range_key
-    values = LimitedSizeDict()
+    values = _moto.LimitedSizeDict()
     for name, value in attrs.items():
-        dict.__setitem__(values, name, DynamoType(value))
+        dict.__setitem__(values, name, _moto.DynamoType(value))
+    bytesize = _moto.bytesize
     if sum(bytesize(name) + value.size() for name, value in values.items()) > 405000:
-        raise ItemSizeTooLarge
+        raise _moto.ItemSizeTooLarge
     self.attrs = values
     return None
