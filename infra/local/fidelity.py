@@ -838,6 +838,9 @@ def installed() -> list[str]:
 # re-adds the size of every attribute already stored each time it stores one (``LimitedSizeDict.__setitem__``):
 # O(attributes²) per item written. Storing them and checking the total once refuses exactly the same items (the
 # sizes only grow, so the running total passes the limit iff the final total does), with the same error.
+# Every condition of a write is parsed twice (the handler validates it, the backend evaluates it), a third of a
+# conditional TransactWriteItems: the syntax tree of an expression with the same names and values is the same,
+# and moto never changes it after building it, so it is kept (a bounded cache, errors are not kept).
 #
 # Before that, each request crossed Flask (~15 % of a small request: a request context, Flask's debug-mode form
 # helpers, signals, URL matching, CORS's after-request hook) only to reach one function: moto's
@@ -857,6 +860,7 @@ PINNED_REQUEST_SOURCES = {
     "DomainDispatcherApplication.__call__": "7b12179deceda48da3436e5e5d98f2c368344f1907c849f70b08da1ff367bef6",
     "RequestParser._parse_shape": "86db10854efaf7e3818a4c4caa5d950837a5321e7f8e36ee2c7f3c5a47e0f9c0",
     "ResponseSerializer._serialize": "4eccca5bf02593efd2e425f7e1659871406ee6734ec1084ccd452885b7e89052",
+    "ConditionExpressionParser.parse": "5c9b63c5f49ed5d5d644eb0ac7422fb3c2ac4bbd310374f4161686bc4e10c453",
     "Item.__init__": "d9c12b62cb921831aab9b2eb22ac24fbd600689064a0219ae3ffbe057ae4be74",
     "LimitedSizeDict.__setitem__": "d979580fdbe14f79f3216564e1385c4b3485db82bc88193326c467a037331e81",
     "DomainDispatcherApplication.infer_service_region_host": (
@@ -868,6 +872,7 @@ _lean_installed = False
 
 def request_sources() -> dict[str, str]:
     from moto.core import parse, serialize, utils
+    from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -880,6 +885,7 @@ def request_sources() -> dict[str, str]:
         "RequestParser._parse_shape": parse.RequestParser._parse_shape,
         "ResponseSerializer._serialize": serialize.ResponseSerializer._serialize,
         "Item.__init__": Item.__init__,
+        "ConditionExpressionParser.parse": ConditionExpressionParser.parse,
         "LimitedSizeDict.__setitem__": LimitedSizeDict.__setitem__,
         "convert_to_flask_response.__call__": utils.convert_to_flask_response.__call__,
         "DomainDispatcherApplication.__call__": DomainDispatcherApplication.__call__,
@@ -960,6 +966,7 @@ def lean_requests() -> bool:
         _ORIGINALS["method_names_from_class"] = utils.method_names_from_class
         responses.method_names_from_class = functools.lru_cache(maxsize=None)(utils.method_names_from_class)
         from moto.core import parse
+        from moto.dynamodb.comparisons import ConditionExpressionParser
         from moto.dynamodb.models.dynamo_type import Item
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -967,6 +974,7 @@ def lean_requests() -> bool:
             (parse.RequestParser, "_parse_shape", _parse_shape),
             (serialize.ResponseSerializer, "_serialize", _serialize),
             (Item, "__init__", _item_init),
+            (ConditionExpressionParser, "parse", _parse_condition),
         ):
             _ORIGINALS[f"{owner.__name__}.{name}"] = owner.__dict__[name]
             setattr(owner, name, replacement)
@@ -1133,3 +1141,27 @@ def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) 
         raise _moto.ItemSizeTooLarge
     self.attrs = values
     return None
+
+
+_conditions: dict[str, tuple[Any, list[str], list[str]]] = {}
+CONDITIONS_KEPT = 4096
+
+
+def _parse_condition(self: Any) -> Any:
+    """moto's ``ConditionExpressionParser.parse``, its tree and what it found kept per (expression, names, values)."""
+    original = _ORIGINALS["ConditionExpressionParser.parse"]
+    if not _lean_on:
+        return original(self)
+    key = repr((self.condition_expression, self.expression_attribute_names, self.expression_attribute_values))
+    kept = _conditions.get(key)
+    if kept is None:
+        names, values = len(self.expr_attr_names_found), len(self.expr_attr_values_found)
+        op = original(self)  # raises on a bad expression: nothing kept
+        if len(_conditions) >= CONDITIONS_KEPT:
+            _conditions.clear()
+        _conditions[key] = (op, self.expr_attr_names_found[names:], self.expr_attr_values_found[values:])
+        return op
+    op, found_names, found_values = kept
+    self.expr_attr_names_found.extend(found_names)
+    self.expr_attr_values_found.extend(found_values)
+    return op
