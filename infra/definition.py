@@ -44,6 +44,19 @@ class Table:
     sk: str = "SK"
 
 
+# Copies of a person's data that are never erased on request but only expire (a queued event, the bus's archive,
+# replay records, a client's file and its staged or rejected rows) must be gone within the month in which the agency
+# answers an erasure request (GDPR Art. 12(3), 17): each lifetime plus the days AWS may take to act on an expiry
+# (DynamoDB TTL and S3 lifecycle run "within days") fits in ANSWER_WINDOW_DAYS (tests/unit/infra/test_template.py).
+ANSWER_WINDOW_DAYS = 30
+EXPIRY_LAG_DAYS = 2
+# The archive replays events after a consumer bug: a week is enough to notice one (every DLQ alarms at once), and a
+# replayed event may then wait in a queue and its DLQ (14 days) within the month.
+EVENT_ARCHIVE_DAYS = 7
+# A client's file, its staged rows and its rejected rows: the import report is read within days.
+IMPORT_FILE_DAYS = 21
+
+
 @dataclass(frozen=True)
 class Queue:
     """A consumer's queue; its DLQ receives a message after ``max_receive_count`` failed deliveries."""
@@ -396,8 +409,8 @@ STACK = Stack(
         ),
     ),
     buckets=(
-        # A client's file holds every debtor's row: once imported (staged rows expire after 30 days too), it goes.
-        Bucket("drops", "imports", "DROP_BUCKET", notify_queue="imports-drops", expire_days=30),
+        # A client's file holds every debtor's row: once imported (its staged rows expire as soon), it goes.
+        Bucket("drops", "imports", "DROP_BUCKET", notify_queue="imports-drops", expire_days=IMPORT_FILE_DAYS),
         Bucket("attachments", "contacts", "ATTACHMENTS_BUCKET", cors=True),
         # One PDF per letter for the print service (letters/<date>/<message_id>.pdf).
         Bucket("letters", "notifications", "LETTERS_BUCKET"),

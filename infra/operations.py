@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.definition import Function, Queue
+from infra.definition import IMPORT_FILE_DAYS, Function, Queue
 
 ALERTS = {"Ref": "AlertsTopic"}
 UNDELIVERED = "UndeliveredQueue"
@@ -22,7 +22,7 @@ LOG_RETENTION_DAYS = 90
 # are kept for days, not for ever. The imports service tags each rejected-rows file with REJECTED_ROWS_TAG
 # (services/imports/report.py) because S3 lifecycle rules cannot select objects by the end of their key.
 OLD_VERSION_DAYS = 30
-REJECTED_ROWS_DAYS = 30
+REJECTED_ROWS_DAYS = IMPORT_FILE_DAYS
 REJECTED_ROWS_TAG = ("finview-retention", "rejected-rows")
 STUCK_IMPORT_MINUTES = 30  # the drop function checkpoints every few minutes; 30 without progress is stuck
 # How old a queue's oldest message may get before someone should look: the drops queue holds continuations of

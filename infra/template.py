@@ -17,7 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from infra import capacity, operations, permissions
-from infra.definition import ALL_EVENTS_PATTERN, STACK, Bucket, Function, Parameter, Queue, Ref, Stack, Table, Topic
+from infra.definition import (
+    ALL_EVENTS_PATTERN,
+    EVENT_ARCHIVE_DAYS,
+    STACK,
+    Bucket,
+    Function,
+    Parameter,
+    Queue,
+    Ref,
+    Stack,
+    Table,
+    Topic,
+)
 from infra.operations import LOG_GROUP_KEY, SQS_MANAGED_SSE, skip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +90,7 @@ def render(stack: Stack = STACK) -> dict[str, Any]:
         "Properties": {
             "SourceArn": {"Fn::GetAtt": ["EventBus", "Arn"]},
             "EventPattern": ALL_EVENTS_PATTERN,
-            "RetentionDays": 90,
+            "RetentionDays": EVENT_ARCHIVE_DAYS,  # personal data in events: gone within the answer window
             "Description": "every FinView event, for replay after a consumer bug",
         },
     }
@@ -380,6 +392,7 @@ def _lifecycle(b: Bucket) -> dict[str, Any]:
                 "Status": "Enabled",
                 "TagFilters": [{"Key": key, "Value": value}],
                 "ExpirationInDays": operations.REJECTED_ROWS_DAYS,
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 1},  # not 30 more days as an old version
             }
         )
     return {"Rules": rules}

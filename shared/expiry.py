@@ -6,9 +6,10 @@ old versions after 30 days, dropped files and rejected-rows files after 30, data
 neither, so ``sweep`` and ``sweep_bucket`` delete what has expired: the local stack's ``finview expire`` and the
 tests call them, as TTL and the lifecycle rules would act.
 
-Records of a case (the case owner, cases, contact points, notes, messages, the audit trail) have no class here: they
-are kept while the case is open and for the legal retention period after, then erased on request
-(``services.contacts.privacy.erasure``).
+Records of a case (the case owner, cases, contact points, notes, the audit trail) have no class here: they are kept
+while the case is open and for the legal retention period after, then erased on request
+(``services.contacts.privacy.erasure``). Messages to a debtor have a class (the evidence of contact), and so has what
+an erasure leaves (the proof that and why it happened, without personal data).
 """
 
 from __future__ import annotations
@@ -23,14 +24,27 @@ from shared import aws
 ATTRIBUTE = "expiration"
 CLASSES: dict[str, timedelta] = {
     # An import's staged rows, rejections and warnings: its report is read within days; the rows carry debtors' data.
-    "import_rows": timedelta(days=30),
+    "import_rows": timedelta(days=21),  # infra.definition.IMPORT_FILE_DAYS, like the file itself
     # The parts a data subject's export was assembled from: the zip itself expires after 2 days (S3 lifecycle).
     "data_export_parts": timedelta(days=3),
     # Replay records of API calls with an Idempotency-Key (shared.idempotency) and of consumed events
     # (shared.consumer): powertools writes the same attribute.
     "api_idempotency": timedelta(hours=24),
     "event_idempotency": timedelta(days=7),
+    # A message to a debtor (its record, provider pointer, delivery claim and owner pointer) is the evidence that and
+    # how the person was contacted, disputed until the claims about the contact are time-barred: 3 years from the end
+    # of the year in DE (BGB §§195, 199), 5 in FR (Code civil art. 2224), 6 in GB (Limitation Act 1980 s.5).
+    # An erasure request removes them sooner.
+    "message_records": timedelta(days=round(6 * 365.25)),
+    # What stays of an erased person: the audit trail stripped of its before/after/why, the erasure's own entries,
+    # the request record and the tombstone (ids, times, actors, the reason and the law: no personal data). The proof
+    # that and why we erased, kept for the claims and fines it may be asked for in (GDPR Art. 5(2), 82, 83), then gone.
+    "erasure_evidence": timedelta(days=round(6 * 365.25)),
 }
+# The classes whose records an erasure does not reach (or not all of them: rejected rows name no case owner, replay
+# records and export parts are not looked for): each must be gone within the month an erasure is answered in, with
+# the days TTL takes to act (tests/unit/infra/test_template.py adds them up with the queues and the bus archive).
+ONLY_EXPIRE = frozenset({"import_rows", "data_export_parts", "api_idempotency", "event_idempotency"})
 
 
 def expires(kind: str, at: datetime) -> int:

@@ -59,6 +59,13 @@ def _scrub(text: str, echoes: set[str]) -> str:
     return PHONE.sub("[phone]", text)
 
 
+def personal_data_in(text: str) -> list[str]:
+    """The kinds of personal data ``text`` holds by shape: agency-typed text that outlives the person (an
+    erasure's reason stays in the audit after the erasure) must hold none. Names cannot be told from other words."""
+    found = [("an e-mail address", EMAIL), ("a phone number", PHONE)]
+    return [kind for kind, shape in found if shape.search(text)]
+
+
 def _collect(value: Any, echoes: set[str]) -> None:
     if isinstance(value, str):
         if len(value) >= 3:

@@ -10,6 +10,7 @@ Keys:
   JOB#<import_id>                REJECT#<row> | WARN#<row>  per-row rejection reasons and warnings
   MATCH#<client>#<key>           KEY                      match-key index: key → {case owner: tag}
   MATCH#<client>#owner#<id>      PROFILE                  what matching knows about a case owner
+  MATCH#<client>#owner#<id>      KEYS#<tag>#<digest>      the match keys a row added the owner to (erasure finds all)
   JOBS#ACTIVE                    <import_id>              an import not yet completed or failed (the stuck check)
 GSI1: CLIENT#<id>#JOBS / <received_at> lists a client's imports.
 
@@ -18,6 +19,7 @@ Batch reads and writes go out in parallel (boto3 clients are thread-safe) and re
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -288,12 +290,23 @@ def owner_rows(import_id: str, case_owner_id: str) -> list[dict[str, Any]]:
     return list(_query(f"JOB#{import_id}", f"ROW#{case_owner_id}#", f"ROW#{case_owner_id}#~"))
 
 
+def owner_match_keys(client_id: str, case_owner_id: str) -> set[str]:
+    """Every match key the owner was ever added to, as recorded when it was written (``DynamoMatchIndex.put``)."""
+    records = _query(f"MATCH#{client_id}#owner#{case_owner_id}", "KEYS#", "KEYS$")
+    return {str(k) for record in records for k in record.get("keys", [])}
+
+
 def erase_owner(client_id: str, case_owner_id: str, keys: Iterable[str], rows: list[dict[str, Any]]) -> dict[str, int]:
     """A data subject's erasure: the owner leaves every match key (a key left empty goes), its profile and staged
-    rows go. Conditional updates, so a key another owner joined meanwhile keeps that owner."""
+    rows go. ``keys`` (rebuilt from the profile) adds to the keys recorded for the owner: records from before the
+    owner's keys were recorded. Conditional updates, so a key another owner joined meanwhile keeps that owner.
+    The key records go last, so an erasure stopped half-way finds them again."""
     prefix = f"MATCH#{client_id}#"
+    owner_pk = f"{prefix}owner#{case_owner_id}"
+    records = list(_query(owner_pk, "KEYS#", "KEYS$"))
+    wanted = set(keys) | {str(k) for record in records for k in record.get("keys", [])}
     counts = {"match_keys": 0, "match_profile": 0, "staged_rows": 0}
-    for item in batch_get((prefix + k, "KEY") for k in keys):
+    for item in batch_get((prefix + k, "KEY") for k in wanted):
         if case_owner_id not in item.get("owners", {}):
             continue
         key = {"PK": item["PK"], "SK": "KEY"}
@@ -311,12 +324,14 @@ def erase_owner(client_id: str, case_owner_id: str, keys: Iterable[str], rows: l
             if not dynamo.is_condition_failure(exc):
                 raise
         counts["match_keys"] += 1
-    profile_key = {"PK": f"{prefix}owner#{case_owner_id}", "SK": "PROFILE"}
+    profile_key = {"PK": owner_pk, "SK": "PROFILE"}
     counts["match_profile"] = int("Item" in _table().get_item(Key=profile_key))
     _table().delete_item(Key=profile_key)
     with _table().batch_writer() as batch:
         for row in rows:
             batch.delete_item(Key={"PK": row["PK"], "SK": row["SK"]})
+        for record in records:
+            batch.delete_item(Key={"PK": record["PK"], "SK": record["SK"]})
     counts["staged_rows"] = len(rows)
     return counts
 
@@ -396,20 +411,45 @@ def batch_get(keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
 
 
 class DynamoMatchIndex:
-    """The match-key index of one client in the imports table: key lookups with BatchGetItem only."""
+    """The match-key index of one client in the imports table: key lookups with BatchGetItem only.
+
+    Each owner's keys are also recorded on the owner's partition as they are written (``KEYS#<tag>#<digest>``: the
+    keys one row added the owner to), so an erasure removes the owner from every key, also those of name variants
+    its profile did not keep. Only holders new since the keys were read are recorded (the pipeline reads a batch's
+    keys, then writes them): about one small item per row that added keys. A key written without being read first
+    records all its holders again, which is harmless: the record's key is derived from its content.
+    """
 
     def __init__(self, client_id: str) -> None:
         self.prefix = f"MATCH#{client_id}#"
+        self._read: dict[str, frozenset[str]] = {}  # holders of each key as read, until the next put
 
     def get_keys(self, keys: Iterable[str]) -> dict[str, dict[str, str]]:
-        items = batch_get((self.prefix + k, "KEY") for k in keys)
-        return {str(i["PK"])[len(self.prefix) :]: {str(o): str(t) for o, t in i["owners"].items()} for i in items}
+        wanted = list(keys)
+        items = batch_get((self.prefix + k, "KEY") for k in wanted)
+        found = {str(i["PK"])[len(self.prefix) :]: {str(o): str(t) for o, t in i["owners"].items()} for i in items}
+        self._read.update({k: frozenset(found.get(k, ())) for k in wanted})
+        return found
 
     def get_profiles(self, owner_ids: Iterable[str]) -> dict[str, OwnerProfile]:
         items = batch_get((f"{self.prefix}owner#{o}", "PROFILE") for o in owner_ids)
         return {str(i["case_owner_id"]): OwnerProfile.from_item(i) for i in items}
 
     def put(self, keys: Mapping[str, dict[str, str]], profiles: Mapping[str, OwnerProfile]) -> None:
+        added: dict[tuple[str, str], list[str]] = {}
+        for k, owners in keys.items():
+            before = self._read.get(k, frozenset())
+            for owner, tag in owners.items():
+                if owner not in before:
+                    added.setdefault((owner, tag), []).append(k)
+        # The records first: a key never holds an owner whose record is missing, even if the writes stop half-way.
+        batch_put(self._key_record(owner, tag, ks) for (owner, tag), ks in added.items())
         items: list[dict[str, Any]] = [{"PK": self.prefix + k, "SK": "KEY", "owners": dict(v)} for k, v in keys.items()]
         items += [{"PK": f"{self.prefix}owner#{o}", "SK": "PROFILE", **p.to_item()} for o, p in profiles.items()]
         batch_put(items)
+        self._read.clear()  # the pipeline reads each batch's keys afresh (Matcher.forget): memory stays flat
+
+    def _key_record(self, owner: str, tag: str, keys: list[str]) -> dict[str, Any]:
+        ordered = sorted(keys)
+        digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:16]
+        return {"PK": f"{self.prefix}owner#{owner}", "SK": f"KEYS#{tag}#{digest}", "keys": ordered}

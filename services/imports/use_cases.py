@@ -7,6 +7,7 @@ The file pipeline (a drop or a continuation → case files on the bus) is in ``p
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from services.imports import repository
 from services.imports.matching import confirm_merge, profile_keys, tag_for
@@ -48,7 +49,12 @@ def on_subject_access_requested(event: SubjectAccessRequested) -> None:
         for import_id in event.import_ids
         for row in repository.owner_rows(import_id, event.case_owner_id)
     ]
-    section = {"match_profile": [profile.to_item()] if profile else [], "staged_rows": rows}
+    section: dict[str, list[dict[str, Any]]] = {
+        "match_profile": [profile.to_item()] if profile else [],
+        # The keys (folded names, e-mails, phones, …) that link the person's rows in a client's next files.
+        "match_keys": [{"key": k} for k in sorted(repository.owner_match_keys(event.client_id, event.case_owner_id))],
+        "staged_rows": rows,
+    }
     bus.publish(subject_requests.answer(ImportsSubjectAccessCompleted, event, "imports", section))
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from services.notifications import settings
-from shared import aws, dynamo
+from shared import aws, dynamo, expiry
 
 _NAMESPACE = uuid.UUID("5d0f3c1e-8a51-4a5e-9c1b-2f6f0f1e7a12")
 
@@ -32,13 +32,15 @@ def message_id_for(cause_event_id: str, kind: str, recipient: str) -> str:
 
 def claim(record: dict[str, Any]) -> bool:
     """Create the record in status 'sending'; False when this message exists already (sent or being sent)."""
-    created_at = datetime.now(UTC).isoformat()
+    at = datetime.now(UTC)
+    created_at = at.isoformat()
     owner = record.get("case_owner_id")
     item = {
         "PK": f"MESSAGE#{record['message_id']}",
         "SK": "RECORD",
         "status": "sending",
         "created_at": created_at,
+        "expiration": expiry.expires("message_records", at),  # the evidence of contact (shared.expiry)
         **({"GSI1PK": f"OWNER#{owner}#MESSAGES", "GSI1SK": f"{created_at}#{record['message_id']}"} if owner else {}),
         **{k: v for k, v in record.items() if v is not None},
     }
@@ -67,7 +69,14 @@ def mark(message_id: str, status: str, **fields: Any) -> None:
 
 
 def link_provider_id(provider_message_id: str, message_id: str) -> None:
-    _table().put_item(Item={"PK": f"PROVIDER#{provider_message_id}", "SK": "MESSAGE", "message_id": message_id})
+    _table().put_item(
+        Item={
+            "PK": f"PROVIDER#{provider_message_id}",
+            "SK": "MESSAGE",
+            "message_id": message_id,
+            "expiration": expiry.expires("message_records", datetime.now(UTC)),
+        }
+    )
 
 
 def by_provider_id(provider_message_id: str) -> dict[str, Any] | None:

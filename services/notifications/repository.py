@@ -14,7 +14,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from services.notifications import settings
-from shared import aws, dynamo
+from shared import aws, dynamo, expiry
 from shared.events import Sender
 
 
@@ -80,6 +80,7 @@ def claim_delivery(cause_id: str, kind: str, recipient: str, correlation_id: str
             "status": "sending",
             "correlation_id": correlation_id,
             "created_at": datetime.now(UTC).isoformat(),
+            "expiration": expiry.expires("message_records", datetime.now(UTC)),  # a sent message: see shared.expiry
         },
     )
 
@@ -93,6 +94,7 @@ def link_delivery(case_owner_id: str, cause_id: str, kind: str, recipient: str) 
             "cause_id": cause_id,
             "kind": kind,
             "recipient": recipient,
+            "expiration": expiry.expires("message_records", datetime.now(UTC)),
         }
     )
 

@@ -35,7 +35,7 @@ from services.contacts.identity import Identity
 from services.contacts.policy import repository as policy_repository
 from services.contacts.policy import rules
 from services.contacts.privacy import art14, models, restriction, retention, subject_access
-from shared import aws, dynamo, outbox
+from shared import aws, dynamo, expiry, outbox
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.events import SubjectErasureCompleted, SubjectErasureRequested, new_id
 from shared.observability import logger
@@ -86,6 +86,7 @@ def request_erasure(
 ) -> models.ErasureOut:
     if not who.is_agency:
         raise Forbidden("only the agency answers a data subject's request")
+    models.refuse_personal_data(body.reason, "reason")
     owner = repository.get_owner(case_owner_id)
     if owner is None or owner.erased_at is not None:
         raise NotFound("case_owner", case_owner_id)
@@ -276,6 +277,13 @@ def _delete(items: list[dict[str, Any]]) -> None:
             batch.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
 
 
+def _evidence_expiration(record: dict[str, Any]) -> int:
+    """What stays is the proof that and why the person was erased, without their data: it expires in its class,
+    counted from the erasure's start (the job's clock), so every run of a resumed erasure gives the same date."""
+    started = record.get("erasing_since")
+    return expiry.expires("erasure_evidence", datetime.fromisoformat(str(started)) if started else now())
+
+
 def erase_own(record: dict[str, Any]) -> dict[str, int]:
     """Everything contacts holds about the person, erased; what must stay, stripped. Safe to run again."""
     owner_id = str(record["case_owner_id"])
@@ -306,14 +314,23 @@ def erase_own(record: dict[str, Any]) -> dict[str, int]:
         kind = "cases" if sk.startswith("CASE#") else "contact_points" if sk.startswith("CP#") else "other"
         counts[kind] += 1
     _delete(gone)
-    for entry in (i for i in items if str(i["SK"]).startswith("AUDIT#")):
-        if str(entry.get("action", "")).startswith("erasure.") or entry.get("erased"):
+    expiration = _evidence_expiration(record)
+    for entry in (i for i in items if str(i["SK"]).startswith("AUDIT#") or i["SK"] == "ERASURE"):
+        if str(entry.get("action", "")).startswith("erasure.") or entry["SK"] == "ERASURE":
+            if "expiration" not in entry:
+                store.table().update_item(
+                    Key={"PK": entry["PK"], "SK": entry["SK"]},
+                    UpdateExpression="SET expiration = :e",
+                    ExpressionAttributeValues={":e": expiration},
+                )
+            continue
+        if entry.get("erased"):
             continue
         store.table().update_item(
             Key={"PK": entry["PK"], "SK": entry["SK"]},
-            UpdateExpression="REMOVE #b, #a, #w SET erased = :t",
+            UpdateExpression="REMOVE #b, #a, #w SET erased = :t, expiration = :e",
             ExpressionAttributeNames={"#b": "before", "#a": "after", "#w": "why"},
-            ExpressionAttributeValues={":t": True},
+            ExpressionAttributeValues={":t": True, ":e": expiration},
         )
         counts["audit_stripped"] += 1
         if entry.get("action") == "data_export.requested":
@@ -329,6 +346,7 @@ def erase_own(record: dict[str, Any]) -> dict[str, int]:
                 "client_id": profile["client_id"],
                 "erased_at": now().isoformat(),
                 "erasure_request_id": record["request_id"],
+                "expiration": expiration,
             }
         )
     return counts
@@ -377,32 +395,32 @@ def _answer(request_id: str, service: str, counts: dict[str, int]) -> None:
     if not all(s in answers for s in ("contacts", *ANSWERING)):
         return
     at = now()
+    expiration = _evidence_expiration(record)
     tx = Tx().update(
         key,
-        {"status": ERASED, "erased_at": at.isoformat(), "GSI1PK": None, "GSI1SK": None},
+        {"status": ERASED, "erased_at": at.isoformat(), "GSI1PK": None, "GSI1SK": None, "expiration": expiration},
         condition="attribute_exists(PK) AND #status = :erasing",
         names={"#status": "status"},
         values={":erasing": ERASING},
     )
-    tx.audit(
-        audit.entry(
-            str(record["case_owner_id"]),
-            audit.Actor.system("contacts"),
-            "erasure.completed",
-            target_type="data_request",
-            target_id=request_id,
-            after={"erased_at": at.isoformat(), "counts": answers},
-            why=store.drop_none(
-                {
-                    "reason": record.get("reason"),
-                    "requested_at": record["requested_at"],
-                    "requested_by": record["requested_by"],
-                    "kept_until": record.get("earliest_erasure"),
-                    "retention_law": record.get("retention_law"),
-                }
-            ),
-        )
+    completed = audit.entry(
+        str(record["case_owner_id"]),
+        audit.Actor.system("contacts"),
+        "erasure.completed",
+        target_type="data_request",
+        target_id=request_id,
+        after={"erased_at": at.isoformat(), "counts": answers},
+        why=store.drop_none(
+            {
+                "reason": record.get("reason"),
+                "requested_at": record["requested_at"],
+                "requested_by": record["requested_by"],
+                "kept_until": record.get("earliest_erasure"),
+                "retention_law": record.get("retention_law"),
+            }
+        ),
     )
+    tx.audit({**completed, "expiration": expiration})
     try:
         tx.commit()
     except WriteConflict:

@@ -7,11 +7,29 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from services.contacts.models import In
+from shared.errors import Invalid
+from shared.redaction import personal_data_in
 
 
 class DataExportIn(In):
-    reason: str | None = Field(default=None, max_length=2000, description="e.g. 'Art. 15 request, letter of 20.11.'")
+    reason: str | None = Field(
+        default=None, max_length=2000, description="e.g. 'Art. 15 request, letter of 20.11.'; no e-mails or phones"
+    )
     received_on: date | None = Field(default=None, description="when the debtor's request arrived (the month starts)")
+
+
+def refuse_personal_data(text: str | None, field: str) -> None:
+    """Text the agency types about a request is kept with it, an erasure's reason even after the person is gone:
+    it may not hold their e-mail address or phone number. Refused rather than redacted, so the agency rewrites it
+    in its own words and nothing is altered silently."""
+    found = personal_data_in(text) if text else []
+    if found:
+        raise Invalid(
+            "personal_data_in_text",
+            f"{field} must not hold personal data ({' and '.join(found)}): it is kept after the person is erased; "
+            "refer to the letter or the file instead",
+            field,
+        )
 
 
 class ServiceProgress(BaseModel):
@@ -37,7 +55,11 @@ class DataRequestOut(BaseModel):
 
 
 class ErasureIn(In):
-    reason: str = Field(min_length=1, max_length=2000, description="why: e.g. 'Art. 17 request, letter of 20.11.'")
+    reason: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="why: e.g. 'Art. 17 request, letter of 20.11.'; no e-mail addresses or phone numbers",
+    )
     received_on: date | None = Field(default=None, description="when the debtor's request arrived")
 
 

@@ -114,6 +114,7 @@ def request_export(
     """POST /case-owners/{id}/data-export: contacts' own section now, the others' through the bus (202)."""
     if not who.is_agency:
         raise Forbidden("only the agency answers a data subject's request")
+    models.refuse_personal_data(body.reason, "reason")
     owner = repository.get_owner(case_owner_id)
     if owner is None:
         raise NotFound("case_owner", case_owner_id)

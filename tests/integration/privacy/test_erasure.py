@@ -7,8 +7,10 @@ and the consumers can run again without changing anything."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from boto3.dynamodb.conditions import Key
 
 from infra.definition import STACK
 from infra.local.dispatcher import scheduled_event
@@ -18,6 +20,7 @@ from services.contacts import handlers
 from services.contacts.privacy import erasure
 from services.imports import repository as imports_repository
 from shared import aws as shared_aws
+from shared import expiry
 from tests.integration.privacy.support import CASE, OWNER, _pump
 from tests.integration.support import REGION, receive_all
 
@@ -108,10 +111,34 @@ def test_erasure_waits_for_the_open_case_and_the_retention_then_erases_everythin
     assert erasure.erase_due(datetime(2037, 1, 3, tzinfo=UTC)) == {"waiting": 0, "started": 0, "resumed": 0}
     assert _everything(aws) == everything
 
+    # What stays (stripped audit, the erasure's entries, the tombstone, the request) is the proof, kept in its
+    # retention class and then gone for good: the local expiry job does what DynamoDB TTL does.
+    contacts = shared_aws.table(aws.names.table("contacts"))
+
+    def left() -> list[dict[str, Any]]:
+        owner_items = contacts.query(KeyConditionExpression=Key("PK").eq(f"OWNER#{OWNER}"))["Items"]
+        request_items = contacts.query(KeyConditionExpression=Key("PK").eq(f"DSR#{request['request_id']}"))["Items"]
+        return [*owner_items, *request_items]
+
+    kept, started = expiry.CLASSES["erasure_evidence"], datetime(2037, 1, 2, tzinfo=UTC)  # counted from the job's run
+    assert {str(i["SK"]).split("#")[0] for i in left()} >= {"AUDIT", "PROFILE", "ERASURE", "REQUEST"}
+    for item in left():
+        assert int(item["expiration"]) == int((started + kept).timestamp()), item["SK"]
+    expiry.sweep(contacts.name, started + kept - timedelta(days=1))
+    assert len(left()) > 3
+    expiry.sweep(contacts.name, started + kept + timedelta(days=1))
+    assert left() == []
+
 
 def test_an_erasure_request_needs_a_reason_and_the_agency(aws: Provisioned, world: dict[str, Any]) -> None:
     api = world["api"]
     assert api.call("POST", f"/case-owners/{OWNER}/erasure", {}).status == 422
     user = api.client_user(world["client_id"])
     assert api.call("POST", f"/case-owners/{OWNER}/erasure", {"reason": "x"}, token=user).status == 403
+    # The reason stays in the audit after the person is gone: it may not carry their e-mail or phone number.
+    for reason in ("asked by erika@example.de", "called from +49 30 901820, letter to follow"):
+        refused = api.call("POST", f"/case-owners/{OWNER}/erasure", {"reason": reason})
+        assert (refused.status, refused.body["error"]["code"]) == (422, "personal_data_in_text"), refused.body
+        assert refused.body["error"]["field"] == "reason" and reason not in json.dumps(refused.body)
+    assert api.call("GET", f"/case-owners/{OWNER}/holds").body == []  # nothing stored, no hold set
     assert receive_all(aws, "imports-inbox") == []

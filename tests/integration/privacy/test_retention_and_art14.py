@@ -42,11 +42,11 @@ def test_staged_rows_and_rejections_expire_after_their_class_and_the_job_record_
     assert {str(i["SK"]).split("#")[0] for i in personal} == {"ROW", "REJECT"}
     now = datetime.now(UTC)
     for item in personal:
-        assert abs(int(item["expiration"]) - (now + timedelta(days=30)).timestamp()) < 120
+        assert abs(int(item["expiration"]) - (now + timedelta(days=21)).timestamp()) < 120
     table = imports_repository.settings.get().table
-    expiry.sweep(table, now + timedelta(days=29))  # what TTL deletes by then: not the rows yet
+    expiry.sweep(table, now + timedelta(days=20))  # what TTL deletes by then: not the rows yet
     assert {str(i["SK"]) for i in _job_items(str(job["import_id"]))} >= {str(i["SK"]) for i in personal}
-    assert expiry.sweep(table, now + timedelta(days=31)) >= len(personal)
+    assert expiry.sweep(table, now + timedelta(days=22)) >= len(personal)
     left = [str(i["SK"]) for i in _job_items(str(job["import_id"]))]
     assert "JOB" in left and not [sk for sk in left if sk.startswith(("ROW#", "REJECT#", "WARN#"))]
 
@@ -111,3 +111,38 @@ def test_traced_data_owes_the_art14_notice_due_at_the_first_contact_until_the_ag
     assert api.call("GET", f"/clients/{client_id}/art14-notices").body["notices"] == []
     audit = api.call("GET", f"/case-owners/{OWNER}/audit", query={"limit": "200"}).body["items"]
     assert next(e for e in audit if e["action"] == "art14.notice_given")["why"]["evidence"] == given["evidence"]
+
+
+def test_messages_to_a_debtor_are_kept_as_evidence_of_contact_then_expire(aws: Provisioned) -> None:
+    from services.notifications import message_records
+    from services.notifications import repository as notifications
+
+    now = datetime.now(UTC)
+    assert message_records.claim(
+        {"message_id": "m-ev", "kind": "reminder", "channel": "email", "recipient": "erika@example.de",
+         "case_owner_id": OWNER, "case_id": CASE}
+    )  # fmt: skip
+    message_records.link_provider_id("ses-ev", "m-ev")
+    assert notifications.claim_delivery("cause-ev", "action_email", "erika@example.de", "c")
+    notifications.link_delivery(OWNER, "cause-ev", "action_email", "erika@example.de")
+    table = notifications.settings.get().table
+    keys = [
+        ("MESSAGE#m-ev", "RECORD"),
+        ("PROVIDER#ses-ev", "MESSAGE"),
+        ("DELIVERY#cause-ev", "action_email#erika@example.de"),
+        (f"OWNER#{OWNER}", "DELIVERY#cause-ev#action_email#erika@example.de"),
+    ]
+    kept = expiry.CLASSES["message_records"]
+    assert kept.days >= 6 * 365  # the longest limitation period of a claim about the contact (GB: 6 years)
+
+    def stored() -> list[dict[str, Any]]:
+        items = [shared_aws.table(table).get_item(Key={"PK": pk, "SK": sk}).get("Item") for pk, sk in keys]
+        return [i for i in items if i is not None]
+
+    assert len(stored()) == 4
+    for item in stored():
+        assert abs(int(item["expiration"]) - (now + kept).timestamp()) < 120, item["PK"]
+    expiry.sweep(table, now + kept - timedelta(days=1))  # the local expiry job: not yet
+    assert len(stored()) == 4
+    expiry.sweep(table, now + kept + timedelta(days=1))
+    assert stored() == []

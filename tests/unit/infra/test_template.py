@@ -221,12 +221,46 @@ def test_buckets_take_tls_only_expire_old_versions_and_rejected_rows_and_allow_o
     exports = resources["ExportsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert next(r for r in exports if r["Id"] == "objects-expire")["ExpirationInDays"] == 2  # the link lasts 24 h
     dropped = resources["DropsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
-    assert next(r for r in dropped if r["Id"] == "objects-expire")["ExpirationInDays"] == 30  # every debtor's row
+    assert next(r for r in dropped if r["Id"] == "objects-expire")["ExpirationInDays"] == 21  # every debtor's row
     drops = resources["DropsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     rejected = next(r for r in drops if r["Id"] == "rejected-rows-expire")
     key, value = operations.REJECTED_ROWS_TAG
     assert rejected["TagFilters"] == [{"Key": key, "Value": value}]
     assert f"{key}={value}" == report.REJECTED_TAGGING  # the tag the imports service puts on those files
+
+
+def test_copies_that_only_expire_are_gone_within_the_month_an_erasure_is_answered_in() -> None:
+    """GDPR Art. 12(3), 17: a person erased today leaves copies only where data expires on its own; with the days
+    AWS takes to act on an expiry, each is gone within the answer window, read from the template itself."""
+    from infra.definition import ANSWER_WINDOW_DAYS, EXPIRY_LAG_DAYS, IMPORT_FILE_DAYS
+    from shared import expiry
+
+    day = 24 * 3600
+    resources = render()["Resources"]
+    queues = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    assert len(queues) >= 2 * len(STACK.queues) + 1  # each queue, its DLQ and the undelivered queue
+    # SQS counts a message's retention from its first enqueue, also in the DLQ: the longest one is the bound.
+    longest_queue_days = max(q["MessageRetentionPeriod"] for q in queues.values()) / day
+    (archive,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Archive"]
+    lifetimes: dict[str, float] = {
+        "queued event": longest_queue_days,
+        # archived, then replayed into a queue where it may wait again
+        "archived event, replayed": archive["RetentionDays"] + EXPIRY_LAG_DAYS + longest_queue_days,
+        **{
+            f"{kind} (DynamoDB TTL)": expiry.CLASSES[kind].total_seconds() / day + EXPIRY_LAG_DAYS
+            for kind in expiry.ONLY_EXPIRE
+        },
+    }
+    for b in STACK.buckets:
+        for rule in resources[bucket_id(b)]["Properties"]["LifecycleConfiguration"]["Rules"]:
+            if "ExpirationInDays" in rule:  # then deleted for good as an old version
+                after = rule.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays", 0)
+                assert after == 1, (b.logical, rule["Id"])
+                lifetimes[f"{b.logical}: {rule['Id']}"] = rule["ExpirationInDays"] + after + EXPIRY_LAG_DAYS
+    assert {"drops: objects-expire", "drops: rejected-rows-expire", "exports: objects-expire"} <= lifetimes.keys()
+    too_long = {copy: days for copy, days in lifetimes.items() if days > ANSWER_WINDOW_DAYS}
+    assert too_long == {}
+    assert expiry.CLASSES["import_rows"].days == IMPORT_FILE_DAYS  # the rows go with their file
 
 
 def test_every_function_has_its_own_log_group_with_a_retention() -> None:

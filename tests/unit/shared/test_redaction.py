@@ -11,7 +11,7 @@ import pytest
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field, ValidationError
 
-from shared.redaction import RedactingFormatter, redact
+from shared.redaction import RedactingFormatter, personal_data_in, redact
 
 
 def _logger(name: str) -> tuple[Logger, io.StringIO]:
@@ -86,3 +86,25 @@ def test_an_exception_s_text_loses_the_e_mail_pydantic_quoted() -> None:
 )
 def test_timestamps_ids_amounts_and_arns_stay(harmless: str) -> None:
     assert redact({"message": harmless}) == {"message": harmless}
+
+
+@pytest.mark.parametrize("region", ["DE", "FR", "GB", "US", "CH", "AT"])
+def test_agency_text_with_a_phone_number_or_an_e_mail_is_found_out(region: str) -> None:
+    example = phonenumbers.example_number(region)
+    assert example is not None
+    number = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    assert personal_data_in(f"Art. 17 request by phone ({number})") == ["a phone number"]
+    assert personal_data_in("asked from erika.muster@example.de") == ["an e-mail address"]
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "Art. 17 request, letter of 20.11.2026",
+        "Art. 17 DSGVO, Schreiben vom 02.12.2026, Az. K-2026/0815",
+        "demande d'effacement du 3 décembre 2026, dossier 2026-0042",
+        "rows 10000-20000 of import 5f0c6f1e-6d1f-4b7e-9a57-2b7f7d0c9e31",
+    ],
+)
+def test_ordinary_reasons_hold_no_personal_data(reason: str) -> None:
+    assert personal_data_in(reason) == []
