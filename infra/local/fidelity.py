@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import types
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -227,6 +228,8 @@ def install() -> None:
     # FINVIEW_MOTO_FAST_PATH=0 keeps moto's own cost per request (the bench compares both in one run)
     if not as_is and os.environ.get("FINVIEW_MOTO_FAST_PATH") != "0":
         lean_requests()
+    if not as_is:
+        weakly_tracked_models()
     isolate_chalice_requests()
 
 
@@ -814,6 +817,7 @@ def installed() -> list[str]:
         "cached-event-paths": _events_installed,
         "cached-request-routing": _routing_installed,
         "lean-requests": _lean_installed,
+        "weakly-tracked-models": _tracking_installed,
         "isolated-chalice-requests": _requests_installed,
         "isolated-log-correlation": _logs_installed,
     }
@@ -1165,3 +1169,104 @@ def _parse_condition(self: Any) -> Any:
     self.expr_attr_names_found.extend(found_names)
     self.expr_attr_values_found.extend(found_values)
     return op
+
+
+# ---- moto's memory: the instances it keeps for its dashboard -------------------------------------------------------
+#
+# moto appends every instance of every model class to a class-level list, ``instances_tracked``, for its dashboard
+# (``/moto-api/data.json``) and S3's reset: each DynamoDB Item ever built (every version of every item, and the
+# copies of each transaction's undo log), each SQS message ever sent. The backends drop a deleted message or a
+# replaced item; that list never does, for as long as the server runs. So the local stack's memory grew with every
+# write and every event delivered, and a second import round added as much as the first. Here the list holds its
+# instances weakly: what a backend still holds is listed as before, in creation order (the dashboard shows the live
+# state; SES's sent messages, which the local stack reads there, are held by SES's backend), and what every backend
+# dropped is freed.
+
+PINNED_TRACKING_SOURCES = {
+    "BaseModel.__new__": "08cf0ef20e88029a2eb91949492ce3281001a34b98143db186239962ad379eec",
+    "InstanceTrackerMeta.__new__": "bee162e12b56986ce029664fd87c4dc5ce76de919f732a86bc665911539d68ee",
+    "reset_model_data": "4a510e716295498976f53e61a8982c0f2834f352341149a3dbbb649292153ed1",
+    "MotoAPIResponse.model_data": "6bd26e9787fa6e70e22666cb58a7f555e459ed26cad6480b297c627582471ee1",
+}
+_tracking_installed = False
+
+
+def tracking_sources() -> dict[str, str]:
+    from moto.core import model_instances
+    from moto.core.base_backend import InstanceTrackerMeta
+    from moto.core.common_models import BaseModel
+    from moto.moto_api._internal.responses import MotoAPIResponse
+
+    fns: dict[str, Any] = {
+        "BaseModel.__new__": _ORIGINALS.get("BaseModel.__new__") or BaseModel.__dict__["__new__"],
+        "InstanceTrackerMeta.__new__": InstanceTrackerMeta.__new__,
+        "reset_model_data": model_instances.reset_model_data,
+        "MotoAPIResponse.model_data": MotoAPIResponse.model_data,
+    }
+    fns = {k: v.__func__ if isinstance(v, staticmethod) else v for k, v in fns.items()}
+    return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
+
+
+class LiveInstances:
+    """``instances_tracked`` as moto uses it (append, iterate), holding weak references: the live instances, in
+    creation order. An instance that cannot be weakly referenced is kept, as moto keeps it."""
+
+    __slots__ = ("__weakref__", "_refs")
+
+    def __init__(self, existing: Any = ()) -> None:
+        self._refs: dict[int, Callable[[], Any]] = {}
+        for instance in existing:
+            self.append(instance)
+
+    def append(self, instance: Any) -> None:
+        key = id(instance)
+        try:
+            self._refs[key] = weakref.ref(instance, functools.partial(_forget, weakref.ref(self), key))
+        except TypeError:
+            self._refs[key] = functools.partial(_held, instance)
+
+    def __iter__(self) -> Iterator[Any]:
+        for ref in list(self._refs.values()):
+            instance = ref()
+            if instance is not None:
+                yield instance
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _forget(owner: Any, key: int, ref: Any) -> None:
+    tracked = owner()
+    if tracked is not None and tracked._refs.get(key) is ref:
+        del tracked._refs[key]
+
+
+def _held(instance: Any) -> Any:
+    return instance
+
+
+def weakly_tracked_models() -> bool:
+    """Install once per process if moto is the pinned version; returns whether it is."""
+    global _tracking_installed
+    with _lock:
+        if _tracking_installed:
+            return True
+        import moto
+        from moto.core.common_models import BaseModel
+
+        if moto.__version__ != PINNED_MOTO or tracking_sources() != PINNED_TRACKING_SOURCES:
+            log.warning("moto is not %s as pinned: it keeps every model instance it ever made", PINNED_MOTO)
+            return False
+
+        def new(cls: Any, *args: Any, **kwargs: Any) -> Any:
+            instance = super(BaseModel, cls).__new__(cls)  # what BaseModel.__new__'s super().__new__(cls) calls
+            tracked = cls.instances_tracked
+            if not isinstance(tracked, LiveInstances):  # a new class, or moto's reset gave it a fresh list
+                tracked = cls.instances_tracked = LiveInstances(tracked)
+            tracked.append(instance)
+            return instance
+
+        _ORIGINALS["BaseModel.__new__"] = BaseModel.__dict__["__new__"]
+        BaseModel.__new__ = staticmethod(new)  # type: ignore[method-assign,assignment]
+        _tracking_installed = True
+        return True
