@@ -235,13 +235,16 @@ def _run(moto_endpoint: str, name: str, fast: bool) -> tuple[list[Any], int]:
     clients = _clients(moto_endpoint, recorder)
     before = fidelity.stats["fast_requests"]
     mock_random.seed(20261128)
-    if fast:
-        dynamodb_scenario(clients["dynamodb"], name)
-        sqs_and_events_scenario(clients["sqs"], clients["events"], name)
-    else:
-        with fidelity.moto_own_path():
+    try:
+        if fast:
             dynamodb_scenario(clients["dynamodb"], name)
             sqs_and_events_scenario(clients["sqs"], clients["events"], name)
+        else:
+            with fidelity.moto_own_path():
+                dynamodb_scenario(clients["dynamodb"], name)
+                sqs_and_events_scenario(clients["sqs"], clients["events"], name)
+    finally:
+        mock_random.seed()  # the session's later ids random again
     return recorder.responses, fidelity.stats["fast_requests"] - before
 
 
