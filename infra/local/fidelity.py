@@ -22,6 +22,7 @@ import copy
 import functools
 import hashlib
 import inspect
+import json
 import logging
 import os
 import threading
@@ -1180,7 +1181,8 @@ def _parse_condition(self: Any) -> Any:
 # write and every event delivered, and a second import round added as much as the first. Here the list holds its
 # instances weakly: what a backend still holds is listed as before, in creation order (the dashboard shows the live
 # state; SES's sent messages, which the local stack reads there, are held by SES's backend), and what every backend
-# dropped is freed.
+# dropped is freed. And the dashboard answers ``?service=ses`` with that service's models only: the local stack and
+# the tests read SES's sent messages there, and the whole dashboard of a long test session took seconds per read.
 
 PINNED_TRACKING_SOURCES = {
     "BaseModel.__new__": "08cf0ef20e88029a2eb91949492ce3281001a34b98143db186239962ad379eec",
@@ -1201,7 +1203,7 @@ def tracking_sources() -> dict[str, str]:
         "BaseModel.__new__": _ORIGINALS.get("BaseModel.__new__") or BaseModel.__dict__["__new__"],
         "InstanceTrackerMeta.__new__": InstanceTrackerMeta.__new__,
         "reset_model_data": model_instances.reset_model_data,
-        "MotoAPIResponse.model_data": MotoAPIResponse.model_data,
+        "MotoAPIResponse.model_data": _ORIGINALS.get("MotoAPIResponse.model_data") or MotoAPIResponse.model_data,
     }
     fns = {k: v.__func__ if isinstance(v, staticmethod) else v for k, v in fns.items()}
     return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
@@ -1245,6 +1247,35 @@ def _held(instance: Any) -> Any:
     return instance
 
 
+def _model_data(self: Any, request: Any, full_url: str, headers: Any) -> Any:
+    """moto's dashboard data (its loop, as pinned); with ``?service=<name>``, of that service's models only."""
+    from urllib.parse import parse_qs, urlparse
+
+    from moto.core.model_instances import model_data
+
+    wanted = parse_qs(urlparse(full_url).query).get("service")
+    if not wanted:
+        return _ORIGINALS["MotoAPIResponse.model_data"](self, request, full_url, headers)
+    results: dict[str, dict[str, list[Any]]] = {}
+    for service in sorted(s for s in model_data if s in wanted):
+        models = model_data[service]
+        results[service] = {}
+        for name in sorted(models):
+            results[service][name] = []
+            for instance in models[name].instances_tracked:  # type: ignore[attr-defined]
+                inst_result = {}
+                for attr in dir(instance):
+                    if not attr.startswith("_"):
+                        try:
+                            json.dumps(getattr(instance, attr))
+                        except (TypeError, AttributeError, ValueError):
+                            pass
+                        else:
+                            inst_result[attr] = getattr(instance, attr)
+                results[service][name].append(inst_result)
+    return 200, {"Content-Type": "application/javascript"}, json.dumps(results)
+
+
 def weakly_tracked_models() -> bool:
     """Install once per process if moto is the pinned version; returns whether it is."""
     global _tracking_installed
@@ -1268,5 +1299,9 @@ def weakly_tracked_models() -> bool:
 
         _ORIGINALS["BaseModel.__new__"] = BaseModel.__dict__["__new__"]
         BaseModel.__new__ = staticmethod(new)  # type: ignore[method-assign,assignment]
+        from moto.moto_api._internal.responses import MotoAPIResponse
+
+        _ORIGINALS["MotoAPIResponse.model_data"] = MotoAPIResponse.model_data
+        MotoAPIResponse.model_data = _model_data  # type: ignore[method-assign]
         _tracking_installed = True
         return True

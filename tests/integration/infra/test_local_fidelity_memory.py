@@ -4,6 +4,8 @@ deleted SQS message or a replaced DynamoDB item is freed, while what the backend
 from __future__ import annotations
 
 import gc
+import json
+import urllib.request
 import uuid
 import weakref
 from typing import Any
@@ -60,3 +62,20 @@ def _key(value: str) -> Any:
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     return DynamoType({"S": value})
+
+
+def test_the_dashboard_answers_for_one_service(moto_endpoint: str) -> None:
+    """``/moto-api/data.json?service=ses``: SES's part of the whole dashboard, alone (what ``sent_emails`` reads)."""
+    ses = boto3.client("ses", endpoint_url=moto_endpoint, region_name=REGION)
+    ses.verify_email_identity(EmailAddress="from@example.org")
+    ses.send_email(
+        Source="from@example.org",
+        Destination={"ToAddresses": [f"{uuid.uuid4().hex[:8]}@example.org"]},
+        Message={"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "b"}}},
+    )
+    with urllib.request.urlopen(f"{moto_endpoint}/moto-api/data.json") as resp:
+        everything = json.load(resp)
+    with urllib.request.urlopen(f"{moto_endpoint}/moto-api/data.json?service=ses") as resp:
+        only = json.load(resp)
+    assert list(only) == ["ses"] and len(everything) > 1
+    assert only["ses"] == everything["ses"] and only["ses"]["Message"]
