@@ -6,11 +6,18 @@ combined with a seeded RNG so that 1M rows generate in seconds).
 
 from __future__ import annotations
 
+import io
+import os
 import random
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from bench.harness import Report
@@ -182,8 +189,61 @@ def _validation_rates(data: list[bytes]) -> tuple[float, float]:
     return rates["plain"], rates["model"]
 
 
+# Run in a fresh interpreter inside a checkout (this one or an earlier commit's): CPU seconds of the import core.
+_CHILD = """
+import sys, time
+from bench.bench_imports_core import core_import, generated_csv
+from services.imports.matching import InMemoryMatchIndex
+data = list(generated_csv(int(sys.argv[1])))
+start = time.process_time()
+counts = core_import(iter(data), InMemoryMatchIndex())
+print(counts["rows"] / (time.process_time() - start))
+"""
+
+
+def _rate_in(tree: str, rows: int) -> float:
+    env = {**os.environ, "PYTHONPATH": tree}
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(rows)], cwd=tree, env=env, check=True,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    return float(out.strip().splitlines()[-1])
+
+
+def _listed(rates: list[float]) -> str:
+    return ", ".join(f"{r:,.0f}" for r in rates)
+
+
+def against_commit(report: Report, revision: str, sizes: tuple[int, ...], runs: int = 3) -> None:
+    """The import core of this checkout against ``revision`` (``BENCH_BASELINE``: a commit, or a directory with an
+    earlier tree) in the same run: each in its own interpreter, alternating, best CPU-time rate of ``runs`` each
+    (the machine is shared: CPU time, not wall)."""
+    here = str(Path(__file__).resolve().parent.parent)
+    with tempfile.TemporaryDirectory() as tmp:
+        old = revision  # a directory holding the earlier tree, or a commit to take it from
+        if not Path(revision).is_dir():
+            archive = subprocess.run(["git", "-C", here, "archive", revision], check=True, capture_output=True).stdout
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                tar.extractall(tmp, filter="data")
+            old = tmp
+        for rows in sizes:
+            new_rates, old_rates = [], []
+            for _ in range(runs):
+                new_rates.append(_rate_in(here, rows))
+                old_rates.append(_rate_in(old, rows))
+            report.add(
+                f"import core, {rows:,} rows, against {revision}",
+                max(new_rates),
+                "rows/s",
+                baseline=f"the same at {revision}",
+                baseline_value=max(old_rates),
+                note=f"CPU time, best of {runs} alternating runs each; this: {_listed(new_rates)}; "
+                f"{revision}: {_listed(old_rates)}",
+            )
+
+
 def run(report: Report, quick: bool) -> None:
     sizes = (10_000, 30_000) if quick else (10_000, 100_000)
+    if revision := os.environ.get("BENCH_BASELINE"):
+        against_commit(report, revision, sizes[-1:])
     plain, model = _validation_rates(list(generated_csv(30_000 if quick else 100_000)))
     report.add(
         "row validation alone, plain path",

@@ -13,12 +13,17 @@ the schedule, not N imports and 2N API calls).
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import botocore.client
 
 from bench.harness import Report
 from infra.demo import ADMIN, call
@@ -28,6 +33,7 @@ from tests.integration.contacts.cases.seed import seed_planned_cases
 from tests.unit.notifications.samples import debtor_message
 
 SENDER = "no-reply@finview.example"
+PROBES = ("GetSendQuota", "GetQueueAttributes")  # the bench's own progress checks, not the chain's calls
 
 
 def _sent(stack: LocalStack) -> int:
@@ -40,6 +46,53 @@ def _sent(stack: LocalStack) -> int:
         aws_secret_access_key="local",
     )
     return int(ses.get_send_quota()["SentLast24Hours"])
+
+
+def _who() -> str:
+    """Which part of the chain makes a call, by the thread it runs on: the dispatcher runs each consumer copy on
+    ``invoke-<function>`` and polls on ``dispatch-…``; the schedule runs on the bench's thread and its pool."""
+    name = threading.current_thread().name
+    if name.startswith("invoke-"):
+        return name.removeprefix("invoke-")
+    if name == "dispatch-bus-tap":
+        return "local-only bus tap (not in AWS)"
+    if name.startswith("dispatch-"):
+        return "dispatcher (event source mapping)"
+    return "contacts reminder schedule"
+
+
+@contextmanager
+def counting_calls() -> Iterator[Counter[tuple[str, str]]]:
+    """Every AWS call made in this process (the functions; moto serves them in its own process), by who made it
+    and which operation: a botocore hook on every client, whatever session built it."""
+    calls: Counter[tuple[str, str]] = Counter()
+    lock = threading.Lock()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counted(self: Any, operation_name: str, api_params: Any) -> Any:
+        probe = threading.current_thread() is threading.main_thread() and operation_name in PROBES
+        if not probe:
+            with lock:
+                calls[(_who(), f"{self.meta.service_model.service_name}.{operation_name}")] += 1
+        return original(self, operation_name, api_params)
+
+    botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+def breakdown(calls: Counter[tuple[str, str]], n: int) -> str:
+    """Calls per reminder, by part of the chain and operation (a markdown list)."""
+    by_who: dict[str, Counter[str]] = {}
+    for (who, op), count in calls.items():
+        by_who.setdefault(who, Counter())[op] += count
+    lines = []
+    for who, ops in sorted(by_who.items(), key=lambda kv: -sum(kv[1].values())):
+        detail = ", ".join(f"{op} {c / n:.2f}" for op, c in ops.most_common())
+        lines.append(f"- {who}: {sum(ops.values()) / n:.2f} ({detail})")
+    return "\n".join(lines)
 
 
 def run(report: Report, quick: bool) -> None:
@@ -66,18 +119,22 @@ def run(report: Report, quick: bool) -> None:
         assert stack.dispatcher is not None
         schedule = stack.function("contacts", "on_reminder_schedule")
         before = _sent(stack)
-        t0 = time.perf_counter()
-        first: dict[str, Any] = stack.dispatcher.fire(schedule)
-        scheduled = time.perf_counter() - t0
-        deadline = t0 + 3600
-        while _sent(stack) - before < n and time.perf_counter() < deadline:
-            time.sleep(0.5)
-        total = time.perf_counter() - t0
-        delivered = _sent(stack) - before
+        with counting_calls() as calls:
+            t0 = time.perf_counter()
+            first: dict[str, Any] = stack.dispatcher.fire(schedule)
+            scheduled = time.perf_counter() - t0
+            deadline = t0 + 3600
+            while _sent(stack) - before < n and time.perf_counter() < deadline:
+                time.sleep(0.5)
+            total = time.perf_counter() - t0
+            delivered = _sent(stack) - before
+            stack.wait_idle(timeout=120)  # the outcomes and contacts' read model of the last ones
         second: dict[str, Any] = stack.dispatcher.fire(schedule)
         stack.wait_idle(timeout=120)
         extra = _sent(stack) - before - delivered
 
+    print(f"  AWS calls per reminder:\n{breakdown(calls, n)}", flush=True)
+    everything = sum(calls.values())
     note = f"n={n}; schedule requested {first['requested']}, failed {first['failed']}; SES recorded {delivered}"
     report.add(
         "reminders delivered per second (schedule → bus → notifications → SES)",
@@ -94,6 +151,12 @@ def run(report: Report, quick: bool) -> None:
         baseline="bare SES SendEmail, one thread",
         baseline_value=baseline,
         note=f"{scheduled:.1f} s for the contacts function alone (8 threads over 16 plan shards)",
+    )
+    report.add(
+        "AWS calls per reminder end to end (every function, and the dispatcher's SQS calls)",
+        everything / n,
+        "calls",
+        note="the breakdown by function and operation is printed above the table",
     )
     report.add(
         "second firing the same day: reminders requested",

@@ -6,6 +6,8 @@ finview enrich --now       fire the enrichment schedule against the running stac
 finview release [--at T]   fire the schedule that releases deferred contacts (as of T)
 finview erase [--at T]     fire the daily erasure job (GDPR Art. 17) as of T
 finview expire [--at T]    delete what DynamoDB TTL would have deleted by T (moto runs no TTL)
+finview backfill [--stage S]   the one-off migrations of records written before a person's match keys and messages
+                           were linked to them (once per stage; resumable; --stage: AWS, else the local stack)
 finview template [--out]   render the SAM template and code folders for AWS
 finview import FILE --client ID   drop a file for a client into the running stack and follow the import
 """
@@ -184,6 +186,28 @@ def cmd_expire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """The one-off migrations (services.imports.backfill, services.notifications.backfill) on a stage's tables,
+    each until it is finished; a run stopped half-way goes on where it was (resumable)."""
+    from infra.definition import Names
+    from services.imports.backfill import backfill_key_records
+    from services.notifications.backfill import backfill_owner_links
+
+    if args.stage is None:
+        stack = _attach()
+        assert stack.provisioned
+        names = stack.provisioned.names
+    else:
+        names = Names(args.stage)  # AWS: credentials and region from the environment
+    for logical, migrate in (("imports", backfill_key_records), ("notifications", backfill_owner_links)):
+        while True:
+            state = migrate(names.table(logical), budget_seconds=args.budget)
+            print(json.dumps({"table": names.table(logical), **state}, default=str))
+            if state["finished"]:
+                break
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Upload FILE to the running stack's drop bucket under the client's folder, follow the job, print the report."""
     import time
@@ -262,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     expire = sub.add_parser("expire", help="delete what DynamoDB TTL would have deleted (running stack)")
     expire.add_argument("--at", help="as of this time (ISO 8601 with offset), default now")
     expire.set_defaults(func=cmd_expire)
+    backfill = sub.add_parser("backfill", help="link match keys and messages written before to their person")
+    backfill.add_argument("--stage", help="a deployed stage (AWS credentials from the environment)")
+    backfill.add_argument("--budget", type=float, default=60, help="seconds per run before its progress is printed")
+    backfill.set_defaults(func=cmd_backfill)
     imp = sub.add_parser("import", help="drop a file for a client into the running stack and follow the import")
     imp.add_argument("file")
     imp.add_argument("--client", required=True, help="the client id (the drop folder)")

@@ -55,6 +55,9 @@ EXPIRY_LAG_DAYS = 2
 EVENT_ARCHIVE_DAYS = 7
 # A client's file, its staged rows and its rejected rows: the import report is read within days.
 IMPORT_FILE_DAYS = 21
+# DynamoDB's point-in-time recovery keeps every table's past for this long (AWS's default is 35 days): an erased
+# person stays restorable that long. Two weeks to notice a bad write; after a restore, erasures are run again.
+TABLE_RECOVERY_DAYS = 14
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,9 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
     ("contacts", "publish_outbox"): (*_own_table("contacts", *SWEEP, index=False), PUBLISH),
     ("enrichment", "publish_outbox"): (*_own_table("enrichment", *SWEEP, index=False), PUBLISH),
     ("contacts", "app"): (
-        # Its records, idempotency keys and outbox rows (flushed: published, then deleted in a batch).
-        *_own_table("contacts", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem"),
+        # Its records, idempotency keys and outbox rows (flushed: published, then deleted in a batch); the case list
+        # reads its owners' restriction flags in a batch (GDPR Art. 18).
+        *_own_table("contacts", *TABLE_READ, *TABLE_WRITE, *BATCH),
         PUBLISH,
         # Presigned uploads and downloads act with the function's rights; HeadObject needs GetObject.
         Grant(("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), "objects", "attachments"),

@@ -21,6 +21,7 @@ from infra.definition import (
     ALL_EVENTS_PATTERN,
     EVENT_ARCHIVE_DAYS,
     STACK,
+    TABLE_RECOVERY_DAYS,
     Bucket,
     Function,
     Parameter,
@@ -213,7 +214,10 @@ def _table(t: Table) -> dict[str, Any]:
         "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in attrs],
         "KeySchema": [{"AttributeName": t.pk, "KeyType": "HASH"}, {"AttributeName": t.sk, "KeyType": "RANGE"}],
         "TimeToLiveSpecification": {"AttributeName": t.ttl_attribute, "Enabled": True},
-        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "PointInTimeRecoverySpecification": {
+            "PointInTimeRecoveryEnabled": True,
+            "RecoveryPeriodInDays": TABLE_RECOVERY_DAYS,  # an erased person's data in the backups: within the month
+        },
         "SSESpecification": {"SSEEnabled": True},
     }
     if t.indexes:

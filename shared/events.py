@@ -682,6 +682,11 @@ class SubjectAccessRequested(Event):
     case_owner_id: str
     case_ids: list[str]
     import_ids: list[str] = Field(default_factory=list, description="the imports that created or changed the person")
+    contact_event_ids: list[str] = Field(
+        default_factory=list,
+        description="the ContactActionRequested events of the person's contacts: notifications finds by them what it "
+        "recorded before it linked each delivery to the person",
+    )
 
 
 class SubjectAccessAnswer(BaseModel):
@@ -731,6 +736,7 @@ class SubjectErasureRequested(Event):
     case_owner_id: str
     case_ids: list[str]
     import_ids: list[str] = Field(default_factory=list)
+    contact_event_ids: list[str] = Field(default_factory=list, description="as in SubjectAccessRequested")
 
 
 class SubjectErasureAnswer(BaseModel):

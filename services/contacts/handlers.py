@@ -59,9 +59,10 @@ on_bus_events = bus_consumer(
         # conditional, deterministically keyed writes: a redelivery may run them again (no idempotency record)
         CaseFileImported: rerunnable(cases.on_case_file_imported),
         EnrichmentResultFound: cases.on_enrichment_result,
-        MessageSent: _both(case_messages.on_message_sent, art14.contacted),
-        MessageDelivered: case_messages.on_outcome,
-        MessageFailed: case_messages.on_outcome,
+        # upserts whose status only moves forward, and a first contact set once: a redelivery may run them again
+        MessageSent: rerunnable(_both(case_messages.on_message_sent, art14.contacted)),
+        MessageDelivered: rerunnable(case_messages.on_outcome),
+        MessageFailed: rerunnable(case_messages.on_outcome),
         MessageBounced: _both(case_messages.on_outcome, policy.on_message_bounced),
         MessageComplained: _both(case_messages.on_outcome, policy.on_message_complained),
         SmsFailed: _both(case_messages.on_outcome, policy.on_sms_failed),

@@ -33,7 +33,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Protocol
 
 from rapidfuzz.distance import JaroWinkler
@@ -121,8 +121,9 @@ class OwnerProfile:
 
     def copy(self) -> OwnerProfile:
         return OwnerProfile(
-            self.case_owner_id, self.origin, self.merged_into, **{f: dict(getattr(self, f)) for f in PROFILE_FIELDS}
-        )
+            self.case_owner_id, self.origin, self.merged_into, self.identities.copy(), self.emails.copy(),
+            self.phones.copy(), self.birth_dates.copy(), self.addresses.copy(), self.refs.copy(),
+        )  # fmt: skip
 
     @classmethod
     def first_seen(cls, case_owner_id: str, tag: str, f: RowFeatures) -> OwnerProfile:
@@ -281,10 +282,14 @@ def _name_level(a: str, b: str, close: float, alike: float, initials: bool) -> s
     return "different"
 
 
+# Names repeat a lot in a client's data (a few thousand given names, tens of thousands of family names), so the
+# level of a pair of folded names is computed once: the comparison features per distinct pair.
+@lru_cache(maxsize=1 << 16)
 def _family_level(a: str, b: str) -> str | None:
     return _name_level(a, b, 0.92, 0.88, initials=False)
 
 
+@lru_cache(maxsize=1 << 16)
 def _given_level(a: str, b: str) -> str | None:
     if a and b and a != b and _gendered_pair(a, b):
         return "different"  # Nicole and Nicola, Peter and Petra: a couple, not a typo
@@ -334,14 +339,21 @@ def _postcode_level(a: str, b: str) -> str:
     return "different"
 
 
+@lru_cache(maxsize=1 << 16)
+def _address_parts(address: str) -> tuple[str, str, str, list[str]]:
+    """Country, postcode, street name (letters only) and house numbers of an address key, split once."""
+    country, postcode, street = address.split("|", 2)
+    return country, postcode, _DIGITS.sub("", street).replace(" ", ""), _DIGITS.findall(street)
+
+
 def _address_level(a: str, b: str) -> str:
     """Street name (letters), house number and postcode; one of them off still says a lot."""
-    country_a, postcode_a, street_a = a.split("|", 2)
-    country_b, postcode_b, street_b = b.split("|", 2)
+    if a == b:
+        return "same"
+    country_a, postcode_a, name_a, numbers_a = _address_parts(a)
+    country_b, postcode_b, name_b, numbers_b = _address_parts(b)
     if country_a != country_b:
         return "different"
-    name_a, name_b = _DIGITS.sub("", street_a).replace(" ", ""), _DIGITS.sub("", street_b).replace(" ", "")
-    numbers_a, numbers_b = _DIGITS.findall(street_a), _DIGITS.findall(street_b)
     street = name_a == name_b or JaroWinkler.similarity(name_a, name_b) >= 0.92
     street_alike = street or JaroWinkler.similarity(name_a, name_b) >= 0.85
     number = numbers_a == numbers_b or not numbers_a or not numbers_b
@@ -465,6 +477,23 @@ def rule_of(c: Comparison) -> str:
     return "model:" + "+".join([names, *sorted(agreeing)])
 
 
+class _Hidden:
+    """Entries a batch must not see: those its own rows (row ≥ the batch's first row) added in an earlier, crashed
+    run. Tags are ``<import_id>#<row, 9 digits>``, so this is a prefix test and one string comparison."""
+
+    def __init__(self, import_id: str, batch_start: int) -> None:
+        self.prefix, self.cutoff = f"{import_id}#", tag_for(import_id, batch_start)
+
+    def __call__(self, tag: str) -> bool:
+        return tag >= self.cutoff and tag.startswith(self.prefix)
+
+    def drop(self, tagged: dict[str, str]) -> dict[str, str]:
+        """``tagged`` without hidden entries (the same dict when there is none: the usual case)."""
+        if any(t >= self.cutoff and t.startswith(self.prefix) for t in tagged.values()):
+            return {v: t for v, t in tagged.items() if not self(t)}
+        return tagged
+
+
 class Matcher:
     """Matches the rows of one import, batch by batch, against one client's index.
 
@@ -479,31 +508,26 @@ class Matcher:
         self._dirty_keys: set[str] = set()
         self._dirty_profiles: set[str] = set()
 
-    def _visible(self, tag: str, batch_start: int) -> bool:
-        mine, _, row = tag.partition("#")
-        return mine != self.import_id or int(row) < batch_start
-
     def match_batch(self, lines: list[tuple[int, DebtorLine]]) -> list[Decision]:
         if not lines:
             return []
-        start = lines[0][0]
+        hidden = _Hidden(self.import_id, lines[0][0])
         features = [(row, RowFeatures.of(line)) for row, line in lines]
         wanted = {k for _, f in features for k in f.keys} - self._keys.keys()
         for key, owners in self.index.get_keys(wanted).items():
-            self._keys[key] = {o: t for o, t in owners.items() if self._visible(t, start)}
-        candidates = {o for _, f in features for k in f.keys for o in self._keys.get(k, {})}
-        self._load(candidates, start)
+            self._keys[key] = hidden.drop(owners)
+        candidates = {o for _, f in features for k in f.keys for o in self._keys.get(k, ())}
+        self._load(candidates, hidden)
         # A case owner merged into another (an accepted review) is found through its keys; matches go to the
         # surviving one, whose profile holds both identities.
-        self._load({p.merged_into for p in self._profiles.values() if p.merged_into}, start)
+        self._load({p.merged_into for p in self._profiles.values() if p.merged_into}, hidden)
         return [self._decide(row, f) for row, f in features]
 
-    def _load(self, owner_ids: set[str], start: int) -> None:
+    def _load(self, owner_ids: set[str], hidden: _Hidden) -> None:
         for owner_id, profile in self.index.get_profiles(owner_ids - self._profiles.keys()).items():
-            if self._visible(profile.origin, start):
+            if not hidden(profile.origin):
                 for name in PROFILE_FIELDS:
-                    values = getattr(profile, name)
-                    setattr(profile, name, {v: t for v, t in values.items() if self._visible(t, start)})
+                    setattr(profile, name, hidden.drop(getattr(profile, name)))
                 self._profiles[owner_id] = profile
 
     def _candidates(self, keys: tuple[str, ...]) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Literal
 
 from babel import Locale
 from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, DOT_ATOM_TEXT, EMAIL_MAX_LENGTH
 
 from shared import phones
 from shared.text import INVISIBLE
@@ -42,9 +43,10 @@ def clean_text(value: str) -> str:
 
     A value without a single letter or digit (only invisible characters, a lone dash) is empty.
     """
-    if not value.isprintable():
-        value = _INVISIBLE.sub("", _ESCAPES.sub("", value))
-    text = _SPACES.sub(" ", value).strip()
+    if value.isprintable():  # the ordinary cell: no whitespace but the ASCII space
+        text = (_SPACES.sub(" ", value) if "  " in value else value).strip()
+    else:
+        text = _SPACES.sub(" ", _INVISIBLE.sub("", _ESCAPES.sub("", value))).strip()
     if text and not text[0].isalnum() and not any(ch.isalnum() for ch in text):
         return ""
     return text
@@ -66,6 +68,8 @@ def fold(value: str) -> str:
 
     German umlauts become their two-letter spelling first so that Müller and Mueller fold alike.
     """
+    if value.isascii():  # nothing to translate or decompose, and casefold is lower
+        return _NON_ALNUM.sub(" ", value.lower()).strip()
     text = value.translate(_GERMAN)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
@@ -74,7 +78,12 @@ def fold(value: str) -> str:
 
 def name_tokens(*parts: str | None) -> tuple[str, ...]:
     """Sorted folded tokens of a person's name: the same whichever column the first/last name landed in."""
-    return tuple(sorted(t for p in parts if p for t in fold(p).split()))
+    tokens: list[str] = []
+    for part in parts:
+        if part:
+            tokens += fold(part).split()
+    tokens.sort()
+    return tuple(tokens)
 
 
 # ---- amounts ----------------------------------------------------------------------------------------------
@@ -197,14 +206,45 @@ def detect_date_format(values: Iterable[str], setting: DateFormat = "auto") -> D
 # ---- e-mail and phone -------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=65536)
 def normalise_email(value: str) -> str:
-    """Syntax check only (no DNS lookups); returns the normalised address with a lower-cased domain."""
+    """Syntax check only (no DNS lookups); returns the normalised address with a lower-cased domain.
+
+    Nearly every address is ``<ASCII dot-atom>@<a domain seen before>``: its local part is checked with
+    email_validator's own dot-atom expression (such a local part comes back unchanged) and its domain with the
+    library's verdict on that domain, cached per distinct domain. Everything else (quotes, display names,
+    international local parts, anything too long, an invalid domain) goes to ``validate_email`` whole, which
+    alone words the problems. A property test holds both ways to the same result."""
+    local, at, domain = value.strip().rpartition("@")
+    if at and _PLAIN_DOMAIN.fullmatch(domain) and local.isascii() and DOT_ATOM_TEXT.match(local):
+        known = _domain(domain)
+        fits = known is not None and len(local) + 1 + known[1] <= EMAIL_MAX_LENGTH
+        if known is not None and fits and local.lower() not in CASE_INSENSITIVE_MAILBOX_NAMES:
+            return f"{local}@{known[0]}"
+    return _email_by_library(value)
+
+
+@lru_cache(maxsize=65536)
+def _email_by_library(value: str) -> str:
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(f"{value!r} is not an e-mail address: {exc}") from None
     return str(result.normalized)
+
+
+_PLAIN_DOMAIN = re.compile(r"[A-Za-z0-9.-]+")
+
+
+@lru_cache(maxsize=4096)
+def _domain(domain: str) -> tuple[str, int] | None:
+    """email_validator's normalised form of a domain and the longest of its spellings (as sent, normalised,
+    IDNA ASCII) in UTF-8 bytes, for the length limit; None when the library refuses it."""
+    try:
+        result = validate_email(f"a@{domain}", check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    forms = (domain, result.domain, result.ascii_domain or result.domain)
+    return str(result.domain), max(len(f.encode()) for f in forms)
 
 
 def email_key(email: str) -> str:
@@ -247,6 +287,7 @@ POSTCODE_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
+@lru_cache(maxsize=4096)
 def normalise_country(value: str | None, default_country: str) -> str:
     if not value or not value.strip():
         return default_country.upper()
@@ -288,6 +329,7 @@ def normalise_language(value: str) -> str:
     return named
 
 
+@lru_cache(maxsize=65536)
 def normalise_postcode(value: str, country: str) -> str:
     """Upper-case, spacing normalised, checked against the country's format where we know it."""
     text = clean_text(value).upper()

@@ -443,13 +443,16 @@ class DynamoMatchIndex:
                 if owner not in before:
                     added.setdefault((owner, tag), []).append(k)
         # The records first: a key never holds an owner whose record is missing, even if the writes stop half-way.
-        batch_put(self._key_record(owner, tag, ks) for (owner, tag), ks in added.items())
+        batch_put(key_record(self.prefix, owner, tag, ks) for (owner, tag), ks in added.items())
         items: list[dict[str, Any]] = [{"PK": self.prefix + k, "SK": "KEY", "owners": dict(v)} for k, v in keys.items()]
         items += [{"PK": f"{self.prefix}owner#{o}", "SK": "PROFILE", **p.to_item()} for o, p in profiles.items()]
         batch_put(items)
         self._read.clear()  # the pipeline reads each batch's keys afresh (Matcher.forget): memory stays flat
 
-    def _key_record(self, owner: str, tag: str, keys: list[str]) -> dict[str, Any]:
-        ordered = sorted(keys)
-        digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:16]
-        return {"PK": f"{self.prefix}owner#{owner}", "SK": f"KEYS#{tag}#{digest}", "keys": ordered}
+
+def key_record(prefix: str, owner: str, tag: str, keys: list[str]) -> dict[str, Any]:
+    """The record of the match keys (of one client: ``prefix``) that the row ``tag`` added ``owner`` to; its key
+    is derived from its content, so writing it again changes nothing."""
+    ordered = sorted(keys)
+    digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:16]
+    return {"PK": f"{prefix}owner#{owner}", "SK": f"KEYS#{tag}#{digest}", "keys": ordered}

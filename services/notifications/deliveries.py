@@ -2,11 +2,14 @@
 
 Notifications never decides to write to a debtor; it renders the kind contacts asked for in the debtor's language,
 checks the recipient, sends through the channel's provider, records the message and publishes ``MessageSent``
-(or ``MessageFailed`` with the reason). A redelivered request finds its record and sends nothing more.
+(or ``MessageFailed`` with the reason). A redelivered request finds its record and sends nothing more; it
+announces the message again, with the same event id, in case the first delivery's announcement did not get out
+(the bus consumer publishes a batch's events after its records, so no idempotency record is needed here).
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +20,7 @@ from shared.events import ContactActionRequested, DebtorMessage, MessageFailed, 
 from shared.observability import logger
 
 log = logger("notifications")
+_NAMESPACE = uuid.UUID("0c6a3c52-93b1-4c8e-9f7d-1e2a4b5c6d7e")
 
 # Refusals no retry can fix: the message is recorded as failed with its reason, contacts is told.
 _REFUSALS: dict[type[Exception], str] = {
@@ -82,6 +86,7 @@ def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str 
         existing = message_records.get(message_id) or {}
         if existing.get("status") != "retrying":
             log.info("already delivered", extra={"message_id": message_id, "status": existing.get("status")})
+            _announce_again(event, existing)
             return None
         message_records.mark(message_id, "sending")
     try:
@@ -102,41 +107,60 @@ def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str 
         raise
     sent_at = datetime.now(UTC)
     status = "queued" if event.action in ("letter", "call") else "sent"
-    message_records.mark(
-        message_id,
-        status,
-        provider_message_id=sent.provider_message_id,
-        template=sent.template,
-        language=sent.language,
-        segments=sent.segments,
-        sent_at=sent_at.isoformat(),
-    )
+    message_records.mark(message_id, status, **sent_fields(sent, sent_at))
     # SES's configuration-set events and End User Messaging's carry our tag (the message id) and need no
     # pointer; the identity notifications and the SNS fallback (the local stack) only carry the provider's id.
     message_records.link_provider_id(sent.provider_message_id, message_id)
-    bus.publish(
-        [
-            MessageSent(
-                correlation_id=event.correlation_id,
-                message_id=message_id,
-                client_id=event.client_id,
-                case_id=event.case_id,
-                case_owner_id=event.case_owner_id,
-                contact_point_id=event.contact_point_id,
-                channel=event.action,
-                provider_message_id=sent.provider_message_id,
-                kind=message.kind,
-                recipient=recipient,
-                template=sent.template,
-                language=sent.language,
-                cause_event_id=event.event_id,
-                sent_at=sent_at,
-                segments=sent.segments,
-            )
-        ]
-    )
+    bus.publish([_sent(event, {**record, **sent_fields(sent, sent_at)})])
     log.info("message sent", extra={"message_id": message_id, "kind": message.kind, "channel": event.action})
     return message_id
+
+
+def sent_fields(sent: Sent, sent_at: datetime) -> dict[str, Any]:
+    return {
+        "provider_message_id": sent.provider_message_id,
+        "template": sent.template,
+        "language": sent.language,
+        "segments": sent.segments,
+        "sent_at": sent_at.isoformat(),
+    }
+
+
+def _event_id(message_id: str, what: str) -> str:
+    """An announcement's id, derived from the message: announcing it again gives the same event."""
+    return str(uuid.uuid5(_NAMESPACE, f"{message_id}|{what}"))
+
+
+def _sent(event: ContactActionRequested, record: dict[str, Any]) -> MessageSent:
+    segments = record.get("segments")
+    return MessageSent(
+        event_id=_event_id(str(record["message_id"]), "sent"),
+        correlation_id=event.correlation_id,
+        message_id=str(record["message_id"]),
+        client_id=event.client_id,
+        case_id=event.case_id,
+        case_owner_id=event.case_owner_id,
+        contact_point_id=event.contact_point_id,
+        channel=event.action,
+        provider_message_id=str(record["provider_message_id"]),
+        kind=str(record["kind"]),
+        recipient=str(record["recipient"]),
+        template=str(record["template"]),
+        language=str(record["language"]),
+        cause_event_id=event.event_id,
+        sent_at=datetime.fromisoformat(str(record["sent_at"])),
+        segments=int(segments) if segments is not None else None,
+    )
+
+
+def _announce_again(event: ContactActionRequested, record: dict[str, Any]) -> None:
+    """The announcement of a message this request already produced: sent (whatever became of it since), or
+    refused for good; a message still being sent is announced by the delivery sending it."""
+    if record.get("sent_at") and record.get("provider_message_id"):
+        bus.publish([_sent(event, record)])
+    elif record.get("status") == "failed" and record.get("reason_code"):
+        message_id = str(record["message_id"])
+        bus.publish([_failed(event, message_id, str(record["reason_code"]), str(record.get("reason", "")))])
 
 
 def _data(event: ContactActionRequested, message: DebtorMessage, message_id: str, outbox: Outbox) -> dict[str, Any]:
@@ -198,6 +222,7 @@ def _send(event: ContactActionRequested, message: DebtorMessage, message_id: str
 
 def _failed(event: ContactActionRequested, message_id: str, code: str, reason: str) -> MessageFailed:
     return MessageFailed(
+        event_id=_event_id(message_id, "failed"),
         correlation_id=event.correlation_id,
         message_id=message_id,
         case_id=event.case_id,

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from services.notifications import delivery_outcomes, settings, use_cases
-from shared.consumer import bus_consumer
+from shared.consumer import bus_consumer, rerunnable
 from shared.events import (
     ClientRegistered,
     ClientUserCreated,
@@ -31,7 +31,8 @@ on_bus_events = bus_consumer(
         ClientUserRightsChanged: use_cases.on_rights_changed,
         ImportCompleted: use_cases.on_import_finished,
         ImportFailed: use_cases.on_import_finished,
-        ContactActionRequested: use_cases.on_contact_action,
+        # claimed per message before anything is sent, announced again on a redelivery (deliveries.deliver)
+        ContactActionRequested: rerunnable(use_cases.on_contact_action),
         EnrichmentBudgetReached: use_cases.on_budget_reached,
         SubjectAccessRequested: use_cases.on_subject_access_requested,
         SubjectErasureRequested: use_cases.on_subject_erasure_requested,

@@ -85,18 +85,32 @@ def claim_delivery(cause_id: str, kind: str, recipient: str, correlation_id: str
     )
 
 
+def pointer(case_owner_id: str, cause_id: str, kind: str, recipient: str) -> dict[str, Any]:
+    """The item that makes a delivery findable by its debtor (on their partition, kept as long as the delivery)."""
+    return {
+        "PK": f"OWNER#{case_owner_id}",
+        "SK": f"DELIVERY#{cause_id}#{kind}#{recipient}",
+        "cause_id": cause_id,
+        "kind": kind,
+        "recipient": recipient,
+        "expiration": expiry.expires("message_records", datetime.now(UTC)),
+    }
+
+
 def link_delivery(case_owner_id: str, cause_id: str, kind: str, recipient: str) -> None:
     """A debtor's delivery, findable by the debtor (a data subject's request): a pointer on their partition."""
-    _table().put_item(
-        Item={
-            "PK": f"OWNER#{case_owner_id}",
-            "SK": f"DELIVERY#{cause_id}#{kind}#{recipient}",
-            "cause_id": cause_id,
-            "kind": kind,
-            "recipient": recipient,
-            "expiration": expiry.expires("message_records", datetime.now(UTC)),
-        }
-    )
+    _table().put_item(Item=pointer(case_owner_id, cause_id, kind, recipient))
+
+
+def link_deliveries_of(case_owner_id: str, cause_ids: list[str]) -> int:
+    """Deliveries of the debtor's contacts (``cause_ids``: the ContactActionRequested events) recorded before each was
+    linked to its debtor (``link_delivery``), linked now; returns how many were not linked yet."""
+    linked = 0
+    for cause_id in cause_ids:
+        for delivery in dynamo.query_all(_table(), KeyConditionExpression=Key("PK").eq(f"DELIVERY#{cause_id}")):
+            kind, _, recipient = str(delivery["SK"]).partition("#")
+            linked += dynamo.put_new(_table(), pointer(case_owner_id, cause_id, kind, recipient))
+    return linked
 
 
 def owner_deliveries(case_owner_id: str) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:

@@ -184,6 +184,7 @@ def on_contact_action(event: ContactActionRequested) -> None:
 def on_subject_access_requested(event: SubjectAccessRequested) -> None:
     """What notifications holds about the person (GDPR Art. 15): every message to them, with its channel, the
     address or number it went to, the template, and what became of it."""
+    repository.link_deliveries_of(event.case_owner_id, event.contact_event_ids)  # recorded before they were linked
     records = [subject_requests.without_keys(r) for r in message_records.of_case_owner(event.case_owner_id)]
     deliveries_ = [
         {**subject_requests.without_keys(pointer), **subject_requests.without_keys(delivery or {})}
@@ -196,6 +197,7 @@ def on_subject_access_requested(event: SubjectAccessRequested) -> None:
 def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
     """Erase what notifications holds about the person (GDPR Art. 17): every message to them, where it went, its
     delivery claim and, for a letter, the PDF."""
+    repository.link_deliveries_of(event.case_owner_id, event.contact_event_ids)  # recorded before they were linked
     records = message_records.of_case_owner(event.case_owner_id)
     letters = settings.outbox().letters_bucket
     files = sum(message_records.erase(r, letters) for r in records)

@@ -4,7 +4,8 @@ notifications' events. Contacts never reads notifications' table; notifications 
 (MessageDelivered, MessageBounced, MessageComplained, SmsFailed, MessageFailed, OptOutReceived).
 
 Events may arrive in any order (an outcome before its MessageSent): every write is an upsert of its own fields,
-and the status only moves forward (sent < delivered < bounced/failed < complained).
+and the status only moves forward (sent < delivered < bounced/failed < complained). So a redelivered event may
+simply run again: the consumer keeps no idempotency record for these (``shared.consumer.rerunnable``).
 """
 
 from __future__ import annotations
@@ -38,30 +39,32 @@ def _key(case_id: str, message_id: str) -> dict[str, str]:
 
 
 def _upsert(case_id: str, message_id: str, fields: dict[str, Any], status: str | None) -> None:
+    """Set ``fields`` and, if it moves the status forward, the status: one request when it does (the usual case:
+    a MessageSent, then its delivery), a second one for the fields alone when it does not (a late "delivered"
+    never hides a bounce or a complaint, and a redelivered event changes nothing)."""
     names = {f"#f{i}": k for i, k in enumerate(fields)}
     values: dict[str, Any] = {f":f{i}": v for i, v in enumerate(fields.values())}
     sets = [f"#f{i} = :f{i}" for i in range(len(fields))]
     table = store.table()
+    if status is not None:
+        try:
+            table.update_item(
+                Key=_key(case_id, message_id),
+                UpdateExpression="SET " + ", ".join([*sets, "#s = :s", "#r = :r"]),
+                ConditionExpression="attribute_not_exists(#r) OR #r < :r",
+                ExpressionAttributeNames={**names, "#s": "status", "#r": "status_rank"},
+                ExpressionAttributeValues={**values, ":s": status, ":r": RANK[status]},
+            )
+            return
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
     table.update_item(
         Key=_key(case_id, message_id),
         UpdateExpression="SET " + ", ".join(sets),
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
     )
-    if status is None:
-        return
-    # The status only moves forward: a late "delivered" never hides a bounce or a complaint.
-    try:
-        table.update_item(
-            Key=_key(case_id, message_id),
-            UpdateExpression="SET #s = :s, #r = :r",
-            ConditionExpression="attribute_not_exists(#r) OR #r < :r",
-            ExpressionAttributeNames={"#s": "status", "#r": "status_rank"},
-            ExpressionAttributeValues={":s": status, ":r": RANK[status]},
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
 
 
 def on_message_sent(event: MessageSent) -> None:

@@ -43,10 +43,12 @@ def request_contact(
     case: dict[str, Any] | None = None,
     client: ClientRules | None = None,
     flush: bool = True,
+    owner: cases_repository.OwnerRead | None = None,
 ) -> Outcome:
     """Ask the gate for one contact with the debtor of ``case_id`` (automatic: by the default point of the
-    channel's type). Returns the outcome; raises ``Refused`` for a refused manual request. ``case`` and
-    ``client``: what the caller read already; ``flush=False``: the caller publishes the outbox in batches."""
+    channel's type). Returns the outcome; raises ``Refused`` for a refused manual request. ``case``,
+    ``client`` and ``owner``: what the caller read already; ``flush=False``: the caller publishes the outbox in
+    batches."""
     return gate.request_contact(
         case_id,
         channel,
@@ -64,6 +66,7 @@ def request_contact(
         case=case,
         client=client,
         flush=flush,
+        owner=owner,
     )
 
 

@@ -47,11 +47,16 @@ def _debtor_name(owner: dict[str, Any]) -> str:
 
 
 def _postal_address(
-    case_owner_id: str, chosen_point_id: str | None = None, defaults: dict[str, str] | None = None
+    case_owner_id: str,
+    chosen_point_id: str | None = None,
+    defaults: dict[str, str] | None = None,
+    owner: repository.OwnerRead | None = None,
 ) -> tuple[PostalAddress | None, bool]:
     """The debtor's postal address (the point a collector chose for a letter, else ``preferred_address``) and
     whether enrichment found it (RDG §13a: the debtor must be told so). ``defaults``: the owner's default
-    pointers (type → id) when the caller read them already."""
+    pointers (type → id) when the caller read them already; ``owner``: the owner's partition, read already."""
+    if owner is not None:
+        return _postal_address_in(owner, chosen_point_id)
     if chosen_point_id is None:
         if defaults is not None:
             chosen_point_id = defaults.get("postal_address")
@@ -66,6 +71,25 @@ def _postal_address(
     points, _ = repository.list_contact_points(
         case_owner_id, include_invalid=False, point_type="postal_address", limit=50, start=None
     )
+    chosen = preferred_address(points)
+    if chosen is None or chosen.address is None:
+        return None, False
+    return chosen.address, chosen.source.startswith("enrichment")
+
+
+def _postal_address_in(owner: repository.OwnerRead, chosen_point_id: str | None) -> tuple[PostalAddress | None, bool]:
+    """``_postal_address`` from the owner's partition as read already: no request."""
+    chosen_point_id = chosen_point_id or owner.defaults.get("postal_address")
+    item = (
+        next((p for p in owner.points if p["contact_point_id"] == chosen_point_id), None) if chosen_point_id else None
+    )
+    if item is not None and item.get("valid", True) and item.get("type") == "postal_address":
+        if not item.get("address"):
+            return None, False
+        return PostalAddress.model_validate(item["address"]), str(item.get("source", "")).startswith("enrichment")
+    points = [
+        repository.to_point(p) for p in owner.points if p.get("type") == "postal_address" and p.get("valid") is True
+    ]
     chosen = preferred_address(points)
     if chosen is None or chosen.address is None:
         return None, False
@@ -147,9 +171,11 @@ def debtor_message(
     address_point_id: str | None = None,
     case_item: dict[str, Any] | None = None,
     defaults: dict[str, str] | None = None,
+    owner_read: repository.OwnerRead | None = None,
 ) -> tuple[dict[str, Any], DebtorMessage]:
     """The case item and the message of ``kind`` about it, with everything notifications needs to write it.
-    ``case_item`` and ``defaults`` (the owner's default pointers): what the caller read already."""
+    ``case_item``, ``defaults`` (the owner's default pointers) and ``owner_read`` (the owner's partition): what
+    the caller read already."""
     item: dict[str, Any] | None
     if case_item is not None:
         item = case_item
@@ -160,12 +186,15 @@ def debtor_message(
             raise NotFound("case", case_id)
         owner_id, client_id = str(pointer["case_owner_id"]), str(pointer["client_id"])
         item = repository.get_case_item(owner_id, case_id)
-    owner = repository.get_item(f"OWNER#{owner_id}", "PROFILE") or {}
+    if owner_read is not None:
+        owner = owner_read.profile or {}
+    else:
+        owner = repository.get_item(f"OWNER#{owner_id}", "PROFILE") or {}
     if item is None:
         raise NotFound("case", case_id)
     client, settings, sender = (lookups or ClientLookups()).of(client_id)
     item = {**item, **(case_changes or {})}
-    address, traced = _postal_address(owner_id, address_point_id, defaults)
+    address, traced = _postal_address(owner_id, address_point_id, defaults, owner_read)
     amount = _money(item, "amount", Decimal(0))
     message = DebtorMessage(
         kind=kind,
@@ -218,12 +247,14 @@ def request_message(
     case_item: dict[str, Any] | None = None,
     defaults: dict[str, str] | None = None,
     flush: bool = True,
+    owner: repository.OwnerRead | None = None,
 ) -> contact_requests.Outcome:
     """Build the templated message of ``kind`` and ask the gate for it (``contact_requests.request_contact``), on
     ``contact_point_id`` (a collector's choice) or the default point of the channel's type.
 
-    A schedule passes what it read already (``case_item``, the owner's ``defaults``, its ``lookups`` with the
-    clients' contact rules) and ``flush=False`` to publish the requests in batches."""
+    A schedule passes what it read already (``case_item``, the owner's ``defaults`` or whole partition
+    ``owner``, its ``lookups`` with the clients' contact rules) and ``flush=False`` to publish the requests in
+    batches."""
     item, message = debtor_message(
         case_id,
         kind,
@@ -234,6 +265,7 @@ def request_message(
         address_point_id=contact_point_id if channel == "letter" else None,
         case_item=case_item,
         defaults=defaults,
+        owner_read=owner,
     )
     client = None
     if lookups is not None:
@@ -251,4 +283,5 @@ def request_message(
         case=case_item,
         client=client,
         flush=flush,
+        owner=owner,
     )

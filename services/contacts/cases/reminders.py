@@ -6,10 +6,11 @@ and that the payments have not covered yet get one reminder each: a ``REMINDER#<
 first (put-if-absent), so a schedule that fires twice, or two runs at once, remind once. A reminder whose
 request failed gives its claim back, so the next run tries again.
 
-What the run reads once is passed on (the case item, the owner's default pointers, each client's settings and
-contact rules), and the requests' events are published in batches: each shard writes them into the outbox of its
-own cause with the gate's transaction and publishes every ``PUBLISH_EVERY`` (one PutEvents for ten reminders, as
-EventBridge takes ten entries a call); a run that dies between leaves them to the outbox sweeper.
+What the run reads is passed on: per case one Query of its owner's partition (the case, the contact points, the
+default pointers, the contact-policy items, the profile) for the message and the gate, and each client's settings
+and contact rules once per run. The requests' events are published in batches: each shard writes them into the
+outbox of its own cause with the gate's transaction and publishes every ``PUBLISH_EVERY`` (one PutEvents for ten
+reminders, as EventBridge takes ten entries a call); a run that dies between leaves them to the outbox sweeper.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def _channel(defaults: dict[str, str]) -> Channel | None:
 def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlation_id: str) -> int:
     """Request the reminders this case is due; the number requested (their events wait in the outbox)."""
     case_id, owner_id = str(index["case_id"]), str(index["case_owner_id"])
-    item = repository.get_case_item(owner_id, case_id)
+    owner = repository.read_owner(owner_id)  # the case, the points, the defaults, the policy: one Query
+    item = owner.case(case_id)
     if item is None or item.get("status") != "in_settlement":
         return 0
     requested = 0
@@ -94,8 +96,7 @@ def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlatio
         if not store.put_new(claim):
             run.count("already_reminded")
             continue
-        defaults = repository.defaults(owner_id)
-        channel = _channel(defaults)
+        channel = _channel(owner.defaults)
         try:
             if channel is None:
                 raise LookupError("the case owner has no default e-mail, phone or postal address")
@@ -109,7 +110,7 @@ def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlatio
                 instalment=instalment,
                 lookups=run.lookups,
                 case_item=item,
-                defaults=defaults,
+                owner=owner,
                 flush=False,
             )
         except Exception as error:  # one case's trouble must not stop the others' reminders

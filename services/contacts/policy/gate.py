@@ -193,9 +193,13 @@ def owner_points(case_owner_id: str) -> list[dict[str, Any]]:
     )
 
 
-def know(case: dict[str, Any], client: rules.ClientRules | None = None) -> Known:
+def know(
+    case: dict[str, Any], client: rules.ClientRules | None = None, owner: cases_repository.OwnerRead | None = None
+) -> Known:
+    """``owner``: the case owner's partition as the caller read it (one Query), else the points and the policy
+    items are read here."""
     owner_id = str(case["case_owner_id"])
-    points = owner_points(owner_id)
+    points = owner.points if owner is not None else owner_points(owner_id)
     address = next(
         (p["address"] for p in points if p["type"] == "postal_address" and p["valid"] and p.get("address")), None
     )
@@ -206,7 +210,8 @@ def know(case: dict[str, Any], client: rules.ClientRules | None = None) -> Known
     jurisdiction = rules.jurisdiction(location.country, location.region)
     client = client or client_rules(str(case["client_id"]), case.get("portfolio"))
     policy = rules.effective(rules.PRESETS[jurisdiction], client)
-    return Known(case, points, repository.owner_policy(owner_id), policy, jurisdiction, client)
+    wishes = repository.OwnerPolicy(owner.policy_items) if owner is not None else repository.owner_policy(owner_id)
+    return Known(case, points, wishes, policy, jurisdiction, client)
 
 
 # ---- the one entry point ------------------------------------------------------------------------------------
@@ -232,12 +237,14 @@ def request_contact(
     case: dict[str, Any] | None = None,
     client: rules.ClientRules | None = None,
     flush: bool = True,
+    owner: cases_repository.OwnerRead | None = None,
 ) -> Outcome:
     """Decide one contact with the debtor of ``case_id`` and, if allowed, record it and publish it.
 
     Every message to a debtor passes here (the collector's actions, automatic workflow steps, reminders and
     closing e-mails). ``deferred``: the stored record of a deferred contact the schedule is releasing. ``case``
-    and ``client`` (the client's rules): what a caller read already. ``flush=False``: the event stays in the
+    and ``client`` (the client's rules), ``owner`` (the case owner's partition): what a caller read already, used
+    for the first decision (a lost race reads again). ``flush=False``: the event stays in the
     outbox of the current cause for the caller to publish with others (one PutEvents for up to ten).
     """
     if debtor_message is not None and message_kind == "contact_request":
@@ -254,7 +261,7 @@ def request_contact(
         case = case_of(case_id) if case_id != rules.ANY_CASE else owner_as_case(str(case_owner_id))
     for attempt in range(MAX_ATTEMPTS):
         at = at_time or now()
-        known = know(case, client)
+        known = know(case, client, owner if attempt == 0 else None)
         item = known.point(channel, contact_point_id)
         facts, zones_ = known.facts(item), known.zones_of(item)
         request = rules.Request(channel, case_id, automatic, at, message_kind, retry_of)

@@ -233,6 +233,7 @@ def _start(record: dict[str, Any], at: datetime) -> bool:
         case_owner_id=owner_id,
         case_ids=case_ids,
         import_ids=import_ids,
+        contact_event_ids=subject_access.contact_event_ids(owner_id, case_ids),
     )
     tx = Tx().update(
         subject_access.request_key(request_id),

@@ -93,3 +93,39 @@ def test_erasure_removes_the_person_from_the_keys_of_every_name_variant(
     # A new file with the person does not re-link: it starts a new case owner.
     (again,) = _import("import-4", line(first_name="Erica", last_name="Mustermann", **ERIKA))
     assert again != erika
+
+
+def test_keys_written_before_they_were_recorded_are_recorded_by_the_migration(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.imports import backfill
+    from services.imports.matching import OwnerProfile
+
+    client, owner, other = "client-legacy", "owner-legacy", "owner-other"
+    prefix = f"MATCH#{client}#"
+    legacy = {  # as matching wrote them before: the keys, no records
+        "email:erika@example.de": {owner: "import-0#2"},
+        "name:erika mustermann": {owner: "import-0#2"},
+        "name:erica mustermann": {owner: "import-0#7"},  # a variant the profile does not keep
+        "phone:+49301234567": {owner: "import-0#2", other: "import-0#9"},
+    }
+    repository.batch_put({"PK": prefix + k, "SK": "KEY", "owners": v} for k, v in legacy.items())
+    profile = OwnerProfile(owner, "import-0#2", identities={"erika|mustermann": "import-0#2"})
+    repository.DynamoMatchIndex(client).put({}, {owner: profile})
+    assert repository.owner_match_keys(client, owner) == set()
+
+    table = aws.names.table("imports")
+    runs = [backfill.backfill_key_records(table, budget_seconds=0, page_items=2)]
+    while not runs[-1]["finished"]:
+        runs.append(backfill.backfill_key_records(table, budget_seconds=0, page_items=2))
+    assert len(runs) > 2 and runs[-1]["counts"]["keys_recorded"] >= 5
+    assert repository.owner_match_keys(client, owner) == set(legacy)
+    assert backfill.backfill_key_records(table)["finished"] is True  # again: nothing to do
+
+    monkeypatch.setattr(imports.bus, "publish", lambda events: None)
+    erase = SubjectErasureRequested(
+        correlation_id="c", request_id="r-legacy", client_id=client, case_owner_id=owner, case_ids=[]
+    )
+    imports.on_subject_erasure_requested(erase)
+    left = repository.DynamoMatchIndex(client).get_keys(legacy)
+    assert left == {"phone:+49301234567": {other: "import-0#9"}}

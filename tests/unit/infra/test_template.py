@@ -251,6 +251,8 @@ def test_copies_that_only_expire_are_gone_within_the_month_an_erasure_is_answere
             for kind in expiry.ONLY_EXPIRE
         },
     }
+    for key, table in ((k, r["Properties"]) for k, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"):
+        lifetimes[f"{key} backups"] = table["PointInTimeRecoverySpecification"]["RecoveryPeriodInDays"]
     for b in STACK.buckets:
         for rule in resources[bucket_id(b)]["Properties"]["LifecycleConfiguration"]["Rules"]:
             if "ExpirationInDays" in rule:  # then deleted for good as an old version
@@ -307,7 +309,8 @@ READ_WRITE = ("GetItem", "Query", "ConditionCheckItem", "PutItem", "UpdateItem",
 CONSUMER = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem")
 PUBLISH = {"Allow events:PutEvents on EventBus"}
 PINNED_POLICIES = {
-    "APIHandler": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem")
+    # BatchGetItem: the case list reads its owners' restriction flags (GDPR Art. 18).
+    "APIHandler": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem", "BatchGetItem")
     | PUBLISH
     | {f"Allow s3:{a} on ${{AttachmentsBucket}}/*" for a in ("GetObject", "PutObject", "DeleteObject")}
     | {"Allow s3:GetObject on ${ExportsBucket}/*"}  # presigns the link to a data subject's export

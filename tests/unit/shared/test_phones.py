@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from services.contacts.cases import domain as cases_domain
@@ -85,3 +87,74 @@ def test_a_national_form_without_a_country_and_an_unknown_country_are_told_apart
     with pytest.raises(Invalid) as unknown:
         cases_domain.check_value("phone", "030 1234567", "ZZ")
     assert (unknown.value.code, unknown.value.field) == ("invalid_country", "country")
+
+
+# ---- the ordinary spelling read without phonenumbers.parse: the same result as through it, always ----------------
+
+ALL_TYPES = tuple(
+    getattr(PhoneNumberType, name)
+    for name in ("FIXED_LINE", "MOBILE", "TOLL_FREE", "PREMIUM_RATE", "SHARED_COST", "VOIP", "PERSONAL_NUMBER",
+                 "PAGER", "UAN", "VOICEMAIL")
+)  # fmt: skip
+
+
+def _outcome(normalise: object, text: str, country: str | None) -> tuple[str, str]:
+    try:
+        return "ok", normalise(text, country)  # type: ignore[operator]
+    except phones.PhoneRefused as exc:
+        return exc.code, str(exc)
+
+
+def _spellings(number: phonenumbers.PhoneNumber, region: str) -> list[tuple[str, tuple[str | None, ...]]]:
+    """How clients write a number (national and international forms with the usual separators, squeezed, with 00
+    for +, the country code without +, one digit missing or one too many), each with the countries to read it in."""
+    national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    international = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    squeezed = "".join(ch for ch in national if ch.isdigit())
+    spelled_nationally = [national, squeezed, e164[1:], national.replace(" ", "/", 1), national.replace(" ", "-"),
+                          f"({squeezed[:3]}) {squeezed[3:]}", national[:-1], squeezed + "7", "0" + squeezed]
+    spelled_internationally = [international, e164, "00" + e164[1:], international.replace(" ", "."),
+                               phonenumbers.format_number(number, PhoneNumberFormat.RFC3966), e164[:-1], e164 + "7",
+                               "+0" + e164[1:]]  # fmt: skip
+    return [(t, (region,)) for t in spelled_nationally] + [(t, (None, "DE")) for t in spelled_internationally]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_the_plain_reading_agrees_with_phonenumbers_parse_on_every_regions_examples(region: str) -> None:
+    numbers = [n for t in ALL_TYPES if (n := phonenumbers.example_number_for_type(region, t)) is not None]
+    if (invalid := phonenumbers.invalid_example_number(region)) is not None:
+        numbers.append(invalid)
+    for number in numbers:
+        for text, countries in _spellings(number, region):
+            for country in countries:
+                assert _outcome(phones.normalise_phone, text, country) == _outcome(
+                    phones.normalise_by_library, text, country
+                ), (text, country)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.text(alphabet="0123456789 +()./-", min_size=1, max_size=20),
+    country=st.sampled_from(["DE", "FR", "GB", "AT", "CH", "IT", "US", "BR", "AR", "RU", "AU", "MX", None]),
+)
+def test_the_plain_reading_agrees_with_phonenumbers_parse_on_arbitrary_digits(text: str, country: str | None) -> None:
+    phones.normalise_phone.cache_clear()
+    assert _outcome(phones.normalise_phone, text, country) == _outcome(phones.normalise_by_library, text, country)
+
+
+def test_ordinary_numbers_are_read_without_phonenumbers_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    phones.normalise_phone.cache_clear()
+    monkeypatch.setattr(phones, "normalise_by_library", None)  # would fail if called
+    assert phones.normalise_phone("030 / 1234 5678", "DE") == "+493012345678"
+    assert phones.normalise_phone("0049 (0)30 12345678", "FR") == "+493012345678"
+    assert phones.normalise_phone("01 23 45 67 89", "FR") == "+33123456789"
+    assert phones.normalise_phone("020 7946 0018", "GB") == "+442079460018"
+    phones.normalise_phone.cache_clear()
+
+
+def test_a_country_without_dialling_code_is_refused_however_the_number_is_written() -> None:
+    for text in ("+49 30 12345678", "030 12345678", "0049 30 12345678"):
+        with pytest.raises(phones.PhoneRefused) as refused:
+            phones.normalise_phone(text, "XX")
+        assert refused.value.code == "phone_country"

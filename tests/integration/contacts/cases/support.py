@@ -68,12 +68,19 @@ def envelope(event: Event) -> dict[str, Any]:
     }
 
 
-def deliver(*events: Event) -> dict[str, Any]:
-    """One SQS batch with these events, to the contacts consumer exactly as Lambda calls it."""
+def deliver(*events: Event, receive_count: int | None = None) -> dict[str, Any]:
+    """One SQS batch with these events, to the contacts consumer exactly as Lambda calls it (with SQS's
+    ApproximateReceiveCount when given; without it the consumer treats each record as a possible retry)."""
     arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:finview-test-contacts-inbox"
+    attributes = {"ApproximateReceiveCount": str(receive_count)} if receive_count is not None else {}
     records = []
     for event in events:
-        message = {"Body": json.dumps(envelope(event)), "MessageId": str(uuid.uuid4()), "ReceiptHandle": "rh"}
+        message = {
+            "Body": json.dumps(envelope(event)),
+            "MessageId": str(uuid.uuid4()),
+            "ReceiptHandle": "rh",
+            "Attributes": attributes,
+        }
         records.append(sqs_record(message, arn, REGION))
     result: dict[str, Any] = handlers.on_bus_events(
         {"Records": records}, context_for(_function("on_bus_events"), REGION, "test")

@@ -7,9 +7,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from boto3.dynamodb.conditions import Key
+
 from infra.provision import Provisioned
+from services.contacts import store
 from services.contacts.cases import reminders, settlement
 from shared import aws as shared_aws
+from shared import outbox
 from tests.integration.contacts.cases.seed import seed_planned_cases
 from tests.integration.contacts.cases.support import Api
 
@@ -39,3 +44,71 @@ def test_twenty_five_reminders_of_one_shard_go_out_in_three_put_events(aws: Prov
     carrying = [c for c in calls if c]
     assert sorted(c for call in carrying for c in call) == sorted(ours)  # each reminder announced once
     assert len(carrying) <= 4, [len(c) for c in carrying]  # before: one PutEvents per reminder (25)
+
+
+def test_a_reminder_reads_its_case_owner_once_and_writes_its_claim_and_the_gates_transaction(
+    aws: Provisioned,
+) -> None:
+    """Per reminder: one Query of the case owner's partition (the case, the points, the default pointers, the
+    contact-policy items, the profile) for both the message and the gate, the claim, the gate's transaction.
+    The client's settings, sender and contact rules are read once for the run."""
+    from collections import Counter
+
+    from botocore.client import BaseClient
+
+    status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
+    assert status == 201
+    tag = uuid.uuid4().hex[:6]
+    keys = [f"{tag}-{i}" for i in range(10)]
+    seed_planned_cases(client["client_id"], keys, (TODAY + timedelta(days=3)).isoformat())
+    run = reminders.ReminderRun(TODAY)
+    counted: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def count(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        counted[operation] += 1
+        return original(self, operation, params)
+
+    with pytest.MonkeyPatch.context() as patch, outbox.cause(f"test-{tag}"):
+        patch.setattr(BaseClient, "_make_api_call", count)
+        for k in keys:
+            index = {"case_id": f"case-{k}", "case_owner_id": f"owner-{k}"}
+            assert reminders.remind_case(index, TODAY, run, "corr") == 1
+        once_per_run = dict(counted)
+        counted.clear()
+        index = {"case_id": f"case-{keys[0]}", "case_owner_id": f"owner-{keys[0]}"}
+        assert reminders.remind_case(index, TODAY, run, "corr") == 0  # the schedule fired twice
+        assert counted == {"Query": 1, "PutItem": 1}  # the owner read, the claim refused: nothing else
+        outbox.try_flush(store.table_name())
+    assert (run.requested, run.failed) == (10, [])
+    assert once_per_run["Query"] == 10 and once_per_run["PutItem"] == 10 and once_per_run["TransactWriteItems"] == 10
+    # the client, its settings, its business unit and its contact rules, read for the first reminder only
+    assert once_per_run["GetItem"] <= 5, once_per_run
+    assert sum(once_per_run.values()) == 10 * 3 + once_per_run["GetItem"], once_per_run
+
+
+def test_the_gate_still_decides_each_reminder_from_that_one_read(aws: Provisioned) -> None:
+    """A debtor who asked us to cease communication (a hold, read with the rest of the owner's partition) gets
+    no reminder: it is refused and recorded; the other debtors' reminders go out."""
+    api = Api()
+    status, client = api.call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
+    assert status == 201
+    tag = uuid.uuid4().hex[:6]
+    keys = [f"{tag}-{i}" for i in range(3)]
+    seed_planned_cases(client["client_id"], keys, (TODAY + timedelta(days=3)).isoformat())
+    hold = {"kind": "cease_communication", "reason": "the debtor's letter", "evidence": "scan-1"}
+    assert api.call("POST", f"/case-owners/owner-{keys[1]}/holds", hold)[0] == 201
+    run = reminders.ReminderRun(TODAY)
+    with outbox.cause(f"test-{tag}"):
+        requested = [
+            reminders.remind_case({"case_id": f"case-{k}", "case_owner_id": f"owner-{k}"}, TODAY, run, "corr")
+            for k in keys
+        ]
+        outbox.try_flush(store.table_name())
+    assert requested == [1, 0, 1]
+    assert (run.requested, run.held_back) == (2, 1)
+    [refused] = store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"CASE#case-{keys[1]}") & Key("SK").begins_with("ACTION#")
+    )
+    assert (refused["status"], refused["message_kind"]) == ("refused", "payment_plan_reminder")
+    assert refused["rule"] == "cease_communication"

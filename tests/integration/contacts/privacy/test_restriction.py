@@ -163,3 +163,36 @@ def test_enrichment_takes_a_due_case_out_when_the_restriction_arrives(aws: Provi
     (snapshot,) = _snapshots(aws)
     enrichment.on_case_owner_contacts_changed(CaseOwnerContactsChanged.model_validate(snapshot))
     assert enrichment_repository.cases_in_index(api.client_id, "due") == []
+
+
+def test_a_case_imported_while_the_restriction_is_set_stays_out_of_the_list(
+    aws: Provisioned, api: Agency, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race: the import reads the owner (not restricted yet), the restriction commits (hiding the cases it
+    read), then the import writes its new case with the list keys. The owner's flag decides at listing time."""
+    from services.contacts.cases import repository, use_cases
+
+    real_get_owner = repository.get_owner
+    raced: list[dict[str, Any]] = []
+
+    def read_then_restricted(case_owner_id: str) -> Any:
+        owner = real_get_owner(case_owner_id)
+        if not raced:  # the import's read; the agency restricts the person right after it
+            monkeypatch.setattr(use_cases.repository, "get_owner", real_get_owner)
+            raced.append(_restrict(api))
+        return owner
+
+    monkeypatch.setattr(use_cases.repository, "get_owner", read_then_restricted)
+    racing = imported(OWNER, client_id=api.client_id, case_ids=("case-de-race",), points=())
+    assert deliver(racing.model_copy(update={"matched_by": "email"})) == {"batchItemFailures": []}
+    (hold,) = raced
+    case_item = repository.get_case_item(OWNER, "case-de-race")
+    assert case_item is not None and "GSI1PK" in case_item  # written listed: the race happened
+
+    assert _listed(api) == [] == _listed(api, api.client_user)
+    status, owner_file = api.call("GET", f"/case-owners/{OWNER}")
+    assert status == 200 and sorted(c["restricted"] for c in owner_file["cases"]) == [True, True]  # and repaired
+    # Ending the restriction lists both again.
+    ended = api.call("POST", f"/case-owners/{OWNER}/holds/{hold['hold_id']}/end", {"reason": "address verified"})
+    assert ended[0] == 200, ended
+    assert sorted(_listed(api)) == [CASE, "case-de-race"]

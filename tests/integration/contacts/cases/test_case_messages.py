@@ -1,0 +1,100 @@
+"""The case's messages (read model) from notifications' events at reminder scale: a message sent and then
+delivered costs one update each and no idempotency record; redelivered events, or an outcome that overtook its
+MessageSent, never move the status back."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from boto3.dynamodb.conditions import Key
+from botocore.client import BaseClient
+
+from infra.provision import Provisioned
+from services.contacts import store
+from shared.events import MessageDelivered, MessageFailed, MessageSent
+from tests.integration.contacts.cases.support import deliver
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    counted: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def count(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        counted[operation] += 1
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", count)
+    yield counted
+
+
+def _events(case_id: str, message_id: str) -> tuple[MessageSent, MessageDelivered, MessageFailed]:
+    common: dict[str, Any] = {
+        "correlation_id": "c",
+        "message_id": message_id,
+        "client_id": "client-1",
+        "case_id": case_id,
+        "case_owner_id": f"owner-of-{case_id}",
+        "contact_point_id": "cp-1",
+        "channel": "email",
+        "provider_message_id": f"ses-{message_id}",
+    }
+    sent = MessageSent(
+        kind="payment_plan_reminder",
+        recipient="j@example.de",
+        template="de/payment_plan_reminder",
+        language="de",
+        cause_event_id="ev-1",
+        sent_at=datetime.now(UTC),
+        **common,
+    )
+    common.pop("client_id")
+    return sent, MessageDelivered(**common), MessageFailed(reason_code="invalid_recipient", reason="550", **common)
+
+
+def _message(case_id: str) -> dict[str, Any]:
+    [item] = store.query_all(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with("MSG#"))
+    return item
+
+
+def _idempotency_records() -> list[dict[str, Any]]:
+    return [i for i in store.table().scan()["Items"] if i["SK"] == "IDEMPOTENCY"]
+
+
+def test_sent_then_delivered_costs_one_update_each_and_no_idempotency_record(
+    aws: Provisioned, calls: Counter[str]
+) -> None:
+    cases = [f"case-{uuid.uuid4().hex[:8]}" for _ in range(5)]
+    events = [_events(c, f"msg-{c}") for c in cases]
+    assert deliver(*(sent for sent, _, _ in events), receive_count=1) == {"batchItemFailures": []}
+    assert deliver(*(delivered for _, delivered, _ in events), receive_count=1) == {"batchItemFailures": []}
+    # per MessageSent: the art. 14 items of its owner (one query) and the read model; per delivery: the read model
+    assert calls["UpdateItem"] == 10
+    assert calls["Query"] == 5
+    assert calls["PutItem"] == calls["GetItem"] == 0
+    assert _idempotency_records() == []
+    for case_id in cases:
+        item = _message(case_id)
+        assert (item["status"], item["template"], item["delivered_at"] is not None) == (
+            "delivered",
+            "de/payment_plan_reminder",
+            True,
+        )
+
+
+def test_redelivered_and_overtaking_events_never_move_the_status_back(aws: Provisioned) -> None:
+    case_id = f"case-{uuid.uuid4().hex[:8]}"
+    sent, delivered, failed = _events(case_id, "msg-1")
+    assert deliver(failed) == {"batchItemFailures": []}  # the failure overtook both
+    assert deliver(sent, delivered) == {"batchItemFailures": []}
+    assert deliver(sent, delivered, failed, receive_count=2) == {"batchItemFailures": []}  # all delivered again
+    item = _message(case_id)
+    assert (item["status"], item["status_rank"]) == ("failed", 3)
+    # the fields of the late events are still kept: the template of the MessageSent, the time of the delivery
+    assert item["template"] == "de/payment_plan_reminder" and item["delivered_at"] == delivered.occurred_at.isoformat()
+    assert item["outcome"] == "invalid_recipient: 550"
