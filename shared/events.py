@@ -737,6 +737,10 @@ class SubjectErasureRequested(Event):
     case_ids: list[str]
     import_ids: list[str] = Field(default_factory=list)
     contact_event_ids: list[str] = Field(default_factory=list, description="as in SubjectAccessRequested")
+    merged_case_owner_ids: list[str] = Field(
+        default_factory=list,
+        description="the case owners merged into this one (accepted match reviews): the same person's earlier files",
+    )
 
 
 class SubjectErasureAnswer(BaseModel):

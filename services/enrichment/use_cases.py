@@ -382,6 +382,8 @@ def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
     """Erase what enrichment holds about the person (GDPR Art. 17): its copy of the snapshot, the tracked cases,
     the searches and what the bureau found."""
     counts = repository.erase_subject(event.case_owner_id, event.case_ids)
+    for merged in event.merged_case_owner_ids:  # the same person's earlier files: their copies
+        counts = {k: counts.get(k, 0) + v for k, v in repository.erase_subject(merged, []).items()}
     bus.publish(
         [
             EnrichmentSubjectErasureCompleted(

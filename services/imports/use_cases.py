@@ -62,9 +62,12 @@ def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
     """Erase what imports holds about the person (GDPR Art. 17): the owner leaves every match key, so a new file
     does not silently link a row to them again; its match profile and staged rows go."""
     owner = event.case_owner_id
-    profile = repository.DynamoMatchIndex(event.client_id).get_profiles([owner]).get(owner)
-    rows = [r for import_id in event.import_ids for r in repository.owner_rows(import_id, owner)]
-    counts = repository.erase_owner(event.client_id, owner, profile_keys(profile) if profile else set(), rows)
+    counts: dict[str, int] = {}
+    for person in (owner, *event.merged_case_owner_ids):  # and the same person's earlier, merged case owners
+        profile = repository.DynamoMatchIndex(event.client_id).get_profiles([person]).get(person)
+        rows = [r for import_id in event.import_ids for r in repository.owner_rows(import_id, person)]
+        erased = repository.erase_owner(event.client_id, person, profile_keys(profile) if profile else set(), rows)
+        counts = {k: counts.get(k, 0) + v for k, v in erased.items()}
     bus.publish(
         [
             ImportsSubjectErasureCompleted(

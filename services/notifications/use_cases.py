@@ -198,7 +198,8 @@ def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
     """Erase what notifications holds about the person (GDPR Art. 17): every message to them, where it went, its
     delivery claim and, for a letter, the PDF."""
     repository.link_deliveries_of(event.case_owner_id, event.contact_event_ids)  # recorded before they were linked
-    records = message_records.of_case_owner(event.case_owner_id)
+    people = (event.case_owner_id, *event.merged_case_owner_ids)  # and the same person's earlier, merged files
+    records = [r for person in people for r in message_records.of_case_owner(person)]
     letters = settings.outbox().letters_bucket
     files = sum(message_records.erase(r, letters) for r in records)
     bus.publish(
@@ -212,7 +213,7 @@ def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
                 counts={
                     "messages": len(records),
                     "letter_files": files,
-                    "collector_messages": repository.erase_deliveries(event.case_owner_id),
+                    "collector_messages": sum(repository.erase_deliveries(person) for person in people),
                 },
             )
         ]
