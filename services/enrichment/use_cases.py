@@ -371,10 +371,11 @@ def on_case_owner_contacts_changed(event: CaseOwnerContactsChanged) -> None:
 def on_subject_access_requested(event: SubjectAccessRequested) -> None:
     """What enrichment holds about the person (GDPR Art. 15): its copy of the contacts snapshot, the tracked cases
     and every search with what the bureau found and what it cost."""
-    section = {
-        kind: [subject_requests.without_keys(i) for i in items]
-        for kind, items in repository.subject_data(event.case_owner_id, event.case_ids).items()
-    }
+    section: dict[str, list[dict[str, Any]]] = {}
+    for person in (event.case_owner_id, *event.merged_case_owner_ids):  # and the same person's earlier files
+        found = repository.subject_data(person, event.case_ids if person == event.case_owner_id else [])
+        for kind, items in found.items():
+            section.setdefault(kind, []).extend(subject_requests.without_keys(i) for i in items)
     bus.publish(subject_requests.answer(EnrichmentSubjectAccessCompleted, event, SERVICE, section))
 
 

@@ -221,35 +221,12 @@ def _import_ids(case_owner_id: str) -> list[str]:
     )
 
 
-MAX_MERGED = 100
-
-
-def _merged_into(case_owner_id: str) -> list[str]:
-    """The case owners merged into this one by accepted match reviews, and into those (their audit says so): the
-    same person's earlier files, whose tombstones, audit and traces in the other services go with the person."""
-    found: list[str] = []
-    queue = [case_owner_id]
-    while queue and len(found) < MAX_MERGED:
-        entries = store.query_all(
-            KeyConditionExpression=Key("PK").eq(f"OWNER#{queue.pop()}") & Key("SK").begins_with("AUDIT#"),
-            ConsistentRead=True,
-        )
-        for entry in entries:
-            merged = (entry.get("after") or {}).get("merged_case_owner_id")
-            if entry.get("action") == "case_owner.merged" and merged and str(merged) not in (*found, case_owner_id):
-                found.append(str(merged))
-                queue.append(str(merged))
-    return found
-
-
 def _start(record: dict[str, Any], at: datetime) -> bool:
     """Waiting → erasing, with SubjectErasureRequested in the same transaction (only one run starts it)."""
     owner_id, request_id = str(record["case_owner_id"]), str(record["request_id"])
     case_ids = sorted(str(c["case_id"]) for c in _cases(owner_id))
-    merged = _merged_into(owner_id)  # kept on the request: erasing strips the audit entries that name them
+    merged = subject_access.merged_into(owner_id)  # kept on the request: erasing strips the entries naming them
     import_ids = sorted({i for o in (owner_id, *merged) for i in _import_ids(o)})
-    contact_ids = subject_access.contact_event_ids(owner_id, case_ids)
-    contact_ids += [i for m in merged for i in subject_access.contact_event_ids(m, []) if i not in contact_ids]
     event = SubjectErasureRequested(
         correlation_id=f"erasure-{request_id}",
         request_id=request_id,
@@ -257,7 +234,7 @@ def _start(record: dict[str, Any], at: datetime) -> bool:
         case_owner_id=owner_id,
         case_ids=case_ids,
         import_ids=import_ids,
-        contact_event_ids=contact_ids[: subject_access.MAX_CONTACT_EVENT_IDS],
+        contact_event_ids=subject_access.contact_event_ids(owner_id, case_ids, merged),
         merged_case_owner_ids=merged,
     )
     tx = Tx().update(

@@ -6,7 +6,10 @@ and the consumers can run again without changing anything."""
 
 from __future__ import annotations
 
+import io
 import json
+import urllib.request
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -181,6 +184,18 @@ def test_the_same_person_s_earlier_merged_case_owner_goes_with_her(aws: Provisio
     _pump(aws)
     left_behind = ("musterfrau-alt", "musterfrau alt", "erika.alt@example.de")
     assert all(p in _everything(aws).lower() for p in left_behind)
+
+    # Her export holds the earlier file too, in every service.
+    export = api.call("POST", f"/case-owners/{OWNER}/data-export", {}).body
+    _pump(aws)
+    ready = api.call("GET", f"/data-requests/{export['request_id']}").body
+    assert ready["status"] == "ready", ready
+    with urllib.request.urlopen(ready["download_url"]) as answer:
+        sections = json.loads(zipfile.ZipFile(io.BytesIO(answer.read())).read("data.json"))["sections"]
+    assert {p.get("last_name") for p in sections["contacts"]["case_owner"]} >= {"Musterfrau-Alt"}
+    assert {p["case_owner_id"] for p in sections["imports"]["match_profile"]} == {OWNER, merged}
+    assert {c["subject"]["last_name"] for c in sections["enrichment"]["contacts_copy"]} == {"Muster", "Musterfrau-Alt"}
+    assert {m["message_id"] for m in sections["notifications"]["messages"]} == {"m-1", "m-merged"}
 
     assert api.call("POST", f"/case-owners/{OWNER}/erasure", {"reason": REASON}).status == 202
     assert api.call("POST", f"/cases/{CASE}/close", {"reason": "recalled_by_client"}).status == 200
