@@ -27,6 +27,7 @@ from shared import bus, outbox, subject_requests
 from shared.events import (
     CaseOpened,
     CaseOwnerContactsChanged,
+    CaseOwnersMerged,
     ClientRegistered,
     ClientSettingsChanged,
     ContactPointData,
@@ -366,6 +367,20 @@ def on_case_owner_contacts_changed(event: CaseOwnerContactsChanged) -> None:
     client = repository.client_settings(event.client_id)
     for case in repository.owner_cases(event.case_owner_id):
         repository.set_index(case, domain.index_state(case, owner, client))
+
+
+def on_case_owners_merged(event: CaseOwnersMerged) -> None:
+    """Contacts merged two case owners (an accepted match review): the merged one's tracked cases are the survivor's
+    now, indexed by the survivor's snapshot (contacts publishes a fresh one for it; until it is here they wait out
+    of the index), and the merged one's snapshot goes, so no search is made for a case owner that is no more.
+    Rerunnable: a redelivery finds no case left under the merged owner."""
+    survivor_id, merged_id = event.surviving_case_owner_id, event.merged_case_owner_id
+    survivor = repository.owners([survivor_id]).get(survivor_id)
+    client = repository.client_settings(event.client_id)
+    for case in repository.owner_cases(merged_id):
+        moved = replace(case, case_owner_id=survivor_id)
+        repository.move_case(case, survivor_id, domain.index_state(moved, survivor, client))
+    repository.drop_owner(merged_id)
 
 
 def on_subject_access_requested(event: SubjectAccessRequested) -> None:

@@ -3,6 +3,7 @@
 Keys:
   CLIENT#<id>                    PROFILE | SETTINGS       imports' own copy, from contacts' events
   CLIENT#<id>                    MATCHING                 whose turn it is to match this client's rows (a lease)
+  CLIENT#<id>                    MERGE#<event_id>         an accepted review the match index has not taken in yet
   OBJECT#<bucket>/<key>          DROP#<version|etag>      which import a delivered object became
   CONTENT#<client>#<sha256>      CONTENT                  the import of this content (same file, other name)
   JOB#<import_id>                JOB                      the job record: status, phase, checkpoint, counts
@@ -259,6 +260,23 @@ def take_matching_turn(client_id: str, worker: str, seconds: float) -> bool:
 
 def end_matching_turn(client_id: str, worker: str) -> None:
     _let_go(_matching_key(client_id), worker)
+
+
+def add_pending_merge(client_id: str, event_id: str, surviving: str, merged: str, tag: str) -> None:
+    item = {"surviving": surviving, "merged": merged, "tag": tag, "event_id": event_id}
+    _table().put_item(Item={"PK": f"CLIENT#{client_id}", "SK": f"MERGE#{event_id}", **item})
+
+
+def pending_merges(client_id: str) -> list[dict[str, str]]:
+    """In no particular order: they are few, and each is idempotent."""
+    return [
+        {k: str(item[k]) for k in ("surviving", "merged", "tag", "event_id")}
+        for item in _query(f"CLIENT#{client_id}", "MERGE#", "MERGE$")
+    ]
+
+
+def drop_pending_merge(client_id: str, event_id: str) -> None:
+    _table().delete_item(Key={"PK": f"CLIENT#{client_id}", "SK": f"MERGE#{event_id}"})
 
 
 def _query(pk: str, low: str, high: str, limit: int | None = None) -> Iterator[dict[str, Any]]:

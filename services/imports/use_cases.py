@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.imports import repository
-from services.imports.matching import confirm_merge, profile_keys, tag_for
+from services.imports import pipeline, repository
+from services.imports.matching import profile_keys, tag_for
 from shared import bus, subject_requests
 from shared.events import (
     CaseOwnersMerged,
@@ -33,10 +33,24 @@ def on_settings_changed(event: ClientSettingsChanged) -> None:
 
 def on_case_owners_merged(event: CaseOwnersMerged) -> None:
     """An accepted match review (contacts merged two case owners): later rows go to the surviving case owner, and
-    the merged one's names count as its confirmed identities."""
-    index = repository.DynamoMatchIndex(event.client_id)
-    tag = tag_for(f"merge-{event.event_id}", 0)
-    confirm_merge(index, event.surviving_case_owner_id, event.merged_case_owner_id, tag)
+    the merged one's names count as its confirmed identities.
+
+    Written to the match index only under the client's matching turn: an import that is matching would write its
+    own copy of either profile over the merge. When an import has the turn, the merge waits as a pending item and
+    that import takes it in before its next batch (``pipeline.apply_pending_merges``)."""
+    client_id, worker = event.client_id, f"merge-{event.event_id}"
+    tag = tag_for(worker, 0)
+    repository.add_pending_merge(
+        client_id, event.event_id, event.surviving_case_owner_id, event.merged_case_owner_id, tag
+    )
+    if repository.take_matching_turn(client_id, worker, MERGE_TURN_S):
+        try:
+            pipeline.apply_pending_merges(client_id)
+        finally:
+            repository.end_matching_turn(client_id, worker)
+
+
+MERGE_TURN_S = 60  # the turn a merge takes: a few reads and writes; it lapses by itself if this worker dies
 
 
 def on_subject_access_requested(event: SubjectAccessRequested) -> None:
