@@ -391,6 +391,7 @@ STACK = Stack(
                 ev.ClientSettingsChanged,
                 ev.CaseOpened,
                 ev.CaseOwnerContactsChanged,
+                ev.CaseOwnersMerged,
                 ev.SubjectAccessRequested,
                 ev.SubjectErasureRequested,
             ),

@@ -191,6 +191,12 @@ def _send(
     return unsent
 
 
+def publish_together(entries_by_record: Mapping[str, list[dict[str, Any]]], log: Any) -> list[str]:
+    """A batch's events collected per record (``bus.deferred``) published together, 10 a PutEvents, for a consumer
+    of another queue than the bus inbox; returns the records whose events did not all go out."""
+    return _send({m: (entries, []) for m, entries in entries_by_record.items()}, "", log)
+
+
 def _redelivered(record: SQSRecord) -> bool:
     """SQS's receive count says whether an earlier delivery ran; unknown counts as a retry."""
     count = (record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount")

@@ -6,6 +6,12 @@ SES recorded and publishes, for each new e-mail, the identity notification SES w
 mailbox-simulator addresses a permanent Bounce (``bounce@simulator.amazonses.com``) or a Complaint
 (``complaint@simulator.amazonses.com``), with the real message id, to the feedback topic through moto's SNS.
 
+E-mails sent through a configuration set (every e-mail notifications sends, in AWS and here) get the events of
+its event destination instead, as AWS sends them: ``eventType`` and the e-mail's own tags in ``mail.tags`` (our
+message id among them), so notifications finds its message without a pointer from SES's id. moto's SES v2 keeps
+neither the configuration set nor the tags, so ``remember_configuration_sets`` wraps its SendEmail in moto's
+process to keep both per message.
+
 SMS likewise: in AWS each SMS goes through End User Messaging's configuration set, whose event destination sends
 its delivery status (``TEXT_DELIVERED``, or a failure such as ``TEXT_CARRIER_UNREACHABLE``) to the same topic.
 moto has no End User Messaging (the local stack sends with SNS Publish, which moto records), so for each new SMS
@@ -30,10 +36,54 @@ COMPLAINT = "complaint@simulator.amazonses.com"
 UNREACHABLE_PHONE = "+4917699999999"
 
 
-def notification(message_id: str, source: str, recipient: str) -> dict[str, Any]:
-    """The SES identity notification for one recipient of one message (shape of the SES developer guide)."""
+_sent_through: dict[str, tuple[str, dict[str, list[str]]]] = {}  # moto's message id → configuration set, tags
+_sent_lock = threading.Lock()
+
+
+def remember_configuration_sets() -> None:
+    """Keep, per e-mail moto's SES v2 sends, its configuration set and tags (moto drops both); in moto's process."""
+    from moto.sesv2.responses import SESV2Response
+
+    original = SESV2Response.send_email
+    if getattr(original, "remembers_configuration_sets", False):
+        return
+
+    def send_email(self: SESV2Response) -> str:
+        answer = original(self)
+        params = json.loads(self.body)
+        if params.get("ConfigurationSetName"):
+            tags = {str(t["Name"]): [str(t["Value"])] for t in params.get("EmailTags") or []}
+            tags["ses:configuration-set"] = [str(params["ConfigurationSetName"])]
+            with _sent_lock:
+                _sent_through[json.loads(answer)["MessageId"]] = (str(params["ConfigurationSetName"]), tags)
+        return answer
+
+    send_email.remembers_configuration_sets = True  # type: ignore[attr-defined]
+    SESV2Response.send_email = send_email  # type: ignore[method-assign]
+
+
+def sent_through(message_id: str) -> tuple[str, dict[str, list[str]]] | None:
+    """The configuration set and tags of an e-mail moto sent, once (None: sent without a configuration set)."""
+    with _sent_lock:
+        return _sent_through.pop(message_id, None)
+
+
+def notification(
+    message_id: str, source: str, recipient: str, tags: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """The SES notification for one recipient of one message (shape of the SES developer guide): the identity
+    notification, or with ``tags`` (the e-mail went through a configuration set) the configuration set's event,
+    which names its type ``eventType`` and carries the e-mail's tags."""
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    mail = {"timestamp": now, "messageId": message_id, "source": source, "destination": [recipient]}
+    mail: dict[str, Any] = {"timestamp": now, "messageId": message_id, "source": source, "destination": [recipient]}
+    if tags is not None:
+        mail["tags"] = tags
+        event = _identity_notification(now, mail, message_id, recipient)
+        return {"eventType": event.pop("notificationType"), **event}
+    return _identity_notification(now, mail, message_id, recipient)
+
+
+def _identity_notification(now: str, mail: dict[str, Any], message_id: str, recipient: str) -> dict[str, Any]:
     if recipient.lower() == BOUNCE:
         return {
             "notificationType": "Bounce",
@@ -104,6 +154,7 @@ class SesFeedback:
     (or on a thread)."""
 
     def __init__(self, endpoint_url: str, topic_arn: str, region: str) -> None:
+        remember_configuration_sets()
         self.topic_arn, self.region = topic_arn, region
         self._sns = boto3.client(
             "sns",
@@ -124,8 +175,9 @@ class SesFeedback:
         for message in new:
             destinations = getattr(message, "destinations", {}) or {}
             recipients = destinations.get("ToAddresses", []) if isinstance(destinations, dict) else list(destinations)
+            through = sent_through(message.id)
             for recipient in recipients:
-                note = notification(message.id, str(message.source), str(recipient))
+                note = notification(message.id, str(message.source), str(recipient), through[1] if through else None)
                 self._sns.publish(TopicArn=self.topic_arn, Message=json.dumps(note))
                 count += 1
         return count + self.publish_new_sms()

@@ -10,6 +10,7 @@ from shared.consumer import bus_consumer, outbox_publisher, rerunnable
 from shared.events import (
     CaseOpened,
     CaseOwnerContactsChanged,
+    CaseOwnersMerged,
     ClientRegistered,
     ClientSettingsChanged,
     SubjectAccessRequested,
@@ -39,6 +40,7 @@ on_bus_events = bus_consumer(
         # redelivery may run them again (no idempotency record)
         CaseOpened: rerunnable(use_cases.on_case_opened),
         CaseOwnerContactsChanged: rerunnable(use_cases.on_case_owner_contacts_changed),
+        CaseOwnersMerged: rerunnable(use_cases.on_case_owners_merged),
         SubjectAccessRequested: use_cases.on_subject_access_requested,
         SubjectErasureRequested: use_cases.on_subject_erasure_requested,
     },

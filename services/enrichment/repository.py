@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -226,6 +227,28 @@ def owner_cases(owner_id: str) -> list[TrackedCase]:
     links = _query({"KeyConditionExpression": Key("PK").eq(f"OWNER#{owner_id}") & Key("SK").begins_with("CASE#")})
     keys = [{"PK": str(link["SK"]), "SK": "TRACK"} for link in links]
     return [_track_item(i) for i in _batch_get(keys)]
+
+
+def move_case(case: TrackedCase, to_owner: str, state: IndexState | None) -> None:
+    """The case belongs to ``to_owner`` now (contacts merged its owner into that one): the track item names it, the
+    owner's link moves, the index entry follows ``state`` (the new owner's snapshot)."""
+    key = index_key(replace(case, case_owner_id=to_owner), state)
+    values: dict[str, Any] = {":o": to_owner}
+    if key:
+        update = "SET case_owner_id = :o, GSI1PK = :p, GSI1SK = :s"
+        values |= {":p": key[0], ":s": key[1]}
+    else:
+        update = "SET case_owner_id = :o REMOVE GSI1PK, GSI1SK"
+    _table().update_item(
+        Key={"PK": f"CASE#{case.case_id}", "SK": "TRACK"}, UpdateExpression=update, ExpressionAttributeValues=values
+    )
+    dynamo.put_new(_table(), {"PK": f"OWNER#{to_owner}", "SK": f"CASE#{case.case_id}"})
+    _table().delete_item(Key={"PK": f"OWNER#{case.case_owner_id}", "SK": f"CASE#{case.case_id}"})
+
+
+def drop_owner(owner_id: str) -> None:
+    """Forget a case owner's snapshot (merged into another: nothing is searched for it any more)."""
+    _table().delete_item(Key={"PK": f"OWNER#{owner_id}", "SK": "PROFILE"})
 
 
 def cases_in_index(client_id: str, state: IndexState, until: str | None = None) -> list[TrackedCase]:

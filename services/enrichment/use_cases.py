@@ -27,6 +27,7 @@ from shared import bus, outbox, subject_requests
 from shared.events import (
     CaseOpened,
     CaseOwnerContactsChanged,
+    CaseOwnersMerged,
     ClientRegistered,
     ClientSettingsChanged,
     ContactPointData,
@@ -368,13 +369,28 @@ def on_case_owner_contacts_changed(event: CaseOwnerContactsChanged) -> None:
         repository.set_index(case, domain.index_state(case, owner, client))
 
 
+def on_case_owners_merged(event: CaseOwnersMerged) -> None:
+    """Contacts merged two case owners (an accepted match review): the merged one's tracked cases are the survivor's
+    now, indexed by the survivor's snapshot (contacts publishes a fresh one for it; until it is here they wait out
+    of the index), and the merged one's snapshot goes, so no search is made for a case owner that is no more.
+    Rerunnable: a redelivery finds no case left under the merged owner."""
+    survivor_id, merged_id = event.surviving_case_owner_id, event.merged_case_owner_id
+    survivor = repository.owners([survivor_id]).get(survivor_id)
+    client = repository.client_settings(event.client_id)
+    for case in repository.owner_cases(merged_id):
+        moved = replace(case, case_owner_id=survivor_id)
+        repository.move_case(case, survivor_id, domain.index_state(moved, survivor, client))
+    repository.drop_owner(merged_id)
+
+
 def on_subject_access_requested(event: SubjectAccessRequested) -> None:
     """What enrichment holds about the person (GDPR Art. 15): its copy of the contacts snapshot, the tracked cases
     and every search with what the bureau found and what it cost."""
-    section = {
-        kind: [subject_requests.without_keys(i) for i in items]
-        for kind, items in repository.subject_data(event.case_owner_id, event.case_ids).items()
-    }
+    section: dict[str, list[dict[str, Any]]] = {}
+    for person in (event.case_owner_id, *event.merged_case_owner_ids):  # and the same person's earlier files
+        found = repository.subject_data(person, event.case_ids if person == event.case_owner_id else [])
+        for kind, items in found.items():
+            section.setdefault(kind, []).extend(subject_requests.without_keys(i) for i in items)
     bus.publish(subject_requests.answer(EnrichmentSubjectAccessCompleted, event, SERVICE, section))
 
 
@@ -382,6 +398,8 @@ def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
     """Erase what enrichment holds about the person (GDPR Art. 17): its copy of the snapshot, the tracked cases,
     the searches and what the bureau found."""
     counts = repository.erase_subject(event.case_owner_id, event.case_ids)
+    for merged in event.merged_case_owner_ids:  # the same person's earlier files: their copies
+        counts = {k: counts.get(k, 0) + v for k, v in repository.erase_subject(merged, []).items()}
     bus.publish(
         [
             EnrichmentSubjectErasureCompleted(

@@ -28,9 +28,9 @@ from the import id and row number, so they are the same too.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -283,13 +283,14 @@ def _name_level(a: str, b: str, close: float, alike: float, initials: bool) -> s
 
 
 # Names repeat a lot in a client's data (a few thousand given names, tens of thousands of family names), so the
-# level of a pair of folded names is computed once: the comparison features per distinct pair.
-@lru_cache(maxsize=1 << 16)
+# level of a pair of folded names is kept: the comparison features of the pairs that come up again. Bounded small
+# (an entry is ~250 bytes): what a 1M-row file keeps must not outgrow what a 100k-row file keeps.
+@lru_cache(maxsize=1 << 13)
 def _family_level(a: str, b: str) -> str | None:
     return _name_level(a, b, 0.92, 0.88, initials=False)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 13)
 def _given_level(a: str, b: str) -> str | None:
     if a and b and a != b and _gendered_pair(a, b):
         return "different"  # Nicole and Nicola, Peter and Petra: a couple, not a typo
@@ -339,11 +340,12 @@ def _postcode_level(a: str, b: str) -> str:
     return "different"
 
 
-@lru_cache(maxsize=1 << 16)
-def _address_parts(address: str) -> tuple[str, str, str, list[str]]:
-    """Country, postcode, street name (letters only) and house numbers of an address key, split once."""
+@lru_cache(maxsize=1 << 12)
+def _address_parts(address: str) -> tuple[str, str, str, tuple[str, ...]]:
+    """Country, postcode, street name (letters only) and house numbers of an address key, split once (a case
+    owner's addresses are compared with each row that finds it)."""
     country, postcode, street = address.split("|", 2)
-    return country, postcode, _DIGITS.sub("", street).replace(" ", ""), _DIGITS.findall(street)
+    return country, postcode, _DIGITS.sub("", street).replace(" ", ""), tuple(_DIGITS.findall(street))
 
 
 def _address_level(a: str, b: str) -> str:
@@ -395,7 +397,9 @@ def compare(f: RowFeatures, p: OwnerProfile, common: frozenset[str] = frozenset(
     levels: dict[str, str] = {}
     if f.family:
         people = [i for i in p.identities if not i.startswith("#")]
-        if people:
+        if f.identity in p.identities:  # the very name: exact on both, no identity or orientation compares better
+            levels.update({"given": "exact", "family": "exact"} if f.given else {"family": "exact"})
+        elif people:
             best = max((_person_names(f.given, f.family, i) for i in people), key=_names_weight)
             levels.update(best)
         else:
@@ -407,9 +411,13 @@ def compare(f: RowFeatures, p: OwnerProfile, common: frozenset[str] = frozenset(
             levels["company"] = "exact" if sim == 1.0 else "close" if sim >= 0.94 else "different"
         else:
             levels["company"] = "different"
-    if f.birth_date and p.birth_dates:
+    if f.birth_date in p.birth_dates:
+        levels["birth_date"] = "exact"
+    elif f.birth_date and p.birth_dates:
         levels["birth_date"] = _best((_birth_date_level(f.birth_date, d) for d in p.birth_dates), _ORDER["birth_date"])
-    if f.address and p.addresses:
+    if f.address in p.addresses:
+        levels["address"] = "same"
+    elif f.address and p.addresses:
         levels["address"] = _best((_address_level(f.address, a) for a in p.addresses), _ORDER["address"])
     if f.email and p.emails and "email" not in common:
         levels["email"] = "same" if f.email in p.emails else "different"
@@ -451,8 +459,16 @@ class Decision:
 
 
 def new_case_owner_id(client_id: str, import_id: str, row: int) -> str:
-    """Deterministic, so that a re-run of the same import creates the same case owners."""
-    return str(uuid.uuid5(NAMESPACE, f"{client_id}|owner|{import_id}|{row}"))
+    """Deterministic, so that a re-run of the same import creates the same case owners: ``uuid5(NAMESPACE, …)``,
+    written out here without building a UUID object (one per new case owner)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{client_id}|owner|{import_id}|{row}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = digest.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+_NAMESPACE_BYTES = NAMESPACE.bytes
 
 
 def tag_for(import_id: str, row: int) -> str:
@@ -516,7 +532,15 @@ class Matcher:
         wanted = {k for _, f in features for k in f.keys} - self._keys.keys()
         for key, owners in self.index.get_keys(wanted).items():
             self._keys[key] = hidden.drop(owners)
-        candidates = {o for _, f in features for k in f.keys for o in self._keys.get(k, ())}
+        # The profiles the rows can be compared with: a saturated key names no candidate (``_candidates``), except a
+        # client case number (``match_on_client_case_number`` takes its earliest holder, however many there are).
+        candidates = {
+            o
+            for _, f in features
+            for k in f.keys
+            if len(owners := self._keys.get(k, {})) < MAX_OWNERS_PER_KEY or k.startswith("ref:")
+            for o in owners
+        }
         self._load(candidates, hidden)
         # A case owner merged into another (an accepted review) is found through its keys; matches go to the
         # surviving one, whose profile holds both identities.

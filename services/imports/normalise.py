@@ -329,7 +329,7 @@ def normalise_language(value: str) -> str:
     return named
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def normalise_postcode(value: str, country: str) -> str:
     """Upper-case, spacing normalised, checked against the country's format where we know it."""
     text = clean_text(value).upper()

@@ -3,6 +3,7 @@
 Keys:
   CLIENT#<id>                    PROFILE | SETTINGS       imports' own copy, from contacts' events
   CLIENT#<id>                    MATCHING                 whose turn it is to match this client's rows (a lease)
+  CLIENT#<id>                    MERGE#<event_id>         an accepted review the match index has not taken in yet
   OBJECT#<bucket>/<key>          DROP#<version|etag>      which import a delivered object became
   CONTENT#<client>#<sha256>      CONTENT                  the import of this content (same file, other name)
   JOB#<import_id>                JOB                      the job record: status, phase, checkpoint, counts
@@ -261,6 +262,23 @@ def end_matching_turn(client_id: str, worker: str) -> None:
     _let_go(_matching_key(client_id), worker)
 
 
+def add_pending_merge(client_id: str, event_id: str, surviving: str, merged: str, tag: str) -> None:
+    item = {"surviving": surviving, "merged": merged, "tag": tag, "event_id": event_id}
+    _table().put_item(Item={"PK": f"CLIENT#{client_id}", "SK": f"MERGE#{event_id}", **item})
+
+
+def pending_merges(client_id: str) -> list[dict[str, str]]:
+    """In no particular order: they are few, and each is idempotent."""
+    return [
+        {k: str(item[k]) for k in ("surviving", "merged", "tag", "event_id")}
+        for item in _query(f"CLIENT#{client_id}", "MERGE#", "MERGE$")
+    ]
+
+
+def drop_pending_merge(client_id: str, event_id: str) -> None:
+    _table().delete_item(Key={"PK": f"CLIENT#{client_id}", "SK": f"MERGE#{event_id}"})
+
+
 def _query(pk: str, low: str, high: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
@@ -410,6 +428,9 @@ def batch_get(keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     return out
 
 
+MAX_REMEMBERED_KEYS = 200_000
+
+
 class DynamoMatchIndex:
     """The match-key index of one client in the imports table: key lookups with BatchGetItem only.
 
@@ -428,6 +449,8 @@ class DynamoMatchIndex:
         wanted = list(keys)
         items = batch_get((self.prefix + k, "KEY") for k in wanted)
         found = {str(i["PK"])[len(self.prefix) :]: {str(o): str(t) for o, t in i["owners"].items()} for i in items}
+        if len(self._read) > MAX_REMEMBERED_KEYS:  # read without a put (a benchmark): forgetting only costs records
+            self._read.clear()
         self._read.update({k: frozenset(found.get(k, ())) for k in wanted})
         return found
 

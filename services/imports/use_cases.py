@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.imports import repository
-from services.imports.matching import confirm_merge, profile_keys, tag_for
+from services.imports import pipeline, repository
+from services.imports.matching import profile_keys, tag_for
 from shared import bus, subject_requests
 from shared.events import (
     CaseOwnersMerged,
@@ -33,26 +33,43 @@ def on_settings_changed(event: ClientSettingsChanged) -> None:
 
 def on_case_owners_merged(event: CaseOwnersMerged) -> None:
     """An accepted match review (contacts merged two case owners): later rows go to the surviving case owner, and
-    the merged one's names count as its confirmed identities."""
-    index = repository.DynamoMatchIndex(event.client_id)
-    tag = tag_for(f"merge-{event.event_id}", 0)
-    confirm_merge(index, event.surviving_case_owner_id, event.merged_case_owner_id, tag)
+    the merged one's names count as its confirmed identities.
+
+    Written to the match index only under the client's matching turn: an import that is matching would write its
+    own copy of either profile over the merge. When an import has the turn, the merge waits as a pending item and
+    that import takes it in before its next batch (``pipeline.apply_pending_merges``)."""
+    client_id, worker = event.client_id, f"merge-{event.event_id}"
+    tag = tag_for(worker, 0)
+    repository.add_pending_merge(
+        client_id, event.event_id, event.surviving_case_owner_id, event.merged_case_owner_id, tag
+    )
+    if repository.take_matching_turn(client_id, worker, MERGE_TURN_S):
+        try:
+            pipeline.apply_pending_merges(client_id)
+        finally:
+            repository.end_matching_turn(client_id, worker)
+
+
+MERGE_TURN_S = 60  # the turn a merge takes: a few reads and writes; it lapses by itself if this worker dies
 
 
 def on_subject_access_requested(event: SubjectAccessRequested) -> None:
     """What imports holds about the person (GDPR Art. 15): what matching knows of them and the rows of the imports
     that brought them, staged for them. Rejected rows name no case owner (they matched nobody): they expire by their
     retention class instead."""
-    profile = repository.DynamoMatchIndex(event.client_id).get_profiles([event.case_owner_id]).get(event.case_owner_id)
+    people = [event.case_owner_id, *event.merged_case_owner_ids]  # and the same person's earlier, merged files
+    profiles = repository.DynamoMatchIndex(event.client_id).get_profiles(people)
     rows = [
         {"import_id": import_id, **subject_requests.without_keys(row)}
         for import_id in event.import_ids
-        for row in repository.owner_rows(import_id, event.case_owner_id)
+        for person in people
+        for row in repository.owner_rows(import_id, person)
     ]
+    keys = {k for person in people for k in repository.owner_match_keys(event.client_id, person)}
     section: dict[str, list[dict[str, Any]]] = {
-        "match_profile": [profile.to_item()] if profile else [],
+        "match_profile": [profiles[p].to_item() for p in people if p in profiles],
         # The keys (folded names, e-mails, phones, …) that link the person's rows in a client's next files.
-        "match_keys": [{"key": k} for k in sorted(repository.owner_match_keys(event.client_id, event.case_owner_id))],
+        "match_keys": [{"key": k} for k in sorted(keys)],
         "staged_rows": rows,
     }
     bus.publish(subject_requests.answer(ImportsSubjectAccessCompleted, event, "imports", section))
@@ -62,9 +79,12 @@ def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
     """Erase what imports holds about the person (GDPR Art. 17): the owner leaves every match key, so a new file
     does not silently link a row to them again; its match profile and staged rows go."""
     owner = event.case_owner_id
-    profile = repository.DynamoMatchIndex(event.client_id).get_profiles([owner]).get(owner)
-    rows = [r for import_id in event.import_ids for r in repository.owner_rows(import_id, owner)]
-    counts = repository.erase_owner(event.client_id, owner, profile_keys(profile) if profile else set(), rows)
+    counts: dict[str, int] = {}
+    for person in (owner, *event.merged_case_owner_ids):  # and the same person's earlier, merged case owners
+        profile = repository.DynamoMatchIndex(event.client_id).get_profiles([person]).get(person)
+        rows = [r for import_id in event.import_ids for r in repository.owner_rows(import_id, person)]
+        erased = repository.erase_owner(event.client_id, person, profile_keys(profile) if profile else set(), rows)
+        counts = {k: counts.get(k, 0) + v for k, v in erased.items()}
     bus.publish(
         [
             ImportsSubjectErasureCompleted(

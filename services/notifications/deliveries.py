@@ -109,11 +109,19 @@ def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str 
     status = "queued" if event.action in ("letter", "call") else "sent"
     message_records.mark(message_id, status, **sent_fields(sent, sent_at))
     # SES's configuration-set events and End User Messaging's carry our tag (the message id) and need no
-    # pointer; the identity notifications and the SNS fallback (the local stack) only carry the provider's id.
-    message_records.link_provider_id(sent.provider_message_id, message_id)
+    # pointer; SES's identity notifications and the SNS fallback (SMS on the local stack) only carry its id.
+    if not _tagged_outcomes(event.action, outbox):
+        message_records.link_provider_id(sent.provider_message_id, message_id)
     bus.publish([_sent(event, {**record, **sent_fields(sent, sent_at)})])
     log.info("message sent", extra={"message_id": message_id, "kind": message.kind, "channel": event.action})
     return message_id
+
+
+def _tagged_outcomes(channel: str, outbox: Outbox) -> bool:
+    """Whether the provider's outcome events for this channel carry our tags (the message id)."""
+    return bool(outbox.configuration_set) if channel == "email" else channel == "sms" and bool(
+        outbox.sms_configuration_set
+    )
 
 
 def sent_fields(sent: Sent, sent_at: datetime) -> dict[str, Any]:

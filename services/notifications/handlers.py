@@ -8,7 +8,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from services.notifications import delivery_outcomes, settings, use_cases
-from shared.consumer import bus_consumer, rerunnable
+from shared import bus
+from shared.consumer import bus_consumer, publish_together, rerunnable
 from shared.events import (
     ClientRegistered,
     ClientUserCreated,
@@ -20,7 +21,7 @@ from shared.events import (
     SubjectAccessRequested,
     SubjectErasureRequested,
 )
-from shared.observability import lambda_handler
+from shared.observability import lambda_handler, logger
 
 on_bus_events = bus_consumer(
     use_cases.SERVICE,
@@ -42,10 +43,21 @@ on_bus_events = bus_consumer(
 
 @lambda_handler(use_cases.SERVICE)
 def on_provider_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """SES and SMS notifications (SNS → the outcomes queue); an unreadable record goes to the DLQ after retries."""
+    """SES and SMS notifications (SNS → the outcomes queue); an unreadable record goes to the DLQ after retries.
+    The batch's outcome events go out together (10 a PutEvents); a record whose events did not go out returns to
+    the queue, and its retry publishes them again with the same ids (derived from the notification)."""
     processor = BatchProcessor(event_type=EventType.SQS)
+    outgoing: dict[str, list[dict[str, Any]]] = {}
 
     def handle(record: SQSRecord) -> None:
-        delivery_outcomes.on_provider_notification(record.body)
+        with bus.deferred() as entries:
+            delivery_outcomes.on_provider_notification(record.body)
+        if entries:
+            outgoing[record.message_id] = entries
 
-    return dict(process_partial_response(event=event, record_handler=handle, processor=processor, context=context))
+    response = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    failures = list(response.get("batchItemFailures", []))
+    failed = {f["itemIdentifier"] for f in failures}
+    unsent = publish_together(outgoing, logger(use_cases.SERVICE))
+    failures.extend({"itemIdentifier": m} for m in unsent if m not in failed)
+    return {"batchItemFailures": failures}

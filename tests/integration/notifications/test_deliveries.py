@@ -257,7 +257,8 @@ def test_a_batch_of_requests_costs_no_idempotency_record_and_a_lost_announcement
         result = _through_the_consumer(requests, receive_count=1)
     assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == [f"m{i}" for i in range(10)]
     assert counted["SendEmail"] == 10
-    assert counted["PutItem"] == 10 + 10  # the claims and the provider pointers: no idempotency records
+    # the claims only: no idempotency records, and no pointers from SES's ids (sent through the configuration set)
+    assert counted["PutItem"] == 10
     assert counted["UpdateItem"] == 10  # each record marked sent
     assert all(len(sent_emails(aws.endpoint_url, to=to)) == 1 for to in tos)
     assert [e for e in _bus(aws) if e["detail-type"] == "MessageSent.v1"] == []
@@ -277,3 +278,70 @@ def test_a_batch_of_requests_costs_no_idempotency_record_and_a_lost_announcement
     assert {a["provider_message_id"] for a in announced} == {r["provider_message_id"] for r in records}
     # the same events as the first delivery would have published: derived from the message
     assert len({a["event_id"] for a in announced}) == 10
+
+
+def test_through_the_configuration_set_outcomes_find_their_message_by_its_tag_and_go_out_together(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E-mails sent through the configuration set (as notifications sends every e-mail) come back as its events,
+    with the e-mail's tags: the outcome finds its message by our tag, so no pointer from SES's id is written. A
+    batch of outcomes is published together (one PutEvents for ten); when that fails the records return to the
+    queue and their retry publishes the same events."""
+    from collections import Counter
+
+    from botocore.client import BaseClient
+
+    from infra.local.dispatcher import sqs_record
+    from infra.local.lambda_runtime import LambdaContext
+    from infra.local.ses_feedback import SesFeedback
+    from services.notifications import handlers
+    from shared import bus
+
+    feedback = SesFeedback(aws.endpoint_url, aws.topic_arns["delivery-feedback"], aws.region)
+    feedback.publish_new()  # what earlier tests sent (moto's SES is shared) is not this test's
+    receive_all(aws, "notifications-outcomes")
+    outbox = _outbox(aws)
+    outbox = deliveries.Outbox(
+        outbox.letters_bucket, outbox.calls_queue_url, aws.names.configuration_set, outbox.unsubscribe_base_url
+    )
+    tos = [f"tagged{i}.{aws.names.stage}@example.de" for i in range(10)]
+    message_ids = [deliveries.deliver(_request("email", to), outbox) for to in tos]
+    records = [message_records.get(str(m)) or {} for m in message_ids]
+    pointers = [
+        message_records._table().get_item(Key={"PK": f"PROVIDER#{r['provider_message_id']}", "SK": "MESSAGE"})
+        for r in records
+    ]
+    assert [p.get("Item") for p in pointers] == [None] * 10
+    assert feedback.publish_new() == 10
+    received = receive_all(aws, "notifications-outcomes")
+    notes = [json.loads(json.loads(m["Body"])["Message"]) for m in received]
+    assert {n["eventType"] for n in notes} == {"Delivery"}
+    assert sorted(n["mail"]["tags"]["message_id"][0] for n in notes) == sorted(map(str, message_ids))
+    batch = {"Records": [sqs_record(m, "arn:q", aws.region) for m in received]}
+    _bus(aws)
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise bus.PublishError([{"ErrorCode": "InternalFailure"}])
+
+    with monkeypatch.context() as m:
+        m.setattr(bus, "_put_batch", refused)
+        result = handlers.on_provider_outcomes(batch, LambdaContext("notifications", 30))
+    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == sorted(
+        r["messageId"] for r in batch["Records"]
+    )
+    assert _bus(aws) == []
+    counted: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def count(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        counted[operation] += 1
+        return original(self, operation, params)
+
+    with monkeypatch.context() as m:
+        m.setattr(BaseClient, "_make_api_call", count)
+        assert handlers.on_provider_outcomes(batch, LambdaContext("notifications", 30)) == {"batchItemFailures": []}
+    assert counted["PutEvents"] == 1  # the ten outcomes together
+    assert counted["GetItem"] == 10  # each message by its tag, no pointer
+    delivered = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageDelivered.v1"]
+    assert sorted(d["message_id"] for d in delivered) == sorted(map(str, message_ids))
+    assert {(message_records.get(str(m)) or {}).get("status") for m in message_ids} == {"delivered"}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from services.imports.domain import DebtorLine, ImportSettings, validate
+from services.imports.domain import NAMESPACE, DebtorLine, ImportSettings, validate
 from services.imports.matching import (
     AUTO_SCORE,
     MAX_OWNERS_PER_KEY,
@@ -16,6 +17,7 @@ from services.imports.matching import (
     RowFeatures,
     compare,
     confirm_merge,
+    new_case_owner_id,
     profile_keys,
 )
 
@@ -267,3 +269,9 @@ def test_an_erasure_finds_every_key_a_first_seen_row_wrote_from_the_profile() ->
         profile = OwnerProfile.first_seen("o-1", "import-1#2", features)
         assert len(features.keys) >= 3
         assert set(features.keys) <= profile_keys(profile), set(features.keys) - profile_keys(profile)
+
+
+def test_new_case_owner_ids_are_uuid5_of_the_client_import_and_row() -> None:
+    for client, import_id, row in [("c", "i", 1), ("client-ü", "0d7c1a52-33f4", 999_999_999), ("", "", 0)]:
+        expected = uuid.uuid5(NAMESPACE, f"{client}|owner|{import_id}|{row}")
+        assert new_case_owner_id(client, import_id, row) == str(expected)
