@@ -687,6 +687,10 @@ class SubjectAccessRequested(Event):
         description="the ContactActionRequested events of the person's contacts: notifications finds by them what it "
         "recorded before it linked each delivery to the person",
     )
+    merged_case_owner_ids: list[str] = Field(
+        default_factory=list,
+        description="the case owners merged into this one (accepted match reviews): the same person's earlier files",
+    )
 
 
 class SubjectAccessAnswer(BaseModel):
@@ -737,6 +741,10 @@ class SubjectErasureRequested(Event):
     case_ids: list[str]
     import_ids: list[str] = Field(default_factory=list)
     contact_event_ids: list[str] = Field(default_factory=list, description="as in SubjectAccessRequested")
+    merged_case_owner_ids: list[str] = Field(
+        default_factory=list,
+        description="the case owners merged into this one (accepted match reviews): the same person's earlier files",
+    )
 
 
 class SubjectErasureAnswer(BaseModel):

@@ -386,10 +386,11 @@ def on_case_owners_merged(event: CaseOwnersMerged) -> None:
 def on_subject_access_requested(event: SubjectAccessRequested) -> None:
     """What enrichment holds about the person (GDPR Art. 15): its copy of the contacts snapshot, the tracked cases
     and every search with what the bureau found and what it cost."""
-    section = {
-        kind: [subject_requests.without_keys(i) for i in items]
-        for kind, items in repository.subject_data(event.case_owner_id, event.case_ids).items()
-    }
+    section: dict[str, list[dict[str, Any]]] = {}
+    for person in (event.case_owner_id, *event.merged_case_owner_ids):  # and the same person's earlier files
+        found = repository.subject_data(person, event.case_ids if person == event.case_owner_id else [])
+        for kind, items in found.items():
+            section.setdefault(kind, []).extend(subject_requests.without_keys(i) for i in items)
     bus.publish(subject_requests.answer(EnrichmentSubjectAccessCompleted, event, SERVICE, section))
 
 
@@ -397,6 +398,8 @@ def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
     """Erase what enrichment holds about the person (GDPR Art. 17): its copy of the snapshot, the tracked cases,
     the searches and what the bureau found."""
     counts = repository.erase_subject(event.case_owner_id, event.case_ids)
+    for merged in event.merged_case_owner_ids:  # the same person's earlier files: their copies
+        counts = {k: counts.get(k, 0) + v for k, v in repository.erase_subject(merged, []).items()}
     bus.publish(
         [
             EnrichmentSubjectErasureCompleted(

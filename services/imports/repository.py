@@ -428,6 +428,9 @@ def batch_get(keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     return out
 
 
+MAX_REMEMBERED_KEYS = 200_000
+
+
 class DynamoMatchIndex:
     """The match-key index of one client in the imports table: key lookups with BatchGetItem only.
 
@@ -446,6 +449,8 @@ class DynamoMatchIndex:
         wanted = list(keys)
         items = batch_get((self.prefix + k, "KEY") for k in wanted)
         found = {str(i["PK"])[len(self.prefix) :]: {str(o): str(t) for o, t in i["owners"].items()} for i in items}
+        if len(self._read) > MAX_REMEMBERED_KEYS:  # read without a put (a benchmark): forgetting only costs records
+            self._read.clear()
         self._read.update({k: frozenset(found.get(k, ())) for k in wanted})
         return found
 

@@ -57,16 +57,19 @@ def on_subject_access_requested(event: SubjectAccessRequested) -> None:
     """What imports holds about the person (GDPR Art. 15): what matching knows of them and the rows of the imports
     that brought them, staged for them. Rejected rows name no case owner (they matched nobody): they expire by their
     retention class instead."""
-    profile = repository.DynamoMatchIndex(event.client_id).get_profiles([event.case_owner_id]).get(event.case_owner_id)
+    people = [event.case_owner_id, *event.merged_case_owner_ids]  # and the same person's earlier, merged files
+    profiles = repository.DynamoMatchIndex(event.client_id).get_profiles(people)
     rows = [
         {"import_id": import_id, **subject_requests.without_keys(row)}
         for import_id in event.import_ids
-        for row in repository.owner_rows(import_id, event.case_owner_id)
+        for person in people
+        for row in repository.owner_rows(import_id, person)
     ]
+    keys = {k for person in people for k in repository.owner_match_keys(event.client_id, person)}
     section: dict[str, list[dict[str, Any]]] = {
-        "match_profile": [profile.to_item()] if profile else [],
+        "match_profile": [profiles[p].to_item() for p in people if p in profiles],
         # The keys (folded names, e-mails, phones, …) that link the person's rows in a client's next files.
-        "match_keys": [{"key": k} for k in sorted(repository.owner_match_keys(event.client_id, event.case_owner_id))],
+        "match_keys": [{"key": k} for k in sorted(keys)],
         "staged_rows": rows,
     }
     bus.publish(subject_requests.answer(ImportsSubjectAccessCompleted, event, "imports", section))
@@ -76,9 +79,12 @@ def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
     """Erase what imports holds about the person (GDPR Art. 17): the owner leaves every match key, so a new file
     does not silently link a row to them again; its match profile and staged rows go."""
     owner = event.case_owner_id
-    profile = repository.DynamoMatchIndex(event.client_id).get_profiles([owner]).get(owner)
-    rows = [r for import_id in event.import_ids for r in repository.owner_rows(import_id, owner)]
-    counts = repository.erase_owner(event.client_id, owner, profile_keys(profile) if profile else set(), rows)
+    counts: dict[str, int] = {}
+    for person in (owner, *event.merged_case_owner_ids):  # and the same person's earlier, merged case owners
+        profile = repository.DynamoMatchIndex(event.client_id).get_profiles([person]).get(person)
+        rows = [r for import_id in event.import_ids for r in repository.owner_rows(import_id, person)]
+        erased = repository.erase_owner(event.client_id, person, profile_keys(profile) if profile else set(), rows)
+        counts = {k: counts.get(k, 0) + v for k, v in erased.items()}
     bus.publish(
         [
             ImportsSubjectErasureCompleted(

@@ -185,10 +185,12 @@ def on_subject_access_requested(event: SubjectAccessRequested) -> None:
     """What notifications holds about the person (GDPR Art. 15): every message to them, with its channel, the
     address or number it went to, the template, and what became of it."""
     repository.link_deliveries_of(event.case_owner_id, event.contact_event_ids)  # recorded before they were linked
-    records = [subject_requests.without_keys(r) for r in message_records.of_case_owner(event.case_owner_id)]
+    people = (event.case_owner_id, *event.merged_case_owner_ids)  # and the same person's earlier, merged files
+    records = [subject_requests.without_keys(r) for person in people for r in message_records.of_case_owner(person)]
     deliveries_ = [
         {**subject_requests.without_keys(pointer), **subject_requests.without_keys(delivery or {})}
-        for pointer, delivery in repository.owner_deliveries(event.case_owner_id)
+        for person in people
+        for pointer, delivery in repository.owner_deliveries(person)
     ]
     section = {"messages": records, "collector_messages": deliveries_}
     bus.publish(subject_requests.answer(NotificationsSubjectAccessCompleted, event, SERVICE, section))
@@ -198,7 +200,8 @@ def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
     """Erase what notifications holds about the person (GDPR Art. 17): every message to them, where it went, its
     delivery claim and, for a letter, the PDF."""
     repository.link_deliveries_of(event.case_owner_id, event.contact_event_ids)  # recorded before they were linked
-    records = message_records.of_case_owner(event.case_owner_id)
+    people = (event.case_owner_id, *event.merged_case_owner_ids)  # and the same person's earlier, merged files
+    records = [r for person in people for r in message_records.of_case_owner(person)]
     letters = settings.outbox().letters_bucket
     files = sum(message_records.erase(r, letters) for r in records)
     bus.publish(
@@ -212,7 +215,7 @@ def on_subject_erasure_requested(event: SubjectErasureRequested) -> None:
                 counts={
                     "messages": len(records),
                     "letter_files": files,
-                    "collector_messages": repository.erase_deliveries(event.case_owner_id),
+                    "collector_messages": sum(repository.erase_deliveries(person) for person in people),
                 },
             )
         ]

@@ -225,7 +225,8 @@ def _start(record: dict[str, Any], at: datetime) -> bool:
     """Waiting → erasing, with SubjectErasureRequested in the same transaction (only one run starts it)."""
     owner_id, request_id = str(record["case_owner_id"]), str(record["request_id"])
     case_ids = sorted(str(c["case_id"]) for c in _cases(owner_id))
-    import_ids = _import_ids(owner_id)
+    merged = subject_access.merged_into(owner_id)  # kept on the request: erasing strips the entries naming them
+    import_ids = sorted({i for o in (owner_id, *merged) for i in _import_ids(o)})
     event = SubjectErasureRequested(
         correlation_id=f"erasure-{request_id}",
         request_id=request_id,
@@ -233,7 +234,8 @@ def _start(record: dict[str, Any], at: datetime) -> bool:
         case_owner_id=owner_id,
         case_ids=case_ids,
         import_ids=import_ids,
-        contact_event_ids=subject_access.contact_event_ids(owner_id, case_ids),
+        contact_event_ids=subject_access.contact_event_ids(owner_id, case_ids, merged),
+        merged_case_owner_ids=merged,
     )
     tx = Tx().update(
         subject_access.request_key(request_id),
@@ -242,6 +244,7 @@ def _start(record: dict[str, Any], at: datetime) -> bool:
             "erasing_since": at.isoformat(),
             "case_ids": case_ids,
             "import_ids": import_ids,
+            "merged_case_owner_ids": merged,
             **_index(ERASING, record),
         },
         condition="attribute_exists(PK) AND #status = :waiting",
@@ -308,6 +311,14 @@ def erase_own(record: dict[str, Any]) -> dict[str, int]:
             kind = "notes" if sk.startswith("NOTE#") else "attachments" if sk.startswith("ATTACHMENT#") else "other"
             counts[kind] += 1
         _delete(items)
+    for person in (owner_id, *(str(m) for m in record.get("merged_case_owner_ids") or [])):
+        _erase_partition(person, record, counts)
+    return counts
+
+
+def _erase_partition(owner_id: str, record: dict[str, Any], counts: dict[str, int]) -> None:
+    """One case owner's own partition: deleted but for the audit (stripped), the request's marker and the profile
+    (a tombstone); a merged one's tombstone keeps pointing to the survivor."""
     items = store.query_all(KeyConditionExpression=Key("PK").eq(f"OWNER#{owner_id}"), ConsistentRead=True)
     gone = [i for i in items if not str(i["SK"]).startswith("AUDIT#") and i["SK"] not in ("PROFILE", "ERASURE")]
     for item in gone:
@@ -348,9 +359,9 @@ def erase_own(record: dict[str, Any]) -> dict[str, int]:
                 "erased_at": now().isoformat(),
                 "erasure_request_id": record["request_id"],
                 "expiration": expiration,
+                **({"merged_into": profile["merged_into"]} if profile.get("merged_into") else {}),
             }
         )
-    return counts
 
 
 def _erase_export(request_id: str) -> int:

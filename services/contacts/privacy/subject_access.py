@@ -70,10 +70,38 @@ def _kind(sk: str, kinds: dict[str, str]) -> str | None:
     return kinds.get(prefix, prefix.lower())  # a kind added later is exported under its own name, never dropped
 
 
-def own_section(case_owner_id: str) -> tuple[dict[str, list[dict[str, Any]]], list[str], list[str]]:
-    """Contacts' section (every item of the person and of their cases), the case ids and the import ids."""
+MAX_MERGED = 100
+
+
+def merged_into(case_owner_id: str) -> list[str]:
+    """The case owners merged into this one by accepted match reviews, and into those (their audit says so): the
+    same person's earlier files, whose tombstones, audit and traces in the other services stay under their ids."""
+    found: list[str] = []
+    queue = [case_owner_id]
+    while queue and len(found) < MAX_MERGED:
+        entries = store.query_all(
+            KeyConditionExpression=Key("PK").eq(f"OWNER#{queue.pop()}") & Key("SK").begins_with("AUDIT#"),
+            ConsistentRead=True,
+        )
+        for entry in entries:
+            merged = (entry.get("after") or {}).get("merged_case_owner_id")
+            if entry.get("action") == "case_owner.merged" and merged and str(merged) not in (*found, case_owner_id):
+                found.append(str(merged))
+                queue.append(str(merged))
+    return found
+
+
+def own_section(
+    case_owner_id: str, merged: list[str] | None = None
+) -> tuple[dict[str, list[dict[str, Any]]], list[str], list[str]]:
+    """Contacts' section (every item of the person, of the case owners merged into them, and of their cases), the
+    case ids and the import ids."""
     section: dict[str, list[dict[str, Any]]] = {}
-    owner_items = store.query_all(KeyConditionExpression=Key("PK").eq(f"OWNER#{case_owner_id}"), ConsistentRead=True)
+    owner_items = [
+        item
+        for person in (case_owner_id, *(merged or []))
+        for item in store.query_all(KeyConditionExpression=Key("PK").eq(f"OWNER#{person}"), ConsistentRead=True)
+    ]
     case_ids = [str(i["case_id"]) for i in owner_items if str(i["SK"]).startswith("CASE#")]
     for item in owner_items:
         kind = _kind(str(item["SK"]), OWNER_KINDS)
@@ -98,13 +126,13 @@ def own_section(case_owner_id: str) -> tuple[dict[str, list[dict[str, Any]]], li
 MAX_CONTACT_EVENT_IDS = 3000
 
 
-def contact_event_ids(case_owner_id: str, case_ids: list[str]) -> list[str]:
+def contact_event_ids(case_owner_id: str, case_ids: list[str], merged: list[str] | None = None) -> list[str]:
     """The ids of the ContactActionRequested events published for the person, oldest first (each contact's record
     keeps its event's id): notifications finds by them the collectors' e-mails and SMS it recorded before it linked
     each to the person. Past ``MAX_CONTACT_EVENT_IDS`` the newest are left out (they are linked already)."""
     records = [
         item
-        for pk in (f"OWNER#{case_owner_id}", *(f"CASE#{c}" for c in case_ids))
+        for pk in (*(f"OWNER#{o}" for o in (case_owner_id, *(merged or []))), *(f"CASE#{c}" for c in case_ids))
         for item in store.query_all(
             KeyConditionExpression=Key("PK").eq(pk) & Key("SK").begins_with("ACTION#"), ConsistentRead=True
         )
@@ -141,7 +169,8 @@ def request_export(
     if owner is None:
         raise NotFound("case_owner", case_owner_id)
     request_id, at = new_id(), now()
-    section, case_ids, import_ids = own_section(case_owner_id)
+    merged = merged_into(case_owner_id)
+    section, case_ids, import_ids = own_section(case_owner_id, merged)
     counts = {kind: len(records) for kind, records in section.items()}
     parts = subject_requests.split(section)
     for n, part in enumerate(parts, start=1):  # idempotent: a retried request (same key) writes the same parts
@@ -166,7 +195,8 @@ def request_export(
         case_owner_id=case_owner_id,
         case_ids=case_ids,
         import_ids=import_ids,
-        contact_event_ids=contact_event_ids(case_owner_id, case_ids),
+        contact_event_ids=contact_event_ids(case_owner_id, case_ids, merged),
+        merged_case_owner_ids=merged,
     )
     tx = Tx().put(record)
     tx.audit(

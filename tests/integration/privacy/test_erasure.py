@@ -6,7 +6,10 @@ and the consumers can run again without changing anything."""
 
 from __future__ import annotations
 
+import io
 import json
+import urllib.request
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -142,3 +145,66 @@ def test_an_erasure_request_needs_a_reason_and_the_agency(aws: Provisioned, worl
         assert refused.body["error"]["field"] == "reason" and reason not in json.dumps(refused.body)
     assert api.call("GET", f"/case-owners/{OWNER}/holds").body == []  # nothing stored, no hold set
     assert receive_all(aws, "imports-inbox") == []
+
+
+def test_the_same_person_s_earlier_merged_case_owner_goes_with_her(aws: Provisioned, world: dict[str, Any]) -> None:
+    """A match review merged an earlier case owner of the same person into her (its tombstone, audit and the other
+    services' traces stay under its own id): the erasure finds it through her audit and erases it everywhere."""
+    from services.contacts import store
+    from services.contacts.cases import audit
+    from services.enrichment import use_cases as enrichment
+    from services.imports.matching import OwnerProfile
+    from services.notifications import message_records
+    from shared.events import CaseOwnerContactsChanged, TraceSubject
+
+    api, client_id, merged = world["api"], world["client_id"], "owner-merged-earlier"
+    actor = audit.Actor.system("test")
+    profile = {"PK": f"OWNER#{merged}", "SK": "PROFILE", "case_owner_id": merged, "client_id": client_id,
+               "first_name": "Erika", "last_name": "Musterfrau-Alt", "merged_into": OWNER}  # fmt: skip
+    store.table().put_item(Item=profile)
+    created = audit.entry(merged, actor, "case_owner.created", target_type="case_owner", target_id=merged,
+                          after={"last_name": "Musterfrau-Alt"})  # fmt: skip
+    merge = audit.entry(OWNER, actor, "case_owner.merged", target_type="case_owner", target_id=OWNER,
+                        after={"merged_case_owner_id": merged})  # fmt: skip
+    store.table().put_item(Item=created)
+    store.table().put_item(Item=merge)
+    imports_repository.DynamoMatchIndex(client_id).put(
+        {"name:erika musterfrau alt": {merged: "import-0#2"}},
+        {merged: OwnerProfile(merged, "import-0#2", OWNER, identities={"erika|musterfrau-alt": "import-0#2"})},
+    )
+    subject = TraceSubject(first_name="Erika", last_name="Musterfrau-Alt")
+    enrichment.on_case_owner_contacts_changed(
+        CaseOwnerContactsChanged(
+            correlation_id="c", client_id=client_id, case_owner_id=merged, subject=subject, contact_points=[]
+        )
+    )
+    message = {"message_id": "m-merged", "kind": "reminder", "channel": "email", "recipient": "erika.alt@example.de",
+               "client_id": client_id, "case_owner_id": merged}  # fmt: skip
+    assert message_records.claim(message)
+    _pump(aws)
+    left_behind = ("musterfrau-alt", "musterfrau alt", "erika.alt@example.de")
+    assert all(p in _everything(aws).lower() for p in left_behind)
+
+    # Her export holds the earlier file too, in every service.
+    export = api.call("POST", f"/case-owners/{OWNER}/data-export", {}).body
+    _pump(aws)
+    ready = api.call("GET", f"/data-requests/{export['request_id']}").body
+    assert ready["status"] == "ready", ready
+    with urllib.request.urlopen(ready["download_url"]) as answer:
+        sections = json.loads(zipfile.ZipFile(io.BytesIO(answer.read())).read("data.json"))["sections"]
+    assert {p.get("last_name") for p in sections["contacts"]["case_owner"]} >= {"Musterfrau-Alt"}
+    assert {p["case_owner_id"] for p in sections["imports"]["match_profile"]} == {OWNER, merged}
+    assert {c["subject"]["last_name"] for c in sections["enrichment"]["contacts_copy"]} == {"Muster", "Musterfrau-Alt"}
+    assert {m["message_id"] for m in sections["notifications"]["messages"]} == {"m-1", "m-merged"}
+
+    assert api.call("POST", f"/case-owners/{OWNER}/erasure", {"reason": REASON}).status == 202
+    assert api.call("POST", f"/cases/{CASE}/close", {"reason": "recalled_by_client"}).status == 200
+    assert erasure.erase_due(datetime(2037, 1, 2, tzinfo=UTC))["started"] == 1
+    _pump(aws)
+    requests = api.call("GET", f"/case-owners/{OWNER}/audit", query={"limit": "200"}).body["items"]
+    (completed,) = [e for e in requests if e["action"] == "erasure.completed"]
+    assert completed["after"]["counts"]["notifications"]["messages"] == 2
+    everything = _everything(aws).lower()
+    assert [p for p in left_behind if p in everything] == []
+    tombstone = store.table().get_item(Key={"PK": f"OWNER#{merged}", "SK": "PROFILE"})["Item"]
+    assert tombstone["erased_at"] and tombstone["merged_into"] == OWNER and "last_name" not in tombstone
