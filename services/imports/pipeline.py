@@ -23,13 +23,13 @@ Design (at least once in, exactly once in effect; any size in flat memory):
 Time: every step checks the Lambda's remaining time. With less than ``TIME_RESERVE_MS`` left the job is
 checkpointed and a continuation message goes to the drops queue (the same one that triggered it); the next
 invocation resumes. So a file of any size is imported correctly in consecutive 15-minute runs; whether 1M
-rows fit in one run depends on the CPU Lambda gives the function (bench/RESULTS.md: the core does ~5k rows/s
-on one full core, so 1M rows need ~200-350 s of CPU plus the DynamoDB and EventBridge round trips, which go
+rows fit in one run depends on the CPU Lambda gives the function (bench/RESULTS.md: the core does ~7k rows/s
+on one full core, so 1M rows need ~140-200 s of CPU plus the DynamoDB and EventBridge round trips, which go
 out in parallel). One worker at a time holds the job's lease; a job that fails on every delivery ends
 ``failed`` (``import_error``) on the last one before the DLQ.
 
 Memory: one batch of rows, one page of staged rows and the 100 pending events at a time; XLSX is spooled to
-/tmp, not memory (bench: peak RSS 138 MB for 100k rows, 158 MB for 1M).
+/tmp, not memory (bench: peak RSS 137 MB for 100k rows, 169 MB for 1M).
 """
 
 from __future__ import annotations
