@@ -239,8 +239,9 @@ def _run(report: Report, stack: StackProcess, sizes: tuple[int, ...], writes: in
         f"RSS of `finview up` after {biggest:,} rows + {sum(outcome.values()):,} API writes",
         after_first["VmRSS"],
         "MB",
-        note=f"peak {after_first['VmHWM']:,.0f} MB; {int(after_first['Threads'])} threads; statuses {outcome}; "
-        "goal peak ≤ 1500 MB",
+        note=f"peak {after_first['VmHWM']:,.0f} MB; `finview up` {after_first['first']:,.0f} MB, moto's process "
+        f"{after_first['VmRSS'] - after_first['first']:,.0f} MB; {int(after_first['Threads'])} threads; "
+        f"statuses {outcome}; goal peak ≤ 1500 MB",
     )
     second = import_round(stack, first["client_id"], write_file(tmp, biggest, crlf=True), timeout=3600)
     outcome = api_writes(stack, cases, writes, seed=2)
@@ -252,8 +253,9 @@ def _run(report: Report, stack: StackProcess, sizes: tuple[int, ...], writes: in
         "MB",
         baseline="after the first round",
         baseline_value=after_first["VmRSS"],
-        note=f"peak {after_second['VmHWM']:,.0f} MB; {int(after_second['Threads'])} threads; second import "
-        f"{biggest / second['elapsed']:.0f} rows/s ({second['load']}), {second['items']:,} new items; "
+        note=f"peak {after_second['VmHWM']:,.0f} MB; moto's process "
+        f"{after_second['VmRSS'] - after_second['first']:,.0f} MB; {int(after_second['Threads'])} threads; "
+        f"second import {biggest / second['elapsed']:.0f} rows/s ({second['load']}), {second['items']:,} new items; "
         f"statuses {outcome}; "
         "goal within 10 %",
     )

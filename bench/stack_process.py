@@ -34,8 +34,16 @@ def _one_status(pid: int) -> dict[str, float]:
 def descendants(pid: int) -> list[int]:
     """The process's children, their children, …"""
     out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return out
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:  # a thread that ended while we looked (moto's server has one per connection)
+            continue
+        for child in children:
             out.extend([int(child), *descendants(int(child))])
     return out
 
@@ -43,10 +51,16 @@ def descendants(pid: int) -> list[int]:
 def proc_status(pid: int) -> dict[str, float]:
     """VmRSS / VmHWM (peak) in MB and threads of a process with its descendants (``finview up`` runs moto's
     server as a child process): the sums, so the peak is an upper bound of the tree's peak."""
-    total: dict[str, float] = {"VmRSS": 0.0, "VmHWM": 0.0, "Threads": 0}
-    for p in [pid, *descendants(pid)]:
-        for key, value in _one_status(p).items():
+    total: dict[str, float] = {"VmRSS": 0.0, "VmHWM": 0.0, "Threads": 0, "first": 0.0}
+    for n, p in enumerate([pid, *descendants(pid)]):
+        try:
+            one = _one_status(p)
+        except FileNotFoundError:
+            continue
+        for key, value in one.items():
             total[key] += value
+        if n == 0:
+            total["first"] = one.get("VmRSS", 0.0)  # ``finview up`` itself; the rest is moto's process
     return total
 
 

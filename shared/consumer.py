@@ -137,9 +137,14 @@ def consume(
             else:
                 _once(service, table_name, run, context)(event=event)
             # Outside the idempotent part: a retry whose handler is already done still publishes what the first
-            # delivery committed and did not get out. A first delivery whose handler wrote no outbox row has
-            # nothing to publish: no query.
-            rows = outbox.pending(table_name) if outbox.rows_made() or _redelivered(record) else []
+            # delivery committed and did not get out, so a redelivery reads the cause's rows. A first delivery has
+            # only its own: none (no query), or those its writers reported committed (no query either), else read.
+            rows: list[dict[str, Any]] = []
+            if _redelivered(record):
+                rows = outbox.pending(table_name)
+            elif outbox.rows_made():
+                known = outbox.committed_rows()
+                rows = known if known is not None else outbox.pending(table_name)
         if entries or rows:
             outgoing[record.message_id] = (entries, rows)
         metrics(service).add_metric(name=f"{type(event).__name__}Handled", unit="Count", value=1)

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from shared import aws, bus, dynamo
 from shared.events import Event, new_id
@@ -46,15 +46,26 @@ PREFIX = "OUTBOX#"
 SWEEP_GRACE = timedelta(seconds=60)  # longer than any writer takes from its commit to its own flush
 
 _ser = TypeSerializer()
+_de = TypeDeserializer()
+
+
+class _Made:
+    """The outbox rows one block of :func:`cause` built, and those of them its writers reported committed."""
+
+    def __init__(self) -> None:
+        self.built = 0
+        self.committed: list[dict[str, Any]] = []
+
+
 _cause: contextvars.ContextVar[str | None] = contextvars.ContextVar("outbox_cause", default=None)
-_written: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("outbox_written", default=None)
+_written: contextvars.ContextVar[_Made | None] = contextvars.ContextVar("outbox_written", default=None)
 
 
 @contextlib.contextmanager
 def cause(value: str) -> Iterator[str]:
     """Rows written inside this block belong to ``value`` (an event id, an idempotency key, a request id)."""
     token = _cause.set(value)
-    counted = _written.set([0])
+    counted = _written.set(_Made())
     try:
         yield value
     finally:
@@ -65,8 +76,29 @@ def cause(value: str) -> Iterator[str]:
 def rows_made() -> int | None:
     """How many outbox rows this block of :func:`cause` made so far (None outside one): a writer that made none
     and is not retrying has nothing of its own to flush."""
-    counter = _written.get()
-    return counter[0] if counter is not None else None
+    made = _written.get()
+    return made.built if made is not None else None
+
+
+def committed(transact_items: Sequence[dict[str, Any]]) -> None:
+    """A writer's TransactWriteItems (client format) committed: the outbox rows among its Puts are in the table.
+    Only a consumer's first delivery uses this (:func:`committed_rows`); anything else reads the rows back."""
+    made = _written.get()
+    if made is None:
+        return
+    for entry in transact_items:
+        item = (entry.get("Put") or {}).get("Item") or {}
+        if str((item.get("PK") or {}).get("S", "")).startswith(PREFIX):
+            made.committed.append({k: _de.deserialize(v) for k, v in item.items()})
+
+
+def committed_rows() -> list[dict[str, Any]] | None:
+    """The rows this block committed, in the order :func:`pending` reads them, when they are every row it built;
+    None when some were not reported (or not committed: a group left out of a transaction): then read them."""
+    made = _written.get()
+    if made is None or made.built != len(made.committed):
+        return None
+    return sorted(made.committed, key=lambda r: str(r["SK"]))
 
 
 def current_cause() -> str:
@@ -85,9 +117,9 @@ def shard_of(cause_id: str) -> str:
 def row(event: Event, seq: int = 0, cause_id: str | None = None) -> dict[str, Any]:
     """The outbox row of ``event`` as a plain item (boto3 resource format)."""
     c = cause_id or current_cause()
-    counter = _written.get()
-    if counter is not None:
-        counter[0] += 1
+    made = _written.get()
+    if made is not None:
+        made.built += 1
     return {
         "PK": shard_of(c),
         "SK": f"{c}#{seq:04d}#{event.event_id}",
@@ -117,6 +149,7 @@ def write(events: Sequence[Event], table_name: str, changes: Sequence[dict[str, 
     items = [*changes, *put_items(events, table_name)]
     if items:
         aws.client("dynamodb").transact_write_items(TransactItems=items)
+        committed(items)
 
 
 def put_item(

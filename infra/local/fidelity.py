@@ -17,14 +17,18 @@ table's size; ``scalable_dynamodb`` (below) makes both proportional to what the 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import copy
 import functools
 import hashlib
 import inspect
+import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+import types
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
 log = logging.getLogger("finview.local")
@@ -222,6 +226,11 @@ def install() -> None:
         scalable_sqs()
         cached_event_paths()
         cached_request_routing()
+    # FINVIEW_MOTO_FAST_PATH=0 keeps moto's own cost per request (the bench compares both in one run)
+    if not as_is and os.environ.get("FINVIEW_MOTO_FAST_PATH") != "0":
+        lean_requests()
+    if not as_is:
+        weakly_tracked_models()
     isolate_chalice_requests()
 
 
@@ -808,7 +817,491 @@ def installed() -> list[str]:
         "scalable-sqs": _sqs_installed,
         "cached-event-paths": _events_installed,
         "cached-request-routing": _routing_installed,
+        "lean-requests": _lean_installed,
+        "weakly-tracked-models": _tracking_installed,
         "isolated-chalice-requests": _requests_installed,
         "isolated-log-correlation": _logs_installed,
     }
     return [name for name, on in flags.items() if on]
+
+
+# ---- The cost of a request: what moto's server recomputes for every request, done once --------------------------
+#
+# Profiled under load (py-spy --gil on the moto process, bench/bench_moto_requests.py), moto 5.2 spends ~45 % of a
+# DynamoDB/SQS/EventBridge request in its response serializer, and most of that in finding where each member of
+# the output shape lives in the result: for every member of every structure (10 per DynamoDB AttributeValue) it
+# builds an AttributePickerContext (joining the serializer's path into a string), instantiates six alias
+# providers and tries each candidate key. For a plain ``dict`` the candidates depend only on the member's shape,
+# its name and its parent shape, which live as long as moto's cached service model: they are computed once, by
+# moto's own providers, and kept on the shape. Another ~4 % lists the handler class's methods (inspect.getmembers)
+# to check that the action exists: a class's functions do not change while the server runs.
+#
+# moto's request parser and response serializer pick the method for each value of the request or response by
+# ``getattr(self, f"_parse_{shape.type_name}", default)``: for a string (most values) that attribute does not
+# exist, so each value costs a failed attribute lookup and an AttributeError. On a BatchWriteItem of 25 items that
+# was a fifth of moto's CPU. The method of a (class, type) pair is looked up once. And moto's DynamoDB ``Item``
+# re-adds the size of every attribute already stored each time it stores one (``LimitedSizeDict.__setitem__``):
+# O(attributes²) per item written. Storing them and checking the total once refuses exactly the same items (the
+# sizes only grow, so the running total passes the limit iff the final total does), with the same error.
+# Every condition of a write is parsed twice (the handler validates it, the backend evaluates it), a third of a
+# conditional TransactWriteItems: the syntax tree of an expression with the same names and values is the same,
+# and moto never changes it after building it, so it is kept (a bounded cache, errors are not kept).
+#
+# Before that, each request crossed Flask (~15 % of a small request: a request context, Flask's debug-mode form
+# helpers, signals, URL matching, CORS's after-request hook) only to reach one function: moto's
+# ``convert_to_flask_response`` wrapper around the service's ``dispatch``. A signed JSON-protocol request to
+# DynamoDB, SQS or EventBridge (``POST /`` with ``X-Amz-Target``, no Origin, so no CORS headers) now goes from
+# ``DomainDispatcherApplication.__call__`` to that same wrapper's steps directly: moto's Request, the request
+# recorder, the handler, the same Response class. The handler is found once per service through moto's own
+# Flask routing; every other request (S3, SNS, SES, the moto API, CORS) keeps the whole path.
+
+PINNED_REQUEST_SOURCES = {
+    "ResponseSerializer.get_value": "5ac16904b91c293555159f2e4726b73cc5d7fb9c1c414a6d912d9e2f45da539e",
+    "AttributePicker.__call__": "c15da8ec29c1afa44772407fe6280d59a519fcbf52216dc90eb31fb6fbb136ce",
+    "AttributePicker.get_possible_keys": "cb284052c5ea7fe1b0534936022c95397d8ed8fb7630d51a445614127bc25c17",
+    "XFormedAttributePicker.get_possible_keys": "f0d20f55f37fd8a1f74e7fae117327a99c8e14b0f9459a0059d3c8d3c6e50a41",
+    "method_names_from_class": "9dbac89d082b655fee902c450e69de9dbadf9699ad06411298494984b55138c3",
+    "convert_to_flask_response.__call__": "2c82766d05909ebb416d91eb9db685b57c639346d5eaea28e3a3a89c6607153e",
+    "DomainDispatcherApplication.__call__": "7b12179deceda48da3436e5e5d98f2c368344f1907c849f70b08da1ff367bef6",
+    "RequestParser._parse_shape": "86db10854efaf7e3818a4c4caa5d950837a5321e7f8e36ee2c7f3c5a47e0f9c0",
+    "ResponseSerializer._serialize": "4eccca5bf02593efd2e425f7e1659871406ee6734ec1084ccd452885b7e89052",
+    "ConditionExpressionParser.parse": "5c9b63c5f49ed5d5d644eb0ac7422fb3c2ac4bbd310374f4161686bc4e10c453",
+    "Item.__init__": "d9c12b62cb921831aab9b2eb22ac24fbd600689064a0219ae3ffbe057ae4be74",
+    "LimitedSizeDict.__setitem__": "d979580fdbe14f79f3216564e1385c4b3485db82bc88193326c467a037331e81",
+    "DomainDispatcherApplication.infer_service_region_host": (
+        "b4fac9b6aa6baef13071a246d6038ea1b0c5f3bc5ac6ca4b6d25ef9a51a2848e"
+    ),
+}
+_lean_installed = False
+
+
+def request_sources() -> dict[str, str]:
+    from moto.core import parse, serialize, utils
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    fns: dict[str, Any] = {
+        "ResponseSerializer.get_value": serialize.ResponseSerializer.get_value,
+        "AttributePicker.__call__": serialize.AttributePicker.__call__,
+        "AttributePicker.get_possible_keys": serialize.AttributePicker.get_possible_keys,
+        "XFormedAttributePicker.get_possible_keys": serialize.XFormedAttributePicker.get_possible_keys,
+        "method_names_from_class": utils.method_names_from_class,
+        "RequestParser._parse_shape": parse.RequestParser._parse_shape,
+        "ResponseSerializer._serialize": serialize.ResponseSerializer._serialize,
+        "Item.__init__": Item.__init__,
+        "ConditionExpressionParser.parse": ConditionExpressionParser.parse,
+        "LimitedSizeDict.__setitem__": LimitedSizeDict.__setitem__,
+        "convert_to_flask_response.__call__": utils.convert_to_flask_response.__call__,
+        "DomainDispatcherApplication.__call__": DomainDispatcherApplication.__call__,
+        "DomainDispatcherApplication.infer_service_region_host": DomainDispatcherApplication.infer_service_region_host,
+    }
+    fns = {name: _ORIGINALS.get(name, fn) for name, fn in fns.items()}
+    return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
+
+
+_KEYS_ATTR = "_finview_member_keys"
+_lean_on = True  # off only inside moto_own_path(), for tests and benches that compare both paths
+
+
+@contextlib.contextmanager
+def moto_own_path() -> Iterator[None]:
+    """Serve requests by moto's own (Flask, full serializer) path while inside: to compare both in one process."""
+    global _lean_on
+    _lean_on = False
+    try:
+        yield
+    finally:
+        _lean_on = True
+
+
+def _serializer_get_value(self: Any, value: Any, key: str, shape: Any) -> Any:
+    """moto's ``ResponseSerializer.get_value`` for a plain dict, with the candidate keys of the member computed
+    once per shape; anything else (objects, dict subclasses, response transformers) takes moto's own path."""
+    picker = self._value_picker
+    if (
+        not _lean_on
+        or type(value) is not dict
+        or not isinstance(picker, _moto.AttributePicker)
+        or picker.response_transformers
+        or picker.alias_providers is not _moto.DEFAULT_ALIAS_PROVIDERS
+        or type(picker).get_possible_keys not in _PLAIN_KEY_FINDERS
+    ):
+        return _ORIGINALS["ResponseSerializer.get_value"](self, value, key, shape)
+    per_shape = shape.__dict__.get(_KEYS_ATTR)
+    if per_shape is None:
+        per_shape = shape.__dict__[_KEYS_ATTR] = {}
+    slot = (key, type(picker), getattr(shape, "parent", None))
+    candidates = per_shape.get(slot)
+    if candidates is None:
+        context = _moto.AttributePickerContext(obj={}, key=key, shape=shape)
+        candidates = per_shape[slot] = tuple(picker.get_possible_keys(context))
+    for candidate in candidates:
+        if "." in candidate:  # moto's get_value walks a dotted path
+            found = _moto.get_value(value, candidate, _MISSING)
+            if found is not _MISSING:
+                return found
+        elif candidate in value:
+            return value[candidate]
+    return None
+
+
+_MISSING = object()
+_PLAIN_KEY_FINDERS: set[Any] = set()
+
+
+def lean_requests() -> bool:
+    """Install the request-cost patches above once per process if moto is the pinned version."""
+    global _lean_installed
+    with _lock:
+        if _lean_installed:
+            return True
+        import moto
+        from moto.core import responses, serialize, utils
+
+        if moto.__version__ != PINNED_MOTO or request_sources() != PINNED_REQUEST_SOURCES:
+            log.warning("moto is not %s as pinned: its server serialises each response the long way", PINNED_MOTO)
+            return False
+        _import_moto_parts()
+        _PLAIN_KEY_FINDERS.update(
+            {serialize.AttributePicker.get_possible_keys, serialize.XFormedAttributePicker.get_possible_keys}
+        )
+        _ORIGINALS["ResponseSerializer.get_value"] = serialize.ResponseSerializer.get_value
+        serialize.ResponseSerializer.get_value = _serializer_get_value  # type: ignore[method-assign]
+        _ORIGINALS["method_names_from_class"] = utils.method_names_from_class
+        responses.method_names_from_class = functools.lru_cache(maxsize=None)(utils.method_names_from_class)
+        from moto.core import parse
+        from moto.dynamodb.comparisons import ConditionExpressionParser
+        from moto.dynamodb.models.dynamo_type import Item
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+        for owner, name, replacement in (
+            (parse.RequestParser, "_parse_shape", _parse_shape),
+            (serialize.ResponseSerializer, "_serialize", _serialize),
+            (Item, "__init__", _item_init),
+            (ConditionExpressionParser, "parse", _parse_condition),
+        ):
+            _ORIGINALS[f"{owner.__name__}.{name}"] = owner.__dict__[name]
+            setattr(owner, name, replacement)
+        _ORIGINALS["DomainDispatcherApplication.__call__"] = DomainDispatcherApplication.__call__
+        DomainDispatcherApplication.__call__ = _dispatch  # type: ignore[method-assign]
+        _lean_installed = True
+        return True
+
+
+# X-Amz-Target prefix -> the service in the request's SigV4 credential scope (how moto routes it)
+_JSON_TARGETS = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "AWSEvents": "events"}
+_handlers: dict[str, Callable[..., Any]] = {}
+stats["fast_requests"] = 0
+
+
+def _direct_service(environ: dict[str, Any]) -> str | None:
+    """The JSON service a request goes to when it can skip Flask; None when it takes moto's whole path."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if (
+        not target
+        or environ.get("REQUEST_METHOD") != "POST"
+        or environ.get("PATH_INFO") != "/"
+        or environ.get("QUERY_STRING")
+        or "HTTP_ORIGIN" in environ  # CORS adds headers: Flask's path
+    ):
+        return None
+    service = _JSON_TARGETS.get(target.partition(".")[0])
+    try:  # as moto's infer_service_region_host reads it: "AWS4-HMAC-SHA256 Credential=key/date/region/service/..."
+        scope = environ["HTTP_AUTHORIZATION"].split(",")[0].split()[1].split("/")
+    except (KeyError, IndexError):
+        return None
+    return service if len(scope) == 5 and scope[3].lower() == service else None
+
+
+def _handler(app: Any, environ: dict[str, Any], service: str) -> Callable[..., Any] | None:
+    """moto's handler for ``POST /`` of a service, found by its own Flask routing (once per service)."""
+    handler = _handlers.get(service)
+    if handler is None:
+        from moto.core.utils import convert_to_flask_response
+
+        flask_app = app.get_application(environ)
+        try:
+            endpoint, args = flask_app.url_map.bind_to_environ(environ).match()
+        except Exception:  # werkzeug's NotFound / MethodNotAllowed: let Flask answer it
+            return None
+        view = flask_app.view_functions.get(endpoint)
+        if args or not isinstance(view, convert_to_flask_response):
+            return None
+        handler = _handlers[service] = view.callback
+    return handler
+
+
+def _dispatch(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+    service = _direct_service(environ) if _lean_on else None
+    handler = _handler(self, environ, service) if service else None
+    if handler is None:
+        return _ORIGINALS["DomainDispatcherApplication.__call__"](self, environ, start_response)
+    stats["fast_requests"] += 1
+    # what convert_to_flask_response.__call__ does, with moto's Request made from the WSGI environ
+    request = _moto.ServerRequest(environ)
+    _moto.recorder._record_request(request)
+    try:
+        result = handler(request, request.raw_url, dict(request.headers))
+    except _moto.ClientError as exc:
+        result = 400, {}, exc.response["Error"]["Message"]
+    if len(result) == 3:
+        status, headers, content = result
+    else:
+        status, headers, content = 200, {}, result
+    return _moto.Response(response=content, status=status, headers=headers)(environ, start_response)
+
+
+def _server_request() -> type[Any]:
+    from moto.core.request import Request
+
+    class ServerRequest(Request):
+        """moto's Request as its server makes it (``BackendRequest`` without Flask's parts)."""
+
+        from_wsgi_server = True
+
+    return ServerRequest
+
+
+# What the patches above use of moto, flask and botocore, imported once (an import statement in a function that
+# runs for every value of every response was a fifth of a Query's serialisation).
+_moto = types.SimpleNamespace()
+
+
+def _import_moto_parts() -> None:
+    from botocore.exceptions import ClientError
+    from flask import Response
+    from moto.core.serialize import DEFAULT_ALIAS_PROVIDERS, AttributePicker, AttributePickerContext
+    from moto.core.utils import get_value
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+    from moto.moto_api import recorder
+
+    _moto.__dict__.update(
+        ClientError=ClientError,
+        Response=Response,
+        DEFAULT_ALIAS_PROVIDERS=DEFAULT_ALIAS_PROVIDERS,
+        AttributePicker=AttributePicker,
+        AttributePickerContext=AttributePickerContext,
+        get_value=get_value,
+        ItemSizeTooLarge=ItemSizeTooLarge,
+        DynamoType=DynamoType,
+        LimitedSizeDict=LimitedSizeDict,
+        bytesize=bytesize,
+        recorder=recorder,
+        ServerRequest=_server_request(),
+    )
+
+
+_type_methods: dict[tuple[type[Any], str], Any] = {}
+
+
+def _method_for(obj: Any, prefix: str, type_name: str) -> Any:
+    """The function ``getattr(obj, prefix + type_name)`` would bind, or None; once per (class, type)."""
+    slot = (type(obj), prefix + type_name)
+    try:
+        return _type_methods[slot]
+    except KeyError:
+        fn = _type_methods[slot] = getattr(type(obj), prefix + type_name, None)
+        return fn
+
+
+def _parse_shape(self: Any, shape: Any, node: Any) -> Any:
+    """moto's ``RequestParser._parse_shape``: the ``_parse_<type>`` method, else ``_default_handle``."""
+    if not _lean_on:
+        return _ORIGINALS["RequestParser._parse_shape"](self, shape, node)
+    fn = _method_for(self, "_parse_", shape.type_name)
+    if fn is None:
+        return self._default_handle(shape, node)
+    return fn(self, shape, node)
+
+
+def _serialize(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+    """moto's ``ResponseSerializer._serialize``: the ``_serialize_type_<type>`` method, else ``_default_serialize``,
+    with the serializer's path kept as moto keeps it."""
+    if not _lean_on:
+        return _ORIGINALS["ResponseSerializer._serialize"](self, serialized, value, shape, key)  # type: ignore[no-any-return]
+    fn = _method_for(self, "_serialize_type_", shape.type_name)
+    self.path.append(key or shape.name)
+    if fn is None:
+        self._default_serialize(serialized, value, shape, key)
+    else:
+        fn(self, serialized, value, shape, key)
+    self.path.pop()
+    return None
+
+
+def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+    """moto's ``Item.__init__`` with the 405,000-byte check done once on the whole item."""
+    if not _lean_on:
+        return _ORIGINALS["Item.__init__"](self, hash_key, range_key, attrs)  # type: ignore[no-any-return]
+    self.hash_key = hash_key
+    self.range_key = range_key
+    values = _moto.LimitedSizeDict()
+    for name, value in attrs.items():
+        dict.__setitem__(values, name, _moto.DynamoType(value))
+    bytesize = _moto.bytesize
+    if sum(bytesize(name) + value.size() for name, value in values.items()) > 405000:
+        raise _moto.ItemSizeTooLarge
+    self.attrs = values
+    return None
+
+
+_conditions: dict[str, tuple[Any, list[str], list[str]]] = {}
+CONDITIONS_KEPT = 4096
+
+
+def _parse_condition(self: Any) -> Any:
+    """moto's ``ConditionExpressionParser.parse``, its tree and what it found kept per (expression, names, values)."""
+    original = _ORIGINALS["ConditionExpressionParser.parse"]
+    if not _lean_on:
+        return original(self)
+    key = repr((self.condition_expression, self.expression_attribute_names, self.expression_attribute_values))
+    kept = _conditions.get(key)
+    if kept is None:
+        names, values = len(self.expr_attr_names_found), len(self.expr_attr_values_found)
+        op = original(self)  # raises on a bad expression: nothing kept
+        if len(_conditions) >= CONDITIONS_KEPT:
+            _conditions.clear()
+        _conditions[key] = (op, self.expr_attr_names_found[names:], self.expr_attr_values_found[values:])
+        return op
+    op, found_names, found_values = kept
+    self.expr_attr_names_found.extend(found_names)
+    self.expr_attr_values_found.extend(found_values)
+    return op
+
+
+# ---- moto's memory: the instances it keeps for its dashboard -------------------------------------------------------
+#
+# moto appends every instance of every model class to a class-level list, ``instances_tracked``, for its dashboard
+# (``/moto-api/data.json``) and S3's reset: each DynamoDB Item ever built (every version of every item, and the
+# copies of each transaction's undo log), each SQS message ever sent. The backends drop a deleted message or a
+# replaced item; that list never does, for as long as the server runs. So the local stack's memory grew with every
+# write and every event delivered, and a second import round added as much as the first. Here the list holds its
+# instances weakly: what a backend still holds is listed as before, in creation order (the dashboard shows the live
+# state; SES's sent messages, which the local stack reads there, are held by SES's backend), and what every backend
+# dropped is freed. And the dashboard answers ``?service=ses`` with that service's models only: the local stack and
+# the tests read SES's sent messages there, and the whole dashboard of a long test session took seconds per read.
+
+PINNED_TRACKING_SOURCES = {
+    "BaseModel.__new__": "08cf0ef20e88029a2eb91949492ce3281001a34b98143db186239962ad379eec",
+    "InstanceTrackerMeta.__new__": "bee162e12b56986ce029664fd87c4dc5ce76de919f732a86bc665911539d68ee",
+    "reset_model_data": "4a510e716295498976f53e61a8982c0f2834f352341149a3dbbb649292153ed1",
+    "MotoAPIResponse.model_data": "6bd26e9787fa6e70e22666cb58a7f555e459ed26cad6480b297c627582471ee1",
+}
+_tracking_installed = False
+
+
+def tracking_sources() -> dict[str, str]:
+    from moto.core import model_instances
+    from moto.core.base_backend import InstanceTrackerMeta
+    from moto.core.common_models import BaseModel
+    from moto.moto_api._internal.responses import MotoAPIResponse
+
+    fns: dict[str, Any] = {
+        "BaseModel.__new__": _ORIGINALS.get("BaseModel.__new__") or BaseModel.__dict__["__new__"],
+        "InstanceTrackerMeta.__new__": InstanceTrackerMeta.__new__,
+        "reset_model_data": model_instances.reset_model_data,
+        "MotoAPIResponse.model_data": _ORIGINALS.get("MotoAPIResponse.model_data") or MotoAPIResponse.model_data,
+    }
+    fns = {k: v.__func__ if isinstance(v, staticmethod) else v for k, v in fns.items()}
+    return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
+
+
+class LiveInstances:
+    """``instances_tracked`` as moto uses it (append, iterate), holding weak references: the live instances, in
+    creation order. An instance that cannot be weakly referenced is kept, as moto keeps it."""
+
+    __slots__ = ("__weakref__", "_refs")
+
+    def __init__(self, existing: Any = ()) -> None:
+        self._refs: dict[int, Callable[[], Any]] = {}
+        for instance in existing:
+            self.append(instance)
+
+    def append(self, instance: Any) -> None:
+        key = id(instance)
+        try:
+            self._refs[key] = weakref.ref(instance, functools.partial(_forget, weakref.ref(self), key))
+        except TypeError:
+            self._refs[key] = functools.partial(_held, instance)
+
+    def __iter__(self) -> Iterator[Any]:
+        for ref in list(self._refs.values()):
+            instance = ref()
+            if instance is not None:
+                yield instance
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _forget(owner: Any, key: int, ref: Any) -> None:
+    tracked = owner()
+    if tracked is not None and tracked._refs.get(key) is ref:
+        del tracked._refs[key]
+
+
+def _held(instance: Any) -> Any:
+    return instance
+
+
+def _model_data(self: Any, request: Any, full_url: str, headers: Any) -> Any:
+    """moto's dashboard data (its loop, as pinned); with ``?service=<name>``, of that service's models only."""
+    from urllib.parse import parse_qs, urlparse
+
+    from moto.core.model_instances import model_data
+
+    wanted = parse_qs(urlparse(full_url).query).get("service")
+    if not wanted:
+        return _ORIGINALS["MotoAPIResponse.model_data"](self, request, full_url, headers)
+    results: dict[str, dict[str, list[Any]]] = {}
+    for service in sorted(s for s in model_data if s in wanted):
+        models = model_data[service]
+        results[service] = {}
+        for name in sorted(models):
+            results[service][name] = []
+            for instance in models[name].instances_tracked:  # type: ignore[attr-defined]
+                inst_result = {}
+                for attr in dir(instance):
+                    if not attr.startswith("_"):
+                        try:
+                            json.dumps(getattr(instance, attr))
+                        except (TypeError, AttributeError, ValueError):
+                            pass
+                        else:
+                            inst_result[attr] = getattr(instance, attr)
+                results[service][name].append(inst_result)
+    return 200, {"Content-Type": "application/javascript"}, json.dumps(results)
+
+
+def weakly_tracked_models() -> bool:
+    """Install once per process if moto is the pinned version; returns whether it is."""
+    global _tracking_installed
+    with _lock:
+        if _tracking_installed:
+            return True
+        import moto
+        from moto.core.common_models import BaseModel
+
+        if moto.__version__ != PINNED_MOTO or tracking_sources() != PINNED_TRACKING_SOURCES:
+            log.warning("moto is not %s as pinned: it keeps every model instance it ever made", PINNED_MOTO)
+            return False
+
+        def new(cls: Any, *args: Any, **kwargs: Any) -> Any:
+            instance = super(BaseModel, cls).__new__(cls)  # what BaseModel.__new__'s super().__new__(cls) calls
+            tracked = cls.instances_tracked
+            if not isinstance(tracked, LiveInstances):  # a new class, or moto's reset gave it a fresh list
+                tracked = cls.instances_tracked = LiveInstances(tracked)
+            tracked.append(instance)
+            return instance
+
+        _ORIGINALS["BaseModel.__new__"] = BaseModel.__dict__["__new__"]
+        BaseModel.__new__ = staticmethod(new)  # type: ignore[method-assign,assignment]
+        from moto.moto_api._internal.responses import MotoAPIResponse
+
+        _ORIGINALS["MotoAPIResponse.model_data"] = MotoAPIResponse.model_data
+        MotoAPIResponse.model_data = _model_data  # type: ignore[method-assign]
+        _tracking_installed = True
+        return True

@@ -26,8 +26,11 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from infra.local import fidelity
+from infra.local.wsgi_server import WsgiServer
 
 START_TIMEOUT = 60.0  # importing moto and binding; seconds on a loaded 2-core machine
 STOP_TIMEOUT = 3.0
@@ -42,30 +45,18 @@ def quiet_moto() -> None:
 def serve(port: int) -> int:
     """The child: moto's server on 127.0.0.1:``port`` (0: any free port) until stdin closes."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-    from waitress.server import create_server
 
     # Ctrl-C in a terminal reaches the whole process group: the parent stops this process by closing our stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     quiet_moto()
     fidelity.install()
-    # moto's own server (werkzeug's) closes the connection after every response, so each request cost a new TCP
-    # connection and a new thread, on both sides; waitress keeps connections alive, as AWS's endpoints do.
-    # Every poller holds a thread for its long poll (up to 1 s), hence the many threads.
+    app = DomainDispatcherApplication(create_backend_app)
     try:
-        server = create_server(
-            DomainDispatcherApplication(create_backend_app),
-            host="127.0.0.1",
-            port=port,
-            threads=SERVER_THREADS,
-            connection_limit=1000,
-            channel_timeout=300,
-            ident="amazon.com",
-        )
+        run, bound = _server(app, port)
     except OSError as exc:
         print(f"error {exc.errno or 0} {exc.strerror or exc}", flush=True)
         return 2
-    bound = server.effective_port  # type: ignore[union-attr]
-    threading.Thread(target=server.run, name="moto-server", daemon=True).start()
+    threading.Thread(target=run, name="moto-server", daemon=True).start()
     print(f"port {bound}", flush=True)
     feedback = None
     for line in sys.stdin:
@@ -81,11 +72,34 @@ def serve(port: int) -> int:
     os._exit(0)
 
 
+def _server(app: Any, port: int) -> tuple[Callable[[], None], int]:
+    """The HTTP server for moto's app, and its port. moto's own server (werkzeug's) closes the connection after
+    every response, so each request cost a new TCP connection and a new thread, on both sides; both servers here
+    keep connections alive, as AWS's endpoints do. ``infra.local.wsgi_server`` serves each connection on its
+    own thread; ``FINVIEW_MOTO_FAST_PATH=0`` keeps waitress (the bench compares the two in one run)."""
+    if os.environ.get("FINVIEW_MOTO_FAST_PATH") == "0":
+        from waitress.server import create_server
+
+        # every poller holds a thread for its long poll (up to 1 s), hence the many threads
+        server = create_server(
+            app,
+            host="127.0.0.1",
+            port=port,
+            threads=SERVER_THREADS,
+            connection_limit=1000,
+            channel_timeout=300,
+            ident="amazon.com",
+        )
+        return server.run, server.effective_port  # type: ignore[union-attr]
+    lean = WsgiServer(app, port=port)
+    return lean.serve_forever, lean.port
+
+
 class MotoProcess:
     """The parent's handle on the child: started, told things, stopped (its port is free when stop returns)."""
 
-    def __init__(self, port: int = 0) -> None:
-        self.port = port
+    def __init__(self, port: int = 0, env: dict[str, str] | None = None) -> None:
+        self.port, self.env = port, env
         self.proc: subprocess.Popen[str] | None = None
         self.endpoint_url = ""
 
@@ -94,6 +108,7 @@ class MotoProcess:
             [sys.executable, "-m", "infra.local.moto_process", "--port", str(self.port)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            env=self.env,
             text=True,
             bufsize=1,
         )

@@ -46,7 +46,8 @@ def local_environment(p: Provisioned, log_file: str | None) -> dict[str, str]:
 
 def sent_emails(endpoint_url: str, to: str | None = None) -> list[dict[str, Any]]:
     """What SES recorded (moto keeps every sent message), optionally only those to one address."""
-    with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json") as resp:
+    # ?service=ses: only SES's models (infra.local.fidelity; a moto without it answers with everything)
+    with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json?service=ses") as resp:
         messages = list(json.load(resp).get("ses", {}).get("Message", []))
     return [m for m in messages if to is None or to in m["destinations"]["ToAddresses"]]
 

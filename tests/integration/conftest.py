@@ -5,16 +5,18 @@ Every test under this folder is marked ``integration`` (``pytest -m "not integra
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from infra.definition import Names
 from infra.local import fidelity
 from infra.local.stack import local_environment, quiet_moto
+from infra.local.wsgi_server import WsgiServer
 from infra.provision import LocalOverrides, Provisioned, provision
 from tests.integration.support import REGION
 
@@ -31,11 +33,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def moto_endpoint() -> Iterator[str]:
     quiet_moto()
     fidelity.install()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    # served as moto's process serves it in the local stack (keep-alive, one thread per connection)
+    server = WsgiServer(DomainDispatcherApplication(create_backend_app))
+    threading.Thread(target=server.serve_forever, name="moto-server", daemon=True).start()
+    yield f"http://{server.host}:{server.port}"
+    server.shutdown()
 
 
 @pytest.fixture

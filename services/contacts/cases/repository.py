@@ -136,6 +136,7 @@ class Tx:
                 raise
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
             raise WriteConflict(reasons or [exc.response["Error"].get("Message", "cancelled")]) from exc
+        outbox.committed(self.items)  # the consumer publishes these rows without reading them back
 
 
 def _serialise(item: dict[str, Any]) -> dict[str, Any]:

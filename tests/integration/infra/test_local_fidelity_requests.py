@@ -1,0 +1,294 @@
+"""infra.local.fidelity.lean_requests: moto's server answers DynamoDB, SQS and EventBridge exactly as by its own
+path, at a fraction of the cost. Each scenario runs twice on the session's server from the same random seed, once
+through the fast path and once through moto's own (Flask, full serializer); every response (status, headers,
+body, errors with their reasons) must be the same."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import moto
+import pytest
+from botocore.exceptions import ClientError
+from moto.moto_api._internal import mock_random
+
+from infra.local import fidelity
+
+REGION = "eu-west-1"
+# values moto takes from the clock, not from its seeded random
+CLOCK_KEYS = {"CreationDateTime", "SentTimestamp", "ApproximateFirstReceiveTimestamp", "CreatedTimestamp"}
+CLOCK_KEYS |= {"LastModifiedTimestamp", "LastUpdateToPayPerRequestDateTime", "LastDecreaseDateTime"}
+COMPARED_HEADERS = ("content-type", "content-length", "x-amz-crc32", "x-amzn-requestid", "x-amzn-query-error")
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict) and str(value.get("Body", "")).startswith("{"):  # an event: its "time" is the clock's
+        event = json.loads(value["Body"])
+        value = {**value, "Body": {**event, "time": "<clock>"}, "MD5OfBody": "<clock>"}
+    if isinstance(value, dict):
+        return {k: "<clock>" if k in CLOCK_KEYS else _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
+class Recorder:
+    """Every response the clients get: operation, status, the headers that matter, the body (clock masked)."""
+
+    def __init__(self) -> None:
+        self.responses: list[tuple[str, int, dict[str, str], Any]] = []
+
+    def __call__(self, http_response: Any, model: Any, **_: Any) -> None:
+        raw = http_response.content
+        body = json.loads(raw) if raw else None
+        headers = {k.lower(): v for k, v in http_response.headers.items()}
+        kept = {name: headers[name] for name in COMPARED_HEADERS if name in headers}
+        if body is not None and any(k in json.dumps(body) for k in CLOCK_KEYS):
+            kept.pop("content-length", None)  # the clock's digits
+            kept.pop("x-amz-crc32", None)
+        self.responses.append((model.name, http_response.status_code, kept, _masked(body)))
+
+
+def _clients(endpoint: str, recorder: Recorder) -> dict[str, Any]:
+    out = {}
+    for service in ("dynamodb", "sqs", "events"):
+        c = boto3.client(service, endpoint_url=endpoint, region_name=REGION)
+        c.meta.events.register("after-call.*.*", recorder)
+        out[service] = c
+    return out
+
+
+def _error(fn: Callable[[], Any]) -> dict[str, Any]:
+    with pytest.raises(ClientError) as caught:
+        fn()
+    return dict(caught.value.response)
+
+
+def _every_type(n: int) -> dict[str, Any]:
+    return {
+        "PK": {"S": f"OWNER#{n}"},
+        "SK": {"S": "PROFILE"},
+        "GSI1PK": {"S": "CLIENT#1"},
+        "GSI1SK": {"S": f"2026-11-{n:02d}"},
+        "name": {"S": 'Zoë O\'Brien \u2603 "quoted"'},
+        "amount": {"N": "1234.50"},
+        "blob": {"B": base64.b64decode(base64.b64encode(b"\x00\xffbinary"))},
+        "tags": {"SS": ["a", "b"]},
+        "scores": {"NS": ["1", "2.5"]},
+        "blobs": {"BS": [b"\x01", b"\x02"]},
+        "address": {"M": {"city": {"S": "Köln"}, "zip": {"N": "50667"}, "lines": {"L": [{"S": "x"}, {"NULL": True}]}}},
+        "history": {"L": [{"BOOL": True}, {"N": "3"}, {"M": {}}]},
+        "gone": {"NULL": True},
+        "active": {"BOOL": False},
+    }
+
+
+def dynamodb_scenario(ddb: Any, table: str) -> None:
+    ddb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK", "GSI1PK", "GSI1SK")],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "GSI1",
+                "KeySchema": [
+                    {"AttributeName": "GSI1PK", "KeyType": "HASH"},
+                    {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    for n in range(1, 8):
+        ddb.put_item(TableName=table, Item=_every_type(n), ReturnConsumedCapacity="TOTAL")
+    ddb.put_item(TableName=table, Item=_every_type(1), ReturnValues="ALL_OLD")
+    near_limit = {f"a{i:03d}": {"S": "x" * 3990} for i in range(100)}  # 100 attributes, ~399,000 bytes
+    ddb.put_item(TableName=table, Item={"PK": {"S": "BIG#1"}, "SK": {"S": "A"}, **near_limit})
+    over = {**near_limit, "a100": {"S": "x" * 6000}}
+    _error(lambda: ddb.put_item(TableName=table, Item={"PK": {"S": "BIG#2"}, "SK": {"S": "A"}, **over}))
+    key = {"PK": {"S": "OWNER#1"}, "SK": {"S": "PROFILE"}}
+    _error(
+        lambda: ddb.put_item(
+            TableName=table,
+            Item=_every_type(1),
+            ConditionExpression="attribute_not_exists(PK)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    )
+    ddb.get_item(TableName=table, Key=key)
+    ddb.get_item(TableName=table, Key={"PK": {"S": "nobody"}, "SK": {"S": "PROFILE"}})
+    ddb.get_item(
+        TableName=table, Key=key, ProjectionExpression="#n, address.city", ExpressionAttributeNames={"#n": "name"}
+    )
+    ddb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET amount = amount + :one, tags = :t REMOVE gone",
+        ExpressionAttributeValues={":one": {"N": "1"}, ":t": {"SS": ["c"]}},
+        ReturnValues="ALL_NEW",
+    )
+    _error(lambda: ddb.update_item(TableName=table, Key=key, UpdateExpression="SET amount = :x"))  # no value
+    ddb.query(TableName=table, KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": {"S": "OWNER#2"}})
+    page = ddb.query(
+        TableName=table,
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :c AND GSI1SK > :d",
+        ExpressionAttributeValues={":c": {"S": "CLIENT#1"}, ":d": {"S": "2026-11-02"}},
+        Limit=2,
+        ScanIndexForward=False,
+    )
+    ddb.query(
+        TableName=table,
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :c",
+        ExpressionAttributeValues={":c": {"S": "CLIENT#1"}},
+        ExclusiveStartKey=page["LastEvaluatedKey"],
+        Select="COUNT",
+    )
+    ddb.scan(TableName=table, FilterExpression="active = :f", ExpressionAttributeValues={":f": {"BOOL": False}})
+    ddb.batch_write_item(
+        RequestItems={
+            table: [{"PutRequest": {"Item": _every_type(n)}} for n in range(10, 14)]
+            + [{"DeleteRequest": {"Key": {"PK": {"S": "OWNER#7"}, "SK": {"S": "PROFILE"}}}}]
+        }
+    )
+    ddb.batch_get_item(
+        RequestItems={table: {"Keys": [{"PK": {"S": f"OWNER#{n}"}, "SK": {"S": "PROFILE"}} for n in (1, 7, 10)]}}
+    )
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": {"PK": {"S": "NEW#1"}, "SK": {"S": s}}}} for s in ("A", "B")
+        ]
+        + [{"ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(PK)"}}]
+    )
+    _error(
+        lambda: ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"PK": {"S": "NEW#2"}, "SK": {"S": "A"}}}},
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {"PK": {"S": "NEW#1"}, "SK": {"S": "A"}},
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            ]
+        )
+    )
+    ddb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": key}}])
+    ddb.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD")
+    _error(lambda: ddb.get_item(TableName=table + "-missing", Key=key))
+    _error(lambda: ddb.get_item(TableName=table, Key={"PK": {"S": "x"}}))  # half a key
+    ddb.describe_table(TableName=table)
+    ddb.delete_table(TableName=table)
+
+
+def sqs_and_events_scenario(sqs: Any, events: Any, name: str) -> None:
+    url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody="héllo",
+        MessageAttributes={"kind": {"DataType": "String", "StringValue": "test"}},
+    )
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(3)])
+    got = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+    )["Messages"]
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0)
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[1]["ReceiptHandle"])
+    sqs.delete_message_batch(
+        QueueUrl=url,
+        Entries=[{"Id": "ok", "ReceiptHandle": got[2]["ReceiptHandle"]}, {"Id": "bad", "ReceiptHandle": "nonsense"}],
+    )
+    sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "QueueArn"])
+    _error(lambda: sqs.get_queue_url(QueueName=name + "-missing"))
+    _error(lambda: sqs.send_message(QueueUrl=url + "-missing", MessageBody="x"))
+
+    bus = events.create_event_bus(Name=name)["EventBusArn"]
+    events.put_rule(Name=name, EventBusName=name, EventPattern=json.dumps({"source": ["finview.test"]}))
+    events.put_targets(Rule=name, EventBusName=name, Targets=[{"Id": "q", "Arn": arn}])
+    events.put_events(
+        Entries=[
+            {"Source": "finview.test", "DetailType": "Tested", "Detail": json.dumps({"n": 1}), "EventBusName": bus},
+            {"Source": "finview.other", "DetailType": "Ignored", "Detail": "{}", "EventBusName": bus},
+        ]
+    )
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    events.describe_rule(Name=name, EventBusName=name)
+    _error(lambda: events.describe_rule(Name=name + "-missing", EventBusName=name))
+    events.remove_targets(Rule=name, EventBusName=name, Ids=["q"])
+    events.delete_rule(Name=name, EventBusName=name)
+    events.delete_event_bus(Name=name)
+    sqs.delete_queue(QueueUrl=url)
+
+
+def _run(moto_endpoint: str, name: str, fast: bool) -> tuple[list[Any], int]:
+    recorder = Recorder()
+    clients = _clients(moto_endpoint, recorder)
+    before = fidelity.stats["fast_requests"]
+    mock_random.seed(20261128)
+    try:
+        if fast:
+            dynamodb_scenario(clients["dynamodb"], name)
+            sqs_and_events_scenario(clients["sqs"], clients["events"], name)
+        else:
+            with fidelity.moto_own_path():
+                dynamodb_scenario(clients["dynamodb"], name)
+                sqs_and_events_scenario(clients["sqs"], clients["events"], name)
+    finally:
+        mock_random.seed()  # the session's later ids random again
+    return recorder.responses, fidelity.stats["fast_requests"] - before
+
+
+def test_the_fast_path_answers_every_operation_as_moto_does(moto_endpoint: str) -> None:
+    assert fidelity.lean_requests() is True
+    name = f"lean-{uuid.uuid4().hex[:8]}"
+    fast, served_fast = _run(moto_endpoint, name, fast=True)
+    own, served_own = _run(moto_endpoint, name, fast=False)
+    assert served_own == 0 and served_fast == len(fast) > 40  # each path was the one taken
+    assert [r[0] for r in fast] == [r[0] for r in own]
+    for got, expected in zip(fast, own, strict=True):
+        assert got == expected, got[0]
+    # the scenario met the errors it means to compare, with their reasons
+    statuses = {(op, status) for op, status, _, _ in fast}
+    assert {("PutItem", 400), ("TransactWriteItems", 400), ("GetQueueUrl", 400), ("DescribeRule", 400)} <= statuses
+    too_big = [body for op, status, _, body in fast if op == "PutItem" and status == 400]
+    assert any("Item size has exceeded the maximum allowed size" in b["message"] for b in too_big), too_big
+    cancelled = next(body for op, status, _, body in fast if op == "TransactWriteItems" and status == 400)
+    assert [r["Code"] for r in cancelled["CancellationReasons"]] == ["None", "ConditionalCheckFailed"]
+    assert cancelled["CancellationReasons"][1]["Item"] == {"PK": {"S": "NEW#1"}, "SK": {"S": "A"}}
+
+
+def test_the_request_patches_are_pinned_to_the_installed_moto() -> None:
+    assert moto.__version__ == fidelity.PINNED_MOTO
+    assert fidelity.request_sources() == fidelity.PINNED_REQUEST_SOURCES
+    assert "lean-requests" in fidelity.installed()
+
+
+def test_requests_the_fast_path_does_not_take(moto_endpoint: str) -> None:
+    """Unsigned, CORS and non-JSON requests keep moto's whole path (and still work)."""
+    import requests
+
+    before = fidelity.stats["fast_requests"]
+    target = {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"}
+    signed = {"Authorization": "AWS4-HMAC-SHA256 Credential=k/20261128/eu-west-1/dynamodb/aws4_request, S=0"}
+    cors = requests.post(moto_endpoint + "/", data="{}", headers={**target, **signed, "Origin": "http://x"}, timeout=10)
+    assert cors.status_code == 200 and cors.headers["Access-Control-Allow-Origin"] == "http://x"
+    wrong_scope = {"Authorization": signed["Authorization"].replace("/dynamodb/", "/sqs/")}
+    requests.post(moto_endpoint + "/", data="{}", headers={**target, **wrong_scope}, timeout=10)
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name=REGION)
+    bucket = f"lean-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    assert fidelity.stats["fast_requests"] == before
+    plain = requests.post(moto_endpoint + "/", data="{}", headers={**target, **signed}, timeout=10)
+    assert plain.status_code == 200 and "Access-Control-Allow-Origin" not in plain.headers
+    assert fidelity.stats["fast_requests"] == before + 1
