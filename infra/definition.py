@@ -55,6 +55,11 @@ EXPIRY_LAG_DAYS = 2
 EVENT_ARCHIVE_DAYS = 7
 # A client's file, its staged rows and its rejected rows: the import report is read within days.
 IMPORT_FILE_DAYS = 21
+# S3 server access logs name every object touched, and an attachment's key holds its uploaded file name, which can
+# name the debtor: even the erasure's own DELETE is logged. A log object is written within a day of the access
+# (S3 delivers "within a few hours", best effort), then kept this long: 1 + 21 + 1 (old version) + 2 days.
+ACCESS_LOG_DAYS = 21
+ACCESS_LOG_DELIVERY_DAYS = 1
 # DynamoDB's point-in-time recovery keeps every table's past for this long (AWS's default is 35 days): an erased
 # person stays restorable that long. Two weeks to notice a bad write; after a restore, erasures are run again.
 TABLE_RECOVERY_DAYS = 14

@@ -98,9 +98,10 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         PUBLISH,
     ),
     # The daily erasure job (GDPR Art. 17): the person's items deleted or stripped, their files and earlier exports
-    # deleted in every version, SubjectErasureRequested announced.
+    # deleted in every version, SubjectErasureRequested announced. Scan: the storage-limitation sweep (Art. 5(1)(e))
+    # reads the table in pages for the people whose retention has run out.
     ("contacts", "erase_due"): (
-        *_own_table("contacts", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem"),
+        *_own_table("contacts", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem", "dynamodb:Scan"),
         PUBLISH,
         Grant(ERASE_FILES, "objects", "attachments"),
         Grant(("s3:ListBucketVersions",), "bucket", "attachments"),

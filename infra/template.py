@@ -18,6 +18,7 @@ from typing import Any
 
 from infra import capacity, operations, permissions
 from infra.definition import (
+    ACCESS_LOG_DAYS,
     ALL_EVENTS_PATTERN,
     EVENT_ARCHIVE_DAYS,
     STACK,
@@ -358,7 +359,7 @@ def _access_logs_bucket() -> dict[str, Any]:
                         {
                             "Id": "access-logs-expire",
                             "Status": "Enabled",
-                            "ExpirationInDays": operations.LOG_RETENTION_DAYS,
+                            "ExpirationInDays": ACCESS_LOG_DAYS,  # they name attachments' files: within the month
                             "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
                         }
                     ]

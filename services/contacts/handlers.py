@@ -107,6 +107,10 @@ def on_reminder_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @lambda_handler(SERVICE)
 def erase_due(event: dict[str, Any], context: Any) -> dict[str, int]:
-    """Daily: erase the people whose earliest erasure date has passed (GDPR Art. 17); finish half-done erasures."""
+    """Daily: request the erasure of the people whose retention has run out though nobody asked (Art. 5(1)(e)), then
+    erase the people whose earliest erasure date has passed (Art. 17); finish half-done erasures."""
     when = event.get("time")
-    return erasure.erase_due(datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None)
+    at = datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)  # half the run for the sweep
+    expired = erasure.sweep_expired(at, budget_seconds=remaining_ms() / 1000 / 2 if remaining_ms else 120.0)
+    return {**expired, **erasure.erase_due(at)}

@@ -21,10 +21,11 @@ Keys (contacts table):
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from services.contacts import settings, store
@@ -90,21 +91,66 @@ def request_erasure(
     owner = repository.get_owner(case_owner_id)
     if owner is None or owner.erased_at is not None:
         raise NotFound("case_owner", case_owner_id)
-    at, request_id = now(), new_id()
+    at = now()
     rule = _retention(owner.client_id)
     earliest = _earliest(case_owner_id, rule)
+    record, tx = _new_request(
+        case_owner_id,
+        owner.client_id,
+        audit.Actor.of(who),
+        body.reason,
+        body.received_on or at.date(),
+        rule,
+        earliest,
+        at,
+        correlation_id,
+    )
+    if owner.restricted_since is None:
+        # Until the day it may be erased, the person is restricted: hidden, never contacted, never traced.
+        hold = rules.Hold(
+            policy_repository.new_hold_id(),
+            "restriction",
+            at,
+            None,
+            who.principal,
+            f"erasure requested ({record['request_id']}): kept until the legal exceptions run out",
+        )
+        tx.put(policy_repository.hold_item(case_owner_id, hold))
+        restriction.start(tx, case_owner_id, hold, at, correlation_id)
+    try:
+        tx.commit()
+    except WriteConflict as exc:
+        raise Conflict("erasure_already_requested", "this person's erasure has been requested already") from exc
+    outbox.try_flush(store.table_name())
+    return view(str(record["request_id"]), who)
+
+
+def _new_request(
+    case_owner_id: str,
+    client_id: str,
+    actor: audit.Actor,
+    reason: str,
+    received_on: date,
+    rule: retention.Retention,
+    earliest: date | None,
+    at: datetime,
+    correlation_id: str,
+) -> tuple[dict[str, Any], Tx]:
+    """The request record, the person's one ``ERASURE`` marker (conditional: a second request conflicts) and the
+    ``erasure.requested`` audit entry, in one transaction for the caller to add to and commit."""
+    request_id = new_id()
     record = store.drop_none(
         {
             **subject_access.request_key(request_id),
             "request_id": request_id,
             "kind": "erasure",
             "case_owner_id": case_owner_id,
-            "client_id": owner.client_id,
+            "client_id": client_id,
             "status": WAITING,
-            "requested_by": who.principal,
+            "requested_by": actor.principal,
             "requested_at": at.isoformat(),
-            "received_on": (body.received_on or at.date()).isoformat(),
-            "reason": body.reason,
+            "received_on": received_on.isoformat(),
+            "reason": reason,
             "retention_years": rule.years,
             "retention_law": rule.law,
             "retention_from_year_end": rule.from_year_end,
@@ -124,13 +170,13 @@ def request_erasure(
     tx.audit(
         audit.entry(
             case_owner_id,
-            audit.Actor.of(who),
+            actor,
             "erasure.requested",
             target_type="data_request",
             target_id=request_id,
             why=store.drop_none(
                 {
-                    "reason": body.reason,
+                    "reason": reason,
                     "earliest_erasure": record.get("earliest_erasure"),
                     "kept_because": None if earliest and earliest <= at.date() else rule.law,
                 }
@@ -138,24 +184,7 @@ def request_erasure(
             correlation_id=correlation_id,
         )
     )
-    if owner.restricted_since is None:
-        # Until the day it may be erased, the person is restricted: hidden, never contacted, never traced.
-        hold = rules.Hold(
-            policy_repository.new_hold_id(),
-            "restriction",
-            at,
-            None,
-            who.principal,
-            f"erasure requested ({request_id}): kept until the legal exceptions run out",
-        )
-        tx.put(policy_repository.hold_item(case_owner_id, hold))
-        restriction.start(tx, case_owner_id, hold, at, correlation_id)
-    try:
-        tx.commit()
-    except WriteConflict as exc:
-        raise Conflict("erasure_already_requested", "this person's erasure has been requested already") from exc
-    outbox.try_flush(store.table_name())
-    return view(request_id, who)
+    return record, tx
 
 
 def view(request_id: str, who: Identity) -> models.ErasureOut:
@@ -200,6 +229,89 @@ def erase_due(at: datetime | None = None) -> dict[str, int]:
             counts["resumed"] += 1
     log.info("erasure job", extra=counts)
     return counts
+
+
+# ---- storage limitation (Art. 5(1)(e)): erasure without a request ---------------------------------------------
+
+RETENTION_EXPIRED = "retention_expired"
+SWEEP_STATE = {"PK": "SWEEP#retention_expired", "SK": "STATE"}
+SWEEP_PAGE_ITEMS = 500
+
+
+def sweep_expired(
+    at: datetime | None = None, budget_seconds: float = 120.0, page_items: int = SWEEP_PAGE_ITEMS
+) -> dict[str, int]:
+    """Start the erasure of every person whose cases are all closed and whose retention has run out, though nobody
+    asked: the same request (system actor, reason ``retention_expired``) an agency's would be, so ``erase_due`` fans
+    it out, audits it and finishes it the same way.
+
+    No index gives "closed cases by date" (GSI1 lists a client's cases by opening), so this reads the table in pages
+    (case items only, keys only) and saves its cursor after each page (``SWEEP#retention_expired``): a run stops
+    after ``budget_seconds`` and the next one goes on; a pass that reaches the end starts over on the next run.
+    Idempotent: a person with an erasure request (pending or done) is never asked for again."""
+    at = at or now()
+    table = store.table()
+    state = table.get_item(Key=SWEEP_STATE, ConsistentRead=True).get("Item") or {}
+    counts = {"owners_checked": 0, "retention_expired": 0}
+    kwargs: dict[str, Any] = {
+        "Limit": page_items,
+        "FilterExpression": Attr("PK").begins_with("OWNER#") & Attr("SK").begins_with("CASE#"),
+        "ProjectionExpression": "PK",
+    }
+    cursor, seen, started = state.get("cursor"), set[str](), time.monotonic()
+    while True:
+        if cursor:
+            kwargs["ExclusiveStartKey"] = cursor
+        page = table.scan(**kwargs)
+        for owner_id in dict.fromkeys(str(i["PK"]).removeprefix("OWNER#") for i in page.get("Items", [])):
+            if owner_id in seen:
+                continue
+            seen.add(owner_id)
+            counts["owners_checked"] += 1
+            counts[RETENTION_EXPIRED] += _expire(owner_id, at)
+        cursor = page.get("LastEvaluatedKey")
+        table.put_item(
+            Item={**SWEEP_STATE, "updated_at": at.isoformat(), **({"cursor": cursor} if cursor else {"passed": True})}
+        )
+        if cursor is None or time.monotonic() - started >= budget_seconds:
+            break
+    log.info("storage limitation sweep", extra={**counts, "pass_finished": cursor is None})
+    return counts
+
+
+def _last_activity(case: dict[str, Any]) -> date | None:
+    """The day a case closed or last changed, whichever is later."""
+    stamps = [datetime.fromisoformat(str(case[k])).date() for k in ("closed_at", "updated_at") if case.get(k)]
+    return max(stamps, default=None)
+
+
+def _expire(owner_id: str, at: datetime) -> bool:
+    """The person's erasure requested by the system if their retention has run out; False when kept."""
+    owner = repository.get_owner(owner_id)
+    if owner is None or owner.erased_at is not None or owner.merged_into is not None:
+        return False  # gone already, or goes with the person it was merged into
+    if store.table().get_item(Key=repository.owner_key(owner_id, "ERASURE"), ConsistentRead=True).get("Item"):
+        return False  # a request is pending or done: erase_due answers for it
+    rule = _retention(owner.client_id)
+    earliest = retention.expires_on([(str(c["status"]), _last_activity(c)) for c in _cases(owner_id)], rule)
+    if earliest is None or earliest > at.date():
+        return False
+    _, tx = _new_request(
+        owner_id,
+        owner.client_id,
+        audit.Actor.system("contacts"),
+        RETENTION_EXPIRED,
+        at.date(),
+        rule,
+        earliest,
+        at,
+        f"retention-expired-{owner_id}",
+    )
+    try:
+        tx.commit()
+    except WriteConflict:
+        return False  # an agency's request came first
+    return True
 
 
 def _note_earliest(record: dict[str, Any], earliest: date | None) -> None:

@@ -64,3 +64,11 @@ def earliest_erasure(cases: Sequence[tuple[str, date | None]], retention: Retent
         return None
     closed = [closed_on for _, closed_on in cases if closed_on is not None]
     return max((kept_until(d, retention) for d in closed), default=date.min)
+
+
+def expires_on(cases: Sequence[tuple[str, date | None]], retention: Retention) -> date | None:
+    """(status, last activity) of each case → the first day the person is erased though nobody asked (storage
+    limitation, Art. 5(1)(e)); None while a case is open or has no date to count from (kept: never a guess)."""
+    if not cases or any(status in OPEN or last is None for status, last in cases):
+        return None
+    return kept_until(max(last for _, last in cases if last is not None), retention)

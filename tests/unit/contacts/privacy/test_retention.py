@@ -52,3 +52,28 @@ def test_a_client_may_keep_longer_than_the_law_never_shorter() -> None:
 )
 def test_the_answer_is_due_one_month_after_receipt(received: date, due: date) -> None:
     assert one_month_after(received) == due
+
+
+DE = retention.retention_for("DE")
+
+
+@pytest.mark.parametrize(
+    ("cases", "expires"),
+    [
+        ([("open", None)], None),  # an open case keeps the person, however old
+        ([("closed", date(2020, 1, 1)), ("in_settlement", None)], None),
+        ([("closed", date(2020, 1, 1)), ("paid", None)], None),  # no date to count from: kept, never guessed
+        ([], None),  # no case: nothing to count from
+        ([("closed", date(2026, 3, 5))], date(2037, 1, 1)),
+        ([("closed", date(2020, 3, 5)), ("paid", date(2026, 11, 28))], date(2037, 1, 1)),  # the last activity
+    ],
+)
+def test_a_person_nobody_asked_about_expires_when_every_case_is_closed_and_retention_has_run(
+    cases: list[tuple[str, date | None]], expires: date | None
+) -> None:
+    assert retention.expires_on(cases, DE) == expires
+
+
+def test_expiry_without_a_request_counts_from_the_last_activity_under_reg_f() -> None:
+    us = retention.retention_for("US")
+    assert retention.expires_on([("closed", date(2026, 3, 5)), ("paid", date(2027, 6, 1))], us) == date(2030, 6, 2)
