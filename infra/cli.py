@@ -135,36 +135,30 @@ def _attach() -> LocalStack:
     return stack
 
 
+def _fire_schedule(service: str, function: str, when: datetime | None) -> int:
+    """Fire one scheduled function of the running stack once, as its rule would at ``when`` (default now)."""
+    stack = _attach()
+    assert stack.dispatcher
+    print(json.dumps(stack.dispatcher.fire(stack.function(service, function), when)))
+    return 0
+
+
 def cmd_enrich(args: argparse.Namespace) -> int:
     if not args.now:
         print("enrichment runs on its daily schedule inside `finview up`; use --now to fire it at once")
         return 2
-    stack = _attach()
     when = datetime.fromisoformat(args.date).replace(tzinfo=UTC) if args.date else None
-    assert stack.dispatcher
-    result = stack.dispatcher.fire(stack.function("enrichment", "on_schedule"), when)
-    print(json.dumps(result))
-    return 0
+    return _fire_schedule("enrichment", "on_schedule", when)
 
 
 def cmd_release(args: argparse.Namespace) -> int:
     """Fire the contact policy's release schedule once (as of --at, for a look at what it would let go then)."""
-    stack = _attach()
-    when = datetime.fromisoformat(args.at) if args.at else None
-    assert stack.dispatcher
-    result = stack.dispatcher.fire(stack.function("contacts", "release_deferred_contacts"), when)
-    print(json.dumps(result))
-    return 0
+    return _fire_schedule("contacts", "release_deferred_contacts", datetime.fromisoformat(args.at) if args.at else None)
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
     """Fire the daily erasure job once, as of --at (what a day past the retention period would erase)."""
-    stack = _attach()
-    when = datetime.fromisoformat(args.at) if args.at else None
-    assert stack.dispatcher
-    result = stack.dispatcher.fire(stack.function("contacts", "erase_due"), when)
-    print(json.dumps(result))
-    return 0
+    return _fire_schedule("contacts", "erase_due", datetime.fromisoformat(args.at) if args.at else None)
 
 
 def cmd_expire(args: argparse.Namespace) -> int:
