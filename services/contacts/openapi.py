@@ -22,6 +22,10 @@ TITLE = "FinView contacts API"
 VERSION = "1.0.0"
 
 
+# The errors of a route that changes something another request may have changed first (409 on a conflict).
+CHANGE_ERRORS = (400, 401, 403, 404, 409, 422)
+
+
 @dataclass(frozen=True)
 class Operation:
     path: str

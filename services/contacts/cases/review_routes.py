@@ -10,14 +10,12 @@ from services.contacts.cases.models import MatchReview, OptionalReasonIn
 from services.contacts.http import Call, respond
 from services.contacts.identity import agency
 from services.contacts.models import Page
-from services.contacts.openapi import route
+from services.contacts.openapi import CHANGE_ERRORS, route
 
 bp = Blueprint(__name__)
 
 REVIEWS = "/clients/{client_id}/match-reviews"
 REVIEW = REVIEWS + "/{review_id}"
-DECISION_ERRORS = (400, 401, 403, 404, 409, 422)
-
 
 
 def _reason(c: Call) -> str | None:
@@ -61,7 +59,7 @@ def get_match_review(client_id: str, review_id: str) -> Response:
     "contact-policy facts move; the merged case owner points to the survivor); 409 review_decided once decided",
     request=OptionalReasonIn,
     response=MatchReview,
-    errors=DECISION_ERRORS,
+    errors=CHANGE_ERRORS,
 )
 def accept_match_review(client_id: str, review_id: str) -> Response:
     return respond(
@@ -78,7 +76,7 @@ def accept_match_review(client_id: str, review_id: str) -> Response:
     summary="Two people: record the decision (the pair stays two case owners); 409 review_decided once decided",
     request=OptionalReasonIn,
     response=MatchReview,
-    errors=DECISION_ERRORS,
+    errors=CHANGE_ERRORS,
 )
 def reject_match_review(client_id: str, review_id: str) -> Response:
     return respond(

@@ -49,7 +49,7 @@ from services.contacts.cases.models import (
 from services.contacts.http import Call, respond
 from services.contacts.identity import agency
 from services.contacts.models import Page
-from services.contacts.openapi import route
+from services.contacts.openapi import CHANGE_ERRORS, route
 from shared.api import ApiError
 from shared.events import ContactPointType
 
@@ -59,8 +59,6 @@ M = TypeVar("M", bound=BaseModel)
 PAGE = {"limit": "page size, 1-200", "next_token": "the next_token of the previous page"}
 OWNER = "/case-owners/{case_owner_id}"
 POINT = OWNER + "/contact-points/{contact_point_id}"
-CHANGE_ERRORS = (400, 401, 403, 404, 409, 422)
-
 
 
 def _type(c: Call) -> ContactPointType | None:

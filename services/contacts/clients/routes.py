@@ -31,7 +31,7 @@ from services.contacts.clients.models import (
 from services.contacts.http import Call, respond
 from services.contacts.identity import Identity, agency
 from services.contacts.models import Page
-from services.contacts.openapi import route
+from services.contacts.openapi import CHANGE_ERRORS, route
 
 bp = Blueprint(__name__)
 
@@ -43,7 +43,6 @@ PAGE_QUERY = {
 
 def admin(who: Identity) -> None:
     who.require_admin()
-
 
 
 # ---- business units ---------------------------------------------------------------------------------------
@@ -162,7 +161,7 @@ def get_client(client_id: str) -> Response:
     summary="Change a client (business unit and finances: agency administrator; the rest: agency staff)",
     request=ClientChange,
     response=Client,
-    errors=(400, 401, 403, 404, 409, 422),
+    errors=CHANGE_ERRORS,
 )
 def change_client(client_id: str) -> Response:
     def run(c: Call) -> Client:
@@ -197,7 +196,7 @@ def get_effective_business_unit(client_id: str) -> Response:
     request=NewClientUser,
     response=ClientUser,
     status=201,
-    errors=(400, 401, 403, 404, 409, 422),
+    errors=CHANGE_ERRORS,
 )
 def create_client_user(client_id: str) -> Response:
     return respond(
@@ -216,7 +215,7 @@ def create_client_user(client_id: str) -> Response:
     request=ClientUserLink,
     response=ClientUser,
     status=201,
-    errors=(400, 401, 403, 404, 409, 422),
+    errors=CHANGE_ERRORS,
 )
 def link_client_user(client_id: str) -> Response:
     return respond(

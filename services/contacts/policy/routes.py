@@ -8,19 +8,17 @@ from pydantic import RootModel
 
 from services.contacts.http import Call, respond
 from services.contacts.identity import agency
-from services.contacts.openapi import route
+from services.contacts.openapi import CHANGE_ERRORS, route
 from services.contacts.policy import models, use_cases
 
 bp = Blueprint(__name__)
 
 OWNER = "/case-owners/{case_owner_id}"
 POINT = OWNER + "/contact-points/{contact_point_id}"
-CHANGE_ERRORS = (400, 401, 403, 404, 409, 422)
 
 
 class HoldList(RootModel[list[models.HoldOut]]):
     pass
-
 
 
 @route(

@@ -6,11 +6,10 @@ from chalice import Blueprint, Response
 
 from services.contacts.http import respond
 from services.contacts.identity import agency
-from services.contacts.openapi import route
+from services.contacts.openapi import CHANGE_ERRORS, route
 from services.contacts.privacy import art14, erasure, models, subject_access
 
 bp = Blueprint(__name__)
-
 
 
 @route(
@@ -58,7 +57,7 @@ def get_data_request(request_id: str) -> Response:
     request=models.ErasureIn,
     response=models.ErasureOut,
     status=202,
-    errors=(400, 401, 403, 404, 409, 422),
+    errors=CHANGE_ERRORS,
 )
 def request_erasure(case_owner_id: str) -> Response:
     return respond(
