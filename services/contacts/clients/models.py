@@ -207,11 +207,17 @@ class ClientUserLink(Rights):
     email: EmailStr | None = None
 
 
-class RightsChange(In):
+class ClientUserChange(In):
+    """PATCH /clients/{id}/users/{user_id}: the rights sent change; ``language`` (the person's, so for every client
+    the user belongs to) changes when sent, null clears it."""
+
     commercial: bool | None = None
     operational: bool | None = None
     platform_access: bool | None = None
     portfolios: list[Slug] | None = None
+    language: Language | None = Field(
+        default=None, description="the language of the user's e-mails; null: the business unit's, else English"
+    )
 
 
 class ClientUser(BaseModel):
