@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from services.notifications.rendering import choose_language
-from shared.events import ClientUserCreated, DebtorMessage, ImportCompleted, ImportFailed, Sender
+from shared.events import (
+    ClientUserCreated,
+    DebtorMessage,
+    EnrichmentBudgetReached,
+    ImportCompleted,
+    ImportFailed,
+    Sender,
+)
 
 # Kinds written to debtors (contacts decided them; every one carries an opt-out) and to client users.
 DEBTOR_KINDS = (
@@ -17,7 +25,7 @@ DEBTOR_KINDS = (
     "cease_remedies_may_be_used",
     "cease_remedy_intended",
 )
-CLIENT_KINDS = ("invitation", "import_report", "import_failed")
+CLIENT_KINDS = ("invitation", "import_report", "import_failed", "enrichment_budget_reached")
 
 
 def language_of(message: DebtorMessage) -> str:
@@ -102,4 +110,17 @@ def import_values(event: ImportCompleted | ImportFailed) -> tuple[str, dict[str,
         "created": event.case_owners_created,
         "merged": event.case_owners_merged,
         "rejected": event.rows_rejected,
+    }
+
+
+def budget_values(event: EnrichmentBudgetReached) -> dict[str, Any]:
+    """The budget notice: the month (``YYYY-MM``) as its first day, what was spent of what, and when it resumes."""
+    month = date.fromisoformat(f"{event.month}-01")
+    resumes_on = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return {
+        "month": month,
+        "resumes_on": resumes_on,
+        "spent": event.spent,
+        "budget": event.budget,
+        "currency": event.currency,
     }

@@ -152,10 +152,11 @@ def on_import_finished(event: ImportCompleted | ImportFailed) -> None:
 
 def on_budget_reached(event: EnrichmentBudgetReached) -> None:
     """The client's operational contacts learn that skip tracing stopped for the month (enrichment sends the
-    event once per client and month; the delivery claim makes a re-delivery send nothing)."""
-    sender = repository.sender_for(event.client_id) or _default_sender()
-    for to, _ in repository.operational_contacts(event.client_id):
-        send(domain.budget_reached(event, to), sender, event)
+    event once per client and month; the delivery claim makes a re-delivery send nothing), in their language."""
+    values = messages.budget_values(event)
+    sender = _client_sender(event.client_id, None, None)
+    for to, language in repository.operational_contacts(event.client_id):
+        send_to_client_user("enrichment_budget_reached", to, language, values, sender, event)
 
 
 def on_contact_action(event: ContactActionRequested) -> None:
