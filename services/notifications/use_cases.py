@@ -10,7 +10,6 @@ from services.notifications import (
     domain,
     message_records,
     messages,
-    rendering,
     repository,
     settings,
 )
@@ -68,7 +67,7 @@ def send_to_client_user(
 ) -> str | None:
     """A templated e-mail to a client user (both parts, in their language), once per cause and recipient."""
     chosen = messages.client_language(language, sender)
-    rendered = rendering.render(kind, chosen, messages.client_data(sender, language=chosen, **values))
+    rendered = messages.email(kind, chosen, messages.client_data(sender, language=chosen, **values), sender)
     if not repository.claim_delivery(cause.event_id, kind, to, cause.correlation_id):
         log.info("already delivered", extra={"kind": kind, "cause": cause.event_id})
         return None
