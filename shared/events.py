@@ -83,6 +83,13 @@ class PostalAddress(Payload):
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
 
 
+class MessageTemplate(Payload):
+    """A business unit's own subject and body of a message kind (shared.message_templates)."""
+
+    subject: str
+    body: str
+
+
 class Sender(Payload):
     """Who writes: the client's effective business unit (with the client's overrides), as contacts knows it."""
 
@@ -95,6 +102,11 @@ class Sender(Payload):
     supervisory_authority: str | None = Field(default=None, description="RDG §13a: the registration authority")
     footers: dict[str, str] = Field(default_factory=dict, description="language → footer text")
     language: str | None = Field(default=None, description="the business unit's language, the debtor's fallback")
+    templates: dict[str, MessageTemplate] = Field(
+        default_factory=dict,
+        description="the business unit's own wording, checked when saved: <kind> or <kind>.<language> → template "
+        "(shared.message_templates)",
+    )
 
 
 class ContactPointData(Payload):

@@ -119,8 +119,10 @@ def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str 
 
 def _tagged_outcomes(channel: str, outbox: Outbox) -> bool:
     """Whether the provider's outcome events for this channel carry our tags (the message id)."""
-    return bool(outbox.configuration_set) if channel == "email" else channel == "sms" and bool(
-        outbox.sms_configuration_set
+    return (
+        bool(outbox.configuration_set)
+        if channel == "email"
+        else channel == "sms" and bool(outbox.sms_configuration_set)
     )
 
 
@@ -184,7 +186,7 @@ def _send(event: ContactActionRequested, message: DebtorMessage, message_id: str
     language = str(data.pop("language_chosen"))
     kind = message.kind
     if event.action == "email":
-        rendered = rendering.render(kind, language, data)
+        rendered = messages.email(kind, language, data, message.sender)
         provider_id = channels.send_email(
             sender_name=message.sender.name,
             sender_email=message.sender.email,

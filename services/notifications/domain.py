@@ -1,11 +1,11 @@
-"""The plain-text messages not yet in template files (the budget notice, a collector's own text). No AWS."""
+"""The plain-text message not in template files: a collector's own text. No AWS."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from string import Template
 
-from shared.events import ContactActionRequested, EnrichmentBudgetReached
+from shared.events import ContactActionRequested
 
 
 @dataclass(frozen=True)
@@ -14,24 +14,6 @@ class Message:
     to: str
     subject: str
     body: str
-
-
-BUDGET_REACHED = Template(
-    "Hello,\n\nthe skip tracing of your cases has reached its budget for $month: $spent of $budget $currency "
-    "spent. No further searches will be made this month; they resume next month or as soon as your agency "
-    "raises the monthly budget.\n"
-)
-
-
-def budget_reached(event: EnrichmentBudgetReached, to: str) -> Message:
-    return Message(
-        "enrichment_budget_reached",
-        to,
-        f"FinView: skip tracing budget for {event.month} reached",
-        BUDGET_REACHED.substitute(
-            month=event.month, spent=f"{event.spent:.2f}", budget=f"{event.budget:.2f}", currency=event.currency
-        ),
-    )
 
 
 CONTACT_REQUEST = Template(

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from services.notifications import rendering
 from services.notifications.rendering import choose_language
-from shared.events import ClientUserCreated, DebtorMessage, ImportCompleted, ImportFailed, Sender
+from shared import message_templates
+from shared.events import (
+    ClientUserCreated,
+    DebtorMessage,
+    EnrichmentBudgetReached,
+    ImportCompleted,
+    ImportFailed,
+    Sender,
+)
+from shared.observability import logger
 
 # Kinds written to debtors (contacts decided them; every one carries an opt-out) and to client users.
 DEBTOR_KINDS = (
@@ -17,7 +28,7 @@ DEBTOR_KINDS = (
     "cease_remedies_may_be_used",
     "cease_remedy_intended",
 )
-CLIENT_KINDS = ("invitation", "import_report", "import_failed")
+CLIENT_KINDS = ("invitation", "import_report", "import_failed", "enrichment_budget_reached")
 
 
 def language_of(message: DebtorMessage) -> str:
@@ -103,3 +114,79 @@ def import_values(event: ImportCompleted | ImportFailed) -> tuple[str, dict[str,
         "merged": event.case_owners_merged,
         "rejected": event.rows_rejected,
     }
+
+
+def budget_values(event: EnrichmentBudgetReached) -> dict[str, Any]:
+    """The budget notice: the month (``YYYY-MM``) as its first day, what was spent of what, and when it resumes."""
+    month = date.fromisoformat(f"{event.month}-01")
+    resumes_on = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return {
+        "month": month,
+        "resumes_on": resumes_on,
+        "spent": event.spent,
+        "budget": event.budget,
+        "currency": event.currency,
+    }
+
+
+# ---- a business unit's own wording ------------------------------------------------------------------------
+
+log = logger("notifications")
+
+
+def unit_values(kind: str, data: dict[str, Any], language: str) -> dict[str, str]:
+    """The variables a business unit's template of ``kind`` may use (``message_templates.VARIABLES``), as text
+    formatted for the message's language, from the data our own template gets."""
+    values = {"sender_name": str(data["sender"]["name"])}
+    if kind in DEBTOR_KINDS:
+        case = data.get("case") or {}
+        currency = str(case.get("currency", "EUR"))
+        values |= {
+            "debtor_name": str(data["debtor_name"]),
+            "creditor_name": str(data["creditor"]["legal_name"]),
+            "case_reference": str(case.get("reference", "")),
+            "claim_amount": rendering.money(case["claim_amount"], currency, language) if case else "",
+            "open_amount": rendering.money(case["open_amount"], currency, language) if case else "",
+        }
+        instalment = data.get("instalment")
+        if kind == "payment_plan_reminder" and instalment:
+            values |= {
+                "instalment_number": str(instalment["number"]),
+                "instalment_amount": rendering.money(instalment["amount"], currency, language),
+                "instalment_due_on": rendering.day(instalment["due_on"], language),
+            }
+    elif kind == "invitation":
+        values |= {"first_name": str(data["first_name"]), "activation_url": str(data["activation_url"])}
+    elif kind == "import_report":
+        counts = ("rows_read", "created", "merged", "rejected")
+        values |= {"object_key": str(data["object_key"])} | {n: rendering.number(data[n], language) for n in counts}
+    elif kind == "import_failed":
+        values |= {"object_key": str(data["object_key"]), "reason": str(data["reason"])}
+    elif kind == "enrichment_budget_reached":
+        currency = str(data["currency"])
+        values |= {
+            "month": rendering.day(data["month"], language, "LLLL y"),
+            "spent": rendering.money(data["spent"], currency, language),
+            "budget": rendering.money(data["budget"], currency, language),
+            "resumes_on": rendering.day(data["resumes_on"], language),
+        }
+    return values
+
+
+def email(kind: str, language: str, data: dict[str, Any], sender: Sender) -> rendering.Rendered:
+    """The e-mail of ``kind``: in the business unit's own words when it wrote some for this kind and language
+    (checked when saved, and again here: an unusable one is logged and our own template is sent instead)."""
+    templates = {key: (t.subject, t.body) for key, t in sender.templates.items()}
+    found = message_templates.chosen(templates, kind, language, sender.language) if templates else None
+    if found is not None:
+        key, template = found
+        try:
+            values = unit_values(kind, data, language)
+            debtor = kind in DEBTOR_KINDS
+            return rendering.render_unit_template(kind, language, data, key, template, values, debtor=debtor)
+        except message_templates.TemplateRefused as refused:
+            log.error(
+                "business unit template unusable; our own template is sent",
+                extra={"template": key, "code": refused.code, "reason": refused.message},
+            )
+    return rendering.render(kind, language, data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,6 +23,9 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound, pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup
+
+from shared import message_templates
 
 TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("de", "fr", "en")
@@ -68,22 +72,35 @@ def _locale(ctx: Context) -> str:
     return LOCALES[str(ctx["language"])]
 
 
-@pass_context
-def _money(ctx: Context, amount: Decimal | int | str, currency: str) -> str:
+def money(amount: Decimal | int | str, currency: str, language: str) -> str:
+    """An amount in the language's locale: ``1.250,00 €`` (de), ``1 250,00 €`` (fr), ``€1,250.00`` (en)."""
     if isinstance(amount, float):
         raise RenderError("amounts are Decimal, never float")
-    return str(format_currency(Decimal(amount), currency, locale=_locale(ctx)))
+    return str(format_currency(Decimal(amount), currency, locale=LOCALES[language]))
+
+
+def number(value: Decimal | int, language: str) -> str:
+    return str(format_decimal(value, locale=LOCALES[language]))
+
+
+def day(value: date | datetime | str, language: str, fmt: str = "long") -> str:
+    when = date.fromisoformat(value) if isinstance(value, str) else value
+    return str(format_date(when, fmt, locale=LOCALES[language]))
+
+
+@pass_context
+def _money(ctx: Context, amount: Decimal | int | str, currency: str) -> str:
+    return money(amount, currency, str(ctx["language"]))
 
 
 @pass_context
 def _number(ctx: Context, value: Decimal | int) -> str:
-    return str(format_decimal(value, locale=_locale(ctx)))
+    return number(value, str(ctx["language"]))
 
 
 @pass_context
 def _date(ctx: Context, value: date | datetime | str, fmt: str = "long") -> str:
-    day = date.fromisoformat(value) if isinstance(value, str) else value
-    return str(format_date(day, fmt, locale=_locale(ctx)))
+    return day(value, str(ctx["language"]), fmt)
 
 
 @pass_context
@@ -160,6 +177,36 @@ def render(kind: str, language: str, data: Mapping[str, Any]) -> Rendered:
         subject=_non_empty(subject, f"{used}/{kind} subject"),
         text=_non_empty(_render(text_template, data, used), f"{used}/{kind}.txt"),
         html=_non_empty(_render(html_template, data, used), f"{used}/{kind}.html"),
+    )
+
+
+def render_unit_template(
+    kind: str,
+    language: str,
+    data: Mapping[str, Any],
+    key: str,
+    template: tuple[str, str],
+    values: Mapping[str, str],
+    *,
+    debtor: bool,
+) -> Rendered:
+    """The e-mail of ``kind`` in a business unit's own words (template ``key``: subject, body), inside our layout
+    for its audience (a ``debtor`` or a client user): the greeting, signature, RDG §13a block, footer and opt-out
+    stay ours. Raises ``message_templates.TemplateRefused`` for a template that cannot be used."""
+    layout = "_unit_debtor" if debtor else "_unit_client"
+    subject, text = message_templates.render(kind, *template, values, f"communication_templates.{key}")
+    paragraphs = [p.strip("\n") for p in re.split(r"\n\s*\n", text) if p.strip()]
+    html = Markup("\n").join(Markup("<p>{}</p>").format(Markup("<br>\n").join(p.split("\n"))) for p in paragraphs)
+    unit = {"subject": subject, "body": text, "body_html": html}
+    env = environment()
+    values_ = {**data, "unit_template": unit}
+    return Rendered(
+        kind=kind,
+        language=language,
+        template=f"business_unit:{key}",
+        subject=subject,
+        text=_non_empty(_render(env.get_template(f"{language}/{layout}.txt"), values_, language), key),
+        html=_non_empty(_render(env.get_template(f"{language}/{layout}.html"), values_, language), key),
     )
 
 

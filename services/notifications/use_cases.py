@@ -10,7 +10,6 @@ from services.notifications import (
     domain,
     message_records,
     messages,
-    rendering,
     repository,
     settings,
 )
@@ -68,7 +67,7 @@ def send_to_client_user(
 ) -> str | None:
     """A templated e-mail to a client user (both parts, in their language), once per cause and recipient."""
     chosen = messages.client_language(language, sender)
-    rendered = rendering.render(kind, chosen, messages.client_data(sender, language=chosen, **values))
+    rendered = messages.email(kind, chosen, messages.client_data(sender, language=chosen, **values), sender)
     if not repository.claim_delivery(cause.event_id, kind, to, cause.correlation_id):
         log.info("already delivered", extra={"kind": kind, "cause": cause.event_id})
         return None
@@ -152,10 +151,11 @@ def on_import_finished(event: ImportCompleted | ImportFailed) -> None:
 
 def on_budget_reached(event: EnrichmentBudgetReached) -> None:
     """The client's operational contacts learn that skip tracing stopped for the month (enrichment sends the
-    event once per client and month; the delivery claim makes a re-delivery send nothing)."""
-    sender = repository.sender_for(event.client_id) or _default_sender()
-    for to, _ in repository.operational_contacts(event.client_id):
-        send(domain.budget_reached(event, to), sender, event)
+    event once per client and month; the delivery claim makes a re-delivery send nothing), in their language."""
+    values = messages.budget_values(event)
+    sender = _client_sender(event.client_id, None, None)
+    for to, language in repository.operational_contacts(event.client_id):
+        send_to_client_user("enrichment_budget_reached", to, language, values, sender, event)
 
 
 def on_contact_action(event: ContactActionRequested) -> None:

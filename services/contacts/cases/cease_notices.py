@@ -54,11 +54,16 @@ def check_notice(body: CeaseNoticeIn) -> None:
         raise Invalid("remedy_not_expected", "only remedy_intended names a remedy", "remedy")
 
 
-def send_notice(case_id: str, body: CeaseNoticeIn, who: Identity, correlation_id: str) -> ContactActionOut:
-    """A collector's notice to a debtor who asked us to cease communication (refused by the gate: 409)."""
+def send_notice(
+    case_id: str, body: CeaseNoticeIn, who: Identity, correlation_id: str, case_owner_id: str | None = None
+) -> ContactActionOut:
+    """A collector's notice to a debtor who asked us to cease communication (refused by the gate: 409).
+    ``case_owner_id``: the case owner the request came through (a contact point's action); the case must be theirs."""
     check_notice(body)
     item = case_item(case_id, who, change=True)
     owner_id = str(item["case_owner_id"])
+    if case_owner_id is not None and owner_id != case_owner_id:
+        raise NotFound("case", case_id)
     if cease_request(owner_id, case_id) is None:
         raise Conflict(
             "no_cease_request",
@@ -82,9 +87,7 @@ def send_notice(case_id: str, body: CeaseNoticeIn, who: Identity, correlation_id
     return contact_requests.action_out(outcome, body.channel, automatic=False)
 
 
-def after_closing(
-    item: dict[str, Any], reason: str, who: Identity, correlation_id: str
-) -> tuple[str, str] | None:
+def after_closing(item: dict[str, Any], reason: str, who: Identity, correlation_id: str) -> tuple[str, str] | None:
     """Closing as recalled or uncollectable ends our efforts: a debtor who asked us to cease communication is
     told so, by letter to the default address, else by e-mail to the default e-mail. (action id, status), or
     None when no notice is due."""

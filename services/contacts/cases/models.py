@@ -177,16 +177,36 @@ class ContactActionIn(In):
     action: ActionKind
     automatic: bool = False
     case_id: str | None = Field(default=None, max_length=64)
-    message_kind: MessageKind = Field(default="contact_request", description="what the contact is for (holds)")
+    message_kind: MessageKind = Field(
+        default="contact_request",
+        description="what the contact is for (holds); a cease_* kind sends that cease-communication notice, as "
+        "POST /cases/{id}/cease-notices does (letter or email, while the debtor's cease request covers the case)",
+    )
     retry_of: str | None = Field(default=None, max_length=64, description="the call request this call retries")
+    remedy: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=300,
+        description="message_kind cease_remedy_intended only (required there): the remedy we intend to use",
+    )
 
 
 class CaseActionIn(In):
     action: ActionKind
     automatic: bool = False
     contact_point_id: str | None = Field(default=None, max_length=64, description="default of its type if absent")
-    message_kind: MessageKind = Field(default="contact_request", description="what the contact is for (holds)")
+    message_kind: MessageKind = Field(
+        default="contact_request",
+        description="what the contact is for (holds); a cease_* kind sends that cease-communication notice, as "
+        "POST /cases/{id}/cease-notices does (letter or email, while the debtor's cease request covers the case)",
+    )
     retry_of: str | None = Field(default=None, max_length=64, description="the call request this call retries")
+    remedy: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=300,
+        description="message_kind cease_remedy_intended only (required there): the remedy we intend to use",
+    )
 
 
 class ContactActionOut(BaseModel):
@@ -355,7 +375,7 @@ class CeaseNoticeIn(In):
         default=None,
         min_length=3,
         max_length=300,
-        description="remedy_intended only (required there): the remedy, as it completes \"we intend to …\"",
+        description='remedy_intended only (required there): the remedy, as it completes "we intend to …"',
     )
 
 

@@ -11,7 +11,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel
 
 from services.contacts import pagination
-from services.contacts.cases import attachments, case_messages, cease_notices, contact_points, settlement
+from services.contacts.cases import actions, attachments, case_messages, cease_notices, contact_points, settlement
 from services.contacts.cases import use_cases as cases
 from services.contacts.cases.models import (
     Attachment,
@@ -264,7 +264,7 @@ def make_default(case_owner_id: str, contact_point_id: str) -> Response:
 )
 def point_action(case_owner_id: str, contact_point_id: str) -> Response:
     def action(c: Call) -> ContactActionOut:
-        return contact_points.action_from_point(
+        return actions.point_action(
             case_owner_id, contact_point_id, c.body(ContactActionIn), c.identity, c.correlation_id
         )
 
@@ -324,7 +324,7 @@ def get_case(case_id: str) -> Response:
 def case_action(case_id: str) -> Response:
     return respond(
         bp.current_request,
-        lambda c: cases.case_action(case_id, c.body(CaseActionIn), c.identity, c.correlation_id),
+        lambda c: actions.case_action(case_id, c.body(CaseActionIn), c.identity, c.correlation_id),
         202,
         allow=agency,
     )

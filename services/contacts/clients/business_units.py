@@ -17,16 +17,15 @@ from services.contacts.clients.models import (
     BusinessUnitDefinition,
     BusinessUnitOverrides,
     Client,
-    CommunicationTemplate,
     CompanyInformation,
     EmailSettings,
     NewBusinessUnit,
 )
 from services.contacts.identity import Identity
 from services.contacts.models import Page
-from shared import bus
+from shared import bus, message_templates
 from shared.errors import Conflict, Invalid, NotFound
-from shared.events import ClientRegistered, Sender, new_id
+from shared.events import ClientRegistered, MessageTemplate, Sender, new_id
 
 DEFAULT_ID = "default"
 
@@ -40,11 +39,6 @@ def built_in_default() -> BusinessUnit:
         # The deployment's sender (SenderEmail), the one identity every stage verifies in SES.
         email=EmailSettings(sender_email=senders.default_sender(), sender_name="FinView"),
         email_footers={"en": "FinView — debt collection on behalf of our clients."},
-        communication_templates={
-            "invitation": CommunicationTemplate(
-                subject="Your FinView access", body="Hello $first_name, activate your account: $activation_url"
-            )
-        },
         created_at=now,
         updated_at=now,
     )
@@ -84,6 +78,10 @@ def sender(unit: BusinessUnit, overrides: BusinessUnitOverrides) -> Sender:
         supervisory_authority=company.supervisory_authority,
         footers=dict(effective.email_footers),
         language=effective.language,
+        templates={
+            key: MessageTemplate(subject=template.subject, body=template.body)
+            for key, template in effective.communication_templates.items()
+        },
     )
 
 
@@ -99,8 +97,14 @@ def registered(client: Client, unit: BusinessUnit, correlation_id: str) -> Clien
     )
 
 
+def check_templates(body: BusinessUnitDefinition) -> None:
+    """Editable templates must be usable before they are stored: 422 naming the template and what is wrong."""
+    message_templates.check_all({k: (t.subject, t.body) for k, t in body.communication_templates.items()})
+
+
 def create(body: NewBusinessUnit, who: Identity) -> BusinessUnit:
     who.require_admin()
+    check_templates(body)
     senders.check(str(body.email.sender_email))
     now = datetime.now(UTC)
     unit = BusinessUnit(
@@ -126,6 +130,7 @@ def replace(business_unit_id: str, body: BusinessUnitDefinition, who: Identity, 
     current = find(business_unit_id)
     if current is None:
         raise NotFound("business_unit", business_unit_id)
+    check_templates(body)
     if body.email.sender_email != current.email.sender_email:
         senders.check(str(body.email.sender_email))
     unit = BusinessUnit(

@@ -20,6 +20,8 @@ Qualification = Literal["pending", "validated"]
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]  # ISO 639-1, e.g. "de", "fr", "en"
+# A message kind, optionally with the language its text is in: "invitation", "closing_fully_paid.fr".
+TemplateKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}(\.[a-z]{2})?$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]  # ISO 4217
 Country = Annotated[  # ISO 3166-1 alpha-2, upper-cased before the check
     str,
@@ -57,8 +59,11 @@ class InvoiceSettings(In):
 
 
 class CommunicationTemplate(In):
+    """Text with the kind's variables (``{{ debtor_name }}``, already formatted for the message's locale),
+    ``{% if %}`` and a few text filters; see ``shared.message_templates``."""
+
     subject: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, max_length=20000)
+    body: str = Field(min_length=1, max_length=20000, description="the text between our greeting and signature")
 
 
 class BusinessUnitDefinition(In):
@@ -71,8 +76,11 @@ class BusinessUnitDefinition(In):
     email_footers: dict[Language, Annotated[str, Field(max_length=5000)]] = Field(
         default_factory=dict, description="language → footer text"
     )
-    communication_templates: dict[Slug, CommunicationTemplate] = Field(
-        default_factory=dict, description="template name (e.g. invitation, case_closed_fully_paid) → template"
+    communication_templates: dict[TemplateKey, CommunicationTemplate] = Field(
+        default_factory=dict,
+        description="the unit's own wording of a message, replacing our subject and body (never the greeting, "
+        "signature, legal block, footer or opt-out): <kind> (in the unit's language) or <kind>.<language> "
+        "(e.g. closing_fully_paid.fr) → template; checked when saved (422 naming what is wrong)",
     )
     language: Language | None = Field(
         default=None, description="the language of debtor messages when the case owner's is not known"
@@ -207,11 +215,17 @@ class ClientUserLink(Rights):
     email: EmailStr | None = None
 
 
-class RightsChange(In):
+class ClientUserChange(In):
+    """PATCH /clients/{id}/users/{user_id}: the rights sent change; ``language`` (the person's, so for every client
+    the user belongs to) changes when sent, null clears it."""
+
     commercial: bool | None = None
     operational: bool | None = None
     platform_access: bool | None = None
     portfolios: list[Slug] | None = None
+    language: Language | None = Field(
+        default=None, description="the language of the user's e-mails; null: the business unit's, else English"
+    )
 
 
 class ClientUser(BaseModel):

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from services.contacts import pagination, store
@@ -18,6 +19,7 @@ from shared import dynamo, outbox
 from shared.events import Event
 
 NOT_EXISTS = "attribute_not_exists(PK)"
+_serialize = TypeSerializer().serialize
 
 
 # ---- business units ---------------------------------------------------------------------------------------
@@ -202,6 +204,50 @@ def put_new_membership(user: ClientUser, events: Sequence[Event] = ()) -> bool:
 
 def replace_membership(user: ClientUser, events: Sequence[Event] = ()) -> None:
     outbox.put_item(store.table_name(), _membership_item(user), events, condition="attribute_exists(PK)")
+
+
+def memberships_of(user_id: str) -> list[ClientUser]:
+    """Every client membership of one person (GSI1: ``USER#<id>``)."""
+    items = dynamo.query_all(
+        store.table(),
+        IndexName="GSI1",
+        KeyConditionExpression=Key("GSI1PK").eq(f"USER#{user_id}") & Key("GSI1SK").begins_with("CLIENT#"),
+    )
+    return [ClientUser.model_validate(store.clean(i)) for i in items]
+
+
+def replace_membership_and_language(
+    user: ClientUser, others: Sequence[ClientUser], events: Sequence[Event] = ()
+) -> None:
+    """One membership replaced, and the person's language (its profile and its other memberships) set to the
+    user's, with the events' outbox rows: all or nothing."""
+    name = store.table_name()
+    language = (
+        {"UpdateExpression": "SET #l = :l", "ExpressionAttributeValues": {":l": {"S": user.language}}}
+        if user.language
+        else {"UpdateExpression": "REMOVE #l"}
+    )
+    updates = [
+        {
+            "Update": {
+                "TableName": name,
+                "Key": {"PK": {"S": pk}, "SK": {"S": sk}},
+                "ConditionExpression": "attribute_exists(PK)",
+                "ExpressionAttributeNames": {"#l": "language"},
+                **language,
+            }
+        }
+        for pk, sk in [
+            (f"PERSON#{user.email}", "PROFILE"),
+            *((f"CLIENT#{other.client_id}", f"USER#{other.user_id}") for other in others),
+        ]
+    ]
+    put = {
+        "TableName": name,
+        "Item": {k: _serialize(v) for k, v in _membership_item(user).items()},
+        "ConditionExpression": "attribute_exists(PK)",
+    }
+    outbox.write(events, name, [{"Put": put}, *updates])
 
 
 def get_client_user(client_id: str, user_id: str) -> ClientUser | None:

@@ -19,6 +19,7 @@ from services.contacts.clients.models import (
     ClientChange,
     ClientSettings,
     ClientUser,
+    ClientUserChange,
     ClientUserLink,
     EffectiveBusinessUnit,
     EffectiveWorkflow,
@@ -26,7 +27,6 @@ from services.contacts.clients.models import (
     NewBusinessUnit,
     NewClient,
     NewClientUser,
-    RightsChange,
 )
 from services.contacts.http import Call, respond
 from services.contacts.identity import Identity, agency
@@ -255,14 +255,17 @@ def get_client_user(client_id: str, user_id: str) -> Response:
     bp,
     "/clients/{client_id}/users/{user_id}",
     "PATCH",
-    summary="Change a user's rights for this client (commercial, operational, platform access, portfolios)",
-    request=RightsChange,
+    summary="Change a user's rights for this client (commercial, operational, platform access, portfolios) "
+    "or the person's language (for all its clients; null clears it)",
+    request=ClientUserChange,
     response=ClientUser,
 )
 def change_client_user_rights(client_id: str, user_id: str) -> Response:
     return respond(
         bp.current_request,
-        lambda c: clients.change_rights(client_id, user_id, c.body(RightsChange), c.identity, c.correlation_id),
+        lambda c: clients.change_client_user(
+            client_id, user_id, c.body(ClientUserChange), c.identity, c.correlation_id
+        ),
         allow=agency,
     )
 

@@ -19,12 +19,12 @@ from services.contacts.clients.models import (
     ClientChange,
     ClientSettings,
     ClientUser,
+    ClientUserChange,
     ClientUserLink,
     EffectiveBusinessUnit,
     EffectiveWorkflow,
     NewClient,
     NewClientUser,
-    RightsChange,
 )
 from services.contacts.identity import Identity
 from services.contacts.models import Page
@@ -223,35 +223,63 @@ def get_client_user(client_id: str, user_id: str, who: Identity) -> ClientUser:
     return user
 
 
-def change_rights(client_id: str, user_id: str, change: RightsChange, who: Identity, correlation_id: str) -> ClientUser:
+def _rights_changed(client: Client, user: ClientUser, granted: bool, correlation_id: str) -> ClientUserRightsChanged:
+    unit = business_units.chosen(client.business_unit_id)
+    return ClientUserRightsChanged(
+        correlation_id=correlation_id,
+        client_id=client.client_id,
+        user_id=user.user_id,
+        email=user.email,
+        first_name=user.first_name,
+        commercial=user.commercial,
+        operational=user.operational,
+        platform_access=user.platform_access,
+        platform_access_granted=granted,
+        sender_email=str(unit.email.sender_email),
+        sender=business_units.sender(unit, client.business_unit_overrides),
+        language=user.language,
+    )
+
+
+def change_client_user(
+    client_id: str, user_id: str, change: ClientUserChange, who: Identity, correlation_id: str
+) -> ClientUser:
+    """A user's rights for this client, and the person's language (for every client it belongs to: notifications
+    hears of it wherever the person receives the automatic e-mails)."""
     who.require_agency()
     client = get_client(client_id, who)
     user = get_client_user(client_id, user_id, who)
-    update = {name: getattr(change, name) for name in change.model_fields_set if getattr(change, name) is not None}
+    update = {
+        name: getattr(change, name)
+        for name in change.model_fields_set - {"language"}
+        if getattr(change, name) is not None
+    }
+    if "language" in change.model_fields_set:
+        update["language"] = change.language
     if "portfolios" in update:
         domain.check_user_portfolios(update["portfolios"], client)
     new = user.model_copy(update=update)
     new = new.model_copy(update={"employee": not (new.commercial or new.operational)})
+    language_changed = new.language != user.language
     announced = []
-    if (new.operational, new.platform_access) != (user.operational, user.platform_access):
-        unit = business_units.chosen(client.business_unit_id)
-        announced.append(
-            ClientUserRightsChanged(
-                correlation_id=correlation_id,
-                client_id=client_id,
-                user_id=user_id,
-                email=new.email,
-                first_name=new.first_name,
-                commercial=new.commercial,
-                operational=new.operational,
-                platform_access=new.platform_access,
-                platform_access_granted=new.platform_access and not user.platform_access,
-                sender_email=str(unit.email.sender_email),
-                sender=business_units.sender(unit, client.business_unit_overrides),
-                language=new.language,
-            )
-        )
-    repository.replace_membership(new, events=announced)
+    if (new.operational, new.platform_access) != (user.operational, user.platform_access) or (
+        language_changed and new.operational
+    ):
+        granted = new.platform_access and not user.platform_access
+        announced.append(_rights_changed(client, new, granted, correlation_id))
+    if not language_changed:
+        repository.replace_membership(new, events=announced)
+    else:
+        others = [
+            m.model_copy(update={"language": new.language})
+            for m in repository.memberships_of(user_id)
+            if m.client_id != client_id
+        ]
+        for other in others:
+            other_client = repository.get_client(other.client_id)
+            if other.operational and other_client is not None:
+                announced.append(_rights_changed(other_client, other, False, correlation_id))
+        repository.replace_membership_and_language(new, others, events=announced)
     outbox.try_flush(store.table_name())
     return new
 

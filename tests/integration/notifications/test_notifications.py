@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -186,14 +187,31 @@ def test_contact_actions_go_out_on_their_channel(aws: Provisioned) -> None:
     assert len(queued) == 1 and queued[0]["status"] == "queued"
 
 
-def test_budget_reached_tells_the_operational_contacts_once(aws: Provisioned) -> None:
-    _deliver(_user("ops@client.example"), _user("sales@client.example", operational=False))
+def test_budget_reached_tells_the_operational_contacts_once_in_their_language(aws: Provisioned) -> None:
+    registered = ClientRegistered(
+        correlation_id="c",
+        client_id="cl-b",
+        legal_name="L",
+        business_unit_id="b",
+        sender_email=SENDER.email,
+        sender=SENDER.model_copy(update={"language": "de"}),
+    )
+    _deliver(
+        registered,
+        _user("ops@client.example", client_id="cl-b"),  # no language of her own: the business unit's
+        _user("ops-fr@client.example", client_id="cl-b", language="fr"),
+        _user("sales@client.example", client_id="cl-b", operational=False),
+    )
     reached = EnrichmentBudgetReached(
-        correlation_id="run", client_id="cl-1", month="2026-11", budget=Decimal("50.00"), spent=Decimal("49.95")
+        correlation_id="run", client_id="cl-b", month="2026-11", budget=Decimal("50.00"), spent=Decimal("49.95")
     )
     assert _deliver(reached, reached) == {"batchItemFailures": []}
-    subjects = [m["subject"] for m in _emails_to(aws, "ops@client.example")]
-    assert subjects.count("FinView: skip tracing budget for 2026-11 reached") == 1
-    body = next(m["body"] for m in _emails_to(aws, "ops@client.example") if "budget" in m["subject"])
-    assert "49.95 of 50.00 EUR" in body
-    assert not [m for m in _emails_to(aws, "sales@client.example") if "budget" in m["subject"]]
+    german = [m for m in _emails_to(aws, "ops@client.example") if "Budget" in m["subject"]]
+    assert [m["subject"] for m in german] == ["Budget der Adressermittlung für November 2026 erreicht"]
+    body = re.sub(r"[\u00a0\u202f]", " ", german[0]["body"])
+    assert "<strong>49,95 €</strong> von 50,00 €" in body and "1. Dezember 2026" in body
+    assert "Inkasso Nord GmbH · Hamburg" in body  # the business unit's German footer
+    french = [m for m in _emails_to(aws, "ops-fr@client.example") if "Budget" in m["subject"]]
+    assert [m["subject"] for m in french] == ["Budget de recherche d'adresses de novembre 2026 atteint"]
+    assert "49,95 €</strong> dépensés sur 50,00 €" in re.sub(r"[\u00a0\u202f]", " ", french[0]["body"])
+    assert not [m for m in _emails_to(aws, "sales@client.example") if "Budget" in m["subject"]]

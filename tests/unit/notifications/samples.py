@@ -95,5 +95,12 @@ def template_data(kind: str, language: str) -> tuple[str, dict[str, Any]]:
             "rejected": 50,
         },
         "import_failed": {"object_key": "client-1/leer.csv", "reason": "the file has no header row"},
+        "enrichment_budget_reached": {
+            "month": date(2026, 12, 1),
+            "resumes_on": date(2027, 1, 1),
+            "spent": Decimal("498.75"),
+            "budget": Decimal("500.00"),
+            "currency": "EUR",
+        },
     }
     return language, messages.client_data(sender, **by_kind[kind])

@@ -15,7 +15,7 @@ import pytest
 from jinja2 import UndefinedError
 
 from services.notifications import messages, rendering
-from tests.unit.notifications.samples import debtor_message, template_data
+from tests.unit.notifications.samples import SENDER, debtor_message, template_data
 
 GOLDEN = Path(__file__).parent / "golden"
 KINDS = sorted(rendering.kinds())
@@ -162,3 +162,19 @@ def test_a_float_amount_is_refused() -> None:
     data["instalment"] = {**data["instalment"], "amount": 250.0}
     with pytest.raises(rendering.RenderError, match="never float"):
         rendering.render("payment_plan_reminder", "en", data)
+
+
+def test_the_budget_notice_names_the_month_and_when_searches_resume() -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from shared.events import EnrichmentBudgetReached
+
+    december = EnrichmentBudgetReached(
+        correlation_id="c", client_id="cl", month="2026-12", budget=Decimal("500"), spent=Decimal("498.75")
+    )
+    values = messages.budget_values(december)
+    assert (values["month"], values["resumes_on"]) == (date(2026, 12, 1), date(2027, 1, 1))
+    rendered = rendering.render("enrichment_budget_reached", "de", messages.client_data(SENDER, **values))
+    assert rendered.subject == "Budget der Adressermittlung für Dezember 2026 erreicht"
+    assert "am 1. Januar 2027 fortgesetzt" in rendered.text

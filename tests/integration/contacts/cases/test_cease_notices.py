@@ -116,3 +116,47 @@ def test_a_paid_case_or_a_debtor_without_a_cease_request_gets_no_notice(aws: Pro
     status, closed = api.call("POST", f"/cases/{case}/close", {"reason": "recalled_by_client"})
     assert status == 200 and closed["closing_message"] is None  # no cease request: nothing to say
     assert [e.message_kind for e in _requests(aws)] == []
+
+
+def test_an_action_of_a_cease_kind_sends_that_notice_not_the_generic_text(aws: Provisioned) -> None:
+    api = Api()
+    to = f"cease.d.{aws.names.stage}@example.de"
+    owner, case = _debtor(api, "d", to)
+    action: dict[str, Any] = {"action": "email", "message_kind": "cease_remedy_intended", "remedy": "Klage zu erheben"}
+    status, refused = api.call("POST", f"/cases/{case}/actions", action)
+    assert (status, refused["error"]["code"]) == (
+        409,
+        "no_cease_request",
+    )  # the notice's own rule, as on /cease-notices
+
+    _cease(api, owner)
+    _requests(aws)
+    email_point = f"/case-owners/{owner}/contact-points/{point_id(api, owner, 'email')}/actions"
+    for path, body, code in [
+        (f"/cases/{case}/actions", {**action, "remedy": None}, "remedy_required"),
+        (f"/cases/{case}/actions", {**action, "action": "sms"}, "cease_notice_in_writing"),
+        (f"/cases/{case}/actions", {**action, "automatic": True}, "cease_notice_by_a_collector"),
+        (f"/cases/{case}/actions", {"action": "email", "remedy": "Klage zu erheben"}, "remedy_not_expected"),
+        (email_point, action, "case_required"),
+    ]:
+        status, invalid = api.call("POST", path, body)
+        assert (status, invalid["error"]["code"]) == (422, code), invalid
+
+    status, requested = api.call("POST", f"/cases/{case}/actions", action)
+    assert status == 202 and requested["status"] == "requested", requested
+    status, from_point = api.call(
+        "POST", email_point, {**action, "message_kind": "cease_efforts_ended", "remedy": None, "case_id": case}
+    )
+    assert status == 202 and from_point["contact_point"]["value"] == to, from_point
+    events = _requests(aws)
+    assert [(e.message_kind, e.debtor_message is not None) for e in events] == [
+        ("cease_remedy_intended", True),
+        ("cease_efforts_ended", True),
+    ]
+    outbox = _outbox(aws)
+    for event in events:
+        assert deliveries.deliver(event, outbox)
+    subjects = sorted(m["subject"] for m in sent_emails(aws.endpoint_url, to=to))
+    assert len(subjects) == 2 and any(s.endswith("Ankündigung weiterer Schritte") for s in subjects), subjects
+    remedy = next(m for m in sent_emails(aws.endpoint_url, to=to) if "Ankündigung" in m["subject"])
+    assert "Klage zu erheben" in remedy["body"]

@@ -20,7 +20,7 @@ EMEA = {
     "email": {"sender_email": "billing@emea.agency.example", "reply_to": "team@emea.agency.example"},
     "invoice": {"currency": "EUR", "payment_terms_days": 14},
     "email_footers": {"de": "Inkasso EMEA GmbH, Berlin", "fr": "Inkasso EMEA, Paris"},
-    "communication_templates": {"case_closed_fully_paid": {"subject": "Danke", "body": "Ihr Fall ist bezahlt."}},
+    "communication_templates": {"closing_fully_paid.de": {"subject": "Danke", "body": "Ihr Fall ist bezahlt."}},
 }
 
 
@@ -64,7 +64,7 @@ def test_a_client_inherits_its_business_unit_and_overrides_reply_to_and_a_footer
     assert effective["email"]["reply_to"] == "kunde@stadtwerke.example"
     assert effective["email_footers"] == {"de": "Stadtwerke-Fuß", "fr": "Inkasso EMEA, Paris"}
     assert effective["invoice"]["payment_terms_days"] == 14
-    assert set(effective["communication_templates"]) == {"case_closed_fully_paid"}
+    assert set(effective["communication_templates"]) == {"closing_fully_paid.de"}
     assert sorted(effective["overridden"]) == ["email.reply_to", "email_footers.de"]
 
     # What the client does not override follows later changes of its business unit.

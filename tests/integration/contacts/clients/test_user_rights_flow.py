@@ -63,3 +63,38 @@ def test_rights_changes_keep_notifications_in_step(aws: Provisioned) -> None:
 
     assert api.call("PATCH", path, {"commercial": True}).status == 200
     assert "ClientUserRightsChanged.v1" not in _forward_to_notifications(aws)  # nothing notifications cares about
+
+
+def test_a_users_language_changes_for_every_client_it_belongs_to(aws: Provisioned) -> None:
+    api = Api(aws)
+    first, second = new_client(api)["client_id"], new_client(api, "Wasserwerke Beispiel AG")["client_id"]
+    created = api.call(
+        "POST",
+        f"/clients/{first}/users",
+        {"first_name": "Nora", "last_name": "Neu", "email": "nora@client.example", "operational": True},
+    )
+    assert created.status == 201 and created.body.get("language") is None
+    user_id = created.body["user_id"]
+    linked = api.call("POST", f"/clients/{second}/users/link", {"user_id": user_id, "operational": True})
+    assert linked.status == 201
+    _forward_to_notifications(aws)
+    assert notification_store.operational_contacts(second) == [("nora@client.example", None)]
+
+    # Changed through one client: it is the person's language, so both clients' e-mails follow.
+    changed = api.call("PATCH", f"/clients/{first}/users/{user_id}", {"language": "fr"})
+    assert changed.status == 200 and changed.body["language"] == "fr" and changed.body["operational"] is True
+    assert _forward_to_notifications(aws).count("ClientUserRightsChanged.v1") == 2
+    for cid in (first, second):
+        assert notification_store.operational_contacts(cid) == [("nora@client.example", "fr")]
+        assert api.call("GET", f"/clients/{cid}/users/{user_id}").body["language"] == "fr"
+
+    # A rights change leaves the language as it is; null clears it.
+    assert api.call("PATCH", f"/clients/{second}/users/{user_id}", {"commercial": True}).body["language"] == "fr"
+    cleared = api.call("PATCH", f"/clients/{second}/users/{user_id}", {"language": None})
+    assert cleared.status == 200 and cleared.body.get("language") is None
+    _forward_to_notifications(aws)
+    assert notification_store.operational_contacts(first) == [("nora@client.example", None)]
+    assert api.call("GET", f"/clients/{first}/users/{user_id}").body.get("language") is None
+
+    refused = api.call("PATCH", f"/clients/{first}/users/{user_id}", {"language": "french"})
+    assert refused.status == 422 and refused.error["field"] == "language", refused.body
