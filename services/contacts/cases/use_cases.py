@@ -302,14 +302,14 @@ def _store_new_owner(event: CaseFileImported) -> bool:
 def _store_case_file(event: CaseFileImported) -> None:
     """The general path: what is stored is read first, and only what is missing is written."""
     owner_id = event.case_owner.case_owner_id
-    known = repository.get_owner(owner_id)  # a restricted owner's new case stays out of the case list
+    # the owner (a restricted owner's new case stays out of the case list) and its points, in one read
+    known, stored_points = repository.owner_and_points(owner_id)
     if known is not None and known.merged_into is not None:
         # Rows imported before imports learnt of an accepted merge: they belong to the surviving case owner.
         owner_id = surviving_owner(owner_id)
         event = event.model_copy(update={"case_owner": event.case_owner.model_copy(update={"case_owner_id": owner_id})})
-        known = repository.get_owner(owner_id)
+        known, stored_points = repository.owner_and_points(owner_id)
     cases = list({case.case_id: case for case in event.cases}.values())
-    stored_points = repository.point_items(owner_id)
     existing = repository.ids_of_points(owner_id, stored_points)
     points = domain.points_to_add(owner_id, event.contact_points, existing, "import")
     restricted = known is not None and known.restricted_since is not None

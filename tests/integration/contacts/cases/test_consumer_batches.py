@@ -136,8 +136,9 @@ def test_a_new_owner_found_stored_already_takes_the_reading_path_and_writes_only
     assert again.matched_by == "new"
     assert _deliver([again]) == {"batchItemFailures": []}
     # the cancelled no-read transaction, then the general path's two (the known owner and case fail their
-    # conditions and are left out of the second); its reads: the owner, its points, the committed outbox rows
-    assert (calls["TransactWriteItems"], calls["GetItem"], calls["Query"]) == (1 + 1 + 2, 1, 2)
+    # conditions and are left out of the second); its reads: the owner with its points in one Query, and the
+    # committed outbox rows
+    assert (calls["TransactWriteItems"], calls["GetItem"], calls["Query"]) == (1 + 1 + 2, 0, 2)
     added = {i["SK"]["S"] for i in _items(aws) if i["PK"]["S"] == f"OWNER#{owner}"} - before
     assert {sk.split("#")[0] + "#" + sk.split("#")[1] for sk in added if not sk.startswith("AUDIT#")} == {
         f"CASE#{owner}-b",
