@@ -72,13 +72,17 @@ def writes_of(call: Any) -> list[tuple[str, str, str]]:
 
 
 def stored(stack: Any) -> Counter[tuple[str, str]]:
-    """(table, kind) → items the stack's tables hold now."""
+    """(table, kind) → items the stack's tables hold now; the kind says "(expires)" for items with a TTL (DynamoDB
+    deletes them for free once expired; moto keeps them until ``finview expire``)."""
     ddb = stack.client("dynamodb")
     out: Counter[tuple[str, str]] = Counter()
     for name in ddb.list_tables()["TableNames"]:
-        for page in ddb.get_paginator("scan").paginate(TableName=name, ProjectionExpression="PK, SK"):
+        pages = ddb.get_paginator("scan").paginate(
+            TableName=name, ProjectionExpression="PK, SK, #e", ExpressionAttributeNames={"#e": "expiration"}
+        )
+        for page in pages:
             for item in page["Items"]:
-                out[(_short(name), kind(*_keys(item)))] += 1
+                out[(_short(name), kind(*_keys(item)) + (" (expires)" if "expiration" in item else ""))] += 1
     return out
 
 
@@ -134,10 +138,12 @@ def tabulate(result: dict[str, Any], rows: int) -> str:
                 size = len(json.dumps(e).encode())
                 chunks[e["DetailType"]] += -(-size // (64 * 1024))
     delta = result["after"] - result["before"]
+    kept = sum(n for (_, k), n in delta.items() if not k.endswith("(expires)"))
     lines = [
         f"{rows:,} rows, {owners:,} case owners, {int(job['cases']):,} cases; {len(calls):,} requests "
         f"({len(calls) / rows:.2f} per row, {len(calls) / owners:.2f} per case owner); "
-        f"{sum(delta.values()):,} items left stored ({sum(delta.values()) / owners:.2f} per case owner); "
+        f"{sum(delta.values()):,} items left stored ({sum(delta.values()) / owners:.2f} per case owner, "
+        f"{kept / owners:.2f} without an expiry); "
         f"{result['elapsed']:.0f} s; DLQs {sum(result['dlq'].values())}",
         "",
         "| function | service | operation | requests | per case owner |",
@@ -166,5 +172,10 @@ def run(report: Report, quick: bool) -> None:
         Path(out).write_text(table + "\n")
     report.add(f"AWS requests per case owner, {rows:,} rows", len(result["calls"]) / owners, "requests",
                note=f"{len(result['calls']):,} requests, {owners:,} case owners")  # fmt: skip
-    report.add(f"items left stored per case owner, {rows:,} rows", sum(delta.values()) / owners, "items",
-               note=f"{sum(delta.values()):,} items in all tables")  # fmt: skip
+    kept = sum(n for (_, k), n in delta.items() if not k.endswith("(expires)"))
+    report.add(
+        f"items left stored per case owner, {rows:,} rows",
+        sum(delta.values()) / owners,
+        "items",
+        note=f"{sum(delta.values()):,} items in all tables, {kept / owners:.2f} per owner without an expiry",
+    )
