@@ -2,8 +2,9 @@
 kind of item, for a generated file dropped into the local stack (``LocalStack`` in this process, every AWS call
 the handlers make recorded by ``tests.aws_calls``).
 
-``python -m bench imports_calls`` (``BENCH_CALLS_ROWS=2000`` by default; ``--quick``: 300 rows). Prints per
-imported row: requests by function and operation, write requests and written items by table and item kind
+``python -m bench imports_calls`` (``BENCH_CALLS_ROWS=2000`` by default; ``--quick``: 300 rows; the tables also to
+the file ``BENCH_CALLS_OUT`` names). Two rounds: the file (new case owners), then the same rows again (known ones).
+Prints per imported row and case owner: requests by function and operation, write requests and written items by table and item kind
 (a TransactWriteItems entry, a BatchWriteItem put or delete, a PutItem/UpdateItem/DeleteItem each count one
 item; AWS bills a transactional write twice), PutEvents entries by detail type with their 64 KB chunks, and the
 items each table holds after the import by kind. The rates are not the point (the stack shares this process);
@@ -90,30 +91,34 @@ def _short(table: str) -> str:
     return table.split("-", 2)[-1] if table.startswith("finview-") else table
 
 
-def measure(rows: int) -> dict[str, Any]:
+def measure(rows: int) -> list[dict[str, Any]]:
+    """Two rounds: the file (new case owners), then the same rows again in other bytes (every owner known, every
+    case there: what a client's next file costs for the debtors it repeats)."""
     from infra.local.stack import LocalStack
     from tests import aws_calls
 
     saved = dict(os.environ)
+    rounds = []
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_file(Path(tmp), rows)
         try:
             with LocalStack(stage="calls", log_file=str(Path(tmp) / "lambda.log")) as stack:
                 status, client = _api(stack, "POST", "/clients", {"legal_name": "Calls GmbH"})
                 assert status == 201, client
                 stack.wait_idle(timeout=60, settle=1)
-                before = stored(stack)
-                start = time.perf_counter()
-                with aws_calls.recording() as calls:
-                    result = import_round(stack, client["client_id"], path, timeout=3600)  # type: ignore[arg-type]
-                elapsed = time.perf_counter() - start  # LocalStack.wait_idle answers True, not a time
-                after = stored(stack)
-                dlq = stack.dlq_depths()
+                for again in (False, True):
+                    path = write_file(Path(tmp), rows, crlf=again)
+                    before = stored(stack)
+                    start = time.perf_counter()
+                    with aws_calls.recording() as calls:
+                        result = import_round(stack, client["client_id"], path, timeout=3600)  # type: ignore[arg-type]
+                    elapsed = time.perf_counter() - start  # LocalStack.wait_idle answers True, not a time
+                    after = stored(stack)
+                    rounds.append({"calls": list(calls), "job": result["job"], "before": before, "after": after,
+                                   "elapsed": elapsed, "dlq": stack.dlq_depths()})  # fmt: skip
         finally:
             os.environ.clear()
             os.environ.update(saved)
-    job = result["job"]
-    return {"calls": list(calls), "job": job, "before": before, "after": after, "elapsed": elapsed, "dlq": dlq}
+    return rounds
 
 
 def _api(stack: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -161,21 +166,23 @@ def tabulate(result: dict[str, Any], rows: int) -> str:
 
 def run(report: Report, quick: bool) -> None:
     rows = 300 if quick else int(os.environ.get("BENCH_CALLS_ROWS") or ROWS)
-    result = measure(rows)
-    job = result["job"]
-    owners = int(job["case_owners_created"]) + int(job["case_owners_merged"])
-    delta = result["after"] - result["before"]
-    table = tabulate(result, rows)
-    print(table, flush=True)
+    tables = []
+    for n, result in enumerate(measure(rows)):
+        label = "new case owners" if n == 0 else "the same rows again (known owners)"
+        job = result["job"]
+        owners = int(job["case_owners_created"]) + int(job["case_owners_merged"])
+        delta = result["after"] - result["before"]
+        tables.append(f"#### {label}\n\n" + tabulate(result, rows))
+        print(tables[-1], flush=True)
+        report.add(f"AWS requests per case owner, {rows:,} rows, {label}", len(result["calls"]) / owners, "requests",
+                   note=f"{len(result['calls']):,} requests, {owners:,} case owners")  # fmt: skip
+        kept = sum(n for (_, k), n in delta.items() if not k.endswith("(expires)"))
+        report.add(
+            f"items left stored per case owner, {rows:,} rows, {label}",
+            sum(delta.values()) / owners,
+            "items",
+            note=f"{sum(delta.values()):,} items in all tables, {kept / owners:.2f} per owner without an expiry",
+        )
     out = os.environ.get("BENCH_CALLS_OUT")
     if out:
-        Path(out).write_text(table + "\n")
-    report.add(f"AWS requests per case owner, {rows:,} rows", len(result["calls"]) / owners, "requests",
-               note=f"{len(result['calls']):,} requests, {owners:,} case owners")  # fmt: skip
-    kept = sum(n for (_, k), n in delta.items() if not k.endswith("(expires)"))
-    report.add(
-        f"items left stored per case owner, {rows:,} rows",
-        sum(delta.values()) / owners,
-        "items",
-        note=f"{sum(delta.values()):,} items in all tables, {kept / owners:.2f} per owner without an expiry",
-    )
+        Path(out).write_text("\n\n".join(tables) + "\n")
