@@ -2,13 +2,13 @@
 kind of item, for a generated file dropped into the local stack (``LocalStack`` in this process, every AWS call
 the handlers make recorded by ``tests.aws_calls``).
 
-``python -m bench imports_calls`` (``BENCH_CALLS_ROWS=2000`` by default; ``--quick``: 300 rows; the tables also to
-the file ``BENCH_CALLS_OUT`` names). Two rounds: the file (new case owners), then the same rows again (known ones).
-Prints per imported row and case owner: requests by function and operation, write requests and written items by table and item kind
-(a TransactWriteItems entry, a BatchWriteItem put or delete, a PutItem/UpdateItem/DeleteItem each count one
-item; AWS bills a transactional write twice), PutEvents entries by detail type with their 64 KB chunks, and the
-items each table holds after the import by kind. The rates are not the point (the stack shares this process);
-the counts are.
+``python -m bench imports_calls`` (``BENCH_CALLS_ROWS=2000`` by default; ``--quick``: 300 rows; the tables also
+go to the file ``BENCH_CALLS_OUT`` names). Two rounds: the file (new case owners), then the same rows again in
+other bytes (known owners). Per case owner: requests by function and operation; written items by table, write
+kind and item kind (a TransactWriteItems entry, a BatchWriteItem put or delete, a PutItem/UpdateItem/DeleteItem
+each count one item; AWS bills a transactional write twice); PutEvents entries by detail type with their 64 KB
+chunks; the items each table holds afterwards by kind, those with a TTL marked. The rates are not the point (the
+stack shares this process); the counts are.
 """
 
 from __future__ import annotations
