@@ -295,18 +295,6 @@ def get_owner(case_owner_id: str) -> CaseOwner | None:
     return CaseOwner.model_validate(store.clean(item)) if item else None
 
 
-def owner_and_points(case_owner_id: str) -> tuple[CaseOwner | None, list[dict[str, Any]]]:
-    """The case owner and every contact point of it (invalid ones included) in one consistent Query: the points
-    (``CP#``) and the profile sort together, with only the default pointers and policy items between them."""
-    items = store.query_all(
-        KeyConditionExpression=Key("PK").eq(f"OWNER#{case_owner_id}") & Key("SK").between("CP#", "PROFILE"),
-        ConsistentRead=True,
-    )
-    profile = next((i for i in items if i["SK"] == "PROFILE"), None)
-    owner = CaseOwner.model_validate(store.clean(profile)) if profile else None
-    return owner, [i for i in items if str(i["SK"]).startswith("CP#")]
-
-
 def case_pointer(case_id: str) -> dict[str, Any] | None:
     item = store.table().get_item(Key={"PK": f"CASE#{case_id}", "SK": "POINTER"}).get("Item")
     return dict(item) if item else None
