@@ -305,6 +305,7 @@ def request_contact(
             action_id=action_id,
             message_kind=message_kind,
             deferred_from=datetime.fromisoformat(str(deferred["requested_at"])) if deferred else None,
+            traced_data=any(p.get("source") == "enrichment" for p in known.points),
         )
         new_attempt = rules.Attempt(
             at, channel, case_id, facts.contact_point_id, action_id, decision.counted, facts.at_work, retry_of

@@ -152,3 +152,45 @@ def test_a_reminder_that_could_not_be_requested_leaves_no_claim(aws: Provisioned
     with outbox.cause(f"test-{key}-again"):
         assert reminders.remind_case(index, TODAY, run, "corr") == 1
         outbox.try_flush(store.table_name())
+
+
+def test_the_request_says_whether_the_person_has_traced_data(aws: Provisioned) -> None:
+    """GDPR Art. 14: contacts only looks for an owed notice when the message went to a person with points from
+    skip tracing; the gate, which read the points, says so on the request (notifications passes it on)."""
+    status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
+    assert status == 201
+    tag = uuid.uuid4().hex[:6]
+    keys = [f"{tag}-plain", f"{tag}-traced"]
+    seed_planned_cases(client["client_id"], keys, (TODAY + timedelta(days=3)).isoformat())
+    store.table().put_item(
+        Item={
+            "PK": f"OWNER#owner-{keys[1]}",
+            "SK": "CP#phone#cp-traced",
+            "contact_point_id": "cp-traced",
+            "type": "phone",
+            "value": "+4915123456789",
+            "valid": True,
+            "qualification": "pending",
+            "is_default": False,
+            "source": "enrichment",
+            "created_at": datetime.now(UTC).isoformat(),
+            "revision": 1,
+        }
+    )
+    details: list[dict[str, Any]] = []
+
+    def keep(params: dict[str, Any], **_: Any) -> None:
+        details.extend(json.loads(e["Detail"]) for e in params["Entries"])
+
+    events = shared_aws.client("events")
+    events.meta.events.register("provide-client-params.events.PutEvents", keep)
+    run = reminders.ReminderRun(TODAY)
+    try:
+        with outbox.cause(f"test-{tag}"):
+            for k in keys:
+                assert reminders.remind_case({"case_id": f"case-{k}", "case_owner_id": f"owner-{k}"}, TODAY, run, "c")
+            outbox.try_flush(store.table_name())
+    finally:
+        events.meta.events.unregister("provide-client-params.events.PutEvents", keep)
+    traced = {d["case_id"]: d["traced_data"] for d in details if d.get("case_id") in {f"case-{k}" for k in keys}}
+    assert traced == {f"case-{keys[0]}": False, f"case-{keys[1]}": True}
