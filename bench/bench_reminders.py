@@ -13,6 +13,7 @@ the schedule, not N imports and 2N API calls).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -46,6 +47,13 @@ def _sent(stack: LocalStack) -> int:
         aws_secret_access_key="local",
     )
     return int(ses.get_send_quota()["SentLast24Hours"])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (``/proc/<pid>/stat``), in seconds."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _who() -> str:
@@ -121,6 +129,9 @@ def run(report: Report, quick: bool) -> None:
         assert stack.dispatcher is not None
         schedule = stack.function("contacts", "on_reminder_schedule")
         before = _sent(stack)
+        assert stack._moto is not None and stack._moto.proc is not None
+        moto_pid = stack._moto.proc.pid
+        cpu_before = cpu_seconds(os.getpid()), cpu_seconds(moto_pid)
         with counting_calls() as calls:
             t0 = time.perf_counter()
             first: dict[str, Any] = stack.dispatcher.fire(schedule)
@@ -131,6 +142,8 @@ def run(report: Report, quick: bool) -> None:
             total = time.perf_counter() - t0
             delivered = _sent(stack) - before
             stack.wait_idle(timeout=120)  # the outcomes and contacts' read model of the last ones
+            settled = time.perf_counter() - t0
+        ours, moto = (cpu_seconds(pid) - b for pid, b in zip((os.getpid(), moto_pid), cpu_before, strict=True))
         second: dict[str, Any] = stack.dispatcher.fire(schedule)
         stack.wait_idle(timeout=120)
         extra = _sent(stack) - before - delivered
@@ -159,6 +172,19 @@ def run(report: Report, quick: bool) -> None:
         everything / n,
         "calls",
         note="the breakdown by function and operation is printed above the table",
+    )
+    for name, cpu in (("the functions' process (our code, boto3, dispatcher)", ours), ("moto's process", moto)):
+        report.add(
+            f"CPU per reminder, {name}",
+            cpu / n * 1000,
+            "ms",
+            note=f"{cpu / settled:.2f} of a core over the {settled:.0f} s until the chain was idle",
+        )
+    report.add(
+        "reminders/s the machine's 2 cores could carry at this CPU cost",
+        2 / ((ours + moto) / n),
+        "msg/s",
+        note="both processes' CPU per reminder, with both cores busy and nothing else on the machine",
     )
     report.add(
         "second firing the same day: reminders requested",

@@ -358,6 +358,11 @@ class ContactActionRequested(Event):
         description="the policy's kind of contact: a DebtorMessage kind, reply_to_debtor or statutory_notice",
     )
     deferred_from: datetime | None = None
+    traced_data: bool | None = Field(
+        default=None,
+        description="the case owner had contact points from skip tracing when the gate decided (GDPR Art. 14: "
+        "the first message to them may make a notice due); null: not known",
+    )
 
 
 class PaymentRecorded(Event):
@@ -633,6 +638,9 @@ class MessageSent(Event, MessageFields):
     cause_event_id: str
     sent_at: datetime
     segments: int | None = Field(default=None, description="SMS segments charged")
+    traced_data: bool | None = Field(
+        default=None, description="the request's traced_data (contacts' Art. 14 check); null: not known"
+    )
 
 
 class MessageDelivered(Event, MessageFields):

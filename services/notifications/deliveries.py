@@ -160,6 +160,7 @@ def _sent(event: ContactActionRequested, record: dict[str, Any]) -> MessageSent:
         cause_event_id=event.event_id,
         sent_at=datetime.fromisoformat(str(record["sent_at"])),
         segments=int(segments) if segments is not None else None,
+        traced_data=event.traced_data,
     )
 
 

@@ -44,11 +44,12 @@ def request_contact(
     client: ClientRules | None = None,
     flush: bool = True,
     owner: cases_repository.OwnerRead | None = None,
+    claim: dict[str, Any] | None = None,
 ) -> Outcome:
     """Ask the gate for one contact with the debtor of ``case_id`` (automatic: by the default point of the
     channel's type). Returns the outcome; raises ``Refused`` for a refused manual request. ``case``,
     ``client`` and ``owner``: what the caller read already; ``flush=False``: the caller publishes the outbox in
-    batches."""
+    batches; ``claim``: written with the decision, if absent ("already_claimed" otherwise)."""
     return gate.request_contact(
         case_id,
         channel,
@@ -67,6 +68,7 @@ def request_contact(
         client=client,
         flush=flush,
         owner=owner,
+        claim=claim,
     )
 
 

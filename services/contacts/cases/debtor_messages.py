@@ -248,13 +248,14 @@ def request_message(
     defaults: dict[str, str] | None = None,
     flush: bool = True,
     owner: repository.OwnerRead | None = None,
+    claim: dict[str, Any] | None = None,
 ) -> contact_requests.Outcome:
     """Build the templated message of ``kind`` and ask the gate for it (``contact_requests.request_contact``), on
     ``contact_point_id`` (a collector's choice) or the default point of the channel's type.
 
     A schedule passes what it read already (``case_item``, the owner's ``defaults`` or whole partition
-    ``owner``, its ``lookups`` with the clients' contact rules) and ``flush=False`` to publish the requests in
-    batches."""
+    ``owner``, its ``lookups`` with the clients' contact rules), ``flush=False`` to publish the requests in
+    batches, and the ``claim`` on what it reminds, written with the gate's decision ("already_claimed" if there)."""
     item, message = debtor_message(
         case_id,
         kind,
@@ -284,4 +285,5 @@ def request_message(
         client=client,
         flush=flush,
         owner=owner,
+        claim=claim,
     )

@@ -3,8 +3,8 @@
 For each case with an agreed plan (the sharded ``PLANS#<n>`` index, never a table scan), the instalments whose
 reminder window has opened (``payment_plan_reminder_days`` before the due date, the portfolio's override first)
 and that the payments have not covered yet get one reminder each: a ``REMINDER#<plan>#<n>`` claim is written
-first (put-if-absent), so a schedule that fires twice, or two runs at once, remind once. A reminder whose
-request failed gives its claim back, so the next run tries again.
+(put-if-absent) in the same transaction as the gate's decision, so a schedule that fires twice, or two runs at
+once, remind once, and a reminder whose request failed leaves no claim: the next run tries again.
 
 What the run reads is passed on: per case one Query of its owner's partition (the case, the contact points, the
 default pointers, the contact-policy items, the profile) for the message and the gate, and each client's settings
@@ -93,9 +93,6 @@ def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlatio
             "claimed_at": store.now(),
             "correlation_id": correlation_id,
         }
-        if not store.put_new(claim):
-            run.count("already_reminded")
-            continue
         channel = _channel(owner.defaults)
         try:
             if channel is None:
@@ -112,13 +109,15 @@ def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlatio
                 case_item=item,
                 owner=owner,
                 flush=False,
+                claim=claim,
             )
-        except Exception as error:  # one case's trouble must not stop the others' reminders
-            store.table().delete_item(Key={"PK": claim["PK"], "SK": claim["SK"]})
+        except Exception as error:  # one case's trouble must not stop the others' reminders (nothing was written)
             run.failed.append(f"{case_id}#{instalment.number}: {error}")
             log.warning("reminder not requested", extra={"case_id": case_id, "reason": str(error)})
             continue
-        if outcome.status == "requested":
+        if outcome.status == "already_claimed":
+            run.count("already_reminded")
+        elif outcome.status == "requested":
             run.count("requested")
             requested += 1
         else:

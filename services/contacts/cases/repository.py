@@ -457,16 +457,20 @@ def _point_writes(
     why: dict[str, Any] | None,
 ) -> Tx:
     shown = {k: v for k, v in store.clean(item).items() if k not in ("revision", "created_at")}
-    return Tx().put(item).audit(
-        audit.entry(
-            case_owner_id,
-            actor,
-            "contact_point.added",
-            target_type="contact_point",
-            target_id=new.contact_point_id,
-            after=shown,
-            why=why,
-            correlation_id=correlation_id,
+    return (
+        Tx()
+        .put(item)
+        .audit(
+            audit.entry(
+                case_owner_id,
+                actor,
+                "contact_point.added",
+                target_type="contact_point",
+                target_id=new.contact_point_id,
+                after=shown,
+                why=why,
+                correlation_id=correlation_id,
+            )
         )
     )
 

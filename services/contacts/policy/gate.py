@@ -57,7 +57,7 @@ class Refused(Conflict):
 class Outcome:
     """What the gate did with one request."""
 
-    status: str  # "requested" | "deferred" | "refused"
+    status: str  # "requested" | "deferred" | "refused" | "already_claimed" | "released_elsewhere"
     action_id: str
     case_owner_id: str
     client_id: str
@@ -238,6 +238,7 @@ def request_contact(
     client: rules.ClientRules | None = None,
     flush: bool = True,
     owner: cases_repository.OwnerRead | None = None,
+    claim: dict[str, Any] | None = None,
 ) -> Outcome:
     """Decide one contact with the debtor of ``case_id`` and, if allowed, record it and publish it.
 
@@ -246,6 +247,8 @@ def request_contact(
     and ``client`` (the client's rules), ``owner`` (the case owner's partition): what a caller read already, used
     for the first decision (a lost race reads again). ``flush=False``: the event stays in the
     outbox of the current cause for the caller to publish with others (one PutEvents for up to ten).
+    ``claim``: an item written only if absent, in the same transaction as the decision (a reminder's claim on its
+    instalment): when it exists already, nothing is written and the status is "already_claimed".
     """
     if debtor_message is not None and message_kind == "contact_request":
         message_kind = debtor_message.kind
@@ -283,6 +286,7 @@ def request_contact(
                 deferred,
                 payload,
                 requested_by,
+                claim,
             )
         assert item is not None and facts is not None
         event = ContactActionRequested(
@@ -301,11 +305,12 @@ def request_contact(
             action_id=action_id,
             message_kind=message_kind,
             deferred_from=datetime.fromisoformat(str(deferred["requested_at"])) if deferred else None,
+            traced_data=any(p.get("source") == "enrichment" for p in known.points),
         )
         new_attempt = rules.Attempt(
             at, channel, case_id, facts.contact_point_id, action_id, decision.counted, facts.at_work, retry_of
         )
-        tx = repository.Tx()
+        tx = _claimed(claim)
         repository.write_history(
             tx, known.case_owner_id, known.owner.history.with_attempt(new_attempt), known.owner.history_revision
         )
@@ -337,7 +342,9 @@ def request_contact(
         tx.events([event])  # committed with the record of the contact, or not at all (shared.outbox)
         try:
             tx.commit()
-        except repository.WriteConflict:
+        except repository.WriteConflict as conflict:
+            if _claim_lost(claim, conflict):
+                return Outcome("already_claimed", action_id, known.case_owner_id, str(case["client_id"]), case_id, item)
             # Someone else counted first (or released this deferred contact): read again and decide again.
             if deferred and repository.get_action(case_id, action_id, known.case_owner_id) != deferred:
                 return Outcome(
@@ -350,6 +357,16 @@ def request_contact(
         log.info("contact allowed", extra={"action_id": action_id, "channel": channel, "automatic": automatic})
         return Outcome("requested", action_id, known.case_owner_id, str(case["client_id"]), case_id, item, event)
     raise Conflict("concurrent_change", "the case owner's contacts kept changing meanwhile; try again")
+
+
+def _claimed(claim: dict[str, Any] | None) -> repository.Tx:
+    """A transaction that starts with ``claim`` (put if absent), so a lost claim is the first reason it fails."""
+    tx = repository.Tx()
+    return tx.put(claim) if claim is not None else tx
+
+
+def _claim_lost(claim: dict[str, Any] | None, conflict: repository.WriteConflict) -> bool:
+    return claim is not None and conflict.reasons[:1] == ["ConditionalCheckFailed"]
 
 
 def _record(
@@ -407,6 +424,7 @@ def _hold_back(
     deferred: dict[str, Any] | None,
     payload: dict[str, Any],
     requested_by: str,
+    claim: dict[str, Any] | None = None,
 ) -> Outcome:
     """An automatic contact the policy refuses now: deferred to its next allowed time, never dropped."""
     status = "deferred" if decision.deferrable else "refused"
@@ -416,7 +434,7 @@ def _hold_back(
     if status == "deferred":
         due = following or request.at + RECHECK
         record.update({**repository.deferred_index(due, action_id), "next_allowed_at": due.isoformat()})
-    tx = repository.Tx()
+    tx = _claimed(claim)
     if deferred:
         _replace_deferred(tx, deferred, record)
     else:
@@ -437,8 +455,8 @@ def _hold_back(
     )
     try:
         tx.commit()
-    except repository.WriteConflict:
-        status = "released_elsewhere"
+    except repository.WriteConflict as conflict:
+        status = "already_claimed" if _claim_lost(claim, conflict) else "released_elsewhere"
     return Outcome(
         status,
         action_id,

@@ -557,9 +557,7 @@ def decide(request: Request, point: PointFacts | None, situation: Situation, zon
     # The contact point itself.
     if point is None:
         kind = POINT_TYPE[channel].replace("_", " ")
-        return _refuse(
-            "no_default", f"the case owner has no valid default {kind}", permanent=True
-        )
+        return _refuse("no_default", f"the case owner has no valid default {kind}", permanent=True)
     if POINT_TYPE[channel] != point.type:
         return _refuse("action_not_for_type", f"a {channel} needs a {POINT_TYPE[channel]}", permanent=True)
     if not point.valid or channel in point.invalid_for:

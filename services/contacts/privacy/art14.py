@@ -63,6 +63,8 @@ def contacted(event: MessageSent) -> None:
     """A message reached the person: the notice of every point obtained before it was due then at the latest."""
     if event.client_id is None or event.case_owner_id is None:
         return
+    if event.traced_data is False:
+        return  # the person had no traced point when the message was decided: no notice is owed (no read)
     for item in _items(event.client_id, event.case_owner_id):
         if datetime.fromisoformat(str(item["obtained_at"])) <= event.sent_at and not item.get("first_contact_at"):
             due = min(str(item["notice_due_on"]), event.sent_at.date().isoformat())

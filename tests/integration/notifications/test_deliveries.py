@@ -58,7 +58,7 @@ def _bus(aws: Provisioned) -> list[dict[str, Any]]:
 def test_an_email_is_sent_once_recorded_and_announced(aws: Provisioned) -> None:
     outbox = _outbox(aws)
     to = f"juergen.weiss.{aws.names.stage}@example.de"  # moto's SES is shared by the whole session
-    request = _request("email", to)
+    request = _request("email", to).model_copy(update={"traced_data": True})
     message_id = deliveries.deliver(request, outbox)
     assert message_id and deliveries.deliver(request, outbox) is None  # redelivered: nothing more
     sent = sent_emails(aws.endpoint_url, to=to)
@@ -77,6 +77,7 @@ def test_an_email_is_sent_once_recorded_and_announced(aws: Provisioned) -> None:
     # announced again by the redelivery, as the same event (contacts' consumers absorb it)
     assert len({e["detail"]["event_id"] for e in announced}) == 1 and len(announced) == 2
     assert announced[0]["detail"]["provider_message_id"] == record["provider_message_id"]
+    assert {e["detail"]["traced_data"] for e in announced} == {True}  # passed on for contacts' Art. 14 check
 
 
 def test_a_bounce_notification_becomes_message_bounced_for_contacts(aws: Provisioned) -> None:

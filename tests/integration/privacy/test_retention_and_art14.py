@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from boto3.dynamodb.conditions import Key
 
 from infra.provision import Provisioned
@@ -101,7 +102,7 @@ def test_traced_data_owes_the_art14_notice_due_at_the_first_contact_until_the_ag
         cause_event_id="ev-9",
         sent_at=sent_at,
     )
-    assert deliver(sent) == {"batchItemFailures": []}
+    assert deliver(sent.model_copy(update={"traced_data": True})) == {"batchItemFailures": []}
     (notice,) = api.call("GET", f"/clients/{client_id}/art14-notices").body["notices"]
     assert (notice["notice_due_on"], notice["overdue"]) == (sent_at.date().isoformat(), True)
 
@@ -147,3 +148,39 @@ def test_messages_to_a_debtor_are_kept_as_evidence_of_contact_then_expire(aws: P
     assert len(stored()) == 4
     expiry.sweep(table, now + kept + timedelta(days=1))
     assert stored() == []
+
+
+def test_a_message_decided_without_traced_data_costs_no_art14_read(aws: Provisioned, world: dict[str, Any]) -> None:
+    """The gate tells (``traced_data``) whether the person had traced points when it let the message out; without
+    any, no notice can be owed, so contacts does not look for one (one Query fewer per message). Unknown (an
+    event from before the flag): it looks, as before."""
+    sent = MessageSent(
+        correlation_id="c",
+        message_id="m-10",
+        case_id=CASE,
+        case_owner_id=OWNER,
+        contact_point_id=None,
+        channel="email",
+        provider_message_id="p-10",
+        client_id=world["client_id"],
+        kind="payment_plan_reminder",
+        recipient="erika@example.de",
+        template="de/payment_plan_reminder",
+        language="de",
+        cause_event_id="ev-10",
+        sent_at=datetime.now(UTC),
+    )
+    looked: list[str] = []
+    items = art14._items
+
+    def looking(client_id: str, case_owner_id: str | None = None) -> list[dict[str, Any]]:
+        looked.append(str(case_owner_id))
+        return items(client_id, case_owner_id)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(art14, "_items", looking)
+        assert deliver(sent.model_copy(update={"traced_data": False})) == {"batchItemFailures": []}
+        assert looked == []
+        unknown = sent.model_copy(update={"event_id": "e-unknown", "traced_data": None})
+        assert deliver(unknown) == {"batchItemFailures": []}
+        assert looked == [OWNER]

@@ -46,12 +46,12 @@ def test_twenty_five_reminders_of_one_shard_go_out_in_three_put_events(aws: Prov
     assert len(carrying) <= 4, [len(c) for c in carrying]  # before: one PutEvents per reminder (25)
 
 
-def test_a_reminder_reads_its_case_owner_once_and_writes_its_claim_and_the_gates_transaction(
+def test_a_reminder_reads_its_case_owner_once_and_writes_its_claim_in_the_gates_transaction(
     aws: Provisioned,
 ) -> None:
     """Per reminder: one Query of the case owner's partition (the case, the points, the default pointers, the
-    contact-policy items, the profile) for both the message and the gate, the claim, the gate's transaction.
-    The client's settings, sender and contact rules are read once for the run."""
+    contact-policy items, the profile) for both the message and the gate, and the gate's transaction, which
+    carries the reminder's claim. The client's settings, sender and contact rules are read once for the run."""
     from collections import Counter
 
     from botocore.client import BaseClient
@@ -78,13 +78,21 @@ def test_a_reminder_reads_its_case_owner_once_and_writes_its_claim_and_the_gates
         counted.clear()
         index = {"case_id": f"case-{keys[0]}", "case_owner_id": f"owner-{keys[0]}"}
         assert reminders.remind_case(index, TODAY, run, "corr") == 0  # the schedule fired twice
-        assert counted == {"Query": 1, "PutItem": 1}  # the owner read, the claim refused: nothing else
+        assert counted == {"Query": 1, "TransactWriteItems": 1}  # the owner read, the transaction refused
         outbox.try_flush(store.table_name())
-    assert (run.requested, run.failed) == (10, [])
-    assert once_per_run["Query"] == 10 and once_per_run["PutItem"] == 10 and once_per_run["TransactWriteItems"] == 10
+    assert (run.requested, run.already_reminded, run.failed) == (10, 1, [])
+    assert once_per_run["Query"] == 10 and once_per_run["TransactWriteItems"] == 10 and "PutItem" not in once_per_run
     # the client, its settings, its business unit and its contact rules, read for the first reminder only
     assert once_per_run["GetItem"] <= 5, once_per_run
-    assert sum(once_per_run.values()) == 10 * 3 + once_per_run["GetItem"], once_per_run
+    assert sum(once_per_run.values()) == 10 * 2 + once_per_run["GetItem"], once_per_run
+    claims = store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"CASE#case-{keys[0]}") & Key("SK").begins_with("REMINDER#")
+    )
+    assert [c["SK"] for c in claims] == [f"REMINDER#plan-{keys[0]}#1"]
+    actions = store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"CASE#case-{keys[0]}") & Key("SK").begins_with("ACTION#")
+    )
+    assert len(actions) == 1  # the second firing wrote nothing: no second contact in the history either
 
 
 def test_the_gate_still_decides_each_reminder_from_that_one_read(aws: Provisioned) -> None:
@@ -107,8 +115,82 @@ def test_the_gate_still_decides_each_reminder_from_that_one_read(aws: Provisione
         outbox.try_flush(store.table_name())
     assert requested == [1, 0, 1]
     assert (run.requested, run.held_back) == (2, 1)
+    # The refused reminder holds its claim too: a second firing decides nothing again.
+    with outbox.cause(f"test-{tag}-again"):
+        again = reminders.remind_case(
+            {"case_id": f"case-{keys[1]}", "case_owner_id": f"owner-{keys[1]}"}, TODAY, run, "c"
+        )
+    assert again == 0 and run.already_reminded == 1 and run.held_back == 1
     [refused] = store.query_all(
         KeyConditionExpression=Key("PK").eq(f"CASE#case-{keys[1]}") & Key("SK").begins_with("ACTION#")
     )
     assert (refused["status"], refused["message_kind"]) == ("refused", "payment_plan_reminder")
     assert refused["rule"] == "cease_communication"
+
+
+def test_a_reminder_that_could_not_be_requested_leaves_no_claim(aws: Provisioned) -> None:
+    """Nothing is written for a reminder whose request failed (here: no default point to send it to), so the next
+    run tries again once the debtor can be reached."""
+    status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
+    assert status == 201
+    key = uuid.uuid4().hex[:6]
+    seed_planned_cases(client["client_id"], [key], (TODAY + timedelta(days=3)).isoformat())
+    [pointer] = store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"OWNER#owner-{key}") & Key("SK").begins_with("DEFAULT#")
+    )
+    store.table().delete_item(Key={"PK": pointer["PK"], "SK": pointer["SK"]})
+    index = {"case_id": f"case-{key}", "case_owner_id": f"owner-{key}"}
+    run = reminders.ReminderRun(TODAY)
+    with outbox.cause(f"test-{key}"):
+        assert reminders.remind_case(index, TODAY, run, "corr") == 0
+    assert len(run.failed) == 1 and "no default" in run.failed[0]
+    claims = store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"CASE#case-{key}") & Key("SK").begins_with("REMINDER#")
+    )
+    assert claims == []
+    store.table().put_item(Item=pointer)  # the debtor has a default e-mail again
+    with outbox.cause(f"test-{key}-again"):
+        assert reminders.remind_case(index, TODAY, run, "corr") == 1
+        outbox.try_flush(store.table_name())
+
+
+def test_the_request_says_whether_the_person_has_traced_data(aws: Provisioned) -> None:
+    """GDPR Art. 14: contacts only looks for an owed notice when the message went to a person with points from
+    skip tracing; the gate, which read the points, says so on the request (notifications passes it on)."""
+    status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
+    assert status == 201
+    tag = uuid.uuid4().hex[:6]
+    keys = [f"{tag}-plain", f"{tag}-traced"]
+    seed_planned_cases(client["client_id"], keys, (TODAY + timedelta(days=3)).isoformat())
+    store.table().put_item(
+        Item={
+            "PK": f"OWNER#owner-{keys[1]}",
+            "SK": "CP#phone#cp-traced",
+            "contact_point_id": "cp-traced",
+            "type": "phone",
+            "value": "+4915123456789",
+            "valid": True,
+            "qualification": "pending",
+            "is_default": False,
+            "source": "enrichment",
+            "created_at": datetime.now(UTC).isoformat(),
+            "revision": 1,
+        }
+    )
+    details: list[dict[str, Any]] = []
+
+    def keep(params: dict[str, Any], **_: Any) -> None:
+        details.extend(json.loads(e["Detail"]) for e in params["Entries"])
+
+    events = shared_aws.client("events")
+    events.meta.events.register("provide-client-params.events.PutEvents", keep)
+    run = reminders.ReminderRun(TODAY)
+    try:
+        with outbox.cause(f"test-{tag}"):
+            for k in keys:
+                assert reminders.remind_case({"case_id": f"case-{k}", "case_owner_id": f"owner-{k}"}, TODAY, run, "c")
+            outbox.try_flush(store.table_name())
+    finally:
+        events.meta.events.unregister("provide-client-params.events.PutEvents", keep)
+    traced = {d["case_id"]: d["traced_data"] for d in details if d.get("case_id") in {f"case-{k}" for k in keys}}
+    assert traced == {f"case-{keys[0]}": False, f"case-{keys[1]}": True}
