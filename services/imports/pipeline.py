@@ -35,7 +35,6 @@ Memory: one batch of rows, one page of staged rows and the 100 pending events at
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import hashlib
 import itertools
@@ -485,7 +484,7 @@ def fewer_collections(first_generation: int = 10_000) -> Iterator[None]:
 
 def _malloc_trim() -> Callable[[int], int] | None:
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim  # type: ignore[no-any-return]
+        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]  # the C library the interpreter runs on
     except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to call
         return None
 
