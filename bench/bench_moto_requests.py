@@ -1,6 +1,7 @@
-"""What one request costs moto's process, per hot operation of the local stack: server CPU (user + system, read
-from /proc) and wall time per call, with the local stack's request fast path (``infra.local.fidelity.lean_requests``
-and ``infra.local.wsgi_server``) and without it (``FINVIEW_MOTO_FAST_PATH=0``: Flask, moto's serializer, waitress).
+"""What one request costs, per hot operation of the local stack: moto's server CPU (user + system, read from /proc)
+with the local stack's request fast path (``infra.local.fidelity.lean_requests`` and ``infra.local.wsgi_server``)
+and without it (``FINVIEW_MOTO_FAST_PATH=0``: Flask, moto's serializer, waitress), the wall time per call, and the
+client's CPU per call (botocore in this process, the cost each call also has in ``finview up`` and in a Lambda).
 
 Both servers run at once, each with the same tables and queues; the bench alternates batches between them, so a
 change in the machine's load hits both alike and the ratio is measured in one run."""
@@ -39,7 +40,9 @@ class Target:
         self.pid = self.moto.proc.pid
         kw: dict[str, Any] = {"endpoint_url": self.moto.endpoint_url, "region_name": REGION}
         kw |= {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
-        self.ddb, self.sqs, self.events = (boto3.client(s, **kw) for s in ("dynamodb", "sqs", "events"))
+        self.ddb, self.sqs, self.events, self.sesv2, self.sns, self.s3 = (
+            boto3.client(s, **kw) for s in ("dynamodb", "sqs", "events", "sesv2", "sns", "s3")
+        )
         self.table = "contacts"
         self.ddb.create_table(
             TableName=self.table,
@@ -65,6 +68,11 @@ class Target:
         arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.events.put_rule(Name="to-inbox", EventPattern=json.dumps({"source": ["finview.bench"]}))
         self.events.put_targets(Rule="to-inbox", Targets=[{"Id": "inbox", "Arn": arn}])
+        self.sesv2.create_email_identity(EmailIdentity="example.org")
+        self.topic = self.sns.create_topic(Name="outcomes")["TopicArn"]
+        self.bucket = "drops"
+        self.s3.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        self.s3.put_object(Bucket=self.bucket, Key="case-file.csv", Body=b"x" * 4096)
         self.n = 0
 
     def next(self) -> int:
@@ -130,14 +138,32 @@ def operations(t: Target) -> dict[str, Callable[[], Any]]:
                 {"Source": "finview.bench", "DetailType": "Tested", "Detail": json.dumps({"id": str(uuid.uuid4())})}
             ]
         ),
+        "SES v2 SendEmail (text + HTML, tags)": lambda: t.sesv2.send_email(
+            FromEmailAddress='"Inkasso Bench" <mahnung@example.org>',
+            Destination={"ToAddresses": [f"debtor{t.next()}@example.net"]},
+            Content={
+                "Simple": {
+                    "Subject": {"Data": "Zahlungserinnerung", "Charset": "UTF-8"},
+                    "Body": {
+                        "Text": {"Data": "Bitte zahlen Sie " * 40, "Charset": "UTF-8"},
+                        "Html": {"Data": "<p>Bitte zahlen Sie</p>" * 40, "Charset": "UTF-8"},
+                    },
+                }
+            },
+            EmailTags=[{"Name": "case", "Value": "c-1"}, {"Name": "kind", "Value": "reminder"}],
+        ),
+        "SNS Publish (to a topic)": lambda: t.sns.publish(TopicArn=t.topic, Message=json.dumps(_item(t.next()))),
+        "S3 GetObject (4 KB)": lambda: t.s3.get_object(Bucket=t.bucket, Key="case-file.csv")["Body"].read(),
+        "S3 PutObject (4 KB)": lambda: t.s3.put_object(Bucket=t.bucket, Key=f"k{t.next()}", Body=b"y" * 4096),
     }
 
 
-def _batch(pid: int, fn: Callable[[], Any], n: int) -> tuple[float, float]:
-    c0, t0 = cpu_seconds(pid), time.perf_counter()
+def _batch(pid: int, fn: Callable[[], Any], n: int) -> tuple[float, float, float]:
+    """moto's CPU, the wall time and this process's CPU (the client: botocore, urllib3) over ``n`` calls."""
+    c0, t0, own0 = cpu_seconds(pid), time.perf_counter(), time.process_time()
     for _ in range(n):
         fn()
-    return cpu_seconds(pid) - c0, time.perf_counter() - t0
+    return cpu_seconds(pid) - c0, time.perf_counter() - t0, time.process_time() - own0
 
 
 def run(report: Report, quick: bool) -> None:
@@ -146,21 +172,22 @@ def run(report: Report, quick: bool) -> None:
     try:
         ops = {"fast": operations(fast), "slow": operations(slow)}
         load = os.getloadavg()[0]
-        totals: dict[str, float] = {"fast": 0.0, "slow": 0.0}
+        totals: dict[str, float] = {"fast": 0.0, "slow": 0.0, "client": 0.0}
         for name in ops["fast"]:
             for side in ("fast", "slow"):
                 for _ in range(5):
                     ops[side][name]()  # warm
-            spent = {"fast": [0.0, 0.0], "slow": [0.0, 0.0]}
+            spent = {"fast": [0.0, 0.0, 0.0], "slow": [0.0, 0.0, 0.0]}
             for _ in range(rounds):
                 for side, target in (("slow", slow), ("fast", fast)):
-                    cpu, wall = _batch(target.pid, ops[side][name], per_batch)
-                    spent[side][0] += cpu
-                    spent[side][1] += wall
+                    for i, value in enumerate(_batch(target.pid, ops[side][name], per_batch)):
+                        spent[side][i] += value
             calls = rounds * per_batch
             new, old = (spent[s][0] / calls * 1000 for s in ("fast", "slow"))
+            client = spent["fast"][2] / calls * 1000
             totals["fast"] += new
             totals["slow"] += old
+            totals["client"] += client
             report.add(
                 f"moto CPU per call: {name}",
                 new,
@@ -170,8 +197,23 @@ def run(report: Report, quick: bool) -> None:
                 note=f"{calls} calls; wall {spent['fast'][1] / calls * 1000:.2f} vs "
                 f"{spent['slow'][1] / calls * 1000:.2f} ms; load {load:.1f}",
             )
+            report.add(
+                f"client CPU per call: {name}",
+                client,
+                "ms",
+                baseline="moto's CPU per call, fast path",
+                baseline_value=new,
+                note="botocore/urllib3 in the calling process (user + system)",
+            )
         report.add(
-            "moto CPU per call, sum over the 8 operations",
+            f"client CPU per call, sum over the {len(ops['fast'])} operations",
+            totals["client"],
+            "ms",
+            baseline="moto's CPU, fast path",
+            baseline_value=totals["fast"],
+        )
+        report.add(
+            f"moto CPU per call, sum over the {len(ops['fast'])} operations",
             totals["fast"],
             "ms",
             baseline="moto's own path",

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import re
 import threading
 import time
@@ -115,7 +116,7 @@ class Dispatcher:
         self.invocations = 0
         self.errors = 0
         self._count = threading.Lock()
-        self._copies: set[threading.Thread] = set()  # running invocations of SQS consumers
+        self._copies: set[threading.Thread] = set()  # the copies (execution environments) of SQS consumers
         self._in_flight: dict[int, _Batch] = {}  # the batches of the running copies, by id
         self.tap: deque[dict[str, Any]] = deque(maxlen=TAP_KEEP)
 
@@ -232,44 +233,67 @@ class Dispatcher:
 
     def _poll(self, fn: Function) -> None:
         """The event source mapping of ``fn``: one receiver (so no two copies get the same message) hands each
-        batch to a copy of the function, up to ``pollers(fn)`` copies running at once."""
-        copies = threading.BoundedSemaphore(pollers(fn))
+        batch to a copy of the function, up to ``pollers(fn)`` copies running at once.
+
+        A copy is a long-lived thread, like a warm Lambda execution environment: it takes batch after batch, so
+        what a function keeps per environment (``shared.aws``'s clients and table handles, built once per thread)
+        is built once per copy, not once per batch."""
+        limit = pollers(fn)
+        copies = threading.BoundedSemaphore(limit)
+        work: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
+        environments: list[threading.Thread] = []
+        busy = 0  # batches handed over and not finished yet (never more than ``limit``: the semaphore)
         url = self.p.queue_urls[fn.trigger.queue or ""]
         visibility = int(
             self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"][
                 "VisibilityTimeout"
             ]
         )
-        while not self._stop.is_set():
-            if not copies.acquire(timeout=0.2):
-                continue  # every copy is busy
-            try:
-                messages = self._receive(fn, wait_seconds=1)
-            except Exception:
-                copies.release()
-                if not self._stop.is_set():
-                    log.exception("polling %s failed", fn.logical)
-                    self._stop.wait(1)
-                continue
-            if not messages:
-                copies.release()
-                continue
-            batch = _Batch(url, messages, visibility, time.monotonic() + visibility)
-            copy = threading.Thread(
-                target=self._run_copy, args=(fn, batch, copies), name=f"invoke-{fn.logical}", daemon=True
-            )
-            with self._count:
-                self._copies = {t for t in self._copies if t.is_alive()} | {copy}
-                self._in_flight[id(batch)] = batch
-            copy.start()
 
-    def _run_copy(self, fn: Function, batch: _Batch, copies: threading.BoundedSemaphore) -> None:
+        def environment() -> None:
+            nonlocal busy
+            while (batch := work.get()) is not None:
+                try:
+                    self._invoke(fn, batch.messages, batch)
+                except Exception:
+                    log.exception("invoking %s failed", fn.logical)
+                finally:
+                    with self._count:
+                        busy -= 1
+                    copies.release()
+
         try:
-            self._invoke(fn, batch.messages, batch)
-        except Exception:
-            log.exception("invoking %s failed", fn.logical)
+            while not self._stop.is_set():
+                if not copies.acquire(timeout=0.2):
+                    continue  # every copy is busy
+                try:
+                    messages = self._receive(fn, wait_seconds=1)
+                except Exception:
+                    copies.release()
+                    if not self._stop.is_set():
+                        log.exception("polling %s failed", fn.logical)
+                        self._stop.wait(1)
+                    continue
+                if not messages:
+                    copies.release()
+                    continue
+                batch = _Batch(url, messages, visibility, time.monotonic() + visibility)
+                with self._count:
+                    self._in_flight[id(batch)] = batch
+                    busy += 1
+                    start = busy > len(environments)  # every environment is taken: start one more
+                if start:
+                    env = threading.Thread(
+                        target=environment, name=f"invoke-{fn.logical}-{len(environments)}", daemon=True
+                    )
+                    environments.append(env)
+                    with self._count:
+                        self._copies.add(env)
+                    env.start()
+                work.put(batch)
         finally:
-            copies.release()
+            for _ in environments:
+                work.put(None)  # each environment ends after the batch it is running
 
     def _keep_invisible(self) -> None:
         """Keep the messages of running copies invisible, as AWS does with a visibility timeout of 6x the

@@ -585,10 +585,11 @@ class Matcher:
         else:
             best: tuple[float, str, Comparison] | None = None
             doubt: tuple[float, str, Comparison] | None = None
+            candidates = self._candidates(keys)
             common = frozenset(
-                k.partition(":")[0] for k in keys if k in self._keys and len(self._keys[k]) >= MAX_OWNERS_PER_KEY
-            )
-            for owner_id in self._candidates(keys):
+                k.partition(":")[0] for k in keys if len(self._keys.get(k, ())) >= MAX_OWNERS_PER_KEY
+            ) if candidates else frozenset()  # fmt: skip
+            for owner_id in candidates:
                 c = compare(f, self._profiles[owner_id], common)
                 if c.veto is None and c.score >= AUTO_SCORE:
                     if best is None or c.score > best[0]:

@@ -89,6 +89,12 @@ def name_tokens(*parts: str | None) -> tuple[str, ...]:
 # ---- amounts ----------------------------------------------------------------------------------------------
 
 
+# Thousands-grouped digits ("1.250", "1,250,000") for either separator, compiled once (not looked up per cell).
+_GROUPED_WHOLE = {sep: re.compile(rf"\d{{1,3}}(\{sep}\d{{3}})*") for sep in ",."}
+_GROUPED = {sep: re.compile(rf"\d{{1,3}}(\{sep}\d{{3}})+") for sep in ",."}
+_PLAIN_AMOUNT = re.compile(r"\d+(\.\d{1,2})?")
+
+
 def parse_amount(value: str) -> Decimal:
     """'1.250,00', '1,250.00', '120,50', '€ 45.99', '1 250' → Decimal. Must be positive, two decimals at most."""
     text = _AMOUNT_NOISE.sub("", value)
@@ -100,13 +106,13 @@ def parse_amount(value: str) -> Decimal:
         decimal_sep = "," if text.rfind(",") > text.rfind(".") else "."
         thousands = "." if decimal_sep == "," else ","
         whole, _, cents = text.rpartition(decimal_sep)
-        if not re.fullmatch(rf"\d{{1,3}}(\{thousands}\d{{3}})*", whole):
+        if not _GROUPED_WHOLE[thousands].fullmatch(whole):
             raise ValueError(f"{value!r} is not an amount")
         text = whole.replace(thousands, "") + "." + cents
     elif "," in text or "." in text:
         sep = "," if "," in text else "."
         tail = text.rpartition(sep)[2]
-        grouped = re.fullmatch(rf"\d{{1,3}}(\{sep}\d{{3}})+", text) is not None and not text.startswith("0")
+        grouped = _GROUPED[sep].fullmatch(text) is not None and not text.startswith("0")
         if text.count(sep) > 1 or (grouped and len(tail) == 3):
             # '1.250' or '1,250,000': thousands separators (money never has three decimals)
             if not grouped:
@@ -114,7 +120,7 @@ def parse_amount(value: str) -> Decimal:
             text = text.replace(sep, "")
         else:
             text = text.replace(sep, ".")
-    if not re.fullmatch(r"\d+(\.\d{1,2})?", text):
+    if not _PLAIN_AMOUNT.fullmatch(text):
         raise ValueError(f"{value!r} is not an amount")
     try:
         amount = Decimal(text)

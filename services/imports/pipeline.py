@@ -537,8 +537,8 @@ def stage_batch(
                 {"PK": f"JOB#{import_id}", "SK": f"WARN#{row:09d}#{per_row[row]:02d}", "row": row, "line": line_no,
                  "warning": message, "expiration": expiration}
             )  # fmt: skip
-    items += [
-        {"PK": f"JOB#{import_id}", "SK": f"INVOICE#{key}", "row": row, "line": line_no}
+    items += [  # read only by this job's later batches: they expire with its rows
+        {"PK": f"JOB#{import_id}", "SK": f"INVOICE#{key}", "row": row, "line": line_no, "expiration": expiration}
         for key, (row, line_no) in first_seen.items()
     ]
     matcher.flush()

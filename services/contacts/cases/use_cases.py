@@ -223,7 +223,84 @@ def case_action(case_id: str, body: CaseActionIn, who: Identity, correlation_id:
 
 def on_case_file_imported(event: CaseFileImported) -> None:
     """Create or merge the case owner, its cases and contact points. Idempotent on content as well as on the
-    event id: every id is deterministic and every write is conditional, so a re-import changes nothing."""
+    event id: every id is deterministic and every write is conditional, so a re-import changes nothing.
+
+    A case owner imports matched as new is written without a read first (:func:`_store_new_owner`); any other,
+    or a new one whose transaction finds something there already, goes through :func:`_store_case_file`."""
+    if event.matched_by == "new" and _store_new_owner(event):
+        return
+    _store_case_file(event)
+
+
+def _case_file_writes(
+    event: CaseFileImported, owner_id: str, points: list[domain.NewContactPoint], restricted: bool
+) -> list[repository.Tx]:
+    """The owner, its cases (each with its CaseOpened in the outbox, id derived from the case: a delivery that
+    dies after the commit leaves it there, and the consumer's flush on the retry publishes it) and its points,
+    each group with its pointer and audit entries."""
+    actor = audit.Actor.system("imports")
+    why = {"event_id": event.event_id, "import_id": event.import_id, "rows": event.row_numbers}
+    cases = list({case.case_id: case for case in event.cases}.values())  # one write per item and transaction
+    return [
+        repository.case_owner_writes(event.client_id, event.case_owner, actor, event.correlation_id),
+        *(
+            repository.case_writes(
+                event.client_id,
+                owner_id,
+                case,
+                actor,
+                event.correlation_id,
+                why,
+                events=[
+                    CaseOpened(
+                        event_id=str(uuid.uuid5(CASE_OPENED, case.case_id)),
+                        correlation_id=event.correlation_id,
+                        client_id=event.client_id,
+                        case_owner_id=owner_id,
+                        case_id=case.case_id,
+                        opened_on=case.opened_on,
+                    )
+                ],
+                restricted=restricted,
+            )
+            for case in cases
+        ),
+        *(repository.point_writes(owner_id, new, actor, event.correlation_id, why) for new in points),
+    ]
+
+
+def _store_new_owner(event: CaseFileImported) -> bool:
+    """A case owner the import matched as new: its whole file in one transaction, every item conditional on not
+    existing, without reading anything first (a new owner has no points to compare with, no restriction, no
+    merge). False, with nothing written, when the transaction does not fit one request or finds any of its items
+    there (a redelivery, a second part of a big file, an owner created meanwhile): the caller then takes the
+    general path, which reads what is stored and writes only what is missing."""
+    owner_id = event.case_owner.case_owner_id
+    points = domain.points_to_add(owner_id, event.contact_points, set(), "import")
+    groups = _case_file_writes(event, owner_id, points, restricted=False)
+    tx = repository.Tx()
+    for group in groups:
+        tx.items.extend(group.items)
+    if len(tx.items) > repository.MAX_TRANSACTION_ITEMS:
+        return False
+    try:
+        tx.commit()
+    except repository.WriteConflict as conflict:
+        if any(code not in ("None", "", "ConditionalCheckFailed") for code in conflict.reasons):
+            raise
+        return False
+    metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=len(groups) - 1 - len(points))
+    enrichment.publish_contacts_changed(
+        owner_id,
+        event.correlation_id,
+        owner=CaseOwner(client_id=event.client_id, **event.case_owner.model_dump()),
+        items=sorted((repository.point_item(owner_id, new) for new in points), key=lambda i: str(i["SK"])),
+    )
+    return True
+
+
+def _store_case_file(event: CaseFileImported) -> None:
+    """The general path: what is stored is read first, and only what is missing is written."""
     owner_id = event.case_owner.case_owner_id
     known = repository.get_owner(owner_id)  # a restricted owner's new case stays out of the case list
     if known is not None and known.merged_into is not None:
@@ -231,44 +308,13 @@ def on_case_file_imported(event: CaseFileImported) -> None:
         owner_id = surviving_owner(owner_id)
         event = event.model_copy(update={"case_owner": event.case_owner.model_copy(update={"case_owner_id": owner_id})})
         known = repository.get_owner(owner_id)
-    actor = audit.Actor.system("imports")
-    why = {"event_id": event.event_id, "import_id": event.import_id, "rows": event.row_numbers}
-    cases = list({case.case_id: case for case in event.cases}.values())  # one write per item and transaction
+    cases = list({case.case_id: case for case in event.cases}.values())
     stored_points = repository.point_items(owner_id)
     existing = repository.ids_of_points(owner_id, stored_points)
     points = domain.points_to_add(owner_id, event.contact_points, existing, "import")
     restricted = known is not None and known.restricted_since is not None
-    # The owner, its cases (each with its CaseOpened in the outbox, id derived from the case: a delivery that
-    # dies after the commit leaves it there, and the consumer's flush on the retry publishes it) and its points
-    # in one TransactWriteItems (a few past 100 items); what exists already is left as it is.
-    written = repository.write_unless_exists(
-        [
-            repository.case_owner_writes(event.client_id, event.case_owner, actor, event.correlation_id),
-            *(
-                repository.case_writes(
-                    event.client_id,
-                    owner_id,
-                    case,
-                    actor,
-                    event.correlation_id,
-                    why,
-                    events=[
-                        CaseOpened(
-                            event_id=str(uuid.uuid5(CASE_OPENED, case.case_id)),
-                            correlation_id=event.correlation_id,
-                            client_id=event.client_id,
-                            case_owner_id=owner_id,
-                            case_id=case.case_id,
-                            opened_on=case.opened_on,
-                        )
-                    ],
-                    restricted=restricted,
-                )
-                for case in cases
-            ),
-            *(repository.point_writes(owner_id, new, actor, event.correlation_id, why) for new in points),
-        ]
-    )
+    # In as few TransactWriteItems as fit (a few past 100 items); what exists already is left as it is.
+    written = repository.write_unless_exists(_case_file_writes(event, owner_id, points, restricted))
     if not written[0] and event.case_owner.language:
         repository.learn_language(owner_id, event.case_owner.language)  # a known owner, a language at last
     metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=sum(written[1 : 1 + len(cases)]))

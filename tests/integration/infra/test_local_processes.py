@@ -131,6 +131,46 @@ def test_an_sqs_consumer_runs_as_several_copies_never_more_than_its_concurrency(
     assert most == copies  # several at once, never more than the function's concurrency
 
 
+def test_a_consumers_copies_are_warm_environments_that_take_batch_after_batch(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As Lambda reuses an execution environment, a copy runs many batches on one thread, so what a function
+    keeps per thread (its boto3 clients and table handles) is built once per copy, not once per batch."""
+    monkeypatch.setattr(dispatcher_module, "LOCAL_POLLERS", 2)
+    fn = _consumer()
+    lock = threading.Lock()
+    seen: list[str] = []
+    threads: list[threading.Thread] = []  # the Thread objects themselves: a thread's ident can be reused
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with lock:
+            threads.append(threading.current_thread())
+            seen.extend(r["body"] for r in event["Records"])
+        return {"batchItemFailures": []}
+
+    monkeypatch.setattr(dispatcher_module, "resolve", lambda f: handler if f == fn else (lambda e, c: None))
+    sqs = client(aws, "sqs")
+    url = aws.queue_urls[fn.trigger.queue or ""]
+    bodies = [f"w{i}" for i in range(60)]
+    for start in range(0, len(bodies), 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
+        )
+    d = Dispatcher(aws, STACK)
+    monkeypatch.setattr(d, "stack", type(STACK)(**{**STACK.__dict__, "functions": (fn,)}))
+    d.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(seen) < len(bodies) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        assert d.stop(3.0) == []
+    assert sorted(seen) == sorted(bodies)
+    environments = {id(t): t for t in threads}
+    assert len(threads) >= 6 and 1 <= len(environments) <= pollers(fn) == 2  # 6+ batches on at most 2 threads
+    assert not any(t.is_alive() for t in environments.values())  # stopped with the dispatcher
+
+
 def test_concurrent_invocations_each_log_their_own_correlation_id(tmp_path: Any) -> None:
     from shared.observability import logger
 

@@ -94,13 +94,14 @@ def imported(
     client_id: str = CLIENT_ID,
     case_ids: tuple[str, ...] = ("case-1",),
     points: tuple[tuple[str, str], ...] = (("email", "max@example.com"), ("phone", "+41 44 123 45 67")),
+    matched_by: str = "new",
 ) -> CaseFileImported:
     return CaseFileImported(
         correlation_id="corr-import",
         import_id="import-1",
         client_id=client_id,
         row_numbers=[2],
-        matched_by="new",
+        matched_by=matched_by,
         case_owner=CaseOwnerData(case_owner_id=owner_id, first_name="Max", last_name="Muster"),
         cases=[
             CaseData(case_id=c, invoice_numbers=[f"INV-{c}"], amount=Decimal("120.50"), opened_on=date(2026, 9, 1))

@@ -40,9 +40,9 @@ def test_a_new_case_owner_is_one_transaction(aws: Provisioned) -> None:
 def test_what_exists_is_left_out_and_the_rest_written(aws: Provisioned) -> None:
     deliver(imported(OWNER, case_ids=("c-1",)))
 
-    def more() -> Any:  # a new event each time, same content
+    def more() -> Any:  # a new event each time, same content; imports matched the row to the known owner
         points = (("email", "max@example.com"), ("phone", "+41 79 555 01 02"))
-        return imported(OWNER, case_ids=("c-1", "c-2"), points=points)
+        return imported(OWNER, case_ids=("c-1", "c-2"), points=points, matched_by="weighted")
 
     # one attempt cancelled by the owner and c-1 (they exist), one that writes c-2 and the new phone
     assert _transactions(lambda: deliver(more())) == 2

@@ -82,14 +82,14 @@ def test_a_batch_of_imported_owners_costs_no_idempotency_record_and_a_put_events
 ) -> None:
     events = _owners(10)
     assert _deliver(events) == {"batchItemFailures": []}
-    # per owner: one read of its points and one of itself (restricted?), one transaction; for the batch: 20 events
-    # in 2 PutEvents, one delete of the CaseOpened rows; the outbox is not read back: on a first delivery the rows
-    # to publish are those the transactions committed
+    # per owner: one transaction, nothing read (imports matched them as new: no points to compare with, no
+    # restriction, no merge; every write is conditional); for the batch: 20 events in 2 PutEvents, one delete of
+    # the CaseOpened rows; the outbox is not read back: on a first delivery the rows to publish are those the
+    # transactions committed
     assert calls["TransactWriteItems"] == 10
     assert calls["PutEvents"] == 2
     assert calls["BatchWriteItem"] == 1
-    assert calls["Query"] == 10
-    assert calls["GetItem"] == 10
+    assert calls["Query"] == calls["GetItem"] == 0
     assert calls["PutItem"] == calls["UpdateItem"] == 0
     items = _items(aws)
     assert not [i for i in items if i["SK"]["S"] == "IDEMPOTENCY"]
@@ -115,6 +115,37 @@ def test_a_first_delivery_whose_known_case_was_left_out_publishes_only_what_it_c
     arrived = [json.loads(m["Body"]) for m in receive_all(aws, "enrichment-inbox")]
     assert [m["detail"]["case_id"] for m in arrived if m["detail-type"] == "CaseOpened.v1"] == [f"{owner}-b"]
     assert not [i for i in _items(aws) if i["PK"]["S"].startswith(outbox.PREFIX)]
+
+
+def test_a_new_owner_found_stored_already_takes_the_reading_path_and_writes_only_what_is_missing(
+    aws: Provisioned, calls: Counter[str]
+) -> None:
+    """The no-read path for an owner imports matched as new: when its transaction finds the owner there (an owner
+    created meanwhile, a tombstone, a second part of a big file), nothing of it is written and the general path
+    reads the owner and its points and adds only the new case and point, with one CaseOpened."""
+    owner = f"owner-{uuid.uuid4().hex[:6]}"
+    assert _deliver([imported(owner, case_ids=(f"{owner}-a",), points=(("email", "a@example.com"),))]) == {
+        "batchItemFailures": []
+    }
+    assert (calls["TransactWriteItems"], calls["Query"], calls["GetItem"]) == (1, 0, 0)
+    receive_all(aws, "enrichment-inbox")
+    before = {i["SK"]["S"] for i in _items(aws) if i["PK"]["S"] == f"OWNER#{owner}"}
+    again = imported(
+        owner, case_ids=(f"{owner}-a", f"{owner}-b"), points=(("email", "a@example.com"), ("phone", "+41 44 1234567"))
+    )
+    assert again.matched_by == "new"
+    assert _deliver([again]) == {"batchItemFailures": []}
+    # the cancelled no-read transaction, then the general path's two (the known owner and case fail their
+    # conditions and are left out of the second); its reads: the owner, its points, the committed outbox rows
+    assert (calls["TransactWriteItems"], calls["GetItem"], calls["Query"]) == (1 + 1 + 2, 1, 2)
+    added = {i["SK"]["S"] for i in _items(aws) if i["PK"]["S"] == f"OWNER#{owner}"} - before
+    assert {sk.split("#")[0] + "#" + sk.split("#")[1] for sk in added if not sk.startswith("AUDIT#")} == {
+        f"CASE#{owner}-b",
+        "CP#phone",
+    }
+    assert len([sk for sk in added if sk.startswith("AUDIT#")]) == 2  # the case opened, the phone added
+    arrived = [json.loads(m["Body"]) for m in receive_all(aws, "enrichment-inbox")]
+    assert [m["detail"]["case_id"] for m in arrived if m["detail-type"] == "CaseOpened.v1"] == [f"{owner}-b"]
 
 
 def test_a_redelivered_batch_changes_nothing(aws: Provisioned) -> None:

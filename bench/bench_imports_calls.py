@@ -1,0 +1,170 @@
+"""What one imported row costs in AWS terms: requests, items written and items left stored, per function and per
+kind of item, for a generated file dropped into the local stack (``LocalStack`` in this process, every AWS call
+the handlers make recorded by ``tests.aws_calls``).
+
+``python -m bench imports_calls`` (``BENCH_CALLS_ROWS=2000`` by default; ``--quick``: 300 rows). Prints per
+imported row: requests by function and operation, write requests and written items by table and item kind
+(a TransactWriteItems entry, a BatchWriteItem put or delete, a PutItem/UpdateItem/DeleteItem each count one
+item; AWS bills a transactional write twice), PutEvents entries by detail type with their 64 KB chunks, and the
+items each table holds after the import by kind. The rates are not the point (the stack shares this process);
+the counts are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench.bench_imports_e2e import import_round, write_file
+from bench.harness import Report
+
+ROWS = 2_000
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HEX = re.compile(r"\b[0-9a-f]{16,}\b")
+
+
+def kind(pk: str, sk: str) -> str:
+    """An item's kind from its keys: the key prefixes with ids, hashes, numbers and dates taken out."""
+
+    def shape(key: str) -> str:
+        key = _HEX.sub("<h>", _UUID.sub("<id>", key))
+        key = re.sub(r"\d{4}-\d\d-\d\d[T0-9:.+\-]*", "<t>", key)
+        key = re.sub(r"\d+", "<n>", key)
+        parts = key.split("#")
+        return "#".join(parts[:2]) if len(parts) > 2 else key
+
+    return f"{shape(pk)} / {shape(sk)}"
+
+
+def _keys(item: dict[str, Any]) -> tuple[str, str]:
+    def s(v: Any) -> str:
+        return str(v.get("S", v.get("N", ""))) if isinstance(v, dict) else str(v)
+
+    return s(item.get("PK", item.get("pk", ""))), s(item.get("SK", item.get("sk", "")))
+
+
+def writes_of(call: Any) -> list[tuple[str, str, str]]:
+    """(table, operation, item kind) of every item a DynamoDB call writes."""
+    p, op = call.params, call.operation
+    out: list[tuple[str, str, str]] = []
+    if op == "TransactWriteItems":
+        for entry in p["TransactItems"]:
+            ((verb, body),) = entry.items()
+            if verb == "ConditionCheck":
+                continue
+            out.append((body["TableName"], f"Transact{verb}", kind(*_keys(body.get("Item") or body["Key"]))))
+    elif op == "BatchWriteItem":
+        for table, requests in p["RequestItems"].items():
+            for r in requests:
+                if "PutRequest" in r:
+                    out.append((table, "BatchPut", kind(*_keys(r["PutRequest"]["Item"]))))
+                else:
+                    out.append((table, "BatchDelete", kind(*_keys(r["DeleteRequest"]["Key"]))))
+    elif op in ("PutItem", "UpdateItem", "DeleteItem"):
+        out.append((p["TableName"], op, kind(*_keys(p.get("Item") or p["Key"]))))
+    return out
+
+
+def stored(stack: Any) -> Counter[tuple[str, str]]:
+    """(table, kind) → items the stack's tables hold now."""
+    ddb = stack.client("dynamodb")
+    out: Counter[tuple[str, str]] = Counter()
+    for name in ddb.list_tables()["TableNames"]:
+        for page in ddb.get_paginator("scan").paginate(TableName=name, ProjectionExpression="PK, SK"):
+            for item in page["Items"]:
+                out[(_short(name), kind(*_keys(item)))] += 1
+    return out
+
+
+def _short(table: str) -> str:
+    return table.split("-", 2)[-1] if table.startswith("finview-") else table
+
+
+def measure(rows: int) -> dict[str, Any]:
+    from infra.local.stack import LocalStack
+    from tests import aws_calls
+
+    saved = dict(os.environ)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_file(Path(tmp), rows)
+        try:
+            with LocalStack(stage="calls", log_file=str(Path(tmp) / "lambda.log")) as stack:
+                status, client = _api(stack, "POST", "/clients", {"legal_name": "Calls GmbH"})
+                assert status == 201, client
+                stack.wait_idle(timeout=60, settle=1)
+                before = stored(stack)
+                start = time.perf_counter()
+                with aws_calls.recording() as calls:
+                    result = import_round(stack, client["client_id"], path, timeout=3600)  # type: ignore[arg-type]
+                elapsed = time.perf_counter() - start  # LocalStack.wait_idle answers True, not a time
+                after = stored(stack)
+                dlq = stack.dlq_depths()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    job = result["job"]
+    return {"calls": list(calls), "job": job, "before": before, "after": after, "elapsed": elapsed, "dlq": dlq}
+
+
+def _api(stack: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    from infra import demo
+
+    return demo.call(stack, method, path, body)
+
+
+def tabulate(result: dict[str, Any], rows: int) -> str:
+    calls, job = result["calls"], result["job"]
+    owners = int(job["case_owners_created"]) + int(job["case_owners_merged"])
+    by_fn = Counter((c.function.logical, c.service, c.operation) for c in calls)
+    writes: Counter[tuple[str, str, str]] = Counter()
+    entries: Counter[str] = Counter()
+    chunks: Counter[str] = Counter()
+    for c in calls:
+        if c.service == "dynamodb":
+            writes.update((_short(t), op, k) for t, op, k in writes_of(c))
+        if c.service == "events" and c.operation == "PutEvents":
+            for e in c.params["Entries"]:
+                entries[e["DetailType"]] += 1
+                size = len(json.dumps(e).encode())
+                chunks[e["DetailType"]] += -(-size // (64 * 1024))
+    delta = result["after"] - result["before"]
+    lines = [
+        f"{rows:,} rows, {owners:,} case owners, {int(job['cases']):,} cases; {len(calls):,} requests "
+        f"({len(calls) / rows:.2f} per row, {len(calls) / owners:.2f} per case owner); "
+        f"{sum(delta.values()):,} items left stored ({sum(delta.values()) / owners:.2f} per case owner); "
+        f"{result['elapsed']:.0f} s; DLQs {sum(result['dlq'].values())}",
+        "",
+        "| function | service | operation | requests | per case owner |",
+        "|---|---|---|---:|---:|",
+    ]
+    lines += [f"| {f} | {s} | {o} | {n:,} | {n / owners:.2f} |" for (f, s, o), n in sorted(by_fn.items())]
+    lines += ["", "| table | write | item kind | items | per case owner |", "|---|---|---|---:|---:|"]
+    lines += [f"| {t} | {op} | {k} | {n:,} | {n / owners:.2f} |" for (t, op, k), n in sorted(writes.items())]
+    lines += ["", "| detail type | PutEvents entries | 64 KB chunks | per case owner |", "|---|---:|---:|---:|"]
+    lines += [f"| {d} | {n:,} | {chunks[d]:,} | {chunks[d] / owners:.2f} |" for d, n in sorted(entries.items())]
+    lines += ["", "| table | item kind | left stored | per case owner |", "|---|---|---:|---:|"]
+    lines += [f"| {t} | {k} | {n:,} | {n / owners:.2f} |" for (t, k), n in sorted(delta.items()) if n]
+    return "\n".join(lines)
+
+
+def run(report: Report, quick: bool) -> None:
+    rows = 300 if quick else int(os.environ.get("BENCH_CALLS_ROWS") or ROWS)
+    result = measure(rows)
+    job = result["job"]
+    owners = int(job["case_owners_created"]) + int(job["case_owners_merged"])
+    delta = result["after"] - result["before"]
+    table = tabulate(result, rows)
+    print(table, flush=True)
+    out = os.environ.get("BENCH_CALLS_OUT")
+    if out:
+        Path(out).write_text(table + "\n")
+    report.add(f"AWS requests per case owner, {rows:,} rows", len(result["calls"]) / owners, "requests",
+               note=f"{len(result['calls']):,} requests, {owners:,} case owners")  # fmt: skip
+    report.add(f"items left stored per case owner, {rows:,} rows", sum(delta.values()) / owners, "items",
+               note=f"{sum(delta.values()):,} items in all tables")  # fmt: skip
