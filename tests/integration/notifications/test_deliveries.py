@@ -362,11 +362,12 @@ def test_a_later_weaker_outcome_leaves_the_stronger_one_and_is_still_announced(a
 
     def note(kind: str, tag: str = message_id) -> str:
         mail = {"messageId": record["provider_message_id"], "destination": [to], "tags": {"message_id": [tag]}}
-        detail = {
+        details: dict[str, dict[str, Any]] = {
             "Complaint": {"complaint": {"complainedRecipients": [{"emailAddress": to}]}},
             "Bounce": {"bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": to}]}},
-        }.get(kind, {})
-        return json.dumps({"Type": "Notification", "Message": json.dumps({"eventType": kind, "mail": mail, **detail})})
+        }
+        body = {"eventType": kind, "mail": mail, **details.get(kind, {})}
+        return json.dumps({"Type": "Notification", "Message": json.dumps(body)})
 
     assert delivery_outcomes.on_provider_notification(note("Complaint")) == 1
     assert (message_records.get(message_id) or {})["status"] == "complained"
