@@ -2,12 +2,13 @@
 kind of item, for a generated file dropped into the local stack (``LocalStack`` in this process, every AWS call
 the handlers make recorded by ``tests.aws_calls``).
 
-``python -m bench imports_calls`` (``BENCH_CALLS_ROWS=2000`` by default; ``--quick``: 300 rows). Prints per
-imported row: requests by function and operation, write requests and written items by table and item kind
-(a TransactWriteItems entry, a BatchWriteItem put or delete, a PutItem/UpdateItem/DeleteItem each count one
-item; AWS bills a transactional write twice), PutEvents entries by detail type with their 64 KB chunks, and the
-items each table holds after the import by kind. The rates are not the point (the stack shares this process);
-the counts are.
+``python -m bench imports_calls`` (``BENCH_CALLS_ROWS=2000`` by default; ``--quick``: 300 rows; the tables also
+go to the file ``BENCH_CALLS_OUT`` names). Two rounds: the file (new case owners), then the same rows again in
+other bytes (known owners). Per case owner: requests by function and operation; written items by table, write
+kind and item kind (a TransactWriteItems entry, a BatchWriteItem put or delete, a PutItem/UpdateItem/DeleteItem
+each count one item; AWS bills a transactional write twice); PutEvents entries by detail type with their 64 KB
+chunks; the items each table holds afterwards by kind, those with a TTL marked. The rates are not the point (the
+stack shares this process); the counts are.
 """
 
 from __future__ import annotations
@@ -72,13 +73,17 @@ def writes_of(call: Any) -> list[tuple[str, str, str]]:
 
 
 def stored(stack: Any) -> Counter[tuple[str, str]]:
-    """(table, kind) → items the stack's tables hold now."""
+    """(table, kind) → items the stack's tables hold now; the kind says "(expires)" for items with a TTL (DynamoDB
+    deletes them for free once expired; moto keeps them until ``finview expire``)."""
     ddb = stack.client("dynamodb")
     out: Counter[tuple[str, str]] = Counter()
     for name in ddb.list_tables()["TableNames"]:
-        for page in ddb.get_paginator("scan").paginate(TableName=name, ProjectionExpression="PK, SK"):
+        pages = ddb.get_paginator("scan").paginate(
+            TableName=name, ProjectionExpression="PK, SK, #e", ExpressionAttributeNames={"#e": "expiration"}
+        )
+        for page in pages:
             for item in page["Items"]:
-                out[(_short(name), kind(*_keys(item)))] += 1
+                out[(_short(name), kind(*_keys(item)) + (" (expires)" if "expiration" in item else ""))] += 1
     return out
 
 
@@ -86,30 +91,34 @@ def _short(table: str) -> str:
     return table.split("-", 2)[-1] if table.startswith("finview-") else table
 
 
-def measure(rows: int) -> dict[str, Any]:
+def measure(rows: int) -> list[dict[str, Any]]:
+    """Two rounds: the file (new case owners), then the same rows again in other bytes (every owner known, every
+    case there: what a client's next file costs for the debtors it repeats)."""
     from infra.local.stack import LocalStack
     from tests import aws_calls
 
     saved = dict(os.environ)
+    rounds = []
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_file(Path(tmp), rows)
         try:
             with LocalStack(stage="calls", log_file=str(Path(tmp) / "lambda.log")) as stack:
                 status, client = _api(stack, "POST", "/clients", {"legal_name": "Calls GmbH"})
                 assert status == 201, client
                 stack.wait_idle(timeout=60, settle=1)
-                before = stored(stack)
-                start = time.perf_counter()
-                with aws_calls.recording() as calls:
-                    result = import_round(stack, client["client_id"], path, timeout=3600)  # type: ignore[arg-type]
-                elapsed = time.perf_counter() - start  # LocalStack.wait_idle answers True, not a time
-                after = stored(stack)
-                dlq = stack.dlq_depths()
+                for again in (False, True):
+                    path = write_file(Path(tmp), rows, crlf=again)
+                    before = stored(stack)
+                    start = time.perf_counter()
+                    with aws_calls.recording() as calls:
+                        result = import_round(stack, client["client_id"], path, timeout=3600)  # type: ignore[arg-type]
+                    elapsed = time.perf_counter() - start  # LocalStack.wait_idle answers True, not a time
+                    after = stored(stack)
+                    rounds.append({"calls": list(calls), "job": result["job"], "before": before, "after": after,
+                                   "elapsed": elapsed, "dlq": stack.dlq_depths()})  # fmt: skip
         finally:
             os.environ.clear()
             os.environ.update(saved)
-    job = result["job"]
-    return {"calls": list(calls), "job": job, "before": before, "after": after, "elapsed": elapsed, "dlq": dlq}
+    return rounds
 
 
 def _api(stack: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -134,10 +143,12 @@ def tabulate(result: dict[str, Any], rows: int) -> str:
                 size = len(json.dumps(e).encode())
                 chunks[e["DetailType"]] += -(-size // (64 * 1024))
     delta = result["after"] - result["before"]
+    kept = sum(n for (_, k), n in delta.items() if not k.endswith("(expires)"))
     lines = [
         f"{rows:,} rows, {owners:,} case owners, {int(job['cases']):,} cases; {len(calls):,} requests "
         f"({len(calls) / rows:.2f} per row, {len(calls) / owners:.2f} per case owner); "
-        f"{sum(delta.values()):,} items left stored ({sum(delta.values()) / owners:.2f} per case owner); "
+        f"{sum(delta.values()):,} items left stored ({sum(delta.values()) / owners:.2f} per case owner, "
+        f"{kept / owners:.2f} without an expiry); "
         f"{result['elapsed']:.0f} s; DLQs {sum(result['dlq'].values())}",
         "",
         "| function | service | operation | requests | per case owner |",
@@ -155,16 +166,23 @@ def tabulate(result: dict[str, Any], rows: int) -> str:
 
 def run(report: Report, quick: bool) -> None:
     rows = 300 if quick else int(os.environ.get("BENCH_CALLS_ROWS") or ROWS)
-    result = measure(rows)
-    job = result["job"]
-    owners = int(job["case_owners_created"]) + int(job["case_owners_merged"])
-    delta = result["after"] - result["before"]
-    table = tabulate(result, rows)
-    print(table, flush=True)
+    tables = []
+    for n, result in enumerate(measure(rows)):
+        label = "new case owners" if n == 0 else "the same rows again (known owners)"
+        job = result["job"]
+        owners = int(job["case_owners_created"]) + int(job["case_owners_merged"])
+        delta = result["after"] - result["before"]
+        tables.append(f"#### {label}\n\n" + tabulate(result, rows))
+        print(tables[-1], flush=True)
+        report.add(f"AWS requests per case owner, {rows:,} rows, {label}", len(result["calls"]) / owners, "requests",
+                   note=f"{len(result['calls']):,} requests, {owners:,} case owners")  # fmt: skip
+        kept = sum(n for (_, k), n in delta.items() if not k.endswith("(expires)"))
+        report.add(
+            f"items left stored per case owner, {rows:,} rows, {label}",
+            sum(delta.values()) / owners,
+            "items",
+            note=f"{sum(delta.values()):,} items in all tables, {kept / owners:.2f} per owner without an expiry",
+        )
     out = os.environ.get("BENCH_CALLS_OUT")
     if out:
-        Path(out).write_text(table + "\n")
-    report.add(f"AWS requests per case owner, {rows:,} rows", len(result["calls"]) / owners, "requests",
-               note=f"{len(result['calls']):,} requests, {owners:,} case owners")  # fmt: skip
-    report.add(f"items left stored per case owner, {rows:,} rows", sum(delta.values()) / owners, "items",
-               note=f"{sum(delta.values()):,} items in all tables")  # fmt: skip
+        Path(out).write_text("\n\n".join(tables) + "\n")

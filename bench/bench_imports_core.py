@@ -25,7 +25,7 @@ from services.imports import domain
 from services.imports.domain import ImportSettings, StagedRow
 from services.imports.matching import InMemoryMatchIndex, Matcher, MatchIndex
 from services.imports.parsing import open_table
-from services.imports.pipeline import BATCH_ROWS, fewer_collections, process_records
+from services.imports.pipeline import BATCH_ROWS, fewer_collections, give_back_freed_memory, process_records
 
 HEADER = [
     "case_number", "first_name", "last_name", "birth_date", "email", "phone", "street", "postcode", "city", "country",
@@ -159,6 +159,7 @@ def core_import(chunks: Iterator[bytes], index: MatchIndex, import_id: str = "be
             if len(batch) >= BATCH_ROWS:
                 run(batch)
                 batch = []
+                give_back_freed_memory()
         if batch:
             run(batch)
     return counts

@@ -92,6 +92,18 @@ def committed(transact_items: Sequence[dict[str, Any]]) -> None:
             made.committed.append({k: _de.deserialize(v) for k, v in item.items()})
 
 
+def discarded(transact_items: Sequence[dict[str, Any]]) -> None:
+    """A writer gave up a transaction it built (cancelled, and not to be tried again as it is): its outbox rows were
+    neither committed nor are they pending, so they no longer count as built (:func:`committed_rows`)."""
+    made = _written.get()
+    if made is None:
+        return
+    for entry in transact_items:
+        item = (entry.get("Put") or {}).get("Item") or {}
+        if str((item.get("PK") or {}).get("S", "")).startswith(PREFIX):
+            made.built -= 1
+
+
 def committed_rows() -> list[dict[str, Any]] | None:
     """The rows this block committed, in the order :func:`pending` reads them, when they are every row it built;
     None when some were not reported (or not committed: a group left out of a transaction): then read them."""

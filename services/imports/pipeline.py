@@ -34,6 +34,8 @@ Memory: one batch of rows, one page of staged rows and the 100 pending events at
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import hashlib
 import itertools
@@ -458,6 +460,7 @@ def stage(run: Run) -> None:
             if len(batch) >= BATCH_ROWS:
                 done = stage_batch(run, batch, columns, settings, matcher, counts, reader)
                 batch = []
+                give_back_freed_memory()
                 run.check_time()
         if batch:
             done = stage_batch(run, batch, columns, settings, matcher, counts, reader)
@@ -478,6 +481,28 @@ def fewer_collections(first_generation: int = 10_000) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to call
+        return None
+
+
+_trim = _malloc_trim()
+
+
+def give_back_freed_memory() -> None:
+    """Return the heap pages a batch freed to the system (glibc's ``malloc_trim``).
+
+    Peak memory grew with the file although the objects alive after a batch do not (bench/RESULTS.md: tracemalloc
+    saw live objects grow 0.3 MB from row 200k to 300k, while the resident set grew 14.6 MB from 100k to 300k): the
+    bounded caches replace entries all through the file and the batch's large blocks (cells, staged items, the 1 MB
+    chunks) come and go between them, so glibc's heap holds freed pages it cannot give back from its top.
+    ``malloc_trim`` releases every wholly free page of the heap, wherever it lies."""
+    if _trim is not None:
+        _trim(0)
 
 
 def stage_batch(

@@ -32,8 +32,9 @@ from services.contacts.cases.models import (
 from services.contacts.clients import use_cases as clients
 from services.contacts.identity import Identity
 from services.contacts.models import Page
+from shared import outbox
 from shared.errors import Conflict, Forbidden, NotFound
-from shared.events import CaseFileImported, CaseOpened, EnrichmentResultFound, new_id
+from shared.events import CaseData, CaseFileImported, CaseOpened, EnrichmentResultFound, new_id
 from shared.observability import logger, metrics
 
 SERVICE = "contacts"
@@ -233,14 +234,17 @@ def on_case_file_imported(event: CaseFileImported) -> None:
 
 
 def _case_file_writes(
-    event: CaseFileImported, owner_id: str, points: list[domain.NewContactPoint], restricted: bool
+    event: CaseFileImported,
+    owner_id: str,
+    cases: list[CaseData],
+    points: list[domain.NewContactPoint],
+    restricted: bool,
 ) -> list[repository.Tx]:
-    """The owner, its cases (each with its CaseOpened in the outbox, id derived from the case: a delivery that
-    dies after the commit leaves it there, and the consumer's flush on the retry publishes it) and its points,
-    each group with its pointer and audit entries."""
+    """The owner, ``cases`` (each with its CaseOpened in the outbox, id derived from the case: a delivery that
+    dies after the commit leaves it there, and the consumer's flush on the retry publishes it) and ``points``, each
+    group with its pointer and audit entries."""
     actor = audit.Actor.system("imports")
     why = {"event_id": event.event_id, "import_id": event.import_id, "rows": event.row_numbers}
-    cases = list({case.case_id: case for case in event.cases}.values())  # one write per item and transaction
     return [
         repository.case_owner_writes(event.client_id, event.case_owner, actor, event.correlation_id),
         *(
@@ -277,7 +281,7 @@ def _store_new_owner(event: CaseFileImported) -> bool:
     general path, which reads what is stored and writes only what is missing."""
     owner_id = event.case_owner.case_owner_id
     points = domain.points_to_add(owner_id, event.contact_points, set(), "import")
-    groups = _case_file_writes(event, owner_id, points, restricted=False)
+    groups = _case_file_writes(event, owner_id, _cases(event), points, restricted=False)
     tx = repository.Tx()
     for group in groups:
         tx.items.extend(group.items)
@@ -288,6 +292,7 @@ def _store_new_owner(event: CaseFileImported) -> bool:
     except repository.WriteConflict as conflict:
         if any(code not in ("None", "", "ConditionalCheckFailed") for code in conflict.reasons):
             raise
+        outbox.discarded(tx.items)  # the general path builds its own
         return False
     metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=len(groups) - 1 - len(points))
     enrichment.publish_contacts_changed(
@@ -299,30 +304,42 @@ def _store_new_owner(event: CaseFileImported) -> bool:
     return True
 
 
+def _cases(event: CaseFileImported) -> list[CaseData]:
+    return list({case.case_id: case for case in event.cases}.values())  # one write per item and transaction
+
+
 def _store_case_file(event: CaseFileImported) -> None:
-    """The general path: what is stored is read first, and only what is missing is written."""
+    """The general path: what is stored is read first (the owner, its cases and its points in one Query), and only
+    what is missing is written: a known owner's file with nothing new costs that read and no write."""
     owner_id = event.case_owner.case_owner_id
-    known = repository.get_owner(owner_id)  # a restricted owner's new case stays out of the case list
+    stored = repository.read_owner(owner_id)
+    known = _owner(stored)  # a restricted owner's new case stays out of the case list
     if known is not None and known.merged_into is not None:
         # Rows imported before imports learnt of an accepted merge: they belong to the surviving case owner.
         owner_id = surviving_owner(owner_id)
         event = event.model_copy(update={"case_owner": event.case_owner.model_copy(update={"case_owner_id": owner_id})})
-        known = repository.get_owner(owner_id)
-    cases = list({case.case_id: case for case in event.cases}.values())
-    stored_points = repository.point_items(owner_id)
+        stored = repository.read_owner(owner_id)
+        known = _owner(stored)
+    cases = [case for case in _cases(event) if stored.case(case.case_id) is None]
+    stored_points = stored.points
     existing = repository.ids_of_points(owner_id, stored_points)
     points = domain.points_to_add(owner_id, event.contact_points, existing, "import")
     restricted = known is not None and known.restricted_since is not None
-    # In as few TransactWriteItems as fit (a few past 100 items); what exists already is left as it is.
-    written = repository.write_unless_exists(_case_file_writes(event, owner_id, points, restricted))
-    if not written[0] and event.case_owner.language:
+    groups = _case_file_writes(event, owner_id, cases, points, restricted)
+    if known is not None:
+        groups = groups[1:]  # the owner is there: only its new cases and points
+    # In as few TransactWriteItems as fit (a few past 100 items); anything written meanwhile is left as it is.
+    written = repository.write_unless_exists(groups)
+    owner_written = known is None and written[0]
+    written = written[1:] if known is None else written
+    if not owner_written and event.case_owner.language:
         repository.learn_language(owner_id, event.case_owner.language)  # a known owner, a language at last
-    metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=sum(written[1 : 1 + len(cases)]))
+    metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=sum(written[: len(cases)]))
     # The contacts snapshot tells enrichment what the owner lacks (a newer snapshot supersedes a lost one). When
     # every point this event brought was written, the stored points are those read above and those written (no
     # second read); the owner is the one read above, or the one just written.
-    points_written = all(written[1 + len(cases) :])
-    new_owner = CaseOwner(client_id=event.client_id, **event.case_owner.model_dump()) if written[0] else None
+    points_written = all(written[len(cases) :])
+    new_owner = CaseOwner(client_id=event.client_id, **event.case_owner.model_dump()) if owner_written else None
     enrichment.publish_contacts_changed(
         owner_id,
         event.correlation_id,
@@ -333,6 +350,10 @@ def _store_case_file(event: CaseFileImported) -> None:
         if points_written
         else None,
     )
+
+
+def _owner(stored: repository.OwnerRead) -> CaseOwner | None:
+    return CaseOwner.model_validate(store.clean(stored.profile)) if stored.profile else None
 
 
 def surviving_owner(case_owner_id: str) -> str:

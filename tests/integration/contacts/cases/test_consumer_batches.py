@@ -99,19 +99,29 @@ def test_a_batch_of_imported_owners_costs_no_idempotency_record_and_a_put_events
 
 
 def test_a_first_delivery_whose_known_case_was_left_out_publishes_only_what_it_committed(
-    aws: Provisioned, calls: Counter[str]
+    aws: Provisioned, calls: Counter[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A second file with a known case and a new one: the known case's group fails its condition and is left out
-    of the transaction, so not every outbox row built was committed; the consumer reads the committed ones back."""
+    """A second file with a known case and a new one, the known case written by someone else between the read and
+    the write: its group fails its condition and is left out of the transaction, so not every outbox row built was
+    committed; the consumer reads the committed ones back."""
+    from services.contacts.cases import repository, use_cases
+
     owner = f"owner-{uuid.uuid4().hex[:6]}"
     assert _deliver([imported(owner, case_ids=(f"{owner}-a",), points=(("email", "a@example.com"),))]) == {
         "batchItemFailures": []
     }
     receive_all(aws, "enrichment-inbox")
+    real_read = repository.read_owner
+
+    def read_before_the_case(case_owner_id: str) -> repository.OwnerRead:
+        read = real_read(case_owner_id)
+        return repository.OwnerRead(case_owner_id, tuple(i for i in read.items if i["SK"] != f"CASE#{owner}-a"))
+
+    monkeypatch.setattr(use_cases.repository, "read_owner", read_before_the_case)
     queries = calls["Query"]
     again = imported(owner, case_ids=(f"{owner}-a", f"{owner}-b"), points=(("email", "a@example.com"),))
     assert _deliver([again]) == {"batchItemFailures": []}
-    assert calls["Query"] == queries + 2  # its points, and the outbox rows it committed
+    assert calls["Query"] == queries + 2  # the owner with its cases and points, and the outbox rows it committed
     arrived = [json.loads(m["Body"]) for m in receive_all(aws, "enrichment-inbox")]
     assert [m["detail"]["case_id"] for m in arrived if m["detail-type"] == "CaseOpened.v1"] == [f"{owner}-b"]
     assert not [i for i in _items(aws) if i["PK"]["S"].startswith(outbox.PREFIX)]
@@ -135,9 +145,9 @@ def test_a_new_owner_found_stored_already_takes_the_reading_path_and_writes_only
     )
     assert again.matched_by == "new"
     assert _deliver([again]) == {"batchItemFailures": []}
-    # the cancelled no-read transaction, then the general path's two (the known owner and case fail their
-    # conditions and are left out of the second); its reads: the owner, its points, the committed outbox rows
-    assert (calls["TransactWriteItems"], calls["GetItem"], calls["Query"]) == (1 + 1 + 2, 1, 2)
+    # the cancelled no-read transaction, then the general path: one Query (the owner, its cases and points) and
+    # one transaction with only what is new; the outbox rows it committed are published without a read
+    assert (calls["TransactWriteItems"], calls["GetItem"], calls["Query"]) == (1 + 1 + 1, 0, 1)
     added = {i["SK"]["S"] for i in _items(aws) if i["PK"]["S"] == f"OWNER#{owner}"} - before
     assert {sk.split("#")[0] + "#" + sk.split("#")[1] for sk in added if not sk.startswith("AUDIT#")} == {
         f"CASE#{owner}-b",
@@ -146,6 +156,26 @@ def test_a_new_owner_found_stored_already_takes_the_reading_path_and_writes_only
     assert len([sk for sk in added if sk.startswith("AUDIT#")]) == 2  # the case opened, the phone added
     arrived = [json.loads(m["Body"]) for m in receive_all(aws, "enrichment-inbox")]
     assert [m["detail"]["case_id"] for m in arrived if m["detail-type"] == "CaseOpened.v1"] == [f"{owner}-b"]
+
+
+def test_a_known_owners_file_with_nothing_new_costs_one_read_and_no_write(
+    aws: Provisioned, calls: Counter[str]
+) -> None:
+    """The same rows imported again (next month's file repeating a debtor): one Query finds the owner, its case and
+    its points there, so there is no transaction to try and no outbox to read; the snapshot still goes out."""
+    owner = f"owner-{uuid.uuid4().hex[:6]}"
+    first = imported(owner, case_ids=(f"{owner}-a",), points=(("email", "a@example.com"),))
+    assert _deliver([first]) == {"batchItemFailures": []}
+    receive_all(aws, "enrichment-inbox")
+    before = sorted(json.dumps(i, sort_keys=True) for i in _items(aws))
+    calls.clear()
+    again = first.model_copy(update={"event_id": str(uuid.uuid4()), "import_id": "import-2", "matched_by": "weighted"})
+    assert _deliver([again]) == {"batchItemFailures": []}
+    assert calls["Query"] == 1
+    assert calls["GetItem"] == calls["TransactWriteItems"] == calls["BatchWriteItem"] == 0
+    assert sorted(json.dumps(i, sort_keys=True) for i in _items(aws)) == before
+    arrived = [json.loads(m["Body"])["detail-type"] for m in receive_all(aws, "enrichment-inbox")]
+    assert arrived == ["CaseOwnerContactsChanged.v1"]
 
 
 def test_a_redelivered_batch_changes_nothing(aws: Provisioned) -> None:

@@ -172,17 +172,17 @@ def test_a_case_imported_while_the_restriction_is_set_stays_out_of_the_list(
     read), then the import writes its new case with the list keys. The owner's flag decides at listing time."""
     from services.contacts.cases import repository, use_cases
 
-    real_get_owner = repository.get_owner
+    real_read = repository.read_owner
     raced: list[dict[str, Any]] = []
 
     def read_then_restricted(case_owner_id: str) -> Any:
-        owner = real_get_owner(case_owner_id)
+        owner = real_read(case_owner_id)
         if not raced:  # the import's read; the agency restricts the person right after it
-            monkeypatch.setattr(use_cases.repository, "get_owner", real_get_owner)
+            monkeypatch.setattr(use_cases.repository, "read_owner", real_read)
             raced.append(_restrict(api))
         return owner
 
-    monkeypatch.setattr(use_cases.repository, "get_owner", read_then_restricted)
+    monkeypatch.setattr(use_cases.repository, "read_owner", read_then_restricted)
     racing = imported(OWNER, client_id=api.client_id, case_ids=("case-de-race",), points=())
     assert deliver(racing.model_copy(update={"matched_by": "email"})) == {"batchItemFailures": []}
     (hold,) = raced
