@@ -14,6 +14,7 @@ the schedule, not N imports and 2N API calls).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import uuid
@@ -61,7 +62,7 @@ def _who() -> str:
     ``invoke-<function>`` and polls on ``dispatch-…``; the schedule runs on the bench's thread and its pool."""
     name = threading.current_thread().name
     if name.startswith("invoke-"):
-        return name.removeprefix("invoke-")
+        return re.sub(r"-\d+$", "", name.removeprefix("invoke-"))  # one line per function, not per warm copy
     if name == "dispatch-bus-tap":
         return "local-only bus tap (not in AWS)"
     if name.startswith("dispatch-"):

@@ -84,24 +84,24 @@ def committed(transact_items: Sequence[dict[str, Any]]) -> None:
     """A writer's TransactWriteItems (client format) committed: the outbox rows among its Puts are in the table.
     Only a consumer's first delivery uses this (:func:`committed_rows`); anything else reads the rows back."""
     made = _written.get()
-    if made is None:
-        return
-    for entry in transact_items:
-        item = (entry.get("Put") or {}).get("Item") or {}
-        if str((item.get("PK") or {}).get("S", "")).startswith(PREFIX):
-            made.committed.append({k: _de.deserialize(v) for k, v in item.items()})
+    if made is not None:
+        made.committed.extend({k: _de.deserialize(v) for k, v in item.items()} for item in _outbox_puts(transact_items))
 
 
 def discarded(transact_items: Sequence[dict[str, Any]]) -> None:
     """A writer gave up a transaction it built (cancelled, and not to be tried again as it is): its outbox rows were
     neither committed nor are they pending, so they no longer count as built (:func:`committed_rows`)."""
     made = _written.get()
-    if made is None:
-        return
+    if made is not None:
+        made.built -= sum(1 for _ in _outbox_puts(transact_items))
+
+
+def _outbox_puts(transact_items: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The outbox rows among a TransactWriteItems' Puts (client format)."""
     for entry in transact_items:
         item = (entry.get("Put") or {}).get("Item") or {}
         if str((item.get("PK") or {}).get("S", "")).startswith(PREFIX):
-            made.built -= 1
+            yield item
 
 
 def committed_rows() -> list[dict[str, Any]] | None:

@@ -42,7 +42,19 @@ def outcome_events(body: str) -> list[Event]:
     for found in outcomes.parse(body):
         if found.outcome == "ignored":
             continue
-        record = _find(found)
+        status = found.outcome if not (found.outcome == "bounced" and found.bounce_type == "transient") else None
+        record = None
+        if status and status != "opt_out" and found.tags and "message_id" in found.tags:
+            # Tagged (every e-mail through the configuration set, every SMS through End User Messaging): the
+            # outcome is written and the record read back in one request, a stronger outcome left as it is.
+            stronger = [s for s, rank in _RANK.items() if rank > _RANK[status]]
+            record = message_records.advance(
+                found.tags["message_id"], status, stronger, outcome_detail=found.diagnostic
+            )
+            if record is not None:
+                status = None  # written, or a stronger outcome was there
+        if record is None:
+            record = _find(found)
         if record is None:
             log.warning("outcome for an unknown message", extra={"provider_message_id": found.provider_message_id})
             continue
@@ -62,7 +74,6 @@ def outcome_events(body: str) -> list[Event]:
             message_records.mark(str(record["message_id"]), str(record["status"]), opted_out_keyword=found.keyword)
             events.append(OptOutReceived(keyword=found.keyword or "STOP", **common))
             continue
-        status = found.outcome if not (found.outcome == "bounced" and found.bounce_type == "transient") else None
         if status and _RANK.get(status, 0) >= _RANK.get(str(record.get("status")), 0):
             message_records.mark(str(record["message_id"]), status, outcome_detail=found.diagnostic)
         if found.outcome == "delivered":

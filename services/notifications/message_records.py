@@ -11,15 +11,19 @@ The message id is derived from the cause (event id, kind, recipient), so a redel
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
 
 from services.notifications import settings
 from shared import aws, dynamo, expiry
 
 _NAMESPACE = uuid.UUID("5d0f3c1e-8a51-4a5e-9c1b-2f6f0f1e7a12")
+_deserialize = TypeDeserializer().deserialize
 
 
 def _table() -> Any:
@@ -66,6 +70,33 @@ def mark(message_id: str, status: str, **fields: Any) -> None:
         ExpressionAttributeNames=names,
         ExpressionAttributeValues={f":v{i}": v for i, v in enumerate(values.values())},
     )
+
+
+def advance(message_id: str, status: str, stronger: Collection[str], **fields: Any) -> dict[str, Any] | None:
+    """Set the message's outcome ``status`` (and ``fields``) unless it holds one of the ``stronger`` statuses, in
+    one request that also returns the record: as it is now, or as it stood when it was stronger. None: no such
+    message. (A delivery provider's outcome carries our message id, so nothing needs reading first.)"""
+    values = {"status": status, **{k: v for k, v in fields.items() if v is not None}}
+    names = {f"#f{i}": k for i, k in enumerate(values)}
+    placeholders = {f":v{i}": v for i, v in enumerate(values.values())}
+    weaker = {f":s{j}": s for j, s in enumerate(sorted(stronger))}
+    condition = "attribute_exists(PK)" + (f" AND NOT #f0 IN ({', '.join(weaker)})" if weaker else "")
+    try:
+        response = _table().update_item(
+            Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"},
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={**placeholders, **weaker},
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        if not dynamo.is_condition_failure(error):
+            raise
+        stood = error.response.get("Item")
+        return {k: _deserialize(v) for k, v in stood.items()} if stood else None
+    return dict(response["Attributes"])
 
 
 def link_provider_id(provider_message_id: str, message_id: str) -> None:

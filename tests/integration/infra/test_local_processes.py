@@ -10,6 +10,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -84,6 +85,34 @@ def _consumer() -> Function:
     return next(f for f in STACK.functions if f.service == "notifications" and f.handler == "on_bus_events")
 
 
+def _dispatch(
+    aws: Provisioned,
+    monkeypatch: pytest.MonkeyPatch,
+    fn: Function,
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+    bodies: list[str],
+    seen: list[str],
+) -> None:
+    """Queue ``bodies`` for ``fn``, run a dispatcher that only knows ``fn`` (served by ``handler``) until ``seen``
+    holds as many bodies as were sent (or 30 s), and stop it cleanly."""
+    monkeypatch.setattr(dispatcher_module, "resolve", lambda f: handler if f == fn else (lambda e, c: None))
+    sqs = client(aws, "sqs")
+    url = aws.queue_urls[fn.trigger.queue or ""]
+    for start in range(0, len(bodies), 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
+        )
+    d = Dispatcher(aws, STACK)
+    monkeypatch.setattr(d, "stack", type(STACK)(**{**STACK.__dict__, "functions": (fn,)}))
+    d.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(seen) < len(bodies) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        assert d.stop(3.0) == []
+
+
 def test_an_sqs_consumer_runs_as_several_copies_never_more_than_its_concurrency(
     aws: Provisioned, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -110,23 +139,8 @@ def test_an_sqs_consumer_runs_as_several_copies_never_more_than_its_concurrency(
             seen.extend(r["body"] for r in event["Records"])
         return {"batchItemFailures": []}
 
-    monkeypatch.setattr(dispatcher_module, "resolve", lambda f: handler if f == fn else (lambda e, c: None))
-    sqs = client(aws, "sqs")
-    url = aws.queue_urls[fn.trigger.queue or ""]
     bodies = [f"m{i}" for i in range(40)]
-    for start in range(0, len(bodies), 10):
-        sqs.send_message_batch(
-            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
-        )
-    d = Dispatcher(aws, STACK)
-    monkeypatch.setattr(d, "stack", type(STACK)(**{**STACK.__dict__, "functions": (fn,)}))
-    d.start()
-    try:
-        deadline = time.monotonic() + 30
-        while len(seen) < len(bodies) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        assert d.stop(3.0) == []
+    _dispatch(aws, monkeypatch, fn, handler, bodies, seen)
     assert sorted(seen) == sorted(bodies)  # each message to one copy, once, even when a copy runs 5 s
     assert most == copies  # several at once, never more than the function's concurrency
 
@@ -148,23 +162,8 @@ def test_a_consumers_copies_are_warm_environments_that_take_batch_after_batch(
             seen.extend(r["body"] for r in event["Records"])
         return {"batchItemFailures": []}
 
-    monkeypatch.setattr(dispatcher_module, "resolve", lambda f: handler if f == fn else (lambda e, c: None))
-    sqs = client(aws, "sqs")
-    url = aws.queue_urls[fn.trigger.queue or ""]
     bodies = [f"w{i}" for i in range(60)]
-    for start in range(0, len(bodies), 10):
-        sqs.send_message_batch(
-            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
-        )
-    d = Dispatcher(aws, STACK)
-    monkeypatch.setattr(d, "stack", type(STACK)(**{**STACK.__dict__, "functions": (fn,)}))
-    d.start()
-    try:
-        deadline = time.monotonic() + 30
-        while len(seen) < len(bodies) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        assert d.stop(3.0) == []
+    _dispatch(aws, monkeypatch, fn, handler, bodies, seen)
     assert sorted(seen) == sorted(bodies)
     environments = {id(t): t for t in threads}
     assert len(threads) >= 6 and 1 <= len(environments) <= pollers(fn) == 2  # 6+ batches on at most 2 threads

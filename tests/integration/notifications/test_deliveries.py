@@ -342,7 +342,39 @@ def test_through_the_configuration_set_outcomes_find_their_message_by_its_tag_an
         m.setattr(BaseClient, "_make_api_call", count)
         assert handlers.on_provider_outcomes(batch, LambdaContext("notifications", 30)) == {"batchItemFailures": []}
     assert counted["PutEvents"] == 1  # the ten outcomes together
-    assert counted["GetItem"] == 10  # each message by its tag, no pointer
+    # each message by its tag, no pointer: its outcome written and its record read back in one request
+    assert (counted["UpdateItem"], counted["GetItem"]) == (10, 0), counted
     delivered = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageDelivered.v1"]
     assert sorted(d["message_id"] for d in delivered) == sorted(map(str, message_ids))
     assert {(message_records.get(str(m)) or {}).get("status") for m in message_ids} == {"delivered"}
+
+
+def test_a_later_weaker_outcome_leaves_the_stronger_one_and_is_still_announced(aws: Provisioned) -> None:
+    """A delivery notice that arrives after the complaint (SNS does not keep order) does not turn the record back
+    to "delivered"; contacts still hears of both. An outcome whose tag names no message is found by SES's id."""
+    from services.notifications import delivery_outcomes
+
+    outbox = _outbox(aws)
+    to = f"late.{aws.names.stage}@example.de"
+    message_id = str(deliveries.deliver(_request("email", to), outbox))
+    record = message_records.get(message_id) or {}
+    _bus(aws)
+
+    def note(kind: str, tag: str = message_id) -> str:
+        mail = {"messageId": record["provider_message_id"], "destination": [to], "tags": {"message_id": [tag]}}
+        details: dict[str, dict[str, Any]] = {
+            "Complaint": {"complaint": {"complainedRecipients": [{"emailAddress": to}]}},
+            "Bounce": {"bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": to}]}},
+        }
+        body = {"eventType": kind, "mail": mail, **details.get(kind, {})}
+        return json.dumps({"Type": "Notification", "Message": json.dumps(body)})
+
+    assert delivery_outcomes.on_provider_notification(note("Complaint")) == 1
+    assert (message_records.get(message_id) or {})["status"] == "complained"
+    assert delivery_outcomes.on_provider_notification(note("Delivery")) == 1
+    assert (message_records.get(message_id) or {})["status"] == "complained"
+    assert [e["detail-type"] for e in _bus(aws)] == ["MessageComplained.v1", "MessageDelivered.v1"]
+    # No record under this tag: the pointer from SES's id (this outbox has no configuration set) finds it.
+    assert delivery_outcomes.on_provider_notification(note("Bounce", "no-such-message")) == 1
+    assert message_records.get("no-such-message") is None
+    assert (message_records.get(message_id) or {})["status"] == "complained"
