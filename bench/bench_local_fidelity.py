@@ -17,6 +17,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from bench.harness import Report, median
+from tests.integration.support import create_pk_sk_gsi1_table
 
 REGION = "eu-west-1"
 
@@ -62,22 +63,7 @@ def child(items: int, depth: int, n: int) -> None:
     endpoint = f"http://{host}:{port}"
     ddb, sqs = _client(endpoint, "dynamodb"), _client(endpoint, "sqs")
     table = f"t{uuid.uuid4().hex[:6]}"
-    ddb.create_table(
-        TableName=table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK", "GSI1PK", "GSI1SK")],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "GSI1",
-                "KeySchema": [
-                    {"AttributeName": "GSI1PK", "KeyType": "HASH"},
-                    {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    create_pk_sk_gsi1_table(ddb, table)
     _fill(ddb, table, items)
     url = sqs.create_queue(QueueName=f"q{uuid.uuid4().hex[:6]}")["QueueUrl"]
     for b in range(0, depth, 10):

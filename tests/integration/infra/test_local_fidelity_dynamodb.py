@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.local import fidelity
+from tests.integration.support import create_pk_sk_gsi1_table
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 
@@ -28,22 +29,7 @@ def ddb(moto_endpoint: str) -> Any:
 @pytest.fixture
 def table(ddb: Any) -> str:
     name = f"fidelity-{uuid.uuid4().hex[:8]}"
-    ddb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK", "GSI1PK", "GSI1SK")],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "GSI1",
-                "KeySchema": [
-                    {"AttributeName": "GSI1PK", "KeyType": "HASH"},
-                    {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    create_pk_sk_gsi1_table(ddb, name)
     return name
 
 

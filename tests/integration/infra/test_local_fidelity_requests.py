@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from moto.moto_api._internal import mock_random
 
 from infra.local import fidelity
+from tests.integration.support import create_pk_sk_gsi1_table
 
 REGION = "eu-west-1"
 # values moto takes from the clock, not from its seeded random
@@ -89,22 +90,7 @@ def _every_type(n: int) -> dict[str, Any]:
 
 
 def dynamodb_scenario(ddb: Any, table: str) -> None:
-    ddb.create_table(
-        TableName=table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK", "GSI1PK", "GSI1SK")],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "GSI1",
-                "KeySchema": [
-                    {"AttributeName": "GSI1PK", "KeyType": "HASH"},
-                    {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    create_pk_sk_gsi1_table(ddb, table)
     for n in range(1, 8):
         ddb.put_item(TableName=table, Item=_every_type(n), ReturnConsumedCapacity="TOTAL")
     ddb.put_item(TableName=table, Item=_every_type(1), ReturnValues="ALL_OLD")
