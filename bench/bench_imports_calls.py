@@ -114,7 +114,7 @@ def measure(rows: int) -> list[dict[str, Any]]:
                     elapsed = time.perf_counter() - start  # LocalStack.wait_idle answers True, not a time
                     after = stored(stack)
                     rounds.append({"calls": list(calls), "job": result["job"], "before": before, "after": after,
-                                   "elapsed": elapsed, "dlq": stack.dlq_depths()})  # fmt: skip
+                                   "elapsed": elapsed, "dlq": stack.dlq_depths(), "cpu": result["cpu"]})  # fmt: skip
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -149,7 +149,9 @@ def tabulate(result: dict[str, Any], rows: int) -> str:
         f"({len(calls) / rows:.2f} per row, {len(calls) / owners:.2f} per case owner); "
         f"{sum(delta.values()):,} items left stored ({sum(delta.values()) / owners:.2f} per case owner, "
         f"{kept / owners:.2f} without an expiry); "
-        f"{result['elapsed']:.0f} s; DLQs {sum(result['dlq'].values())}",
+        f"{result['elapsed']:.0f} s; DLQs {sum(result['dlq'].values())}; CPU per case owner: "
+        f"{result['cpu']['functions'] / owners * 1000:.1f} ms in the functions' process (this one), "
+        f"{result['cpu']['moto'] / owners * 1000:.1f} ms in moto's",
         "",
         "| function | service | operation | requests | per case owner |",
         "|---|---|---|---:|---:|",
@@ -164,11 +166,15 @@ def tabulate(result: dict[str, Any], rows: int) -> str:
     return "\n".join(lines)
 
 
+def label_round(n: int) -> str:
+    return "new case owners" if n == 0 else "the same rows again (known owners)"
+
+
 def run(report: Report, quick: bool) -> None:
     rows = 300 if quick else int(os.environ.get("BENCH_CALLS_ROWS") or ROWS)
     tables = []
     for n, result in enumerate(measure(rows)):
-        label = "new case owners" if n == 0 else "the same rows again (known owners)"
+        label = label_round(n)
         job = result["job"]
         owners = int(job["case_owners_created"]) + int(job["case_owners_merged"])
         delta = result["after"] - result["before"]
@@ -176,6 +182,10 @@ def run(report: Report, quick: bool) -> None:
         print(tables[-1], flush=True)
         report.add(f"AWS requests per case owner, {rows:,} rows, {label}", len(result["calls"]) / owners, "requests",
                    note=f"{len(result['calls']):,} requests, {owners:,} case owners")  # fmt: skip
+        for name, what in (("functions", "the functions' process"), ("moto", "moto's process")):
+            report.add(f"CPU per case owner in {what}, {rows:,} rows, {label}",
+                       result["cpu"][name] / owners * 1000, "ms",
+                       note=f"{result['cpu'][name]:.1f} s of CPU from the drop until idle")  # fmt: skip
         kept = sum(n for (_, k), n in delta.items() if not k.endswith("(expires)"))
         report.add(
             f"items left stored per case owner, {rows:,} rows, {label}",
