@@ -223,14 +223,15 @@ def write_unless_exists(groups: list[Tx]) -> list[bool]:
     True for the groups written. The groups share as few TransactWriteItems as fit (``shared.dynamo.write_groups``):
     a case owner's file is one request instead of one per entity, for the same write units. A group whose
     condition fails is left out and the rest written again; any other cancellation raises."""
-    results = dynamo.write_groups([g.items for g in groups], _commit)
+    results = dynamo.write_groups([g.items for g in groups], commit_items)
     for reasons in results:
         if reasons is not None and any(code not in ("None", "", "ConditionalCheckFailed") for code in reasons):
             raise WriteConflict(reasons)
     return [reasons is None for reasons in results]
 
 
-def _commit(items: list[dict[str, Any]]) -> None:
+def commit_items(items: list[dict[str, Any]]) -> None:
+    """Write TransactWriteItems entries built by ``Tx`` (several entities' groups together): ``Tx.commit``."""
     tx = Tx()
     tx.items = items
     tx.commit()
