@@ -29,8 +29,9 @@ on one full core, so 1M rows need ~140-200 s of CPU plus the DynamoDB and EventB
 out in parallel). One worker at a time holds the job's lease; a job that fails on every delivery ends
 ``failed`` (``import_error``) on the last one before the DLQ.
 
-Memory: one batch of rows, one page of staged rows and the 100 pending events (up to ~6.4 MB) at a time; XLSX is spooled to
-/tmp, not memory; the freed heap is given back after each batch (bench: peak RSS 137 MB for 100k rows, 162 MB for 1M).
+Memory: one batch of rows, one page of staged rows and the 100 pending events (up to ~6.4 MB) at a time; XLSX is
+spooled to /tmp, not memory; the freed heap is given back after each batch (bench: peak RSS 137 MB for 100k rows,
+162 MB for 1M).
 """
 
 from __future__ import annotations
