@@ -721,8 +721,7 @@ def publish(run: Run) -> None:
         nonlocal cursor
         if not pending:
             return
-        batches = list(bus.batches([bus.to_entry(e, aws.env("EVENT_BUS_NAME")) for e in pending]))
-        for future in [_publishers.submit(bus.publish_entries, b) for b in batches]:
+        for future in [_publishers.submit(bus.publish, b) for b in bus.event_batches(pending)]:
             future.result()
         cursor = closed_through
         repository.update_job(

@@ -90,7 +90,7 @@ def crash_once(monkeypatch: pytest.MonkeyPatch, target: Any, name: str, when: Ca
         (pipeline, "after_batch", lambda n: n == 3),  # after a checkpoint
         (repository, "update_job", lambda n: n == 5),  # a batch written, its checkpoint not
         (repository, "batch_put", lambda n: n == 4),  # half of a batch's writes
-        (bus, "publish_entries", lambda n: n == 2),  # in the middle of publishing
+        (bus, "publish", lambda n: n == 2),  # in the middle of publishing
     ],
     ids=["after-checkpoint", "before-checkpoint", "mid-batch-write", "mid-publish"],
 )
