@@ -1,10 +1,10 @@
-"""DynamoDB idioms the repositories share: put-if-absent, a query read to its last page, and many entities' conditional
-writes in as few transactions as fit."""
+"""DynamoDB idioms every repository uses: put-if-absent, a query read to its last page, and many entities'
+conditional writes sharing TransactWriteItems requests."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -42,73 +42,105 @@ def query_all(table: Any, **kwargs: Any) -> list[dict[str, Any]]:
 
 
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
-_PASSED = ("None", "")  # a cancelled transaction's reason for an item whose own condition held
 
 
-def _target(op: dict[str, Any]) -> tuple[str, str]:
-    """The table and key an entry of TransactItems writes (every table here is keyed PK/SK)."""
-    ((_, body),) = op.items()
-    key = body.get("Key") or {k: body["Item"][k] for k in ("PK", "SK") if k in body["Item"]}
-    return str(body["TableName"]), json.dumps(key, sort_keys=True)
+class TransactionCancelled(Exception):
+    """A TransactWriteItems was cancelled; ``reasons``: one code per item, in order ("None" for an item that was
+    fine, "ConditionalCheckFailed", "TransactionConflict", …)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+
+
+def _item_key(entry: dict[str, Any]) -> tuple[str, ...]:
+    """The table and key one TransactWriteItems entry (client format) touches."""
+    ((kind, op),) = entry.items()
+    key = op["Item"] if kind == "Put" else op["Key"]
+    return (str(op["TableName"]), *(json.dumps(key[name], sort_keys=True) for name in ("PK", "SK") if name in key))
+
+
+def write_groups(
+    groups: Sequence[Sequence[dict[str, Any]]], commit: Callable[[list[dict[str, Any]]], None]
+) -> list[list[str] | None]:
+    """Write each group of TransactWriteItems entries (one entity's conditional writes) all or nothing, as few
+    requests as fit, in order: whole groups, at most 100 items a request, no item twice in one request (a group
+    touching an item the request holds already starts the next one). ``commit`` writes one request's entries and
+    raises ``TransactionCancelled`` with the reasons when it is cancelled.
+
+    Returns, per group, None when it was written, else the reason codes of its items: a group whose items carry a
+    reason (its condition failed, or it conflicted with another writer) is left out and the rest written again,
+    for the caller to take that entity on its own path. A cancellation that names no item raises."""
+    outcome: list[list[str] | None] = [None] * len(groups)
+    chunks: list[list[int]] = []
+    size = 0
+    keys: set[tuple[str, ...]] = set()
+    for g, group in enumerate(groups):
+        if not group:
+            continue  # nothing to write: written
+        touched = {_item_key(entry) for entry in group}
+        # in order; a new request when this one is full or already touches one of the group's items
+        if not chunks or size + len(group) > MAX_TRANSACTION_ITEMS or touched & keys:
+            chunks.append([])
+            size, keys = 0, set()
+        chunks[-1].append(g)
+        size += len(group)
+        keys |= touched
+    for remaining in chunks:
+        while remaining:
+            items: list[dict[str, Any]] = []
+            owner: list[int] = []
+            for g in remaining:
+                items.extend(groups[g])
+                owner.extend([g] * len(groups[g]))
+            try:
+                commit(items)
+            except TransactionCancelled as cancelled:
+                codes = cancelled.reasons[: len(owner)]
+                failed = {owner[i] for i, code in enumerate(codes) if code not in ("None", "")}
+                if not failed:
+                    raise
+                for g in failed:
+                    start = owner.index(g)
+                    outcome[g] = cancelled.reasons[start : start + len(groups[g])]
+                remaining = [g for g in remaining if g not in failed]
+                continue
+            remaining = []
+    return outcome
 
 
 _SINGLE = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
 
 
-def _write_one(client: Any, op: dict[str, Any]) -> bool | None:
-    """A lone write as a plain conditional write (half the write units of a transaction of one); None when ``op`` is
-    a ConditionCheck, which only a transaction does."""
-    ((verb, body),) = op.items()
-    if verb not in _SINGLE:
-        return None
-    try:
-        getattr(client, _SINGLE[verb])(**body)
-        return True
-    except ClientError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
+def transact(client: Any) -> Callable[[list[dict[str, Any]]], None]:
+    """A ``commit`` for ``write_groups`` with a DynamoDB client: TransactWriteItems, its cancellation reasons raised
+    as ``TransactionCancelled``. A request of one write is a plain conditional write instead (half the write units
+    of a transaction of one item)."""
 
-
-def write_groups(client: Any, groups: Sequence[Sequence[dict[str, Any]]]) -> list[bool]:
-    """Write each group (one entity's TransactItems entries, in the low-level format) all or nothing, as few
-    TransactWriteItems as fit: whole groups, at most 100 items and no item twice in one request (a later group
-    writing an item an earlier one wrote goes in a later request, so the order between them holds). A group whose
-    condition fails is left out (False) and the rest of its request written again; any other cancellation (a
-    conflicting transaction, throttling) raises. One request for up to 100 entities instead of one each."""
-    written = [False] * len(groups)
-    chunks: list[list[int]] = []
-    size, seen = 0, set[tuple[str, str]]()
-    for g, group in enumerate(groups):
-        targets = [_target(op) for op in group]
-        if not group:
-            written[g] = True
-            continue
-        if not chunks or size + len(group) > MAX_TRANSACTION_ITEMS or seen.intersection(targets):
-            chunks.append([])
-            size, seen = 0, set()
-        chunks[-1].append(g)
-        size += len(group)
-        seen.update(targets)
-    for remaining in chunks:
-        while remaining:
-            items = [op for g in remaining for op in groups[g]]
-            owner = [g for g in remaining for _ in groups[g]]
-            if len(items) == 1 and (alone := _write_one(client, items[0])) is not None:
-                written[remaining[0]], remaining = alone, []
-                continue
-            try:
+    def commit(items: list[dict[str, Any]]) -> None:
+        ((verb, body),) = items[0].items() if len(items) == 1 else (("", {}),)
+        try:
+            if verb in _SINGLE:
+                getattr(client, _SINGLE[verb])(**body)
+            else:
                 client.transact_write_items(TransactItems=items)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                reasons = [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
-                failed = {owner[i] for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"}
-                if not failed or any(code not in (*_PASSED, "ConditionalCheckFailed") for code in reasons):
-                    raise
-                remaining = [g for g in remaining if g not in failed]
-                continue
-            for g in remaining:
-                written[g] = True
-            remaining = []
-    return written
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException":
+                raise TransactionCancelled(["ConditionalCheckFailed"]) from exc
+            if code != "TransactionCanceledException":
+                raise
+            reasons = [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
+            raise TransactionCancelled(reasons) from exc
+
+    return commit
+
+
+def write_unless_condition_fails(client: Any, groups: Sequence[Sequence[dict[str, Any]]]) -> list[bool]:
+    """``write_groups`` for entities whose failed condition means "nothing to do" (put-if-new, keep-the-newest, the
+    value changed meanwhile): False for those, True for the groups written. Any other reason (a conflicting
+    transaction) raises after the rest is written: the caller runs the entities again one by one."""
+    outcome = write_groups(groups, transact(client))
+    if any(r is not None and any(c not in ("None", "", "ConditionalCheckFailed") for c in r) for r in outcome):
+        raise TransactionCancelled([c for r in outcome if r for c in r])
+    return [r is None for r in outcome]

@@ -213,7 +213,7 @@ def put_owners(owners: Sequence[OwnerContacts]) -> list[bool]:
         ]
         for owner in owners
     ]
-    return dynamo.write_groups(aws.client("dynamodb"), groups)
+    return dynamo.write_unless_condition_fails(aws.client("dynamodb"), groups)
 
 
 def tracking(cases: Sequence[TrackedCase]) -> tuple[dict[str, OwnerContacts], set[str]]:
@@ -287,7 +287,7 @@ def track_cases(cases: Sequence[tuple[TrackedCase, IndexState | None]]) -> list[
         ]
         for case, state in cases
     ]
-    return dynamo.write_groups(aws.client("dynamodb"), groups)
+    return dynamo.write_unless_condition_fails(aws.client("dynamodb"), groups)
 
 
 def owner_cases(owner_id: str) -> list[TrackedCase]:
