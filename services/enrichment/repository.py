@@ -140,21 +140,6 @@ def clients() -> list[tuple[str, EnrichmentSettings]]:
 # ---- case owners and tracked cases -----------------------------------------------------------------------------
 
 
-def put_owner(owner: OwnerContacts) -> bool:
-    """Keep the newest snapshot only (the bus may deliver an older one late); False when this one is stale."""
-    try:
-        _table().put_item(
-            Item=_owner_item(owner),
-            ConditionExpression="attribute_not_exists(PK) OR as_of <= :t",
-            ExpressionAttributeValues={":t": owner.as_of.isoformat()},
-        )
-        return True
-    except ClientError as exc:
-        if dynamo.is_condition_failure(exc):
-            return False
-        raise
-
-
 def _owner(item: dict[str, Any]) -> OwnerContacts:
     lacking: frozenset[ContactPointType] = frozenset(item.get("lacking") or [])
     return OwnerContacts(
@@ -185,35 +170,42 @@ def _batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
     return out
 
 
-def _owner_item(owner: OwnerContacts) -> dict[str, Any]:
-    return {
-        "PK": f"OWNER#{owner.case_owner_id}",
-        "SK": "PROFILE",
-        "client_id": owner.client_id,
-        "subject": owner.subject.model_dump_json(exclude_none=True),
-        "lacking": sorted(owner.lacking),
-        "restricted": owner.restricted,
-        "as_of": owner.as_of.isoformat(),
-    }
-
-
 def put_owners(owners: Sequence[OwnerContacts]) -> list[bool]:
-    """``put_owner`` for many (one case owner each), in as few TransactWriteItems as fit; False for a stale one."""
+    """Keep the newest snapshot of each owner only (the bus may deliver an older one late), in as few
+    TransactWriteItems as fit; False for a stale one. Each stored snapshot counts itself on the item
+    (``snapshots``), so a reader can tell whether another one came first."""
     name = settings.get().table
     groups = [
         [
             {
-                "Put": {
+                "Update": {
                     "TableName": name,
-                    "Item": _attrs(_owner_item(owner)),
+                    "Key": _attrs({"PK": f"OWNER#{owner.case_owner_id}", "SK": "PROFILE"}),
+                    "UpdateExpression": "SET client_id = :c, subject = :s, lacking = :l, restricted = :r, as_of = :t "
+                    "ADD snapshots :one",
                     "ConditionExpression": "attribute_not_exists(PK) OR as_of <= :t",
-                    "ExpressionAttributeValues": _attrs({":t": owner.as_of.isoformat()}),
+                    "ExpressionAttributeValues": _attrs(
+                        {
+                            ":c": owner.client_id,
+                            ":s": owner.subject.model_dump_json(exclude_none=True),
+                            ":l": sorted(owner.lacking),
+                            ":r": owner.restricted,
+                            ":t": owner.as_of.isoformat(),
+                            ":one": 1,
+                        }
+                    ),
                 }
             }
         ]
         for owner in owners
     ]
     return dynamo.write_unless_condition_fails(aws.client("dynamodb"), groups)
+
+
+def snapshots_stored(owner_ids: Iterable[str]) -> dict[str, int]:
+    """How many snapshots each owner's item has taken (one BatchGetItem a 100 owners)."""
+    keys = [{"PK": f"OWNER#{o}", "SK": "PROFILE"} for o in sorted(set(owner_ids))]
+    return {str(i["PK"]).removeprefix("OWNER#"): int(i.get("snapshots", 0)) for i in _batch_get(keys)}
 
 
 def tracking(cases: Sequence[TrackedCase]) -> tuple[dict[str, OwnerContacts], set[str]]:

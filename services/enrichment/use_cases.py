@@ -145,8 +145,10 @@ def attempt_case(
 ) -> AttemptOutcome:
     """One attempt, idempotent: booked (line + budget) before the provider is asked, settled with its result after;
     a second run finds the line and either leaves it (its run is alive) or reuses the booking (its run died)."""
+    if owner is None:
+        return "not_due"  # its snapshot is not here yet: it waits in the index, nothing is searched blindly
     state = domain.index_state(case, owner, client)
-    if state != "due" or owner is None:
+    if state != "due":
         repository.set_index(case, state)  # attempts lowered, restriction, defaults found: out of the due index
         return "not_due"
     attempt = case.attempts_made + 1
@@ -336,9 +338,9 @@ def on_case_opened(event: CaseOpened) -> None:
 def on_cases_opened(events: list[CaseOpened]) -> dict[str, list[Event]]:
     """Track the opened cases, each indexed by its owner's snapshot: one BatchGetItem for the snapshots and which
     cases are tracked already, the new ones written 50 to a TransactWriteItems (put-if-new: a redelivery changes
-    nothing, attempts made are never reset). Then the snapshots not found are read again: one stored meanwhile
-    looked for the owner's cases before these were written (both sides write first, then read, so one of them
-    indexes the case)."""
+    nothing, attempts made are never reset). A case left out of the index (its owner not searchable) looks at its
+    owner again after it is written: a snapshot making the owner searchable meanwhile looked for the owner's cases
+    before this one was there (both sides write first, then read, so one of them indexes the case)."""
     cases = list(
         {e.case_id: domain.TrackedCase(e.client_id, e.case_owner_id, e.case_id, e.opened_on) for e in events}.values()
     )
@@ -347,14 +349,14 @@ def on_cases_opened(events: list[CaseOpened]) -> dict[str, list[Event]]:
     def state(case: domain.TrackedCase, owner: domain.OwnerContacts | None) -> domain.IndexState | None:
         return domain.index_state(case, owner, repository.client_settings(case.client_id))
 
-    new = [c for c in cases if c.case_id not in tracked]
-    written = repository.track_cases([(c, state(c, owners.get(c.case_owner_id))) for c in new])
-    unknown = [c for c, w in zip(new, written, strict=True) if w and c.case_owner_id not in owners]
-    if unknown:
-        late = repository.owners(c.case_owner_id for c in unknown)
-        for case in unknown:
-            if case.case_owner_id in late:
-                repository.set_index(case, state(case, late[case.case_owner_id]))
+    new = [(c, state(c, owners.get(c.case_owner_id))) for c in cases if c.case_id not in tracked]
+    written = repository.track_cases(new)
+    unindexed = [c for (c, s), w in zip(new, written, strict=True) if w and s is None]
+    if unindexed:
+        now = repository.owners(c.case_owner_id for c in unindexed)
+        for case in unindexed:
+            if (later := state(case, now.get(case.case_owner_id))) is not None:
+                repository.set_index(case, later)
     return {}
 
 
@@ -393,9 +395,11 @@ def on_case_owner_contacts_changed(event: CaseOwnerContactsChanged) -> None:
 
 
 def on_case_owners_contacts_changed(events: list[CaseOwnerContactsChanged]) -> dict[str, list[Event]]:
-    """``on_case_owner_contacts_changed`` for a batch: the snapshots stored in as few TransactWriteItems as fit (the
-    newest of each owner; an older one than stored is dropped), the owners' cases read with one Query each and one
-    BatchGetItem, and only the cases whose index entry changes written. Returns the checks to publish."""
+    """``on_case_owner_contacts_changed`` for a batch: what enrichment knew of the owners read in one BatchGetItem,
+    the snapshots stored in as few TransactWriteItems as fit (the newest of each owner; one older than stored is
+    dropped). Only an owner that becomes searchable or stops being so has its cases re-indexed (a Query of them
+    each, one BatchGetItem for all, and only the index entries that change written): an owner's first snapshot
+    finds its cases waiting as 'due' already. Returns the checks to publish."""
     published: dict[str, list[Event]] = {}
     newest: dict[str, domain.OwnerContacts] = {}
     for event in events:
@@ -405,11 +409,21 @@ def on_case_owners_contacts_changed(events: list[CaseOwnerContactsChanged]) -> d
         kept = newest.get(owner.case_owner_id)
         if kept is None or kept.as_of <= owner.as_of:
             newest[owner.case_owner_id] = owner
+    before = repository.owners(newest)
     owners = list(newest.values())
     stored = {o.case_owner_id: o for o, ok in zip(owners, repository.put_owners(owners), strict=True) if ok}
-    if not stored:
-        return published  # older snapshots delivered late
-    for owner_id, cases in repository.owners_cases(stored).items():
+    # an owner new before the write whose item took another snapshot meanwhile: what that one did is unknown here
+    raced = [o for o in stored if o not in before]
+    counts = repository.snapshots_stored(raced) if raced else {}
+    flipped = [
+        o
+        for o in stored.values()
+        if (o.case_owner_id in before and domain.searchable(before[o.case_owner_id]) != domain.searchable(o))
+        or counts.get(o.case_owner_id, 1) > 1
+    ]
+    if not flipped:
+        return published  # new owners, older snapshots delivered late, or nothing that moves a case
+    for owner_id, cases in repository.owners_cases(o.case_owner_id for o in flipped).items():
         owner = stored[owner_id]
         client = repository.client_settings(owner.client_id)
         for case, indexed in cases:

@@ -20,9 +20,9 @@ from infra.local.dispatcher import sqs_record
 from infra.local.lambda_runtime import ACCOUNT, context_for
 from infra.provision import Provisioned
 from services.enrichment import handlers, repository, use_cases
-from shared.events import CaseOpened, CaseOwnerContactsChanged, Event, TraceSubject
+from shared.events import CaseOpened, CaseOwnerContactsChanged, ContactPointSummary, Event, TraceSubject
 from tests.integration.contacts.cases.support import envelope
-from tests.integration.enrichment.test_attempts import OPENED, env, settings
+from tests.integration.enrichment.test_attempts import OPENED, FakeBureau, env, run, settings
 from tests.integration.support import REGION, client
 
 pytestmark = pytest.mark.integration
@@ -96,14 +96,15 @@ def test_a_batch_of_opened_cases_is_one_read_and_a_transaction_per_fifty_cases(
     batch = [opened(f"o-{tag}-{i}", f"k-{tag}-{i}") for i in range(60)]
     calls.clear()
     assert deliver(batch) == {"batchItemFailures": []}
-    # 60 snapshots + 60 track items read 100 keys a request; 120 items written 100 a request (whole cases); the
-    # snapshots not found read again once. The one-by-one path made 60 BatchGetItem and 120 PutItem.
+    # 60 snapshots + 60 track items read 100 keys a request; 120 items written 100 a request (whole cases). The
+    # one-by-one path made 60 BatchGetItem and 120 PutItem.
     assert calls["TransactWriteItems"] == 2
-    assert calls["BatchGetItem"] == 3
+    assert calls["BatchGetItem"] == 2
     assert calls["PutItem"] == calls["UpdateItem"] == calls["Query"] == 0
-    assert sum(calls.values()) <= 6  # and the client's settings, once
+    assert sum(calls.values()) <= 5  # and the client's settings, once
     assert all(repository.owner_cases(e.case_owner_id)[0].case_id == e.case_id for e in batch)
-    assert due() == set()  # no snapshot yet: enrichment never pays blindly
+    assert due() == {e.case_id for e in batch}  # waiting for their owners' snapshots in the index
+    assert run(FakeBureau())["searched"] == 0  # but enrichment never pays blindly
 
     # a redelivery: everything is tracked already, nothing is written, attempts made are never reset
     table = client(env, "dynamodb")
@@ -120,7 +121,7 @@ def test_a_batch_of_opened_cases_is_one_read_and_a_transaction_per_fifty_cases(
     assert _track_items(env) == before
 
 
-def test_a_batch_of_snapshots_is_one_transaction_and_writes_only_the_index_entries_that_change(
+def test_a_batch_of_snapshots_is_one_transaction_and_moves_cases_only_for_owners_that_stop_or_start_being_searchable(
     env: Provisioned, calls: Counter[str]
 ) -> None:
     settings("c1")
@@ -130,15 +131,14 @@ def test_a_batch_of_snapshots_is_one_transaction_and_writes_only_the_index_entri
     calls.clear()
     assert deliver(snapshots) == {"batchItemFailures": []}
     assert calls["TransactWriteItems"] == 1  # 30 snapshots, each still conditional on being the newest
-    assert calls["PutItem"] == 0
-    assert calls["Query"] == 30  # each owner's cases
-    assert calls["BatchGetItem"] == 1  # all their track items
-    assert calls["UpdateItem"] == 30  # each case comes into the due index
+    assert calls["BatchGetItem"] == 2  # what enrichment knew of them before, and that no other snapshot came between
+    assert calls["PutItem"] == calls["UpdateItem"] == 0
+    assert calls["Query"] == 0  # first snapshots: the owners' cases wait in the index already, nothing to move
     assert due() == {f"k-{tag}-{i}" for i in range(30)}
 
     calls.clear()
-    assert deliver(snapshots, receive_count=2) == {"batchItemFailures": []}  # a redelivery
-    assert calls["UpdateItem"] == 0  # nothing changes in the index: nothing written
+    assert deliver(snapshots) == {"batchItemFailures": []}  # delivered twice (at least once)
+    assert calls["Query"] == calls["UpdateItem"] == 0  # the owners stay searchable: nothing to re-index
     assert due() == {f"k-{tag}-{i}" for i in range(30)}
 
     # an older snapshot delivered late beside a newer one: the newer is kept, the older dropped alone
@@ -148,7 +148,9 @@ def test_a_batch_of_snapshots_is_one_transaction_and_writes_only_the_index_entri
          "contact_points": [{"contact_point_id": "p", "type": t, "value": v, "state": "default", "usable": True}
                             for t, v in (("phone", "+4930123456"), ("email", "a@b.de"), ("postal_address", "W 1"))]}
     )  # fmt: skip
+    calls.clear()
     assert deliver([older, found]) == {"batchItemFailures": []}
+    assert calls["Query"] == 1  # the cases of the owner that stopped being searchable only
     assert repository.owners([f"o-{tag}-0"])[f"o-{tag}-0"].as_of == snapshots[0].occurred_at
     assert due() == {f"k-{tag}-{i}" for i in range(30)} - {f"k-{tag}-1"}  # every default found: out of the index
 
@@ -188,13 +190,29 @@ def test_a_case_tracked_between_the_read_and_the_write_is_left_as_it_is_and_the_
     assert all(f"CASE#k-{tag}-{i}" in tracked for i in range(1, 4))  # the rest of the transaction written again
 
 
-def test_a_snapshot_stored_while_its_case_is_being_tracked_still_indexes_the_case(
+def everything_found(owner_id: str) -> CaseOwnerContactsChanged:
+    """The owner with a usable default of every type: nothing to search for."""
+    return snapshot(owner_id).model_copy(
+        update={
+            "event_id": str(uuid.uuid4()),
+            "occurred_at": datetime.now(UTC) - timedelta(minutes=1),
+            "contact_points": [
+                ContactPointSummary(contact_point_id=f"{owner_id}-{t}", type=t, value=v, state="default", usable=True)
+                for t, v in (("phone", "+4930123456"), ("email", "a@b.de"), ("postal_address", "W 1"))
+            ],
+        }
+    )
+
+
+def test_an_owner_becoming_searchable_while_its_case_is_being_tracked_still_gets_the_case_indexed(
     env: Provisioned, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The two consumers race: the case read no snapshot, the snapshot looked for cases before this one was
-    written. Both write first and read after, so the case path sees the snapshot and indexes the case."""
+    """The two consumers race: the case read a snapshot with nothing to search for, the next snapshot (a default
+    lost) looked for the owner's cases before this one was written. Both write first and read after, so the case
+    path sees the new snapshot and indexes the case."""
     settings("c1")
     tag = uuid.uuid4().hex[:6]
+    use_cases.on_case_owner_contacts_changed(everything_found(f"o-{tag}-0"))
     write = repository.track_cases
 
     def snapshot_meanwhile(cases: Any) -> list[bool]:
@@ -205,7 +223,31 @@ def test_a_snapshot_stored_while_its_case_is_being_tracked_still_indexes_the_cas
     assert deliver([opened(f"o-{tag}-0", f"k-{tag}-0"), opened(f"o-{tag}-1", f"k-{tag}-1")]) == {
         "batchItemFailures": []
     }
-    assert due() == {f"k-{tag}-0"}  # the other owner's snapshot is not there: its case waits
+    assert due() == {f"k-{tag}-0", f"k-{tag}-1"}  # the other owner's snapshot is not there yet: its case waits
+
+
+def test_an_owners_first_snapshot_racing_another_one_re_indexes_its_cases(
+    env: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This batch read no snapshot of the owner; before it wrote its own, another copy stored one with nothing to
+    search for and a case was opened against that one (out of the index). The owner's item counts two snapshots,
+    so this batch looks for the owner's cases as for an owner that became searchable."""
+    settings("c1")
+    tag = uuid.uuid4().hex[:6]
+    put = repository.put_owners
+    raced: list[bool] = []
+
+    def another_copy_first(owners: Any) -> list[bool]:
+        if not raced:
+            raced.append(True)
+            use_cases.on_case_owner_contacts_changed(everything_found(f"o-{tag}-0"))
+            use_cases.on_case_opened(opened(f"o-{tag}-0", f"k-{tag}-0"))
+            assert due() == set()
+        return put(owners)
+
+    monkeypatch.setattr(repository, "put_owners", another_copy_first)
+    assert deliver([snapshot(f"o-{tag}-0"), snapshot(f"o-{tag}-1")]) == {"batchItemFailures": []}
+    assert due() == {f"k-{tag}-0"}
 
 
 def test_a_set_that_fails_together_runs_one_record_at_a_time(env: Provisioned, monkeypatch: pytest.MonkeyPatch) -> None:
