@@ -199,22 +199,29 @@ class Dispatcher:
             self._invoke(fn, messages)
         return len(messages)
 
-    def _receive(self, fn: Function, wait_seconds: int, most: int = 10) -> list[dict[str, Any]]:
+    def _receive(
+        self, fn: Function, wait_seconds: int, most: int = 10, invisible: int | None = None
+    ) -> list[dict[str, Any]]:
+        """One ReceiveMessage; ``invisible``: seconds the messages stay invisible (else the queue's timeout)."""
+        extra = {} if invisible is None else {"VisibilityTimeout": invisible}
         resp = self._sqs.receive_message(
             QueueUrl=self.p.queue_urls[fn.trigger.queue or ""],
             MaxNumberOfMessages=max(1, min(most, 10)),
             WaitTimeSeconds=wait_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
+            **extra,
         )
         return list(resp.get("Messages", []))
 
     def _gather(self, fn: Function, wait_seconds: int, batch: _Batch | None = None) -> list[dict[str, Any]]:
         """One batch as Lambda's poller builds it: the first receive long-polls ``wait_seconds``; once a record is
         in, receives of 10 go on until ``batch_size`` records, the batching window or the payload limit. With
-        ``batch`` the records join it as they come (its running copy's visibility keeping covers them already)."""
+        ``batch`` the records join it as they come, received invisible for ``KEEP_SECONDS`` (its copy's visibility
+        keeping extends that while it runs; a failed record goes back to the queue's own timeout)."""
         messages: list[dict[str, Any]] = [] if batch is None else batch.messages
-        first = self._receive(fn, wait_seconds, fn.trigger.batch_size)
+        invisible = None if batch is None else KEEP_SECONDS
+        first = self._receive(fn, wait_seconds, fn.trigger.batch_size, invisible)
         if not first:
             return []
         size, window = fn.trigger.batch_size, batching_window(fn)
@@ -230,7 +237,7 @@ class Dispatcher:
         add(first)
         while len(messages) < size and payload + 10 * MAX_MESSAGE <= PAYLOAD_LIMIT and not self._stop.is_set():
             left = closes - time.monotonic()
-            more = self._receive(fn, 1 if left >= 1 else 0, size - len(messages))
+            more = self._receive(fn, 1 if left >= 1 else 0, size - len(messages), invisible)
             if more:
                 add(more)
             elif left <= GATHER_PAUSE:
@@ -312,8 +319,10 @@ class Dispatcher:
             while not self._stop.is_set():
                 if not copies.acquire(timeout=0.2):
                     continue  # every copy is busy
-                # kept invisible from its first record on: a window may be longer than the queue's local timeout
-                batch = _Batch(url, [], visibility, time.monotonic() + visibility)
+                # Received invisible for KEEP_SECONDS, not the queue's local 2 s: a batch gathering for its window and
+                # running under load would otherwise outlast it before the keeper's next look (records delivered
+                # twice). A record that fails goes back to the queue's own timeout, so retries still come in seconds.
+                batch = _Batch(url, [], visibility, time.monotonic() + KEEP_SECONDS, kept=True)
                 with self._count:
                     self._in_flight[id(batch)] = batch
                 try:
