@@ -18,6 +18,7 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+import warnings
 from pathlib import Path
 
 from services.imports import compiled
@@ -53,11 +54,13 @@ def build() -> bool:
     try:
         with tempfile.TemporaryDirectory(prefix="finview-mypyc-") as tmp:
             extensions = mypycify(sources, opt_level="3", group_name=GROUP, target_dir=str(Path(tmp, "c")))
-            setup(
-                name="finview-core",
-                ext_modules=extensions,
-                script_args=["--quiet", "build_ext", "--inplace", "--build-temp", str(Path(tmp, "o"))],
-            )
+            with warnings.catch_warnings():  # setuptools' notes on pyproject.toml, which this build does not use
+                warnings.simplefilter("ignore")
+                setup(
+                    name="finview-core",
+                    ext_modules=extensions,
+                    script_args=["--quiet", "build_ext", "--inplace", "--build-temp", str(Path(tmp, "o"))],
+                )
     except (Exception, SystemExit) as exc:  # a compiler missing or failing: setuptools raises SystemExit
         clean()
         print(f"compiled core not built ({type(exc).__name__}: {exc}); the pure-Python modules are used",
