@@ -46,6 +46,8 @@ def test_code_folders_hold_the_app_and_the_packages_it_imports(built: Path) -> N
         assert (code / "services" / service / "handlers.py").exists()
         assert (code / "shared" / "events.py").exists()
         assert "aws-lambda-powertools" in (code / "requirements.txt").read_text()
+        # sources only: an import core compiled on this machine (make core) is no binary for Lambda's platform
+        assert not [p for p in code.rglob("*") if p.suffix in (".so", ".pyd") or p.name == "_core.json"]
 
 
 def test_every_consumer_reads_its_queue_with_partial_batch_failures_and_every_queue_has_a_dlq() -> None:
