@@ -58,7 +58,7 @@ on_bus_events = bus_consumer(
     store.table_name,
     {
         # conditional, deterministically keyed writes: a redelivery may run them again (no idempotency record)
-        CaseFileImported: rerunnable(cases.on_case_file_imported),  # v1: until no import publishes it (see notes)
+        CaseFileImported: rerunnable(cases.on_case_file_imported),  # v1: no longer published, kept for events in flight
         CaseFileImportedV2: rerunnable(cases.on_case_files_imported),  # CaseFileImported.v2, several owners
         EnrichmentResultFound: cases.on_enrichment_result,
         # upserts whose status only moves forward, and a first contact set once: a redelivery may run them again
