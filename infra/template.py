@@ -596,6 +596,7 @@ def _function(f: Function, stack: Stack) -> dict[str, Any]:
                 "Properties": {
                     "Queue": {"Fn::GetAtt": [queue_id(q), "Arn"]},
                     "BatchSize": f.trigger.batch_size,
+                    "MaximumBatchingWindowInSeconds": f.trigger.batching_window,
                     "FunctionResponseTypes": ["ReportBatchItemFailures"],
                     "ScalingConfig": {"MaximumConcurrency": copies},
                 },

@@ -66,6 +66,24 @@ def test_every_consumer_reads_its_queue_with_partial_batch_failures_and_every_qu
     assert len(scheduled) == sum(f.trigger.kind == "schedule" for f in STACK.functions) >= 1
 
 
+def test_bus_consumers_get_batches_that_fill_within_a_window_their_queues_visibility_covers() -> None:
+    """Set-at-a-time consumers need big batches: 100 records gathered for at most 1 s. AWS takes a BatchSize above 10
+    only with a batching window, and advises a visibility timeout of 6 x the function's timeout plus the window."""
+    resources: dict[str, Any] = render()["Resources"]
+    inboxes = [f for f in STACK.functions if f.trigger.kind == "sqs" and (f.trigger.queue or "").endswith("-inbox")]
+    assert {f.service for f in inboxes} == {"contacts", "imports", "enrichment", "notifications"}
+    for fn in STACK.functions:
+        if fn.trigger.kind != "sqs":
+            continue
+        sqs = resources[function_id(fn)]["Properties"]["Events"]["Queue"]["Properties"]
+        window = sqs["MaximumBatchingWindowInSeconds"]
+        if fn in inboxes:
+            assert (sqs["BatchSize"], window) == (100, 1), fn.logical
+        assert sqs["BatchSize"] <= 10 or window >= 1, fn.logical
+        queue = resources[queue_id(STACK.queue(fn.trigger.queue or ""))]["Properties"]
+        assert queue["VisibilityTimeout"] >= 6 * fn.timeout + window, fn.logical
+
+
 def test_functions_only_get_their_own_services_tables() -> None:
     resources = render()["Resources"]
     for fn in STACK.functions:
@@ -94,6 +112,7 @@ def test_chalice_apps_wire_exactly_the_functions_the_definition_declares() -> No
             if fn.trigger.kind == "sqs":
                 assert source.queue.endswith(fn.trigger.queue or "?"), (service, name)
                 assert source.batch_size == fn.trigger.batch_size
+                assert source.maximum_batching_window_in_seconds == fn.trigger.batching_window
             else:
                 expression = source.schedule_expression
                 text = expression if isinstance(expression, str) else expression.to_string()
