@@ -18,7 +18,7 @@ import re
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -57,10 +57,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _who() -> str:
+def _who(name: str | None = None) -> str:
     """Which part of the chain makes a call, by the thread it runs on: the dispatcher runs each consumer copy on
     ``invoke-<function>`` and polls on ``dispatch-…``; the schedule runs on the bench's thread and its pool."""
-    name = threading.current_thread().name
+    name = name or threading.current_thread().name
     if name.startswith("invoke-"):
         return re.sub(r"-\d+$", "", name.removeprefix("invoke-"))  # one line per function, not per warm copy
     if name == "dispatch-bus-tap":
@@ -68,6 +68,58 @@ def _who() -> str:
     if name.startswith("dispatch-"):
         return "dispatcher (event source mapping)"
     return "contacts reminder schedule"
+
+
+class ThreadCpu:
+    """The CPU of this process's threads by part of the chain (``_who`` of the thread's name), read from
+    ``/proc/self/task/<tid>/stat`` every ``every`` seconds (a thread that ends between two reads loses what it used
+    since the last one: the schedule's pool threads, at most ``every`` s each). The main thread is left out: the
+    bench measures its share itself (the schedule's start, then the bench's own progress checks)."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.every = every
+        self.start: dict[int, float] = {}
+        self.last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-cpu", daemon=True)
+
+    @staticmethod
+    def _cpu(tid: int) -> float:
+        with open(f"/proc/self/task/{tid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def sample(self) -> None:
+        main = threading.main_thread().native_id
+        for thread in threading.enumerate():
+            tid = thread.native_id
+            if tid is None or tid == main or thread is self._thread:
+                continue
+            try:
+                self.last[tid] = (_who(thread.name), self._cpu(tid))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.sample()
+
+    def __enter__(self) -> ThreadCpu:
+        self.sample()
+        self.start = {tid: cpu for tid, (_, cpu) in self.last.items()}
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def by_part(self) -> defaultdict[str, float]:
+        parts: defaultdict[str, float] = defaultdict(float)
+        for tid, (who, cpu) in self.last.items():
+            parts[who] += cpu - self.start.get(tid, 0.0)
+        return parts
 
 
 @contextmanager
@@ -92,15 +144,19 @@ def counting_calls() -> Iterator[Counter[tuple[str, str]]]:
         botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
-def breakdown(calls: Counter[tuple[str, str]], n: int) -> str:
-    """Calls per reminder, by part of the chain and operation (a markdown list)."""
+def breakdown(calls: Counter[tuple[str, str]], n: int, cpu: dict[str, float] | None = None) -> str:
+    """Calls per reminder, by part of the chain and operation, with the part's CPU per reminder in this process
+    (a markdown list)."""
     by_who: dict[str, Counter[str]] = {}
     for (who, op), count in calls.items():
         by_who.setdefault(who, Counter())[op] += count
+    for who in cpu or {}:
+        by_who.setdefault(who, Counter())
     lines = []
     for who, ops in sorted(by_who.items(), key=lambda kv: -sum(kv[1].values())):
         detail = ", ".join(f"{op} {c / n:.2f}" for op, c in ops.most_common())
-        lines.append(f"- {who}: {sum(ops.values()) / n:.2f} ({detail})")
+        used = f"{cpu.get(who, 0.0) / n * 1000:.1f} ms CPU; " if cpu is not None else ""
+        lines.append(f"- {who}: {used}{sum(ops.values()) / n:.2f} calls ({detail})")
     return "\n".join(lines)
 
 
@@ -133,23 +189,26 @@ def run(report: Report, quick: bool) -> None:
         assert stack._moto is not None and stack._moto.proc is not None
         moto_pid = stack._moto.proc.pid
         cpu_before = cpu_seconds(os.getpid()), cpu_seconds(moto_pid)
-        with counting_calls() as calls:
-            t0 = time.perf_counter()
+        with counting_calls() as calls, ThreadCpu() as threads:
+            t0, main0 = time.perf_counter(), time.thread_time()
             first: dict[str, Any] = stack.dispatcher.fire(schedule)
-            scheduled = time.perf_counter() - t0
+            scheduled, main1 = time.perf_counter() - t0, time.thread_time()
             deadline = t0 + 3600
             while _sent(stack) - before < n and time.perf_counter() < deadline:
                 time.sleep(0.5)
             total = time.perf_counter() - t0
             delivered = _sent(stack) - before
             stack.wait_idle(timeout=120)  # the outcomes and contacts' read model of the last ones
-            settled = time.perf_counter() - t0
+            settled, main2 = time.perf_counter() - t0, time.thread_time()
         ours, moto = (cpu_seconds(pid) - b for pid, b in zip((os.getpid(), moto_pid), cpu_before, strict=True))
         second: dict[str, Any] = stack.dispatcher.fire(schedule)
         stack.wait_idle(timeout=120)
         extra = _sent(stack) - before - delivered
 
-    print(f"  AWS calls per reminder:\n{breakdown(calls, n)}", flush=True)
+    parts = threads.by_part()
+    parts["contacts reminder schedule"] += main1 - main0  # the schedule's start on the bench's thread
+    parts["the bench's progress checks (not the chain)"] += main2 - main1
+    print(f"  CPU in the functions' process and AWS calls, per reminder:\n{breakdown(calls, n, parts)}", flush=True)
     everything = sum(calls.values())
     note = f"n={n}; schedule requested {first['requested']}, failed {first['failed']}; SES recorded {delivered}"
     report.add(

@@ -10,6 +10,11 @@ redelivery, so a retry republishes whatever an earlier delivery committed and di
 A use case marked :func:`rerunnable` (safe to run again as it is) needs no idempotency record. The events of the
 whole batch go out together after its records, 10 a PutEvents, and the outbox rows they came from are deleted 25
 a request: a record whose events did not go out is reported failed.
+
+A rerunnable use case may also have a set-at-a-time form (:func:`set_at_a_time`): the batch's records of that event
+type go to it together first (one BatchGetItem, a few TransactWriteItems for all of them instead of requests per
+record), in the order the handlers are listed; should it raise, its records run one by one, so a record that
+cannot be handled fails alone.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import contextvars
 import functools
 import json
 import os
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
@@ -34,6 +39,8 @@ from shared.events import Event, parse_envelope
 from shared.observability import lambda_handler, logger, metrics
 
 EventHandler = Callable[..., Any]
+# The set-at-a-time form of a use case: the batch's events of one type → the events to publish, by incoming event id.
+SetHandler = Callable[[list[Any]], Mapping[str, Sequence[Event]]]
 IDEMPOTENCY_TTL_SECONDS = int(expiry.CLASSES["event_idempotency"].total_seconds())
 
 
@@ -103,6 +110,46 @@ def rerunnable(fn: EventHandler) -> EventHandler:
     return fn
 
 
+SET_AT_A_TIME = "__finview_set_at_a_time__"
+
+
+def set_at_a_time(one: EventHandler, many: SetHandler) -> EventHandler:
+    """``one`` (a use case for one event, rerunnable) with ``many``, its form for a batch's events of that type:
+    ``many`` must leave what ``one`` run on each of them would (in any order: the records of a batch may be
+    redelivered in any), and return the events ``one`` would have published, by incoming event id."""
+    rerunnable(one)
+    setattr(one, SET_AT_A_TIME, many)
+    return one
+
+
+def _handle_sets(
+    records: list[dict[str, Any]], handlers: Mapping[type[Event], EventHandler], log: Any
+) -> dict[str, Any]:
+    """Run the set-at-a-time forms over the batch (types in the handlers' order); returns, by message id, the events
+    each handled record publishes. A form that raises leaves its records to their one-by-one path."""
+    members: dict[type[Event], list[tuple[str, Event]]] = {}
+    for record in records:
+        try:
+            event = parse_envelope(json.loads(record["body"]))
+        except Exception:
+            # the record's own path reports it
+            continue
+        if getattr(handlers.get(type(event)), SET_AT_A_TIME, None) is not None:
+            members.setdefault(type(event), []).append((record["messageId"], event))
+    done: dict[str, Any] = {}
+    for kind in [k for k in handlers if len(members.get(k, ())) > 1]:
+        many: SetHandler = getattr(handlers[kind], SET_AT_A_TIME)
+        try:
+            published = many([event for _, event in members[kind]])
+        except Exception:
+            log.exception("set-at-a-time %s failed; its records run one by one", kind.__name__)
+            continue
+        for message_id, event in members[kind]:
+            done[message_id] = list(published.get(event.event_id, ()))
+        log.info("handled set-at-a-time", extra={"detail_type": kind.DETAIL_TYPE, "records": len(members[kind])})
+    return done
+
+
 def consume(
     raw_event: dict[str, Any],
     context: Any,
@@ -131,7 +178,10 @@ def consume(
         run.__name__ = run.__qualname__ = f"{service}.{type(event).__name__}"
         entries: list[dict[str, Any]] = []
         with outbox.cause(event.event_id):
-            if getattr(handler, RERUNNABLE, False):
+            if record.message_id in handled:  # done with its batch's others: what it publishes goes out below
+                with bus.deferred() as entries:
+                    bus.publish(handled[record.message_id])
+            elif getattr(handler, RERUNNABLE, False):
                 with bus.deferred() as entries:
                     handler(event)
             else:
@@ -151,6 +201,7 @@ def consume(
 
     reads = _batch_reads.set({})
     try:
+        handled = _handle_sets(raw_event["Records"], handlers, log)
         with processor(records=raw_event["Records"], handler=handle_record, lambda_context=context):
             processor.process()
     finally:

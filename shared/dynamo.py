@@ -1,7 +1,10 @@
-"""Two DynamoDB idioms every repository uses: put-if-absent and a query read to its last page."""
+"""DynamoDB idioms every repository uses: put-if-absent, a query read to its last page, and many entities'
+conditional writes sharing TransactWriteItems requests."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -36,3 +39,108 @@ def query_all(table: Any, **kwargs: Any) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return items
         kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
+
+
+class TransactionCancelled(Exception):
+    """A TransactWriteItems was cancelled; ``reasons``: one code per item, in order ("None" for an item that was
+    fine, "ConditionalCheckFailed", "TransactionConflict", …)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+
+
+def _item_key(entry: dict[str, Any]) -> tuple[str, ...]:
+    """The table and key one TransactWriteItems entry (client format) touches."""
+    ((kind, op),) = entry.items()
+    key = op["Item"] if kind == "Put" else op["Key"]
+    return (str(op["TableName"]), *(json.dumps(key[name], sort_keys=True) for name in ("PK", "SK") if name in key))
+
+
+def write_groups(
+    groups: Sequence[Sequence[dict[str, Any]]], commit: Callable[[list[dict[str, Any]]], None]
+) -> list[list[str] | None]:
+    """Write each group of TransactWriteItems entries (one entity's conditional writes) all or nothing, as few
+    requests as fit, in order: whole groups, at most 100 items a request, no item twice in one request (a group
+    touching an item the request holds already starts the next one). ``commit`` writes one request's entries and
+    raises ``TransactionCancelled`` with the reasons when it is cancelled.
+
+    Returns, per group, None when it was written, else the reason codes of its items: a group whose items carry a
+    reason (its condition failed, or it conflicted with another writer) is left out and the rest written again,
+    for the caller to take that entity on its own path. A cancellation that names no item raises."""
+    outcome: list[list[str] | None] = [None] * len(groups)
+    chunks: list[list[int]] = []
+    size = 0
+    keys: set[tuple[str, ...]] = set()
+    for g, group in enumerate(groups):
+        if not group:
+            continue  # nothing to write: written
+        touched = {_item_key(entry) for entry in group}
+        # in order; a new request when this one is full or already touches one of the group's items
+        if not chunks or size + len(group) > MAX_TRANSACTION_ITEMS or touched & keys:
+            chunks.append([])
+            size, keys = 0, set()
+        chunks[-1].append(g)
+        size += len(group)
+        keys |= touched
+    for remaining in chunks:
+        while remaining:
+            items: list[dict[str, Any]] = []
+            owner: list[int] = []
+            for g in remaining:
+                items.extend(groups[g])
+                owner.extend([g] * len(groups[g]))
+            try:
+                commit(items)
+            except TransactionCancelled as cancelled:
+                codes = cancelled.reasons[: len(owner)]
+                failed = {owner[i] for i, code in enumerate(codes) if code not in ("None", "")}
+                if not failed:
+                    raise
+                for g in failed:
+                    start = owner.index(g)
+                    outcome[g] = cancelled.reasons[start : start + len(groups[g])]
+                remaining = [g for g in remaining if g not in failed]
+                continue
+            remaining = []
+    return outcome
+
+
+_SINGLE = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
+
+
+def transact(client: Any) -> Callable[[list[dict[str, Any]]], None]:
+    """A ``commit`` for ``write_groups`` with a DynamoDB client: TransactWriteItems, its cancellation reasons raised
+    as ``TransactionCancelled``. A request of one write is a plain conditional write instead (half the write units
+    of a transaction of one item)."""
+
+    def commit(items: list[dict[str, Any]]) -> None:
+        ((verb, body),) = items[0].items() if len(items) == 1 else (("", {}),)
+        try:
+            if verb in _SINGLE:
+                getattr(client, _SINGLE[verb])(**body)
+            else:
+                client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException":
+                raise TransactionCancelled(["ConditionalCheckFailed"]) from exc
+            if code != "TransactionCanceledException":
+                raise
+            reasons = [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
+            raise TransactionCancelled(reasons) from exc
+
+    return commit
+
+
+def write_unless_condition_fails(client: Any, groups: Sequence[Sequence[dict[str, Any]]]) -> list[bool]:
+    """``write_groups`` for entities whose failed condition means "nothing to do" (put-if-new, keep-the-newest, the
+    value changed meanwhile): False for those, True for the groups written. Any other reason (a conflicting
+    transaction) raises after the rest is written: the caller runs the entities again one by one."""
+    outcome = write_groups(groups, transact(client))
+    if any(r is not None and any(c not in ("None", "", "ConditionalCheckFailed") for c in r) for r in outcome):
+        raise TransactionCancelled([c for r in outcome if r for c in r])
+    return [r is None for r in outcome]

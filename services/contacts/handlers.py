@@ -14,7 +14,7 @@ from services.contacts.clients import enrichment_costs
 from services.contacts.policy import gate
 from services.contacts.policy import use_cases as policy
 from services.contacts.privacy import art14, erasure, subject_access
-from shared.consumer import bus_consumer, outbox_publisher, rerunnable
+from shared.consumer import bus_consumer, outbox_publisher, rerunnable, set_at_a_time
 from shared.events import (
     CaseFileImported,
     ContactPointsChecked,
@@ -68,7 +68,9 @@ on_bus_events = bus_consumer(
         SmsFailed: _both(case_messages.on_outcome, policy.on_sms_failed),
         OptOutReceived: _both(case_messages.on_outcome, policy.on_opt_out_received),
         ContactPointsTraced: enrichment.on_contact_points_traced,
-        ContactPointsChecked: rerunnable(enrichment.on_contact_points_checked),
+        ContactPointsChecked: set_at_a_time(
+            enrichment.on_contact_points_checked, enrichment.on_many_contact_points_checked
+        ),
         EnrichmentAttemptSettled: enrichment_costs.on_attempt_settled,
         MatchReviewRequested: match_reviews.on_match_review_requested,
         ImportsSubjectAccessCompleted: subject_access.on_access_completed,

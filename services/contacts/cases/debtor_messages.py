@@ -287,3 +287,31 @@ def request_message(
         owner=owner,
         claim=claim,
     )
+
+
+def ask_for_reminder(
+    case_item: dict[str, Any],
+    owner: repository.OwnerRead,
+    channel: Channel,
+    instalment: Instalment,
+    claim: dict[str, Any],
+    lookups: ClientLookups,
+    correlation_id: str,
+) -> gate.Ask:
+    """The payment-plan reminder of ``instalment`` as the schedule asks the gate for it with others
+    (``gate.request_contacts``): built from what the schedule read, its ``claim`` written with the decision."""
+    case_id = str(case_item["case_id"])
+    item, message = debtor_message(
+        case_id, "payment_plan_reminder", instalment=instalment, lookups=lookups, case_item=case_item, owner_read=owner
+    )
+    return gate.Ask(
+        case=item,
+        owner=owner,
+        channel=channel,
+        claim=claim,
+        correlation_id=correlation_id,
+        requested_by="system:reminder-schedule",
+        actor=audit.Actor.system("contacts"),
+        debtor_message=message,
+        client=lookups.rules_of(str(item["client_id"]), item.get("portfolio")),
+    )

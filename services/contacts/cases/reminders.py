@@ -6,11 +6,14 @@ and that the payments have not covered yet get one reminder each: a ``REMINDER#<
 (put-if-absent) in the same transaction as the gate's decision, so a schedule that fires twice, or two runs at
 once, remind once, and a reminder whose request failed leaves no claim: the next run tries again.
 
-What the run reads is passed on: per case one Query of its owner's partition (the case, the contact points, the
-default pointers, the contact-policy items, the profile) for the message and the gate, and each client's settings
-and contact rules once per run. The requests' events are published in batches: each shard writes them into the
-outbox of its own cause with the gate's transaction and publishes every ``PUBLISH_EVERY`` (one PutEvents for ten
-reminders, as EventBridge takes ten entries a call); a run that dies between leaves them to the outbox sweeper.
+Set at a time: each shard takes its cases a page at a time (``CASES_A_PAGE``). Per case one Query of its owner's
+partition (the case, the contact points, the default pointers, the contact-policy items, the profile) feeds both the
+message and the gate; each client's settings and contact rules are read once per run. The gate decides every
+reminder of the page on its own, and the page's decisions (claim, history, record, audit, outbox row each) are
+written together, as few TransactWriteItems as fit (``gate.request_contacts``): a reminder whose claim was there is
+already reminded, one whose owner changed meanwhile is decided again on its own. The page's events are then
+published from the outbox of the shard's cause, ten a PutEvents; a run that dies between leaves them to the outbox
+sweeper.
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ from services.contacts import store
 from services.contacts.cases import debtor_messages, lifecycle, repository, settlement
 from services.contacts.clients import domain as clients_domain
 from services.contacts.clients.models import ClientSettings
+from services.contacts.policy import gate
 from shared import outbox
 from shared.events import Channel, new_id
 from shared.observability import logger
 
 log = logger("contacts")
-PUBLISH_EVERY = 10  # PutEvents takes up to ten entries
+# A page's decisions share TransactWriteItems (five items a reminder: claim, history, record, audit, outbox row; at
+# most 100 a request) and its events go out after it, ten a PutEvents.
+CASES_A_PAGE = 20
 # Which channel a reminder takes: the debtor's default e-mail, else an SMS to the default phone, else a letter.
 CHANNEL_BY_DEFAULT: tuple[tuple[str, Channel], ...] = (
     ("email", "email"),
@@ -75,47 +81,55 @@ def _channel(defaults: dict[str, str]) -> Channel | None:
 
 def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlation_id: str) -> int:
     """Request the reminders this case is due; the number requested (their events wait in the outbox)."""
-    case_id, owner_id = str(index["case_id"]), str(index["case_owner_id"])
-    owner = repository.read_owner(owner_id)  # the case, the points, the defaults, the policy: one Query
-    item = owner.case(case_id)
-    if item is None or item.get("status") != "in_settlement":
-        return 0
-    requested = 0
-    run.count("cases")
-    paid = Decimal(str(item.get("paid_amount", 0))) - Decimal(str(item.get("plan_paid_from", 0)))
-    _, settings, _ = run.lookups.of(str(item["client_id"]))
-    days = _reminder_days(settings, item.get("portfolio"))
-    for instalment in lifecycle.instalments_to_remind(settlement.plan_of(item), paid, days, today):
-        claim = {
-            "PK": f"CASE#{case_id}",
-            "SK": f"REMINDER#{item['plan_id']}#{instalment.number}",
-            "due_on": instalment.due_on.isoformat(),
-            "claimed_at": store.now(),
-            "correlation_id": correlation_id,
-        }
-        channel = _channel(owner.defaults)
-        try:
-            if channel is None:
-                raise LookupError("the case owner has no default e-mail, phone or postal address")
-            outcome = debtor_messages.request_message(
-                case_id,
-                "payment_plan_reminder",
-                channel,
-                automatic=True,
-                who=None,
-                correlation_id=correlation_id,
-                instalment=instalment,
-                lookups=run.lookups,
-                case_item=item,
-                owner=owner,
-                flush=False,
-                claim=claim,
-            )
-        except Exception as error:  # one case's trouble must not stop the others' reminders (nothing was written)
-            run.failed.append(f"{case_id}#{instalment.number}: {error}")
-            log.warning("reminder not requested", extra={"case_id": case_id, "reason": str(error)})
+    return remind_cases([index], today, run, correlation_id)
+
+
+def remind_cases(indexes: list[dict[str, Any]], today: date, run: ReminderRun, correlation_id: str) -> int:
+    """Request the reminders a page of cases is due, decided one by one and written together
+    (``gate.request_contacts``: one TransactWriteItems for about twenty); the number requested (their events wait
+    in the outbox)."""
+    asks: list[gate.Ask] = []
+    labels: list[str] = []
+    for index in indexes:
+        case_id, owner_id = str(index["case_id"]), str(index["case_owner_id"])
+        owner = repository.read_owner(owner_id)  # the case, the points, the defaults, the policy: one Query
+        item = owner.case(case_id)
+        if item is None or item.get("status") != "in_settlement":
             continue
-        if outcome.status == "already_claimed":
+        run.count("cases")
+        paid = Decimal(str(item.get("paid_amount", 0))) - Decimal(str(item.get("plan_paid_from", 0)))
+        try:
+            _, settings, _ = run.lookups.of(str(item["client_id"]))
+            days = _reminder_days(settings, item.get("portfolio"))
+            due = lifecycle.instalments_to_remind(settlement.plan_of(item), paid, days, today)
+        except Exception as error:  # one case's trouble must not stop the others' reminders (nothing was written)
+            _failed(run, case_id, "", error)
+            continue
+        for instalment in due:
+            claim = {
+                "PK": f"CASE#{case_id}",
+                "SK": f"REMINDER#{item['plan_id']}#{instalment.number}",
+                "due_on": instalment.due_on.isoformat(),
+                "claimed_at": store.now(),
+                "correlation_id": correlation_id,
+            }
+            try:
+                channel = _channel(owner.defaults)
+                if channel is None:
+                    raise LookupError("the case owner has no default e-mail, phone or postal address")
+                ask = debtor_messages.ask_for_reminder(
+                    item, owner, channel, instalment, claim, run.lookups, correlation_id
+                )
+            except Exception as error:
+                _failed(run, case_id, f"#{instalment.number}", error)
+                continue
+            asks.append(ask)
+            labels.append(f"{case_id}#{instalment.number}")
+    requested = 0
+    for label, outcome in zip(labels, gate.request_contacts(asks), strict=True):
+        if isinstance(outcome, Exception):
+            _failed(run, label, "", outcome)
+        elif outcome.status == "already_claimed":
             run.count("already_reminded")
         elif outcome.status == "requested":
             run.count("requested")
@@ -125,19 +139,26 @@ def remind_case(index: dict[str, Any], today: date, run: ReminderRun, correlatio
     return requested
 
 
+def _failed(run: ReminderRun, case_id: str, which: str, error: Exception) -> None:
+    run.failed.append(f"{case_id}{which}: {error}")
+    log.warning("reminder not requested", extra={"case_id": case_id, "reason": str(error)})
+
+
 def run_schedule(today: date | None = None, correlation_id: str | None = None, workers: int = 8) -> ReminderRun:
     today = today or datetime.now(UTC).date()
     correlation_id = correlation_id or f"reminders-{today.isoformat()}-{new_id()[:8]}"
     run = ReminderRun(today)
 
     def shard(n: int) -> None:
-        waiting = 0
+        page: list[dict[str, Any]] = []
         with outbox.cause(f"{correlation_id}#shard-{n}"):
             for index in planned_cases(n):
-                waiting += remind_case(index, today, run, correlation_id)
-                if waiting >= PUBLISH_EVERY:
-                    outbox.try_flush(store.table_name())
-                    waiting = 0
+                page.append(index)
+                if len(page) == CASES_A_PAGE:
+                    if remind_cases(page, today, run, correlation_id):
+                        outbox.try_flush(store.table_name())
+                    page = []
+            remind_cases(page, today, run, correlation_id)
             outbox.try_flush(store.table_name())
 
     with ThreadPoolExecutor(workers) as pool:

@@ -18,18 +18,14 @@ from botocore.exceptions import ClientError
 from services.contacts import store
 from services.contacts.cases import audit, domain
 from services.contacts.cases.models import Case, CaseFile, CaseOwner, ContactPoint
-from shared import aws, outbox
+from shared import aws, dynamo, outbox
 from shared.events import CaseData, CaseOwnerData, ContactPointData, ContactPointType, Event
 
 _ser = TypeSerializer()
 
 
-class WriteConflict(Exception):
+class WriteConflict(dynamo.TransactionCancelled):
     """A transaction's condition failed: someone changed the same items since we read them."""
-
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__(", ".join(reasons))
-        self.reasons = reasons
 
 
 def owner_key(case_owner_id: str, sk: str) -> dict[str, str]:
@@ -219,38 +215,26 @@ def case_writes(
     )
 
 
-MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
+MAX_TRANSACTION_ITEMS = dynamo.MAX_TRANSACTION_ITEMS
 
 
 def write_unless_exists(groups: list[Tx]) -> list[bool]:
     """Write each group (an entity with its pointer and audit entry) all or nothing, unless it exists already;
-    True for the groups written. The groups share as few TransactWriteItems as fit (whole groups, at most 100
-    items each): a case owner's file is one request instead of one per entity, for the same write units. A
-    group whose condition fails is left out and the rest written again; any other cancellation raises."""
-    written = [False] * len(groups)
-    chunks: list[list[int]] = [[]]
-    for g, group in enumerate(groups):
-        if chunks[-1] and sum(len(groups[i].items) for i in chunks[-1]) + len(group.items) > MAX_TRANSACTION_ITEMS:
-            chunks.append([])
-        chunks[-1].append(g)
-    for remaining in chunks:
-        while remaining:
-            tx, op_group = Tx(), []
-            for g in remaining:
-                tx.items.extend(groups[g].items)
-                op_group.extend([g] * len(groups[g].items))
-            try:
-                tx.commit()
-            except WriteConflict as conflict:
-                failed = {op_group[i] for i, code in enumerate(conflict.reasons) if code not in ("None", "")}
-                if not failed or any(code not in ("None", "", "ConditionalCheckFailed") for code in conflict.reasons):
-                    raise
-                remaining = [g for g in remaining if g not in failed]
-                continue
-            for g in remaining:
-                written[g] = True
-            remaining = []
-    return written
+    True for the groups written. The groups share as few TransactWriteItems as fit (``shared.dynamo.write_groups``):
+    a case owner's file is one request instead of one per entity, for the same write units. A group whose
+    condition fails is left out and the rest written again; any other cancellation raises."""
+    results = dynamo.write_groups([g.items for g in groups], commit_items)
+    for reasons in results:
+        if reasons is not None and any(code not in ("None", "", "ConditionalCheckFailed") for code in reasons):
+            raise WriteConflict(reasons)
+    return [reasons is None for reasons in results]
+
+
+def commit_items(items: list[dict[str, Any]]) -> None:
+    """Write TransactWriteItems entries built by ``Tx`` (several entities' groups together): ``Tx.commit``."""
+    tx = Tx()
+    tx.items = items
+    tx.commit()
 
 
 def ensure_case_owner(client_id: str, owner: CaseOwnerData, actor: audit.Actor, correlation_id: str) -> bool:
@@ -644,23 +628,26 @@ def point_items(case_owner_id: str) -> list[dict[str, Any]]:
     )
 
 
-def store_checks(
-    case_owner_id: str, point_type: str, contact_point_id: str, value: str, checks: dict[str, Any]
-) -> bool:
-    """Keep the offline checks on the point, only while it still has the value that was checked."""
-    try:
-        store.table().update_item(
-            Key=owner_key(case_owner_id, point_sk(point_type, contact_point_id)),
-            UpdateExpression="SET checks = :c",
-            ConditionExpression="attribute_exists(PK) AND #v = :v",
-            ExpressionAttributeNames={"#v": "value"},
-            ExpressionAttributeValues={":c": checks, ":v": value},
-        )
-        return True
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
+def store_many_checks(checked: Sequence[tuple[str, str, str, str, dict[str, Any]]]) -> list[bool]:
+    """Keep the offline checks on each point (case owner, type, point, value checked, checks) only while it still
+    has the value that was checked: as few TransactWriteItems as fit (100 points a request; one point alone is a
+    plain UpdateItem), False for a point whose value changed or that is gone, the others written."""
+    groups = [
+        [
+            {
+                "Update": {
+                    "TableName": store.table_name(),
+                    "Key": _serialise(owner_key(case_owner_id, point_sk(point_type, contact_point_id))),
+                    "UpdateExpression": "SET checks = :c",
+                    "ConditionExpression": "attribute_exists(PK) AND #v = :v",
+                    "ExpressionAttributeNames": {"#v": "value"},
+                    "ExpressionAttributeValues": {":c": _ser.serialize(checks), ":v": _ser.serialize(value)},
+                }
+            }
+        ]
+        for case_owner_id, point_type, contact_point_id, value, checks in checked
+    ]
+    return dynamo.write_unless_condition_fails(aws.client("dynamodb"), groups)
 
 
 def mark_address_traced(case_owner_id: str, case_id: str, trace: dict[str, Any]) -> None:

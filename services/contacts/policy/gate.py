@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time as clock
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +25,7 @@ from services.contacts.cases import repository as cases_repository
 from services.contacts.clients import repository as clients_repository
 from services.contacts.policy import repository, rules, zones
 from services.contacts.policy.rules import Channel, MessageKind
-from shared import outbox
+from shared import dynamo, outbox
 from shared.errors import Conflict, NotFound
 from shared.events import ContactActionRequested, DebtorMessage, new_id
 from shared.observability import logger
@@ -253,120 +253,195 @@ def request_contact(
     if debtor_message is not None and message_kind == "contact_request":
         message_kind = debtor_message.kind
     action_id = str(deferred["action_id"]) if deferred else new_id()
-    payload = store.drop_none(
-        {
-            "debtor_message": debtor_message.model_dump(mode="json") if debtor_message else None,
-            "subject": subject,
-            "message": message,
-        }
-    )
     if case is None:
         case = case_of(case_id) if case_id != rules.ANY_CASE else owner_as_case(str(case_owner_id))
     for attempt in range(MAX_ATTEMPTS):
-        at = at_time or now()
         known = know(case, client, owner if attempt == 0 else None)
-        item = known.point(channel, contact_point_id)
-        facts, zones_ = known.facts(item), known.zones_of(item)
-        request = rules.Request(channel, case_id, automatic, at, message_kind, retry_of)
-        situation = known.situation()
-        decision = rules.decide(request, facts, situation, zones_)
-        if not decision.allowed:
-            following = rules.next_allowed(request, facts, situation, zones_)
-            if not automatic:
-                raise Refused(decision, following)
-            return _hold_back(
-                known,
-                item,
-                request,
-                decision,
-                following,
-                action_id,
-                actor,
-                correlation_id,
-                deferred,
-                payload,
-                requested_by,
-                claim,
-            )
-        assert item is not None and facts is not None
-        event = ContactActionRequested(
-            correlation_id=correlation_id,
-            client_id=str(case["client_id"]),
-            case_owner_id=known.case_owner_id,
-            case_id=None if case_id == rules.ANY_CASE else case_id,
-            action=channel,
-            contact_point_id=str(item["contact_point_id"]),
-            contact_point_value=str(item["value"]),
-            automatic=automatic,
-            requested_by=requested_by,
-            subject=subject,
-            message=message,
-            debtor_message=debtor_message,
-            action_id=action_id,
-            message_kind=message_kind,
-            deferred_from=datetime.fromisoformat(str(deferred["requested_at"])) if deferred else None,
-            traced_data=any(p.get("source") == "enrichment" for p in known.points),
+        draft = _draft(
+            known,
+            rules.Request(channel, case_id, automatic, at_time or now(), message_kind, retry_of),
+            contact_point_id,
+            action_id,
+            requested_by,
+            actor,
+            correlation_id,
+            debtor_message,
+            subject,
+            message,
+            deferred,
+            claim,
         )
-        new_attempt = rules.Attempt(
-            at, channel, case_id, facts.contact_point_id, action_id, decision.counted, facts.at_work, retry_of
-        )
-        tx = _claimed(claim)
-        repository.write_history(
-            tx, known.case_owner_id, known.owner.history.with_attempt(new_attempt), known.owner.history_revision
-        )
-        record = _record(known, item, request, action_id, "requested", requested_by, correlation_id, deferred)
-        record["event_id"] = event.event_id
-        if deferred:
-            _replace_deferred(tx, deferred, record)
-        else:
-            tx.put(record)
-        tx.audit(
-            audit.entry(
-                known.case_owner_id,
-                actor,
-                "contact.requested",
-                target_type="contact_point",
-                target_id=facts.contact_point_id,
-                case_id=case_id,
-                after={
-                    "channel": channel,
-                    "message_kind": message_kind,
-                    "automatic": automatic,
-                    "action_id": action_id,
-                },
-                why={"jurisdiction": known.jurisdiction, "counted": decision.counted}
-                | ({"deferred_from": deferred["requested_at"]} if deferred else {}),
-                correlation_id=correlation_id,
-            )
-        )
-        tx.events([event])  # committed with the record of the contact, or not at all (shared.outbox)
         try:
-            tx.commit()
+            draft.tx.commit()
         except repository.WriteConflict as conflict:
-            if _claim_lost(claim, conflict):
-                return Outcome("already_claimed", action_id, known.case_owner_id, str(case["client_id"]), case_id, item)
-            # Someone else counted first (or released this deferred contact): read again and decide again.
-            if deferred and repository.get_action(case_id, action_id, known.case_owner_id) != deferred:
-                return Outcome(
-                    "released_elsewhere", action_id, known.case_owner_id, str(case["client_id"]), case_id, item
-                )
+            lost = _lost(draft, conflict.reasons)
+            if lost is not None:
+                return lost
+            # Someone else counted first: read again and decide again.
             clock.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** min(attempt, 6))))
             continue
+        return _written(draft, flush)
+    raise Conflict("concurrent_change", "the case owner's contacts kept changing meanwhile; try again")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One decision as a transaction not written yet; ``outcome``: what writing it means."""
+
+    tx: repository.Tx
+    outcome: Outcome
+    claim: dict[str, Any] | None
+    deferred: dict[str, Any] | None
+
+
+def _draft(
+    known: Known,
+    request: rules.Request,
+    contact_point_id: str | None,
+    action_id: str,
+    requested_by: str,
+    actor: audit.Actor,
+    correlation_id: str,
+    debtor_message: DebtorMessage | None,
+    subject: str | None,
+    message: str | None,
+    deferred: dict[str, Any] | None,
+    claim: dict[str, Any] | None,
+) -> Draft:
+    """Decide one contact from what is known and build its transaction (decision, history, record, audit, outbox);
+    a refused manual request raises ``Refused``."""
+    case_id, channel, automatic, message_kind = (
+        request.case_id,
+        request.channel,
+        request.automatic,
+        request.message_kind,
+    )
+    client_id = str(known.case["client_id"])
+    item = known.point(channel, contact_point_id)
+    facts, zones_ = known.facts(item), known.zones_of(item)
+    situation = known.situation()
+    decision = rules.decide(request, facts, situation, zones_)
+    if not decision.allowed:
+        following = rules.next_allowed(request, facts, situation, zones_)
+        if not automatic:
+            raise Refused(decision, following)
+        payload = store.drop_none(
+            {
+                "debtor_message": debtor_message.model_dump(mode="json") if debtor_message else None,
+                "subject": subject,
+                "message": message,
+            }
+        )
+        return _hold_back(
+            known,
+            item,
+            request,
+            decision,
+            following,
+            action_id,
+            actor,
+            correlation_id,
+            deferred,
+            payload,
+            requested_by,
+            claim,
+        )
+    assert item is not None and facts is not None
+    event = ContactActionRequested(
+        correlation_id=correlation_id,
+        client_id=client_id,
+        case_owner_id=known.case_owner_id,
+        case_id=None if case_id == rules.ANY_CASE else case_id,
+        action=channel,
+        contact_point_id=str(item["contact_point_id"]),
+        contact_point_value=str(item["value"]),
+        automatic=automatic,
+        requested_by=requested_by,
+        subject=subject,
+        message=message,
+        debtor_message=debtor_message,
+        action_id=action_id,
+        message_kind=message_kind,
+        deferred_from=datetime.fromisoformat(str(deferred["requested_at"])) if deferred else None,
+        traced_data=any(p.get("source") == "enrichment" for p in known.points),
+    )
+    new_attempt = rules.Attempt(
+        request.at,
+        channel,
+        case_id,
+        facts.contact_point_id,
+        action_id,
+        decision.counted,
+        facts.at_work,
+        request.retry_of,
+    )
+    tx = _claimed(claim)
+    repository.write_history(
+        tx, known.case_owner_id, known.owner.history.with_attempt(new_attempt), known.owner.history_revision
+    )
+    record = _record(known, item, request, action_id, "requested", requested_by, correlation_id, deferred)
+    record["event_id"] = event.event_id
+    if deferred:
+        _replace_deferred(tx, deferred, record)
+    else:
+        tx.put(record)
+    tx.audit(
+        audit.entry(
+            known.case_owner_id,
+            actor,
+            "contact.requested",
+            target_type="contact_point",
+            target_id=facts.contact_point_id,
+            case_id=case_id,
+            after={
+                "channel": channel,
+                "message_kind": message_kind,
+                "automatic": automatic,
+                "action_id": action_id,
+            },
+            why={"jurisdiction": known.jurisdiction, "counted": decision.counted}
+            | ({"deferred_from": deferred["requested_at"]} if deferred else {}),
+            correlation_id=correlation_id,
+        )
+    )
+    tx.events([event])  # committed with the record of the contact, or not at all (shared.outbox)
+    outcome = Outcome("requested", action_id, known.case_owner_id, client_id, case_id, item, event)
+    return Draft(tx, outcome, claim, deferred)
+
+
+def _lost(draft: Draft, reasons: list[str]) -> Outcome | None:
+    """What a cancelled draft means: its claim was there ("already_claimed"), its deferred contact was released by
+    another run ("released_elsewhere"), or None: someone else counted first, decide again."""
+    outcome = draft.outcome
+    if draft.claim is not None and reasons[:1] == ["ConditionalCheckFailed"]:
+        return replace(outcome, status="already_claimed", event=None)
+    if outcome.status != "requested":
+        # a held-back contact writes no history: only its claim or its deferred record can have failed
+        return replace(outcome, status="released_elsewhere", event=None)
+    deferred = draft.deferred
+    if deferred and repository.get_action(outcome.case_id, outcome.action_id, outcome.case_owner_id) != deferred:
+        return replace(outcome, status="released_elsewhere", event=None)
+    return None
+
+
+def _written(draft: Draft, flush: bool) -> Outcome:
+    outcome = draft.outcome
+    if outcome.status == "requested":
         if flush:
             outbox.try_flush(store.table_name())
-        log.info("contact allowed", extra={"action_id": action_id, "channel": channel, "automatic": automatic})
-        return Outcome("requested", action_id, known.case_owner_id, str(case["client_id"]), case_id, item, event)
-    raise Conflict("concurrent_change", "the case owner's contacts kept changing meanwhile; try again")
+        event = outcome.event
+        assert event is not None
+        log.info(
+            "contact allowed",
+            extra={"action_id": outcome.action_id, "channel": event.action, "automatic": event.automatic},
+        )
+    return outcome
 
 
 def _claimed(claim: dict[str, Any] | None) -> repository.Tx:
     """A transaction that starts with ``claim`` (put if absent), so a lost claim is the first reason it fails."""
     tx = repository.Tx()
     return tx.put(claim) if claim is not None else tx
-
-
-def _claim_lost(claim: dict[str, Any] | None, conflict: repository.WriteConflict) -> bool:
-    return claim is not None and conflict.reasons[:1] == ["ConditionalCheckFailed"]
 
 
 def _record(
@@ -425,8 +500,9 @@ def _hold_back(
     payload: dict[str, Any],
     requested_by: str,
     claim: dict[str, Any] | None = None,
-) -> Outcome:
-    """An automatic contact the policy refuses now: deferred to its next allowed time, never dropped."""
+) -> Draft:
+    """An automatic contact the policy refuses now: deferred to its next allowed time, never dropped (the draft of
+    its record)."""
     status = "deferred" if decision.deferrable else "refused"
     record = _record(known, item, request, action_id, status, requested_by, correlation_id, deferred)
     record.update({"rule": decision.rule, "reason": decision.message, "request": payload or None})
@@ -453,11 +529,7 @@ def _hold_back(
             correlation_id=correlation_id,
         )
     )
-    try:
-        tx.commit()
-    except repository.WriteConflict as conflict:
-        status = "already_claimed" if _claim_lost(claim, conflict) else "released_elsewhere"
-    return Outcome(
+    outcome = Outcome(
         status,
         action_id,
         known.case_owner_id,
@@ -467,6 +539,96 @@ def _hold_back(
         decision=decision,
         next_allowed_at=following,
     )
+    return Draft(tx, outcome, claim, deferred)
+
+
+# ---- many at a time ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One automatic contact a schedule asks for: what it read already (the case, the owner's partition, the
+    client's rules) and its ``claim``, written only if absent with the decision (what makes the ask safe to
+    decide again: a second decision finds the claim)."""
+
+    case: dict[str, Any]
+    owner: cases_repository.OwnerRead
+    channel: Channel
+    claim: dict[str, Any]
+    correlation_id: str
+    requested_by: str
+    actor: audit.Actor
+    debtor_message: DebtorMessage | None = None
+    client: rules.ClientRules | None = None
+
+    def one_by_one(self) -> Outcome:
+        """The ask on the one-request path, which reads the owner's partition again (its batch write conflicted)."""
+        return request_contact(
+            str(self.case["case_id"]),
+            self.channel,
+            automatic=True,
+            requested_by=self.requested_by,
+            actor=self.actor,
+            correlation_id=self.correlation_id,
+            debtor_message=self.debtor_message,
+            case=self.case,
+            client=self.client,
+            flush=False,
+            claim=self.claim,
+        )
+
+
+def request_contacts(asks: list[Ask]) -> list[Outcome | Exception]:
+    """Decide many automatic contacts (different case owners: a reminder schedule's page) and write their
+    decisions together, as few TransactWriteItems as fit (``shared.dynamo.write_groups``: each decision's items
+    are one group, all or nothing). A decision whose claim was there is "already_claimed"; one whose other
+    condition failed (the owner's history changed since it was read, say) is taken again on its own path, which
+    reads again. The events stay in the outbox of the current cause for the caller to publish (one PutEvents for
+    ten). Per ask: its outcome, or the error that kept it from being decided (nothing of it was written)."""
+    results: list[Outcome | Exception | None] = [None] * len(asks)
+    drafts: dict[int, Draft] = {}
+    for i, ask in enumerate(asks):
+        kind = ask.debtor_message.kind if ask.debtor_message is not None else "contact_request"
+        try:
+            known = know(ask.case, ask.client, ask.owner)
+            request = rules.Request(ask.channel, str(ask.case["case_id"]), True, now(), kind, None)
+            drafts[i] = _draft(
+                known,
+                request,
+                None,
+                new_id(),
+                ask.requested_by,
+                ask.actor,
+                ask.correlation_id,
+                ask.debtor_message,
+                None,
+                None,
+                None,
+                ask.claim,
+            )
+        except Exception as error:  # one ask's trouble is its own (nothing of it is written)
+            results[i] = error
+    order = list(drafts)
+    try:
+        written = dynamo.write_groups([drafts[i].tx.items for i in order], cases_repository.commit_items)
+    except Exception:
+        log.exception("a batch of contact decisions failed; each is decided again on its own")
+        written = [["Unknown"] for _ in order]
+    for i, reasons in zip(order, written, strict=True):
+        draft = drafts[i]
+        if reasons is None:
+            results[i] = _written(draft, flush=False)
+            continue
+        if reasons[:1] == ["ConditionalCheckFailed"]:  # the claim comes first: this contact was decided before
+            results[i] = replace(draft.outcome, status="already_claimed", event=None)
+            continue
+        try:
+            results[i] = asks[i].one_by_one()
+        except Exception as error:
+            results[i] = error
+    done = [r for r in results if r is not None]
+    assert len(done) == len(asks)
+    return done
 
 
 # ---- the schedule -------------------------------------------------------------------------------------------

@@ -194,3 +194,69 @@ def test_the_request_says_whether_the_person_has_traced_data(aws: Provisioned) -
         events.meta.events.unregister("provide-client-params.events.PutEvents", keep)
     traced = {d["case_id"]: d["traced_data"] for d in details if d.get("case_id") in {f"case-{k}" for k in keys}}
     assert traced == {f"case-{keys[0]}": False, f"case-{keys[1]}": True}
+
+
+def test_a_page_of_reminders_is_decided_one_by_one_and_written_in_shared_transactions(aws: Provisioned) -> None:
+    """Set at a time: 26 reminders (25 owners, one of them with a second case) cost 5 TransactWriteItems, not 26.
+    Every guarantee holds: the reminder whose claim is there already is not decided again, the owner with two cases
+    gets both reminders and both attempts in the history (the second, which shared the history item, is decided
+    again on its own), and a second firing writes nothing."""
+    from collections import Counter
+
+    from botocore.client import BaseClient
+
+    from services.contacts.policy import repository as policy_repository
+
+    status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
+    assert status == 201
+    tag = uuid.uuid4().hex[:6]
+    keys = [f"{tag}-{i}" for i in range(25)]
+    seed_planned_cases(client["client_id"], keys, (TODAY + timedelta(days=3)).isoformat())
+    # the first owner's second case in settlement, with its own plan
+    first = store.table().get_item(Key={"PK": f"OWNER#owner-{keys[0]}", "SK": f"CASE#case-{keys[0]}"})["Item"]
+    second_case = f"case-{tag}-second"
+    store.table().put_item(Item={**first, "SK": f"CASE#{second_case}", "case_id": second_case, "plan_id": "plan-2"})
+    store.table().put_item(
+        Item={"PK": f"CASE#{second_case}", "SK": "POINTER", "case_owner_id": f"owner-{keys[0]}", "client_id": "x"}
+    )
+    # the fifth reminder was claimed by a run before (one that died before it published anything, say)
+    store.table().put_item(Item={"PK": f"CASE#case-{keys[4]}", "SK": f"REMINDER#plan-{keys[4]}#1", "due_on": "x"})
+    indexes = [{"case_id": f"case-{k}", "case_owner_id": f"owner-{k}"} for k in keys]
+    indexes.insert(10, {"case_id": second_case, "case_owner_id": f"owner-{keys[0]}"})
+    run = reminders.ReminderRun(TODAY)
+    counted: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def count(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        counted[operation] += 1
+        return original(self, operation, params)
+
+    with pytest.MonkeyPatch.context() as patch, outbox.cause(f"test-{tag}"):
+        patch.setattr(BaseClient, "_make_api_call", count)
+        assert reminders.remind_cases(indexes, TODAY, run, "corr") == 25
+        first_run = dict(counted)
+        counted.clear()
+        assert reminders.remind_cases(indexes, TODAY, run, "corr") == 0  # the schedule fired twice
+        second_run = dict(counted)
+        outbox.try_flush(store.table_name())
+    assert (run.requested, run.already_reminded, run.held_back, run.failed) == (25, 1 + 26, 0, [])
+    # At most 20 reminders a request (5 items each); the owner's second case starts the next request (one item per
+    # request), where its history condition fails (the first case's attempt moved it): that request goes again
+    # without it, and it is decided again on its own. The first request goes again without the claimed one. 5 in all
+    assert first_run["TransactWriteItems"] == 5, first_run  # was one per reminder: 26
+    assert first_run["Query"] == 26 + 2 and "PutItem" not in first_run, first_run  # + the re-read points and policy
+    assert second_run["TransactWriteItems"] == 2 and second_run["Query"] == 26, second_run  # both refused whole
+    history = store.table().get_item(
+        Key={"PK": policy_repository.owner_pk(f"owner-{keys[0]}"), "SK": policy_repository.HISTORY_SK}
+    )
+    attempts = history["Item"]["attempts"]
+    assert sorted(a["case_id"] for a in attempts) == sorted([f"case-{keys[0]}", second_case])
+    for case_id in (f"case-{keys[0]}", second_case, f"case-{keys[1]}"):
+        [action] = store.query_all(
+            KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with("ACTION#")
+        )
+        assert action["status"] == "requested"
+    assert (
+        store.query_all(KeyConditionExpression=Key("PK").eq(f"CASE#case-{keys[4]}") & Key("SK").begins_with("ACTION#"))
+        == []
+    )
