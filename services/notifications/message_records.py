@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeDeserializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from services.notifications import settings
@@ -24,6 +24,7 @@ from shared import aws, dynamo, expiry
 
 _NAMESPACE = uuid.UUID("5d0f3c1e-8a51-4a5e-9c1b-2f6f0f1e7a12")
 _deserialize = TypeDeserializer().deserialize
+_serialize = TypeSerializer().serialize
 
 
 def _table() -> Any:
@@ -36,6 +37,11 @@ def message_id_for(cause_event_id: str, kind: str, recipient: str) -> str:
 
 def claim(record: dict[str, Any]) -> bool:
     """Create the record in status 'sending'; False when this message exists already (sent or being sent)."""
+    return dynamo.put_new(_table(), claim_item(record))
+
+
+def claim_item(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as ``claim`` writes it: status 'sending', its expiry, the debtor's index."""
     at = datetime.now(UTC)
     created_at = at.isoformat()
     owner = record.get("case_owner_id")
@@ -48,7 +54,49 @@ def claim(record: dict[str, Any]) -> bool:
         **({"GSI1PK": f"OWNER#{owner}#MESSAGES", "GSI1SK": f"{created_at}#{record['message_id']}"} if owner else {}),
         **{k: v for k, v in record.items() if v is not None},
     }
-    return dynamo.put_new(_table(), item)
+    return item
+
+
+def _transact(items: list[dict[str, Any]]) -> None:
+    try:
+        aws.client("dynamodb").transact_write_items(TransactItems=items)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+        raise dynamo.TransactionCancelled(reasons) from error
+
+
+def _put(item: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "TableName": settings.get().table,
+        "Item": {k: _serialize(v) for k, v in item.items()},
+        "ConditionExpression": condition,
+    }
+    if values:
+        op["ExpressionAttributeNames"] = {"#status": "status"}
+        op["ExpressionAttributeValues"] = {k: _serialize(v) for k, v in values.items()}
+    return {"Put": op}
+
+
+def _written(results: list[list[str] | None]) -> list[bool | None]:
+    """Per item: written, refused by its condition (False), or left undecided (None: another writer conflicted)."""
+    return [True if r is None else False if r[:1] == ["ConditionalCheckFailed"] else None for r in results]
+
+
+def claim_many(items: list[dict[str, Any]]) -> list[bool | None]:
+    """``claim`` for a batch's messages (items from ``claim_item``), as few TransactWriteItems as fit: per item,
+    True when claimed, False when the message exists already, None when undecided (claim it on its own)."""
+    ops = [[_put(item, "attribute_not_exists(PK)")] for item in items]
+    return _written(dynamo.write_groups(ops, _transact))
+
+
+def mark_many(items: list[dict[str, Any]]) -> list[bool | None]:
+    """The batch's sent messages, each written whole (the claimed record with its new status and fields) unless its
+    status moved on from 'sending' meanwhile (an early outcome): per item True, False (then mark its fields
+    alone: ``mark_fields``), None (undecided: mark it on its own)."""
+    ops = [[_put(item, "#status = :sending", {":sending": "sending"})] for item in items]
+    return _written(dynamo.write_groups(ops, _transact))
 
 
 def get(message_id: str) -> dict[str, Any] | None:
@@ -68,6 +116,17 @@ def mark(message_id: str, status: str, **fields: Any) -> None:
         Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"},
         UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
         ExpressionAttributeNames=names,
+        ExpressionAttributeValues={f":v{i}": v for i, v in enumerate(values.values())},
+    )
+
+
+def mark_fields(message_id: str, **fields: Any) -> None:
+    """The fields of a sent message, its status left as an earlier outcome set it."""
+    values = {k: v for k, v in fields.items() if v is not None}
+    _table().update_item(
+        Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"},
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+        ExpressionAttributeNames={f"#f{i}": k for i, k in enumerate(values)},
         ExpressionAttributeValues={f":v{i}": v for i, v in enumerate(values.values())},
     )
 
