@@ -14,7 +14,7 @@ from services.contacts.clients import enrichment_costs
 from services.contacts.policy import gate
 from services.contacts.policy import use_cases as policy
 from services.contacts.privacy import art14, erasure, subject_access
-from shared.consumer import bus_consumer, outbox_publisher, rerunnable
+from shared.consumer import bus_consumer, outbox_publisher, rerunnable, set_at_a_time
 from shared.events import (
     CaseFileImported,
     ContactPointsChecked,
@@ -59,10 +59,11 @@ on_bus_events = bus_consumer(
         # conditional, deterministically keyed writes: a redelivery may run them again (no idempotency record)
         CaseFileImported: rerunnable(cases.on_case_file_imported),
         EnrichmentResultFound: cases.on_enrichment_result,
-        # upserts whose status only moves forward, and a first contact set once: a redelivery may run them again
-        MessageSent: rerunnable(_both(case_messages.on_message_sent, art14.contacted)),
-        MessageDelivered: rerunnable(case_messages.on_outcome),
-        MessageFailed: rerunnable(case_messages.on_outcome),
+        # upserts whose status only moves forward, and a first contact set once: a redelivery may run them again;
+        # a batch's messages are read and written together (case_messages.Batch)
+        MessageSent: set_at_a_time(_both(case_messages.on_message_sent, art14.contacted), case_messages.Batch),
+        MessageDelivered: set_at_a_time(case_messages.on_outcome, case_messages.Batch),
+        MessageFailed: set_at_a_time(case_messages.on_outcome, case_messages.Batch),
         MessageBounced: _both(case_messages.on_outcome, policy.on_message_bounced),
         MessageComplained: _both(case_messages.on_outcome, policy.on_message_complained),
         SmsFailed: _both(case_messages.on_outcome, policy.on_sms_failed),
