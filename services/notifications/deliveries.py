@@ -62,11 +62,17 @@ class Sent:
     segments: int | None = None
 
 
+class BeingSent(RuntimeError):
+    """Another delivery of this request holds its message's claim (its lease has not run out): try again later."""
+
+
 class DeliveryBatch(SetAtATime):
     """A consumer batch of requests, set at a time: its messages are claimed together before the first is sent and
     the sent ones marked together after the last (a TransactWriteItems each for up to 100 messages, not a write
     per message and step); SES's SendEmail stays one call per message. A message the batch could not claim or mark
-    is claimed or marked on its own; one whose mark could not be written at all returns to the queue unannounced."""
+    is claimed or marked on its own; one whose mark could not be written at all returns to the queue unannounced.
+    A batch's claims are leases ('claimed', ``message_records.CLAIM_LEASE``): if the batch dies before sending a
+    message, the request's redelivery takes the message over and sends it."""
 
     def __init__(self) -> None:
         self.claims: dict[str, dict[str, Any] | None] = {}  # message id → the record claimed; None: it existed
@@ -76,7 +82,7 @@ class DeliveryBatch(SetAtATime):
         items: dict[str, dict[str, Any]] = {}
         for event in events:
             if isinstance(event, ContactActionRequested) and event.debtor_message is not None:
-                item = message_records.claim_item(_record(event, event.debtor_message))
+                item = message_records.claim_item(_record(event, event.debtor_message), status="claimed")
                 items.setdefault(str(item["message_id"]), item)
         for (message_id, item), claimed in zip(
             items.items(), message_records.claim_many(list(items.values())), strict=True
@@ -97,12 +103,8 @@ class DeliveryBatch(SetAtATime):
             if written:
                 continue
             cause, item = self.sent[message_id]
-            fields = {k: item[k] for k in _SENT_FIELDS if k in item}
-            try:
-                if written is False:  # an outcome got there first: its status stays
-                    message_records.mark_fields(message_id, **fields)
-                else:
-                    message_records.mark(message_id, str(item["status"]), **fields)
+            try:  # an outcome got there first (its status stays), or the batch's write did not go through
+                message_records.mark_sent(message_id, str(item["status"]), **{k: item.get(k) for k in _SENT_FIELDS})
             except Exception:
                 log.exception("a sent message could not be marked", extra={"message_id": message_id})
                 unfinished.add(cause)
@@ -151,11 +153,15 @@ def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str 
     claimed, claimed_item = _claim(record, batch)
     if not claimed:
         existing = message_records.get(message_id) or {}
-        if existing.get("status") != "retrying":
+        if existing.get("status") == "claimed":  # a batch's claim: its batch may be sending it right now
+            if not message_records.take_over(message_id):
+                raise BeingSent(f"message {message_id} is claimed by another delivery; SQS tries again later")
+        elif existing.get("status") != "retrying":
             log.info("already delivered", extra={"message_id": message_id, "status": existing.get("status")})
             _announce_again(event, existing)
             return None
-        message_records.mark(message_id, "sending")
+        else:
+            message_records.mark(message_id, "sending")
     try:
         sent = _send(event, message, message_id, outbox)
     except channels.Throttled as error:

@@ -21,7 +21,16 @@ from shared.observability import logger
 log = logger("notifications")
 _NAMESPACE = uuid.UUID("b0b1d9e4-2f0a-4c57-8a55-5b7f0c1d2e3f")
 # A later, weaker outcome never overwrites a stronger one (a delivery notice after a complaint, say).
-_RANK = {"sending": 0, "queued": 1, "sent": 1, "delivered": 2, "sms_failed": 3, "bounced": 3, "complained": 4}
+_RANK = {
+    "claimed": 0,
+    "sending": 0,
+    "queued": 1,
+    "sent": 1,
+    "delivered": 2,
+    "sms_failed": 3,
+    "bounced": 3,
+    "complained": 4,
+}
 
 
 def _find(found: outcomes.ProviderOutcome) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -40,15 +40,22 @@ def claim(record: dict[str, Any]) -> bool:
     return dynamo.put_new(_table(), claim_item(record))
 
 
-def claim_item(record: dict[str, Any]) -> dict[str, Any]:
-    """The record as ``claim`` writes it: status 'sending', its expiry, the debtor's index."""
+# A batch's claim ('claimed') is a lease: the batch sends its messages within its function's timeout (30 s). A
+# redelivery that finds one older than this takes the message over (the batch died before sending it); younger,
+# the message may be being sent right now, and the redelivery waits for SQS's next try.
+CLAIM_LEASE = timedelta(seconds=90)
+
+
+def claim_item(record: dict[str, Any], status: str = "sending") -> dict[str, Any]:
+    """The record as ``claim`` writes it: status 'sending' (or a batch's 'claimed'), its expiry, the debtor's
+    index."""
     at = datetime.now(UTC)
     created_at = at.isoformat()
     owner = record.get("case_owner_id")
     item = {
         "PK": f"MESSAGE#{record['message_id']}",
         "SK": "RECORD",
-        "status": "sending",
+        "status": status,
         "created_at": created_at,
         "expiration": expiry.expires("message_records", at),  # the evidence of contact (shared.expiry)
         **({"GSI1PK": f"OWNER#{owner}#MESSAGES", "GSI1SK": f"{created_at}#{record['message_id']}"} if owner else {}),
@@ -93,10 +100,51 @@ def claim_many(items: list[dict[str, Any]]) -> list[bool | None]:
 
 def mark_many(items: list[dict[str, Any]]) -> list[bool | None]:
     """The batch's sent messages, each written whole (the claimed record with its new status and fields) unless its
-    status moved on from 'sending' meanwhile (an early outcome): per item True, False (then mark its fields
-    alone: ``mark_fields``), None (undecided: mark it on its own)."""
-    ops = [[_put(item, "#status = :sending", {":sending": "sending"})] for item in items]
+    status moved on from 'claimed' meanwhile (an early outcome): per item True, False (then ``mark_sent``), None
+    (undecided: ``mark_sent`` too)."""
+    ops = [[_put(item, "#status = :claimed", {":claimed": "claimed"})] for item in items]
     return _written(dynamo.write_groups(ops, _transact))
+
+
+def take_over(message_id: str) -> bool:
+    """A batch's claim whose lease is over (``CLAIM_LEASE``) becomes this delivery's ('sending'); False while the
+    lease runs (or when another delivery took it first)."""
+    cutoff = (datetime.now(UTC) - CLAIM_LEASE).isoformat()
+    try:
+        _table().update_item(
+            Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"},
+            UpdateExpression="SET #s = :sending",
+            ConditionExpression="#s = :claimed AND created_at < :cutoff",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":sending": "sending", ":claimed": "claimed", ":cutoff": cutoff},
+        )
+    except ClientError as error:
+        if not dynamo.is_condition_failure(error):
+            raise
+        return False
+    return True
+
+
+def mark_sent(message_id: str, status: str, **fields: Any) -> None:
+    """A sent message's status and fields while it is still being sent; its fields alone when an outcome got there
+    first (its status stays)."""
+    values = {"status": status, **{k: v for k, v in fields.items() if v is not None}}
+    try:
+        _table().update_item(
+            Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"},
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+            ConditionExpression="#f0 IN (:claimed, :sending)",
+            ExpressionAttributeNames={f"#f{i}": k for i, k in enumerate(values)},
+            ExpressionAttributeValues={
+                **{f":v{i}": v for i, v in enumerate(values.values())},
+                ":claimed": "claimed",
+                ":sending": "sending",
+            },
+        )
+    except ClientError as error:
+        if not dynamo.is_condition_failure(error):
+            raise
+        mark_fields(message_id, **fields)
 
 
 def get(message_id: str) -> dict[str, Any] | None:

@@ -317,7 +317,7 @@ def test_a_batch_whose_marks_cannot_be_written_returns_to_the_queue_unannounced(
     tos = [f"unmarked{i}.{aws.names.stage}@example.de" for i in range(3)]
     requests = [_request("email", to) for to in tos]
     ids = [message_records.message_id_for(r.event_id, "payment_plan_reminder", r.contact_point_value) for r in requests]
-    mark = message_records.mark
+    mark = message_records.mark_sent
 
     def batch_down(items: list[dict[str, Any]]) -> list[bool | None]:
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "TransactWriteItems")
@@ -328,12 +328,12 @@ def test_a_batch_whose_marks_cannot_be_written_returns_to_the_queue_unannounced(
         mark(message_id, status, **fields)
 
     monkeypatch.setattr(message_records, "mark_many", batch_down)
-    monkeypatch.setattr(message_records, "mark", only_the_others)
+    monkeypatch.setattr(message_records, "mark_sent", only_the_others)
     result = _through_the_consumer(requests, receive_count=1)
     assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     announced = [e["detail"]["recipient"] for e in _bus(aws) if e["detail-type"] == "MessageSent.v1"]
     assert sorted(announced) == sorted([tos[0], tos[2]])
-    assert [(message_records.get(i) or {}).get("status") for i in ids] == ["sent", "sending", "sent"]
+    assert [(message_records.get(i) or {}).get("status") for i in ids] == ["sent", "claimed", "sent"]
 
 
 def test_through_the_configuration_set_outcomes_find_their_message_by_its_tag_and_go_out_together(
@@ -433,3 +433,38 @@ def test_a_later_weaker_outcome_leaves_the_stronger_one_and_is_still_announced(a
     assert delivery_outcomes.on_provider_notification(note("Bounce", "no-such-message")) == 1
     assert message_records.get("no-such-message") is None
     assert (message_records.get(message_id) or {})["status"] == "complained"
+
+
+def test_a_message_its_batch_claimed_and_never_sent_is_sent_by_the_redelivery_once_its_lease_is_over(
+    aws: Provisioned,
+) -> None:
+    """A batch claims its messages before sending the first: if it dies before sending one, that message's claim
+    must not pass for a delivery. While the claim's lease runs (its batch may be sending it) a redelivery returns
+    to the queue; after it, the redelivery takes the message over and sends it, once."""
+    from datetime import UTC, datetime
+
+    to = f"leased.{aws.names.stage}@example.de"
+    request = _request("email", to)
+    record = deliveries._record(request, request.debtor_message)  # type: ignore[arg-type]
+    claimed = message_records.claim_item(record, status="claimed")
+    assert message_records.claim_many([claimed, message_records.claim_item({**record, "message_id": "other"})]) == [
+        True,
+        True,
+    ]
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError, match="claimed by another delivery"):  # its only record: back to SQS
+        _through_the_consumer([request], receive_count=2)  # a duplicate delivery while the batch runs
+    assert sent_emails(aws.endpoint_url, to=to) == []
+    assert (message_records.get(str(record["message_id"])) or {})["status"] == "claimed"
+
+    long_ago = (datetime.now(UTC) - message_records.CLAIM_LEASE * 2).isoformat()
+    message_records._table().update_item(
+        Key={"PK": claimed["PK"], "SK": "RECORD"},
+        UpdateExpression="SET created_at = :t",
+        ExpressionAttributeValues={":t": long_ago},
+    )
+    assert _through_the_consumer([request], receive_count=3) == {"batchItemFailures": []}
+    assert _through_the_consumer([request], receive_count=4) == {"batchItemFailures": []}
+    assert len(sent_emails(aws.endpoint_url, to=to)) == 1
+    assert (message_records.get(str(record["message_id"])) or {})["status"] == "sent"
