@@ -45,14 +45,21 @@ on_bus_events = bus_consumer(
 @lambda_handler(use_cases.SERVICE)
 def on_provider_outcomes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SES and SMS notifications (SNS → the outcomes queue); an unreadable record goes to the DLQ after retries.
-    The batch's outcome events go out together (10 a PutEvents); a record whose events did not go out returns to
+    The batch's tagged outcomes are written together (``delivery_outcomes.OutcomeBatch``), its outcome events go
+    out together (10 a PutEvents); a record whose events did not go out returns to
     the queue, and its retry publishes them again with the same ids (derived from the notification)."""
     processor = BatchProcessor(event_type=EventType.SQS)
     outgoing: dict[str, list[dict[str, Any]]] = {}
+    batch = delivery_outcomes.OutcomeBatch()
+    try:
+        batch.prepare([str(r.get("body", "")) for r in event.get("Records", [])])
+    except Exception:
+        logger(use_cases.SERVICE).exception("a batch of outcomes failed; each is recorded on its own")
+        batch = delivery_outcomes.OutcomeBatch()
 
     def handle(record: SQSRecord) -> None:
         with bus.deferred() as entries:
-            delivery_outcomes.on_provider_notification(record.body)
+            delivery_outcomes.on_provider_notification(record.body, batch)
         if entries:
             outgoing[record.message_id] = entries
 

@@ -152,6 +152,38 @@ def get(message_id: str) -> dict[str, Any] | None:
     return dict(item) if item else None
 
 
+def get_many(message_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The records of ``message_ids`` that exist, by message id (one BatchGetItem per 100)."""
+    keys = [{"PK": {"S": f"MESSAGE#{m}"}, "SK": {"S": "RECORD"}} for m in dict.fromkeys(message_ids)]
+    found = dynamo.batch_get(aws.client("dynamodb"), settings.get().table, keys)
+    records = ({k: _deserialize(v) for k, v in item.items()} for item in found)
+    return {str(r["message_id"]): r for r in records}
+
+
+def advance_many(changes: list[tuple[str, str, Collection[str], dict[str, Any]]]) -> list[bool | None]:
+    """``advance`` for a batch's messages (message id, status, the stronger statuses, fields), as few
+    TransactWriteItems as fit: per message True (written), False (a stronger outcome is there, or no such
+    message), None (undecided: advance it on its own)."""
+    groups = []
+    for message_id, status, stronger, fields in changes:
+        values = {"status": status, **{k: v for k, v in fields.items() if v is not None}}
+        weaker = {f":s{j}": s for j, s in enumerate(sorted(stronger))}
+        condition = "attribute_exists(PK)" + (f" AND NOT #f0 IN ({', '.join(weaker)})" if weaker else "")
+        op = {
+            "TableName": settings.get().table,
+            "Key": {"PK": {"S": f"MESSAGE#{message_id}"}, "SK": {"S": "RECORD"}},
+            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {f"#f{i}": k for i, k in enumerate(values)},
+            "ExpressionAttributeValues": {
+                **{f":v{i}": _serialize(v) for i, v in enumerate(values.values())},
+                **{k: _serialize(v) for k, v in weaker.items()},
+            },
+        }
+        groups.append([{"Update": op}])
+    return _written(dynamo.write_groups(groups, _transact))
+
+
 def release(message_id: str) -> None:
     """Sending failed in a way a retry may fix: drop the claim."""
     _table().delete_item(Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"})

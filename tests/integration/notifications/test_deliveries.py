@@ -397,11 +397,25 @@ def test_through_the_configuration_set_outcomes_find_their_message_by_its_tag_an
         m.setattr(BaseClient, "_make_api_call", count)
         assert handlers.on_provider_outcomes(batch, LambdaContext("notifications", 30)) == {"batchItemFailures": []}
     assert counted["PutEvents"] == 1  # the ten outcomes together
-    # each message by its tag, no pointer: its outcome written and its record read back in one request
-    assert (counted["UpdateItem"], counted["GetItem"]) == (10, 0), counted
+    # each message by its tag, no pointer: the batch's ten records read in one request and their outcomes written
+    # in one (before: an UpdateItem each)
+    assert (counted["BatchGetItem"], counted["TransactWriteItems"]) == (1, 1), counted
+    assert (counted["UpdateItem"], counted["GetItem"]) == (0, 0), counted
     delivered = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageDelivered.v1"]
     assert sorted(d["message_id"] for d in delivered) == sorted(map(str, message_ids))
     assert {(message_records.get(str(m)) or {}).get("status") for m in message_ids} == {"delivered"}
+
+    # a batch in which one message has a stronger outcome already: it keeps it, and is announced all the same
+    message_records.advance(str(message_ids[3]), "complained", [])
+    with monkeypatch.context() as m:
+        m.setattr(BaseClient, "_make_api_call", count)
+        counted.clear()
+        assert handlers.on_provider_outcomes(batch, LambdaContext("notifications", 30)) == {"batchItemFailures": []}
+    assert counted["TransactWriteItems"] == 2 and counted["UpdateItem"] == 0, counted  # again without it
+    statuses = [(message_records.get(str(m)) or {}).get("status") for m in message_ids]
+    assert statuses == ["delivered"] * 3 + ["complained"] + ["delivered"] * 6
+    again = [e["detail"]["message_id"] for e in _bus(aws) if e["detail-type"] == "MessageDelivered.v1"]
+    assert sorted(again) == sorted(map(str, message_ids))
 
 
 def test_a_later_weaker_outcome_leaves_the_stronger_one_and_is_still_announced(aws: Provisioned) -> None:
