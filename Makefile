@@ -5,8 +5,12 @@ STAMP := $(VENV)/.installed
 # checkov in a venv of its own: it pins boto3/packaging/networkx older than the project's (see pyproject.toml).
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
+# The import core's hot modules compiled with mypyc, in place (infra/compiled.py); rebuilt when they change. Where
+# nothing can be compiled the manifest is not written and the pure-Python modules are used.
+CORE_SOURCES := services/imports/matching.py services/imports/normalise.py
+CORE_STAMP := services/imports/_core.json
 
-.PHONY: demo up test lint template bench clean fuzz
+.PHONY: demo up test lint template bench clean fuzz core
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH"; exit 1; }
@@ -22,18 +26,25 @@ $(SCAN_STAMP): pyproject.toml
 	$(SCAN_VENV)/bin/pip install -q --group scan
 	@touch $(SCAN_STAMP)
 
-demo: $(STAMP)
+$(CORE_STAMP): $(STAMP) $(CORE_SOURCES) infra/compiled.py
+	$(VENV)/bin/python -m infra.compiled
+
+core: $(CORE_STAMP)
+
+demo: $(STAMP) $(CORE_STAMP)
 	$(VENV)/bin/finview demo
 
-up: $(STAMP)
+up: $(STAMP) $(CORE_STAMP)
 	$(VENV)/bin/finview up
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) $(SCAN_STAMP) lint
+# The imports unit tests run a second time on the pure-Python core: both builds must decide alike.
+test: $(STAMP) $(CORE_STAMP) $(SCAN_STAMP) lint
 	$(VENV)/bin/pytest -q
+	$(VENV)/bin/python -X pure_core -m pytest -q -p no:cacheprovider tests/unit/imports
 
 # A longer schemathesis campaign over the contacts API than CI's (same test, more examples per operation).
 fuzz: $(STAMP)
@@ -42,8 +53,9 @@ fuzz: $(STAMP)
 template: $(STAMP)
 	$(VENV)/bin/finview template
 
-bench: $(STAMP)
+bench: $(STAMP) $(CORE_STAMP)
 	$(VENV)/bin/python -m bench
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) build .finview
+	rm -f services/imports/*.so $(CORE_STAMP)

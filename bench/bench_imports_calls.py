@@ -17,15 +17,20 @@ import json
 import os
 import re
 import tempfile
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from bench.bench_imports_e2e import import_round, write_file
 from bench.harness import Report
 
 ROWS = 2_000
+MOTO, PROCESS = "(moto's process)", "(this process, all threads)"  # CPU beside the functions'
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _HEX = re.compile(r"\b[0-9a-f]{16,}\b")
 
@@ -105,20 +110,59 @@ def measure(rows: int) -> list[dict[str, Any]]:
                 status, client = _api(stack, "POST", "/clients", {"legal_name": "Calls GmbH"})
                 assert status == 201, client
                 stack.wait_idle(timeout=60, settle=1)
+                assert stack._moto is not None and stack._moto.proc is not None
+                moto_pid = stack._moto.proc.pid
                 for again in (False, True):
                     path = write_file(Path(tmp), rows, crlf=again)
                     before = stored(stack)
                     start = time.perf_counter()
-                    with aws_calls.recording() as calls:
+                    moto_before, process_before = _cpu_of(moto_pid), time.process_time()
+                    with aws_calls.recording() as calls, _handler_cpu() as cpu:
                         result = import_round(stack, client["client_id"], path, timeout=3600)  # type: ignore[arg-type]
                     elapsed = time.perf_counter() - start  # LocalStack.wait_idle answers True, not a time
+                    cpu[MOTO] = _cpu_of(moto_pid) - moto_before
+                    cpu[PROCESS] = time.process_time() - process_before
                     after = stored(stack)
                     rounds.append({"calls": list(calls), "job": result["job"], "before": before, "after": after,
-                                   "elapsed": elapsed, "dlq": stack.dlq_depths()})  # fmt: skip
+                                   "elapsed": elapsed, "dlq": stack.dlq_depths(), "cpu": dict(cpu),
+                                   "load": os.getloadavg()[0]})  # fmt: skip
         finally:
             os.environ.clear()
             os.environ.update(saved)
     return rounds
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def _handler_cpu() -> Iterator[dict[str, float]]:
+    """CPU seconds each function's invocations use on their own thread (their botocore work included; the threads
+    the dispatcher polls with are not), by function."""
+    from infra.local import dispatcher
+
+    used: dict[str, float] = {}
+    lock = threading.Lock()
+    resolve = dispatcher.resolve
+
+    def timed(function: Any) -> Any:
+        handler = resolve(function)
+
+        def run(event: dict[str, Any], context: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return handler(event, context)
+            finally:
+                with lock:
+                    used[function.logical] = used.get(function.logical, 0.0) + time.thread_time() - start
+
+        return run
+
+    with mock.patch.object(dispatcher, "resolve", timed):
+        yield used
 
 
 def _api(stack: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -155,6 +199,18 @@ def tabulate(result: dict[str, Any], rows: int) -> str:
         "|---|---|---|---:|---:|",
     ]
     lines += [f"| {f} | {s} | {o} | {n:,} | {n / owners:.2f} |" for (f, s, o), n in sorted(by_fn.items())]
+    requests = Counter(c.function.logical for c in calls)
+    lines += [
+        "",
+        f"CPU per case owner (load average {result['load']:.1f} at the end; the CPU hardly depends on the load):",
+        "",
+        "| function | CPU ms per case owner | requests per case owner | CPU ms per request |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, seconds in sorted(result["cpu"].items()):
+        n = requests.get(name, 0)
+        per_request = f"{seconds * 1000 / n:.2f}" if n else ""
+        lines.append(f"| {name} | {seconds * 1000 / owners:.2f} | {n / owners:.2f} | {per_request} |")
     lines += ["", "| table | write | item kind | items | per case owner |", "|---|---|---|---:|---:|"]
     lines += [f"| {t} | {op} | {k} | {n:,} | {n / owners:.2f} |" for (t, op, k), n in sorted(writes.items())]
     lines += ["", "| detail type | PutEvents entries | 64 KB chunks | per case owner |", "|---|---:|---:|---:|"]
@@ -176,6 +232,10 @@ def run(report: Report, quick: bool) -> None:
         print(tables[-1], flush=True)
         report.add(f"AWS requests per case owner, {rows:,} rows, {label}", len(result["calls"]) / owners, "requests",
                    note=f"{len(result['calls']):,} requests, {owners:,} case owners")  # fmt: skip
+        handlers = sum(v for k, v in result["cpu"].items() if not k.startswith("("))
+        moto = result["cpu"][MOTO] * 1000 / owners
+        report.add(f"handlers' CPU per case owner, {rows:,} rows, {label}", handlers * 1000 / owners, "ms",
+                   note=f"moto's process {moto:.1f} ms; load average {result['load']:.1f}")  # fmt: skip
         kept = sum(n for (_, k), n in delta.items() if not k.endswith("(expires)"))
         report.add(
             f"items left stored per case owner, {rows:,} rows, {label}",

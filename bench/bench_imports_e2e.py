@@ -114,14 +114,21 @@ def check_readable(stack: StackProcess, client_id: str, expected_cases: int) -> 
 
 def api_writes(stack: StackProcess, cases: list[dict[str, Any]], n: int, seed: int) -> dict[str, int]:
     """``n`` writes through the API, 8 at a time: per case owner a validation and a make-default of a phone
-    (or e-mail), and notes on its case."""
+    (or e-mail), and notes on its case; the outcome counts statuses, a refusal with its error code. Each round
+    picks its owners by its own seed, so an owner the first round validated may come again: its validation is
+    refused (409 already_validated, nothing changes) and its make-default succeeds again."""
     rng = random.Random(seed)
     owners = {c["case_owner_id"]: c["case_id"] for c in cases}
     picked = rng.sample(sorted(owners), min(len(owners), n // 4))
     outcome: dict[str, int] = {}
 
-    def one_owner(owner: str) -> list[int]:
-        statuses = []
+    def status(answer: tuple[int, Any]) -> str:
+        code, body = answer
+        error = body.get("error") if code >= 400 and isinstance(body, dict) else None
+        return f"{code} {error.get('code')}" if isinstance(error, dict) else str(code)
+
+    def one_owner(owner: str) -> list[str]:
+        statuses: list[str] = []
         _, points = stack.api("GET", f"/case-owners/{owner}/contact-points")
         usable = sorted(
             (p for p in points["items"] if p["type"] in ("phone", "email")), key=lambda p: p["type"] != "phone"
@@ -131,16 +138,16 @@ def api_writes(stack: StackProcess, cases: list[dict[str, Any]], n: int, seed: i
             base = f"/case-owners/{owner}/contact-points/{p['contact_point_id']}"
             # what confirms each type (an e-mail address only a reason, PRODUCT.md)
             evidence = {"kind": "successful_call"} if p["type"] == "phone" else {"kind": "reason", "note": "confirmed"}
-            statuses.append(stack.api("POST", f"{base}/validate", {"evidence": evidence})[0])
-            statuses.append(stack.api("POST", f"{base}/make-default")[0])
+            statuses.append(status(stack.api("POST", f"{base}/validate", {"evidence": evidence})))
+            statuses.append(status(stack.api("POST", f"{base}/make-default")))
         while len(statuses) < 4:
-            statuses.append(stack.api("POST", f"/cases/{owners[owner]}/notes", {"text": "called, no answer"})[0])
+            statuses.append(status(stack.api("POST", f"/cases/{owners[owner]}/notes", {"text": "called, no answer"})))
         return statuses
 
     with ThreadPoolExecutor(8) as pool:
         for statuses in pool.map(one_owner, picked):
             for s in statuses:
-                outcome[str(s)] = outcome.get(str(s), 0) + 1
+                outcome[s] = outcome.get(s, 0) + 1
     return outcome
 
 

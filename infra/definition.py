@@ -71,7 +71,8 @@ class Queue:
 
     logical: str
     owner: Service
-    visibility_timeout: int = 180  # 6 x the consumer's timeout, as AWS advises for SQS-triggered Lambda
+    # 6 x the consumer's timeout plus its batching window, as AWS advises for SQS-triggered Lambda
+    visibility_timeout: int = 181
     max_receive_count: int = 3
     retention_seconds: int = 4 * 24 * 3600
     dlq_retention_seconds: int = 14 * 24 * 3600
@@ -121,6 +122,7 @@ class Trigger:
     queue: str | None = None
     batch_size: int = 10
     schedule: str | None = None
+    batching_window: int = 0  # seconds an SQS event source gathers records for one invocation (at most)
 
 
 @dataclass(frozen=True)
@@ -303,7 +305,12 @@ def app_triggers(service: str) -> dict[str, Trigger]:
     for source in app.event_sources:
         if isinstance(source, SQSEventConfig):
             queue = (source.queue or "").removeprefix(QUEUE_PREFIX)
-            triggers[source.name] = Trigger("sqs", queue=queue, batch_size=source.batch_size)
+            triggers[source.name] = Trigger(
+                "sqs",
+                queue=queue,
+                batch_size=source.batch_size,
+                batching_window=source.maximum_batching_window_in_seconds,
+            )
         elif isinstance(source, ScheduledEventConfig):
             expression = source.schedule_expression
             text = expression if isinstance(expression, str) else expression.to_string()

@@ -596,6 +596,7 @@ def _function(f: Function, stack: Stack) -> dict[str, Any]:
                 "Properties": {
                     "Queue": {"Fn::GetAtt": [queue_id(q), "Arn"]},
                     "BatchSize": f.trigger.batch_size,
+                    "MaximumBatchingWindowInSeconds": f.trigger.batching_window,
                     "FunctionResponseTypes": ["ReportBatchItemFailures"],
                     "ScalingConfig": {"MaximumConcurrency": copies},
                 },
@@ -784,7 +785,8 @@ def build(out_dir: Path, stack: Stack = STACK) -> Path:
         code = out_dir / service
         if code.exists():
             shutil.rmtree(code)
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".chalice")
+        # Sources only: an extension compiled here is built for this machine, not for Lambda (infra/compiled.py).
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".chalice", "*.so", "_core.json")
         (code / "services").mkdir(parents=True)
         shutil.copy(ROOT / "services" / service / "app.py", code / "app.py")
         shutil.copy(ROOT / "services" / "__init__.py", code / "services" / "__init__.py")

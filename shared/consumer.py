@@ -10,6 +10,12 @@ redelivery, so a retry republishes whatever an earlier delivery committed and di
 A use case marked :func:`rerunnable` (safe to run again as it is) needs no idempotency record. The events of the
 whole batch go out together after its records, 10 a PutEvents, and the outbox rows they came from are deleted 25
 a request: a record whose events did not go out is reported failed.
+
+A rerunnable use case may also have a set-at-a-time form (:func:`set_at_a_time`): the batch's records of that event
+type go to it together first (one BatchGetItem, a few TransactWriteItems for all of them instead of requests per
+record), in the order the handlers are listed; should it raise, its records run one by one, so a record that
+cannot be handled fails alone. Or it may take batch steps around its own records (:func:`with_batch_steps`): a
+``prepare`` with the batch's events before them and a ``finish`` after them, before the batch is announced.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import contextvars
 import functools
 import json
 import os
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
@@ -34,6 +40,8 @@ from shared.events import Event, parse_envelope
 from shared.observability import lambda_handler, logger, metrics
 
 EventHandler = Callable[..., Any]
+# The set-at-a-time form of a use case: the batch's events of one type → the events to publish, by incoming event id.
+SetHandler = Callable[[list[Any]], Mapping[str, Sequence[Event]]]
 IDEMPOTENCY_TTL_SECONDS = int(expiry.CLASSES["event_idempotency"].total_seconds())
 
 
@@ -103,12 +111,54 @@ def rerunnable(fn: EventHandler) -> EventHandler:
     return fn
 
 
+SET_AT_A_TIME = "__finview_set_at_a_time__"
+
+
+def set_at_a_time(one: EventHandler, many: SetHandler) -> EventHandler:
+    """``one`` (a use case for one event, rerunnable) with ``many``, its form for a batch's events of that type:
+    ``many`` must leave what ``one`` run on each of them would (in any order: the records of a batch may be
+    redelivered in any), and return the events ``one`` would have published, by incoming event id."""
+    rerunnable(one)
+    setattr(one, SET_AT_A_TIME, many)
+    return one
+
+
+def _handle_sets(
+    records: list[dict[str, Any]], handlers: Mapping[type[Event], EventHandler], log: Any
+) -> dict[str, Any]:
+    """Run the set-at-a-time forms over the batch (types in the handlers' order); returns, by message id, the events
+    each handled record publishes. A form that raises leaves its records to their one-by-one path."""
+    members: dict[type[Event], list[tuple[str, Event]]] = {}
+    for record in records:
+        try:
+            event = parse_envelope(json.loads(record["body"]))
+        except Exception:
+            # the record's own path reports it
+            continue
+        if getattr(handlers.get(type(event)), SET_AT_A_TIME, None) is not None:
+            members.setdefault(type(event), []).append((record["messageId"], event))
+    done: dict[str, Any] = {}
+    for kind in [k for k in handlers if len(members.get(k, ())) > 1]:
+        many: SetHandler = getattr(handlers[kind], SET_AT_A_TIME)
+        try:
+            published = many([event for _, event in members[kind]])
+        except Exception:
+            log.exception("set-at-a-time %s failed; its records run one by one", kind.__name__)
+            continue
+        for message_id, event in members[kind]:
+            done[message_id] = list(published.get(event.event_id, ()))
+        log.info("handled set-at-a-time", extra={"detail_type": kind.DETAIL_TYPE, "records": len(members[kind])})
+    return done
+
+
 class SetAtATime:
-    """What a rerunnable use case does for a whole batch around its records (``set_at_a_time``): ``prepare`` gets the
-    batch's events of its type before the first record runs (to read or claim them in a few requests), ``finish`` runs
-    after the last one and before the batch's events are published (to write what the records left for it, a few
-    requests for all); it returns the event ids whose writes it could not finish, whose records then return to the
-    queue with their events unpublished. What the two share lives in the object."""
+    """What a rerunnable use case does for a whole batch around its own records (:func:`with_batch_steps`): ``prepare``
+    gets the batch's events it takes before the first record runs (to read or claim them in a few requests),
+    ``finish`` runs after the last one and before the batch's events are published (to write what the records left
+    for it, a few requests for all); it returns the event ids whose writes it could not finish, whose records then
+    return to the queue with their events unpublished. What the two share lives in the object. (Unlike
+    :func:`set_at_a_time`, each record still runs its use case: for use cases with a call per record that cannot be
+    shared, SES's SendEmail say.)"""
 
     def prepare(self, events: list[Any]) -> None:
         """Before the batch's records; a failure here is logged and each record does its own work."""
@@ -117,10 +167,10 @@ class SetAtATime:
         return set()
 
 
-BATCH_STEPS = "__finview_set_at_a_time__"
+BATCH_STEPS = "__finview_batch_steps__"
 
 
-def set_at_a_time(fn: EventHandler, steps: type[SetAtATime]) -> EventHandler:
+def with_batch_steps(fn: EventHandler, steps: type[SetAtATime]) -> EventHandler:
     """Mark a :func:`rerunnable` use case with the batch steps it takes around its records: a fresh ``steps()`` for
     each invocation, which the use case finds with :func:`batch_steps`."""
     setattr(rerunnable(fn), BATCH_STEPS, steps)
@@ -142,9 +192,9 @@ def batch_steps(kind: type[S]) -> S | None:
 def _prepare(
     records: list[dict[str, Any]], handlers: Mapping[type[Event], EventHandler], log: Any, parsed: dict[str, Event]
 ) -> dict[type[SetAtATime], SetAtATime]:
-    """The batch steps of the set-at-a-time handlers, each prepared with the batch's events it takes (handlers that
-    share a kind of steps share one). ``parsed``: the events read, by SQS message id (each record reads its own
-    once)."""
+    """The batch steps of the use cases :func:`with_batch_steps`, each prepared with the batch's events it takes
+    (use cases that share a kind of steps share one). ``parsed``: the events read, by SQS message id (each record
+    reads its own once)."""
     events: dict[type[SetAtATime], list[Event]] = {}
     for record in records:
         try:
@@ -178,7 +228,6 @@ def consume(
     processor = BatchProcessor(event_type=EventType.SQS)
     outgoing: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}  # by message: entries, outbox rows
     messages: dict[str, str] = {}  # the SQS message of each event handled
-
     parsed: dict[str, Event] = {}
 
     def handle_record(record: SQSRecord) -> None:
@@ -197,7 +246,10 @@ def consume(
         run.__name__ = run.__qualname__ = f"{service}.{type(event).__name__}"
         entries: list[dict[str, Any]] = []
         with outbox.cause(event.event_id):
-            if getattr(handler, RERUNNABLE, False):
+            if record.message_id in handled:  # done with its batch's others: what it publishes goes out below
+                with bus.deferred() as entries:
+                    bus.publish(handled[record.message_id])
+            elif getattr(handler, RERUNNABLE, False):
                 with bus.deferred() as entries:
                     handler(event)
             else:
@@ -219,6 +271,7 @@ def consume(
     steps = _steps.set(_prepare(raw_event["Records"], handlers, log, parsed))
     unfinished: set[str] = set()
     try:
+        handled = _handle_sets(raw_event["Records"], handlers, log)
         with processor(records=raw_event["Records"], handler=handle_record, lambda_context=context):
             processor.process()
         for step in (_steps.get() or {}).values():

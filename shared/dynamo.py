@@ -120,3 +120,40 @@ def batch_get(client: Any, table_name: str, keys: Sequence[dict[str, Any]]) -> l
             found.extend(response.get("Responses", {}).get(table_name, []))
             request = response.get("UnprocessedKeys") or {}
     return found
+
+
+_SINGLE = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
+
+
+def transact(client: Any) -> Callable[[list[dict[str, Any]]], None]:
+    """A ``commit`` for ``write_groups`` with a DynamoDB client: TransactWriteItems, its cancellation reasons raised
+    as ``TransactionCancelled``. A request of one write is a plain conditional write instead (half the write units
+    of a transaction of one item)."""
+
+    def commit(items: list[dict[str, Any]]) -> None:
+        ((verb, body),) = items[0].items() if len(items) == 1 else (("", {}),)
+        try:
+            if verb in _SINGLE:
+                getattr(client, _SINGLE[verb])(**body)
+            else:
+                client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException":
+                raise TransactionCancelled(["ConditionalCheckFailed"]) from exc
+            if code != "TransactionCanceledException":
+                raise
+            reasons = [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
+            raise TransactionCancelled(reasons) from exc
+
+    return commit
+
+
+def write_unless_condition_fails(client: Any, groups: Sequence[Sequence[dict[str, Any]]]) -> list[bool]:
+    """``write_groups`` for entities whose failed condition means "nothing to do" (put-if-new, keep-the-newest, the
+    value changed meanwhile): False for those, True for the groups written. Any other reason (a conflicting
+    transaction) raises after the rest is written: the caller runs the entities again one by one."""
+    outcome = write_groups(groups, transact(client))
+    if any(r is not None and any(c not in ("None", "", "ConditionalCheckFailed") for c in r) for r in outcome):
+        raise TransactionCancelled([c for r in outcome if r for c in r])
+    return [r is None for r in outcome]

@@ -15,16 +15,32 @@ from chalice.app import CloudWatchEvent, SQSEvent
 
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
 QUEUE_PREFIX = "finview-"  # Chalice's queue names; the stage's physical names come from infra.definition.Names
-BUS_BATCH_SIZE = 10
+# A bus consumer handles its batch set-at-a-time (one BatchGetItem, TransactWriteItems or PutEvents for many
+# records), so it gets batches that fill: up to 100 records, gathered for at most 1 s (BatchSize above 10 needs a
+# batching window in AWS). Under load a batch fills at once; an idle queue's lone event waits at most the window.
+BUS_BATCH_SIZE = 100
+BUS_BATCHING_WINDOW_SECONDS = 1
 
 
-def on_queue(app: Chalice, queue: str, handler: LambdaHandler, *, batch_size: int = BUS_BATCH_SIZE) -> Any:
+def on_queue(
+    app: Chalice,
+    queue: str,
+    handler: LambdaHandler,
+    *,
+    batch_size: int = BUS_BATCH_SIZE,
+    batching_window_seconds: int = BUS_BATCHING_WINDOW_SECONDS,
+) -> Any:
     """``handler`` consumes the SQS queue ``queue`` (logical name, e.g. ``imports-drops``)."""
 
     def entry(event: SQSEvent) -> Any:
         return handler(event.to_dict(), event.context)
 
-    return app.on_sqs_message(queue=QUEUE_PREFIX + queue, batch_size=batch_size, name=handler.__name__)(entry)
+    return app.on_sqs_message(
+        queue=QUEUE_PREFIX + queue,
+        batch_size=batch_size,
+        maximum_batching_window_in_seconds=batching_window_seconds if batch_size > 1 else 0,
+        name=handler.__name__,
+    )(entry)
 
 
 def on_bus(app: Chalice, service: str, handler: LambdaHandler) -> Any:

@@ -37,3 +37,7 @@ def _daytime_contact_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+
+# The local dispatcher takes what a queue holds now instead of waiting out each consumer's batching window (1 s per
+# hop would add up over the suite); tests/integration/infra/test_local_batches.py checks the window itself.
+os.environ.setdefault("FINVIEW_LOCAL_BATCH_WINDOW", "0")

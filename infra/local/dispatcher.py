@@ -1,10 +1,11 @@
 """A local stand-in for Lambda's event source mappings and EventBridge schedules.
 
-For every SQS-triggered function a poller receives up to ``batch_size`` messages, invokes the handler with the
-real SQS event shape, and deletes only the records that did not come back in ``batchItemFailures`` (all of them
-stay if the handler raises). Failed records become visible again after the queue's visibility timeout, and
-SQS's redrive policy moves them to the DLQ after maxReceiveCount, as in AWS. Schedules fire the handler with
-a real scheduled-event shape, at their rate and on demand.
+For every SQS-triggered function a poller gathers a batch as Lambda's does: ReceiveMessage 10 at a time until the
+batch holds ``batch_size`` records, its batching window (from the first record) has passed, or the payload nears
+Lambda's 6 MB. It invokes the handler with the real SQS event shape and deletes only the records that did not come
+back in ``batchItemFailures`` (all of them stay if the handler raises). Failed records become visible again after
+the queue's visibility timeout, and SQS's redrive policy moves them to the DLQ after maxReceiveCount, as in AWS.
+Schedules fire the handler with a real scheduled-event shape, at their rate and on demand.
 
 Lambda scales an SQS consumer to several concurrent copies (up to the event source's maximum concurrency, set
 from ``infra.capacity``); locally one receiver per queue hands each batch to a copy of the function, up to that
@@ -41,6 +42,18 @@ RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 # The most concurrent copies of one SQS consumer in the local stack (FINVIEW_LOCAL_COPIES=1: one at a time).
 LOCAL_POLLERS = int(os.environ.get("FINVIEW_LOCAL_COPIES", "4"))
+# Lambda's synchronous invocation payload limit, and SQS's largest message: a batch stops gathering while the next
+# receive (10 messages) still fits.
+PAYLOAD_LIMIT = 6 * 1024 * 1024
+MAX_MESSAGE = 256 * 1024
+GATHER_PAUSE = 0.05  # seconds between short receives while a batching window under 1 s runs out
+
+
+def batching_window(fn: Function) -> float:
+    """How long a batch of ``fn`` gathers records: the event source's window, as in AWS. FINVIEW_LOCAL_BATCH_WINDOW
+    (seconds) overrides it; 0 takes what the queue holds now (the test suite: no hop waits for a window)."""
+    override = os.environ.get("FINVIEW_LOCAL_BATCH_WINDOW")
+    return float(override) if override not in (None, "") else float(fn.trigger.batching_window)
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -180,21 +193,58 @@ class Dispatcher:
     # ---- SQS event source mapping ----------------------------------------------------------------------
 
     def poll_once(self, fn: Function, wait_seconds: int = 1) -> int:
-        """Receive one batch and invoke ``fn`` with it; returns how many records it got."""
-        messages = self._receive(fn, wait_seconds)
+        """Gather one batch and invoke ``fn`` with it; returns how many records it got."""
+        messages = self._gather(fn, wait_seconds)
         if messages:
             self._invoke(fn, messages)
         return len(messages)
 
-    def _receive(self, fn: Function, wait_seconds: int) -> list[dict[str, Any]]:
+    def _receive(
+        self, fn: Function, wait_seconds: int, most: int = 10, invisible: int | None = None
+    ) -> list[dict[str, Any]]:
+        """One ReceiveMessage; ``invisible``: seconds the messages stay invisible (else the queue's timeout)."""
+        extra = {} if invisible is None else {"VisibilityTimeout": invisible}
         resp = self._sqs.receive_message(
             QueueUrl=self.p.queue_urls[fn.trigger.queue or ""],
-            MaxNumberOfMessages=min(fn.trigger.batch_size, 10),
+            MaxNumberOfMessages=max(1, min(most, 10)),
             WaitTimeSeconds=wait_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
+            **extra,
         )
         return list(resp.get("Messages", []))
+
+    def _gather(self, fn: Function, wait_seconds: int, batch: _Batch | None = None) -> list[dict[str, Any]]:
+        """One batch as Lambda's poller builds it: the first receive long-polls ``wait_seconds``; once a record is
+        in, receives of 10 go on until ``batch_size`` records, the batching window or the payload limit. With
+        ``batch`` the records join it as they come, received invisible for ``KEEP_SECONDS`` (its copy's visibility
+        keeping extends that while it runs; a failed record goes back to the queue's own timeout)."""
+        messages: list[dict[str, Any]] = [] if batch is None else batch.messages
+        invisible = None if batch is None else KEEP_SECONDS
+        first = self._receive(fn, wait_seconds, fn.trigger.batch_size, invisible)
+        if not first:
+            return []
+        size, window = fn.trigger.batch_size, batching_window(fn)
+        closes = time.monotonic() + window
+        payload = 0
+
+        def add(received: list[dict[str, Any]]) -> None:
+            nonlocal payload
+            with self._count:
+                messages.extend(received)
+            payload += sum(len(m["Body"]) for m in received)
+
+        add(first)
+        while len(messages) < size and payload + 10 * MAX_MESSAGE <= PAYLOAD_LIMIT and not self._stop.is_set():
+            left = closes - time.monotonic()
+            more = self._receive(fn, 1 if left >= 1 else 0, size - len(messages), invisible)
+            if more:
+                add(more)
+            elif left <= GATHER_PAUSE:
+                break  # the window is over (or it was 0: what the queue held is taken)
+            elif left < 1:
+                self._stop.wait(GATHER_PAUSE)
+        return messages
 
     def _invoke(self, fn: Function, messages: list[dict[str, Any]], batch: _Batch | None = None) -> None:
         """One invocation with the batch; deletes the records that did not fail."""
@@ -214,21 +264,24 @@ class Dispatcher:
         if batch is not None:
             with self._count:
                 self._in_flight.pop(id(batch), None)
-            if failed and batch.kept:
+            back = [m for m in messages if m["MessageId"] in failed]
+            if back and batch.kept:
                 # kept invisible while the copy ran: retried after the queue's own (local) visibility timeout
-                self._sqs.change_message_visibility_batch(
-                    QueueUrl=self.p.queue_urls[queue],
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": batch.visibility}
-                        for i, m in enumerate(messages)
-                        if m["MessageId"] in failed
-                    ],
-                )
+                for start in range(0, len(back), 10):  # 10 entries a request
+                    self._sqs.change_message_visibility_batch(
+                        QueueUrl=self.p.queue_urls[queue],
+                        Entries=[
+                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": batch.visibility}
+                            for i, m in enumerate(back[start : start + 10])
+                        ],
+                    )
         done = [m for m in messages if m["MessageId"] not in failed]
-        if done:
+        for start in range(0, len(done), 10):
             self._sqs.delete_message_batch(
                 QueueUrl=self.p.queue_urls[queue],
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+                ],
             )
 
     def _poll(self, fn: Function) -> None:
@@ -266,20 +319,25 @@ class Dispatcher:
             while not self._stop.is_set():
                 if not copies.acquire(timeout=0.2):
                     continue  # every copy is busy
+                # Received invisible for KEEP_SECONDS, not the queue's local 2 s: a batch gathering for its window and
+                # running under load would otherwise outlast it before the keeper's next look (records delivered
+                # twice). A record that fails goes back to the queue's own timeout, so retries still come in seconds.
+                batch = _Batch(url, [], visibility, time.monotonic() + KEEP_SECONDS, kept=True)
+                with self._count:
+                    self._in_flight[id(batch)] = batch
                 try:
-                    messages = self._receive(fn, wait_seconds=1)
+                    messages = self._gather(fn, 1, batch)
                 except Exception:
-                    copies.release()
+                    messages = []
                     if not self._stop.is_set():
                         log.exception("polling %s failed", fn.logical)
                         self._stop.wait(1)
-                    continue
                 if not messages:
+                    with self._count:
+                        self._in_flight.pop(id(batch), None)
                     copies.release()
-                    continue
-                batch = _Batch(url, messages, visibility, time.monotonic() + visibility)
+                    continue  # what a failed gather received comes back after the visibility timeout
                 with self._count:
-                    self._in_flight[id(batch)] = batch
                     busy += 1
                     start = busy > len(environments)  # every environment is taken: start one more
                 if start:
@@ -301,16 +359,21 @@ class Dispatcher:
         without this a copy running longer would see its records delivered to another copy meanwhile."""
         while not self._stop.wait(KEEP_CHECK_SECONDS):
             with self._count:
-                due = [b for b in self._in_flight.values() if b.invisible_until - time.monotonic() < KEEP_MARGIN]
-            for batch in due:
+                due = [
+                    (b, list(b.messages))
+                    for b in self._in_flight.values()
+                    if b.messages and b.invisible_until - time.monotonic() < KEEP_MARGIN
+                ]
+            for batch, messages in due:
                 try:
-                    self._sqs.change_message_visibility_batch(
-                        QueueUrl=batch.url,
-                        Entries=[
-                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": KEEP_SECONDS}
-                            for i, m in enumerate(batch.messages)
-                        ],
-                    )
+                    for start in range(0, len(messages), 10):  # 10 entries a request
+                        self._sqs.change_message_visibility_batch(
+                            QueueUrl=batch.url,
+                            Entries=[
+                                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": KEEP_SECONDS}
+                                for i, m in enumerate(messages[start : start + 10])
+                            ],
+                        )
                     batch.invisible_until, batch.kept = time.monotonic() + KEEP_SECONDS, True
                 except Exception:
                     if not self._stop.is_set():

@@ -14,7 +14,7 @@ from services.contacts.clients import enrichment_costs
 from services.contacts.policy import gate
 from services.contacts.policy import use_cases as policy
 from services.contacts.privacy import art14, erasure, subject_access
-from shared.consumer import bus_consumer, outbox_publisher, rerunnable, set_at_a_time
+from shared.consumer import bus_consumer, outbox_publisher, rerunnable, set_at_a_time, with_batch_steps
 from shared.events import (
     CaseFileImported,
     ContactPointsChecked,
@@ -61,15 +61,17 @@ on_bus_events = bus_consumer(
         EnrichmentResultFound: cases.on_enrichment_result,
         # upserts whose status only moves forward, and a first contact set once: a redelivery may run them again;
         # a batch's messages are read and written together (case_messages.Batch)
-        MessageSent: set_at_a_time(_both(case_messages.on_message_sent, art14.contacted), case_messages.Batch),
-        MessageDelivered: set_at_a_time(case_messages.on_outcome, case_messages.Batch),
-        MessageFailed: set_at_a_time(case_messages.on_outcome, case_messages.Batch),
+        MessageSent: with_batch_steps(_both(case_messages.on_message_sent, art14.contacted), case_messages.Batch),
+        MessageDelivered: with_batch_steps(case_messages.on_outcome, case_messages.Batch),
+        MessageFailed: with_batch_steps(case_messages.on_outcome, case_messages.Batch),
         MessageBounced: _both(case_messages.on_outcome, policy.on_message_bounced),
         MessageComplained: _both(case_messages.on_outcome, policy.on_message_complained),
         SmsFailed: _both(case_messages.on_outcome, policy.on_sms_failed),
         OptOutReceived: _both(case_messages.on_outcome, policy.on_opt_out_received),
         ContactPointsTraced: enrichment.on_contact_points_traced,
-        ContactPointsChecked: rerunnable(enrichment.on_contact_points_checked),
+        ContactPointsChecked: set_at_a_time(
+            enrichment.on_contact_points_checked, enrichment.on_many_contact_points_checked
+        ),
         EnrichmentAttemptSettled: enrichment_costs.on_attempt_settled,
         MatchReviewRequested: match_reviews.on_match_review_requested,
         ImportsSubjectAccessCompleted: subject_access.on_access_completed,

@@ -81,13 +81,20 @@ def waiting_since(case: TrackedCase) -> date:
     return case.last_attempt_on if case.attempts_made and case.last_attempt_on else case.opened_on
 
 
+def searchable(owner: OwnerContacts) -> bool:
+    """A search may be made for the owner: it lacks some type and its processing is not restricted."""
+    return bool(owner.lacking) and not owner.restricted
+
+
 def index_state(case: TrackedCase, owner: OwnerContacts | None, settings: EnrichmentSettings) -> IndexState | None:
     """Where the case sits in the sparse index: 'due' (may be due, by waiting day), 'done' (attempts used up; back
-    when a client buys more), or nowhere (nothing to look for, restricted, or the owner's contacts not known yet:
-    enrichment never pays blindly)."""
+    when a client buys more), or nowhere (nothing to look for, or restricted). A case whose owner's contacts are not
+    known yet waits as 'due': the run reads each due case's owner and never searches without its snapshot (never
+    pays blindly), so an owner's first snapshot has no cases to re-index, only a snapshot that changes whether its
+    owner is searchable has."""
     if case.attempts_made >= settings.attempts:
         return "done"
-    if owner is None or owner.restricted or not owner.lacking:
+    if owner is not None and not searchable(owner):
         return None
     return "due"
 

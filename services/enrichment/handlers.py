@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.enrichment import settings, use_cases
-from shared.consumer import bus_consumer, outbox_publisher, rerunnable
+from shared.consumer import bus_consumer, outbox_publisher, rerunnable, set_at_a_time
 from shared.events import (
     CaseOpened,
     CaseOwnerContactsChanged,
@@ -37,9 +37,12 @@ on_bus_events = bus_consumer(
         ClientRegistered: use_cases.on_client_registered,
         ClientSettingsChanged: use_cases.on_settings_changed,
         # tracked with put-if-new, the newest snapshot kept, the checks published with a fixed event id: a
-        # redelivery may run them again (no idempotency record)
-        CaseOpened: rerunnable(use_cases.on_case_opened),
-        CaseOwnerContactsChanged: rerunnable(use_cases.on_case_owner_contacts_changed),
+        # redelivery may run them again (no idempotency record). A batch's snapshots and opened cases are handled
+        # set-at-a-time, snapshots first: a case opened with its owner's snapshot in the batch is indexed at once.
+        CaseOwnerContactsChanged: set_at_a_time(
+            use_cases.on_case_owner_contacts_changed, use_cases.on_case_owners_contacts_changed
+        ),
+        CaseOpened: set_at_a_time(use_cases.on_case_opened, use_cases.on_cases_opened),
         CaseOwnersMerged: rerunnable(use_cases.on_case_owners_merged),
         SubjectAccessRequested: use_cases.on_subject_access_requested,
         SubjectErasureRequested: use_cases.on_subject_erasure_requested,

@@ -140,29 +140,6 @@ def clients() -> list[tuple[str, EnrichmentSettings]]:
 # ---- case owners and tracked cases -----------------------------------------------------------------------------
 
 
-def put_owner(owner: OwnerContacts) -> bool:
-    """Keep the newest snapshot only (the bus may deliver an older one late); False when this one is stale."""
-    try:
-        _table().put_item(
-            Item={
-                "PK": f"OWNER#{owner.case_owner_id}",
-                "SK": "PROFILE",
-                "client_id": owner.client_id,
-                "subject": owner.subject.model_dump_json(exclude_none=True),
-                "lacking": sorted(owner.lacking),
-                "restricted": owner.restricted,
-                "as_of": owner.as_of.isoformat(),
-            },
-            ConditionExpression="attribute_not_exists(PK) OR as_of <= :t",
-            ExpressionAttributeValues={":t": owner.as_of.isoformat()},
-        )
-        return True
-    except ClientError as exc:
-        if dynamo.is_condition_failure(exc):
-            return False
-        raise
-
-
 def _owner(item: dict[str, Any]) -> OwnerContacts:
     lacking: frozenset[ContactPointType] = frozenset(item.get("lacking") or [])
     return OwnerContacts(
@@ -193,6 +170,59 @@ def _batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
     return out
 
 
+def put_owners(owners: Sequence[OwnerContacts]) -> list[bool]:
+    """Keep the newest snapshot of each owner only (the bus may deliver an older one late), in as few
+    TransactWriteItems as fit; False for a stale one. Each stored snapshot counts itself on the item
+    (``snapshots``), so a reader can tell whether another one came first."""
+    name = settings.get().table
+    groups = [
+        [
+            {
+                "Update": {
+                    "TableName": name,
+                    "Key": _attrs({"PK": f"OWNER#{owner.case_owner_id}", "SK": "PROFILE"}),
+                    "UpdateExpression": "SET client_id = :c, subject = :s, lacking = :l, restricted = :r, as_of = :t "
+                    "ADD snapshots :one",
+                    "ConditionExpression": "attribute_not_exists(PK) OR as_of <= :t",
+                    "ExpressionAttributeValues": _attrs(
+                        {
+                            ":c": owner.client_id,
+                            ":s": owner.subject.model_dump_json(exclude_none=True),
+                            ":l": sorted(owner.lacking),
+                            ":r": owner.restricted,
+                            ":t": owner.as_of.isoformat(),
+                            ":one": 1,
+                        }
+                    ),
+                }
+            }
+        ]
+        for owner in owners
+    ]
+    return dynamo.write_unless_condition_fails(aws.client("dynamodb"), groups)
+
+
+def snapshots_stored(owner_ids: Iterable[str]) -> dict[str, int]:
+    """How many snapshots each owner's item has taken (one BatchGetItem a 100 owners)."""
+    keys = [{"PK": f"OWNER#{o}", "SK": "PROFILE"} for o in sorted(set(owner_ids))]
+    return {str(i["PK"]).removeprefix("OWNER#"): int(i.get("snapshots", 0)) for i in _batch_get(keys)}
+
+
+def tracking(cases: Sequence[TrackedCase]) -> tuple[dict[str, OwnerContacts], set[str]]:
+    """The snapshots of the cases' owners and which of the cases are tracked already: one BatchGetItem a 100 keys."""
+    owner_ids = sorted({c.case_owner_id for c in cases})
+    keys = [{"PK": f"OWNER#{o}", "SK": "PROFILE"} for o in owner_ids]
+    keys += [{"PK": f"CASE#{c}", "SK": "TRACK"} for c in sorted({c.case_id for c in cases})]
+    owners, tracked = {}, set()
+    for item in _batch_get(keys):
+        if item["SK"] == "PROFILE":
+            owner = _owner(item)
+            owners[owner.case_owner_id] = owner
+        else:
+            tracked.add(str(item["PK"]).removeprefix("CASE#"))
+    return owners, tracked
+
+
 def _track_item(item: dict[str, Any]) -> TrackedCase:
     last = item.get("last_attempt_on")
     return TrackedCase(
@@ -205,8 +235,7 @@ def _track_item(item: dict[str, Any]) -> TrackedCase:
     )
 
 
-def track_case(case: TrackedCase, state: IndexState | None) -> bool:
-    """Idempotent: the same case opened twice (a re-delivered CaseOpened) is tracked once."""
+def _new_track(case: TrackedCase, state: IndexState | None) -> dict[str, Any]:
     item: dict[str, Any] = {
         "PK": f"CASE#{case.case_id}",
         "SK": "TRACK",
@@ -218,15 +247,63 @@ def track_case(case: TrackedCase, state: IndexState | None) -> bool:
     key = index_key(case, state)
     if key:
         item["GSI1PK"], item["GSI1SK"] = key
-    created = dynamo.put_new(_table(), item)
+    return item
+
+
+def track_case(case: TrackedCase, state: IndexState | None) -> bool:
+    """Idempotent: the same case opened twice (a re-delivered CaseOpened) is tracked once."""
+    created = dynamo.put_new(_table(), _new_track(case, state))
     dynamo.put_new(_table(), {"PK": f"OWNER#{case.case_owner_id}", "SK": f"CASE#{case.case_id}"})
     return created
+
+
+def track_cases(cases: Sequence[tuple[TrackedCase, IndexState | None]]) -> list[bool]:
+    """Track many new cases, each with its owner's link, in as few TransactWriteItems as fit (50 cases a request);
+    False for a case tracked already (its track item is never overwritten: attempts may have been made)."""
+    name = settings.get().table
+    groups = [
+        [
+            {
+                "Put": {
+                    "TableName": name,
+                    "Item": _attrs(_new_track(case, state)),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": name,
+                    "Item": _attrs({"PK": f"OWNER#{case.case_owner_id}", "SK": f"CASE#{case.case_id}"}),
+                }
+            },
+        ]
+        for case, state in cases
+    ]
+    return dynamo.write_unless_condition_fails(aws.client("dynamodb"), groups)
 
 
 def owner_cases(owner_id: str) -> list[TrackedCase]:
     links = _query({"KeyConditionExpression": Key("PK").eq(f"OWNER#{owner_id}") & Key("SK").begins_with("CASE#")})
     keys = [{"PK": str(link["SK"]), "SK": "TRACK"} for link in links]
     return [_track_item(i) for i in _batch_get(keys)]
+
+
+def owners_cases(owner_ids: Iterable[str]) -> dict[str, list[tuple[TrackedCase, tuple[str, str] | None]]]:
+    """Each owner's tracked cases with their index key as stored: a Query of links per owner, then one BatchGetItem a
+    100 track items for all of them."""
+    links = {
+        o: _query({"KeyConditionExpression": Key("PK").eq(f"OWNER#{o}") & Key("SK").begins_with("CASE#")})
+        for o in dict.fromkeys(owner_ids)
+    }
+    cases = sorted({str(link["SK"]) for found in links.values() for link in found})  # a key once per request
+    keys = [{"PK": case, "SK": "TRACK"} for case in cases]
+    by_owner: dict[str, list[tuple[TrackedCase, tuple[str, str] | None]]] = {o: [] for o in links}
+    for item in _batch_get(keys):
+        case = _track_item(item)
+        key = (str(item["GSI1PK"]), str(item["GSI1SK"])) if "GSI1PK" in item else None
+        if case.case_owner_id in by_owner:  # a link left behind by a merge names a case that moved on
+            by_owner[case.case_owner_id].append((case, key))
+    return by_owner
 
 
 def move_case(case: TrackedCase, to_owner: str, state: IndexState | None) -> None:

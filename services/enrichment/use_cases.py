@@ -145,8 +145,10 @@ def attempt_case(
 ) -> AttemptOutcome:
     """One attempt, idempotent: booked (line + budget) before the provider is asked, settled with its result after;
     a second run finds the line and either leaves it (its run is alive) or reuses the booking (its run died)."""
+    if owner is None:
+        return "not_due"  # its snapshot is not here yet: it waits in the index, nothing is searched blindly
     state = domain.index_state(case, owner, client)
-    if state != "due" or owner is None:
+    if state != "due":
         repository.set_index(case, state)  # attempts lowered, restriction, defaults found: out of the due index
         return "not_due"
     attempt = case.attempts_made + 1
@@ -330,29 +332,50 @@ def on_settings_changed(event: ClientSettingsChanged) -> None:
 
 
 def on_case_opened(event: CaseOpened) -> None:
-    case = domain.TrackedCase(event.client_id, event.case_owner_id, event.case_id, event.opened_on)
-    owner = repository.owners([event.case_owner_id]).get(event.case_owner_id)
-    repository.track_case(case, domain.index_state(case, owner, repository.client_settings(event.client_id)))
+    on_cases_opened([event])
 
 
-def on_case_owner_contacts_changed(event: CaseOwnerContactsChanged) -> None:
-    """Check the new points offline (free) and publish the results; keep what the owner lacks; re-index the
-    owner's cases (a found default takes them out of the due index, a lost one puts them back)."""
+def on_cases_opened(events: list[CaseOpened]) -> dict[str, list[Event]]:
+    """Track the opened cases, each indexed by its owner's snapshot: one BatchGetItem for the snapshots and which
+    cases are tracked already, the new ones written 50 to a TransactWriteItems (put-if-new: a redelivery changes
+    nothing, attempts made are never reset). A case left out of the index (its owner not searchable) looks at its
+    owner again after it is written: a snapshot making the owner searchable meanwhile looked for the owner's cases
+    before this one was there (both sides write first, then read, so one of them indexes the case)."""
+    cases = list(
+        {e.case_id: domain.TrackedCase(e.client_id, e.case_owner_id, e.case_id, e.opened_on) for e in events}.values()
+    )
+    owners, tracked = repository.tracking(cases)
+
+    def state(case: domain.TrackedCase, owner: domain.OwnerContacts | None) -> domain.IndexState | None:
+        return domain.index_state(case, owner, repository.client_settings(case.client_id))
+
+    new = [(c, state(c, owners.get(c.case_owner_id))) for c in cases if c.case_id not in tracked]
+    written = repository.track_cases(new)
+    unindexed = [c for (c, s), w in zip(new, written, strict=True) if w and s is None]
+    if unindexed:
+        now = repository.owners(c.case_owner_id for c in unindexed)
+        for case in unindexed:
+            if (later := state(case, now.get(case.case_owner_id))) is not None:
+                repository.set_index(case, later)
+    return {}
+
+
+def _checked(event: CaseOwnerContactsChanged) -> tuple[list[Event], domain.OwnerContacts]:
+    """The offline checks of the snapshot's new points (free), to publish, and what enrichment keeps of it."""
     address = event.subject.last_known_address
     checks = offline_checks.check_points(
         event.contact_points, mail_domains(), datetime.now(UTC), address.country if address else "DE"
     )
+    published: list[Event] = []
     if checks:
-        bus.publish(
-            [
-                ContactPointsChecked(
-                    event_id=_id(event.event_id, "checked"),
-                    correlation_id=event.correlation_id,
-                    client_id=event.client_id,
-                    case_owner_id=event.case_owner_id,
-                    checks=checks,
-                )
-            ]
+        published.append(
+            ContactPointsChecked(
+                event_id=_id(event.event_id, "checked"),
+                correlation_id=event.correlation_id,
+                client_id=event.client_id,
+                case_owner_id=event.case_owner_id,
+                checks=checks,
+            )
         )
     owner = domain.OwnerContacts(
         client_id=event.client_id,
@@ -362,11 +385,52 @@ def on_case_owner_contacts_changed(event: CaseOwnerContactsChanged) -> None:
         restricted=event.processing_restricted,
         as_of=event.occurred_at,
     )
-    if not repository.put_owner(owner):
-        return  # an older snapshot delivered late
-    client = repository.client_settings(event.client_id)
-    for case in repository.owner_cases(event.case_owner_id):
-        repository.set_index(case, domain.index_state(case, owner, client))
+    return published, owner
+
+
+def on_case_owner_contacts_changed(event: CaseOwnerContactsChanged) -> None:
+    """Check the new points offline (free) and publish the results; keep what the owner lacks; re-index the
+    owner's cases (a found default takes them out of the due index, a lost one puts them back)."""
+    bus.publish(on_case_owners_contacts_changed([event]).get(event.event_id, []))
+
+
+def on_case_owners_contacts_changed(events: list[CaseOwnerContactsChanged]) -> dict[str, list[Event]]:
+    """``on_case_owner_contacts_changed`` for a batch: what enrichment knew of the owners read in one BatchGetItem,
+    the snapshots stored in as few TransactWriteItems as fit (the newest of each owner; one older than stored is
+    dropped). Only an owner that becomes searchable or stops being so has its cases re-indexed (a Query of them
+    each, one BatchGetItem for all, and only the index entries that change written): an owner's first snapshot
+    finds its cases waiting as 'due' already. Returns the checks to publish."""
+    published: dict[str, list[Event]] = {}
+    newest: dict[str, domain.OwnerContacts] = {}
+    for event in events:
+        checks, owner = _checked(event)
+        if checks:
+            published[event.event_id] = checks
+        kept = newest.get(owner.case_owner_id)
+        if kept is None or kept.as_of <= owner.as_of:
+            newest[owner.case_owner_id] = owner
+    before = repository.owners(newest)
+    owners = list(newest.values())
+    stored = {o.case_owner_id: o for o, ok in zip(owners, repository.put_owners(owners), strict=True) if ok}
+    # an owner new before the write whose item took another snapshot meanwhile: what that one did is unknown here
+    raced = [o for o in stored if o not in before]
+    counts = repository.snapshots_stored(raced) if raced else {}
+    flipped = [
+        o
+        for o in stored.values()
+        if (o.case_owner_id in before and domain.searchable(before[o.case_owner_id]) != domain.searchable(o))
+        or counts.get(o.case_owner_id, 1) > 1
+    ]
+    if not flipped:
+        return published  # new owners, older snapshots delivered late, or nothing that moves a case
+    for owner_id, cases in repository.owners_cases(o.case_owner_id for o in flipped).items():
+        owner = stored[owner_id]
+        client = repository.client_settings(owner.client_id)
+        for case, indexed in cases:
+            state = domain.index_state(case, owner, client)
+            if domain.index_key(case, state) != indexed:
+                repository.set_index(case, state)
+    return published
 
 
 def on_case_owners_merged(event: CaseOwnersMerged) -> None:

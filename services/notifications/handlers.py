@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from services.notifications import deliveries, delivery_outcomes, settings, use_cases
 from shared import bus
-from shared.consumer import bus_consumer, publish_together, set_at_a_time
+from shared.consumer import bus_consumer, publish_together, with_batch_steps
 from shared.events import (
     ClientRegistered,
     ClientUserCreated,
@@ -34,7 +34,7 @@ on_bus_events = bus_consumer(
         ImportFailed: use_cases.on_import_finished,
         # claimed per message before anything is sent, announced again on a redelivery (deliveries.deliver); a
         # batch's messages are claimed together and marked together (deliveries.DeliveryBatch)
-        ContactActionRequested: set_at_a_time(use_cases.on_contact_action, deliveries.DeliveryBatch),
+        ContactActionRequested: with_batch_steps(use_cases.on_contact_action, deliveries.DeliveryBatch),
         EnrichmentBudgetReached: use_cases.on_budget_reached,
         SubjectAccessRequested: use_cases.on_subject_access_requested,
         SubjectErasureRequested: use_cases.on_subject_erasure_requested,

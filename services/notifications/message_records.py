@@ -64,16 +64,6 @@ def claim_item(record: dict[str, Any], status: str = "sending") -> dict[str, Any
     return item
 
 
-def _transact(items: list[dict[str, Any]]) -> None:
-    try:
-        aws.client("dynamodb").transact_write_items(TransactItems=items)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "TransactionCanceledException":
-            raise
-        reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-        raise dynamo.TransactionCancelled(reasons) from error
-
-
 def _put(item: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
     op: dict[str, Any] = {
         "TableName": settings.get().table,
@@ -95,7 +85,7 @@ def claim_many(items: list[dict[str, Any]]) -> list[bool | None]:
     """``claim`` for a batch's messages (items from ``claim_item``), as few TransactWriteItems as fit: per item,
     True when claimed, False when the message exists already, None when undecided (claim it on its own)."""
     ops = [[_put(item, "attribute_not_exists(PK)")] for item in items]
-    return _written(dynamo.write_groups(ops, _transact))
+    return _written(dynamo.write_groups(ops, dynamo.transact(aws.client("dynamodb"))))
 
 
 def mark_many(items: list[dict[str, Any]]) -> list[bool | None]:
@@ -103,7 +93,7 @@ def mark_many(items: list[dict[str, Any]]) -> list[bool | None]:
     status moved on from 'claimed' meanwhile (an early outcome): per item True, False (then ``mark_sent``), None
     (undecided: ``mark_sent`` too)."""
     ops = [[_put(item, "#status = :claimed", {":claimed": "claimed"})] for item in items]
-    return _written(dynamo.write_groups(ops, _transact))
+    return _written(dynamo.write_groups(ops, dynamo.transact(aws.client("dynamodb"))))
 
 
 def take_over(message_id: str) -> bool:
@@ -181,7 +171,7 @@ def advance_many(changes: list[tuple[str, str, Collection[str], dict[str, Any]]]
             },
         }
         groups.append([{"Update": op}])
-    return _written(dynamo.write_groups(groups, _transact))
+    return _written(dynamo.write_groups(groups, dynamo.transact(aws.client("dynamodb"))))
 
 
 def release(message_id: str) -> None:

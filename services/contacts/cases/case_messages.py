@@ -133,23 +133,15 @@ class Batch(SetAtATime):
                 op["ExpressionAttributeValues"] = _serialized(values)
             groups.append([{"Put": op}])
             causes.append({event_id for event_id, _ in mine})
-        for written, events_of_key in zip(dynamo.write_groups(groups, _transact), causes, strict=True):
+        for written, events_of_key in zip(
+            dynamo.write_groups(groups, dynamo.transact(aws.client("dynamodb"))), causes, strict=True
+        ):
             if written is None:
                 self.done |= events_of_key
 
 
 def _serialized(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _serialize(v) for k, v in item.items()}
-
-
-def _transact(items: list[dict[str, Any]]) -> None:
-    try:
-        aws.client("dynamodb").transact_write_items(TransactItems=items)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "TransactionCanceledException":
-            raise
-        reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-        raise dynamo.TransactionCancelled(reasons) from error
 
 
 def _written_by_the_batch(event_id: str) -> bool:

@@ -19,6 +19,7 @@ from shared.events import (
     ContactPointsChecked,
     ContactPointsTraced,
     ContactPointSummary,
+    Event,
     PostalAddress,
     TraceSubject,
 )
@@ -85,12 +86,21 @@ def publish_contacts_changed(
 
 
 def on_contact_points_checked(event: ContactPointsChecked) -> None:
-    for check in event.checks:
-        stored = repository.store_checks(
-            event.case_owner_id, check.type, check.contact_point_id, check.value, check.model_dump(mode="json")
-        )
+    on_many_contact_points_checked([event])
+
+
+def on_many_contact_points_checked(events: list[ContactPointsChecked]) -> dict[str, list[Event]]:
+    """Keep each point's offline checks while it still has the value that was checked: the batch's points written
+    together (100 a request), a changed or removed point's checks dropped alone. Publishes nothing."""
+    checked = [
+        (event.case_owner_id, check.type, check.contact_point_id, check.value, check.model_dump(mode="json"))
+        for event in events
+        for check in event.checks
+    ]
+    for (_, _, contact_point_id, _, _), stored in zip(checked, repository.store_many_checks(checked), strict=True):
         if not stored:
-            log.info("checks of a changed or removed point dropped", extra={"contact_point_id": check.contact_point_id})
+            log.info("checks of a changed or removed point dropped", extra={"contact_point_id": contact_point_id})
+    return {}
 
 
 def on_contact_points_traced(event: ContactPointsTraced) -> None:

@@ -628,23 +628,26 @@ def point_items(case_owner_id: str) -> list[dict[str, Any]]:
     )
 
 
-def store_checks(
-    case_owner_id: str, point_type: str, contact_point_id: str, value: str, checks: dict[str, Any]
-) -> bool:
-    """Keep the offline checks on the point, only while it still has the value that was checked."""
-    try:
-        store.table().update_item(
-            Key=owner_key(case_owner_id, point_sk(point_type, contact_point_id)),
-            UpdateExpression="SET checks = :c",
-            ConditionExpression="attribute_exists(PK) AND #v = :v",
-            ExpressionAttributeNames={"#v": "value"},
-            ExpressionAttributeValues={":c": checks, ":v": value},
-        )
-        return True
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
+def store_many_checks(checked: Sequence[tuple[str, str, str, str, dict[str, Any]]]) -> list[bool]:
+    """Keep the offline checks on each point (case owner, type, point, value checked, checks) only while it still
+    has the value that was checked: as few TransactWriteItems as fit (100 points a request; one point alone is a
+    plain UpdateItem), False for a point whose value changed or that is gone, the others written."""
+    groups = [
+        [
+            {
+                "Update": {
+                    "TableName": store.table_name(),
+                    "Key": _serialise(owner_key(case_owner_id, point_sk(point_type, contact_point_id))),
+                    "UpdateExpression": "SET checks = :c",
+                    "ConditionExpression": "attribute_exists(PK) AND #v = :v",
+                    "ExpressionAttributeNames": {"#v": "value"},
+                    "ExpressionAttributeValues": {":c": _ser.serialize(checks), ":v": _ser.serialize(value)},
+                }
+            }
+        ]
+        for case_owner_id, point_type, contact_point_id, value, checks in checked
+    ]
+    return dynamo.write_unless_condition_fails(aws.client("dynamodb"), groups)
 
 
 def mark_address_traced(case_owner_id: str, case_id: str, trace: dict[str, Any]) -> None:

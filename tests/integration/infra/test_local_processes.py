@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -81,8 +82,10 @@ def test_moto_exits_when_its_parent_goes_away() -> None:
     moto.proc = None
 
 
-def _consumer() -> Function:
-    return next(f for f in STACK.functions if f.service == "notifications" and f.handler == "on_bus_events")
+def _consumer(batch_size: int = 10) -> Function:
+    """Notifications' bus consumer, taking ``batch_size`` records a batch (these tests count batches of 10)."""
+    fn = next(f for f in STACK.functions if f.service == "notifications" and f.handler == "on_bus_events")
+    return replace(fn, trigger=replace(fn.trigger, batch_size=batch_size))
 
 
 def _dispatch(

@@ -18,6 +18,7 @@ from services.enrichment.domain import (
     is_trusted,
     lacking_types,
     next_attempt_due,
+    searchable,
 )
 from shared.events import ContactPointChecks, ContactPointSummary, PhoneCheck, TraceSubject
 
@@ -43,11 +44,17 @@ def test_index_key_is_the_waiting_day_so_the_due_bound_is_a_key_range() -> None:
     assert key[1] <= due_until(GRANTED, date(2026, 1, 31)) and key[1] > due_until(GRANTED, date(2026, 1, 30))
 
 
-def test_a_case_leaves_the_index_when_nothing_is_to_be_found_restricted_or_owner_unknown() -> None:
-    assert index_state(CASE, None, GRANTED) is None
+def test_a_case_leaves_the_index_when_nothing_is_to_be_found_or_restricted() -> None:
     assert index_state(CASE, replace(OWNER, lacking=frozenset()), GRANTED) is None
     assert index_state(CASE, replace(OWNER, restricted=True), GRANTED) is None
     assert index_key(CASE, None) is None
+
+
+def test_a_case_whose_owner_is_not_known_yet_waits_in_the_index() -> None:
+    """The run reads each due case's owner and searches nothing without it; the owner's first snapshot then has
+    no case to move."""
+    assert index_state(CASE, None, GRANTED) == "due"
+    assert searchable(OWNER) and not searchable(replace(OWNER, restricted=True))
 
 
 def test_used_up_cases_wait_in_their_own_part_of_the_index() -> None:

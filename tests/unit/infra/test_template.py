@@ -46,6 +46,8 @@ def test_code_folders_hold_the_app_and_the_packages_it_imports(built: Path) -> N
         assert (code / "services" / service / "handlers.py").exists()
         assert (code / "shared" / "events.py").exists()
         assert "aws-lambda-powertools" in (code / "requirements.txt").read_text()
+        # sources only: an import core compiled on this machine (make core) is no binary for Lambda's platform
+        assert not [p for p in code.rglob("*") if p.suffix in (".so", ".pyd") or p.name == "_core.json"]
 
 
 def test_every_consumer_reads_its_queue_with_partial_batch_failures_and_every_queue_has_a_dlq() -> None:
@@ -62,6 +64,24 @@ def test_every_consumer_reads_its_queue_with_partial_batch_failures_and_every_qu
         assert redrive["maxReceiveCount"] == q.max_receive_count
     scheduled = [r for r in resources.values() if "Schedule" in r.get("Properties", {}).get("Events", {})]
     assert len(scheduled) == sum(f.trigger.kind == "schedule" for f in STACK.functions) >= 1
+
+
+def test_bus_consumers_get_batches_that_fill_within_a_window_their_queues_visibility_covers() -> None:
+    """Set-at-a-time consumers need big batches: 100 records gathered for at most 1 s. AWS takes a BatchSize above 10
+    only with a batching window, and advises a visibility timeout of 6 x the function's timeout plus the window."""
+    resources: dict[str, Any] = render()["Resources"]
+    inboxes = [f for f in STACK.functions if f.trigger.kind == "sqs" and (f.trigger.queue or "").endswith("-inbox")]
+    assert {f.service for f in inboxes} == {"contacts", "imports", "enrichment", "notifications"}
+    for fn in STACK.functions:
+        if fn.trigger.kind != "sqs":
+            continue
+        sqs = resources[function_id(fn)]["Properties"]["Events"]["Queue"]["Properties"]
+        window = sqs["MaximumBatchingWindowInSeconds"]
+        if fn in inboxes:
+            assert (sqs["BatchSize"], window) == (100, 1), fn.logical
+        assert sqs["BatchSize"] <= 10 or window >= 1, fn.logical
+        queue = resources[queue_id(STACK.queue(fn.trigger.queue or ""))]["Properties"]
+        assert queue["VisibilityTimeout"] >= 6 * fn.timeout + window, fn.logical
 
 
 def test_functions_only_get_their_own_services_tables() -> None:
@@ -92,6 +112,7 @@ def test_chalice_apps_wire_exactly_the_functions_the_definition_declares() -> No
             if fn.trigger.kind == "sqs":
                 assert source.queue.endswith(fn.trigger.queue or "?"), (service, name)
                 assert source.batch_size == fn.trigger.batch_size
+                assert source.maximum_batching_window_in_seconds == fn.trigger.batching_window
             else:
                 expression = source.schedule_expression
                 text = expression if isinstance(expression, str) else expression.to_string()

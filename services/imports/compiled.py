@@ -1,0 +1,86 @@
+"""The import core's hot modules as C extensions (mypyc), with their Python source as the fallback.
+
+``make`` compiles ``CORE_MODULES`` in place with mypyc (``python -m infra.compiled``) and writes a manifest with the
+SHA-256 of the sources it compiled. An extension is used only while it was built from exactly the sources beside
+it. The ``.py`` files are imported as they are after an edit (a developer running pytest without ``make``), under
+``python -X pure_core`` (a developer's switch, not a setting: services read no environment outside settings.py),
+and where nothing was compiled (a Lambda code folder, a machine without a C compiler). Both cores take the same
+decisions: the quality bench's output is byte-identical, and ``make test`` runs the imports unit tests on both.
+
+Installed from the package's ``__init__``, before any of its modules is imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
+from importlib.abc import MetaPathFinder
+from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
+from importlib.util import spec_from_file_location
+from pathlib import Path
+from types import ModuleType
+
+PACKAGE = "services.imports"
+CORE_MODULES = ("matching", "normalise")
+MANIFEST = "_core.json"
+HERE = Path(__file__).resolve().parent
+
+
+def sources_digest(folder: Path = HERE, modules: Sequence[str] = CORE_MODULES) -> str:
+    """One hash over the compiled modules' sources: mypyc compiles them as one group (calls between them are
+    native), so an edit to any of them makes the whole group stale."""
+    digest = hashlib.sha256()
+    for name in modules:
+        digest.update(name.encode() + b"\0" + (folder / f"{name}.py").read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def compiled_is_current(folder: Path = HERE, modules: Sequence[str] = CORE_MODULES) -> bool:
+    """True when the manifest says the extensions were built from the sources as they are now, for this
+    interpreter."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    if manifest.get("ext_suffix") not in EXTENSION_SUFFIXES or list(manifest.get("modules", ())) != list(modules):
+        return False
+    if not all((folder / f"{name}{manifest['ext_suffix']}").exists() for name in modules):
+        return False
+    return bool(manifest.get("sources_sha256") == sources_digest(folder, modules))
+
+
+class PureSource(MetaPathFinder):
+    """Imports the named modules from their ``.py`` files, ahead of any extension module beside them."""
+
+    def __init__(self, package: str, folder: Path, modules: Sequence[str]) -> None:
+        self.package, self.folder, self.modules = package, folder, frozenset(modules)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        package, _, name = fullname.rpartition(".")
+        if package != self.package or name not in self.modules:
+            return None
+        return spec_from_file_location(fullname, self.folder / f"{name}.py")
+
+
+def install(
+    package: str = PACKAGE, folder: Path = HERE, modules: Sequence[str] = CORE_MODULES, pure: bool | None = None
+) -> bool:
+    """Choose the core for this process; True when the compiled one will be imported. ``pure``: None → as the
+    interpreter was started (``-X pure_core``)."""
+    if pure is None:
+        pure = "pure_core" in sys._xoptions
+    if pure or not compiled_is_current(folder, modules):
+        if not any(isinstance(f, PureSource) and f.package == package for f in sys.meta_path):
+            sys.meta_path.insert(0, PureSource(package, folder, modules))
+        return False
+    return True
+
+
+def active() -> bool:
+    """Whether this process runs the compiled core (its modules came from extension files)."""
+    loaded = [sys.modules.get(f"{PACKAGE}.{name}") for name in CORE_MODULES]
+    return all(m is not None and str(getattr(m, "__file__", "")).endswith(tuple(EXTENSION_SUFFIXES)) for m in loaded)

@@ -1,0 +1,137 @@
+"""Enrichment's offline checks written back set-at-a-time: a batch of ContactPointsChecked stores its points' checks
+in shared TransactWriteItems, each still conditional on the point's value; a point whose value changed is dropped
+alone, and a redelivery writes the same again."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+
+from infra.definition import STACK
+from infra.local.dispatcher import sqs_record
+from infra.local.lambda_runtime import ACCOUNT, context_for
+from infra.provision import Provisioned
+from services.contacts import handlers
+from shared.events import ContactPointChecks, ContactPointsChecked, EmailCheck, Event, PhoneCheck
+from tests.integration.contacts.cases.support import CLIENT_ID, envelope, imported
+from tests.integration.support import REGION, client
+
+CHECKED_AT = datetime(2026, 11, 28, tzinfo=UTC)
+
+
+def _deliver(events: Sequence[Event], receive_count: int = 1) -> dict[str, Any]:
+    """One SQS batch as Lambda's event source gives it to contacts' consumer."""
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:finview-test-contacts-inbox"
+    records = [
+        sqs_record(
+            {
+                "Body": json.dumps(envelope(e)),
+                "MessageId": f"m-{n}",
+                "ReceiptHandle": "rh",
+                "Attributes": {"ApproximateReceiveCount": str(receive_count)},
+            },
+            arn,
+            REGION,
+        )
+        for n, e in enumerate(events)
+    ]
+    fn = next(f for f in STACK.functions if f.service == "contacts" and f.handler == "on_bus_events")
+    result: dict[str, Any] = handlers.on_bus_events({"Records": records}, context_for(fn, REGION, "test"))
+    return result
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    counted: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def count(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        counted[operation] += 1
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", count)
+    yield counted
+
+
+def _points(aws: Provisioned) -> dict[tuple[str, str], dict[str, Any]]:
+    """(case owner, type) → the stored point item."""
+    items = client(aws, "dynamodb").scan(TableName=aws.names.table("contacts"))["Items"]
+    return {(i["PK"]["S"].removeprefix("OWNER#"), i["type"]["S"]): i for i in items if i["SK"]["S"].startswith("CP#")}
+
+
+def _checks(
+    owner: str, points: dict[tuple[str, str], dict[str, Any]], email: str | None = None
+) -> ContactPointsChecked:
+    phone, mail = points[(owner, "phone")], points[(owner, "email")]
+    return ContactPointsChecked(
+        correlation_id="c",
+        client_id=CLIENT_ID,
+        case_owner_id=owner,
+        checks=[
+            ContactPointChecks(
+                contact_point_id=phone["contact_point_id"]["S"],
+                type="phone",
+                value=phone["value"]["S"],
+                checked_at=CHECKED_AT,
+                phone=PhoneCheck(valid=True, line_type="mobile", region="DE", time_zones=["Europe/Berlin"]),
+            ),
+            ContactPointChecks(
+                contact_point_id=mail["contact_point_id"]["S"],
+                type="email",
+                value=email or mail["value"]["S"],
+                checked_at=CHECKED_AT,
+                email=EmailCheck(valid=True, mail_server="found"),
+            ),
+        ],
+    )
+
+
+def test_a_batch_of_checks_is_one_transaction_and_a_changed_point_is_dropped_alone(
+    aws: Provisioned, calls: Counter[str]
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    owners = [f"owner-{tag}-{i}" for i in range(20)]
+    _deliver(
+        [
+            imported(o, case_ids=(f"{o}-case",), points=(("email", f"m{i}@example.com"), ("phone", "+4915123456789")))
+            for i, o in enumerate(owners)
+        ]
+    )
+    points = _points(aws)
+    batch = [_checks(o, points, email="old@example.com" if o == owners[7] else None) for o in owners]
+    calls.clear()
+    assert _deliver(batch) == {"batchItemFailures": []}
+    # 40 conditional updates in one request; its one failed condition (owner 7's e-mail changed since it was
+    # checked) cancels it once, and the 39 others are written again together. One by one: 40 UpdateItem.
+    assert calls["TransactWriteItems"] == 2
+    assert calls["UpdateItem"] == 0
+    after = _points(aws)
+    assert "checks" not in after[(owners[7], "email")]
+    stored = [k for k, item in after.items() if k[0] in owners and "checks" in item]
+    assert len(stored) == 39
+    assert after[(owners[0], "phone")]["checks"]["M"]["phone"]["M"]["line_type"] == {"S": "mobile"}
+
+    calls.clear()
+    assert _deliver(batch, receive_count=2) == {"batchItemFailures": []}  # a redelivery writes the same again
+    assert calls["TransactWriteItems"] == 2
+    assert _points(aws) == after
+
+
+def test_one_points_checks_alone_are_a_plain_conditional_update(aws: Provisioned, calls: Counter[str]) -> None:
+    owner = f"owner-{uuid.uuid4().hex[:6]}"
+    _deliver(
+        [imported(owner, case_ids=(f"{owner}-case",), points=(("email", "a@example.com"), ("phone", "+4930123456")))]
+    )
+    one = _checks(owner, _points(aws))
+    one = one.model_copy(update={"checks": one.checks[:1]})
+    calls.clear()
+    assert _deliver([one]) == {"batchItemFailures": []}
+    assert (calls["UpdateItem"], calls["TransactWriteItems"]) == (1, 0)  # half the write units of a transaction
+    assert "checks" in _points(aws)[(owner, "phone")]
