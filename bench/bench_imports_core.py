@@ -199,15 +199,23 @@ from services.imports.matching import InMemoryMatchIndex
 data = list(generated_csv(int(sys.argv[1])))
 start = time.process_time()
 counts = core_import(iter(data), InMemoryMatchIndex())
-print(counts["rows"] / (time.process_time() - start))
+rate = counts["rows"] / (time.process_time() - start)
+try:
+    from services.imports import compiled
+    core = "compiled" if compiled.active() else "pure"
+except ImportError:  # a tree from before the compiled core
+    core = "pure"
+print(rate, core)
 """
 
 
-def _rate_in(tree: str, rows: int) -> float:
+def _rate_in(tree: str, rows: int) -> tuple[float, str]:
+    """CPU rows/s of the core in ``tree``, and which core ran there (``compiled`` or ``pure``)."""
     env = {**os.environ, "PYTHONPATH": tree}
     out = subprocess.run([sys.executable, "-c", _CHILD, str(rows)], cwd=tree, env=env, check=True,
                          capture_output=True, text=True).stdout  # fmt: skip
-    return float(out.strip().splitlines()[-1])
+    rate, core = out.strip().splitlines()[-1].split()
+    return float(rate), core
 
 
 def _listed(rates: list[float]) -> str:
@@ -227,10 +235,14 @@ def against_commit(report: Report, revision: str, sizes: tuple[int, ...], runs: 
                 tar.extractall(tmp, filter="data")
             old = tmp
         for rows in sizes:
-            new_rates, old_rates = [], []
+            new_rates: list[float] = []
+            old_rates: list[float] = []
+            cores: set[tuple[str, str]] = set()
             for _ in range(runs):
-                new_rates.append(_rate_in(here, rows))
-                old_rates.append(_rate_in(old, rows))
+                for rates, tree in ((new_rates, here), (old_rates, old)):
+                    rate, core = _rate_in(tree, rows)
+                    rates.append(rate)
+                    cores.add(("this" if tree == here else revision, core))
             report.add(
                 f"import core, {rows:,} rows, against {revision}",
                 max(new_rates),
@@ -238,7 +250,8 @@ def against_commit(report: Report, revision: str, sizes: tuple[int, ...], runs: 
                 baseline=f"the same at {revision}",
                 baseline_value=max(old_rates),
                 note=f"CPU time, best of {runs} alternating runs each; this: {_listed(new_rates)}; "
-                f"{revision}: {_listed(old_rates)}",
+                f"{revision}: {_listed(old_rates)}; core: "
+                + ", ".join(f"{name} {core}" for name, core in sorted(cores)),
             )
 
 

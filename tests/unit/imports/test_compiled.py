@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from importlib.machinery import EXTENSION_SUFFIXES
@@ -84,3 +85,47 @@ def test_this_process_runs_the_core_its_build_says() -> None:
     assert compiled.active() is expected
     for module in (matching, normalise):
         assert str(module.__file__).endswith(SUFFIX if expected else ".py")
+
+
+# Every decision of the matcher on registry-like rows (typos, OCR errors, swapped and blank names, relatives,
+# namesakes, chains of near-names, numbered names), with its score, rule, review and block keys, as one digest.
+_DECISIONS = """
+import hashlib, json, sys
+from bench.bench_imports_quality import build
+from services.imports import compiled
+from services.imports.domain import ImportSettings, RowRejected, validate
+from services.imports.matching import InMemoryMatchIndex, Matcher, RowFeatures
+lines = []
+for i, (_, _, raw) in enumerate(build(int(sys.argv[1])), start=1):
+    try:
+        line, warnings = validate(raw | {"invoice_number": f"I{i}", "amount": "10", "opened_on": "2026-01-01"})
+    except RowRejected as exc:
+        lines.append((i, None, str(exc)))
+        continue
+    lines.append((i, line, warnings))
+matcher = Matcher(InMemoryMatchIndex(), "client", "same", ImportSettings())
+out = hashlib.sha256()
+valid = [(i, line) for i, line, _ in lines if line is not None]
+for start in range(0, len(valid), 100):
+    batch = valid[start : start + 100]
+    for (i, line), d in zip(batch, matcher.match_batch(batch), strict=True):
+        out.update(repr((line.model_dump_json(), RowFeatures.of(line).keys, d)).encode())
+    matcher.flush()
+    matcher.forget()
+out.update(repr([(i, w) for i, line, w in lines]).encode())
+print(json.dumps({"compiled": compiled.active(), "rows": len(lines), "digest": out.hexdigest()}))
+"""
+
+
+@pytest.mark.skipif(not compiled.compiled_is_current(), reason="no compiled core here (make core): nothing to compare")
+@pytest.mark.skipif("pure_core" in sys._xoptions, reason="runs both cores itself; once per make test is enough")
+def test_the_compiled_and_the_pure_core_take_the_same_decisions() -> None:
+    root = Path(__file__).resolve().parents[3]
+    runs = {}
+    for flags in ([], ["-X", "pure_core"]):
+        out = subprocess.run([sys.executable, *flags, "-c", _DECISIONS, "700"], cwd=root, check=True,
+                             capture_output=True, text=True, timeout=120).stdout  # fmt: skip
+        runs[bool(flags)] = json.loads(out.strip().splitlines()[-1])
+    assert runs[False]["compiled"] and not runs[True]["compiled"]
+    assert runs[False]["rows"] == runs[True]["rows"] > 1000
+    assert runs[False]["digest"] == runs[True]["digest"]
