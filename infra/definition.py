@@ -361,6 +361,7 @@ STACK = Stack(
             "contacts-inbox",
             (
                 ev.CaseFileImported,
+                ev.CaseFileImportedV2,
                 ev.MatchReviewRequested,
                 ev.EnrichmentResultFound,
                 ev.ContactPointsTraced,
