@@ -227,3 +227,22 @@ def test_v1_and_v2_of_the_same_case_file_store_the_same(aws: Provisioned) -> Non
         json.dumps(i, sort_keys=True) for i in stored
     )
     assert not [e for e in _arrived(aws) if e["detail-type"] == "CaseOpened.v1"]
+
+
+def test_two_parts_of_one_owners_file_in_one_event_are_written_one_after_the_other(
+    aws: Provisioned, calls: Calls
+) -> None:
+    """imports never puts a case owner twice in an event, but a consumer does not rely on it: the first part goes
+    with the new owners, the second (the same owner's items: not in the same request) on the per-owner path."""
+    tag = uuid.uuid4().hex[:6]
+    [other] = _new_owners(1, tag)
+    owner = f"owner-{tag}-parts"
+    first = imported(owner, case_ids=(f"{owner}-a", f"{owner}-b"), points=(("email", "p@example.com"),))
+    second = imported(owner, case_ids=(f"{owner}-c",), points=(("email", "p@example.com"),))
+    assert _deliver([chunk([first, other, second])]) == {"batchItemFailures": []}
+    assert len(calls.transaction_sizes) == 2  # the two new owners together; the second part's new case
+    assert calls.operations["Query"] == 1  # the second part reads what the first wrote
+    stored = _shape(_items(aws), owner)
+    assert (stored["PROFILE"], stored["CASE"], stored["case pointer"], stored["CP#email"]) == (1, 3, 3, 1)
+    opened = sorted(e["detail"]["case_id"] for e in _arrived(aws) if e["detail-type"] == "CaseOpened.v1")
+    assert opened == sorted([f"{owner}-a", f"{owner}-b", f"{owner}-c", other.cases[0].case_id])
