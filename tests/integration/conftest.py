@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.client import BaseClient
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from infra.definition import Names
@@ -49,3 +52,17 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Provisioned:
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     return provisioned
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """Every AWS request this process makes during the test, counted by operation."""
+    counted: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def count(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        counted[operation] += 1
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", count)
+    yield counted

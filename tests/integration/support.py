@@ -1,12 +1,21 @@
-"""Helpers of the integration tests: clients of the session's moto server and reading a queue to the end."""
+"""Helpers of the integration tests: clients of the session's moto server, reading a queue to the end, and bus
+events delivered to a service's consumer as Lambda's SQS event source delivers them."""
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
+from infra.definition import STACK
+from infra.local.dispatcher import sqs_record
+from infra.local.lambda_runtime import ACCOUNT, context_for
 from infra.provision import Provisioned
+from shared.events import Event
 
 REGION = "eu-west-1"
 
@@ -66,3 +75,38 @@ def case_files(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 rest = {k: v for k, v in f.items() if k != "case_file_id"}
                 out.append({"event_id": f["case_file_id"], **common, **rest})
     return out
+
+
+def envelope(event: Event) -> dict[str, Any]:
+    """The EventBridge envelope as a rule delivers it to SQS."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": event.DETAIL_TYPE,
+        "source": event.SOURCE,
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [],
+        "detail": json.loads(event.model_dump_json()),
+    }
+
+
+def deliver_to(
+    service: str, on_bus_events: Callable[..., Any], events: Sequence[Event], receive_count: int | None = None
+) -> dict[str, Any]:
+    """One SQS batch with these events to ``service``'s bus consumer, exactly as Lambda calls it (with SQS's
+    ApproximateReceiveCount when given; without it the consumer treats each record as a possible retry)."""
+    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:finview-test-{service}-inbox"
+    attributes = {"ApproximateReceiveCount": str(receive_count)} if receive_count is not None else {}
+    records = [
+        sqs_record(
+            {"Body": json.dumps(envelope(e)), "MessageId": f"m-{n}", "ReceiptHandle": "rh", "Attributes": attributes},
+            arn,
+            REGION,
+        )
+        for n, e in enumerate(events)
+    ]
+    fn = next(f for f in STACK.functions if f.service == service and f.handler == "on_bus_events")
+    result: dict[str, Any] = on_bus_events({"Records": records}, context_for(fn, REGION, "test"))
+    return result

@@ -5,62 +5,26 @@ handled together runs one record at a time."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from botocore.client import BaseClient
 
-from infra.definition import STACK
-from infra.local.dispatcher import sqs_record
-from infra.local.lambda_runtime import ACCOUNT, context_for
 from infra.provision import Provisioned
 from services.enrichment import handlers, repository, use_cases
 from shared.events import CaseOpened, CaseOwnerContactsChanged, ContactPointSummary, Event, TraceSubject
-from tests.integration.contacts.cases.support import envelope
 from tests.integration.enrichment.test_attempts import OPENED, FakeBureau, env, run, settings
-from tests.integration.support import REGION, client
+from tests.integration.support import client, deliver_to
 
 pytestmark = pytest.mark.integration
 __all__ = ["env"]  # the fixture, imported for the tests below
 
 
 def deliver(events: Sequence[Event], receive_count: int = 1) -> dict[str, Any]:
-    """One SQS batch as Lambda's event source gives it to enrichment's consumer."""
-    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:finview-test-enrichment-inbox"
-    records = [
-        sqs_record(
-            {
-                "Body": json.dumps(envelope(e)),
-                "MessageId": f"m-{n}",
-                "ReceiptHandle": "rh",
-                "Attributes": {"ApproximateReceiveCount": str(receive_count)},
-            },
-            arn,
-            REGION,
-        )
-        for n, e in enumerate(events)
-    ]
-    fn = next(f for f in STACK.functions if f.service == "enrichment" and f.handler == "on_bus_events")
-    result: dict[str, Any] = handlers.on_bus_events({"Records": records}, context_for(fn, REGION, "test"))
-    return result
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    counted: Counter[str] = Counter()
-    original = BaseClient._make_api_call
-
-    def count(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        counted[operation] += 1
-        return original(self, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", count)
-    yield counted
+    return deliver_to("enrichment", handlers.on_bus_events, events, receive_count)
 
 
 def opened(owner_id: str, case_id: str) -> CaseOpened:

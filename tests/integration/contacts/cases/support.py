@@ -4,18 +4,15 @@ to the contacts consumer through the real SQS (EventBridge-in-SQS) record shape.
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from infra.definition import STACK, Function
 from infra.local.apigw import LocalApiGateway
-from infra.local.dispatcher import sqs_record
-from infra.local.lambda_runtime import ACCOUNT, context_for
 from services.contacts import handlers
 from shared.events import CaseData, CaseFileImported, CaseOwnerData, ContactPointData, EnrichmentResultFound, Event
-from tests.integration.support import REGION
+from tests.integration.support import REGION, deliver_to
 
 CLIENT_ID = "client-a"
 OTHER_CLIENT_ID = "client-b"
@@ -53,39 +50,9 @@ class Api:
         return int(result["statusCode"]), json.loads(text) if text else None
 
 
-def envelope(event: Event) -> dict[str, Any]:
-    """The EventBridge envelope as a rule delivers it to SQS."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": event.DETAIL_TYPE,
-        "source": event.SOURCE,
-        "account": ACCOUNT,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": REGION,
-        "resources": [],
-        "detail": json.loads(event.model_dump_json()),
-    }
-
-
 def deliver(*events: Event, receive_count: int | None = None) -> dict[str, Any]:
-    """One SQS batch with these events, to the contacts consumer exactly as Lambda calls it (with SQS's
-    ApproximateReceiveCount when given; without it the consumer treats each record as a possible retry)."""
-    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:finview-test-contacts-inbox"
-    attributes = {"ApproximateReceiveCount": str(receive_count)} if receive_count is not None else {}
-    records = []
-    for event in events:
-        message = {
-            "Body": json.dumps(envelope(event)),
-            "MessageId": str(uuid.uuid4()),
-            "ReceiptHandle": "rh",
-            "Attributes": attributes,
-        }
-        records.append(sqs_record(message, arn, REGION))
-    result: dict[str, Any] = handlers.on_bus_events(
-        {"Records": records}, context_for(_function("on_bus_events"), REGION, "test")
-    )
-    return result
+    """One SQS batch with these events, to the contacts consumer exactly as Lambda calls it."""
+    return deliver_to("contacts", handlers.on_bus_events, events, receive_count)
 
 
 def imported(

@@ -16,35 +16,16 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from infra.definition import STACK
-from infra.local.dispatcher import sqs_record
-from infra.local.lambda_runtime import ACCOUNT, context_for
 from infra.provision import Provisioned
 from services.contacts import handlers
 from shared import outbox
 from shared.events import CaseFileImported, CaseFileImportedV2, Event, ImportedCaseFile
-from tests.integration.contacts.cases.support import envelope, imported
-from tests.integration.support import REGION, client, receive_all
+from tests.integration.contacts.cases.support import imported
+from tests.integration.support import client, deliver_to, receive_all
 
 
 def _deliver(events: Sequence[Event], receive_count: int = 1) -> dict[str, Any]:
-    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:finview-test-contacts-inbox"
-    records = [
-        sqs_record(
-            {
-                "Body": json.dumps(envelope(e)),
-                "MessageId": f"m-{n}",
-                "ReceiptHandle": "rh",
-                "Attributes": {"ApproximateReceiveCount": str(receive_count)},
-            },
-            arn,
-            REGION,
-        )
-        for n, e in enumerate(events)
-    ]
-    fn = next(f for f in STACK.functions if f.service == "contacts" and f.handler == "on_bus_events")
-    result: dict[str, Any] = handlers.on_bus_events({"Records": records}, context_for(fn, REGION, "test"))
-    return result
+    return deliver_to("contacts", handlers.on_bus_events, events, receive_count)
 
 
 def chunk(files: Sequence[CaseFileImported]) -> CaseFileImportedV2:

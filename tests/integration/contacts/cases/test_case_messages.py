@@ -6,31 +6,16 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from boto3.dynamodb.conditions import Key
-from botocore.client import BaseClient
 
 from infra.provision import Provisioned
 from services.contacts import store
 from shared.events import MessageDelivered, MessageFailed, MessageSent
 from tests.integration.contacts.cases.support import deliver
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    counted: Counter[str] = Counter()
-    original = BaseClient._make_api_call
-
-    def count(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        counted[operation] += 1
-        return original(self, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", count)
-    yield counted
 
 
 def _events(case_id: str, message_id: str) -> tuple[MessageSent, MessageDelivered, MessageFailed]:

@@ -4,60 +4,23 @@ alone, and a redelivery writes the same again."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-from botocore.client import BaseClient
-
-from infra.definition import STACK
-from infra.local.dispatcher import sqs_record
-from infra.local.lambda_runtime import ACCOUNT, context_for
 from infra.provision import Provisioned
 from services.contacts import handlers
 from shared.events import ContactPointChecks, ContactPointsChecked, EmailCheck, Event, PhoneCheck
-from tests.integration.contacts.cases.support import CLIENT_ID, envelope, imported
-from tests.integration.support import REGION, client
+from tests.integration.contacts.cases.support import CLIENT_ID, imported
+from tests.integration.support import client, deliver_to
 
 CHECKED_AT = datetime(2026, 11, 28, tzinfo=UTC)
 
 
 def _deliver(events: Sequence[Event], receive_count: int = 1) -> dict[str, Any]:
-    """One SQS batch as Lambda's event source gives it to contacts' consumer."""
-    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:finview-test-contacts-inbox"
-    records = [
-        sqs_record(
-            {
-                "Body": json.dumps(envelope(e)),
-                "MessageId": f"m-{n}",
-                "ReceiptHandle": "rh",
-                "Attributes": {"ApproximateReceiveCount": str(receive_count)},
-            },
-            arn,
-            REGION,
-        )
-        for n, e in enumerate(events)
-    ]
-    fn = next(f for f in STACK.functions if f.service == "contacts" and f.handler == "on_bus_events")
-    result: dict[str, Any] = handlers.on_bus_events({"Records": records}, context_for(fn, REGION, "test"))
-    return result
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    counted: Counter[str] = Counter()
-    original = BaseClient._make_api_call
-
-    def count(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        counted[operation] += 1
-        return original(self, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", count)
-    yield counted
+    return deliver_to("contacts", handlers.on_bus_events, events, receive_count)
 
 
 def _points(aws: Provisioned) -> dict[tuple[str, str], dict[str, Any]]:

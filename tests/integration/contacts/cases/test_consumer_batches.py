@@ -8,57 +8,25 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 import pytest
-from botocore.client import BaseClient
 
-from infra.definition import STACK
 from infra.local.dispatcher import sqs_record
-from infra.local.lambda_runtime import ACCOUNT, context_for
+from infra.local.lambda_runtime import ACCOUNT
 from infra.provision import Provisioned
 from services.contacts import handlers
 from services.contacts.cases import enrichment
 from shared import bus, outbox
 from shared.events import CaseFileImported, Event
-from tests.integration.contacts.cases.support import envelope, imported
-from tests.integration.support import REGION, client, receive_all
+from tests.integration.contacts.cases.support import imported
+from tests.integration.support import REGION, client, deliver_to, envelope, receive_all
 
 
 def _deliver(events: Sequence[Event], receive_count: int = 1) -> dict[str, Any]:
-    """One SQS batch as Lambda's event source gives it, with the receive count SQS reports."""
-    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:finview-test-contacts-inbox"
-    records = [
-        sqs_record(
-            {
-                "Body": json.dumps(envelope(e)),
-                "MessageId": f"m-{n}",
-                "ReceiptHandle": "rh",
-                "Attributes": {"ApproximateReceiveCount": str(receive_count)},
-            },
-            arn,
-            REGION,
-        )
-        for n, e in enumerate(events)
-    ]
-    fn = next(f for f in STACK.functions if f.service == "contacts" and f.handler == "on_bus_events")
-    result: dict[str, Any] = handlers.on_bus_events({"Records": records}, context_for(fn, REGION, "test"))
-    return result
-
-
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    counted: Counter[str] = Counter()
-    original = BaseClient._make_api_call
-
-    def count(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        counted[operation] += 1
-        return original(self, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", count)
-    yield counted
+    return deliver_to("contacts", handlers.on_bus_events, events, receive_count)
 
 
 def _items(aws: Provisioned) -> list[dict[str, Any]]:
