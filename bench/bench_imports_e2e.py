@@ -54,8 +54,23 @@ def stored_items(stack: StackProcess) -> int:
     return sum(int(ddb.describe_table(TableName=n)["Table"]["ItemCount"]) for n in names)
 
 
+def process_cpu(stack: Any) -> dict[str, float]:
+    """CPU seconds used so far by the functions' process (``finview up``, or this one when the stack runs in it)
+    and by moto's server process(es)."""
+    from bench.bench_reminders import cpu_seconds
+    from bench.stack_process import descendants
+
+    proc = getattr(stack, "proc", None)
+    if proc is not None:  # ``finview up`` as its own process; moto's server is its child
+        functions, motos = proc.pid, descendants(proc.pid)
+    else:  # ``LocalStack`` in this process
+        functions, motos = os.getpid(), [stack._moto.proc.pid]
+    return {"functions": cpu_seconds(functions), "moto": sum(cpu_seconds(m) for m in motos)}
+
+
 def import_round(stack: StackProcess, client_id: str, path: Path, timeout: float) -> dict[str, Any]:
-    """Drop ``path`` for the client and wait for contacts to have stored everything; times per phase."""
+    """Drop ``path`` for the client and wait for contacts to have stored everything; times per phase, and the CPU
+    each process used from the drop until the stack was idle."""
     from services.imports import repository
 
     assert stack.provisioned
@@ -64,6 +79,7 @@ def import_round(stack: StackProcess, client_id: str, path: Path, timeout: float
     s3 = stack.client("s3")
     items_before = stored_items(stack)
     load_before = os.getloadavg()[0]
+    cpu_before = process_cpu(stack)
     wall0, start = time.time(), time.perf_counter()
     s3.upload_file(str(path), bucket, key)
     head = s3.head_object(Bucket=bucket, Key=key)
@@ -77,6 +93,7 @@ def import_round(stack: StackProcess, client_id: str, path: Path, timeout: float
         time.sleep(0.5)
     assert job and job["status"] == "completed", job
     idle_at = stack.wait_idle(timeout=max(60.0, timeout - (time.perf_counter() - start)))
+    cpu = {k: v - cpu_before[k] for k, v in process_cpu(stack).items()}
     elapsed = idle_at - start
     started, staged, finished = (_epoch(job, f) for f in ("started_at", "staged_at", "finished_at"))
     phases = {
@@ -91,6 +108,7 @@ def import_round(stack: StackProcess, client_id: str, path: Path, timeout: float
         "phases": phases,
         "job": job,
         "items": stored_items(stack) - items_before,
+        "cpu": cpu,
     }
 
 
@@ -225,6 +243,13 @@ def _run(report: Report, stack: StackProcess, sizes: tuple[int, ...], writes: in
                 f"{result['items']:,} items stored; {result['load']}; goal ≥ 500 rows/s"
             ),
         )
+        for name, label in (("functions", "`finview up` (the functions)"), ("moto", "moto's process")):
+            report.add(
+                f"CPU per row of {label}, {rows:,} rows",
+                result["cpu"][name] / rows * 1000,
+                "ms",
+                note=f"{result['cpu'][name]:.0f} s of CPU from the drop until idle; goal: 4 ms per row on 2 cores",
+            )
     biggest = sizes[-1]
     first = results[biggest]
     pipeline_rate = first["items"] / first["elapsed"]

@@ -36,7 +36,7 @@ class Plan:
 PLANS: dict[tuple[str, str], Plan] = {
     # A request writes at most one transaction of a few items: 20 units/s per copy is generous.
     ("contacts", "app"): Plan(share=0.25, writes_per_copy=20),
-    # A batch of 10 CaseFileImported events, each up to ~25 case owners with cases and contact points.
+    # A batch of up to 100 CaseFileImported.v2 events, each up to 50 case owners with cases and contact points.
     ("contacts", "on_bus_events"): Plan(share=0.6, writes_per_copy=250),
     # Daily, the few people whose erasure is due: each a few hundred deletes at most.
     ("contacts", "erase_due"): Plan(

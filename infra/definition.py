@@ -288,6 +288,9 @@ class Sizing:
 # Sizes of the functions that differ from the default; every key must name a function an app wires.
 SIZING: dict[tuple[str, str], Sizing] = {
     ("contacts", "app"): Sizing(timeout=29),
+    # A batch of up to 100 CaseFileImported.v2 events is up to 5,000 case owners (50 an event, ~8 transactions of
+    # 100 items each): minutes, not the default 30 s, and one full vCPU for building and serialising the items.
+    ("contacts", "on_bus_events"): Sizing(timeout=300, memory=1769),
     # One full vCPU: parsing and matching are CPU-bound (see services/imports/pipeline.py).
     ("imports", "on_file_dropped"): Sizing(timeout=900, memory=1769, continues_on_own_queue=True),
     ("enrichment", "on_schedule"): Sizing(timeout=300),
@@ -342,7 +345,7 @@ STACK = Stack(
         Table("notifications", "notifications", "NOTIFICATIONS_TABLE", (Index("GSI1", "GSI1PK", "GSI1SK"),)),
     ),
     queues=(
-        Queue("contacts-inbox", "contacts"),
+        Queue("contacts-inbox", "contacts", visibility_timeout=6 * 300 + 1),  # its consumer's 300 s (SIZING)
         # imports run up to 15 minutes
         Queue("imports-drops", "imports", visibility_timeout=5400, outbox_env_var="IMPORTS_DROPS_QUEUE"),
         Queue("imports-inbox", "imports"),
@@ -361,6 +364,7 @@ STACK = Stack(
             "contacts-inbox",
             (
                 ev.CaseFileImported,
+                ev.CaseFileImportedV2,
                 ev.MatchReviewRequested,
                 ev.EnrichmentResultFound,
                 ev.ContactPointsTraced,

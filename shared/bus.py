@@ -57,6 +57,17 @@ def publish(events: Iterable[Event], bus_name: str | None = None, *, client: Any
     return publish_entries([to_entry(e, bus) for e in events], client=client)
 
 
+def event_batches(events: Sequence[Event]) -> list[list[Event]]:
+    """``events`` grouped as :func:`publish` sends them, one PutEvents each (at most 10 and 256 KiB): for a caller
+    that sends the groups in parallel."""
+    out: list[list[Event]] = []
+    start = 0
+    for batch in batches([to_entry(e, "") for e in events]):  # the bus name does not count towards the size
+        out.append(list(events[start : start + len(batch)]))
+        start += len(batch)
+    return out
+
+
 def publish_entries(entries: Sequence[dict[str, Any]], *, client: Any = None) -> int:
     """Publish ready PutEvents entries (the outbox stores them so): batched, failed entries retried."""
     collecting = _deferred.get()

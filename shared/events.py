@@ -470,6 +470,56 @@ class CaseFileImported(Event):
     contact_points: list[ContactPointData]
 
 
+class ImportedCaseFile(Payload):
+    """One case owner's case file within :class:`CaseFileImportedV2`: what ``CaseFileImported.v1`` carries."""
+
+    case_file_id: str = Field(
+        description="deterministic per import, case owner and part (the v1 event id of the same case file)"
+    )
+    row_numbers: list[int]
+    matched_by: str = Field(description="the matching rule that chose the case owner, or 'new'")
+    case_owner: CaseOwnerData
+    cases: list[CaseData]
+    contact_points: list[ContactPointData]
+
+
+MAX_CASE_FILES_PER_EVENT = 50
+CASE_FILES_EVENT_BYTES = 64 * 1024  # one EventBridge billing chunk; a single larger case file goes alone
+
+
+class CaseFileImportedV2(Event):
+    """``CaseFileImported.v2``: the case files of several case owners of one import in one event (at most
+    ``MAX_CASE_FILES_PER_EVENT``, and about ``CASE_FILES_EVENT_BYTES`` unless one case file is bigger on its own),
+    so a consumer writes them set-at-a-time. A case owner appears at most once per event. The event id is
+    deterministic (the import and the first case file's id): a re-publication of the same chunk after a crash
+    carries the same id. v1 (:class:`CaseFileImported`) is still accepted during the rollout."""
+
+    SOURCE = SOURCE_IMPORTS
+    DETAIL_TYPE = "CaseFileImported.v2"
+
+    import_id: str
+    client_id: str
+    case_files: list[ImportedCaseFile] = Field(min_length=1, max_length=MAX_CASE_FILES_PER_EVENT)
+
+    def as_v1(self) -> list[CaseFileImported]:
+        """Each case file as the v1 event of the same content and id (the per-owner path consumes those)."""
+        return [
+            CaseFileImported(
+                event_id=f.case_file_id,
+                occurred_at=self.occurred_at,
+                correlation_id=self.correlation_id,
+                import_id=self.import_id,
+                client_id=self.client_id,
+                row_numbers=f.row_numbers,
+                matched_by=f.matched_by,
+                case_owner=f.case_owner,
+                cases=f.cases,
+                contact_points=f.contact_points,
+            )
+            for f in self.case_files
+        ]
+
+
 class MatchReviewRequested(Event):
     """An uncertain pair for the client's review queue: a row got its own case owner ``case_owner_id``, though it
     may be ``candidate_case_owner_id`` (a score in the review band, or strong with a doubt a person can lift).
@@ -809,6 +859,7 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
         CaseClosed,
         CaseOwnersMerged,
         CaseFileImported,
+        CaseFileImportedV2,
         MatchReviewRequested,
         ImportCompleted,
         ImportFailed,

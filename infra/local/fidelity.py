@@ -22,8 +22,10 @@ import copy
 import functools
 import hashlib
 import inspect
+import itertools
 import json
 import logging
+import marshal as _marshal
 import os
 import threading
 import types
@@ -62,7 +64,13 @@ def serialise_dynamodb() -> None:
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 with _lock:
-                    return fn(*args, **kwargs)
+                    _local.depth = getattr(_local, "depth", 0) + 1
+                    try:
+                        return fn(*args, **kwargs)
+                    finally:
+                        _local.depth -= 1
+                        if not _local.depth and _packing_installed:
+                            _pack_oldest()  # between operations only: no operation holds an item's attributes
 
             return wrapper
 
@@ -231,6 +239,7 @@ def install() -> None:
         lean_requests()
     if not as_is:
         weakly_tracked_models()
+        packed_items()
     isolate_chalice_requests()
 
 
@@ -819,6 +828,7 @@ def installed() -> list[str]:
         "cached-request-routing": _routing_installed,
         "lean-requests": _lean_installed,
         "weakly-tracked-models": _tracking_installed,
+        "packed-dynamodb-items": _packing_installed,
         "isolated-chalice-requests": _requests_installed,
         "isolated-log-correlation": _logs_installed,
     }
@@ -1289,8 +1299,12 @@ def weakly_tracked_models() -> bool:
             log.warning("moto is not %s as pinned: it keeps every model instance it ever made", PINNED_MOTO)
             return False
 
+        from moto.dynamodb.models.dynamo_type import Item
+
         def new(cls: Any, *args: Any, **kwargs: Any) -> Any:
             instance = super(BaseModel, cls).__new__(cls)  # what BaseModel.__new__'s super().__new__(cls) calls
+            if cls is Item:  # every version of every item: ~330 bytes each even weakly, and nobody lists them
+                return instance
             tracked = cls.instances_tracked
             if not isinstance(tracked, LiveInstances):  # a new class, or moto's reset gave it a fresh list
                 tracked = cls.instances_tracked = LiveInstances(tracked)
@@ -1304,4 +1318,113 @@ def weakly_tracked_models() -> bool:
         _ORIGINALS["MotoAPIResponse.model_data"] = MotoAPIResponse.model_data
         MotoAPIResponse.model_data = _model_data  # type: ignore[method-assign]
         _tracking_installed = True
+        return True
+
+
+# ---- moto's memory: DynamoDB items kept packed ---------------------------------------------------------------------
+#
+# moto keeps each stored item as an ``Item`` holding a dict of ``DynamoType`` objects, one per attribute and per
+# nested value, each with its own copy of the strings parsed from the request: ~3.2 KB for a 10-attribute item
+# whose DynamoDB JSON is ~380 bytes (measured with tracemalloc, 20,000 items). A 100k-row import stores ~2M items,
+# so moto's process alone outgrew the local stack's memory budget several times over. Here an item's attributes are
+# kept as one ``marshal``-ed bytes object of its DynamoDB JSON once it has not been used for a while, and unpacked
+# into moto's own ``DynamoType`` objects on the next access: moto's code sees the same ``item.attrs`` it always
+# did. Packing happens only between DynamoDB operations (under the serialising lock, after the outermost one
+# returns), so no operation ever holds attributes that are packed away under it; the ``PACKED_AFTER`` most recently
+# unpacked items stay unpacked, so a working set costs nothing. Unpacking takes the same lock: a response being
+# written outside it never races a write.
+
+PINNED_PACKING_SOURCES = {
+    "Item.__init__": "d9c12b62cb921831aab9b2eb22ac24fbd600689064a0219ae3ffbe057ae4be74",
+    "Item.__deepcopy__": "7621d16ad7ce49d93f1da0ff2a799ec0ca57b34d30249ef65bc2557c2acc5168",
+    "DynamoType.__init__": "7c6cde92e1149bfe3b61d6b5667a943232829bbbb9760c5bd0655479b8d570b9",
+    "DynamoType.to_json": "62eaa03febd15b265a19d9b5e5431df5d4ab880af1124ca32ffb4a8ca9075410",
+}
+PACKED_AFTER = int(os.environ.get("FINVIEW_MOTO_UNPACKED_ITEMS", "20000"))  # items kept unpacked, newest first
+_packing_installed = False
+# id(item) -> item, oldest unpacking first; weakly, so a replaced or deleted item is freed at once
+_unpacked: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+stats["packed"] = stats["unpacked"] = 0
+
+
+def packing_sources() -> dict[str, str]:
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    fns: dict[str, Any] = {
+        "Item.__init__": _ORIGINALS.get("Item.__init__") or Item.__dict__["__init__"],
+        "Item.__deepcopy__": Item.__deepcopy__,
+        "DynamoType.__init__": DynamoType.__init__,
+        "DynamoType.to_json": DynamoType.to_json,
+    }
+    return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    """A ``DynamoType`` as the DynamoDB JSON it was built from (``DynamoType(_plain(v)) == v``), raw values kept."""
+    inner = value.value
+    if isinstance(inner, dict):
+        return {value.type: {name: _plain(v) for name, v in inner.items()}}
+    if isinstance(inner, list) and value.type == "L":
+        return {value.type: [_plain(v) for v in inner]}
+    return {value.type: inner}
+
+
+def _attrs(self: Any) -> Any:
+    # One instance attribute holds either form, so Python keeps the instance's compact key-sharing layout
+    found = self._finview_attrs
+    if not isinstance(found, bytes):
+        return found
+    with _lock:
+        found = self._finview_attrs
+        if isinstance(found, bytes):
+            from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+
+            attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+            dict.__init__(attrs)
+            for name, value in _marshal.loads(found).items():
+                dict.__setitem__(attrs, name, DynamoType(value))
+            self._finview_attrs = found = attrs
+            _unpacked[id(self)] = self
+            stats["unpacked"] += 1
+        return found
+
+
+def _set_attrs(self: Any, value: Any) -> None:
+    self._finview_attrs = value
+    _unpacked[id(self)] = self
+
+
+def _pack_oldest() -> None:
+    """Pack the items unpacked longest ago, beyond the newest ``PACKED_AFTER`` (called with the lock held)."""
+    excess = len(_unpacked) - PACKED_AFTER
+    if excess <= 0:
+        return
+    for key in list(itertools.islice(_unpacked.keys(), excess)):
+        item = _unpacked.pop(key, None)
+        if item is None:
+            continue
+        attrs = item._finview_attrs
+        if isinstance(attrs, bytes):
+            continue
+        try:
+            item._finview_attrs = _marshal.dumps({name: _plain(value) for name, value in attrs.items()})
+        except ValueError:  # a value marshal cannot hold: the item stays as moto keeps it
+            continue
+        stats["packed"] += 1
+
+
+def packed_items() -> bool:
+    """Install once per process if moto is the pinned version; returns whether it is."""
+    global _packing_installed
+    with _lock:
+        if _packing_installed:
+            return True
+        import moto
+        from moto.dynamodb.models.dynamo_type import Item
+
+        if moto.__version__ != PINNED_MOTO or packing_sources() != PINNED_PACKING_SOURCES:
+            log.warning("moto is not %s as pinned: its DynamoDB items stay unpacked", PINNED_MOTO)
+            return False
+        Item.attrs = property(_attrs, _set_attrs)  # type: ignore[assignment]
+        _packing_installed = True
         return True

@@ -17,6 +17,7 @@ from services.contacts.privacy import art14, erasure, subject_access
 from shared.consumer import bus_consumer, outbox_publisher, rerunnable, set_at_a_time
 from shared.events import (
     CaseFileImported,
+    CaseFileImportedV2,
     ContactPointsChecked,
     ContactPointsTraced,
     EnrichmentAttemptSettled,
@@ -57,7 +58,8 @@ on_bus_events = bus_consumer(
     store.table_name,
     {
         # conditional, deterministically keyed writes: a redelivery may run them again (no idempotency record)
-        CaseFileImported: rerunnable(cases.on_case_file_imported),
+        CaseFileImported: rerunnable(cases.on_case_file_imported),  # v1: no longer published, kept for events in flight
+        CaseFileImportedV2: rerunnable(cases.on_case_files_imported),  # CaseFileImported.v2, several owners
         EnrichmentResultFound: cases.on_enrichment_result,
         # upserts whose status only moves forward, and a first contact set once: a redelivery may run them again
         MessageSent: rerunnable(_both(case_messages.on_message_sent, art14.contacted)),

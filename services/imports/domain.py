@@ -26,8 +26,10 @@ from services.imports.parsing import FileRejected
 from shared.events import (
     CaseData,
     CaseFileImported,
+    CaseFileImportedV2,
     CaseOwnerData,
     ContactPointData,
+    ImportedCaseFile,
     MatchReviewRequested,
     PostalAddress,
 )
@@ -543,6 +545,30 @@ def case_file_events(
         )
         for n in range(0, len(rows), MAX_CASES_PER_EVENT)
     ]
+
+
+def imported_case_file(event: CaseFileImported) -> ImportedCaseFile:
+    """A case file as ``CaseFileImported.v2`` carries it, with the v1 event's id as its own."""
+    return ImportedCaseFile(
+        case_file_id=event.event_id,
+        row_numbers=event.row_numbers,
+        matched_by=event.matched_by,
+        case_owner=event.case_owner,
+        cases=event.cases,
+        contact_points=event.contact_points,
+    )
+
+
+def case_files_event(import_id: str, client_id: str, files: list[ImportedCaseFile]) -> CaseFileImportedV2:
+    """Several case owners' files in one ``CaseFileImported.v2``; its id follows from the import and the first file,
+    so the same chunk published again (a resumed publish starts chunks at the same case owner) has the same id."""
+    return CaseFileImportedV2(
+        event_id=str(uuid.uuid5(NAMESPACE, f"{import_id}|case-files|{files[0].case_file_id}")),
+        correlation_id=import_id,
+        import_id=import_id,
+        client_id=client_id,
+        case_files=files,
+    )
 
 
 def case_file_event(

@@ -13,9 +13,10 @@ Design (at least once in, exactly once in effect; any size in flat memory):
    checkpoint (last row, counts, bytes read) is updated. A crash re-runs at most one batch, and that batch sees
    the index as before its first row (see ``matching``), so it decides the same.
 3. **Publish** (phase ``publish``). Staged rows are read back in case-owner order (a DynamoDB query: grouped
-   without holding the file in memory) and each case owner becomes one ``CaseFileImported`` with a
-   deterministic event id; 100 events go out at a time as 10 parallel PutEvents calls, then a cursor (the last
-   case owner published) is checkpointed. Re-published events are absorbed by the consumers' idempotency.
+   without holding the file in memory); each case owner's file joins a ``CaseFileImported.v2`` of up to 50 case
+   owners (~64 KB), whose id follows from its first case file; 100 events go out at a time as parallel PutEvents
+   calls, then a cursor (the last case owner of the last chunk sent) is checkpointed, so a resumed publish
+   rebuilds the same chunks. Re-published events are absorbed by the consumers (content-idempotent writes).
 4. **Report** (phase ``report``). The rejected rows go to ``<key>.rejected.csv`` next to the file, then
    ``ImportCompleted`` (deterministic id) and status ``completed``. A file that cannot be imported at all ends
    ``failed`` with a reason and ``ImportFailed``.
@@ -28,8 +29,9 @@ on one full core, so 1M rows need ~140-200 s of CPU plus the DynamoDB and EventB
 out in parallel). One worker at a time holds the job's lease; a job that fails on every delivery ends
 ``failed`` (``import_error``) on the last one before the DLQ.
 
-Memory: one batch of rows, one page of staged rows and the 100 pending events at a time; XLSX is spooled to
-/tmp, not memory; the freed heap is given back after each batch (bench: peak RSS 137 MB for 100k rows, 162 MB for 1M).
+Memory: one batch of rows, one page of staged rows and the 100 pending events (up to ~6.4 MB) at a time; XLSX is
+spooled to /tmp, not memory; the freed heap is given back after each batch (bench: peak RSS 137 MB for 100k rows,
+162 MB for 1M).
 """
 
 from __future__ import annotations
@@ -58,7 +60,14 @@ from services.imports.domain import ImportSettings, Rejection, StagedRow
 from services.imports.matching import AUTO_SCORE, Matcher, confirm_merge
 from services.imports.parsing import FileRejected, Record, TableReader, open_table
 from shared import aws, bus, expiry
-from shared.events import Event, ImportCompleted, ImportFailed
+from shared.events import (
+    CASE_FILES_EVENT_BYTES,
+    MAX_CASE_FILES_PER_EVENT,
+    Event,
+    ImportCompleted,
+    ImportedCaseFile,
+    ImportFailed,
+)
 from shared.observability import logger, metrics
 
 SERVICE = "imports"
@@ -655,35 +664,66 @@ def process_records(
 
 
 def publish(run: Run) -> None:
+    """Staged rows in case-owner order → ``CaseFileImported.v2`` events of up to ``MAX_CASE_FILES_PER_EVENT`` case
+    owners each (and about ``CASE_FILES_EVENT_BYTES``), sent ``EVENTS_PER_FLUSH`` at a time. The cursor and the
+    counts are checkpointed only on chunk boundaries that are also case-owner boundaries, so a resumed publish
+    rebuilds the same chunks from the next case owner on (same event ids), and nothing is counted twice."""
     job = run.job
     import_id, client_id = run.import_id, str(job["client_id"])
     settings = ImportSettings.model_validate(job.get("settings") or {})
     cursor = job.get("publish_cursor")
     counted = ("created", "merged", "cases", "owners", "reviews")
     tally = {k: int((job.get("published") or {}).get(k, 0)) for k in counted}
-    pending: list[Event] = []
+    pending: list[Event] = []  # closed chunks and their case owners' reviews
+    closed_through = cursor  # the last case owner whose events are all in ``pending`` (or out)
+    chunk = _Chunk()
     group: list[StagedRow] = []
-    last_owner = cursor
+
+    def close_chunk() -> None:
+        nonlocal closed_through
+        if not chunk.files:
+            return
+        pending.append(domain.case_files_event(import_id, client_id, chunk.files))
+        pending.extend(chunk.reviews)
+        for k, n in chunk.tally.items():
+            tally[k] += n
+        closed_through = chunk.files[-1].case_owner.case_owner_id
+        chunk.clear()
 
     def close_group() -> None:
-        nonlocal last_owner
-        events = domain.case_file_events(import_id, client_id, group, settings)
+        files = [domain.imported_case_file(e) for e in domain.case_file_events(import_id, client_id, group, settings)]
         reviews = domain.review_events(import_id, client_id, group, AUTO_SCORE)
-        pending.extend([*events, *reviews])
-        tally["owners"] += 1
-        tally["created" if group[0].owner_new else "merged"] += 1
-        tally["cases"] += sum(len(e.cases) for e in events)
-        tally["reviews"] += len(reviews)
-        last_owner = group[0].case_owner_id
+        counts = {
+            "owners": 1,
+            "created" if group[0].owner_new else "merged": 1,
+            "cases": sum(len(f.cases) for f in files),
+            "reviews": len(reviews),
+        }
+        if len(files) > 1:
+            # A case file in parts: a case owner appears once per event, so each part goes in an event of its own.
+            close_chunk()
+            for part in files[:-1]:
+                chunk.add(part, 0)
+                close_chunk()
+            chunk.add(files[-1], 0)
+        else:
+            n = _event_bytes(files[0])
+            if not chunk.fits(n):
+                close_chunk()
+            chunk.add(files[0], n)
+        chunk.reviews.extend(reviews)
+        for k, v in counts.items():
+            chunk.tally[k] = chunk.tally.get(k, 0) + v
+        if len(files) > 1:
+            close_chunk()  # the last part with the case owner's reviews and counts
 
     def flush() -> None:
         nonlocal cursor
         if not pending:
             return
-        batches = [pending[i : i + 10] for i in range(0, len(pending), 10)]
-        for future in [_publishers.submit(bus.publish, b) for b in batches]:
+        for future in [_publishers.submit(bus.publish, b) for b in bus.event_batches(pending)]:
             future.result()
-        cursor = last_owner
+        cursor = closed_through
         repository.update_job(
             import_id, lease=run.lease(), publish_cursor=cursor, published=dict(tally), updated_at=repository.now()
         )
@@ -700,9 +740,38 @@ def publish(run: Run) -> None:
         group.append(staged)
     if group:
         close_group()
+        if len(pending) >= EVENTS_PER_FLUSH:
+            flush()
+    close_chunk()
     flush()
     repository.update_job(import_id, phase="report", published=dict(tally))
     run.job = repository.get_job(import_id) or job
+
+
+@dataclass
+class _Chunk:
+    """The case files of the next ``CaseFileImported.v2``, with the reviews and counts of their case owners."""
+
+    files: list[ImportedCaseFile] = field(default_factory=list)
+    size: int = 0
+    reviews: list[Event] = field(default_factory=list)
+    tally: dict[str, int] = field(default_factory=dict)
+
+    def fits(self, n: int) -> bool:
+        return not self.files or (
+            len(self.files) < MAX_CASE_FILES_PER_EVENT and self.size + n <= CASE_FILES_EVENT_BYTES
+        )
+
+    def add(self, file: ImportedCaseFile, n: int) -> None:
+        self.files.append(file)
+        self.size += n
+
+    def clear(self) -> None:
+        self.files, self.size, self.reviews, self.tally = [], 0, [], {}
+
+
+def _event_bytes(file: ImportedCaseFile) -> int:
+    return len(file.model_dump_json()) + 1  # the separating comma in the event's list
 
 
 # ---- report -------------------------------------------------------------------------------------------------

@@ -50,3 +50,19 @@ def create_pk_sk_gsi1_table(ddb: Any, name: str) -> None:
             }
         ],
     )
+
+
+def case_files(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The case files the bus carried, each as a ``CaseFileImported.v1`` detail: a ``.v2`` event's case files are
+    taken apart (a case file's ``case_file_id`` as its ``event_id``), a ``.v1`` event is kept as it is."""
+    out: list[dict[str, Any]] = []
+    for e in envelopes:
+        if e["detail-type"] == "CaseFileImported.v1":
+            out.append(e["detail"])
+        elif e["detail-type"] == "CaseFileImported.v2":
+            d = e["detail"]
+            common = {k: d[k] for k in ("occurred_at", "correlation_id", "import_id", "client_id")}
+            for f in d["case_files"]:
+                rest = {k: v for k, v in f.items() if k != "case_file_id"}
+                out.append({"event_id": f["case_file_id"], **common, **rest})
+    return out

@@ -34,7 +34,7 @@ from services.contacts.identity import Identity
 from services.contacts.models import Page
 from shared import outbox
 from shared.errors import Conflict, Forbidden, NotFound
-from shared.events import CaseData, CaseFileImported, CaseOpened, EnrichmentResultFound, new_id
+from shared.events import CaseData, CaseFileImported, CaseFileImportedV2, CaseOpened, EnrichmentResultFound, new_id
 from shared.observability import logger, metrics
 
 SERVICE = "contacts"
@@ -233,6 +233,44 @@ def on_case_file_imported(event: CaseFileImported) -> None:
     _store_case_file(event)
 
 
+def on_case_files_imported(event: CaseFileImportedV2) -> None:
+    """``CaseFileImported.v2``, set-at-a-time: the case owners imports matched as new are written together, their
+    conditional groups (each owner's whole file, with its CaseOpened outbox rows) sharing TransactWriteItems of at
+    most 100 items, without a read first. A group whose condition fails (a redelivery, a second part of a file, an
+    owner created meanwhile, an erased owner's tombstone) is left out of the transaction, which is written again
+    without it, and that owner takes the per-owner general path, as does every known owner (one Query each).
+
+    A failure between two transactions leaves whole owners written and the rest not: the redelivery finds the
+    written ones (their groups fail, the general path writes nothing more) and writes the others; the committed
+    owners' CaseOpened rows are published from the outbox then."""
+    batched: list[tuple[CaseFileImported, list[domain.NewContactPoint], repository.Tx]] = []
+    rest: list[CaseFileImported] = []
+    owners: set[str] = set()
+    for case_file in event.as_v1():
+        owner_id = case_file.case_owner.case_owner_id
+        first = owner_id not in owners  # a second file of the same owner touches the same items: after the first
+        owners.add(owner_id)
+        if case_file.matched_by == "new" and first:
+            points = domain.points_to_add(owner_id, case_file.contact_points, set(), "import")
+            tx = repository.Tx()
+            for group in _case_file_writes(case_file, owner_id, _cases(case_file), points, restricted=False):
+                tx.items.extend(group.items)
+            if len(tx.items) <= repository.MAX_TRANSACTION_ITEMS:
+                batched.append((case_file, points, tx))
+                continue
+            outbox.discarded(tx.items)
+        rest.append(case_file)
+    written = repository.write_unless_exists([tx for _, _, tx in batched]) if batched else []
+    for (case_file, points, tx), ok in zip(batched, written, strict=True):
+        if ok:
+            _announce_new_owner(case_file, points)
+        else:
+            outbox.discarded(tx.items)  # the general path builds its own
+            rest.append(case_file)
+    for case_file in rest:
+        _store_case_file(case_file)
+
+
 def _case_file_writes(
     event: CaseFileImported,
     owner_id: str,
@@ -294,14 +332,21 @@ def _store_new_owner(event: CaseFileImported) -> bool:
             raise
         outbox.discarded(tx.items)  # the general path builds its own
         return False
-    metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=len(groups) - 1 - len(points))
+    _announce_new_owner(event, points)
+    return True
+
+
+def _announce_new_owner(event: CaseFileImported, points: list[domain.NewContactPoint]) -> None:
+    """A new owner's file is written: count its cases and send enrichment the snapshot (no read: it is what was
+    written)."""
+    owner_id = event.case_owner.case_owner_id
+    metrics(SERVICE).add_metric(name="CasesOpened", unit="Count", value=len(_cases(event)))
     enrichment.publish_contacts_changed(
         owner_id,
         event.correlation_id,
         owner=CaseOwner(client_id=event.client_id, **event.case_owner.model_dump()),
         items=sorted((repository.point_item(owner_id, new) for new in points), key=lambda i: str(i["SK"])),
     )
-    return True
 
 
 def _cases(event: CaseFileImported) -> list[CaseData]:

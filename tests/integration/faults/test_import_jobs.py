@@ -33,6 +33,7 @@ from tests.integration.imports.support import (
     register_client,
     run_drops,
 )
+from tests.integration.support import case_files
 
 pytestmark = pytest.mark.integration
 DATA = people_csv(40)  # 27 debtors, 40 invoices
@@ -57,8 +58,8 @@ def _notifications(p: Provisioned) -> list[dict[str, Any]]:
 def _imported_owners(p: Provisioned) -> dict[str, set[str]]:
     """Debtor (the client's case number) → the case owners the imports announced for it."""
     owners: dict[str, set[str]] = defaultdict(set)
-    for event in bus_events(p, "CaseFileImported"):
-        owner = event["detail"]["case_owner"]
+    for case_file in case_files(bus_events(p, "CaseFileImported")):
+        owner = case_file["case_owner"]
         owners[str(owner["client_reference"])].add(str(owner["case_owner_id"]))
     return owners
 

@@ -25,7 +25,7 @@ from services.enrichment.sandbox import SandboxProvider
 from services.imports import handlers as import_handlers
 from services.imports import pipeline as imports_pipeline
 from shared import aws, bus, outbox
-from shared.events import CaseFileImported, CaseOpened, CaseOwnerContactsChanged, ClientSettingsChanged, TraceSubject
+from shared.events import CaseFileImportedV2, CaseOpened, CaseOwnerContactsChanged, ClientSettingsChanged, TraceSubject
 from tests.integration.contacts.cases.support import Api as CaseApi
 from tests.integration.contacts.cases.support import deliver, enriched, imported, point_id
 from tests.integration.contacts.support import Api, bus_events
@@ -258,15 +258,16 @@ def test_imports_publish_phase_killed_midway_publishes_every_case_file_on_the_re
             raise SystemExit("killed after staging, in the middle of the publish phase")
         return real(entries, **kw)
 
-    # One event per PutEvents call, so the kill lands between two case files.
+    # Two case owners an event and one event per flush, so the kill lands between two chunks of case files.
+    monkeypatch.setattr(imports_pipeline, "MAX_CASE_FILES_PER_EVENT", 2)
     monkeypatch.setattr(imports_pipeline, "EVENTS_PER_FLUSH", 1)
     monkeypatch.setattr(bus, "publish_entries", dies_on_the_second)
     with pytest.raises(SystemExit):
         import_handlers.on_file_dropped(imports.drops_event(aws, [message]), imports.context(aws))
     job = imports.job_for(aws, "c-kill/debtors.csv")
     assert (job["status"], job["phase"]) == ("processing", "publish")
-    first = [e["detail"] for e in imports.bus_events(aws) if e["detail-type"] == "CaseFileImported.v1"]
-    assert len(first) == 1
+    first = [e["detail"] for e in imports.bus_events(aws) if e["detail-type"] == "CaseFileImported.v2"]
+    assert [len(e["case_files"]) for e in first] == [2]
 
     # SQS delivers the message again after its visibility timeout, by which time the killed run's lease is over.
     aws_table = aws.names.table("imports")
@@ -280,12 +281,13 @@ def test_imports_publish_phase_killed_midway_publishes_every_case_file_on_the_re
         "batchItemFailures": []
     }
     assert imports.job_for(aws, "c-kill/debtors.csv")["status"] == "completed"
-    events = [e["detail"] for e in imports.bus_events(aws) if e["detail-type"] == "CaseFileImported.v1"]
-    owners = sorted({e["case_owner"]["case_owner_id"] for e in first + events})
+    events = [e["detail"] for e in imports.bus_events(aws) if e["detail-type"] == "CaseFileImported.v2"]
+    assert [len(e["case_files"]) for e in events] == [1]  # the retry resumed after the published chunk
+    owners = sorted({f["case_owner"]["case_owner_id"] for e in first + events for f in e["case_files"]})
     assert len(owners) == 3  # every case owner of the file reached the bus
-    # Re-published ones carry the same event id, so contacts applies each once (exactly once in effect).
+    # Contacts applies each case file once, however often its event is delivered (exactly once in effect).
     for detail in first + events + events:
-        assert deliver(CaseFileImported.model_validate(detail)) == {"batchItemFailures": []}
+        assert deliver(CaseFileImportedV2.model_validate(detail)) == {"batchItemFailures": []}
     for owner_id in owners:
         assert case_repository.get_owner(owner_id) is not None
 

@@ -10,7 +10,7 @@ from openpyxl import Workbook
 
 from infra.provision import Provisioned
 from tests.integration.imports.support import HEADER, bus_events, drop, job_for, register_client, run_drops
-from tests.integration.support import client
+from tests.integration.support import case_files, client
 
 pytestmark = pytest.mark.integration
 GOOD = "K-1;Anna;Schmidt;anna@example.de;030 1234567;Hauptstr. 5;10115;Berlin;DE;INV-1;10,00;2026-01-02\n"
@@ -100,7 +100,7 @@ def test_xlsx_drop_with_german_headers_one_case_file_per_invoice(aws: Provisione
     run_drops(aws)
     job = job_for(aws, "x/liste.xlsx")
     assert (job["status"], job["rows_imported"], job["case_owners_created"], job["cases"]) == ("completed", 2, 1, 2)
-    (event,) = [e["detail"] for e in bus_events(aws) if e["detail-type"] == "CaseFileImported.v1"]
+    (event,) = case_files(bus_events(aws))
     assert sorted(c["invoice_numbers"][0] for c in event["cases"]) == ["R-1", "R-2"]
     address = next(cp for cp in event["contact_points"] if cp["type"] == "postal_address")
     assert address["address"]["postcode"] == "01067"
@@ -110,11 +110,11 @@ def test_a_later_file_joins_the_existing_case_owner(aws: Provisioned) -> None:
     register_client("m")
     drop(aws, "m/january.csv", (HEADER + GOOD).encode())
     run_drops(aws)
-    first = next(e["detail"] for e in bus_events(aws) if e["detail-type"] == "CaseFileImported.v1")
+    first = case_files(bus_events(aws))[0]
     later = "K-1;ANNA;SCHMIDT;;+49 30 123 4567;;;;DE;INV-9;5,00;2026-03-01\n"
     drop(aws, "m/march.csv", (HEADER + later).encode())
     run_drops(aws)
-    second = next(e["detail"] for e in bus_events(aws) if e["detail-type"] == "CaseFileImported.v1")
+    second = case_files(bus_events(aws))[0]
     assert second["case_owner"]["case_owner_id"] == first["case_owner"]["case_owner_id"]
     assert second["matched_by"] == "model:name+phone"
     assert second["cases"][0]["case_id"] != first["cases"][0]["case_id"]
@@ -131,7 +131,7 @@ def test_a_file_without_invoice_dates_is_imported_dated_with_the_import_day(aws:
     assert (job["status"], job["rows_imported"], job["rows_rejected"], job["warnings"]) == ("completed", 1, 0, 0)
     day = str(job["received_at"])[:10]
     assert job["notices"] == [f"no invoice-date column: every invoice is dated with the import date {day}"]
-    (event,) = [e["detail"] for e in bus_events(aws) if e["detail-type"] == "CaseFileImported.v1"]
+    (event,) = case_files(bus_events(aws))
     assert event["cases"][0]["opened_on"] == day and event["case_owner"]["birth_date"] == "1956-04-09"
 
 

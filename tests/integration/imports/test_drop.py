@@ -8,6 +8,7 @@ import pytest
 
 from infra.provision import Provisioned
 from tests.integration.imports.support import bus_events, drop, job_for, register_client, run_drops
+from tests.integration.support import case_files
 
 pytestmark = pytest.mark.integration
 SAMPLE = (Path(__file__).resolve().parents[3] / "samples" / "debtors.csv").read_bytes()
@@ -24,7 +25,7 @@ def test_sample_file_becomes_three_case_files_and_a_report(aws: Provisioned) -> 
     assert (job["case_owners_created"], job["case_owners_merged"], job["cases"]) == (3, 0, 3)
     assert job["rejections"][0]["row"] == 5 and "amount" in job["rejections"][0]["reason"]
     events = bus_events(aws)
-    imported = [e["detail"] for e in events if e["detail-type"] == "CaseFileImported.v1"]
+    imported = case_files(events)
     assert len(imported) == 3
     anna = next(e for e in imported if e["case_owner"]["last_name"] == "Schmidt")
     assert anna["cases"][0]["invoice_numbers"] == ["INV-5001", "INV-5002"]

@@ -23,7 +23,7 @@ from tests.integration.imports.support import (
     register_client,
     run_drops,
 )
-from tests.integration.support import client
+from tests.integration.support import case_files, client
 
 pytestmark = pytest.mark.integration
 EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "aws_events"
@@ -56,7 +56,7 @@ def _deliver(aws: Provisioned, body: dict[str, Any] | str) -> dict[str, Any]:
 
 
 def _imported(aws: Provisioned) -> list[dict[str, Any]]:
-    return [e["detail"] for e in bus_events(aws) if e["detail-type"] == "CaseFileImported.v1"]
+    return case_files(bus_events(aws))
 
 
 def test_s3_via_eventbridge_is_imported(aws: Provisioned) -> None:
@@ -101,7 +101,7 @@ def test_a_stale_notification_is_skipped_and_the_newest_version_imported(aws: Pr
     assert job["status"] == "completed"
     events = bus_events(aws)
     assert not [e for e in events if e["detail-type"] == "ImportFailed.v1"]
-    names = {e["detail"]["case_owner"]["last_name"] for e in events if e["detail-type"] == "CaseFileImported.v1"}
+    names = {f["case_owner"]["last_name"] for f in case_files(events)}
     assert "Schmitt" in names and "Schmidt" not in names
 
 

@@ -11,13 +11,14 @@ from shared import bus
 from shared.events import CaseOwnersMerged
 from tests.integration.imports.support import bus_events, drop, job_for, register_client, run_drops
 from tests.integration.imports.test_settings import deliver_bus_events
+from tests.integration.support import case_files
 
 pytestmark = pytest.mark.integration
 HEADER = "first_name;last_name;birth_date;street;postcode;phone;invoice_number;amount;opened_on\n"
 
 
 def owners(p: Provisioned) -> list[str]:
-    return [e["detail"]["case_owner"]["case_owner_id"] for e in bus_events(p, "CaseFileImported")]
+    return [f["case_owner"]["case_owner_id"] for f in case_files(bus_events(p, "CaseFileImported"))]
 
 
 def test_an_uncertain_pair_is_queued_and_an_accepted_merge_steers_later_rows(aws: Provisioned) -> None:
@@ -29,7 +30,7 @@ def test_an_uncertain_pair_is_queued_and_an_accepted_merge_steers_later_rows(aws
     drop(aws, "q/2.csv", (HEADER + "Anna;Weber;1980-04-01;Hauptstraße 9;10115;;A-2;10;2026-02-01\n").encode())
     run_drops(aws)
     events = bus_events(aws)
-    (weber,) = [e["detail"]["case_owner"]["case_owner_id"] for e in events if e["detail-type"] == "CaseFileImported.v1"]
+    (weber,) = [f["case_owner"]["case_owner_id"] for f in case_files(events)]
     (review,) = [e["detail"] for e in events if e["detail-type"] == "MatchReviewRequested.v1"]
     assert weber != anna
     assert (review["case_owner_id"], review["candidate_case_owner_id"], review["row"]) == (weber, anna, 1)
@@ -55,7 +56,7 @@ def _anna_and_her_review(aws: Provisioned) -> tuple[str, str, str]:
     drop(aws, "q/2.csv", (HEADER + "Anna;Weber;1980-04-01;Hauptstraße 9;10115;;A-2;10;2026-02-01\n").encode())
     run_drops(aws)
     events = bus_events(aws)
-    (weber,) = [e["detail"]["case_owner"]["case_owner_id"] for e in events if e["detail-type"] == "CaseFileImported.v1"]
+    (weber,) = [f["case_owner"]["case_owner_id"] for f in case_files(events)]
     (review,) = [e["detail"]["review_id"] for e in events if e["detail-type"] == "MatchReviewRequested.v1"]
     return anna, weber, review
 
@@ -102,7 +103,7 @@ def test_a_pair_once_queued_is_not_queued_again_when_the_same_person_comes_back(
     drop(aws, "q/2.csv", second)
     run_drops(aws)
     events = bus_events(aws)
-    (weber,) = [e["detail"]["case_owner"]["case_owner_id"] for e in events if e["detail-type"] == "CaseFileImported.v1"]
+    (weber,) = [f["case_owner"]["case_owner_id"] for f in case_files(events)]
     (review,) = [e["detail"] for e in events if e["detail-type"] == "MatchReviewRequested.v1"]
     assert (review["case_owner_id"], review["candidate_case_owner_id"]) == (weber, anna)
 
@@ -112,5 +113,5 @@ def test_a_pair_once_queued_is_not_queued_again_when_the_same_person_comes_back(
     events = bus_events(aws)
     assert [e["detail-type"] for e in events if e["detail-type"] == "MatchReviewRequested.v1"] == []
     assert {
-        e["detail"]["case_owner"]["case_owner_id"] for e in events if e["detail-type"] == "CaseFileImported.v1"
+        f["case_owner"]["case_owner_id"] for f in case_files(events)
     } == {weber}

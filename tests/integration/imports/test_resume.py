@@ -23,6 +23,7 @@ from tests.integration.imports.support import (
     register_client,
     run_drops,
 )
+from tests.integration.support import case_files
 
 pytestmark = pytest.mark.integration
 DATA = people_csv(40)
@@ -32,13 +33,17 @@ DATA = people_csv(40)
 def _small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "BATCH_ROWS", 6)
     monkeypatch.setattr(pipeline, "EVENTS_PER_FLUSH", 4)
+    monkeypatch.setattr(pipeline, "MAX_CASE_FILES_PER_EVENT", 5)  # 27 case owners: six chunks, two flushes
     monkeypatch.setattr(pipeline, "RETRY_AFTER_PROGRESS_S", 0)  # a delayed continuation would be out of sight
 
 
 def outcome(p: Provisioned, client_id: str) -> dict[str, Any]:
     """The end state with this client's ids taken out: what contacts will have been told, and the job's counts."""
     events = bus_events(p)
-    imported = {e["detail"]["event_id"]: e["detail"] for e in events if e["detail-type"] == "CaseFileImported.v1"}
+    chunks = {e["detail"]["event_id"]: e["detail"] for e in events if e["detail-type"] == "CaseFileImported.v2"}
+    chunked = [f for chunk in chunks.values() for f in chunk["case_files"]]
+    assert len(chunked) == len({f["case_file_id"] for f in chunked}), "a chunk was re-published under another id"
+    imported = {e["event_id"]: e for e in case_files(events)}
     owners = [e["case_owner"]["case_owner_id"] for e in imported.values()]
     assert len(owners) == len(set(owners)), "a case owner was announced under two event ids"
     files = sorted(
@@ -111,7 +116,7 @@ def test_same_object_twice_and_same_content_under_another_name(aws: Provisioned)
     for _ in range(2):  # S3 delivers the same notification twice
         assert handlers.on_file_dropped(drops_event(aws, [message]), context(aws)) == {"batchItemFailures": []}
     first = bus_events(aws)
-    assert sum(e["detail-type"] == "CaseFileImported.v1" for e in first) == 27
+    assert len(case_files(first)) == 27
     assert sum(e["detail-type"] == "ImportCompleted.v1" for e in first) == 1
     # the client drops the same content again under another name
     drop(aws, "dup/file-again.csv", DATA)

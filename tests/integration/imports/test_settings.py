@@ -15,7 +15,7 @@ from services.imports import handlers
 from shared import bus
 from shared.events import ClientRegistered, ClientSettingsChanged
 from tests.integration.imports.support import bus_events, drop, job_for, run_drops
-from tests.integration.support import receive_all
+from tests.integration.support import case_files, receive_all
 
 pytestmark = pytest.mark.integration
 
@@ -55,10 +55,7 @@ def test_settings_from_the_bus_steer_the_import(aws: Provisioned) -> None:
     run_drops(aws)
     job = job_for(aws, "s-1/export.csv")
     assert (job["status"], job["rows_imported"], job["case_owners_created"]) == ("completed", 3, 2)
-    events = sorted(
-        (e["detail"] for e in bus_events(aws) if e["detail-type"] == "CaseFileImported.v1"),
-        key=lambda e: e["row_numbers"][0],
-    )
+    events = sorted(case_files(bus_events(aws)), key=lambda e: e["row_numbers"][0])
     assert [e["row_numbers"] for e in events] == [[1, 2], [3]]
     first = events[0]
     assert first["case_owner"]["client_reference"] == "A-1"

@@ -68,3 +68,16 @@ def test_batches_also_by_request_size_and_refuses_an_oversized_event() -> None:
     assert all(sum(bus.entry_size(e) for e in b) <= bus.MAX_REQUEST_BYTES for b in bus.batches(big))
     with pytest.raises(bus.EventTooLarge):
         list(bus.batches([{"Source": "s", "DetailType": "d", "Detail": "x" * 300_000}]))
+
+
+def test_event_batches_are_the_put_events_calls_publish_makes() -> None:
+    """Each group of ``event_batches``, published alone, is one PutEvents call: 10 small events, or fewer big ones."""
+    small = [_event(i) for i in range(12)]
+    big = [_event(100 + i).model_copy(update={"legal_name": "x" * 100_000}) for i in range(5)]
+    groups = bus.event_batches([*small, *big])
+    assert [len(g) for g in groups] == [10, 4, 2, 1]  # 2 small + 2 big fit 256 KiB, a third big one does not
+    assert [e for g in groups for e in g] == [*small, *big]  # in order, each once
+    for group in groups:
+        fake = FakeEvents()
+        bus.publish(group, "bus", client=fake)
+        assert len(fake.calls) == 1

@@ -1,0 +1,202 @@
+"""infra.local.fidelity.packed_items: moto's DynamoDB items kept as packed bytes when not in use, unpacked on the
+next access. Every test here packs after every operation (``PACKED_AFTER = 0``), so each read, condition, update,
+transaction and query runs on items that were packed before it, and must answer exactly as DynamoDB would."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import moto
+import pytest
+from botocore.exceptions import ClientError
+from moto.dynamodb.models import dynamodb_backends
+
+from infra.local import fidelity
+from tests.integration.support import create_pk_sk_gsi1_table
+
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+
+EVERY_TYPE: dict[str, Any] = {
+    "s": {"S": "Zoë ✓"},
+    "n": {"N": "-12.500"},
+    "b": {"B": b"\x00\xffbinary"},
+    "t": {"BOOL": True},
+    "f": {"BOOL": False},
+    "null": {"NULL": True},
+    "ss": {"SS": ["a", "b"]},
+    "ns": {"NS": ["1", "2.5"]},
+    "bs": {"BS": [b"x", b"y"]},
+    "l": {"L": [{"S": "one"}, {"N": "2"}, {"M": {"deep": {"L": [{"NULL": True}]}}}]},
+    "m": {"M": {"name": {"S": "n"}, "inner": {"M": {"k": {"BOOL": False}}}}},
+}
+
+
+@pytest.fixture
+def packing_always(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    assert fidelity.packed_items() is True
+    monkeypatch.setattr(fidelity, "PACKED_AFTER", 0)
+    yield
+
+
+@pytest.fixture
+def table(moto_endpoint: str, packing_always: None) -> tuple[Any, str]:
+    ddb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name=REGION)
+    name = f"packed-{uuid.uuid4().hex[:8]}"
+    create_pk_sk_gsi1_table(ddb, name)
+    return ddb, name
+
+
+def _packed(ddb: Any, name: str, pk: str, sk: str) -> bool:
+    """Whether the stored item is packed once the next operation ended (writing a response may unpack it again)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    ddb.get_item(TableName=name, Key={"PK": {"S": "none"}, "SK": {"S": "none"}})
+    item = dynamodb_backends[ACCOUNT][REGION].tables[name].items[DynamoType({"S": pk})][DynamoType({"S": sk})]
+    return isinstance(item._finview_attrs, bytes)
+
+
+def test_the_packing_patch_is_pinned_to_the_installed_moto() -> None:
+    assert moto.__version__ == fidelity.PINNED_MOTO
+    assert fidelity.packing_sources() == fidelity.PINNED_PACKING_SOURCES
+    assert fidelity.packed_items() is True
+    assert "packed-dynamodb-items" in fidelity.installed()
+
+
+def test_every_attribute_type_comes_back_as_it_was_put(table: tuple[Any, str]) -> None:
+    ddb, name = table
+    item = {"PK": {"S": "P#1"}, "SK": {"S": "S#1"}, **EVERY_TYPE}
+    ddb.put_item(TableName=name, Item=item)
+    assert _packed(ddb, name, "P#1", "S#1")
+    got = ddb.get_item(TableName=name, Key={"PK": {"S": "P#1"}, "SK": {"S": "S#1"}})["Item"]
+    assert _sets_sorted(got) == _sets_sorted(item)
+
+
+def test_conditions_and_updates_see_the_packed_item(table: tuple[Any, str]) -> None:
+    ddb, name = table
+    key = {"PK": {"S": "P#2"}, "SK": {"S": "S#2"}}
+    ddb.put_item(TableName=name, Item={**key, "v": {"N": "1"}, "m": {"M": {"a": {"S": "x"}}}, "tags": {"SS": ["a"]}})
+    with pytest.raises(ClientError) as refused:
+        ddb.put_item(TableName=name, Item={**key, "v": {"N": "9"}}, ConditionExpression="attribute_not_exists(PK)")
+    assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    ddb.update_item(
+        TableName=name,
+        Key=key,
+        UpdateExpression="SET m.b = :b, #n = :n ADD v :one, tags :t REMOVE m.a",
+        ConditionExpression="v = :was",
+        ExpressionAttributeNames={"#n": "name"},
+        ExpressionAttributeValues={
+            ":b": {"L": [{"S": "y"}]},
+            ":n": {"S": "new"},
+            ":one": {"N": "1"},
+            ":t": {"SS": ["b"]},
+            ":was": {"N": "1"},
+        },
+    )
+    assert _packed(ddb, name, "P#2", "S#2")
+    got = ddb.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"]
+    assert got["v"] == {"N": "2"} and got["name"] == {"S": "new"}
+    assert got["m"] == {"M": {"b": {"L": [{"S": "y"}]}}} and sorted(got["tags"]["SS"]) == ["a", "b"]
+
+
+def test_a_cancelled_transaction_leaves_packed_items_as_they_were(table: tuple[Any, str]) -> None:
+    ddb, name = table
+    ddb.put_item(TableName=name, Item={"PK": {"S": "P#3"}, "SK": {"S": "A"}, "v": {"S": "kept"}})
+    ddb.put_item(TableName=name, Item={"PK": {"S": "P#3"}, "SK": {"S": "C"}, "v": {"S": "check"}})
+    with pytest.raises(ClientError) as cancelled:
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": name, "Item": {"PK": {"S": "P#3"}, "SK": {"S": "A"}, "v": {"S": "lost"}}}},
+                {"Put": {"TableName": name, "Item": {"PK": {"S": "P#3"}, "SK": {"S": "B"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": name,
+                        "Key": {"PK": {"S": "P#3"}, "SK": {"S": "C"}},
+                        "ConditionExpression": "v = :other",
+                        "ExpressionAttributeValues": {":other": {"S": "other"}},
+                    }
+                },
+            ]
+        )
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    items = ddb.query(TableName=name, KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": {"S": "P#3"}})[
+        "Items"
+    ]
+    assert items == [
+        {"PK": {"S": "P#3"}, "SK": {"S": "A"}, "v": {"S": "kept"}},
+        {"PK": {"S": "P#3"}, "SK": {"S": "C"}, "v": {"S": "check"}},
+    ]
+    reasons = [r["Code"] for r in cancelled.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "ConditionalCheckFailed"]
+
+
+def test_gsi_queries_page_packed_items_in_order(table: tuple[Any, str]) -> None:
+    ddb, name = table
+    for n in (3, 1, 4, 0, 2):
+        ddb.put_item(
+            TableName=name,
+            Item={"PK": {"S": f"P#{n}"}, "SK": {"S": "X"}, "GSI1PK": {"S": "G"}, "GSI1SK": {"S": f"{n:02d}"}},
+        )
+    seen, start = [], None
+    while True:
+        kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+        page = ddb.query(
+            TableName=name,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :g",
+            ExpressionAttributeValues={":g": {"S": "G"}},
+            Limit=2,
+            **kwargs,
+        )
+        seen += [i["GSI1SK"]["S"] for i in page["Items"]]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    assert seen == ["00", "01", "02", "03", "04"]
+
+
+def test_packed_items_cost_less_than_half_the_memory(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without packing moto holds ~3.2 KB for this 10-attribute item (~380 bytes of DynamoDB JSON)."""
+    assert fidelity.packed_items() is True
+    ddb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name=REGION)
+    per_item = {}
+    for mode, unpacked in (("packed", 0), ("as moto keeps them", 10**9)):
+        monkeypatch.setattr(fidelity, "PACKED_AFTER", unpacked)
+        name = f"mem-{uuid.uuid4().hex[:8]}"
+        create_pk_sk_gsi1_table(ddb, name)
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for b in range(0, 2_000, 25):
+            ddb.batch_write_item(
+                RequestItems={name: [{"PutRequest": {"Item": _contact_point(n)}} for n in range(b, b + 25)]}
+            )
+        gc.collect()
+        per_item[mode] = (tracemalloc.get_traced_memory()[0] - before) / 2_000
+        tracemalloc.stop()
+        ddb.delete_table(TableName=name)
+        gc.collect()
+    assert per_item["packed"] < per_item["as moto keeps them"] / 2, per_item
+
+
+def _contact_point(n: int) -> dict[str, Any]:
+    return {
+        "PK": {"S": f"CASEOWNER#{n // 4:012d}"},
+        "SK": {"S": f"CP#{n:012d}"},
+        "kind": {"S": "email"},
+        "value": {"S": f"someone{n}@example.com"},
+        "state": {"S": "unverified"},
+        "source": {"S": "import"},
+        "created_at": {"S": "2026-11-28T12:00:00+00:00"},
+        "client_id": {"S": "c-123456"},
+        "version": {"N": "1"},
+        "evidence": {"M": {"by": {"S": "import"}, "at": {"S": "2026-11-28T12:00:00Z"}}},
+    }
+
+
+def _sets_sorted(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: {t: sorted(v) if t in ("SS", "NS", "BS") else v for t, v in val.items()} for k, val in item.items()}
