@@ -84,8 +84,9 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         *_own_table("contacts", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem"),
         PUBLISH,
     ),
+    # A batch of message events reads its case messages in one BatchGetItem (the read model, set at a time).
     ("contacts", "on_bus_events"): (
-        *_own_table("contacts", *CONSUMER, "dynamodb:ConditionCheckItem"),
+        *_own_table("contacts", *CONSUMER, "dynamodb:ConditionCheckItem", "dynamodb:BatchGetItem"),
         PUBLISH,
         # A data subject's export: the attachments' files read, the zip written (GDPR Art. 15).
         Grant(("s3:GetObject",), "objects", "attachments"),
@@ -150,9 +151,9 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         Grant(("sqs:SendMessage",), "queue", "calls-outbox"),  # call tasks for the dialer
     ),
     # SES's and SMS delivery notifications from the outcomes queue (polling is SAM's): the message's record is
-    # updated and its outcome announced.
+    # updated and its outcome announced; a batch's records are read in one BatchGetItem.
     ("notifications", "on_provider_outcomes"): (
-        *_own_table("notifications", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem"),
+        *_own_table("notifications", *TABLE_READ, *TABLE_WRITE, *BATCH),
         PUBLISH,
     ),
 }

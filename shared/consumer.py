@@ -14,7 +14,8 @@ a request: a record whose events did not go out is reported failed.
 A rerunnable use case may also have a set-at-a-time form (:func:`set_at_a_time`): the batch's records of that event
 type go to it together first (one BatchGetItem, a few TransactWriteItems for all of them instead of requests per
 record), in the order the handlers are listed; should it raise, its records run one by one, so a record that
-cannot be handled fails alone.
+cannot be handled fails alone. Or it may take batch steps around its own records (:func:`with_batch_steps`): a
+``prepare`` with the batch's events before them and a ``finish`` after them, before the batch is announced.
 """
 
 from __future__ import annotations
@@ -150,6 +151,71 @@ def _handle_sets(
     return done
 
 
+class SetAtATime:
+    """What a rerunnable use case does for a whole batch around its own records (:func:`with_batch_steps`): ``prepare``
+    gets the batch's events it takes before the first record runs (to read or claim them in a few requests),
+    ``finish`` runs after the last one and before the batch's events are published (to write what the records left
+    for it, a few requests for all); it returns the event ids whose writes it could not finish, whose records then
+    return to the queue with their events unpublished. What the two share lives in the object. (Unlike
+    :func:`set_at_a_time`, each record still runs its use case: for use cases with a call per record that cannot be
+    shared, SES's SendEmail say.)"""
+
+    def prepare(self, events: list[Any]) -> None:
+        """Before the batch's records; a failure here is logged and each record does its own work."""
+
+    def finish(self) -> set[str]:
+        return set()
+
+
+BATCH_STEPS = "__finview_batch_steps__"
+
+
+def with_batch_steps(fn: EventHandler, steps: type[SetAtATime]) -> EventHandler:
+    """Mark a :func:`rerunnable` use case with the batch steps it takes around its records: a fresh ``steps()`` for
+    each invocation, which the use case finds with :func:`batch_steps`."""
+    setattr(rerunnable(fn), BATCH_STEPS, steps)
+    return fn
+
+
+_steps: contextvars.ContextVar[dict[type[SetAtATime], SetAtATime] | None] = contextvars.ContextVar(
+    "batch_steps", default=None
+)
+S = TypeVar("S", bound=SetAtATime)
+
+
+def batch_steps(kind: type[S]) -> S | None:
+    """The batch steps of type ``kind`` in the current consumer invocation (None outside one: do it all now)."""
+    found = (_steps.get() or {}).get(kind)
+    return found if isinstance(found, kind) else None
+
+
+def _prepare(
+    records: list[dict[str, Any]], handlers: Mapping[type[Event], EventHandler], log: Any, parsed: dict[str, Event]
+) -> dict[type[SetAtATime], SetAtATime]:
+    """The batch steps of the use cases :func:`with_batch_steps`, each prepared with the batch's events it takes
+    (use cases that share a kind of steps share one). ``parsed``: the events read, by SQS message id (each record
+    reads its own once)."""
+    events: dict[type[SetAtATime], list[Event]] = {}
+    for record in records:
+        try:
+            event = parse_envelope(json.loads(record["body"]))
+        except Exception:
+            continue  # its record fails on its own
+        parsed[record["messageId"]] = event
+        kind = getattr(handlers.get(type(event)), BATCH_STEPS, None)
+        if kind is not None:
+            events.setdefault(kind, []).append(event)
+    steps: dict[type[SetAtATime], SetAtATime] = {}
+    for kind, batch in events.items():
+        steps[kind] = kind()
+        try:
+            steps[kind].prepare(batch)
+        except Exception:
+            log.exception("a batch step failed; each record does its own work")
+            steps[kind] = kind()
+    return steps
+
+
 def consume(
     raw_event: dict[str, Any],
     context: Any,
@@ -161,16 +227,18 @@ def consume(
     log = logger(service)
     processor = BatchProcessor(event_type=EventType.SQS)
     outgoing: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}  # by message: entries, outbox rows
+    messages: dict[str, str] = {}  # the SQS message of each event handled
+    parsed: dict[str, Event] = {}
 
     def handle_record(record: SQSRecord) -> None:
-        envelope = json.loads(record.body)
-        event = parse_envelope(envelope)
+        event = parsed.pop(record.message_id, None) or parse_envelope(json.loads(record.body))
         log.set_correlation_id(event.correlation_id)
         handler = handlers.get(type(event))
         if handler is None:
             # A rule delivered something this service does not consume: a wiring error, not data to retry.
             raise LookupError(f"{service} has no handler for {event.DETAIL_TYPE}")
         log.info("handling event", extra={"detail_type": event.DETAIL_TYPE, "event_id": event.event_id})
+        messages[event.event_id] = record.message_id
 
         def run(event: Event) -> Any:
             return handler(event)
@@ -200,13 +268,22 @@ def consume(
         metrics(service).add_metric(name=f"{type(event).__name__}Handled", unit="Count", value=1)
 
     reads = _batch_reads.set({})
+    steps = _steps.set(_prepare(raw_event["Records"], handlers, log, parsed))
+    unfinished: set[str] = set()
     try:
         handled = _handle_sets(raw_event["Records"], handlers, log)
         with processor(records=raw_event["Records"], handler=handle_record, lambda_context=context):
             processor.process()
+        for step in (_steps.get() or {}).values():
+            unfinished |= {messages[e] for e in step.finish() if e in messages}
     finally:
+        _steps.reset(steps)
         _batch_reads.reset(reads)
     response = processor.response()
+    done = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    response["batchItemFailures"].extend({"itemIdentifier": m} for m in unfinished if m not in done)
+    for message_id in unfinished:
+        outgoing.pop(message_id, None)  # their writes are not finished: nothing of them is announced
     unsent = _send(outgoing, table_name, log)
     if unsent:
         # their events are not out: the records return to the queue (outbox rows stay for the retry or sweeper)

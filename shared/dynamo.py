@@ -109,6 +109,19 @@ def write_groups(
     return outcome
 
 
+def batch_get(client: Any, table_name: str, keys: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items of ``keys`` (client format, e.g. ``{"PK": {"S": …}, "SK": {"S": …}}``) that exist, strongly
+    consistent, in client format: one BatchGetItem per 100 keys, and again for what DynamoDB left unprocessed."""
+    found: list[dict[str, Any]] = []
+    for n in range(0, len(keys), 100):
+        request: dict[str, Any] = {table_name: {"Keys": list(keys[n : n + 100]), "ConsistentRead": True}}
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            found.extend(response.get("Responses", {}).get(table_name, []))
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
 _SINGLE = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
 
 

@@ -171,24 +171,33 @@ class SesFeedback:
     def publish_new(self) -> int:
         sent = get_backend("ses")[ACCOUNT][self.region].sent_messages
         new, self._done = sent[self._done :], len(sent)
-        count = 0
+        notes: list[dict[str, Any]] = []
         for message in new:
             destinations = getattr(message, "destinations", {}) or {}
             recipients = destinations.get("ToAddresses", []) if isinstance(destinations, dict) else list(destinations)
             through = sent_through(message.id)
             for recipient in recipients:
-                note = notification(message.id, str(message.source), str(recipient), through[1] if through else None)
-                self._sns.publish(TopicArn=self.topic_arn, Message=json.dumps(note))
-                count += 1
-        return count + self.publish_new_sms()
+                notes.append(
+                    notification(message.id, str(message.source), str(recipient), through[1] if through else None)
+                )
+        self._publish(notes)
+        return len(notes) + self.publish_new_sms()
 
     def publish_new_sms(self) -> int:
         sms = get_backend("sns")[ACCOUNT][self.region].sms_messages
         new = [(message_id, sent) for message_id, sent in list(sms.items()) if message_id not in self._sms_done]
-        for message_id, (phone, text) in new:
-            self._sms_done.add(message_id)
-            self._sns.publish(TopicArn=self.topic_arn, Message=json.dumps(sms_event(message_id, phone, text)))
+        self._sms_done.update(message_id for message_id, _ in new)
+        self._publish([sms_event(message_id, phone, text) for message_id, (phone, text) in new])
         return len(new)
+
+    def _publish(self, notes: list[dict[str, Any]]) -> None:
+        """Each notification its own SNS message (so its own SQS record, as in AWS), ten a PublishBatch: the
+        simulator's own requests are no part of what is measured."""
+        for n in range(0, len(notes), 10):
+            entries = [{"Id": str(i), "Message": json.dumps(note)} for i, note in enumerate(notes[n : n + 10])]
+            answer = self._sns.publish_batch(TopicArn=self.topic_arn, PublishBatchRequestEntries=entries)
+            if answer.get("Failed"):
+                raise RuntimeError(f"the feedback topic refused notifications: {answer['Failed']}")
 
     def start(self, interval: float = 0.5) -> None:
         def loop() -> None:

@@ -14,7 +14,7 @@ from services.contacts.clients import enrichment_costs
 from services.contacts.policy import gate
 from services.contacts.policy import use_cases as policy
 from services.contacts.privacy import art14, erasure, subject_access
-from shared.consumer import bus_consumer, outbox_publisher, rerunnable, set_at_a_time
+from shared.consumer import bus_consumer, outbox_publisher, rerunnable, set_at_a_time, with_batch_steps
 from shared.events import (
     CaseFileImported,
     CaseFileImportedV2,
@@ -61,10 +61,11 @@ on_bus_events = bus_consumer(
         CaseFileImported: rerunnable(cases.on_case_file_imported),  # v1: no longer published, kept for events in flight
         CaseFileImportedV2: rerunnable(cases.on_case_files_imported),  # CaseFileImported.v2, several owners
         EnrichmentResultFound: cases.on_enrichment_result,
-        # upserts whose status only moves forward, and a first contact set once: a redelivery may run them again
-        MessageSent: rerunnable(_both(case_messages.on_message_sent, art14.contacted)),
-        MessageDelivered: rerunnable(case_messages.on_outcome),
-        MessageFailed: rerunnable(case_messages.on_outcome),
+        # upserts whose status only moves forward, and a first contact set once: a redelivery may run them again;
+        # a batch's messages are read and written together (case_messages.Batch)
+        MessageSent: with_batch_steps(_both(case_messages.on_message_sent, art14.contacted), case_messages.Batch),
+        MessageDelivered: with_batch_steps(case_messages.on_outcome, case_messages.Batch),
+        MessageFailed: with_batch_steps(case_messages.on_outcome, case_messages.Batch),
         MessageBounced: _both(case_messages.on_outcome, policy.on_message_bounced),
         MessageComplained: _both(case_messages.on_outcome, policy.on_message_complained),
         SmsFailed: _both(case_messages.on_outcome, policy.on_sms_failed),

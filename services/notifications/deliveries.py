@@ -16,6 +16,7 @@ from typing import Any
 
 from services.notifications import channels, letters, message_records, messages, rendering, settings, sms
 from shared import bus
+from shared.consumer import SetAtATime, batch_steps
 from shared.events import ContactActionRequested, DebtorMessage, MessageFailed, MessageSent
 from shared.observability import logger
 
@@ -61,16 +62,63 @@ class Sent:
     segments: int | None = None
 
 
-def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str | None:
-    """The message id of the delivered (or refused) message; None when this request was delivered before."""
-    if event.debtor_message is None:
-        raise ValueError("deliver() needs a debtor message; the collector's free text goes through on_contact_action")
-    outbox = outbox or Outbox.from_env()
-    message = event.debtor_message
+class BeingSent(RuntimeError):
+    """Another delivery of this request holds its message's claim (its lease has not run out): try again later."""
+
+
+class DeliveryBatch(SetAtATime):
+    """A consumer batch of requests, set at a time: its messages are claimed together before the first is sent and
+    the sent ones marked together after the last (a TransactWriteItems each for up to 100 messages, not a write
+    per message and step); SES's SendEmail stays one call per message. A message the batch could not claim or mark
+    is claimed or marked on its own; one whose mark could not be written at all returns to the queue unannounced.
+    A batch's claims are leases ('claimed', ``message_records.CLAIM_LEASE``): if the batch dies before sending a
+    message, the request's redelivery takes the message over and sends it."""
+
+    def __init__(self) -> None:
+        self.claims: dict[str, dict[str, Any] | None] = {}  # message id → the record claimed; None: it existed
+        self.sent: dict[str, tuple[str, dict[str, Any]]] = {}  # message id → (its cause's event id, record to write)
+
+    def prepare(self, events: list[Any]) -> None:
+        items: dict[str, dict[str, Any]] = {}
+        for event in events:
+            if isinstance(event, ContactActionRequested) and event.debtor_message is not None:
+                item = message_records.claim_item(_record(event, event.debtor_message), status="claimed")
+                items.setdefault(str(item["message_id"]), item)
+        for (message_id, item), claimed in zip(
+            items.items(), message_records.claim_many(list(items.values())), strict=True
+        ):
+            if claimed is not None:
+                self.claims[message_id] = item if claimed else None
+
+    def finish(self) -> set[str]:
+        ids = list(self.sent)
+        results: list[bool | None]
+        try:
+            results = message_records.mark_many([self.sent[m][1] for m in ids])
+        except Exception:
+            log.exception("marking the batch's messages failed; each is marked on its own")
+            results = [None] * len(ids)
+        unfinished: set[str] = set()
+        for message_id, written in zip(ids, results, strict=True):
+            if written:
+                continue
+            cause, item = self.sent[message_id]
+            try:  # an outcome got there first (its status stays), or the batch's write did not go through
+                message_records.mark_sent(message_id, str(item["status"]), **{k: item.get(k) for k in _SENT_FIELDS})
+            except Exception:
+                log.exception("a sent message could not be marked", extra={"message_id": message_id})
+                unfinished.add(cause)
+        return unfinished
+
+
+_SENT_FIELDS = ("provider_message_id", "template", "language", "segments", "sent_at")
+
+
+def _record(event: ContactActionRequested, message: DebtorMessage) -> dict[str, Any]:
+    """The message record a request makes (its id derived from the request, so a redelivery finds it)."""
     recipient = event.contact_point_value
-    message_id = message_records.message_id_for(event.event_id, message.kind, recipient)
-    record = {
-        "message_id": message_id,
+    return {
+        "message_id": message_records.message_id_for(event.event_id, message.kind, recipient),
         "kind": message.kind,
         "channel": event.action,
         "recipient": recipient,
@@ -82,13 +130,38 @@ def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str 
         "cause_type": event.DETAIL_TYPE,
         "correlation_id": event.correlation_id,
     }
-    if not message_records.claim(record):
+
+
+def _claim(record: dict[str, Any], batch: DeliveryBatch | None) -> tuple[bool, dict[str, Any] | None]:
+    """Whether this request claimed its message now, and the record as claimed when its batch claimed it."""
+    message_id = str(record["message_id"])
+    if batch is not None and message_id in batch.claims:
+        item = batch.claims.pop(message_id)  # a second copy of the request in the batch claims on its own (and fails)
+        return item is not None, item
+    return message_records.claim(record), None
+
+
+def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str | None:
+    """The message id of the delivered (or refused) message; None when this request was delivered before."""
+    if event.debtor_message is None:
+        raise ValueError("deliver() needs a debtor message; the collector's free text goes through on_contact_action")
+    outbox = outbox or Outbox.from_env()
+    message = event.debtor_message
+    record = _record(event, message)
+    message_id = str(record["message_id"])
+    batch = batch_steps(DeliveryBatch)
+    claimed, claimed_item = _claim(record, batch)
+    if not claimed:
         existing = message_records.get(message_id) or {}
-        if existing.get("status") != "retrying":
+        if existing.get("status") == "claimed":  # a batch's claim: its batch may be sending it right now
+            if not message_records.take_over(message_id):
+                raise BeingSent(f"message {message_id} is claimed by another delivery; SQS tries again later")
+        elif existing.get("status") != "retrying":
             log.info("already delivered", extra={"message_id": message_id, "status": existing.get("status")})
             _announce_again(event, existing)
             return None
-        message_records.mark(message_id, "sending")
+        else:
+            message_records.mark(message_id, "sending")
     try:
         sent = _send(event, message, message_id, outbox)
     except channels.Throttled as error:
@@ -107,7 +180,11 @@ def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str 
         raise
     sent_at = datetime.now(UTC)
     status = "queued" if event.action in ("letter", "call") else "sent"
-    message_records.mark(message_id, status, **sent_fields(sent, sent_at))
+    fields = sent_fields(sent, sent_at)
+    if batch is not None and claimed_item is not None:  # written whole with the batch's, before it is announced
+        batch.sent[message_id] = (event.event_id, {**claimed_item, "status": status, **_present(fields)})
+    else:
+        message_records.mark(message_id, status, **fields)
     # SES's configuration-set events and End User Messaging's carry our tag (the message id) and need no
     # pointer; SES's identity notifications and the SNS fallback (SMS on the local stack) only carry its id.
     if not _tagged_outcomes(event.action, outbox):
@@ -115,6 +192,10 @@ def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str 
     bus.publish([_sent(event, {**record, **sent_fields(sent, sent_at)})])
     log.info("message sent", extra={"message_id": message_id, "kind": message.kind, "channel": event.action})
     return message_id
+
+
+def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _tagged_outcomes(channel: str, outbox: Outbox) -> bool:

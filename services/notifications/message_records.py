@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeDeserializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from services.notifications import settings
@@ -24,6 +24,7 @@ from shared import aws, dynamo, expiry
 
 _NAMESPACE = uuid.UUID("5d0f3c1e-8a51-4a5e-9c1b-2f6f0f1e7a12")
 _deserialize = TypeDeserializer().deserialize
+_serialize = TypeSerializer().serialize
 
 
 def _table() -> Any:
@@ -36,24 +37,141 @@ def message_id_for(cause_event_id: str, kind: str, recipient: str) -> str:
 
 def claim(record: dict[str, Any]) -> bool:
     """Create the record in status 'sending'; False when this message exists already (sent or being sent)."""
+    return dynamo.put_new(_table(), claim_item(record))
+
+
+# A batch's claim ('claimed') is a lease: the batch sends its messages within its function's timeout (30 s). A
+# redelivery that finds one older than this takes the message over (the batch died before sending it); younger,
+# the message may be being sent right now, and the redelivery waits for SQS's next try.
+CLAIM_LEASE = timedelta(seconds=90)
+
+
+def claim_item(record: dict[str, Any], status: str = "sending") -> dict[str, Any]:
+    """The record as ``claim`` writes it: status 'sending' (or a batch's 'claimed'), its expiry, the debtor's
+    index."""
     at = datetime.now(UTC)
     created_at = at.isoformat()
     owner = record.get("case_owner_id")
     item = {
         "PK": f"MESSAGE#{record['message_id']}",
         "SK": "RECORD",
-        "status": "sending",
+        "status": status,
         "created_at": created_at,
         "expiration": expiry.expires("message_records", at),  # the evidence of contact (shared.expiry)
         **({"GSI1PK": f"OWNER#{owner}#MESSAGES", "GSI1SK": f"{created_at}#{record['message_id']}"} if owner else {}),
         **{k: v for k, v in record.items() if v is not None},
     }
-    return dynamo.put_new(_table(), item)
+    return item
+
+
+def _put(item: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "TableName": settings.get().table,
+        "Item": {k: _serialize(v) for k, v in item.items()},
+        "ConditionExpression": condition,
+    }
+    if values:
+        op["ExpressionAttributeNames"] = {"#status": "status"}
+        op["ExpressionAttributeValues"] = {k: _serialize(v) for k, v in values.items()}
+    return {"Put": op}
+
+
+def _written(results: list[list[str] | None]) -> list[bool | None]:
+    """Per item: written, refused by its condition (False), or left undecided (None: another writer conflicted)."""
+    return [True if r is None else False if r[:1] == ["ConditionalCheckFailed"] else None for r in results]
+
+
+def claim_many(items: list[dict[str, Any]]) -> list[bool | None]:
+    """``claim`` for a batch's messages (items from ``claim_item``), as few TransactWriteItems as fit: per item,
+    True when claimed, False when the message exists already, None when undecided (claim it on its own)."""
+    ops = [[_put(item, "attribute_not_exists(PK)")] for item in items]
+    return _written(dynamo.write_groups(ops, dynamo.transact(aws.client("dynamodb"))))
+
+
+def mark_many(items: list[dict[str, Any]]) -> list[bool | None]:
+    """The batch's sent messages, each written whole (the claimed record with its new status and fields) unless its
+    status moved on from 'claimed' meanwhile (an early outcome): per item True, False (then ``mark_sent``), None
+    (undecided: ``mark_sent`` too)."""
+    ops = [[_put(item, "#status = :claimed", {":claimed": "claimed"})] for item in items]
+    return _written(dynamo.write_groups(ops, dynamo.transact(aws.client("dynamodb"))))
+
+
+def take_over(message_id: str) -> bool:
+    """A batch's claim whose lease is over (``CLAIM_LEASE``) becomes this delivery's ('sending'); False while the
+    lease runs (or when another delivery took it first)."""
+    cutoff = (datetime.now(UTC) - CLAIM_LEASE).isoformat()
+    try:
+        _table().update_item(
+            Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"},
+            UpdateExpression="SET #s = :sending",
+            ConditionExpression="#s = :claimed AND created_at < :cutoff",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":sending": "sending", ":claimed": "claimed", ":cutoff": cutoff},
+        )
+    except ClientError as error:
+        if not dynamo.is_condition_failure(error):
+            raise
+        return False
+    return True
+
+
+def mark_sent(message_id: str, status: str, **fields: Any) -> None:
+    """A sent message's status and fields while it is still being sent; its fields alone when an outcome got there
+    first (its status stays)."""
+    values = {"status": status, **{k: v for k, v in fields.items() if v is not None}}
+    try:
+        _table().update_item(
+            Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"},
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+            ConditionExpression="#f0 IN (:claimed, :sending)",
+            ExpressionAttributeNames={f"#f{i}": k for i, k in enumerate(values)},
+            ExpressionAttributeValues={
+                **{f":v{i}": v for i, v in enumerate(values.values())},
+                ":claimed": "claimed",
+                ":sending": "sending",
+            },
+        )
+    except ClientError as error:
+        if not dynamo.is_condition_failure(error):
+            raise
+        mark_fields(message_id, **fields)
 
 
 def get(message_id: str) -> dict[str, Any] | None:
     item = _table().get_item(Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"}).get("Item")
     return dict(item) if item else None
+
+
+def get_many(message_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The records of ``message_ids`` that exist, by message id (one BatchGetItem per 100)."""
+    keys = [{"PK": {"S": f"MESSAGE#{m}"}, "SK": {"S": "RECORD"}} for m in dict.fromkeys(message_ids)]
+    found = dynamo.batch_get(aws.client("dynamodb"), settings.get().table, keys)
+    records = ({k: _deserialize(v) for k, v in item.items()} for item in found)
+    return {str(r["message_id"]): r for r in records}
+
+
+def advance_many(changes: list[tuple[str, str, Collection[str], dict[str, Any]]]) -> list[bool | None]:
+    """``advance`` for a batch's messages (message id, status, the stronger statuses, fields), as few
+    TransactWriteItems as fit: per message True (written), False (a stronger outcome is there, or no such
+    message), None (undecided: advance it on its own)."""
+    groups = []
+    for message_id, status, stronger, fields in changes:
+        values = {"status": status, **{k: v for k, v in fields.items() if v is not None}}
+        weaker = {f":s{j}": s for j, s in enumerate(sorted(stronger))}
+        condition = "attribute_exists(PK)" + (f" AND NOT #f0 IN ({', '.join(weaker)})" if weaker else "")
+        op = {
+            "TableName": settings.get().table,
+            "Key": {"PK": {"S": f"MESSAGE#{message_id}"}, "SK": {"S": "RECORD"}},
+            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {f"#f{i}": k for i, k in enumerate(values)},
+            "ExpressionAttributeValues": {
+                **{f":v{i}": _serialize(v) for i, v in enumerate(values.values())},
+                **{k: _serialize(v) for k, v in weaker.items()},
+            },
+        }
+        groups.append([{"Update": op}])
+    return _written(dynamo.write_groups(groups, dynamo.transact(aws.client("dynamodb"))))
 
 
 def release(message_id: str) -> None:
@@ -68,6 +186,17 @@ def mark(message_id: str, status: str, **fields: Any) -> None:
         Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"},
         UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
         ExpressionAttributeNames=names,
+        ExpressionAttributeValues={f":v{i}": v for i, v in enumerate(values.values())},
+    )
+
+
+def mark_fields(message_id: str, **fields: Any) -> None:
+    """The fields of a sent message, its status left as an earlier outcome set it."""
+    values = {k: v for k, v in fields.items() if v is not None}
+    _table().update_item(
+        Key={"PK": f"MESSAGE#{message_id}", "SK": "RECORD"},
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+        ExpressionAttributeNames={f"#f{i}": k for i, k in enumerate(values)},
         ExpressionAttributeValues={f":v{i}": v for i, v in enumerate(values.values())},
     )
 

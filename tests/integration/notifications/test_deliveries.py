@@ -231,9 +231,10 @@ def _through_the_consumer(events: list[ContactActionRequested], receive_count: i
 def test_a_batch_of_requests_costs_no_idempotency_record_and_a_lost_announcement_comes_again(
     aws: Provisioned, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The consumer keeps no idempotency record for debtor messages (each is claimed before it is sent) and
-    announces the batch's messages together. When that announcement fails, the records go back to SQS; the
-    retry sends no second e-mail and announces each message again, as the same event."""
+    """The consumer keeps no idempotency record for debtor messages, claims the batch's messages together before
+    the first is sent, marks them together after the last and announces them together: for ten e-mails one
+    TransactWriteItems each way and one PutEvents, beside the ten SendEmail. When the announcement fails, the
+    records go back to SQS; the retry sends no second e-mail and announces each message again, as the same event."""
     from collections import Counter
 
     from botocore.client import BaseClient
@@ -258,9 +259,10 @@ def test_a_batch_of_requests_costs_no_idempotency_record_and_a_lost_announcement
         result = _through_the_consumer(requests, receive_count=1)
     assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == [f"m{i}" for i in range(10)]
     assert counted["SendEmail"] == 10
-    # the claims only: no idempotency records, and no pointers from SES's ids (sent through the configuration set)
-    assert counted["PutItem"] == 10
-    assert counted["UpdateItem"] == 10  # each record marked sent
+    # no idempotency records, no pointers from SES's ids (sent through the configuration set), and the claims and
+    # the marks of the ten messages in one request each (before: a PutItem and an UpdateItem per message)
+    assert counted["TransactWriteItems"] == 2, counted
+    assert counted["PutItem"] == 0 and counted["UpdateItem"] == 0, counted
     assert all(len(sent_emails(aws.endpoint_url, to=to)) == 1 for to in tos)
     assert [e for e in _bus(aws) if e["detail-type"] == "MessageSent.v1"] == []
 
@@ -269,6 +271,7 @@ def test_a_batch_of_requests_costs_no_idempotency_record_and_a_lost_announcement
         m.setattr(BaseClient, "_make_api_call", count)
         assert _through_the_consumer(requests, receive_count=2) == {"batchItemFailures": []}
     assert counted["SendEmail"] == 0 and counted["PutEvents"] == 1  # ten announcements in one request
+    assert counted["TransactWriteItems"] == 1 and counted["GetItem"] == 10  # the claims refused, each record read
     assert all(len(sent_emails(aws.endpoint_url, to=to)) == 1 for to in tos)
     announced = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageSent.v1"]
     assert sorted(a["recipient"] for a in announced) == sorted(tos)
@@ -279,6 +282,58 @@ def test_a_batch_of_requests_costs_no_idempotency_record_and_a_lost_announcement
     assert {a["provider_message_id"] for a in announced} == {r["provider_message_id"] for r in records}
     # the same events as the first delivery would have published: derived from the message
     assert len({a["event_id"] for a in announced}) == 10
+
+
+def test_an_outcome_before_the_batch_marks_its_message_keeps_its_status(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch marks its sent messages after the last one is sent; an outcome that got to a message in between
+    (a fast delivery notice) keeps its status, and the message still gets its provider id and sending time."""
+    tos = [f"early{i}.{aws.names.stage}@example.de" for i in range(3)]
+    requests = [_request("email", to) for to in tos]
+    ids = [message_records.message_id_for(r.event_id, "payment_plan_reminder", r.contact_point_value) for r in requests]
+    send = channels.send_email
+
+    def send_and_deliver_the_first(**kwargs: Any) -> str:
+        provider_id = send(**kwargs)
+        if kwargs["to"] == tos[0]:
+            assert message_records.advance(ids[0], "delivered", ["bounced", "complained"]) is not None
+        return provider_id
+
+    monkeypatch.setattr(channels, "send_email", send_and_deliver_the_first)
+    assert _through_the_consumer(requests, receive_count=1) == {"batchItemFailures": []}
+    records = [message_records.get(i) or {} for i in ids]
+    assert [r["status"] for r in records] == ["delivered", "sent", "sent"]
+    assert all(r.get("provider_message_id") and r.get("sent_at") and r.get("template") for r in records), records
+    announced = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageSent.v1"]
+    assert sorted(a["recipient"] for a in announced) == sorted(tos)
+
+
+def test_a_batch_whose_marks_cannot_be_written_returns_to_the_queue_unannounced(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is announced before its record says it was sent: when neither the batch's mark nor a message's own
+    can be written, its request returns to SQS without its MessageSent; the others go out."""
+    tos = [f"unmarked{i}.{aws.names.stage}@example.de" for i in range(3)]
+    requests = [_request("email", to) for to in tos]
+    ids = [message_records.message_id_for(r.event_id, "payment_plan_reminder", r.contact_point_value) for r in requests]
+    mark = message_records.mark_sent
+
+    def batch_down(items: list[dict[str, Any]]) -> list[bool | None]:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "TransactWriteItems")
+
+    def only_the_others(message_id: str, status: str, **fields: Any) -> None:
+        if message_id == ids[1]:
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "UpdateItem")
+        mark(message_id, status, **fields)
+
+    monkeypatch.setattr(message_records, "mark_many", batch_down)
+    monkeypatch.setattr(message_records, "mark_sent", only_the_others)
+    result = _through_the_consumer(requests, receive_count=1)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    announced = [e["detail"]["recipient"] for e in _bus(aws) if e["detail-type"] == "MessageSent.v1"]
+    assert sorted(announced) == sorted([tos[0], tos[2]])
+    assert [(message_records.get(i) or {}).get("status") for i in ids] == ["sent", "claimed", "sent"]
 
 
 def test_through_the_configuration_set_outcomes_find_their_message_by_its_tag_and_go_out_together(
@@ -342,11 +397,25 @@ def test_through_the_configuration_set_outcomes_find_their_message_by_its_tag_an
         m.setattr(BaseClient, "_make_api_call", count)
         assert handlers.on_provider_outcomes(batch, LambdaContext("notifications", 30)) == {"batchItemFailures": []}
     assert counted["PutEvents"] == 1  # the ten outcomes together
-    # each message by its tag, no pointer: its outcome written and its record read back in one request
-    assert (counted["UpdateItem"], counted["GetItem"]) == (10, 0), counted
+    # each message by its tag, no pointer: the batch's ten records read in one request and their outcomes written
+    # in one (before: an UpdateItem each)
+    assert (counted["BatchGetItem"], counted["TransactWriteItems"]) == (1, 1), counted
+    assert (counted["UpdateItem"], counted["GetItem"]) == (0, 0), counted
     delivered = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageDelivered.v1"]
     assert sorted(d["message_id"] for d in delivered) == sorted(map(str, message_ids))
     assert {(message_records.get(str(m)) or {}).get("status") for m in message_ids} == {"delivered"}
+
+    # a batch in which one message has a stronger outcome already: it keeps it, and is announced all the same
+    message_records.advance(str(message_ids[3]), "complained", [])
+    with monkeypatch.context() as m:
+        m.setattr(BaseClient, "_make_api_call", count)
+        counted.clear()
+        assert handlers.on_provider_outcomes(batch, LambdaContext("notifications", 30)) == {"batchItemFailures": []}
+    assert counted["TransactWriteItems"] == 2 and counted["UpdateItem"] == 0, counted  # again without it
+    statuses = [(message_records.get(str(m)) or {}).get("status") for m in message_ids]
+    assert statuses == ["delivered"] * 3 + ["complained"] + ["delivered"] * 6
+    again = [e["detail"]["message_id"] for e in _bus(aws) if e["detail-type"] == "MessageDelivered.v1"]
+    assert sorted(again) == sorted(map(str, message_ids))
 
 
 def test_a_later_weaker_outcome_leaves_the_stronger_one_and_is_still_announced(aws: Provisioned) -> None:
@@ -378,3 +447,38 @@ def test_a_later_weaker_outcome_leaves_the_stronger_one_and_is_still_announced(a
     assert delivery_outcomes.on_provider_notification(note("Bounce", "no-such-message")) == 1
     assert message_records.get("no-such-message") is None
     assert (message_records.get(message_id) or {})["status"] == "complained"
+
+
+def test_a_message_its_batch_claimed_and_never_sent_is_sent_by_the_redelivery_once_its_lease_is_over(
+    aws: Provisioned,
+) -> None:
+    """A batch claims its messages before sending the first: if it dies before sending one, that message's claim
+    must not pass for a delivery. While the claim's lease runs (its batch may be sending it) a redelivery returns
+    to the queue; after it, the redelivery takes the message over and sends it, once."""
+    from datetime import UTC, datetime
+
+    to = f"leased.{aws.names.stage}@example.de"
+    request = _request("email", to)
+    record = deliveries._record(request, request.debtor_message)  # type: ignore[arg-type]
+    claimed = message_records.claim_item(record, status="claimed")
+    assert message_records.claim_many([claimed, message_records.claim_item({**record, "message_id": "other"})]) == [
+        True,
+        True,
+    ]
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError, match="claimed by another delivery"):  # its only record: back to SQS
+        _through_the_consumer([request], receive_count=2)  # a duplicate delivery while the batch runs
+    assert sent_emails(aws.endpoint_url, to=to) == []
+    assert (message_records.get(str(record["message_id"])) or {})["status"] == "claimed"
+
+    long_ago = (datetime.now(UTC) - message_records.CLAIM_LEASE * 2).isoformat()
+    message_records._table().update_item(
+        Key={"PK": claimed["PK"], "SK": "RECORD"},
+        UpdateExpression="SET created_at = :t",
+        ExpressionAttributeValues={":t": long_ago},
+    )
+    assert _through_the_consumer([request], receive_count=3) == {"batchItemFailures": []}
+    assert _through_the_consumer([request], receive_count=4) == {"batchItemFailures": []}
+    assert len(sent_emails(aws.endpoint_url, to=to)) == 1
+    assert (message_records.get(str(record["message_id"])) or {})["status"] == "sent"

@@ -343,7 +343,7 @@ PINNED_POLICIES = {
     | {"Allow s3:GetObject on ${ExportsBucket}/*"}  # presigns the link to a data subject's export
     | {"Allow ses:GetIdentityVerificationAttributes on *"},
     # A data subject's export: reads the attachments' files, writes the zip.
-    "ContactsOnBusEvents": _table_grants("ContactsTable", *CONSUMER, "ConditionCheckItem")
+    "ContactsOnBusEvents": _table_grants("ContactsTable", *CONSUMER, "ConditionCheckItem", "BatchGetItem")
     | PUBLISH
     | {"Allow s3:GetObject on ${AttachmentsBucket}/*", "Allow s3:PutObject on ${ExportsBucket}/*"},
     "ContactsReleaseDeferredContacts": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
@@ -395,7 +395,10 @@ PINNED_POLICIES = {
         "Allow sns:Publish on *",
         "Deny sns:Publish on sns:*:*:*",
     },
-    "NotificationsOnProviderOutcomes": _table_grants("NotificationsTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
+    "NotificationsOnProviderOutcomes": _table_grants(
+        "NotificationsTable", *READ_WRITE, "BatchGetItem", "BatchWriteItem"
+    )
+    | PUBLISH,
 }
 
 
