@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import sysconfig
 import tempfile
@@ -59,7 +58,8 @@ def build() -> bool:
                 setup(
                     name="finview-core",
                     ext_modules=extensions,
-                    script_args=["--quiet", "build_ext", "--inplace", "--build-temp", str(Path(tmp, "o"))],
+                    script_args=["--quiet", "build_ext", "--inplace", "--build-temp", str(Path(tmp, "o")),
+                                 "--build-lib", str(Path(tmp, "lib"))],
                 )
     except (Exception, SystemExit) as exc:  # a compiler missing or failing: setuptools raises SystemExit
         clean()
@@ -68,7 +68,6 @@ def build() -> bool:
         return False
     finally:
         os.chdir(cwd)
-        shutil.rmtree(ROOT / "build" / "lib", ignore_errors=True)
     if compiled.sources_digest() != digest:  # edited while it compiled: the extensions may hold either version
         clean()
         print("the sources changed while compiling; the pure-Python modules are used", file=sys.stderr)
