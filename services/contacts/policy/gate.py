@@ -381,10 +381,7 @@ def _draft(
     )
     record = _record(known, item, request, action_id, "requested", requested_by, correlation_id, deferred)
     record["event_id"] = event.event_id
-    if deferred:
-        _replace_deferred(tx, deferred, record)
-    else:
-        tx.put(record)
+    _put_record(tx, record, deferred)
     tx.audit(
         audit.entry(
             known.case_owner_id,
@@ -476,6 +473,14 @@ def _record(
     )
 
 
+def _put_record(tx: repository.Tx, record: dict[str, Any], deferred: dict[str, Any] | None) -> None:
+    """The contact's record: a new one, or in place of the deferred contact it releases."""
+    if deferred:
+        _replace_deferred(tx, deferred, record)
+    else:
+        tx.put(record)
+
+
 def _replace_deferred(tx: repository.Tx, deferred: dict[str, Any], record: dict[str, Any]) -> None:
     """Release a deferred contact only if it is still the one we read (a second schedule run loses the race)."""
     tx.put(
@@ -511,10 +516,7 @@ def _hold_back(
         due = following or request.at + RECHECK
         record.update({**repository.deferred_index(due, action_id), "next_allowed_at": due.isoformat()})
     tx = _claimed(claim)
-    if deferred:
-        _replace_deferred(tx, deferred, record)
-    else:
-        tx.put(record)
+    _put_record(tx, record, deferred)
     tx.audit(
         audit.entry(
             known.case_owner_id,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from boto3.dynamodb.conditions import Key
 
 from infra.provision import Provisioned
@@ -47,14 +47,12 @@ def test_twenty_five_reminders_of_one_shard_go_out_in_three_put_events(aws: Prov
 
 
 def test_a_reminder_reads_its_case_owner_once_and_writes_its_claim_in_the_gates_transaction(
-    aws: Provisioned,
+    aws: Provisioned, calls: Counter[str]
 ) -> None:
     """Per reminder: one Query of the case owner's partition (the case, the points, the default pointers, the
     contact-policy items, the profile) for both the message and the gate, and the gate's transaction, which
     carries the reminder's claim. The client's settings, sender and contact rules are read once for the run."""
-    from collections import Counter
-
-    from botocore.client import BaseClient
+    counted = calls
 
     status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
     assert status == 201
@@ -62,15 +60,8 @@ def test_a_reminder_reads_its_case_owner_once_and_writes_its_claim_in_the_gates_
     keys = [f"{tag}-{i}" for i in range(10)]
     seed_planned_cases(client["client_id"], keys, (TODAY + timedelta(days=3)).isoformat())
     run = reminders.ReminderRun(TODAY)
-    counted: Counter[str] = Counter()
-    original = BaseClient._make_api_call
-
-    def count(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        counted[operation] += 1
-        return original(self, operation, params)
-
-    with pytest.MonkeyPatch.context() as patch, outbox.cause(f"test-{tag}"):
-        patch.setattr(BaseClient, "_make_api_call", count)
+    counted.clear()  # what the set-up asked
+    with outbox.cause(f"test-{tag}"):
         for k in keys:
             index = {"case_id": f"case-{k}", "case_owner_id": f"owner-{k}"}
             assert reminders.remind_case(index, TODAY, run, "corr") == 1
@@ -196,14 +187,14 @@ def test_the_request_says_whether_the_person_has_traced_data(aws: Provisioned) -
     assert traced == {f"case-{keys[0]}": False, f"case-{keys[1]}": True}
 
 
-def test_a_page_of_reminders_is_decided_one_by_one_and_written_in_shared_transactions(aws: Provisioned) -> None:
+def test_a_page_of_reminders_is_decided_one_by_one_and_written_in_shared_transactions(
+    aws: Provisioned, calls: Counter[str]
+) -> None:
+    counted = calls
     """Set at a time: 26 reminders (25 owners, one of them with a second case) cost 5 TransactWriteItems, not 26.
     Every guarantee holds: the reminder whose claim is there already is not decided again, the owner with two cases
     gets both reminders and both attempts in the history (the second, which shared the history item, is decided
     again on its own), and a second firing writes nothing."""
-    from collections import Counter
-
-    from botocore.client import BaseClient
 
     from services.contacts.policy import repository as policy_repository
 
@@ -224,15 +215,8 @@ def test_a_page_of_reminders_is_decided_one_by_one_and_written_in_shared_transac
     indexes = [{"case_id": f"case-{k}", "case_owner_id": f"owner-{k}"} for k in keys]
     indexes.insert(10, {"case_id": second_case, "case_owner_id": f"owner-{keys[0]}"})
     run = reminders.ReminderRun(TODAY)
-    counted: Counter[str] = Counter()
-    original = BaseClient._make_api_call
-
-    def count(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        counted[operation] += 1
-        return original(self, operation, params)
-
-    with pytest.MonkeyPatch.context() as patch, outbox.cause(f"test-{tag}"):
-        patch.setattr(BaseClient, "_make_api_call", count)
+    counted.clear()  # what the set-up asked
+    with outbox.cause(f"test-{tag}"):
         assert reminders.remind_cases(indexes, TODAY, run, "corr") == 25
         first_run = dict(counted)
         counted.clear()
