@@ -261,7 +261,7 @@ class RowFeatures:
         family = given = company = ""
         last_name, first_name = line.last_name, line.first_name
         if last_name:  # a person: the tokens of both names (norm.name_tokens), each name folded once
-            family, given = norm.fold(last_name), norm.fold(first_name) if first_name else ""
+            family, given = _fold(last_name), _fold(first_name) if first_name else ""
             joined = " ".join(sorted(given.split() + family.split()))
         else:
             company = joined = " ".join(norm.name_tokens(line.company_name))
@@ -275,7 +275,7 @@ class RowFeatures:
             email=norm.email_key(email) if email else None,
             phone=line.phone,
             birth_date=born.isoformat() if born else None,
-            address=f"{country}|{postcode}|{norm.fold(street)}" if street and postcode else None,
+            address=f"{country}|{postcode}|{_fold(street)}" if street and postcode else None,
             postcode=f"{country}|{postcode}" if postcode else None,
             ref=norm.clean_text(ref).casefold() if ref else None,
         )
@@ -311,6 +311,23 @@ class RowFeatures:
             if self.postcode:
                 keys.append(f"name:{self.tokens}|{self.postcode}")
         return keys
+
+
+# Names and streets repeat (a few thousand given names, tens of thousands of family names and streets): their folded
+# form is kept in a plain dict (a native lookup; ``norm.fold``'s own cache is an lru_cache called through Python),
+# bounded and emptied when full so that memory stays flat.
+_FOLD_CACHE_SIZE: Final = 1 << 15
+_folded: dict[str, str] = {}
+
+
+def _fold(value: str) -> str:
+    folded = _folded.get(value)
+    if folded is None:
+        folded = norm.fold(value)
+        if len(_folded) >= _FOLD_CACHE_SIZE:
+            _folded.clear()
+        _folded[value] = folded
+    return folded
 
 
 # ---- comparing ----------------------------------------------------------------------------------------------
@@ -604,6 +621,23 @@ class _Scored:
     def comparison(self) -> Comparison:
         return Comparison(self.levels(), self.score, self.veto)
 
+    def rule(self) -> str:
+        """A short word for the report: the agreeing fields besides the names, e.g. ``model:name+birth_date``
+        (``name~``: the names only alike)."""
+        names = "name" if self.family in (EXACT, CLOSE) or self.company != ABSENT else "name~"
+        agreeing = [names]  # in the order of their names
+        if self.address == PLACE_SAME:
+            agreeing.append("address")
+        if self.birth == BORN_SAME:
+            agreeing.append("birth_date")
+        if self.company in (EXACT, CLOSE):
+            agreeing.append("company")
+        if self.email == CONTACT_SAME:
+            agreeing.append("email")
+        if self.phone == CONTACT_SAME:
+            agreeing.append("phone")
+        return "model:" + "+".join(agreeing)
+
 
 def _compare(f: RowFeatures, o: _Owner, email_common: bool, phone_common: bool, floor: float | None) -> _Scored | None:
     """A row against one case owner, field by field. With a ``floor`` (the matcher): None, without comparing the
@@ -742,14 +776,7 @@ _NAMESPACE_BYTES = NAMESPACE.bytes
 
 
 def tag_for(import_id: str, row: int) -> str:
-    return f"{import_id}#{row:09d}"
-
-
-def rule_of(levels: Mapping[str, str]) -> str:
-    """A short word for the report: the strongest agreeing fields, e.g. ``model:name+birth_date``."""
-    agreeing = [k for k, v in levels.items() if v in ("exact", "same", "close") and k not in ("given", "family")]
-    names = "name" if levels.get("family") in ("exact", "close") or levels.get("company") else "name~"
-    return "model:" + "+".join([names, *sorted(agreeing)])
+    return import_id + "#" + str(row).zfill(9)  # f"{import_id}#{row:09d}", without the format machinery
 
 
 class _Hidden:
@@ -905,7 +932,7 @@ class Matcher:
             elif c.reviewable() and (doubt is None or c.score > doubt.score):
                 doubt, doubt_owner = c, owner_id
         if best is not None:
-            return (best_owner, rule_of(best.levels()), best.score), None
+            return (best_owner, best.rule(), best.score), None
         if doubt is not None:
             return None, Review(doubt_owner, doubt.score, doubt.levels())
         return None, None
