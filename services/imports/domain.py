@@ -140,7 +140,7 @@ DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 REQUIRED = ("invoice_number", "amount")
-TEXT_FIELDS = rows.TEXT_FIELDS
+TEXT_FIELDS = ("client_case_number", "first_name", "last_name", "company_name", "street", "city", "invoice_number")
 DATE_FIELDS = ("opened_on", "birth_date")
 
 

@@ -15,7 +15,8 @@ from decimal import Decimal
 
 from services.imports import normalise as norm
 
-# The fields of a debtor line that are text kept as sent (cleaned), in the model's order.
+# The fields of a debtor line that are text kept as sent (cleaned), in the model's order (domain.TEXT_FIELDS, held equal
+# by a test; domain imports this module, so it cannot be read from there).
 TEXT_FIELDS = ("client_case_number", "first_name", "last_name", "company_name", "street", "city", "invoice_number")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _UNUSUAL = (False, "")

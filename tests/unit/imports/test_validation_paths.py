@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.bench_imports_core import generated_csv
-from services.imports import domain
+from services.imports import domain, rows
 from services.imports.domain import ImportSettings, RowRejected
 from services.imports.parsing import open_table
 
@@ -181,3 +181,8 @@ def test_the_plain_path_builds_the_line_as_model_construct_does(monkeypatch: pyt
         assert line.__pydantic_extra__ is None and line.__pydantic_private__ is None
         assert line.model_dump_json() == expected.model_dump_json()
     assert len(handed) == len(raws)
+
+
+def test_the_plain_path_knows_the_models_text_fields_in_its_order() -> None:
+    assert rows.TEXT_FIELDS == domain.TEXT_FIELDS
+    assert [f for f in domain.DebtorLine.model_fields if f in domain.TEXT_FIELDS] == list(domain.TEXT_FIELDS)
