@@ -18,8 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
-from pydantic_core import to_json
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
 
 from services.imports import normalise as norm
 from services.imports import rows
@@ -481,6 +480,9 @@ class StagedRow(BaseModel):
     review: ReviewNote | None = None
 
 
+_STAGED = TypeAdapter(dict[str, Any])  # its values serialised as pydantic serialises them in a model
+
+
 def staged_json(
     row: int,
     line: int,
@@ -501,7 +503,7 @@ def staged_json(
         "debtor": debtor.__dict__,
         "review": None if review is None else review.__dict__,
     }
-    return to_json(staged).decode()
+    return _STAGED.dump_json(staged).decode()
 
 
 MAX_CASES_PER_EVENT = 200  # EventBridge entries are limited to 256 KB
