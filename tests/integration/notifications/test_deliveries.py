@@ -137,7 +137,7 @@ def test_sms_delivery_status_comes_back_through_the_feedback_topic_like_the_e_ma
     failed_id = deliveries.deliver(_request("sms", UNREACHABLE_PHONE), outbox)
     receive_all(aws, "notifications-outcomes")
     _bus(aws)
-    feedback = SesFeedback(aws.endpoint_url, aws.topic_arns["delivery-feedback"], aws.region)
+    feedback = SesFeedback(aws.topic_arns["delivery-feedback"], aws.region)
     assert feedback.publish_new_sms() >= 2
     assert feedback.publish_new_sms() == 0  # each SMS once
     for message in receive_all(aws, "notifications-outcomes"):
@@ -188,7 +188,7 @@ def test_ses_feedback_reaches_the_outcomes_handler_through_sns_and_sqs(aws: Prov
     from infra.local.ses_feedback import SesFeedback
     from services.notifications import handlers
 
-    feedback = SesFeedback(aws.endpoint_url, aws.topic_arns["delivery-feedback"], aws.region)
+    feedback = SesFeedback(aws.topic_arns["delivery-feedback"], aws.region)
     feedback.publish_new()  # what earlier tests sent (moto's SES is shared) is not this test's
     receive_all(aws, "notifications-outcomes")
     message_id = deliveries.deliver(_request("email", "bounce@simulator.amazonses.com"), _outbox(aws))
@@ -390,7 +390,7 @@ def test_through_the_configuration_set_outcomes_find_their_message_by_its_tag_an
     from services.notifications import handlers
     from shared import bus
 
-    feedback = SesFeedback(aws.endpoint_url, aws.topic_arns["delivery-feedback"], aws.region)
+    feedback = SesFeedback(aws.topic_arns["delivery-feedback"], aws.region)
     feedback.publish_new()  # what earlier tests sent (moto's SES is shared) is not this test's
     receive_all(aws, "notifications-outcomes")
     outbox = _outbox(aws)
