@@ -4,6 +4,7 @@ to the contacts consumer through the real SQS (EventBridge-in-SQS) record shape.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -76,6 +77,19 @@ def imported(
         ],
         contact_points=[ContactPointData(type=t, value=v) for t, v in points],  # type: ignore[arg-type]
     )
+
+
+def new_owner_files(n: int, tag: str | None = None) -> list[CaseFileImported]:
+    """``n`` case files of case owners contacts has not seen, each with one case, an e-mail and a phone."""
+    tag = tag or uuid.uuid4().hex[:6]
+    return [
+        imported(
+            f"owner-{tag}-{i}",
+            case_ids=(f"case-{tag}-{i}",),
+            points=(("email", f"max{i}@example.com"), ("phone", f"+41 44 123 45 {i:02d}")),
+        )
+        for i in range(n)
+    ]
 
 
 def enriched(owner_id: str, points: tuple[tuple[str, str], ...], case_id: str = "case-1") -> EnrichmentResultFound:

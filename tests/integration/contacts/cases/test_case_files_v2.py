@@ -18,9 +18,10 @@ from botocore.exceptions import ClientError
 
 from infra.provision import Provisioned
 from services.contacts import handlers
+from services.imports import domain
 from shared import outbox
-from shared.events import CaseFileImported, CaseFileImportedV2, Event, ImportedCaseFile
-from tests.integration.contacts.cases.support import imported
+from shared.events import CaseFileImported, CaseFileImportedV2, Event
+from tests.integration.contacts.cases.support import imported, new_owner_files
 from tests.integration.support import client, deliver_to, receive_all
 
 
@@ -29,35 +30,8 @@ def _deliver(events: Sequence[Event], receive_count: int = 1) -> dict[str, Any]:
 
 
 def chunk(files: Sequence[CaseFileImported]) -> CaseFileImportedV2:
-    """The v1 case files as imports' publish phase sends them now: one v2 event."""
-    return CaseFileImportedV2(
-        correlation_id="corr-import",
-        import_id="import-1",
-        client_id=files[0].client_id,
-        case_files=[
-            ImportedCaseFile(
-                case_file_id=f.event_id,
-                row_numbers=f.row_numbers,
-                matched_by=f.matched_by,
-                case_owner=f.case_owner,
-                cases=f.cases,
-                contact_points=f.contact_points,
-            )
-            for f in files
-        ],
-    )
-
-
-def _new_owners(n: int, tag: str | None = None) -> list[CaseFileImported]:
-    tag = tag or uuid.uuid4().hex[:6]
-    return [
-        imported(
-            f"owner-{tag}-{i}",
-            case_ids=(f"case-{tag}-{i}",),
-            points=(("email", f"max{i}@example.com"), ("phone", f"+41 44 123 45 {i:02d}")),
-        )
-        for i in range(n)
-    ]
+    """The v1 case files as imports' publish phase sends them now: one v2 event (imports' own conversion)."""
+    return domain.case_files_event("import-1", files[0].client_id, [domain.imported_case_file(f) for f in files])
 
 
 class Calls:
@@ -106,7 +80,7 @@ def _arrived(aws: Provisioned) -> list[dict[str, Any]]:
 
 
 def test_fifty_new_owners_in_one_event_share_transactions_and_read_nothing(aws: Provisioned, calls: Calls) -> None:
-    files = _new_owners(50)
+    files = new_owner_files(50)
     assert _deliver([chunk(files)]) == {"batchItemFailures": []}
     items = sum(calls.transaction_sizes)
     assert len(calls.transaction_sizes) <= 1 + math.ceil(items / 100)  # not one per owner (50)
@@ -131,7 +105,7 @@ def test_an_owner_stored_meanwhile_and_a_known_owner_take_the_per_owner_path(aws
     group fails its condition, the transaction is written again without it, and the general path adds only its new
     case. A known owner whose file brings nothing new costs one Query and no write."""
     tag = uuid.uuid4().hex[:6]
-    files = _new_owners(5, tag)
+    files = new_owner_files(5, tag)
     stored_owner = files[2].case_owner.case_owner_id
     known = imported(f"known-{tag}", case_ids=(f"known-{tag}-a",), points=(("email", "k@example.com"),))
     assert _deliver([chunk([files[2], known])]) == {"batchItemFailures": []}
@@ -160,7 +134,7 @@ def test_an_owner_stored_meanwhile_and_a_known_owner_take_the_per_owner_path(aws
 def test_a_delivery_that_fails_between_two_transactions_is_finished_by_its_redelivery(
     aws: Provisioned, calls: Calls
 ) -> None:
-    files = _new_owners(20)
+    files = new_owner_files(20)
     event = chunk(files)  # SQS redelivers the same message: the same event id, so the outbox rows of its cause
     calls.fail_transaction = 2
     with pytest.raises(BatchProcessingError):  # the batch's only record failed: the invocation fails, SQS retries
@@ -196,8 +170,8 @@ def test_a_delivery_that_fails_between_two_transactions_is_finished_by_its_redel
 def test_v1_and_v2_of_the_same_case_file_store_the_same(aws: Provisioned) -> None:
     """During the rollout both versions arrive: a case file announced by either is stored alike, and announced by
     both (an import published before the rollout, redelivered after it) is stored once."""
-    [v1_file] = _new_owners(1)
-    [v2_file] = _new_owners(1)
+    [v1_file] = new_owner_files(1)
+    [v2_file] = new_owner_files(1)
     assert _deliver([v1_file]) == {"batchItemFailures": []}
     assert _deliver([chunk([v2_file])]) == {"batchItemFailures": []}
     stored = _items(aws)
@@ -216,7 +190,7 @@ def test_two_parts_of_one_owners_file_in_one_event_are_written_one_after_the_oth
     """imports never puts a case owner twice in an event, but a consumer does not rely on it: the first part goes
     with the new owners, the second (the same owner's items: not in the same request) on the per-owner path."""
     tag = uuid.uuid4().hex[:6]
-    [other] = _new_owners(1, tag)
+    [other] = new_owner_files(1, tag)
     owner = f"owner-{tag}-parts"
     first = imported(owner, case_ids=(f"{owner}-a", f"{owner}-b"), points=(("email", "p@example.com"),))
     second = imported(owner, case_ids=(f"{owner}-c",), points=(("email", "p@example.com"),))

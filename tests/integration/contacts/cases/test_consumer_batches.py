@@ -20,8 +20,8 @@ from infra.provision import Provisioned
 from services.contacts import handlers
 from services.contacts.cases import enrichment
 from shared import bus, outbox
-from shared.events import CaseFileImported, Event
-from tests.integration.contacts.cases.support import imported
+from shared.events import Event
+from tests.integration.contacts.cases.support import imported, new_owner_files
 from tests.integration.support import REGION, client, deliver_to, envelope, receive_all
 
 
@@ -33,22 +33,10 @@ def _items(aws: Provisioned) -> list[dict[str, Any]]:
     return list(client(aws, "dynamodb").scan(TableName=aws.names.table("contacts"))["Items"])
 
 
-def _owners(n: int) -> list[CaseFileImported]:
-    tag = uuid.uuid4().hex[:6]
-    return [
-        imported(
-            f"owner-{tag}-{i}",
-            case_ids=(f"case-{tag}-{i}",),
-            points=(("email", f"max{i}@example.com"), ("phone", f"+41 44 123 45 {i:02d}")),
-        )
-        for i in range(n)
-    ]
-
-
 def test_a_batch_of_imported_owners_costs_no_idempotency_record_and_a_put_events_per_ten(
     aws: Provisioned, calls: Counter[str]
 ) -> None:
-    events = _owners(10)
+    events = new_owner_files(10)
     assert _deliver(events) == {"batchItemFailures": []}
     # per owner: one transaction, nothing read (imports matched them as new: no points to compare with, no
     # restriction, no merge; every write is conditional); for the batch: 20 events in 2 PutEvents, one delete of
@@ -147,7 +135,7 @@ def test_a_known_owners_file_with_nothing_new_costs_one_read_and_no_write(
 
 
 def test_a_redelivered_batch_changes_nothing(aws: Provisioned) -> None:
-    events = _owners(3)
+    events = new_owner_files(3)
     assert _deliver(events) == {"batchItemFailures": []}
     before = sorted(json.dumps(i, sort_keys=True) for i in _items(aws))
     receive_all(aws, "enrichment-inbox")
@@ -160,7 +148,7 @@ def test_a_redelivered_batch_changes_nothing(aws: Provisioned) -> None:
 def test_events_that_cannot_go_out_send_their_records_back_and_a_retry_publishes_them(
     aws: Provisioned, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    events = _owners(2)
+    events = new_owner_files(2)
 
     def refused(*args: Any, **kwargs: Any) -> None:
         raise bus.PublishError([{"ErrorCode": "InternalFailure"}])
