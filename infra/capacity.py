@@ -37,6 +37,11 @@ PLANS: dict[tuple[str, str], Plan] = {
     # A request writes at most one transaction of a few items: 20 units/s per copy is generous.
     ("contacts", "app"): Plan(share=0.25, writes_per_copy=20),
     # A batch of up to 100 CaseFileImported.v2 events, each up to 50 case owners with cases and contact points.
+    # NOT what a copy can write: a new case owner costs ~23 write units (7 transactional puts of <= 1 KB: 14; its one
+    # audit entry of ~2 KB: 4; the outbox delete: 1; two checks written back: 4; bench/RESULTS.md, sixth session),
+    # and a copy writing ~10 owners per 100-item transaction could do ~200 owners/s, ~4,600 units/s: more than the
+    # table's 4,000 alone. Holding this share needs a copy that paces its writes to ``writes_per_copy`` (or warm
+    # throughput on the table); until then a 100k-row drop is throttled by DynamoDB and retried, not lost.
     ("contacts", "on_bus_events"): Plan(share=0.6, writes_per_copy=250),
     # Daily, the few people whose erasure is due: each a few hundred deletes at most.
     ("contacts", "erase_due"): Plan(

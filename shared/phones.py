@@ -9,6 +9,7 @@ metadata calls *valid* is kept (``is_valid_number``: an assigned range of the ri
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
@@ -38,19 +39,18 @@ def normalise_phone(value: str, country: str | None) -> str:
     ``00`` in front is the international prefix of most of our countries and reads as ``+`` whatever the country
     (a German number written ``0049…`` in a French file). An explicit ``+``/``00`` country code wins over ``country``.
 
-    The ordinary spelling (digits and the usual separators) is read by ``_read_plainly``; phonenumbers still
-    judges validity, and anything else, or any number it does not vouch for, goes through ``normalise_by_library``,
-    which alone words a refusal. A test holds both ways to the same result on every region's example numbers.
+    The ordinary spelling (digits and the usual separators) of a valid number is read by ``_read_plainly`` with
+    each country's table (``_Country``) built from phonenumbers' metadata; anything else, or any number the table
+    does not vouch for, goes through ``normalise_by_library``, which alone words a refusal. Tests hold both ways to
+    the same result on every region's example and invalid example numbers and on arbitrary digits.
     """
     region = country.upper() if country else None
     text = value.strip()
     if text.startswith("00"):
         text = "+" + text[2:]
     known_region = region is None or region in phonenumbers.SUPPORTED_REGIONS
-    number = _read_plainly(text, region) if known_region else None
-    if number is not None and _is_valid(number):
-        return f"+{number.country_code}{pnu.national_significant_number(number)}"  # E.164
-    return normalise_by_library(value, country)
+    e164 = _read_plainly(text, region) if known_region else None
+    return e164 if e164 is not None else normalise_by_library(value, country)
 
 
 def normalise_by_library(value: str, country: str | None) -> str:
@@ -75,32 +75,163 @@ def normalise_by_library(value: str, country: str | None) -> str:
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
-# ---- the ordinary spelling, without phonenumbers' general-purpose reading ----------------------------------------
-# phonenumbers.parse looks for a number in any text (letters, extensions, RFC 3966, full-width digits); that search
-# was most of an import row's phone cost. A number written only with digits and ``( ) . / -`` and spaces needs
-# none of it: the steps below are parse's own for such a number, with its own helpers (national prefix and carrier
-# code, length test, Italian leading zeros). Where parse would try something more (an international dialling
-# prefix other than 00, the country code written without +), None sends the number to parse itself.
+# ---- the ordinary spelling of a valid number, read with each country's table -------------------------------------
+# phonenumbers.parse looks for a number in any text (letters, extensions, RFC 3966, full-width digits), and
+# is_valid_number tries a dozen patterns one by one through its helpers; together they were most of an import row's
+# validation. A number written only with digits and ``( ) . / -`` and spaces needs none of the search: below are
+# parse's own steps for such a number (international prefix, country code, national prefix and carrier code, the
+# length test) and is_valid_number's own test (the country's region by leading digits, its general description,
+# any one type), each country's part of the metadata read once into a ``_Country``. Where parse would try something
+# more (an international dialling prefix other than 00, the country code written without +), None sends the number
+# to parse itself.
 _PLAIN = re.compile(r"\+?[0-9 ()./-]+")
 _SEPARATORS = str.maketrans("", "", " ()./-+")
-_NOT_THE_NUMBER = (
-    pnu.ValidationResult.TOO_SHORT,
-    pnu.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
-    pnu.ValidationResult.INVALID_LENGTH,
-)
+# Valid means the general description and any one type fits (``_number_type_helper``).
+_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
+          "fixed_line", "mobile")  # fmt: skip
 
 
-@lru_cache(maxsize=512)
-def _dialling(region: str) -> tuple[PhoneMetadata, re.Pattern[str] | None] | None:
-    metadata = PhoneMetadata.metadata_for_region(region, None)
+def _valid_ranges(metadata: PhoneMetadata) -> dict[int, re.Pattern[str]]:
+    """Length of a national significant number → one pattern of the numbers of that length the metadata calls valid:
+    the general description's pattern (as a look-ahead) and the union of the patterns of every type that has numbers
+    of that length. A length with no entry has no valid number."""
+    general = metadata.general_desc
+    if general is None or not general.national_number_pattern:
+        return {}
+    descs = [getattr(metadata, kind) for kind in _TYPES]
+    types = [d for d in descs if d is not None and d.national_number_pattern]
+    all_lengths = {n for d in (general, *types) for n in (d.possible_length or ())}
+    table: dict[int, re.Pattern[str]] = {}
+    for length in sorted(all_lengths):
+        if general.possible_length and length not in general.possible_length:
+            continue
+        union = [d.national_number_pattern for d in types if not d.possible_length or length in d.possible_length]
+        if union:
+            alternatives = "|".join(f"(?:{p})" for p in union)
+            table[length] = re.compile(f"(?=(?:{general.national_number_pattern})\\Z)(?:{alternatives})")
+    return table
+
+
+@dataclass(frozen=True, slots=True)
+class _Region:
+    """What validity needs of one region: its leading digits (shared country codes) and its valid ranges."""
+
+    leading: re.Pattern[str] | None
+    valid: dict[int, re.Pattern[str]]
+
+    def fits(self, nsn: str) -> bool:
+        pattern = self.valid.get(len(nsn))
+        return pattern is not None and pattern.fullmatch(nsn) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Country:
+    """One region's metadata as reading a national number needs it."""
+
+    metadata: PhoneMetadata
+    country_code: int
+    idd: re.Pattern[str] | None
+    national_prefix: re.Pattern[str] | None  # ``national_prefix_for_parsing``
+    transforms: bool  # a national-prefix transform rule (AR, BR, MX, ...): phonenumbers' own helper strips it
+    general: re.Pattern[str] | None
+    lengths: tuple[int, ...]  # the general description's possible lengths, sorted
+    local_only: frozenset[int]
+
+    def national(self, digits: str) -> str:
+        """``digits`` without the national prefix and carrier code, as parse strips them."""
+        if self.transforms:
+            _, stripped, _ = pnu._maybe_strip_national_prefix_carrier_code(digits, self.metadata)
+        else:
+            stripped = digits
+            prefix = self.national_prefix.match(digits) if self.national_prefix is not None and digits else None
+            if prefix is not None:
+                stripped = digits[prefix.end() :]
+                general = self.general
+                viable = general is not None and general.fullmatch(digits) is not None
+                if viable and (general is None or general.fullmatch(stripped) is None):
+                    stripped = digits
+        # parse keeps the stripped number unless its length is too short, local only or no possible length
+        length = len(stripped)
+        if not self.lengths or length in self.local_only:
+            return digits
+        if length in self.lengths or length > self.lengths[-1]:
+            return stripped
+        return digits
+
+
+_COUNTRIES: dict[str, _Country | None] = {}
+_NON_GEO: dict[int, _Country | None] = {}
+_VALIDITY: dict[int, tuple[tuple[str, _Region], ...]] = {}
+
+
+def _country(region: str) -> _Country | None:
+    """The region's reading table, built on first use (``PhoneMetadata`` loads a region's metadata lazily too)."""
+    if region in _COUNTRIES:
+        return _COUNTRIES[region]
+    country = _build_country(PhoneMetadata.metadata_for_region(region, None))
+    _COUNTRIES[region] = country
+    return country
+
+
+def _build_country(metadata: PhoneMetadata | None) -> _Country | None:
     if metadata is None:
         return None
-    idd = re.compile(metadata.international_prefix) if metadata.international_prefix else None
-    return metadata, idd
+    general = metadata.general_desc
+    pattern = general.national_number_pattern if general is not None else None
+    return _Country(
+        metadata=metadata,
+        country_code=metadata.country_code or 0,
+        idd=re.compile(metadata.international_prefix) if metadata.international_prefix else None,
+        national_prefix=re.compile(metadata.national_prefix_for_parsing)
+        if metadata.national_prefix_for_parsing
+        else None,
+        transforms=bool(metadata.national_prefix_transform_rule),
+        general=re.compile(pattern) if pattern else None,
+        lengths=tuple(sorted(general.possible_length or ())) if general is not None else (),
+        local_only=frozenset(general.possible_length_local_only or ()) if general is not None else frozenset(),
+    )
 
 
-def _read_plainly(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
-    """What ``phonenumbers.parse(text, region)`` returns for an ordinary spelling; None: not vouched for."""
+def _non_geo(country_code: int) -> _Country | None:
+    if country_code not in _NON_GEO:
+        _NON_GEO[country_code] = _build_country(PhoneMetadata.metadata_for_nongeo_region(country_code, None))
+    return _NON_GEO[country_code]
+
+
+def _regions(country_code: int) -> tuple[tuple[str, _Region], ...]:
+    """The regions sharing ``country_code`` in phonenumbers' order, each with its valid ranges, built on first use."""
+    regions = _VALIDITY.get(country_code)
+    if regions is None:
+        built = []
+        for region in pnu.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ()):
+            metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+            if metadata is None:
+                continue
+            leading = re.compile(metadata.leading_digits) if metadata.leading_digits is not None else None
+            own = region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY or metadata.country_code == country_code
+            built.append((region, _Region(leading, _valid_ranges(metadata) if own else {})))
+        regions = _VALIDITY[country_code] = tuple(built)
+    return regions
+
+
+def _valid(country_code: int, nsn: str) -> bool:
+    """``is_valid_number`` for a number without extension: the first region of the country code whose leading
+    digits match, or (without leading digits) whose ranges hold the number (``region_code_for_number``), must hold
+    it."""
+    regions = _regions(country_code)
+    if len(regions) == 1:
+        return regions[0][1].fits(nsn)
+    for _, region in regions:
+        if region.leading is not None:
+            if region.leading.match(nsn) is not None:
+                return region.fits(nsn)
+        elif region.fits(nsn):
+            return True
+    return False
+
+
+def _read_plainly(text: str, region: str | None) -> str | None:
+    """E.164 of the valid number ``phonenumbers.parse(text, region)`` reads; None: not vouched for."""
     if not _PLAIN.fullmatch(text):
         return None
     digits = text.translate(_SEPARATORS)
@@ -110,90 +241,22 @@ def _read_plainly(text: str, region: str | None) -> phonenumbers.PhoneNumber | N
         country_code, national = pnu._extract_country_code(digits)
         if country_code == 0:
             return None
-        region_of_code = pnu.region_code_for_country_code(country_code)
-        metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region_of_code)
+        regions = pnu.COUNTRY_CODE_TO_REGION_CODE[country_code]
+        main = regions[0]
+        if main == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+            country = _non_geo(country_code)
+        else:
+            country = _country(main)
     else:
-        known = _dialling(region) if region else None
-        if known is None:
+        country = _country(region) if region else None
+        if country is None:
             return None
-        metadata, idd = known
-        country_code, national = metadata.country_code or 0, digits
-        if (idd is not None and idd.match(digits)) or digits.startswith(str(country_code)):
+        country_code, national = country.country_code, digits
+        if (country.idd is not None and country.idd.match(digits)) or digits.startswith(str(country_code)):
             return None  # an international prefix or the country code without +: parse's own judgement
-    if metadata is None:
+    if country is None:
         return None
-    _, stripped, _ = pnu._maybe_strip_national_prefix_carrier_code(national, metadata)
-    if pnu._test_number_length(stripped, metadata) not in _NOT_THE_NUMBER:
-        national = stripped
+    national = country.national(national)
     if not pnu._MIN_LENGTH_FOR_NSN <= len(national) <= pnu._MAX_LENGTH_FOR_NSN:
         return None
-    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
-    pnu._set_italian_leading_zeros_for_phone_number(national, number)
-    return number
-
-
-# ---- validity: is_valid_number with the patterns compiled once per region --------------------------------------
-# phonenumbers compiles (through re's cache) and tries a dozen patterns per number; these are the same tests in the
-# same order (``_number_type_helper`` and ``region_code_for_number``), with the patterns compiled once.
-_Desc = tuple[frozenset[int], re.Pattern[str]]
-# Valid means the general description and any one type fits; fixed line and mobile first, the usual ones.
-_TYPES = ("fixed_line", "premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
-          "voicemail")  # fmt: skip
-
-
-def _desc(desc: object) -> _Desc | None:
-    pattern = getattr(desc, "national_number_pattern", None)
-    if not pattern:
-        return None
-    return frozenset(getattr(desc, "possible_length", None) or ()), re.compile(pattern)
-
-
-def _fits(nsn: str, desc: _Desc | None) -> bool:
-    if desc is None:
-        return False
-    lengths, pattern = desc
-    return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
-
-
-@lru_cache(maxsize=1024)
-def _ranges(country_code: int, region: str) -> tuple[_Desc | None, list[_Desc], re.Pattern[str] | None] | None:
-    """The general description, the type descriptions that make a number valid, the leading digits."""
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
-    if metadata is None:
-        return None
-    kinds = [*_TYPES[:1], *(() if metadata.same_mobile_and_fixed_line_pattern else ("mobile",)), *_TYPES[1:]]
-    types = [d for kind in kinds if (d := _desc(getattr(metadata, kind))) is not None]
-    leading = re.compile(metadata.leading_digits) if metadata.leading_digits is not None else None
-    return _desc(metadata.general_desc), types, leading
-
-
-def _valid_in(nsn: str, country_code: int, region: str) -> bool:
-    ranges = _ranges(country_code, region)
-    return ranges is not None and _fits(nsn, ranges[0]) and any(_fits(nsn, d) for d in ranges[1])
-
-
-def _is_valid(number: phonenumbers.PhoneNumber) -> bool:
-    """``phonenumbers.is_valid_number`` for a number without extension."""
-    country_code = number.country_code or 0
-    regions = pnu.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
-    if not regions:
-        return False
-    nsn = pnu.national_significant_number(number)
-    region: str | None = regions[0]
-    if len(regions) > 1:  # the first region whose leading digits or ranges fit (region_code_for_number)
-        region = None
-        for candidate in regions:
-            ranges = _ranges(country_code, candidate)
-            if ranges is None:
-                continue
-            leading = ranges[2]
-            if (leading.match(nsn) is not None) if leading is not None else _valid_in(nsn, country_code, candidate):
-                region = candidate
-                break
-    if region is None:
-        return False
-    if region != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
-        metadata = PhoneMetadata.metadata_for_region(region, None)
-        if metadata is None or metadata.country_code != country_code:
-            return False
-    return _valid_in(nsn, country_code, region)
+    return f"+{country_code}{national}" if _valid(country_code, national) else None

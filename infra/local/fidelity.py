@@ -47,6 +47,11 @@ _OPERATIONS = (
     "batch_write_item",
     "transact_get_items",
     "transact_write_items",
+    # these answer a table's description, whose ItemCount iterates the items: a write inserting a partition key
+    # meanwhile failed the request with "dictionary changed size during iteration" (an HTTP 500, seen at 100k rows)
+    "describe_table",
+    "update_table",
+    "delete_table",
 )
 _lock = threading.RLock()
 _installed = False
@@ -238,6 +243,7 @@ def install() -> None:
     # FINVIEW_MOTO_FAST_PATH=0 keeps moto's own cost per request (the bench compares both in one run)
     if not as_is and os.environ.get("FINVIEW_MOTO_FAST_PATH") != "0":
         lean_requests()
+        cached_update_expressions()
     if not as_is:
         weakly_tracked_models()
         packed_items()
@@ -831,6 +837,7 @@ def installed() -> list[str]:
         "lean-requests": _lean_installed,
         "weakly-tracked-models": _tracking_installed,
         "packed-dynamodb-items": _packing_installed,
+        "cached-update-expressions": _updates_installed,
         "sns-signed-once-per-subscription": _sns_installed,
         "isolated-chalice-requests": _requests_installed,
         "isolated-log-correlation": _logs_installed,
@@ -1430,6 +1437,243 @@ def packed_items() -> bool:
             return False
         Item.attrs = property(_attrs, _set_attrs)  # type: ignore[assignment]
         _packing_installed = True
+        return True
+
+
+# ---- Update expressions: parsed once per text, copied without deepcopy -------------------------------------------
+#
+# For every UpdateItem, and every Update of a transaction, moto 5.2 tokenises and parses the update expression
+# twice (the handler, to list the names and values it uses; the backend, to validate it), deep-copies the tree for
+# its validator and walks the copy with ten processors, each of which rebuilds its node-type table for every node
+# it visits. The tree of one text is always the same, and moto never changes the tree it parsed (the validator
+# works on its copy), so the parsed tree is kept per text (a bounded cache; a text that does not parse raises each
+# time, nothing kept). The copy is made node by node (``_clone``: the same classes, attributes and parent links as
+# ``copy.deepcopy`` gives for a parsed tree, whose leaves are strings, ints and bools); anything else in a tree falls
+# back to deepcopy. And each processor's node-type table is built once per processor instead of once per node:
+# ``_processing_map`` returns the same bound methods every time for every processor of this moto. moto's own
+# validation, evaluation and errors are unchanged.
+
+# the whole of validators.py and ast_nodes.py (every processor's _processing_map, the traverser, the nodes) and
+# the parser's entry point, as moto's files have them (patching does not change what inspect reads from the files)
+PINNED_UPDATE_SOURCES = {
+    "moto/dynamodb/parsing/validators.py": "345c1740c0c674a72a5ed56f5ea01ba385ccb69a1bf21f8c134b389d9b41a3e3",
+    "moto/dynamodb/parsing/ast_nodes.py": "ab97413e907e4054c861e7c91b5f1cde6d56a702ddc58b720d275caec351cfe4",
+    "UpdateExpressionParser.make": "2c00ed96d6e191f243b449166e75bfb38f307b2e19405bc0981847061e0dbee3",
+}
+UPDATES_KEPT = 4096
+stats["update_expressions_parsed"] = stats["update_expressions_reused"] = 0
+_updates: dict[str, Any] = {}
+_updates_installed = False
+_ATOMS = (str, int, bool, type(None))
+
+
+def _parsing_modules() -> tuple[Any, Any, Any]:
+    from moto.dynamodb.parsing import ast_nodes, expressions, validators  # moto's files say "type: ignore"
+
+    return ast_nodes, expressions, validators
+
+
+def update_sources() -> dict[str, str]:
+    ast_nodes, expressions, validators = _parsing_modules()
+    make = _ORIGINALS.get("UpdateExpressionParser.make") or expressions.UpdateExpressionParser.make
+    sources = {
+        "moto/dynamodb/parsing/validators.py": inspect.getsource(validators),
+        "moto/dynamodb/parsing/ast_nodes.py": inspect.getsource(ast_nodes),
+        "UpdateExpressionParser.make": inspect.getsource(make),
+    }
+    return {name: hashlib.sha256(source.encode()).hexdigest() for name, source in sources.items()}
+
+
+def _parse_update(cls: Any, expression_str: str) -> Any:
+    """moto's ``UpdateExpressionParser.make``, the tree kept per text (the callers never change it)."""
+    original = _ORIGINALS["UpdateExpressionParser.make"]
+    if not _lean_on:
+        return original(cls, expression_str)
+    tree = _updates.get(expression_str)
+    if tree is None:
+        tree = original(cls, expression_str)  # raises on a bad expression: nothing kept
+        if len(_updates) >= UPDATES_KEPT:
+            _updates.clear()
+        _updates[expression_str] = tree
+        stats["update_expressions_parsed"] += 1
+    else:
+        stats["update_expressions_reused"] += 1
+    return tree
+
+
+def _clone(node: Any, parent: Any) -> Any:
+    """What ``copy.deepcopy`` makes of a node of a parsed tree: the same classes and attributes, new nodes, each
+    linked to its new parent."""
+    new = object.__new__(type(node))
+    attrs = new.__dict__
+    attrs.update(node.__dict__)
+    if len(attrs) != 3:  # more than moto's type, children and parent: deepcopy would copy what this shares
+        raise _NotPlain
+    attrs["parent"] = parent
+    children = node.children
+    if children is not None:
+        node_type = _moto.AstNode
+        attrs["children"] = [
+            _clone(child, new)
+            if isinstance(child, node_type)
+            else child
+            if type(child) in _ATOMS
+            else copy.deepcopy(child)
+            for child in children
+        ]
+    return new
+
+
+def _validator_init(
+    self: Any,
+    expression: Any,
+    expression_attribute_names: dict[str, str],
+    expression_attribute_values: dict[str, dict[str, Any]],
+    item: Any,
+    table: Any,
+) -> None:
+    """moto's ``Validator.__init__`` with the tree copied by ``_clone``."""
+    original = _ORIGINALS["Validator.__init__"]
+    if not _lean_on or expression.parent is not None:
+        return original(self, expression, expression_attribute_names, expression_attribute_values, item, table)  # type: ignore[no-any-return]
+    try:
+        tree = _clone(expression, None)
+    except _NotPlain:
+        return original(self, expression, expression_attribute_names, expression_attribute_values, item, table)  # type: ignore[no-any-return]
+    self.expression_attribute_names = expression_attribute_names
+    self.expression_attribute_values = expression_attribute_values
+    self.item = item
+    self.table = table
+    processors = self.get_ast_processors()
+    # the first three check the expression alone (clauses, overlapping paths, key attributes): once they passed for
+    # this tree with these names and this table's keys, they pass again; they only ever return the node they got
+    first = tuple(type(p) for p in processors[:3])
+    if first == _moto.ExpressionChecks:
+        checked = (expression, tuple((expression_attribute_names or {}).items()), tuple(table.table_key_attrs))
+        if checked not in _checked:
+            for processor in processors[:3]:
+                tree = processor.traverse(tree)
+            if len(_checked) >= UPDATES_KEPT:
+                _checked.clear()
+            _checked.add(checked)
+        processors = processors[3:]
+    self.processors = processors
+    self.node_to_validate = tree
+    return None
+
+
+_checked: set[tuple[Any, ...]] = set()
+
+
+class _NotPlain(Exception):
+    """A tree node with attributes moto's nodes do not have."""
+
+
+_MAP_ATTR, _TYPES_ATTR = "_finview_processing_map", "_finview_node_types"
+
+
+def _processing_map_of(self: Any) -> dict[Any, Any]:
+    found = self.__dict__.get(_MAP_ATTR)
+    if found is None:
+        found = self.__dict__[_MAP_ATTR] = self._processing_map()
+    return found  # type: ignore[no-any-return]
+
+
+def _nodes_to_be_processed(self: Any) -> tuple[Any, ...]:
+    """moto's ``DepthFirstTraverser.nodes_to_be_processed``, the processor's table built once."""
+    if not _lean_on:
+        return _ORIGINALS["DepthFirstTraverser.nodes_to_be_processed"](self)  # type: ignore[no-any-return]
+    found = self.__dict__.get(_TYPES_ATTR)
+    if found is None:
+        found = self.__dict__[_TYPES_ATTR] = tuple(_processing_map_of(self))
+    return found  # type: ignore[no-any-return]
+
+
+def _process(self: Any, node: Any) -> Any:
+    """moto's ``DepthFirstTraverser.process``, the processor's table built once."""
+    if not _lean_on:
+        return _ORIGINALS["DepthFirstTraverser.process"](self, node)
+    for class_key, processor in _processing_map_of(self).items():
+        if isinstance(node, class_key):
+            return processor(node)
+    return None
+
+
+_is_node: dict[type[Any], bool] = {}
+_handled: dict[tuple[type[Any], type[Any]], Any] = {}  # (processor class, node class) -> the map's key, or None
+
+
+def _traverse(self: Any, node: Any, child_id: int = -1) -> Any:
+    """moto's ``DepthFirstTraverser.traverse_node_recursively``, step for step: children first, in order (with the
+    processor's hook before each, when it has one), then the node itself if the processor's table names its class,
+    put in its parent's place. What is a node, and which entry of the table a class takes (the first it is an
+    instance of, as ``process`` finds it), is worked out once per class instead of by ABC checks at every node."""
+    if not _lean_on:
+        return _ORIGINALS["DepthFirstTraverser.traverse_node_recursively"](self, node, child_id)
+    hook = self.pre_processing_of_child if type(self).pre_processing_of_child is not _moto.NoHook else None
+    return _walk(self, node, child_id, _processing_map_of(self), hook)
+
+
+def _walk(self: Any, node: Any, child_id: int, table: dict[Any, Any], hook: Any) -> Any:
+    cls = type(node)
+    is_node = _is_node.get(cls)
+    if is_node is None:
+        is_node = _is_node[cls] = isinstance(node, _moto.AstNode)
+    if not is_node:
+        return node
+    parent_node = node.parent
+    children = node.children
+    if children is not None:
+        for i, child_node in enumerate(children):
+            if hook is not None:
+                hook(node, i)
+            _walk(self, child_node, i, table, hook)
+    slot = (type(self), cls)
+    try:
+        key = _handled[slot]
+    except KeyError:
+        key = _handled[slot] = next((k for k in table if isinstance(node, k)), None)
+    if key is not None:
+        node = table[key](node)
+        node.parent = parent_node
+        if parent_node:
+            parent_node.children[child_id] = node
+    return node
+
+
+def cached_update_expressions() -> bool:
+    """Install the update-expression patches above once per process if moto is the pinned version."""
+    global _updates_installed
+    with _lock:
+        if _updates_installed:
+            return True
+        import moto
+
+        if moto.__version__ != PINNED_MOTO or update_sources() != PINNED_UPDATE_SOURCES:
+            log.warning("moto is not %s as pinned: it parses and copies each update expression per item", PINNED_MOTO)
+            return False
+        ast_nodes, expressions, validators = _parsing_modules()
+        _moto.AstNode = ast_nodes.Node
+        _moto.ExpressionChecks = (
+            validators.ActionCountValidator,
+            validators.OverlappingPathsValidator,
+            validators.UpdateHashRangeKeyValidator,
+        )
+        parser = expressions.UpdateExpressionParser
+        _ORIGINALS["UpdateExpressionParser.make"] = parser.__dict__["make"].__func__
+        parser.make = classmethod(_parse_update)  # type: ignore[method-assign,assignment]
+        _ORIGINALS["Validator.__init__"] = validators.Validator.__init__
+        validators.Validator.__init__ = _validator_init  # type: ignore[method-assign]
+        traverser = ast_nodes.DepthFirstTraverser
+        _moto.NoHook = traverser.pre_processing_of_child
+        for name, replacement in (
+            ("nodes_to_be_processed", _nodes_to_be_processed),
+            ("process", _process),
+            ("traverse_node_recursively", _traverse),
+        ):
+            _ORIGINALS[f"DepthFirstTraverser.{name}"] = traverser.__dict__[name]
+            setattr(traverser, name, replacement)
+        _updates_installed = True
         return True
 
 

@@ -65,3 +65,42 @@ def entry(
             "correlation_id": correlation_id,
         }
     )
+
+
+def one_entry(
+    case_owner_id: str,
+    actor: Actor,
+    action: str,
+    entries: list[dict[str, Any]],
+    *,
+    why: dict[str, Any] | None = None,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """One audit item for a change made of the parts ``entries`` would record one by one (a case owner's whole
+    imported file: the owner, its cases, its contact points), written in the same transaction: each part in
+    ``after["changes"]`` as its own entry would have it (action, target, case, after). One item per file instead
+    of one per part; the erasure strips it like any other (its ``after`` and ``why``)."""
+    changes = [
+        store.drop_none(
+            {
+                "action": e["action"],
+                "target_type": e["target_type"],
+                "target_id": e["target_id"],
+                "case_id": e.get("case_id"),
+                "after": e.get("after"),
+            }
+        )
+        for e in entries
+    ]
+    case_ids = {str(e["case_id"]) for e in entries if e.get("case_id")}
+    return entry(
+        case_owner_id,
+        actor,
+        action,
+        target_type="case_owner",
+        target_id=case_owner_id,
+        case_id=next(iter(case_ids)) if len(case_ids) == 1 else None,
+        after={"changes": changes},
+        why=why,
+        correlation_id=correlation_id,
+    )

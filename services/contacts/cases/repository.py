@@ -41,6 +41,7 @@ class Tx:
 
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
+        self.entries: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (audit entry, its Put) of ``audit``
 
     def put(self, item: dict[str, Any], condition: str | None = "attribute_not_exists(PK)") -> Tx:
         op: dict[str, Any] = {"TableName": store.table_name(), "Item": _serialise(store.drop_none(item))}
@@ -117,7 +118,15 @@ class Tx:
         return self.delete({"PK": str(item["PK"]), "SK": str(item["SK"])}, condition, values, names)
 
     def audit(self, item: dict[str, Any]) -> Tx:
-        return self.put(item)
+        self.put(item)
+        self.entries.append((item, self.items[-1]))
+        return self
+
+    def unaudited(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The transaction's items without its audit entries, and those entries: for a change recorded by one
+        entry that names every part of it (``audit.one_entry``)."""
+        puts = [put for _, put in self.entries]
+        return [i for i in self.items if not any(i is put for put in puts)], [entry for entry, _ in self.entries]
 
     def events(self, events: Sequence[Event]) -> Tx:
         """The outbox rows of ``events``: committed with the change or not at all (``shared.outbox``)."""

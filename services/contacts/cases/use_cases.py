@@ -252,9 +252,7 @@ def on_case_files_imported(event: CaseFileImportedV2) -> None:
         owners.add(owner_id)
         if case_file.matched_by == "new" and first:
             points = domain.points_to_add(owner_id, case_file.contact_points, set(), "import")
-            tx = repository.Tx()
-            for group in _case_file_writes(case_file, owner_id, _cases(case_file), points, restricted=False):
-                tx.items.extend(group.items)
+            tx = _new_owner_writes(case_file, owner_id, points)
             if len(tx.items) <= repository.MAX_TRANSACTION_ITEMS:
                 batched.append((case_file, points, tx))
                 continue
@@ -311,6 +309,25 @@ def _case_file_writes(
     ]
 
 
+def _new_owner_writes(event: CaseFileImported, owner_id: str, points: list[domain.NewContactPoint]) -> repository.Tx:
+    """A new case owner's whole file as one transaction's items: the owner, its cases (with their CaseOpened
+    outbox rows) and its points, every put conditional on not existing, and ONE audit entry, ``case_file.imported``,
+    naming each of them as its own entry would (``audit.one_entry``). The file is written all or nothing, so one
+    entry records it whole; the general path, which may write only some of a file's parts, keeps an entry per
+    part."""
+    tx = repository.Tx()
+    entries: list[dict[str, Any]] = []
+    for group in _case_file_writes(event, owner_id, _cases(event), points, restricted=False):
+        items, audited = group.unaudited()
+        tx.items.extend(items)
+        entries.extend(audited)
+    why = {"event_id": event.event_id, "import_id": event.import_id, "rows": event.row_numbers}
+    actor = audit.Actor.system("imports")
+    return tx.audit(
+        audit.one_entry(owner_id, actor, "case_file.imported", entries, why=why, correlation_id=event.correlation_id)
+    )
+
+
 def _store_new_owner(event: CaseFileImported) -> bool:
     """A case owner the import matched as new: its whole file in one transaction, every item conditional on not
     existing, without reading anything first (a new owner has no points to compare with, no restriction, no
@@ -319,10 +336,7 @@ def _store_new_owner(event: CaseFileImported) -> bool:
     general path, which reads what is stored and writes only what is missing."""
     owner_id = event.case_owner.case_owner_id
     points = domain.points_to_add(owner_id, event.contact_points, set(), "import")
-    groups = _case_file_writes(event, owner_id, _cases(event), points, restricted=False)
-    tx = repository.Tx()
-    for group in groups:
-        tx.items.extend(group.items)
+    tx = _new_owner_writes(event, owner_id, points)
     if len(tx.items) > repository.MAX_TRANSACTION_ITEMS:
         return False
     try:

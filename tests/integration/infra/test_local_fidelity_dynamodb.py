@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -83,6 +84,23 @@ def test_the_patches_are_pinned_to_the_installed_moto() -> None:
     assert moto.__version__ == fidelity.PINNED_MOTO
     assert fidelity.moto_sources() == fidelity.PINNED_SOURCES
     assert fidelity.scalable_dynamodb() is True
+
+
+def test_a_table_description_waits_for_the_running_operation(ddb: Any, table: str) -> None:
+    """DescribeTable counts a table's items by iterating them; run beside a write that adds a partition it failed
+    with an HTTP 500 ("dictionary changed size during iteration"). It waits for the serialising lock like the
+    operations that read and write items."""
+    ddb.put_item(TableName=table, Item=item("OWNER#1", "CASE#1"))
+    answers: list[int] = []
+    asking = threading.Thread(
+        target=lambda: answers.append(int(ddb.describe_table(TableName=table)["Table"]["ItemCount"]))
+    )
+    with fidelity._lock:  # as a running write holds it
+        asking.start()
+        asking.join(timeout=1.0)
+        assert asking.is_alive() and not answers, "DescribeTable did not wait for the running operation"
+    asking.join(timeout=30)
+    assert answers == [1]
 
 
 CONDITIONS: list[tuple[str, dict[str, Any]]] = [

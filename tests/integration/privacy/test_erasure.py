@@ -107,7 +107,7 @@ def test_erasure_waits_for_the_open_case_and_the_retention_then_erases_everythin
     audit = api.call("GET", f"/case-owners/{OWNER}/audit", query={"limit": "200"}).body["items"]
     completed = next(e for e in audit if e["action"] == "erasure.completed")
     assert completed["why"]["reason"] == REASON and completed["why"]["kept_until"] == "2037-01-01"
-    assert {e["action"] for e in audit} >= {"case_owner.created", "case.note_added", "erasure.requested"}
+    assert {e["action"] for e in audit} >= {"case_file.imported", "case.note_added", "erasure.requested"}
     assert all(e.get("after") is None for e in audit if not e["action"].startswith("erasure."))
 
     # Idempotent and resumable: the job again, the request redelivered, change nothing.

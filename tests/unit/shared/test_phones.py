@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
+from phonenumbers import phonenumberutil as pnu
 
 from services.contacts.cases import domain as cases_domain
 from services.contacts.clients import domain as clients_domain
@@ -158,3 +159,54 @@ def test_a_country_without_dialling_code_is_refused_however_the_number_is_writte
         with pytest.raises(phones.PhoneRefused) as refused:
             phones.normalise_phone(text, "XX")
         assert refused.value.code == "phone_country"
+
+
+# ---- each country's table of valid ranges, held to is_valid_number digit by digit ----------------------------------
+
+
+def _neighbours(nsn: str) -> set[str]:
+    """Every number one edit away from ``nsn``: each digit replaced by each other digit, one digit dropped, one
+    added at the end or in front: these cross the ranges' and the lengths' edges near a real number."""
+    out = {nsn[:i] + d + nsn[i + 1 :] for i in range(len(nsn)) for d in "0123456789"}
+    out |= {nsn[:i] + nsn[i + 1 :] for i in range(len(nsn))}
+    out |= {nsn + d for d in "0123456789"} | {d + nsn for d in "0123456789"}
+    return {n for n in out if len(n) >= 2}
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_the_valid_ranges_decide_as_is_valid_number_around_every_regions_examples(region: str) -> None:
+    numbers = [n for t in ALL_TYPES if (n := phonenumbers.example_number_for_type(region, t)) is not None]
+    if (invalid := phonenumbers.invalid_example_number(region)) is not None:
+        numbers.append(invalid)
+    checked = 0
+    for example in numbers:
+        country_code = example.country_code or 0
+        for nsn in _neighbours(phonenumbers.national_significant_number(example)):
+            number = _parsed_nsn(country_code, nsn)
+            assert phonenumbers.national_significant_number(number) == nsn
+            assert phones._valid(country_code, nsn) == phonenumbers.is_valid_number(number), (region, nsn)
+            checked += 1
+    assert checked > 100
+
+
+def _parsed_nsn(country_code: int, nsn: str) -> phonenumbers.PhoneNumber:
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(nsn))
+    pnu._set_italian_leading_zeros_for_phone_number(nsn, number)  # as parse does
+    return number
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    region=st.sampled_from(["DE", "AT", "CH", "FR", "GB", "IT", "NL", "BE", "LU", "ES", "PL", "US", "JE", "VA", "KZ"]),
+    head=st.integers(min_value=0, max_value=4),
+    tail=st.text(alphabet="0123456789", min_size=0, max_size=10),
+)
+def test_the_valid_ranges_decide_as_is_valid_number_on_arbitrary_digits(region: str, head: int, tail: str) -> None:
+    """Numbers that begin like one of the region's examples (``head`` digits of it) and go on at random."""
+    example = phonenumbers.example_number_for_type(region, ALL_TYPES[head % 2])
+    assert example is not None
+    nsn = phonenumbers.national_significant_number(example)[:head] + tail
+    if len(nsn) < 2:
+        return
+    country_code = example.country_code or 0
+    assert phones._valid(country_code, nsn) == phonenumbers.is_valid_number(_parsed_nsn(country_code, nsn))
