@@ -7,7 +7,7 @@ SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 # The import core's hot modules compiled with mypyc, in place (infra/compiled.py); rebuilt when they change. Where
 # nothing can be compiled the manifest is not written and the pure-Python modules are used.
-CORE_SOURCES := services/imports/matching.py services/imports/normalise.py
+CORE_SOURCES := services/imports/matching.py services/imports/normalise.py services/imports/rows.py
 CORE_STAMP := services/imports/_core.json
 
 .PHONY: demo up test lint template bench clean fuzz core

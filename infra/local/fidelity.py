@@ -31,6 +31,7 @@ import threading
 import types
 import weakref
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 log = logging.getLogger("finview.local")
@@ -246,6 +247,7 @@ def install() -> None:
     if not as_is:
         weakly_tracked_models()
         packed_items()
+        signed_once_per_subscription()
     isolate_chalice_requests()
 
 
@@ -796,6 +798,56 @@ def _retained(self: Any, queue_name: str, message: Any) -> bool:
     return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
 
 
+# moto's SQS has no lock either: a ReceiveMessage iterating a queue's pending set while a delete on another thread
+# discards from it fails with "Set changed size during iteration" (an HTTP 500; six times in a 100k-row run), and
+# two receives can both find one message visible and both deliver it. SQS hands a message to one receiver at a
+# time. So the local stack runs moto's SQS operations one at a time; a long poll waits outside the lock, so a send
+# meanwhile is not held up by it.
+_sqs_lock = threading.RLock()
+_SQS_SERIALISED = (
+    "send_message",
+    "send_message_batch",
+    "delete_message",
+    "delete_message_batch",
+    "change_message_visibility",
+    "change_message_visibility_batch",
+    "purge_queue",
+    "get_queue_attributes",
+)
+
+
+def _sqs_serialised(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _sqs_lock:
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _receive_message(
+    self: Any,
+    queue_name: str,
+    count: int,
+    wait_seconds_timeout: int,
+    visibility_timeout: int,
+    message_attribute_names: list[str] | None = None,
+) -> list[Any]:
+    """moto's receive without its wait, under the lock, repeated until the long poll ends; the wait in between is
+    moto's own (woken by a message added to the queue) and holds no lock."""
+    import time
+
+    receive = _ORIGINALS["SQSBackend.receive_message"]
+    deadline = time.monotonic() + wait_seconds_timeout
+    while True:
+        with _sqs_lock:
+            result: list[Any] = receive(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+        left = deadline - time.monotonic()
+        if result or left <= 0:
+            return result
+        self.get_queue(queue_name).wait_for_messages(min(1.0, left))
+
+
 def scalable_sqs() -> bool:
     """Install the SQS patches once per process if moto is the pinned version; returns whether they are."""
     global _sqs_installed
@@ -817,9 +869,12 @@ def scalable_sqs() -> bool:
             (SQSBackend, "get_queue_attributes", _get_queue_attributes),
             (SQSBackend, "send_message", _send_message),
             (SQSBackend, "is_message_valid_based_on_retention_period", _retained),
+            (SQSBackend, "receive_message", _receive_message),
         ):
             _ORIGINALS[f"{owner.__name__}.{name}"] = owner.__dict__[name]
             setattr(owner, name, replacement)
+        for name in _SQS_SERIALISED:  # after the replacements above: the lock wraps them too
+            setattr(SQSBackend, name, _sqs_serialised(getattr(SQSBackend, name)))
         _sqs_installed = True
         return True
 
@@ -836,6 +891,7 @@ def installed() -> list[str]:
         "weakly-tracked-models": _tracking_installed,
         "packed-dynamodb-items": _packing_installed,
         "cached-update-expressions": _updates_installed,
+        "sns-signed-once-per-subscription": _sns_installed,
         "isolated-chalice-requests": _requests_installed,
         "isolated-log-correlation": _logs_installed,
     }
@@ -1671,4 +1727,123 @@ def cached_update_expressions() -> bool:
             _ORIGINALS[f"DepthFirstTraverser.{name}"] = traverser.__dict__[name]
             setattr(traverser, name, replacement)
         _updates_installed = True
+        return True
+
+
+# ---- SNS: one signing certificate per subscription, not one per message ------------------------------------------
+#
+# moto 5.2 signs every notification it delivers (to SQS, HTTP, Lambda subscribers) as SNS does, but builds and
+# signs a new X.509 certificate for each message as well, and keeps every certificate's PEM for ever in the
+# backend's ``_message_public_keys``: two RSA signatures per notification (~2 ms of CPU, a sixth of moto's process
+# on the reminder chain, where each e-mail's outcome crosses SNS to SQS) and a PEM (~1 KB) kept per message. SNS
+# signs each message with a certificate it publishes once per region and rotates rarely: the ``SigningCertURL`` of
+# every notification is the same. Each subscription's certificate (its key is moto's per-subscription key) is now
+# built once and published once; every message is still signed with that key, over the same string, and verifies
+# against the certificate at its ``SigningCertURL`` (with its Subject, if any, signed too, as SNS does).
+
+PINNED_SNS_SOURCES = {
+    "Subscription.get_post_data": "dc591399b4d078f5ea6be038b58a14d8f86e08e2ae3e837256146caf1af8c380",
+}
+_sns_installed = False
+_CERT_ATTR = "_finview_signing_cert"  # on a subscription: (the certificate's key name, its PEM)
+
+
+def sns_sources() -> dict[str, str]:
+    from moto.sns.models import Subscription
+
+    fn = _ORIGINALS.get("Subscription.get_post_data") or Subscription.get_post_data
+    return {"Subscription.get_post_data": hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()}
+
+
+def _signing_cert(subscription: Any, key: Any) -> tuple[str, bytes]:
+    """The subscription's certificate (moto's own subject, issuer and validity), built on its first message."""
+    found = subscription.__dict__.get(_CERT_ATTR)
+    if found is None:
+        import cryptography.x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.x509 import Name, NameAttribute
+        from cryptography.x509.oid import NameOID
+        from moto.core.utils import utcnow
+        from moto.moto_api._internal import mock_random
+
+        issuer = [
+            NameAttribute(NameOID.COUNTRY_NAME, "US"),
+            NameAttribute(NameOID.ORGANIZATION_NAME, "Amazon"),
+            NameAttribute(NameOID.COMMON_NAME, "Amazon RSA 2048 M01"),
+        ]
+        cert = (
+            cryptography.x509.CertificateBuilder()
+            .subject_name(Name([NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")]))
+            .issuer_name(Name(issuer))
+            .public_key(key.public_key())
+            .serial_number(cryptography.x509.random_serial_number())
+            .not_valid_before(utcnow())
+            .not_valid_after(utcnow() + timedelta(days=365))
+            .sign(key, hashes.SHA256())
+        )
+        name = f"SimpleNotificationService-{str(mock_random.uuid4()).replace('-', '')}.pem"
+        found = subscription.__dict__[_CERT_ATTR] = (name, cert.public_bytes(serialization.Encoding.PEM))
+    return found  # type: ignore[no-any-return]
+
+
+def _sns_post_data(
+    self: Any, message: str, message_id: str, subject: str | None, message_attributes: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """moto's ``Subscription.get_post_data`` with the subscription's certificate built once (``_signing_cert``)."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.utils import iso_8601_datetime_with_milliseconds
+    from moto.sns.models import sns_backends
+
+    key = self.private_key()
+    key_name, pem = _signing_cert(self, key)
+    timestamp = iso_8601_datetime_with_milliseconds()
+    # SNS's canonical string includes the Subject when there is one (moto's leaves it out: such a notification did
+    # not verify by AWS's documented procedure)
+    string_to_sign = (
+        f"Message\n{message}\nMessageId\n{message_id}\n"
+        + (f"Subject\n{subject}\n" if subject else "")
+        + f"Timestamp\n{timestamp}\nTopicArn\n{self.topic.arn}\nType\nNotification\n"
+    )
+    signature = key.sign(string_to_sign.encode("UTF-8"), padding.PKCS1v15(), hashes.SHA256())
+    region = self.topic.sns_backend.region_name
+    # served by moto's PEM route from the default account's backend (a reset backend gets it again)
+    sns_backends[DEFAULT_ACCOUNT_ID][region]._message_public_keys.setdefault(key_name, pem)
+    post_data: dict[str, Any] = {
+        "Type": "Notification",
+        "MessageId": message_id,
+        "TopicArn": self.topic.arn,
+        "Message": message,
+        "Timestamp": timestamp,
+        "SignatureVersion": "2",
+        "Signature": base64.b64encode(signature).decode("utf-8"),
+        "SigningCertURL": f"https://sns.{region}.amazonaws.com/{key_name}",
+        "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:"
+        f"us-east-1:{self.account_id}:{self.topic.name}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+    }
+    if subject:
+        post_data["Subject"] = subject
+    if message_attributes:
+        post_data["MessageAttributes"] = message_attributes
+    return post_data
+
+
+def signed_once_per_subscription() -> bool:
+    """Install once per process if moto is the pinned version; returns whether it is."""
+    global _sns_installed
+    with _lock:
+        if _sns_installed:
+            return True
+        import moto
+        from moto.sns.models import Subscription
+
+        if moto.__version__ != PINNED_MOTO or sns_sources() != PINNED_SNS_SOURCES:
+            log.warning("moto is not %s as pinned: its SNS builds a certificate per message", PINNED_MOTO)
+            return False
+        _ORIGINALS["Subscription.get_post_data"] = Subscription.__dict__["get_post_data"]
+        Subscription.get_post_data = _sns_post_data  # type: ignore[method-assign]
+        _sns_installed = True
         return True

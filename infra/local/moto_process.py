@@ -64,7 +64,7 @@ def serve(port: int) -> int:
         if command == "ses-feedback" and feedback is None:
             from infra.local.ses_feedback import SesFeedback
 
-            feedback = SesFeedback(f"http://127.0.0.1:{bound}", args[0], args[1])
+            feedback = SesFeedback(args[0], args[1])
             feedback.start()
         elif command == "patches":
             print("patches", *fidelity.installed(), flush=True)

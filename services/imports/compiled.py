@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 
 PACKAGE = "services.imports"
-CORE_MODULES = ("matching", "normalise")
+CORE_MODULES = ("matching", "normalise", "rows")
 MANIFEST = "_core.json"
 HERE = Path(__file__).resolve().parent
 

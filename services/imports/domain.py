@@ -1,8 +1,8 @@
 """Import rules: the client's columns → our fields, one row → a validated debtor line, lines → case files.
 
-No AWS here. Validation is a pydantic model (ordinary rows take a plain-function path with the same rules, held
-to the model by a test); a row that misses a required field or has an unusable
-amount or date is rejected with every reason at once. A bad contact detail (an e-mail, a phone, an address
+No AWS here. Validation is a pydantic model (ordinary rows take a plain path with the same rules, compiled in
+services/imports/rows.py and held to the model by a property test); a row that misses a required field or has an
+unusable amount or date is rejected with every reason at once. A bad contact detail (an e-mail, a phone, an address
 that does not parse) does not cost the client the invoice: the row is imported without that contact point and
 the report carries a warning.
 """
@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
 
 from services.imports import normalise as norm
+from services.imports import rows
 from services.imports.parsing import FileRejected
 from shared.events import (
     CaseData,
@@ -152,6 +152,13 @@ class ColumnMap:
     fill: dict[str, str] = dc_field(default_factory=dict)
     notices: list[str] = dc_field(default_factory=list)
     date_formats: dict[str, norm.DateFormat] = dc_field(default_factory=dict)
+    _rows: list[RowValidator] = dc_field(default_factory=list, init=False, compare=False, repr=False)
+
+    def validator(self, settings: ImportSettings) -> RowValidator:
+        """The file's row validator for ``settings``, made once (it keeps what repeats across the file's rows)."""
+        if not self._rows or self._rows[0].settings is not settings:
+            self._rows[:] = [RowValidator(self, settings)]
+        return self._rows[0]
 
     def extract(self, cells: list[str]) -> dict[str, str]:
         raw = self.fill | {f: cells[i] for f, i in self.columns.items() if i < len(cells) and cells[i].strip()}
@@ -360,16 +367,9 @@ def validate(
 ) -> tuple[DebtorLine, list[str]]:
     """A mapped row → (the debtor line, warnings). Raises RowRejected with every problem of the row.
 
-    The ordinary row takes the plain-function path (``line_without_model``); anything it does not vouch for goes
-    through the model, which alone rejects rows and words their problems."""
-    settings = settings or ImportSettings()
-    warnings: list[str] = []
-    line = line_without_model(raw, settings, date_formats or {}, warnings)
-    if line is None:
-        return line_by_model(raw, settings, date_formats)
-    if not (line.last_name or line.company_name):
-        raise RowRejected("last_name", "last_name: a debtor needs a last name or a company name")
-    return line, warnings
+    A file's rows are validated from their cells (``ColumnMap.validator``); this reads one mapped row the same way."""
+    columns = ColumnMap({name: i for i, name in enumerate(raw)}, list(raw), date_formats=dict(date_formats or {}))
+    return columns.validator(settings or ImportSettings())(list(raw.values()))
 
 
 def line_by_model(
@@ -399,81 +399,41 @@ def line_by_model(
 # ---- the same rules without a model per row ---------------------------------------------------------------
 
 # DebtorLine's text limits (characters after cleaning), read from the model so that the two paths cannot drift.
-_MAX_CHARS: dict[str, int | None] = {
-    name: next((m.max_length for m in DebtorLine.model_fields[name].metadata if hasattr(m, "max_length")), None)
+_MAX_CHARS: dict[str, int] = {
+    name: next((m.max_length for m in DebtorLine.model_fields[name].metadata if hasattr(m, "max_length")), -1)
     for name in TEXT_FIELDS
 }
-_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
-def _text_cell(value: str, limit: int | None) -> tuple[bool, str | None]:
-    """(False, None) for a cell the model must judge (a formula, too long); else (True, the cleaned text or None)."""
-    text = norm.clean_text(value)
-    if norm.looks_like_formula(text) or (limit is not None and len(text) > limit):
-        return False, None
-    return True, text or None
+class RowValidator:
+    """One file's rows → debtor lines, for one client's settings.
 
+    The ordinary row takes the plain path (``services.imports.rows``, compiled with the core): its cells read by
+    column index, the model's rules in plain functions, no model validated per row (it was a quarter of the import
+    core's time, bench/RESULTS.md). Anything that path does not vouch for goes through the model, which alone rejects
+    rows and words their problems. A property test holds both paths to the same line and the same warnings."""
 
-# Names, streets and cities repeat across a file's rows (a few thousand distinct values per 100k rows): checked once
-# per distinct value. Bounded small, so that what a 1M-row file keeps is what a 100k-row file keeps.
-_repeating_text_cell = lru_cache(maxsize=1 << 13)(_text_cell)
-_REPEATING = frozenset({"first_name", "last_name", "company_name", "street", "city"})
+    def __init__(self, columns: ColumnMap, settings: ImportSettings) -> None:
+        self.columns = columns
+        self.settings = settings
+        formats = {name: columns.date_formats.get(name) or settings.date_format for name in DATE_FIELDS}
+        self.plain = rows.PlainRows(columns.columns, columns.fill, formats, settings.default_country, _MAX_CHARS)
 
+    def __call__(self, cells: list[str]) -> tuple[DebtorLine, list[str]]:
+        """A row's cells → (the debtor line, warnings). Raises RowRejected with every problem of the row."""
+        warnings: list[str] = []
+        fields = self.plain.fields(cells, warnings)
+        if fields is None:
+            return line_by_model(self.columns.extract(cells), self.settings, self.columns.date_formats)
+        line = constructed_line(fields)
+        if not (line.last_name or line.company_name):
+            raise RowRejected("last_name", "last_name: a debtor needs a last name or a company name")
+        return line, warnings
 
-def line_without_model(
-    raw: Mapping[str, str], settings: ImportSettings, formats: Mapping[str, norm.DateFormat], warnings: list[str]
-) -> DebtorLine | None:
-    """The model's rules for the ordinary row in plain functions: the same helpers in the model's field order, so
-    the same line and the same warnings; None for anything out of the ordinary (a control or invisible character,
-    a formula, a value too long, a missing or unusable required field), which the model then judges and words.
-
-    A pydantic validation per row was a quarter of the import core's time (bench/RESULTS.md); a property test
-    holds both paths to the same result on generated and arbitrary rows."""
-    if not "".join(raw.values()).isprintable():
-        return None  # hidden characters: the model removes them, with a warning
-    fields: dict[str, Any] = {}
-    for name in TEXT_FIELDS:
-        value = raw.get(name)
-        if value is None:
-            continue
-        ordinary, text = (_repeating_text_cell if name in _REPEATING else _text_cell)(value, _MAX_CHARS[name])
-        if not ordinary:
-            return None
-        fields[name] = text
-    if not fields.get("invoice_number"):
-        return None
-    if "birth_date" in raw:
-        born, fmt = raw["birth_date"], formats.get("birth_date") or settings.date_format
-        fields["birth_date"] = _detail(warnings, "birth_date", lambda: norm.parse_birth_date(born, fmt))
-    if "email" in raw:
-        email = norm.clean_text(raw["email"])
-        if norm.looks_like_formula(email):
-            return None
-        fields["email"] = _detail(warnings, "email", lambda: norm.normalise_email(email))
-    if "phone" in raw:
-        fields["phone"] = raw["phone"].strip()
-    if "postcode" in raw:
-        postcode = norm.clean_text(raw["postcode"])
-        if norm.looks_like_formula(postcode):
-            return None
-        fields["postcode"] = postcode or None
-    sent, default = raw.get("country", ""), settings.default_country
-    fields["country"] = _detail(warnings, "country", lambda: norm.normalise_country(sent, default)) or default
-    if "language" in raw:
-        language = raw["language"]
-        fields["language"] = _detail(warnings, "language", lambda: norm.normalise_language(language))
-    try:
-        fields["amount"] = norm.parse_amount(raw["amount"])
-        fields["opened_on"] = norm.parse_date(raw["opened_on"], formats.get("opened_on") or settings.date_format)
-    except (KeyError, ValueError):
-        return None
-    if "currency" in raw:
-        currency = raw["currency"].strip().upper().replace("€", "EUR").strip()
-        if not _CURRENCY.fullmatch(currency):
-            return None
-        fields["currency"] = currency
-    fields.update(_contact_updates(fields.get("phone"), fields.get("postcode"), fields["country"], settings, warnings))
-    return constructed_line(fields)
+    def line_without_model(self, cells: list[str], warnings: list[str]) -> DebtorLine | None:
+        """The plain path alone: the line of an ordinary row, None for a row the model must judge."""
+        fields = self.plain.fields(cells, warnings)
+        return None if fields is None else constructed_line(fields)
 
 
 # Every field of DebtorLine in the model's order, with its default (None for the three required fields, which the
@@ -497,15 +457,6 @@ def constructed_line(fields: dict[str, Any]) -> DebtorLine:
     return line
 
 
-def _detail(warnings: list[str], name: str, parse: Any) -> Any:
-    """An optional contact detail: a bad one becomes a warning and is left out (as ``_optional`` in the model)."""
-    try:
-        return parse()
-    except ValueError as exc:
-        warnings.append(f"{name}: {exc}")
-        return None
-
-
 # ---- case files -------------------------------------------------------------------------------------------
 
 
@@ -527,6 +478,32 @@ class StagedRow(BaseModel):
     owner_new: bool
     debtor: DebtorLine
     review: ReviewNote | None = None
+
+
+_STAGED = TypeAdapter(dict[str, Any])  # its values serialised as pydantic serialises them in a model
+
+
+def staged_json(
+    row: int,
+    line: int,
+    case_owner_id: str,
+    matched_by: str,
+    owner_new: bool,
+    debtor: DebtorLine,
+    review: ReviewNote | None = None,
+) -> str:
+    """``StagedRow(...).model_dump_json()`` without validating a ``StagedRow`` per row: the same JSON (a test holds
+    it), written by pydantic's own serialiser from the line's fields. It was over half of the staging's time."""
+    staged = {
+        "row": row,
+        "line": line,
+        "case_owner_id": case_owner_id,
+        "matched_by": matched_by,
+        "owner_new": owner_new,
+        "debtor": debtor.__dict__,
+        "review": None if review is None else review.__dict__,
+    }
+    return _STAGED.dump_json(staged).decode()
 
 
 MAX_CASES_PER_EVENT = 200  # EventBridge entries are limited to 256 KB

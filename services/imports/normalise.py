@@ -30,6 +30,7 @@ _GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "
 # A cell starting like this would be evaluated by a spreadsheet (CSV/formula injection): = @ tab CR, and + or -
 # too (-2+3+cmd|' /C calc'!A0 is a live formula); names, streets, invoice numbers never start with them.
 _FORMULA_START = re.compile(r"^[=@\t\r+\-]")
+_FORMULA_FIRST = frozenset("=@\t\r+-")
 _PLACEHOLDER = re.compile(r"^[\s\-+]*$")  # "-" or "--" for "none"
 # Terminal escape sequences (CSI, OSC, two-character ESC sequences), removed whole.
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
@@ -59,6 +60,8 @@ def had_hidden_characters(value: str) -> bool:
 
 def looks_like_formula(value: str) -> bool:
     """Checked on the cleaned value: an invisible character in front does not hide a formula."""
+    if not value or value[0] not in _FORMULA_FIRST:  # the ordinary cell, without a regular expression
+        return False
     return bool(_FORMULA_START.match(value)) and not _PLACEHOLDER.match(value)
 
 

@@ -533,21 +533,20 @@ def stage_batch(
     items: list[dict[str, Any]] = []
     expiration = expiry.expires("import_rows", datetime.now(UTC))  # debtors' rows expire on their own (DynamoDB TTL)
     for (row, line_no, debtor), decision in zip(valid, decisions, strict=True):
-        staged = StagedRow(
-            row=row,
-            line=line_no,
-            case_owner_id=decision.case_owner_id,
-            matched_by=decision.matched_by,
-            owner_new=decision.owner_new,
-            debtor=debtor,
-            review=None
-            if decision.review is None
-            else domain.ReviewNote(
-                candidate=decision.review.candidate, score=decision.review.score, comparisons=decision.review.levels
-            ),
+        review = decision.review
+        data = domain.staged_json(
+            row,
+            line_no,
+            decision.case_owner_id,
+            decision.matched_by,
+            decision.owner_new,
+            debtor,
+            None
+            if review is None
+            else domain.ReviewNote(candidate=review.candidate, score=review.score, comparisons=review.levels),
         )
         sk = f"ROW#{decision.case_owner_id}#{row:09d}"
-        items.append({"PK": f"JOB#{import_id}", "SK": sk, "data": staged.model_dump_json(), "expiration": expiration})
+        items.append({"PK": f"JOB#{import_id}", "SK": sk, "data": data, "expiration": expiration})
     for r in rejections:
         items.append(
             {
@@ -643,13 +642,14 @@ def process_records(
     valid: list[tuple[int, int, domain.DebtorLine]] = []
     rejected: list[Rejection] = []
     warnings: list[tuple[int, int, str]] = []
+    validated = columns.validator(settings)
     for record in records:
         if not record.readable or record.cells is None:
             code, reason = record.error_code or "unreadable", record.error or ""
             rejected.append(Rejection(record.row, record.line, "row", code, reason, record.cells or []))
             continue
         try:
-            line, row_warnings = domain.validate(columns.extract(record.cells), settings, columns.date_formats)
+            line, row_warnings = validated(record.cells)
         except domain.RowRejected as exc:
             rejected.append(
                 Rejection(record.row, record.line, exc.field, exc.code, str(exc)[:MAX_REASON_CHARS], record.cells)

@@ -96,6 +96,29 @@ def mark_many(items: list[dict[str, Any]]) -> list[bool | None]:
     return _written(dynamo.write_groups(ops, dynamo.transact(aws.client("dynamodb"))))
 
 
+def fill_many(changes: list[tuple[str, dict[str, Any]]]) -> list[bool | None]:
+    """``mark_fields`` for a batch's sent messages whose outcome got there first (message id, fields), as few
+    TransactWriteItems as fit: each message's fields, its status left as its outcome set it. Per message True
+    (written), False (no record, or it is still 'claimed' or 'sending': ``mark_sent`` it), None (undecided)."""
+    groups = []
+    for message_id, fields in changes:
+        values = {k: v for k, v in fields.items() if v is not None}
+        op = {
+            "TableName": settings.get().table,
+            "Key": {"PK": {"S": f"MESSAGE#{message_id}"}, "SK": {"S": "RECORD"}},
+            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
+            "ConditionExpression": "attribute_exists(PK) AND NOT #status IN (:claimed, :sending)",
+            "ExpressionAttributeNames": {"#status": "status", **{f"#f{i}": k for i, k in enumerate(values)}},
+            "ExpressionAttributeValues": {
+                **{f":v{i}": _serialize(v) for i, v in enumerate(values.values())},
+                ":claimed": {"S": "claimed"},
+                ":sending": {"S": "sending"},
+            },
+        }
+        groups.append([{"Update": op}])
+    return _written(dynamo.write_groups(groups, dynamo.transact(aws.client("dynamodb"))))
+
+
 def take_over(message_id: str) -> bool:
     """A batch's claim whose lease is over (``CLAIM_LEASE``) becomes this delivery's ('sending'); False while the
     lease runs (or when another delivery took it first)."""

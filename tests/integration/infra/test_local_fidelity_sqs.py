@@ -3,6 +3,8 @@ answers: order, visibility, deletes (twice is fine, a wrong handle is not), redr
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 import uuid
 from typing import Any
@@ -146,3 +148,68 @@ def test_a_deep_queue_costs_a_receive_what_a_shallow_one_does(sqs: Any) -> None:
     assert received <= 20, received  # the batch, not the 300 (moto alone walks all of them, 9 times)
     assert len(looked_at) == received  # sending looks at no message (moto alone walks all of them, 3 times)
     assert queue._messages[-1].body == "one more"
+
+
+def test_a_receive_waits_for_the_running_sqs_operation(sqs: Any) -> None:
+    """moto's receive iterates the queue's pending set; beside a delete that discards from it, it failed with an
+    HTTP 500 ("Set changed size during iteration"). It now waits for the running operation, as writes do."""
+    url = new_queue(sqs)
+    send(sqs, url, 1)
+    got: list[list[dict[str, Any]]] = []
+    asking = threading.Thread(target=lambda: got.append(receive(sqs, url)))
+    with fidelity._sqs_lock:  # as a running delete holds it
+        asking.start()
+        asking.join(timeout=1.0)
+        assert asking.is_alive() and not got, "ReceiveMessage did not wait for the running operation"
+    asking.join(timeout=30)
+    assert [m["Body"] for m in got[0]] == ["m00000"]
+
+
+def test_a_long_poll_holds_no_lock_and_gets_what_is_sent_meanwhile(sqs: Any) -> None:
+    url = new_queue(sqs)
+    got: list[list[dict[str, Any]]] = []
+    waiting = threading.Thread(
+        target=lambda: got.append(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10).get("Messages", []))
+    )
+    waiting.start()
+    time.sleep(0.5)  # the receiver is in its long poll
+    start = time.perf_counter()
+    sqs.send_message(QueueUrl=url, MessageBody="late")
+    assert time.perf_counter() - start < 2.0, "the send waited for the long poll"
+    waiting.join(timeout=15)
+    assert [m["Body"] for m in got[0]] == ["late"]
+
+
+def test_concurrent_receivers_get_each_message_once(sqs: Any) -> None:
+    """Eight receivers and a sender at once: every message is received exactly once (its visibility outlasts the
+    test), and no request fails."""
+    url = new_queue(sqs, VisibilityTimeout="120")
+    send(sqs, url, 300)
+    seen: list[str] = []
+    errors: list[BaseException] = []
+
+    def receiver() -> None:
+        client = boto3.client("sqs", endpoint_url=sqs.meta.endpoint_url, region_name=REGION)
+        try:
+            for _ in range(60):
+                batch = receive(client, url)
+                seen.extend(m["Body"] for m in batch)
+                for m in batch[::2]:  # delete some: deletes discard from the pending set receives iterate
+                    client.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=receiver) for _ in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads (moto's server's among them) switch often: races show up
+    try:
+        for t in threads:
+            t.start()
+        send(sqs, url, 100, start=300)
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[:3]
+    assert sorted(seen) == sorted(set(seen)), "a message was delivered twice while still invisible"
+    assert len(seen) == 400

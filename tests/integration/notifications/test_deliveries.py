@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -136,7 +137,7 @@ def test_sms_delivery_status_comes_back_through_the_feedback_topic_like_the_e_ma
     failed_id = deliveries.deliver(_request("sms", UNREACHABLE_PHONE), outbox)
     receive_all(aws, "notifications-outcomes")
     _bus(aws)
-    feedback = SesFeedback(aws.endpoint_url, aws.topic_arns["delivery-feedback"], aws.region)
+    feedback = SesFeedback(aws.topic_arns["delivery-feedback"], aws.region)
     assert feedback.publish_new_sms() >= 2
     assert feedback.publish_new_sms() == 0  # each SMS once
     for message in receive_all(aws, "notifications-outcomes"):
@@ -187,7 +188,7 @@ def test_ses_feedback_reaches_the_outcomes_handler_through_sns_and_sqs(aws: Prov
     from infra.local.ses_feedback import SesFeedback
     from services.notifications import handlers
 
-    feedback = SesFeedback(aws.endpoint_url, aws.topic_arns["delivery-feedback"], aws.region)
+    feedback = SesFeedback(aws.topic_arns["delivery-feedback"], aws.region)
     feedback.publish_new()  # what earlier tests sent (moto's SES is shared) is not this test's
     receive_all(aws, "notifications-outcomes")
     message_id = deliveries.deliver(_request("email", "bounce@simulator.amazonses.com"), _outbox(aws))
@@ -285,26 +286,62 @@ def test_a_batch_of_requests_costs_no_idempotency_record_and_a_lost_announcement
 
 
 def test_an_outcome_before_the_batch_marks_its_message_keeps_its_status(
-    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch, calls: Counter[str]
 ) -> None:
     """The batch marks its sent messages after the last one is sent; an outcome that got to a message in between
-    (a fast delivery notice) keeps its status, and the message still gets its provider id and sending time."""
+    (a fast delivery notice) keeps its status, and the message still gets its provider id and sending time: in
+    one shared request for the batch's early ones (before: a conditional UpdateItem that failed, then another)."""
     tos = [f"early{i}.{aws.names.stage}@example.de" for i in range(3)]
     requests = [_request("email", to) for to in tos]
     ids = [message_records.message_id_for(r.event_id, "payment_plan_reminder", r.contact_point_value) for r in requests]
     send = channels.send_email
 
-    def send_and_deliver_the_first(**kwargs: Any) -> str:
+    def send_and_deliver_the_first_two(**kwargs: Any) -> str:
         provider_id = send(**kwargs)
-        if kwargs["to"] == tos[0]:
-            assert message_records.advance(ids[0], "delivered", ["bounced", "complained"]) is not None
+        if kwargs["to"] in tos[:2]:
+            early = ids[tos.index(kwargs["to"])]
+            assert message_records.advance(early, "delivered", ["bounced", "complained"]) is not None
         return provider_id
 
-    monkeypatch.setattr(channels, "send_email", send_and_deliver_the_first)
+    monkeypatch.setattr(channels, "send_email", send_and_deliver_the_first_two)
     assert _through_the_consumer(requests, receive_count=1) == {"batchItemFailures": []}
+    # the test's own two outcomes are the UpdateItems; the claims, the marks (refused for the early ones), the
+    # other's mark (alone: a conditional PutItem) and the early ones' fields are one request each
+    assert calls["UpdateItem"] == 2, calls
+    assert calls["TransactWriteItems"] == 3 and calls["PutItem"] == 1, calls
     records = [message_records.get(i) or {} for i in ids]
-    assert [r["status"] for r in records] == ["delivered", "sent", "sent"]
+    assert [r["status"] for r in records] == ["delivered", "delivered", "sent"]
     assert all(r.get("provider_message_id") and r.get("sent_at") and r.get("template") for r in records), records
+    assert [r["provider_message_id"] for r in records] == [sent_emails(aws.endpoint_url, to=to)[0]["id"] for to in tos]
+    announced = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageSent.v1"]
+    assert sorted(a["recipient"] for a in announced) == sorted(tos)
+
+
+def test_a_batch_marks_its_sent_messages_as_it_goes_not_only_after_the_last(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch, calls: Counter[str]
+) -> None:
+    """A batch that sends for longer than ``MARK_EVERY`` marks what it sent so far before sending on: a delivery
+    notice that comes back meanwhile finds its message marked sent. Nothing is announced before the batch ends."""
+    tos = [f"asitgoes{i}.{aws.names.stage}@example.de" for i in range(6)]
+    requests = [_request("email", to) for to in tos]
+    ids = [message_records.message_id_for(r.event_id, "payment_plan_reminder", r.contact_point_value) for r in requests]
+    send = channels.send_email
+    seen: dict[str, list[str]] = {}
+    clock = [1000.0]
+
+    def slow_send(**kwargs: Any) -> str:
+        seen[kwargs["to"]] = [str((message_records.get(i) or {}).get("status")) for i in ids]
+        assert [e for e in _bus(aws) if e["detail-type"] == "MessageSent.v1"] == []
+        clock[0] += 0.3  # each e-mail takes 0.3 s: the batch marks every third (0.6 s after the first of them)
+        return send(**kwargs)
+
+    monkeypatch.setattr(channels, "send_email", slow_send)
+    monkeypatch.setattr(deliveries, "_now", lambda: clock[0])
+    assert _through_the_consumer(requests, receive_count=1) == {"batchItemFailures": []}
+    assert seen[tos[3]][:4] == ["sent", "sent", "sent", "claimed"], seen  # marked before the fourth went out
+    assert seen[tos[2]] == ["claimed"] * 6, seen
+    assert calls["TransactWriteItems"] == 3 and calls["UpdateItem"] == 0, calls  # the claims; two rounds of marks
+    assert [(message_records.get(i) or {}).get("status") for i in ids] == ["sent"] * 6
     announced = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageSent.v1"]
     assert sorted(a["recipient"] for a in announced) == sorted(tos)
 
@@ -353,7 +390,7 @@ def test_through_the_configuration_set_outcomes_find_their_message_by_its_tag_an
     from services.notifications import handlers
     from shared import bus
 
-    feedback = SesFeedback(aws.endpoint_url, aws.topic_arns["delivery-feedback"], aws.region)
+    feedback = SesFeedback(aws.topic_arns["delivery-feedback"], aws.region)
     feedback.publish_new()  # what earlier tests sent (moto's SES is shared) is not this test's
     receive_all(aws, "notifications-outcomes")
     outbox = _outbox(aws)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from infra.definition import STACK
 from infra.local.dispatcher import sqs_record
 from infra.provision import Provisioned
 from shared import bus, dynamo, outbox
@@ -99,6 +100,14 @@ def test_a_retry_of_the_same_cause_publishes_what_the_killed_attempt_committed(
         assert outbox.flush(table) == 1
     bodies = [json.loads(m["Body"]) for m in receive_all(aws, "imports-inbox")]
     assert [b["detail"]["event_id"] for b in bodies] == [event.event_id]
+
+
+def test_the_grace_outlasts_every_invocation_of_a_writer() -> None:
+    """A row younger than the longest a function can run may belong to a writer still at work: the sweeper must not
+    publish it (the writer would publish it again)."""
+    longest = max(f.timeout for f in STACK.functions)
+    assert timedelta(seconds=longest) < outbox.SWEEP_GRACE
+    assert timedelta(minutes=15) < outbox.SWEEP_GRACE  # Lambda's own limit, whatever our template says
 
 
 def test_the_sweeper_relays_rows_older_than_the_grace_only(aws: Provisioned) -> None:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.bench_imports_core import generated_csv
-from services.imports import domain
+from services.imports import domain, rows
 from services.imports.domain import ImportSettings, RowRejected
 from services.imports.parsing import open_table
 
@@ -43,20 +43,47 @@ SAMPLES = {
 def both(raw: dict[str, str], s: ImportSettings) -> tuple[Any, Any]:
     """(fast, model): each a (line dump, warnings) or the rejection's text; fast is None when it passes the row on."""
     warnings: list[str] = []
-    fast = domain.line_without_model(raw, s, {}, warnings)
+    fast = plain_path(raw, s).line_without_model(list(raw.values()), warnings)
     try:
         line, model_warnings = domain.line_by_model(raw, s, {})
         model: Any = (line.model_dump(), model_warnings)
     except RowRejected as exc:
         model = f"rejected: {exc}"
+    if not isinstance(model, str):
+        assert_staged_as_the_model_writes(line)
     if fast is None:
         return None, model
+    assert_staged_as_the_model_writes(fast)
     try:  # validate's own check after either path
         line, _ = domain.validate(raw, s, {})
     except RowRejected as exc:
         return f"rejected: {exc}", model
     assert line == fast
     return (fast.model_dump(), warnings), model
+
+
+def plain_path(raw: dict[str, str], s: ImportSettings) -> domain.RowValidator:
+    """The validator of a file whose columns are the row's fields, in the row's order."""
+    return domain.ColumnMap({name: i for i, name in enumerate(raw)}, list(raw)).validator(s)
+
+
+def assert_staged_as_the_model_writes(line: domain.DebtorLine, review: domain.ReviewNote | None = None) -> None:
+    """What the stage writes of a row is the JSON of its ``StagedRow``, byte for byte."""
+    staged = domain.StagedRow(
+        row=7, line=8, case_owner_id="owner-1", matched_by="email", owner_new=False, debtor=line, review=review
+    )
+    written = domain.staged_json(7, 8, "owner-1", "email", False, line, review)
+    assert written == staged.model_dump_json()
+    assert domain.StagedRow.model_validate_json(written) == domain.StagedRow.model_validate_json(
+        staged.model_dump_json()
+    )
+
+
+def test_a_staged_row_with_a_review_is_written_as_the_model_writes_it() -> None:
+    line, _ = domain.validate(BASE | {"last_name": 'Ö\'"\\/\u2028 名', "amount": "1.250,50"}, ImportSettings())
+    review = domain.ReviewNote(candidate="owner-2", score=15, comparisons={"names": "close", "birth_date": "same"})
+    assert_staged_as_the_model_writes(line, review)
+    assert_staged_as_the_model_writes(line)
 
 
 REQUIRED = ("last_name", "invoice_number", "amount", "opened_on")
@@ -146,7 +173,7 @@ def test_the_plain_path_builds_the_line_as_model_construct_does(monkeypatch: pyt
 
     monkeypatch.setattr(domain, "constructed_line", recording)
     for raw in raws:
-        line = domain.line_without_model(raw, ImportSettings(), {}, [])
+        line = plain_path(raw, ImportSettings()).line_without_model(list(raw.values()), [])
         expected = domain.DebtorLine.model_construct(**handed[-1])
         assert line is not None
         assert list(line.__dict__.items()) == list(expected.__dict__.items())
@@ -154,3 +181,8 @@ def test_the_plain_path_builds_the_line_as_model_construct_does(monkeypatch: pyt
         assert line.__pydantic_extra__ is None and line.__pydantic_private__ is None
         assert line.model_dump_json() == expected.model_dump_json()
     assert len(handed) == len(raws)
+
+
+def test_the_plain_path_knows_the_models_text_fields_in_its_order() -> None:
+    assert rows.TEXT_FIELDS == domain.TEXT_FIELDS
+    assert [f for f in domain.DebtorLine.model_fields if f in domain.TEXT_FIELDS] == list(domain.TEXT_FIELDS)

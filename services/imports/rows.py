@@ -1,0 +1,178 @@
+"""The ordinary row's path, read straight from the file's cells: one row → its debtor line's fields, or None.
+
+Compiled with the core (``services.imports.compiled``). Column indices are resolved once per file (``PlainRows``);
+a row's cells are read by index, with no mapped dict per row. The rules are ``DebtorLine``'s (services/imports/
+domain.py), field by field in the model's order, with the same helpers, so the same fields and the same warnings;
+None for anything out of the ordinary (a control or invisible character, a formula, a value too long, a missing or
+unusable required field), which the model then judges and words. A property test holds the two paths together.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+from services.imports import normalise as norm
+
+# The fields of a debtor line that are text kept as sent (cleaned), in the model's order (domain.TEXT_FIELDS, held equal
+# by a test; domain imports this module, so it cannot be read from there).
+TEXT_FIELDS = ("client_case_number", "first_name", "last_name", "company_name", "street", "city", "invoice_number")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_UNUSUAL = (False, "")
+
+
+class TextColumn:
+    """One text field's column and its limit in characters (-1: none)."""
+
+    def __init__(self, name: str, index: int, limit: int) -> None:
+        self.name = name
+        self.index = index
+        self.limit = limit
+
+
+class PlainRows:
+    """One file's columns and settings, for reading its ordinary rows."""
+
+    def __init__(
+        self,
+        columns: dict[str, int],
+        fill: dict[str, str],
+        date_formats: dict[str, norm.DateFormat],
+        default_country: str,
+        max_chars: dict[str, int],
+    ) -> None:
+        self.text = [TextColumn(f, columns[f], max_chars.get(f, -1)) for f in TEXT_FIELDS if f in columns]
+        self.street = columns.get("street", -1)
+        self.house_number = columns.get("house_number", -1)
+        self.number_first = 0 <= self.house_number < self.street
+        self.birth_date = columns.get("birth_date", -1)
+        self.email = columns.get("email", -1)
+        self.phone = columns.get("phone", -1)
+        self.postcode = columns.get("postcode", -1)
+        self.country = columns.get("country", -1)
+        self.language = columns.get("language", -1)
+        self.amount = columns.get("amount", -1)
+        self.currency = columns.get("currency", -1)
+        self.opened_on = columns.get("opened_on", -1)
+        self.filled_opened_on = fill.get("opened_on", "")
+        self.birth_format = date_formats["birth_date"]
+        self.opened_format = date_formats["opened_on"]
+        self.default_country = default_country
+        # the other columns the file maps: checked for hidden characters only here, as the model does
+        self.others = [i for f, i in columns.items() if f not in TEXT_FIELDS and f != "house_number"]
+
+    def cell(self, cells: list[str], index: int) -> str:
+        """The cell as ``ColumnMap.extract`` hands it over: "" for a missing column or a blank cell."""
+        if index < 0 or index >= len(cells):
+            return ""
+        value = cells[index]
+        return value if value.strip() else ""
+
+    def fields(self, cells: list[str], warnings: list[str]) -> dict[str, object] | None:
+        """The debtor line's fields of an ordinary row (those the row sets), or None: the model must judge it."""
+        street = self.cell(cells, self.street)
+        if street:
+            number = self.cell(cells, self.house_number)
+            if number:
+                street = f"{number} {street}" if self.number_first else f"{street} {number}"
+        values: list[str] = []
+        for column in self.text:
+            value = street if column.index == self.street else self.cell(cells, column.index)
+            values.append(value)
+        for index in self.others:
+            values.append(self.cell(cells, index))
+        if not "".join(values).isprintable():
+            return None  # hidden characters: the model removes them, with a warning
+        fields: dict[str, object] = {}
+        for n, column in enumerate(self.text):
+            value = values[n]
+            if value:
+                ordinary, text = _text_cell(column, value)
+                if not ordinary:
+                    return None
+                fields[column.name] = text or None
+        if not fields.get("invoice_number"):
+            return None
+        born = self.cell(cells, self.birth_date)
+        if born:
+            try:
+                fields["birth_date"] = norm.parse_birth_date(born, self.birth_format)
+            except ValueError as exc:
+                warnings.append(f"birth_date: {exc}")
+                fields["birth_date"] = None
+        sent_email = self.cell(cells, self.email)
+        if sent_email:
+            email = norm.clean_text(sent_email)
+            if norm.looks_like_formula(email):
+                return None
+            try:
+                fields["email"] = norm.normalise_email(email)
+            except ValueError as exc:
+                warnings.append(f"email: {exc}")
+                fields["email"] = None
+        phone = self.cell(cells, self.phone).strip()
+        if phone:
+            fields["phone"] = phone
+        sent_postcode = self.cell(cells, self.postcode)
+        postcode = ""
+        if sent_postcode:
+            postcode = norm.clean_text(sent_postcode)
+            if norm.looks_like_formula(postcode):
+                return None
+            fields["postcode"] = postcode or None
+        default = self.default_country
+        try:
+            country = norm.normalise_country(self.cell(cells, self.country), default) or default
+        except ValueError as exc:
+            warnings.append(f"country: {exc}")
+            country = default
+        fields["country"] = country
+        language = self.cell(cells, self.language)
+        if language:
+            try:
+                fields["language"] = norm.normalise_language(language)
+            except ValueError as exc:
+                warnings.append(f"language: {exc}")
+                fields["language"] = None
+        opened_on = self.cell(cells, self.opened_on) if self.opened_on >= 0 else self.filled_opened_on
+        amount_cell = self.cell(cells, self.amount)
+        if not amount_cell or not opened_on:
+            return None
+        try:
+            amount: Decimal = norm.parse_amount(amount_cell)
+            fields["amount"] = amount
+            opened: date = norm.parse_date(opened_on, self.opened_format)
+            fields["opened_on"] = opened
+        except ValueError:
+            return None
+        sent_currency = self.cell(cells, self.currency)
+        if sent_currency:
+            currency = sent_currency.strip().upper().replace("€", "EUR").strip()
+            if not _CURRENCY.fullmatch(currency):
+                return None
+            fields["currency"] = currency
+        # phone and address depend on the country: checked once it is known
+        if phone:
+            try:
+                fields["phone"] = norm.normalise_phone(phone, country)
+            except ValueError as exc:
+                warnings.append(f"phone: {exc}")
+                fields["phone"] = None
+        if postcode:
+            try:
+                fields["postcode"] = norm.normalise_postcode(postcode, country)
+            except ValueError as exc:
+                warnings.append(f"postcode: {exc}; the postal address is left out")
+                fields["postcode"] = None
+                fields["street"] = None
+                fields["city"] = None
+        return fields
+
+
+def _text_cell(column: TextColumn, value: str) -> tuple[bool, str]:
+    """(False, "") for a cell the model must judge (a formula, too long); else (True, the cleaned text)."""
+    text = norm.clean_text(value)
+    if norm.looks_like_formula(text) or 0 <= column.limit < len(text):
+        return _UNUSUAL
+    return True, text
