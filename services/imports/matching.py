@@ -314,7 +314,7 @@ class RowFeatures:
 
 
 # Names repeat (a few thousand given and family names): their folded form is kept in a plain dict (a native lookup;
-# ``norm.fold``'s own cache is an lru_cache called through Python), small and emptied when full so memory stays flat.
+# ``norm.fold``'s own cache is an lru_cache called through Python), small, and kept as it is once full (see below).
 # Streets with their house numbers are mostly distinct (140k in the bench's 1M rows): they go to ``norm.fold`` alone.
 _FOLD_CACHE_SIZE: Final = 1 << 12
 _folded: dict[str, str] = {}
@@ -324,9 +324,8 @@ def _fold_name(value: str) -> str:
     folded = _folded.get(value)
     if folded is None:
         folded = norm.fold(value)
-        if len(_folded) >= _FOLD_CACHE_SIZE:
-            _folded.clear()
-        _folded[value] = folded
+        if len(_folded) < _FOLD_CACHE_SIZE:
+            _folded[value] = folded
     return folded
 
 
@@ -422,8 +421,9 @@ def _name_level(a: str, b: str, close: float, alike: float, initials: bool) -> i
 
 
 # Names repeat a lot in a client's data (a few thousand given names, tens of thousands of family names), so the
-# level of a pair of folded names is kept: the comparison features of the pairs that come up again. Bounded small
-# (emptied when full): what a 1M-row file keeps must not outgrow what a 100k-row file keeps.
+# level of a pair of folded names is kept: the comparison features of the pairs that come up again. Bounded small,
+# and once full kept as it is, not emptied: what a 1M-row file keeps must not outgrow what a 100k-row file keeps, and
+# a cache emptied and refilled all through a big file left its peak memory growing with the file (imports_memory).
 _NAME_CACHE_SIZE: Final = 1 << 13
 _family_levels: dict[tuple[str, str], int] = {}
 _given_levels: dict[tuple[str, str], int] = {}
@@ -434,9 +434,8 @@ def _family_level(a: str, b: str) -> int:
     level = _family_levels.get(pair)
     if level is None:
         level = _name_level(a, b, 0.92, 0.88, False)
-        if len(_family_levels) >= _NAME_CACHE_SIZE:
-            _family_levels.clear()
-        _family_levels[pair] = level
+        if len(_family_levels) < _NAME_CACHE_SIZE:
+            _family_levels[pair] = level
     return level
 
 
@@ -448,9 +447,8 @@ def _given_level(a: str, b: str) -> int:
             level = DIFFERENT  # Nicole and Nicola, Peter and Petra: a couple, not a typo
         else:
             level = _name_level(a, b, 0.92, 0.80, True)
-        if len(_given_levels) >= _NAME_CACHE_SIZE:
-            _given_levels.clear()
-        _given_levels[pair] = level
+        if len(_given_levels) < _NAME_CACHE_SIZE:
+            _given_levels[pair] = level
     return level
 
 
