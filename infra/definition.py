@@ -379,6 +379,14 @@ STACK = Stack(
                 ev.MessageComplained,
                 ev.SmsFailed,
                 ev.OptOutReceived,
+                # ... and the same, several in one event (a batch's: shared.bus packs them)
+                ev.MessagesSentV2,
+                ev.MessagesDeliveredV2,
+                ev.MessagesFailedV2,
+                ev.MessagesBouncedV2,
+                ev.MessagesComplainedV2,
+                ev.SmsesFailedV2,
+                ev.OptOutsReceivedV2,
                 # Each service's answer to a data subject's request (GDPR Art. 15).
                 ev.ImportsSubjectAccessCompleted,
                 ev.EnrichmentSubjectAccessCompleted,
@@ -420,6 +428,7 @@ STACK = Stack(
                 ev.ClientUserCreated,
                 ev.ClientUserRightsChanged,
                 ev.ContactActionRequested,
+                ev.ContactActionsRequestedV2,  # a reminder schedule's page of them in one event
                 ev.ImportCompleted,
                 ev.ImportFailed,
                 ev.EnrichmentBudgetReached,

@@ -463,3 +463,14 @@ def test_code_folders_install_every_package_the_services_import(built: Path) -> 
                         tops.add(node.module.split(".")[0])
         needed = {norm(d) for top in tops for d in distributions.get(top, [])} - lambda_runtime - first_party
         assert needed - installed == set(), f"{service}: requirements.txt lacks {sorted(needed - installed)}"
+
+
+def test_a_v2_of_many_goes_wherever_its_v1_goes() -> None:
+    """Several events in one (``shared.events.Members``) reach the same consumers as each of them alone."""
+    from shared import events as ev
+
+    for rule in STACK.rules:
+        carried = set(rule.events)
+        for one, many in ev.MANY.items():
+            assert (one in carried) == (many in carried), (rule.logical, many.DETAIL_TYPE)
+    assert any(ev.ContactActionsRequestedV2 in r.events for r in STACK.rules)
