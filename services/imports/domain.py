@@ -342,26 +342,6 @@ def _optional(info: ValidationInfo, name: str, value: str, parse: Any) -> Any:
         return None
 
 
-def _contact_updates(
-    phone: str | None, postcode: str | None, country: str, settings: ImportSettings, warnings: list[str]
-) -> dict[str, Any]:
-    """Phone and address depend on the country: checked once the country is known."""
-    updates: dict[str, Any] = {}
-    if phone:
-        try:
-            updates["phone"] = norm.normalise_phone(phone, country or settings.default_country)
-        except ValueError as exc:
-            warnings.append(f"phone: {exc}")
-            updates["phone"] = None
-    if postcode:
-        try:
-            updates["postcode"] = norm.normalise_postcode(postcode, country)
-        except ValueError as exc:
-            warnings.append(f"postcode: {exc}; the postal address is left out")
-            updates.update(postcode=None, street=None, city=None)
-    return updates
-
-
 def validate(
     raw: dict[str, str], settings: ImportSettings | None = None, date_formats: dict[str, norm.DateFormat] | None = None
 ) -> tuple[DebtorLine, list[str]]:
@@ -392,7 +372,8 @@ def line_by_model(
     if not (line.last_name or line.company_name):
         raise RowRejected("last_name", "last_name: a debtor needs a last name or a company name")
     warnings: list[str] = context["warnings"]
-    updates = _contact_updates(line.phone, line.postcode, line.country, settings, warnings)
+    updates: dict[str, object] = {}
+    norm.contact_by_country(updates, line.phone, line.postcode, line.country, warnings)
     return (line.model_copy(update=updates) if updates else line), warnings
 
 
