@@ -734,7 +734,7 @@ def publish(run: Run) -> None:
         run.check_time()
 
     for item in repository.staged_rows(import_id, after_owner=cursor):
-        staged = StagedRow.model_validate_json(item["data"])
+        staged = domain.read_staged(item["data"])
         if group and staged.case_owner_id != group[0].case_owner_id:
             close_group()
             group = []
