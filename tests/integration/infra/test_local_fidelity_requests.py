@@ -216,22 +216,31 @@ def sqs_and_events_scenario(sqs: Any, events: Any, name: str) -> None:
     sqs.delete_queue(QueueUrl=url)
 
 
-def _run(moto_endpoint: str, name: str, fast: bool) -> tuple[list[Any], int]:
+def differential_run(
+    moto_endpoint: str, scenario: Callable[[dict[str, Any]], None], patched: bool, stat: str
+) -> tuple[list[Any], int]:
+    """Every response of `scenario` through the patches (or moto's own path), ids seeded, and how often `stat` grew."""
     recorder = Recorder()
     clients = _clients(moto_endpoint, recorder)
-    before = fidelity.stats["fast_requests"]
+    before = fidelity.stats[stat]
     mock_random.seed(20261128)
     try:
-        if fast:
-            dynamodb_scenario(clients["dynamodb"], name)
-            sqs_and_events_scenario(clients["sqs"], clients["events"], name)
+        if patched:
+            scenario(clients)
         else:
             with fidelity.moto_own_path():
-                dynamodb_scenario(clients["dynamodb"], name)
-                sqs_and_events_scenario(clients["sqs"], clients["events"], name)
+                scenario(clients)
     finally:
         mock_random.seed()  # the session's later ids random again
-    return recorder.responses, fidelity.stats["fast_requests"] - before
+    return recorder.responses, fidelity.stats[stat] - before
+
+
+def _run(moto_endpoint: str, name: str, fast: bool) -> tuple[list[Any], int]:
+    def scenario(clients: dict[str, Any]) -> None:
+        dynamodb_scenario(clients["dynamodb"], name)
+        sqs_and_events_scenario(clients["sqs"], clients["events"], name)
+
+    return differential_run(moto_endpoint, scenario, fast, "fast_requests")
 
 
 def test_the_fast_path_answers_every_operation_as_moto_does(moto_endpoint: str) -> None:

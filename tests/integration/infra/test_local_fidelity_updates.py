@@ -12,10 +12,9 @@ from typing import Any
 import moto
 import pytest
 from botocore.exceptions import ClientError
-from moto.moto_api._internal import mock_random
 
 from infra.local import fidelity
-from tests.integration.infra.test_local_fidelity_requests import Recorder, _clients
+from tests.integration.infra.test_local_fidelity_requests import differential_run
 from tests.integration.support import create_pk_sk_gsi1_table
 
 
@@ -182,19 +181,9 @@ def updates_scenario(ddb: Any, table: str) -> None:
 
 
 def _run(moto_endpoint: str, name: str, patched: bool) -> tuple[list[Any], int]:
-    recorder = Recorder()
-    ddb = _clients(moto_endpoint, recorder)["dynamodb"]
-    before = fidelity.stats["update_expressions_reused"]
-    mock_random.seed(20261128)
-    try:
-        if patched:
-            updates_scenario(ddb, name)
-        else:
-            with fidelity.moto_own_path():
-                updates_scenario(ddb, name)
-    finally:
-        mock_random.seed()  # the session's later ids random again
-    return recorder.responses, fidelity.stats["update_expressions_reused"] - before
+    return differential_run(
+        moto_endpoint, lambda clients: updates_scenario(clients["dynamodb"], name), patched, "update_expressions_reused"
+    )
 
 
 def test_updates_answer_as_moto_does_with_each_expression_parsed_once(moto_endpoint: str) -> None:
