@@ -291,6 +291,10 @@ SIZING: dict[tuple[str, str], Sizing] = {
     # A batch of up to 100 CaseFileImported.v2 events is up to 5,000 case owners (50 an event, ~8 transactions of
     # 100 items each): minutes, not the default 30 s, and one full vCPU for building and serialising the items.
     ("contacts", "on_bus_events"): Sizing(timeout=300, memory=1769),
+    # A batch of up to 100 records, a reminder page's ContactActionsRequested.v2 carrying up to 50 messages each
+    # (one SendEmail per message): minutes at worst, not the default 30 s. Its claims' lease is longer still
+    # (notifications.message_records.CLAIM_LEASE).
+    ("notifications", "on_bus_events"): Sizing(timeout=300),
     # One full vCPU: parsing and matching are CPU-bound (see services/imports/pipeline.py).
     ("imports", "on_file_dropped"): Sizing(timeout=900, memory=1769, continues_on_own_queue=True),
     ("enrichment", "on_schedule"): Sizing(timeout=300),
@@ -350,7 +354,7 @@ STACK = Stack(
         Queue("imports-drops", "imports", visibility_timeout=5400, outbox_env_var="IMPORTS_DROPS_QUEUE"),
         Queue("imports-inbox", "imports"),
         Queue("enrichment-inbox", "enrichment"),
-        Queue("notifications-inbox", "notifications"),
+        Queue("notifications-inbox", "notifications", visibility_timeout=6 * 300 + 1),  # its consumer's 300 s
         # SES and SMS delivery notifications (SNS → SQS), read into MessageDelivered / MessageBounced / …
         Queue("notifications-outcomes", "notifications"),
         # Call tasks for the call-centre software (the dialer), which consumes this queue itself.
@@ -379,6 +383,14 @@ STACK = Stack(
                 ev.MessageComplained,
                 ev.SmsFailed,
                 ev.OptOutReceived,
+                # ... and the same, several in one event (a batch's: shared.bus packs them)
+                ev.MessagesSentV2,
+                ev.MessagesDeliveredV2,
+                ev.MessagesFailedV2,
+                ev.MessagesBouncedV2,
+                ev.MessagesComplainedV2,
+                ev.SmsesFailedV2,
+                ev.OptOutsReceivedV2,
                 # Each service's answer to a data subject's request (GDPR Art. 15).
                 ev.ImportsSubjectAccessCompleted,
                 ev.EnrichmentSubjectAccessCompleted,
@@ -420,6 +432,7 @@ STACK = Stack(
                 ev.ClientUserCreated,
                 ev.ClientUserRightsChanged,
                 ev.ContactActionRequested,
+                ev.ContactActionsRequestedV2,  # a reminder schedule's page of them in one event
                 ev.ImportCompleted,
                 ev.ImportFailed,
                 ev.EnrichmentBudgetReached,

@@ -1,15 +1,18 @@
-"""Publishing to the FinView bus: batches of 10 (the PutEvents limit), failed entries retried."""
+"""Publishing to the FinView bus: batches of 10 (the PutEvents limit), failed entries retried; several events of a
+high-volume kind published together go out as one v2 event that carries them (:func:`packed`)."""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from shared import aws
-from shared.events import Event
+from shared.events import MANY, MAX_MEMBERS, MEMBERS_EVENT_BYTES, Event, members_event_id
 
 MAX_ENTRIES = 10
 MAX_REQUEST_BYTES = 256 * 1024  # PutEvents' limit for the whole request
@@ -77,9 +80,61 @@ def publish_entries(entries: Sequence[dict[str, Any]], *, client: Any = None) ->
         collecting.extend(entries)
         return len(entries)
     events_client = client or aws.client("events")
-    for batch in batches(entries):
+    for batch in batches([e for e, _ in packed(entries)]):
         _put_batch(events_client, batch)
     return len(entries)
+
+
+# (source, detail type) of a v1 → the detail type of its v2 of many
+_PACKED_AS = {(one.SOURCE, one.DETAIL_TYPE): many.DETAIL_TYPE for one, many in MANY.items()}
+
+
+def packed(entries: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], list[int]]]:
+    """``entries`` as they go out, each with the positions of the entries it carries: the events of a v1 type that
+    has a v2 of many (``shared.events.MANY``) put together, per bus and correlation id, as few v2 events as fit
+    (``MAX_MEMBERS``, ``MEMBERS_EVENT_BYTES``); every other entry, and a lone event of its kind, as it is. The v2's
+    detail is written from the members' own JSON, unparsed but for their ids (the v2's id is derived from them)."""
+    out: list[tuple[dict[str, Any], list[int]]] = []
+    groups: dict[tuple[str, str, str], int] = {}  # open group → its slot in ``out``
+    members: dict[int, list[tuple[int, str, str]]] = {}  # slot → (position, event id, detail)
+    sizes: dict[int, int] = {}
+    for position, entry in enumerate(entries):
+        many = _PACKED_AS.get((str(entry.get("Source")), str(entry.get("DetailType"))))
+        if many is None:
+            out.append((entry, [position]))
+            continue
+        detail = str(entry["Detail"])
+        head = json.loads(detail)
+        key = (many, str(entry.get("EventBusName", "")), str(head.get("correlation_id", "")))
+        size = len(detail.encode()) + 1
+        slot = groups.get(key)
+        if slot is not None and (len(members[slot]) == MAX_MEMBERS or sizes[slot] + size > MEMBERS_EVENT_BYTES):
+            slot = None
+        if slot is None:
+            slot = groups[key] = len(out)
+            out.append((entry, [position]))
+            members[slot], sizes[slot] = [], 512 + len(key[2].encode())  # the v2's own fields, generously
+        members[slot].append((position, str(head["event_id"]), detail))
+        sizes[slot] += size
+    for slot, carried in members.items():
+        if len(carried) == 1:
+            continue  # a lone event goes as the v1 it is
+        first = out[slot][0]
+        many = _PACKED_AS[(str(first["Source"]), str(first["DetailType"]))]
+        detail = (
+            '{"event_id":'
+            + json.dumps(members_event_id(many, [i for _, i, _ in carried]))
+            + ',"occurred_at":'
+            + json.dumps(datetime.now(UTC).isoformat())
+            + ',"correlation_id":'
+            + json.dumps(json.loads(first["Detail"]).get("correlation_id", ""))
+            + ',"members":['
+            + ",".join(d for _, _, d in carried)
+            + "]}"
+        )
+        entry = {**first, "DetailType": many, "Detail": detail}
+        out[slot] = (entry, [p for p, _, _ in carried])
+    return out
 
 
 def entry_size(entry: dict[str, Any]) -> int:

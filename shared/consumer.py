@@ -16,6 +16,11 @@ type go to it together first (one BatchGetItem, a few TransactWriteItems for all
 record), in the order the handlers are listed; should it raise, its records run one by one, so a record that
 cannot be handled fails alone. Or it may take batch steps around its own records (:func:`with_batch_steps`): a
 ``prepare`` with the batch's events before them and a ``finish`` after them, before the batch is announced.
+
+A v2 of many (``shared.events.Members``: several v1 events of a high-volume kind in one) is handled member by
+member, each as the v1 event it is (its handler, its idempotency, its outbox cause, its batch steps); its record
+fails if any member failed, and its redelivery runs them all again, which the members' own idempotency makes a
+finish of what was left. The batch's outgoing events are packed the same way (``shared.bus.packed``).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from shared import aws, bus, expiry, outbox
-from shared.events import Event, parse_envelope
+from shared.events import Event, Members, parse_envelope
 from shared.observability import lambda_handler, logger, metrics
 
 EventHandler = Callable[..., Any]
@@ -202,9 +207,10 @@ def _prepare(
         except Exception:
             continue  # its record fails on its own
         parsed[record["messageId"]] = event
-        kind = getattr(handlers.get(type(event)), BATCH_STEPS, None)
-        if kind is not None:
-            events.setdefault(kind, []).append(event)
+        for one in event.as_v1() if isinstance(event, Members) else (event,):
+            kind = getattr(handlers.get(type(one)), BATCH_STEPS, None)
+            if kind is not None:
+                events.setdefault(kind, []).append(one)
     steps: dict[type[SetAtATime], SetAtATime] = {}
     for kind, batch in events.items():
         steps[kind] = kind()
@@ -233,11 +239,44 @@ def consume(
     def handle_record(record: SQSRecord) -> None:
         event = parsed.pop(record.message_id, None) or parse_envelope(json.loads(record.body))
         log.set_correlation_id(event.correlation_id)
+        if not isinstance(event, Members):
+            entries, rows = handle(record, event)
+            if entries or rows:
+                outgoing[record.message_id] = (entries, rows)
+            return
+        # A v2 of many: each member handled as the v1 it is, with its own idempotency; a member that fails does not
+        # keep the others from being done, and the record returns to the queue for it (the others' claims, records
+        # or outbox rows make their second run change nothing and publish again what they published).
+        log.info(
+            "handling events",
+            extra={"detail_type": event.DETAIL_TYPE, "event_id": event.event_id, "members": len(event.as_v1())},
+        )
+        collected: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+        failed: Exception | None = None
+        for member in event.as_v1():
+            try:
+                entries, rows = handle(record, member, quiet=True)
+            except Exception as error:
+                log.exception("a member event failed", extra={"event_id": member.event_id})
+                failed = failed or error
+                continue
+            collected[0].extend(entries)
+            collected[1].extend(rows)
+        if failed is not None:
+            raise failed
+        if collected[0] or collected[1]:
+            outgoing[record.message_id] = collected
+
+    def handle(
+        record: SQSRecord, event: Event, quiet: bool = False
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """One event (a record's, or a member of its v2): its handler's run; the events and outbox rows to publish."""
         handler = handlers.get(type(event))
         if handler is None:
             # A rule delivered something this service does not consume: a wiring error, not data to retry.
             raise LookupError(f"{service} has no handler for {event.DETAIL_TYPE}")
-        log.info("handling event", extra={"detail_type": event.DETAIL_TYPE, "event_id": event.event_id})
+        if not quiet:
+            log.info("handling event", extra={"detail_type": event.DETAIL_TYPE, "event_id": event.event_id})
         messages[event.event_id] = record.message_id
 
         def run(event: Event) -> Any:
@@ -263,9 +302,8 @@ def consume(
             elif outbox.rows_made():
                 known = outbox.committed_rows()
                 rows = known if known is not None else outbox.pending(table_name)
-        if entries or rows:
-            outgoing[record.message_id] = (entries, rows)
         metrics(service).add_metric(name=f"{type(event).__name__}Handled", unit="Count", value=1)
+        return entries, rows
 
     reads = _batch_reads.set({})
     steps = _steps.set(_prepare(raw_event["Records"], handlers, log, parsed))
@@ -301,14 +339,17 @@ def _send(
         return []
     order = list(outgoing)
     flat = [(m, e) for m in order for e in (*outgoing[m][0], *outbox.entries(outgoing[m][1]))]
+    # several events of a high-volume kind go out as one v2 event (shared.bus.packed), which carries them all: if it
+    # does not go out, none of their records is done
+    packed = bus.packed([e for _, e in flat])
     sent = 0
     try:
-        for batch in bus.batches([e for _, e in flat]):
-            bus.publish_entries(batch)
+        for batch in bus.batches([e for e, _ in packed]):
+            bus.publish_entries(batch)  # packed already: it packs nothing more
             sent += len(batch)
     except Exception:
         log.exception("publishing the batch's events failed; their records return to the queue")
-    unsent = list(dict.fromkeys(m for m, _ in flat[sent:]))
+    unsent = list(dict.fromkeys(flat[p][0] for _, positions in packed[sent:] for p in positions))
     published = [r for m in order if m not in unsent for r in outgoing[m][1]]
     if published:
         try:

@@ -73,6 +73,37 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# An event of many: the v2 of a v1 that goes out by the hundred (a reminder run's contacts, their messages and
+# outcomes), carrying whole v1 events as its members (shared.bus packs them, shared.consumer unpacks them).
+MAX_MEMBERS = 50
+# EventBridge takes an entry of up to 256 KiB; the envelope SQS receives adds ~0.5 KiB, and SQS's own limit is 256 KiB.
+MEMBERS_EVENT_BYTES = 255 * 1024
+_MEMBERS_NAMESPACE = uuid.UUID("6f1d2c3b-4a5e-4f60-8d71-92a3b4c5d6e7")
+
+
+class Members:
+    """An event that carries several events of one v1 type (``ONE``) whole, each with its own id, time and
+    correlation, as ``members``: one entry on the bus, one routing, one SQS message, one parse for all of them. A
+    consumer handles each member as the v1 event it is, with that event's own idempotency (its id, its claims): a
+    redelivered v2, or the same members packed otherwise by another publication, finishes what an earlier delivery
+    left and repeats nothing. The v2's own id is derived from its members' (:func:`members_event_id`), so the same
+    set published twice is recognisably one event."""
+
+    ONE: ClassVar[type[Event]]
+
+    def as_v1(self) -> list[Event]:
+        return list(getattr(self, "members"))  # noqa: B009 - declared by each v2 with its member type
+
+
+def members_event_id(detail_type: str, member_ids: list[str]) -> str:
+    """The id of the v2 event carrying these members (in any order)."""
+    return str(uuid.uuid5(_MEMBERS_NAMESPACE, "|".join([detail_type, *sorted(member_ids)])))
+
+
+def _members_field() -> Any:
+    return Field(min_length=1, max_length=MAX_MEMBERS, description="the v1 events carried, each whole")
+
+
 # ---- shared payload parts -------------------------------------------------------------------------------
 
 
@@ -363,6 +394,19 @@ class ContactActionRequested(Event):
         description="the case owner had contact points from skip tracing when the gate decided (GDPR Art. 14: "
         "the first message to them may make a notice due); null: not known",
     )
+
+
+class ContactActionsRequestedV2(Event, Members):
+    """``ContactActionsRequested.v2``: contacts that contacts decided and wrote together (a reminder schedule's page:
+    its outbox rows as one event), each member the ContactActionRequested.v1 the gate decided, recorded and would
+    have published on its own. Notifications delivers each member as it delivers a v1 (a claim per message); v1 is
+    still published for a lone contact and consumed (:class:`Members`)."""
+
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "ContactActionsRequested.v2"
+    ONE: ClassVar[type[Event]] = ContactActionRequested
+
+    members: list[ContactActionRequested] = _members_field()
 
 
 class PaymentRecorded(Event):
@@ -737,6 +781,66 @@ class OptOutReceived(Event, MessageFields):
     keyword: str
 
 
+class MessagesSentV2(Event, Members):
+    """``MessagesSent.v2``: the messages a notifications batch sent, announced together (:class:`Members`)."""
+
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessagesSent.v2"
+    ONE: ClassVar[type[Event]] = MessageSent
+
+    members: list[MessageSent] = _members_field()
+
+
+class MessagesDeliveredV2(Event, Members):
+    """``MessagesDelivered.v2``: the deliveries a batch of provider notifications reported (:class:`Members`)."""
+
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessagesDelivered.v2"
+    ONE: ClassVar[type[Event]] = MessageDelivered
+
+    members: list[MessageDelivered] = _members_field()
+
+
+class MessagesBouncedV2(Event, Members):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessagesBounced.v2"
+    ONE: ClassVar[type[Event]] = MessageBounced
+
+    members: list[MessageBounced] = _members_field()
+
+
+class MessagesComplainedV2(Event, Members):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessagesComplained.v2"
+    ONE: ClassVar[type[Event]] = MessageComplained
+
+    members: list[MessageComplained] = _members_field()
+
+
+class SmsesFailedV2(Event, Members):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "SmsesFailed.v2"
+    ONE: ClassVar[type[Event]] = SmsFailed
+
+    members: list[SmsFailed] = _members_field()
+
+
+class MessagesFailedV2(Event, Members):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "MessagesFailed.v2"
+    ONE: ClassVar[type[Event]] = MessageFailed
+
+    members: list[MessageFailed] = _members_field()
+
+
+class OptOutsReceivedV2(Event, Members):
+    SOURCE = SOURCE_NOTIFICATIONS
+    DETAIL_TYPE = "OptOutsReceived.v2"
+    ONE: ClassVar[type[Event]] = OptOutReceived
+
+    members: list[OptOutReceived] = _members_field()
+
+
 # ---- data protection: a data subject's requests (GDPR Art. 15/20, 17) ---------------------------------------
 
 
@@ -854,6 +958,7 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
         ClientSettingsChanged,
         CaseOpened,
         ContactActionRequested,
+        ContactActionsRequestedV2,
         PaymentRecorded,
         PaymentPlanAgreed,
         CaseClosed,
@@ -877,6 +982,13 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
         SmsFailed,
         MessageFailed,
         OptOutReceived,
+        MessagesSentV2,
+        MessagesDeliveredV2,
+        MessagesBouncedV2,
+        MessagesComplainedV2,
+        SmsesFailedV2,
+        MessagesFailedV2,
+        OptOutsReceivedV2,
         SubjectAccessRequested,
         ImportsSubjectAccessCompleted,
         EnrichmentSubjectAccessCompleted,
@@ -886,6 +998,13 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
         EnrichmentSubjectErasureCompleted,
         NotificationsSubjectErasureCompleted,
     )
+}
+
+# v1 type → its v2 of many (what shared.bus packs a lone type's events into when several go out together)
+MANY: dict[type[Event], type[Event]] = {
+    cls.ONE: cls
+    for cls in CATALOGUE.values()
+    if issubclass(cls, Members)  # type: ignore[misc]
 }
 
 

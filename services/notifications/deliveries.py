@@ -5,6 +5,8 @@ checks the recipient, sends through the channel's provider, records the message 
 (or ``MessageFailed`` with the reason). A redelivered request finds its record and sends nothing more; it
 announces the message again, with the same event id, in case the first delivery's announcement did not get out
 (the bus consumer publishes a batch's events after its records, so no idempotency record is needed here).
+A ``ContactActionsRequested.v2`` (a reminder page) is delivered member by member, each as its v1; the batch's
+MessageSent go out as one ``MessagesSent.v2`` (``shared.consumer``).
 """
 
 from __future__ import annotations

@@ -40,10 +40,11 @@ def claim(record: dict[str, Any]) -> bool:
     return dynamo.put_new(_table(), claim_item(record))
 
 
-# A batch's claim ('claimed') is a lease: the batch sends its messages within its function's timeout (30 s). A
-# redelivery that finds one older than this takes the message over (the batch died before sending it); younger,
-# the message may be being sent right now, and the redelivery waits for SQS's next try.
-CLAIM_LEASE = timedelta(seconds=90)
+# A batch's claim ('claimed') is a lease: the batch sends its messages within its function's timeout (300 s, for
+# batches of reminder pages: infra.definition.SIZING). A redelivery that finds one older than this takes the message
+# over (the batch died before sending it); younger, the message may be being sent right now, and the redelivery
+# waits for SQS's next try.
+CLAIM_LEASE = timedelta(seconds=330)
 
 
 def claim_item(record: dict[str, Any], status: str = "sending") -> dict[str, Any]:

@@ -15,7 +15,7 @@ from infra.definition import STACK
 from infra.local.dispatcher import sqs_record
 from infra.local.lambda_runtime import ACCOUNT, context_for
 from infra.provision import Provisioned
-from shared.events import Event
+from shared.events import CATALOGUE, Event, Members
 
 REGION = "eu-west-1"
 
@@ -75,6 +75,26 @@ def case_files(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 rest = {k: v for k, v in f.items() if k != "case_file_id"}
                 out.append({"event_id": f["case_file_id"], **common, **rest})
     return out
+
+
+def unpacked(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The envelopes the bus carried with each v2 of many (``shared.events.Members``) taken apart into its members,
+    each as the envelope of the v1 it is: what the consumers handle."""
+    out: list[dict[str, Any]] = []
+    for e in envelopes:
+        many = CATALOGUE.get((e["source"], e["detail-type"]))
+        if many is not None and issubclass(many, Members):
+            one = many.ONE
+            out.extend({**e, "detail-type": one.DETAIL_TYPE, "detail": m} for m in e["detail"]["members"])
+        else:
+            out.append(e)
+    return out
+
+
+def carried(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """The event details a PutEvents entry's detail carries: a v2 of many's members, else the detail itself."""
+    members = detail.get("members")
+    return list(members) if isinstance(members, list) else [detail]
 
 
 def envelope(event: Event) -> dict[str, Any]:

@@ -12,8 +12,8 @@ message and the gate; each client's settings and contact rules are read once per
 reminder of the page on its own, and the page's decisions (claim, history, record, audit, outbox row each) are
 written together, as few TransactWriteItems as fit (``gate.request_contacts``): a reminder whose claim was there is
 already reminded, one whose owner changed meanwhile is decided again on its own. The page's events are then
-published from the outbox of the shard's cause, ten a PutEvents; a run that dies between leaves them to the outbox
-sweeper.
+published from the outbox of the shard's cause as one ``ContactActionsRequested.v2`` (``shared.bus.packed``: each
+member the ContactActionRequested the gate decided); a run that dies between leaves them to the outbox sweeper.
 """
 
 from __future__ import annotations

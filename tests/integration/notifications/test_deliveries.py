@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -18,8 +19,8 @@ from infra.local.stack import sent_emails
 from infra.provision import Provisioned
 from services.notifications import channels, deliveries, delivery_outcomes, message_records
 from shared import aws as shared_aws
-from shared.events import Channel, ContactActionRequested, MessageKind
-from tests.integration.support import client, receive_all
+from shared.events import Channel, ContactActionRequested, ContactActionsRequestedV2, Event, MessageKind
+from tests.integration.support import client, receive_all, unpacked
 from tests.unit.notifications.samples import debtor_message
 
 SENDER = "no-reply@finview.example"  # verified in SES by provisioning
@@ -52,8 +53,13 @@ def _request(
     )
 
 
-def _bus(aws: Provisioned) -> list[dict[str, Any]]:
-    return [json.loads(m["Body"]) for m in receive_all(aws, "bus-tap")]
+def _bus(aws: Provisioned, packed: list[str] | None = None) -> list[dict[str, Any]]:
+    """What the bus carried, each v2 of many taken apart into its v1 members; ``packed`` gets the detail types as
+    they went out."""
+    carried = [json.loads(m["Body"]) for m in receive_all(aws, "bus-tap")]
+    if packed is not None:
+        packed.extend(e["detail-type"] for e in carried)
+    return unpacked(carried)
 
 
 def test_an_email_is_sent_once_recorded_and_announced(aws: Provisioned) -> None:
@@ -204,7 +210,7 @@ def test_ses_feedback_reaches_the_outcomes_handler_through_sns_and_sqs(aws: Prov
     assert [(b["message_id"], b["bounce_type"]) for b in bounced] == [(message_id, "permanent")]
 
 
-def _through_the_consumer(events: list[ContactActionRequested], receive_count: int) -> dict[str, Any]:
+def _through_the_consumer(events: Sequence[Event], receive_count: int) -> dict[str, Any]:
     """One SQS batch of requests to notifications' bus consumer, as Lambda's event source gives it."""
     from infra.local.dispatcher import sqs_record
     from infra.local.lambda_runtime import LambdaContext
@@ -274,7 +280,9 @@ def test_a_batch_of_requests_costs_no_idempotency_record_and_a_lost_announcement
     assert counted["SendEmail"] == 0 and counted["PutEvents"] == 1  # ten announcements in one request
     assert counted["TransactWriteItems"] == 1 and counted["GetItem"] == 10  # the claims refused, each record read
     assert all(len(sent_emails(aws.endpoint_url, to=to)) == 1 for to in tos)
-    announced = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageSent.v1"]
+    packed: list[str] = []
+    announced = [e["detail"] for e in _bus(aws, packed) if e["detail-type"] == "MessageSent.v1"]
+    assert packed == ["MessagesSent.v2"]  # and in one event
     assert sorted(a["recipient"] for a in announced) == sorted(tos)
     ids = {message_records.message_id_for(r.event_id, "payment_plan_reminder", r.contact_point_value) for r in requests}
     assert {a["message_id"] for a in announced} == ids
@@ -283,6 +291,93 @@ def test_a_batch_of_requests_costs_no_idempotency_record_and_a_lost_announcement
     assert {a["provider_message_id"] for a in announced} == {r["provider_message_id"] for r in records}
     # the same events as the first delivery would have published: derived from the message
     assert len({a["event_id"] for a in announced}) == 10
+
+
+def _page(requests: list[ContactActionRequested]) -> ContactActionsRequestedV2:
+    """The requests as the reminder schedule's page publishes them: packed into one v2 event by the bus."""
+    from shared import bus
+
+    [(entry, _)] = bus.packed([bus.to_entry(r, "bus") for r in requests])
+    event = ContactActionsRequestedV2.model_validate_json(entry["Detail"])
+    assert event.as_v1() == requests
+    return event
+
+
+class _Crash(BaseException):
+    """The function dies (its timeout, out of memory): no handler catches it, nothing after it runs."""
+
+
+def test_a_v2_page_redelivered_after_a_crash_half_way_sends_nothing_twice_and_finishes_the_rest(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of six reminders in one ContactActionsRequested.v2: the first delivery sends three (the batch marks
+    them as it goes) and dies sending the fourth. Its redelivery while the dead batch's claims still run sends
+    nothing and waits; the one after the lease sends the other three, each once, and announces all six. (A message
+    sent in the last ``MARK_EVERY`` before a crash is not yet marked: its takeover would send it again; at least
+    once, as for v1.)"""
+    from datetime import timedelta
+
+    tos = [f"crash{i}.{aws.names.stage}@example.de" for i in range(6)]
+    requests = [_request("email", to) for to in tos]
+    page = _page(requests)
+    ids = [message_records.message_id_for(r.event_id, "payment_plan_reminder", r.contact_point_value) for r in requests]
+    send = channels.send_email
+    clock = [1000.0]
+
+    def dies_at_the_fourth(**kwargs: Any) -> str:
+        if kwargs["to"] == tos[3]:
+            raise _Crash()
+        clock[0] += 0.3  # the batch marks what it sent every 0.5 s: after the third e-mail
+        return send(**kwargs)
+
+    monkeypatch.setattr(deliveries, "_now", lambda: clock[0])
+    with monkeypatch.context() as m:
+        m.setattr(channels, "send_email", dies_at_the_fourth)
+        with pytest.raises(_Crash):
+            _through_the_consumer([page], receive_count=1)
+    assert [len(sent_emails(aws.endpoint_url, to=to)) for to in tos] == [1, 1, 1, 0, 0, 0]
+    assert [(message_records.get(i) or {}).get("status") for i in ids] == ["sent"] * 3 + ["claimed"] * 3
+    assert _bus(aws) == []  # nothing announced: the function died before its batch's events went out
+
+    # SQS delivers it again while the dead batch's claims still run: nothing is sent, the record (here the whole
+    # batch: powertools raises when every record failed) returns to the queue
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError, match="claimed by another delivery"):
+        _through_the_consumer([page], receive_count=2)
+    assert [len(sent_emails(aws.endpoint_url, to=to)) for to in tos] == [1, 1, 1, 0, 0, 0]
+    assert _bus(aws) == []
+
+    monkeypatch.setattr(message_records, "CLAIM_LEASE", timedelta(0))  # the claims have run out
+    assert _through_the_consumer([page], receive_count=3) == {"batchItemFailures": []}
+    assert [len(sent_emails(aws.endpoint_url, to=to)) for to in tos] == [1] * 6  # each once, none twice
+    records = [message_records.get(i) or {} for i in ids]
+    assert [r.get("status") for r in records] == ["sent"] * 6
+    packed: list[str] = []
+    announced = [e["detail"] for e in _bus(aws, packed) if e["detail-type"] == "MessageSent.v1"]
+    assert packed == ["MessagesSent.v2"]
+    assert sorted(a["message_id"] for a in announced) == sorted(ids)
+    assert {a["message_id"]: a["provider_message_id"] for a in announced} == {
+        str(r["message_id"]): r["provider_message_id"] for r in records
+    }
+    # the same announcements as the first delivery would have made: each member's id is derived from its message
+    assert {a["cause_event_id"] for a in announced} == {r.event_id for r in requests}
+
+
+def test_a_v1_request_and_a_v2_page_in_one_batch_are_claimed_marked_and_announced_together(
+    aws: Provisioned, calls: Counter[str]
+) -> None:
+    """v1 is still consumed beside v2 (events in flight, a lone contact): one batch holding a v1 request and a page
+    of three claims the four messages in one request, marks them in one, announces them in one event."""
+    tos = [f"mixed{i}.{aws.names.stage}@example.de" for i in range(4)]
+    requests = [_request("email", to) for to in tos]
+    assert _through_the_consumer([requests[0], _page(requests[1:])], receive_count=1) == {"batchItemFailures": []}
+    assert [len(sent_emails(aws.endpoint_url, to=to)) for to in tos] == [1] * 4
+    assert calls["SendEmail"] == 4 and calls["TransactWriteItems"] == 2 and calls["PutEvents"] == 1, calls
+    assert calls["PutItem"] == 0 and calls["UpdateItem"] == 0, calls
+    packed: list[str] = []
+    announced = [e["detail"]["recipient"] for e in _bus(aws, packed) if e["detail-type"] == "MessageSent.v1"]
+    assert packed == ["MessagesSent.v2"] and sorted(announced) == sorted(tos)
 
 
 def test_an_outcome_before_the_batch_marks_its_message_keeps_its_status(
@@ -433,13 +528,15 @@ def test_through_the_configuration_set_outcomes_find_their_message_by_its_tag_an
     with monkeypatch.context() as m:
         m.setattr(BaseClient, "_make_api_call", count)
         assert handlers.on_provider_outcomes(batch, LambdaContext("notifications", 30)) == {"batchItemFailures": []}
-    assert counted["PutEvents"] == 1  # the ten outcomes together
+    assert counted["PutEvents"] == 1  # the ten outcomes together, in one event
     # each message by its tag, no pointer: the batch's ten records read in one request and their outcomes written
     # in one (before: an UpdateItem each)
     assert (counted["BatchGetItem"], counted["TransactWriteItems"]) == (1, 1), counted
     assert (counted["UpdateItem"], counted["GetItem"]) == (0, 0), counted
-    delivered = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageDelivered.v1"]
+    packed: list[str] = []
+    delivered = [e["detail"] for e in _bus(aws, packed) if e["detail-type"] == "MessageDelivered.v1"]
     assert sorted(d["message_id"] for d in delivered) == sorted(map(str, message_ids))
+    assert packed == ["MessagesDelivered.v2"]
     assert {(message_records.get(str(m)) or {}).get("status") for m in message_ids} == {"delivered"}
 
     # a batch in which one message has a stronger outcome already: it keeps it, and is announced all the same

@@ -463,3 +463,23 @@ def test_code_folders_install_every_package_the_services_import(built: Path) -> 
                         tops.add(node.module.split(".")[0])
         needed = {norm(d) for top in tops for d in distributions.get(top, [])} - lambda_runtime - first_party
         assert needed - installed == set(), f"{service}: requirements.txt lacks {sorted(needed - installed)}"
+
+
+def test_a_v2_of_many_goes_wherever_its_v1_goes() -> None:
+    """Several events in one (``shared.events.Members``) reach the same consumers as each of them alone."""
+    from shared import events as ev
+
+    for rule in STACK.rules:
+        carried = set(rule.events)
+        for one, many in ev.MANY.items():
+            assert (one in carried) == (many in carried), (rule.logical, many.DETAIL_TYPE)
+    assert any(ev.ContactActionsRequestedV2 in r.events for r in STACK.rules)
+
+
+def test_a_batch_claim_outlasts_the_notifications_consumer_that_holds_it() -> None:
+    """A batch of reminder pages (v2 events of up to 50 messages each) may send for minutes: its claims' lease must
+    outlast the function's timeout, or a redelivery takes over, and sends again, a message the batch is sending."""
+    from services.notifications import message_records
+
+    [consumer] = [f for f in STACK.functions if (f.service, f.handler) == ("notifications", "on_bus_events")]
+    assert message_records.CLAIM_LEASE.total_seconds() > consumer.timeout >= 300

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -83,3 +84,55 @@ def test_delivery_outcomes_carry_the_fields_contacts_consumes() -> None:
             provider_message_id="x",
             bounce_type="soft",  # type: ignore[arg-type]
         )
+
+
+def test_each_v2_of_many_carries_whole_events_of_its_v1_and_nothing_else() -> None:
+    """The v2s of many (``Members``): each carries 1 to ``MAX_MEMBERS`` events of exactly its v1 type, whole (a
+    member keeps its own id, time and correlation), is in the catalogue beside its v1 and named after it in the
+    plural; ``MANY`` finds it from the v1."""
+    many = {cls for cls in ev.CATALOGUE.values() if issubclass(cls, ev.Members)}
+    assert {cls.DETAIL_TYPE for cls in many} == {
+        "ContactActionsRequested.v2",
+        "MessagesSent.v2",
+        "MessagesDelivered.v2",
+        "MessagesBounced.v2",
+        "MessagesComplained.v2",
+        "SmsesFailed.v2",
+        "MessagesFailed.v2",
+        "OptOutsReceived.v2",
+    }
+    assert set(ev.MANY.values()) == many
+    for cls in many:
+        one = cls.ONE
+        assert ev.MANY[one] is cls and ev.CATALOGUE[(one.SOURCE, one.DETAIL_TYPE)] is one
+        assert cls.SOURCE == one.SOURCE and one.DETAIL_TYPE.endswith(".v1")
+        assert set(cls.model_fields) == set(ev.Event.model_fields) | {"members"}, cls.__name__
+        schema = cls.model_json_schema()["properties"]["members"]
+        assert (schema["minItems"], schema["maxItems"]) == (1, ev.MAX_MEMBERS)
+        assert schema["items"]["$ref"].endswith(f"/{one.__name__}")
+        with pytest.raises(ValidationError):
+            cls.model_validate({"correlation_id": "c", "members": []})
+
+
+def test_a_v2_member_is_read_as_strictly_and_as_leniently_as_its_v1() -> None:
+    delivered = ev.MessageDelivered(
+        correlation_id="c",
+        message_id="m",
+        case_id="k",
+        case_owner_id="o",
+        contact_point_id="p",
+        channel="email",
+        provider_message_id="ses-1",
+    )
+    member = {**json.loads(delivered.model_dump_json()), "added_later": 1}  # a producer's new optional field
+    envelope: dict[str, Any] = {
+        "source": ev.SOURCE_NOTIFICATIONS,
+        "detail-type": "MessagesDelivered.v2",
+        "detail": {"event_id": "e", "occurred_at": "2026-11-28T19:00:00Z", "correlation_id": "c", "members": [member]},
+    }
+    parsed = ev.parse_envelope(envelope)
+    assert isinstance(parsed, ev.MessagesDeliveredV2) and parsed.as_v1() == [delivered]
+    with pytest.raises(ValidationError):  # a member of another type is not taken for one
+        ev.parse_envelope({**envelope, "detail": {**envelope["detail"], "members": [{"correlation_id": "c"}]}})
+    with pytest.raises(ValidationError):  # producers stay strict
+        ev.MessagesDeliveredV2(correlation_id="c", members=[delivered], surprise=1)  # type: ignore[call-arg]

@@ -4,6 +4,7 @@ an outcome that overtook its MessageSent, or a message written meanwhile, never 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -115,3 +116,35 @@ def test_a_message_written_since_the_batch_read_it_is_upserted_on_its_own(
     for case_id in cases:
         item = _message(case_id)
         assert (item["status"], item["template"], int(item["version"])) == ("delivered", "de/payment_plan_reminder", 2)
+
+
+def _packed(events: list[Any]) -> Any:
+    """The events as notifications' batch publishes them: one v2 of many (shared.bus.packed)."""
+    from shared import bus
+    from shared.events import parse_envelope
+
+    [(entry, _)] = bus.packed([bus.to_entry(e, "bus") for e in events])
+    detail = json.loads(entry["Detail"])
+    return parse_envelope({"source": entry["Source"], "detail-type": entry["DetailType"], "detail": detail})
+
+
+def test_messages_sent_and_delivered_v2_are_kept_as_their_members_at_the_same_cost(
+    aws: Provisioned, calls: Counter[str]
+) -> None:
+    """A MessagesSent.v2 and a MessagesDelivered.v2 of five messages each: the case messages are what the ten v1
+    events give, for the same requests (the batch steps take the members) and still no idempotency record."""
+    from shared.events import MessagesDeliveredV2, MessagesSentV2
+
+    cases = [f"case-{uuid.uuid4().hex[:8]}" for _ in range(5)]
+    events = [_events(c, f"msg-{c}") for c in cases]
+    sent, delivered = _packed([s for s, _, _ in events]), _packed([d for _, d, _ in events])
+    assert isinstance(sent, MessagesSentV2) and isinstance(delivered, MessagesDeliveredV2)
+    assert deliver(sent, receive_count=1) == {"batchItemFailures": []}
+    assert deliver(delivered, receive_count=1) == {"batchItemFailures": []}
+    assert calls["BatchGetItem"] == 2 and calls["TransactWriteItems"] == 2, calls
+    assert calls["UpdateItem"] == 0 and calls["Query"] == 5
+    assert calls["PutItem"] == calls["GetItem"] == 0
+    assert _idempotency_records() == []
+    assert [(_message(c)["status"], _message(c)["template"]) for c in cases] == [
+        ("delivered", "de/payment_plan_reminder")
+    ] * 5

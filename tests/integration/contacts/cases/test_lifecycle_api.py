@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,13 +11,13 @@ from infra.provision import Provisioned
 from services.contacts.cases import reminders
 from shared.events import MessageBounced, MessageSent
 from tests.integration.contacts.cases.support import Api, deliver, imported, point_id
-from tests.integration.support import receive_all
+from tests.integration.support import receive_all, unpacked
 
 TODAY = datetime.now(UTC).date()
 
 
 def _requests(aws: Provisioned) -> list[dict[str, Any]]:
-    events = [json.loads(m["Body"]) for m in receive_all(aws, "bus-tap")]
+    events = unpacked([json.loads(m["Body"]) for m in receive_all(aws, "bus-tap")])
     return [e["detail"] for e in events if e["detail-type"] == "ContactActionRequested.v1"]
 
 
@@ -151,3 +152,50 @@ def test_the_case_messages_are_kept_from_notifications_events_in_any_order(aws: 
     # The contact policy (issue 11) consumed the same bounce: the e-mail is invalid now.
     status, points = api.call("GET", f"/case-owners/{owner}/contact-points", query={"include_invalid": "true"})
     assert [p["valid"] for p in points["items"] if p["type"] == "email"] == [False]
+
+
+def test_a_v2_of_bounces_reaches_the_case_messages_and_the_contact_policy_member_by_member(aws: Provisioned) -> None:
+    """Bounces of two debtors' e-mails in one MessagesBounced.v2: each member is kept in its case's messages and
+    turns its e-mail invalid, through the policy's idempotent handler (a record per member, none for the v2); a
+    redelivery changes nothing."""
+    from services.contacts import store
+    from shared import bus
+    from shared.events import MessagesBouncedV2, parse_envelope
+
+    api = Api()
+    bounces, owners = [], []
+    for n in range(2):
+        client_id, case_id = _case_with_default_email(api)
+        owner = f"owner-{client_id[:8]}"
+        owners.append(owner)
+        bounces.append(
+            MessageBounced(
+                correlation_id="run-1",
+                message_id=f"msg-{case_id}",
+                case_id=case_id,
+                case_owner_id=owner,
+                contact_point_id=point_id(api, owner, "email"),
+                channel="email",
+                provider_message_id=f"ses-{n}",
+                bounce_type="permanent",
+                diagnostic="smtp; 550 user unknown",
+            )
+        )
+    [(entry, _)] = bus.packed([bus.to_entry(b, "bus") for b in bounces])
+    event = parse_envelope(
+        {"source": entry["Source"], "detail-type": entry["DetailType"], "detail": json.loads(entry["Detail"])}
+    )
+    assert isinstance(event, MessagesBouncedV2)
+    assert deliver(event, receive_count=1)["batchItemFailures"] == []
+    assert deliver(event, receive_count=2)["batchItemFailures"] == []
+    for bounce, owner in zip(bounces, owners, strict=True):
+        [message] = api.call("GET", f"/cases/{bounce.case_id}/messages")[1]["items"]
+        assert message["status"] == "bounced"
+        _, points = api.call("GET", f"/case-owners/{owner}/contact-points", query={"include_invalid": "true"})
+        assert [p["valid"] for p in points["items"] if p["type"] == "email"] == [False]
+    keys = {str(i["PK"]).rpartition("#")[2] for i in store.table().scan()["Items"] if i["SK"] == "IDEMPOTENCY"}
+
+    def key(event_id: str) -> str:  # powertools' key: a hash of the event id
+        return hashlib.md5(json.dumps(event_id).encode()).hexdigest()
+
+    assert {key(b.event_id) for b in bounces} <= keys and key(event.event_id) not in keys

@@ -17,6 +17,7 @@ from shared import aws as shared_aws
 from shared import outbox
 from tests.integration.contacts.cases.seed import seed_planned_cases
 from tests.integration.contacts.cases.support import Api
+from tests.integration.support import carried
 
 TODAY = datetime.now(UTC).date()
 
@@ -29,10 +30,14 @@ def test_twenty_five_reminders_of_one_shard_go_out_in_three_put_events(aws: Prov
     seed_planned_cases(client["client_id"], keys, (TODAY + timedelta(days=3)).isoformat())
     ours = {f"case-{k}" for k in keys}
     calls: list[list[str]] = []
+    entries: list[str] = []
 
     def count(params: dict[str, Any], **_: Any) -> None:
-        cases = [json.loads(e["Detail"]).get("case_id") for e in params["Entries"]]
+        cases = [d.get("case_id") for e in params["Entries"] for d in carried(json.loads(e["Detail"]))]
         calls.append([c for c in cases if c in ours])
+        for e in params["Entries"]:
+            if any(d.get("case_id") in ours for d in carried(json.loads(e["Detail"]))):
+                entries.append(e["DetailType"])
 
     events = shared_aws.client("events")
     events.meta.events.register("provide-client-params.events.PutEvents", count)
@@ -44,6 +49,8 @@ def test_twenty_five_reminders_of_one_shard_go_out_in_three_put_events(aws: Prov
     carrying = [c for c in calls if c]
     assert sorted(c for call in carrying for c in call) == sorted(ours)  # each reminder announced once
     assert len(carrying) <= 4, [len(c) for c in carrying]  # before: one PutEvents per reminder (25)
+    # a page's requests (20 cases) in one event: before, one each
+    assert len(entries) <= 3 and set(entries) == {"ContactActionsRequested.v2"}, entries
 
 
 def test_a_reminder_reads_its_case_owner_once_and_writes_its_claim_in_the_gates_transaction(
@@ -171,7 +178,7 @@ def test_the_request_says_whether_the_person_has_traced_data(aws: Provisioned) -
     details: list[dict[str, Any]] = []
 
     def keep(params: dict[str, Any], **_: Any) -> None:
-        details.extend(json.loads(e["Detail"]) for e in params["Entries"])
+        details.extend(d for e in params["Entries"] for d in carried(json.loads(e["Detail"])))
 
     events = shared_aws.client("events")
     events.meta.events.register("provide-client-params.events.PutEvents", keep)
