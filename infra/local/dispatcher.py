@@ -38,6 +38,7 @@ from infra.provision import Provisioned
 
 log = logging.getLogger("finview.local")
 TAP_KEEP = 10_000  # the newest events of the local-only bus tap kept for the demo and tests; older ones drop
+TAP_KEEP_TEXT = 16 * 1024 * 1024  # and at most this many characters of their JSON (a 100k-row import's events: ~75M)
 RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 # The most concurrent copies of one SQS consumer in the local stack (FINVIEW_LOCAL_COPIES=1: one at a time).
@@ -106,6 +107,41 @@ class _Batch:
     kept: bool = False  # extended beyond the queue's visibility timeout
 
 
+class BusTap:
+    """The newest events of the local-only bus tap: at most ``TAP_KEEP`` of them and ``TAP_KEEP_TEXT`` characters
+    of their JSON, older ones dropped. Kept as the text the bus delivered and parsed when taken: a
+    CaseFileImported.v2 of 50 case files is ~50 KB of text but ~190 KB as Python objects, and a 100,000-row import
+    publishes ~1,400 of them, so a tap bounded by count alone held hundreds of MB of ``finview up``'s memory (and
+    parsed every event it would drop)."""
+
+    def __init__(self) -> None:
+        self._bodies: deque[str] = deque()
+        self._text = 0
+        self._lock = threading.Lock()  # the drainer adds, the demo and tests take
+
+    def add(self, bodies: list[str]) -> None:
+        with self._lock:
+            for body in bodies:
+                self._bodies.append(body)
+                self._text += len(body)
+            while self._bodies and (len(self._bodies) > TAP_KEEP or self._text > TAP_KEEP_TEXT):
+                self._text -= len(self._bodies.popleft())
+
+    def take(self) -> list[dict[str, Any]]:
+        """The events kept, oldest first, and the tap emptied."""
+        with self._lock:
+            bodies, self._bodies, self._text = self._bodies, deque(), 0
+        return [json.loads(body) for body in bodies]
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    @property
+    def text(self) -> int:
+        """Characters of event JSON kept."""
+        return self._text
+
+
 def pollers(fn: Function) -> int:
     """How many copies of an SQS consumer run at once: its concurrency in AWS, at most ``LOCAL_POLLERS``."""
     return max(1, min(capacity.concurrency(fn), LOCAL_POLLERS))
@@ -130,7 +166,7 @@ class Dispatcher:
         self._count = threading.Lock()
         self._copies: set[threading.Thread] = set()  # the copies (execution environments) of SQS consumers
         self._in_flight: dict[int, _Batch] = {}  # the batches of the running copies, by id
-        self.tap: deque[dict[str, Any]] = deque(maxlen=TAP_KEEP)
+        self.tap = BusTap()
 
     def start(self) -> None:
         target: Any
@@ -165,7 +201,7 @@ class Dispatcher:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
         return [t.name for t in [*self._threads, *running] if t.is_alive()]
 
-    # ---- the local-only bus tap: every event on the bus, the newest TAP_KEEP kept -------------------------
+    # ---- the local-only bus tap: every event on the bus, the newest kept (BusTap) ---------------------------
 
     def tap_once(self, wait_seconds: int = 1) -> int:
         url = self.p.queue_urls["bus-tap"]
@@ -173,7 +209,7 @@ class Dispatcher:
             "Messages", []
         )
         if messages:
-            self.tap.extend(json.loads(m["Body"]) for m in messages)
+            self.tap.add([m["Body"] for m in messages])
             self._sqs.delete_message_batch(
                 QueueUrl=url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],

@@ -265,6 +265,8 @@ def install() -> None:
 # * ``Table.query`` hands moto's query code only the candidates of the page: the items of the queried partition
 #   (base table) or of the queried GSI key (kept per index on every write), after the ExclusiveStartKey, in the
 #   query's direction, up to where moto ends the page. moto then sorts, compares, paginates and projects them.
+# * an update of a table without a stream (every table of the stack) does not deep-copy the item first: moto's
+#   ``update_item`` copies it only to hand the old image to the table's stream.
 #
 # The patches are tied to the moto sources they were written against: on any other version they are not
 # installed (moto's slow but correct behaviour stays, with a warning), and the pinning test fails.
@@ -415,9 +417,14 @@ def _delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
 
 
 def _update_item(self: Any, table_name: str, key: Any, *args: Any, **kwargs: Any) -> Any:
+    table = self.tables.get(table_name)
+    # moto deep-copies the item before every update, only to hand the old image to the table's stream; a table
+    # without a stream has nothing to hand it to (see _CopyWithoutTables.deepcopy)
+    _local.no_stream_image = table is not None and table.stream_shard is None
     try:
         return _ORIGINALS["DynamoDBBackend.update_item"](self, table_name, key, *args, **kwargs)
     finally:
+        _local.no_stream_image = False
         # moto changes the stored Item in place (even part-way, when an expression fails): place it again always.
         table = self.tables.get(table_name)
         named = _key_of(table, key) if table is not None else None
@@ -469,16 +476,21 @@ def _restore(table: Any, key: tuple[Any, Any], item: Any) -> None:
 
 class _CopyWithoutTables:
     """``copy`` as moto's DynamoDB backend module sees it: inside a transaction, the "backup" moto makes of a
-    whole table is the table itself (the undo log above replaces it); every other copy is a real one."""
+    whole table is the table itself (the undo log above replaces it); in an update of a table without a stream,
+    the old image moto keeps for the stream record is the item itself (no stream reads it, and the pinned
+    ``update_item`` uses its copy for nothing else); every other copy is a real one."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(copy, name)
 
     @staticmethod
     def deepcopy(x: Any, memo: dict[int, Any] | None = None) -> Any:
+        from moto.dynamodb.models.dynamo_type import Item
         from moto.dynamodb.models.table import Table
 
         if isinstance(x, Table) and getattr(_local, "in_transaction", False):
+            return x
+        if (x is None or type(x) is Item) and getattr(_local, "no_stream_image", False):
             return x
         return copy.deepcopy(x, memo)
 

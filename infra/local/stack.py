@@ -171,12 +171,9 @@ class LocalStack:
 
     def drain_bus_tap(self) -> list[dict[str, Any]]:
         """The events that went over the bus since the last call (the local-only tap queue), oldest first. While
-        the dispatcher runs it drains the tap continuously and keeps only the newest ``TAP_KEEP`` events."""
+        the dispatcher runs it drains the tap continuously and keeps only the newest events (``BusTap``)."""
         assert self.provisioned
-        out: list[dict[str, Any]] = []
-        if self.dispatcher is not None:
-            while self.dispatcher.tap:
-                out.append(self.dispatcher.tap.popleft())
+        out = self.dispatcher.tap.take() if self.dispatcher is not None else []
         return out + self._read_tap_queue()
 
     def _read_tap_queue(self) -> list[dict[str, Any]]:

@@ -18,7 +18,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 
 from services.imports import normalise as norm
 from services.imports import rows
@@ -342,26 +351,6 @@ def _optional(info: ValidationInfo, name: str, value: str, parse: Any) -> Any:
         return None
 
 
-def _contact_updates(
-    phone: str | None, postcode: str | None, country: str, settings: ImportSettings, warnings: list[str]
-) -> dict[str, Any]:
-    """Phone and address depend on the country: checked once the country is known."""
-    updates: dict[str, Any] = {}
-    if phone:
-        try:
-            updates["phone"] = norm.normalise_phone(phone, country or settings.default_country)
-        except ValueError as exc:
-            warnings.append(f"phone: {exc}")
-            updates["phone"] = None
-    if postcode:
-        try:
-            updates["postcode"] = norm.normalise_postcode(postcode, country)
-        except ValueError as exc:
-            warnings.append(f"postcode: {exc}; the postal address is left out")
-            updates.update(postcode=None, street=None, city=None)
-    return updates
-
-
 def validate(
     raw: dict[str, str], settings: ImportSettings | None = None, date_formats: dict[str, norm.DateFormat] | None = None
 ) -> tuple[DebtorLine, list[str]]:
@@ -392,7 +381,8 @@ def line_by_model(
     if not (line.last_name or line.company_name):
         raise RowRejected("last_name", "last_name: a debtor needs a last name or a company name")
     warnings: list[str] = context["warnings"]
-    updates = _contact_updates(line.phone, line.postcode, line.country, settings, warnings)
+    updates: dict[str, object] = {}
+    norm.contact_by_country(updates, line.phone, line.postcode, line.country, warnings)
     return (line.model_copy(update=updates) if updates else line), warnings
 
 
@@ -504,6 +494,27 @@ def staged_json(
         "review": None if review is None else review.__dict__,
     }
     return _STAGED.dump_json(staged).decode()
+
+
+def _as_stored(model: type[BaseModel], **replaced: Any) -> dict[str, Any]:
+    """A model's fields with their types and defaults, none of its validators or constraints."""
+    return {
+        name: replaced.get(name) or (info.annotation, ... if info.is_required() else info.get_default())
+        for name, info in model.model_fields.items()
+    }
+
+
+# A staged row as the stage stored it (``staged_json``, from a line already validated): read back with the types
+# alone. The publish phase reads every row; ``StagedRow.model_validate_json`` ran each of DebtorLine's validators
+# again (e-mail, dates, amount, text), about 40 µs a row. A test holds the two reads to the same row.
+_StoredLine = create_model("_StoredLine", **_as_stored(DebtorLine))
+_StoredRow = create_model("_StoredRow", **_as_stored(StagedRow, debtor=(_StoredLine, ...)))
+
+
+def read_staged(data: str | bytes) -> StagedRow:
+    """The staged row ``staged_json`` wrote, as the ``StagedRow`` it was."""
+    stored = _StoredRow.model_validate_json(data).__dict__
+    return StagedRow.model_construct(**(stored | {"debtor": constructed_line(stored["debtor"].__dict__)}))
 
 
 MAX_CASES_PER_EVENT = 200  # EventBridge entries are limited to 256 KB

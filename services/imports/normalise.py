@@ -364,6 +364,26 @@ def normalise_postcode(value: str, country: str) -> str:
     return text
 
 
+def contact_by_country(
+    fields: dict[str, object], phone: str | None, postcode: str | None, country: str, warnings: list[str]
+) -> None:
+    """A row's phone and postcode, checked once its country is known, set in ``fields`` (the plain path of
+    services/imports/rows.py and the model's path in domain.py both call this): a phone that is not one is left out
+    with a warning; a postcode that does not fit the country leaves the whole postal address out."""
+    if phone:
+        try:
+            fields["phone"] = normalise_phone(phone, country)
+        except ValueError as exc:
+            warnings.append(f"phone: {exc}")
+            fields["phone"] = None
+    if postcode:
+        try:
+            fields["postcode"] = normalise_postcode(postcode, country)
+        except ValueError as exc:
+            warnings.append(f"postcode: {exc}; the postal address is left out")
+            fields["postcode"] = fields["street"] = fields["city"] = None
+
+
 def parse_birth_date(value: str, date_format: DateFormat = "auto") -> date:
     born = parse_date(value, date_format)
     if not date(1900, 1, 1) <= born <= datetime.now().date():

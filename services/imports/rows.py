@@ -152,21 +152,7 @@ class PlainRows:
             if not _CURRENCY.fullmatch(currency):
                 return None
             fields["currency"] = currency
-        # phone and address depend on the country: checked once it is known
-        if phone:
-            try:
-                fields["phone"] = norm.normalise_phone(phone, country)
-            except ValueError as exc:
-                warnings.append(f"phone: {exc}")
-                fields["phone"] = None
-        if postcode:
-            try:
-                fields["postcode"] = norm.normalise_postcode(postcode, country)
-            except ValueError as exc:
-                warnings.append(f"postcode: {exc}; the postal address is left out")
-                fields["postcode"] = None
-                fields["street"] = None
-                fields["city"] = None
+        norm.contact_by_country(fields, phone, postcode, country, warnings)
         return fields
 
 

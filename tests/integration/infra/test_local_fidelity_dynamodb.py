@@ -359,3 +359,92 @@ def test_conditions_see_the_state_before_the_transaction(ddb: Any, table: str) -
         )["Count"]
         == 1
     )
+
+
+def _counting_item_copies(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    copied: list[Any] = []
+    original = Item.__deepcopy__
+
+    def counted(self: Any, memo: dict[int, Any]) -> Any:
+        copied.append(self)
+        return original(self, memo)
+
+    monkeypatch.setattr(Item, "__deepcopy__", counted)
+    return copied
+
+
+def test_an_update_of_a_table_without_a_stream_copies_no_item(
+    ddb: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto's backend deep-copies the item before every update for the stream's old image; our tables have no
+    stream, so it copies nothing (an update of an item, of one it creates, an Update of a transaction beyond the
+    transaction's own undo log), and the update is the same. (The UpdateItem handler's own copy, for ReturnValues,
+    is moto's and stays.)"""
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends[ACCOUNT][REGION]
+    ddb.put_item(TableName=table, Item=item("OWNER#1", "CASE#1", status="open", GSI1PK="G", GSI1SK="a"))
+    copied = _counting_item_copies(monkeypatch)
+    key = {"PK": {"S": "OWNER#1"}, "SK": {"S": "CASE#1"}}
+    backend.update_item(
+        table,
+        key,
+        update_expression="SET #s = :s, GSI1SK = :g",
+        condition_expression="#s = :o",
+        expression_attribute_names={"#s": "status"},
+        expression_attribute_values={":s": {"S": "closed"}, ":o": {"S": "open"}, ":g": {"S": "b"}},
+    )
+    backend.update_item(  # an item the update creates
+        table,
+        {"PK": {"S": "OWNER#2"}, "SK": {"S": "CASE#1"}},
+        update_expression="SET #s = :s",
+        expression_attribute_names={"#s": "status"},
+        expression_attribute_values={":s": {"S": "open"}},
+    )
+    assert copied == []
+    update = {"TableName": table, "Key": key, "UpdateExpression": "SET n = :n"}
+    ddb.transact_write_items(TransactItems=[{"Update": update | {"ExpressionAttributeValues": {":n": {"S": "1"}}}}])
+    assert len(copied) == 1  # the transaction's undo log of the item it names, nothing for a stream
+    assert ddb.get_item(TableName=table, Key=key)["Item"] == item(
+        "OWNER#1", "CASE#1", status="closed", GSI1PK="G", GSI1SK="b", n="1"
+    )
+    gsi = ddb.query(
+        TableName=table,
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :g",
+        ExpressionAttributeValues={":g": {"S": "G"}},
+    )["Items"]
+    assert [i["GSI1SK"]["S"] for i in gsi] == ["b"]
+
+
+def test_a_table_with_a_stream_still_gets_the_item_as_it_was(ddb: Any, moto_endpoint: str) -> None:
+    """On a table with a stream moto's copy stays: the MODIFY record's old image is the item before the update."""
+    name = f"fidelity-stream-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK")],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    key = {"PK": {"S": "OWNER#1"}, "SK": {"S": "CASE#1"}}
+    ddb.put_item(TableName=name, Item=item("OWNER#1", "CASE#1", status="open"))
+    ddb.update_item(
+        TableName=name,
+        Key=key,
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": "closed"}},
+    )
+    streams = boto3.client("dynamodbstreams", endpoint_url=moto_endpoint, region_name=REGION)
+    arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    modify = [r["dynamodb"] for r in records if r["eventName"] == "MODIFY"]
+    assert len(modify) == 1
+    assert modify[0]["OldImage"]["status"] == {"S": "open"}
+    assert modify[0]["NewImage"]["status"] == {"S": "closed"}
+    ddb.delete_table(TableName=name)

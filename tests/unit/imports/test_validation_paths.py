@@ -68,15 +68,21 @@ def plain_path(raw: dict[str, str], s: ImportSettings) -> domain.RowValidator:
 
 
 def assert_staged_as_the_model_writes(line: domain.DebtorLine, review: domain.ReviewNote | None = None) -> None:
-    """What the stage writes of a row is the JSON of its ``StagedRow``, byte for byte."""
+    """What the stage writes of a row is the JSON of its ``StagedRow``, byte for byte, and what publish reads back
+    (``read_staged``) is that ``StagedRow``."""
     staged = domain.StagedRow(
         row=7, line=8, case_owner_id="owner-1", matched_by="email", owner_new=False, debtor=line, review=review
     )
     written = domain.staged_json(7, 8, "owner-1", "email", False, line, review)
     assert written == staged.model_dump_json()
-    assert domain.StagedRow.model_validate_json(written) == domain.StagedRow.model_validate_json(
-        staged.model_dump_json()
-    )
+    validated = domain.StagedRow.model_validate_json(written)
+    assert validated == domain.StagedRow.model_validate_json(staged.model_dump_json())
+    # and the publish phase reads back the very row that was staged, each value with its type (repr shows them)
+    read = domain.read_staged(written)
+    assert type(read.debtor) is domain.DebtorLine
+    assert repr(read) == repr(staged)
+    assert read.model_fields_set == validated.model_fields_set
+    assert read.debtor.model_fields_set == validated.debtor.model_fields_set
 
 
 def test_a_staged_row_with_a_review_is_written_as_the_model_writes_it() -> None:
