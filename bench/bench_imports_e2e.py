@@ -14,9 +14,11 @@ second round against the first says whether anything grows with time.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -130,23 +132,47 @@ def check_readable(stack: StackProcess, client_id: str, expected_cases: int) -> 
     return cases
 
 
-def api_writes(stack: StackProcess, cases: list[dict[str, Any]], n: int, seed: int) -> dict[str, int]:
+class Writes:
+    """What a phase of API writes answered: statuses counted (a refusal with its error code), and every request
+    the server failed (5xx) with its answer, so a run that saw one can say which."""
+
+    def __init__(self) -> None:
+        self.outcome: dict[str, int] = {}
+        self.server_faults: list[str] = []
+        self._lock = threading.Lock()
+
+    def record(self, method: str, path: str, answer: tuple[int, Any]) -> None:
+        code, body = answer
+        error = body.get("error") if code >= 400 and isinstance(body, dict) else None
+        key = f"{code} {error.get('code')}" if isinstance(error, dict) else str(code)
+        with self._lock:
+            self.outcome[key] = self.outcome.get(key, 0) + 1
+            if code >= 500:
+                self.server_faults.append(f"{method} {path} → {code} {json.dumps(body)[:300]}")
+
+    def summary(self) -> str:
+        faults = f"; server faults: {' | '.join(self.server_faults)}" if self.server_faults else ""
+        return f"statuses {self.outcome}{faults}"
+
+
+def api_writes(stack: StackProcess, cases: list[dict[str, Any]], n: int, seed: int) -> Writes:
     """``n`` writes through the API, 8 at a time: per case owner a validation and a make-default of a phone
     (or e-mail), and notes on its case; the outcome counts statuses, a refusal with its error code. Each round
     picks its owners by its own seed, so an owner the first round validated may come again: its validation is
-    refused (409 already_validated, nothing changes) and its make-default succeeds again."""
+    refused (409 already_validated, nothing changes) and its make-default succeeds again. A server fault (5xx)
+    keeps ``finview up``'s log (``StackProcess.keep_log``) for its traceback."""
     rng = random.Random(seed)
     owners = {c["case_owner_id"]: c["case_id"] for c in cases}
     picked = rng.sample(sorted(owners), min(len(owners), n // 4))
-    outcome: dict[str, int] = {}
+    writes = Writes()
 
-    def status(answer: tuple[int, Any]) -> str:
-        code, body = answer
-        error = body.get("error") if code >= 400 and isinstance(body, dict) else None
-        return f"{code} {error.get('code')}" if isinstance(error, dict) else str(code)
+    def post(path: str, body: Any = None) -> None:
+        writes.record("POST", path, answer := stack.api("POST", path, body))
+        if answer[0] >= 500:
+            stack.keep_log()
 
-    def one_owner(owner: str) -> list[str]:
-        statuses: list[str] = []
+    def one_owner(owner: str) -> None:
+        sent = 0
         _, points = stack.api("GET", f"/case-owners/{owner}/contact-points")
         usable = sorted(
             (p for p in points["items"] if p["type"] in ("phone", "email")), key=lambda p: p["type"] != "phone"
@@ -156,17 +182,19 @@ def api_writes(stack: StackProcess, cases: list[dict[str, Any]], n: int, seed: i
             base = f"/case-owners/{owner}/contact-points/{p['contact_point_id']}"
             # what confirms each type (an e-mail address only a reason, PRODUCT.md)
             evidence = {"kind": "successful_call"} if p["type"] == "phone" else {"kind": "reason", "note": "confirmed"}
-            statuses.append(status(stack.api("POST", f"{base}/validate", {"evidence": evidence})))
-            statuses.append(status(stack.api("POST", f"{base}/make-default")))
-        while len(statuses) < 4:
-            statuses.append(status(stack.api("POST", f"/cases/{owners[owner]}/notes", {"text": "called, no answer"})))
-        return statuses
+            post(f"{base}/validate", {"evidence": evidence})
+            post(f"{base}/make-default")
+            sent = 2
+        for _ in range(sent, 4):
+            post(f"/cases/{owners[owner]}/notes", {"text": "called, no answer"})
 
     with ThreadPoolExecutor(8) as pool:
-        for statuses in pool.map(one_owner, picked):
-            for s in statuses:
-                outcome[s] = outcome.get(s, 0) + 1
-    return outcome
+        list(pool.map(one_owner, picked))
+    return writes
+
+
+def kept_log(stack: StackProcess) -> str:
+    return f"; `finview up`'s log kept in {stack.kept_log}" if stack.kept_log else ""
 
 
 def batch_write_baseline(stack: StackProcess, items: int) -> float:
@@ -268,12 +296,12 @@ def _run(report: Report, stack: StackProcess, sizes: tuple[int, ...], writes: in
     stack.wait_idle(timeout=600)
     after_first = stack.status()
     report.add(
-        f"RSS of `finview up` after {biggest:,} rows + {sum(outcome.values()):,} API writes",
+        f"RSS of `finview up` after {biggest:,} rows + {sum(outcome.outcome.values()):,} API writes",
         after_first["VmRSS"],
         "MB",
         note=f"peak {after_first['VmHWM']:,.0f} MB; `finview up` {after_first['first']:,.0f} MB, moto's process "
         f"{after_first['VmRSS'] - after_first['first']:,.0f} MB; {int(after_first['Threads'])} threads; "
-        f"statuses {outcome}; goal peak ≤ 1500 MB",
+        f"{outcome.summary()}{kept_log(stack)}; goal peak ≤ 1500 MB",
     )
     second = import_round(stack, first["client_id"], write_file(tmp, biggest, crlf=True), timeout=3600)
     outcome = api_writes(stack, cases, writes, seed=2)
@@ -288,6 +316,5 @@ def _run(report: Report, stack: StackProcess, sizes: tuple[int, ...], writes: in
         note=f"peak {after_second['VmHWM']:,.0f} MB; moto's process "
         f"{after_second['VmRSS'] - after_second['first']:,.0f} MB; {int(after_second['Threads'])} threads; "
         f"second import {biggest / second['elapsed']:.0f} rows/s ({second['load']}), {second['items']:,} new items; "
-        f"statuses {outcome}; "
-        "goal within 10 %",
+        f"{outcome.summary()}{kept_log(stack)}; goal within 10 %",
     )

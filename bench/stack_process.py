@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -71,6 +72,7 @@ class StackProcess:
         self._dir = tempfile.TemporaryDirectory(prefix="finview-up-")
         self.cwd = Path(self._dir.name)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.kept_log: Path | None = None
         self.endpoint_url = self.api_url = ""
         self.provisioned: Provisioned | None = None
 
@@ -148,7 +150,18 @@ class StackProcess:
             with urllib.request.urlopen(request, timeout=120) as resp:
                 return resp.status, json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
+            raw = e.read()
+            try:
+                return e.code, json.loads(raw or b"null")
+            except ValueError:  # a server fault's body need not be JSON: keep its text for the report
+                return e.code, raw.decode(errors="replace")
+
+    def keep_log(self) -> Path:
+        """Keep ``finview up``'s stderr (its functions' tracebacks) after ``stop`` removes the stack's directory:
+        the path it will be copied to (the whole log, copied once the process has exited)."""
+        if self.kept_log is None:
+            self.kept_log = Path(tempfile.mkdtemp(prefix="finview-up-log-")) / "stderr.log"
+        return self.kept_log
 
     def stop(self, timeout: float = 30) -> float:
         """SIGTERM; seconds until the process exited."""
@@ -157,10 +170,14 @@ class StackProcess:
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout)
+            elapsed = time.perf_counter() - start
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            return float("inf")
+            elapsed = float("inf")
         finally:
+            if self.kept_log is not None:
+                shutil.copyfile(self.cwd / "stderr.log", self.kept_log)
+                print(f"finview up's log kept in {self.kept_log}", file=sys.stderr)
             self._dir.cleanup()
-        return time.perf_counter() - start
+        return elapsed

@@ -1474,7 +1474,16 @@ def _pack_oldest() -> None:
     excess = len(_unpacked) - PACKED_AFTER
     if excess <= 0:
         return
-    for key in list(itertools.islice(_unpacked.keys(), excess)):
+    try:
+        oldest = list(itertools.islice(_unpacked.keys(), excess))
+    except RuntimeError:
+        # Another thread recorded an item meanwhile: moto's UpdateItem handler deep-copies the stored item outside
+        # the lock, and the copy records itself here. The walk then failed with "dictionary changed size during
+        # iteration", after this request's operation had been applied: moto answered 500, the client's retry of
+        # the write it had applied found its condition failed, and the API answered 500 (one in 400 writes at
+        # 10k rows). Packing is housekeeping: the next operation packs.
+        return
+    for key in oldest:
         item = _unpacked.pop(key, None)
         if item is None:
             continue

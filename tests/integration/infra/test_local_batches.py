@@ -93,6 +93,44 @@ def test_an_idle_queues_lone_event_waits_at_most_the_window(aws: Provisioned, mo
     assert 0.9 <= seen[0] - sent[0] < 2.5  # the window (1 s) waited for more, then the lone record went alone
 
 
+def test_a_window_running_out_costs_a_few_receives_not_one_every_few_milliseconds(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three records coming 0.2 s apart into an idle queue make one batch after the window (1 s), for at most five
+    ReceiveMessage from the first record on (the first, the next two as they come, the window's last fraction in
+    one wait and one last receive); before, a short receive every 0.05 s of the window's last second: about 20."""
+    monkeypatch.delenv("FINVIEW_LOCAL_BATCH_WINDOW", raising=False)
+    fn = _inbox_consumer()
+    batches: list[list[str]] = []
+    receives: list[float] = []
+    sent: list[float] = []
+    receive = Dispatcher._receive
+
+    def counted(self: Dispatcher, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        receives.append(time.monotonic())
+        return receive(self, *args, **kwargs)
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        batches.append([r["body"] for r in event["Records"]])
+        return {"batchItemFailures": []}
+
+    def send_later() -> None:
+        time.sleep(1.5)  # the dispatcher is long-polling an empty queue by then
+        for n in range(3):
+            sent.append(time.monotonic())
+            _send(aws, fn, [f"w{n}"])
+            time.sleep(0.2)
+
+    monkeypatch.setattr(Dispatcher, "_receive", counted)
+    sender = threading.Thread(target=send_later)
+    sender.start()
+    _run(aws, monkeypatch, fn, handler, lambda: bool(batches))
+    sender.join()
+    assert batches == [["w0", "w1", "w2"]]
+    after_the_first = [t for t in receives if t > sent[0]]
+    assert len(after_the_first) <= 5, len(after_the_first)
+
+
 def test_partial_failures_of_a_big_batch_return_only_those_records(
     aws: Provisioned, monkeypatch: pytest.MonkeyPatch
 ) -> None:

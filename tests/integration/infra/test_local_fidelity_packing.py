@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import tracemalloc
 import uuid
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -200,3 +201,35 @@ def _contact_point(n: int) -> dict[str, Any]:
 
 def _sets_sorted(item: dict[str, Any]) -> dict[str, Any]:
     return {k: {t: sorted(v) if t in ("SS", "NS", "BS") else v for t, v in val.items()} for k, val in item.items()}
+
+
+def test_an_item_recorded_while_the_oldest_are_packed_fails_no_operation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's UpdateItem handler deep-copies the stored item outside the serialising lock, and the copy records
+    itself as unpacked; when that happened while another thread's operation walked the oldest items to pack them,
+    the walk raised "dictionary changed size during iteration" and that operation, already applied, answered 500.
+    The interleaving is made deterministic: the copy is recorded between two steps of the walk."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    assert fidelity.packed_items() is True
+    late: list[Any] = []
+
+    class RecordedMeanwhile(weakref.WeakValueDictionary[int, Any]):
+        def keys(self) -> Iterator[int]:  # type: ignore[override]
+            for n, key in enumerate(super().keys()):
+                if n == 1 and not late:  # another thread's deep copy, between two steps of the walk
+                    late.append(Item(DynamoType({"S": "late"}), None, {"PK": {"S": "late"}}))
+                yield key
+
+    monkeypatch.setattr(fidelity, "_unpacked", RecordedMeanwhile())
+    monkeypatch.setattr(fidelity, "PACKED_AFTER", 1)
+    items: list[Any] = [
+        Item(DynamoType({"S": f"k{n}"}), None, {"PK": {"S": f"k{n}"}, "v": {"N": str(n)}}) for n in range(4)
+    ]
+
+    fidelity._pack_oldest()  # raised RuntimeError before the fix
+    assert late and all(not isinstance(i._finview_attrs, bytes) for i in items)
+
+    fidelity._pack_oldest()  # the next operation packs: all but the newest (the late copy)
+    assert all(isinstance(i._finview_attrs, bytes) for i in items)
+    assert not isinstance(late[0]._finview_attrs, bytes)
+    assert [i.attrs["v"] for i in items] == [DynamoType({"N": str(n)}) for n in range(4)]
