@@ -32,9 +32,8 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Final, Protocol, final
 
 from rapidfuzz.distance import JaroWinkler
 
@@ -87,22 +86,39 @@ REVIEW_SCORE = 14.5
 _DIGITS = re.compile(r"\d+")
 
 
-@dataclass
+@final
 class OwnerProfile:
     """What the index knows about a case owner, every value with the tag of the row that added it.
 
     ``identities`` are ``given|family`` (a person) or ``#company``: the first-seen one and confirmed ones only.
+    A plain class, not a dataclass: compiled, its constructor is native (one or two per row).
     """
 
-    case_owner_id: str
-    origin: str
-    merged_into: str | None = None  # merged into another case owner (an accepted review): matches go there
-    identities: dict[str, str] = field(default_factory=dict)
-    emails: dict[str, str] = field(default_factory=dict)
-    phones: dict[str, str] = field(default_factory=dict)
-    birth_dates: dict[str, str] = field(default_factory=dict)
-    addresses: dict[str, str] = field(default_factory=dict)
-    refs: dict[str, str] = field(default_factory=dict)
+    def __init__(
+        self,
+        case_owner_id: str,
+        origin: str,
+        merged_into: str | None = None,  # merged into another case owner (an accepted review): matches go there
+        identities: dict[str, str] | None = None,
+        emails: dict[str, str] | None = None,
+        phones: dict[str, str] | None = None,
+        birth_dates: dict[str, str] | None = None,
+        addresses: dict[str, str] | None = None,
+        refs: dict[str, str] | None = None,
+    ) -> None:
+        self.case_owner_id, self.origin, self.merged_into = case_owner_id, origin, merged_into
+        self.identities: dict[str, str] = {} if identities is None else identities
+        self.emails: dict[str, str] = {} if emails is None else emails
+        self.phones: dict[str, str] = {} if phones is None else phones
+        self.birth_dates: dict[str, str] = {} if birth_dates is None else birth_dates
+        self.addresses: dict[str, str] = {} if addresses is None else addresses
+        self.refs: dict[str, str] = {} if refs is None else refs
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OwnerProfile) and self.to_item() == other.to_item()
+
+    def __repr__(self) -> str:
+        return f"OwnerProfile({self.to_item()!r})"
 
     def to_item(self) -> dict[str, object]:
         merged = {"merged_into": self.merged_into} if self.merged_into else {}
@@ -140,19 +156,32 @@ class OwnerProfile:
         return False
 
     def add_evidence(self, f: RowFeatures, tag: str) -> bool:
-        changed = False
-        for name, value in (
-            ("emails", f.email),
-            ("phones", f.phone),
-            ("birth_dates", f.birth_date),
-            ("addresses", f.address),
-            ("refs", f.ref),
-        ):
-            values = getattr(self, name)
-            if value and value not in values and len(values) < MAX_VALUES_PER_FIELD:
-                values[value] = tag
-                changed = True
-        return changed
+        changed = _add(self.emails, f.email, tag)
+        changed = _add(self.phones, f.phone, tag) or changed
+        changed = _add(self.birth_dates, f.birth_date, tag) or changed
+        changed = _add(self.addresses, f.address, tag) or changed
+        return _add(self.refs, f.ref, tag) or changed
+
+    def lacks_evidence(self, f: RowFeatures) -> bool:
+        """Whether ``add_evidence`` would change anything."""
+        return (
+            _lacks(self.emails, f.email)
+            or _lacks(self.phones, f.phone)
+            or _lacks(self.birth_dates, f.birth_date)
+            or _lacks(self.addresses, f.address)
+            or _lacks(self.refs, f.ref)
+        )
+
+
+def _lacks(values: dict[str, str], value: str | None) -> bool:
+    return bool(value) and value not in values and len(values) < MAX_VALUES_PER_FIELD
+
+
+def _add(values: dict[str, str], value: str | None, tag: str) -> bool:
+    if value and value not in values and len(values) < MAX_VALUES_PER_FIELD:
+        values[value] = tag
+        return True
+    return False
 
 
 class MatchIndex(Protocol):
@@ -166,6 +195,11 @@ class MatchIndex(Protocol):
 
 
 class InMemoryMatchIndex:
+    """The index in memory (tests, benchmarks). It hands out and keeps the very objects it is given, no copies: what
+    it returns must not be changed (``Matcher`` and ``confirm_merge`` copy what they change), as what it is given must
+    not be changed after ``put``. The copies that stand for DynamoDB's (de)serialisation are not made here; what the
+    real index costs per row is measured on its own (bench/RESULTS.md)."""
+
     def __init__(self) -> None:
         self.keys: dict[str, dict[str, str]] = {}
         self.profiles: dict[str, OwnerProfile] = {}
@@ -175,68 +209,90 @@ class InMemoryMatchIndex:
         out = {}
         for k in keys:
             self.lookups += 1
-            if k in self.keys:
-                out[k] = dict(self.keys[k])
+            holders = self.keys.get(k)
+            if holders is not None:
+                out[k] = holders
         return out
 
     def get_profiles(self, owner_ids: Iterable[str]) -> dict[str, OwnerProfile]:
         out = {}
         for i in owner_ids:
             self.lookups += 1
-            if i in self.profiles:
-                out[i] = self.profiles[i].copy()
+            profile = self.profiles.get(i)
+            if profile is not None:
+                out[i] = profile
         return out
 
     def put(self, keys: Mapping[str, dict[str, str]], profiles: Mapping[str, OwnerProfile]) -> None:
-        self.keys.update({k: dict(v) for k, v in keys.items()})
-        self.profiles.update({o: p.copy() for o, p in profiles.items()})
+        self.keys.update(keys)
+        self.profiles.update(profiles)
 
 
-@dataclass(frozen=True)
+@final
 class RowFeatures:
-    """The matching view of a debtor line (folded; nothing here is stored as the client's data)."""
+    """The matching view of a debtor line (folded; nothing here is stored as the client's data), with what its
+    comparisons need worked out once per row: the identity, the block keys, the birth date's and the address's parts.
+    """
 
-    tokens: str
-    family: str
-    given: str
-    company: str
-    email: str | None
-    phone: str | None
-    birth_date: str | None
-    address: str | None
-    postcode: str | None
-    ref: str | None
+    def __init__(
+        self,
+        tokens: str,
+        family: str,
+        given: str,
+        company: str,
+        email: str | None,
+        phone: str | None,
+        birth_date: str | None,
+        address: str | None,
+        postcode: str | None,
+        ref: str | None,
+    ) -> None:
+        self.tokens, self.family, self.given, self.company = tokens, family, given, company
+        self.email, self.phone, self.birth_date, self.address, self.postcode, self.ref = (
+            email, phone, birth_date, address, postcode, ref,
+        )  # fmt: skip
+        self.identity = f"{given}|{family}" if family else f"#{company}" if company else ""
+        self._born: tuple[str, str, str] | None = None  # split when a comparison first needs them
+        self._place: _Place | None = None
+        self.keys: tuple[str, ...] = tuple(self.block_keys())  # the block keys
 
     @classmethod
     def of(cls, line: DebtorLine) -> RowFeatures:
-        person = bool(line.last_name)
-        tokens = norm.name_tokens(line.first_name, line.last_name) if person else norm.name_tokens(line.company_name)
-        address = None
-        if line.street and line.postcode:
-            address = f"{line.country}|{line.postcode}|{norm.fold(line.street)}"
+        family = given = company = ""
+        last_name, first_name = line.last_name, line.first_name
+        if last_name:  # a person: the tokens of both names (norm.name_tokens), each name folded once
+            family, given = _fold_name(last_name), _fold_name(first_name) if first_name else ""
+            joined = " ".join(sorted(given.split() + family.split()))
+        else:
+            company = joined = " ".join(norm.name_tokens(line.company_name))
+        country, postcode, street = line.country, line.postcode, line.street
+        email, born, ref = line.email, line.birth_date, line.client_case_number
         return cls(
-            tokens=" ".join(tokens),
-            family=norm.fold(line.last_name or "") if person else "",
-            given=norm.fold(line.first_name or "") if person else "",
-            company="" if person else " ".join(tokens),
-            email=norm.email_key(line.email) if line.email else None,
+            tokens=joined,
+            family=family,
+            given=given,
+            company=company,
+            email=norm.email_key(email) if email else None,
             phone=line.phone,
-            birth_date=line.birth_date.isoformat() if line.birth_date else None,
-            address=address,
-            postcode=f"{line.country}|{line.postcode}" if line.postcode else None,
-            ref=norm.clean_text(line.client_case_number).casefold() if line.client_case_number else None,
+            birth_date=born.isoformat() if born else None,
+            address=f"{country}|{postcode}|{norm.fold(street)}" if street and postcode else None,
+            postcode=f"{country}|{postcode}" if postcode else None,
+            ref=norm.clean_text(ref).casefold() if ref else None,
         )
 
-    @property
-    def identity(self) -> str:
-        if self.family:
-            return f"{self.given}|{self.family}"
-        return f"#{self.company}" if self.company else ""
+    def born(self) -> tuple[str, str, str]:
+        """The birth date's parts (asked only of a row with a birth date)."""
+        if self._born is None:
+            assert self.birth_date
+            self._born = _date_parts(self.birth_date)
+        return self._born
 
-    @cached_property
-    def keys(self) -> tuple[str, ...]:
-        """The block keys, computed once per row."""
-        return tuple(self.block_keys())
+    def place(self) -> _Place:
+        """The address's parts (asked only of a row with an address)."""
+        if self._place is None:
+            assert self.address
+            self._place = _place(self.address)
+        return self._place
 
     def block_keys(self) -> list[str]:
         keys = []
@@ -257,44 +313,143 @@ class RowFeatures:
         return keys
 
 
+# Names repeat (a few thousand given and family names): their folded form is kept in a plain dict (a native lookup;
+# ``norm.fold``'s own cache is an lru_cache called through Python), small, and kept as it is once full (see below).
+# Streets with their house numbers are mostly distinct (140k in the bench's 1M rows): they go to ``norm.fold`` alone.
+_FOLD_CACHE_SIZE: Final = 1 << 12
+_folded: dict[str, str] = {}
+
+
+def _fold_name(value: str) -> str:
+    folded = _folded.get(value)
+    if folded is None:
+        folded = norm.fold(value)
+        if len(_folded) < _FOLD_CACHE_SIZE:
+            _folded[value] = folded
+    return folded
+
+
 # ---- comparing ----------------------------------------------------------------------------------------------
+#
+# A comparison runs for every candidate of every row, so it works on small ints, not strings: each field's level is
+# an index into the field's level names (``_NAME_LEVELS`` …), ABSENT when the field is not compared, and its weight
+# an index into a tuple of ``WEIGHTS``. The names appear only in what leaves the module (``Comparison.levels``).
+
+ABSENT: Final = -1
+# given, family and company names
+EXACT: Final = 0
+CLOSE: Final = 1
+ALIKE: Final = 2
+INITIAL: Final = 3
+DIFFERENT: Final = 4
+OTHER_NUMBER: Final = 5
+_NAME_LEVELS: Final = ("exact", "close", "alike", "initial", "different", "other_number")
+# birth date
+BORN_SAME: Final = 0
+BORN_ONE_PART_OFF: Final = 1
+BORN_DIFFERENT: Final = 2
+_BIRTH_LEVELS: Final = ("exact", "one_part_off", "different")
+# address (the order is the order of preference: the best of a case owner's addresses is the lowest)
+PLACE_SAME: Final = 0
+PLACE_OFF: Final = 1
+PLACE_POSTCODE: Final = 2
+PLACE_DIFFERENT: Final = 3
+_ADDRESS_LEVELS: Final = ("same", "street_or_postcode_off", "same_postcode", "different")
+# e-mail and phone
+CONTACT_SAME: Final = 0
+CONTACT_DIFFERENT: Final = 1
+_CONTACT_LEVELS: Final = ("same", "different")
 
 
-def _name_level(a: str, b: str, close: float, alike: float, initials: bool) -> str | None:
-    """Level of two folded names; None when one is missing."""
+def _weights(name: str, levels: tuple[str, ...]) -> list[float]:
+    return [WEIGHTS[name].get(level, 0.0) for level in levels]
+
+
+_W_GIVEN: Final = _weights("given", _NAME_LEVELS)
+_W_FAMILY: Final = _weights("family", _NAME_LEVELS)
+_W_COMPANY: Final = _weights("company", _NAME_LEVELS)
+_W_BIRTH: Final = _weights("birth_date", _BIRTH_LEVELS)
+_W_ADDRESS: Final = _weights("address", _ADDRESS_LEVELS)
+_W_EMAIL: Final = _weights("email", _CONTACT_LEVELS)
+_W_PHONE: Final = _weights("phone", _CONTACT_LEVELS)
+# The most the names can add: what a candidate's other fields must make up for before its names are compared.
+_W_PERSON_MAX: Final = _W_GIVEN[EXACT] + _W_FAMILY[EXACT]
+_W_FAMILY_MAX: Final = _W_FAMILY[EXACT]
+_W_COMPANY_MAX: Final = _W_COMPANY[EXACT]
+# A score is rounded to two decimals: a bound this far below a threshold cannot reach it.
+_ROUNDING: Final = 0.01
+
+_Place = tuple[str, str, str, tuple[str, ...]]
+
+
+def _date_parts(iso: str) -> tuple[str, str, str]:
+    year, month, day = iso.split("-")
+    return year, month, day
+
+
+def _place(address: str) -> _Place:
+    """Country, postcode, street name (letters only) and house numbers of an address key, split once (when a row is
+    read, when a case owner is read)."""
+    country, postcode, street = address.split("|", 2)
+    return country, postcode, _DIGITS.sub("", street).replace(" ", ""), tuple(_DIGITS.findall(street))
+
+
+def _name_level(a: str, b: str, close: float, alike: float, initials: bool) -> int:
+    """Level of two folded names; ABSENT when one is missing."""
     if not a or not b:
-        return None
+        return ABSENT
     if a == b:
-        return "exact"
+        return EXACT
     if _DIGITS.findall(a) != _DIGITS.findall(b):
-        return "other_number"  # Hans Meier1 and Hans Meier2 are two people, however alike the letters
+        return OTHER_NUMBER  # Hans Meier1 and Hans Meier2 are two people, however alike the letters
     if initials and (len(a) == 1 or len(b) == 1):
-        return "initial" if a[0] == b[0] else "different"
-    sim = JaroWinkler.similarity(a, b)
+        return INITIAL if a[0] == b[0] else DIFFERENT
+    sim: float = JaroWinkler.similarity(a, b)
     ta, tb = [t for t in a.split() if len(t) > 1], [t for t in b.split() if len(t) > 1]
     if sim < close and ta and tb and (len(ta) > 1 or len(tb) > 1):
         # a double-barrelled or an extra name: the best pair of tokens, slightly discounted
-        sim = max(sim, 0.97 * max(JaroWinkler.similarity(x, y) for x in ta for y in tb))
+        pair = 0.0
+        for x in ta:
+            for y in tb:
+                pair = max(pair, JaroWinkler.similarity(x, y))
+        sim = max(sim, 0.97 * pair)
     if sim >= close:
-        return "close"
+        return CLOSE
     if sim >= alike:
-        return "alike"
-    return "different"
+        return ALIKE
+    return DIFFERENT
 
 
 # Names repeat a lot in a client's data (a few thousand given names, tens of thousands of family names), so the
-# level of a pair of folded names is kept: the comparison features of the pairs that come up again. Bounded small
-# (an entry is ~250 bytes): what a 1M-row file keeps must not outgrow what a 100k-row file keeps.
-@lru_cache(maxsize=1 << 13)
-def _family_level(a: str, b: str) -> str | None:
-    return _name_level(a, b, 0.92, 0.88, initials=False)
+# level of a pair of folded names is kept: the comparison features of the pairs that come up again. Bounded small,
+# and once full kept as it is, not emptied: what a 1M-row file keeps must not outgrow what a 100k-row file keeps, and
+# a cache emptied and refilled all through a big file left its peak memory growing with the file (imports_memory).
+_NAME_CACHE_SIZE: Final = 1 << 13
+_family_levels: dict[tuple[str, str], int] = {}
+_given_levels: dict[tuple[str, str], int] = {}
 
 
-@lru_cache(maxsize=1 << 13)
-def _given_level(a: str, b: str) -> str | None:
-    if a and b and a != b and _gendered_pair(a, b):
-        return "different"  # Nicole and Nicola, Peter and Petra: a couple, not a typo
-    return _name_level(a, b, 0.92, 0.80, initials=True)
+def _family_level(a: str, b: str) -> int:
+    pair = (a, b)
+    level = _family_levels.get(pair)
+    if level is None:
+        level = _name_level(a, b, 0.92, 0.88, False)
+        if len(_family_levels) < _NAME_CACHE_SIZE:
+            _family_levels[pair] = level
+    return level
+
+
+def _given_level(a: str, b: str) -> int:
+    pair = (a, b)
+    level = _given_levels.get(pair)
+    if level is None:
+        if a and b and a != b and _gendered_pair(a, b):
+            level = DIFFERENT  # Nicole and Nicola, Peter and Petra: a couple, not a typo
+        else:
+            level = _name_level(a, b, 0.92, 0.80, True)
+        if len(_given_levels) < _NAME_CACHE_SIZE:
+            _given_levels[pair] = level
+    return level
 
 
 def _gendered_pair(a: str, b: str) -> bool:
@@ -304,79 +459,252 @@ def _gendered_pair(a: str, b: str) -> bool:
     return len(a) == len(b) and a[:-2] == b[:-2] and {a[-2:], b[-2:]} == {"er", "ra"}
 
 
-def _person_names(given: str, family: str, identity: str) -> dict[str, str]:
-    """The name levels against one identity, in the orientation that agrees best (swapped first/last names)."""
-    other_given, _, other_family = identity.partition("|")
-    levels = {"given": _given_level(given, other_given), "family": _family_level(family, other_family)}
-    if given and other_given:
-        swapped = {"given": _given_level(family, other_given), "family": _family_level(given, other_family)}
-        if _names_weight(swapped) > _names_weight(levels):
-            levels = swapped
-    return {k: v for k, v in levels.items() if v}
+def _names_weight(given: int, family: int) -> float:
+    weight = 0.0
+    if given != ABSENT:
+        weight += _W_GIVEN[given]
+    if family != ABSENT:
+        weight += _W_FAMILY[family]
+    return weight
 
 
-def _names_weight(levels: Mapping[str, str | None]) -> float:
-    return sum(WEIGHTS[k][v] for k, v in levels.items() if v)
+def _one_character_off(a: str, b: str) -> bool:
+    if len(a) != len(b):
+        return False
+    off = 0
+    for i in range(len(a)):
+        if a[i] != b[i]:
+            off += 1
+    return off == 1
 
 
-def _birth_date_level(a: str, b: str) -> str:
-    if a == b:
-        return "exact"
-    ya, ma, da = a.split("-")
-    yb, mb, db = b.split("-")
-    if (ya, ma, da) == (yb, db, mb):
-        return "one_part_off"  # day and month exchanged
-    same = (ya == yb) + (ma == mb) + (da == db)
-    if same == 2 and (ya == yb or sum(x != y for x, y in zip(ya, yb, strict=True)) == 1):
-        return "one_part_off"
-    return "different"
+def _birth_date_level(a: tuple[str, str, str], b: tuple[str, str, str]) -> int:
+    """Two different birth dates."""
+    ya, ma, da = a
+    yb, mb, db = b
+    if ya == yb and ma == db and da == mb:
+        return BORN_ONE_PART_OFF  # day and month exchanged
+    same = int(ya == yb) + int(ma == mb) + int(da == db)
+    if same == 2 and (ya == yb or _one_character_off(ya, yb)):
+        return BORN_ONE_PART_OFF
+    return BORN_DIFFERENT
 
 
-def _postcode_level(a: str, b: str) -> str:
-    if a == b:
-        return "same"
-    if len(a) == len(b) and (sum(x != y for x, y in zip(a, b, strict=True)) == 1 or sorted(a) == sorted(b)):
-        return "one_off"  # one digit mistyped or two exchanged
-    return "different"
-
-
-@lru_cache(maxsize=1 << 12)
-def _address_parts(address: str) -> tuple[str, str, str, tuple[str, ...]]:
-    """Country, postcode, street name (letters only) and house numbers of an address key, split once (a case
-    owner's addresses are compared with each row that finds it)."""
-    country, postcode, street = address.split("|", 2)
-    return country, postcode, _DIGITS.sub("", street).replace(" ", ""), tuple(_DIGITS.findall(street))
-
-
-def _address_level(a: str, b: str) -> str:
+def _address_level(a: _Place, b: _Place) -> int:
     """Street name (letters), house number and postcode; one of them off still says a lot."""
-    if a == b:
-        return "same"
-    country_a, postcode_a, name_a, numbers_a = _address_parts(a)
-    country_b, postcode_b, name_b, numbers_b = _address_parts(b)
+    country_a, postcode_a, name_a, numbers_a = a
+    country_b, postcode_b, name_b, numbers_b = b
     if country_a != country_b:
-        return "different"
-    street = name_a == name_b or JaroWinkler.similarity(name_a, name_b) >= 0.92
-    street_alike = street or JaroWinkler.similarity(name_a, name_b) >= 0.85
+        return PLACE_DIFFERENT
+    if name_a == name_b:
+        street = street_alike = True
+    else:
+        sim: float = JaroWinkler.similarity(name_a, name_b)
+        street, street_alike = sim >= 0.92, sim >= 0.85
     number = numbers_a == numbers_b or not numbers_a or not numbers_b
-    postcode = _postcode_level(postcode_a, postcode_b)
-    if street and number and postcode == "same":
-        return "same"
-    if (street and number) or (street_alike and postcode == "same"):
-        return "street_or_postcode_off"
-    if postcode == "same":
-        return "same_postcode"
-    return "different"
+    same_postcode = postcode_a == postcode_b
+    if street and number and same_postcode:
+        return PLACE_SAME
+    if (street and number) or (street_alike and same_postcode):
+        return PLACE_OFF
+    if same_postcode:
+        return PLACE_POSTCODE
+    return PLACE_DIFFERENT
 
 
-_ORDER = {
-    "birth_date": ("exact", "one_part_off", "different"),
-    "address": ("same", "street_or_postcode_off", "same_postcode", "different"),
-}
+@final
+class _Owner:
+    """A case owner as the matcher compares rows with it: its profile and the comparison forms of its identities,
+    birth dates and addresses, worked out once when it is read or created (not per comparison), and kept in step as
+    evidence is added."""
+
+    def __init__(self, profile: OwnerProfile, own: bool) -> None:
+        self.profile = profile
+        self.own = own  # the profile is the matcher's to change (else the index's: copied before a change)
+        self.people: list[tuple[str, str]] = []  # (given, family) of each person identity, in the profile's order
+        self.companies: list[str] = []
+        for identity in profile.identities:
+            if identity.startswith("#"):
+                self.companies.append(identity[1:])
+            else:
+                given, _, family = identity.partition("|")
+                self.people.append((given, family))
+        # the parts of its birth dates and addresses, split when a row first needs them
+        self._births: list[tuple[str, str, str]] | None = None
+        self._places: list[_Place] | None = None
+
+    def births(self) -> list[tuple[str, str, str]]:
+        if self._births is None:
+            self._births = [_date_parts(d) for d in self.profile.birth_dates]
+        return self._births
+
+    def places(self) -> list[_Place]:
+        if self._places is None:
+            self._places = [_place(a) for a in self.profile.addresses]
+        return self._places
+
+    def add_evidence(self, f: RowFeatures, tag: str) -> bool:
+        """True when the profile changed (it is then the matcher's own: a copy if it was the index's)."""
+        if not self.profile.lacks_evidence(f):
+            return False
+        if not self.own:
+            self.profile, self.own = self.profile.copy(), True
+        self.profile.add_evidence(f, tag)
+        self._births = self._places = None
+        return True
 
 
-def _best(levels: Iterable[str], order: tuple[str, ...]) -> str:
-    return min(levels, key=order.index)
+@final
+class _Scored:
+    """A comparison as the matcher keeps it: the level of each field (ABSENT: not compared), score and veto."""
+
+    def __init__(self, given: int, family: int, company: int, birth: int, address: int, email: int, phone: int) -> None:
+        self.given, self.family, self.company, self.birth = given, family, company, birth
+        self.address, self.email, self.phone = address, email, phone
+        # summed in this order, the order of ``Comparison.levels``
+        total = 0.0
+        if given != ABSENT:
+            total += _W_GIVEN[given]
+        if family != ABSENT:
+            total += _W_FAMILY[family]
+        if company != ABSENT:
+            total += _W_COMPANY[company]
+        if birth != ABSENT:
+            total += _W_BIRTH[birth]
+        if address != ABSENT:
+            total += _W_ADDRESS[address]
+        if email != ABSENT:
+            total += _W_EMAIL[email]
+        if phone != ABSENT:
+            total += _W_PHONE[phone]
+        self.score: float = round(total, 2)
+        self.veto: str | None = None
+        born_same = birth == BORN_SAME
+        if given == OTHER_NUMBER or family == OTHER_NUMBER:
+            self.veto = "numbered_name"
+        elif birth == BORN_DIFFERENT:
+            self.veto = "birth_date"  # mother and daughter, father and son of one name at one address
+        elif given == DIFFERENT and not born_same:
+            self.veto = "given_name"  # a couple: one flat, one phone, one family name (twins share a birth date)
+        elif (family == DIFFERENT and not born_same) or company == DIFFERENT:
+            self.veto = "name"  # a new family name (a marriage) only with the same birth date
+        elif family == ALIKE and not (born_same or email == CONTACT_SAME or phone == CONTACT_SAME):
+            self.veto = "weak_name"  # Mauer or Maurer at one address: only a birth date, e-mail or phone tells
+
+    def reviewable(self) -> bool:
+        """Worth a person's look: below the automatic threshold, or strong but with a veto a person can lift.
+
+        A different birth date or a numbered namesake is not (two people); a different given or family name is,
+        where the rest is strong.
+        """
+        if self.veto is None:
+            return REVIEW_SCORE <= self.score < AUTO_SCORE
+        return self.veto in ("given_name", "name", "weak_name") and self.score >= REVIEW_SCORE
+
+    def levels(self) -> dict[str, str]:
+        levels: dict[str, str] = {}
+        for name, level, names in (
+            ("given", self.given, _NAME_LEVELS),
+            ("family", self.family, _NAME_LEVELS),
+            ("company", self.company, _NAME_LEVELS),
+            ("birth_date", self.birth, _BIRTH_LEVELS),
+            ("address", self.address, _ADDRESS_LEVELS),
+            ("email", self.email, _CONTACT_LEVELS),
+            ("phone", self.phone, _CONTACT_LEVELS),
+        ):
+            if level != ABSENT:
+                levels[name] = names[level]
+        return levels
+
+    def comparison(self) -> Comparison:
+        return Comparison(self.levels(), self.score, self.veto)
+
+    def rule(self) -> str:
+        """A short word for the report: the agreeing fields besides the names, e.g. ``model:name+birth_date``
+        (``name~``: the names only alike)."""
+        names = "name" if self.family in (EXACT, CLOSE) or self.company != ABSENT else "name~"
+        agreeing = [names]  # in the order of their names
+        if self.address == PLACE_SAME:
+            agreeing.append("address")
+        if self.birth == BORN_SAME:
+            agreeing.append("birth_date")
+        if self.company in (EXACT, CLOSE):
+            agreeing.append("company")
+        if self.email == CONTACT_SAME:
+            agreeing.append("email")
+        if self.phone == CONTACT_SAME:
+            agreeing.append("phone")
+        return "model:" + "+".join(agreeing)
+
+
+def _compare(f: RowFeatures, o: _Owner, email_common: bool, phone_common: bool, floor: float | None) -> _Scored | None:
+    """A row against one case owner, field by field. With a ``floor`` (the matcher): None, without comparing the
+    names, where the result could not change the decision: a different birth date (a veto no review lifts), or an
+    upper bound of the score below ``floor`` (the other fields' weights plus the most the names could add)."""
+    p = o.profile
+    birth = ABSENT
+    if f.birth_date:
+        if f.birth_date in p.birth_dates:
+            birth = BORN_SAME
+        elif p.birth_dates:
+            birth = BORN_DIFFERENT
+            for born in o.births():
+                birth = min(birth, _birth_date_level(f.born(), born))
+    if birth == BORN_DIFFERENT and floor is not None:
+        return None
+    address = ABSENT
+    if f.address:
+        if f.address in p.addresses:
+            address = PLACE_SAME
+        elif p.addresses:
+            address = PLACE_DIFFERENT
+            for place in o.places():
+                address = min(address, _address_level(f.place(), place))
+    email = ABSENT
+    if f.email and p.emails and not email_common:
+        email = CONTACT_SAME if f.email in p.emails else CONTACT_DIFFERENT
+    phone = ABSENT
+    if f.phone and p.phones and not phone_common:
+        phone = CONTACT_SAME if f.phone in p.phones else CONTACT_DIFFERENT
+    if floor is not None:
+        bound = _W_PERSON_MAX if f.given else _W_FAMILY_MAX if f.family else _W_COMPANY_MAX if f.company else 0.0
+        bound += _W_BIRTH[birth] if birth != ABSENT else 0.0
+        bound += _W_ADDRESS[address] if address != ABSENT else 0.0
+        bound += _W_EMAIL[email] if email != ABSENT else 0.0
+        bound += _W_PHONE[phone] if phone != ABSENT else 0.0
+        if bound < floor:
+            return None
+    given = family = company = ABSENT
+    if f.family:
+        if f.identity in p.identities:  # the very name: exact on both, no identity or orientation compares better
+            given, family = (EXACT if f.given else ABSENT), EXACT
+        elif o.people:
+            best = 0.0
+            first = True
+            for other_given, other_family in o.people:
+                g, fam = _given_level(f.given, other_given), _family_level(f.family, other_family)
+                weight = _names_weight(g, fam)
+                if f.given and other_given:  # swapped first and last names: the orientation that agrees best
+                    swapped_g, swapped_fam = _given_level(f.family, other_given), _family_level(f.given, other_family)
+                    swapped = _names_weight(swapped_g, swapped_fam)
+                    if swapped > weight:
+                        g, fam, weight = swapped_g, swapped_fam, swapped
+                if first or weight > best:
+                    given, family, best, first = g, fam, weight, False
+        else:
+            family = DIFFERENT  # a company against a person
+    elif f.company:
+        if o.companies:
+            sim = 0.0
+            for c in o.companies:
+                if c == f.company:
+                    sim = 1.0
+                    break
+                sim = max(sim, JaroWinkler.similarity(f.company, c))
+            company = EXACT if sim == 1.0 else CLOSE if sim >= 0.94 else DIFFERENT
+        else:
+            company = DIFFERENT
+    return _Scored(given, family, company, birth, address, email, phone)
 
 
 @dataclass(frozen=True)
@@ -394,49 +722,9 @@ def compare(f: RowFeatures, p: OwnerProfile, common: frozenset[str] = frozenset(
     ``common``: fields whose value the row shares with too many case owners (a switchboard number, an office
     e-mail) to say anything; they are left out.
     """
-    levels: dict[str, str] = {}
-    if f.family:
-        people = [i for i in p.identities if not i.startswith("#")]
-        if f.identity in p.identities:  # the very name: exact on both, no identity or orientation compares better
-            levels.update({"given": "exact", "family": "exact"} if f.given else {"family": "exact"})
-        elif people:
-            best = max((_person_names(f.given, f.family, i) for i in people), key=_names_weight)
-            levels.update(best)
-        else:
-            levels["family"] = "different"  # a company against a person
-    elif f.company:
-        companies = [i[1:] for i in p.identities if i.startswith("#")]
-        if companies:
-            sim = max(1.0 if c == f.company else JaroWinkler.similarity(f.company, c) for c in companies)
-            levels["company"] = "exact" if sim == 1.0 else "close" if sim >= 0.94 else "different"
-        else:
-            levels["company"] = "different"
-    if f.birth_date in p.birth_dates:
-        levels["birth_date"] = "exact"
-    elif f.birth_date and p.birth_dates:
-        levels["birth_date"] = _best((_birth_date_level(f.birth_date, d) for d in p.birth_dates), _ORDER["birth_date"])
-    if f.address in p.addresses:
-        levels["address"] = "same"
-    elif f.address and p.addresses:
-        levels["address"] = _best((_address_level(f.address, a) for a in p.addresses), _ORDER["address"])
-    if f.email and p.emails and "email" not in common:
-        levels["email"] = "same" if f.email in p.emails else "different"
-    if f.phone and p.phones and "phone" not in common:
-        levels["phone"] = "same" if f.phone in p.phones else "different"
-    score = sum(WEIGHTS[k][v] for k, v in levels.items())
-    veto = None
-    born_same = levels.get("birth_date") == "exact"
-    if "other_number" in (levels.get("given"), levels.get("family")):
-        veto = "numbered_name"
-    elif levels.get("birth_date") == "different":
-        veto = "birth_date"  # mother and daughter, father and son of one name at one address
-    elif levels.get("given") == "different" and not born_same:
-        veto = "given_name"  # a couple: one flat, one phone, one family name (twins share a birth date: accepted)
-    elif (levels.get("family") == "different" and not born_same) or levels.get("company") == "different":
-        veto = "name"  # a new family name (a marriage) only with the same birth date
-    elif levels.get("family") == "alike" and not (born_same or "same" in (levels.get("email"), levels.get("phone"))):
-        veto = "weak_name"  # Mauer or Maurer at one address: only a birth date, e-mail or phone tells
-    return Comparison(levels, round(score, 2), veto)
+    scored = _compare(f, _Owner(p, own=False), "email" in common, "phone" in common, None)
+    assert scored is not None  # without a floor every candidate is compared
+    return scored.comparison()
 
 
 @dataclass(frozen=True)
@@ -448,14 +736,28 @@ class Review:
     levels: dict[str, str]
 
 
-@dataclass(frozen=True)
+@final
 class Decision:
-    row: int
-    case_owner_id: str
-    matched_by: str
-    owner_new: bool
-    score: float = 0.0
-    review: Review | None = None
+    """Where a row goes. A plain class, not a dataclass: compiled, its constructor is native (one per row)."""
+
+    def __init__(
+        self, row: int, case_owner_id: str, matched_by: str, owner_new: bool, score: float = 0.0,
+        review: Review | None = None,
+    ) -> None:  # fmt: skip
+        self.row, self.case_owner_id, self.matched_by, self.owner_new = row, case_owner_id, matched_by, owner_new
+        self.score, self.review = score, review
+
+    def _fields(self) -> tuple[int, str, str, bool, float, Review | None]:
+        return self.row, self.case_owner_id, self.matched_by, self.owner_new, self.score, self.review
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Decision) and self._fields() == other._fields()
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision(row={self.row!r}, case_owner_id={self.case_owner_id!r}, matched_by={self.matched_by!r}, "
+            f"owner_new={self.owner_new!r}, score={self.score!r}, review={self.review!r})"
+        )
 
 
 def new_case_owner_id(client_id: str, import_id: str, row: int) -> str:
@@ -472,25 +774,7 @@ _NAMESPACE_BYTES = NAMESPACE.bytes
 
 
 def tag_for(import_id: str, row: int) -> str:
-    return f"{import_id}#{row:09d}"
-
-
-def reviewable(c: Comparison) -> bool:
-    """Worth a person's look: below the automatic threshold, or strong but with a veto a person can lift.
-
-    A different birth date or a numbered namesake is not (two people); a different given or family name is, where
-    the rest is strong.
-    """
-    if c.veto is None:
-        return REVIEW_SCORE <= c.score < AUTO_SCORE
-    return c.veto in ("given_name", "name", "weak_name") and c.score >= REVIEW_SCORE
-
-
-def rule_of(c: Comparison) -> str:
-    """A short word for the report: the strongest agreeing fields, e.g. ``model:name+birth_date``."""
-    agreeing = [k for k, v in c.levels.items() if v in ("exact", "same", "close") and k not in ("given", "family")]
-    names = "name" if c.levels.get("family") in ("exact", "close") or c.levels.get("company") else "name~"
-    return "model:" + "+".join([names, *sorted(agreeing)])
+    return import_id + "#" + str(row).zfill(9)  # f"{import_id}#{row:09d}", without the format machinery
 
 
 class _Hidden:
@@ -505,9 +789,21 @@ class _Hidden:
 
     def drop(self, tagged: dict[str, str]) -> dict[str, str]:
         """``tagged`` without hidden entries (the same dict when there is none: the usual case)."""
-        if any(t >= self.cutoff and t.startswith(self.prefix) for t in tagged.values()):
-            return {v: t for v, t in tagged.items() if not self(t)}
+        for t in tagged.values():
+            if t >= self.cutoff and t.startswith(self.prefix):
+                return {v: t for v, t in tagged.items() if not self(t)}
         return tagged
+
+    def visible(self, profile: OwnerProfile) -> OwnerProfile:
+        """``profile`` without hidden entries (a copy when it has some; the same profile when not)."""
+        p = profile
+        for values in (p.identities, p.emails, p.phones, p.birth_dates, p.addresses, p.refs):
+            if self.drop(values) is not values:
+                visible = p.copy()
+                for name in PROFILE_FIELDS:
+                    setattr(visible, name, self.drop(getattr(visible, name)))
+                return visible
+        return p
 
 
 class Matcher:
@@ -520,7 +816,7 @@ class Matcher:
     def __init__(self, index: MatchIndex, client_id: str, import_id: str, settings: ImportSettings) -> None:
         self.index, self.client_id, self.import_id, self.settings = index, client_id, import_id, settings
         self._keys: dict[str, dict[str, str]] = {}
-        self._profiles: dict[str, OwnerProfile] = {}
+        self._owners: dict[str, _Owner] = {}
         self._dirty_keys: set[str] = set()
         self._dirty_profiles: set[str] = set()
 
@@ -544,30 +840,28 @@ class Matcher:
         self._load(candidates, hidden)
         # A case owner merged into another (an accepted review) is found through its keys; matches go to the
         # surviving one, whose profile holds both identities.
-        self._load({p.merged_into for p in self._profiles.values() if p.merged_into}, hidden)
+        self._load({o.profile.merged_into for o in self._owners.values() if o.profile.merged_into}, hidden)
         return [self._decide(row, f) for row, f in features]
 
     def _load(self, owner_ids: set[str], hidden: _Hidden) -> None:
-        for owner_id, profile in self.index.get_profiles(owner_ids - self._profiles.keys()).items():
+        for owner_id, profile in self.index.get_profiles(owner_ids - self._owners.keys()).items():
             if not hidden(profile.origin):
-                for name in PROFILE_FIELDS:
-                    setattr(profile, name, hidden.drop(getattr(profile, name)))
-                self._profiles[owner_id] = profile
+                self._owners[owner_id] = _Owner(hidden.visible(profile), own=False)
 
     def _candidates(self, keys: tuple[str, ...]) -> list[str]:
         seen: dict[str, None] = {}
         for key in keys:
-            owners = self._keys.get(key, {})
-            if len(owners) >= MAX_OWNERS_PER_KEY:
+            owners = self._keys.get(key)
+            if owners is None or len(owners) >= MAX_OWNERS_PER_KEY:
                 continue  # saturated key: too common to say anything
             for owner_id in owners:
-                profile = self._profiles.get(owner_id)
+                owner = self._owners.get(owner_id)
                 for _ in range(5):  # follow merges (a chain of accepted reviews), never in a circle
-                    if profile is None or not profile.merged_into:
+                    if owner is None or not owner.profile.merged_into:
                         break
-                    profile = self._profiles.get(profile.merged_into)
-                if profile is not None and not profile.merged_into:
-                    seen[profile.case_owner_id] = None
+                    owner = self._owners.get(owner.profile.merged_into)
+                if owner is not None and not owner.profile.merged_into:
+                    seen[owner.profile.case_owner_id] = None
         return sorted(seen)
 
     def _decide(self, row: int, f: RowFeatures) -> Decision:
@@ -577,51 +871,78 @@ class Matcher:
         review: Review | None = None
         if self.settings.match_on_client_case_number and f.ref:
             owners = sorted(
-                ((o, t) for o, t in self._keys.get(f"ref:{f.ref}", {}).items() if o in self._profiles),
+                ((o, t) for o, t in self._keys.get(f"ref:{f.ref}", {}).items() if o in self._owners),
                 key=lambda kv: kv[1],
             )
             if owners:
                 chosen = (owners[0][0], "client_case_number", 100.0)
         else:
-            best: tuple[float, str, Comparison] | None = None
-            doubt: tuple[float, str, Comparison] | None = None
             candidates = self._candidates(keys)
-            common = frozenset(
-                k.partition(":")[0] for k in keys if len(self._keys.get(k, ())) >= MAX_OWNERS_PER_KEY
-            ) if candidates else frozenset()  # fmt: skip
-            for owner_id in candidates:
-                c = compare(f, self._profiles[owner_id], common)
-                if c.veto is None and c.score >= AUTO_SCORE:
-                    if best is None or c.score > best[0]:
-                        best = (c.score, owner_id, c)
-                elif reviewable(c) and (doubt is None or c.score > doubt[0]):
-                    doubt = (c.score, owner_id, c)
-            if best is not None:
-                chosen = (best[1], rule_of(best[2]), best[0])
-            elif doubt is not None:
-                review = Review(doubt[1], doubt[0], doubt[2].levels)
+            if candidates:
+                chosen, review = self._compare_candidates(f, candidates)
         if chosen is None:
             owner_id = new_case_owner_id(self.client_id, self.import_id, row)
-            self._profiles[owner_id] = OwnerProfile.first_seen(owner_id, tag, f)
+            self._owners[owner_id] = _Owner(OwnerProfile.first_seen(owner_id, tag, f), own=True)
             self._dirty_profiles.add(owner_id)
             decision = Decision(row, owner_id, "new", True, review.score if review else 0.0, review)
         else:
             owner_id, rule, score = chosen
-            owner_new = self._profiles[owner_id].origin.startswith(self.import_id + "#")
+            owner = self._owners[owner_id]
+            owner_new = owner.profile.origin.startswith(self.import_id + "#")
             decision = Decision(row, owner_id, rule, owner_new, score)
-            if self._profiles[owner_id].add_evidence(f, tag):
+            if owner.add_evidence(f, tag):
                 self._dirty_profiles.add(owner_id)
         for key in keys:
-            holders = self._keys.setdefault(key, {})
-            if owner_id not in holders and len(holders) < MAX_OWNERS_PER_KEY:
-                holders[owner_id] = tag
+            holders = self._keys.get(key)
+            if holders is None:
+                self._keys[key] = {owner_id: tag}
                 self._dirty_keys.add(key)
+            elif owner_id not in holders and len(holders) < MAX_OWNERS_PER_KEY:
+                if key not in self._dirty_keys:  # the index's (read, or written by an earlier flush): copied first
+                    holders = self._keys[key] = dict(holders)
+                    self._dirty_keys.add(key)
+                holders[owner_id] = tag
         return decision
 
+    def _compare_candidates(
+        self, f: RowFeatures, candidates: list[str]
+    ) -> tuple[tuple[str, str, float] | None, Review | None]:
+        """The best automatic match among the candidates (the first of the highest score), else the best reviewable
+        one. A candidate that cannot beat what is found already is not compared to the end (``_compare``)."""
+        # fields whose value the row shares with too many case owners (a switchboard, an office e-mail) say nothing
+        email_common = phone_common = False
+        for k in f.keys:
+            if len(self._keys.get(k, ())) >= MAX_OWNERS_PER_KEY:
+                email_common |= k.startswith("email:")
+                phone_common |= k.startswith("phone:")
+        best: _Scored | None = None
+        best_owner = ""
+        doubt: _Scored | None = None
+        doubt_owner = ""
+        for owner_id in candidates:
+            floor = (REVIEW_SCORE if best is None else best.score) - _ROUNDING
+            c = _compare(f, self._owners[owner_id], email_common, phone_common, floor)
+            if c is None:
+                continue
+            if c.veto is None and c.score >= AUTO_SCORE:
+                if best is None or c.score > best.score:
+                    best, best_owner = c, owner_id
+            elif c.reviewable() and (doubt is None or c.score > doubt.score):
+                doubt, doubt_owner = c, owner_id
+        if best is not None:
+            return (best_owner, best.rule(), best.score), None
+        if doubt is not None:
+            return None, Review(doubt_owner, doubt.score, doubt.levels())
+        return None, None
+
     def flush(self) -> int:
-        """Write the keys and profiles this batch changed; returns how many items were written."""
+        """Write the keys and profiles this batch changed; returns how many items were written. What is written is
+        the index's from here on (an in-memory index keeps the very objects): changed again only as a copy."""
         keys = {k: self._keys[k] for k in self._dirty_keys}
-        profiles = {o: self._profiles[o] for o in self._dirty_profiles}
+        profiles = {}
+        for owner_id in self._dirty_profiles:
+            owner = self._owners[owner_id]
+            profiles[owner_id], owner.own = owner.profile, False
         self.index.put(keys, profiles)
         self._dirty_keys.clear()
         self._dirty_profiles.clear()
@@ -630,7 +951,7 @@ class Matcher:
     def forget(self) -> None:
         """Drop the read cache between batches so memory stays flat on big files."""
         self._keys.clear()
-        self._profiles.clear()
+        self._owners.clear()
 
 
 def confirm_merge(index: MatchIndex, surviving: str, merged: str, tag: str) -> bool:
@@ -640,7 +961,7 @@ def confirm_merge(index: MatchIndex, surviving: str, merged: str, tag: str) -> b
     profiles = index.get_profiles([surviving, merged])
     if surviving not in profiles or merged not in profiles or surviving == merged:
         return False
-    target, source = profiles[surviving], profiles[merged]
+    target, source = profiles[surviving].copy(), profiles[merged].copy()  # the index's own are not changed
     for name in PROFILE_FIELDS:
         values = getattr(target, name)
         for value in getattr(source, name):

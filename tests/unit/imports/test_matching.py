@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from services.imports.domain import NAMESPACE, DebtorLine, ImportSettings, validate
+from bench.bench_imports_quality import build
+from services.imports.domain import NAMESPACE, DebtorLine, ImportSettings, RowRejected, validate
 from services.imports.matching import (
     AUTO_SCORE,
     MAX_OWNERS_PER_KEY,
@@ -15,6 +16,8 @@ from services.imports.matching import (
     Matcher,
     OwnerProfile,
     RowFeatures,
+    _compare,
+    _Owner,
     compare,
     confirm_merge,
     new_case_owner_id,
@@ -275,3 +278,61 @@ def test_new_case_owner_ids_are_uuid5_of_the_client_import_and_row() -> None:
     for client, import_id, row in [("c", "i", 1), ("client-ü", "0d7c1a52-33f4", 999_999_999), ("", "", 0)]:
         expected = uuid.uuid5(NAMESPACE, f"{client}|owner|{import_id}|{row}")
         assert new_case_owner_id(client, import_id, row) == str(expected)
+
+
+def _snapshot(index: InMemoryMatchIndex) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, object]]]:
+    return {k: dict(v) for k, v in index.keys.items()}, {o: p.to_item() for o, p in index.profiles.items()}
+
+
+def test_the_matcher_changes_nothing_the_index_handed_it_or_was_given() -> None:
+    """The in-memory index hands out its own objects and keeps those it is given (no copies): the matcher copies a
+    key or a profile before it changes it, and what it flushed is the index's from then on."""
+    index = InMemoryMatchIndex()
+    (anna,) = seeded(index, ANNA)
+    before = _snapshot(index)
+    m = Matcher(index, "c", "next", ImportSettings())
+    decisions = m.match_batch([
+        (1, line(**(ANNA | {"email": "anna@new.de", "phone": "+49 30 7654321"}))),  # new evidence for her profile
+        (2, line(first_name="Otto", last_name="Schmidt", street=ANNA["street"], postcode=ANNA["postcode"])),
+    ])  # fmt: skip
+    assert decisions[0].case_owner_id == anna != decisions[1].case_owner_id
+    assert _snapshot(index) == before  # read, changed, not yet written
+    m.flush()
+    written = _snapshot(index)
+    assert "anna@new.de" in written[1][anna]["emails"]  # type: ignore[operator]
+    assert set(written[0]["addr:DE|10115|hauptstrasse 5"]) == {anna, decisions[1].case_owner_id}
+    # the same matcher, without forgetting: it changes copies of what it wrote, not the index's objects
+    assert m.match_batch([(3, line(**(ANNA | {"email": "anna@third.de", "street": "Weg 2"})))])[0].case_owner_id == anna
+    assert _snapshot(index) == written
+    m.flush()
+    assert "anna@third.de" in index.profiles[anna].emails
+
+
+def test_a_candidate_left_before_its_names_are_compared_could_not_have_changed_the_decision() -> None:
+    """The matcher stops comparing a candidate with a different birth date (a veto no review lifts) or whose score
+    cannot reach the floor even with the best names: on registry-like pairs (namesakes, relatives, typos, swapped
+    names), each candidate left early is one the whole comparison finds neither automatic nor reviewable."""
+    features = []
+    for i, (_, _, raw) in enumerate(build(400), start=1):
+        try:
+            features.append(RowFeatures.of(validate(raw | {"invoice_number": f"I{i}", "amount": "1",
+                                                           "opened_on": "2026-01-01"})[0]))  # fmt: skip
+        except RowRejected:
+            continue
+    owners = [_Owner(OwnerProfile.first_seen(f"o{i}", f"t#{i}", f), own=True) for i, f in enumerate(features)]
+    left = compared = 0
+    for i, f in enumerate(features):
+        for owner in owners[max(0, i - 12) : i]:  # a person's variants, relatives and namesakes lie close together
+            whole = _compare(f, owner, False, False, None)
+            assert whole is not None
+            for floor in (REVIEW_SCORE - 0.01, AUTO_SCORE - 0.01, whole.score - 0.01):
+                early = _compare(f, owner, False, False, floor)
+                if early is None:
+                    left += 1
+                    assert whole.veto == "birth_date" or whole.score < floor, (f.identity, whole.levels())
+                    if floor == REVIEW_SCORE - 0.01:
+                        assert not whole.reviewable() and not (whole.veto is None and whole.score >= AUTO_SCORE)
+                else:
+                    compared += 1
+                    assert early.levels() == whole.levels() and early.score == whole.score
+    assert left > 1000 and compared > 1000
