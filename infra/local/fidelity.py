@@ -28,8 +28,10 @@ import logging
 import marshal as _marshal
 import os
 import threading
+import time
 import types
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -236,6 +238,7 @@ def install() -> None:
     if not as_is:
         scalable_dynamodb()  # first: the lock below wraps the backend methods it replaces
     serialise_dynamodb()
+    transactions_once_per_token()  # DynamoDB's semantics, not a cost: installed as is too
     if not as_is:
         scalable_sqs()
         cached_event_paths()
@@ -891,6 +894,72 @@ def scalable_sqs() -> bool:
         return True
 
 
+# ---- A transaction retried with its ClientRequestToken is answered once -------------------------------------------
+#
+# botocore gives every TransactWriteItems a ClientRequestToken and sends the same token when it retries (a 5xx, a
+# reset connection, a read timeout). DynamoDB applies a token's transaction once for 10 minutes: a retry of one it
+# applied succeeds without writing again, the same token with other parameters is refused
+# (IdempotentParameterMismatchException). moto 5.2 ignores the token, so a retry after a transaction it applied runs
+# it again: its conditions (`attribute_not_exists` on a new note, an outbox row) now fail and the use case sees a
+# conflict it never had, an HTTP 500 through the API (seen once in 400 concurrent API writes at 10k rows).
+
+TOKEN_WINDOW_S = 600.0  # DynamoDB's idempotency window for a ClientRequestToken
+_tokens: OrderedDict[str, tuple[float, str, Any]] = OrderedDict()  # token → (when, the request's digest, answer)
+_tokens_installed = False
+
+
+def _transact_once(self: Any) -> Any:
+    """moto's TransactWriteItems handler, answering a token it applied in the last 10 minutes without applying it
+    again; under the DynamoDB lock, so a token's check and its transaction are one step."""
+    token = self.body.get("ClientRequestToken")
+    if not token:
+        return _ORIGINALS["DynamoHandler.transact_write_items"](self)
+    # botocore's retry sends the very bytes it sent first; another client's request is compared by its parameters
+    raw = getattr(self, "raw_body", None)
+    if not isinstance(raw, bytes | str) or not raw:
+        raw = json.dumps(self.body.get("TransactItems"), sort_keys=True)
+    digest = hashlib.sha256(raw.encode() if isinstance(raw, str) else raw).hexdigest()
+    with _lock:
+        now = time.monotonic()
+        while _tokens and next(iter(_tokens.values()))[0] < now - TOKEN_WINDOW_S:
+            _tokens.popitem(last=False)
+        seen = _tokens.get(token)
+        if seen is not None:
+            if seen[1] != digest:
+                raise _mismatch()
+            return seen[2]
+        answer = _ORIGINALS["DynamoHandler.transact_write_items"](self)
+        _tokens[token] = (now, digest, answer)
+        return answer
+
+
+def _mismatch() -> Exception:
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+
+    return DynamodbException(
+        ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+        "The request uses the same client token as a previous, but non-identical request.",
+    )
+
+
+def transactions_once_per_token() -> bool:
+    """Install once per process if moto is the pinned version (its handler reads ``self.body``)."""
+    global _tokens_installed
+    with _lock:
+        if _tokens_installed:
+            return True
+        import moto
+        from moto.dynamodb.responses import DynamoHandler
+
+        if moto.__version__ != PINNED_MOTO:
+            log.warning("moto is not %s as pinned: a retried transaction is applied again", PINNED_MOTO)
+            return False
+        _ORIGINALS["DynamoHandler.transact_write_items"] = DynamoHandler.transact_write_items
+        DynamoHandler.transact_write_items = _transact_once  # type: ignore[method-assign]
+        _tokens_installed = True
+        return True
+
+
 def installed() -> list[str]:
     """The corrections installed in this process (moto's server process reports them to the local stack)."""
     flags = {
@@ -904,6 +973,7 @@ def installed() -> list[str]:
         "packed-dynamodb-items": _packing_installed,
         "cached-update-expressions": _updates_installed,
         "sns-signed-once-per-subscription": _sns_installed,
+        "transactions-once-per-token": _tokens_installed,
         "isolated-chalice-requests": _requests_installed,
         "isolated-log-correlation": _logs_installed,
     }
