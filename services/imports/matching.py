@@ -261,7 +261,7 @@ class RowFeatures:
         family = given = company = ""
         last_name, first_name = line.last_name, line.first_name
         if last_name:  # a person: the tokens of both names (norm.name_tokens), each name folded once
-            family, given = _fold_name(last_name), _fold_name(first_name) if first_name else ""
+            family, given = norm.fold(last_name), norm.fold(first_name) if first_name else ""
             joined = " ".join(sorted(given.split() + family.split()))
         else:
             company = joined = " ".join(norm.name_tokens(line.company_name))
@@ -311,22 +311,6 @@ class RowFeatures:
             if self.postcode:
                 keys.append(f"name:{self.tokens}|{self.postcode}")
         return keys
-
-
-# Names repeat (a few thousand given and family names): their folded form is kept in a plain dict (a native lookup;
-# ``norm.fold``'s own cache is an lru_cache called through Python), small, and kept as it is once full (see below).
-# Streets with their house numbers are mostly distinct (140k in the bench's 1M rows): they go to ``norm.fold`` alone.
-_FOLD_CACHE_SIZE: Final = 1 << 12
-_folded: dict[str, str] = {}
-
-
-def _fold_name(value: str) -> str:
-    folded = _folded.get(value)
-    if folded is None:
-        folded = norm.fold(value)
-        if len(_folded) < _FOLD_CACHE_SIZE:
-            _folded[value] = folded
-    return folded
 
 
 # ---- comparing ----------------------------------------------------------------------------------------------
