@@ -304,7 +304,8 @@ class RowFeatures:
         if self.phone:
             keys.append(f"phone:{self.phone}")
         if self.birth_date and self.tokens:
-            keys.extend(f"dob:{self.birth_date}|{i}" for i in sorted({t[0] for t in self.tokens.split()}))
+            for initial in sorted({t[0] for t in self.tokens.split()}):
+                keys.append(f"dob:{self.birth_date}|{initial}")
         if self.address:
             keys.append(f"addr:{self.address}")
         if self.tokens:
@@ -385,19 +386,22 @@ def _name_level(a: str, b: str, close: float, alike: float, initials: bool) -> i
         return ABSENT
     if a == b:
         return EXACT
-    if _DIGITS.findall(a) != _DIGITS.findall(b):
+    # Names of letters alone (nearly all) have no digits to compare: two string checks instead of two regex scans.
+    lettered = a.replace(" ", "").isalpha() and b.replace(" ", "").isalpha()
+    if not lettered and _DIGITS.findall(a) != _DIGITS.findall(b):
         return OTHER_NUMBER  # Hans Meier1 and Hans Meier2 are two people, however alike the letters
     if initials and (len(a) == 1 or len(b) == 1):
         return INITIAL if a[0] == b[0] else DIFFERENT
     sim: float = JaroWinkler.similarity(a, b)
-    ta, tb = [t for t in a.split() if len(t) > 1], [t for t in b.split() if len(t) > 1]
-    if sim < close and ta and tb and (len(ta) > 1 or len(tb) > 1):
-        # a double-barrelled or an extra name: the best pair of tokens, slightly discounted
-        pair = 0.0
-        for x in ta:
-            for y in tb:
-                pair = max(pair, JaroWinkler.similarity(x, y))
-        sim = max(sim, 0.97 * pair)
+    if sim < close and not (a.isalnum() and b.isalnum()):  # else neither has a space: one token each
+        ta, tb = [t for t in a.split() if len(t) > 1], [t for t in b.split() if len(t) > 1]
+        if ta and tb and (len(ta) > 1 or len(tb) > 1):
+            # a double-barrelled or an extra name: the best pair of tokens, slightly discounted
+            pair = 0.0
+            for x in ta:
+                for y in tb:
+                    pair = max(pair, JaroWinkler.similarity(x, y))
+            sim = max(sim, 0.97 * pair)
     if sim >= close:
         return CLOSE
     if sim >= alike:
