@@ -37,6 +37,33 @@ def test_bad_amounts_are_refused(text: str) -> None:
         norm.parse_amount(text)
 
 
+def amount_or_refusal(read: object, text: str) -> str:
+    try:
+        return repr(read(text))  # type: ignore[operator]  # repr: Decimal('1.50') and Decimal('1.5') are equal
+    except ValueError as exc:
+        return f"refused: {exc}"
+
+
+amount_cells = st.one_of(
+    st.from_regex(r"[0-9]{1,12}([.,][0-9]{0,4})?", fullmatch=True),
+    st.text(st.sampled_from("0123456789.,-+() €'\u00a0١"), max_size=14),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(amount_cells)
+def test_the_shortcut_for_ordinary_amounts_reads_as_the_rules(text: str) -> None:
+    """The same Decimal (its digits and exponent, not only its value) or the same refusal."""
+    assert amount_or_refusal(norm.parse_amount, text) == amount_or_refusal(norm.amount_by_rules, text)
+
+
+@pytest.mark.parametrize("text", ["120,50", "45.99", "1250", "0,5", "007", "9999999999,99"])
+def test_ordinary_amounts_take_the_shortcut(text: str) -> None:
+    assert norm._ORDINARY_AMOUNT.fullmatch(text)
+    assert amount_or_refusal(norm.parse_amount, text) == amount_or_refusal(norm.amount_by_rules, text)
+
+
 def test_dates_in_several_formats_and_the_client_format_for_ambiguous_ones() -> None:
     assert norm.parse_date("2026-05-02") == date(2026, 5, 2)
     assert norm.parse_date("02.05.2026") == date(2026, 5, 2)
