@@ -460,7 +460,7 @@ def stage(run: Run) -> None:
         )
     matcher = Matcher(repository.DynamoMatchIndex(client_id), client_id, import_id, settings)
     batch: list[Record] = []
-    with fewer_collections():
+    with fewer_collections() as batch_done:
         for record in itertools.chain(first, records):
             if record.row <= done:
                 continue  # staged before the last checkpoint
@@ -468,7 +468,7 @@ def stage(run: Run) -> None:
             if len(batch) >= BATCH_ROWS:
                 done = stage_batch(run, batch, columns, settings, matcher, counts, reader)
                 batch = []
-                give_back_freed_memory()
+                batch_done()
                 run.check_time()
         if batch:
             done = stage_batch(run, batch, columns, settings, matcher, counts, reader)
@@ -478,19 +478,35 @@ def stage(run: Run) -> None:
 
 
 @contextmanager
-def fewer_collections(first_generation: int = 100_000) -> Iterator[None]:
+def fewer_collections(first_generation: int = 100_000) -> Iterator[Callable[[], None]]:
     """Python's cycle collector runs after every 700 new container objects. The stage makes and drops dozens per row
     (cells, lines, features, items), nearly all freed by reference counting, so most runs find nothing, yet the
     older generations' runs walk every live object (the normalising caches hold ~10^5). The same collections, less
     often, while a file is staged (bench/RESULTS.md: the collector was a quarter of the core's time at 100k rows).
     A batch keeps ~30,000 containers alive until its end, so below that threshold the collector walked each batch's
     objects several times over (at 10,000: 308 young collections, ~12 µs a row at 100k rows; at 100,000: 140, ~3 µs),
-    and they found 849 unreachable objects in the whole file either way: waiting longer holds no garbage back."""
+    and they found 849 unreachable objects in the whole file either way: waiting longer holds no garbage back.
+
+    Yields ``batch_done``, called after each batch: the objects made since the last batch are collected once, young
+    (the batch's own cycles are found there), and what survives them (the match index, the caches) is frozen
+    (``gc.freeze``) so that no later collection walks it again; the file's collections then look at one batch's
+    objects each instead of everything alive. All is unfrozen when the stage ends, so a cycle among frozen objects
+    is still collected then. Where something else froze objects before, nothing is frozen here."""
     before = gc.get_threshold()
+    freezing = gc.get_freeze_count() == 0
+
+    def batch_done() -> None:
+        gc.collect(1)
+        if freezing:
+            gc.freeze()
+        give_back_freed_memory()
+
     gc.set_threshold(first_generation, *before[1:])
     try:
-        yield
+        yield batch_done
     finally:
+        if freezing:
+            gc.unfreeze()
         gc.set_threshold(*before)
 
 
