@@ -663,19 +663,21 @@ def process_records(
     warnings: list[tuple[int, int, str]] = []
     validated = columns.validator(settings)
     for record in records:
-        if not record.readable or record.cells is None:
+        cells = record.cells
+        if cells is None or record.error_code is not None:  # not ``record.readable``: a call less per row
             code, reason = record.error_code or "unreadable", record.error or ""
-            rejected.append(Rejection(record.row, record.line, "row", code, reason, record.cells or []))
+            rejected.append(Rejection(record.row, record.line, "row", code, reason, cells or []))
             continue
         try:
-            line, row_warnings = validated(record.cells)
+            line, row_warnings = validated(cells)
         except domain.RowRejected as exc:
             rejected.append(
-                Rejection(record.row, record.line, exc.field, exc.code, str(exc)[:MAX_REASON_CHARS], record.cells)
+                Rejection(record.row, record.line, exc.field, exc.code, str(exc)[:MAX_REASON_CHARS], cells)
             )
             continue
         valid.append((record.row, record.line, line))
-        warnings.extend((record.row, record.line, w) for w in row_warnings)
+        if row_warnings:
+            warnings.extend((record.row, record.line, w) for w in row_warnings)
     return valid, rejected, warnings
 
 
