@@ -174,7 +174,21 @@ def parse_date(value: str, date_format: DateFormat = "auto") -> date:
     """ISO (YYYY-MM-DD) and YYYYMMDD always; DD.MM.YYYY always (dots are day-first everywhere we work);
     DD/MM/YYYY vs MM/DD/YYYY by ``date_format`` (the column's detected format or the client's setting; "auto"
     reads day first, the European convention, and rejects a date that only makes sense month-first rather than
-    guessing); Excel serial numbers (45123) only in a column detected as ``EXCEL``."""
+    guessing); Excel serial numbers (45123) only in a column detected as ``EXCEL``.
+
+    The ordinary ISO day (ten ASCII characters, dashes at 4 and 7) is read by ``date.fromisoformat``, as the rules
+    read it (a property test holds the two ways together); anything else, and every refusal, by the rules."""
+    text = value.strip()
+    if len(text) == 10 and text[4] == "-" and text[7] == "-" and text.isascii():
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    return date_by_rules(value, date_format)
+
+
+def date_by_rules(value: str, date_format: DateFormat = "auto") -> date:
+    """``parse_date`` for any cell, every refusal worded."""
     text = value.strip()
     ymd: tuple[int, int, int] | None = None
     if (m := _ISO.fullmatch(text)) or (m := _COMPACT.fullmatch(text)):
@@ -399,8 +413,11 @@ def contact_by_country(
             fields["postcode"] = fields["street"] = fields["city"] = None
 
 
+_FIRST_BIRTH = date(1900, 1, 1)
+
+
 def parse_birth_date(value: str, date_format: DateFormat = "auto") -> date:
     born = parse_date(value, date_format)
-    if not date(1900, 1, 1) <= born <= datetime.now().date():
+    if not _FIRST_BIRTH <= born <= datetime.now().date():
         raise ValueError(f"{value!r} is not a plausible birth date")
     return born

@@ -79,6 +79,37 @@ def test_dates_in_several_formats_and_the_client_format_for_ambiguous_ones() -> 
         norm.parse_date("next tuesday")
 
 
+def date_or_refusal(text: str, date_format: norm.DateFormat) -> tuple[str, str]:
+    def read(how: object) -> str:
+        try:
+            return repr(how())  # type: ignore[operator]
+        except ValueError as exc:
+            return f"refused: {exc}"
+
+    return read(lambda: norm.parse_date(text, date_format)), read(lambda: norm.date_by_rules(text, date_format))
+
+
+iso_like = st.one_of(
+    st.from_regex(r"\s?[0-9]{4}-[0-9]{2}-[0-9]{2}\s?", fullmatch=True),
+    st.from_regex(r"[0-9+ .a٣-]{4}-[0-9+ T٣-]{2}-[0-9 +:٣-]{2}", fullmatch=True),
+    st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:]{0,8}", fullmatch=True),
+    st.text(st.sampled_from("0123456789-./ T"), max_size=12),
+)
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(iso_like, st.sampled_from(["auto", "DMY", "MDY", "YMD", "EXCEL"]))
+def test_the_shortcut_for_iso_days_reads_as_the_rules(text: str, date_format: norm.DateFormat) -> None:
+    fast, rules = date_or_refusal(text, date_format)
+    assert fast == rules
+
+
+@pytest.mark.parametrize("text", ["1980-04-01", " 2026-12-31 ", "0001-01-01", "9999-12-31"])
+def test_iso_days_are_read_alike(text: str) -> None:
+    fast, rules = date_or_refusal(text, "auto")
+    assert fast == rules == repr(date.fromisoformat(text.strip()))
+
+
 def test_emails_are_checked_without_lookups_and_normalised() -> None:
     assert norm.normalise_email(" Anna.Schmidt@Example.DE ") == "Anna.Schmidt@example.de"
     assert norm.email_key("Anna.Schmidt@example.de") == "anna.schmidt@example.de"
