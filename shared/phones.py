@@ -86,7 +86,7 @@ def normalise_by_library(value: str, country: str | None) -> str:
 # more (an international dialling prefix other than 00, the country code written without +), None sends the number
 # to parse itself.
 _PLAIN = re.compile(r"\+?[0-9 ()./-]+")
-_SEPARATORS = str.maketrans("", "", " ()./-+")
+_SEPARATORS = b" ()./-+"  # deleted from the number's ASCII bytes (bytes.translate is several times str.translate)
 # Valid means the general description and any one type fits (``_number_type_helper``).
 _TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
           "fixed_line", "mobile")  # fmt: skip
@@ -235,7 +235,7 @@ def _read_plainly(text: str, region: str | None) -> str | None:
     """E.164 of the valid number ``phonenumbers.parse(text, region)`` reads; None: not vouched for."""
     if not _PLAIN.fullmatch(text):
         return None
-    digits = text.translate(_SEPARATORS)
+    digits = text.encode("ascii").translate(None, _SEPARATORS).decode("ascii")  # _PLAIN: ASCII only
     if len(digits) < 3:
         return None
     if text[0] == "+":
