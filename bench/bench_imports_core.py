@@ -137,6 +137,7 @@ def core_import(chunks: Iterator[bytes], index: MatchIndex, import_id: str = "be
     reader = open_table(chunks, "bench.csv")
     columns = domain.resolve_columns(reader.header, settings)
     matcher = Matcher(index, "client", import_id, settings, rerun=False)  # as in an import's first run
+    domain.norm.forget_cached_values()  # as the stage does
     counts = {"rows": 0, "valid": 0, "new": 0, "staged_bytes": 0}
     batch = []
 

@@ -84,6 +84,13 @@ def fold(value: str) -> str:
     return folded
 
 
+def forget_cached_values() -> None:
+    """Empty the caches kept once full (``fold``'s, the phone reader's) when a file's stage begins: its own values
+    fill them, not those of a file a warm Lambda imported before (which would hold them for good)."""
+    _folded.clear()
+    phones.normalise_phone.cache_clear()
+
+
 def fold_uncached(value: str) -> str:
     """``fold`` without its cache."""
     if value.isascii():  # nothing to translate or decompose, and casefold is lower

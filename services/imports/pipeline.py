@@ -454,6 +454,7 @@ def stage(run: Run) -> None:
     # before the first batch is written.
     rerun = bool(done or job.get("stage_started_at") or run.staged)
     run.staged = True
+    domain.norm.forget_cached_values()
     if not done:
         header = [h[:200] for h in reader.header]  # the job record must stay far below DynamoDB's 400 KB
         repository.update_job(

@@ -56,3 +56,10 @@ def test_phone_numbers_are_cached_up_to_the_bound() -> None:
     assert [phones.normalise_phone(n, "DE") for n in numbers] == [f"+4930{1000000 + n}" for n in range(300)]
     assert phones.normalise_phone.cache_size() == 300
     phones.normalise_phone.cache_clear()
+
+
+def test_a_new_file_starts_with_empty_caches() -> None:
+    norm.fold("Hauptstraße 1")
+    phones.normalise_phone("030 1234567", "DE")
+    norm.forget_cached_values()
+    assert not norm._folded and phones.normalise_phone.cache_size() == 0
