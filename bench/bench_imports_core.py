@@ -25,7 +25,7 @@ from services.imports import domain
 from services.imports.domain import ImportSettings
 from services.imports.matching import InMemoryMatchIndex, Matcher, MatchIndex
 from services.imports.parsing import open_table
-from services.imports.pipeline import BATCH_ROWS, fewer_collections, give_back_freed_memory, process_records
+from services.imports.pipeline import BATCH_ROWS, fewer_collections, process_records
 
 HEADER = [
     "case_number", "first_name", "last_name", "birth_date", "email", "phone", "street", "postcode", "city", "country",
@@ -136,7 +136,7 @@ def core_import(chunks: Iterator[bytes], index: MatchIndex, import_id: str = "be
     settings = ImportSettings()
     reader = open_table(chunks, "bench.csv")
     columns = domain.resolve_columns(reader.header, settings)
-    matcher = Matcher(index, "client", import_id, settings)
+    matcher = Matcher(index, "client", import_id, settings, rerun=False)  # as in an import's first run
     counts = {"rows": 0, "valid": 0, "new": 0, "staged_bytes": 0}
     batch = []
 
@@ -152,13 +152,13 @@ def core_import(chunks: Iterator[bytes], index: MatchIndex, import_id: str = "be
         counts["rows"] += len(batch)
         counts["valid"] += len(valid)
 
-    with fewer_collections():  # as the stage does
+    with fewer_collections() as batch_done:  # as the stage does
         for record in reader.records():
             batch.append(record)
             if len(batch) >= BATCH_ROWS:
                 run(batch)
                 batch = []
-                give_back_freed_memory()
+                batch_done()
         if batch:
             run(batch)
     return counts

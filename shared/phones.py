@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 import phonenumbers
 from phonenumbers import phonenumberutil as pnu
 from phonenumbers.phonemetadata import PhoneMetadata
+
+from shared.caches import kept_once_full
 
 PhoneProblem = Literal["phone_country", "not_a_phone_number", "invalid_phone"]
 
@@ -32,7 +33,7 @@ def known_country(country: str) -> bool:
     return country.upper() in phonenumbers.SUPPORTED_REGIONS
 
 
-@lru_cache(maxsize=65536)
+@kept_once_full(65536)  # near-unique values: kept once full, no eviction (shared/caches.py)
 def normalise_phone(value: str, country: str | None) -> str:
     """Any common national or international spelling → E.164; ``country`` (ISO 3166-1) reads the national ones.
 
@@ -85,7 +86,7 @@ def normalise_by_library(value: str, country: str | None) -> str:
 # more (an international dialling prefix other than 00, the country code written without +), None sends the number
 # to parse itself.
 _PLAIN = re.compile(r"\+?[0-9 ()./-]+")
-_SEPARATORS = str.maketrans("", "", " ()./-+")
+_SEPARATORS = b" ()./-+"  # deleted from the number's ASCII bytes (bytes.translate is several times str.translate)
 # Valid means the general description and any one type fits (``_number_type_helper``).
 _TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
           "fixed_line", "mobile")  # fmt: skip
@@ -234,7 +235,7 @@ def _read_plainly(text: str, region: str | None) -> str | None:
     """E.164 of the valid number ``phonenumbers.parse(text, region)`` reads; None: not vouched for."""
     if not _PLAIN.fullmatch(text):
         return None
-    digits = text.translate(_SEPARATORS)
+    digits = text.encode("ascii").translate(None, _SEPARATORS).decode("ascii")  # _PLAIN: ASCII only
     if len(digits) < 3:
         return None
     if text[0] == "+":

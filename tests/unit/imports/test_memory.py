@@ -1,7 +1,10 @@
-"""The stage gives the heap pages a batch freed back to the system (``pipeline.give_back_freed_memory``)."""
+"""The stage gives the heap pages a batch freed back to the system (``pipeline.give_back_freed_memory``), and its
+cycle collections look at each batch's objects once (``pipeline.fewer_collections``)."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 import pytest
@@ -28,3 +31,43 @@ def test_freed_blocks_in_the_middle_of_the_heap_are_given_back() -> None:
     after = resident_mb()
     assert before - after > 30, (before, after)
     assert len(kept) == 512
+
+
+class Node:
+    """An object in a reference cycle (only the cycle collector frees it)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_batch_s_cycles_are_collected_and_what_survives_is_frozen_until_the_stage_ends() -> None:
+    assert gc.get_freeze_count() == 0
+    before = gc.get_threshold()
+    kept = Node()
+    with pipeline.fewer_collections() as batch_done:
+        assert gc.get_threshold()[0] == 100_000
+        dropped = Node()
+        gone = weakref.ref(dropped)
+        del dropped
+        batch_done()
+        assert gone() is None  # the batch's own cycle, collected before anything is frozen
+        assert gc.get_freeze_count() > 0  # what survived the batch (``kept`` among it) is frozen
+        later = weakref.ref(kept)
+        del kept  # frozen, then garbage: no collection during the stage looks at it
+        gc.collect()
+        assert later() is not None
+    gc.collect()
+    assert later() is None  # unfrozen when the stage ended: collected after all
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+
+
+def test_objects_someone_else_froze_are_left_frozen() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with pipeline.fewer_collections() as batch_done:
+            batch_done()
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

@@ -37,6 +37,33 @@ def test_bad_amounts_are_refused(text: str) -> None:
         norm.parse_amount(text)
 
 
+def amount_or_refusal(read: object, text: str) -> str:
+    try:
+        return repr(read(text))  # type: ignore[operator]  # repr: Decimal('1.50') and Decimal('1.5') are equal
+    except ValueError as exc:
+        return f"refused: {exc}"
+
+
+amount_cells = st.one_of(
+    st.from_regex(r"[0-9]{1,12}([.,][0-9]{0,4})?", fullmatch=True),
+    st.text(st.sampled_from("0123456789.,-+() €'\u00a0١"), max_size=14),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(amount_cells)
+def test_the_shortcut_for_ordinary_amounts_reads_as_the_rules(text: str) -> None:
+    """The same Decimal (its digits and exponent, not only its value) or the same refusal."""
+    assert amount_or_refusal(norm.parse_amount, text) == amount_or_refusal(norm.amount_by_rules, text)
+
+
+@pytest.mark.parametrize("text", ["120,50", "45.99", "1250", "0,5", "007", "9999999999,99"])
+def test_ordinary_amounts_take_the_shortcut(text: str) -> None:
+    assert norm._ORDINARY_AMOUNT.fullmatch(text)
+    assert amount_or_refusal(norm.parse_amount, text) == amount_or_refusal(norm.amount_by_rules, text)
+
+
 def test_dates_in_several_formats_and_the_client_format_for_ambiguous_ones() -> None:
     assert norm.parse_date("2026-05-02") == date(2026, 5, 2)
     assert norm.parse_date("02.05.2026") == date(2026, 5, 2)
@@ -50,6 +77,37 @@ def test_dates_in_several_formats_and_the_client_format_for_ambiguous_ones() -> 
         norm.parse_date("31.02.2026")
     with pytest.raises(ValueError):
         norm.parse_date("next tuesday")
+
+
+def date_or_refusal(text: str, date_format: norm.DateFormat) -> tuple[str, str]:
+    def read(how: object) -> str:
+        try:
+            return repr(how())  # type: ignore[operator]
+        except ValueError as exc:
+            return f"refused: {exc}"
+
+    return read(lambda: norm.parse_date(text, date_format)), read(lambda: norm.date_by_rules(text, date_format))
+
+
+iso_like = st.one_of(
+    st.from_regex(r"\s?[0-9]{4}-[0-9]{2}-[0-9]{2}\s?", fullmatch=True),
+    st.from_regex(r"[0-9+ .a٣-]{4}-[0-9+ T٣-]{2}-[0-9 +:٣-]{2}", fullmatch=True),
+    st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:]{0,8}", fullmatch=True),
+    st.text(st.sampled_from("0123456789-./ T"), max_size=12),
+)
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(iso_like, st.sampled_from(["auto", "DMY", "MDY", "YMD", "EXCEL"]))
+def test_the_shortcut_for_iso_days_reads_as_the_rules(text: str, date_format: norm.DateFormat) -> None:
+    fast, rules = date_or_refusal(text, date_format)
+    assert fast == rules
+
+
+@pytest.mark.parametrize("text", ["1980-04-01", " 2026-12-31 ", "0001-01-01", "9999-12-31"])
+def test_iso_days_are_read_alike(text: str) -> None:
+    fast, rules = date_or_refusal(text, "auto")
+    assert fast == rules == repr(date.fromisoformat(text.strip()))
 
 
 def test_emails_are_checked_without_lookups_and_normalised() -> None:
@@ -186,9 +244,9 @@ def test_ascii_names_fold_as_any_other(value: str) -> None:
     """fold's shortcut for ASCII text gives what the full way (umlauts, NFKD, casefold) gives."""
     full = unicodedata.normalize("NFKD", value.translate(norm._GERMAN))
     full = "".join(ch for ch in full if not unicodedata.combining(ch)).casefold()
-    assert norm.fold.__wrapped__(value) == norm._NON_ALNUM.sub(" ", full).strip()
+    assert norm.fold_uncached(value) == norm._NON_ALNUM.sub(" ", full).strip()
     ascii_only = value.encode("ascii", "ignore").decode()
-    assert norm.fold.__wrapped__(ascii_only) == norm._NON_ALNUM.sub(" ", ascii_only.casefold()).strip()
+    assert norm.fold_uncached(ascii_only) == norm._NON_ALNUM.sub(" ", ascii_only.casefold()).strip()
 
 
 @settings(max_examples=1000, deadline=None)

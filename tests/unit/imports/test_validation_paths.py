@@ -5,6 +5,7 @@ arbitrary text in every field; and it must be the path ordinary rows actually ta
 from __future__ import annotations
 
 import itertools
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -161,6 +162,39 @@ def test_ordinary_rows_take_the_plain_path_and_agree_with_the_model() -> None:
             taken += 1
             assert fast == model
     assert rows == 3000 and taken == rows  # generated rows are all ordinary: none needs the model
+
+
+def test_dates_read_once_per_file_give_what_each_row_read_alone_gives() -> None:
+    """The plain path keeps the dates of a file's cells it has read (``PlainRows``): a file repeating its dates, good
+    and bad, gives each row the line and the warnings that row gets read on its own, and only good dates are kept."""
+    births = ["01.04.1980", "1980-04-01", "31.02.1980", "2099-01-01", "01/04/1980", "19800401", "01.04.80", "x"]
+    opened = ["02.01.2026", "2026-01-02", "13/01/2026", "31.02.2026", "45123", "02.01.26"]
+    raws = [BASE | {"birth_date": b, "opened_on": o} for b, o in itertools.product(births, opened)] * 2
+    for s in SETTINGS:
+        file = plain_path(raws[0], s)
+        for raw in raws:
+            together: list[str] = []
+            alone: list[str] = []
+            line = file.line_without_model(list(raw.values()), together)
+            single = plain_path(raw, s).line_without_model(list(raw.values()), alone)
+            assert (line, together) == (single, alone), raw
+        kept = file.plain
+        assert kept.birth_dates and kept.opened_dates
+        assert not {"31.02.1980", "2099-01-01", "x"} & set(kept.birth_dates)  # refused: read again each time
+        assert "31.02.2026" not in kept.opened_dates
+        assert ("13/01/2026" in kept.opened_dates) is (s.date_format == "auto")  # MDY, YMD: refused
+
+
+def test_a_file_keeps_a_bounded_number_of_dates() -> None:
+    file = plain_path(BASE, ImportSettings())
+    day = date(1950, 1, 1)
+    for n in range(rows.DATES_KEPT + 50):
+        cells = list((BASE | {"birth_date": (day + timedelta(days=n)).isoformat()}).values())
+        assert file.line_without_model(cells, []) is not None
+    assert len(file.plain.birth_dates) == rows.DATES_KEPT
+    late = (day + timedelta(days=rows.DATES_KEPT + 10)).isoformat()
+    line = file.line_without_model(list((BASE | {"birth_date": late}).values()), [])
+    assert line is not None and line.birth_date == date.fromisoformat(late)  # read, not kept
 
 
 def test_the_plain_path_builds_the_line_as_model_construct_does(monkeypatch: pytest.MonkeyPatch) -> None:
