@@ -136,7 +136,7 @@ def core_import(chunks: Iterator[bytes], index: MatchIndex, import_id: str = "be
     settings = ImportSettings()
     reader = open_table(chunks, "bench.csv")
     columns = domain.resolve_columns(reader.header, settings)
-    matcher = Matcher(index, "client", import_id, settings)
+    matcher = Matcher(index, "client", import_id, settings, rerun=False)  # as in an import's first run
     counts = {"rows": 0, "valid": 0, "new": 0, "staged_bytes": 0}
     batch = []
 

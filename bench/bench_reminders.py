@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -160,8 +164,54 @@ def breakdown(calls: Counter[tuple[str, str]], n: int, cpu: dict[str, float] | N
     return "\n".join(lines)
 
 
+@contextmanager
+def profiled(pids: dict[str, int]) -> Iterator[None]:
+    """With ``BENCH_PROFILE=<dir>``: py-spy samples each process (``{name: pid}``) while the chain runs, into
+    ``<dir>/<name>.txt`` (py-spy's raw format: one line per stack with its thread's name, and a count), so the
+    profile holds the chain alone, not the stack's start, the seeding or the baseline. Without ``--gil``
+    (``BENCH_PROFILE_FLAGS``) a thread waiting for the GIL after a system call is sampled as busy where it waits."""
+    where = os.environ.get("BENCH_PROFILE")
+    if not where:
+        yield
+        return
+    os.makedirs(where, exist_ok=True)
+    spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
+    if spy is None:
+        raise RuntimeError("BENCH_PROFILE needs py-spy (pip install py-spy)")
+    spies = [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--nonblocking",
+                "--threads",
+                "--format",
+                "raw",
+                "-r",
+                "100",
+                "-o",
+                os.path.join(where, f"{name}.txt"),
+                *os.environ.get("BENCH_PROFILE_FLAGS", "").split(),  # e.g. --gil: only the GIL holder's stacks
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+    time.sleep(1.0)  # py-spy attached before the chain starts
+    try:
+        yield
+    finally:
+        for proc in spies:
+            proc.send_signal(signal.SIGINT)
+        for proc in spies:
+            proc.wait(60)
+
+
 def run(report: Report, quick: bool) -> None:
-    n = 300 if quick else 10_000
+    # BENCH_REMINDERS=2000: another size than the quick run's 300 or the full run's 10,000
+    n = int(os.environ.get("BENCH_REMINDERS") or (300 if quick else 10_000))
     with LocalStack(stage="b" + uuid.uuid4().hex[:6], log_file="/dev/null") as stack:
         status, client = call(stack, "POST", "/clients", {"legal_name": "Stadtwerke Musterstadt GmbH"}, token=ADMIN)
         assert status == 201, client
@@ -188,8 +238,8 @@ def run(report: Report, quick: bool) -> None:
         before = _sent(stack)
         assert stack._moto is not None and stack._moto.proc is not None
         moto_pid = stack._moto.proc.pid
-        cpu_before = cpu_seconds(os.getpid()), cpu_seconds(moto_pid)
-        with counting_calls() as calls, ThreadCpu() as threads:
+        with profiled({"ours": os.getpid(), "moto": moto_pid}), counting_calls() as calls, ThreadCpu() as threads:
+            cpu_before = cpu_seconds(os.getpid()), cpu_seconds(moto_pid)
             t0, main0 = time.perf_counter(), time.thread_time()
             first: dict[str, Any] = stack.dispatcher.fire(schedule)
             scheduled, main1 = time.perf_counter() - t0, time.thread_time()
@@ -200,7 +250,8 @@ def run(report: Report, quick: bool) -> None:
             delivered = _sent(stack) - before
             stack.wait_idle(timeout=120)  # the outcomes and contacts' read model of the last ones
             settled, main2 = time.perf_counter() - t0, time.thread_time()
-        ours, moto = (cpu_seconds(pid) - b for pid, b in zip((os.getpid(), moto_pid), cpu_before, strict=True))
+            cpu_after = cpu_seconds(os.getpid()), cpu_seconds(moto_pid)
+        ours, moto = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
         second: dict[str, Any] = stack.dispatcher.fire(schedule)
         stack.wait_idle(timeout=120)
         extra = _sent(stack) - before - delivered

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from shared.dynamo import TransactionCancelled
 from shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 
@@ -48,6 +49,17 @@ def from_domain_error(exc: DomainError) -> ApiError:
     error = ApiError(exc.code, exc.message, exc.field, status=status)
     error.details = dict(exc.details)
     return error
+
+
+def from_cancelled(exc: TransactionCancelled) -> ApiError:
+    """A write cancelled because another request changed the same items at the same moment, which the use case did
+    not retry itself (a use case with a read-decide loop re-reads and retries; one that only adds, such as a note, has
+    nothing to re-read). Nothing was written: the caller may send the request again."""
+    return ApiError(
+        "concurrent_change",
+        "another request changed the same data at the same moment; nothing was written, retry",
+        status=409,
+    )
 
 
 def from_validation_error(exc: ValidationError) -> ApiError:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
 import phonenumbers
 from phonenumbers import phonenumberutil as pnu
 from phonenumbers.phonemetadata import PhoneMetadata
+
+from shared.caches import kept_once_full
 
 PhoneProblem = Literal["phone_country", "not_a_phone_number", "invalid_phone"]
 
@@ -32,7 +33,7 @@ def known_country(country: str) -> bool:
     return country.upper() in phonenumbers.SUPPORTED_REGIONS
 
 
-@lru_cache(maxsize=65536)
+@kept_once_full(65536)  # near-unique values: kept once full, no eviction (shared/caches.py)
 def normalise_phone(value: str, country: str | None) -> str:
     """Any common national or international spelling → E.164; ``country`` (ISO 3166-1) reads the national ones.
 

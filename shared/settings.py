@@ -49,11 +49,15 @@ class SettingsError(RuntimeError):
 S = TypeVar("S", bound=ServiceSettings)
 _lock = threading.Lock()
 _loaded: dict[tuple[type[Any], tuple[str | None, ...]], Any] = {}
+_variables: dict[type[Any], tuple[str, ...]] = {}  # a model's variables, named once (``load`` runs per request)
 
 
 def load(model: type[S]) -> S:
     """The validated settings; read again only when one of its variables changed (tests switch stages)."""
-    key = (model, tuple(os.environ.get(name) for name in model.variables()))
+    names = _variables.get(model)
+    if names is None:
+        names = _variables[model] = model.variables()
+    key = (model, tuple(map(os.environ.get, names)))
     with _lock:
         found = _loaded.get(key)
     if found is not None:

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ValidationError
 from services.contacts import pagination, store
 from services.contacts.identity import Identity, from_request_context
 from shared import idempotency, outbox
-from shared.api import ApiError, from_domain_error, from_validation_error
+from shared.api import ApiError, from_cancelled, from_domain_error, from_validation_error
+from shared.dynamo import TransactionCancelled
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import ids_from, new_id
 from shared.observability import logger
@@ -200,6 +201,8 @@ def _answer(
             result = action(call)
         except (ApiError, DomainError) as exc:
             return _error_answer(exc)
+        except TransactionCancelled as exc:  # a 409, not a 500: see ``from_cancelled``
+            return _error_answer(from_cancelled(exc))
     if isinstance(result, BaseModel):
         return status, result.model_dump_json()
     return status, json.dumps(result, default=str)

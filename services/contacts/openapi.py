@@ -55,7 +55,10 @@ def operation(
     errors: tuple[int, ...] = (400, 401, 403, 404, 422),
     auth: bool = True,
 ) -> None:
-    """Record one route's contract (``route`` calls it; the document reads it)."""
+    """Record one route's contract (``route`` calls it; the document reads it). Every route that writes may answer
+    409 ``concurrent_change`` (``shared.api.from_cancelled``)."""
+    if method.upper() != "GET" and 409 not in errors:
+        errors = (*errors, 409)
     op = Operation(path, method.upper(), summary, request, response, status, dict(query or {}), errors, auth)
     OPERATIONS[(path, op.method)] = op
 

@@ -23,7 +23,8 @@
 Exactly once across a crash: every index entry carries a *tag* ``<import_id>#<row>`` of the row that added it.
 A batch that is run again after a crash ignores the entries its own rows (row ≥ the batch's first row) added,
 so it sees the index exactly as a clean run did and takes the same decisions; new case owner ids are derived
-from the import id and row number, so they are the same too.
+from the import id and row number, so they are the same too. An import's first run (the stage records that it
+started before its first write) cannot meet such entries and skips the filter (``Matcher(rerun=False)``).
 """
 
 from __future__ import annotations
@@ -261,7 +262,7 @@ class RowFeatures:
         family = given = company = ""
         last_name, first_name = line.last_name, line.first_name
         if last_name:  # a person: the tokens of both names (norm.name_tokens), each name folded once
-            family, given = _fold_name(last_name), _fold_name(first_name) if first_name else ""
+            family, given = norm.fold(last_name), norm.fold(first_name) if first_name else ""
             joined = " ".join(sorted(given.split() + family.split()))
         else:
             company = joined = " ".join(norm.name_tokens(line.company_name))
@@ -311,22 +312,6 @@ class RowFeatures:
             if self.postcode:
                 keys.append(f"name:{self.tokens}|{self.postcode}")
         return keys
-
-
-# Names repeat (a few thousand given and family names): their folded form is kept in a plain dict (a native lookup;
-# ``norm.fold``'s own cache is an lru_cache called through Python), small, and kept as it is once full (see below).
-# Streets with their house numbers are mostly distinct (140k in the bench's 1M rows): they go to ``norm.fold`` alone.
-_FOLD_CACHE_SIZE: Final = 1 << 12
-_folded: dict[str, str] = {}
-
-
-def _fold_name(value: str) -> str:
-    folded = _folded.get(value)
-    if folded is None:
-        folded = norm.fold(value)
-        if len(_folded) < _FOLD_CACHE_SIZE:
-            _folded[value] = folded
-    return folded
 
 
 # ---- comparing ----------------------------------------------------------------------------------------------
@@ -813,8 +798,13 @@ class Matcher:
     row (rows of the same batch see each other through the overlay) and ``flush`` writes what changed.
     """
 
-    def __init__(self, index: MatchIndex, client_id: str, import_id: str, settings: ImportSettings) -> None:
+    def __init__(
+        self, index: MatchIndex, client_id: str, import_id: str, settings: ImportSettings, rerun: bool = True
+    ) -> None:
+        """``rerun=False``: the caller knows no earlier run of this import wrote to the index (its first run), so
+        there is nothing its batches must not see (``_Hidden``) and the filter is skipped."""
         self.index, self.client_id, self.import_id, self.settings = index, client_id, import_id, settings
+        self.rerun = rerun
         self._keys: dict[str, dict[str, str]] = {}
         self._owners: dict[str, _Owner] = {}
         self._dirty_keys: set[str] = set()
@@ -823,11 +813,14 @@ class Matcher:
     def match_batch(self, lines: list[tuple[int, DebtorLine]]) -> list[Decision]:
         if not lines:
             return []
-        hidden = _Hidden(self.import_id, lines[0][0])
+        hidden = _Hidden(self.import_id, lines[0][0]) if self.rerun else None
         features = [(row, RowFeatures.of(line)) for row, line in lines]
         wanted = {k for _, f in features for k in f.keys} - self._keys.keys()
-        for key, owners in self.index.get_keys(wanted).items():
-            self._keys[key] = hidden.drop(owners)
+        if hidden is None:
+            self._keys.update(self.index.get_keys(wanted))
+        else:
+            for key, owners in self.index.get_keys(wanted).items():
+                self._keys[key] = hidden.drop(owners)
         # The profiles the rows can be compared with: a saturated key names no candidate (``_candidates``), except a
         # client case number (``match_on_client_case_number`` takes its earliest holder, however many there are).
         candidates = {
@@ -843,9 +836,11 @@ class Matcher:
         self._load({o.profile.merged_into for o in self._owners.values() if o.profile.merged_into}, hidden)
         return [self._decide(row, f) for row, f in features]
 
-    def _load(self, owner_ids: set[str], hidden: _Hidden) -> None:
+    def _load(self, owner_ids: set[str], hidden: _Hidden | None) -> None:
         for owner_id, profile in self.index.get_profiles(owner_ids - self._owners.keys()).items():
-            if not hidden(profile.origin):
+            if hidden is None:
+                self._owners[owner_id] = _Owner(profile, own=False)
+            elif not hidden(profile.origin):
                 self._owners[owner_id] = _Owner(hidden.visible(profile), own=False)
 
     def _candidates(self, keys: tuple[str, ...]) -> list[str]:

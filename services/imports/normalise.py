@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Literal
+from typing import Final, Literal
 
 from babel import Locale
 from email_validator import EmailNotValidError, validate_email
@@ -65,12 +65,27 @@ def looks_like_formula(value: str) -> bool:
     return bool(_FORMULA_START.match(value)) and not _PLACEHOLDER.match(value)
 
 
-@lru_cache(maxsize=65536)
+# Folded names and streets, kept as they are once full (shared/caches.py says why: streets with their house numbers
+# are near-unique, and an LRU cache of them churned all through a big file). A plain dict: compiled, a native lookup.
+_FOLD_CACHE_SIZE: Final = 1 << 16
+_folded: dict[str, str] = {}
+
+
 def fold(value: str) -> str:
     """Matching form of a name or street: case, whitespace, punctuation and diacritics folded.
 
     German umlauts become their two-letter spelling first so that Müller and Mueller fold alike.
     """
+    folded = _folded.get(value)
+    if folded is None:
+        folded = fold_uncached(value)
+        if len(_folded) < _FOLD_CACHE_SIZE:
+            _folded[value] = folded
+    return folded
+
+
+def fold_uncached(value: str) -> str:
+    """``fold`` without its cache."""
     if value.isascii():  # nothing to translate or decompose, and casefold is lower
         return _NON_ALNUM.sub(" ", value.lower()).strip()
     text = value.translate(_GERMAN)

@@ -105,6 +105,7 @@ class Run:
     remaining_ms: Callable[[], int]
     continue_later: Callable[[str, int], None]  # (import_id, delay in seconds)
     worker: str = field(default_factory=lambda: str(uuid.uuid4()))
+    staged: bool = False  # this run began staging (its retries after a transient failure are re-runs)
 
     @property
     def import_id(self) -> str:
@@ -448,6 +449,11 @@ def stage(run: Run) -> None:
     checkpoint = dict(job.get("checkpoint") or {})
     done = int(checkpoint.get("row", 0))
     counts = Counts.of(checkpoint)
+    # Only a run after an earlier one (a crash, a continuation, this run's own retry) can find match-index entries
+    # the import's rows wrote; the first tells the matcher so, which then skips that filter. Recorded (job and run)
+    # before the first batch is written.
+    rerun = bool(done or job.get("stage_started_at") or run.staged)
+    run.staged = True
     if not done:
         header = [h[:200] for h in reader.header]  # the job record must stay far below DynamoDB's 400 KB
         repository.update_job(
@@ -457,8 +463,9 @@ def stage(run: Run) -> None:
             delimiter=reader.delimiter,
             notices=columns.notices,
             date_formats=columns.date_formats,
+            stage_started_at=job.get("stage_started_at") or repository.now(),
         )
-    matcher = Matcher(repository.DynamoMatchIndex(client_id), client_id, import_id, settings)
+    matcher = Matcher(repository.DynamoMatchIndex(client_id), client_id, import_id, settings, rerun=rerun)
     batch: list[Record] = []
     with fewer_collections() as batch_done:
         for record in itertools.chain(first, records):

@@ -121,6 +121,15 @@ class DeliveryBatch(SetAtATime):
         sent, self.sent = self.sent, {}
         if not ids:
             return
+        # one line for the messages this mark writes, not one a message (a crash loses at most MARK_EVERY's worth)
+        log.info(
+            "messages sent",
+            extra={
+                "message_ids": ids,
+                "count": len(ids),
+                "correlation_ids": sorted({str(sent[m][1].get("correlation_id")) for m in ids}),
+            },
+        )
         results: list[bool | None]
         try:
             results = message_records.mark_many([sent[m][1] for m in ids])
@@ -225,7 +234,8 @@ def deliver(event: ContactActionRequested, outbox: Outbox | None = None) -> str 
     if not _tagged_outcomes(event.action, outbox):
         message_records.link_provider_id(sent.provider_message_id, message_id)
     bus.publish([_sent(event, {**record, **sent_fields(sent, sent_at)})])
-    log.info("message sent", extra={"message_id": message_id, "kind": message.kind, "channel": event.action})
+    if batch is None or claimed_item is None:  # a batch's messages are logged with its marks, several a line
+        log.info("message sent", extra={"message_id": message_id, "kind": message.kind, "channel": event.action})
     return message_id
 
 

@@ -42,9 +42,17 @@ class Tx:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
         self.entries: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (audit entry, its Put) of ``audit``
+        self._table: str | None = None
+
+    @property
+    def table(self) -> str:
+        """The table's name, read once a transaction (a reminder's decision alone is five items)."""
+        if self._table is None:
+            self._table = store.table_name()
+        return self._table
 
     def put(self, item: dict[str, Any], condition: str | None = "attribute_not_exists(PK)") -> Tx:
-        op: dict[str, Any] = {"TableName": store.table_name(), "Item": _serialise(store.drop_none(item))}
+        op: dict[str, Any] = {"TableName": self.table, "Item": _serialise(store.drop_none(item))}
         if condition:
             op["ConditionExpression"] = condition
         self.items.append({"Put": op})
@@ -79,7 +87,7 @@ class Tx:
         if removes:
             expression += " REMOVE " + ", ".join(f"#r{j}" for j in range(len(removes)))
         op: dict[str, Any] = {
-            "TableName": store.table_name(),
+            "TableName": self.table,
             "Key": _serialise(key),
             "UpdateExpression": expression.strip(),
             "ConditionExpression": condition,
@@ -93,7 +101,7 @@ class Tx:
 
     def check(self, key: dict[str, str], condition: str) -> Tx:
         """A condition on an item the transaction does not change (``ConditionCheck``)."""
-        op = {"TableName": store.table_name(), "Key": _serialise(key), "ConditionExpression": condition}
+        op = {"TableName": self.table, "Key": _serialise(key), "ConditionExpression": condition}
         self.items.append({"ConditionCheck": op})
         return self
 
@@ -104,7 +112,7 @@ class Tx:
         values: dict[str, Any] | None = None,
         names: dict[str, str] | None = None,
     ) -> Tx:
-        op: dict[str, Any] = {"TableName": store.table_name(), "Key": _serialise(key), "ConditionExpression": condition}
+        op: dict[str, Any] = {"TableName": self.table, "Key": _serialise(key), "ConditionExpression": condition}
         if names:
             op["ExpressionAttributeNames"] = names
         if values:
@@ -130,7 +138,7 @@ class Tx:
 
     def events(self, events: Sequence[Event]) -> Tx:
         """The outbox rows of ``events``: committed with the change or not at all (``shared.outbox``)."""
-        self.items.extend(outbox.put_items(events, store.table_name()))
+        self.items.extend(outbox.put_items(events, self.table))
         return self
 
     def commit(self) -> None:

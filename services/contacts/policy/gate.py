@@ -421,17 +421,19 @@ def _lost(draft: Draft, reasons: list[str]) -> Outcome | None:
     return None
 
 
-def _written(draft: Draft, flush: bool) -> Outcome:
+def _written(draft: Draft, flush: bool, quiet: bool = False) -> Outcome:
+    """The decision once written; ``quiet``: its "contact allowed" line is the caller's (a page logs one line)."""
     outcome = draft.outcome
     if outcome.status == "requested":
         if flush:
             outbox.try_flush(store.table_name())
         event = outcome.event
         assert event is not None
-        log.info(
-            "contact allowed",
-            extra={"action_id": outcome.action_id, "channel": event.action, "automatic": event.automatic},
-        )
+        if not quiet:
+            log.info(
+                "contact allowed",
+                extra={"action_id": outcome.action_id, "channel": event.action, "automatic": event.automatic},
+            )
     return outcome
 
 
@@ -611,6 +613,7 @@ def request_contacts(asks: list[Ask]) -> list[Outcome | Exception]:
         except Exception as error:  # one ask's trouble is its own (nothing of it is written)
             results[i] = error
     order = list(drafts)
+    allowed: list[str] = []
     try:
         written = dynamo.write_groups([drafts[i].tx.items for i in order], cases_repository.commit_items)
     except Exception:
@@ -619,7 +622,9 @@ def request_contacts(asks: list[Ask]) -> list[Outcome | Exception]:
     for i, reasons in zip(order, written, strict=True):
         draft = drafts[i]
         if reasons is None:
-            results[i] = _written(draft, flush=False)
+            results[i] = _written(draft, flush=False, quiet=True)
+            if draft.outcome.status == "requested":
+                allowed.append(draft.outcome.action_id)
             continue
         if reasons[:1] == ["ConditionalCheckFailed"]:  # the claim comes first: this contact was decided before
             results[i] = replace(draft.outcome, status="already_claimed", event=None)
@@ -630,6 +635,8 @@ def request_contacts(asks: list[Ask]) -> list[Outcome | Exception]:
             results[i] = error
     done = [r for r in results if r is not None]
     assert len(done) == len(asks)
+    if allowed:  # one line for the page's decisions, not one a reminder (those decided on their own path log theirs)
+        log.info("contacts allowed", extra={"action_ids": allowed, "count": len(allowed), "automatic": True})
     return done
 
 

@@ -114,3 +114,13 @@ def test_a_route_added_without_operation_shows_up_as_undeclared() -> None:
     doc = openapi.document(other)
     assert doc["paths"]["/probe/{thing_id}"]["delete"]["x-undeclared"] is True
     assert openapi.declared("/probe/{thing_id}", "DELETE") is None
+
+
+def test_every_route_that_writes_documents_the_409_and_no_read_does(served: dict[str, Any]) -> None:
+    paths = served["paths"]
+    methods = [(path, method, op) for path, ops in paths.items() for method, op in ops.items()]
+    writes = [(path, method, op) for path, method, op in methods if method != "get"]
+    assert writes, "the contract has routes that write"
+    assert [(p, m) for p, m, op in writes if "409" not in op["responses"]] == []
+    assert "409" in paths["/cases/{case_id}/notes"]["post"]["responses"]
+    assert "409" not in paths["/cases/{case_id}/notes"]["get"]["responses"]

@@ -413,10 +413,11 @@ def test_an_outcome_before_the_batch_marks_its_message_keeps_its_status(
 
 
 def test_a_batch_marks_its_sent_messages_as_it_goes_not_only_after_the_last(
-    aws: Provisioned, monkeypatch: pytest.MonkeyPatch, calls: Counter[str]
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch, calls: Counter[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A batch that sends for longer than ``MARK_EVERY`` marks what it sent so far before sending on: a delivery
-    notice that comes back meanwhile finds its message marked sent. Nothing is announced before the batch ends."""
+    notice that comes back meanwhile finds its message marked sent. Nothing is announced before the batch ends.
+    Each round of marks is logged as one "messages sent" line naming its messages, not a line a message."""
     tos = [f"asitgoes{i}.{aws.names.stage}@example.de" for i in range(6)]
     requests = [_request("email", to) for to in tos]
     ids = [message_records.message_id_for(r.event_id, "payment_plan_reminder", r.contact_point_value) for r in requests]
@@ -439,6 +440,11 @@ def test_a_batch_marks_its_sent_messages_as_it_goes_not_only_after_the_last(
     assert [(message_records.get(i) or {}).get("status") for i in ids] == ["sent"] * 6
     announced = [e["detail"] for e in _bus(aws) if e["detail-type"] == "MessageSent.v1"]
     assert sorted(a["recipient"] for a in announced) == sorted(tos)
+    lines = [r for r in caplog.records if r.name == "notifications" and "sent" in r.getMessage()]
+    assert [(r.getMessage(), vars(r)["message_ids"], vars(r)["correlation_ids"]) for r in lines] == [
+        ("messages sent", ids[:3], ["corr-1"]),
+        ("messages sent", ids[3:], ["corr-1"]),
+    ], lines
 
 
 def test_a_batch_whose_marks_cannot_be_written_returns_to_the_queue_unannounced(

@@ -8,6 +8,7 @@ from typing import Any
 from chalice import Chalice, Response
 
 from infra.local.apigw import proxy_event
+from services.contacts.cases.repository import WriteConflict
 from services.contacts.clients.models import NewClient
 from services.contacts.http import respond
 from services.contacts.identity import Identity
@@ -31,9 +32,18 @@ def admin_thing() -> Response:
     return respond(probe.current_request, lambda c: c.body(NewClient), allow=admin_only)
 
 
+@probe.route("/conflicted", methods=["POST"])
+def conflicted() -> Response:
+    # What a use case without a read-decide loop (adding a note) lets escape when DynamoDB cancels its transaction.
+    def action(_: Any) -> None:
+        raise WriteConflict(["None", "TransactionConflict"])
+
+    return respond(probe.current_request, action, 201)
+
+
 def call(method: str, path: str, authorizer: dict[str, str] | None, body: bytes | None = None) -> tuple[int, Any]:
-    resource = "/things" if path == "/things" else "/clients/{client_id}/probe"
-    params = None if path == "/things" else {"client_id": path.split("/")[2]}
+    resource = path if path in ("/things", "/conflicted") else "/clients/{client_id}/probe"
+    params = None if path in ("/things", "/conflicted") else {"client_id": path.split("/")[2]}
     event = proxy_event(
         method, path, resource=resource, path_params=params, headers={}, query={}, body=body, authorizer=authorizer
     )
@@ -55,3 +65,10 @@ def test_allow_refuses_before_the_body_is_read() -> None:
     assert call("POST", "/things", collector, b"{broken")[0] == 403
     assert call("POST", "/things", {"principalId": "a", "role": "agency_admin"}, b"{broken")[0] == 400
     assert call("POST", "/things", None, b"{}")[0] == 401
+
+
+def test_a_cancelled_transaction_the_use_case_did_not_retry_answers_409_concurrent_change_not_500() -> None:
+    status, body = call("POST", "/conflicted", {"principalId": "a", "role": "agency_admin"}, b"{}")
+    assert status == 409
+    assert body["error"]["code"] == "concurrent_change"
+    assert "retry" in body["error"]["message"]

@@ -211,6 +211,52 @@ def test_a_rerun_batch_decides_exactly_like_the_first_run() -> None:
     assert [d.matched_by for d in after] == ["model:name+address+birth_date+email+phone", "new", "model:name+email"]
 
 
+def _registry_lines(rows: int) -> list[tuple[int, DebtorLine]]:
+    lines = []
+    for i, (_, _, raw) in enumerate(build(rows), start=1):
+        try:
+            lines.append((i, validate(raw | {"invoice_number": f"I{i}", "amount": "1", "opened_on": "2026-01-01"})[0]))
+        except RowRejected:
+            continue
+    return lines
+
+
+def _run(index: InMemoryMatchIndex, lines: list[tuple[int, DebtorLine]], rerun: bool, batch: int = 50) -> list[Any]:
+    matcher = Matcher(index, "c", "imp", ImportSettings(), rerun=rerun)
+    decisions = []
+    for n in range(0, len(lines), batch):
+        decisions += matcher.match_batch(lines[n : n + batch])
+        matcher.flush()
+        matcher.forget()
+    return decisions
+
+
+def test_a_first_run_without_the_rerun_filter_decides_as_with_it() -> None:
+    """``rerun=False`` (an import's first run) only skips work: registry-like rows (relatives, namesakes, typos),
+    in batches that see each other's owners, get the same decisions, owners, scores and reviews."""
+    lines = _registry_lines(600)
+    with_filter, without = InMemoryMatchIndex(), InMemoryMatchIndex()
+    seeded(with_filter, ANNA)
+    seeded(without, ANNA)
+    decided = _run(with_filter, lines, rerun=True)
+    assert _run(without, lines, rerun=False) == decided
+    assert with_filter.keys == without.keys
+    assert {o: p.to_item() for o, p in with_filter.profiles.items()} == {
+        o: p.to_item() for o, p in without.profiles.items()
+    }
+    assert sum(d.matched_by != "new" for d in decided) > 100 and any(d.review for d in decided)
+
+
+def test_a_rerun_needs_the_filter() -> None:
+    """What ``rerun=True`` is for: a batch run again over its own crashed run's writes decides otherwise without it
+    (so the stage must never skip the filter on a re-run; tests/integration/imports/test_resume.py)."""
+    lines = _registry_lines(100)
+    index = InMemoryMatchIndex()
+    clean = _run(index, lines, rerun=False)  # the crashed run got as far as writing every batch, no checkpoint
+    assert _run(index, lines, rerun=True) == clean
+    assert _run(index, lines, rerun=False) != clean
+
+
 def test_lookups_per_row_do_not_grow_with_the_number_of_case_owners() -> None:
     def lookups(existing: int) -> int:
         index = InMemoryMatchIndex()

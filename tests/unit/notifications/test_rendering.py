@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jinja2 import UndefinedError
@@ -162,6 +164,43 @@ def test_a_float_amount_is_refused() -> None:
     data["instalment"] = {**data["instalment"], "amount": 250.0}
     with pytest.raises(rendering.RenderError, match="never float"):
         rendering.render("payment_plan_reminder", "en", data)
+
+
+def test_a_float_amount_is_refused_even_once_the_same_amount_was_formatted() -> None:
+    """Amounts are remembered once formatted; the float check comes before, so 250.0 is refused however often
+    Decimal("250.0") was formatted."""
+    assert rendering.money(Decimal("250.0"), "EUR", "en") == "€250.00"
+    with pytest.raises(rendering.RenderError, match="never float"):
+        rendering.money(250.0, "EUR", "en")  # type: ignore[arg-type]
+
+
+def test_a_german_reminder_formats_each_amount_and_date_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its subject, plain part and HTML part (with the RDG block) show the same amounts and date: Babel formats
+    each once (before: 8 amounts and 3 dates a message), and the text is the same as formatted each time."""
+    language, data = template_data("payment_plan_reminder", "de")
+    expected = rendering.render("payment_plan_reminder", language, data)
+    rendering._money_text.cache_clear()
+    rendering._day.cache_clear()
+    formatted: list[str] = []
+
+    def counting(name: str) -> Any:
+        real = getattr(rendering, name)
+
+        def count(*args: Any, **kwargs: Any) -> Any:
+            formatted.append(name)
+            return real(*args, **kwargs)
+
+        return count
+
+    for name in ("format_currency", "format_date"):
+        monkeypatch.setattr(rendering, name, counting(name))
+    assert rendering.render("payment_plan_reminder", language, data) == expected
+    amounts = {
+        str(data["instalment"]["amount"]),
+        *(str(data["case"][k]) for k in ("claim_amount", "interest", "costs")),
+    }
+    assert sorted(formatted) == ["format_currency"] * len(amounts) + ["format_date"], formatted
+    assert rendering.money(data["case"]["costs"], "EUR", "de") in expected.text
 
 
 def test_the_budget_notice_names_the_month_and_when_searches_resume() -> None:

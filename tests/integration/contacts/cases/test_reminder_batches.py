@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from boto3.dynamodb.conditions import Key
 
 from infra.provision import Provisioned
@@ -251,3 +252,38 @@ def test_a_page_of_reminders_is_decided_one_by_one_and_written_in_shared_transac
         store.query_all(KeyConditionExpression=Key("PK").eq(f"CASE#case-{keys[4]}") & Key("SK").begins_with("ACTION#"))
         == []
     )
+
+
+def test_a_page_of_reminders_logs_one_line_for_its_decisions(
+    aws: Provisioned, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A page's decisions written together are logged in one "contacts allowed" line that names every action (a
+    line a reminder cost more CPU than the rest of the gate's own work); a reminder decided again on its own path
+    still logs its own "contact allowed"."""
+    status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
+    assert status == 201
+    tag = uuid.uuid4().hex[:6]
+    keys = [f"{tag}-{i}" for i in range(5)]
+    seed_planned_cases(client["client_id"], keys, (TODAY + timedelta(days=3)).isoformat())
+    # the first owner's second case: it shares the owner's history item, so it is decided again on its own
+    first = store.table().get_item(Key={"PK": f"OWNER#owner-{keys[0]}", "SK": f"CASE#case-{keys[0]}"})["Item"]
+    second_case = f"case-{tag}-second"
+    store.table().put_item(Item={**first, "SK": f"CASE#{second_case}", "case_id": second_case, "plan_id": "plan-2"})
+    indexes = [{"case_id": f"case-{k}", "case_owner_id": f"owner-{k}"} for k in keys]
+    indexes.append({"case_id": second_case, "case_owner_id": f"owner-{keys[0]}"})
+    caplog.clear()
+    with outbox.cause(f"test-{tag}"):
+        assert reminders.remind_cases(indexes, TODAY, reminders.ReminderRun(TODAY), "corr") == 6
+        outbox.try_flush(store.table_name())
+    pages = [vars(r) for r in caplog.records if r.name == "contacts" and r.getMessage() == "contacts allowed"]
+    alone = [vars(r) for r in caplog.records if r.name == "contacts" and r.getMessage() == "contact allowed"]
+    actions = {
+        str(a["action_id"]): str(a["case_id"])
+        for k in [*keys, second_case.removeprefix("case-")]
+        for a in store.query_all(
+            KeyConditionExpression=Key("PK").eq(f"CASE#case-{k}") & Key("SK").begins_with("ACTION#")
+        )
+    }
+    assert len(pages) == 1 and pages[0]["count"] == 5, pages
+    assert sorted(actions[a] for a in pages[0]["action_ids"]) == sorted(f"case-{k}" for k in keys)
+    assert [actions[line["action_id"]] for line in alone] == [second_case]
