@@ -204,10 +204,13 @@ start = time.process_time()
 counts = core_import(iter(data), InMemoryMatchIndex())
 rate = counts["rows"] / (time.process_time() - start)
 try:
-    from services.imports import compiled
-    core = "compiled" if compiled.active() else "pure"
-except ImportError:  # a tree from before the compiled core
-    core = "pure"
+    from shared import compiled
+except ImportError:  # a tree from before the phone reader was compiled with the core
+    try:
+        from services.imports import compiled
+    except ImportError:  # a tree from before the compiled core
+        compiled = None
+core = "compiled" if compiled is not None and compiled.active() else "pure"
 print(rate, core)
 """
 
