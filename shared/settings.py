@@ -58,8 +58,7 @@ def load(model: type[S]) -> S:
     if names is None:
         names = _variables[model] = model.variables()
     key = (model, tuple(map(os.environ.get, names)))
-    with _lock:
-        found = _loaded.get(key)
+    found = _loaded.get(key)  # no lock to read: one dict lookup is atomic, and every request of every thread reads
     if found is not None:
         return found  # type: ignore[no-any-return]
     try:

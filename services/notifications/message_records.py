@@ -65,9 +65,9 @@ def claim_item(record: dict[str, Any], status: str = "sending") -> dict[str, Any
     return item
 
 
-def _put(item: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
+def _put(item: dict[str, Any], condition: str, table: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
     op: dict[str, Any] = {
-        "TableName": settings.get().table,
+        "TableName": table,
         "Item": {k: _serialize(v) for k, v in item.items()},
         "ConditionExpression": condition,
     }
@@ -85,7 +85,8 @@ def _written(results: list[list[str] | None]) -> list[bool | None]:
 def claim_many(items: list[dict[str, Any]]) -> list[bool | None]:
     """``claim`` for a batch's messages (items from ``claim_item``), as few TransactWriteItems as fit: per item,
     True when claimed, False when the message exists already, None when undecided (claim it on its own)."""
-    ops = [[_put(item, "attribute_not_exists(PK)")] for item in items]
+    table = settings.get().table
+    ops = [[_put(item, "attribute_not_exists(PK)", table)] for item in items]
     return _written(dynamo.write_groups(ops, dynamo.transact(aws.client("dynamodb"))))
 
 
@@ -93,7 +94,8 @@ def mark_many(items: list[dict[str, Any]]) -> list[bool | None]:
     """The batch's sent messages, each written whole (the claimed record with its new status and fields) unless its
     status moved on from 'claimed' meanwhile (an early outcome): per item True, False (then ``mark_sent``), None
     (undecided: ``mark_sent`` too)."""
-    ops = [[_put(item, "#status = :claimed", {":claimed": "claimed"})] for item in items]
+    table = settings.get().table
+    ops = [[_put(item, "#status = :claimed", table, {":claimed": "claimed"})] for item in items]
     return _written(dynamo.write_groups(ops, dynamo.transact(aws.client("dynamodb"))))
 
 
@@ -101,11 +103,11 @@ def fill_many(changes: list[tuple[str, dict[str, Any]]]) -> list[bool | None]:
     """``mark_fields`` for a batch's sent messages whose outcome got there first (message id, fields), as few
     TransactWriteItems as fit: each message's fields, its status left as its outcome set it. Per message True
     (written), False (no record, or it is still 'claimed' or 'sending': ``mark_sent`` it), None (undecided)."""
-    groups = []
+    groups, table = [], settings.get().table
     for message_id, fields in changes:
         values = {k: v for k, v in fields.items() if v is not None}
         op = {
-            "TableName": settings.get().table,
+            "TableName": table,
             "Key": {"PK": {"S": f"MESSAGE#{message_id}"}, "SK": {"S": "RECORD"}},
             "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
             "ConditionExpression": "attribute_exists(PK) AND NOT #status IN (:claimed, :sending)",
@@ -178,13 +180,13 @@ def advance_many(changes: list[tuple[str, str, Collection[str], dict[str, Any]]]
     """``advance`` for a batch's messages (message id, status, the stronger statuses, fields), as few
     TransactWriteItems as fit: per message True (written), False (a stronger outcome is there, or no such
     message), None (undecided: advance it on its own)."""
-    groups = []
+    groups, table = [], settings.get().table
     for message_id, status, stronger, fields in changes:
         values = {"status": status, **{k: v for k, v in fields.items() if v is not None}}
         weaker = {f":s{j}": s for j, s in enumerate(sorted(stronger))}
         condition = "attribute_exists(PK)" + (f" AND NOT #f0 IN ({', '.join(weaker)})" if weaker else "")
         op = {
-            "TableName": settings.get().table,
+            "TableName": table,
             "Key": {"PK": {"S": f"MESSAGE#{message_id}"}, "SK": {"S": "RECORD"}},
             "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(values))),
             "ConditionExpression": condition,

@@ -91,6 +91,22 @@ def test_a_missing_variable_fails_a_lambda_init_with_a_message_naming_it(monkeyp
     assert settings is not None and settings.activation_base_url == "https://app.example.org"  # type: ignore[attr-defined]
 
 
+def test_settings_are_read_once_and_again_when_a_variable_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``load`` runs on every request of every thread (a table's name per item): it returns the same settings while
+    the environment is unchanged, and reads them again when one of the model's variables changed (tests switch
+    stages in one process)."""
+    for key, value in STACK.env_for("notifications", Names("t")).items():
+        monkeypatch.setenv(key, value)
+    model = settings_model("notifications")
+    first = load(model)
+    assert load(model) is first
+    monkeypatch.setenv("NOTIFICATIONS_TABLE", "finview-u-notifications")
+    second = load(model)
+    assert second is not first and second.table == "finview-u-notifications"  # type: ignore[attr-defined]
+    monkeypatch.setenv("SOME_VARIABLE_NO_MODEL_READS", "x")
+    assert load(model) is second
+
+
 def test_function_sizes_name_functions_the_apps_wire() -> None:
     from infra.definition import SIZING
 
