@@ -7,8 +7,8 @@ SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 # The import core's hot modules compiled with mypyc, in place (infra/compiled.py); rebuilt when they change. Where
 # nothing can be compiled the manifest is not written and the pure-Python modules are used.
-CORE_SOURCES := services/imports/matching.py services/imports/normalise.py services/imports/rows.py
-CORE_STAMP := services/imports/_core.json
+CORE_SOURCES := services/imports/matching.py services/imports/normalise.py services/imports/rows.py shared/phones.py
+CORE_STAMP := shared/_core.json
 
 .PHONY: demo up test lint template bench clean fuzz core
 
@@ -26,7 +26,7 @@ $(SCAN_STAMP): pyproject.toml
 	$(SCAN_VENV)/bin/pip install -q --group scan
 	@touch $(SCAN_STAMP)
 
-$(CORE_STAMP): $(STAMP) $(CORE_SOURCES) infra/compiled.py
+$(CORE_STAMP): $(STAMP) $(CORE_SOURCES) infra/compiled.py shared/compiled.py
 	$(VENV)/bin/python -m infra.compiled
 
 core: $(CORE_STAMP)
@@ -41,10 +41,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-# The imports unit tests run a second time on the pure-Python core: both builds must decide alike.
+# The imports unit tests and the phone reader's run a second time on the pure-Python core: both builds must decide alike.
 test: $(STAMP) $(CORE_STAMP) $(SCAN_STAMP) lint
 	$(VENV)/bin/pytest -q
-	$(VENV)/bin/python -X pure_core -m pytest -q -p no:cacheprovider tests/unit/imports
+	$(VENV)/bin/python -X pure_core -m pytest -q -p no:cacheprovider tests/unit/imports tests/unit/shared/test_phones.py
 
 # A longer schemathesis campaign over the contacts API than CI's (same test, more examples per operation).
 fuzz: $(STAMP)
@@ -58,4 +58,4 @@ bench: $(STAMP) $(CORE_STAMP)
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) build .finview
-	rm -f services/imports/*.so $(CORE_STAMP)
+	rm -f services/imports/*.so shared/*.so $(CORE_STAMP) services/imports/_core.json

@@ -204,11 +204,15 @@ data = list(generated_csv(int(sys.argv[1])))
 start = time.process_time()
 counts = core_import(iter(data), InMemoryMatchIndex())
 rate = counts["rows"] / (time.process_time() - start)
-try:
+from pathlib import Path
+# The tree's own module (this venv's editable install would find this checkout's shared.compiled for an older tree).
+if Path("shared", "compiled.py").exists():
+    from shared import compiled
+elif Path("services", "imports", "compiled.py").exists():  # a tree from before the phone reader was compiled
     from services.imports import compiled
-    core = "compiled" if compiled.active() else "pure"
-except ImportError:  # a tree from before the compiled core
-    core = "pure"
+else:  # a tree from before the compiled core
+    compiled = None
+core = "compiled" if compiled is not None and compiled.active() else "pure"
 print(rate, core)
 """
 

@@ -1,9 +1,9 @@
 """Build the import core's hot modules as C extensions with mypyc, in place (``make`` runs this).
 
-``python -m infra.compiled`` compiles ``services.imports.compiled.CORE_MODULES`` into extension modules beside their
-sources and writes the manifest that lets ``services.imports.compiled`` use them (only while the sources are
-unchanged). Where it cannot build (no C compiler, no Python headers, mypyc missing) it says so and leaves the
-pure-Python modules in use: the build never fails the install. ``--clean`` removes what it built.
+``python -m infra.compiled`` compiles ``shared.compiled.CORE_MODULES`` into extension modules beside their sources
+and writes the manifest that lets ``shared.compiled`` use them (only while the sources are unchanged). Where it
+cannot build (no C compiler, no Python headers, mypyc missing) it says so and leaves the pure-Python modules in use:
+the build never fails the install. ``--clean`` removes what it built.
 
 Lambda code folders (``finview template``) carry the sources only, so a deployed function runs the pure core unless
 its build compiles it for Lambda's platform (``sam build --use-container`` running this same command).
@@ -20,21 +20,22 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from services.imports import compiled
+from shared import compiled
 
-ROOT = Path(__file__).resolve().parent.parent
-FOLDER = ROOT / "services" / "imports"
-GROUP = f"{compiled.PACKAGE}._core"  # the shared library lands in the package: services/imports/_core__mypyc*.so
-
-
-def built_files(folder: Path = FOLDER) -> list[Path]:
-    suffixes = (".so", ".pyd")
-    names = [*compiled.CORE_MODULES, "_core__mypyc"]
-    return [p for p in folder.iterdir() if p.suffix in suffixes and p.name.split(".", 1)[0] in names]
+ROOT = compiled.ROOT
+GROUP = "shared._core"  # the modules' shared library lands in the package: shared/_core__mypyc*.so
+_EARLIER = Path("services", "imports", "_core")  # where earlier builds put it, and their manifest (_core.json)
 
 
-def clean(folder: Path = FOLDER) -> None:
-    for path in [*built_files(folder), folder / compiled.MANIFEST]:
+def built_files(root: Path = ROOT) -> list[Path]:
+    """The extension files of the core's modules and of the group's shared library, built for any interpreter."""
+    stems = [compiled.source(name, root).with_suffix("") for name in compiled.CORE_MODULES]
+    stems += [root / "shared" / "_core__mypyc", root / f"{_EARLIER}__mypyc"]
+    return [p for stem in stems for p in stem.parent.glob(f"{stem.name}.*") if p.suffix in (".so", ".pyd")]
+
+
+def clean(root: Path = ROOT) -> None:
+    for path in [*built_files(root), root / compiled.MANIFEST, root / f"{_EARLIER}.json"]:
         path.unlink(missing_ok=True)
 
 
@@ -46,7 +47,7 @@ def build() -> bool:
     except ImportError as exc:
         print(f"compiled core not built ({exc}); the pure-Python modules are used", file=sys.stderr)
         return False
-    sources = [str(Path("services", "imports", f"{name}.py")) for name in compiled.CORE_MODULES]
+    sources = [str(compiled.source(name, ROOT).relative_to(ROOT)) for name in compiled.CORE_MODULES]
     digest = compiled.sources_digest()
     cwd = Path.cwd()
     os.chdir(ROOT)  # mypyc reads the mypy configuration of pyproject.toml and names modules from here
@@ -77,8 +78,8 @@ def build() -> bool:
         "sources_sha256": digest,
         "ext_suffix": sysconfig.get_config_var("EXT_SUFFIX"),
     }
-    (FOLDER / compiled.MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-    print(f"compiled core built: {', '.join(compiled.CORE_MODULES)}")
+    (ROOT / compiled.MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    print(f"compiled core built: {', '.join(name.rpartition('.')[2] for name in compiled.CORE_MODULES)}")
     return True
 
 

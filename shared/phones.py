@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import phonenumbers
 from phonenumbers import phonenumberutil as pnu
@@ -141,7 +141,7 @@ class _Country:
     def national(self, digits: str) -> str:
         """``digits`` without the national prefix and carrier code, as parse strips them."""
         if self.transforms:
-            _, stripped, _ = pnu._maybe_strip_national_prefix_carrier_code(digits, self.metadata)
+            stripped = _strip_national_prefix(digits, self.metadata)[1]
         else:
             stripped = digits
             prefix = self.national_prefix.match(digits) if self.national_prefix is not None and digits else None
@@ -159,6 +159,10 @@ class _Country:
             return stripped
         return digits
 
+
+# Typed as Any: its stub says tuple[str, str, bool], but the carrier code it returns first may be None, and the
+# compiled reader checks the declared types of what it is handed.
+_strip_national_prefix: Any = pnu._maybe_strip_national_prefix_carrier_code
 
 _COUNTRIES: dict[str, _Country | None] = {}
 _NON_GEO: dict[int, _Country | None] = {}

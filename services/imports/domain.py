@@ -438,13 +438,17 @@ def constructed_line(fields: dict[str, Any]) -> DebtorLine:
     """``DebtorLine.model_construct(**fields)`` for fields already validated, without its per-field look for
     aliases (DebtorLine has none): the same ``__dict__`` in the same order and the same fields set. It was a tenth of
     the plain path's time; a test holds it to ``model_construct``."""
-    line = DebtorLine.__new__(DebtorLine)
-    _set = object.__setattr__
+    line = _new(DebtorLine)
     _set(line, "__dict__", _LINE_TEMPLATE | fields)
     _set(line, "__pydantic_fields_set__", set(fields))
     _set(line, "__pydantic_extra__", None)
     _set(line, "__pydantic_private__", None)
     return line
+
+
+# object's own, as pydantic's model_construct calls them (DebtorLine overrides neither), looked up once.
+_new = object.__new__
+_set = object.__setattr__
 
 
 # ---- case files -------------------------------------------------------------------------------------------

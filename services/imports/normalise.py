@@ -278,7 +278,7 @@ def normalise_email(value: str) -> str:
     if at and _PLAIN_DOMAIN.fullmatch(domain) and local.isascii() and DOT_ATOM_TEXT.match(local):
         known = _domain(domain)
         fits = known is not None and len(local) + 1 + known[1] <= EMAIL_MAX_LENGTH
-        if known is not None and fits and local.lower() not in CASE_INSENSITIVE_MAILBOX_NAMES:
+        if known is not None and fits and local.lower() not in _CASE_INSENSITIVE:
             return f"{local}@{known[0]}"
     return _email_by_library(value)
 
@@ -293,6 +293,7 @@ def _email_by_library(value: str) -> str:
 
 
 _PLAIN_DOMAIN = re.compile(r"[A-Za-z0-9.-]+")
+_CASE_INSENSITIVE = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)  # the library's list, looked up per address
 
 
 @lru_cache(maxsize=4096)

@@ -1,6 +1,6 @@
 """The ordinary row's path, read straight from the file's cells: one row → its debtor line's fields, or None.
 
-Compiled with the core (``services.imports.compiled``). Column indices are resolved once per file (``PlainRows``);
+Compiled with the core (``shared.compiled``). Column indices are resolved once per file (``PlainRows``);
 a row's cells are read by index, with no mapped dict per row. The rules are ``DebtorLine``'s (services/imports/
 domain.py), field by field in the model's order, with the same helpers, so the same fields and the same warnings;
 None for anything out of the ordinary (a control or invisible character, a formula, a value too long, a missing or
