@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from infra.provision import Provisioned
 from services.contacts.cases import reminders
 from shared.events import MessageBounced, MessageSent
@@ -14,6 +16,14 @@ from tests.integration.contacts.cases.support import Api, deliver, imported, poi
 from tests.integration.support import receive_all, unpacked
 
 TODAY = datetime.now(UTC).date()
+
+
+@pytest.fixture(autouse=True)
+def _today() -> None:
+    """Each test takes today's date when it starts, not when the module was collected: the services take theirs at
+    the request, so a run that crosses midnight UTC (collection at 23:57, this test at 00:00) compared two days."""
+    global TODAY
+    TODAY = datetime.now(UTC).date()
 
 
 def _requests(aws: Provisioned) -> list[dict[str, Any]]:

@@ -23,6 +23,14 @@ from tests.integration.support import carried
 TODAY = datetime.now(UTC).date()
 
 
+@pytest.fixture(autouse=True)
+def _today() -> None:
+    """Each test takes today's date when it starts, not when the module was collected: the services take theirs at
+    the request, so a run that crosses midnight UTC (collection at 23:57, this test at 00:00) compared two days."""
+    global TODAY
+    TODAY = datetime.now(UTC).date()
+
+
 def test_twenty_five_reminders_of_one_shard_go_out_in_three_put_events(aws: Provisioned) -> None:
     status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
     assert status == 201
