@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import phonenumbers
 from phonenumbers import phonenumberutil as pnu
 from phonenumbers.phonemetadata import PhoneMetadata
-
-from shared.caches import kept_once_full
 
 PhoneProblem = Literal["phone_country", "not_a_phone_number", "invalid_phone"]
 
@@ -33,8 +31,32 @@ def known_country(country: str) -> bool:
     return country.upper() in phonenumbers.SUPPORTED_REGIONS
 
 
-@kept_once_full(65536)  # near-unique values: kept once full, no eviction (shared/caches.py)
+# The numbers read, kept as they are once full, not evicted: a file's numbers are near-unique (one per debtor), so an
+# LRU cache evicted and allocated an entry for nearly every row all through a big file, and the new long-lived entries
+# landed among the batch's short-lived objects, pinning memory the batch would otherwise give back (bench/RESULTS.md:
+# imports_memory, eighth session). Values seen once it is full are worked out each time; refusals are never kept.
+# A plain dict: a native lookup in the compiled core.
+_READ_CACHE_SIZE: Final = 1 << 16
+_read: dict[tuple[str, str | None], str] = {}
+
+
+def forget_read_numbers() -> None:
+    """Empty ``normalise_phone``'s cache (an import's stage begins with its own file's numbers)."""
+    _read.clear()
+
+
 def normalise_phone(value: str, country: str | None) -> str:
+    """``read_phone`` of ``value``, remembered (``_read``)."""
+    key = (value, country)
+    e164 = _read.get(key)
+    if e164 is None:
+        e164 = read_phone(value, country)
+        if len(_read) < _READ_CACHE_SIZE:
+            _read[key] = e164
+    return e164
+
+
+def read_phone(value: str, country: str | None) -> str:
     """Any common national or international spelling → E.164; ``country`` (ISO 3166-1) reads the national ones.
 
     ``00`` in front is the international prefix of most of our countries and reads as ``+`` whatever the country

@@ -65,8 +65,8 @@ def looks_like_formula(value: str) -> bool:
     return bool(_FORMULA_START.match(value)) and not _PLACEHOLDER.match(value)
 
 
-# Folded names and streets, kept as they are once full (shared/caches.py says why: streets with their house numbers
-# are near-unique, and an LRU cache of them churned all through a big file). A plain dict: compiled, a native lookup.
+# Folded names and streets, kept as they are once full, as the phone reader keeps its numbers (shared/phones.py says
+# why: streets with their house numbers are near-unique, and an LRU cache of them churned all through a big file).
 _FOLD_CACHE_SIZE: Final = 1 << 16
 _folded: dict[str, str] = {}
 
@@ -88,7 +88,7 @@ def forget_cached_values() -> None:
     """Empty the caches kept once full (``fold``'s, the phone reader's) when a file's stage begins: its own values
     fill them, not those of a file a warm Lambda imported before (which would hold them for good)."""
     _folded.clear()
-    phones.normalise_phone.cache_clear()
+    phones.forget_read_numbers()
 
 
 def fold_uncached(value: str) -> str:

@@ -1,42 +1,10 @@
+"""The import's caches of near-unique values (folded names and streets, phone numbers): bounded, kept as they are once
+full (no eviction), refusals never kept, emptied when a file's stage begins."""
+
 import pytest
 
 from services.imports import normalise as norm
 from shared import phones
-from shared.caches import kept_once_full
-
-
-def test_a_full_cache_keeps_its_entries_and_works_out_new_values_each_time() -> None:
-    calls: list[tuple[str, int]] = []
-
-    @kept_once_full(2)
-    def shout(text: str, times: int) -> str:
-        calls.append((text, times))
-        return text.upper() * times
-
-    assert [shout("a", 1), shout("b", 2), shout("a", 1), shout("b", 2)] == ["A", "BB", "A", "BB"]
-    assert calls == [("a", 1), ("b", 2)]  # the first two are cached
-    assert [shout("c", 1), shout("c", 1), shout("a", 1)] == ["C", "C", "A"]
-    assert calls == [("a", 1), ("b", 2), ("c", 1), ("c", 1)]  # full: "c" is not cached, nothing was evicted
-    assert shout.cache_size() == 2
-    shout.cache_clear()
-    assert shout.cache_size() == 0
-    assert shout.__wrapped__("d", 1) == "D"
-
-
-def test_a_refusal_is_not_cached() -> None:
-    seen: list[str] = []
-
-    @kept_once_full(10)
-    def positive(value: str) -> str:
-        seen.append(value)
-        if value.startswith("-"):
-            raise ValueError(value)
-        return value
-
-    for _ in range(2):
-        with pytest.raises(ValueError):
-            positive("-1")
-    assert seen == ["-1", "-1"] and positive.cache_size() == 0
 
 
 def test_fold_keeps_its_first_values_once_full() -> None:
@@ -50,16 +18,27 @@ def test_fold_keeps_its_first_values_once_full() -> None:
     norm._folded.clear()
 
 
-def test_phone_numbers_are_cached_up_to_the_bound() -> None:
-    phones.normalise_phone.cache_clear()
-    numbers = [f"030 {1000000 + n}" for n in range(300)]
-    assert [phones.normalise_phone(n, "DE") for n in numbers] == [f"+4930{1000000 + n}" for n in range(300)]
-    assert phones.normalise_phone.cache_size() == 300
-    phones.normalise_phone.cache_clear()
+def test_phone_numbers_are_kept_up_to_the_bound_then_worked_out_each_time() -> None:
+    phones.forget_read_numbers()
+    numbers = [f"030 {1000000 + n}" for n in range(phones._READ_CACHE_SIZE + 100)]
+    assert [phones.normalise_phone(n, "DE") for n in numbers] == [f"+4930{1000000 + n}" for n in range(len(numbers))]
+    assert len(phones._read) == phones._READ_CACHE_SIZE
+    assert (numbers[0], "DE") in phones._read and (numbers[-1], "DE") not in phones._read
+    assert phones.normalise_phone(numbers[-1], "DE") == phones.read_phone(numbers[-1], "DE") == "+49301065635"
+    phones.forget_read_numbers()
+
+
+def test_a_refused_phone_number_is_not_kept() -> None:
+    phones.forget_read_numbers()
+    for _ in range(2):
+        with pytest.raises(phones.PhoneRefused):
+            phones.normalise_phone("030 12345678", "XX")
+    assert phones._read == {}
 
 
 def test_a_new_file_starts_with_empty_caches() -> None:
     norm.fold("Hauptstraße 1")
     phones.normalise_phone("030 1234567", "DE")
+    assert norm._folded and phones._read
     norm.forget_cached_values()
-    assert not norm._folded and phones.normalise_phone.cache_size() == 0
+    assert not norm._folded and not phones._read

@@ -140,18 +140,18 @@ def test_the_plain_reading_agrees_with_phonenumbers_parse_on_every_regions_examp
     country=st.sampled_from(["DE", "FR", "GB", "AT", "CH", "IT", "US", "BR", "AR", "RU", "AU", "MX", None]),
 )
 def test_the_plain_reading_agrees_with_phonenumbers_parse_on_arbitrary_digits(text: str, country: str | None) -> None:
-    phones.normalise_phone.cache_clear()
+    phones.forget_read_numbers()
     assert _outcome(phones.normalise_phone, text, country) == _outcome(phones.normalise_by_library, text, country)
 
 
 def test_ordinary_numbers_are_read_without_phonenumbers_parse(monkeypatch: pytest.MonkeyPatch) -> None:
-    phones.normalise_phone.cache_clear()
+    phones.forget_read_numbers()
     monkeypatch.setattr(phones, "normalise_by_library", None)  # would fail if called
     assert phones.normalise_phone("030 / 1234 5678", "DE") == "+493012345678"
     assert phones.normalise_phone("0049 (0)30 12345678", "FR") == "+493012345678"
     assert phones.normalise_phone("01 23 45 67 89", "FR") == "+33123456789"
     assert phones.normalise_phone("020 7946 0018", "GB") == "+442079460018"
-    phones.normalise_phone.cache_clear()
+    phones.forget_read_numbers()
 
 
 def test_a_country_without_dialling_code_is_refused_however_the_number_is_written() -> None:
