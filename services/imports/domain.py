@@ -22,12 +22,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     create_model,
     field_validator,
 )
-from pydantic_core import to_json
 
 from services.imports import normalise as norm
 from services.imports import rows
@@ -477,6 +477,7 @@ class StagedRow(BaseModel):
 # Each model's own serialiser, as ``model_dump_json`` runs it (its fields' types known: no type inferred per value).
 _LINE_JSON = DebtorLine.__pydantic_serializer__.to_json
 _REVIEW_JSON = ReviewNote.__pydantic_serializer__.to_json
+_STRING = TypeAdapter(str)
 
 
 def staged_json(
@@ -505,7 +506,7 @@ def _json_string(text: str) -> str:
     else as pydantic writes it."""
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return f'"{text}"'
-    return to_json(text).decode()
+    return _STRING.dump_json(text).decode()
 
 
 def _as_stored(model: type[BaseModel], **replaced: Any) -> dict[str, Any]:
