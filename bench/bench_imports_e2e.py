@@ -66,7 +66,7 @@ def process_cpu(stack: Any) -> dict[str, float]:
     if proc is not None:  # ``finview up`` as its own process; moto's server is its child
         functions, motos = proc.pid, descendants(proc.pid)
     else:  # ``LocalStack`` in this process
-        functions, motos = os.getpid(), [stack._moto.proc.pid]
+        functions, motos = os.getpid(), stack.moto_pids
     return {"functions": cpu_seconds(functions), "moto": sum(cpu_seconds(m) for m in motos)}
 
 

@@ -236,10 +236,10 @@ def run(report: Report, quick: bool) -> None:
         assert stack.dispatcher is not None
         schedule = stack.function("contacts", "on_reminder_schedule")
         before = _sent(stack)
-        assert stack._moto is not None and stack._moto.proc is not None
-        moto_pid = stack._moto.proc.pid
-        with profiled({"ours": os.getpid(), "moto": moto_pid}), counting_calls() as calls, ThreadCpu() as threads:
-            cpu_before = cpu_seconds(os.getpid()), cpu_seconds(moto_pid)
+        motos = {"moto": stack.moto_pids[0], **({"moto-dynamodb": stack.moto_pids[1]} if stack.moto_pids[1:] else {})}
+        pids = {"ours": os.getpid(), **motos}
+        with profiled(pids), counting_calls() as calls, ThreadCpu() as threads:
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             t0, main0 = time.perf_counter(), time.thread_time()
             first: dict[str, Any] = stack.dispatcher.fire(schedule)
             scheduled, main1 = time.perf_counter() - t0, time.thread_time()
@@ -250,8 +250,8 @@ def run(report: Report, quick: bool) -> None:
             delivered = _sent(stack) - before
             stack.wait_idle(timeout=120)  # the outcomes and contacts' read model of the last ones
             settled, main2 = time.perf_counter() - t0, time.thread_time()
-            cpu_after = cpu_seconds(os.getpid()), cpu_seconds(moto_pid)
-        ours, moto = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
+            used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+        ours, moto = used["ours"], sum(used[name] for name in motos)
         second: dict[str, Any] = stack.dispatcher.fire(schedule)
         stack.wait_idle(timeout=120)
         extra = _sent(stack) - before - delivered
@@ -284,7 +284,10 @@ def run(report: Report, quick: bool) -> None:
         "calls",
         note="the breakdown by function and operation is printed above the table",
     )
-    for name, cpu in (("the functions' process (our code, boto3, dispatcher)", ours), ("moto's process", moto)):
+    processes = [("the functions' process (our code, boto3, dispatcher)", ours), ("moto's processes", moto)]
+    if "moto-dynamodb" in used:
+        processes += [("of which moto's DynamoDB process", used["moto-dynamodb"])]
+    for name, cpu in processes:
         report.add(
             f"CPU per reminder, {name}",
             cpu / n * 1000,

@@ -79,7 +79,7 @@ class StackProcess:
     def start(self, timeout: float = 120) -> StackProcess:
         env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "up", "--moto-port", "0", "--api-port", "0"],
+            [sys.executable, "-m", "infra.cli", "up", "--moto-port", "0", "--api-port", "0", "--dynamodb-port", "0"],
             cwd=self.cwd,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -95,7 +95,9 @@ class StackProcess:
         info = json.loads(state.read_text())
         self.endpoint_url, self.api_url = info["endpoint_url"], info["api_url"]
         # the bench's own boto3 calls (reading the job, the queues) go to the same moto, with the same names
-        self.provisioned = provision(self.endpoint_url, Names(info["stage"]), region=info["region"])
+        self.provisioned = provision(
+            self.endpoint_url, Names(info["stage"]), region=info["region"], dynamodb_url=info.get("dynamodb_url", "")
+        )
         os.environ.update(local_environment(self.provisioned, log_file=None))
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
         return self
@@ -110,7 +112,8 @@ class StackProcess:
 
     def client(self, service: str) -> Any:
         assert self.provisioned
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.provisioned.region)
+        url = self.provisioned.tables_url if service == "dynamodb" else self.endpoint_url
+        return boto3.client(service, endpoint_url=url, region_name=self.provisioned.region)
 
     def queue_depth(self) -> int:
         assert self.provisioned

@@ -47,8 +47,11 @@ def _unbindable(port: int) -> str | None:
 
 def _ports_refused(ports: dict[str, int]) -> str | None:
     """The first requested port that cannot be served, named with its option, as the message to print."""
-    if ports["--moto-port"] and ports["--moto-port"] == ports["--api-port"]:
-        return f"--moto-port and --api-port are both {ports['--moto-port']}: give them different ports"
+    options = list(ports)
+    for n, option in enumerate(options):
+        for other in options[n + 1 :]:
+            if ports[option] and ports[option] == ports[other]:
+                return f"{option} and {other} are both {ports[option]}: give them different ports"
     for option, port in ports.items():
         if why := _unbindable(port):
             return f"port {port} ({option}) {why} on 127.0.0.1: stop what holds it, or pass {option} 0 for a free one"
@@ -56,13 +59,15 @@ def _ports_refused(ports: dict[str, int]) -> str | None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    ports = {"--moto-port": args.moto_port, "--api-port": args.api_port}
+    ports = {"--moto-port": args.moto_port, "--api-port": args.api_port, "--dynamodb-port": args.dynamodb_port}
     if refused := _ports_refused(ports):
         print(f"finview up: {refused}", file=sys.stderr)
         return 2
     STATE_DIR.mkdir(exist_ok=True)
     log_file = str(STATE_DIR / "lambda.log")
-    stack = LocalStack(moto_port=args.moto_port, api_port=args.api_port, log_file=log_file)
+    stack = LocalStack(
+        moto_port=args.moto_port, api_port=args.api_port, dynamodb_port=args.dynamodb_port, log_file=log_file
+    )
     try:
         stack.start()
     except OSError as exc:  # another process took a port between the check and the bind
@@ -72,7 +77,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"finview up: {_ports_refused(ports) or 'a port is already in use'}", file=sys.stderr)
         return 2
     state = stack.write_state()
-    print(f"local AWS (moto):  {stack.endpoint_url}")
+    print(f"local AWS (moto):  {stack.endpoint_url}   (DynamoDB: {stack.dynamodb_url})")
     print(f"contacts API:      {stack.api_url}   (Authorization: Bearer local-admin)")
     print(f"drop bucket:       s3://{stack.provisioned.names.bucket('drops')}/<client_id>/...")  # type: ignore[union-attr]
     print(f"handler logs:      {log_file}")
@@ -129,7 +134,10 @@ def _attach() -> LocalStack:
     state = json.loads(path.read_text())
     stack = LocalStack(stage=state["stage"])
     stack.endpoint_url, stack.api_url = state["endpoint_url"], state["api_url"]
-    stack.provisioned = provision(stack.endpoint_url, Names(state["stage"]), region=state["region"])
+    stack.dynamodb_url = state.get("dynamodb_url") or stack.endpoint_url
+    stack.provisioned = provision(
+        stack.endpoint_url, Names(state["stage"]), region=state["region"], dynamodb_url=stack.dynamodb_url
+    )
     os.environ.update(local_environment(stack.provisioned, str(STATE_DIR / "lambda.log")))
     stack.dispatcher = Dispatcher(stack.provisioned)
     return stack
@@ -265,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="run the local stack until Ctrl-C")
     up.add_argument("--moto-port", type=int, default=4566)
     up.add_argument("--api-port", type=int, default=8000)
+    up.add_argument("--dynamodb-port", type=int, default=4567, help="DynamoDB's own moto server")
     up.set_defaults(func=cmd_up)
     sub.add_parser("demo", help="run the walking skeleton on a fresh local stack").set_defaults(func=cmd_demo)
     enrich = sub.add_parser("enrich", help="fire the enrichment schedule against the running stack")

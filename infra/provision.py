@@ -29,10 +29,19 @@ class Provisioned:
     queue_urls: dict[str, str]
     dlq_urls: dict[str, str]
     topic_arns: dict[str, str] = field(default_factory=dict)
+    dynamodb_url: str = ""  # DynamoDB's endpoint when another server than ``endpoint_url`` serves it
+
+    @property
+    def tables_url(self) -> str:
+        """Where DynamoDB answers."""
+        return self.dynamodb_url or self.endpoint_url
 
     def function_env(self, service: str) -> dict[str, str]:
         env = STACK.env_for(service, self.names)
         env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        # botocore's service-specific endpoint wins over AWS_ENDPOINT_URL; always set, so a stage provisioned after
+        # another never inherits the other's DynamoDB
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = self.tables_url
         env["AWS_REGION"] = self.region
         env["AWS_DEFAULT_REGION"] = self.region
         return env
@@ -54,10 +63,12 @@ def provision(
     region: str = "eu-west-1",
     stack: Stack = STACK,
     overrides: LocalOverrides | None = None,
+    dynamodb_url: str = "",
 ) -> Provisioned:
+    """Create ``stack`` at ``endpoint_url`` (its tables at ``dynamodb_url`` when given)."""
     overrides = overrides or LocalOverrides()
     kw = _session_kwargs(endpoint_url, region)
-    ddb = boto3.client("dynamodb", **kw)
+    ddb = boto3.client("dynamodb", **_session_kwargs(dynamodb_url or endpoint_url, region))
     sqs = boto3.client("sqs", **kw)
     events = boto3.client("events", **kw)
     s3 = boto3.client("s3", **kw)
@@ -142,7 +153,7 @@ def provision(
             if "AlreadyExists" not in exc.response["Error"]["Code"]:
                 raise
     del bus_arn
-    return Provisioned(names, endpoint_url, region, queue_urls, dlq_urls, topic_arns)
+    return Provisioned(names, endpoint_url, region, queue_urls, dlq_urls, topic_arns, dynamodb_url)
 
 
 def _table_exists(ddb: Any, name: str) -> bool:

@@ -1,7 +1,8 @@
 """boto3 clients and resources, one per (service, endpoint, region).
 
-The endpoint comes from the standard ``AWS_ENDPOINT_URL`` variable: unset in AWS, pointing at moto's server on
-loopback in the local stack and in integration tests. Nothing else in the code knows where AWS is.
+The endpoint comes from the standard ``AWS_ENDPOINT_URL`` variable (and ``AWS_ENDPOINT_URL_DYNAMODB``, which botocore
+prefers for DynamoDB): unset in AWS, pointing at moto's servers on loopback in the local stack and in integration
+tests. Nothing else in the code knows where AWS is.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def _key(kind: str, service: str) -> tuple[str, str, str, str]:
     return (
         kind,
         service,
-        os.environ.get("AWS_ENDPOINT_URL", ""),
+        # the local stack serves DynamoDB from a server of its own (botocore reads AWS_ENDPOINT_URL_<SERVICE>)
+        os.environ.get("AWS_ENDPOINT_URL", "") + " " + os.environ.get("AWS_ENDPOINT_URL_DYNAMODB", ""),
         os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
     )
 
@@ -72,6 +74,11 @@ def table(name: str) -> Any:
         with _lock:
             handle = _clients.setdefault(key, made)
     return handle
+
+
+def dynamodb_endpoint() -> str:
+    """Where this process's DynamoDB calls go ("" in AWS): for caches of things that hold a DynamoDB client."""
+    return os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL", "")
 
 
 def env(name: str) -> str:

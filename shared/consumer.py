@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import json
-import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -79,7 +78,7 @@ def _once(service: str, table_name: str, fn: EventHandler, context: Any) -> Even
     config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=IDEMPOTENCY_TTL_SECONDS)
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         config.register_lambda_context(context)
-    store = _persistence(table_name, service, os.environ.get("AWS_ENDPOINT_URL", ""))
+    store = _persistence(table_name, service, aws.dynamodb_endpoint())
     return idempotent_function(data_keyword_argument="event", config=config, persistence_store=store)(fn)
 
 

@@ -11,7 +11,6 @@ powertools' idempotency utility.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from shared import expiry
+from shared import aws, expiry
 from shared.api import ApiError
 from shared.consumer import _persistence
 
@@ -70,7 +69,7 @@ def replay_or_run(
     )
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         config.register_lambda_context(context)
-    store = _persistence(table_name, service, os.environ.get("AWS_ENDPOINT_URL", ""), "api")
+    store = _persistence(table_name, service, aws.dynamodb_endpoint(), "api")
     failed: list[Answer] = []
 
     def once(request: dict[str, Any]) -> dict[str, Any]:

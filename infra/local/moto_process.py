@@ -104,6 +104,10 @@ class MotoProcess:
         self.endpoint_url = ""
 
     def start(self) -> MotoProcess:
+        return self.launch().started()
+
+    def launch(self) -> MotoProcess:
+        """Start the child without waiting for it (``started`` waits): two servers import moto side by side."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "infra.local.moto_process", "--port", str(self.port)],
             stdin=subprocess.PIPE,
@@ -112,7 +116,11 @@ class MotoProcess:
             text=True,
             bufsize=1,
         )
-        assert self.proc.stdout
+        return self
+
+    def started(self) -> MotoProcess:
+        """Wait until the launched child listens; raises ``OSError`` (and stops it) when it cannot."""
+        assert self.proc and self.proc.stdout
         ready, _, _ = select.select([self.proc.stdout], [], [], START_TIMEOUT)
         first = self.proc.stdout.readline().split(maxsplit=2) if ready else []
         if first[:1] == ["port"]:

@@ -1,4 +1,11 @@
-"""The whole local stack in one process: moto's server, the provisioned infra, the API and the dispatcher."""
+"""The whole local stack: moto's servers, the provisioned infra, the API and the dispatcher.
+
+moto runs as two processes beside this one: DynamoDB in one, every other service (SQS, EventBridge, S3, SES, SNS,
+which call each other inside moto) in the other. In AWS they are separate services; in one process moto's work for
+all of them took turns on one GIL, and that process was the chain's limit (the reminder chain: moto ~0.85 of a core
+while the functions' process waited on it, bench/RESULTS.md). ``FINVIEW_LOCAL_DYNAMODB_PROCESS=0`` serves
+DynamoDB from the same process as the rest (the bench compares the two in one run).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,11 @@ from infra.local.moto_process import MotoProcess, quiet_moto
 from infra.provision import LocalOverrides, Provisioned, provision
 
 STATE_DIR = Path(".finview")
+
+
+def dynamodb_apart() -> bool:
+    """Whether DynamoDB gets a moto process of its own (the default)."""
+    return os.environ.get("FINVIEW_LOCAL_DYNAMODB_PROCESS", "1") != "0"
 
 
 def local_environment(p: Provisioned, log_file: str | None) -> dict[str, str]:
@@ -59,31 +71,47 @@ class LocalStack:
         stage: str = "local",
         moto_port: int = 0,
         api_port: int = 0,
+        dynamodb_port: int = 0,
         log_file: str | None = None,
         tokens: dict[str, dict[str, str]] | None = None,
         stack: Stack = STACK,
         dispatch: bool = True,
     ) -> None:
-        self.stage, self.moto_port, self.api_port = stage, moto_port, api_port
+        self.stage, self.moto_port, self.api_port, self.dynamodb_port = stage, moto_port, api_port, dynamodb_port
         self.log_file, self.tokens, self.stack, self.dispatch = log_file, tokens or {}, stack, dispatch
         self.region = "eu-west-1"
         self._moto: MotoProcess | None = None
+        self._tables: MotoProcess | None = None  # DynamoDB's own moto process (``dynamodb_apart``)
         self.provisioned: Provisioned | None = None
         self.dispatcher: Dispatcher | None = None
         self.api: LocalApiGateway | None = None
         self.api_url = ""
         self.endpoint_url = ""
+        self.dynamodb_url = ""  # where DynamoDB answers: its own process, or ``endpoint_url``
 
     def start(self) -> LocalStack:
         quiet_moto()
-        # moto runs in a process of its own (with the fidelity patches), so it and the handlers use two cores
-        self._moto = MotoProcess(self.moto_port).start()
+        # moto runs in processes of its own (with the fidelity patches), so they and the handlers use both cores
+        self._moto = MotoProcess(self.moto_port).launch()
+        self._tables = MotoProcess(self.dynamodb_port).launch() if dynamodb_apart() else None
+        try:
+            self._moto.started()
+            self.dynamodb_url = self._tables.started().endpoint_url if self._tables else self._moto.endpoint_url
+        except OSError:
+            if self._tables:
+                self._tables.stop()
+            raise
         self.endpoint_url = self._moto.endpoint_url
         # concurrent invocations are threads of this process: each its own request and correlation id
         fidelity.isolate_chalice_requests()
         fidelity.isolate_log_correlation()
         self.provisioned = provision(
-            self.endpoint_url, Names(self.stage), region=self.region, stack=self.stack, overrides=LocalOverrides()
+            self.endpoint_url,
+            Names(self.stage),
+            region=self.region,
+            stack=self.stack,
+            overrides=LocalOverrides(),
+            dynamodb_url=self.dynamodb_url if self._tables else "",
         )
         os.environ.update(local_environment(self.provisioned, self.log_file))
         api_fn = self.function("contacts", "app")
@@ -105,8 +133,9 @@ class LocalStack:
         busy = self.dispatcher.stop(grace) if self.dispatcher else []
         if self.api:
             self.api.stop()
-        if self._moto:
-            self._moto.stop()
+        for moto in (self._moto, self._tables):
+            if moto:
+                moto.stop()
         return busy
 
     def __enter__(self) -> LocalStack:
@@ -120,10 +149,15 @@ class LocalStack:
     def function(self, service: str, handler: str) -> Function:
         return next(f for f in self.stack.functions if f.service == service and f.handler == handler)
 
+    @property
+    def moto_pids(self) -> list[int]:
+        """moto's processes (for the benches' CPU and memory figures)."""
+        return [m.proc.pid for m in (self._moto, self._tables) if m and m.proc]
+
     def client(self, service: str) -> Any:
         return boto3.client(
             service,
-            endpoint_url=self.endpoint_url,
+            endpoint_url=self.dynamodb_url if service == "dynamodb" else self.endpoint_url,
             region_name=self.region,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
@@ -201,6 +235,7 @@ class LocalStack:
                 {
                     "stage": self.stage,
                     "endpoint_url": self.endpoint_url,
+                    "dynamodb_url": self.dynamodb_url,
                     "api_url": self.api_url,
                     "region": self.region,
                     "pid": os.getpid(),

@@ -39,7 +39,7 @@ def is_free(port: int) -> bool:
 
 def start_up(cwd: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "up", "--moto-port", "0", "--api-port", "0"],
+        [sys.executable, "-m", "infra.cli", "up", "--moto-port", "0", "--api-port", "0", "--dynamodb-port", "0"],
         cwd=cwd,
         env={**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING"},
         stdout=subprocess.DEVNULL,
@@ -66,7 +66,7 @@ def stop_and_check(proc: subprocess.Popen[bytes], info: dict[str, str], signum: 
         pytest.fail(f"finview up was still running 5 s after {signal.Signals(signum).name}")
     assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
     assert time.monotonic() - start < 5
-    assert is_free(port_of(info["endpoint_url"])) and is_free(port_of(info["api_url"]))
+    assert all(is_free(port_of(info[url])) for url in ("endpoint_url", "dynamodb_url", "api_url"))
     assert not (cwd / ".finview" / "stack.json").exists()
 
 
@@ -96,7 +96,7 @@ def test_one_sigterm_stops_the_stack_in_the_middle_of_an_import(tmp_path: Path) 
 def test_an_in_process_stack_stops_without_threads_or_ports(tmp_path: Path) -> None:
     before = set(threading.enumerate())
     stack = LocalStack(stage="stoptest", log_file=str(tmp_path / "lambda.log")).start()
-    ports = (port_of(stack.endpoint_url), port_of(stack.api_url))
+    ports = (port_of(stack.endpoint_url), port_of(stack.dynamodb_url), port_of(stack.api_url))
     assert not any(is_free(p) for p in ports)
     busy = stack.stop()
     assert busy == []

@@ -117,7 +117,7 @@ def test_correlation_id_runs_from_the_s3_drop_through_every_event_to_the_email(
 
 def test_finview_up_serves_fires_enrichment_on_demand_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "up", "--moto-port", "0", "--api-port", "0"],
+        [sys.executable, "-m", "infra.cli", "up", "--moto-port", "0", "--api-port", "0", "--dynamodb-port", "0"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

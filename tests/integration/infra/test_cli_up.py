@@ -38,3 +38,9 @@ def test_up_refuses_the_same_port_for_both_servers(held_port: int) -> None:
     result = _up("--moto-port", "4999", "--api-port", "4999")
     assert result.returncode == 2
     assert "both 4999" in result.stderr
+
+
+def test_up_refuses_the_same_port_for_dynamodb_and_another_server() -> None:
+    result = _up("--moto-port", "0", "--api-port", "4998", "--dynamodb-port", "4998")
+    assert result.returncode == 2
+    assert "--api-port and --dynamodb-port are both 4998" in result.stderr

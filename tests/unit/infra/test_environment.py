@@ -14,8 +14,16 @@ from infra.template import function_id, render
 from shared.settings import LAMBDA_MARKER, ServiceSettings, SettingsError, at_cold_start, load
 
 ROOT = Path(__file__).resolve().parents[3]
-# Given by the Lambda runtime itself, or only by the local stack (AWS_ENDPOINT_URL: moto; FINVIEW_LOG_FILE).
-RUNTIME = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_LAMBDA_FUNCTION_NAME", "FINVIEW_LOG_FILE"}
+# Given by the Lambda runtime itself, or only by the local stack (AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_DYNAMODB:
+# moto; FINVIEW_LOG_FILE).
+RUNTIME = {
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "FINVIEW_LOG_FILE",
+}
 READS = re.compile(r"""(?:os\.environ\.get|os\.getenv|os\.environ\[|aws\.env)\(?\s*["']([A-Z0-9_]+)["']""")
 
 
