@@ -34,6 +34,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Final, Protocol, final
 
 from rapidfuzz.distance import JaroWinkler
@@ -144,10 +145,13 @@ class OwnerProfile:
 
     @classmethod
     def first_seen(cls, case_owner_id: str, tag: str, f: RowFeatures) -> OwnerProfile:
-        profile = cls(case_owner_id, tag)
-        profile.add_identity(f, tag)
-        profile.add_evidence(f, tag)
-        return profile
+        # what add_identity and add_evidence would add to an empty profile, one value a field (one per new owner)
+        identity, email, phone, born, address, ref = f.identity, f.email, f.phone, f.birth_date, f.address, f.ref
+        return OwnerProfile(  # by name, not ``cls``: compiled, the native constructor
+            case_owner_id, tag, None, {identity: tag} if identity else {}, {email: tag} if email else {},
+            {phone: tag} if phone else {}, {born: tag} if born else {}, {address: tag} if address else {},
+            {ref: tag} if ref else {},
+        )  # fmt: skip
 
     def add_identity(self, f: RowFeatures, tag: str) -> bool:
         key = f.identity
@@ -268,14 +272,15 @@ class RowFeatures:
             company = joined = " ".join(norm.name_tokens(line.company_name))
         country, postcode, street = line.country, line.postcode, line.street
         email, born, ref = line.email, line.birth_date, line.client_case_number
-        return cls(
+        # The class by name, not ``cls``: compiled, that is the native constructor, not a Python call with keywords.
+        return RowFeatures(
             tokens=joined,
             family=family,
             given=given,
             company=company,
             email=norm.email_key(email) if email else None,
             phone=line.phone,
-            birth_date=born.isoformat() if born else None,
+            birth_date=_iso_day(born) if born else None,
             address=f"{country}|{postcode}|{norm.fold(street)}" if street and postcode else None,
             postcode=f"{country}|{postcode}" if postcode else None,
             ref=norm.clean_text(ref).casefold() if ref else None,
@@ -296,6 +301,7 @@ class RowFeatures:
         return self._place
 
     def block_keys(self) -> list[str]:
+        tokens, birth_date, postcode = self.tokens, self.birth_date, self.postcode
         keys = []
         if self.ref:
             keys.append(f"ref:{self.ref}")
@@ -303,16 +309,43 @@ class RowFeatures:
             keys.append(f"email:{self.email}")
         if self.phone:
             keys.append(f"phone:{self.phone}")
-        if self.birth_date and self.tokens:
-            for initial in sorted({t[0] for t in self.tokens.split()}):
-                keys.append(f"dob:{self.birth_date}|{initial}")
+        if birth_date and tokens:
+            for initial in _initials(tokens):
+                keys.append(f"dob:{birth_date}|{initial}")
         if self.address:
             keys.append(f"addr:{self.address}")
-        if self.tokens:
-            keys.append(f"name:{self.tokens}")
-            if self.postcode:
-                keys.append(f"name:{self.tokens}|{self.postcode}")
+        if tokens:
+            keys.append(f"name:{tokens}")
+            if postcode:
+                keys.append(f"name:{tokens}|{postcode}")
         return keys
+
+
+def _initials(tokens: str) -> list[str]:
+    """The distinct first letters of the name's tokens, sorted. The tokens come sorted (``RowFeatures.of``), so
+    their first letters do too: each is kept unless it repeats the one before, without a set and a sort."""
+    initials: list[str] = []
+    last = ""
+    for token in tokens.split():
+        initial = token[0]
+        if initial != last:
+            if initial < last:  # not sorted after all: the general way
+                return sorted({t[0] for t in tokens.split()})
+            initials.append(initial)
+            last = initial
+    return initials
+
+
+# "00" … "99": a day's month and day without the format machinery
+_TWO_DIGITS: Final = tuple(f"{i:02d}" for i in range(100))
+
+
+def _iso_day(day: date) -> str:
+    """``day.isoformat()``, built from its parts (one birth date a row; ``isoformat`` formats through printf)."""
+    if type(day) is not date:  # a datetime would add its time
+        return day.isoformat()
+    year = day.year
+    return f"{str(year) if year >= 1000 else str(year).zfill(4)}-{_TWO_DIGITS[day.month]}-{_TWO_DIGITS[day.day]}"
 
 
 # ---- comparing ----------------------------------------------------------------------------------------------
@@ -501,26 +534,45 @@ def _address_level(a: _Place, b: _Place) -> int:
     return PLACE_DIFFERENT
 
 
+def _split_identities(identities: dict[str, str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """A profile's identities as (given, family) of each person and the name of each company, in its order."""
+    people: list[tuple[str, str]] = []
+    companies: list[str] = []
+    for identity in identities:
+        if identity.startswith("#"):
+            companies.append(identity[1:])
+        else:
+            given, _, family = identity.partition("|")
+            people.append((given, family))
+    return people, companies
+
+
 @final
 class _Owner:
     """A case owner as the matcher compares rows with it: its profile and the comparison forms of its identities,
-    birth dates and addresses, worked out once when it is read or created (not per comparison), and kept in step as
-    evidence is added."""
+    birth dates and addresses, worked out once, when a row first needs them (not per comparison), and kept in step
+    as evidence is added."""
 
     def __init__(self, profile: OwnerProfile, own: bool) -> None:
         self.profile = profile
         self.own = own  # the profile is the matcher's to change (else the index's: copied before a change)
-        self.people: list[tuple[str, str]] = []  # (given, family) of each person identity, in the profile's order
-        self.companies: list[str] = []
-        for identity in profile.identities:
-            if identity.startswith("#"):
-                self.companies.append(identity[1:])
-            else:
-                given, _, family = identity.partition("|")
-                self.people.append((given, family))
-        # the parts of its birth dates and addresses, split when a row first needs them
+        # Worked out when a row first needs them: most case owners read or created are never compared by name (a
+        # new one, a candidate left early, a row with the very same name), and many never by address or birth date.
+        self._people: list[tuple[str, str]] | None = None
+        self._companies: list[str] | None = None
         self._births: list[tuple[str, str, str]] | None = None
         self._places: list[_Place] | None = None
+
+    def people(self) -> list[tuple[str, str]]:
+        """(given, family) of each person identity, in the profile's order."""
+        if self._people is None:
+            self._people, self._companies = _split_identities(self.profile.identities)
+        return self._people
+
+    def companies(self) -> list[str]:
+        if self._companies is None:
+            self._people, self._companies = _split_identities(self.profile.identities)
+        return self._companies
 
     def births(self) -> list[tuple[str, str, str]]:
         if self._births is None:
@@ -667,10 +719,10 @@ def _compare(f: RowFeatures, o: _Owner, email_common: bool, phone_common: bool, 
     if f.family:
         if f.identity in p.identities:  # the very name: exact on both, no identity or orientation compares better
             given, family = (EXACT if f.given else ABSENT), EXACT
-        elif o.people:
+        elif people := o.people():
             best = 0.0
             first = True
-            for other_given, other_family in o.people:
+            for other_given, other_family in people:
                 g, fam = _given_level(f.given, other_given), _family_level(f.family, other_family)
                 weight = _names_weight(g, fam)
                 if f.given and other_given:  # swapped first and last names: the orientation that agrees best
@@ -683,9 +735,9 @@ def _compare(f: RowFeatures, o: _Owner, email_common: bool, phone_common: bool, 
         else:
             family = DIFFERENT  # a company against a person
     elif f.company:
-        if o.companies:
+        if companies := o.companies():
             sim = 0.0
-            for c in o.companies:
+            for c in companies:
                 if c == f.company:
                     sim = 1.0
                     break
@@ -823,17 +875,16 @@ class Matcher:
         if hidden is None:
             self._keys.update(self.index.get_keys(wanted))
         else:
-            for key, owners in self.index.get_keys(wanted).items():
-                self._keys[key] = hidden.drop(owners)
+            for key, found in self.index.get_keys(wanted).items():
+                self._keys[key] = hidden.drop(found)
         # The profiles the rows can be compared with: a saturated key names no candidate (``_candidates``), except a
         # client case number (``match_on_client_case_number`` takes its earliest holder, however many there are).
-        candidates = {
-            o
-            for _, f in features
-            for k in f.keys
-            if len(owners := self._keys.get(k, {})) < MAX_OWNERS_PER_KEY or k.startswith("ref:")
-            for o in owners
-        }
+        candidates: set[str] = set()
+        for _, f in features:
+            for k in f.keys:
+                holders = self._keys.get(k)
+                if holders is not None and (len(holders) < MAX_OWNERS_PER_KEY or k.startswith("ref:")):
+                    candidates.update(holders)
         self._load(candidates, hidden)
         # A case owner merged into another (an accepted review) is found through its keys; matches go to the
         # surviving one, whose profile holds both identities.
@@ -847,10 +898,10 @@ class Matcher:
             elif not hidden(profile.origin):
                 self._owners[owner_id] = _Owner(hidden.visible(profile), own=False)
 
-    def _candidates(self, keys: tuple[str, ...]) -> list[str]:
+    def _candidates(self, held: list[dict[str, str] | None]) -> list[str]:
+        """The case owners a row's keys name (``held``: each key's holders), merges followed, sorted."""
         seen: dict[str, None] = {}
-        for key in keys:
-            owners = self._keys.get(key)
+        for owners in held:
             if owners is None or len(owners) >= MAX_OWNERS_PER_KEY:
                 continue  # saturated key: too common to say anything
             for owner_id in owners:
@@ -865,6 +916,9 @@ class Matcher:
 
     def _decide(self, row: int, f: RowFeatures) -> Decision:
         keys = f.keys
+        # Each key's case owners as this row finds them, read once: nothing below changes them before the row's own
+        # entries are added at the end (a row's keys are distinct).
+        held = [self._keys.get(key) for key in keys]
         tag = tag_for(self.import_id, row)
         chosen: tuple[str, str, float] | None = None
         review: Review | None = None
@@ -876,9 +930,9 @@ class Matcher:
             if owners:
                 chosen = (owners[0][0], "client_case_number", 100.0)
         else:
-            candidates = self._candidates(keys)
+            candidates = self._candidates(held)
             if candidates:
-                chosen, review = self._compare_candidates(f, candidates)
+                chosen, review = self._compare_candidates(f, candidates, held)
         if chosen is None:
             owner_id = new_case_owner_id(self.client_id, self.import_id, row)
             self._owners[owner_id] = _Owner(OwnerProfile.first_seen(owner_id, tag, f), own=True)
@@ -891,8 +945,8 @@ class Matcher:
             decision = Decision(row, owner_id, rule, owner_new, score)
             if owner.add_evidence(f, tag):
                 self._dirty_profiles.add(owner_id)
-        for key in keys:
-            holders = self._keys.get(key)
+        for i in range(len(keys)):
+            key, holders = keys[i], held[i]
             if holders is None:
                 self._keys[key] = {owner_id: tag}
                 self._dirty_keys.add(key)
@@ -904,16 +958,17 @@ class Matcher:
         return decision
 
     def _compare_candidates(
-        self, f: RowFeatures, candidates: list[str]
+        self, f: RowFeatures, candidates: list[str], held: list[dict[str, str] | None]
     ) -> tuple[tuple[str, str, float] | None, Review | None]:
         """The best automatic match among the candidates (the first of the highest score), else the best reviewable
         one. A candidate that cannot beat what is found already is not compared to the end (``_compare``)."""
         # fields whose value the row shares with too many case owners (a switchboard, an office e-mail) say nothing
         email_common = phone_common = False
-        for k in f.keys:
-            if len(self._keys.get(k, ())) >= MAX_OWNERS_PER_KEY:
-                email_common |= k.startswith("email:")
-                phone_common |= k.startswith("phone:")
+        for i in range(len(held)):
+            owners = held[i]
+            if owners is not None and len(owners) >= MAX_OWNERS_PER_KEY:
+                email_common |= f.keys[i].startswith("email:")
+                phone_common |= f.keys[i].startswith("phone:")
         best: _Scored | None = None
         best_owner = ""
         doubt: _Scored | None = None

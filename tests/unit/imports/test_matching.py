@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bench.bench_imports_quality import build
@@ -358,13 +359,7 @@ def test_a_candidate_left_before_its_names_are_compared_could_not_have_changed_t
     """The matcher stops comparing a candidate with a different birth date (a veto no review lifts) or whose score
     cannot reach the floor even with the best names: on registry-like pairs (namesakes, relatives, typos, swapped
     names), each candidate left early is one the whole comparison finds neither automatic nor reviewable."""
-    features = []
-    for i, (_, _, raw) in enumerate(build(400), start=1):
-        try:
-            features.append(RowFeatures.of(validate(raw | {"invoice_number": f"I{i}", "amount": "1",
-                                                           "opened_on": "2026-01-01"})[0]))  # fmt: skip
-        except RowRejected:
-            continue
+    features = _registry_features(400)
     owners = [_Owner(OwnerProfile.first_seen(f"o{i}", f"t#{i}", f), own=True) for i, f in enumerate(features)]
     left = compared = 0
     for i, f in enumerate(features):
@@ -382,3 +377,65 @@ def test_a_candidate_left_before_its_names_are_compared_could_not_have_changed_t
                     compared += 1
                     assert early.levels() == whole.levels() and early.score == whole.score
     assert left > 1000 and compared > 1000
+
+
+def _registry_features(n: int) -> list[RowFeatures]:
+    """Rows of the quality bench's registry-like data (typos, swapped and blank names, companies, sparse rows)."""
+    features = []
+    for i, (_, _, raw) in enumerate(build(n), start=1):
+        try:
+            features.append(RowFeatures.of(validate(raw | {"invoice_number": f"I{i}", "amount": "1",
+                                                           "opened_on": "2026-01-01"})[0]))  # fmt: skip
+        except RowRejected:
+            continue
+    return features
+
+
+def test_block_keys_give_each_initial_once_in_order_and_no_key_twice() -> None:
+    """A row's ``dob:`` keys carry the distinct first letters of its name tokens, sorted (read from the sorted tokens
+    without a set), and a row's keys are distinct (the matcher reads each key's holders once a row)."""
+    features = _registry_features(400)
+    names = [("Zoe Anna", "Adams"), ("Hans", "Meier1"), ("Émile", "Zola"), ("Ann-Kathrin", "Abel")]
+    features += [RowFeatures.of(line(first_name=g, last_name=f, birth_date="1980-04-01")) for g, f in names]
+    for f in features:
+        assert len(set(f.keys)) == len(f.keys), f.keys
+        if f.birth_date and f.tokens:
+            initials = [k.rpartition("|")[2] for k in f.keys if k.startswith("dob:")]
+            assert initials == sorted({t[0] for t in f.tokens.split()}), (f.tokens, initials)
+    # tokens not in order (never so from RowFeatures.of) still give the sorted initials
+    unsorted = RowFeatures("zoe anna adams", "adams", "zoe anna", "", None, None, "1980-04-01", None, None, None)
+    assert [k for k in unsorted.keys if k.startswith("dob:")] == ["dob:1980-04-01|a", "dob:1980-04-01|z"]
+
+
+def test_a_birth_date_is_keyed_in_iso_form() -> None:
+    for born in ["1980-04-01", "1931-01-09", "2001-12-31", "1999-10-09"]:
+        assert RowFeatures.of(line(last_name="Schmidt", birth_date=born)).birth_date == born
+    from services.imports.matching import _iso_day
+
+    day = date(1, 1, 1)
+    while day.year < 2100:  # every month and day, years of one to four digits
+        assert _iso_day(day) == day.isoformat()
+        day += timedelta(days=97 if day.year < 1800 else 1)
+    assert _iso_day(datetime(1980, 4, 1, 12, 30)) == "1980-04-01T12:30:00"  # a datetime keeps its time, as before
+
+
+def test_a_first_seen_profile_holds_what_adding_the_row_to_an_empty_profile_would() -> None:
+    every_field = [line(**(ANNA | {"client_case_number": "K-1"})), line(company_name="Bäckerei Schmidt GmbH")]
+    for i, f in enumerate(_registry_features(300) + [RowFeatures.of(x) for x in every_field]):
+        empty = OwnerProfile(f"o{i}", f"t#{i}")
+        empty.add_identity(f, f"t#{i}")
+        empty.add_evidence(f, f"t#{i}")
+        assert OwnerProfile.first_seen(f"o{i}", f"t#{i}", f).to_item() == empty.to_item()
+
+
+def test_a_case_owner_s_names_are_split_only_when_a_row_compares_them() -> None:
+    """Most case owners the matcher reads or creates are never compared by name (new ones, candidates left early, a
+    row with the very same name): their identities are split into given and family names on first use only."""
+    anna = RowFeatures.of(line(**ANNA))
+    owner = _Owner(OwnerProfile.first_seen("o", "t#1", anna), own=True)
+    assert _compare(anna, owner, False, False, None) is not None
+    assert owner._people is None  # the very name: nothing to split
+    typo = RowFeatures.of(line(**(ANNA | {"last_name": "Schmitt"})))
+    whole = _compare(typo, owner, False, False, None)
+    assert whole is not None and whole.levels()["family"] == "close"
+    assert owner.people() == [("anna", "schmidt")] and owner.companies() == []
