@@ -93,9 +93,10 @@ GRANTS: dict[tuple[str, str], tuple[Grant, ...]] = {
         Grant(("s3:PutObject",), "objects", "exports"),
     ),
     # The daily payment-plan reminders: reads the plans due, asks the contact policy's gate (a conditional
-    # transaction) for each, which records and announces the ContactActionRequested.
+    # transaction) for each, which records and announces the ContactActionRequested. BatchGetItem: a page's look-up
+    # of the claims the schedule wrote before its records were its claims.
     ("contacts", "on_reminder_schedule"): (
-        *_own_table("contacts", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem"),
+        *_own_table("contacts", *TABLE_READ, *TABLE_WRITE, "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"),
         PUBLISH,
     ),
     # The daily erasure job (GDPR Art. 17): the person's items deleted or stripped, their files and earlier exports

@@ -474,7 +474,10 @@ class StagedRow(BaseModel):
     review: ReviewNote | None = None
 
 
-_STAGED = TypeAdapter(dict[str, Any])  # its values serialised as pydantic serialises them in a model
+# Each model's own serialiser, as ``model_dump_json`` runs it (its fields' types known: no type inferred per value).
+_LINE_JSON = DebtorLine.__pydantic_serializer__.to_json
+_REVIEW_JSON = ReviewNote.__pydantic_serializer__.to_json
+_STRING = TypeAdapter(str)
 
 
 def staged_json(
@@ -487,17 +490,23 @@ def staged_json(
     review: ReviewNote | None = None,
 ) -> str:
     """``StagedRow(...).model_dump_json()`` without validating a ``StagedRow`` per row: the same JSON (a test holds
-    it), written by pydantic's own serialiser from the line's fields. It was over half of the staging's time."""
-    staged = {
-        "row": row,
-        "line": line,
-        "case_owner_id": case_owner_id,
-        "matched_by": matched_by,
-        "owner_new": owner_new,
-        "debtor": debtor.__dict__,
-        "review": None if review is None else review.__dict__,
-    }
-    return _STAGED.dump_json(staged).decode()
+    it). The line and the review are written by their models' serialisers, the row's other fields (two numbers, a
+    flag and two strings) around them. Serialising a dict of the fields instead (a ``TypeAdapter`` of
+    ``dict[str, Any]``, which infers each value's type) took 2.4 against 1.6 µs a row."""
+    review_json = "null" if review is None else _REVIEW_JSON(review).decode()
+    return (
+        f'{{"row":{row},"line":{line},"case_owner_id":{_json_string(case_owner_id)},'
+        f'"matched_by":{_json_string(matched_by)},"owner_new":{"true" if owner_new else "false"},'
+        f'"debtor":{_LINE_JSON(debtor).decode()},"review":{review_json}}}'
+    )
+
+
+def _json_string(text: str) -> str:
+    """A string as JSON: quoted as it is when nothing in it needs escaping (a case owner id, how it was matched),
+    else as pydantic writes it."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return _STRING.dump_json(text).decode()
 
 
 def _as_stored(model: type[BaseModel], **replaced: Any) -> dict[str, Any]:

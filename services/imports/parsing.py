@@ -88,25 +88,32 @@ codecs.register_error("finview-cp1252", _cp1252_fallback)
 
 
 class ChunkStream(io.RawIOBase):
-    """A read-only raw stream over an iterator of byte chunks (an S3 body's ``iter_chunks``)."""
+    """A read-only raw stream over an iterator of byte chunks (an S3 body's ``iter_chunks``).
+
+    The text reader above asks for 8 KB at a time (``BufferedReader.read1`` reads that much straight from here when
+    its buffer is empty), so a chunk is handed out from an offset into it: slicing off what was read copied the rest
+    of the 1 MB chunk on every read (~64 MB copied per MB of file, a fifth of the parsing's time)."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
-        self._buffer = b""
+        self._chunk = memoryview(b"")
+        self._offset = 0
         self.bytes_read = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target: Any) -> int:
-        while not self._buffer:
+        while self._offset >= len(self._chunk):
             try:
-                self._buffer = next(self._chunks)
+                self._chunk = memoryview(next(self._chunks))
             except StopIteration:
                 return 0
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
+            self._offset = 0
+        start = self._offset
+        n = min(len(target), len(self._chunk) - start)
+        target[:n] = self._chunk[start : start + n]
+        self._offset = start + n
         self.bytes_read += n
         return n
 

@@ -44,12 +44,13 @@ def request_contact(
     client: ClientRules | None = None,
     flush: bool = True,
     owner: cases_repository.OwnerRead | None = None,
-    claim: dict[str, Any] | None = None,
+    action_id: str | None = None,
 ) -> Outcome:
     """Ask the gate for one contact with the debtor of ``case_id`` (automatic: by the default point of the
     channel's type). Returns the outcome; raises ``Refused`` for a refused manual request. ``case``,
     ``client`` and ``owner``: what the caller read already; ``flush=False``: the caller publishes the outbox in
-    batches; ``claim``: written with the decision, if absent ("already_claimed" otherwise)."""
+    batches; ``action_id``: the caller's id for the contact, whose record is then its claim ("already_claimed" when
+    it exists)."""
     return gate.request_contact(
         case_id,
         channel,
@@ -68,7 +69,7 @@ def request_contact(
         client=client,
         flush=flush,
         owner=owner,
-        claim=claim,
+        action_id=action_id,
     )
 
 

@@ -248,14 +248,14 @@ def request_message(
     defaults: dict[str, str] | None = None,
     flush: bool = True,
     owner: repository.OwnerRead | None = None,
-    claim: dict[str, Any] | None = None,
+    action_id: str | None = None,
 ) -> contact_requests.Outcome:
     """Build the templated message of ``kind`` and ask the gate for it (``contact_requests.request_contact``), on
     ``contact_point_id`` (a collector's choice) or the default point of the channel's type.
 
     A schedule passes what it read already (``case_item``, the owner's ``defaults`` or whole partition
     ``owner``, its ``lookups`` with the clients' contact rules), ``flush=False`` to publish the requests in
-    batches, and the ``claim`` on what it reminds, written with the gate's decision ("already_claimed" if there)."""
+    batches, and the ``action_id`` of what it reminds, whose record is its claim ("already_claimed" if there)."""
     item, message = debtor_message(
         case_id,
         kind,
@@ -285,7 +285,7 @@ def request_message(
         client=client,
         flush=flush,
         owner=owner,
-        claim=claim,
+        action_id=action_id,
     )
 
 
@@ -294,12 +294,12 @@ def ask_for_reminder(
     owner: repository.OwnerRead,
     channel: Channel,
     instalment: Instalment,
-    claim: dict[str, Any],
+    action_id: str,
     lookups: ClientLookups,
     correlation_id: str,
 ) -> gate.Ask:
     """The payment-plan reminder of ``instalment`` as the schedule asks the gate for it with others
-    (``gate.request_contacts``): built from what the schedule read, its ``claim`` written with the decision."""
+    (``gate.request_contacts``): built from what the schedule read, ``action_id`` derived from the instalment."""
     case_id = str(case_item["case_id"])
     item, message = debtor_message(
         case_id, "payment_plan_reminder", instalment=instalment, lookups=lookups, case_item=case_item, owner_read=owner
@@ -308,7 +308,7 @@ def ask_for_reminder(
         case=item,
         owner=owner,
         channel=channel,
-        claim=claim,
+        action_id=action_id,
         correlation_id=correlation_id,
         requested_by="system:reminder-schedule",
         actor=audit.Actor.system("contacts"),

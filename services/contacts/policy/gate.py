@@ -238,7 +238,7 @@ def request_contact(
     client: rules.ClientRules | None = None,
     flush: bool = True,
     owner: cases_repository.OwnerRead | None = None,
-    claim: dict[str, Any] | None = None,
+    action_id: str | None = None,
 ) -> Outcome:
     """Decide one contact with the debtor of ``case_id`` and, if allowed, record it and publish it.
 
@@ -247,12 +247,14 @@ def request_contact(
     and ``client`` (the client's rules), ``owner`` (the case owner's partition): what a caller read already, used
     for the first decision (a lost race reads again). ``flush=False``: the event stays in the
     outbox of the current cause for the caller to publish with others (one PutEvents for up to ten).
-    ``claim``: an item written only if absent, in the same transaction as the decision (a reminder's claim on its
-    instalment): when it exists already, nothing is written and the status is "already_claimed".
+    ``action_id``: the contact's id when the caller derives it (a reminder's, from its instalment): its record is
+    then its claim, written only if absent, first in the decision's transaction; when it exists already, nothing
+    is written and the status is "already_claimed".
     """
     if debtor_message is not None and message_kind == "contact_request":
         message_kind = debtor_message.kind
-    action_id = str(deferred["action_id"]) if deferred else new_id()
+    claims = action_id is not None and deferred is None
+    action_id = str(deferred["action_id"]) if deferred else action_id or new_id()
     if case is None:
         case = case_of(case_id) if case_id != rules.ANY_CASE else owner_as_case(str(case_owner_id))
     for attempt in range(MAX_ATTEMPTS):
@@ -269,7 +271,7 @@ def request_contact(
             subject,
             message,
             deferred,
-            claim,
+            claims,
         )
         try:
             draft.tx.commit()
@@ -290,7 +292,7 @@ class Draft:
 
     tx: repository.Tx
     outcome: Outcome
-    claim: dict[str, Any] | None
+    claims: bool  # its record comes first and is put only if absent: a failed first condition means "claimed"
     deferred: dict[str, Any] | None
 
 
@@ -306,10 +308,10 @@ def _draft(
     subject: str | None,
     message: str | None,
     deferred: dict[str, Any] | None,
-    claim: dict[str, Any] | None,
+    claims: bool,
 ) -> Draft:
-    """Decide one contact from what is known and build its transaction (decision, history, record, audit, outbox);
-    a refused manual request raises ``Refused``."""
+    """Decide one contact from what is known and build its transaction (record, history, audit, outbox); a
+    refused manual request raises ``Refused``."""
     case_id, channel, automatic, message_kind = (
         request.case_id,
         request.channel,
@@ -344,7 +346,7 @@ def _draft(
             deferred,
             payload,
             requested_by,
-            claim,
+            claims,
         )
     assert item is not None and facts is not None
     event = ContactActionRequested(
@@ -375,13 +377,13 @@ def _draft(
         facts.at_work,
         request.retry_of,
     )
-    tx = _claimed(claim)
+    record = _record(known, item, request, action_id, "requested", requested_by, correlation_id, deferred)
+    record["event_id"] = event.event_id
+    tx = repository.Tx()
+    _put_record(tx, record, deferred)  # first: when it is the claim, a lost claim is the first reason it fails
     repository.write_history(
         tx, known.case_owner_id, known.owner.history.with_attempt(new_attempt), known.owner.history_revision
     )
-    record = _record(known, item, request, action_id, "requested", requested_by, correlation_id, deferred)
-    record["event_id"] = event.event_id
-    _put_record(tx, record, deferred)
     tx.audit(
         audit.entry(
             known.case_owner_id,
@@ -403,14 +405,14 @@ def _draft(
     )
     tx.events([event])  # committed with the record of the contact, or not at all (shared.outbox)
     outcome = Outcome("requested", action_id, known.case_owner_id, client_id, case_id, item, event)
-    return Draft(tx, outcome, claim, deferred)
+    return Draft(tx, outcome, claims, deferred)
 
 
 def _lost(draft: Draft, reasons: list[str]) -> Outcome | None:
     """What a cancelled draft means: its claim was there ("already_claimed"), its deferred contact was released by
     another run ("released_elsewhere"), or None: someone else counted first, decide again."""
     outcome = draft.outcome
-    if draft.claim is not None and reasons[:1] == ["ConditionalCheckFailed"]:
+    if draft.claims and reasons[:1] == ["ConditionalCheckFailed"]:
         return replace(outcome, status="already_claimed", event=None)
     if outcome.status != "requested":
         # a held-back contact writes no history: only its claim or its deferred record can have failed
@@ -435,12 +437,6 @@ def _written(draft: Draft, flush: bool, quiet: bool = False) -> Outcome:
                 extra={"action_id": outcome.action_id, "channel": event.action, "automatic": event.automatic},
             )
     return outcome
-
-
-def _claimed(claim: dict[str, Any] | None) -> repository.Tx:
-    """A transaction that starts with ``claim`` (put if absent), so a lost claim is the first reason it fails."""
-    tx = repository.Tx()
-    return tx.put(claim) if claim is not None else tx
 
 
 def _record(
@@ -506,7 +502,7 @@ def _hold_back(
     deferred: dict[str, Any] | None,
     payload: dict[str, Any],
     requested_by: str,
-    claim: dict[str, Any] | None = None,
+    claims: bool = False,
 ) -> Draft:
     """An automatic contact the policy refuses now: deferred to its next allowed time, never dropped (the draft of
     its record)."""
@@ -517,8 +513,8 @@ def _hold_back(
     if status == "deferred":
         due = following or request.at + RECHECK
         record.update({**repository.deferred_index(due, action_id), "next_allowed_at": due.isoformat()})
-    tx = _claimed(claim)
-    _put_record(tx, record, deferred)
+    tx = repository.Tx()
+    _put_record(tx, record, deferred)  # first, as in ``_draft``
     tx.audit(
         audit.entry(
             known.case_owner_id,
@@ -543,7 +539,7 @@ def _hold_back(
         decision=decision,
         next_allowed_at=following,
     )
-    return Draft(tx, outcome, claim, deferred)
+    return Draft(tx, outcome, claims, deferred)
 
 
 # ---- many at a time ---------------------------------------------------------------------------------------
@@ -552,13 +548,13 @@ def _hold_back(
 @dataclass(frozen=True)
 class Ask:
     """One automatic contact a schedule asks for: what it read already (the case, the owner's partition, the
-    client's rules) and its ``claim``, written only if absent with the decision (what makes the ask safe to
-    decide again: a second decision finds the claim)."""
+    client's rules) and its ``action_id``, derived from what it is about (a reminder's instalment): its record,
+    written only if absent, is its claim (what makes the ask safe to decide again: a second decision finds it)."""
 
     case: dict[str, Any]
     owner: cases_repository.OwnerRead
     channel: Channel
-    claim: dict[str, Any]
+    action_id: str
     correlation_id: str
     requested_by: str
     actor: audit.Actor
@@ -578,14 +574,14 @@ class Ask:
             case=self.case,
             client=self.client,
             flush=False,
-            claim=self.claim,
+            action_id=self.action_id,
         )
 
 
 def request_contacts(asks: list[Ask]) -> list[Outcome | Exception]:
     """Decide many automatic contacts (different case owners: a reminder schedule's page) and write their
     decisions together, as few TransactWriteItems as fit (``shared.dynamo.write_groups``: each decision's items
-    are one group, all or nothing). A decision whose claim was there is "already_claimed"; one whose other
+    are one group, all or nothing). A decision whose record was there is "already_claimed"; one whose other
     condition failed (the owner's history changed since it was read, say) is taken again on its own path, which
     reads again. The events stay in the outbox of the current cause for the caller to publish (one PutEvents for
     ten). Per ask: its outcome, or the error that kept it from being decided (nothing of it was written)."""
@@ -600,7 +596,7 @@ def request_contacts(asks: list[Ask]) -> list[Outcome | Exception]:
                 known,
                 request,
                 None,
-                new_id(),
+                ask.action_id,
                 ask.requested_by,
                 ask.actor,
                 ask.correlation_id,
@@ -608,7 +604,7 @@ def request_contacts(asks: list[Ask]) -> list[Outcome | Exception]:
                 None,
                 None,
                 None,
-                ask.claim,
+                True,
             )
         except Exception as error:  # one ask's trouble is its own (nothing of it is written)
             results[i] = error
@@ -626,7 +622,7 @@ def request_contacts(asks: list[Ask]) -> list[Outcome | Exception]:
             if draft.outcome.status == "requested":
                 allowed.append(draft.outcome.action_id)
             continue
-        if reasons[:1] == ["ConditionalCheckFailed"]:  # the claim comes first: this contact was decided before
+        if reasons[:1] == ["ConditionalCheckFailed"]:  # the record comes first: this contact was decided before
             results[i] = replace(draft.outcome, status="already_claimed", event=None)
             continue
         try:

@@ -93,6 +93,15 @@ def test_a_staged_row_with_a_review_is_written_as_the_model_writes_it() -> None:
     assert_staged_as_the_model_writes(line)
 
 
+@pytest.mark.parametrize("text", ["0d7c1a52-33f4-4f5e-8c3e", 'a"b', "a\\b", "a\nb", "Müller", "\x7f", "名", ""])
+@pytest.mark.parametrize("owner_new", [True, False])
+def test_the_staged_rows_own_fields_are_written_as_the_model_writes_them(text: str, owner_new: bool) -> None:
+    """The case owner id and how it was matched are written around the line's JSON: escaped where JSON needs it."""
+    line, _ = domain.validate(BASE, ImportSettings())
+    staged = domain.StagedRow(row=1, line=2, case_owner_id=text, matched_by=text, owner_new=owner_new, debtor=line)
+    assert domain.staged_json(1, 2, text, text, owner_new, line) == staged.model_dump_json()
+
+
 REQUIRED = ("last_name", "invoice_number", "amount", "opened_on")
 OPTIONAL = tuple(f for f in FIELDS if f not in REQUIRED)
 # Arbitrary printable text (what the plain path is for), and now and then any text at all (which it passes on).

@@ -358,7 +358,8 @@ PINNED_POLICIES = {
         for b in ("AttachmentsBucket", "ExportsBucket")
     }
     | {"Allow s3:ListBucketVersions on ${AttachmentsBucket}", "Allow s3:ListBucketVersions on ${ExportsBucket}"},
-    "ContactsOnReminderSchedule": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem") | PUBLISH,
+    "ContactsOnReminderSchedule": _table_grants("ContactsTable", *READ_WRITE, "BatchWriteItem", "BatchGetItem")
+    | PUBLISH,
     # The outbox sweeps: what dead writers left, published and deleted.
     "ContactsPublishOutbox": _table_grants("ContactsTable", "Query", "BatchWriteItem", index=False) | PUBLISH,
     "EnrichmentPublishOutbox": _table_grants("EnrichmentTable", "Query", "BatchWriteItem", index=False) | PUBLISH,

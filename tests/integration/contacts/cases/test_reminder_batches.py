@@ -62,12 +62,13 @@ def test_twenty_five_reminders_of_one_shard_go_out_in_three_put_events(aws: Prov
     assert len(entries) <= 3 and set(entries) == {"ContactActionsRequested.v2"}, entries
 
 
-def test_a_reminder_reads_its_case_owner_once_and_writes_its_claim_in_the_gates_transaction(
+def test_a_reminder_reads_its_case_owner_once_and_its_record_is_its_claim(
     aws: Provisioned, calls: Counter[str]
 ) -> None:
     """Per reminder: one Query of the case owner's partition (the case, the points, the default pointers, the
-    contact-policy items, the profile) for both the message and the gate, and the gate's transaction, which
-    carries the reminder's claim. The client's settings, sender and contact rules are read once for the run."""
+    contact-policy items, the profile) for both the message and the gate, the page's look-up of old claims (one
+    BatchGetItem; pages of one here), and the gate's transaction, whose record (its id derived from the instalment)
+    is the reminder's claim. The client's settings, sender and contact rules are read once for the run."""
     counted = calls
 
     status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
@@ -85,21 +86,28 @@ def test_a_reminder_reads_its_case_owner_once_and_writes_its_claim_in_the_gates_
         counted.clear()
         index = {"case_id": f"case-{keys[0]}", "case_owner_id": f"owner-{keys[0]}"}
         assert reminders.remind_case(index, TODAY, run, "corr") == 0  # the schedule fired twice
-        assert counted == {"Query": 1, "TransactWriteItems": 1}  # the owner read, the transaction refused
+        # the owner read, the old claims looked up, the transaction refused
+        assert counted == {"Query": 1, "BatchGetItem": 1, "TransactWriteItems": 1}
         outbox.try_flush(store.table_name())
     assert (run.requested, run.already_reminded, run.failed) == (10, 1, [])
-    assert once_per_run["Query"] == 10 and once_per_run["TransactWriteItems"] == 10 and "PutItem" not in once_per_run
-    # the client, its settings, its business unit and its contact rules, read for the first reminder only
-    assert once_per_run["GetItem"] <= 5, once_per_run
-    assert sum(once_per_run.values()) == 10 * 2 + once_per_run["GetItem"], once_per_run
+    assert once_per_run["Query"] == 10 and once_per_run["TransactWriteItems"] == 10, once_per_run
+    assert once_per_run["BatchGetItem"] == 10, once_per_run
+    assert once_per_run["PutItem"] == 1, once_per_run  # the day records became claims (a fresh table)
+    # the client, its settings, its business unit and its contact rules, read for the first reminder only; the day
+    # records became claims, once a run
+    assert once_per_run["GetItem"] <= 6, once_per_run
+    assert sum(once_per_run.values()) == 10 * 3 + once_per_run["GetItem"] + 1, once_per_run
     claims = store.query_all(
         KeyConditionExpression=Key("PK").eq(f"CASE#case-{keys[0]}") & Key("SK").begins_with("REMINDER#")
     )
-    assert [c["SK"] for c in claims] == [f"REMINDER#plan-{keys[0]}#1"]
+    assert claims == []  # no claim beside the record any more
     actions = store.query_all(
         KeyConditionExpression=Key("PK").eq(f"CASE#case-{keys[0]}") & Key("SK").begins_with("ACTION#")
     )
-    assert len(actions) == 1  # the second firing wrote nothing: no second contact in the history either
+    # the second firing wrote nothing: no second contact in the history either
+    assert [a["SK"] for a in actions] == [
+        f"ACTION#{reminders.reminder_action_id(f'case-{keys[0]}', f'plan-{keys[0]}', 1)}"
+    ]
 
 
 def test_the_gate_still_decides_each_reminder_from_that_one_read(aws: Provisioned) -> None:
@@ -151,9 +159,7 @@ def test_a_reminder_that_could_not_be_requested_leaves_no_claim(aws: Provisioned
     with outbox.cause(f"test-{key}"):
         assert reminders.remind_case(index, TODAY, run, "corr") == 0
     assert len(run.failed) == 1 and "no default" in run.failed[0]
-    claims = store.query_all(
-        KeyConditionExpression=Key("PK").eq(f"CASE#case-{key}") & Key("SK").begins_with("REMINDER#")
-    )
+    claims = store.query_all(KeyConditionExpression=Key("PK").eq(f"CASE#case-{key}") & Key("SK").begins_with("ACTION#"))
     assert claims == []
     store.table().put_item(Item=pointer)  # the debtor has a default e-mail again
     with outbox.cause(f"test-{key}-again"):
@@ -226,7 +232,8 @@ def test_a_page_of_reminders_is_decided_one_by_one_and_written_in_shared_transac
     store.table().put_item(
         Item={"PK": f"CASE#{second_case}", "SK": "POINTER", "case_owner_id": f"owner-{keys[0]}", "client_id": "x"}
     )
-    # the fifth reminder was claimed by a run before (one that died before it published anything, say)
+    # the fifth reminder was claimed by a run before (one that died before it published anything, say), of the code
+    # that wrote a claim beside the record: that claim is looked up before deciding
     store.table().put_item(Item={"PK": f"CASE#case-{keys[4]}", "SK": f"REMINDER#plan-{keys[4]}#1", "due_on": "x"})
     indexes = [{"case_id": f"case-{k}", "case_owner_id": f"owner-{k}"} for k in keys]
     indexes.insert(10, {"case_id": second_case, "case_owner_id": f"owner-{keys[0]}"})
@@ -240,11 +247,12 @@ def test_a_page_of_reminders_is_decided_one_by_one_and_written_in_shared_transac
         second_run = dict(counted)
         outbox.try_flush(store.table_name())
     assert (run.requested, run.already_reminded, run.held_back, run.failed) == (25, 1 + 26, 0, [])
-    # At most 20 reminders a request (5 items each); the owner's second case starts the next request (one item per
+    # At most 25 reminders a request (4 items each); the owner's second case starts the next request (one item per
     # request), where its history condition fails (the first case's attempt moved it): that request goes again
-    # without it, and it is decided again on its own. The first request goes again without the claimed one. 5 in all
-    assert first_run["TransactWriteItems"] == 5, first_run  # was one per reminder: 26
-    assert first_run["Query"] == 26 + 2 and "PutItem" not in first_run, first_run  # + the re-read points and policy
+    # without it, and it is decided again on its own: 4 in all (the claimed one was read, not tried)
+    assert first_run["TransactWriteItems"] == 4, first_run  # was one per reminder: 26
+    assert first_run["Query"] == 26 + 2, first_run  # + the re-read points and policy
+    assert first_run["PutItem"] == 1 and "PutItem" not in second_run, first_run  # the day records became claims
     assert second_run["TransactWriteItems"] == 2 and second_run["Query"] == 26, second_run  # both refused whole
     history = store.table().get_item(
         Key={"PK": policy_repository.owner_pk(f"owner-{keys[0]}"), "SK": policy_repository.HISTORY_SK}
@@ -295,3 +303,78 @@ def test_a_page_of_reminders_logs_one_line_for_its_decisions(
     assert len(pages) == 1 and pages[0]["count"] == 5, pages
     assert sorted(actions[a] for a in pages[0]["action_ids"]) == sorted(f"case-{k}" for k in keys)
     assert [actions[line["action_id"]] for line in alone] == [second_case]
+
+
+def test_a_reminder_writes_four_items_its_record_being_its_claim(aws: Provisioned) -> None:
+    """The gate's transaction holds a reminder's record, history, audit entry and outbox row: four items, no
+    ``REMINDER#`` claim beside them (one item and 2 write units fewer a reminder in AWS)."""
+    status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
+    assert status == 201
+    tag = uuid.uuid4().hex[:6]
+    keys = [f"{tag}-{i}" for i in range(5)]
+    seed_planned_cases(client["client_id"], keys, (TODAY + timedelta(days=3)).isoformat())
+    written: list[dict[str, Any]] = []
+
+    def keep(params: dict[str, Any], **_: Any) -> None:
+        written.extend(params["TransactItems"])
+
+    ddb = shared_aws.client("dynamodb")
+    ddb.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", keep)
+    try:
+        with outbox.cause(f"test-{tag}"):
+            indexes = [{"case_id": f"case-{k}", "case_owner_id": f"owner-{k}"} for k in keys]
+            assert reminders.remind_cases(indexes, TODAY, reminders.ReminderRun(TODAY), "corr") == 5
+            outbox.try_flush(store.table_name())
+    finally:
+        ddb.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", keep)
+    sks = [next(iter(op.values()))["Item" if "Put" in op else "Key"]["SK"]["S"] for op in written]
+    assert len(written) == 5 * 4, sks
+    assert not [sk for sk in sks if sk.startswith("REMINDER#")]
+    records = [sk for sk in sks if sk.startswith("ACTION#")]
+    assert sorted(records) == sorted(
+        f"ACTION#{reminders.reminder_action_id(f'case-{k}', f'plan-{k}', 1)}" for k in keys
+    )
+
+
+def test_old_claims_are_honoured_for_the_longest_reminder_window_after_the_change(
+    aws: Provisioned, calls: Counter[str]
+) -> None:
+    """A ``REMINDER#`` claim the old code wrote still keeps its instalment from a second reminder while the
+    instalment is due within the longest reminder window after the first run that wrote records as claims; an
+    instalment due later cannot have one, and nothing is looked up for it."""
+    status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
+    assert status == 201
+    tag = uuid.uuid4().hex[:6]
+    keys = [f"{tag}-old", f"{tag}-new"]
+    seed_planned_cases(client["client_id"], keys, (TODAY + timedelta(days=3)).isoformat())
+    for k in keys:  # both claimed by the old code (for the second, that cannot happen: it shows nothing reads it)
+        store.table().put_item(Item={"PK": f"CASE#case-{k}", "SK": f"REMINDER#plan-{k}#1", "due_on": "x"})
+    store.table().put_item(Item={**reminders.RECORDS_ARE_CLAIMS, "since": TODAY.isoformat()})
+    run = reminders.ReminderRun(TODAY)
+    with outbox.cause(f"test-{tag}"):
+        assert (
+            reminders.remind_case({"case_id": f"case-{keys[0]}", "case_owner_id": f"owner-{keys[0]}"}, TODAY, run, "c")
+            == 0
+        )
+    assert (run.requested, run.already_reminded) == (0, 1)
+    assert (
+        store.query_all(KeyConditionExpression=Key("PK").eq(f"CASE#case-{keys[0]}") & Key("SK").begins_with("ACTION#"))
+        == []
+    )
+    # records have been claims for longer than any reminder window: instalments due now were never claimed the old way
+    since = TODAY - reminders.LONGEST_WINDOW - timedelta(days=4)
+    store.table().put_item(Item={**reminders.RECORDS_ARE_CLAIMS, "since": since.isoformat()})
+    run = reminders.ReminderRun(TODAY)
+    calls.clear()
+    with outbox.cause(f"test-{tag}-later"):
+        assert (
+            reminders.remind_case({"case_id": f"case-{keys[1]}", "case_owner_id": f"owner-{keys[1]}"}, TODAY, run, "c")
+            == 1
+        )
+        outbox.try_flush(store.table_name())
+    assert "BatchGetItem" not in calls, calls
+
+
+def test_the_day_records_became_claims_is_the_first_runs(aws: Provisioned) -> None:
+    assert reminders.records_are_claims_since(TODAY) == TODAY
+    assert reminders.records_are_claims_since(TODAY + timedelta(days=5)) == TODAY
