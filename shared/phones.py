@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import phonenumbers
 from phonenumbers import phonenumberutil as pnu
@@ -34,10 +34,31 @@ def known_country(country: str) -> bool:
 # The numbers read, kept as they are once full, not evicted: a file's numbers are near-unique (one per debtor), so an
 # LRU cache evicted and allocated an entry for nearly every row all through a big file, and the new long-lived entries
 # landed among the batch's short-lived objects, pinning memory the batch would otherwise give back (bench/RESULTS.md:
-# imports_memory, eighth session). Values seen once it is full are worked out each time; refusals are never kept.
-# A plain dict: a native lookup in the compiled core.
+# imports_memory, eighth session). Values seen once it is full are worked out each time.
+# Refusals are kept too (their code and words): the library words each one, ~50 µs, and a file with bad numbers
+# repeats them with its debtors. Plain dicts, a native lookup in the compiled core: by country, then the number as
+# sent, a string key (a tuple key cost an allocation, its hash and a tuple comparison on every row).
 _READ_CACHE_SIZE: Final = 1 << 16
-_read: dict[tuple[str, str | None], str] = {}
+
+
+class _Refusal(NamedTuple):
+    code: PhoneProblem
+    message: str
+
+
+class _ReadNumbers:
+    """``normalise_phone``'s cache: country (``""`` for none) → number as sent → E.164 or the refusal."""
+
+    def __init__(self) -> None:
+        self.by_country: dict[str, dict[str, str | _Refusal]] = {}
+        self.size = 0
+
+    def clear(self) -> None:
+        self.by_country.clear()
+        self.size = 0
+
+
+_read = _ReadNumbers()
 
 
 def forget_read_numbers() -> None:
@@ -46,14 +67,22 @@ def forget_read_numbers() -> None:
 
 
 def normalise_phone(value: str, country: str | None) -> str:
-    """``read_phone`` of ``value``, remembered (``_read``)."""
-    key = (value, country)
-    e164 = _read.get(key)
-    if e164 is None:
-        e164 = read_phone(value, country)
-        if len(_read) < _READ_CACHE_SIZE:
-            _read[key] = e164
-    return e164
+    """``read_phone`` of ``value``, remembered (``_read``), its refusal too."""
+    numbers = _read.by_country.get(country or "")
+    if numbers is None:
+        numbers = _read.by_country.setdefault(country or "", {})
+    known = numbers.get(value)
+    if known is None:
+        try:
+            known = read_phone(value, country)
+        except PhoneRefused as exc:
+            known = _Refusal(exc.code, str(exc))
+        if _read.size < _READ_CACHE_SIZE:
+            numbers[value] = known
+            _read.size += 1
+    if isinstance(known, str):
+        return known
+    raise PhoneRefused(known.code, known.message)
 
 
 def read_phone(value: str, country: str | None) -> str:
@@ -62,10 +91,11 @@ def read_phone(value: str, country: str | None) -> str:
     ``00`` in front is the international prefix of most of our countries and reads as ``+`` whatever the country
     (a German number written ``0049…`` in a French file). An explicit ``+``/``00`` country code wins over ``country``.
 
-    The ordinary spelling (digits and the usual separators) of a valid number is read by ``_read_plainly`` with
-    each country's table (``_Country``) built from phonenumbers' metadata; anything else, or any number the table
-    does not vouch for, goes through ``normalise_by_library``, which alone words a refusal. Tests hold both ways to
-    the same result on every region's example and invalid example numbers and on arbitrary digits.
+    The ordinary spelling (digits and the usual separators) of a number is read by ``_read_plainly`` with each
+    country's table (``_Country``) built from phonenumbers' metadata: a valid number in E.164, one in no valid range
+    refused in ``normalise_by_library``'s words; anything else, or any number the table does not vouch for, goes
+    through ``normalise_by_library``, which words every other refusal. Tests hold both ways to the same result (or the
+    same refusal) on every region's example and invalid example numbers and on arbitrary digits.
     """
     region = country.upper() if country else None
     text = value.strip()
@@ -73,7 +103,17 @@ def read_phone(value: str, country: str | None) -> str:
         text = "+" + text[2:]
     known_region = region is None or region in phonenumbers.SUPPORTED_REGIONS
     e164 = _read_plainly(text, region) if known_region else None
-    return e164 if e164 is not None else normalise_by_library(value, country)
+    if e164:
+        return e164
+    if e164 == "":  # read as parse reads it, in no valid range: refused as normalise_by_library words it
+        raise _invalid(value, region, text)
+    return normalise_by_library(value, country)
+
+
+def _invalid(value: str, region: str | None, text: str) -> PhoneRefused:
+    """A number parse reads but ``is_valid_number`` refuses (``text``: as read, 00 written +)."""
+    where = f" (read in {region})" if region and not text.startswith("+") else ""
+    return PhoneRefused("invalid_phone", f"{value!r} is not a valid phone number{where}")
 
 
 def normalise_by_library(value: str, country: str | None) -> str:
@@ -93,8 +133,7 @@ def normalise_by_library(value: str, country: str | None) -> str:
     except phonenumbers.NumberParseException:
         raise PhoneRefused("not_a_phone_number", f"{value!r} is not a phone number") from None
     if not phonenumbers.is_valid_number(number):
-        where = f" (read in {region})" if region and not text.startswith("+") else ""
-        raise PhoneRefused("invalid_phone", f"{value!r} is not a valid phone number{where}")
+        raise _invalid(value, region, text)
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
@@ -169,9 +208,10 @@ class _Country:
             prefix = self.national_prefix.match(digits) if self.national_prefix is not None and digits else None
             if prefix is not None:
                 stripped = digits[prefix.end() :]
+                # kept whole when it is itself viable and the stripped number is not (the stripped one is looked at
+                # first: viable as nearly every number is, it settles the question in one match)
                 general = self.general
-                viable = general is not None and general.fullmatch(digits) is not None
-                if viable and (general is None or general.fullmatch(stripped) is None):
+                if general is not None and general.fullmatch(stripped) is None and general.fullmatch(digits):
                     stripped = digits
         # parse keeps the stripped number unless its length is too short, local only or no possible length
         length = len(stripped)
@@ -258,7 +298,9 @@ def _valid(country_code: int, nsn: str) -> bool:
 
 
 def _read_plainly(text: str, region: str | None) -> str | None:
-    """E.164 of the valid number ``phonenumbers.parse(text, region)`` reads; None: not vouched for."""
+    """E.164 of the valid number ``phonenumbers.parse(text, region)`` reads; "" when the number parse reads is in no
+    valid range (``is_valid_number`` refuses it: a tenth of the numbers in some clients' files, each ~50 µs through
+    the library); None: not vouched for either way."""
     if not _PLAIN.fullmatch(text):
         return None
     digits = text.encode("ascii").translate(None, _SEPARATORS).decode("ascii")  # _PLAIN: ASCII only
@@ -286,4 +328,4 @@ def _read_plainly(text: str, region: str | None) -> str | None:
     national = country.national(national)
     if not pnu._MIN_LENGTH_FOR_NSN <= len(national) <= pnu._MAX_LENGTH_FOR_NSN:
         return None
-    return f"+{country_code}{national}" if _valid(country_code, national) else None
+    return f"+{country_code}{national}" if _valid(country_code, national) else ""

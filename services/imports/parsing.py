@@ -67,6 +67,11 @@ class Record(NamedTuple):
         return self.error_code is None and self.cells is not None
 
 
+# ``Record(row, line, cells)`` for the ordinary record without the named tuple's own ``__new__``, a Python function:
+# the tuple made directly, as that function makes it (~0.1 µs a row less).
+_record = tuple.__new__
+
+
 def _oversized(row: int, line: int, cells: list[str], header: list[str]) -> Record | None:
     """A record with a cell over MAX_FIELD_CHARS: refused, the cells kept shortened."""
     big = [i for i, c in enumerate(cells) if len(c) > MAX_FIELD_CHARS]
@@ -88,25 +93,32 @@ codecs.register_error("finview-cp1252", _cp1252_fallback)
 
 
 class ChunkStream(io.RawIOBase):
-    """A read-only raw stream over an iterator of byte chunks (an S3 body's ``iter_chunks``)."""
+    """A read-only raw stream over an iterator of byte chunks (an S3 body's ``iter_chunks``).
+
+    The text reader above asks for 8 KB at a time (``BufferedReader.read1`` reads that much straight from here when
+    its buffer is empty), so a chunk is handed out from an offset into it: slicing off what was read copied the rest
+    of the 1 MB chunk on every read (~64 MB copied per MB of file, a fifth of the parsing's time)."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
-        self._buffer = b""
+        self._chunk = memoryview(b"")
+        self._offset = 0
         self.bytes_read = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target: Any) -> int:
-        while not self._buffer:
+        while self._offset >= len(self._chunk):
             try:
-                self._buffer = next(self._chunks)
+                self._chunk = memoryview(next(self._chunks))
             except StopIteration:
                 return 0
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
+            self._offset = 0
+        start = self._offset
+        n = min(len(target), len(self._chunk) - start)
+        target[:n] = self._chunk[start : start + n]
+        self._offset = start + n
         self.bytes_read += n
         return n
 
@@ -307,7 +319,7 @@ class CsvReader(TableReader):
                 yield Record(row, start, None, "too_many_columns", f"the row has {len(cells)} columns")
             else:
                 oversized = _oversized(row, start, cells, self.header) if len(joined) > MAX_FIELD_CHARS else None
-                yield oversized or Record(row, start, cells)
+                yield oversized or _record(Record, (row, start, cells, None, None))
 
 
 def _cell_text(value: Any) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from bench.bench_imports_quality import build
-from services.imports.domain import NAMESPACE, DebtorLine, ImportSettings, RowRejected, validate
+from services.imports.domain import NAMESPACE, DebtorLine, ImportSettings, RowRejected, constructed_line, validate
 from services.imports.matching import (
     AUTO_SCORE,
     MAX_OWNERS_PER_KEY,
@@ -18,12 +19,14 @@ from services.imports.matching import (
     OwnerProfile,
     RowFeatures,
     _compare,
+    _folded_street,
     _Owner,
     compare,
     confirm_merge,
     new_case_owner_id,
     profile_keys,
 )
+from services.imports.normalise import fold_uncached
 
 BASE = {"invoice_number": "INV", "amount": "1", "opened_on": "2026-01-01"}
 
@@ -322,7 +325,9 @@ def test_an_erasure_finds_every_key_a_first_seen_row_wrote_from_the_profile() ->
 
 
 def test_new_case_owner_ids_are_uuid5_of_the_client_import_and_row() -> None:
-    for client, import_id, row in [("c", "i", 1), ("client-ü", "0d7c1a52-33f4", 999_999_999), ("", "", 0)]:
+    cases = [("c", "i", 1), ("client-ü", "0d7c1a52-33f4", 999_999_999), ("", "", 0)]
+    cases += [("c", "imp", row) for row in range(2, 400)]  # every variant digit (8, 9, a, b) many times over
+    for client, import_id, row in cases:
         expected = uuid.uuid5(NAMESPACE, f"{client}|owner|{import_id}|{row}")
         assert new_case_owner_id(client, import_id, row) == str(expected)
 
@@ -439,3 +444,26 @@ def test_a_case_owner_s_names_are_split_only_when_a_row_compares_them() -> None:
     whole = _compare(typo, owner, False, False, None)
     assert whole is not None and whole.levels()["family"] == "close"
     assert owner.people() == [("anna", "schmidt")] and owner.companies() == []
+
+
+def test_a_street_folds_as_a_whole_when_its_house_number_is_kept_out_of_the_cache() -> None:
+    """The address key folds a street's name and its house number apart (the name's fold is cached, the pair's
+    would hardly ever be reused): always what folding the whole street gives."""
+    streets = {"Hauptstraße 5", "12 Rue de l'Église", "Am Markt 1a", "Weg 12-14", "Straße", "Str. 7", "7 ", " 7"}
+    streets |= {"- 7", "7 -", "İstiklal 3", "ΣΟΦΙΑ 2", "Rue 12 bis", "Allee ²", "Weg Ⅻ", "A 1 2", "1 2 3", "7b Weg 9"}
+    rng = random.Random(9)
+    alphabet = list("aZ ß.-/'ÄöüéÈçØıİΣσ̈0129ⅫＡ²\u00a0,") + [" "] * 6
+    streets |= {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) for _ in range(20_000)}
+    for street in streets:
+        assert _folded_street(street) == fold_uncached(street), street
+    assert RowFeatures.of(line(last_name="X", street="Hauptstraße 5", postcode="10115")).address == (
+        "DE|10115|hauptstrasse 5"
+    )
+
+
+def test_features_read_alike_from_a_validated_line_and_one_built_as_the_plain_path_builds_it() -> None:
+    validated = line(**(ANNA | {"client_case_number": "K-7"}))
+    built = constructed_line({k: v for k, v in validated.__dict__.items() if k in validated.model_fields_set})
+    a, b = RowFeatures.of(validated), RowFeatures.of(built)
+    assert a.keys == b.keys and a.identity == b.identity and a.address == b.address and a.birth_date == b.birth_date
+    assert "ref:k-7" in a.keys and "dob:1980-04-01|a" in a.keys

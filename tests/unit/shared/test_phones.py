@@ -154,6 +154,33 @@ def test_ordinary_numbers_are_read_without_phonenumbers_parse(monkeypatch: pytes
     phones.forget_read_numbers()
 
 
+@pytest.mark.parametrize(
+    ("text", "country", "where"),
+    [("06 90 60 59 32", "FR", " (read in FR)"), ("+44 7700 900123", None, ""), ("0049 30 12", "FR", ""),
+     ("030 12", "DE", " (read in DE)")],
+)  # fmt: skip
+def test_ordinary_numbers_in_no_valid_range_are_refused_without_phonenumbers_parse(
+    monkeypatch: pytest.MonkeyPatch, text: str, country: str | None, where: str
+) -> None:
+    monkeypatch.setattr(phonenumbers, "parse", None)  # would fail if called
+    with pytest.raises(phones.PhoneRefused) as refused:
+        phones.read_phone(text, country)
+    assert (refused.value.code, str(refused.value)) == ("invalid_phone", f"{text!r} is not a valid phone number{where}")
+
+
+@pytest.mark.parametrize("country_code", sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS))
+def test_the_plain_reading_agrees_with_phonenumbers_parse_on_non_geographic_numbers(country_code: int) -> None:
+    example = phonenumbers.example_number_for_non_geo_entity(country_code)
+    assert example is not None
+    for text, countries in _spellings(example, "001"):
+        for country in countries:
+            if country == "001":
+                continue  # not a country: the national spellings have none to be read in
+            assert _outcome(phones.read_phone, text, country) == _outcome(
+                phones.normalise_by_library, text, country
+            ), (text, country)
+
+
 def test_a_country_without_dialling_code_is_refused_however_the_number_is_written() -> None:
     for text in ("+49 30 12345678", "030 12345678", "0049 30 12345678"):
         with pytest.raises(phones.PhoneRefused) as refused:
