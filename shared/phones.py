@@ -208,9 +208,10 @@ class _Country:
             prefix = self.national_prefix.match(digits) if self.national_prefix is not None and digits else None
             if prefix is not None:
                 stripped = digits[prefix.end() :]
+                # kept whole when it is itself viable and the stripped number is not (the stripped one is looked at
+                # first: viable as nearly every number is, it settles the question in one match)
                 general = self.general
-                viable = general is not None and general.fullmatch(digits) is not None
-                if viable and (general is None or general.fullmatch(stripped) is None):
+                if general is not None and general.fullmatch(stripped) is None and general.fullmatch(digits):
                     stripped = digits
         # parse keeps the stripped number unless its length is too short, local only or no possible length
         length = len(stripped)

@@ -407,23 +407,23 @@ class RowValidator:
         self.columns = columns
         self.settings = settings
         formats = {name: columns.date_formats.get(name) or settings.date_format for name in DATE_FIELDS}
-        self.plain = rows.PlainRows(columns.columns, columns.fill, formats, settings.default_country, _MAX_CHARS)
+        self.plain = rows.PlainRows(
+            columns.columns, columns.fill, formats, settings.default_country, _MAX_CHARS, DebtorLine, _LINE_TEMPLATE
+        )
 
     def __call__(self, cells: list[str]) -> tuple[DebtorLine, list[str]]:
         """A row's cells → (the debtor line, warnings). Raises RowRejected with every problem of the row."""
         warnings: list[str] = []
-        fields = self.plain.fields(cells, warnings)
-        if fields is None:
+        line = self.plain.line(cells, warnings)
+        if line is None:
             return line_by_model(self.columns.extract(cells), self.settings, self.columns.date_formats)
-        line = constructed_line(fields)
         if not (line.last_name or line.company_name):
             raise RowRejected("last_name", "last_name: a debtor needs a last name or a company name")
         return line, warnings
 
     def line_without_model(self, cells: list[str], warnings: list[str]) -> DebtorLine | None:
         """The plain path alone: the line of an ordinary row, None for a row the model must judge."""
-        fields = self.plain.fields(cells, warnings)
-        return None if fields is None else constructed_line(fields)
+        return self.plain.line(cells, warnings)
 
 
 # Every field of DebtorLine in the model's order, with its default (None for the three required fields, which the
@@ -435,20 +435,8 @@ _LINE_TEMPLATE: dict[str, Any] = {
 
 
 def constructed_line(fields: dict[str, Any]) -> DebtorLine:
-    """``DebtorLine.model_construct(**fields)`` for fields already validated, without its per-field look for
-    aliases (DebtorLine has none): the same ``__dict__`` in the same order and the same fields set. It was a tenth of
-    the plain path's time; a test holds it to ``model_construct``."""
-    line = _new(DebtorLine)
-    _set(line, "__dict__", _LINE_TEMPLATE | fields)
-    _set(line, "__pydantic_fields_set__", set(fields))
-    _set(line, "__pydantic_extra__", None)
-    _set(line, "__pydantic_private__", None)
-    return line
-
-
-# object's own, as pydantic's model_construct calls them (DebtorLine overrides neither), looked up once.
-_new = object.__new__
-_set = object.__setattr__
+    """``DebtorLine.model_construct(**fields)`` for fields already validated (``rows.constructed``)."""
+    return rows.constructed(DebtorLine, _LINE_TEMPLATE, fields)
 
 
 # ---- case files -------------------------------------------------------------------------------------------

@@ -85,10 +85,38 @@ def fold(value: str) -> str:
 
 
 def forget_cached_values() -> None:
-    """Empty the caches kept once full (``fold``'s, the phone reader's) when a file's stage begins: its own values
-    fill them, not those of a file a warm Lambda imported before (which would hold them for good)."""
+    """Empty the caches kept once full (``fold``'s, the postcodes', the e-mail domains', the phone reader's) when a
+    file's stage begins: its own values fill them, not those of a file a warm Lambda imported before (which would hold
+    them for good)."""
     _folded.clear()
+    _postcodes.clear()
+    _domains.clear()
     phones.forget_read_numbers()
+
+
+class _ByCountry:
+    """Cells read in a country: country → the cell as sent → what it reads as. Kept as they are once ``bound`` cells
+    are held (no eviction, as ``fold``'s cache); plain dicts, a native lookup in the compiled core."""
+
+    def __init__(self, bound: int) -> None:
+        self.by_country: dict[str, dict[str, str]] = {}
+        self.size = 0
+        self.bound = bound
+
+    def cells(self, country: str) -> dict[str, str]:
+        cells = self.by_country.get(country)
+        if cells is None:
+            cells = self.by_country[country] = {}
+        return cells
+
+    def keep(self, cells: dict[str, str], cell: str, read: str) -> None:
+        if self.size < self.bound:
+            cells[cell] = read
+            self.size += 1
+
+    def clear(self) -> None:
+        self.by_country.clear()
+        self.size = 0
 
 
 def fold_uncached(value: str) -> str:
@@ -275,7 +303,8 @@ def normalise_email(value: str) -> str:
     international local parts, anything too long, an invalid domain) goes to ``validate_email`` whole, which
     alone words the problems. A property test holds both ways to the same result."""
     local, at, domain = value.strip().rpartition("@")
-    if at and _PLAIN_DOMAIN.fullmatch(domain) and local.isascii() and DOT_ATOM_TEXT.match(local):
+    plain = domain in _domains or _PLAIN_DOMAIN.fullmatch(domain) is not None  # only plain domains are kept
+    if at and plain and local.isascii() and DOT_ATOM_TEXT.match(local):
         known = _domain(domain)
         fits = known is not None and len(local) + 1 + known[1] <= EMAIL_MAX_LENGTH
         if known is not None and fits and local.lower() not in _CASE_INSENSITIVE:
@@ -296,8 +325,23 @@ _PLAIN_DOMAIN = re.compile(r"[A-Za-z0-9.-]+")
 _CASE_INSENSITIVE = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)  # the library's list, looked up per address
 
 
-@lru_cache(maxsize=4096)
+# The domains judged (a file has few: each debtor's address is new, its domain is not), kept as they are once full:
+# an LRU cache's wrapper cost a Python-level call per address.
+_DOMAINS_KEPT: Final = 4096
+_domains: dict[str, tuple[str, int] | None] = {}
+
+
 def _domain(domain: str) -> tuple[str, int] | None:
+    """``domain_by_library``, remembered (``_domains``), its refusal too."""
+    if domain in _domains:
+        return _domains[domain]
+    known = domain_by_library(domain)
+    if len(_domains) < _DOMAINS_KEPT:
+        _domains[domain] = known
+    return known
+
+
+def domain_by_library(domain: str) -> tuple[str, int] | None:
     """email_validator's normalised form of a domain and the longest of its spellings (as sent, normalised,
     IDNA ASCII) in UTF-8 bytes, for the length limit; None when the library refuses it."""
     try:
@@ -390,8 +434,22 @@ def normalise_language(value: str) -> str:
     return named
 
 
-@lru_cache(maxsize=4096)
+# The postcodes read, by country (a file repeats its towns' postcodes): an LRU cache of 4,096 churned on a file with
+# more, and its wrapper cost a Python-level call per row.
+_postcodes = _ByCountry(1 << 14)
+
+
 def normalise_postcode(value: str, country: str) -> str:
+    """``postcode_by_rules``, remembered (``_postcodes``; a refusal is worked out each time)."""
+    cells = _postcodes.cells(country)
+    postcode = cells.get(value)
+    if postcode is None:
+        postcode = postcode_by_rules(value, country)
+        _postcodes.keep(cells, value, postcode)
+    return postcode
+
+
+def postcode_by_rules(value: str, country: str) -> str:
     """Upper-case, spacing normalised, checked against the country's format where we know it."""
     text = clean_text(value).upper()
     # Old European style: D-10115, F-75001, A-1010, CH-8001, L-1234, B-1000.

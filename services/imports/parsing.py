@@ -67,6 +67,11 @@ class Record(NamedTuple):
         return self.error_code is None and self.cells is not None
 
 
+# ``Record(row, line, cells)`` for the ordinary record without the named tuple's own ``__new__``, a Python function:
+# the tuple made directly, as that function makes it (~0.1 µs a row less).
+_record = tuple.__new__
+
+
 def _oversized(row: int, line: int, cells: list[str], header: list[str]) -> Record | None:
     """A record with a cell over MAX_FIELD_CHARS: refused, the cells kept shortened."""
     big = [i for i, c in enumerate(cells) if len(c) > MAX_FIELD_CHARS]
@@ -314,7 +319,7 @@ class CsvReader(TableReader):
                 yield Record(row, start, None, "too_many_columns", f"the row has {len(cells)} columns")
             else:
                 oversized = _oversized(row, start, cells, self.header) if len(joined) > MAX_FIELD_CHARS else None
-                yield oversized or Record(row, start, cells)
+                yield oversized or _record(Record, (row, start, cells, None, None))
 
 
 def _cell_text(value: Any) -> str:

@@ -665,27 +665,30 @@ def after_batch(run: Run, last_row: int) -> None:
 def process_records(
     records: list[Record], columns: domain.ColumnMap, settings: ImportSettings
 ) -> tuple[list[tuple[int, int, domain.DebtorLine]], list[Rejection], list[tuple[int, int, str]]]:
-    """Pure: records → valid debtor lines, rejections and warnings."""
+    """Pure: records → valid debtor lines, rejections and warnings, each in the records' order."""
     valid: list[tuple[int, int, domain.DebtorLine]] = []
     rejected: list[Rejection] = []
     warnings: list[tuple[int, int, str]] = []
     validated = columns.validator(settings)
-    for record in records:
+
+    def judged(record: Record) -> None:
+        """A record the plain path does not read: unreadable, or judged by the model (which words every rejection)."""
         cells = record.cells
         if cells is None or record.error_code is not None:  # not ``record.readable``: a call less per row
             code, reason = record.error_code or "unreadable", record.error or ""
             rejected.append(Rejection(record.row, record.line, "row", code, reason, cells or []))
-            continue
+            return
         try:
             line, row_warnings = validated(cells)
         except domain.RowRejected as exc:
             rejected.append(
                 Rejection(record.row, record.line, exc.field, exc.code, str(exc)[:MAX_REASON_CHARS], cells)
             )
-            continue
+            return
         valid.append((record.row, record.line, line))
-        if row_warnings:
-            warnings.extend((record.row, record.line, w) for w in row_warnings)
+        warnings.extend((record.row, record.line, w) for w in row_warnings)
+
+    validated.plain.read(records, judged, valid, warnings)  # the ordinary rows, compiled; ``judged`` the others
     return valid, rejected, warnings
 
 

@@ -202,3 +202,10 @@ def test_a_chunk_is_handed_out_without_copying_what_is_left_of_it() -> None:
         tracemalloc.stop()
     assert read == len(chunk) + 10
     assert peak < 1024 * 1024, peak
+
+
+def test_an_ordinary_record_is_the_named_tuple_its_constructor_makes() -> None:
+    records = list(CsvReader(chunked(b"Name;Betrag\nM\xc3\xbcller;12,50\n\nGerd;3\n")).records())
+    assert records == [parsing.Record(1, 2, ["Müller", "12,50"]), parsing.Record(2, 4, ["Gerd", "3"])]
+    assert [type(r) for r in records] == [parsing.Record] * 2
+    assert [(r.error_code, r.error, r.readable) for r in records] == [(None, None, True)] * 2

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from bench.bench_imports_core import generated_csv
 from services.imports import domain, rows
 from services.imports.domain import ImportSettings, RowRejected
-from services.imports.parsing import open_table
+from services.imports.parsing import Record, open_table
+from services.imports.pipeline import process_records
 
 SETTINGS = (
     ImportSettings(),
@@ -206,32 +207,109 @@ def test_a_file_keeps_a_bounded_number_of_dates() -> None:
     assert line is not None and line.birth_date == date.fromisoformat(late)  # read, not kept
 
 
-def test_the_plain_path_builds_the_line_as_model_construct_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``constructed_line`` stands in for ``DebtorLine.model_construct``: the same values in the same order, the same
+def test_the_plain_path_builds_the_line_as_model_construct_does() -> None:
+    """``rows.constructed`` stands in for ``DebtorLine.model_construct``: the same values in the same order, the same
     fields set, on the generated rows and on rows whose contact details were refused (fewer fields set)."""
     reader = open_table(iter(list(generated_csv(300, seed=9))), "generated.csv")
     columns = domain.resolve_columns(reader.header, ImportSettings())
     raws = [columns.extract(r.cells) for r in reader.records() if r.cells is not None]
     raws += [BASE | {"phone": "12", "postcode": "ABC", "email": "nope"}, {k: BASE[k] for k in REQUIRED}]
-    handed: list[dict[str, Any]] = []
-    original = domain.constructed_line
-
-    def recording(fields: dict[str, Any]) -> domain.DebtorLine:
-        handed.append(dict(fields))
-        return original(fields)
-
-    monkeypatch.setattr(domain, "constructed_line", recording)
     for raw in raws:
-        line = plain_path(raw, ImportSettings()).line_without_model(list(raw.values()), [])
-        expected = domain.DebtorLine.model_construct(**handed[-1])
-        assert line is not None
+        plain = plain_path(raw, ImportSettings()).plain
+        fields: dict[str, Any] | None = plain.fields(list(raw.values()), [])
+        line = plain.line(list(raw.values()), [])
+        assert fields is not None and line is not None
+        expected = domain.DebtorLine.model_construct(**fields)
+        assert type(line) is domain.DebtorLine
         assert list(line.__dict__.items()) == list(expected.__dict__.items())
         assert line.model_fields_set == expected.model_fields_set
         assert line.__pydantic_extra__ is None and line.__pydantic_private__ is None
         assert line.model_dump_json() == expected.model_dump_json()
-    assert len(handed) == len(raws)
 
 
 def test_the_plain_path_knows_the_models_text_fields_in_its_order() -> None:
     assert rows.TEXT_FIELDS == domain.TEXT_FIELDS
     assert [f for f in domain.DebtorLine.model_fields if f in domain.TEXT_FIELDS] == list(domain.TEXT_FIELDS)
+
+
+def _row_by_row(
+    records: list[Record], columns: domain.ColumnMap, s: ImportSettings
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """``process_records`` as a loop over the row validator, one row at a time (what it was)."""
+    valid: list[Any] = []
+    rejected: list[Any] = []
+    warnings: list[Any] = []
+    validated = domain.RowValidator(columns, s)
+    for record in records:
+        if record.cells is None or record.error_code is not None:
+            rejected.append((record.row, record.error_code))
+            continue
+        try:
+            line, row_warnings = validated(record.cells)
+        except RowRejected as exc:
+            rejected.append((record.row, exc.field, str(exc)))
+            continue
+        valid.append((record.row, record.line, line.model_dump()))
+        warnings += [(record.row, record.line, w) for w in row_warnings]
+    return valid, rejected, warnings
+
+
+def test_a_batch_reads_as_its_rows_do_one_by_one_in_their_order() -> None:
+    """Ordinary rows, rows the model must judge (hidden characters, a formula), rows it rejects, rows without a last
+    name, unreadable records and rows with warnings, mixed in one batch: the same lines, rejections and warnings in
+    the same order as the row validator gives them one at a time."""
+    odd = [BASE | {"last_name": "Sch\u200bmidt"}, BASE | {"street": "=HYPERLINK(1)"}, BASE | {"amount": "abc"},
+           BASE | {"last_name": "", "first_name": "Anna"}, BASE | {"phone": "12", "email": "nope"},
+           BASE | {"postcode": "ABC"}, BASE | {"country": "Atlantis"}, BASE | {"last_name": "-"}]  # fmt: skip
+    generated = open_table(iter(list(generated_csv(60, seed=3))), "generated.csv")
+    header = list(BASE)
+    columns = domain.resolve_columns(header, ImportSettings())
+    by_header = [dict(zip(generated.header, r.cells or [], strict=False)) for r in generated.records()]
+    raws = [BASE | {k: v for k, v in raw.items() if k in BASE} for raw in by_header]
+    for n, raw in enumerate(odd):
+        raws.insert(5 * n + 2, raw)
+    records = [Record(n + 1, n + 2, [raw.get(h, "") for h in header]) for n, raw in enumerate(raws)]
+    records.insert(7, Record(99, 9, None, "broken_quoting", "broken quoting on line 9"))
+    for s in SETTINGS:
+        valid, rejected, warnings = process_records(records, columns, s)
+        got = (
+            [(row, line_no, line.model_dump()) for row, line_no, line in valid],
+            [(r.row, r.code) if r.field == "row" else (r.row, r.field, r.reason) for r in rejected],
+            warnings,
+        )
+        assert got == _row_by_row(records, columns, s)
+        assert len(got[1]) >= 4 and got[2]  # the rejections and warnings above are there
+
+
+def test_ordinary_rows_are_read_without_a_call_of_the_row_validator_per_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    reader = open_table(iter(list(generated_csv(200, seed=5))), "generated.csv")
+    columns = domain.resolve_columns(reader.header, ImportSettings())
+    records = list(reader.records())
+    expected = process_records(records, columns, ImportSettings())[0]
+
+    def refused(self: domain.RowValidator, cells: list[str]) -> Any:
+        raise AssertionError("called for an ordinary row")
+
+    monkeypatch.setattr(domain.RowValidator, "__call__", refused)
+    valid, rejected, _ = process_records(records, columns, ImportSettings())
+    assert len(valid) == 200 and not rejected
+    assert [(r, n, line.model_dump()) for r, n, line in valid] == [(r, n, x.model_dump()) for r, n, x in expected]
+
+
+def test_a_files_country_cells_are_kept_up_to_the_bound_a_bad_one_never() -> None:
+    """The country column is read once per distinct cell in a file (at most ``COUNTRIES_KEPT``); a cell that is not
+    a country is judged (and warned about) on every row."""
+    validator = plain_path(BASE, ImportSettings())
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    codes = [a + b for a in letters for b in letters][: rows.COUNTRIES_KEPT + 5]
+    for code in codes:
+        line = validator.line_without_model(list((BASE | {"country": code.lower()}).values()), [])
+        assert line is not None and line.country == code
+    assert len(validator.plain.countries) == rows.COUNTRIES_KEPT
+    assert "aa" in validator.plain.countries and codes[-1].lower() not in validator.plain.countries
+    for _ in range(2):
+        warnings: list[str] = []
+        line = validator.line_without_model(list((BASE | {"country": "Atlantis"}).values()), warnings)
+        assert line is not None and line.country == "DE"
+        assert warnings == ["country: 'Atlantis' is not a country (use the ISO code, e.g. DE, FR, GB)"]
+    assert "Atlantis" not in validator.plain.countries

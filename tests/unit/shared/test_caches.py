@@ -1,5 +1,5 @@
-"""The import's caches of near-unique values (folded names and streets, phone numbers): bounded, kept as they are once
-full (no eviction), a phone's refusal kept as its reading is, emptied when a file's stage begins."""
+"""The import's caches (folded names and streets, phone numbers, postcodes, e-mail domains): bounded, kept as they are
+once full (no eviction), a phone's refusal kept as its reading is, emptied when a file's stage begins."""
 
 from collections.abc import Mapping
 
@@ -70,9 +70,43 @@ def test_refusals_count_towards_the_bound() -> None:
     phones.forget_read_numbers()
 
 
+def test_postcodes_are_kept_by_country_up_to_the_bound_then_worked_out_each_time() -> None:
+    norm.forget_cached_values()
+    codes = [f"{n:05d}" for n in range(norm._postcodes.bound + 100)]
+    assert [norm.normalise_postcode(c, "DE") for c in codes] == codes
+    assert norm.normalise_postcode("nw16xe", "GB") == "NW1 6XE"  # past the bound: read, not kept
+    kept = norm._postcodes.by_country
+    assert norm._postcodes.size == len(kept["DE"]) == norm._postcodes.bound and not kept.get("GB")
+    assert codes[0] in kept["DE"] and codes[-1] not in kept["DE"]
+    norm.forget_cached_values()
+    assert norm.normalise_postcode("1067", "DE") == "01067" and norm.normalise_postcode("1067", "AT") == "1067"
+    assert kept == {"DE": {"1067": "01067"}, "AT": {"1067": "1067"}}
+    for _ in range(2):
+        with pytest.raises(ValueError, match="not a postcode in DE"):
+            norm.normalise_postcode("ABC", "DE")
+    assert norm._postcodes.size == 2  # a refusal is worded each time, not kept
+    norm.forget_cached_values()
+
+
+def test_email_domains_are_kept_up_to_the_bound_their_refusals_too() -> None:
+    norm.forget_cached_values()
+    domains = [f"example{n}.de" for n in range(norm._DOMAINS_KEPT + 10)]
+    assert [norm.normalise_email(f"anna@{d}") for d in domains] == [f"anna@{d}" for d in domains]
+    assert len(norm._domains) == norm._DOMAINS_KEPT
+    assert domains[0] in norm._domains and domains[-1] not in norm._domains
+    norm.forget_cached_values()
+    with pytest.raises(ValueError, match="not an e-mail address"):
+        norm.normalise_email("anna@-x-.de")
+    assert norm._domains == {"-x-.de": None}
+    norm.forget_cached_values()
+
+
 def test_a_new_file_starts_with_empty_caches() -> None:
     norm.fold("Hauptstraße 1")
     phones.normalise_phone("030 1234567", "DE")
-    assert norm._folded and phones._read.size
+    norm.normalise_postcode("10115", "DE")
+    norm.normalise_email("anna@example.de")
+    assert norm._folded and phones._read.size and norm._postcodes.size and norm._domains
     norm.forget_cached_values()
     assert not norm._folded and not phones._read.by_country and phones._read.size == 0
+    assert not norm._postcodes.by_country and norm._postcodes.size == 0 and not norm._domains
