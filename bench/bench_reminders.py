@@ -126,10 +126,23 @@ class ThreadCpu:
         return parts
 
 
+# DynamoDB's items per request, by how AWS bills them: a transaction's items at twice a plain write's units
+ITEMS = {
+    "TransactWriteItems": ("transaction items written", lambda p: len(p["TransactItems"])),
+    "BatchWriteItem": ("items written", lambda p: sum(len(v) for v in p["RequestItems"].values())),
+    "PutItem": ("items written", lambda p: 1),
+    "UpdateItem": ("items written", lambda p: 1),
+    "DeleteItem": ("items written", lambda p: 1),
+    "BatchGetItem": ("items read (by key)", lambda p: sum(len(v["Keys"]) for v in p["RequestItems"].values())),
+    "GetItem": ("items read (by key)", lambda p: 1),
+}
+
+
 @contextmanager
 def counting_calls() -> Iterator[Counter[tuple[str, str]]]:
     """Every AWS call made in this process (the functions; moto serves them in its own process), by who made it
-    and which operation: a botocore hook on every client, whatever session built it."""
+    and which operation: a botocore hook on every client, whatever session built it. DynamoDB's items are counted
+    too, under ``("items", <kind>)`` (what AWS bills a request by)."""
     calls: Counter[tuple[str, str]] = Counter()
     lock = threading.Lock()
     original = botocore.client.BaseClient._make_api_call
@@ -139,6 +152,9 @@ def counting_calls() -> Iterator[Counter[tuple[str, str]]]:
         if not probe:
             with lock:
                 calls[(_who(), f"{self.meta.service_model.service_name}.{operation_name}")] += 1
+                if operation_name in ITEMS and self.meta.service_model.service_name == "dynamodb":
+                    kind, count = ITEMS[operation_name]
+                    calls[("items", kind)] += count(api_params)
         return original(self, operation_name, api_params)
 
     botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
@@ -153,6 +169,8 @@ def breakdown(calls: Counter[tuple[str, str]], n: int, cpu: dict[str, float] | N
     (a markdown list)."""
     by_who: dict[str, Counter[str]] = {}
     for (who, op), count in calls.items():
+        if who == "items":
+            continue  # DynamoDB's items, reported on their own
         by_who.setdefault(who, Counter())[op] += count
     for who in cpu or {}:
         by_who.setdefault(who, Counter())
@@ -260,7 +278,7 @@ def run(report: Report, quick: bool) -> None:
     parts["contacts reminder schedule"] += main1 - main0  # the schedule's start on the bench's thread
     parts["the bench's progress checks (not the chain)"] += main2 - main1
     print(f"  CPU in the functions' process and AWS calls, per reminder:\n{breakdown(calls, n, parts)}", flush=True)
-    everything = sum(calls.values())
+    everything = sum(count for (who, _), count in calls.items() if who != "items")
     note = f"n={n}; schedule requested {first['requested']}, failed {first['failed']}; SES recorded {delivered}"
     report.add(
         "reminders delivered per second (schedule → bus → notifications → SES)",
@@ -287,6 +305,9 @@ def run(report: Report, quick: bool) -> None:
     processes = [("the functions' process (our code, boto3, dispatcher)", ours), ("moto's processes", moto)]
     if "moto-dynamodb" in used:
         processes += [("of which moto's DynamoDB process", used["moto-dynamodb"])]
+    for (who, kind), count in sorted(calls.items()):
+        if who == "items":
+            report.add(f"DynamoDB {kind} per reminder", count / n, "items", note="every function of the chain")
     for name, cpu in processes:
         report.add(
             f"CPU per reminder, {name}",

@@ -271,7 +271,10 @@ class RowFeatures:
         if last_name:  # a person: the tokens of both names (norm.name_tokens), each name folded once
             first_name: str | None = fields["first_name"]
             family, given = norm.fold(last_name), norm.fold(first_name) if first_name else ""
-            joined = " ".join(sorted(given.split() + family.split()))
+            if given and family and " " not in given and " " not in family:  # one token each (folded: no spaces)
+                joined = f"{given} {family}" if given <= family else f"{family} {given}"
+            else:
+                joined = " ".join(sorted(given.split() + family.split()))
         else:
             company = joined = " ".join(norm.name_tokens(fields["company_name"]))
         country: str = fields["country"]
@@ -846,7 +849,9 @@ _NAMESPACE_BYTES = NAMESPACE.bytes
 
 
 def tag_for(import_id: str, row: int) -> str:
-    return import_id + "#" + str(row).zfill(9)  # f"{import_id}#{row:09d}", without the format machinery
+    """``f"{import_id}#{row:09d}"``, without the format machinery (one a row): the digits of 10⁹ + row but its 1."""
+    digits = str(1_000_000_000 + row)[1:] if 0 <= row < 1_000_000_000 else str(row).zfill(9)
+    return import_id + "#" + digits
 
 
 class _Hidden:
@@ -903,7 +908,9 @@ class Matcher:
             return []
         hidden = _Hidden(self.import_id, lines[0][0]) if self.rerun else None
         features = [(row, RowFeatures.of(line)) for row, line in lines]
-        wanted = {k for _, f in features for k in f.keys} - self._keys.keys()
+        wanted = {k for _, f in features for k in f.keys}
+        if self._keys:  # kept from an earlier batch (no ``forget``): not read again
+            wanted.difference_update(self._keys)
         if hidden is None:
             self._keys.update(self.index.get_keys(wanted))
         else:

@@ -25,8 +25,9 @@ from services.imports.matching import (
     confirm_merge,
     new_case_owner_id,
     profile_keys,
+    tag_for,
 )
-from services.imports.normalise import fold_uncached
+from services.imports.normalise import fold_uncached, name_tokens
 
 BASE = {"invoice_number": "INV", "amount": "1", "opened_on": "2026-01-01"}
 
@@ -467,3 +468,18 @@ def test_features_read_alike_from_a_validated_line_and_one_built_as_the_plain_pa
     a, b = RowFeatures.of(validated), RowFeatures.of(built)
     assert a.keys == b.keys and a.identity == b.identity and a.address == b.address and a.birth_date == b.birth_date
     assert "ref:k-7" in a.keys and "dob:1980-04-01|a" in a.keys
+
+
+def test_a_row_tag_is_the_import_and_the_row_in_nine_digits() -> None:
+    for row in [0, 1, 7, 42, 999_999_999, 1_000_000_000, 12_345_678_901, -1, *range(100, 100_000, 997)]:
+        assert tag_for("imp", row) == f"imp#{row:09d}"
+
+
+def test_a_name_s_tokens_are_sorted_whatever_the_column_and_however_many() -> None:
+    """One token each is joined in order without a split and a sort; more (or a blank given name) the general way:
+    both as ``norm.name_tokens`` gives them, which the index's name keys and an erasure's keys are built from."""
+    names = [("Anna", "Schmidt"), ("Schmidt", "Anna"), ("Anna", "Anna"), ("", "Weber"), ("Anna Lena", "Weber"),
+             ("Zoe", "de la Cruz"), ("Émile", "Zola"), ("Ann-Kathrin", "Abel"), ("A", "B")]  # fmt: skip
+    for given, family in names:
+        f = RowFeatures.of(line(last_name=family, **({"first_name": given} if given else {})))
+        assert f.tokens == " ".join(name_tokens(given, family)), (given, family)
