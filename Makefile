@@ -41,10 +41,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-# The imports unit tests and the phone reader's run a second time on the pure-Python core: both builds must decide alike.
+# The imports unit tests and the phone reader's (with its cache's) run a second time on the pure-Python core: both builds must decide alike.
 test: $(STAMP) $(CORE_STAMP) $(SCAN_STAMP) lint
 	$(VENV)/bin/pytest -q
-	$(VENV)/bin/python -X pure_core -m pytest -q -p no:cacheprovider tests/unit/imports tests/unit/shared/test_phones.py
+	$(VENV)/bin/python -X pure_core -m pytest -q -p no:cacheprovider tests/unit/imports tests/unit/shared/test_phones.py tests/unit/shared/test_caches.py
 
 # A longer schemathesis campaign over the contacts API than CI's (same test, more examples per operation).
 fuzz: $(STAMP)
