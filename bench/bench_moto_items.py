@@ -367,7 +367,7 @@ def _cpu_per_item(
 ) -> None:
     servers = {tree: Server(tree, schemas) for tree in trees}
     try:
-        spent: dict[str, Counter[str]] = {tree: Counter() for tree in trees}
+        spent: dict[str, dict[str, float]] = {tree: {} for tree in trees}
         counted: Counter[str] = Counter()
         load = os.getloadavg()[0]
         for r in range(rounds):
@@ -377,7 +377,7 @@ def _cpu_per_item(
                 for name, n, fn in _operations(server, schemas, work, r):
                     c0 = _cpu(server.pid)
                     fn()
-                    spent[tree][name] += _cpu(server.pid) - c0
+                    spent[tree][name] = spent[tree].get(name, 0.0) + _cpu(server.pid) - c0
                     if tree == trees[0]:
                         counted[name] += n
         for name, n in counted.items():
