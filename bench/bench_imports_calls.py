@@ -55,26 +55,97 @@ def _keys(item: dict[str, Any]) -> tuple[str, str]:
     return s(item.get("PK", item.get("pk", ""))), s(item.get("SK", item.get("sk", "")))
 
 
-def writes_of(call: Any) -> list[tuple[str, str, str]]:
-    """(table, operation, item kind) of every item a DynamoDB call writes."""
+_TYPES = frozenset({"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"})
+
+
+def _typed(item: dict[str, Any]) -> bool:
+    """Whether an item is in the low-level form (``{"S": …}`` values: a client's call), not a resource's."""
+    return all(isinstance(v, dict) and len(v) == 1 and next(iter(v)) in _TYPES for v in item.values())
+
+
+def _number_bytes(text: str) -> int:
+    digits = text.lstrip("-").replace(".", "").strip("0") or "0"
+    return (len(digits) + 1) // 2 + 1  # DynamoDB: about one byte per two significant digits, plus one
+
+
+def _value_bytes(v: Any, typed: bool) -> int:
+    """A value's size as DynamoDB bills it (strings and binary by length, numbers by digits, 3 bytes a document
+    plus one an element)."""
+    if typed:
+        ((t, x),) = v.items()
+        if t == "S":
+            return len(x.encode())
+        if t == "N":
+            return _number_bytes(x)
+        if t == "B":
+            return len(x)
+        if t in ("BOOL", "NULL"):
+            return 1
+        if t == "M":
+            return 3 + sum(len(k.encode()) + _value_bytes(e, True) + 1 for k, e in x.items())
+        if t == "L":
+            return 3 + sum(_value_bytes(e, True) + 1 for e in x)
+        return sum(_value_bytes({t[0]: e}, True) for e in x)  # a set
+    if isinstance(v, str):
+        return len(v.encode())
+    if isinstance(v, bool) or v is None:
+        return 1
+    if isinstance(v, int | float) or type(v).__name__ == "Decimal":
+        return _number_bytes(str(v))
+    if isinstance(v, bytes | bytearray):
+        return len(v)
+    if isinstance(v, dict):
+        return 3 + sum(len(str(k).encode()) + _value_bytes(e, False) + 1 for k, e in v.items())
+    if isinstance(v, list | tuple):
+        return 3 + sum(_value_bytes(e, False) + 1 for e in v)
+    return sum(_value_bytes(e, False) for e in v)  # a set
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it: its attribute names and values."""
+    typed = _typed(item)
+    return sum(len(k.encode()) + _value_bytes(v, typed) for k, v in item.items())
+
+
+def write_units(operation: str, item: dict[str, Any]) -> int:
+    """AWS write units of one written item: one per started KB, twice that in a transaction. For an UpdateItem
+    the attributes it sets are counted with the key, a lower bound (AWS counts the larger of the whole item before
+    and after)."""
+    units = max(1, -(-item_bytes(item) // 1024))
+    return 2 * units if operation.startswith("Transact") else units
+
+
+def writes_of(call: Any) -> list[tuple[str, str, str, int]]:
+    """(table, operation, item kind, AWS write units) of every item a DynamoDB call writes."""
     p, op = call.params, call.operation
-    out: list[tuple[str, str, str]] = []
+    out: list[tuple[str, str, str, int]] = []
     if op == "TransactWriteItems":
         for entry in p["TransactItems"]:
             ((verb, body),) = entry.items()
             if verb == "ConditionCheck":
                 continue
-            out.append((body["TableName"], f"Transact{verb}", kind(*_keys(body.get("Item") or body["Key"]))))
+            written = body.get("Item") or _updated(body)
+            out.append((body["TableName"], f"Transact{verb}", kind(*_keys(body.get("Item") or body["Key"])),
+                        write_units(f"Transact{verb}", written)))  # fmt: skip
     elif op == "BatchWriteItem":
         for table, requests in p["RequestItems"].items():
             for r in requests:
                 if "PutRequest" in r:
-                    out.append((table, "BatchPut", kind(*_keys(r["PutRequest"]["Item"]))))
+                    item = r["PutRequest"]["Item"]
+                    out.append((table, "BatchPut", kind(*_keys(item)), write_units("BatchPut", item)))
                 else:
-                    out.append((table, "BatchDelete", kind(*_keys(r["DeleteRequest"]["Key"]))))
+                    key = r["DeleteRequest"]["Key"]
+                    out.append((table, "BatchDelete", kind(*_keys(key)), write_units("BatchDelete", key)))
     elif op in ("PutItem", "UpdateItem", "DeleteItem"):
-        out.append((p["TableName"], op, kind(*_keys(p.get("Item") or p["Key"]))))
+        written = p.get("Item") or _updated(p)
+        out.append((p["TableName"], op, kind(*_keys(p.get("Item") or p["Key"])), write_units(op, written)))
     return out
+
+
+def _updated(body: dict[str, Any]) -> dict[str, Any]:
+    """The key and the values an update or delete sends: what a write-unit count can see of the item."""
+    values = body.get("ExpressionAttributeValues") or {}
+    return {**body["Key"], **{k.lstrip(":"): v for k, v in values.items()}}
 
 
 def stored(stack: Any) -> Counter[tuple[str, str]]:
@@ -175,11 +246,14 @@ def tabulate(result: dict[str, Any], rows: int) -> str:
     owners = int(job["case_owners_created"]) + int(job["case_owners_merged"])
     by_fn = Counter((c.function.logical, c.service, c.operation) for c in calls)
     writes: Counter[tuple[str, str, str]] = Counter()
+    units: Counter[tuple[str, str, str]] = Counter()
     entries: Counter[str] = Counter()
     chunks: Counter[str] = Counter()
     for c in calls:
         if c.service == "dynamodb":
-            writes.update((_short(t), op, k) for t, op, k in writes_of(c))
+            for t, op, k, wcu in writes_of(c):
+                writes[(_short(t), op, k)] += 1
+                units[(_short(t), op, k)] += wcu
         if c.service == "events" and c.operation == "PutEvents":
             for e in c.params["Entries"]:
                 entries[e["DetailType"]] += 1
@@ -210,8 +284,23 @@ def tabulate(result: dict[str, Any], rows: int) -> str:
         n = requests.get(name, 0)
         per_request = f"{seconds * 1000 / n:.2f}" if n else ""
         lines.append(f"| {name} | {seconds * 1000 / owners:.2f} | {n / owners:.2f} | {per_request} |")
-    lines += ["", "| table | write | item kind | items | per case owner |", "|---|---|---|---:|---:|"]
-    lines += [f"| {t} | {op} | {k} | {n:,} | {n / owners:.2f} |" for (t, op, k), n in sorted(writes.items())]
+    by_table: Counter[str] = Counter()
+    for (t, _, _), n in units.items():
+        by_table[t] += n
+    lines += [
+        "",
+        "AWS write units per case owner (one per started KB of an item, twice in a transaction; an update's counted "
+        "by what it sends): "
+        + ", ".join(f"{t} {n / owners:.2f}" for t, n in sorted(by_table.items()))
+        + f"; all {sum(by_table.values()) / owners:.2f}",
+        "",
+        "| table | write | item kind | items | per case owner | write units | per case owner |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {t} | {op} | {k} | {n:,} | {n / owners:.2f} | {units[(t, op, k)]:,} | {units[(t, op, k)] / owners:.2f} |"
+        for (t, op, k), n in sorted(writes.items())
+    ]
     lines += ["", "| detail type | PutEvents entries | 64 KB chunks | per case owner |", "|---|---:|---:|---:|"]
     lines += [f"| {d} | {n:,} | {chunks[d]:,} | {chunks[d] / owners:.2f} |" for d, n in sorted(entries.items())]
     lines += ["", "| table | item kind | left stored | per case owner |", "|---|---|---:|---:|"]
@@ -235,6 +324,13 @@ def run(report: Report, quick: bool) -> None:
         moto = result["cpu"][MOTO] * 1000 / owners
         report.add(f"handlers' CPU per case owner, {rows:,} rows, {label}", handlers * 1000 / owners, "ms",
                    note=f"moto's process {moto:.1f} ms; load average {result['load']:.1f}")  # fmt: skip
+        units = Counter[str]()
+        for c in result["calls"]:
+            if c.service == "dynamodb":
+                for t, _, _, wcu in writes_of(c):
+                    units[_short(t)] += wcu
+        report.add(f"AWS write units per case owner, {rows:,} rows, {label}", sum(units.values()) / owners, "WCU",
+                   note=", ".join(f"{t} {n / owners:.2f}" for t, n in sorted(units.items())))  # fmt: skip
         kept = sum(n for (_, k), n in delta.items() if not k.endswith("(expires)"))
         report.add(
             f"items left stored per case owner, {rows:,} rows, {label}",

@@ -11,7 +11,8 @@ Keys:
   JOB#<import_id>                REJECT#<row> | WARN#<row>  per-row rejection reasons and warnings
   MATCH#<client>#<key>           KEY                      match-key index: key → {case owner: tag}
   MATCH#<client>#owner#<id>      PROFILE                  what matching knows about a case owner
-  MATCH#<client>#owner#<id>      KEYS#<tag>#<digest>      the match keys a row added the owner to (erasure finds all)
+  MATCH#<client>#owner#<id>      KEYS#<tag>#<digest>      match keys a row added the owner to that its profile
+                                                          does not name (an erasure finds all)
   JOBS#ACTIVE                    <import_id>              an import not yet completed or failed (the stuck check)
 GSI1: CLIENT#<id>#JOBS / <received_at> lists a client's imports.
 
@@ -32,7 +33,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from services.imports import settings
-from services.imports.matching import OwnerProfile
+from services.imports.matching import OwnerProfile, profile_keys
 from shared import aws, dynamo
 
 PARALLELISM = 32  # the shared boto3 config keeps 32 connections per client
@@ -309,9 +310,18 @@ def owner_rows(import_id: str, case_owner_id: str) -> list[dict[str, Any]]:
 
 
 def owner_match_keys(client_id: str, case_owner_id: str) -> set[str]:
-    """Every match key the owner was ever added to, as recorded when it was written (``DynamoMatchIndex.put``)."""
+    """The match keys recorded for the owner as they were written (``DynamoMatchIndex.put``): those its profile does
+    not name (every key, for records written before that rule)."""
     records = _query(f"MATCH#{client_id}#owner#{case_owner_id}", "KEYS#", "KEYS$")
     return {str(k) for record in records for k in record.get("keys", [])}
+
+
+def keys_holding(client_id: str, case_owner_id: str, named: Iterable[str]) -> set[str]:
+    """The match keys that hold the owner: of those recorded for it and those its profile names (``named``)."""
+    prefix = f"MATCH#{client_id}#"
+    wanted = set(named) | owner_match_keys(client_id, case_owner_id)
+    items = batch_get((prefix + k, "KEY") for k in wanted)
+    return {str(i["PK"])[len(prefix) :] for i in items if case_owner_id in i.get("owners", {})}
 
 
 def erase_owner(client_id: str, case_owner_id: str, keys: Iterable[str], rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -434,11 +444,13 @@ MAX_REMEMBERED_KEYS = 200_000
 class DynamoMatchIndex:
     """The match-key index of one client in the imports table: key lookups with BatchGetItem only.
 
-    Each owner's keys are also recorded on the owner's partition as they are written (``KEYS#<tag>#<digest>``: the
-    keys one row added the owner to), so an erasure removes the owner from every key, also those of name variants
-    its profile did not keep. Only holders new since the keys were read are recorded (the pipeline reads a batch's
-    keys, then writes them): about one small item per row that added keys. A key written without being read first
-    records all its holders again, which is harmless: the record's key is derived from its content.
+    An erasure must find every key that holds an owner. Most are named by the owner's profile (``profile_keys``:
+    its names, e-mails, phones, addresses, birth dates), which only grows until it is erased; the others (a matched
+    row's name variant the profile did not keep, a postcode without a street) are recorded on the owner's partition
+    as they are written (``KEYS#<tag>#<digest>``: the keys one row added the owner to that its profile does not
+    name). Only holders new since the keys were read are recorded (the pipeline reads a batch's keys, then writes
+    them). A key written without being read first records all its holders again, which is harmless: the record's
+    key is derived from its content. Records written before this rule (every key of every row) stay valid.
     """
 
     def __init__(self, client_id: str) -> None:
@@ -460,16 +472,27 @@ class DynamoMatchIndex:
 
     def put(self, keys: Mapping[str, dict[str, str]], profiles: Mapping[str, OwnerProfile]) -> None:
         added: dict[tuple[str, str], list[str]] = {}
+        rebuilt: dict[str, set[str]] = {}  # the keys each written profile names (``profile_keys``)
         for k, owners in keys.items():
             before = self._read.get(k, frozenset())
             for owner, tag in owners.items():
-                if owner not in before:
-                    added.setdefault((owner, tag), []).append(k)
-        # The records first: a key never holds an owner whose record is missing, even if the writes stop half-way.
-        batch_put(key_record(self.prefix, owner, tag, ks) for (owner, tag), ks in added.items())
-        items: list[dict[str, Any]] = [{"PK": self.prefix + k, "SK": "KEY", "owners": dict(v)} for k, v in keys.items()]
-        items += [{"PK": f"{self.prefix}owner#{o}", "SK": "PROFILE", **p.to_item()} for o, p in profiles.items()]
-        batch_put(items)
+                if owner in before:
+                    continue
+                profile = profiles.get(owner)
+                if profile is not None:
+                    named = rebuilt.get(owner)
+                    if named is None:
+                        named = rebuilt[owner] = profile_keys(profile)
+                    if k in named:
+                        continue  # the profile written with it names it (profiles only grow until erased)
+                added.setdefault((owner, tag), []).append(k)
+        # Records and profiles first, the keys after: a key never holds an owner that neither its record nor its
+        # profile names, even if the writes stop half-way. Only keys no written profile names need a record: a new
+        # case owner's keys are all named by its first profile, so most rows write none.
+        first = [key_record(self.prefix, owner, tag, ks) for (owner, tag), ks in added.items()]
+        first += [{"PK": f"{self.prefix}owner#{o}", "SK": "PROFILE", **p.to_item()} for o, p in profiles.items()]
+        batch_put(first)
+        batch_put({"PK": self.prefix + k, "SK": "KEY", "owners": dict(v)} for k, v in keys.items())
         self._read.clear()  # the pipeline reads each batch's keys afresh (Matcher.forget): memory stays flat
 
 

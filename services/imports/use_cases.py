@@ -65,7 +65,13 @@ def on_subject_access_requested(event: SubjectAccessRequested) -> None:
         for person in people
         for row in repository.owner_rows(import_id, person)
     ]
-    keys = {k for person in people for k in repository.owner_match_keys(event.client_id, person)}
+    keys = {
+        k
+        for person in people
+        for k in repository.keys_holding(
+            event.client_id, person, profile_keys(profiles[person]) if person in profiles else ()
+        )
+    }
     section: dict[str, list[dict[str, Any]]] = {
         "match_profile": [profiles[p].to_item() for p in people if p in profiles],
         # The keys (folded names, e-mails, phones, …) that link the person's rows in a client's next files.

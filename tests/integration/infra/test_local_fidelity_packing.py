@@ -233,3 +233,92 @@ def test_an_item_recorded_while_the_oldest_are_packed_fails_no_operation(monkeyp
     assert all(isinstance(i._finview_attrs, bytes) for i in items)
     assert not isinstance(late[0]._finview_attrs, bytes)
     assert [i.attrs["v"] for i in items] == [DynamoType({"N": str(n)}) for n in range(4)]
+
+
+def _stored(name: str, pk: Any, sk: Any) -> Any:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    table = dynamodb_backends[ACCOUNT][REGION].tables[name]
+    return table.items[DynamoType(pk)][DynamoType(sk)]
+
+
+def test_a_packed_item_holds_neither_its_key_values_nor_its_attribute_names(table: tuple[Any, str]) -> None:
+    """Both are held once elsewhere: the key by the Item (shared with the table's dicts), the names and types by
+    the item's shape; the packed bytes hold the other values only."""
+    ddb, name = table
+    item = _contact_point(7) | {"GSI1PK": {"S": "CLIENT#c-123456#POINTS"}, "GSI1SK": {"S": "2026-11-28"}}
+    ddb.put_item(TableName=name, Item=item)
+    assert _packed(ddb, name, item["PK"]["S"], item["SK"]["S"])
+    packed = _stored(name, item["PK"], item["SK"])._finview_attrs
+    for held_elsewhere in (item["PK"]["S"], item["SK"]["S"], "created_at", "client_id", "evidence"):
+        assert held_elsewhere.encode() not in packed, held_elsewhere
+    assert b"someone7@example.com" in packed
+    got = ddb.get_item(TableName=name, Key={"PK": item["PK"], "SK": item["SK"]}, ConsistentRead=True)["Item"]
+    assert got == item and list(got) == list(item)  # the same attributes, in the order they were put
+
+
+def test_a_big_item_is_packed_compressed_and_reads_back_whole(table: tuple[Any, str]) -> None:
+    ddb, name = table
+    text = " ".join(f"case_file.imported: case {n} opened, point {n} added" for n in range(60))
+    item = {"PK": {"S": "OWNER#1"}, "SK": {"S": "AUDIT#1"}, "entry": {"S": text}, "parts": {"L": [{"S": text}]}}
+    ddb.put_item(TableName=name, Item=item)
+    assert _packed(ddb, name, "OWNER#1", "AUDIT#1")
+    assert len(_stored(name, item["PK"], item["SK"])._finview_attrs) < len(text) / 2
+    got = ddb.get_item(TableName=name, Key={"PK": item["PK"], "SK": item["SK"]})["Item"]
+    assert got == item
+
+
+def test_values_equal_to_a_key_in_all_but_type_or_spelling_come_back_as_they_were(
+    moto_endpoint: str, packing_always: None
+) -> None:
+    """Only an attribute that is the item's key to the very value is restored from the key: a number key "1.0"
+    and a stored "1" are the same key to DynamoDB, but each item reads back as it was put."""
+    ddb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name=REGION)
+    name = f"packed-n-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "n", "AttributeType": "N"},
+        ],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+    )
+    first = {"PK": {"S": "1"}, "n": {"N": "1"}, "same": {"S": "1"}, "as_number": {"N": "1"}, "pk_again": {"S": "1"}}
+    ddb.put_item(TableName=name, Item=first)
+    got = ddb.get_item(TableName=name, Key={"PK": {"S": "1"}, "n": {"N": "1"}})["Item"]
+    assert got == first
+    replaced = {"PK": {"S": "1"}, "n": {"N": "1.0"}, "was": {"N": "1"}}
+    ddb.put_item(TableName=name, Item=replaced)  # the same key: it replaces the first item
+    items = ddb.query(TableName=name, KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": {"S": "1"}})
+    assert items["Items"] == [replaced]
+    assert ddb.get_item(TableName=name, Key={"PK": {"S": "1"}, "n": {"N": "1.00"}})["Item"] == replaced
+
+
+def test_items_of_a_new_shape_past_the_numbered_ones_are_packed_whole(
+    table: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ddb, name = table
+    monkeypatch.setattr(fidelity, "MAX_SHAPES", len(fidelity._shape_list))
+    item = {"PK": {"S": "P#w"}, "SK": {"S": "S#w"}, f"unseen_{uuid.uuid4().hex}": {"S": "x"}, **EVERY_TYPE}
+    ddb.put_item(TableName=name, Item=item)
+    assert _packed(ddb, name, "P#w", "S#w")
+    assert item["PK"]["S"].encode() in _stored(name, item["PK"], item["SK"])._finview_attrs  # the whole item
+    got = ddb.get_item(TableName=name, Key={"PK": item["PK"], "SK": item["SK"]})["Item"]
+    assert _sets_sorted(got) == _sets_sorted(item)
+
+
+def test_the_items_of_a_partition_share_its_key_with_the_table(table: tuple[Any, str]) -> None:
+    """One copy of a partition's key for all its items, and a replacing item holds the key the table holds."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    ddb, name = table
+    for n in range(3):
+        ddb.put_item(TableName=name, Item={"PK": {"S": "OWNER#9"}, "SK": {"S": f"CP#{n}"}, "v": {"N": str(n)}})
+    ddb.put_item(TableName=name, Item={"PK": {"S": "OWNER#9"}, "SK": {"S": "CP#1"}, "v": {"N": "10"}})
+    stored = dynamodb_backends[ACCOUNT][REGION].tables[name].items
+    (partition_key,) = [k for k in stored if k == DynamoType({"S": "OWNER#9"})]
+    partition = stored[partition_key]
+    assert all(item.hash_key is partition_key for item in partition.values())
+    assert all(item.range_key is key for key, item in partition.items())
+    assert partition[DynamoType({"S": "CP#1"})].attrs["v"] == DynamoType({"N": "10"})

@@ -55,14 +55,19 @@ def test_erasure_removes_the_person_from_the_keys_of_every_name_variant(
     # The gap this closes: the variants' name keys hold Erika, and her profile cannot rebuild them.
     recorded = repository.owner_match_keys(CLIENT, erika)
     profile = repository.DynamoMatchIndex(CLIENT).get_profiles([erika])[erika]
-    variant_keys = recorded - profile_keys(profile)
-    assert {"name:erika mustermann schmidt", "name:erica mustermann"} <= variant_keys, variant_keys
-    held = repository.DynamoMatchIndex(CLIENT).get_keys(recorded)
-    assert all(erika in held[k] for k in recorded)  # every recorded key really holds her (and no key is missed:)
-    assert {k for k, owners in held.items() if erika in owners} == recorded
-    # Only holders new since the batch read its keys are recorded: one record per row that added keys.
+    assert {"name:erika mustermann schmidt", "name:erica mustermann"} <= recorded, recorded
+    # Only what her profile does not name is recorded; the two together name every key that holds her.
+    assert not recorded & profile_keys(profile)
+    holding = {k for k, item in _keys_of(aws).items() if erika in item}
+    assert holding <= recorded | profile_keys(profile), holding - recorded - profile_keys(profile)
+    assert repository.keys_holding(CLIENT, erika, profile_keys(profile)) == holding
+    # Only holders new since the batch read its keys are recorded: one record per row that added keys the profile
+    # does not name. Of her first row (a new case owner) only the key of a postcode without a street: its profile
+    # names the others (e-mail, phone, birth date, name).
     records = [i for i in _match_items(aws) if i["SK"]["S"].startswith("KEYS#") and erika in i["PK"]["S"]]
     assert len(records) == 1 + len(VARIANTS)
+    first = next(r for r in records if r["SK"]["S"].startswith("KEYS#import-1#"))
+    assert [k["S"] for k in first["keys"]["L"]] == ["name:erika mustermann|DE|10115"]
 
     # Export lists the keys; erasure removes her from each, the neighbour keeps the shared phone.
     published: list[Any] = []
@@ -71,8 +76,8 @@ def test_erasure_removes_the_person_from_the_keys_of_every_name_variant(
         correlation_id="c", request_id="r-1", client_id=CLIENT, case_owner_id=erika, case_ids=[]
     )
     imports.on_subject_access_requested(access)
-    assert {k["key"] for e in published for k in e.section.get("match_keys", [])} == recorded
-    shared = repository.owner_match_keys(CLIENT, neighbour) & recorded
+    assert {k["key"] for e in published for k in e.section.get("match_keys", [])} == holding
+    shared = {k for k, item in _keys_of(aws).items() if neighbour in item} & holding
     assert shared  # the phone
     erase = SubjectErasureRequested(
         correlation_id="c", request_id="r-2", client_id=CLIENT, case_owner_id=erika, case_ids=[]
@@ -81,7 +86,7 @@ def test_erasure_removes_the_person_from_the_keys_of_every_name_variant(
     left = json.dumps(_match_items(aws))
     assert erika not in left
     assert "mustermann" not in left and "erika" not in left and "erica" not in left
-    assert published[-1].counts["match_keys"] == len(recorded)
+    assert published[-1].counts["match_keys"] == len(holding)
     kept = repository.DynamoMatchIndex(CLIENT).get_keys(shared)
     assert kept == {k: {neighbour: tag_for("import-2", 2)} for k in shared}
     assert repository.owner_match_keys(CLIENT, erika) == set()
@@ -93,6 +98,34 @@ def test_erasure_removes_the_person_from_the_keys_of_every_name_variant(
     # A new file with the person does not re-link: it starts a new case owner.
     (again,) = _import("import-4", line(first_name="Erica", last_name="Mustermann", **ERIKA))
     assert again != erika
+
+
+def _keys_of(aws_: Provisioned) -> dict[str, dict[str, Any]]:
+    """Every match key of the client as stored: key → its holders (low-level form)."""
+    prefix = f"MATCH#{CLIENT}#"
+    return {
+        i["PK"]["S"].removeprefix(prefix): i["owners"]["M"]
+        for i in _match_items(aws_)
+        if i["SK"]["S"] == "KEY"
+    }
+
+
+def test_profiles_are_stored_before_the_keys_they_name(aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key is written only after the profile (or the record) that names it: writes stopped half-way leave no key
+    holding an owner that an erasure could not find."""
+    order: list[list[str]] = []
+    put = repository.batch_put
+
+    def recorded_put(items: Any) -> int:
+        items = list(items)
+        order.append(sorted({str(i["SK"]).split("#")[0] for i in items}))
+        return put(items)
+
+    monkeypatch.setattr(repository, "batch_put", recorded_put)
+    _import("import-1", line(first_name="Erika", last_name="Mustermann", phone="+49 30 1234567", **ERIKA))
+    _import("import-2", line(first_name="Erica", last_name="Mustermann", **ERIKA))
+    # (her postcode without a street: a record; the variant matched adds no evidence: a record, no profile)
+    assert order == [["KEYS", "PROFILE"], ["KEY"], ["KEYS"], ["KEY"]], order
 
 
 def test_keys_written_before_they_were_recorded_are_recorded_by_the_migration(
