@@ -373,6 +373,7 @@ STACK = Stack(
                 ev.EnrichmentResultFound,
                 ev.ContactPointsTraced,
                 ev.ContactPointsChecked,
+                ev.ContactPointsCheckedV2,  # an enrichment batch's checks of an import's owners in one event
                 ev.EnrichmentAttemptSettled,
                 # What became of each message to a debtor: contacts keeps the case's messages from these, and
                 # the outcomes feed the contact policy (contact-point validity, opt-outs).
@@ -419,6 +420,9 @@ STACK = Stack(
                 ev.ClientSettingsChanged,
                 ev.CaseOpened,
                 ev.CaseOwnerContactsChanged,
+                # ... several in one event: a contacts batch's (an import's owners; shared.bus packs them)
+                ev.CasesOpenedV2,
+                ev.CaseOwnersContactsChangedV2,
                 ev.CaseOwnersMerged,
                 ev.SubjectAccessRequested,
                 ev.SubjectErasureRequested,

@@ -18,7 +18,8 @@ cannot be handled fails alone. Or it may take batch steps around its own records
 ``prepare`` with the batch's events before them and a ``finish`` after them, before the batch is announced.
 
 A v2 of many (``shared.events.Members``: several v1 events of a high-volume kind in one) is handled member by
-member, each as the v1 event it is (its handler, its idempotency, its outbox cause, its batch steps); its record
+member, each as the v1 event it is (its handler, its idempotency, its outbox cause, its batch steps, its
+set-at-a-time form with the batch's other events of its type, members or not); its record
 fails if any member failed, and its redelivery runs them all again, which the members' own idempotency makes a
 finish of what was left. The batch's outgoing events are packed the same way (``shared.bus.packed``).
 """
@@ -128,20 +129,28 @@ def set_at_a_time(one: EventHandler, many: SetHandler) -> EventHandler:
 
 
 def _handle_sets(
-    records: list[dict[str, Any]], handlers: Mapping[type[Event], EventHandler], log: Any
-) -> dict[str, Any]:
-    """Run the set-at-a-time forms over the batch (types in the handlers' order); returns, by message id, the events
-    each handled record publishes. A form that raises leaves its records to their one-by-one path."""
+    records: list[dict[str, Any]],
+    handlers: Mapping[type[Event], EventHandler],
+    log: Any,
+    parsed: Mapping[str, Event],
+) -> dict[tuple[str, str], Any]:
+    """Run the set-at-a-time forms over the batch (types in the handlers' order), the members of a v2 of many
+    (``Members``) with the v1 events of their type; returns, by (message id, event id), the events each handled
+    event publishes. A form that raises leaves its events to their one-by-one path. ``parsed``: the records' events
+    read already, by message id."""
     members: dict[type[Event], list[tuple[str, Event]]] = {}
     for record in records:
-        try:
-            event = parse_envelope(json.loads(record["body"]))
-        except Exception:
-            # the record's own path reports it
-            continue
-        if getattr(handlers.get(type(event)), SET_AT_A_TIME, None) is not None:
-            members.setdefault(type(event), []).append((record["messageId"], event))
-    done: dict[str, Any] = {}
+        event = parsed.get(record["messageId"])
+        if event is None:
+            try:
+                event = parse_envelope(json.loads(record["body"]))
+            except Exception:
+                # the record's own path reports it
+                continue
+        for one in event.as_v1() if isinstance(event, Members) else (event,):
+            if getattr(handlers.get(type(one)), SET_AT_A_TIME, None) is not None:
+                members.setdefault(type(one), []).append((record["messageId"], one))
+    done: dict[tuple[str, str], Any] = {}
     for kind in [k for k in handlers if len(members.get(k, ())) > 1]:
         many: SetHandler = getattr(handlers[kind], SET_AT_A_TIME)
         try:
@@ -150,7 +159,7 @@ def _handle_sets(
             log.exception("set-at-a-time %s failed; its records run one by one", kind.__name__)
             continue
         for message_id, event in members[kind]:
-            done[message_id] = list(published.get(event.event_id, ()))
+            done[(message_id, event.event_id)] = list(published.get(event.event_id, ()))
         log.info("handled set-at-a-time", extra={"detail_type": kind.DETAIL_TYPE, "records": len(members[kind])})
     return done
 
@@ -284,9 +293,9 @@ def consume(
         run.__name__ = run.__qualname__ = f"{service}.{type(event).__name__}"
         entries: list[dict[str, Any]] = []
         with outbox.cause(event.event_id):
-            if record.message_id in handled:  # done with its batch's others: what it publishes goes out below
+            if (record.message_id, event.event_id) in handled:  # done with its batch's others: published below
                 with bus.deferred() as entries:
-                    bus.publish(handled[record.message_id])
+                    bus.publish(handled[(record.message_id, event.event_id)])
             elif getattr(handler, RERUNNABLE, False):
                 with bus.deferred() as entries:
                     handler(event)
@@ -308,7 +317,7 @@ def consume(
     steps = _steps.set(_prepare(raw_event["Records"], handlers, log, parsed))
     unfinished: set[str] = set()
     try:
-        handled = _handle_sets(raw_event["Records"], handlers, log)
+        handled = _handle_sets(raw_event["Records"], handlers, log, parsed)
         with processor(records=raw_event["Records"], handler=handle_record, lambda_context=context):
             processor.process()
         for step in (_steps.get() or {}).values():

@@ -303,6 +303,19 @@ class CaseOpened(Event):
     opened_on: date
 
 
+class CasesOpenedV2(Event, Members):
+    """``CasesOpened.v2``: the cases a contacts batch opened (an import's case owners, 50 an event), announced
+    together: one entry on the bus and one SQS message for up to 50 cases instead of one each. Enrichment tracks
+    each member as it tracks a v1 (put-if-new); v1 is still published for a lone case and consumed
+    (:class:`Members`)."""
+
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "CasesOpened.v2"
+    ONE: ClassVar[type[Event]] = CaseOpened
+
+    members: list[CaseOpened] = _members_field()
+
+
 MessageKind = Literal[
     "contact_request",
     "payment_plan_reminder",
@@ -483,6 +496,18 @@ class CaseOwnerContactsChanged(Event):
     processing_restricted: bool = False
 
 
+class CaseOwnersContactsChangedV2(Event, Members):
+    """``CaseOwnersContactsChanged.v2``: the snapshots of the case owners a contacts batch wrote (an import's new
+    owners), announced together; each member is the v1 snapshot it would have published alone, kept by enrichment
+    as a v1 is (the newest per owner). v1 is still published for a lone snapshot and consumed (:class:`Members`)."""
+
+    SOURCE = SOURCE_CONTACTS
+    DETAIL_TYPE = "CaseOwnersContactsChanged.v2"
+    ONE: ClassVar[type[Event]] = CaseOwnerContactsChanged
+
+    members: list[CaseOwnerContactsChanged] = _members_field()
+
+
 class CaseOwnersMerged(Event):
     """Two case owners are one person (an accepted match review): the cases and contact points of
     ``merged_case_owner_id`` now belong to ``surviving_case_owner_id``."""
@@ -654,6 +679,18 @@ class ContactPointsChecked(Event):
     client_id: str
     case_owner_id: str
     checks: list[ContactPointChecks]
+
+
+class ContactPointsCheckedV2(Event, Members):
+    """``ContactPointsChecked.v2``: the offline checks of the case owners an enrichment batch checked (an import's
+    snapshots), sent together; contacts stores each member's checks as it stores a v1's. v1 is still published for
+    a lone owner's checks and consumed (:class:`Members`)."""
+
+    SOURCE = SOURCE_ENRICHMENT
+    DETAIL_TYPE = "ContactPointsChecked.v2"
+    ONE: ClassVar[type[Event]] = ContactPointsChecked
+
+    members: list[ContactPointsChecked] = _members_field()
 
 
 AttemptOutcome = Literal["found", "none", "several", "error"]
@@ -957,6 +994,7 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
         ClientUserRightsChanged,
         ClientSettingsChanged,
         CaseOpened,
+        CasesOpenedV2,
         ContactActionRequested,
         ContactActionsRequestedV2,
         PaymentRecorded,
@@ -969,9 +1007,11 @@ CATALOGUE: dict[tuple[str, str], type[Event]] = {
         ImportCompleted,
         ImportFailed,
         CaseOwnerContactsChanged,
+        CaseOwnersContactsChangedV2,
         EnrichmentResultFound,
         ContactPointsTraced,
         ContactPointsChecked,
+        ContactPointsCheckedV2,
         EnrichmentAttemptSettled,
         EnrichmentBudgetReached,
         NotificationSent,

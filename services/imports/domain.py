@@ -9,6 +9,7 @@ the report carries a warning.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -516,6 +517,12 @@ def read_staged(data: str | bytes) -> StagedRow:
     """The staged row ``staged_json`` wrote, as the ``StagedRow`` it was."""
     stored = _StoredRow.model_validate_json(data).__dict__
     return StagedRow.model_construct(**(stored | {"debtor": constructed_line(stored["debtor"].__dict__)}))
+
+
+def staged_invoice(data: str | bytes) -> tuple[str, int, int]:
+    """(invoice key, row, line) of a staged row, without reading the rest of it (a resumed stage reads them all)."""
+    stored = json.loads(data)
+    return invoice_key(stored["debtor"]["invoice_number"]), int(stored["row"]), int(stored["line"])
 
 
 MAX_CASES_PER_EVENT = 200  # EventBridge entries are limited to 256 KB

@@ -11,7 +11,9 @@ Design (at least once in, exactly once in effect; any size in flat memory):
    batch's keys, one for the candidates' profiles), and the batch's outcome is written in parallel batch writes:
    staged rows ``ROW#<case owner>#<row>``, ``REJECT#``/``WARN#`` items, the match-index changes. Then the job's
    checkpoint (last row, counts, bytes read) is updated. A crash re-runs at most one batch, and that batch sees
-   the index as before its first row (see ``matching``), so it decides the same.
+   the index as before its first row (see ``matching``), so it decides the same. The invoice numbers already seen
+   in the file (a repeat is rejected or kept, by setting) are the run's own scratch index in /tmp
+   (``invoices``), rebuilt from the staged rows up to the checkpoint when a run resumes.
 3. **Publish** (phase ``publish``). Staged rows are read back in case-owner order (a DynamoDB query: grouped
    without holding the file in memory); each case owner's file joins a ``CaseFileImported.v2`` of up to 50 case
    owners (~64 KB), whose id follows from its first case file; 100 events go out at a time as parallel PutEvents
@@ -54,7 +56,7 @@ from typing import Any
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from services.imports import domain, drops, repository
+from services.imports import domain, drops, invoices, repository
 from services.imports import report as reports
 from services.imports.domain import ImportSettings, Rejection, StagedRow
 from services.imports.matching import AUTO_SCORE, Matcher, confirm_merge
@@ -468,18 +470,20 @@ def stage(run: Run) -> None:
         )
     matcher = Matcher(repository.DynamoMatchIndex(client_id), client_id, import_id, settings, rerun=rerun)
     batch: list[Record] = []
-    with fewer_collections() as batch_done:
+    with fewer_collections() as batch_done, invoices.InvoicesSeen() as seen:
+        if done:  # the invoice numbers of the rows staged up to the checkpoint, as a single run would know them
+            seen.remember(staged_invoices(import_id, done))
         for record in itertools.chain(first, records):
             if record.row <= done:
                 continue  # staged before the last checkpoint
             batch.append(record)
             if len(batch) >= BATCH_ROWS:
-                done = stage_batch(run, batch, columns, settings, matcher, counts, reader)
+                done = stage_batch(run, batch, columns, settings, matcher, counts, reader, seen)
                 batch = []
                 batch_done()
                 run.check_time()
         if batch:
-            done = stage_batch(run, batch, columns, settings, matcher, counts, reader)
+            done = stage_batch(run, batch, columns, settings, matcher, counts, reader, seen)
     if counts.rows_read == 0:
         raise FileRejected("no_rows", "the file has a header but no data rows")
     repository.update_job(import_id, phase="publish", staged_at=repository.now())
@@ -548,12 +552,13 @@ def stage_batch(
     matcher: Matcher,
     counts: Counts,
     reader: TableReader,
+    seen: invoices.InvoicesSeen,
 ) -> int:
     """Validate, match and stage one batch, then checkpoint; returns the last row of the batch."""
     import_id = run.import_id
     apply_pending_merges(str(run.job["client_id"]))
     valid, rejections, warnings = process_records(batch, columns, settings)
-    valid, repeated, repeat_warnings, first_seen = repeated_invoices(run, batch, valid, settings)
+    valid, repeated, repeat_warnings, first_seen = repeated_invoices(batch, valid, settings, seen)
     rejections += repeated
     warnings += repeat_warnings
     decisions = matcher.match_batch([(row, line) for row, _, line in valid])
@@ -596,13 +601,10 @@ def stage_batch(
                 {"PK": f"JOB#{import_id}", "SK": f"WARN#{row:09d}#{per_row[row]:02d}", "row": row, "line": line_no,
                  "warning": message, "expiration": expiration}
             )  # fmt: skip
-    items += [  # read only by this job's later batches: they expire with its rows
-        {"PK": f"JOB#{import_id}", "SK": f"INVOICE#{key}", "row": row, "line": line_no, "expiration": expiration}
-        for key, (row, line_no) in first_seen.items()
-    ]
     matcher.flush()
     repository.batch_put(items)
     matcher.forget()
+    seen.remember(first_seen)
     counts.rows_read += len(batch)
     counts.rows_imported += len(valid)
     counts.rows_rejected += len(rejections)
@@ -634,20 +636,27 @@ def apply_pending_merges(client_id: str) -> int:
 
 
 def repeated_invoices(
-    run: Run, batch: list[Record], valid: list[tuple[int, int, domain.DebtorLine]], settings: ImportSettings
+    batch: list[Record],
+    valid: list[tuple[int, int, domain.DebtorLine]],
+    settings: ImportSettings,
+    seen: invoices.InvoicesSeen,
 ) -> tuple[list[tuple[int, int, domain.DebtorLine]], list[Rejection], list[tuple[int, int, str]], dict[str, Any]]:
-    """Invoice numbers already seen in this file (``INVOICE#`` items of the job, one BatchGetItem round).
-
-    Items written by this very batch before a crash (row ≥ the batch's first row) are ignored, so a re-run
-    decides the same."""
-    keys = {domain.invoice_key(line.invoice_number) for _, _, line in valid}
-    items = repository.batch_get((f"JOB#{run.import_id}", f"INVOICE#{k}") for k in keys)
+    """Invoice numbers already on an earlier batch's kept rows of this file (``seen``: this run's, rebuilt from
+    the staged rows up to the checkpoint when it resumed, so rows a crashed run staged after it do not count and
+    a re-run decides the same)."""
     start = batch[0].row
-    seen = {
-        str(i["SK"]).removeprefix("INVOICE#"): (int(i["row"]), int(i["line"])) for i in items if int(i["row"]) < start
-    }
+    found = seen.first_rows(domain.invoice_key(line.invoice_number) for _, _, line in valid)
+    earlier = {k: first for k, first in found.items() if first[0] < start}
     cells = {r.row: r.cells for r in batch if r.cells is not None}
-    return domain.repeated_invoices(valid, seen, settings, cells)
+    return domain.repeated_invoices(valid, earlier, settings, cells)
+
+
+def staged_invoices(import_id: str, through_row: int) -> Iterator[tuple[str, int, int]]:
+    """(invoice key, row, line) of every row the job staged up to ``through_row`` (its checkpoint)."""
+    for item in repository.staged_rows(import_id):
+        key, row, line = domain.staged_invoice(item["data"])
+        if row <= through_row:
+            yield key, row, line
 
 
 def import_date(job: dict[str, Any]) -> date:

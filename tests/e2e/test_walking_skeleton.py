@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from infra.local.stack import LocalStack
 from shared.observability import logger
 from shared.redaction import RedactingFormatter
 from tests import aws_calls
+from tests.integration.support import unpacked
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,8 +92,13 @@ def test_the_automatic_email_action_used_the_default_email_only_once_it_existed(
 def test_events_went_over_the_bus_and_nothing_is_dead(run: tuple[dict[str, Any], Path]) -> None:
     result, _ = run
     counts = result["events"]
-    # the three case owners of the file in one CaseFileImported.v2 (no v1 any more), each case opened once
-    assert counts["CaseFileImported.v2"] == 1 and "CaseFileImported.v1" not in counts and counts["CaseOpened.v1"] == 3
+    # the three case owners of the file in one CaseFileImported.v2 (no v1 any more), each case opened once, the
+    # three announced together in one CasesOpened.v2 (shared.bus.packed)
+    assert counts["CaseFileImported.v2"] == 1 and "CaseFileImported.v1" not in counts
+    assert counts["CasesOpened.v2"] == 1 and "CaseOpened.v1" not in counts
+    members = unpacked(result["bus_events"])
+    opened = Counter(e["detail"]["case_id"] for e in members if e["detail-type"] == "CaseOpened.v1")
+    assert len(opened) == 3 and set(opened.values()) == {1}
     assert counts["ImportCompleted.v1"] == 1 and counts["ClientUserCreated.v1"] == 1
     assert counts["EnrichmentAttemptSettled.v1"] == 2 and counts["ContactPointsTraced.v1"] == 2
     assert counts["ContactActionRequested.v1"] == 1
@@ -106,7 +113,7 @@ def test_correlation_id_runs_from_the_s3_drop_through_every_event_to_the_email(
     events = result["bus_events"]
     completed = next(e for e in events if e["detail-type"] == "ImportCompleted.v1")
     correlation = completed["detail"]["correlation_id"]
-    chain = {e["detail-type"] for e in events if e["detail"]["correlation_id"] == correlation}
+    chain = {e["detail-type"] for e in unpacked(events) if e["detail"]["correlation_id"] == correlation}
     assert {"CaseFileImported.v2", "CaseOpened.v1", "ImportCompleted.v1", "NotificationSent.v1"} <= chain
     lines = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
     sent = [rec for rec in lines if rec.get("message") == "e-mail sent" and rec.get("kind") == "import_report"]

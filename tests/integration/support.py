@@ -40,6 +40,11 @@ def receive_all(p: Provisioned, queue: str, dlq: bool = False) -> list[dict[str,
         )
 
 
+def arrived(p: Provisioned, queue: str) -> list[dict[str, Any]]:
+    """The envelopes delivered to ``queue`` so far (consumed from it), v2s of many as their v1 members."""
+    return unpacked([json.loads(m["Body"]) for m in receive_all(p, queue)])
+
+
 def create_pk_sk_gsi1_table(ddb: Any, name: str) -> None:
     """The services' table shape (string PK/SK, one GSI1 over GSI1PK/GSI1SK projecting all), on demand: what the
     fidelity tests and bench run moto's DynamoDB against."""

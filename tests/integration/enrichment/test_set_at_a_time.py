@@ -5,6 +5,7 @@ handled together runs one record at a time."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -15,9 +16,17 @@ import pytest
 
 from infra.provision import Provisioned
 from services.enrichment import handlers, repository, use_cases
-from shared.events import CaseOpened, CaseOwnerContactsChanged, ContactPointSummary, Event, TraceSubject
+from shared.events import (
+    CaseOpened,
+    CaseOwnerContactsChanged,
+    CaseOwnersContactsChangedV2,
+    CasesOpenedV2,
+    ContactPointSummary,
+    Event,
+    TraceSubject,
+)
 from tests.integration.enrichment.test_attempts import OPENED, FakeBureau, env, run, settings
-from tests.integration.support import client, deliver_to
+from tests.integration.support import client, deliver_to, receive_all
 
 pytestmark = pytest.mark.integration
 __all__ = ["env"]  # the fixture, imported for the tests below
@@ -83,6 +92,40 @@ def test_a_batch_of_opened_cases_is_one_read_and_a_transaction_per_fifty_cases(
     assert deliver(batch, receive_count=2) == {"batchItemFailures": []}
     assert calls["TransactWriteItems"] == calls["PutItem"] == calls["UpdateItem"] == 0
     assert _track_items(env) == before
+
+
+def test_v2s_of_many_are_handled_set_at_a_time_as_their_members_would_be_as_v1_records(
+    env: Provisioned, calls: Counter[str]
+) -> None:
+    """contacts packs a batch's opened cases and snapshots (``CasesOpened.v2``, ``CaseOwnersContactsChanged.v2``):
+    their members join the set-at-a-time forms with the batch's v1 events of their type, so 60 cases in two v2s
+    and a v1 cost what 60 v1 records do, not a read and a write each; and the snapshots' checks go out packed too."""
+    settings("c1")
+    tag = uuid.uuid4().hex[:6]
+    cases = [opened(f"o-{tag}-{i}", f"k-{tag}-{i}") for i in range(60)]
+    batch: list[Event] = [CasesOpenedV2(correlation_id="c", members=cases[:30]), cases[30]]
+    batch.append(CasesOpenedV2(correlation_id="c", members=cases[31:]))
+    calls.clear()
+    assert deliver(batch) == {"batchItemFailures": []}
+    assert calls["TransactWriteItems"] == 2 and calls["BatchGetItem"] == 2  # as for 60 v1 records (above)
+    assert calls["PutItem"] == calls["UpdateItem"] == calls["Query"] == 0
+    assert due() == {e.case_id for e in cases}
+
+    with_points = [
+        snapshot(f"o-{tag}-{i}").model_copy(
+            update={"contact_points": [ContactPointSummary(contact_point_id=f"p{i}", type="phone",
+                                                           value="+4930123456", state="pending")]}
+        )
+        for i in range(20)
+    ]  # fmt: skip
+    receive_all(env, "bus-tap")
+    calls.clear()
+    assert deliver([CaseOwnersContactsChangedV2(correlation_id="c", members=with_points)]) == {"batchItemFailures": []}
+    assert calls["TransactWriteItems"] == 1  # the 20 snapshots together
+    assert calls["PutEvents"] == 1
+    published = [json.loads(m["Body"]) for m in receive_all(env, "bus-tap")]
+    assert [e["detail-type"] for e in published] == ["ContactPointsChecked.v2"]  # 20 owners' checks, one event
+    assert [m["case_owner_id"] for m in published[0]["detail"]["members"]] == [e.case_owner_id for e in with_points]
 
 
 def test_a_batch_of_snapshots_is_one_transaction_and_moves_cases_only_for_owners_that_stop_or_start_being_searchable(

@@ -30,7 +30,7 @@ from tests.integration.contacts.cases.support import Api as CaseApi
 from tests.integration.contacts.cases.support import deliver, enriched, imported, point_id
 from tests.integration.contacts.support import Api, bus_events
 from tests.integration.imports import support as imports
-from tests.integration.support import client, receive_all
+from tests.integration.support import arrived, client, receive_all
 
 pytestmark = pytest.mark.integration
 IMPORT_SAMPLE = (Path(__file__).resolve().parents[3] / "samples" / "debtors.csv").read_bytes()
@@ -65,8 +65,7 @@ def visibility_timeout_passes(table: str) -> None:
 
 
 def _case_opened(aws_: Provisioned) -> list[tuple[str, str]]:
-    bodies = [json.loads(m["Body"]) for m in receive_all(aws_, "enrichment-inbox")]
-    opened = [b["detail"] for b in bodies if b["detail-type"] == "CaseOpened.v1"]
+    opened = [b["detail"] for b in arrived(aws_, "enrichment-inbox") if b["detail-type"] == "CaseOpened.v1"]
     return sorted((d["case_id"], d["event_id"]) for d in opened)
 
 

@@ -170,3 +170,42 @@ def test_a_job_that_keeps_failing_ends_failed_with_a_reason_not_in_a_loop(
     assert (job["status"], job["reason_code"], job["errors"]) == ("failed", "import_error", 3)
     failed = [e["detail"] for e in bus_events(aws) if e["detail-type"] == "ImportFailed.v1"]
     assert [f["reason_code"] for f in failed] == ["import_error"]
+
+
+# Invoice numbers repeated across batches (of 6 rows): row 9 repeats row 2's, row 14 row 3's, row 17 row 9's (itself
+# rejected: the first row still names row 2).
+REPEATS = people_csv(20)
+for _later, _first in ((b";INV-9;", b";INV-2;"), (b";INV-14;", b";INV-3;"), (b";INV-17;", b";INV-2;")):
+    REPEATS = REPEATS.replace(_later, _first)
+
+
+def repeats_outcome(p: Provisioned, client_id: str) -> dict[str, Any]:
+    job = job_for(p, f"{client_id}/file.csv")
+    rejected = [(r["row"], r["code"], r["reason"]) for r in job["rejections"]]
+    return {"rejected": rejected, "counts": (job["rows_read"], job["rows_imported"], job["rows_rejected"])}
+
+
+@pytest.mark.parametrize(
+    ("target", "name", "when"),
+    [
+        (pipeline, "after_batch", lambda n: n == 2),  # after the second batch's checkpoint
+        (repository, "update_job", lambda n: n == 4),  # the second batch written, its checkpoint not
+    ],
+    ids=["after-checkpoint", "before-checkpoint"],
+)
+def test_a_resumed_stage_knows_the_invoice_numbers_staged_before_it(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch, target: Any, name: str, when: Callable[[int], bool]
+) -> None:
+    register_client("clean")
+    drop(aws, "clean/file.csv", REPEATS)
+    run_drops(aws)
+    expected = repeats_outcome(aws, "clean")
+    assert [r[:2] for r in expected["rejected"]] == [(9, "repeated_invoice"), (14, "repeated_invoice"),
+                                                     (17, "repeated_invoice")]  # fmt: skip
+    assert "row 2 (line 3)" in expected["rejected"][2][2] and "row 3 (line 4)" in expected["rejected"][1][2]
+    register_client("crashy")
+    drop(aws, "crashy/file.csv", REPEATS)
+    crash_once(monkeypatch, target, name, when)
+    run_drops(aws)
+    assert job_for(aws, "crashy/file.csv")["last_error"] == "RuntimeError: simulated crash"
+    assert repeats_outcome(aws, "crashy") == expected

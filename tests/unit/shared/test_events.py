@@ -100,6 +100,9 @@ def test_each_v2_of_many_carries_whole_events_of_its_v1_and_nothing_else() -> No
         "SmsesFailed.v2",
         "MessagesFailed.v2",
         "OptOutsReceived.v2",
+        "CasesOpened.v2",
+        "CaseOwnersContactsChanged.v2",
+        "ContactPointsChecked.v2",
     }
     assert set(ev.MANY.values()) == many
     for cls in many:

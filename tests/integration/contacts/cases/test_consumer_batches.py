@@ -22,7 +22,7 @@ from services.contacts.cases import enrichment
 from shared import bus, outbox
 from shared.events import Event
 from tests.integration.contacts.cases.support import imported, new_owner_files
-from tests.integration.support import REGION, client, deliver_to, envelope, receive_all
+from tests.integration.support import REGION, arrived, client, deliver_to, envelope, receive_all, unpacked
 
 
 def _deliver(events: Sequence[Event], receive_count: int = 1) -> dict[str, Any]:
@@ -39,19 +39,21 @@ def test_a_batch_of_imported_owners_costs_no_idempotency_record_and_a_put_events
     events = new_owner_files(10)
     assert _deliver(events) == {"batchItemFailures": []}
     # per owner: one transaction, nothing read (imports matched them as new: no points to compare with, no
-    # restriction, no merge; every write is conditional); for the batch: 20 events in 2 PutEvents, one delete of
-    # the CaseOpened rows; the outbox is not read back: on a first delivery the rows to publish are those the
-    # transactions committed
+    # restriction, no merge; every write is conditional); for the batch: 20 events as two v2s of many in one
+    # PutEvents, one delete of the CaseOpened rows; the outbox is not read back: on a first delivery the rows to
+    # publish are those the transactions committed
     assert calls["TransactWriteItems"] == 10
-    assert calls["PutEvents"] == 2
+    assert calls["PutEvents"] == 1
     assert calls["BatchWriteItem"] == 1
     assert calls["Query"] == calls["GetItem"] == 0
     assert calls["PutItem"] == calls["UpdateItem"] == 0
     items = _items(aws)
     assert not [i for i in items if i["SK"]["S"] == "IDEMPOTENCY"]
     assert not [i for i in items if i["PK"]["S"].startswith(outbox.PREFIX)]
-    arrived = Counter(json.loads(m["Body"])["detail-type"] for m in receive_all(aws, "enrichment-inbox"))
-    assert arrived == {"CaseOpened.v1": 10, "CaseOwnerContactsChanged.v1": 10}
+    packed = [json.loads(m["Body"]) for m in receive_all(aws, "enrichment-inbox")]
+    assert Counter(e["detail-type"] for e in packed) == {"CasesOpened.v2": 1, "CaseOwnersContactsChanged.v2": 1}
+    members = Counter(e["detail-type"] for e in unpacked(packed))
+    assert members == {"CaseOpened.v1": 10, "CaseOwnerContactsChanged.v1": 10}
 
 
 def test_a_first_delivery_whose_known_case_was_left_out_publishes_only_what_it_committed(
@@ -78,8 +80,8 @@ def test_a_first_delivery_whose_known_case_was_left_out_publishes_only_what_it_c
     again = imported(owner, case_ids=(f"{owner}-a", f"{owner}-b"), points=(("email", "a@example.com"),))
     assert _deliver([again]) == {"batchItemFailures": []}
     assert calls["Query"] == queries + 2  # the owner with its cases and points, and the outbox rows it committed
-    arrived = [json.loads(m["Body"]) for m in receive_all(aws, "enrichment-inbox")]
-    assert [m["detail"]["case_id"] for m in arrived if m["detail-type"] == "CaseOpened.v1"] == [f"{owner}-b"]
+    opened = [m["detail"]["case_id"] for m in arrived(aws, "enrichment-inbox") if m["detail-type"] == "CaseOpened.v1"]
+    assert opened == [f"{owner}-b"]
     assert not [i for i in _items(aws) if i["PK"]["S"].startswith(outbox.PREFIX)]
 
 
@@ -110,8 +112,8 @@ def test_a_new_owner_found_stored_already_takes_the_reading_path_and_writes_only
         "CP#phone",
     }
     assert len([sk for sk in added if sk.startswith("AUDIT#")]) == 2  # the case opened, the phone added
-    arrived = [json.loads(m["Body"]) for m in receive_all(aws, "enrichment-inbox")]
-    assert [m["detail"]["case_id"] for m in arrived if m["detail-type"] == "CaseOpened.v1"] == [f"{owner}-b"]
+    opened = [m["detail"]["case_id"] for m in arrived(aws, "enrichment-inbox") if m["detail-type"] == "CaseOpened.v1"]
+    assert opened == [f"{owner}-b"]
 
 
 def test_a_known_owners_file_with_nothing_new_costs_one_read_and_no_write(
@@ -130,8 +132,7 @@ def test_a_known_owners_file_with_nothing_new_costs_one_read_and_no_write(
     assert calls["Query"] == 1
     assert calls["GetItem"] == calls["TransactWriteItems"] == calls["BatchWriteItem"] == 0
     assert sorted(json.dumps(i, sort_keys=True) for i in _items(aws)) == before
-    arrived = [json.loads(m["Body"])["detail-type"] for m in receive_all(aws, "enrichment-inbox")]
-    assert arrived == ["CaseOwnerContactsChanged.v1"]
+    assert [m["detail-type"] for m in arrived(aws, "enrichment-inbox")] == ["CaseOwnerContactsChanged.v1"]
 
 
 def test_a_redelivered_batch_changes_nothing(aws: Provisioned) -> None:
@@ -141,7 +142,7 @@ def test_a_redelivered_batch_changes_nothing(aws: Provisioned) -> None:
     receive_all(aws, "enrichment-inbox")
     assert _deliver(events, receive_count=2) == {"batchItemFailures": []}
     assert sorted(json.dumps(i, sort_keys=True) for i in _items(aws)) == before
-    again = [json.loads(m["Body"])["detail-type"] for m in receive_all(aws, "enrichment-inbox")]
+    again = [m["detail-type"] for m in arrived(aws, "enrichment-inbox")]
     assert again == ["CaseOwnerContactsChanged.v1"] * 3  # the snapshots again; no case opened twice
 
 
@@ -162,16 +163,13 @@ def test_events_that_cannot_go_out_send_their_records_back_and_a_retry_publishes
     assert receive_all(aws, "enrichment-inbox") == []
     assert _deliver(events, receive_count=2) == {"batchItemFailures": []}
     assert not [i for i in _items(aws) if i["PK"]["S"].startswith(outbox.PREFIX)]
-    arrived = Counter(json.loads(m["Body"])["detail-type"] for m in receive_all(aws, "enrichment-inbox"))
-    assert arrived == {"CaseOpened.v1": 2, "CaseOwnerContactsChanged.v1": 2}
+    announced = Counter(m["detail-type"] for m in arrived(aws, "enrichment-inbox"))
+    assert announced == {"CaseOpened.v1": 2, "CaseOwnerContactsChanged.v1": 2}
 
 
 def _published_snapshot(aws: Provisioned, owner_id: str) -> dict[str, Any]:
-    snapshots = [
-        json.loads(m["Body"])["detail"]
-        for m in receive_all(aws, "enrichment-inbox")
-        if json.loads(m["Body"])["detail-type"] == "CaseOwnerContactsChanged.v1"
-    ]
+    envelopes = arrived(aws, "enrichment-inbox")
+    snapshots = [m["detail"] for m in envelopes if m["detail-type"] == "CaseOwnerContactsChanged.v1"]
     [snapshot] = [s for s in snapshots if s["case_owner_id"] == owner_id]
     return snapshot
 

@@ -3,7 +3,6 @@ owners, cases and contact points, idempotent on the event id AND on content; enr
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -11,7 +10,7 @@ from boto3.dynamodb.conditions import Key
 from infra.provision import Provisioned
 from services.contacts import store
 from tests.integration.contacts.cases.support import Api, deliver, enriched, imported, point_id
-from tests.integration.support import receive_all
+from tests.integration.support import arrived
 
 OWNER = "owner-1"
 
@@ -22,8 +21,7 @@ def _owner_items() -> list[dict[str, Any]]:
 
 
 def _case_opened(aws: Provisioned) -> list[str]:
-    bodies = [json.loads(m["Body"]) for m in receive_all(aws, "enrichment-inbox")]
-    return [b["detail"]["case_id"] for b in bodies if b["detail-type"] == "CaseOpened.v1"]
+    return [b["detail"]["case_id"] for b in arrived(aws, "enrichment-inbox") if b["detail-type"] == "CaseOpened.v1"]
 
 
 def test_the_same_event_delivered_twice_is_handled_once(aws: Provisioned) -> None:
