@@ -287,3 +287,76 @@ def test_requests_the_fast_path_does_not_take(moto_endpoint: str) -> None:
     plain = requests.post(moto_endpoint + "/", data="{}", headers={**target, **signed}, timeout=10)
     assert plain.status_code == 200 and "Access-Control-Allow-Origin" not in plain.headers
     assert fidelity.stats["fast_requests"] == before + 1
+
+
+def _dynamodb_parser(operation: str) -> Any:
+    from moto.core.parse import JSONParser
+    from moto.core.utils import get_service_model
+
+    return JSONParser(get_service_model("dynamodb").operation_model(operation), map_type=dict)
+
+
+def _parsed(operation: str, body: dict[str, Any]) -> Any:
+    request = {"method": "POST", "values": {}, "headers": {}, "body": json.dumps(body).encode()}
+    return _dynamodb_parser(operation).parse({**request, "url_path": "/", "url_params": {}})  # type: ignore[typeddict-item]
+
+
+ODD_VALUES: list[Any] = [
+    {"S": "Zoë"},
+    {"N": "-1.50"},
+    {"B": base64.b64encode(b"\x00\xff").decode()},
+    {"BS": [base64.b64encode(b"x").decode()]},
+    {"SS": ["a", "b"]},
+    {"NS": ["1", "2"]},
+    {"NULL": True},
+    {"BOOL": False},
+    {"M": {"a": {"S": "x"}, "deep": {"M": {"b": {"L": [{"N": "1"}, {"B": base64.b64encode(b"y").decode()}]}}}}},
+    {"L": [{"S": "x"}, {"M": {}}, {"L": []}]},
+    {"S": None},  # moto drops a null member
+    {"S": "x", "N": "1"},  # two members, kept in the shape's order
+    {"S": "x", "Unknown": "y"},  # an unknown member is dropped
+    {},
+    {"S": 5},  # a wrong JSON type is kept as it came
+    {"SS": ["a", None]},
+    {"M": {"a": {"S": None}}},
+    {"L": [{"S": "x", "N": "2"}]},
+    {"BOOL": "yes"},
+]
+
+
+@pytest.mark.parametrize("value", ODD_VALUES, ids=[json.dumps(v)[:40] for v in ODD_VALUES])
+def test_an_attribute_value_parses_as_moto_parses_it(value: Any) -> None:
+    assert fidelity.lean_requests() is True
+    body = {
+        "TableName": "t",
+        "Item": {"PK": {"S": "p"}, "v": value},
+        "ExpressionAttributeValues": {":v": value},
+    }
+    with fidelity.moto_own_path():
+        expected = _parsed("PutItem", body)
+    got = _parsed("PutItem", body)
+    assert got == expected
+    assert json.dumps(got, default=repr) == json.dumps(expected, default=repr)  # the same order, the same types
+
+
+def test_plain_attribute_values_are_not_walked_member_by_member(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's parser visits each of an AttributeValue's ten members; a value it would return unchanged is taken
+    as it came, and only what holds a binary value is walked."""
+    from moto.core.parse import BaseJSONParser
+
+    assert fidelity.lean_requests() is True
+    walked: list[str] = []
+    original = BaseJSONParser._parse_structure
+
+    def counting(self: Any, shape: Any, value: Any) -> Any:
+        walked.append(shape.name)
+        return original(self, shape, value)
+
+    monkeypatch.setattr(BaseJSONParser, "_parse_structure", counting)
+    monkeypatch.setattr(fidelity, "_type_methods", {})  # the methods are looked up again: the counting one
+    items = [{"PK": {"S": f"p{n}"}, "m": {"M": {"l": {"L": [{"N": "1"}, {"SS": ["a"]}]}}}} for n in range(25)]
+    items.append({"PK": {"S": "bin"}, "b": {"B": base64.b64encode(b"z").decode()}})
+    parsed = _parsed("BatchWriteItem", {"RequestItems": {"t": [{"PutRequest": {"Item": i}} for i in items]}})
+    assert [r["PutRequest"]["Item"] for r in parsed["RequestItems"]["t"]][:25] == items[:25]
+    assert parsed["RequestItems"]["t"][25]["PutRequest"]["Item"]["b"] == {"B": b"z"}
+    assert walked.count("AttributeValue") == 1  # the binary value alone
