@@ -17,6 +17,11 @@ idempotency (keyed on ``event_id``) absorbs it: exactly once in effect.
 Keys (in the owning service's table): ``OUTBOX#<shard>`` / ``<cause>#<seq>#<event_id>``. The shard is a hash of
 the cause, so one cause's rows are one query and the sweeper reads 16 partitions, not a hot one or a scan.
 
+A transaction that carries several rows of one cause (an import's batch of new case owners, each with its
+CaseOpened) writes them as ONE row, keyed as its first, that carries every event (``events``; :func:`merged`): the
+same commit-or-nothing, one item to put and to delete instead of one per event (an outbox row's ~0.5 KB costs a
+whole write unit, twice in a transaction, and its delete one more). Every reader takes either kind of row.
+
 Why not DynamoDB Streams → a publisher function: Streams would save the delete of each row (about 1 of 3 write
 units per event) but publish every event asynchronously (an API answer would no longer mean "announced"), need
 a stream per table, an event source mapping with filters and an on-failure destination, and a local poller of
@@ -97,7 +102,7 @@ def discarded(transact_items: Sequence[dict[str, Any]]) -> None:
     neither committed nor are they pending, so they no longer count as built (:func:`committed_rows`)."""
     made = _written.get()
     if made is not None:
-        made.built -= sum(1 for _ in _outbox_puts(transact_items))
+        made.built -= sum(len(item["events"]["L"]) if "events" in item else 1 for item in _outbox_puts(transact_items))
 
 
 def _outbox_puts(transact_items: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -112,7 +117,7 @@ def committed_rows() -> list[dict[str, Any]] | None:
     """The rows this block committed, in the order :func:`pending` reads them, when they are every row it built;
     None when some were not reported (or not committed: a group left out of a transaction): then read them."""
     made = _written.get()
-    if made is None or made.built != len(made.committed):
+    if made is None or made.built != sum(len(_carried(r)) for r in made.committed):
         return None
     return sorted(made.committed, key=lambda r: str(r["SK"]))
 
@@ -160,6 +165,60 @@ def put_items(events: Sequence[Event], table_name: str, cause_id: str | None = N
     return out
 
 
+MERGED_ROW_BYTES = 64 * 1024  # a merged row's events, at most (an item may hold 400 KB; a write unit is 1 KB)
+
+
+def merged(transact_items: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
+    """TransactWriteItems entries (client format) with the outbox rows of each cause merged into as few rows as
+    hold them (``MERGED_ROW_BYTES`` of events a row): each merged row keyed as its first row, carrying the rows'
+    events in order (``events``). Returns the entries to send and, for each entry given, the position of the entry
+    it went into (a cancellation's reasons are read back per entry given)."""
+    out: list[dict[str, Any]] = []
+    position: list[int] = []
+    open_rows: dict[tuple[str, str, str], int] = {}  # (table, shard, cause) → its merged row's position in ``out``
+    sizes: dict[int, int] = {}
+    for entry in transact_items:
+        put = entry.get("Put") or {}
+        item = put.get("Item") or {}
+        pk = str((item.get("PK") or {}).get("S", ""))
+        if not pk.startswith(PREFIX) or "events" in item or "ConditionExpression" in put:
+            position.append(len(out))
+            out.append(entry)
+            continue
+        sk = str(item["SK"]["S"])
+        key = (str(put["TableName"]), pk, sk.split("#", 1)[0])
+        size = len(item["detail"]["S"].encode())
+        at = open_rows.get(key)
+        if at is None or sizes[at] + size > MERGED_ROW_BYTES:
+            open_rows[key] = len(out)
+            sizes[len(out)] = size
+            position.append(len(out))
+            out.append(entry)
+            continue
+        first = out[at]["Put"]["Item"]
+        if "events" not in first:
+            first = {k: v for k, v in first.items() if k not in _EVENT}
+            first["events"] = {"L": [_event_of(out[at]["Put"]["Item"])]}
+            out[at] = {"Put": {**out[at]["Put"], "Item": first}}
+        first["events"]["L"].append(_event_of(item))
+        sizes[at] += size
+        position.append(at)
+    return out, position
+
+
+_EVENT = ("source", "detail_type", "detail")
+
+
+def _event_of(item: dict[str, Any]) -> dict[str, Any]:
+    """The event a single row (client format) carries, as a member of a merged row's ``events``."""
+    return {"M": {k: item[k] for k in _EVENT}}
+
+
+def _carried(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events a row (plain item) carries: a merged row's ``events``, else the row's own."""
+    return [dict(e) for e in row["events"]] if "events" in row else [row]
+
+
 def write(events: Sequence[Event], table_name: str, changes: Sequence[dict[str, Any]] = ()) -> None:
     """Commit ``changes`` (TransactWriteItems entries) and the outbox rows of ``events`` in one transaction."""
     items = [*changes, *put_items(events, table_name)]
@@ -201,8 +260,9 @@ def entries(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The PutEvents entries of outbox rows."""
     bus_name = aws.env("EVENT_BUS_NAME")
     return [
-        {"Source": r["source"], "DetailType": r["detail_type"], "Detail": r["detail"], "EventBusName": bus_name}
+        {"Source": e["source"], "DetailType": e["detail_type"], "Detail": e["detail"], "EventBusName": bus_name}
         for r in rows
+        for e in _carried(r)
     ]
 
 
@@ -217,9 +277,10 @@ def publish_rows(rows: Sequence[dict[str, Any]], table_name: str) -> int:
     """Publish rows, then delete them: a crash between the two republishes them with their ids (harmless)."""
     if not rows:
         return 0
-    bus.publish_entries(entries(rows))
+    sent = entries(rows)
+    bus.publish_entries(sent)
     delete_rows(rows, table_name)
-    return len(rows)
+    return len(sent)
 
 
 def flush(table_name: str, cause_id: str | None = None) -> int:
@@ -253,4 +314,4 @@ def sweep(table_name: str, grace: timedelta = SWEEP_GRACE, now: datetime | None 
 
 
 def event_ids(rows: Sequence[dict[str, Any]]) -> list[str]:
-    return [str(json.loads(r["detail"])["event_id"]) for r in rows]
+    return [str(json.loads(e["detail"])["event_id"]) for r in rows for e in _carried(r)]

@@ -142,14 +142,18 @@ class Tx:
         return self
 
     def commit(self) -> None:
+        # several owners' CaseOpened rows in one transaction: one outbox row (shared.outbox.merged)
+        items, position = outbox.merged(self.items)
         try:
-            aws.client("dynamodb").transact_write_items(TransactItems=self.items)
+            aws.client("dynamodb").transact_write_items(TransactItems=items)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            sent = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            # per item built, as the callers read them (a merged row's reason is each of its rows')
+            reasons = [sent[p] for p in position] if len(sent) == len(items) else sent
             raise WriteConflict(reasons or [exc.response["Error"].get("Message", "cancelled")]) from exc
-        outbox.committed(self.items)  # the consumer publishes these rows without reading them back
+        outbox.committed(items)  # the consumer publishes these rows without reading them back
 
 
 def _serialise(item: dict[str, Any]) -> dict[str, Any]:

@@ -69,12 +69,14 @@ def test_a_batch_of_opened_cases_is_one_read_and_a_transaction_per_fifty_cases(
     batch = [opened(f"o-{tag}-{i}", f"k-{tag}-{i}") for i in range(60)]
     calls.clear()
     assert deliver(batch) == {"batchItemFailures": []}
-    # 60 snapshots + 60 track items read 100 keys a request; 120 items written 100 a request (whole cases). The
-    # one-by-one path made 60 BatchGetItem and 120 PutItem.
-    assert calls["TransactWriteItems"] == 2
+    # 60 snapshots + 60 track items read 100 keys a request; the 60 owners' links (no condition) in BatchWriteItem,
+    # 25 a request, and only the 60 put-if-new track items in one transaction (the links were its items too, at
+    # twice the write units). The one-by-one path made 60 BatchGetItem and 120 PutItem.
+    assert calls["TransactWriteItems"] == 1
+    assert calls["BatchWriteItem"] == 3
     assert calls["BatchGetItem"] == 2
     assert calls["PutItem"] == calls["UpdateItem"] == calls["Query"] == 0
-    assert sum(calls.values()) <= 5  # and the client's settings, once
+    assert sum(calls.values()) <= 7  # and the client's settings, once
     assert all(repository.owner_cases(e.case_owner_id)[0].case_id == e.case_id for e in batch)
     assert due() == {e.case_id for e in batch}  # waiting for their owners' snapshots in the index
     assert run(FakeBureau())["searched"] == 0  # but enrichment never pays blindly
@@ -94,6 +96,36 @@ def test_a_batch_of_opened_cases_is_one_read_and_a_transaction_per_fifty_cases(
     assert _track_items(env) == before
 
 
+def test_a_crash_after_the_links_leaves_no_case_half_tracked_and_the_redelivery_tracks_them(
+    env: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owners' links are written before the track items, outside their transaction: a crash between the two
+    leaves links that lead to no case (every reader goes from a link to its track item), and the redelivery writes
+    the track items."""
+    settings("c1")
+    tag = uuid.uuid4().hex[:6]
+    batch = [opened(f"o-{tag}-{i}", f"k-{tag}-{i}") for i in range(3)]
+    write = repository.dynamo.write_unless_condition_fails
+
+    def killed(*args: Any, **kwargs: Any) -> list[bool]:
+        raise SystemExit("killed between the links and the track items")
+
+    monkeypatch.setattr(repository.dynamo, "write_unless_condition_fails", killed)
+    with pytest.raises(SystemExit):
+        deliver(batch)
+    keys = {
+        (i["PK"]["S"], i["SK"]["S"])
+        for i in client(env, "dynamodb").scan(TableName=env.names.table("enrichment"))["Items"]
+    }
+    assert all((f"OWNER#{e.case_owner_id}", f"CASE#{e.case_id}") in keys for e in batch)  # the links are there
+    assert all(repository.owner_cases(e.case_owner_id) == [] for e in batch)  # and lead to no case yet
+    assert repository.owners_cases(e.case_owner_id for e in batch) == {e.case_owner_id: [] for e in batch}
+    monkeypatch.setattr(repository.dynamo, "write_unless_condition_fails", write)
+    assert deliver(batch, receive_count=2) == {"batchItemFailures": []}
+    assert all([c.case_id for c in repository.owner_cases(e.case_owner_id)] == [e.case_id] for e in batch)
+    assert due() >= {e.case_id for e in batch}
+
+
 def test_v2s_of_many_are_handled_set_at_a_time_as_their_members_would_be_as_v1_records(
     env: Provisioned, calls: Counter[str]
 ) -> None:
@@ -107,7 +139,7 @@ def test_v2s_of_many_are_handled_set_at_a_time_as_their_members_would_be_as_v1_r
     batch.append(CasesOpenedV2(correlation_id="c", members=cases[31:]))
     calls.clear()
     assert deliver(batch) == {"batchItemFailures": []}
-    assert calls["TransactWriteItems"] == 2 and calls["BatchGetItem"] == 2  # as for 60 v1 records (above)
+    assert calls["TransactWriteItems"] == 1 and calls["BatchGetItem"] == 2  # as for 60 v1 records (above)
     assert calls["PutItem"] == calls["UpdateItem"] == calls["Query"] == 0
     assert due() == {e.case_id for e in cases}
 

@@ -60,6 +60,40 @@ def test_rows_commit_with_the_change_and_a_flush_publishes_them_once(aws: Provis
     assert _outbox_rows(aws) == []
 
 
+def test_a_transactions_rows_of_one_cause_are_one_row_that_publishes_every_event(aws: Provisioned) -> None:
+    """Several events of one cause in one transaction (an import's new case owners, a CaseOpened each): one row
+    carries them all (one item to write and to delete), read back and published as the rows they stand for, and a
+    first delivery still knows it committed every row it built (no read)."""
+    table = aws.names.table(TABLE_LOGICAL)
+    events = [_registered(f"m-{i}") for i in range(3)]
+    with outbox.cause("request-m"):
+        rows = outbox.put_items(events, table)
+        items, position = outbox.merged([_change(table, "m-0"), *rows, _change(table, "m-1")])
+        assert [next(iter(i)) for i in items] == ["Put", "Put", "Put"] and position == [0, 1, 1, 1, 2]
+        client(aws, "dynamodb").transact_write_items(TransactItems=items)
+        outbox.committed(items)
+        [row] = outbox.committed_rows() or []
+        assert outbox.event_ids([row]) == [e.event_id for e in events]
+        assert len(_outbox_rows(aws)) == 1
+        assert outbox.flush(table) == 3
+    assert sorted(_arrived(aws)) == ["m-0", "m-1", "m-2"]
+    assert _outbox_rows(aws) == []
+
+
+def test_rows_of_other_causes_and_rows_past_the_size_are_not_merged() -> None:
+    events = [_registered(f"s-{i}") for i in range(3)]
+    with outbox.cause("cause-a"):
+        a = outbox.put_items(events[:2], "t")
+    with outbox.cause("cause-b"):
+        b = outbox.put_items(events[2:], "t")
+    items, position = outbox.merged([*a, *b])
+    assert len(items) == 2 and position == [0, 0, 1]
+    big = [_registered("b" * 40_000) for _ in range(3)]  # ~40 KB each: two fit no row of MERGED_ROW_BYTES
+    with outbox.cause("cause-c"):
+        items, position = outbox.merged(outbox.put_items(big, "t"))
+    assert position == [0, 1, 2]
+
+
 def test_a_rolled_back_change_leaves_no_row_and_publishes_nothing(aws: Provisioned) -> None:
     table = aws.names.table(TABLE_LOGICAL)
     with outbox.cause("request-2"):

@@ -307,7 +307,8 @@ def test_a_page_of_reminders_logs_one_line_for_its_decisions(
 
 def test_a_reminder_writes_four_items_its_record_being_its_claim(aws: Provisioned) -> None:
     """The gate's transaction holds a reminder's record, history, audit entry and outbox row: four items, no
-    ``REMINDER#`` claim beside them (one item and 2 write units fewer a reminder in AWS)."""
+    ``REMINDER#`` claim beside them (one item and 2 write units fewer a reminder in AWS); the page's outbox rows are
+    one row carrying every reminder's event (shared.outbox.merged)."""
     status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
     assert status == 201
     tag = uuid.uuid4().hex[:6]
@@ -328,7 +329,10 @@ def test_a_reminder_writes_four_items_its_record_being_its_claim(aws: Provisione
     finally:
         ddb.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", keep)
     sks = [next(iter(op.values()))["Item" if "Put" in op else "Key"]["SK"]["S"] for op in written]
-    assert len(written) == 5 * 4, sks
+    assert len(written) == 5 * 3 + 1, sks
+    puts = [op["Put"]["Item"] for op in written if "Put" in op]
+    [row] = [item for item in puts if item["PK"]["S"].startswith(outbox.PREFIX)]
+    assert len(row["events"]["L"]) == 5
     assert not [sk for sk in sks if sk.startswith("REMINDER#")]
     records = [sk for sk in sks if sk.startswith("ACTION#")]
     assert sorted(records) == sorted(
