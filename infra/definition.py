@@ -298,6 +298,10 @@ SIZING: dict[tuple[str, str], Sizing] = {
     # One full vCPU: parsing and matching are CPU-bound (see services/imports/pipeline.py).
     ("imports", "on_file_dropped"): Sizing(timeout=900, memory=1769, continues_on_own_queue=True),
     ("enrichment", "on_schedule"): Sizing(timeout=300),
+    # A batch of up to 100 records, an import's CasesOpened.v2 and CaseOwnersContactsChanged.v2 carrying up to 50
+    # cases or snapshots each: up to 5,000 handled set-at-a-time (the snapshots' offline checks included), as
+    # contacts' consumer handles up to 5,000 case owners.
+    ("enrichment", "on_bus_events"): Sizing(timeout=300, memory=1769),
     # A batch of deferred contacts, each decided and written like an API request.
     ("contacts", "release_deferred_contacts"): Sizing(timeout=120),
     # Erases each due person's records and files; a run cut short is finished by the next (resumable).
@@ -353,7 +357,7 @@ STACK = Stack(
         # imports run up to 15 minutes
         Queue("imports-drops", "imports", visibility_timeout=5400, outbox_env_var="IMPORTS_DROPS_QUEUE"),
         Queue("imports-inbox", "imports"),
-        Queue("enrichment-inbox", "enrichment"),
+        Queue("enrichment-inbox", "enrichment", visibility_timeout=6 * 300 + 1),  # its consumer's 300 s (SIZING)
         Queue("notifications-inbox", "notifications", visibility_timeout=6 * 300 + 1),  # its consumer's 300 s
         # SES and SMS delivery notifications (SNS → SQS), read into MessageDelivered / MessageBounced / …
         Queue("notifications-outcomes", "notifications"),

@@ -84,6 +84,19 @@ def test_bus_consumers_get_batches_that_fill_within_a_window_their_queues_visibi
         assert queue["VisibilityTimeout"] >= 6 * fn.timeout + window, fn.logical
 
 
+def test_consumers_of_an_imports_v2s_of_many_get_minutes_and_a_full_vcpu() -> None:
+    """A bus consumer's batch is up to 100 records, and an import's v2s of many carry up to 50 case files, cases,
+    snapshots or checks each: up to 5,000 entities an invocation, for each consumer of them (not 30 s and 512 MB)."""
+    import shared.events as ev
+
+    many = {ev.CaseFileImportedV2, ev.CasesOpenedV2, ev.CaseOwnersContactsChangedV2, ev.ContactPointsCheckedV2}
+    queues = {rule.queue for rule in STACK.rules if many & set(rule.events)}
+    assert queues == {"contacts-inbox", "enrichment-inbox"}
+    for fn in STACK.functions:
+        if fn.trigger.kind == "sqs" and fn.trigger.queue in queues:
+            assert (fn.timeout, fn.memory) == (300, 1769), fn.logical
+
+
 def test_functions_only_get_their_own_services_tables() -> None:
     resources = render()["Resources"]
     for fn in STACK.functions:
