@@ -1624,6 +1624,15 @@ _packing_installed = False
 _unpacked: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 stats["packed"] = stats["unpacked"] = 0
 
+# Packed items go to a disk store (``_DiskStore``) unless FINVIEW_MOTO_PACKED_ON_DISK=0: the packed bytes were
+# ~230 of the ~800 bytes moto held per packed item, and a 100k-row import stores ~1.4M items.
+_ON_DISK = type("OnDisk", (), {"__repr__": lambda self: "<packed on disk>"})()  # an item's attrs: read its row
+_disk: _DiskStore | None = None
+_disk_writes = True  # False once the store failed to write: packed items stay in memory from then on
+_freed: list[int] = []  # ids of freed items that have a row: deleted before the next packing
+FREED_BATCH = 1024
+DISK_CACHE_KB = 2048  # SQLite's own page cache (in this process's memory); the kernel caches the rest
+
 
 def packing_sources() -> dict[str, str]:
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
@@ -1650,16 +1659,21 @@ def _plain(value: Any) -> dict[str, Any]:
 def _attrs(self: Any) -> Any:
     # One instance attribute holds either form, so Python keeps the instance's compact key-sharing layout
     found = self._finview_attrs
-    if not isinstance(found, bytes):
+    if type(found) is not bytes and found is not _ON_DISK:
         return found
     with _lock:
         found = self._finview_attrs
-        if isinstance(found, bytes):
+        if type(found) is bytes or found is _ON_DISK:
             from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 
-            attrs = LimitedSizeDict.__new__(LimitedSizeDict)
-            dict.__init__(attrs)
-            for name, value in _unpack(self, found, DynamoType):
+            if found is _ON_DISK:
+                packed = _disk.read(id(self))  # type: ignore[union-attr]
+                attrs = _from_disk_class()()  # its row stays until the item is packed again or freed
+            else:
+                packed = found
+                attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+                dict.__init__(attrs)
+            for name, value in _unpack(self, packed, DynamoType):
                 dict.__setitem__(attrs, name, value)
             self._finview_attrs = found = attrs
             _unpacked[id(self)] = self
@@ -1668,14 +1682,32 @@ def _attrs(self: Any) -> Any:
 
 
 def _set_attrs(self: Any, value: Any) -> None:
+    if _has_row(self):
+        _freed.append(id(self))  # the row no longer says what the item holds
     self._finview_attrs = value
     _unpacked[id(self)] = self
+
+
+def _has_row(item: Any) -> bool:
+    """Whether the item has a row in the disk store (packed there, or unpacked from it since)."""
+    found = getattr(item, "_finview_attrs", None)
+    return found is _ON_DISK or (_from_disk_type is not None and type(found) is _from_disk_type)
+
+
+def _item_freed(self: Any) -> None:
+    """``Item.__del__``: the row of a freed item is deleted before the next packing, so no item later allocated
+    at the same address (ids key the rows) can read it; until then nothing reads it (only a packed item reads its
+    row, and packing deletes the freed rows first). Only appends: it may run on any thread, lock held or not."""
+    if _has_row(self):
+        _freed.append(id(self))
 
 
 def _pack_oldest() -> None:
     """Pack the items unpacked longest ago, beyond the newest ``PACKED_AFTER`` (called with the lock held)."""
     excess = len(_unpacked) - PACKED_AFTER
     if excess <= 0:
+        if len(_freed) >= FREED_BATCH:
+            _forget_freed()
         return
     try:
         oldest = list(itertools.islice(_unpacked.keys(), excess))
@@ -1686,18 +1718,132 @@ def _pack_oldest() -> None:
         # the write it had applied found its condition failed, and the API answered 500 (one in 400 writes at
         # 10k rows). Packing is housekeeping: the next operation packs.
         return
+    # freed rows first: an item in ``oldest`` may live at the address of one freed before this call
+    _forget_freed()
+    packed: list[tuple[Any, bytes]] = []
     for key in oldest:
         item = _unpacked.pop(key, None)
         if item is None:
             continue
         attrs = item._finview_attrs
-        if isinstance(attrs, bytes):
+        if type(attrs) is bytes or attrs is _ON_DISK:
             continue
         try:
-            item._finview_attrs = _pack(item, attrs)
+            packed.append((item, _pack(item, attrs)))
         except ValueError:  # a value marshal cannot hold: the item stays as moto keeps it
             continue
-        stats["packed"] += 1
+    if _disk is not None and _disk_writes and packed:
+        try:
+            _disk.write([(id(item), body) for item, body in packed])
+        except Exception:  # a full or failing disk: keep the bytes in memory from now on
+            log.exception("moto's packed items stay in memory: the disk store failed")
+            _close_disk()
+        else:
+            for item, _ in packed:
+                item._finview_attrs = _ON_DISK
+            stats["packed"] += len(packed)
+            return
+    for item, body in packed:
+        if _has_row(item):
+            _freed.append(id(item))
+        item._finview_attrs = body
+    stats["packed"] += len(packed)
+
+
+def _forget_freed() -> None:
+    ids: list[int] = []
+    while _freed:
+        ids.append(_freed.pop())
+    if ids and _disk is not None:
+        try:
+            _disk.delete(ids)
+        except Exception:  # housekeeping: a row left behind is never read (see _item_freed)
+            log.exception("moto's disk store kept rows of freed items")
+
+
+_from_disk_type: type[Any] | None = None
+
+
+def _from_disk_class() -> type[Any]:
+    """moto's ``LimitedSizeDict`` as the attributes of an item unpacked from the disk store: its type says that
+    the item still has a row there (no attribute more per item)."""
+    global _from_disk_type
+    if _from_disk_type is None:
+        from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+
+        class FromDisk(LimitedSizeDict):  # type: ignore[misc]
+            def __init__(self) -> None:
+                dict.__init__(self)
+
+        _from_disk_type = FromDisk
+    return _from_disk_type
+
+
+class _DiskStore:
+    """The packed items beyond the window, one row each, keyed by the item's id: in a SQLite file in this
+    process's temp directory, as DynamoDB Local keeps its items. What the kernel caches of the file is page
+    cache, not this process's memory; SQLite's own cache is capped. The file is unlinked as soon as it is open, so
+    it goes with the process however that ends; it holds nothing that must outlive it (moto's tables are in
+    memory). No journal, no sync: the file is never read by another process or after a crash."""
+
+    def __init__(self) -> None:
+        import sqlite3
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="finview-moto-items-", suffix=".sqlite")
+        os.close(fd)
+        try:
+            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        finally:
+            os.unlink(path)
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", f"cache_size = -{DISK_CACHE_KB}"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.execute("CREATE TABLE packed (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+
+    def read(self, key: int) -> bytes:
+        row = self.db.execute("SELECT body FROM packed WHERE id = ?", (key,)).fetchone()
+        if row is None:
+            raise LookupError(f"moto's disk store has no row for item {key:#x}")
+        return row[0]  # type: ignore[no-any-return]
+
+    def write(self, rows: list[tuple[int, bytes]]) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO packed (id, body) VALUES (?, ?)", rows)
+
+    def delete(self, ids: list[int]) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("DELETE FROM packed WHERE id = ?", [(i,) for i in ids])
+
+    def rows(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM packed").fetchone()[0])
+
+
+def _open_disk() -> None:
+    global _disk
+    if _disk is None and os.environ.get("FINVIEW_MOTO_PACKED_ON_DISK", "1") != "0":
+        try:
+            _disk = _DiskStore()
+        except Exception:  # no temp directory to write: packed items stay in memory
+            log.exception("moto's packed items stay in memory: no disk store")
+
+
+def _close_disk() -> None:
+    """Stop writing to the disk store; the items it holds are still read from it."""
+    global _disk_writes
+    _disk_writes = False
+
+
+def packed_form(item: Any) -> bytes | None:
+    """The packed bytes of a stored item (from memory or the disk store), or None while it is unpacked."""
+    found = getattr(item, "_finview_attrs", None)
+    if type(found) is bytes:
+        return found
+    if found is _ON_DISK and _disk is not None:
+        with _lock:
+            return _disk.read(id(item))
+    return None
 
 
 # The packed form. What items of one kind share is kept once, not in every item: an item's attribute names and
@@ -1785,7 +1931,12 @@ def packed_items() -> bool:
         if moto.__version__ != PINNED_MOTO or packing_sources() != PINNED_PACKING_SOURCES:
             log.warning("moto is not %s as pinned: its DynamoDB items stay unpacked", PINNED_MOTO)
             return False
+        if "__del__" in Item.__dict__:
+            log.warning("moto's Item has a __del__ of its own: its DynamoDB items stay unpacked")
+            return False
+        _open_disk()
         Item.attrs = property(_attrs, _set_attrs)  # type: ignore[assignment]
+        Item.__del__ = _item_freed  # type: ignore[attr-defined]
         _packing_installed = True
         return True
 
