@@ -231,8 +231,12 @@ def _walk(backend: Any) -> Counter[str]:
         count(table.items, "table dicts")
         for hash_key, partition in table.items.items():
             value(hash_key, "partition keys")
-            if isinstance(partition, dict):
-                count(partition, "partition dicts")
+            if isinstance(partition, dict) or table.range_key_attr is not None:
+                # a dict, or the fidelity's partition object (a dict inside once it holds more than one item)
+                count(partition, "partition dicts" if isinstance(partition, dict) else "partition objects")
+                inner = getattr(partition, "_more", None)
+                if inner is not None:
+                    count(inner, "partition dicts")
                 for range_key, i in partition.items():
                     value(range_key, "range keys (dict keys)")
                     item(i)

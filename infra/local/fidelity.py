@@ -32,7 +32,7 @@ import time
 import types
 import weakref
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -401,7 +401,110 @@ def _key_of(table: Any, attrs: Any) -> tuple[Any, Any] | None:
     return DynamoType(attrs[table.hash_key_attr]), rng
 
 
+class _Partition:
+    """A partition of a table with a range key, where moto keeps a dict (range key -> Item): a partition of one
+    item (every match key of an import, ~40 % of its items) holds its key and item in two slots (~56 bytes
+    against a one-entry dict's ~200), and the dict moto would hold once a second key arrives. It answers every
+    way moto and the patches above use a partition, by dict's rules (a key found by identity, else by hash and
+    ``==``; a replaced item keeps the key object already held)."""
+
+    __slots__ = ("_item", "_key", "_more")
+
+    def __init__(self) -> None:
+        self._key: Any = None  # None: empty, or see _more (keys are DynamoTypes, never None)
+        self._item: Any = None
+        self._more: dict[Any, Any] | None = None
+
+    def _holds(self, key: Any) -> bool:
+        held = self._key
+        return held is not None and (held is key or (hash(held) == hash(key) and bool(held == key)))
+
+    def __len__(self) -> int:
+        if self._more is not None:
+            return len(self._more)
+        return 0 if self._key is None else 1
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._more if self._more is not None else self._holds(key)
+
+    def __getitem__(self, key: Any) -> Any:
+        if self._more is not None:
+            return self._more[key]
+        if self._holds(key):
+            return self._item
+        raise KeyError(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if self._more is not None:
+            return self._more.get(key, default)
+        return self._item if self._holds(key) else default
+
+    def __setitem__(self, key: Any, item: Any) -> None:
+        if self._more is not None:
+            self._more[key] = item
+        elif self._key is None:
+            self._key, self._item = key, item
+        elif self._holds(key):
+            self._item = item
+        else:
+            self._more = {self._key: self._item, key: item}
+            self._key = self._item = None
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        if self._more is not None:
+            return self._more.pop(key, *default)
+        if self._holds(key):
+            item = self._item
+            self._key = self._item = None
+            return item
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def __delitem__(self, key: Any) -> None:
+        self.pop(key)
+
+    def keys(self) -> Any:
+        if self._more is not None:
+            return self._more.keys()
+        return () if self._key is None else (self._key,)
+
+    def values(self) -> Any:
+        if self._more is not None:
+            return self._more.values()
+        return () if self._key is None else (self._item,)
+
+    def items(self) -> Any:
+        if self._more is not None:
+            return self._more.items()
+        return () if self._key is None else ((self._key, self._item),)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.keys())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Partition):
+            return dict(self.items()) == dict(other.items())
+        return isinstance(other, dict) and dict(self.items()) == other
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dict
+
+    def __repr__(self) -> str:
+        return f"_Partition({dict(self.items())!r})"
+
+
+def _partitions_by_one(table: Any) -> None:
+    """Make the partitions this table creates from now on ``_Partition``s (moto's own: ``defaultdict(dict)``)."""
+    items = table.items
+    if table.range_key_attr is not None and type(items) is defaultdict and items.default_factory is dict:
+        items.default_factory = _Partition
+
+
 def _put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    _partitions_by_one(self)
     key = _key_of(self, item_attrs)
     existed = key is not None and _current(self, key) is not None
     item = _ORIGINALS["Table.put_item"](self, item_attrs, *args, **kwargs)
