@@ -593,6 +593,7 @@ def _update_item(self: Any, table_name: str, key: Any, *args: Any, **kwargs: Any
         named = _key_of(table, key) if table is not None else None
         if named is not None:
             _keys(table).place(table, named)
+            _changed(_current(table, named))
 
 
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -1725,7 +1726,7 @@ PACKED_AFTER = int(os.environ.get("FINVIEW_MOTO_UNPACKED_ITEMS", "20000"))  # it
 _packing_installed = False
 # id(item) -> item, oldest unpacking first; weakly, so a replaced or deleted item is freed at once
 _unpacked: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
-stats["packed"] = stats["unpacked"] = 0
+stats["packed"] = stats["unpacked"] = stats["packed_unchanged"] = 0
 
 # Packed items go to a disk store (``_DiskStore``) unless FINVIEW_MOTO_PACKED_ON_DISK=0: the packed bytes were
 # ~230 of the ~800 bytes moto held per packed item, and a 100k-row import stores ~1.4M items.
@@ -1794,7 +1795,16 @@ def _set_attrs(self: Any, value: Any) -> None:
 def _has_row(item: Any) -> bool:
     """Whether the item has a row in the disk store (packed there, or unpacked from it since)."""
     found = getattr(item, "_finview_attrs", None)
-    return found is _ON_DISK or (_from_disk_type is not None and type(found) is _from_disk_type)
+    return found is _ON_DISK or (_from_disk_type is not None and isinstance(found, _from_disk_type))
+
+
+def _changed(item: Any) -> None:
+    """Mark an item unpacked from the disk store as changed since: its row no longer says what it holds, and
+    packing it again writes it. moto changes a stored item in place only in ``update_item`` (a transaction's
+    Update included), which calls this whatever the outcome; every other write stores a new Item."""
+    found = getattr(item, "_finview_attrs", None)
+    if _from_disk_type is not None and type(found) is _from_disk_type:
+        found.__class__ = _changed_type
 
 
 def _item_freed(self: Any) -> None:
@@ -1831,6 +1841,10 @@ def _pack_oldest() -> None:
         attrs = item._finview_attrs
         if type(attrs) is bytes or attrs is _ON_DISK:
             continue
+        if type(attrs) is _from_disk_type and _scalable_installed:
+            item._finview_attrs = _ON_DISK  # read, not changed: its row still says what it holds
+            stats["packed_unchanged"] += 1
+            continue
         try:
             packed.append((item, _pack(item, attrs)))
         except ValueError:  # a value marshal cannot hold: the item stays as moto keeps it
@@ -1865,12 +1879,13 @@ def _forget_freed() -> None:
 
 
 _from_disk_type: type[Any] | None = None
+_changed_type: type[Any] | None = None
 
 
 def _from_disk_class() -> type[Any]:
     """moto's ``LimitedSizeDict`` as the attributes of an item unpacked from the disk store: its type says that
-    the item still has a row there (no attribute more per item)."""
-    global _from_disk_type
+    the item still has a row there, and whether the item changed since (no attribute more per item)."""
+    global _from_disk_type, _changed_type
     if _from_disk_type is None:
         from moto.dynamodb.models.dynamo_type import LimitedSizeDict
 
@@ -1878,7 +1893,10 @@ def _from_disk_class() -> type[Any]:
             def __init__(self) -> None:
                 dict.__init__(self)
 
-        _from_disk_type = FromDisk
+        class ChangedSinceRead(FromDisk):  # type: ignore[misc]
+            pass
+
+        _from_disk_type, _changed_type = FromDisk, ChangedSinceRead
     return _from_disk_type
 
 

@@ -426,3 +426,55 @@ def test_a_failing_disk_store_keeps_packed_items_in_memory(
     assert type(_stored(name, item["PK"], item["SK"])._finview_attrs) is bytes
     assert fidelity._disk_writes is False
     assert ddb.get_item(TableName=name, Key={"PK": item["PK"], "SK": item["SK"]})["Item"] == item
+
+
+def test_an_item_read_and_not_changed_is_packed_again_without_a_write(
+    table: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ddb, name = table
+    key = {"PK": {"S": "P#r"}, "SK": {"S": "S#r"}}
+    ddb.put_item(TableName=name, Item={**key, "v": {"N": "1"}})
+    assert _packed(ddb, name, "P#r", "S#r")
+    store = fidelity._disk
+    assert store is not None
+    writes: list[int] = []
+    original = store.write
+    monkeypatch.setattr(store, "write", lambda rows: (writes.extend(i for i, _ in rows), original(rows))[1])
+    stored = _stored(name, key["PK"], key["SK"])
+    for _ in range(3):
+        assert ddb.get_item(TableName=name, Key=key)["Item"]["v"] == {"N": "1"}
+        assert _packed(ddb, name, "P#r", "S#r")
+    assert id(stored) not in writes  # read three times, its row never written again
+    ddb.update_item(
+        TableName=name, Key=key, UpdateExpression="SET v = :two", ExpressionAttributeValues={":two": {"N": "2"}}
+    )
+    assert _packed(ddb, name, "P#r", "S#r") and id(stored) in writes  # changed: written
+    assert ddb.get_item(TableName=name, Key=key)["Item"]["v"] == {"N": "2"}
+
+
+def test_an_update_that_fails_part_way_reads_back_as_it_does_unpacked(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto applies an update expression's actions in turn and may fail after changing the item: whatever it left
+    in the item is what a later read sees, packed on disk or never packed (moto's own behaviour, kept)."""
+    assert fidelity.packed_items() is True
+    ddb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name=REGION)
+    key = {"PK": {"S": "P#u"}, "SK": {"S": "S#u"}}
+    seen = {}
+    for mode, unpacked in (("never packed", 10**9), ("packed", 0)):
+        monkeypatch.setattr(fidelity, "PACKED_AFTER", unpacked)
+        name = f"partway-{uuid.uuid4().hex[:8]}"
+        create_pk_sk_gsi1_table(ddb, name)
+        ddb.put_item(TableName=name, Item={**key, "a": {"N": "1"}, "m": {"M": {"x": {"S": "text"}}}})
+        ddb.get_item(TableName=name, Key=key)  # packed, then read back from the disk store
+        with pytest.raises(ClientError):
+            ddb.update_item(
+                TableName=name,
+                Key=key,
+                UpdateExpression="SET a = :two, m.y = :two REMOVE m.x ADD m.x :one",
+                ExpressionAttributeValues={":two": {"N": "2"}, ":one": {"N": "1"}},
+            )
+        ddb.describe_table(TableName=name)
+        seen[mode] = ddb.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"]
+        ddb.delete_table(TableName=name)
+    assert seen["packed"] == seen["never packed"]
