@@ -531,6 +531,28 @@ def _share_keys(table: Any, item: Any) -> None:
         stored = _stored_key(partition, item.range_key)
         if stored is not item.range_key:
             item.range_key = stored
+        if type(partition) is _Partition and partition._more is None and partition._key is item.range_key:
+            partition._key = item.range_key = _common_range_key(item.range_key)
+
+
+COMMON_RANGE_KEYS = 4096  # distinct short range keys shared by every partition's lone item
+COMMON_UP_TO = 16  # characters: "KEY", "PROFILE", "POINTER", a date; not a case's or a point's own id
+_common_ranges: dict[tuple[str, str], Any] = {}
+
+
+def _common_range_key(key: Any) -> Any:
+    """One object for a short range key that many partitions' lone items have: every match key's is "KEY"
+    (~40 % of an import's items), each a DynamoType and a string of its own as parsed (~150 bytes). Exact type and
+    spelling, as ``_is_key`` compares (a number "1.0" is not a "1")."""
+    value = key.value
+    if type(value) is not str or len(value) > COMMON_UP_TO:
+        return key
+    common = _common_ranges.get((key.type, value))
+    if common is None:
+        if len(_common_ranges) >= COMMON_RANGE_KEYS:
+            return key
+        common = _common_ranges[(key.type, value)] = key
+    return common
 
 
 def _stored_key(mapping: dict[Any, Any], key: Any) -> Any:

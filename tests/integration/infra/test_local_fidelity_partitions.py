@@ -167,3 +167,30 @@ def test_lone_items_cost_moto_less_than_a_dict_each(moto_endpoint: str, monkeypa
         ddb.delete_table(TableName=name)
         gc.collect()
     assert per_item["two slots"] < per_item["a dict each"] - 100, per_item
+
+
+def test_lone_items_share_one_object_for_a_short_range_key_of_the_same_spelling(moto_endpoint: str) -> None:
+    ddb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name=REGION)
+    name = f"common-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "n", "AttributeType": "N"},
+        ],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+    )
+    spellings = ["7", "7.0", "7", "7.0", "1" * 30, "1" * 30]
+    for p, n in enumerate(spellings):
+        ddb.put_item(TableName=name, Item={"PK": {"S": f"KEY#{p}"}, "n": {"N": n}, "was": {"S": n}})
+    stored = _partitions(name)
+    keys = [stored[DynamoType({"S": f"KEY#{p}"})]._key for p in range(len(spellings))]
+    items = [stored[DynamoType({"S": f"KEY#{p}"})][k] for p, k in enumerate(keys)]
+    assert keys[0] is keys[2] and keys[1] is keys[3] and keys[0] is not keys[1]  # one object per spelling
+    assert keys[4] is not keys[5]  # long keys (an entity's own id) are not worth a shared entry
+    assert all(item.range_key is key for item, key in zip(items, keys, strict=True))
+    for p, n in enumerate(spellings):
+        got = ddb.get_item(TableName=name, Key={"PK": {"S": f"KEY#{p}"}, "n": {"N": n}}, ConsistentRead=True)
+        assert got["Item"] == {"PK": {"S": f"KEY#{p}"}, "n": {"N": n}, "was": {"S": n}}
+    ddb.delete_table(TableName=name)
