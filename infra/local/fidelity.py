@@ -1215,6 +1215,16 @@ PINNED_REQUEST_SOURCES = {
     "DomainDispatcherApplication.infer_service_region_host": (
         "b4fac9b6aa6baef13071a246d6038ea1b0c5f3bc5ac6ca4b6d25ef9a51a2848e"
     ),
+    # what the JSON serializer does with an AttributeValue, which _serialize's plain values skip
+    "ResponseSerializer._serialize_type_structure": "f9b47068f40ce489e55e7a0bf78accec38597d27168dc3d095ac2fc18312d4a8",
+    "ResponseSerializer._serialize_structure_member": (
+        "437fdce43aa5ac844fb5fe22865b90d228b875b6b1787dc6bfdccad91968b3c0"
+    ),
+    "ResponseSerializer._default_serialize": "25ce8ddbb1a991c029a745f87eeaa360b697b69ba7295fb74143859a5233afb7",
+    "BaseJSONSerializer._serialize_type_structure": "36873909cd0aeb4defa91cc9912c6e90a62d7d92ced6150ac7de92fd10a81967",
+    "BaseJSONSerializer._serialize_type_map": "faa32d1fa9a8bfc9db0984b7973a5cc3297d35a2df33124748949b0908f6b6a9",
+    "BaseJSONSerializer._serialize_type_list": "f87b14fe9166e099846349860a5e3c9d9984939d82ed0f67de07ad12e790cd26",
+    "BaseJSONSerializer._serialize_type_string": "44954e02145012baee50de6592411c1376aad480ea3440a3b3ab6ce932bbf78d",
 }
 _lean_installed = False
 
@@ -1245,6 +1255,12 @@ def request_sources() -> dict[str, str]:
         "DomainDispatcherApplication.__call__": DomainDispatcherApplication.__call__,
         "DomainDispatcherApplication.infer_service_region_host": DomainDispatcherApplication.infer_service_region_host,
     }
+    for owner in (serialize.ResponseSerializer, serialize.BaseJSONSerializer):
+        for name in ("_serialize_type_structure", "_serialize_structure_member", "_default_serialize"):
+            if name in owner.__dict__:
+                fns[f"{owner.__name__}.{name}"] = owner.__dict__[name]
+    for name in ("_serialize_type_map", "_serialize_type_list", "_serialize_type_string"):
+        fns[f"BaseJSONSerializer.{name}"] = serialize.BaseJSONSerializer.__dict__[name]
     fns = {name: _ORIGINALS.get(name, fn) for name, fn in fns.items()}
     return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
 
@@ -1421,7 +1437,7 @@ def _import_moto_parts() -> None:
     from botocore.exceptions import ClientError
     from flask import Response
     from moto.core.parse import JSONParser
-    from moto.core.serialize import DEFAULT_ALIAS_PROVIDERS, AttributePicker, AttributePickerContext
+    from moto.core.serialize import DEFAULT_ALIAS_PROVIDERS, AttributePicker, AttributePickerContext, JSONSerializer
     from moto.core.utils import get_value
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
@@ -1433,6 +1449,7 @@ def _import_moto_parts() -> None:
         Response=Response,
         DEFAULT_ALIAS_PROVIDERS=DEFAULT_ALIAS_PROVIDERS,
         JSONParser=JSONParser,
+        JSONSerializer=JSONSerializer,
         AttributePicker=AttributePicker,
         AttributePickerContext=AttributePickerContext,
         get_value=get_value,
@@ -1531,11 +1548,40 @@ def _plain_value(node: Any) -> bool:
     return False
 
 
+# The same for a response: moto's JSON serializer rebuilds each AttributeValue of an item member by member (a third
+# of a Query page's CPU), and one of a single member that is a string, a number string, a boolean, a list of
+# strings, or a map or list of such values, comes out equal to what went in (``str`` of a string is itself, a
+# boolean is kept, maps keep their order). Only binary values change (base64 encoded), and a value of another
+# Python type is converted, so only exact types are taken as they are.
+def _plain_output(node: Any) -> bool:
+    """Whether moto's JSON serializer would write this AttributeValue as an equal copy of it."""
+    if type(node) is not dict or len(node) != 1:
+        return False
+    for kind, value in node.items():
+        if kind == "S" or kind == "N":
+            return type(value) is str
+        if kind == "NULL" or kind == "BOOL":
+            return type(value) is bool
+        if kind == "M":
+            return type(value) is dict and all(type(k) is str and _plain_output(v) for k, v in value.items())
+        if kind == "L":
+            return type(value) is list and all(_plain_output(v) for v in value)
+        if kind in _STRING_LISTS:
+            return type(value) is list and all(type(v) is str for v in value)
+    return False
+
+
 def _serialize(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
     """moto's ``ResponseSerializer._serialize``: the ``_serialize_type_<type>`` method, else ``_default_serialize``,
     with the serializer's path kept as moto keeps it."""
     if not _lean_on:
         return _ORIGINALS["ResponseSerializer._serialize"](self, serialized, value, shape, key)  # type: ignore[no-any-return]
+    plain = shape.__dict__.get(_PLAIN_ATTR)
+    if plain is None:
+        plain = shape.__dict__[_PLAIN_ATTR] = _is_attribute_value(shape)
+    if plain and type(self) is _moto.JSONSerializer and self.MAP_TYPE is dict and _plain_output(value):
+        self._default_serialize(serialized, value, shape, key)  # what moto's walk of its members would build
+        return None
     fn = _method_for(self, "_serialize_type_", shape.type_name)
     self.path.append(key or shape.name)
     if fn is None:
