@@ -160,6 +160,7 @@ def memory_child(path: str) -> None:
     traced = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     walk = _walk(backend)
+    disk = getattr(fidelity, "_disk", None)
     print(
         json.dumps(
             {
@@ -167,15 +168,25 @@ def memory_child(path: str) -> None:
                 "traced": traced / n,
                 "walk": {k: v / n for k, v in walk.items()},
                 "installed": fidelity.installed(),
+                "disk": None if disk is None else _disk_use(disk),
             }
         )
     )
+
+
+def _disk_use(disk: Any) -> dict[str, float]:
+    """Rows and bytes of the fidelity's disk store of packed items (in the file, not in the process's memory)."""
+    pages = disk.db.execute("PRAGMA page_count").fetchone()[0]
+    size = disk.db.execute("PRAGMA page_size").fetchone()[0]
+    return {"rows": disk.rows(), "bytes": pages * size}
 
 
 def _walk(backend: Any) -> Counter[str]:
     """``sys.getsizeof`` of every object the tables hold, each counted once, by what holds it (no allocator
     overhead: tracemalloc's figure is the total)."""
     from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from infra.local import fidelity
 
     seen: set[int] = set()
     out: Counter[str] = Counter()
@@ -211,6 +222,8 @@ def _walk(backend: Any) -> Counter[str]:
         attrs = state.get("_finview_attrs", state.get("attrs"))
         if isinstance(attrs, bytes):
             count(attrs, "packed bytes")
+        elif attrs is getattr(fidelity, "_ON_DISK", None):
+            out["packed on disk (not in memory)"] += 0
         else:
             value(attrs, "unpacked attributes")
 
@@ -218,8 +231,12 @@ def _walk(backend: Any) -> Counter[str]:
         count(table.items, "table dicts")
         for hash_key, partition in table.items.items():
             value(hash_key, "partition keys")
-            if isinstance(partition, dict):
-                count(partition, "partition dicts")
+            if isinstance(partition, dict) or table.range_key_attr is not None:
+                # a dict, or the fidelity's partition object (a dict inside once it holds more than one item)
+                count(partition, "partition dicts" if isinstance(partition, dict) else "partition objects")
+                inner = getattr(partition, "_more", None)
+                if inner is not None:
+                    count(inner, "partition dicts")
                 for range_key, i in partition.items():
                     value(range_key, "range keys (dict keys)")
                     item(i)
@@ -341,13 +358,16 @@ def _memory(report: Report, trees: list[str], path: Path) -> None:
             )
             result = json.loads(out.stdout.strip().splitlines()[-1])
             walk = sorted(result["walk"].items(), key=lambda kv: -kv[1])
+            disk = result.get("disk")
+            on_disk = f"; on disk: {disk['rows']:,} rows, {disk['bytes'] / 1e6:,.1f} MB of file" if disk else ""
             report.add(
                 f"bytes per stored item in moto's DynamoDB (tracemalloc), newest {int(unpacked):,} unpacked, "
                 f"{Path(tree).name}",
                 result["traced"],
                 "B",
                 note=f"{result['items']:,} items; by object (getsizeof, {sum(result['walk'].values()):.0f} B): "
-                + ", ".join(f"{k} {v:.0f}" for k, v in walk if v >= 1),
+                + ", ".join(f"{k} {v:.0f}" for k, v in walk if v >= 1)
+                + on_disk,
             )
 
 

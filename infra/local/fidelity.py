@@ -32,7 +32,7 @@ import time
 import types
 import weakref
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -401,7 +401,110 @@ def _key_of(table: Any, attrs: Any) -> tuple[Any, Any] | None:
     return DynamoType(attrs[table.hash_key_attr]), rng
 
 
+class _Partition:
+    """A partition of a table with a range key, where moto keeps a dict (range key -> Item): a partition of one
+    item (every match key of an import, ~40 % of its items) holds its key and item in two slots (~56 bytes
+    against a one-entry dict's ~200), and the dict moto would hold once a second key arrives. It answers every
+    way moto and the patches above use a partition, by dict's rules (a key found by identity, else by hash and
+    ``==``; a replaced item keeps the key object already held)."""
+
+    __slots__ = ("_item", "_key", "_more")
+
+    def __init__(self) -> None:
+        self._key: Any = None  # None: empty, or see _more (keys are DynamoTypes, never None)
+        self._item: Any = None
+        self._more: dict[Any, Any] | None = None
+
+    def _holds(self, key: Any) -> bool:
+        held = self._key
+        return held is not None and (held is key or (hash(held) == hash(key) and bool(held == key)))
+
+    def __len__(self) -> int:
+        if self._more is not None:
+            return len(self._more)
+        return 0 if self._key is None else 1
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._more if self._more is not None else self._holds(key)
+
+    def __getitem__(self, key: Any) -> Any:
+        if self._more is not None:
+            return self._more[key]
+        if self._holds(key):
+            return self._item
+        raise KeyError(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if self._more is not None:
+            return self._more.get(key, default)
+        return self._item if self._holds(key) else default
+
+    def __setitem__(self, key: Any, item: Any) -> None:
+        if self._more is not None:
+            self._more[key] = item
+        elif self._key is None:
+            self._key, self._item = key, item
+        elif self._holds(key):
+            self._item = item
+        else:
+            self._more = {self._key: self._item, key: item}
+            self._key = self._item = None
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        if self._more is not None:
+            return self._more.pop(key, *default)
+        if self._holds(key):
+            item = self._item
+            self._key = self._item = None
+            return item
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def __delitem__(self, key: Any) -> None:
+        self.pop(key)
+
+    def keys(self) -> Any:
+        if self._more is not None:
+            return self._more.keys()
+        return () if self._key is None else (self._key,)
+
+    def values(self) -> Any:
+        if self._more is not None:
+            return self._more.values()
+        return () if self._key is None else (self._item,)
+
+    def items(self) -> Any:
+        if self._more is not None:
+            return self._more.items()
+        return () if self._key is None else ((self._key, self._item),)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.keys())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Partition):
+            return dict(self.items()) == dict(other.items())
+        return isinstance(other, dict) and dict(self.items()) == other
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dict
+
+    def __repr__(self) -> str:
+        return f"_Partition({dict(self.items())!r})"
+
+
+def _partitions_by_one(table: Any) -> None:
+    """Make the partitions this table creates from now on ``_Partition``s (moto's own: ``defaultdict(dict)``)."""
+    items = table.items
+    if table.range_key_attr is not None and type(items) is defaultdict and items.default_factory is dict:
+        items.default_factory = _Partition
+
+
 def _put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    _partitions_by_one(self)
     key = _key_of(self, item_attrs)
     existed = key is not None and _current(self, key) is not None
     item = _ORIGINALS["Table.put_item"](self, item_attrs, *args, **kwargs)
@@ -428,6 +531,28 @@ def _share_keys(table: Any, item: Any) -> None:
         stored = _stored_key(partition, item.range_key)
         if stored is not item.range_key:
             item.range_key = stored
+        if type(partition) is _Partition and partition._more is None and partition._key is item.range_key:
+            partition._key = item.range_key = _common_range_key(item.range_key)
+
+
+COMMON_RANGE_KEYS = 4096  # distinct short range keys shared by every partition's lone item
+COMMON_UP_TO = 16  # characters: "KEY", "PROFILE", "POINTER", a date; not a case's or a point's own id
+_common_ranges: dict[tuple[str, str], Any] = {}
+
+
+def _common_range_key(key: Any) -> Any:
+    """One object for a short range key that many partitions' lone items have: every match key's is "KEY"
+    (~40 % of an import's items), each a DynamoType and a string of its own as parsed (~150 bytes). Exact type and
+    spelling, as ``_is_key`` compares (a number "1.0" is not a "1")."""
+    value = key.value
+    if type(value) is not str or len(value) > COMMON_UP_TO:
+        return key
+    common = _common_ranges.get((key.type, value))
+    if common is None:
+        if len(_common_ranges) >= COMMON_RANGE_KEYS:
+            return key
+        common = _common_ranges[(key.type, value)] = key
+    return common
 
 
 def _stored_key(mapping: dict[Any, Any], key: Any) -> Any:
@@ -490,6 +615,7 @@ def _update_item(self: Any, table_name: str, key: Any, *args: Any, **kwargs: Any
         named = _key_of(table, key) if table is not None else None
         if named is not None:
             _keys(table).place(table, named)
+            _changed(_current(table, named))
 
 
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -1089,6 +1215,16 @@ PINNED_REQUEST_SOURCES = {
     "DomainDispatcherApplication.infer_service_region_host": (
         "b4fac9b6aa6baef13071a246d6038ea1b0c5f3bc5ac6ca4b6d25ef9a51a2848e"
     ),
+    # what the JSON serializer does with an AttributeValue, which _serialize's plain values skip
+    "ResponseSerializer._serialize_type_structure": "f9b47068f40ce489e55e7a0bf78accec38597d27168dc3d095ac2fc18312d4a8",
+    "ResponseSerializer._serialize_structure_member": (
+        "437fdce43aa5ac844fb5fe22865b90d228b875b6b1787dc6bfdccad91968b3c0"
+    ),
+    "ResponseSerializer._default_serialize": "25ce8ddbb1a991c029a745f87eeaa360b697b69ba7295fb74143859a5233afb7",
+    "BaseJSONSerializer._serialize_type_structure": "36873909cd0aeb4defa91cc9912c6e90a62d7d92ced6150ac7de92fd10a81967",
+    "BaseJSONSerializer._serialize_type_map": "faa32d1fa9a8bfc9db0984b7973a5cc3297d35a2df33124748949b0908f6b6a9",
+    "BaseJSONSerializer._serialize_type_list": "f87b14fe9166e099846349860a5e3c9d9984939d82ed0f67de07ad12e790cd26",
+    "BaseJSONSerializer._serialize_type_string": "44954e02145012baee50de6592411c1376aad480ea3440a3b3ab6ce932bbf78d",
 }
 _lean_installed = False
 
@@ -1119,6 +1255,12 @@ def request_sources() -> dict[str, str]:
         "DomainDispatcherApplication.__call__": DomainDispatcherApplication.__call__,
         "DomainDispatcherApplication.infer_service_region_host": DomainDispatcherApplication.infer_service_region_host,
     }
+    for owner in (serialize.ResponseSerializer, serialize.BaseJSONSerializer):
+        for name in ("_serialize_type_structure", "_serialize_structure_member", "_default_serialize"):
+            if name in owner.__dict__:
+                fns[f"{owner.__name__}.{name}"] = owner.__dict__[name]
+    for name in ("_serialize_type_map", "_serialize_type_list", "_serialize_type_string"):
+        fns[f"BaseJSONSerializer.{name}"] = serialize.BaseJSONSerializer.__dict__[name]
     fns = {name: _ORIGINALS.get(name, fn) for name, fn in fns.items()}
     return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
 
@@ -1295,7 +1437,7 @@ def _import_moto_parts() -> None:
     from botocore.exceptions import ClientError
     from flask import Response
     from moto.core.parse import JSONParser
-    from moto.core.serialize import DEFAULT_ALIAS_PROVIDERS, AttributePicker, AttributePickerContext
+    from moto.core.serialize import DEFAULT_ALIAS_PROVIDERS, AttributePicker, AttributePickerContext, JSONSerializer
     from moto.core.utils import get_value
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
@@ -1307,6 +1449,7 @@ def _import_moto_parts() -> None:
         Response=Response,
         DEFAULT_ALIAS_PROVIDERS=DEFAULT_ALIAS_PROVIDERS,
         JSONParser=JSONParser,
+        JSONSerializer=JSONSerializer,
         AttributePicker=AttributePicker,
         AttributePickerContext=AttributePickerContext,
         get_value=get_value,
@@ -1405,11 +1548,40 @@ def _plain_value(node: Any) -> bool:
     return False
 
 
+# The same for a response: moto's JSON serializer rebuilds each AttributeValue of an item member by member (a third
+# of a Query page's CPU), and one of a single member that is a string, a number string, a boolean, a list of
+# strings, or a map or list of such values, comes out equal to what went in (``str`` of a string is itself, a
+# boolean is kept, maps keep their order). Only binary values change (base64 encoded), and a value of another
+# Python type is converted, so only exact types are taken as they are.
+def _plain_output(node: Any) -> bool:
+    """Whether moto's JSON serializer would write this AttributeValue as an equal copy of it."""
+    if type(node) is not dict or len(node) != 1:
+        return False
+    for kind, value in node.items():
+        if kind == "S" or kind == "N":
+            return type(value) is str
+        if kind == "NULL" or kind == "BOOL":
+            return type(value) is bool
+        if kind == "M":
+            return type(value) is dict and all(type(k) is str and _plain_output(v) for k, v in value.items())
+        if kind == "L":
+            return type(value) is list and all(_plain_output(v) for v in value)
+        if kind in _STRING_LISTS:
+            return type(value) is list and all(type(v) is str for v in value)
+    return False
+
+
 def _serialize(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
     """moto's ``ResponseSerializer._serialize``: the ``_serialize_type_<type>`` method, else ``_default_serialize``,
     with the serializer's path kept as moto keeps it."""
     if not _lean_on:
         return _ORIGINALS["ResponseSerializer._serialize"](self, serialized, value, shape, key)  # type: ignore[no-any-return]
+    plain = shape.__dict__.get(_PLAIN_ATTR)
+    if plain is None:
+        plain = shape.__dict__[_PLAIN_ATTR] = _is_attribute_value(shape)
+    if plain and type(self) is _moto.JSONSerializer and self.MAP_TYPE is dict and _plain_output(value):
+        self._default_serialize(serialized, value, shape, key)  # what moto's walk of its members would build
+        return None
     fn = _method_for(self, "_serialize_type_", shape.type_name)
     self.path.append(key or shape.name)
     if fn is None:
@@ -1622,7 +1794,16 @@ PACKED_AFTER = int(os.environ.get("FINVIEW_MOTO_UNPACKED_ITEMS", "20000"))  # it
 _packing_installed = False
 # id(item) -> item, oldest unpacking first; weakly, so a replaced or deleted item is freed at once
 _unpacked: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
-stats["packed"] = stats["unpacked"] = 0
+stats["packed"] = stats["unpacked"] = stats["packed_unchanged"] = 0
+
+# Packed items go to a disk store (``_DiskStore``) unless FINVIEW_MOTO_PACKED_ON_DISK=0: the packed bytes were
+# ~230 of the ~800 bytes moto held per packed item, and a 100k-row import stores ~1.4M items.
+_ON_DISK = type("OnDisk", (), {"__repr__": lambda self: "<packed on disk>"})()  # an item's attrs: read its row
+_disk: _DiskStore | None = None
+_disk_writes = True  # False once the store failed to write: packed items stay in memory from then on
+_freed: list[int] = []  # ids of freed items that have a row: deleted before the next packing
+FREED_BATCH = 1024
+DISK_CACHE_KB = 2048  # SQLite's own page cache (in this process's memory); the kernel caches the rest
 
 
 def packing_sources() -> dict[str, str]:
@@ -1650,16 +1831,21 @@ def _plain(value: Any) -> dict[str, Any]:
 def _attrs(self: Any) -> Any:
     # One instance attribute holds either form, so Python keeps the instance's compact key-sharing layout
     found = self._finview_attrs
-    if not isinstance(found, bytes):
+    if type(found) is not bytes and found is not _ON_DISK:
         return found
     with _lock:
         found = self._finview_attrs
-        if isinstance(found, bytes):
+        if type(found) is bytes or found is _ON_DISK:
             from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 
-            attrs = LimitedSizeDict.__new__(LimitedSizeDict)
-            dict.__init__(attrs)
-            for name, value in _unpack(self, found, DynamoType):
+            if found is _ON_DISK:
+                packed = _disk.read(id(self))  # type: ignore[union-attr]
+                attrs = _from_disk_class()()  # its row stays until the item is packed again or freed
+            else:
+                packed = found
+                attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+                dict.__init__(attrs)
+            for name, value in _unpack(self, packed, DynamoType):
                 dict.__setitem__(attrs, name, value)
             self._finview_attrs = found = attrs
             _unpacked[id(self)] = self
@@ -1668,14 +1854,41 @@ def _attrs(self: Any) -> Any:
 
 
 def _set_attrs(self: Any, value: Any) -> None:
+    if _has_row(self):
+        _freed.append(id(self))  # the row no longer says what the item holds
     self._finview_attrs = value
     _unpacked[id(self)] = self
+
+
+def _has_row(item: Any) -> bool:
+    """Whether the item has a row in the disk store (packed there, or unpacked from it since)."""
+    found = getattr(item, "_finview_attrs", None)
+    return found is _ON_DISK or (_from_disk_type is not None and isinstance(found, _from_disk_type))
+
+
+def _changed(item: Any) -> None:
+    """Mark an item unpacked from the disk store as changed since: its row no longer says what it holds, and
+    packing it again writes it. moto changes a stored item in place only in ``update_item`` (a transaction's
+    Update included), which calls this whatever the outcome; every other write stores a new Item."""
+    found = getattr(item, "_finview_attrs", None)
+    if _from_disk_type is not None and type(found) is _from_disk_type:
+        found.__class__ = _changed_type
+
+
+def _item_freed(self: Any) -> None:
+    """``Item.__del__``: the row of a freed item is deleted before the next packing, so no item later allocated
+    at the same address (ids key the rows) can read it; until then nothing reads it (only a packed item reads its
+    row, and packing deletes the freed rows first). Only appends: it may run on any thread, lock held or not."""
+    if _has_row(self):
+        _freed.append(id(self))
 
 
 def _pack_oldest() -> None:
     """Pack the items unpacked longest ago, beyond the newest ``PACKED_AFTER`` (called with the lock held)."""
     excess = len(_unpacked) - PACKED_AFTER
     if excess <= 0:
+        if len(_freed) >= FREED_BATCH:
+            _forget_freed()
         return
     try:
         oldest = list(itertools.islice(_unpacked.keys(), excess))
@@ -1686,18 +1899,140 @@ def _pack_oldest() -> None:
         # the write it had applied found its condition failed, and the API answered 500 (one in 400 writes at
         # 10k rows). Packing is housekeeping: the next operation packs.
         return
+    # freed rows first: an item in ``oldest`` may live at the address of one freed before this call
+    _forget_freed()
+    packed: list[tuple[Any, bytes]] = []
     for key in oldest:
         item = _unpacked.pop(key, None)
         if item is None:
             continue
         attrs = item._finview_attrs
-        if isinstance(attrs, bytes):
+        if type(attrs) is bytes or attrs is _ON_DISK:
+            continue
+        if type(attrs) is _from_disk_type and _scalable_installed:
+            item._finview_attrs = _ON_DISK  # read, not changed: its row still says what it holds
+            stats["packed_unchanged"] += 1
             continue
         try:
-            item._finview_attrs = _pack(item, attrs)
+            packed.append((item, _pack(item, attrs)))
         except ValueError:  # a value marshal cannot hold: the item stays as moto keeps it
             continue
-        stats["packed"] += 1
+    if _disk is not None and _disk_writes and packed:
+        try:
+            _disk.write([(id(item), body) for item, body in packed])
+        except Exception:  # a full or failing disk: keep the bytes in memory from now on
+            log.exception("moto's packed items stay in memory: the disk store failed")
+            _close_disk()
+        else:
+            for item, _ in packed:
+                item._finview_attrs = _ON_DISK
+            stats["packed"] += len(packed)
+            return
+    for item, body in packed:
+        if _has_row(item):
+            _freed.append(id(item))
+        item._finview_attrs = body
+    stats["packed"] += len(packed)
+
+
+def _forget_freed() -> None:
+    ids: list[int] = []
+    while _freed:
+        ids.append(_freed.pop())
+    if ids and _disk is not None:
+        try:
+            _disk.delete(ids)
+        except Exception:  # housekeeping: a row left behind is never read (see _item_freed)
+            log.exception("moto's disk store kept rows of freed items")
+
+
+_from_disk_type: type[Any] | None = None
+_changed_type: type[Any] | None = None
+
+
+def _from_disk_class() -> type[Any]:
+    """moto's ``LimitedSizeDict`` as the attributes of an item unpacked from the disk store: its type says that
+    the item still has a row there, and whether the item changed since (no attribute more per item)."""
+    global _from_disk_type, _changed_type
+    if _from_disk_type is None:
+        from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+
+        class FromDisk(LimitedSizeDict):  # type: ignore[misc]
+            def __init__(self) -> None:
+                dict.__init__(self)
+
+        class ChangedSinceRead(FromDisk):  # type: ignore[misc]
+            pass
+
+        _from_disk_type, _changed_type = FromDisk, ChangedSinceRead
+    return _from_disk_type
+
+
+class _DiskStore:
+    """The packed items beyond the window, one row each, keyed by the item's id: in a SQLite file in this
+    process's temp directory, as DynamoDB Local keeps its items. What the kernel caches of the file is page
+    cache, not this process's memory; SQLite's own cache is capped. The file is unlinked as soon as it is open, so
+    it goes with the process however that ends; it holds nothing that must outlive it (moto's tables are in
+    memory). No journal, no sync: the file is never read by another process or after a crash."""
+
+    def __init__(self) -> None:
+        import sqlite3
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="finview-moto-items-", suffix=".sqlite")
+        os.close(fd)
+        try:
+            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        finally:
+            os.unlink(path)
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", f"cache_size = -{DISK_CACHE_KB}"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.execute("CREATE TABLE packed (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+
+    def read(self, key: int) -> bytes:
+        row = self.db.execute("SELECT body FROM packed WHERE id = ?", (key,)).fetchone()
+        if row is None:
+            raise LookupError(f"moto's disk store has no row for item {key:#x}")
+        return row[0]  # type: ignore[no-any-return]
+
+    def write(self, rows: list[tuple[int, bytes]]) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO packed (id, body) VALUES (?, ?)", rows)
+
+    def delete(self, ids: list[int]) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("DELETE FROM packed WHERE id = ?", [(i,) for i in ids])
+
+    def rows(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM packed").fetchone()[0])
+
+
+def _open_disk() -> None:
+    global _disk
+    if _disk is None and os.environ.get("FINVIEW_MOTO_PACKED_ON_DISK", "1") != "0":
+        try:
+            _disk = _DiskStore()
+        except Exception:  # no temp directory to write: packed items stay in memory
+            log.exception("moto's packed items stay in memory: no disk store")
+
+
+def _close_disk() -> None:
+    """Stop writing to the disk store; the items it holds are still read from it."""
+    global _disk_writes
+    _disk_writes = False
+
+
+def packed_form(item: Any) -> bytes | None:
+    """The packed bytes of a stored item (from memory or the disk store), or None while it is unpacked."""
+    found = getattr(item, "_finview_attrs", None)
+    if type(found) is bytes:
+        return found
+    if found is _ON_DISK and _disk is not None:
+        with _lock:
+            return _disk.read(id(item))
+    return None
 
 
 # The packed form. What items of one kind share is kept once, not in every item: an item's attribute names and
@@ -1785,7 +2120,12 @@ def packed_items() -> bool:
         if moto.__version__ != PINNED_MOTO or packing_sources() != PINNED_PACKING_SOURCES:
             log.warning("moto is not %s as pinned: its DynamoDB items stay unpacked", PINNED_MOTO)
             return False
+        if "__del__" in Item.__dict__:
+            log.warning("moto's Item has a __del__ of its own: its DynamoDB items stay unpacked")
+            return False
+        _open_disk()
         Item.attrs = property(_attrs, _set_attrs)  # type: ignore[assignment]
+        Item.__del__ = _item_freed  # type: ignore[attr-defined]
         _packing_installed = True
         return True
 

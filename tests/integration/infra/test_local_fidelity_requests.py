@@ -360,3 +360,82 @@ def test_plain_attribute_values_are_not_walked_member_by_member(monkeypatch: pyt
     assert [r["PutRequest"]["Item"] for r in parsed["RequestItems"]["t"]][:25] == items[:25]
     assert parsed["RequestItems"]["t"][25]["PutRequest"]["Item"]["b"] == {"B": b"z"}
     assert walked.count("AttributeValue") == 1  # the binary value alone
+
+
+def _serialized(operation: str, result: dict[str, Any]) -> str:
+    from moto.core.serialize import JSONSerializer
+    from moto.core.utils import get_service_model
+
+    serializer = JSONSerializer(get_service_model("dynamodb").operation_model(operation))
+    return str(serializer.serialize(result)["body"])
+
+
+# as moto's DynamoDB backend hands them to its serializer (``to_json``: binary values as bytes), and odd ones
+OUTPUT_VALUES: list[Any] = [
+    {"S": "Zoë"},
+    {"N": "-1.50"},
+    {"B": b"\x00\xff"},
+    {"BS": [b"x", b"y"]},
+    {"SS": ["a", "b"]},
+    {"NS": ["1", "2"]},
+    {"SS": []},
+    {"NULL": True},
+    {"BOOL": False},
+    {"M": {"a": {"S": "x"}, "deep": {"M": {"b": {"L": [{"N": "1"}, {"B": b"y"}]}}}}},
+    {"L": [{"S": "x"}, {"M": {}}, {"L": []}, {"NULL": True}]},
+    {"M": {}},
+    {"S": ""},
+    {"S": None},
+    {"S": "x", "N": "1"},
+    {"S": "x", "Unknown": "y"},
+    {},
+    {"S": 5},
+    {"N": 1.5},
+    {"BOOL": "yes"},
+    {"NULL": 1},
+    {"SS": ["a", 1]},
+    {"NS": [1, 2]},
+    {"M": {"a": {"S": 5}}},
+    {"L": [{"S": "x", "N": "2"}]},
+    {"L": ({"S": "x"},)},
+]
+
+
+@pytest.mark.parametrize("value", OUTPUT_VALUES, ids=[repr(v)[:40] for v in OUTPUT_VALUES])
+def test_an_attribute_value_serialises_as_moto_serialises_it(value: Any) -> None:
+    assert fidelity.lean_requests() is True
+    results: dict[str, dict[str, Any]] = {
+        "GetItem": {"Item": {"PK": {"S": "p"}, "v": value}},
+        "Query": {"Items": [{"PK": {"S": "p"}, "v": value}, {"v": {"L": [value]}}], "Count": 2, "ScannedCount": 2},
+    }
+    for operation, result in results.items():
+        with fidelity.moto_own_path():
+            try:
+                expected: Any = _serialized(operation, result)
+            except Exception as exc:  # the same failure is expected of both paths
+                expected = type(exc)
+        try:
+            got: Any = _serialized(operation, result)
+        except Exception as exc:
+            got = type(exc)
+        assert got == expected, operation
+
+
+def test_plain_attribute_values_are_not_serialised_member_by_member(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.core.serialize import BaseJSONSerializer
+
+    assert fidelity.lean_requests() is True
+    walked: list[str] = []
+    original = BaseJSONSerializer._serialize_type_structure
+
+    def counting(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        walked.append(shape.name)
+        original(self, serialized, value, shape, key)
+
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize_type_structure", counting)
+    monkeypatch.setattr(fidelity, "_type_methods", {})  # the methods are looked up again: the counting one
+    items = [{"PK": {"S": f"p{n}"}, "m": {"M": {"l": {"L": [{"N": "1"}, {"SS": ["a"]}]}}}} for n in range(25)]
+    items.append({"PK": {"S": "bin"}, "b": {"B": b"z"}})
+    body = json.loads(_serialized("Query", {"Items": items, "Count": 26, "ScannedCount": 26}))
+    assert body["Items"][:25] == items[:25] and body["Items"][25]["b"] == {"B": base64.b64encode(b"z").decode()}
+    assert walked.count("AttributeValue") == 1  # the binary value alone
