@@ -155,6 +155,7 @@ def counting_calls() -> Iterator[Counter[tuple[str, str]]]:
                 if operation_name in ITEMS and self.meta.service_model.service_name == "dynamodb":
                     kind, count = ITEMS[operation_name]
                     calls[("items", kind)] += count(api_params)
+                    calls[("items by part", f"{_who()}: {operation_name}, {kind}")] += count(api_params)
         return original(self, operation_name, api_params)
 
     botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
@@ -169,7 +170,7 @@ def breakdown(calls: Counter[tuple[str, str]], n: int, cpu: dict[str, float] | N
     (a markdown list)."""
     by_who: dict[str, Counter[str]] = {}
     for (who, op), count in calls.items():
-        if who == "items":
+        if who in ("items", "items by part"):
             continue  # DynamoDB's items, reported on their own
         by_who.setdefault(who, Counter())[op] += count
     for who in cpu or {}:
@@ -278,7 +279,11 @@ def run(report: Report, quick: bool) -> None:
     parts["contacts reminder schedule"] += main1 - main0  # the schedule's start on the bench's thread
     parts["the bench's progress checks (not the chain)"] += main2 - main1
     print(f"  CPU in the functions' process and AWS calls, per reminder:\n{breakdown(calls, n, parts)}", flush=True)
-    everything = sum(count for (who, _), count in calls.items() if who != "items")
+    items = sorted((what, count) for (who, what), count in calls.items() if who == "items by part")
+    print("  DynamoDB items per reminder, by part and operation:", flush=True)
+    for what, count in items:
+        print(f"- {what}: {count / n:.2f}", flush=True)
+    everything = sum(count for (who, _), count in calls.items() if who not in ("items", "items by part"))
     note = f"n={n}; schedule requested {first['requested']}, failed {first['failed']}; SES recorded {delivered}"
     report.add(
         "reminders delivered per second (schedule → bus → notifications → SES)",

@@ -41,7 +41,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from shared import aws, bus, expiry, outbox
-from shared.events import Event, Members, parse_envelope
+from shared.events import CATALOGUE, Event, Members, parse_envelope
 from shared.observability import lambda_handler, logger, metrics
 
 EventHandler = Callable[..., Any]
@@ -136,17 +136,13 @@ def _handle_sets(
 ) -> dict[tuple[str, str], Any]:
     """Run the set-at-a-time forms over the batch (types in the handlers' order), the members of a v2 of many
     (``Members``) with the v1 events of their type; returns, by (message id, event id), the events each handled
-    event publishes. A form that raises leaves its events to their one-by-one path. ``parsed``: the records' events
-    read already, by message id."""
+    event publishes. A form that raises leaves its events to their one-by-one path. ``parsed``: the events the batch
+    takes together, read already, by message id (``_prepare``)."""
     members: dict[type[Event], list[tuple[str, Event]]] = {}
     for record in records:
         event = parsed.get(record["messageId"])
         if event is None:
-            try:
-                event = parse_envelope(json.loads(record["body"]))
-            except Exception:
-                # the record's own path reports it
-                continue
+            continue  # not taken together (``_prepare``), or unreadable: the record's own path reports it
         for one in event.as_v1() if isinstance(event, Members) else (event,):
             if getattr(handlers.get(type(one)), SET_AT_A_TIME, None) is not None:
                 members.setdefault(type(one), []).append((record["messageId"], one))
@@ -202,16 +198,29 @@ def batch_steps(kind: type[S]) -> S | None:
     return found if isinstance(found, kind) else None
 
 
+def _taken_together(envelope: dict[str, Any], handlers: Mapping[type[Event], EventHandler]) -> bool:
+    """Whether the event's handler (a v2 of many: its members') takes the batch's events together (batch steps or a
+    set-at-a-time form), so the event is read before the first record runs."""
+    kind: Any = CATALOGUE.get((envelope.get("source", ""), envelope.get("detail-type", "")))
+    handler = handlers.get(kind.ONE if isinstance(kind, type) and issubclass(kind, Members) else kind)
+    return any(getattr(handler, mark, None) is not None for mark in (BATCH_STEPS, SET_AT_A_TIME))
+
+
 def _prepare(
     records: list[dict[str, Any]], handlers: Mapping[type[Event], EventHandler], log: Any, parsed: dict[str, Event]
 ) -> dict[type[SetAtATime], SetAtATime]:
     """The batch steps of the use cases :func:`with_batch_steps`, each prepared with the batch's events it takes
-    (use cases that share a kind of steps share one). ``parsed``: the events read, by SQS message id (each record
-    reads its own once)."""
+    (use cases that share a kind of steps share one). ``parsed``: the events the batch takes together
+    (``_taken_together``), read here, by SQS message id (each record reads its own once). The others are read when
+    their record runs: a batch of 100 case-file v2s read up front was ~20 MB of models alive at once per copy, the
+    peak the process's allocator then kept."""
     events: dict[type[SetAtATime], list[Event]] = {}
     for record in records:
         try:
-            event = parse_envelope(json.loads(record["body"]))
+            envelope = json.loads(record["body"])
+            if not _taken_together(envelope, handlers):
+                continue
+            event = parse_envelope(envelope)
         except Exception:
             continue  # its record fails on its own
         parsed[record["messageId"]] = event

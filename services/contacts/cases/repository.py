@@ -564,8 +564,14 @@ class OwnerRead:
 
 
 def read_owner(case_owner_id: str) -> OwnerRead:
-    items = store.query_all(
-        KeyConditionExpression=Key("PK").eq(f"OWNER#{case_owner_id}") & Key("SK").gte("CASE#"), ConsistentRead=True
+    """The owner's partition from ``CASE#`` on, strongly consistent: through the client, not the Table resource
+    (``dynamo.query_items``; the reminder schedule reads one a case)."""
+    items = dynamo.query_items(
+        aws.client("dynamodb"),
+        TableName=store.table_name(),
+        KeyConditionExpression="PK = :pk AND SK >= :from",
+        ExpressionAttributeValues={":pk": {"S": f"OWNER#{case_owner_id}"}, ":from": {"S": "CASE#"}},
+        ConsistentRead=True,
     )
     return OwnerRead(case_owner_id, tuple(items))
 

@@ -13,7 +13,7 @@ from boto3.dynamodb.conditions import Key
 
 from infra.provision import Provisioned
 from services.contacts import store
-from services.contacts.cases import reminders, settlement
+from services.contacts.cases import reminders, repository, settlement
 from shared import aws as shared_aws
 from shared import outbox
 from tests.integration.contacts.cases.seed import seed_planned_cases
@@ -382,3 +382,34 @@ def test_old_claims_are_honoured_for_the_longest_reminder_window_after_the_chang
 def test_the_day_records_became_claims_is_the_first_runs(aws: Provisioned) -> None:
     assert reminders.records_are_claims_since(TODAY) == TODAY
     assert reminders.records_are_claims_since(TODAY + timedelta(days=5)) == TODAY
+
+
+def test_the_owner_read_gives_what_the_table_gives_without_the_resource(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The schedule's one read a case goes through the low-level client (``dynamo.query_items``): the same items,
+    numbers as the same Decimals, as the Table resource's query of the same range."""
+    status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
+    assert status == 201
+    key = uuid.uuid4().hex[:6]
+    seed_planned_cases(client["client_id"], [key], (TODAY + timedelta(days=3)).isoformat())
+    owner_id = f"owner-{key}"
+    expected = store.query_all(
+        KeyConditionExpression=Key("PK").eq(f"OWNER#{owner_id}") & Key("SK").gte("CASE#"), ConsistentRead=True
+    )
+    assert any(str(i["SK"]).startswith("CASE#") for i in expected) and any(
+        str(i["SK"]).startswith("CP#") for i in expected
+    )
+
+    def no_resource(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the owner read went through the Table resource")
+
+    monkeypatch.setattr(shared_aws, "table", no_resource)
+    monkeypatch.setattr(shared_aws, "resource", no_resource)
+    read = repository.read_owner(owner_id)
+    assert read.items == tuple(expected)
+    assert [{k: type(v) for k, v in i.items()} for i in read.items] == [
+        {k: type(v) for k, v in i.items()} for i in expected
+    ]
+    case = read.case(f"case-{key}")
+    assert case is not None and case["status"] == "in_settlement"
