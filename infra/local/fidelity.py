@@ -405,8 +405,8 @@ class _Partition:
     """A partition of a table with a range key, where moto keeps a dict (range key -> Item): a partition of one
     item (every match key of an import, ~40 % of its items) holds its key and item in two slots (~56 bytes
     against a one-entry dict's ~200), and the dict moto would hold once a second key arrives. It answers every
-    way moto and the patches above use a partition, by dict's rules (a key found by identity, else by hash and
-    ``==``; a replaced item keeps the key object already held)."""
+    way moto and the patches above use a partition, by dict's rules (a key found by identity, else by ==, which
+    agrees with a DynamoType's hash; a replaced item keeps the key object already held)."""
 
     __slots__ = ("_item", "_key", "_more")
 
@@ -417,7 +417,8 @@ class _Partition:
 
     def _holds(self, key: Any) -> bool:
         held = self._key
-        return held is not None and (held is key or (hash(held) == hash(key) and bool(held == key)))
+        # a dict compares hashes first; DynamoType's hash is of what its == compares, so == alone decides alike
+        return held is not None and (held is key or bool(held == key))
 
     def __len__(self) -> int:
         if self._more is not None:
@@ -1797,11 +1798,14 @@ _unpacked: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 stats["packed"] = stats["unpacked"] = stats["packed_unchanged"] = 0
 
 # Packed items go to a disk store (``_DiskStore``) unless FINVIEW_MOTO_PACKED_ON_DISK=0: the packed bytes were
-# ~230 of the ~800 bytes moto held per packed item, and a 100k-row import stores ~1.4M items.
-_ON_DISK = type("OnDisk", (), {"__repr__": lambda self: "<packed on disk>"})()  # an item's attrs: read its row
+# ~230 of the ~800 bytes moto held per packed item, and a 100k-row import stores ~1.4M items. A packed item's
+# attributes are then the number of its row (an int); rows are numbered in the order they are first written, so
+# the store appends (a row keyed by the item's address went to a random place of a file larger than SQLite's
+# cache: a read and a write of a page per item, +17 % of a BatchWriteItem's CPU).
 _disk: _DiskStore | None = None
 _disk_writes = True  # False once the store failed to write: packed items stay in memory from then on
-_freed: list[int] = []  # ids of freed items that have a row: deleted before the next packing
+_last_row = 0  # rows are never renumbered nor reused
+_freed: list[int] = []  # rows of freed items: deleted at the next packing
 FREED_BATCH = 1024
 DISK_CACHE_KB = 2048  # SQLite's own page cache (in this process's memory); the kernel caches the rest
 
@@ -1831,16 +1835,17 @@ def _plain(value: Any) -> dict[str, Any]:
 def _attrs(self: Any) -> Any:
     # One instance attribute holds either form, so Python keeps the instance's compact key-sharing layout
     found = self._finview_attrs
-    if type(found) is not bytes and found is not _ON_DISK:
+    if type(found) is not bytes and type(found) is not int:
         return found
     with _lock:
         found = self._finview_attrs
-        if type(found) is bytes or found is _ON_DISK:
+        if type(found) is bytes or type(found) is int:
             from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 
-            if found is _ON_DISK:
-                packed = _disk.read(id(self))  # type: ignore[union-attr]
+            if type(found) is int:
+                packed = _disk.read(found)  # type: ignore[union-attr]
                 attrs = _from_disk_class()()  # its row stays until the item is packed again or freed
+                attrs.row = found
             else:
                 packed = found
                 attrs = LimitedSizeDict.__new__(LimitedSizeDict)
@@ -1854,16 +1859,21 @@ def _attrs(self: Any) -> Any:
 
 
 def _set_attrs(self: Any, value: Any) -> None:
-    if _has_row(self):
-        _freed.append(id(self))  # the row no longer says what the item holds
+    row = _row_of(self)
+    if row:
+        _freed.append(row)  # the row no longer says what the item holds
     self._finview_attrs = value
     _unpacked[id(self)] = self
 
 
-def _has_row(item: Any) -> bool:
-    """Whether the item has a row in the disk store (packed there, or unpacked from it since)."""
+def _row_of(item: Any) -> int:
+    """The item's row in the disk store (packed there, or unpacked from it since), else 0."""
     found = getattr(item, "_finview_attrs", None)
-    return found is _ON_DISK or (_from_disk_type is not None and isinstance(found, _from_disk_type))
+    if type(found) is int:
+        return found
+    if _from_disk_type is not None and isinstance(found, _from_disk_type):
+        return found.row  # type: ignore[no-any-return]
+    return 0
 
 
 def _changed(item: Any) -> None:
@@ -1876,11 +1886,11 @@ def _changed(item: Any) -> None:
 
 
 def _item_freed(self: Any) -> None:
-    """``Item.__del__``: the row of a freed item is deleted before the next packing, so no item later allocated
-    at the same address (ids key the rows) can read it; until then nothing reads it (only a packed item reads its
-    row, and packing deletes the freed rows first). Only appends: it may run on any thread, lock held or not."""
-    if _has_row(self):
-        _freed.append(id(self))
+    """``Item.__del__``: the row of a freed item is deleted at the next packing (nothing reads it meanwhile: rows
+    are never reused). Only appends: it may run on any thread, lock held or not."""
+    row = _row_of(self)
+    if row:
+        _freed.append(row)
 
 
 def _pack_oldest() -> None:
@@ -1899,50 +1909,57 @@ def _pack_oldest() -> None:
         # the write it had applied found its condition failed, and the API answered 500 (one in 400 writes at
         # 10k rows). Packing is housekeeping: the next operation packs.
         return
-    # freed rows first: an item in ``oldest`` may live at the address of one freed before this call
+    global _last_row
     _forget_freed()
-    packed: list[tuple[Any, bytes]] = []
+    packed: list[tuple[Any, int, bytes]] = []
     for key in oldest:
         item = _unpacked.pop(key, None)
         if item is None:
             continue
         attrs = item._finview_attrs
-        if type(attrs) is bytes or attrs is _ON_DISK:
+        if type(attrs) is bytes or type(attrs) is int:
             continue
         if type(attrs) is _from_disk_type and _scalable_installed:
-            item._finview_attrs = _ON_DISK  # read, not changed: its row still says what it holds
+            item._finview_attrs = attrs.row  # read, not changed: its row still says what it holds
             stats["packed_unchanged"] += 1
             continue
         try:
-            packed.append((item, _pack(item, attrs)))
+            body = _pack(item, attrs)
         except ValueError:  # a value marshal cannot hold: the item stays as moto keeps it
             continue
+        packed.append((item, _row_of(item), body))  # a changed item keeps its row
     if _disk is not None and _disk_writes and packed:
+        rows = []
+        for _item, row, body in packed:
+            if not row:
+                _last_row += 1
+                row = _last_row
+            rows.append((row, body))
         try:
-            _disk.write([(id(item), body) for item, body in packed])
+            _disk.write(rows)
         except Exception:  # a full or failing disk: keep the bytes in memory from now on
             log.exception("moto's packed items stay in memory: the disk store failed")
             _close_disk()
         else:
-            for item, _ in packed:
-                item._finview_attrs = _ON_DISK
+            for (item, _, _), (row, _) in zip(packed, rows, strict=True):
+                item._finview_attrs = row
             stats["packed"] += len(packed)
             return
-    for item, body in packed:
-        if _has_row(item):
-            _freed.append(id(item))
+    for item, row, body in packed:
+        if row:
+            _freed.append(row)
         item._finview_attrs = body
     stats["packed"] += len(packed)
 
 
 def _forget_freed() -> None:
-    ids: list[int] = []
+    rows: list[int] = []
     while _freed:
-        ids.append(_freed.pop())
-    if ids and _disk is not None:
+        rows.append(_freed.pop())
+    if rows and _disk is not None:
         try:
-            _disk.delete(ids)
-        except Exception:  # housekeeping: a row left behind is never read (see _item_freed)
+            _disk.delete(rows)
+        except Exception:  # housekeeping: a row left behind is never read (rows are not reused)
             log.exception("moto's disk store kept rows of freed items")
 
 
@@ -1958,18 +1975,20 @@ def _from_disk_class() -> type[Any]:
         from moto.dynamodb.models.dynamo_type import LimitedSizeDict
 
         class FromDisk(LimitedSizeDict):  # type: ignore[misc]
+            __slots__ = ("row",)
+
             def __init__(self) -> None:
                 dict.__init__(self)
 
         class ChangedSinceRead(FromDisk):  # type: ignore[misc]
-            pass
+            __slots__ = ()  # the same layout: an instance's class is switched to it in place
 
         _from_disk_type, _changed_type = FromDisk, ChangedSinceRead
     return _from_disk_type
 
 
 class _DiskStore:
-    """The packed items beyond the window, one row each, keyed by the item's id: in a SQLite file in this
+    """The packed items beyond the window, one row each, numbered as first written: in a SQLite file in this
     process's temp directory, as DynamoDB Local keeps its items. What the kernel caches of the file is page
     cache, not this process's memory; SQLite's own cache is capped. The file is unlinked as soon as it is open, so
     it goes with the process however that ends; it holds nothing that must outlive it (moto's tables are in
@@ -1992,7 +2011,7 @@ class _DiskStore:
     def read(self, key: int) -> bytes:
         row = self.db.execute("SELECT body FROM packed WHERE id = ?", (key,)).fetchone()
         if row is None:
-            raise LookupError(f"moto's disk store has no row for item {key:#x}")
+            raise LookupError(f"moto's disk store has no row {key}")
         return row[0]  # type: ignore[no-any-return]
 
     def write(self, rows: list[tuple[int, bytes]]) -> None:
@@ -2000,10 +2019,10 @@ class _DiskStore:
             self.db.execute("BEGIN")
             self.db.executemany("INSERT OR REPLACE INTO packed (id, body) VALUES (?, ?)", rows)
 
-    def delete(self, ids: list[int]) -> None:
+    def delete(self, rows: list[int]) -> None:
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("DELETE FROM packed WHERE id = ?", [(i,) for i in ids])
+            self.db.executemany("DELETE FROM packed WHERE id = ?", [(i,) for i in rows])
 
     def rows(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM packed").fetchone()[0])
@@ -2029,9 +2048,9 @@ def packed_form(item: Any) -> bytes | None:
     found = getattr(item, "_finview_attrs", None)
     if type(found) is bytes:
         return found
-    if found is _ON_DISK and _disk is not None:
+    if type(found) is int and _disk is not None:
         with _lock:
-            return _disk.read(id(item))
+            return _disk.read(found)
     return None
 
 

@@ -334,8 +334,9 @@ def test_a_packed_item_is_a_row_of_the_disk_store_and_reads_back_from_it(table: 
     ddb.put_item(TableName=name, Item=item)
     assert _packed(ddb, name, "P#d", "S#d")
     stored = _stored(name, item["PK"], item["SK"])
-    assert stored._finview_attrs is fidelity._ON_DISK  # no bytes held in memory
-    assert fidelity._disk is not None and fidelity._disk.read(id(stored)) == fidelity.packed_form(stored)
+    row = getattr(stored, "_finview_attrs")  # noqa: B009 - moto's Item does not declare it
+    assert type(row) is int  # its row's number: no bytes held in memory
+    assert fidelity._disk is not None and fidelity._disk.read(row) == fidelity.packed_form(stored)
     got = ddb.get_item(TableName=name, Key={"PK": item["PK"], "SK": item["SK"]})["Item"]
     assert _sets_sorted(got) == _sets_sorted(item)
 
@@ -393,19 +394,28 @@ def test_the_rows_of_replaced_and_deleted_items_are_deleted(table: tuple[Any, st
     assert got == [{"PK": {"S": "P#3"}, "SK": {"S": "X"}, "v": {"N": "99"}}]
 
 
-def test_an_item_at_the_address_of_a_freed_one_keeps_its_row(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rows are keyed by the item's id, which Python reuses once an item is freed: the freed item's row must be
-    deleted before a new item at the same address is packed, never after (that would lose the new item)."""
+def test_rows_are_numbered_as_first_written_and_a_changed_item_keeps_its_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store appends: a row keyed by the item's address went to a random page of a file larger than SQLite's
+    cache, a page read and written per item."""
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
     assert fidelity.packed_items() is True
     monkeypatch.setattr(fidelity, "_unpacked", weakref.WeakValueDictionary())
     monkeypatch.setattr(fidelity, "PACKED_AFTER", 0)
-    item = Item(DynamoType({"S": "k"}), None, {"PK": {"S": "k"}, "v": {"S": "kept"}})
-    fidelity._freed.append(id(item))  # as if an item freed at this address before had had a row
+    items = [Item(DynamoType({"S": f"k{n}"}), None, {"PK": {"S": f"k{n}"}, "v": {"N": str(n)}}) for n in range(3)]
     fidelity._pack_oldest()
-    assert getattr(item, "_finview_attrs") is fidelity._ON_DISK  # noqa: B009 - moto's Item does not declare it
-    assert item.attrs["v"] == DynamoType({"S": "kept"})
+    rows = [getattr(i, "_finview_attrs") for i in items]  # noqa: B009 - moto's Item does not declare it
+    assert all(type(r) is int for r in rows) and rows == sorted(rows) and len(set(rows)) == 3
+    assert items[1].attrs["v"] == DynamoType({"N": "1"})  # unpacked from its row
+    fidelity._changed(items[1])  # as moto's update_item marks it
+    fidelity._pack_oldest()
+    assert getattr(items[1], "_finview_attrs") == rows[1]  # noqa: B009 - rewritten in place
+    later = Item(DynamoType({"S": "k3"}), None, {"PK": {"S": "k3"}})
+    fidelity._pack_oldest()
+    assert getattr(later, "_finview_attrs") > rows[-1]  # noqa: B009
+    assert [i.attrs["v"] for i in items] == [DynamoType({"N": str(n)}) for n in range(3)]
 
 
 def test_a_failing_disk_store_keeps_packed_items_in_memory(
@@ -449,11 +459,12 @@ def test_an_item_read_and_not_changed_is_packed_again_without_a_write(
     for _ in range(3):
         assert ddb.get_item(TableName=name, Key=key)["Item"]["v"] == {"N": "1"}
         assert _packed(ddb, name, "P#r", "S#r")
-    assert id(stored) not in writes  # read three times, its row never written again
+    row = getattr(stored, "_finview_attrs")  # noqa: B009 - moto's Item does not declare it
+    assert type(row) is int and row not in writes  # read three times, its row never written again
     ddb.update_item(
         TableName=name, Key=key, UpdateExpression="SET v = :two", ExpressionAttributeValues={":two": {"N": "2"}}
     )
-    assert _packed(ddb, name, "P#r", "S#r") and id(stored) in writes  # changed: written
+    assert _packed(ddb, name, "P#r", "S#r") and row in writes  # changed: its row written again
     assert ddb.get_item(TableName=name, Key=key)["Item"]["v"] == {"N": "2"}
 
 
