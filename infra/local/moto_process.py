@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from infra.local import fidelity
+from infra.local import fidelity, memory
 from infra.local.wsgi_server import WsgiServer
 
 START_TIMEOUT = 60.0  # importing moto and binding; seconds on a loaded 2-core machine
@@ -112,7 +112,7 @@ class MotoProcess:
             [sys.executable, "-m", "infra.local.moto_process", "--port", str(self.port)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=self.env,
+            env=memory.child_environment(self.env),  # glibc reads it at start: two arenas (infra.local.memory)
             text=True,
             bufsize=1,
         )

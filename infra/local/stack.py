@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 
 from infra.definition import SERVICES, STACK, Function, Names, Stack
-from infra.local import fidelity
+from infra.local import fidelity, memory
 from infra.local.apigw import LocalApiGateway
 from infra.local.dispatcher import Dispatcher
 from infra.local.moto_process import MotoProcess, quiet_moto
@@ -91,6 +91,7 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         quiet_moto()
+        memory.limit_arenas()  # before the dispatcher's and the API's threads (infra.local.memory)
         # moto runs in processes of its own (with the fidelity patches), so they and the handlers use both cores
         self._moto = MotoProcess(self.moto_port).launch()
         self._tables = MotoProcess(self.dynamodb_port).launch() if dynamodb_apart() else None

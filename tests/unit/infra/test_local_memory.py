@@ -1,0 +1,68 @@
+"""The local stack's processes run with two glibc arenas (``infra.local.memory``): moto's processes get
+``MALLOC_ARENA_MAX`` in the environment they start with, ``finview up`` sets it with ``mallopt``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.local import memory
+from infra.local.moto_process import MotoProcess
+
+
+class _Started(Exception):
+    pass
+
+
+def _launched_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str] | None = None) -> Any:
+    seen: list[Any] = []
+
+    def popen(args: list[str], **kwargs: Any) -> Any:
+        seen.append(kwargs.get("env"))
+        raise _Started
+
+    monkeypatch.setattr("infra.local.moto_process.subprocess.Popen", popen)
+    with pytest.raises(_Started):
+        MotoProcess(0, env=env).launch()
+    return seen[0]
+
+
+def test_moto_processes_start_with_two_arenas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FINVIEW_MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.setenv("SOMETHING_ELSE", "kept")
+    env = _launched_env(monkeypatch)
+    assert env["MALLOC_ARENA_MAX"] == "2"
+    assert env["SOMETHING_ELSE"] == "kept"  # the rest of the environment is inherited as before
+
+
+def test_a_caller_s_own_setting_and_the_default_switch_are_respected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FINVIEW_MALLOC_ARENA_MAX", raising=False)
+    assert _launched_env(monkeypatch, {"MALLOC_ARENA_MAX": "4"}) == {"MALLOC_ARENA_MAX": "4"}
+    monkeypatch.setenv("FINVIEW_MALLOC_ARENA_MAX", "0")  # glibc's default: the environment as it is
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert _launched_env(monkeypatch) is None
+
+
+def test_the_running_process_limits_its_arenas_with_mallopt(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, int]] = []
+
+    class Libc:
+        def mallopt(self, param: int, value: int) -> int:
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.delenv("FINVIEW_MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.setattr(memory, "_libc", Libc)
+    assert memory.limit_arenas() is True
+    assert calls == [(-8, 2)]  # M_ARENA_MAX
+    monkeypatch.setenv("FINVIEW_MALLOC_ARENA_MAX", "0")
+    assert memory.limit_arenas() is False
+    assert calls == [(-8, 2)]
+
+
+def test_without_glibc_nothing_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FINVIEW_MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.setattr(memory, "_libc", lambda: None)
+    assert memory.limit_arenas() is False
