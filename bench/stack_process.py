@@ -160,8 +160,9 @@ class StackProcess:
                 return e.code, raw.decode(errors="replace")
 
     def keep_log(self) -> Path:
-        """Keep ``finview up``'s stderr (its functions' tracebacks) after ``stop`` removes the stack's directory:
-        the path it will be copied to (the whole log, copied once the process has exited)."""
+        """Keep ``finview up``'s stderr after ``stop`` removes the stack's directory: the path it will be copied to
+        (the whole log, copied once the process has exited), with the functions' own log beside it (``lambda.log``:
+        a handler's traceback, e.g. the API's answer to a 500, is written there, not to stderr)."""
         if self.kept_log is None:
             self.kept_log = Path(tempfile.mkdtemp(prefix="finview-up-log-")) / "stderr.log"
         return self.kept_log
@@ -181,6 +182,9 @@ class StackProcess:
         finally:
             if self.kept_log is not None:
                 shutil.copyfile(self.cwd / "stderr.log", self.kept_log)
-                print(f"finview up's log kept in {self.kept_log}", file=sys.stderr)
+                handlers = self.cwd / ".finview" / "lambda.log"
+                if handlers.exists():
+                    shutil.copyfile(handlers, self.kept_log.with_name("lambda.log"))
+                print(f"finview up's logs kept in {self.kept_log.parent}", file=sys.stderr)
             self._dir.cleanup()
         return elapsed

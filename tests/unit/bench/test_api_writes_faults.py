@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -60,6 +61,8 @@ def test_the_kept_log_survives_stop() -> None:
     stack = StackProcess()
     code = "import sys, time; sys.stderr.write('Traceback: boom\\n'); sys.stderr.flush(); time.sleep(60)"
     stack.proc = subprocess.Popen([sys.executable, "-c", code], stderr=(stack.cwd / "stderr.log").open("wb"))
+    (stack.cwd / ".finview").mkdir()
+    (stack.cwd / ".finview" / "lambda.log").write_text('{"level": "ERROR", "message": "a note failed"}\n')
     kept = stack.keep_log()
     while "boom" not in (stack.cwd / "stderr.log").read_text():
         time.sleep(0.01)
@@ -67,5 +70,6 @@ def test_the_kept_log_survives_stop() -> None:
     assert stack.stop() < 5
     assert not stack.cwd.exists()
     assert kept.read_text() == "Traceback: boom\n"
-    kept.unlink()
-    kept.parent.rmdir()
+    # the functions' own log (where a handler's traceback goes) is kept beside it
+    assert (kept.parent / "lambda.log").read_text() == '{"level": "ERROR", "message": "a note failed"}\n'
+    shutil.rmtree(kept.parent)
