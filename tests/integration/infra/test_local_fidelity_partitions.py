@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import gc
 import random
-import tracemalloc
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +17,7 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 
 from infra.local import fidelity
-from tests.integration.support import create_pk_sk_gsi1_table
+from tests.integration.support import create_pk_sk_gsi1_table, traced_bytes_per_item
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 
@@ -148,22 +147,8 @@ def test_lone_items_cost_moto_less_than_a_dict_each(moto_endpoint: str, monkeypa
     for mode, install in (("a dict each", lambda table: None), ("two slots", fidelity._partitions_by_one)):
         monkeypatch.setattr(fidelity, "_partitions_by_one", install)
         name = f"lone-{uuid.uuid4().hex[:8]}"
-        create_pk_sk_gsi1_table(ddb, name)
-        gc.collect()
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        for b in range(0, 2_000, 25):
-            ddb.batch_write_item(
-                RequestItems={
-                    name: [
-                        {"PutRequest": {"Item": {"PK": {"S": f"KEY#{n:08d}"}, "SK": {"S": "OWNER#1"}}}}
-                        for n in range(b, b + 25)
-                    ]
-                }
-            )
-        gc.collect()
-        per_item[mode] = (tracemalloc.get_traced_memory()[0] - before) / 2_000
-        tracemalloc.stop()
+        lone = [{"PK": {"S": f"KEY#{n:08d}"}, "SK": {"S": "OWNER#1"}} for n in range(2_000)]
+        per_item[mode] = traced_bytes_per_item(ddb, name, lone)
         ddb.delete_table(TableName=name)
         gc.collect()
     assert per_item["two slots"] < per_item["a dict each"] - 100, per_item
