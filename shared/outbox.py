@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer
 
 from shared import aws, bus, dynamo
 from shared.events import Event, new_id
@@ -58,7 +58,6 @@ PREFIX = "OUTBOX#"
 # a live writer published again.
 SWEEP_GRACE = timedelta(minutes=16)
 
-_ser = TypeSerializer()
 _de = TypeDeserializer()
 
 
@@ -265,11 +264,11 @@ def put_item(
 
     A failed condition raises like any conditional write (``shared.dynamo.is_condition_failure`` is true).
     """
-    put: dict[str, Any] = {"TableName": table_name, "Item": {k: _ser.serialize(v) for k, v in item.items()}}
+    put: dict[str, Any] = {"TableName": table_name, "Item": {k: dynamo.wire(v) for k, v in item.items()}}
     if condition:
         put["ConditionExpression"] = condition
     if values:
-        put["ExpressionAttributeValues"] = {k: _ser.serialize(v) for k, v in values.items()}
+        put["ExpressionAttributeValues"] = {k: dynamo.wire(v) for k, v in values.items()}
     write(events, table_name, [{"Put": put}])
 
 
