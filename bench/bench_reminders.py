@@ -191,17 +191,17 @@ def _key_of(table: str, item: dict[str, Any]) -> tuple[str, str, str]:
 
 class Units:
     """AWS's capacity units of the requests a run makes, as on-demand bills them (standard table class): a write 1
-    WCU a started KB of the item (the larger of before and after), twice that in a transaction, once more for the
-    GSI when the item carries its key (our GSIs project every attribute); a read 1 RCU a started 4 KB, strongly
-    consistent, half eventually, a missing item still the minimum. What a request does not show (an update's or a
-    delete's item) is the size this run last wrote at that key, else the request's own key and values (a lower
-    bound: the seeded cases)."""
+    WCU a started KB of the item (the larger of before and after), twice that in a transaction, and 1 more a KB for
+    the GSI's copy when the item carries its key (our GSIs project every attribute: every write rewrites it); a read
+    1 RCU a started 4 KB, strongly consistent, half eventually, a missing item still the minimum. What a request does
+    not show (an update's or a delete's item) is the size this run last wrote at that key, else the request's own
+    key and values (a lower bound: the seeded cases)."""
 
     def __init__(self) -> None:
         self.sizes: dict[tuple[str, str, str], tuple[int, bool]] = {}  # key → (size, carries a GSI key)
         self.lock = threading.Lock()
 
-    def _write(self, table: str, kind: str, body: dict[str, Any]) -> float:
+    def _write(self, table: str, kind: str, body: dict[str, Any], transaction: bool = False) -> float:
         item = body.get("Item") or body.get("Key") or {}
         key = _key_of(table, item)
         before, indexed = self.sizes.get(key, (0, False))
@@ -215,16 +215,17 @@ class Units:
         elif kind in ("Delete", "DeleteRequest"):
             size = max(before, item_size(item))
             self.sizes.pop(key, None)
-        else:  # ConditionCheck
-            return math.ceil(max(before, item_size(item)) / 1024)
+        else:  # ConditionCheck: read, billed as a write of the item
+            return (2 if transaction else 1) * math.ceil(max(before, item_size(item), 1) / 1024)
         units = math.ceil(max(size, 1) / 1024)
-        return units * (2 if indexed else 1)
+        # the table's write twice in a transaction; the index's (it projects every attribute) at the standard rate
+        return units * (2 if transaction else 1) + (units if indexed else 0)
 
     def writes(self, operation: str, params: dict[str, Any]) -> float:
         with self.lock:
             if operation == "TransactWriteItems":
                 return sum(
-                    2 * self._write(str(op["TableName"]), kind, op)
+                    self._write(str(op["TableName"]), kind, op, transaction=True)
                     for entry in params["TransactItems"]
                     for kind, op in entry.items()
                 )
