@@ -21,7 +21,6 @@ import time
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeSerializer
 
 from services.contacts import store
 from services.contacts.cases import domain
@@ -29,7 +28,7 @@ from services.contacts.cases.models import CaseMessage
 from services.contacts.cases.use_cases import case_item
 from services.contacts.identity import Identity
 from services.contacts.models import Page
-from shared import aws
+from shared import aws, dynamo
 from shared.consumer import SetAtATime, batch_steps
 from shared.events import (
     MessageBounced,
@@ -41,7 +40,6 @@ from shared.events import (
     SmsFailed,
 )
 
-_serialize = TypeSerializer().serialize
 Outcome = MessageDelivered | MessageBounced | MessageComplained | SmsFailed | MessageFailed | OptOutReceived
 _EVENT_STATUS, _OCCURRED_AT, _EVENT_ID = domain.MESSAGE_EVENT_STATUS, domain.MESSAGE_EVENT_AT, domain.MESSAGE_EVENT_ID
 merged = domain.merged_messages
@@ -81,7 +79,7 @@ def put_all(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     left: list[dict[str, Any]] = []
     for n in range(0, len(items), BATCH_WRITE_ITEMS):
         chunk = items[n : n + BATCH_WRITE_ITEMS]
-        requests = [{"PutRequest": {"Item": {k: _serialize(v) for k, v in i.items()}}} for i in chunk]
+        requests = [{"PutRequest": {"Item": {k: dynamo.wire(v) for k, v in i.items()}}} for i in chunk]
         for attempt in range(_UNPROCESSED_TRIES):
             if attempt:
                 time.sleep(0.05 * 2**attempt)  # DynamoDB left some out: it is busy, back off
