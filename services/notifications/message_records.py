@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from services.notifications import settings
@@ -24,7 +24,7 @@ from shared import aws, dynamo, expiry
 
 _NAMESPACE = uuid.UUID("5d0f3c1e-8a51-4a5e-9c1b-2f6f0f1e7a12")
 _deserialize = TypeDeserializer().deserialize
-_serialize = TypeSerializer().serialize
+_serialize = dynamo.wire  # boto3's TypeSerializer's output, without its type probes a value
 
 
 def _table() -> Any:
