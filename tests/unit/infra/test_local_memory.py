@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.local import memory
 from infra.local.moto_process import MotoProcess
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class _Started(Exception):
@@ -66,3 +71,21 @@ def test_without_glibc_nothing_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FINVIEW_MALLOC_ARENA_MAX", raising=False)
     monkeypatch.setattr(memory, "_libc", lambda: None)
     assert memory.limit_arenas() is False
+
+
+MOTO_CHILD_IMPORTS = """
+import sys
+from infra.local import fidelity, moto_process, ses_feedback  # what moto's process runs, SES's feedback included
+fidelity.install()
+product = {"services", "fpdf", "fontTools", "numpy"}
+print(sorted({m.split(".")[0] for m in sys.modules} & product), "infra.definition" in sys.modules)
+"""
+
+
+def test_moto_s_processes_do_not_import_the_product() -> None:
+    """moto's processes serve AWS's APIs: the services' code (and fpdf, fontTools, numpy with it) is
+    ``finview up``'s to run. It came in for the account id alone and cost each of them ~76 MB."""
+    out = subprocess.run(
+        [sys.executable, "-c", MOTO_CHILD_IMPORTS], capture_output=True, text=True, check=True, cwd=ROOT, timeout=120
+    )
+    assert out.stdout.split() == ["[]", "False"], out.stdout
