@@ -7,13 +7,16 @@ import errno
 import http.client
 import json
 import logging
+import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import boto3
 import pytest
 
 from infra.definition import STACK, Function
@@ -278,3 +281,42 @@ def test_the_payload_of_batches_running_at_once_is_bounded_over_every_function(
         assert d.stop(3.0) == []
     assert sorted(seen) == sorted(bodies)  # each record once
     assert 2 * batch <= most <= 2.5 * batch  # two batches at once, never the four the copies would allow
+
+
+def _rss_mb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) // 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim, /proc")
+def test_moto_s_process_gives_back_what_its_requests_used_and_freed() -> None:
+    """Big messages received and deleted leave their memory free inside moto's heap, between what stays; the
+    process trims it every few seconds (here 0.3 s) instead of keeping it resident for good."""
+    moto = MotoProcess(env={**os.environ, "FINVIEW_MALLOC_TRIM_SECONDS": "0.3"}).start()
+    try:
+        assert moto.proc is not None
+        sqs = boto3.client("sqs", endpoint_url=moto.endpoint_url, region_name="eu-west-1")
+        url = sqs.create_queue(QueueName="big-messages")["QueueUrl"]
+        for b in range(150):  # 600 messages of 60,000 characters: what an import's v2 events weigh
+            sqs.send_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "MessageBody": f"{b:04d}{i}".ljust(60_000, "x")} for i in range(4)],
+            )
+        handles: list[str] = []
+        while received := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+            "Messages", []
+        ):
+            handles.extend(m["ReceiptHandle"] for m in received)
+        assert len(handles) == 600
+        loaded = _rss_mb(moto.proc.pid)
+        kept = handles[::25]  # every 25th message stays in the queue, between the freed ones
+        deleted = [h for h in handles if h not in kept]
+        for start in range(0, len(deleted), 10):
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(deleted[start : start + 10])],
+            )
+        time.sleep(1.0)
+        assert loaded - _rss_mb(moto.proc.pid) >= 20  # MB; without the trims it stays where it was
+    finally:
+        moto.stop()
