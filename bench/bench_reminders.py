@@ -13,6 +13,7 @@ the schedule, not N imports and 2N API calls).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -138,25 +139,158 @@ ITEMS = {
 }
 
 
+_TAGS = {"S", "N", "B", "BOOL", "NULL", "L", "M", "SS", "NS", "BS"}
+
+
+def _wire(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _TAGS
+
+
+def _value_size(value: Any) -> int:
+    """DynamoDB's size of one attribute value (wire format or the Table resource's Python values): strings and
+    binaries by their bytes, numbers ~1 byte per two digits + 1, lists and maps 3 bytes + 1 a member + the members."""
+    if _wire(value):
+        ((tag, inner),) = value.items()
+        if tag == "M":
+            return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in inner.items())
+        if tag == "L":
+            return 3 + sum(_value_size(v) + 1 for v in inner)
+        if tag in ("SS", "NS", "BS"):
+            return sum(_value_size({tag[0]: v}) for v in inner)
+        if tag == "N":
+            return len(str(inner).lstrip("-").replace(".", "")) // 2 + 1
+        if tag in ("BOOL", "NULL"):
+            return 1
+        return len(inner.encode()) if isinstance(inner, str) else len(inner)
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, bool) or value is None:
+        return 1
+    if isinstance(value, (int, float)) or type(value).__name__ == "Decimal":
+        return len(str(value).lstrip("-").replace(".", "")) // 2 + 1
+    if isinstance(value, dict):
+        return 3 + sum(len(str(k).encode()) + _value_size(v) + 1 for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return 3 + sum(_value_size(v) + 1 for v in value)
+    if isinstance(value, (set, frozenset)):
+        return sum(_value_size(v) for v in value)
+    return len(getattr(value, "value", value))  # boto3's Binary, bytes
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: its attributes' names and values, in bytes."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _key_of(table: str, item: dict[str, Any]) -> tuple[str, str, str]:
+    def plain(v: Any) -> str:
+        return str(next(iter(v.values()))) if _wire(v) else str(v)
+
+    return table, plain(item.get("PK")), plain(item.get("SK"))
+
+
+class Units:
+    """AWS's capacity units of the requests a run makes, as on-demand bills them (standard table class): a write 1
+    WCU a started KB of the item (the larger of before and after), twice that in a transaction, once more for the
+    GSI when the item carries its key (our GSIs project every attribute); a read 1 RCU a started 4 KB, strongly
+    consistent, half eventually, a missing item still the minimum. What a request does not show (an update's or a
+    delete's item) is the size this run last wrote at that key, else the request's own key and values (a lower
+    bound: the seeded cases)."""
+
+    def __init__(self) -> None:
+        self.sizes: dict[tuple[str, str, str], tuple[int, bool]] = {}  # key → (size, carries a GSI key)
+        self.lock = threading.Lock()
+
+    def _write(self, table: str, kind: str, body: dict[str, Any]) -> float:
+        item = body.get("Item") or body.get("Key") or {}
+        key = _key_of(table, item)
+        before, indexed = self.sizes.get(key, (0, False))
+        if kind in ("Put", "PutRequest"):
+            size, indexed = item_size(item), "GSI1PK" in item
+            self.sizes[key] = (size, indexed)
+        elif kind == "Update":
+            values = body.get("ExpressionAttributeValues") or {}
+            size = max(before, item_size(item) + sum(_value_size(v) for v in values.values()))
+            self.sizes[key] = (size, indexed)
+        elif kind in ("Delete", "DeleteRequest"):
+            size = max(before, item_size(item))
+            self.sizes.pop(key, None)
+        else:  # ConditionCheck
+            return math.ceil(max(before, item_size(item)) / 1024)
+        units = math.ceil(max(size, 1) / 1024)
+        return units * (2 if indexed else 1)
+
+    def writes(self, operation: str, params: dict[str, Any]) -> float:
+        with self.lock:
+            if operation == "TransactWriteItems":
+                return sum(
+                    2 * self._write(str(op["TableName"]), kind, op)
+                    for entry in params["TransactItems"]
+                    for kind, op in entry.items()
+                )
+            if operation == "BatchWriteItem":
+                return sum(
+                    self._write(table, kind, op)
+                    for table, requests in params["RequestItems"].items()
+                    for request in requests
+                    for kind, op in request.items()
+                )
+            verb = {"PutItem": "Put", "UpdateItem": "Update", "DeleteItem": "Delete"}.get(operation)
+            return self._write(str(params["TableName"]), verb, params) if verb else 0.0
+
+    @staticmethod
+    def reads(operation: str, params: dict[str, Any], response: dict[str, Any]) -> float:
+        def rcu(size: int, consistent: bool) -> float:
+            return math.ceil(max(size, 1) / 4096) * (1.0 if consistent else 0.5)
+
+        if operation == "GetItem":
+            return rcu(item_size(response.get("Item") or {}), bool(params.get("ConsistentRead")))
+        if operation == "BatchGetItem":
+            total = 0.0
+            for table, request in params["RequestItems"].items():
+                found = (response.get("Responses") or {}).get(table, [])
+                consistent = bool(request.get("ConsistentRead"))
+                total += sum(rcu(item_size(i), consistent) for i in found)
+                total += rcu(1, consistent) * max(0, len(request["Keys"]) - len(found))  # missing: the minimum
+            return total
+        if operation in ("Query", "Scan"):
+            size = sum(item_size(i) for i in response.get("Items") or [])
+            return rcu(size, bool(params.get("ConsistentRead")))
+        return 0.0
+
+
 @contextmanager
 def counting_calls() -> Iterator[Counter[tuple[str, str]]]:
     """Every AWS call made in this process (the functions; moto serves them in its own process), by who made it
     and which operation: a botocore hook on every client, whatever session built it. DynamoDB's items are counted
-    too, under ``("items", <kind>)`` (what AWS bills a request by)."""
+    too, under ``("items", <kind>)`` (what AWS bills a request by), and its capacity units (``Units``) under
+    ``("units", "write units" | "read units")``, both also by part."""
     calls: Counter[tuple[str, str]] = Counter()
+    units = Units()
     lock = threading.Lock()
     original = botocore.client.BaseClient._make_api_call
 
     def counted(self: Any, operation_name: str, api_params: Any) -> Any:
         probe = threading.current_thread() is threading.main_thread() and operation_name in PROBES
+        dynamodb = not probe and self.meta.service_model.service_name == "dynamodb"
         if not probe:
+            who = _who()
             with lock:
-                calls[(_who(), f"{self.meta.service_model.service_name}.{operation_name}")] += 1
-                if operation_name in ITEMS and self.meta.service_model.service_name == "dynamodb":
+                calls[(who, f"{self.meta.service_model.service_name}.{operation_name}")] += 1
+                if operation_name in ITEMS and dynamodb:
                     kind, count = ITEMS[operation_name]
                     calls[("items", kind)] += count(api_params)
-                    calls[("items by part", f"{_who()}: {operation_name}, {kind}")] += count(api_params)
-        return original(self, operation_name, api_params)
+                    calls[("items by part", f"{who}: {operation_name}, {kind}")] += count(api_params)
+            if dynamodb and (written := units.writes(operation_name, api_params)):
+                with lock:
+                    calls[("units", "write units")] += written  # type: ignore[assignment]
+                    calls[("units by part", f"{who}: {operation_name}, write units")] += written  # type: ignore[assignment]
+        response = original(self, operation_name, api_params)
+        if dynamodb and (read := Units.reads(operation_name, api_params, response)):
+            with lock:
+                calls[("units", "read units")] += read  # type: ignore[assignment]
+                calls[("units by part", f"{who}: {operation_name}, read units")] += read  # type: ignore[assignment]
+        return response
 
     botocore.client.BaseClient._make_api_call = counted  # type: ignore[method-assign]
     try:
@@ -165,12 +299,15 @@ def counting_calls() -> Iterator[Counter[tuple[str, str]]]:
         botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
+_TALLIES = ("items", "items by part", "units", "units by part")  # not calls
+
+
 def breakdown(calls: Counter[tuple[str, str]], n: int, cpu: dict[str, float] | None = None) -> str:
     """Calls per reminder, by part of the chain and operation, with the part's CPU per reminder in this process
     (a markdown list)."""
     by_who: dict[str, Counter[str]] = {}
     for (who, op), count in calls.items():
-        if who in ("items", "items by part"):
+        if who in _TALLIES:
             continue  # DynamoDB's items, reported on their own
         by_who.setdefault(who, Counter())[op] += count
     for who in cpu or {}:
@@ -279,11 +416,11 @@ def run(report: Report, quick: bool) -> None:
     parts["contacts reminder schedule"] += main1 - main0  # the schedule's start on the bench's thread
     parts["the bench's progress checks (not the chain)"] += main2 - main1
     print(f"  CPU in the functions' process and AWS calls, per reminder:\n{breakdown(calls, n, parts)}", flush=True)
-    items = sorted((what, count) for (who, what), count in calls.items() if who == "items by part")
-    print("  DynamoDB items per reminder, by part and operation:", flush=True)
-    for what, count in items:
-        print(f"- {what}: {count / n:.2f}", flush=True)
-    everything = sum(count for (who, _), count in calls.items() if who not in ("items", "items by part"))
+    for tally in ("items", "units"):
+        print(f"  DynamoDB {tally} per reminder, by part and operation:", flush=True)
+        for what, count in sorted((what, c) for (who, what), c in calls.items() if who == f"{tally} by part"):
+            print(f"- {what}: {count / n:.2f}", flush=True)
+    everything = sum(count for (who, _), count in calls.items() if who not in _TALLIES)
     note = f"n={n}; schedule requested {first['requested']}, failed {first['failed']}; SES recorded {delivered}"
     report.add(
         "reminders delivered per second (schedule → bus → notifications → SES)",
@@ -313,6 +450,13 @@ def run(report: Report, quick: bool) -> None:
     for (who, kind), count in sorted(calls.items()):
         if who == "items":
             report.add(f"DynamoDB {kind} per reminder", count / n, "items", note="every function of the chain")
+        elif who == "units":
+            report.add(
+                f"DynamoDB {kind} per reminder (AWS on-demand, bench.bench_reminders.Units)",
+                count / n,
+                "units",
+                note="every function of the chain; a write unit costs 5 read units",
+            )
     for name, cpu in processes:
         report.add(
             f"CPU per reminder, {name}",

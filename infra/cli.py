@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from infra.local.stack import STATE_DIR, LocalStack
+from shared import aws
 
 STOP_GRACE_SECONDS = 2.5  # what running invocations get after Ctrl-C/SIGTERM; the whole stop stays under 5 s
 
@@ -59,6 +60,9 @@ def _ports_refused(ports: dict[str, int]) -> str | None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    # The functions' requests go out without botocore's check of each against the service model (shared.aws);
+    # the test suite keeps the check, so a malformed request fails there
+    os.environ.setdefault(aws.CLIENT_VALIDATION, "off")
     ports = {"--moto-port": args.moto_port, "--api-port": args.api_port, "--dynamodb-port": args.dynamodb_port}
     if refused := _ports_refused(ports):
         print(f"finview up: {refused}", file=sys.stderr)

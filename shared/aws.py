@@ -19,6 +19,10 @@ _lock = threading.Lock()
 _clients: dict[tuple[str, str, str, str], Any] = {}
 _sessions: dict[tuple[str, str], boto3.session.Session] = {}
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+# botocore checks every request against the service model before it sends it: a sixth of `finview up`'s CPU in
+# an import. AWS checks every request on its side as well, moto not always, so the test suite keeps botocore's
+# check and `finview up`, whose code the suite has checked, turns it off (infra.cli, FINVIEW_CLIENT_VALIDATION).
+CLIENT_VALIDATION = "FINVIEW_CLIENT_VALIDATION"
 
 
 def _key(kind: str, service: str) -> tuple[str, str, str, str]:
@@ -57,14 +61,21 @@ def _shared_loader() -> Any:
     return boto3.DEFAULT_SESSION._session.get_component("data_loader")
 
 
+def _config() -> Config:
+    """The clients' and resources' settings; without botocore's request check when ``CLIENT_VALIDATION`` is off."""
+    if os.environ.get(CLIENT_VALIDATION, "on") == "off":
+        return _CONFIG.merge(Config(parameter_validation=False))
+    return _CONFIG
+
+
 def client(service: str, *, signature_version: str | None = None) -> Any:
     """The shared client; ``signature_version="s3v4"`` for presigned S3 URLs that sign Content-Type and -Length."""
     key = _key(f"client:{signature_version or ''}", service)
     with _lock:
         if key not in _clients:
-            config = (
-                _CONFIG if signature_version is None else _CONFIG.merge(Config(signature_version=signature_version))
-            )
+            config = _config()
+            if signature_version is not None:
+                config = config.merge(Config(signature_version=signature_version))
             _clients[key] = _session(key).client(service, region_name=key[3], config=config)
         return _clients[key]
 
@@ -76,7 +87,7 @@ def resource(service: str) -> Any:
     key = _key(f"resource:{threading.get_ident()}", service)
     with _lock:
         if key not in _clients:
-            _clients[key] = _session(key).resource(service, region_name=key[3], config=_CONFIG)
+            _clients[key] = _session(key).resource(service, region_name=key[3], config=_config())
         return _clients[key]
 
 

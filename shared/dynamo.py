@@ -7,11 +7,13 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer
+from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 _number = DYNAMODB_CONTEXT.create_decimal  # what boto3's TypeDeserializer makes of an "N"
 _deserialize = TypeDeserializer().deserialize
+_serialize = TypeSerializer().serialize
+_EXACT_INT = 10**38  # an int below this in size is a number DynamoDB holds exactly: boto3 writes it as str() does
 
 
 def is_condition_failure(exc: ClientError) -> bool:
@@ -63,6 +65,27 @@ def plain(value: dict[str, Any]) -> Any:
     if tag == "NULL":
         return None
     return _deserialize(value)
+
+
+def wire(value: Any) -> dict[str, Any]:
+    """One attribute value in DynamoDB's wire format, exactly as boto3's ``TypeSerializer`` writes it, without its
+    dozen type probes per value (a tenth of `finview up`'s CPU in an import): strings, maps, lists, booleans, None
+    and plain ints here, every other type (Decimals, sets, binaries, tuples, subclasses, floats it refuses) by
+    boto3's own."""
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is dict:
+        return {"M": {k: wire(v) for k, v in value.items()}}
+    if kind is list:
+        return {"L": [wire(v) for v in value]}
+    if kind is bool:
+        return {"BOOL": value}
+    if value is None:
+        return {"NULL": True}
+    if kind is int and -_EXACT_INT < value < _EXACT_INT:
+        return {"N": str(value)}
+    return _serialize(value)
 
 
 def query_items(client: Any, **request: Any) -> list[dict[str, Any]]:

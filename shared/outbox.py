@@ -20,7 +20,10 @@ the cause, so one cause's rows are one query and the sweeper reads 16 partitions
 A transaction that carries several rows of one cause (an import's batch of new case owners, each with its
 CaseOpened) writes them as ONE row, keyed as its first, that carries every event (``events``; :func:`merged`): the
 same commit-or-nothing, one item to put and to delete instead of one per event (an outbox row's ~0.5 KB costs a
-whole write unit, twice in a transaction, and its delete one more). Every reader takes either kind of row.
+whole write unit, twice in a transaction, and its delete one more). A merged row's events are stored compressed
+(``events_z``: zlib of their JSON, ``events_n`` of them): a reminder page's 20 ContactActionRequested are ~30 KB of
+JSON, 60 write units to put in its transaction and 30 to delete, and much alike, so ~1/6 of that compressed. Every
+reader takes every kind of row (single, ``events``, ``events_z``).
 
 Why not DynamoDB Streams → a publisher function: Streams would save the delete of each row (about 1 of 3 write
 units per event) but publish every event asynchronously (an API answer would no longer mean "announced"), need
@@ -36,12 +39,13 @@ import contextvars
 import hashlib
 import json
 import logging
+import zlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer
 
 from shared import aws, bus, dynamo
 from shared.events import Event, new_id
@@ -54,7 +58,6 @@ PREFIX = "OUTBOX#"
 # a live writer published again.
 SWEEP_GRACE = timedelta(minutes=16)
 
-_ser = TypeSerializer()
 _de = TypeDeserializer()
 
 
@@ -102,7 +105,14 @@ def discarded(transact_items: Sequence[dict[str, Any]]) -> None:
     neither committed nor are they pending, so they no longer count as built (:func:`committed_rows`)."""
     made = _written.get()
     if made is not None:
-        made.built -= sum(len(item["events"]["L"]) if "events" in item else 1 for item in _outbox_puts(transact_items))
+        made.built -= sum(events_in(item) for item in _outbox_puts(transact_items))
+
+
+def events_in(item: dict[str, Any]) -> int:
+    """How many events an outbox row (client format) carries."""
+    if "events_z" in item:
+        return int(item["events_n"]["N"])
+    return len(item["events"]["L"]) if "events" in item else 1
 
 
 def _outbox_puts(transact_items: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -181,7 +191,7 @@ def merged(transact_items: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any
         put = entry.get("Put") or {}
         item = put.get("Item") or {}
         pk = str((item.get("PK") or {}).get("S", ""))
-        if not pk.startswith(PREFIX) or "events" in item or "ConditionExpression" in put:
+        if not pk.startswith(PREFIX) or "events" in item or "events_z" in item or "ConditionExpression" in put:
             position.append(len(out))
             out.append(entry)
             continue
@@ -203,7 +213,19 @@ def merged(transact_items: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any
         first["events"]["L"].append(_event_of(item))
         sizes[at] += size
         position.append(at)
+    for at in sizes:
+        if "events" in out[at]["Put"]["Item"]:
+            out[at] = {"Put": {**out[at]["Put"], "Item": _compressed(out[at]["Put"]["Item"])}}
     return out, position
+
+
+def _compressed(item: dict[str, Any]) -> dict[str, Any]:
+    """A merged row (client format) with its ``events`` as ``events_z``, zlib of ``[[source, detail_type, detail],
+    …]`` (their order kept), and ``events_n``."""
+    events = [[e["M"][k]["S"] for k in _EVENT] for e in item["events"]["L"]]
+    body = zlib.compress(json.dumps(events, separators=(",", ":")).encode(), 6)
+    rest = {k: v for k, v in item.items() if k != "events"}
+    return {**rest, "events_z": {"B": body}, "events_n": {"N": str(len(events))}}
 
 
 _EVENT = ("source", "detail_type", "detail")
@@ -215,7 +237,11 @@ def _event_of(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _carried(row: dict[str, Any]) -> list[dict[str, Any]]:
-    """The events a row (plain item) carries: a merged row's ``events``, else the row's own."""
+    """The events a row (plain item) carries: a merged row's (``events_z`` or ``events``), else the row's own."""
+    if "events_z" in row:
+        packed = row["events_z"]
+        raw = packed.value if hasattr(packed, "value") else packed  # boto3's Binary, or bytes
+        return [dict(zip(_EVENT, e, strict=True)) for e in json.loads(zlib.decompress(raw))]
     return [dict(e) for e in row["events"]] if "events" in row else [row]
 
 
@@ -238,11 +264,11 @@ def put_item(
 
     A failed condition raises like any conditional write (``shared.dynamo.is_condition_failure`` is true).
     """
-    put: dict[str, Any] = {"TableName": table_name, "Item": {k: _ser.serialize(v) for k, v in item.items()}}
+    put: dict[str, Any] = {"TableName": table_name, "Item": {k: dynamo.wire(v) for k, v in item.items()}}
     if condition:
         put["ConditionExpression"] = condition
     if values:
-        put["ExpressionAttributeValues"] = {k: _ser.serialize(v) for k, v in values.items()}
+        put["ExpressionAttributeValues"] = {k: dynamo.wire(v) for k, v in values.items()}
     write(events, table_name, [{"Put": put}])
 
 

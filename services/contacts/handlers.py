@@ -62,7 +62,7 @@ on_bus_events = bus_consumer(
         CaseFileImportedV2: rerunnable(cases.on_case_files_imported),  # CaseFileImported.v2, several owners
         EnrichmentResultFound: cases.on_enrichment_result,
         # upserts whose status only moves forward, and a first contact set once: a redelivery may run them again;
-        # a batch's messages are read and written together (case_messages.Batch)
+        # a batch's message events are written together, blind (case_messages.Batch)
         MessageSent: with_batch_steps(_both(case_messages.on_message_sent, art14.contacted), case_messages.Batch),
         MessageDelivered: with_batch_steps(case_messages.on_outcome, case_messages.Batch),
         MessageFailed: with_batch_steps(case_messages.on_outcome, case_messages.Batch),

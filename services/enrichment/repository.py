@@ -22,7 +22,6 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from services.enrichment import settings
@@ -561,9 +560,6 @@ def record_budget_notice(client_id: str, month: str, at: datetime) -> None:
     dynamo.put_new(_table(), {"PK": f"CLIENT#{client_id}", "SK": f"BUDGET_NOTICE#{month}", "at": at.isoformat()})
 
 
-_serializer = TypeSerializer()
-
-
 def _attrs(values: dict[str, Any]) -> dict[str, Any]:
     def plain(value: Any) -> Any:
         if isinstance(value, float):
@@ -572,4 +568,4 @@ def _attrs(values: dict[str, Any]) -> dict[str, Any]:
             return [plain(v) for v in value]
         return value
 
-    return {k: _serializer.serialize(plain(v)) for k, v in values.items()}
+    return {k: dynamo.wire(plain(v)) for k, v in values.items()}

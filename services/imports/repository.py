@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from services.imports import settings
@@ -37,7 +37,6 @@ from services.imports.matching import OwnerProfile, profile_keys
 from shared import aws, dynamo
 
 PARALLELISM = 32  # the shared boto3 config keeps 32 connections per client
-_ser = TypeSerializer()
 _de = TypeDeserializer()
 _pool = ThreadPoolExecutor(max_workers=PARALLELISM, thread_name_prefix="imports-ddb")
 
@@ -392,7 +391,7 @@ class Throttled(RuntimeError):
 
 def _write_chunk(table: str, items: list[dict[str, Any]]) -> None:
     client = aws.client("dynamodb")
-    requests = [{"PutRequest": {"Item": {k: _ser.serialize(v) for k, v in i.items()}}} for i in items]
+    requests = [{"PutRequest": {"Item": {k: dynamo.wire(v) for k, v in i.items()}}} for i in items]
     for attempt in range(10):
         response = client.batch_write_item(RequestItems={table: requests})
         requests = response.get("UnprocessedItems", {}).get(table, [])

@@ -3,30 +3,33 @@ notifications' events. Contacts never reads notifications' table; notifications 
 (MessageSent, with kind, channel, recipient, template, language, cause and the provider's id) and each outcome
 (MessageDelivered, MessageBounced, MessageComplained, SmsFailed, MessageFailed, OptOutReceived).
 
-Events may arrive in any order (an outcome before its MessageSent): every write is an upsert of its own fields,
-and the status only moves forward (sent < delivered < bounced/failed < complained). So a redelivered event may
-simply run again: the consumer keeps no idempotency record for these (``shared.consumer.rerunnable``).
+Each event is an item of its own, ``CASE#<case_id>`` / ``MSG#<message_id>#<event_id>``, written blind: a redelivered
+event puts the same item again, and no two events share one, so nothing is read before a write and no write has a
+condition to lose (a consumer batch's events go out in BatchWriteItem, 25 a request; at-least-once delivery needs no
+idempotency record: ``shared.consumer.rerunnable``). The reader merges a message's items (``merged``): the status
+only moves forward (sent < delivered < bounced/failed < complained), the fields are applied in the order the events
+occurred, so events arriving in any order give one answer.
 
-Set at a time (``Batch``): a consumer batch's messages are read in one BatchGetItem, each message's events applied
-to it in order here, and the messages written back whole in as few TransactWriteItems as fit, each only if nobody
-wrote it since it was read (its ``version``, which every write moves on). A message whose write lost that race is
-upserted on its own by its records, as before.
+Before, a message was one item, ``MSG#<message_id>``, read and rewritten whole by every batch that had an event of
+it (two reads and two transaction items a reminder: its MessageSent and its delivery usually arrive in different
+batches). Those items stay readable: an old item is the base its message's newer event items are merged onto.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from boto3.dynamodb.types import TypeSerializer
 
 from services.contacts import store
+from services.contacts.cases import domain
 from services.contacts.cases.models import CaseMessage
 from services.contacts.cases.use_cases import case_item
 from services.contacts.identity import Identity
 from services.contacts.models import Page
-from shared import aws, dynamo
+from shared import aws
 from shared.consumer import SetAtATime, batch_steps
 from shared.events import (
     MessageBounced,
@@ -38,120 +41,81 @@ from shared.events import (
     SmsFailed,
 )
 
-_serialize, _deserialize = TypeSerializer().serialize, TypeDeserializer().deserialize
-RANK = {"queued": 1, "sent": 1, "delivered": 2, "bounced": 3, "sms_failed": 3, "failed": 3, "complained": 4}
+_serialize = TypeSerializer().serialize
 Outcome = MessageDelivered | MessageBounced | MessageComplained | SmsFailed | MessageFailed | OptOutReceived
-
-
-def _key(case_id: str, message_id: str) -> dict[str, str]:
-    return {"PK": f"CASE#{case_id}", "SK": f"MSG#{message_id}"}
+_EVENT_STATUS, _OCCURRED_AT, _EVENT_ID = domain.MESSAGE_EVENT_STATUS, domain.MESSAGE_EVENT_AT, domain.MESSAGE_EVENT_ID
+merged = domain.merged_messages
+BATCH_WRITE_ITEMS = 25  # DynamoDB's limit per BatchWriteItem
+_UNPROCESSED_TRIES = 5
 
 
 Change = tuple[str, str, dict[str, Any], str | None]  # case id, message id, fields, status (None: fields only)
 
 
-def _upsert(case_id: str, message_id: str, fields: dict[str, Any], status: str | None) -> None:
-    """Set ``fields`` and, if it moves the status forward, the status: one request when it does (the usual case:
-    a MessageSent, then its delivery), a second one for the fields alone when it does not (a late "delivered"
-    never hides a bounce or a complaint, and a redelivered event changes nothing)."""
-    names = {f"#f{i}": k for i, k in enumerate(fields)}
-    values: dict[str, Any] = {f":f{i}": v for i, v in enumerate(fields.values())}
-    sets = [f"#f{i} = :f{i}" for i in range(len(fields))]
-    table = store.table()
+def event_item(event_id: str, occurred_at: str, change: Change) -> dict[str, Any]:
+    """The item an event's change is kept in: its own key (the event id), so writing it again changes nothing."""
+    case_id, message_id, fields, status = change
+    item = {
+        "PK": f"CASE#{case_id}",
+        "SK": f"MSG#{message_id}#{event_id}",
+        **fields,
+        _EVENT_ID: event_id,
+        _OCCURRED_AT: occurred_at,
+    }
     if status is not None:
-        try:
-            table.update_item(
-                Key=_key(case_id, message_id),
-                UpdateExpression="SET " + ", ".join([*sets, "#s = :s", "#r = :r"]) + " ADD #v :one",
-                ConditionExpression="attribute_not_exists(#r) OR #r < :r",
-                ExpressionAttributeNames={**names, "#s": "status", "#r": "status_rank", "#v": "version"},
-                ExpressionAttributeValues={**values, ":s": status, ":r": RANK[status], ":one": 1},
-            )
-            return
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-    table.update_item(
-        Key=_key(case_id, message_id),
-        UpdateExpression="SET " + ", ".join(sets) + " ADD #v :one",
-        ExpressionAttributeNames={**names, "#v": "version"},
-        ExpressionAttributeValues={**values, ":one": 1},
-    )
+        item[_EVENT_STATUS] = status
+    return item
 
 
-def _apply(item: dict[str, Any], change: Change) -> None:
-    """``_upsert`` on an item in memory."""
-    _, _, fields, status = change
-    item.update(fields)
-    if status is not None and ("status_rank" not in item or int(item["status_rank"]) < RANK[status]):
-        item["status"], item["status_rank"] = status, RANK[status]
+def _item_of(event: Any) -> dict[str, Any] | None:
+    change = change_of(event)
+    if change is None:
+        return None
+    return event_item(event.event_id, event.occurred_at.isoformat(), change)
+
+
+def put_all(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Put the items in BatchWriteItem requests (25 each), again for what DynamoDB left unprocessed, a few times;
+    the items it never took are returned (their events write on their own)."""
+    client, name = aws.client("dynamodb"), store.table_name()
+    left: list[dict[str, Any]] = []
+    for n in range(0, len(items), BATCH_WRITE_ITEMS):
+        chunk = items[n : n + BATCH_WRITE_ITEMS]
+        requests = [{"PutRequest": {"Item": {k: _serialize(v) for k, v in i.items()}}} for i in chunk]
+        for attempt in range(_UNPROCESSED_TRIES):
+            if attempt:
+                time.sleep(0.05 * 2**attempt)  # DynamoDB left some out: it is busy, back off
+            response = client.batch_write_item(RequestItems={name: requests})
+            requests = (response.get("UnprocessedItems") or {}).get(name) or []
+            if not requests:
+                break
+        unprocessed = {(r["PutRequest"]["Item"]["PK"]["S"], r["PutRequest"]["Item"]["SK"]["S"]) for r in requests}
+        left.extend(i for i in chunk if (i["PK"], i["SK"]) in unprocessed)
+    return left
 
 
 class Batch(SetAtATime):
-    """A consumer batch of message events, set at a time (see the module's docstring): one BatchGetItem and one
-    TransactWriteItems for up to 100 messages, instead of one or two UpdateItem per event."""
+    """A consumer batch of message events, set at a time: every event's item in BatchWriteItem (25 a request)
+    before the records run, instead of a PutItem each; a record whose item is written has nothing left to do."""
 
     def __init__(self) -> None:
-        self.done: set[str] = set()  # the events whose change is written
+        self.done: set[str] = set()  # the events whose item is written
 
     def prepare(self, events: list[Any]) -> None:
-        # each message's changes in the batch's order, found by key (a scan of all changes per message was quadratic:
-        # a batch of v2 events carries thousands)
-        by_key: dict[tuple[str, str], list[tuple[str, Change]]] = {}
-        for e in events:
-            if (c := change_of(e)) is not None:
-                by_key.setdefault((c[0], c[1]), []).append((e.event_id, c))
-        keys = list(by_key)
-        if len(keys) < 2:
-            return  # one message: its own upsert is one request, the batch's would be two
-        client, name = aws.client("dynamodb"), store.table_name()
-        read = {
-            (str(i["PK"]).removeprefix("CASE#"), str(i["SK"]).removeprefix("MSG#")): i
-            for i in (
-                {k: _deserialize(v) for k, v in raw.items()}
-                for raw in dynamo.batch_get(client, name, [_serialized(_key(*k)) for k in keys])
-            )
-        }
-        groups, causes = [], []
-        for key in keys:
-            before = read.get(key)
-            item: dict[str, Any] = dict(before) if before is not None else dict(_key(*key))
-            mine = by_key[key]
-            for _, change in mine:
-                _apply(item, change)
-            version = int(before.get("version", 0)) if before is not None else 0
-            item["version"] = version + 1
-            if before is None:
-                condition, values = "attribute_not_exists(PK)", None
-            elif "version" in before:
-                condition, values = "#v = :v", {":v": version}
-            else:
-                condition, values = "attribute_exists(PK) AND attribute_not_exists(#v)", None
-            op: dict[str, Any] = {
-                "TableName": name,
-                "Item": _serialized(item),
-                "ConditionExpression": condition,
-            }
-            if "#v" in condition:
-                op["ExpressionAttributeNames"] = {"#v": "version"}
-            if values:
-                op["ExpressionAttributeValues"] = _serialized(values)
-            groups.append([{"Put": op}])
-            causes.append({event_id for event_id, _ in mine})
-        for written, events_of_key in zip(
-            dynamo.write_groups(groups, dynamo.transact(aws.client("dynamodb"))), causes, strict=True
-        ):
-            if written is None:
-                self.done |= events_of_key
+        items = {(i["PK"], i["SK"]): i for e in events if (i := _item_of(e)) is not None}
+        if not items:
+            return
+        left = {(i["PK"], i["SK"]) for i in put_all(list(items.values()))}
+        self.done |= {str(i[_EVENT_ID]) for key, i in items.items() if key not in left}
 
 
-def _serialized(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serialize(v) for k, v in item.items()}
-
-
-def _written_by_the_batch(event_id: str) -> bool:
+def _put_one(event: Any) -> None:
     batch = batch_steps(Batch)
-    return batch is not None and event_id in batch.done
+    if batch is not None and event.event_id in batch.done:
+        return
+    item = _item_of(event)
+    if item is not None:
+        store.table().put_item(Item=item)
 
 
 def change_of(event: Any) -> Change | None:
@@ -164,15 +128,11 @@ def change_of(event: Any) -> Change | None:
 
 
 def on_message_sent(event: MessageSent) -> None:
-    change = _sent_change(event)
-    if change is not None and not _written_by_the_batch(event.event_id):
-        _upsert(*change)
+    _put_one(event)
 
 
 def on_outcome(event: Outcome) -> None:
-    change = _outcome_change(event)
-    if change is not None and not _written_by_the_batch(event.event_id):
-        _upsert(*change)
+    _put_one(event)
 
 
 def _sent_change(event: MessageSent) -> Change | None:
@@ -227,6 +187,6 @@ def _outcome_change(event: Outcome) -> Change | None:
 def list_messages(case_id: str, who: Identity, limit: int = 100) -> Page[CaseMessage]:
     case_item(case_id, who, change=False)  # 404 unless the caller may see the case
     items = store.query_all(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with("MSG#"))
-    messages = [CaseMessage.model_validate(store.clean(i)) for i in items]
+    messages = [CaseMessage.model_validate(store.clean(m)) for m in merged(items)]
     messages.sort(key=lambda m: m.sent_at or "", reverse=True)
     return Page[CaseMessage](items=messages[:limit])

@@ -215,3 +215,41 @@ def check_value(point_type: ContactPointType, value: str, country: str | None = 
                 raise Invalid("invalid_country", str(exc), "country") from exc
             raise Invalid("invalid_phone", str(exc), "value") from exc
     return " ".join(value.split())
+
+
+# ---- a case's messages (read model of notifications' events; case_messages keeps them) ------------------------
+
+# A message's status only moves forward: sent < delivered < bounced/failed < complained.
+MESSAGE_RANK = {"queued": 1, "sent": 1, "delivered": 2, "bounced": 3, "sms_failed": 3, "failed": 3, "complained": 4}
+# An event item's own bookkeeping, not part of the message it describes (nor are an old whole item's).
+MESSAGE_EVENT_STATUS, MESSAGE_EVENT_AT, MESSAGE_EVENT_ID = "event_status", "occurred_at", "event_id"
+_MESSAGE_BOOKKEEPING = {"PK", "SK", MESSAGE_EVENT_STATUS, MESSAGE_EVENT_AT, MESSAGE_EVENT_ID, "version", "status_rank"}
+
+
+def _occurred(item: dict[str, Any]) -> tuple[str, str]:
+    return str(item[MESSAGE_EVENT_AT]), str(item[MESSAGE_EVENT_ID])
+
+
+def merged_messages(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The case's messages from its ``MSG#`` items (old whole ones and event items alike), each as one dict of its
+    fields and status: what the old upserts left, whatever order the events arrived in."""
+    bases: dict[str, dict[str, Any]] = {}
+    events: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        message_id = str(item["message_id"])
+        if MESSAGE_EVENT_AT in item:
+            events.setdefault(message_id, []).append(item)
+        else:  # the message's item as the read-modify-write consumer kept it
+            bases[message_id] = item
+    messages = []
+    for message_id in dict.fromkeys([*bases, *events]):
+        base = bases.get(message_id)
+        message = {k: v for k, v in (base or {}).items() if k not in _MESSAGE_BOOKKEEPING}
+        rank = int((base or {}).get("status_rank", 0))
+        for item in sorted(events.get(message_id, []), key=_occurred):
+            message.update((k, v) for k, v in item.items() if k not in _MESSAGE_BOOKKEEPING)
+            status = item.get(MESSAGE_EVENT_STATUS)
+            if status is not None and rank < MESSAGE_RANK[str(status)]:  # only forward: no late delivery hides a bounce
+                message["status"], rank = status, MESSAGE_RANK[str(status)]
+        messages.append(message)
+    return messages

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from services.contacts import store
@@ -20,8 +19,6 @@ from services.contacts.cases import audit, domain
 from services.contacts.cases.models import Case, CaseFile, CaseOwner, ContactPoint
 from shared import aws, dynamo, outbox
 from shared.events import CaseData, CaseOwnerData, ContactPointData, ContactPointType, Event
-
-_ser = TypeSerializer()
 
 
 class WriteConflict(dynamo.TransactionCancelled):
@@ -70,14 +67,14 @@ class Tx:
     ) -> Tx:
         """SET ``fields`` (None values are removed), REMOVE ``remove``; ``condition`` uses ``#name``/``:value``."""
         all_names = dict(names or {})
-        all_values = {k: _ser.serialize(v) for k, v in (values or {}).items()}
+        all_values = {k: dynamo.wire(v) for k, v in (values or {}).items()}
         sets, removes = [], [*remove]
         for i, (name, value) in enumerate(fields.items()):
             if value is None:
                 removes.append(name)
                 continue
             all_names[f"#f{i}"] = name
-            all_values[f":f{i}"] = _ser.serialize(value)
+            all_values[f":f{i}"] = dynamo.wire(value)
             sets.append(f"#f{i} = :f{i}")
         for j, name in enumerate(removes):
             all_names[f"#r{j}"] = name
@@ -157,7 +154,7 @@ class Tx:
 
 
 def _serialise(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in item.items()}
+    return {k: dynamo.wire(v) for k, v in item.items()}
 
 
 def revision_condition(expected: int) -> tuple[str, dict[str, Any], dict[str, str]]:
@@ -668,7 +665,7 @@ def store_many_checks(checked: Sequence[tuple[str, str, str, str, dict[str, Any]
                     "UpdateExpression": "SET checks = :c",
                     "ConditionExpression": "attribute_exists(PK) AND #v = :v",
                     "ExpressionAttributeNames": {"#v": "value"},
-                    "ExpressionAttributeValues": {":c": _ser.serialize(checks), ":v": _ser.serialize(value)},
+                    "ExpressionAttributeValues": {":c": dynamo.wire(checks), ":v": dynamo.wire(value)},
                 }
             }
         ]

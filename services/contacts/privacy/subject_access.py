@@ -24,7 +24,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from services.contacts import settings, store
-from services.contacts.cases import audit, repository
+from services.contacts.cases import audit, case_messages, repository
 from services.contacts.cases.repository import Tx, WriteConflict
 from services.contacts.identity import Identity
 from services.contacts.privacy import models
@@ -108,10 +108,14 @@ def own_section(
         if kind:
             section.setdefault(kind, []).append(subject_requests.without_keys(item))
     for case_id in case_ids:
-        for item in store.query_all(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}"), ConsistentRead=True):
+        items = store.query_all(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}"), ConsistentRead=True)
+        messages = [i for i in items if str(i["SK"]).startswith("MSG#")]
+        for item in [i for i in items if not str(i["SK"]).startswith("MSG#")]:
             kind = _kind(str(item["SK"]), CASE_KINDS)
             if kind:
                 section.setdefault(kind, []).append({"case_id": case_id, **subject_requests.without_keys(item)})
+        for message in case_messages.merged(messages):  # one entry a message, not one per event of it
+            section.setdefault("msg", []).append({"case_id": case_id, **message})
     imports = sorted(
         {
             str(entry["why"]["import_id"])

@@ -80,6 +80,41 @@ def test_a_transactions_rows_of_one_cause_are_one_row_that_publishes_every_event
     assert _outbox_rows(aws) == []
 
 
+def test_a_merged_row_is_stored_compressed_and_publishes_its_events_in_order(aws: Provisioned) -> None:
+    """A reminder page's worth of alike events (20 of ~1.5 KB): their merged row is a fraction of their JSON (its
+    write units), and what it publishes is every event as written, in order."""
+    table = aws.names.table(TABLE_LOGICAL)
+    events = [
+        _registered(f"z-{i:02d}-" + "Stadtwerke Musterstadt GmbH, Abteilung Forderungen " * 25) for i in range(20)
+    ]
+    raw = sum(len(e.model_dump_json()) for e in events)
+    with outbox.cause("request-z"):
+        items, position = outbox.merged(outbox.put_items(events, table))
+        assert position == [0] * 20
+        [row] = [i["Put"]["Item"] for i in items]
+        assert "events" not in row and outbox.events_in(row) == 20
+        assert len(row["events_z"]["B"]) < raw / 5, (len(row["events_z"]["B"]), raw)
+        client(aws, "dynamodb").transact_write_items(TransactItems=items)
+        outbox.committed(items)
+        assert outbox.event_ids(outbox.committed_rows() or []) == [e.event_id for e in events]
+        assert outbox.event_ids(outbox.pending(table)) == [e.event_id for e in events]
+        assert outbox.flush(table) == 20
+    assert _arrived(aws) == [e.client_id for e in events]
+    assert _outbox_rows(aws) == []
+
+
+def test_a_merged_row_the_previous_code_wrote_uncompressed_is_still_published(aws: Provisioned) -> None:
+    table = aws.names.table(TABLE_LOGICAL)
+    events = [_registered(f"u-{i}") for i in range(3)]
+    with outbox.cause("request-u"):
+        first, *rest = [r["Put"]["Item"] for r in outbox.put_items(events, table)]
+        members = [{"M": {k: r[k] for k in ("source", "detail_type", "detail")}} for r in (first, *rest)]
+        row = {k: v for k, v in first.items() if k not in ("source", "detail_type", "detail")}
+        client(aws, "dynamodb").put_item(TableName=table, Item={**row, "events": {"L": members}})
+        assert outbox.flush(table) == 3
+    assert _arrived(aws) == ["u-0", "u-1", "u-2"]
+
+
 def test_rows_of_other_causes_and_rows_past_the_size_are_not_merged() -> None:
     events = [_registered(f"s-{i}") for i in range(3)]
     with outbox.cause("cause-a"):

@@ -1,9 +1,11 @@
-"""The case's messages (read model) from notifications' events at reminder scale: a batch of messages sent, then a
-batch of them delivered, costs one read and one write request each and no idempotency record; redelivered events,
-an outcome that overtook its MessageSent, or a message written meanwhile, never move the status back."""
+"""The case's messages (read model) from notifications' events at reminder scale: each event is an item of its own,
+written blind, so a batch of messages sent, then a batch of them delivered, costs one write request each, no read
+and no idempotency record; redelivered events, an outcome that overtook its MessageSent, or the whole items the
+read-modify-write consumer kept before, all merge to what the old upserts left."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections import Counter
@@ -44,25 +46,29 @@ def _events(case_id: str, message_id: str) -> tuple[MessageSent, MessageDelivere
 
 
 def _message(case_id: str) -> dict[str, Any]:
-    [item] = store.query_all(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with("MSG#"))
-    return item
+    """The case's one message as GET /cases/{id}/messages answers it (its items merged)."""
+    from services.contacts.cases import case_messages
+
+    items = store.query_all(KeyConditionExpression=Key("PK").eq(f"CASE#{case_id}") & Key("SK").begins_with("MSG#"))
+    [message] = case_messages.merged(items)
+    return message
 
 
 def _idempotency_records() -> list[dict[str, Any]]:
     return [i for i in store.table().scan()["Items"] if i["SK"] == "IDEMPOTENCY"]
 
 
-def test_a_batch_sent_then_delivered_costs_one_read_and_one_write_request_each_and_no_idempotency_record(
+def test_a_batch_sent_then_delivered_costs_one_write_request_each_no_read_and_no_idempotency_record(
     aws: Provisioned, calls: Counter[str]
 ) -> None:
     cases = [f"case-{uuid.uuid4().hex[:8]}" for _ in range(5)]
     events = [_events(c, f"msg-{c}") for c in cases]
     assert deliver(*(sent for sent, _, _ in events), receive_count=1) == {"batchItemFailures": []}
     assert deliver(*(delivered for _, delivered, _ in events), receive_count=1) == {"batchItemFailures": []}
-    # per MessageSent: the art. 14 items of its owner (one query); per batch: the read model's messages read in one
-    # request and written in one (before: one UpdateItem per event)
-    assert calls["BatchGetItem"] == 2 and calls["TransactWriteItems"] == 2, calls
-    assert calls["UpdateItem"] == 0
+    # per MessageSent: the art. 14 items of its owner (one query); per batch: the events' items in one BatchWriteItem
+    # (before: the messages read in a BatchGetItem and written back whole in a TransactWriteItems)
+    assert calls["BatchWriteItem"] == 2, calls
+    assert calls["BatchGetItem"] == calls["TransactWriteItems"] == calls["UpdateItem"] == 0, calls
     assert calls["Query"] == 5
     assert calls["PutItem"] == calls["GetItem"] == 0
     assert _idempotency_records() == []
@@ -82,40 +88,77 @@ def test_redelivered_and_overtaking_events_never_move_the_status_back(aws: Provi
     assert deliver(sent, delivered) == {"batchItemFailures": []}
     assert deliver(sent, delivered, failed, receive_count=2) == {"batchItemFailures": []}  # all delivered again
     item = _message(case_id)
-    assert (item["status"], item["status_rank"]) == ("failed", 3)
+    assert item["status"] == "failed"
     # the fields of the late events are still kept: the template of the MessageSent, the time of the delivery
     assert item["template"] == "de/payment_plan_reminder" and item["delivered_at"] == delivered.occurred_at.isoformat()
     assert item["outcome"] == "invalid_recipient: 550"
 
 
-def test_a_message_written_since_the_batch_read_it_is_upserted_on_its_own(
+def test_every_arrival_order_gives_the_api_the_same_message(aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sent, delivered and a later failure, each in a batch of its own, in all six orders: GET
+    /cases/{id}/messages answers the same each time (status by rank, fields by when the events occurred)."""
+    from services.contacts.cases import case_messages
+    from services.contacts.identity import Identity
+
+    monkeypatch.setattr(case_messages, "case_item", lambda *a, **k: None)  # no case item: the read model alone
+    who = Identity(principal="test", role="agency_admin")
+    answers, first = [], _events("case-0", "msg-1")
+    for order in itertools.permutations(range(3)):
+        case_id = f"case-{uuid.uuid4().hex[:8]}"
+        events = [e.model_copy(update={"case_id": case_id}) for e in first]  # the same times in every case
+        for n in order:
+            assert deliver(events[n]) == {"batchItemFailures": []}
+        [message] = case_messages.list_messages(case_id, who).items
+        answers.append(message.model_dump(mode="json", exclude={"case_id"}))
+    assert (answers[0]["status"], answers[0]["template"]) == ("failed", "de/payment_plan_reminder")
+    assert answers[0]["outcome"] == "invalid_recipient: 550" and answers[0]["delivered_at"]
+    assert all(a == answers[0] for a in answers), answers
+
+
+def test_the_whole_items_the_old_consumer_kept_are_the_base_of_their_messages_new_events(aws: Provisioned) -> None:
+    """A message the read-modify-write consumer kept as one item (``MSG#<message_id>``, with its version and rank):
+    a later delivery is merged onto it, and a late delivery never hides the bounce it recorded."""
+    kept, bounced = f"case-{uuid.uuid4().hex[:8]}", f"case-{uuid.uuid4().hex[:8]}"
+    for case_id, status, rank in ((kept, "sent", 1), (bounced, "bounced", 3)):
+        sent, _, _ = _events(case_id, "msg-1")
+        store.table().put_item(
+            Item={
+                "PK": f"CASE#{case_id}",
+                "SK": "MSG#msg-1",
+                "message_id": "msg-1",
+                "case_id": case_id,
+                "channel": "email",
+                "kind": "payment_plan_reminder",
+                "template": "de/payment_plan_reminder",
+                "sent_at": sent.sent_at.isoformat(),
+                "status": status,
+                "status_rank": rank,
+                "version": 2,
+            }
+        )
+        assert deliver(_events(case_id, "msg-1")[1]) == {"batchItemFailures": []}
+    assert (_message(kept)["status"], _message(kept)["template"]) == ("delivered", "de/payment_plan_reminder")
+    assert _message(bounced)["status"] == "bounced" and _message(bounced)["delivered_at"]
+    assert "version" not in _message(kept) and "status_rank" not in _message(kept)
+
+
+def test_an_event_batch_write_left_unprocessed_is_put_by_its_own_record(
     aws: Provisioned, monkeypatch: pytest.MonkeyPatch, calls: Counter[str]
 ) -> None:
-    """The batch writes a message back only if nobody wrote it since it was read (its version); one that lost that
-    race is upserted by its own record, so nothing written meanwhile is lost and the status still only moves on."""
+    """DynamoDB may leave items of a BatchWriteItem unprocessed; what it never took, its record puts on its own."""
     from services.contacts.cases import case_messages
-    from shared import dynamo
 
     cases = [f"case-{uuid.uuid4().hex[:8]}" for _ in range(3)]
     events = [_events(c, f"msg-{c}") for c in cases]
-    assert deliver(*(sent for sent, _, _ in events), receive_count=1) == {"batchItemFailures": []}
-    read = dynamo.batch_get
+    put_all = case_messages.put_all
 
-    def stale_for_the_first(client: Any, table: str, keys: Any) -> list[dict[str, Any]]:
-        items = read(client, table, keys)
-        for item in items:
-            if item["PK"]["S"] == f"CASE#{cases[0]}":  # as it was before someone else's write
-                item["version"] = {"N": str(int(item["version"]["N"]) - 1)}
-                item.pop("template")
-        return items
+    def leaves_the_first(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return put_all(items[1:]) + items[:1]
 
-    monkeypatch.setattr(case_messages.dynamo, "batch_get", stale_for_the_first)
-    calls.clear()
+    monkeypatch.setattr(case_messages, "put_all", leaves_the_first)
     assert deliver(*(delivered for _, delivered, _ in events), receive_count=1) == {"batchItemFailures": []}
-    assert calls["TransactWriteItems"] == 2 and calls["UpdateItem"] == 1, calls  # the batch, again without it; its own
-    for case_id in cases:
-        item = _message(case_id)
-        assert (item["status"], item["template"], int(item["version"])) == ("delivered", "de/payment_plan_reminder", 2)
+    assert calls["BatchWriteItem"] == 1 and calls["PutItem"] == 1, calls
+    assert [_message(c)["status"] for c in cases] == ["delivered"] * 3
 
 
 def _packed(events: list[Any]) -> Any:
@@ -141,10 +184,25 @@ def test_messages_sent_and_delivered_v2_are_kept_as_their_members_at_the_same_co
     assert isinstance(sent, MessagesSentV2) and isinstance(delivered, MessagesDeliveredV2)
     assert deliver(sent, receive_count=1) == {"batchItemFailures": []}
     assert deliver(delivered, receive_count=1) == {"batchItemFailures": []}
-    assert calls["BatchGetItem"] == 2 and calls["TransactWriteItems"] == 2, calls
-    assert calls["UpdateItem"] == 0 and calls["Query"] == 5
+    assert calls["BatchWriteItem"] == 2, calls
+    assert calls["BatchGetItem"] == calls["TransactWriteItems"] == calls["UpdateItem"] == 0 and calls["Query"] == 5
     assert calls["PutItem"] == calls["GetItem"] == 0
     assert _idempotency_records() == []
     assert [(_message(c)["status"], _message(c)["template"]) for c in cases] == [
         ("delivered", "de/payment_plan_reminder")
     ] * 5
+
+
+def test_a_data_export_holds_each_message_once_merged_not_each_of_its_events(aws: Provisioned) -> None:
+    """The person's export (Art. 15) lists the case's messages as the API shows them: one entry a message."""
+    from services.contacts.privacy import subject_access
+
+    owner, case_id = f"owner-{uuid.uuid4().hex[:8]}", f"case-{uuid.uuid4().hex[:8]}"
+    store.table().put_item(Item={"PK": f"OWNER#{owner}", "SK": f"CASE#{case_id}", "case_id": case_id})
+    sent, delivered, _ = _events(case_id, "msg-1")
+    assert deliver(sent) == deliver(delivered) == {"batchItemFailures": []}
+    section, case_ids, _ = subject_access.own_section(owner)
+    assert case_ids == [case_id]
+    [message] = section["msg"]
+    assert (message["case_id"], message["status"], message["template"]) == (case_id, "delivered", sent.template)
+    assert not {"event_id", "occurred_at", "event_status", "PK", "SK"} & set(message)

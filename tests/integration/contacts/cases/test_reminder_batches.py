@@ -332,7 +332,7 @@ def test_a_reminder_writes_four_items_its_record_being_its_claim(aws: Provisione
     assert len(written) == 5 * 3 + 1, sks
     puts = [op["Put"]["Item"] for op in written if "Put" in op]
     [row] = [item for item in puts if item["PK"]["S"].startswith(outbox.PREFIX)]
-    assert len(row["events"]["L"]) == 5
+    assert outbox.events_in(row) == 5
     assert not [sk for sk in sks if sk.startswith("REMINDER#")]
     records = [sk for sk in sks if sk.startswith("ACTION#")]
     assert sorted(records) == sorted(
