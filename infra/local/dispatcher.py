@@ -10,6 +10,9 @@ Schedules fire the handler with a real scheduled-event shape, at their rate and 
 Lambda scales an SQS consumer to several concurrent copies (up to the event source's maximum concurrency, set
 from ``infra.capacity``); locally one receiver per queue hands each batch to a copy of the function, up to that
 many at once and at most ``LOCAL_POLLERS``: the handlers share this process's GIL, so more would only contend.
+They share its memory too, where each copy in AWS has its own: a batch's records in flight are held by one process
+for every function's copies at once, so the payload of the batches running at once is bounded for the whole process
+(``LOCAL_PAYLOAD_IN_FLIGHT``).
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ LOCAL_POLLERS = int(os.environ.get("FINVIEW_LOCAL_COPIES", "4"))
 # receive (10 messages) still fits.
 PAYLOAD_LIMIT = 6 * 1024 * 1024
 MAX_MESSAGE = 256 * 1024
+# The most payload (records' bodies) of the batches running at once in this process, over every function's copies;
+# a batch that would pass it waits (received, kept invisible) until enough of the others finished. In AWS each copy
+# has its own memory; here every copy is a thread of one process, and at 100,000 rows the full batches of contacts'
+# and enrichment's copies (up to 100 events of 50 case files each: ~5 MB of text, several times that parsed) ran 8 at
+# once, a peak the process's allocator then kept. FINVIEW_LOCAL_PAYLOAD_MB: another bound, 0 for none.
+LOCAL_PAYLOAD_IN_FLIGHT = int(float(os.environ.get("FINVIEW_LOCAL_PAYLOAD_MB", "8")) * 1024 * 1024)
 
 
 def batching_window(fn: Function) -> float:
@@ -105,6 +114,47 @@ class _Batch:
     visibility: int  # the queue's own visibility timeout
     invisible_until: float  # monotonic
     kept: bool = False  # extended beyond the queue's visibility timeout
+    payload: int = 0  # characters of the records' bodies, taken from the process's ``PayloadInFlight``
+
+
+class PayloadInFlight:
+    """The payload of the batches running at once in this process (``LOCAL_PAYLOAD_IN_FLIGHT``), shared by every
+    function's copies. Batches take their payload in the order they ask, each once the payload running leaves room
+    for it; a batch larger than the whole bound runs when nothing else does (it is never refused: in AWS it would
+    run). ``limit`` 0: no bound."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.running = 0  # payload of the batches running
+        self.batches = 0
+        self._turns: deque[object] = deque()  # the batches waiting, first asked first
+        self._changed = threading.Condition()
+
+    def take(self, payload: int, stop: threading.Event) -> bool:
+        """Wait until ``payload`` may run, and take it; False (nothing taken) when ``stop`` is set meanwhile."""
+        turn = object()
+        with self._changed:
+            self._turns.append(turn)
+            try:
+                while self._turns[0] is not turn or not self._fits(payload):
+                    if stop.is_set():
+                        return False
+                    self._changed.wait(0.2)
+                self.running += payload
+                self.batches += 1
+                return True
+            finally:
+                self._turns.remove(turn)
+                self._changed.notify_all()
+
+    def give_back(self, payload: int) -> None:
+        with self._changed:
+            self.running -= payload
+            self.batches -= 1
+            self._changed.notify_all()
+
+    def _fits(self, payload: int) -> bool:
+        return not self.limit or not self.batches or self.running + payload <= self.limit
 
 
 class BusTap:
@@ -166,6 +216,7 @@ class Dispatcher:
         self._count = threading.Lock()
         self._copies: set[threading.Thread] = set()  # the copies (execution environments) of SQS consumers
         self._in_flight: dict[int, _Batch] = {}  # the batches of the running copies, by id
+        self.payload = PayloadInFlight(LOCAL_PAYLOAD_IN_FLIGHT)
         self.tap = BusTap()
 
     def start(self) -> None:
@@ -352,6 +403,7 @@ class Dispatcher:
                 except Exception:
                     log.exception("invoking %s failed", fn.logical)
                 finally:
+                    self.payload.give_back(batch.payload)
                     with self._count:
                         busy -= 1
                     copies.release()
@@ -373,11 +425,14 @@ class Dispatcher:
                     if not self._stop.is_set():
                         log.exception("polling %s failed", fn.logical)
                         self._stop.wait(1)
-                if not messages:
+                batch.payload = sum(len(m["Body"]) for m in messages)
+                if not messages or not self.payload.take(batch.payload, self._stop):
                     with self._count:
                         self._in_flight.pop(id(batch), None)
                     copies.release()
-                    continue  # what a failed gather received comes back after the visibility timeout
+                    # what a failed gather received, or a batch stopped while it waited, comes back after the
+                    # visibility timeout
+                    continue
                 with self._count:
                     busy += 1
                     start = busy > len(environments)  # every environment is taken: start one more

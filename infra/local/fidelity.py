@@ -1226,12 +1226,15 @@ PINNED_REQUEST_SOURCES = {
     "BaseJSONSerializer._serialize_type_map": "faa32d1fa9a8bfc9db0984b7973a5cc3297d35a2df33124748949b0908f6b6a9",
     "BaseJSONSerializer._serialize_type_list": "f87b14fe9166e099846349860a5e3c9d9984939d82ed0f67de07ad12e790cd26",
     "BaseJSONSerializer._serialize_type_string": "44954e02145012baee50de6592411c1376aad480ea3440a3b3ab6ce932bbf78d",
+    # the condition parser whole: _parse_condition keeps its trees, whose value nodes alone hold a request's values
+    "moto/dynamodb/comparisons.py": "db64ea9ba9afffaef9a9b1c0592cc9d99a143b159a2d8caa00089b5688c2732a",
 }
 _lean_installed = False
 
 
 def request_sources() -> dict[str, str]:
     from moto.core import parse, serialize, utils
+    from moto.dynamodb import comparisons
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
@@ -1263,6 +1266,7 @@ def request_sources() -> dict[str, str]:
     for name in ("_serialize_type_map", "_serialize_type_list", "_serialize_type_string"):
         fns[f"BaseJSONSerializer.{name}"] = serialize.BaseJSONSerializer.__dict__[name]
     fns = {name: _ORIGINALS.get(name, fn) for name, fn in fns.items()}
+    fns["moto/dynamodb/comparisons.py"] = comparisons  # the file, as moto ships it (patching does not change it)
     return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
 
 
@@ -1609,28 +1613,59 @@ def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) 
     return None
 
 
-_conditions: dict[str, tuple[Any, list[str], list[str]]] = {}
+_conditions: dict[tuple[Any, ...], tuple[Any, list[str], list[str], Any]] = {}
 CONDITIONS_KEPT = 4096
 
 
+def _condition_tree(self: Any) -> Any:
+    """moto's ``ConditionExpressionParser.parse`` up to its syntax tree, step for step (pinned)."""
+    nodes = self._lex_condition_expression()
+    nodes = self._parse_paths(nodes)
+    nodes = self._apply_functions(nodes)
+    nodes = self._apply_comparator(nodes)
+    nodes = self._apply_in(nodes)
+    nodes = self._apply_between(nodes)
+    nodes = self._apply_parens_and_booleans(nodes)
+    node = nodes[0]
+    self._assert_no_redundant_parentheses(node)
+    return node
+
+
+def _with_values(self: Any, node: Any) -> Any:
+    """The tree with this request's value in each ``:value`` node, looked up as moto's parser looks it up."""
+    if node.kind == "EXPRESSION_ATTRIBUTE_VALUE":
+        return node._replace(value=self._lookup_expression_attribute_value(node.text))
+    if not node.children:
+        return node
+    return node._replace(children=[_with_values(self, child) for child in node.children])
+
+
 def _parse_condition(self: Any) -> Any:
-    """moto's ``ConditionExpressionParser.parse``, its tree and what it found kept per (expression, names, values)."""
+    """moto's ``ConditionExpressionParser.parse``, its syntax tree kept per (expression, names): a request's
+    values are put into the kept tree's ``:value`` nodes, the only nodes that hold them (the parser's other steps
+    look at a value node's kind only), and moto's own ``_make_op_condition`` builds the condition from it. A
+    conditional write of each item with its own values (``#v = :v``) parsed its text again for every item."""
     original = _ORIGINALS["ConditionExpressionParser.parse"]
-    if not _lean_on:
+    if not _lean_on or not self.condition_expression:
         return original(self)
-    key = repr((self.condition_expression, self.expression_attribute_names, self.expression_attribute_values))
+    names = self.expression_attribute_names
+    key = (self.condition_expression, tuple(names.items()) if names else ())
     kept = _conditions.get(key)
     if kept is None:
-        names, values = len(self.expr_attr_names_found), len(self.expr_attr_values_found)
-        op = original(self)  # raises on a bad expression: nothing kept
+        node = _condition_tree(self)  # raises on a bad expression or a missing name or value: nothing kept
+        found_names, found_values = self._find_literals(node), self._find_expr_attr_values(node)
+        op = None if found_values else self._make_op_condition(node)  # without values the condition is the same
         if len(_conditions) >= CONDITIONS_KEPT:
             _conditions.clear()
-        _conditions[key] = (op, self.expr_attr_names_found[names:], self.expr_attr_values_found[values:])
-        return op
-    op, found_names, found_values = kept
+        _conditions[key] = kept = (node, found_names, found_values, op)
+        stats["conditions_parsed"] += 1
+    node, found_names, found_values, op = kept
     self.expr_attr_names_found.extend(found_names)
     self.expr_attr_values_found.extend(found_values)
-    return op
+    return op if op is not None else self._make_op_condition(_with_values(self, node))
+
+
+stats["conditions_parsed"] = 0
 
 
 # ---- moto's memory: the instances it keeps for its dashboard -------------------------------------------------------

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.definition import Function
-
-ACCOUNT = "123456789012"
+from infra.local import ACCOUNT as ACCOUNT  # the dispatcher's and the API gateway's
 
 
 @dataclass

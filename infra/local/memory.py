@@ -9,6 +9,13 @@ default (the bench compares them).
 
 The variable is read by glibc when a process starts, so moto's processes get it in their environment; the
 running process (``finview up``) sets it with ``mallopt``.
+
+And the pages glibc holds free go back to the system every few seconds (``trim_periodically``): glibc returns
+freed memory only from the top of its heap, and a request's big strings (a PutEvents of ten 50 KB events, the
+SQS messages that carry them, the responses that deliver them) are freed in between longer-lived objects, so after
+an import moto's SQS/EventBridge/S3 process held ~115 MB free inside its heap for ~150 MB in use (glibc's
+``mallinfo2``, 10,000 rows; bench/RESULTS.md, 2026-11-29). ``malloc_trim`` gives back every whole free page.
+``FINVIEW_MALLOC_TRIM_SECONDS``: another period, 0 for none.
 """
 
 from __future__ import annotations
@@ -16,10 +23,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import threading
 from typing import Any
 
 ARENAS = 2
 M_ARENA_MAX = -8  # glibc's malloc.h
+TRIM_SECONDS = 5.0
 
 
 def arena_limit() -> int | None:
@@ -49,3 +58,34 @@ def child_environment(env: dict[str, str] | None) -> dict[str, str] | None:
     if n is None or "MALLOC_ARENA_MAX" in base:
         return env
     return {**base, "MALLOC_ARENA_MAX": str(n)}
+
+
+def trim_period() -> float | None:
+    """Seconds between two trims of a local stack's process; None: never."""
+    seconds = float(os.environ.get("FINVIEW_MALLOC_TRIM_SECONDS") or TRIM_SECONDS)
+    return seconds if seconds > 0 else None
+
+
+def trim() -> bool:
+    """Give the whole pages glibc's malloc holds free back to the system; False where it cannot (not glibc)."""
+    libc = _libc()
+    malloc_trim = getattr(libc, "malloc_trim", None)
+    return bool(malloc_trim is not None and malloc_trim(0) in (0, 1))
+
+
+def trim_periodically(stop: threading.Event) -> threading.Thread | None:
+    """A daemon thread that trims this process every ``trim_period()`` seconds until ``stop`` is set; None when
+    trimming is off or cannot work here."""
+    period = trim_period()
+    libc = _libc() if period is not None else None
+    malloc_trim = getattr(libc, "malloc_trim", None)
+    if period is None or malloc_trim is None:
+        return None
+
+    def run() -> None:
+        while not stop.wait(period):
+            malloc_trim(0)  # holds each arena's lock for the walk: ~ms for hundreds of MB, every few seconds
+
+    thread = threading.Thread(target=run, name="malloc-trim", daemon=True)
+    thread.start()
+    return thread

@@ -57,6 +57,7 @@ def serve(port: int) -> int:
         print(f"error {exc.errno or 0} {exc.strerror or exc}", flush=True)
         return 2
     threading.Thread(target=run, name="moto-server", daemon=True).start()
+    memory.trim_periodically(threading.Event())  # until os._exit below (infra.local.memory)
     print(f"port {bound}", flush=True)
     feedback = None
     for line in sys.stdin:

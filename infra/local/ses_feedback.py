@@ -28,7 +28,7 @@ from typing import Any
 
 from moto.backends import get_backend
 
-from infra.local.lambda_runtime import ACCOUNT
+from infra.local import ACCOUNT  # not through lambda_runtime: this runs in moto's process (infra.local)
 
 BOUNCE = "bounce@simulator.amazonses.com"
 COMPLAINT = "complaint@simulator.amazonses.com"

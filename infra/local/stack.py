@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -88,6 +89,7 @@ class LocalStack:
         self.api_url = ""
         self.endpoint_url = ""
         self.dynamodb_url = ""  # where DynamoDB answers: its own process, or ``endpoint_url``
+        self._trimming = threading.Event()  # set: this process's malloc trims end (infra.local.memory)
 
     def start(self) -> LocalStack:
         quiet_moto()
@@ -103,6 +105,8 @@ class LocalStack:
                 self._tables.stop()
             raise
         self.endpoint_url = self._moto.endpoint_url
+        self._trimming.clear()
+        memory.trim_periodically(self._trimming)
         # concurrent invocations are threads of this process: each its own request and correlation id
         fidelity.isolate_chalice_requests()
         fidelity.isolate_log_correlation()
@@ -132,6 +136,7 @@ class LocalStack:
         are free when this returns). Returns the names of invocations still running (abandoned, as Lambda
         would freeze them); their next call to moto fails."""
         busy = self.dispatcher.stop(grace) if self.dispatcher else []
+        self._trimming.set()
         if self.api:
             self.api.stop()
         for moto in (self._moto, self._tables):

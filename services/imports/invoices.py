@@ -1,19 +1,19 @@
 """The invoice numbers one file's kept rows carried so far, each with the row (and line) it was first on: what the
 stage's check for an invoice number repeated within a file looks up, batch after batch.
 
-Kept by the run in a scratch SQLite file in the temporary directory (Lambda's /tmp), not in DynamoDB and not in
-memory. An ``INVOICE#`` item per row cost a write unit per row, for nobody to read but this job's later batches;
-a dict of every invoice number would grow with the file, which the stage reads in flat memory. A run that resumes
-a job (a continuation, a retry) rebuilds it from the rows the job has staged up to its checkpoint (``remember``),
-so it sees what a single run would have seen. Only the standard library's sqlite3, in a form old SQLite versions
-read too (no upsert): Lambda's runtime may link an old one.
+Kept by the run in SQLite's private temporary database (opened with an empty name): it pages past its cache to a
+file in the temporary directory (Lambda's /tmp) that SQLite unlinks as it creates it, so a run that is killed (a
+Lambda timeout, a stopped stack) leaves nothing in a warm container's /tmp. Not in DynamoDB and not in memory: an
+``INVOICE#`` item per row cost a write unit per row, for nobody to read but this job's later batches; a dict of every
+invoice number would grow with the file, which the stage reads in flat memory. A run that resumes a job (a
+continuation, a retry) rebuilds it from the rows the job has staged up to its checkpoint (``remember``), so it sees
+what a single run would have seen. Only the standard library's sqlite3, in a form old SQLite versions read too (no
+upsert): Lambda's runtime may link an old one.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 
@@ -21,12 +21,11 @@ LOOKUP_CHUNK = 500  # bound parameters per statement: old SQLite versions allow 
 
 
 class InvoicesSeen:
-    """Invoice key → (row, line) of its first kept row; the file is deleted on ``close``."""
+    """Invoice key → (row, line) of its first kept row; gone on ``close`` or when the process ends."""
 
     def __init__(self) -> None:
-        handle, self.path = tempfile.mkstemp(prefix="finview-invoices-", suffix=".sqlite")
-        os.close(handle)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        # An empty name: SQLite's private temporary database, paged past its cache to an unlinked file in TMPDIR.
+        self._db = sqlite3.connect("", isolation_level=None)
         # Scratch data: rebuilt from the staged rows if the run dies, so neither journal nor fsync.
         self._db.execute("PRAGMA journal_mode = OFF")
         self._db.execute("PRAGMA synchronous = OFF")
@@ -58,10 +57,6 @@ class InvoicesSeen:
 
     def close(self) -> None:
         self._db.close()
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
 
     def __enter__(self) -> InvoicesSeen:
         return self

@@ -7,13 +7,16 @@ import errno
 import http.client
 import json
 import logging
+import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import boto3
 import pytest
 
 from infra.definition import STACK, Function
@@ -222,3 +225,98 @@ def test_the_server_corrections_are_pinned_to_the_installed_moto(aws: Provisione
     assert fidelity.cached_event_paths() is True and fidelity.cached_request_routing() is True
     sqs = client(aws, "sqs")  # a request routed through the cache, to the right service
     assert aws.queue_urls["contacts-inbox"] in sqs.list_queues(QueueNamePrefix=aws.names.queue("contacts"))["QueueUrls"]
+
+
+def test_the_payload_of_batches_running_at_once_is_bounded_over_every_function(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every copy of every consumer is a thread of ``finview up``, so the batches running at once share its memory:
+    their payload stays within ``LOCAL_PAYLOAD_IN_FLIGHT`` for the whole process (here 2.5 batches' worth, with 2
+    consumers × 2 copies that would otherwise run 4), and every record is still delivered once."""
+    monkeypatch.setattr(dispatcher_module, "LOCAL_POLLERS", 2)
+    batch = 10 * 20_000  # 10 records of 20,000 characters
+    monkeypatch.setattr(dispatcher_module, "LOCAL_PAYLOAD_IN_FLIGHT", int(2.5 * batch))
+    fns = tuple(
+        replace(f, trigger=replace(f.trigger, batch_size=10, batching_window=0))
+        for f in STACK.functions
+        if f.handler == "on_bus_events" and f.service in ("notifications", "enrichment")
+    )
+    assert len(fns) == 2 and all(pollers(f) == 2 for f in fns)
+    lock = threading.Lock()
+    running: list[int] = []
+    most, seen = 0, list[str]()
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        nonlocal most
+        payload = sum(len(r["body"]) for r in event["Records"])
+        with lock:
+            running.append(payload)
+            most = max(most, sum(running))
+        time.sleep(0.4)  # long enough for every copy that may run to be running
+        with lock:
+            running.remove(payload)
+            seen.extend(r["body"][:12] for r in event["Records"])
+        return {"batchItemFailures": []}
+
+    monkeypatch.setattr(dispatcher_module, "resolve", lambda f: handler)
+    sqs = client(aws, "sqs")
+    bodies: list[str] = []
+    for f in fns:
+        for start in range(0, 40, 10):
+            entries = [f"{f.service[:4]}{start + i:08d}".ljust(20_000, "x") for i in range(10)]
+            bodies.extend(b[:12] for b in entries)
+            for i in range(0, 10, 5):  # SQS takes at most 256 KB a request
+                sqs.send_message_batch(
+                    QueueUrl=aws.queue_urls[f.trigger.queue or ""],
+                    Entries=[{"Id": str(n), "MessageBody": b} for n, b in enumerate(entries[i : i + 5])],
+                )
+    d = Dispatcher(aws, STACK)
+    monkeypatch.setattr(d, "stack", type(STACK)(**{**STACK.__dict__, "functions": fns}))
+    d.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(seen) < len(bodies) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        assert d.stop(3.0) == []
+    assert sorted(seen) == sorted(bodies)  # each record once
+    assert 2 * batch <= most <= 2.5 * batch  # two batches at once, never the four the copies would allow
+
+
+def _rss_mb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) // 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim, /proc")
+def test_moto_s_process_gives_back_what_its_requests_used_and_freed() -> None:
+    """Big messages received and deleted leave their memory free inside moto's heap, between what stays; the
+    process trims it every few seconds (here 0.3 s) instead of keeping it resident for good."""
+    moto = MotoProcess(env={**os.environ, "FINVIEW_MALLOC_TRIM_SECONDS": "0.3"}).start()
+    try:
+        assert moto.proc is not None
+        sqs = boto3.client("sqs", endpoint_url=moto.endpoint_url, region_name="eu-west-1")
+        url = sqs.create_queue(QueueName="big-messages")["QueueUrl"]
+        for b in range(150):  # 600 messages of 60,000 characters: what an import's v2 events weigh
+            sqs.send_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "MessageBody": f"{b:04d}{i}".ljust(60_000, "x")} for i in range(4)],
+            )
+        handles: list[str] = []
+        while received := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+            "Messages", []
+        ):
+            handles.extend(m["ReceiptHandle"] for m in received)
+        assert len(handles) == 600
+        loaded = _rss_mb(moto.proc.pid)
+        kept = handles[::25]  # every 25th message stays in the queue, between the freed ones
+        deleted = [h for h in handles if h not in kept]
+        for start in range(0, len(deleted), 10):
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(deleted[start : start + 10])],
+            )
+        time.sleep(1.0)
+        assert loaded - _rss_mb(moto.proc.pid) >= 20  # MB; without the trims it stays where it was
+    finally:
+        moto.stop()

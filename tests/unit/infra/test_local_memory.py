@@ -1,14 +1,21 @@
 """The local stack's processes run with two glibc arenas (``infra.local.memory``): moto's processes get
-``MALLOC_ARENA_MAX`` in the environment they start with, ``finview up`` sets it with ``mallopt``."""
+``MALLOC_ARENA_MAX`` in the environment they start with, ``finview up`` sets it with ``mallopt``. And each gives
+the pages glibc holds free back to the system every few seconds (``malloc_trim``)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.local import memory
 from infra.local.moto_process import MotoProcess
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class _Started(Exception):
@@ -66,3 +73,74 @@ def test_without_glibc_nothing_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FINVIEW_MALLOC_ARENA_MAX", raising=False)
     monkeypatch.setattr(memory, "_libc", lambda: None)
     assert memory.limit_arenas() is False
+
+
+def test_the_stack_s_processes_give_free_pages_back_every_few_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    trimmed = threading.Event()
+
+    class Libc:
+        def malloc_trim(self, pad: int) -> int:
+            calls.append(pad)
+            if len(calls) >= 3:
+                trimmed.set()
+            return 1
+
+    monkeypatch.setattr(memory, "_libc", Libc)
+    monkeypatch.setenv("FINVIEW_MALLOC_TRIM_SECONDS", "0.05")
+    stop = threading.Event()
+    thread = memory.trim_periodically(stop)
+    assert thread is not None and thread.daemon
+    assert trimmed.wait(5)  # again and again, not once
+    stop.set()
+    thread.join(2)
+    assert not thread.is_alive() and set(calls) == {0}  # pad 0: every whole free page
+
+
+def test_trimming_can_be_turned_off_and_needs_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINVIEW_MALLOC_TRIM_SECONDS", "0")
+    assert memory.trim_periodically(threading.Event()) is None
+    monkeypatch.delenv("FINVIEW_MALLOC_TRIM_SECONDS")
+    monkeypatch.setattr(memory, "_libc", lambda: None)
+    assert memory.trim_periodically(threading.Event()) is None and memory.trim() is False
+
+
+FRAGMENTED = """
+import sys
+from infra.local import memory
+def rss():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) // 1024
+held = [bytearray(60_000) for _ in range(3_000)]  # below glibc's mmap threshold: in the heap, ~180 MB
+held = held[::100]  # every 100th kept: the heap cannot shrink from its top, its free pages stay resident
+before = rss()
+assert memory.trim()
+print(before, rss())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim, /proc")
+def test_a_trim_gives_back_what_the_heap_holds_free_between_live_objects() -> None:
+    """What the periodic trim is for: memory freed between objects still alive stays resident without it."""
+    out = subprocess.run(
+        [sys.executable, "-c", FRAGMENTED], capture_output=True, text=True, check=True, cwd=ROOT, timeout=60
+    )
+    before, after = map(int, out.stdout.split())
+    assert before - after >= 100, (before, after)  # MB
+
+
+MOTO_CHILD_IMPORTS = """
+import sys
+from infra.local import fidelity, moto_process, ses_feedback  # what moto's process runs, SES's feedback included
+fidelity.install()
+product = {"services", "fpdf", "fontTools", "numpy"}
+print(sorted({m.split(".")[0] for m in sys.modules} & product), "infra.definition" in sys.modules)
+"""
+
+
+def test_moto_s_processes_do_not_import_the_product() -> None:
+    """moto's processes serve AWS's APIs: the services' code (and fpdf, fontTools, numpy with it) is
+    ``finview up``'s to run. It came in for the account id alone and cost each of them ~76 MB."""
+    out = subprocess.run(
+        [sys.executable, "-c", MOTO_CHILD_IMPORTS], capture_output=True, text=True, check=True, cwd=ROOT, timeout=120
+    )
+    assert out.stdout.split() == ["[]", "False"], out.stdout
