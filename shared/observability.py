@@ -59,6 +59,19 @@ def logger(service: str) -> Logger:
     return Logger(service=service, logger_handler=_Destination(), logger_formatter=RedactingFormatter())
 
 
+def adopt(log: logging.Logger, service: str) -> logging.Logger:
+    """A library's own logger written like ours: JSON, redacted, to the local stack's log file when it has one.
+
+    chalice logs an unhandled exception's traceback (the request it answers with a 500) raw to standard output: in
+    Lambda a debtor's address in an exception's text would reach CloudWatch unredacted, and `finview up` printed it
+    to a console nobody keeps."""
+    handler = _Destination()
+    handler.setFormatter(RedactingFormatter(service=service))
+    log.handlers = [handler]
+    log.propagate = False
+    return log
+
+
 @functools.cache
 def metrics(service: str) -> Metrics:
     return Metrics(namespace=NAMESPACE, service=service)

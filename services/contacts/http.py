@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.contacts import pagination, store
 from services.contacts.identity import Identity, from_request_context
-from shared import idempotency, outbox
+from shared import idempotency, observability, outbox
 from shared.api import ApiError, from_cancelled, from_domain_error, from_validation_error
 from shared.dynamo import TransactionCancelled
 from shared.errors import DomainError, Forbidden, NotFound
@@ -234,7 +234,13 @@ class RestApi(Chalice):
 
     An HTTP API integration sends payload format 2.0, which Chalice cannot route: it answered a bare 500 "Unknown
     request". Such an event is refused with a clear error that names the fix.
+
+    Chalice's own log (the traceback of a request it answers with a 500) goes where the service's lines go, redacted.
     """
+
+    def __init__(self, app_name: str) -> None:
+        super().__init__(app_name=app_name, configure_logs=False)
+        observability.adopt(self.log, "contacts")
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         if isinstance(event, dict) and event.get("version") == "2.0" and "routeKey" in event:

@@ -72,3 +72,33 @@ def test_a_cancelled_transaction_the_use_case_did_not_retry_answers_409_concurre
     assert status == 409
     assert body["error"]["code"] == "concurrent_change"
     assert "retry" in body["error"]["message"]
+
+
+def test_an_unhandled_exception_is_logged_like_the_services_lines_redacted_not_printed_raw(
+    tmp_path: Any, monkeypatch: Any, capsys: Any
+) -> None:
+    # chalice printed the traceback of a request it answers with a 500 raw to standard output: unredacted in
+    # CloudWatch, and lost with `finview up`'s console locally.
+    from services.contacts.http import RestApi
+
+    log_file = tmp_path / "lambda.log"
+    monkeypatch.setenv("FINVIEW_LOG_FILE", str(log_file))
+    api = RestApi(app_name="probe-500")
+
+    @api.route("/boom", methods=["GET"])
+    def boom() -> Response:
+        raise RuntimeError("could not write the note for jane.doe@example.com")
+
+    event = proxy_event(
+        "GET", "/boom", resource="/boom", path_params=None, headers={}, query={}, body=None, authorizer=None
+    )
+    result = api(event, None)
+
+    assert result["statusCode"] == 500
+    (line,) = log_file.read_text().splitlines()
+    logged = json.loads(line)
+    assert logged["level"] == "ERROR" and logged["service"] == "contacts"
+    assert logged["message"] == "Caught exception for path /boom"
+    assert "RuntimeError" in logged["exception"] and "test_http.py" in logged["exception"]
+    assert "jane.doe@example.com" not in line
+    assert "jane.doe" not in capsys.readouterr().out
