@@ -35,6 +35,19 @@ LIST_TABLES = {
 }
 
 
+def _dispatch_until(aws: Any, monkeypatch: pytest.MonkeyPatch, functions: Any, done: Callable[[], bool]) -> None:
+    """A dispatcher of ``functions`` alone, run until ``done()`` (at most 30 s), then stopped cleanly."""
+    d = Dispatcher(aws, STACK)
+    monkeypatch.setattr(d, "stack", type(STACK)(**{**STACK.__dict__, "functions": functions}))
+    d.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        assert d.stop(3.0) == []
+
+
 def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
@@ -108,15 +121,7 @@ def _dispatch(
         sqs.send_message_batch(
             QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
         )
-    d = Dispatcher(aws, STACK)
-    monkeypatch.setattr(d, "stack", type(STACK)(**{**STACK.__dict__, "functions": (fn,)}))
-    d.start()
-    try:
-        deadline = time.monotonic() + 30
-        while len(seen) < len(bodies) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        assert d.stop(3.0) == []
+    _dispatch_until(aws, monkeypatch, (fn,), lambda: len(seen) >= len(bodies))
 
 
 def test_an_sqs_consumer_runs_as_several_copies_never_more_than_its_concurrency(
@@ -270,15 +275,7 @@ def test_the_payload_of_batches_running_at_once_is_bounded_over_every_function(
                     QueueUrl=aws.queue_urls[f.trigger.queue or ""],
                     Entries=[{"Id": str(n), "MessageBody": b} for n, b in enumerate(entries[i : i + 5])],
                 )
-    d = Dispatcher(aws, STACK)
-    monkeypatch.setattr(d, "stack", type(STACK)(**{**STACK.__dict__, "functions": fns}))
-    d.start()
-    try:
-        deadline = time.monotonic() + 30
-        while len(seen) < len(bodies) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        assert d.stop(3.0) == []
+    _dispatch_until(aws, monkeypatch, fns, lambda: len(seen) >= len(bodies))
     assert sorted(seen) == sorted(bodies)  # each record once
     assert 2 * batch <= most <= 2.5 * batch  # two batches at once, never the four the copies would allow
 

@@ -15,16 +15,6 @@ from infra import cli
 from shared import aws
 
 
-@pytest.fixture
-def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(aws, "_sessions", {})
-    monkeypatch.setattr(aws, "_clients", {})
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-
-
 def test_a_model_read_for_the_default_session_is_not_read_again_for_ours(
     fresh: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared import dynamo
+from tests.unit.shared.support import same
 
 _boto3 = TypeDeserializer().deserialize
 _wire = TypeSerializer().serialize
@@ -31,30 +32,17 @@ values = st.recursive(
 )
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equal, and of the same types all the way down (``Decimal("1.0") == 1`` would hide a changed type)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, Decimal):
-        return a.as_tuple() == b.as_tuple()  # same digits and exponent, not only the same value
-    return bool(a == b)
-
-
 @settings(max_examples=400, deadline=None)
 @given(values)
 def test_every_value_reads_as_boto3_reads_it(value: Any) -> None:
     wire = _wire(value)
-    assert _same(dynamo.plain(wire), _boto3(wire))
+    assert same(dynamo.plain(wire), _boto3(wire))
 
 
 def test_numbers_keep_dynamodbs_digits_and_exponent() -> None:
     for text in ("0", "-0", "1E+2", "0.10", "12345678901234567890123456789012345678", "1.250", "-3.5E-7"):
         wire = {"N": text}
-        assert _same(dynamo.plain(wire), _boto3(wire)), text
+        assert same(dynamo.plain(wire), _boto3(wire)), text
 
 
 def test_sets_and_binaries_read_as_boto3_reads_them() -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from services.contacts import store
 from services.contacts.cases import repository
 from shared import dynamo
+from tests.unit.shared.support import same
 
 _boto3 = TypeSerializer().serialize
 
@@ -60,23 +61,12 @@ def _outcome(serialize: Any, value: Any) -> tuple[str, Any]:
         return "refused", type(exc)
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equal, and of the same types all the way down (an enum member where boto3 keeps one, a list not a tuple)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
-
-
 @settings(max_examples=600, deadline=None)
 @given(values)
 def test_every_value_is_written_as_boto3_writes_it(value: Any) -> None:
     ours, theirs = _outcome(dynamo.wire, value), _outcome(_boto3, value)
     assert ours[0] == theirs[0]
-    assert _same(ours[1], theirs[1]) if ours[0] == "ok" else ours[1] is theirs[1]
+    assert same(ours[1], theirs[1]) if ours[0] == "ok" else ours[1] is theirs[1]
 
 
 @pytest.mark.parametrize(
