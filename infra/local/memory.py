@@ -66,10 +66,14 @@ def trim_period() -> float | None:
     return seconds if seconds > 0 else None
 
 
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None where there is none."""
+    return getattr(_libc(), "malloc_trim", None)
+
+
 def trim() -> bool:
     """Give the whole pages glibc's malloc holds free back to the system; False where it cannot (not glibc)."""
-    libc = _libc()
-    malloc_trim = getattr(libc, "malloc_trim", None)
+    malloc_trim = _malloc_trim()
     return bool(malloc_trim is not None and malloc_trim(0) in (0, 1))
 
 
@@ -77,8 +81,7 @@ def trim_periodically(stop: threading.Event) -> threading.Thread | None:
     """A daemon thread that trims this process every ``trim_period()`` seconds until ``stop`` is set; None when
     trimming is off or cannot work here."""
     period = trim_period()
-    libc = _libc() if period is not None else None
-    malloc_trim = getattr(libc, "malloc_trim", None)
+    malloc_trim = _malloc_trim() if period is not None else None
     if period is None or malloc_trim is None:
         return None
 
