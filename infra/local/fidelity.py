@@ -1844,6 +1844,7 @@ _disk_writes = True  # False once the store failed to write: packed items stay i
 _last_row = 0  # rows are never renumbered nor reused
 _freed: list[int] = []  # rows of freed items: deleted at the next packing
 FREED_BATCH = 1024
+PACK_SLACK = 64  # the window may hold PACKED_AFTER // PACK_SLACK items more before it is packed back (~1.6 %)
 DISK_CACHE_KB = 2048  # SQLite's own page cache (in this process's memory); the kernel caches the rest
 
 
@@ -1931,11 +1932,15 @@ def _item_freed(self: Any) -> None:
 
 
 def _pack_oldest() -> None:
-    """Pack the items unpacked longest ago, beyond the newest ``PACKED_AFTER`` (called with the lock held)."""
+    """Pack the items unpacked longest ago, beyond the newest ``PACKED_AFTER`` (called with the lock held).
+
+    In batches: once the window holds a ``PACK_SLACK``-th more than ``PACKED_AFTER``, all of the excess at once (a
+    full window otherwise packed one item after every operation, each its own write to the disk store), and the
+    rows of freed items once ``FREED_BATCH`` of them wait (they were deleted at every packing)."""
+    if len(_freed) >= FREED_BATCH:
+        _forget_freed()
     excess = len(_unpacked) - PACKED_AFTER
-    if excess <= 0:
-        if len(_freed) >= FREED_BATCH:
-            _forget_freed()
+    if excess <= 0 or excess < PACKED_AFTER // PACK_SLACK:
         return
     try:
         oldest = list(itertools.islice(_unpacked.keys(), excess))
@@ -1947,7 +1952,6 @@ def _pack_oldest() -> None:
         # 10k rows). Packing is housekeeping: the next operation packs.
         return
     global _last_row
-    _forget_freed()
     packed: list[tuple[Any, int, bytes]] = []
     for key in oldest:
         item = _unpacked.pop(key, None)

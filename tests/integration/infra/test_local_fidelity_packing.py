@@ -473,3 +473,43 @@ def test_an_update_that_fails_part_way_reads_back_as_it_does_unpacked(
         seen[mode] = ddb.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"]
         ddb.delete_table(TableName=name)
     assert seen["packed"] == seen["never packed"]
+
+
+def test_a_full_window_is_packed_and_freed_rows_deleted_in_batches_not_after_every_operation(
+    table: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full window packed one item after every operation of a big import (each a write transaction of the disk
+    store), and deleted the rows freed meanwhile at every packing: now a 64th of the window at a time, and the freed
+    rows 1,024 at a time. Every item still reads back as last written."""
+    ddb, name = table
+    store = fidelity._disk
+    assert store is not None
+    monkeypatch.setattr(fidelity, "_unpacked", weakref.WeakValueDictionary())
+    monkeypatch.setattr(fidelity, "PACKED_AFTER", 640)
+    calls = {"write": 0, "delete": 0}
+    for op in calls:
+        original = getattr(store, op)
+
+        def counted(rows: Any, op: str = op, original: Any = original) -> None:
+            calls[op] += 1
+            original(rows)
+
+        monkeypatch.setattr(store, op, counted)
+
+    def put(numbers: range, value: str) -> None:
+        for start in range(numbers.start, numbers.stop, 25):
+            requests = [
+                {"PutRequest": {"Item": {**_contact_point(n), "value": {"S": f"{value}{n}"}}}}
+                for n in range(start, min(start + 25, numbers.stop))
+            ]
+            ddb.batch_write_item(RequestItems={name: requests})
+
+    put(range(2_000), "first")  # 2,000 puts, each its own operation: 1,360 of them past the window
+    put(range(300), "again")  # replaces 300 packed items: 300 rows freed
+    assert calls["write"] <= 2_300 // (640 // fidelity.PACK_SLACK) + 1, calls
+    assert calls["delete"] == 0, calls  # fewer than FREED_BATCH rows freed
+    fidelity._forget_freed()
+    for n in (0, 299, 300, 1_999):
+        key = {k: _contact_point(n)[k] for k in ("PK", "SK")}
+        got = ddb.get_item(TableName=name, Key=key, ConsistentRead=True)["Item"]
+        assert got["value"] == {"S": f"{'again' if n < 300 else 'first'}{n}"}
