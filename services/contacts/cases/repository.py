@@ -656,11 +656,12 @@ def store_many_checks(checked: Sequence[tuple[str, str, str, str, dict[str, Any]
     """Keep the offline checks on each point (case owner, type, point, value checked, checks) only while it still
     has the value that was checked: as few TransactWriteItems as fit (100 points a request; one point alone is a
     plain UpdateItem), False for a point whose value changed or that is gone, the others written."""
+    name = store.table_name()  # read once a batch: it reads the function's settings (six variables) each time
     groups = [
         [
             {
                 "Update": {
-                    "TableName": store.table_name(),
+                    "TableName": name,
                     "Key": _serialise(owner_key(case_owner_id, point_sk(point_type, contact_point_id))),
                     "UpdateExpression": "SET checks = :c",
                     "ConditionExpression": "attribute_exists(PK) AND #v = :v",

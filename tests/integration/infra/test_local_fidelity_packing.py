@@ -5,6 +5,7 @@ transaction and query runs on items that were packed before it, and must answer 
 from __future__ import annotations
 
 import gc
+import tracemalloc
 import uuid
 import weakref
 from collections.abc import Iterator
@@ -157,6 +158,44 @@ def test_gsi_queries_page_packed_items_in_order(table: tuple[Any, str]) -> None:
         if not start:
             break
     assert seen == ["00", "01", "02", "03", "04"]
+
+
+def test_ordering_a_gsi_key_s_members_unpacks_only_the_page_and_keeps_no_copy_of_them(
+    table: tuple[Any, str],
+) -> None:
+    """Reading a client's cases back through the API pages through one GSI key holding all of them; its first
+    page orders every member. Ordering them from their stored attributes unpacked all of them in one operation,
+    and the cached order kept those unpacked values alive after the items were packed again."""
+    ddb, name = table
+    members = 1_000
+    listed = [
+        {
+            "PK": {"S": f"CASEOWNER#{n:05d}"},
+            "SK": {"S": f"CASE#{n:05d}"},
+            "GSI1PK": {"S": "CLIENT#c#CASES"},
+            "GSI1SK": {"S": f"2026-0{n % 9 + 1}-01#{n:05d}"},
+            "status": {"S": "open"},
+        }
+        for n in range(members)
+    ]
+    for b in range(0, members, 25):
+        ddb.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": i}} for i in listed[b : b + 25]]})
+    query = {"TableName": name, "IndexName": "GSI1", "KeyConditionExpression": "GSI1PK = :h", "Limit": 10}
+    ddb.query(**query, ExpressionAttributeValues={":h": {"S": "CLIENT#other#CASES"}})  # the client's first call
+    gc.collect()
+    unpacked = fidelity.stats["unpacked"]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        page = ddb.query(**query, ExpressionAttributeValues={":h": {"S": "CLIENT#c#CASES"}})
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert [i["GSI1SK"]["S"] for i in page["Items"]] == sorted(i["GSI1SK"]["S"] for i in listed)[:10]
+    # the page and the item that says there is more, each unpacked under the lock and again for the response
+    assert fidelity.stats["unpacked"] - unpacked <= 2 * 11
+    assert kept / members < 300, kept  # the order: a tuple of references and a list slot or two per member
 
 
 def test_packed_items_cost_less_than_half_the_memory(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from infra.provision import Provisioned
 from services.contacts import handlers
 from shared.events import ContactPointChecks, ContactPointsChecked, EmailCheck, Event, PhoneCheck
@@ -98,3 +100,29 @@ def test_one_points_checks_alone_are_a_plain_conditional_update(aws: Provisioned
     assert _deliver([one]) == {"batchItemFailures": []}
     assert (calls["UpdateItem"], calls["TransactWriteItems"]) == (1, 0)  # half the write units of a transaction
     assert "checks" in _points(aws)[(owner, "phone")]
+
+
+def test_a_batch_of_checks_reads_the_table_name_once(aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table's name comes from the function's settings (six environment variables read and compared each
+    time): once a batch, not once a point (2.08 points a row of an import)."""
+    from services.contacts import store
+
+    owners = [f"owner-{uuid.uuid4().hex[:6]}-{i}" for i in range(3)]
+    _deliver(
+        [
+            imported(o, case_ids=(f"{o}-case",), points=(("email", f"n{i}@example.com"), ("phone", "+4930123456")))
+            for i, o in enumerate(owners)
+        ]
+    )
+    points = _points(aws)
+    read: list[str] = []
+    original = store.table_name
+
+    def counted() -> str:
+        read.append(original())
+        return read[-1]
+
+    monkeypatch.setattr(store, "table_name", counted)
+    assert _deliver([_checks(o, points) for o in owners]) == {"batchItemFailures": []}
+    assert len(read) == 1
+    assert all("checks" in _points(aws)[(o, kind)] for o in owners for kind in ("phone", "email"))
