@@ -2270,10 +2270,12 @@ def packed_items() -> bool:
 # is never part of one). ``stored_items_frozen`` moves what survives a full collection to the collector's permanent
 # generation (``gc.freeze``), so the next full collections walk only what was made since. Frozen objects are still
 # freed by reference counting the moment nothing holds them (a replaced or deleted item); only a cycle among them
-# waits for the next *whole* walk: once the partial ones have cost as much CPU as the last whole walk did, a full
-# collection unfreezes everything first and walks it all, as Python's own would. Whole walks so take at most half
-# of the collector's time, and still come round.
+# waits for the next *whole* walk: once the partial ones have cost ``PARTIAL_PER_WHOLE`` times the CPU the last
+# whole walk did, a full collection unfreezes everything first and walks it all, as Python's own would. Whole walks
+# so take at most a fifth of the collector's time (seconds each at ~1M items, every thread of the process waiting),
+# and still come round.
 
+PARTIAL_PER_WHOLE = 4
 _freezing: dict[str, float] = {"installed": 0, "whole_cost": 0.0, "partial_cost": 0.0, "started": 0.0, "whole": 0}
 stats["full_collections"] = stats["whole_walks"] = 0
 
@@ -2285,7 +2287,7 @@ def _around_full_collection(phase: str, info: dict[str, Any]) -> None:
     if phase == "start":
         stats["full_collections"] += 1
         _freezing["started"] = now
-        _freezing["whole"] = _freezing["partial_cost"] >= _freezing["whole_cost"]
+        _freezing["whole"] = _freezing["partial_cost"] >= PARTIAL_PER_WHOLE * _freezing["whole_cost"]
         if _freezing["whole"]:
             gc.unfreeze()  # this collection walks (and frees) everything
             stats["whole_walks"] += 1
