@@ -50,6 +50,7 @@ def serve(port: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     quiet_moto()
     fidelity.install()
+    fidelity.stored_items_frozen()
     app = DomainDispatcherApplication(create_backend_app)
     try:
         run, bound = _server(app, port)
