@@ -2688,6 +2688,9 @@ PINNED_TYPE_SOURCES = {
     "DynamoType.is_list": "9cc3570f1cb8448b64a7c6b31cbc7f6a6f60970347078f715a48b06f62062eaa",
     "DynamoType.is_map": "6e6551375b6c2ac0c2f3c1543f7aa61a883b936ed04e76f85075b91d1e1f2ed7",
     "bytesize": "b0dce378c1ce66af675fdd42153ec1ea12f3461e60c4cddaf756613f816b580b",
+    "DynamoType.__hash__": "4d37bb816dede3221cef85255e0338002372cbad3899909b4b2a7532f7197f05",
+    "DynamoType.__eq__": "48f12362c49f00c1138f550163b14b9c2f3bf0a50f0f907f426510a0417052c1",
+    "DynamoType.cast_value": "135da387dfcc7c1ca4930a6d64b5c474519422983cc2a4d03b37b716d090ae0c",
 }
 _types_installed = False
 _SETS = ("SS", "NS", "BS")
@@ -2705,6 +2708,9 @@ def type_sources() -> dict[str, str]:
         "DynamoType.is_list": DynamoType.is_list,
         "DynamoType.is_map": DynamoType.is_map,
         "bytesize": bytesize,
+        "DynamoType.__hash__": _ORIGINALS.get("DynamoType.__hash__") or DynamoType.__hash__,
+        "DynamoType.__eq__": _ORIGINALS.get("DynamoType.__eq__") or DynamoType.__eq__,
+        "DynamoType.cast_value": DynamoType.__dict__["cast_value"].fget,
     }
     return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
 
@@ -2754,6 +2760,29 @@ def _size_of(value: Any) -> int:
     return _moto.bytesize(inner)  # type: ignore[no-any-return]
 
 
+# moto hashes and compares a value by its ``cast_value``, a property that asks five ``is_*`` methods before it hands
+# back a string's value as it is: every key of every item looked up (four times a transaction entry: the undo log,
+# the transaction's read, update_item's, the index) and every ``=`` of a condition paid for it. For a string, a
+# binary or a boolean the cast value is the value itself; every other type keeps moto's own.
+_CAST_AS_IS = frozenset(("S", "B", "BOOL"))
+
+
+def _dynamo_type_hash(self: Any) -> int:
+    """moto's ``DynamoType.__hash__``, ``hash((type, cast_value))``: the very same number."""
+    kind = self.type
+    if kind in _CAST_AS_IS and _lean_on:
+        return hash((kind, self.value))
+    return _ORIGINALS["DynamoType.__hash__"](self)  # type: ignore[no-any-return]
+
+
+def _dynamo_type_eq(self: Any, other: Any) -> Any:
+    """moto's ``DynamoType.__eq__``, ``self.type == other.type and self.cast_value == other.cast_value``."""
+    kind = self.type
+    if kind in _CAST_AS_IS and _lean_on:
+        return kind == other.type and self.value == other.value  # other's type is kind: its cast value is its value
+    return _ORIGINALS["DynamoType.__eq__"](self, other)
+
+
 def cheaper_dynamo_types() -> bool:
     """Install the two above once per process if moto is the pinned version; returns whether they are."""
     global _types_installed
@@ -2768,7 +2797,12 @@ def cheaper_dynamo_types() -> bool:
         _import_moto_parts()
         from moto.dynamodb.models.dynamo_type import DynamoType
 
-        for name, replacement in (("__init__", _dynamo_type_init), ("size", _dynamo_type_size)):
+        for name, replacement in (
+            ("__init__", _dynamo_type_init),
+            ("size", _dynamo_type_size),
+            ("__hash__", _dynamo_type_hash),
+            ("__eq__", _dynamo_type_eq),
+        ):
             _ORIGINALS[f"DynamoType.{name}"] = DynamoType.__dict__[name]
             setattr(DynamoType, name, replacement)
         _types_installed = True
