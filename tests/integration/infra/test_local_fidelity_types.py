@@ -120,3 +120,56 @@ def test_sizing_a_nested_map_makes_no_copies(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(DynamoType, "__init__", counting)
     assert value.size() == 6  # the keys "a", "b", "c", "d", the string "x" and the number "1": a byte each
     assert built == []
+
+
+def test_values_hash_and_compare_as_moto_hashes_and_compares_them() -> None:
+    """The same hash (a dict keyed by values built one way finds them built the other way) and the same answer of
+    ``==`` for every pair, types mixed, and the same error for what is not a value."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    assert fidelity.cheaper_dynamo_types() is True
+    rng = random.Random(12)
+    raws = [_random_value(rng) for _ in range(400)] + [{"S": "1"}, {"N": "1"}, {"N": "1.0"}, {"B": "1"}, {"S": ""}]
+    raws += [{"BOOL": True}, {"N": "1"}, {"S": "x"}, {"S": "x"}, {"B": b"x"}, {"B": "x"}]
+    values = [DynamoType(raw) for raw in raws]
+    for value in values:
+        got, expected = _both(lambda value=value: hash(value))
+        assert got == expected, value
+    for a in values:
+        for b in [*rng.sample(values, 40), DynamoType(a.to_json()), DynamoType({"S": str(a.value)})]:
+            got, expected = _both(lambda a=a, b=b: a == b)
+            assert got == expected and type(got) is type(expected), (a, b)
+        got, expected = _both(lambda a=a: a == "not a value")
+        assert got == expected
+    hashed = {DynamoType({"S": "k"}): 1, DynamoType({"N": "2"}): 2, DynamoType({"B": "k"}): 3}
+    with fidelity.moto_own_path():
+        assert [hashed.get(DynamoType(raw)) for raw in ({"S": "k"}, {"N": "2.0"}, {"B": "k"}, {"S": "2"})] == [
+            1,
+            2,
+            3,
+            None,
+        ]
+    assert [hashed.get(DynamoType(raw)) for raw in ({"S": "k"}, {"N": "2.0"}, {"B": "k"}, {"S": "2"})] == [
+        1,
+        2,
+        3,
+        None,
+    ]
+
+
+def test_a_string_key_is_hashed_and_compared_without_its_cast_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    assert fidelity.cheaper_dynamo_types() is True
+    cast: list[Any] = []
+    original = DynamoType.__dict__["cast_value"].fget
+
+    def counted(self: Any) -> Any:
+        cast.append(self)
+        return original(self)
+
+    monkeypatch.setattr(DynamoType, "cast_value", property(counted))
+    partition = {DynamoType({"S": f"CP#{n}"}): n for n in range(10)}
+    assert partition[DynamoType({"S": "CP#7"})] == 7 and DynamoType({"BOOL": True}) == DynamoType({"BOOL": True})
+    assert cast == []
+    assert DynamoType({"N": "7"}) == DynamoType({"N": "7.0"}) and len(cast) == 2  # numbers keep moto's own
