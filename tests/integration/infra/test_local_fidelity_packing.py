@@ -198,6 +198,33 @@ def test_ordering_a_gsi_key_s_members_unpacks_only_the_page_and_keeps_no_copy_of
     assert kept / members < 300, kept  # the order: a tuple of references and a list slot or two per member
 
 
+def test_the_members_of_a_gsi_key_share_one_object_of_its_value(table: tuple[Any, str]) -> None:
+    """The index keeps each member's GSI key values after its item is packed; the hash value is the same for all
+    members (every case of a client), so it is kept once, not once a member, and goes with the last member."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    ddb, name = table
+    for n in range(60):
+        ddb.put_item(
+            TableName=name,
+            Item={"PK": {"S": f"P#{n}"}, "SK": {"S": "X"}, "GSI1PK": {"S": "AB"[n % 2]}, "GSI1SK": {"S": f"{n:03d}"}},
+        )
+    ddb.update_item(  # moves from A to B
+        TableName=name,
+        Key={"PK": {"S": "P#0"}, "SK": {"S": "X"}},
+        UpdateExpression="SET GSI1PK = :b",
+        ExpressionAttributeValues={":b": {"S": "B"}},
+    )
+    gsi = dynamodb_backends[ACCOUNT][REGION].tables[name].__dict__["_finview_keys"].gsis["GSI1"]
+    held = {id(value) for value, _ in gsi.where.values()}
+    assert len(gsi.where) == 60 and len(held) == 2  # one object each for A and B
+    b = DynamoType({"S": "B"})
+    assert {id(gsi.where[k][0]) for k in gsi.buckets[b]} == {id(gsi.hashes[b])}
+    for n in range(60):
+        ddb.delete_item(TableName=name, Key={"PK": {"S": f"P#{n}"}, "SK": {"S": "X"}})
+    assert gsi.where == {} and gsi.buckets == {} and gsi.hashes == {}
+
+
 def test_packed_items_cost_less_than_half_the_memory(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without packing moto holds ~3.2 KB for this 10-attribute item (~380 bytes of DynamoDB JSON)."""
     assert fidelity.packed_items() is True
