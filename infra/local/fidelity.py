@@ -1711,12 +1711,21 @@ def _condition_tree(self: Any) -> Any:
 
 
 def _with_values(self: Any, node: Any) -> Any:
-    """The tree with this request's value in each ``:value`` node, looked up as moto's parser looks it up."""
-    if node.kind == "EXPRESSION_ATTRIBUTE_VALUE":
-        return node._replace(value=self._lookup_expression_attribute_value(node.text))
-    if not node.children:
+    """The tree with this request's value in each ``:value`` node, looked up as moto's parser looks it up. Only the
+    nodes above a value node are new; a subtree without one is the kept tree's own (moto's ``_make_op_condition``
+    reads a tree, never changes it), and a node is built as ``_replace`` builds it, without its detour through
+    ``_make`` and a dict of changes (a fifth of an Update entry's condition check, twice a transaction entry)."""
+    nonterminal, kind, text, value, children = node
+    if kind == "EXPRESSION_ATTRIBUTE_VALUE":
+        value = self._lookup_expression_attribute_value(text)
+    elif not children:
         return node
-    return node._replace(children=[_with_values(self, child) for child in node.children])
+    else:
+        changed = [_with_values(self, child) for child in children]
+        if all(new is old for new, old in zip(changed, children, strict=True)):
+            return node
+        children = changed
+    return tuple.__new__(type(node), (nonterminal, kind, text, value, children))
 
 
 def _parse_condition(self: Any) -> Any:

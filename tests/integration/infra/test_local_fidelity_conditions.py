@@ -163,3 +163,37 @@ def test_a_transaction_of_conditional_updates_with_their_own_values_is_cancelled
     assert [ddb.get_item(TableName=table, Key=key)["Item"]["checks"]["S"] for key in keys] == [
         f"checked {n}" for n in range(5)
     ]
+
+
+def _replaced(parser: ConditionExpressionParser, node: Any) -> Any:
+    """The tree with the request's values as moto's ``_replace`` would build it, every node new."""
+    if node.kind == "EXPRESSION_ATTRIBUTE_VALUE":
+        return node._replace(value=parser._lookup_expression_attribute_value(node.text))
+    if not node.children:
+        return node
+    return node._replace(children=[_replaced(parser, child) for child in node.children])
+
+
+def _nodes(node: Any) -> list[Any]:
+    return [node, *[n for child in node.children or [] for n in _nodes(child)]]
+
+
+@pytest.mark.parametrize(("expression", "names"), EXPRESSIONS)
+def test_a_requests_values_go_into_new_nodes_above_them_and_the_rest_is_the_kept_tree(
+    expression: str, names: dict[str, str] | None
+) -> None:
+    """Only the nodes on the way to a ``:value`` are built for a request (as ``_replace`` builds them); a subtree
+    without a value is the kept tree's own, and the kept tree keeps no request's value."""
+    for values in VALUES:
+        parser = ConditionExpressionParser(expression, names, values)
+        kept = fidelity._condition_tree(parser)
+        before = repr(kept)
+        got = fidelity._with_values(parser, kept)
+        assert got == _replaced(parser, kept) and repr(got) == repr(_replaced(parser, kept))
+        assert type(got) is type(kept)
+        kept_ids = {id(n) for n in _nodes(kept)}
+        for node in _nodes(got):
+            below = _nodes(node)
+            has_value = any(n.kind == "EXPRESSION_ATTRIBUTE_VALUE" for n in below)
+            assert (id(node) in kept_ids) is (not has_value), node.kind
+        assert repr(kept) == before  # nothing of this request's values left in the kept tree
