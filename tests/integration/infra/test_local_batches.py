@@ -90,9 +90,10 @@ def test_an_idle_queues_lone_event_waits_at_most_the_window(aws: Provisioned, mo
     _run(aws, monkeypatch, fn, handler, lambda: bool(seen))
     sender.join()
     assert len(seen) == 1
-    # the window (1 s) waited for more, then the lone record went alone, not after a full batch or a longer window
-    # (the upper bound leaves room for a loaded machine: 2.5 s was once missed by 0.13 s at load 9)
-    assert 0.9 <= seen[0] - sent[0] < 4.0
+    # the window (1 s) waited for more, then the lone record went alone, not after a full batch (it never comes: the
+    # run would time out) nor after a window ten times longer; the bound leaves room for a loaded machine (4 s was
+    # missed in a fresh clone's CI at load 10-19 on two cores, 2.5 s once at load 9)
+    assert 0.9 <= seen[0] - sent[0] < 10.0
 
 
 def test_a_window_running_out_costs_a_few_receives_not_one_every_few_milliseconds(
