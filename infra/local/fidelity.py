@@ -115,27 +115,53 @@ def isolate_chalice_requests() -> None:
 
 PINNED_EVENTS_SOURCES = {
     "EventTemplateParser.parse": "40a5a46a321811bb2643aaabb7b45c37f75644fcce9cb95524e729a43f0d97d7",
+    # _matches_event calls moto's matching as its matches_event does, without the JSON round trip of the event
+    # first: the matching only reads the event (pinned whole)
+    "EventPattern.matches_event": "3e71eb7ff5903b5064a34f7e61379b35b5613ac7cf9602ec35d286138dd96c94",
+    "EventPattern._flatten_dict": "26dca5bdb2739a2cd665d705a1e11e68fa152da25a7dda0eda3f1e53f3fd3b4a",
+    "EventPattern._does_event_match": "3c96a8f9478ba99a02ffc69d0c8dbc27675b8fcf3a3f040c34a27dae6304cf97",
+    "EventPattern._does_item_match_filters": "9bad5e597eeef2584c2ad30239e49b8a6a50f13da92b6c4619d08078c9d589d2",
+    "EventPattern._does_item_match_named_filter": "0f01aab702fccc870d1db2e7e5ea290010e2aeeacd111ef67825d40ec4858774",
 }
 _events_installed = False
 
 
 def events_sources() -> dict[str, str]:
+    from moto.events.models import EventPattern
     from moto.events.utils import EventTemplateParser
 
-    fn = _ORIGINALS.get("EventTemplateParser.parse") or EventTemplateParser.parse
-    return {"EventTemplateParser.parse": hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()}
+    owners: dict[str, Any] = {"EventTemplateParser": EventTemplateParser, "EventPattern": EventPattern}
+    out = {}
+    for qualified in PINNED_EVENTS_SOURCES:
+        owner, name = qualified.split(".")
+        fn: Any = _ORIGINALS.get(qualified) or owners[owner].__dict__[name]
+        fn = fn.__func__ if isinstance(fn, staticmethod) else fn
+        out[qualified] = hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()
+    return out
+
+
+def _matches_event(self: Any, event: dict[str, Any]) -> bool:
+    """moto's ``EventPattern.matches_event`` without ``json.loads(json.dumps(event))`` first: the event moto builds
+    for each rule is fresh and made of JSON values already (the entry's parsed ``Detail``, strings, numbers, the
+    resources' list), so the round trip gave an equal copy that the matching only reads. It cost a serialisation
+    and a parse of the whole event per rule of the bus (the reminder pages' packed events are ~30 KB)."""
+    if not self._pattern:
+        return True
+    return bool(self._does_event_match(self._flatten_dict(event), self._pattern))
 
 
 def cached_event_paths() -> bool:
     """moto's EventBridge builds a JSONPath parser (a yacc table) for each of 8 paths of every event it delivers to
     every target: a tenth of the local stack's moto time in an import. The paths are always the same few, and a
-    parsed path is immutable: parse each once. Installed once per process if moto is the pinned version."""
+    parsed path is immutable: parse each once. And it matches each rule's pattern against a JSON round trip of
+    the event (``_matches_event``): matched as it is. Installed once per process if moto is the pinned version."""
     global _events_installed
     with _lock:
         if _events_installed:
             return True
         import jsonpath_ng.ext
         import moto
+        from moto.events.models import EventPattern
 
         if moto.__version__ != PINNED_MOTO or events_sources() != PINNED_EVENTS_SOURCES:
             log.warning("moto is not %s as pinned: local EventBridge parses its paths per event", PINNED_MOTO)
@@ -143,6 +169,8 @@ def cached_event_paths() -> bool:
         # EventTemplateParser.parse imports ``parse`` from jsonpath_ng.ext at each call
         _ORIGINALS["jsonpath_ng.ext.parse"] = jsonpath_ng.ext.parse
         jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
+        _ORIGINALS["EventPattern.matches_event"] = EventPattern.matches_event
+        EventPattern.matches_event = _matches_event  # type: ignore[method-assign,assignment]
         _events_installed = True
         return True
 
