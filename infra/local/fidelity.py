@@ -990,14 +990,17 @@ PINNED_SQS_SOURCES = {
     "SQSBackend.send_message": "bf161af09a9e6b860e3dd5d8f58ccc802623caa86883fab9b2ffb333f8f70330",
     "Queue.attributes": "40cb990b121628d535cecbcd0e0d333984024633b70a097489ae8611e1a59338",
     "Message.delayed": "e2fd48abf582683aa4630cbd95daef06deb9f6de33e002a89f8c3d8a3f334838",
+    # a pure function of its string: remembered in moto's SQS models (``_cached_attribute_names``)
+    "utils.camelcase_to_underscores": "084cdc5bab92db95a0ebd8d554c70b212a057d35825b08ca3b80b202d4965eb3",
 }
 _sqs_installed = False
 
 
 def sqs_sources() -> dict[str, str]:
+    from moto.core import utils
     from moto.sqs.models import Message, Queue, SQSBackend
 
-    owners: dict[str, Any] = {"Queue": Queue, "SQSBackend": SQSBackend, "Message": Message}
+    owners: dict[str, Any] = {"Queue": Queue, "SQSBackend": SQSBackend, "Message": Message, "utils": utils}
     out = {}
     for qualified in PINNED_SQS_SOURCES:
         owner, name = qualified.split(".")
@@ -1153,6 +1156,19 @@ def _receive_message(
         self.get_queue(queue_name).wait_for_messages(min(1.0, left))
 
 
+def _cached_attribute_names() -> None:
+    """Every message sent asks its queue whether it deduplicates by content through ``Queue.attributes``, which
+    turns each of its ~15 attribute names into a Python name with ``camelcase_to_underscores`` (a loop over the
+    name's characters): most of an SQS send's own cost (each event the bus delivers, each SES notice through SNS).
+    The names are a handful and the function is pure: moto's SQS models remember its answers."""
+    import moto.sqs.models as sqs_models
+
+    _ORIGINALS["sqs.models.camelcase_to_underscores"] = sqs_models.camelcase_to_underscores
+    sqs_models.camelcase_to_underscores = functools.lru_cache(maxsize=256)(  # type: ignore[assignment]
+        sqs_models.camelcase_to_underscores
+    )
+
+
 def scalable_sqs() -> bool:
     """Install the SQS patches once per process if moto is the pinned version; returns whether they are."""
     global _sqs_installed
@@ -1180,6 +1196,7 @@ def scalable_sqs() -> bool:
             setattr(owner, name, replacement)
         for name in _SQS_SERIALISED:  # after the replacements above: the lock wraps them too
             setattr(SQSBackend, name, _sqs_serialised(getattr(SQSBackend, name)))
+        _cached_attribute_names()
         _sqs_installed = True
         return True
 
