@@ -2371,7 +2371,10 @@ def stored_items_frozen() -> bool:
 # ``copy.deepcopy`` gives for a parsed tree, whose leaves are strings, ints and bools); anything else in a tree falls
 # back to deepcopy. And each processor's node-type table is built once per processor instead of once per node:
 # ``_processing_map`` returns the same bound methods every time for every processor of this moto. moto's own
-# validation, evaluation and errors are unchanged.
+# validation, evaluation and errors are unchanged. The copy and the walk work out once per node class what moto
+# checked with ABC ``isinstance`` at every node: whether it is a node, which entry of a processor's table it takes,
+# and whether it is an action whose values the resolving processor resolves (40 → 3 ABC checks in validating
+# ``SET checks = :c``, 206 → 17 in a four-action update).
 
 # the whole of validators.py and ast_nodes.py (every processor's _processing_map, the traverser, the nodes) and
 # the parser's entry point, as moto's files have them (patching does not change what inspect reads from the files)
@@ -2432,15 +2435,14 @@ def _clone(node: Any, parent: Any) -> Any:
     attrs["parent"] = parent
     children = node.children
     if children is not None:
-        node_type = _moto.AstNode
-        attrs["children"] = [
-            _clone(child, new)
-            if isinstance(child, node_type)
-            else child
-            if type(child) in _ATOMS
-            else copy.deepcopy(child)
-            for child in children
-        ]
+        copied = []
+        for child in children:
+            cls = type(child)
+            is_node = _is_node.get(cls)
+            if is_node is None:  # moto's Node is an ABC: checked once per class
+                is_node = _is_node[cls] = isinstance(child, _moto.AstNode)
+            copied.append(_clone(child, new) if is_node else child if cls in _ATOMS else copy.deepcopy(child))
+        attrs["children"] = copied
     return new
 
 
@@ -2530,8 +2532,28 @@ def _traverse(self: Any, node: Any, child_id: int = -1) -> Any:
     instance of, as ``process`` finds it), is worked out once per class instead of by ABC checks at every node."""
     if not _lean_on:
         return _ORIGINALS["DepthFirstTraverser.traverse_node_recursively"](self, node, child_id)
-    hook = self.pre_processing_of_child if type(self).pre_processing_of_child is not _moto.NoHook else None
+    defined = type(self).pre_processing_of_child
+    hook: Any = None
+    if defined is _moto.ResolvingHook:
+        hook = functools.partial(_resolving_from_value, self)
+    elif defined is not _moto.NoHook:
+        hook = self.pre_processing_of_child
     return _walk(self, node, child_id, _processing_map_of(self), hook)
+
+
+_is_action: dict[type[Any], bool] = {}
+
+
+def _resolving_from_value(self: Any, parent_node: Any, child_id: int) -> None:
+    """``ExpressionAttributeResolvingProcessor.pre_processing_of_child``, step for step: a SET, REMOVE, DELETE or
+    ADD action resolves from its second child on (its first is the path it writes). Whether a class is such an
+    action is worked out once per class: moto's check of four ABCs ran for every child of every node."""
+    cls = type(parent_node)
+    action = _is_action.get(cls)
+    if action is None:
+        action = _is_action[cls] = isinstance(parent_node, _moto.ResolvingActions)
+    if action:
+        self.resolving = child_id != 0
 
 
 def _walk(self: Any, node: Any, child_id: int, table: dict[Any, Any], hook: Any) -> Any:
@@ -2586,6 +2608,13 @@ def cached_update_expressions() -> bool:
         validators.Validator.__init__ = _validator_init  # type: ignore[method-assign]
         traverser = ast_nodes.DepthFirstTraverser
         _moto.NoHook = traverser.pre_processing_of_child
+        _moto.ResolvingHook = validators.ExpressionAttributeResolvingProcessor.pre_processing_of_child
+        _moto.ResolvingActions = (
+            validators.UpdateExpressionSetAction,
+            validators.UpdateExpressionRemoveAction,
+            validators.UpdateExpressionDeleteAction,
+            validators.UpdateExpressionAddAction,
+        )
         for name, replacement in (
             ("nodes_to_be_processed", _nodes_to_be_processed),
             ("process", _process),
