@@ -279,7 +279,8 @@ def install() -> None:
 #   done to it reaches the store. A new Item and dict per item and a copy of every map, list and set give both:
 #   a later write changes only those in place, and moto's handler and serializer only read the page. Its scalar
 #   values are shared, as moto never changes one in place (pinned with ``executors.py``); deep copies of them were
-#   ~15 % of moto's DynamoDB process in contacts' phase of an import.
+#   ~15 % of moto's DynamoDB process in contacts' phase of an import. And each item of a page is sized once per
+#   query (``_item_size``), not three times (to find the page's end here, twice more in moto's query loop).
 #
 # The patches are tied to the moto sources they were written against: on any other version they are not
 # installed (moto's slow but correct behaviour stays, with a warning), and the pinning test fails.
@@ -298,6 +299,7 @@ PINNED_SOURCES = {
     "Table._generate_attr_to_sort_by": "afef70e159fa8cb505cc030b323479b7ce105060c9eeecbce102247e41f302b2",
     # what reads a query page after Table.query returns it (the items' attrs, serialised outside the lock)
     "DynamoHandler.query": "681834c64038af93f0bf17657b7d24065f907f31e2d5cafb67f8cc15bb5e9f96",
+    "Item.size": "9bc6ada96d33365c0a0abcb4faf534e1bdc7bfe0af0ef0c1c6671eccd5b80f45",
     # where moto changes a stored value in place (maps, lists and sets; never a scalar): what _undo_copy relies on
     "moto/dynamodb/parsing/executors.py": "a3321981850c93b668359f94e8ae00a25f490c75ce17a1b4d0102aff1e898942",
     "moto/dynamodb/parsing/validators.py": "345c1740c0c674a72a5ed56f5ea01ba385ccb69a1bf21f8c134b389d9b41a3e3",
@@ -311,10 +313,12 @@ _local = threading.local()  # per thread: the candidates of the running query; i
 def moto_sources() -> dict[str, str]:
     """The hashes of the pinned moto functions as installed (the originals, when patched)."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler
 
     owners: dict[str, Any] = {"DynamoDBBackend": DynamoDBBackend, "Table": Table, "DynamoHandler": DynamoHandler}
+    owners["Item"] = Item
     out = {}
     for qualified in PINNED_SOURCES:
         if qualified.endswith(".py"):  # a whole file, as moto's file has it (patching does not change what it reads)
@@ -792,27 +796,33 @@ def _query(
     range_key_conditions: list[tuple[str, str, list[Any]]] | None = None,
     **filter_kwargs: Any,
 ) -> Any:
-    args: tuple[Any, ...] = (hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward)
-    args += (projection_expressions, index_name, consistent_read, filter_expression)
-    kwargs = {"hash_key_conditions": hash_key_conditions, "range_key_conditions": range_key_conditions}
-    candidates = None
-    if not filter_kwargs and len(range_key_conditions or ()) <= 1:
-        candidates = _page_candidates(
-            self,
-            _Page(hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward, index_name),
-            hash_key_conditions or [],
-            range_key_conditions or [],
-        )
-    if candidates is None:
-        stats["slow_queries"] += 1
-        return _paged(self, *args, **kwargs, **filter_kwargs)
-    stats["fast_queries"] += 1
-    stats["candidates"] += len(candidates)
-    _local.candidates = (self, candidates)
+    _local.page_sizes = {}  # see _item_size
     try:
-        return _paged(self, *args, **kwargs)
+        args: tuple[Any, ...] = (hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward)
+        args += (projection_expressions, index_name, consistent_read, filter_expression)
+        kwargs = {"hash_key_conditions": hash_key_conditions, "range_key_conditions": range_key_conditions}
+        candidates = None
+        if not filter_kwargs and len(range_key_conditions or ()) <= 1:
+            candidates = _page_candidates(
+                self,
+                _Page(
+                    hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward, index_name
+                ),
+                hash_key_conditions or [],
+                range_key_conditions or [],
+            )
+        if candidates is None:
+            stats["slow_queries"] += 1
+            return _paged(self, *args, **kwargs, **filter_kwargs)
+        stats["fast_queries"] += 1
+        stats["candidates"] += len(candidates)
+        _local.candidates = (self, candidates)
+        try:
+            return _paged(self, *args, **kwargs)
+        finally:
+            _local.candidates = None
     finally:
-        _local.candidates = None
+        _local.page_sizes = None
 
 
 def _paged(table: Any, *args: Any, **kwargs: Any) -> Any:
@@ -822,6 +832,19 @@ def _paged(table: Any, *args: Any, **kwargs: Any) -> Any:
         return _ORIGINALS["Table.query"](table, *args, **kwargs)
     finally:
         _local.query_page = False
+
+
+def _item_size(self: Any) -> int:
+    """moto's ``Item.size``, once per item and query: the page's end is found by sizing each candidate, and moto's
+    query loop sizes each item it keeps twice more. Nothing changes an item during a query (the serialising lock is
+    held); the memo holds each item it sized, so no other object takes its id meanwhile."""
+    sizes = getattr(_local, "page_sizes", None)
+    if sizes is None or not _lean_on:
+        return _ORIGINALS["Item.size"](self)  # type: ignore[no-any-return]
+    found = sizes.get(id(self))
+    if found is None:
+        found = sizes[id(self)] = (self, _ORIGINALS["Item.size"](self))
+    return found[1]  # type: ignore[no-any-return]
 
 
 class _PageCopy:
@@ -954,6 +977,7 @@ def scalable_dynamodb() -> bool:
         import moto.dynamodb.models as backend_module
         import moto.dynamodb.models.table as table_module
         from moto.dynamodb.models import DynamoDBBackend
+        from moto.dynamodb.models.dynamo_type import Item
         from moto.dynamodb.models.table import Table
 
         replacements: tuple[tuple[Any, str, Callable[..., Any]], ...] = (
@@ -963,6 +987,7 @@ def scalable_dynamodb() -> bool:
             (Table, "put_item", _put_item),
             (Table, "delete_item", _delete_item),
             (Table, "all_items", _all_items),
+            (Item, "size", _item_size),
         )
         for owner, name, replacement in replacements:
             _ORIGINALS[f"{owner.__name__}.{name}"] = getattr(owner, name)

@@ -141,3 +141,58 @@ def test_a_query_page_keeps_the_items_as_they_were_whatever_a_later_write_change
     ddb.update_item(**body)
     assert stored_json(table) != as_taken  # the write did change the stored item
     assert [item.to_json() for item in answered] == as_taken
+
+
+def _counting_item_sizes(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every item sized by moto's own ``Item.size`` (the patch's memo calls it; moto's query loop did directly)."""
+    from moto.dynamodb.models.dynamo_type import Item
+
+    sized: list[Any] = []
+    original = fidelity._ORIGINALS.get("Item.size") or Item.size
+
+    def counted(self: Any) -> int:
+        sized.append(self)
+        return original(self)  # type: ignore[no-any-return]
+
+    if "Item.size" in fidelity._ORIGINALS:
+        monkeypatch.setitem(fidelity._ORIGINALS, "Item.size", counted)
+    else:
+        monkeypatch.setattr(Item, "size", counted)
+    return sized
+
+
+@pytest.mark.parametrize("index", [False, True], ids=["table", "GSI"])
+def test_each_item_of_a_query_page_is_sized_once(
+    ddb: Any, table: str, index: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On moto's own loop each item is sized twice more after the patch sized it to find the page's end."""
+    sized = _counting_item_sizes(monkeypatch)
+    answered = page(table, index)
+    assert len(answered) == 4
+    assert len(sized) == 4 and len({id(i) for i in sized}) == 4
+    sized.clear()
+    page(table, index)  # the next query sizes them again: nothing is kept after one
+    assert len(sized) == 4
+
+
+def test_a_page_ends_where_moto_ends_it_by_size(ddb: Any, table: str) -> None:
+    """The sizes decide where a page ends (1 MB): items of ~300 KB end each page after three, with or without the
+    memo, and every item is read once."""
+    big = "x" * 300_000
+    for n in range(7):
+        ddb.put_item(TableName=table, Item={"PK": {"S": "BIG"}, "SK": {"S": f"B{n}"}, "blob": {"S": big}})
+    ask = {"TableName": table, "KeyConditionExpression": "PK = :p", "ExpressionAttributeValues": {":p": {"S": "BIG"}}}
+
+    def pages() -> list[list[str]]:
+        found, start = [], None
+        while True:
+            answer = ddb.query(**ask, **({"ExclusiveStartKey": start} if start else {}))
+            found.append([i["SK"]["S"] for i in answer["Items"]])
+            start = answer.get("LastEvaluatedKey")
+            if not start:
+                return found
+
+    lean = pages()
+    with fidelity.moto_own_path():
+        own = pages()
+    assert lean == own == [["B0", "B1", "B2"], ["B3", "B4", "B5"], ["B6"]]
