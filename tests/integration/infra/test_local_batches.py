@@ -74,9 +74,11 @@ def test_an_idle_queues_lone_event_waits_at_most_the_window(aws: Provisioned, mo
     monkeypatch.delenv("FINVIEW_LOCAL_BATCH_WINDOW", raising=False)
     fn = _inbox_consumer()
     seen: list[float] = []
+    sizes: list[int] = []
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         seen.append(time.monotonic())
+        sizes.append(len(event["Records"]))
         return {"batchItemFailures": []}
 
     def send_later() -> None:
@@ -89,11 +91,13 @@ def test_an_idle_queues_lone_event_waits_at_most_the_window(aws: Provisioned, mo
     sender.start()
     _run(aws, monkeypatch, fn, handler, lambda: bool(seen))
     sender.join()
-    assert len(seen) == 1
-    # the window (1 s) waited for more, then the lone record went alone, not after a full batch (it never comes: the
-    # run would time out) nor after a window ten times longer; the bound leaves room for a loaded machine (4 s was
-    # missed in a fresh clone's CI at load 10-19 on two cores, 2.5 s once at load 9)
-    assert 0.9 <= seen[0] - sent[0] < 10.0
+    # the window waited for more, then the lone record went alone, not after a full batch (it never comes: the run
+    # would end without it). The window is the definition's 1 s, read where the dispatcher reads it; no upper bound
+    # on the wall clock: on a loaded two-core machine the hand-offs alone took 12.6 s once (a fresh clone's CI at
+    # load 10-19), which no bound tells from a longer window
+    assert sizes == [1]
+    assert dispatcher_module.batching_window(fn) == 1.0
+    assert seen[0] - sent[0] >= 0.9
 
 
 def test_a_window_running_out_costs_a_few_receives_not_one_every_few_milliseconds(
