@@ -48,10 +48,22 @@ class Tx:
             self._table = store.table_name()
         return self._table
 
-    def put(self, item: dict[str, Any], condition: str | None = "attribute_not_exists(PK)") -> Tx:
+    def put(
+        self,
+        item: dict[str, Any],
+        condition: str | None = "attribute_not_exists(PK)",
+        *,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> Tx:
+        """Put ``item`` whole (None values left out); ``condition`` uses ``#name``/``:value``."""
         op: dict[str, Any] = {"TableName": self.table, "Item": _serialise(store.drop_none(item))}
         if condition:
             op["ConditionExpression"] = condition
+        if names:
+            op["ExpressionAttributeNames"] = dict(names)
+        if values:
+            op["ExpressionAttributeValues"] = {k: dynamo.wire(v) for k, v in values.items()}
         self.items.append({"Put": op})
         return self
 

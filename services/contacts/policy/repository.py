@@ -119,12 +119,16 @@ def history_fields(history: rules.History, revision: int) -> dict[str, Any]:
 
 def write_history(tx: Tx, case_owner_id: str, history: rules.History, revision: int) -> None:
     """The new history, only if nobody wrote it since we read ``revision``: the count and the decision are one
-    conditional write, so concurrent requests can never both take the last place under a cap."""
+    conditional write, so concurrent requests can never both take the last place under a cap.
+
+    Written whole (a Put), not as an UpdateExpression: the item holds nothing but its key and ``history_fields``
+    (every writer, the case merge's too, sets them all and bumps ``revision``), so under the same condition the
+    Put leaves the item an Update would; the same write units in AWS, and a fraction of the CPU of an update in
+    the local DynamoDB (a reminder writes one)."""
     condition = "attribute_not_exists(PK)" if revision == 0 else "#rev = :expected_rev"
-    tx.update(
-        {"PK": owner_pk(case_owner_id), "SK": HISTORY_SK},
-        history_fields(history, revision),
-        condition=condition,
+    tx.put(
+        {"PK": owner_pk(case_owner_id), "SK": HISTORY_SK, **history_fields(history, revision)},
+        condition,
         values={":expected_rev": revision} if revision else None,
         names={"#rev": "revision"} if revision else None,
     )

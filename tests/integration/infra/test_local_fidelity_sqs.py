@@ -213,3 +213,21 @@ def test_concurrent_receivers_get_each_message_once(sqs: Any) -> None:
     assert not errors, errors[:3]
     assert sorted(seen) == sorted(set(seen)), "a message was delivered twice while still invisible"
     assert len(seen) == 400
+
+
+def test_a_send_converts_no_attribute_name_again(sqs: Any) -> None:
+    """Each send asks the queue's attributes whether it deduplicates by content; the ~15 attribute names are turned
+    into Python names once per process, not once a send (it was most of a send's own cost)."""
+    from moto.core import utils
+    from moto.sqs import models
+    from moto.sqs.models import Queue
+
+    names = [*Queue.BASE_ATTRIBUTES, *Queue.FIFO_ATTRIBUTES, *Queue.KMS_ATTRIBUTES]
+    assert [models.camelcase_to_underscores(n) for n in names] == [utils.camelcase_to_underscores(n) for n in names]
+    url = new_queue(sqs, MessageRetentionPeriod="600")
+    sqs.send_message(QueueUrl=url, MessageBody="first")
+    before = models.camelcase_to_underscores.cache_info()  # type: ignore[attr-defined]
+    send(sqs, url, 30)
+    after = models.camelcase_to_underscores.cache_info()  # type: ignore[attr-defined]
+    assert after.misses == before.misses and after.hits >= before.hits + 30 * len(Queue.BASE_ATTRIBUTES)
+    assert attrs(sqs, url)["Messages"] == 31

@@ -340,6 +340,78 @@ def test_a_reminder_writes_four_items_its_record_being_its_claim(aws: Provisione
     )
 
 
+def test_a_reminders_history_is_put_whole_under_its_revision_not_updated(aws: Provisioned) -> None:
+    """Every item of a page's decisions is a Put: the owner's contact history too, written whole under the same
+    condition an update had (absent for a first contact, else the revision read), so the local DynamoDB does no
+    update a reminder (an UpdateItem there costs ~2.5 times a Put). The history keeps what it held, gains the
+    new attempt and the next revision; a history written meanwhile (a stale revision) is not overwritten."""
+    from services.contacts.policy import repository as policy_repository
+
+    status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
+    assert status == 201
+    tag = uuid.uuid4().hex[:6]
+    keys = [f"{tag}-{i}" for i in range(3)]
+    seed_planned_cases(client["client_id"], keys, (TODAY + timedelta(days=3)).isoformat())
+    earlier = {
+        "at": (datetime.now(UTC) - timedelta(days=2)).isoformat(),
+        "channel": "email",
+        "case_id": "case-elsewhere",
+        "contact_point_id": "cp-elsewhere",
+        "action_id": "action-earlier",
+        "counted": False,  # so it cannot hold this reminder back
+        "at_work": False,
+    }
+    history_key = {"PK": policy_repository.owner_pk(f"owner-{keys[0]}"), "SK": policy_repository.HISTORY_SK}
+    store.table().put_item(
+        Item={**history_key, "attempts": [earlier], "conversations": [], "revision": 3, "updated_at": "x"}
+    )
+    written: list[dict[str, Any]] = []
+
+    def keep(params: dict[str, Any], **_: Any) -> None:
+        written.extend(params["TransactItems"])
+
+    ddb = shared_aws.client("dynamodb")
+    ddb.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", keep)
+    try:
+        with outbox.cause(f"test-{tag}"):
+            indexes = [{"case_id": f"case-{k}", "case_owner_id": f"owner-{k}"} for k in keys]
+            assert reminders.remind_cases(indexes, TODAY, reminders.ReminderRun(TODAY), "corr") == 3
+            outbox.try_flush(store.table_name())
+    finally:
+        ddb.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", keep)
+    assert [next(iter(op)) for op in written] == ["Put"] * len(written)  # before: one Update a reminder
+    histories = {
+        op["Put"]["Item"]["PK"]["S"]: op["Put"]
+        for op in written
+        if op["Put"]["Item"]["SK"]["S"] == policy_repository.HISTORY_SK
+    }
+    assert len(histories) == 3
+    first = histories[history_key["PK"]]
+    assert first["ConditionExpression"] == "#rev = :expected_rev"
+    assert first["ExpressionAttributeNames"] == {"#rev": "revision"}
+    assert first["ExpressionAttributeValues"] == {":expected_rev": {"N": "3"}}
+    for k in keys[1:]:
+        assert histories[f"OWNER#owner-{k}"]["ConditionExpression"] == "attribute_not_exists(PK)"
+    item = store.table().get_item(Key=history_key, ConsistentRead=True)["Item"]
+    assert set(item) == {"PK", "SK", "attempts", "conversations", "revision", "updated_at"}
+    assert item["revision"] == 4 and item["conversations"] == []
+    assert [a["action_id"] for a in item["attempts"]] == [
+        "action-earlier",
+        reminders.reminder_action_id(f"case-{keys[0]}", f"plan-{keys[0]}", 1),
+    ]
+    fresh = store.table().get_item(
+        Key={"PK": policy_repository.owner_pk(f"owner-{keys[1]}"), "SK": policy_repository.HISTORY_SK},
+        ConsistentRead=True,
+    )["Item"]
+    assert fresh["revision"] == 1 and len(fresh["attempts"]) == 1
+    # a writer that read revision 3 (before this run) is refused: the count and the decision stay one write
+    stale = repository.Tx()
+    policy_repository.write_history(stale, f"owner-{keys[0]}", policy_repository.history_from(None), 3)
+    with pytest.raises(repository.WriteConflict):
+        stale.commit()
+    assert store.table().get_item(Key=history_key, ConsistentRead=True)["Item"] == item
+
+
 def test_old_claims_are_honoured_for_the_longest_reminder_window_after_the_change(
     aws: Provisioned, calls: Counter[str]
 ) -> None:
