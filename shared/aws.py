@@ -7,6 +7,7 @@ tests. Nothing else in the code knows where AWS is.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -92,9 +93,10 @@ class _PlainJson:
     botocore walks every request member by member through the service model before it dumps the result: a tenth
     of `finview up`'s CPU in an import. For these operations the walk gives back the parameters as they are
     (their inputs hold structures, maps, lists, strings, integers and booleans, no renamed member, no timestamp,
-    no float, no host prefix: pinned by tests/unit/shared/test_plain_json.py); only a binary value (``B``, ``BS``)
-    is base64'd, and ``json.dumps`` refuses bytes, so such a request, or anything else it cannot dump, takes
-    botocore's walk."""
+    no float, no host prefix: pinned by tests/unit/shared/test_plain_json.py), except a binary value (``B``,
+    ``BS``: their only blob members), which it base64s; ``_base64`` does the same for the bytes ``json.dumps``
+    meets (the outbox's compressed rows are in every transaction of contacts'). Anything else it cannot dump
+    takes botocore's walk."""
 
     def __init__(self, serializer: Any) -> None:
         self._serializer = serializer
@@ -102,7 +104,7 @@ class _PlainJson:
     def serialize_to_request(self, parameters: Any, operation_model: Any) -> Any:
         if operation_model.name in PLAIN_JSON_OPERATIONS:
             try:
-                body = json.dumps(parameters).encode("utf-8")
+                body = json.dumps(parameters, default=_base64).encode("utf-8")
             except (TypeError, ValueError):
                 pass
             else:
@@ -110,6 +112,13 @@ class _PlainJson:
                 request["body"] = body
                 return request
         return self._serializer.serialize_to_request(parameters, operation_model)
+
+
+def _base64(value: object) -> str:
+    """Bytes as botocore writes a blob member (base64, ASCII); anything else ``json.dumps`` refuses as before."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _plain_json(dynamodb: Any) -> Any:

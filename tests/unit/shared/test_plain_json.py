@@ -3,9 +3,11 @@ same bytes botocore's model walk gives, which the model of every such operation 
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import boto3
+import botocore.config
 import botocore.session
 import pytest
 from botocore.serialize import JSONSerializer
@@ -101,6 +103,28 @@ REQUESTS: list[tuple[str, dict[str, Any]]] = [
     ("scan", {"TableName": "t", "Segment": 0, "TotalSegments": 2}),
     ("transact_get_items", {"TransactItems": [{"Get": {"TableName": "t", "Key": KEY}}]}),
     ("put_item", {"TableName": "t", "Item": {**CP, "blob": {"B": b"\x00\xff"}, "blobs": {"BS": [b"a"]}}}),
+    (
+        "transact_write_items",  # contacts' transactions: an outbox row with its events compressed, binaries nested
+        {
+            "TransactItems": [
+                {"Put": {"TableName": "t", "Item": CP, "ConditionExpression": "attribute_not_exists(PK)"}},
+                {
+                    "Put": {
+                        "TableName": "t",
+                        "Item": {
+                            "PK": _av("OUTBOX#e-1"),
+                            "SK": _av("OUTBOX"),
+                            "events_z": {"B": zlib.compress(b'[["finview.contacts","CasesOpened.v2",{}]]')},
+                            "events_n": {"N": "1"},
+                            "nested": {"M": {"z": {"B": bytearray(b"\x01\x02")}, "l": {"L": [{"B": b""}]}}},
+                            "blobs": {"BS": [b"\xfe", bytearray(b"+/=")]},
+                        },
+                    }
+                },
+            ],
+            "ClientRequestToken": "token-2",
+        },
+    ),
 ]
 
 
@@ -126,7 +150,7 @@ def test_a_request_is_sent_byte_for_byte_as_botocore_sends_it(
     )
 
 
-def test_the_data_operations_skip_botocores_walk_unless_a_value_is_binary(
+def test_the_data_operations_skip_botocores_walk_binary_values_too(
     fresh: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     walked: list[str] = []
@@ -140,14 +164,31 @@ def test_the_data_operations_skip_botocores_walk_unless_a_value_is_binary(
     dynamodb = aws.client("dynamodb")
     _sent(dynamodb, *REQUESTS[0])
     assert walked == ["TransactWriteItemsInput"]  # the request's frame (of no parameters), no member walked
-    _sent(dynamodb, *REQUESTS[-1])  # a binary value: base64'd by botocore's walk
-    assert "BinaryAttributeValue" in walked
+    walked.clear()
+    _sent(dynamodb, *REQUESTS[-1])  # binary values (an outbox row's compressed events): base64'd without the walk
+    assert walked == ["TransactWriteItemsInput"]
     walked.clear()
     _sent(dynamodb, "describe_table", {"TableName": "t"})  # not a data operation: botocore's walk
     assert walked
     walked.clear()
-    _sent(aws.resource("dynamodb").meta.client, *REQUESTS[0])
+    _sent(aws.resource("dynamodb").meta.client, *REQUESTS[-1])
     assert walked == ["TransactWriteItemsInput"]
+
+
+def test_what_json_dumps_refuses_takes_botocores_walk(fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A set where the model has a list (botocore's check refuses it, so only with the check off): botocore's walk
+    sends it as a list, ``json.dumps`` refuses it; the request goes out as botocore's."""
+    monkeypatch.setenv(aws.CLIENT_VALIDATION, "off")
+    params = {"TableName": "t", "Item": {**KEY, "tags": {"SS": {"a"}}, "blob": {"B": b"\x00"}}}
+    ours = _sent(aws.client("dynamodb"), "put_item", params)
+    assert b'"tags": {"SS": ["a"]}' in ours[0]
+    theirs = botocore.session.get_session().create_client(
+        "dynamodb",
+        region_name="eu-west-1",
+        endpoint_url="http://127.0.0.1:1",
+        config=botocore.config.Config(parameter_validation=False),
+    )
+    assert ours == _sent(theirs, "put_item", params)
 
 
 def _shapes(shape: Any, seen: set[str]) -> list[Any]:
@@ -172,7 +213,7 @@ def _shapes(shape: Any, seen: set[str]) -> list[Any]:
 def test_the_models_of_the_data_operations_make_json_dumps_exact(operation: str) -> None:
     """What makes botocore's walk give back the parameters as they are: a JSON protocol without host prefixes,
     members sent under their own names, no document, timestamp or float shapes; binary shapes only where an
-    AttributeValue holds bytes (which ``json.dumps`` refuses, so botocore walks those)."""
+    AttributeValue holds bytes (base64'd by botocore's walk, and by ``shared.aws._base64``)."""
     model = botocore.session.get_session().get_service_model("dynamodb").operation_model(operation)
     assert model.metadata["protocol"] == "json"
     assert "hostPrefix" not in (model.endpoint or {})
