@@ -17,21 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.local import fidelity
-from tests.integration.support import create_pk_sk_gsi1_table
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
-
-
-@pytest.fixture
-def ddb(moto_endpoint: str) -> Any:
-    return boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name=REGION)
-
-
-@pytest.fixture
-def table(ddb: Any) -> str:
-    name = f"fidelity-{uuid.uuid4().hex[:8]}"
-    create_pk_sk_gsi1_table(ddb, name)
-    return name
 
 
 def moto_table(name: str) -> Any:

@@ -9,7 +9,6 @@ import copy
 import uuid
 from typing import Any
 
-import boto3
 import pytest
 
 from infra.local import fidelity
@@ -17,11 +16,6 @@ from tests.integration.infra.test_local_fidelity_transactions import RICH, UPDAT
 from tests.integration.support import create_pk_sk_gsi1_table
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
-
-
-@pytest.fixture
-def ddb(moto_endpoint: str) -> Any:
-    return boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name=REGION)
 
 
 @pytest.fixture

@@ -6,30 +6,15 @@ whatever its updates did to them."""
 from __future__ import annotations
 
 import copy
-import uuid
 from typing import Any
 
-import boto3
 import moto
 import pytest
 from botocore.exceptions import ClientError
 
 from infra.local import fidelity
-from tests.integration.support import create_pk_sk_gsi1_table
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
-
-
-@pytest.fixture
-def ddb(moto_endpoint: str) -> Any:
-    return boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name=REGION)
-
-
-@pytest.fixture
-def table(ddb: Any) -> str:
-    name = f"fidelity-tx-{uuid.uuid4().hex[:8]}"
-    create_pk_sk_gsi1_table(ddb, name)
-    return name
 
 
 def backend() -> Any:

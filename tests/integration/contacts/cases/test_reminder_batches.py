@@ -305,15 +305,9 @@ def test_a_page_of_reminders_logs_one_line_for_its_decisions(
     assert [actions[line["action_id"]] for line in alone] == [second_case]
 
 
-def test_a_reminder_writes_four_items_its_record_being_its_claim(aws: Provisioned) -> None:
-    """The gate's transaction holds a reminder's record, history, audit entry and outbox row: four items, no
-    ``REMINDER#`` claim beside them (one item and 2 write units fewer a reminder in AWS); the page's outbox rows are
-    one row carrying every reminder's event (shared.outbox.merged)."""
-    status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
-    assert status == 201
-    tag = uuid.uuid4().hex[:6]
-    keys = [f"{tag}-{i}" for i in range(5)]
-    seed_planned_cases(client["client_id"], keys, (TODAY + timedelta(days=3)).isoformat())
+def _remind_keeping_transactions(keys: list[str], tag: str) -> list[dict[str, Any]]:
+    """Remind the seeded cases of ``keys`` (each reminded once), flush the outbox, and return the items of every
+    TransactWriteItems the run sent, as sent."""
     written: list[dict[str, Any]] = []
 
     def keep(params: dict[str, Any], **_: Any) -> None:
@@ -324,10 +318,23 @@ def test_a_reminder_writes_four_items_its_record_being_its_claim(aws: Provisione
     try:
         with outbox.cause(f"test-{tag}"):
             indexes = [{"case_id": f"case-{k}", "case_owner_id": f"owner-{k}"} for k in keys]
-            assert reminders.remind_cases(indexes, TODAY, reminders.ReminderRun(TODAY), "corr") == 5
+            assert reminders.remind_cases(indexes, TODAY, reminders.ReminderRun(TODAY), "corr") == len(keys)
             outbox.try_flush(store.table_name())
     finally:
         ddb.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", keep)
+    return written
+
+
+def test_a_reminder_writes_four_items_its_record_being_its_claim(aws: Provisioned) -> None:
+    """The gate's transaction holds a reminder's record, history, audit entry and outbox row: four items, no
+    ``REMINDER#`` claim beside them (one item and 2 write units fewer a reminder in AWS); the page's outbox rows are
+    one row carrying every reminder's event (shared.outbox.merged)."""
+    status, client = Api().call("POST", "/clients", {"legal_name": "Stadtwerke"}, token="local-admin")
+    assert status == 201
+    tag = uuid.uuid4().hex[:6]
+    keys = [f"{tag}-{i}" for i in range(5)]
+    seed_planned_cases(client["client_id"], keys, (TODAY + timedelta(days=3)).isoformat())
+    written = _remind_keeping_transactions(keys, tag)
     sks = [next(iter(op.values()))["Item" if "Put" in op else "Key"]["SK"]["S"] for op in written]
     assert len(written) == 5 * 3 + 1, sks
     puts = [op["Put"]["Item"] for op in written if "Put" in op]
@@ -365,20 +372,7 @@ def test_a_reminders_history_is_put_whole_under_its_revision_not_updated(aws: Pr
     store.table().put_item(
         Item={**history_key, "attempts": [earlier], "conversations": [], "revision": 3, "updated_at": "x"}
     )
-    written: list[dict[str, Any]] = []
-
-    def keep(params: dict[str, Any], **_: Any) -> None:
-        written.extend(params["TransactItems"])
-
-    ddb = shared_aws.client("dynamodb")
-    ddb.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", keep)
-    try:
-        with outbox.cause(f"test-{tag}"):
-            indexes = [{"case_id": f"case-{k}", "case_owner_id": f"owner-{k}"} for k in keys]
-            assert reminders.remind_cases(indexes, TODAY, reminders.ReminderRun(TODAY), "corr") == 3
-            outbox.try_flush(store.table_name())
-    finally:
-        ddb.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", keep)
+    written = _remind_keeping_transactions(keys, tag)
     assert [next(iter(op)) for op in written] == ["Put"] * len(written)  # before: one Update a reminder
     histories = {
         op["Put"]["Item"]["PK"]["S"]: op["Put"]
