@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -173,9 +174,66 @@ class _PlainJsonParsers:
         return self._factory.create_parser(protocol_name)
 
 
+# The operation context parameters of DynamoDB's endpoint rules (the tables a batch or a transaction names), read
+# without jmespath: botocore searches every request with the model's path to resolve its endpoint, and the
+# interpreter's walk of a transaction of 60 entries was a fortieth of the reminder chain's CPU in our process.
+# Each function gives what ``jmespath.search(path, request)`` gives (pinned by tests/unit/shared/test_plain_json.py);
+# a path not here (a newer model's) is searched with jmespath as before.
+def _tables_of_transaction(request: dict[str, Any]) -> list[Any] | None:
+    entries = request.get("TransactItems")
+    if not isinstance(entries, list):
+        return None
+    found = []
+    for entry in entries:
+        if isinstance(entry, dict):
+            for kind in ("ConditionCheck", "Put", "Delete", "Update"):
+                op = entry.get(kind)
+                name = op.get("TableName") if isinstance(op, dict) else None
+                if name is not None:
+                    found.append(name)
+    return found
+
+
+def _tables_of_gets(request: dict[str, Any]) -> list[Any] | None:
+    entries = request.get("TransactItems")
+    if not isinstance(entries, list):
+        return None
+    names = (e.get("Get") for e in entries if isinstance(e, dict))
+    return [n for n in (g.get("TableName") if isinstance(g, dict) else None for g in names) if n is not None]
+
+
+def _tables_of_batch(request: dict[str, Any]) -> list[Any] | None:
+    tables = request.get("RequestItems")
+    return list(tables) if isinstance(tables, dict) else None
+
+
+OPERATION_CONTEXT_PATHS: dict[str, Callable[[dict[str, Any]], list[Any] | None]] = {
+    "TransactItems[*].[ConditionCheck.TableName, Put.TableName, Delete.TableName, Update.TableName][]": (
+        _tables_of_transaction
+    ),
+    "TransactItems[*].Get.TableName": _tables_of_gets,
+    "keys(RequestItems)": _tables_of_batch,
+}
+
+
+def _read_context_params(resolver: Any) -> None:
+    """The endpoint resolver with ``OPERATION_CONTEXT_PATHS`` in front of its jmespath search."""
+    search = resolver._resolve_param_as_operation_context_param
+
+    def resolve(param_name: str, operation_model: Any, call_args: Any) -> Any:
+        params = operation_model.operation_context_parameters  # an empty list for an operation without any
+        path = params[param_name].get("path") if param_name in params else None
+        read = OPERATION_CONTEXT_PATHS.get(path) if isinstance(path, str) and isinstance(call_args, dict) else None
+        if read is None or (path == "keys(RequestItems)" and not isinstance(call_args.get("RequestItems"), dict)):
+            return search(param_name, operation_model, call_args)  # jmespath's answer, or its error
+        return read(call_args)
+
+    resolver._resolve_param_as_operation_context_param = resolve
+
+
 def _plain_json(dynamodb: Any) -> Any:
-    """The client with ``_PlainJson`` in front of its serializer (behind botocore's check when that is on) and
-    ``_PlainJsonParser`` reading its responses."""
+    """The client with ``_PlainJson`` in front of its serializer (behind botocore's check when that is on),
+    ``_PlainJsonParser`` reading its responses and its endpoint's context read without jmespath."""
     outer = dynamodb._serializer
     if hasattr(outer, "_param_validator"):  # ParamValidationDecorator: check, then serialize
         outer._serializer = _PlainJson(outer._serializer)
@@ -183,7 +241,55 @@ def _plain_json(dynamodb: Any) -> Any:
         dynamodb._serializer = _PlainJson(outer)
     endpoint = dynamodb._endpoint
     endpoint._response_parser_factory = _PlainJsonParsers(endpoint._response_parser_factory)
+    if dynamodb._ruleset_resolver is not None:
+        _read_context_params(dynamodb._ruleset_resolver)
     return dynamodb
+
+
+# SES v2's SendEmail (REST-JSON, no member in the URI, a header or the query): its body is ``json.dumps`` of the
+# parameters, which botocore's walk also gives for parameters of strings, integers, booleans, lists and maps (no
+# None, no bytes: the attachments' and raw message's blobs take the walk); pinned by
+# tests/unit/shared/test_plain_json.py. One SendEmail a reminder: its walk was 1.4 % of our process's samples.
+PLAIN_REST_JSON_OPERATIONS = frozenset({"SendEmail"})
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``json.dumps`` writes this value as botocore's walk does (see ``PLAIN_REST_JSON_OPERATIONS``)."""
+    if (
+        isinstance(value, str)
+        or (isinstance(value, int) and not isinstance(value, bool))
+        or value is True
+        or (value is False)
+    ):
+        return True
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return False
+
+
+class _PlainRestJson:
+    """botocore's REST-JSON serializer, with ``PLAIN_REST_JSON_OPERATIONS`` written by ``json.dumps``."""
+
+    def __init__(self, serializer: Any) -> None:
+        self._serializer = serializer
+
+    def serialize_to_request(self, parameters: Any, operation_model: Any) -> Any:
+        if operation_model.name in PLAIN_REST_JSON_OPERATIONS and parameters and _plain(parameters):
+            request = self._serializer.serialize_to_request({}, operation_model)
+            request["body"] = json.dumps(parameters).encode("utf-8")
+            return request
+        return self._serializer.serialize_to_request(parameters, operation_model)
+
+
+def _plain_rest_json(client: Any) -> Any:
+    outer = client._serializer
+    if hasattr(outer, "_param_validator"):
+        outer._serializer = _PlainRestJson(outer._serializer)
+    else:
+        client._serializer = _PlainRestJson(outer)
+    return client
 
 
 def client(service: str, *, signature_version: str | None = None) -> Any:
@@ -195,7 +301,9 @@ def client(service: str, *, signature_version: str | None = None) -> Any:
             if signature_version is not None:
                 config = config.merge(Config(signature_version=signature_version))
             made = _session(key).client(service, region_name=key[3], config=config)
-            _clients[key] = _plain_json(made) if service == "dynamodb" else made
+            _clients[key] = (
+                _plain_json(made) if service == "dynamodb" else _plain_rest_json(made) if service == "sesv2" else made
+            )
         return _clients[key]
 
 

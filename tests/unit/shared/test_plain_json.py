@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import zlib
 from typing import Any
+from unittest.mock import MagicMock
 
 import boto3
 import botocore.config
+import botocore.regions
 import botocore.session
+import jmespath
 import pytest
-from botocore.serialize import JSONSerializer
+from botocore.serialize import JSONSerializer, RestJSONSerializer
 
 from shared import aws
 
@@ -226,3 +229,165 @@ def test_the_models_of_the_data_operations_make_json_dumps_exact(operation: str)
         if shape.type_name == "structure":
             for name, member in shape.members.items():
                 assert member.serialization.get("name", name) == name
+
+
+# The endpoint's operation context read without jmespath: the same tables, the same endpoint, no search.
+CONTEXT_REQUESTS: list[dict[str, Any]] = [
+    REQUESTS[0][1],
+    REQUESTS[1][1],
+    REQUESTS[2][1],
+    REQUESTS[-1][1],
+    {"TransactItems": []},
+    {"TransactItems": [{"Get": {"TableName": "a", "Key": KEY}}, {"Get": {"Key": KEY}}, {"Get": {"TableName": "b"}}]},
+    {"TransactItems": [{"Put": {"TableName": "a"}, "Update": {"TableName": "b"}}, {"Delete": {}}, {}, "x", None, 3]},
+    {"TransactItems": [{"Put": ["TableName"]}, {"Update": {"TableName": ["x", "y"]}}, {"Delete": {"TableName": 7}}]},
+    {"TransactItems": [{"ConditionCheck": {"TableName": None}}, {"Put": {"TableName": ""}}]},
+    {"TransactItems": {"Put": {"TableName": "a"}}},
+    {"TransactItems": "a"},
+    {"RequestItems": {}},
+    {"RequestItems": {"a": [], "b": {"Keys": []}, "c": None}},
+    {},
+]
+
+
+@pytest.mark.parametrize("path", sorted(aws.OPERATION_CONTEXT_PATHS))
+@pytest.mark.parametrize("request_", CONTEXT_REQUESTS, ids=[f"request-{n}" for n in range(len(CONTEXT_REQUESTS))])
+def test_the_endpoints_tables_are_what_jmespath_finds(path: str, request_: dict[str, Any]) -> None:
+    try:
+        expected: Any = jmespath.search(path, request_)
+    except jmespath.exceptions.JMESPathError:
+        expected = "refused"
+    resolver = _botocore_client()._ruleset_resolver
+    aws._read_context_params(resolver)
+    model = MagicMock(operation_context_parameters={"ResourceArnList": {"path": path}})
+    try:
+        found: Any = resolver._resolve_param_as_operation_context_param("ResourceArnList", model, request_)
+    except jmespath.exceptions.JMESPathError:
+        found = "refused"
+    assert found == expected
+
+
+def test_the_paths_read_without_jmespath_are_the_models() -> None:
+    """Every operation context path of DynamoDB's data operations has its reader (another path, as ImportTable's or
+    a newer model's, is searched with jmespath)."""
+    model = botocore.session.get_session().get_service_model("dynamodb")
+    paths = {
+        param["path"]
+        for name in aws.PLAIN_JSON_OPERATIONS
+        for param in (model.operation_model(name).operation_context_parameters or {}).values()
+    }
+    assert paths == set(aws.OPERATION_CONTEXT_PATHS)
+
+
+def test_a_transaction_resolves_its_endpoint_without_a_jmespath_search(
+    fresh: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    searched: list[str] = []
+    original = jmespath.search
+
+    def counting(expression: str, data: Any, *args: Any, **kwargs: Any) -> Any:
+        searched.append(expression)
+        return original(expression, data, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.regions.jmespath, "search", counting)
+    entries = [{"Put": {"TableName": "t", "Item": {**KEY, "n": {"N": str(n)}}}} for n in range(60)]
+    params = {"TransactItems": entries, "ClientRequestToken": "token-3"}
+    ours = _sent_to(aws.client("dynamodb"), "transact_write_items", params)
+    assert searched == []
+    theirs = _sent_to(_botocore_client(), "transact_write_items", params)
+    assert searched  # botocore's own client searches
+    assert ours == theirs  # the same URL, body and headers
+
+
+def _sent_to(client: Any, operation: str, params: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
+    """The URL, body and headers the client would send (without the signature's time-dependent parts)."""
+
+    def sending(request: Any, **_: Any) -> None:
+        raise _Sent(request)
+
+    client.meta.events.register_first(f"before-send.{client.meta.service_model.endpoint_prefix}.*", sending)
+    client.meta.events.register_first("before-send.*.*", sending)
+    with pytest.raises(_Sent) as sent:
+        getattr(client, operation)(**params)
+    request = sent.value.request
+    skip = ("Authorization", "X-Amz-Date", "amz-sdk-invocation-id", "User-Agent", "amz-sdk-request")
+    return request.url, request.body, {k: v for k, v in request.headers.items() if k not in skip}
+
+
+def _sesv2_botocore() -> Any:
+    return botocore.session.get_session().create_client(
+        "sesv2", region_name="eu-west-1", endpoint_url="http://127.0.0.1:1"
+    )
+
+
+SEND_EMAILS: list[dict[str, Any]] = [
+    {
+        "FromEmailAddress": '"Stadtwerke Musterstadt GmbH" <no-reply@finview.example>',
+        "Destination": {"ToAddresses": ["jürgen@example.de"]},
+        "Content": {
+            "Simple": {
+                "Subject": {"Data": "Zahlungserinnerung: 1.250,00 € am 01.12.2026", "Charset": "UTF-8"},
+                "Body": {
+                    "Text": {"Data": 'Guten Tag,\n"Rate" \\ fällig ✓', "Charset": "UTF-8"},
+                    "Html": {"Data": "<p>Guten Tag,</p><p>&amp; f&auml;llig</p>", "Charset": "UTF-8"},
+                },
+                "Headers": [
+                    {"Name": "List-Unsubscribe", "Value": "<https://u.example/?m=1>, <mailto:a@b.example>"},
+                    {"Name": "List-Unsubscribe-Post", "Value": "List-Unsubscribe=One-Click"},
+                ],
+            }
+        },
+        "EmailTags": [{"Name": "message_id", "Value": "m-1"}, {"Name": "kind", "Value": "payment_plan_reminder"}],
+        "ReplyToAddresses": ["inkasso@stadtwerke.example"],
+        "ConfigurationSetName": "finview-events",
+    },
+    {
+        "FromEmailAddress": "no-reply@finview.example",
+        "Destination": {"ToAddresses": ["a@example.fr"], "CcAddresses": [], "BccAddresses": ["b@example.fr"]},
+        "Content": {"Simple": {"Subject": {"Data": "x"}, "Body": {"Text": {"Data": ""}}, "Headers": []}},
+        "EmailTags": [],
+    },
+    {"Content": {"Raw": {"Data": b"From: a@example.de\r\n\r\nhi"}}},  # a blob: botocore's walk
+    {"FromEmailAddress": "a@example.de", "Content": {"Template": {"TemplateName": "t", "TemplateData": "{}"}}},
+]
+
+
+@pytest.mark.parametrize("validation", ["on", "off"])
+@pytest.mark.parametrize("params", SEND_EMAILS, ids=[f"send-{n}" for n in range(len(SEND_EMAILS))])
+def test_send_email_is_sent_byte_for_byte_as_botocore_sends_it(
+    fresh: None, monkeypatch: pytest.MonkeyPatch, validation: str, params: dict[str, Any]
+) -> None:
+    monkeypatch.setenv(aws.CLIENT_VALIDATION, validation)
+    assert _sent_to(aws.client("sesv2"), "send_email", params) == _sent_to(_sesv2_botocore(), "send_email", params)
+
+
+def test_send_email_skips_botocores_walk(fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    walked: list[str] = []
+    original = RestJSONSerializer._serialize
+
+    def counting(self: RestJSONSerializer, serialized: Any, value: Any, shape: Any, key: Any = None) -> None:
+        walked.append(shape.name)
+        original(self, serialized, value, shape, key)
+
+    monkeypatch.setattr(RestJSONSerializer, "_serialize", counting)
+    _sent_to(aws.client("sesv2"), "send_email", SEND_EMAILS[0])
+    assert walked == []
+    _sent_to(aws.client("sesv2"), "send_email", SEND_EMAILS[2])  # a blob: the walk
+    assert walked
+
+
+def test_send_emails_model_makes_json_dumps_exact() -> None:
+    """A REST-JSON operation whose members all go to the body under their own names; no timestamp, float or
+    document; its only blobs (raw message, attachments) refused by ``shared.aws._plain``."""
+    model = botocore.session.get_session().get_service_model("sesv2").operation_model("SendEmail")
+    assert model.metadata["protocol"] == "rest-json"
+    assert "hostPrefix" not in (model.endpoint or {})
+    assert "{" not in model.http["requestUri"]
+    for shape in _shapes(model.input_shape, set()):
+        assert shape.type_name in ("structure", "map", "list", "string", "boolean", "integer", "long", "blob")
+        assert not getattr(shape, "is_document_type", False)
+        assert "location" not in shape.serialization
+        if shape.type_name == "structure":
+            for name, member in shape.members.items():
+                assert member.serialization.get("name", name) == name
+                assert "location" not in member.serialization
