@@ -411,7 +411,8 @@ def on_case_owners_contacts_changed(events: list[CaseOwnerContactsChanged]) -> d
             newest[owner.case_owner_id] = owner
     before = repository.owners(newest)
     owners = list(newest.values())
-    stored = {o.case_owner_id: o for o, ok in zip(owners, repository.put_owners(owners), strict=True) if ok}
+    written = repository.put_owners(owners, known=before)
+    stored = {o.case_owner_id: o for o, ok in zip(owners, written, strict=True) if ok}
     # an owner new before the write whose item took another snapshot meanwhile: what that one did is unknown here
     raced = [o for o in stored if o not in before]
     counts = repository.snapshots_stored(raced) if raced else {}
