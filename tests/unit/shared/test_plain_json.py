@@ -3,6 +3,7 @@ same bytes botocore's model walk gives, which the model of every such operation 
 
 from __future__ import annotations
 
+import os
 import zlib
 from typing import Any
 from unittest.mock import MagicMock
@@ -22,6 +23,8 @@ from shared import aws
 def fresh(fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The folder's ``fresh``, with an endpoint nobody listens on (the requests are caught before they are sent)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:  # a per-service one wins
+        monkeypatch.delenv(name)
 
 
 class _Sent(Exception):

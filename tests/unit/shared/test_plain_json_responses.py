@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,8 @@ from shared import aws
 def fresh(fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The folder's ``fresh``, with an endpoint nobody listens on (every response is given before sending)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:  # a per-service one wins
+        monkeypatch.delenv(name)
 
 
 class _Raw:
