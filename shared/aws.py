@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.parsers import JSONParser
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str, str, str], Any] = {}
@@ -121,13 +122,67 @@ def _base64(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+# The members of DynamoDB's reading outputs that hold items (maps and lists of AttributeValues, keys) or counts:
+# botocore's parse of them gives back the JSON as it is, but a binary (see _PlainJsonParser)
+PLAIN_JSON_MEMBERS: dict[str, frozenset[str]] = {
+    "QueryOutput": frozenset({"Items", "Count", "ScannedCount", "LastEvaluatedKey"}),
+    "ScanOutput": frozenset({"Items", "Count", "ScannedCount", "LastEvaluatedKey"}),
+    "GetItemOutput": frozenset({"Item"}),
+    "BatchGetItemOutput": frozenset({"Responses"}),
+}
+# how a binary AttributeValue (``B``, ``BS``: the only blobs in those members) is named in a response's JSON
+_BLOB_MARKS = (b'"B"', b'"BS"', b"\\u0042", b"\\u0053")
+
+
+class _PlainJsonParser(JSONParser):
+    """botocore's JSON parser, with the items of DynamoDB's reads taken as ``json.loads`` gives them.
+
+    botocore walks every member of a response through the model: each AttributeValue is a structure of ten
+    members, looked up one by one (a Query of an owner's partition, a BatchGetItem of message records: a twentieth
+    of the reminder chain's CPU in our process). For the members in ``PLAIN_JSON_MEMBERS`` the walk gives back the
+    JSON as it is (maps, lists, strings, numbers as strings, booleans; pinned by
+    tests/unit/shared/test_plain_json.py), except a binary, which it decodes from base64: a body that names one
+    takes botocore's walk whole. The outputs' other members (ConsumedCapacity, UnprocessedKeys) take the walk
+    too, in the model's order, so the result is botocore's, key for key."""
+
+    def _handle_json_body(self, raw_body: bytes, shape: Any) -> Any:
+        plain = PLAIN_JSON_MEMBERS.get(shape.name) if shape is not None else None
+        if plain is None or any(mark in raw_body for mark in _BLOB_MARKS):
+            return super()._handle_json_body(raw_body, shape)
+        parsed = self._parse_body_as_json(raw_body)
+        if not isinstance(parsed, dict):
+            return self._parse_shape(shape, parsed)
+        out: dict[str, Any] = {}
+        for name, member in shape.members.items():
+            value = parsed.get(name)
+            if value is not None:
+                out[name] = value if name in plain else self._parse_shape(member, value)
+        return out
+
+
+class _PlainJsonParsers:
+    """The endpoint's parser factory, making ``_PlainJsonParser`` for DynamoDB's JSON protocol (botocore makes a
+    parser per response, with the factory's settings)."""
+
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+
+    def create_parser(self, protocol_name: str) -> Any:
+        if protocol_name == "json":
+            return _PlainJsonParser(**self._factory._defaults)
+        return self._factory.create_parser(protocol_name)
+
+
 def _plain_json(dynamodb: Any) -> Any:
-    """The client with ``_PlainJson`` in front of its serializer (behind botocore's check when that is on)."""
+    """The client with ``_PlainJson`` in front of its serializer (behind botocore's check when that is on) and
+    ``_PlainJsonParser`` reading its responses."""
     outer = dynamodb._serializer
     if hasattr(outer, "_param_validator"):  # ParamValidationDecorator: check, then serialize
         outer._serializer = _PlainJson(outer._serializer)
     else:
         dynamodb._serializer = _PlainJson(outer)
+    endpoint = dynamodb._endpoint
+    endpoint._response_parser_factory = _PlainJsonParsers(endpoint._response_parser_factory)
     return dynamodb
 
 

@@ -35,7 +35,7 @@ import types
 import weakref
 import zlib
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -131,13 +131,7 @@ def events_sources() -> dict[str, str]:
     from moto.events.utils import EventTemplateParser
 
     owners: dict[str, Any] = {"EventTemplateParser": EventTemplateParser, "EventPattern": EventPattern}
-    out = {}
-    for qualified in PINNED_EVENTS_SOURCES:
-        owner, name = qualified.split(".")
-        fn: Any = _ORIGINALS.get(qualified) or owners[owner].__dict__[name]
-        fn = fn.__func__ if isinstance(fn, staticmethod) else fn
-        out[qualified] = hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()
-    return out
+    return _source_hashes(_class_members(PINNED_EVENTS_SOURCES, owners))
 
 
 def _matches_event(self: Any, event: dict[str, Any]) -> bool:
@@ -188,13 +182,12 @@ def routing_sources() -> dict[str, str]:
     from moto import backends
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    fns = {
-        "DomainDispatcherApplication.get_backend_for_host": _ORIGINALS.get(
-            "DomainDispatcherApplication.get_backend_for_host", DomainDispatcherApplication.get_backend_for_host
-        ),
-        "list_of_moto_modules": _ORIGINALS.get("list_of_moto_modules", backends.list_of_moto_modules),
-    }
-    return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
+    return _source_hashes(
+        {
+            "DomainDispatcherApplication.get_backend_for_host": DomainDispatcherApplication.get_backend_for_host,
+            "list_of_moto_modules": backends.list_of_moto_modules,
+        }
+    )
 
 
 def cached_request_routing() -> bool:
@@ -335,6 +328,32 @@ PINNED_SOURCES = {
 }
 stats = {"fast_queries": 0, "slow_queries": 0, "candidates": 0, "transactions": 0, "rollbacks": 0}
 _ORIGINALS: dict[str, Callable[..., Any]] = {}
+
+
+def _source_hashes(pinned: dict[str, Any]) -> dict[str, str]:
+    """The sha256 of each pinned source as moto ships it: a function's original where we patched it (kept in
+    ``_ORIGINALS`` under its pinned name), the function of a static method, class method or property, a module's
+    whole file (patching does not change what ``inspect`` reads from it)."""
+    out = {}
+    for name, source in pinned.items():
+        source = _ORIGINALS.get(name) or source
+        if isinstance(source, staticmethod | classmethod):
+            source = source.__func__
+        elif isinstance(source, property):
+            source = source.fget
+        out[name] = hashlib.sha256(inspect.getsource(source).encode()).hexdigest()
+    return out
+
+
+def _class_members(pinned: Iterable[str], owners: dict[str, Any]) -> dict[str, Any]:
+    """``Owner.name`` → the member as the owner's class body defines it."""
+    members = {}
+    for qualified in pinned:
+        owner, name = qualified.split(".")
+        members[qualified] = owners[owner].__dict__[name]
+    return members
+
+
 _local = threading.local()  # per thread: the candidates of the running query; inside a transaction or not
 
 
@@ -347,16 +366,14 @@ def moto_sources() -> dict[str, str]:
 
     owners: dict[str, Any] = {"DynamoDBBackend": DynamoDBBackend, "Table": Table, "DynamoHandler": DynamoHandler}
     owners["Item"] = Item
-    out = {}
+    pinned: dict[str, Any] = {}
     for qualified in PINNED_SOURCES:
-        if qualified.endswith(".py"):  # a whole file, as moto's file has it (patching does not change what it reads)
-            module = importlib.import_module(qualified.removesuffix(".py").replace("/", "."))
-            out[qualified] = hashlib.sha256(inspect.getsource(module).encode()).hexdigest()
-            continue
-        owner, name = qualified.split(".")
-        fn = _ORIGINALS.get(qualified) or getattr(owners[owner], name)
-        out[qualified] = hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()
-    return out
+        if qualified.endswith(".py"):  # a whole file
+            pinned[qualified] = importlib.import_module(qualified.removesuffix(".py").replace("/", "."))
+        else:
+            owner, name = qualified.split(".")
+            pinned[qualified] = getattr(owners[owner], name)
+    return _source_hashes(pinned)
 
 
 def scalable_dynamodb_applies() -> bool:
@@ -1061,13 +1078,7 @@ def sqs_sources() -> dict[str, str]:
     from moto.sqs.models import Message, Queue, SQSBackend
 
     owners: dict[str, Any] = {"Queue": Queue, "SQSBackend": SQSBackend, "Message": Message, "utils": utils}
-    out = {}
-    for qualified in PINNED_SQS_SOURCES:
-        owner, name = qualified.split(".")
-        fn: Any = _ORIGINALS.get(qualified) or owners[owner].__dict__[name]
-        fn = fn.fget if isinstance(fn, property) else fn
-        out[qualified] = hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()
-    return out
+    return _source_hashes(_class_members(PINNED_SQS_SOURCES, owners))
 
 
 class _VisibleMessages:
@@ -1380,6 +1391,7 @@ def installed() -> list[str]:
 # Flask routing; every other request (S3, SNS, SES, the moto API, CORS) keeps the whole path.
 
 PINNED_REQUEST_SOURCES = {
+    "dynamo_to_dict": "80f600124c13ddcb132c02448abeefffd2b43b353c7fcedaa2fa7ca67b3107c4",
     "ResponseSerializer.get_value": "5ac16904b91c293555159f2e4726b73cc5d7fb9c1c414a6d912d9e2f45da539e",
     "AttributePicker.__call__": "c15da8ec29c1afa44772407fe6280d59a519fcbf52216dc90eb31fb6fbb136ce",
     "AttributePicker.get_possible_keys": "cb284052c5ea7fe1b0534936022c95397d8ed8fb7630d51a445614127bc25c17",
@@ -1421,6 +1433,7 @@ def request_sources() -> dict[str, str]:
     from moto.dynamodb import comparisons
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import dynamo_to_dict
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     fns: dict[str, Any] = {
@@ -1449,9 +1462,9 @@ def request_sources() -> dict[str, str]:
                 fns[f"{owner.__name__}.{name}"] = owner.__dict__[name]
     for name in ("_serialize_type_map", "_serialize_type_list", "_serialize_type_string"):
         fns[f"BaseJSONSerializer.{name}"] = serialize.BaseJSONSerializer.__dict__[name]
-    fns = {name: _ORIGINALS.get(name, fn) for name, fn in fns.items()}
-    fns["moto/dynamodb/comparisons.py"] = comparisons  # the file, as moto ships it (patching does not change it)
-    return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
+    fns["dynamo_to_dict"] = dynamo_to_dict
+    fns["moto/dynamodb/comparisons.py"] = comparisons  # the whole file
+    return _source_hashes(fns)
 
 
 _KEYS_ATTR = "_finview_member_keys"
@@ -1467,6 +1480,37 @@ def moto_own_path() -> Iterator[None]:
         yield
     finally:
         _lean_on = True
+
+
+# Before the serializer, moto's DynamoDB handler turns its result into plain values (``dynamo_to_dict``): for every
+# value of every item, a ladder of isinstance and hasattr checks (a quarter of a Query's handler, in cProfile). A
+# DynamoType other than a binary one becomes {type: its value, converted}; a str, number, bool or None stays as it
+# is; a list or a dict (moto's item dicts are dict subclasses without ``to_json``) is converted member by member.
+# Those are taken by their exact type; anything else (binaries, datetimes, models with ``to_json``) goes to moto's.
+_AS_THEY_ARE = frozenset((str, int, float, bool, type(None)))
+_plain_dicts: dict[type[Any], bool] = {}  # class -> whether moto's dynamo_to_dict converts it as a dict
+
+
+def _dynamo_to_dict(obj: Any) -> Any:
+    """moto's ``dynamo_to_dict``, the same values, its checks done once per class."""
+    if not _lean_on:
+        return _ORIGINALS["dynamo_to_dict"](obj)
+    kind = type(obj)
+    if kind is _moto.DynamoType:
+        value_type = obj.type
+        if value_type != "B" and value_type != "BS":
+            return {value_type: _dynamo_to_dict(obj.value)}
+    elif kind in _AS_THEY_ARE:
+        return obj
+    elif kind is list:
+        return [_dynamo_to_dict(v) for v in obj]
+    else:
+        as_dict = _plain_dicts.get(kind)
+        if as_dict is None:
+            as_dict = _plain_dicts[kind] = issubclass(kind, dict) and not hasattr(kind, "to_json")
+        if as_dict:
+            return {k: _dynamo_to_dict(v) for k, v in obj.items()}
+    return _ORIGINALS["dynamo_to_dict"](obj)
 
 
 def _serializer_get_value(self: Any, value: Any, key: str, shape: Any) -> Any:
@@ -1539,6 +1583,10 @@ def lean_requests() -> bool:
             setattr(owner, name, replacement)
         _ORIGINALS["DomainDispatcherApplication.__call__"] = DomainDispatcherApplication.__call__
         DomainDispatcherApplication.__call__ = _dispatch  # type: ignore[method-assign]
+        import moto.dynamodb.responses as dynamodb_responses
+
+        _ORIGINALS["dynamo_to_dict"] = dynamodb_responses.dynamo_to_dict
+        dynamodb_responses.dynamo_to_dict = _dynamo_to_dict
         _lean_installed = True
         return True
 
@@ -1888,14 +1936,14 @@ def tracking_sources() -> dict[str, str]:
     from moto.core.common_models import BaseModel
     from moto.moto_api._internal.responses import MotoAPIResponse
 
-    fns: dict[str, Any] = {
-        "BaseModel.__new__": _ORIGINALS.get("BaseModel.__new__") or BaseModel.__dict__["__new__"],
-        "InstanceTrackerMeta.__new__": InstanceTrackerMeta.__new__,
-        "reset_model_data": model_instances.reset_model_data,
-        "MotoAPIResponse.model_data": _ORIGINALS.get("MotoAPIResponse.model_data") or MotoAPIResponse.model_data,
-    }
-    fns = {k: v.__func__ if isinstance(v, staticmethod) else v for k, v in fns.items()}
-    return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
+    return _source_hashes(
+        {
+            "BaseModel.__new__": BaseModel.__dict__["__new__"],
+            "InstanceTrackerMeta.__new__": InstanceTrackerMeta.__new__,
+            "reset_model_data": model_instances.reset_model_data,
+            "MotoAPIResponse.model_data": MotoAPIResponse.model_data,
+        }
+    )
 
 
 class LiveInstances:
@@ -2042,13 +2090,14 @@ DISK_CACHE_KB = 2048  # SQLite's own page cache (in this process's memory); the 
 def packing_sources() -> dict[str, str]:
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
-    fns: dict[str, Any] = {
-        "Item.__init__": _ORIGINALS.get("Item.__init__") or Item.__dict__["__init__"],
-        "Item.__deepcopy__": Item.__deepcopy__,
-        "DynamoType.__init__": _ORIGINALS.get("DynamoType.__init__") or DynamoType.__init__,
-        "DynamoType.to_json": DynamoType.to_json,
-    }
-    return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
+    return _source_hashes(
+        {
+            "Item.__init__": Item.__dict__["__init__"],
+            "Item.__deepcopy__": Item.__deepcopy__,
+            "DynamoType.__init__": DynamoType.__init__,
+            "DynamoType.to_json": DynamoType.to_json,
+        }
+    )
 
 
 def _plain(value: Any) -> dict[str, Any]:
@@ -2469,13 +2518,13 @@ def _parsing_modules() -> tuple[Any, Any, Any]:
 
 def update_sources() -> dict[str, str]:
     ast_nodes, expressions, validators = _parsing_modules()
-    make = _ORIGINALS.get("UpdateExpressionParser.make") or expressions.UpdateExpressionParser.make
-    sources = {
-        "moto/dynamodb/parsing/validators.py": inspect.getsource(validators),
-        "moto/dynamodb/parsing/ast_nodes.py": inspect.getsource(ast_nodes),
-        "UpdateExpressionParser.make": inspect.getsource(make),
-    }
-    return {name: hashlib.sha256(source.encode()).hexdigest() for name, source in sources.items()}
+    return _source_hashes(
+        {
+            "moto/dynamodb/parsing/validators.py": validators,
+            "moto/dynamodb/parsing/ast_nodes.py": ast_nodes,
+            "UpdateExpressionParser.make": expressions.UpdateExpressionParser.make,
+        }
+    )
 
 
 def _parse_update(cls: Any, expression_str: str) -> Any:
@@ -2718,8 +2767,7 @@ _CERT_ATTR = "_finview_signing_cert"  # on a subscription: (the certificate's ke
 def sns_sources() -> dict[str, str]:
     from moto.sns.models import Subscription
 
-    fn = _ORIGINALS.get("Subscription.get_post_data") or Subscription.get_post_data
-    return {"Subscription.get_post_data": hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()}
+    return _source_hashes({"Subscription.get_post_data": Subscription.get_post_data})
 
 
 def _signing_cert(subscription: Any, key: Any) -> tuple[str, bytes]:
@@ -2846,19 +2894,20 @@ def type_sources() -> dict[str, str]:
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.utilities import bytesize
 
-    fns: dict[str, Any] = {
-        "DynamoType.__init__": _ORIGINALS.get("DynamoType.__init__") or DynamoType.__init__,
-        "DynamoType.size": _ORIGINALS.get("DynamoType.size") or DynamoType.size,
-        "DynamoType.is_number": DynamoType.is_number,
-        "DynamoType.is_set": DynamoType.is_set,
-        "DynamoType.is_list": DynamoType.is_list,
-        "DynamoType.is_map": DynamoType.is_map,
-        "bytesize": bytesize,
-        "DynamoType.__hash__": _ORIGINALS.get("DynamoType.__hash__") or DynamoType.__hash__,
-        "DynamoType.__eq__": _ORIGINALS.get("DynamoType.__eq__") or DynamoType.__eq__,
-        "DynamoType.cast_value": DynamoType.__dict__["cast_value"].fget,
-    }
-    return {name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest() for name, fn in fns.items()}
+    return _source_hashes(
+        {
+            "DynamoType.__init__": DynamoType.__init__,
+            "DynamoType.size": DynamoType.size,
+            "DynamoType.is_number": DynamoType.is_number,
+            "DynamoType.is_set": DynamoType.is_set,
+            "DynamoType.is_list": DynamoType.is_list,
+            "DynamoType.is_map": DynamoType.is_map,
+            "bytesize": bytesize,
+            "DynamoType.__hash__": DynamoType.__hash__,
+            "DynamoType.__eq__": DynamoType.__eq__,
+            "DynamoType.cast_value": DynamoType.__dict__["cast_value"],
+        }
+    )
 
 
 def _dynamo_type_init(self: Any, type_as_dict: Any) -> None:

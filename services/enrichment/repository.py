@@ -15,11 +15,11 @@ Keys:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -169,42 +169,73 @@ def _batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
     return out
 
 
-def put_owners(owners: Sequence[OwnerContacts]) -> list[bool]:
+Written = Literal["first", "newer"]  # how a snapshot was stored: put-if-new (no snapshot before it), or kept as newer
+
+
+def put_owners(owners: Sequence[OwnerContacts], *, known: Container[str]) -> list[Written | None]:
     """Keep the newest snapshot of each owner only (the bus may deliver an older one late), in as few
-    TransactWriteItems as fit; False for a stale one. Each stored snapshot counts itself on the item
-    (``snapshots``), so a reader can tell whether another one came first."""
+    TransactWriteItems as fit; None for a stale one. Each stored snapshot counts itself on the item
+    (``snapshots``), so a reader can tell whether another one came first.
+
+    An owner not in ``known`` (no item when the caller read them) gets its first snapshot as a put-if-new: the same
+    item the update would make, at the same write units, but a Put costs moto's DynamoDB about a tenth of an Update
+    on a new item (0.7 of an import row's ~4.5 ms there). "first" says no snapshot was stored before it. Where another
+    snapshot stored the item meanwhile, the put-if-new is refused and the owner takes the keep-the-newest update
+    after all ("newer" when that keeps it)."""
     name = settings.get().table
+    first = [owner.case_owner_id not in known for owner in owners]
+    client = aws.client("dynamodb")
     groups = [
-        [
-            {
-                "Update": {
-                    "TableName": name,
-                    "Key": _attrs({"PK": f"OWNER#{owner.case_owner_id}", "SK": "PROFILE"}),
-                    "UpdateExpression": "SET client_id = :c, subject = :s, lacking = :l, restricted = :r, as_of = :t "
-                    "ADD snapshots :one",
-                    "ConditionExpression": "attribute_not_exists(PK) OR as_of <= :t",
-                    "ExpressionAttributeValues": _attrs(
-                        {
-                            ":c": owner.client_id,
-                            ":s": owner.subject.model_dump_json(exclude_none=True),
-                            ":l": sorted(owner.lacking),
-                            ":r": owner.restricted,
-                            ":t": owner.as_of.isoformat(),
-                            ":one": 1,
-                        }
-                    ),
-                }
-            }
-        ]
-        for owner in owners
+        [_first_snapshot(name, o) if new else _newer_snapshot(name, o)] for o, new in zip(owners, first, strict=True)
     ]
-    return dynamo.write_unless_condition_fails(aws.client("dynamodb"), groups)
+    written: list[Written | None] = [
+        ("first" if new else "newer") if ok else None
+        for new, ok in zip(first, dynamo.write_unless_condition_fails(client, groups), strict=True)
+    ]
+    refused = [i for i, (new, how) in enumerate(zip(first, written, strict=True)) if new and how is None]
+    if refused:
+        again = dynamo.write_unless_condition_fails(client, [[_newer_snapshot(name, owners[i])] for i in refused])
+        for i, ok in zip(refused, again, strict=True):
+            written[i] = "newer" if ok else None
+    return written
 
 
-def snapshots_stored(owner_ids: Iterable[str]) -> dict[str, int]:
-    """How many snapshots each owner's item has taken (one BatchGetItem a 100 owners)."""
-    keys = [{"PK": f"OWNER#{o}", "SK": "PROFILE"} for o in sorted(set(owner_ids))]
-    return {str(i["PK"]).removeprefix("OWNER#"): int(i.get("snapshots", 0)) for i in _batch_get(keys)}
+def _snapshot_values(owner: OwnerContacts) -> dict[str, Any]:
+    return {
+        "client_id": owner.client_id,
+        "subject": owner.subject.model_dump_json(exclude_none=True),
+        "lacking": sorted(owner.lacking),
+        "restricted": owner.restricted,
+        "as_of": owner.as_of.isoformat(),
+    }
+
+
+def _first_snapshot(table: str, owner: OwnerContacts) -> dict[str, Any]:
+    item = {"PK": f"OWNER#{owner.case_owner_id}", "SK": "PROFILE", **_snapshot_values(owner), "snapshots": 1}
+    return {"Put": {"TableName": table, "Item": _attrs(item), "ConditionExpression": "attribute_not_exists(PK)"}}
+
+
+def _newer_snapshot(table: str, owner: OwnerContacts) -> dict[str, Any]:
+    values = _snapshot_values(owner)
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": _attrs({"PK": f"OWNER#{owner.case_owner_id}", "SK": "PROFILE"}),
+            "UpdateExpression": "SET client_id = :c, subject = :s, lacking = :l, restricted = :r, as_of = :t "
+            "ADD snapshots :one",
+            "ConditionExpression": "attribute_not_exists(PK) OR as_of <= :t",
+            "ExpressionAttributeValues": _attrs(
+                {
+                    ":c": values["client_id"],
+                    ":s": values["subject"],
+                    ":l": values["lacking"],
+                    ":r": values["restricted"],
+                    ":t": values["as_of"],
+                    ":one": 1,
+                }
+            ),
+        }
+    }
 
 
 def tracking(cases: Sequence[TrackedCase]) -> tuple[dict[str, OwnerContacts], set[str]]:

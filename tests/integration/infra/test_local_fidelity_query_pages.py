@@ -190,3 +190,45 @@ def test_a_page_ends_where_moto_ends_it_by_size(ddb: Any, table: str) -> None:
     with fidelity.moto_own_path():
         own = pages()
     assert lean == own == [["B0", "B1", "B2"], ["B3", "B4", "B5"], ["B6"]]
+
+
+def test_a_result_is_made_plain_as_moto_makes_it(ddb: Any, table: str) -> None:
+    """``_dynamo_to_dict`` against moto's own ``dynamo_to_dict``: every kind of value, binaries, nested, stored
+    items (moto's dict subclass), numbers, None, and a model with ``to_json``."""
+    import datetime
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    stored = [item.attrs for item in page(table)]
+    binary = {"b": DynamoType({"B": "AAE="}), "bs": DynamoType({"BS": ["AAE=", b"\x02"]})}
+    nested = DynamoType({"M": {"l": {"L": [{"B": "AAE="}, {"N": "1"}, {"NULL": True}]}, "s": {"SS": ["a"]}}})
+    table_model = backend().tables[table]
+    when = datetime.datetime(2026, 11, 29, tzinfo=datetime.UTC)
+    results: list[Any] = [
+        {"Count": 4, "ScannedCount": 4, "Items": stored, "LastEvaluatedKey": {"PK": {"S": "T"}}},
+        {"Item": binary, "nested": nested, "numbers": [1, 2.5, None, True], "when": when},
+        {"Table": table_model},
+    ]
+    for result in results:
+        assert fidelity._dynamo_to_dict(result) == dynamo_to_dict(result)
+    assert fidelity._dynamo_to_dict(results[0])["Items"] and type(fidelity._dynamo_to_dict(stored[0])) is dict
+
+
+def test_a_query_result_is_made_plain_without_moto_s_checks_at_every_value(
+    ddb: Any, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto's ``dynamo_to_dict`` ran its isinstance/hasattr ladder for every value of every item of a page."""
+    import moto.dynamodb.models.utilities as utilities
+
+    calls: list[Any] = []
+    original = utilities.dynamo_to_dict
+
+    def counted(obj: Any) -> Any:
+        calls.append(obj)
+        return original(obj)
+
+    monkeypatch.setattr(utilities, "dynamo_to_dict", counted)  # what moto's recursion calls
+    answer = ddb.query(TableName=table, KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": {"S": "T"}})
+    assert answer["Count"] == 4 and answer["Items"][0]["address"]["M"]["city"] == {"S": "Köln"}
+    assert calls == []
