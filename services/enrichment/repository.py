@@ -19,7 +19,7 @@ from collections.abc import Container, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -169,28 +169,35 @@ def _batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
     return out
 
 
-def put_owners(owners: Sequence[OwnerContacts], *, known: Container[str]) -> list[bool]:
+Written = Literal["first", "newer"]  # how a snapshot was stored: put-if-new (no snapshot before it), or kept as newer
+
+
+def put_owners(owners: Sequence[OwnerContacts], *, known: Container[str]) -> list[Written | None]:
     """Keep the newest snapshot of each owner only (the bus may deliver an older one late), in as few
-    TransactWriteItems as fit; False for a stale one. Each stored snapshot counts itself on the item
+    TransactWriteItems as fit; None for a stale one. Each stored snapshot counts itself on the item
     (``snapshots``), so a reader can tell whether another one came first.
 
     An owner not in ``known`` (no item when the caller read them) gets its first snapshot as a put-if-new: the same
     item the update would make, at the same write units, but a Put costs moto's DynamoDB about a tenth of an Update
-    on a new item (0.7 of an import row's ~4.5 ms there). Where another snapshot stored the item meanwhile, the
-    put-if-new is refused and the owner takes the keep-the-newest update after all."""
+    on a new item (0.7 of an import row's ~4.5 ms there). "first" says no snapshot was stored before it. Where another
+    snapshot stored the item meanwhile, the put-if-new is refused and the owner takes the keep-the-newest update
+    after all ("newer" when that keeps it)."""
     name = settings.get().table
     first = [owner.case_owner_id not in known for owner in owners]
     client = aws.client("dynamodb")
     groups = [
         [_first_snapshot(name, o) if new else _newer_snapshot(name, o)] for o, new in zip(owners, first, strict=True)
     ]
-    stored = dynamo.write_unless_condition_fails(client, groups)
-    refused = [i for i, (new, ok) in enumerate(zip(first, stored, strict=True)) if new and not ok]
+    written: list[Written | None] = [
+        ("first" if new else "newer") if ok else None
+        for new, ok in zip(first, dynamo.write_unless_condition_fails(client, groups), strict=True)
+    ]
+    refused = [i for i, (new, how) in enumerate(zip(first, written, strict=True)) if new and how is None]
     if refused:
         again = dynamo.write_unless_condition_fails(client, [[_newer_snapshot(name, owners[i])] for i in refused])
         for i, ok in zip(refused, again, strict=True):
-            stored[i] = ok
-    return stored
+            written[i] = "newer" if ok else None
+    return written
 
 
 def _snapshot_values(owner: OwnerContacts) -> dict[str, Any]:
@@ -229,12 +236,6 @@ def _newer_snapshot(table: str, owner: OwnerContacts) -> dict[str, Any]:
             ),
         }
     }
-
-
-def snapshots_stored(owner_ids: Iterable[str]) -> dict[str, int]:
-    """How many snapshots each owner's item has taken (one BatchGetItem a 100 owners)."""
-    keys = [{"PK": f"OWNER#{o}", "SK": "PROFILE"} for o in sorted(set(owner_ids))]
-    return {str(i["PK"]).removeprefix("OWNER#"): int(i.get("snapshots", 0)) for i in _batch_get(keys)}
 
 
 def tracking(cases: Sequence[TrackedCase]) -> tuple[dict[str, OwnerContacts], set[str]]:

@@ -397,9 +397,9 @@ def on_case_owner_contacts_changed(event: CaseOwnerContactsChanged) -> None:
 def on_case_owners_contacts_changed(events: list[CaseOwnerContactsChanged]) -> dict[str, list[Event]]:
     """``on_case_owner_contacts_changed`` for a batch: what enrichment knew of the owners read in one BatchGetItem,
     the snapshots stored in as few TransactWriteItems as fit (the newest of each owner; one older than stored is
-    dropped). Only an owner that becomes searchable or stops being so has its cases re-indexed (a Query of them
-    each, one BatchGetItem for all, and only the index entries that change written): an owner's first snapshot
-    finds its cases waiting as 'due' already. Returns the checks to publish."""
+    dropped), nothing read back. Only an owner that becomes searchable or stops being so has its cases re-indexed
+    (a Query of them each, one BatchGetItem for all, and only the index entries that change written): an owner's
+    first snapshot finds its cases waiting as 'due' already. Returns the checks to publish."""
     published: dict[str, list[Event]] = {}
     newest: dict[str, domain.OwnerContacts] = {}
     for event in events:
@@ -412,15 +412,19 @@ def on_case_owners_contacts_changed(events: list[CaseOwnerContactsChanged]) -> d
     before = repository.owners(newest)
     owners = list(newest.values())
     written = repository.put_owners(owners, known=before)
-    stored = {o.case_owner_id: o for o, ok in zip(owners, written, strict=True) if ok}
-    # an owner new before the write whose item took another snapshot meanwhile: what that one did is unknown here
-    raced = [o for o in stored if o not in before]
-    counts = repository.snapshots_stored(raced) if raced else {}
+    stored = {o.case_owner_id: o for o, how in zip(owners, written, strict=True) if how}
+    # an owner with no item when read whose put-if-new was refused: another snapshot came first, and what that one
+    # did is unknown here (a first snapshot put-if-new had none before it)
+    raced = {
+        o.case_owner_id
+        for o, how in zip(owners, written, strict=True)
+        if how == "newer" and o.case_owner_id not in before
+    }
     flipped = [
         o
         for o in stored.values()
         if (o.case_owner_id in before and domain.searchable(before[o.case_owner_id]) != domain.searchable(o))
-        or counts.get(o.case_owner_id, 1) > 1
+        or o.case_owner_id in raced
     ]
     if not flipped:
         return published  # new owners, older snapshots delivered late, or nothing that moves a case

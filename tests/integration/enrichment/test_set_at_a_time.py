@@ -172,7 +172,8 @@ def test_a_batch_of_snapshots_is_one_transaction_and_moves_cases_only_for_owners
     calls.clear()
     assert deliver(snapshots) == {"batchItemFailures": []}
     assert calls["TransactWriteItems"] == 1  # 30 snapshots, each still conditional on being the newest
-    assert calls["BatchGetItem"] == 2  # what enrichment knew of them before, and that no other snapshot came between
+    # what enrichment knew of them before, and nothing read back: each first snapshot was put-if-new, none came first
+    assert calls["BatchGetItem"] == 1
     assert calls["PutItem"] == calls["UpdateItem"] == 0
     assert calls["Query"] == 0  # first snapshots: the owners' cases wait in the index already, nothing to move
     assert due() == {f"k-{tag}-{i}" for i in range(30)}
@@ -278,7 +279,7 @@ def test_an_owners_first_snapshot_racing_another_one_re_indexes_its_cases(
     put = repository.put_owners
     raced: list[bool] = []
 
-    def another_copy_first(owners: Any, **kwargs: Any) -> list[bool]:
+    def another_copy_first(owners: Any, **kwargs: Any) -> list[repository.Written | None]:
         if not raced:
             raced.append(True)
             use_cases.on_case_owner_contacts_changed(everything_found(f"o-{tag}-0"))
@@ -297,7 +298,7 @@ def test_a_set_that_fails_together_runs_one_record_at_a_time(env: Provisioned, m
     deliver([opened(f"o-{tag}-{i}", f"k-{tag}-{i}") for i in range(3)])
     put = repository.put_owners
 
-    def only_one(owners: Any, **kwargs: Any) -> list[bool]:
+    def only_one(owners: Any, **kwargs: Any) -> list[repository.Written | None]:
         if len(owners) > 1:
             raise RuntimeError("throttled")
         return put(owners, **kwargs)
@@ -350,7 +351,7 @@ def test_an_owners_first_snapshot_is_a_put_if_new_of_the_item_the_update_would_m
     # the same snapshots for owners of their own through the update (what every first snapshot was before)
     twins = [s.model_copy(update={"case_owner_id": f"{s.case_owner_id}-twin"}) for s in snapshots]
     owners = [use_cases._checked(s)[1] for s in twins]
-    assert repository.put_owners(owners, known={o.case_owner_id for o in owners}) == [True] * 20
+    assert repository.put_owners(owners, known={o.case_owner_id for o in owners}) == ["newer"] * 20
     updated = _owner_items(env, [s.case_owner_id for s in twins])
     for s in snapshots:
         twin = updated[f"{s.case_owner_id}-twin"]
@@ -371,9 +372,9 @@ def test_a_first_snapshot_refused_because_another_came_meanwhile_is_kept_only_if
     now = datetime.now(UTC)
     older, newer = (use_cases._checked(snapshot(f"o-{tag}-{i}", at=now))[1] for i in range(2))
     for owner, at in ((older, now - timedelta(hours=1)), (newer, now + timedelta(hours=1))):
-        assert repository.put_owners([replace(owner, as_of=at)], known=set()) == [True]
+        assert repository.put_owners([replace(owner, as_of=at)], known=set()) == ["first"]
 
-    assert repository.put_owners([older, newer], known=set()) == [True, False]
+    assert repository.put_owners([older, newer], known=set()) == ["newer", None]  # "newer": another came first
     items = _owner_items(env, [older.case_owner_id, newer.case_owner_id])
     assert items[older.case_owner_id]["as_of"] == {"S": now.isoformat()}
     assert items[older.case_owner_id]["snapshots"] == {"N": "2"}  # it tells a reader that another came first
