@@ -2,9 +2,10 @@
 
 For every SQS-triggered function a poller gathers a batch as Lambda's does: ReceiveMessage 10 at a time until the
 batch holds ``batch_size`` records, its batching window (from the first record) has passed, or the payload nears
-Lambda's 6 MB. It invokes the handler with the real SQS event shape and deletes only the records that did not come
-back in ``batchItemFailures`` (all of them stay if the handler raises). Failed records become visible again after
-the queue's visibility timeout, and SQS's redrive policy moves them to the DLQ after maxReceiveCount, as in AWS.
+Lambda's 6 MB (locally, the function's share of the payload in flight: ``batch_payload``). It invokes the handler
+with the real SQS event shape and deletes only the records that did not come back in ``batchItemFailures`` (all
+of them stay if the handler raises). Failed records become visible again after the queue's visibility timeout, and
+SQS's redrive policy moves them to the DLQ after maxReceiveCount, as in AWS.
 Schedules fire the handler with a real scheduled-event shape, at their rate and on demand.
 
 Lambda scales an SQS consumer to several concurrent copies (up to the event source's maximum concurrency, set
@@ -54,7 +55,8 @@ MAX_MESSAGE = 256 * 1024
 # a batch that would pass it waits (received, kept invisible) until enough of the others finished. In AWS each copy
 # has its own memory; here every copy is a thread of one process, and at 100,000 rows the full batches of contacts'
 # and enrichment's copies (up to 100 events of 50 case files each: ~5 MB of text, several times that parsed) ran 8 at
-# once, a peak the process's allocator then kept. FINVIEW_LOCAL_PAYLOAD_MB: another bound, 0 for none.
+# once, a peak the process's allocator then kept. A batch gathers at most its function's share of it
+# (``batch_payload``). FINVIEW_LOCAL_PAYLOAD_MB: another bound, 0 for none.
 LOCAL_PAYLOAD_IN_FLIGHT = int(float(os.environ.get("FINVIEW_LOCAL_PAYLOAD_MB", "8")) * 1024 * 1024)
 
 
@@ -197,6 +199,17 @@ def pollers(fn: Function) -> int:
     return max(1, min(capacity.concurrency(fn), LOCAL_POLLERS))
 
 
+def batch_payload(fn: Function) -> int:
+    """The most payload a local batch of ``fn`` gathers: Lambda's limit, and locally at most its share of
+    ``LOCAL_PAYLOAD_IN_FLIGHT`` (the bound over its ``pollers(fn)`` copies), so all its copies can run at once within
+    the bound. Full batches of the contacts inbox (80-100 CaseFileImported.v2 events, ~4 MB) let two batches run at
+    once in the whole process, every other copy waiting its turn with its records received, and moto's DynamoDB
+    process idle meanwhile. A smaller batch is one Lambda may deliver too (a batch stops at its window or payload)."""
+    if not LOCAL_PAYLOAD_IN_FLIGHT:
+        return PAYLOAD_LIMIT
+    return min(PAYLOAD_LIMIT, LOCAL_PAYLOAD_IN_FLIGHT // pollers(fn))
+
+
 class Dispatcher:
     def __init__(self, provisioned: Provisioned, stack: Stack = STACK) -> None:
         self.p = provisioned
@@ -313,18 +326,24 @@ class Dispatcher:
         first = self._receive(fn, wait_seconds, fn.trigger.batch_size, invisible)
         if not first:
             return []
-        size, window = fn.trigger.batch_size, batching_window(fn)
+        size, window, most = fn.trigger.batch_size, batching_window(fn), batch_payload(fn)
         closes = time.monotonic() + window
-        payload = 0
+        payload = largest = 0
 
         def add(received: list[dict[str, Any]]) -> None:
-            nonlocal payload
+            nonlocal payload, largest
             with self._count:
                 messages.extend(received)
-            payload += sum(len(m["Body"]) for m in received)
+            sizes = [len(m["Body"]) for m in received]
+            payload, largest = payload + sum(sizes), max([largest, *sizes])
+
+        def next_fits() -> bool:
+            """Lambda's limit: the next receive fits even at SQS's largest messages. The local share: it fits at
+            the largest message of this batch so far (a batch of small records is not cut for a size none has)."""
+            return payload + 10 * MAX_MESSAGE <= PAYLOAD_LIMIT and payload + 10 * largest <= most
 
         add(first)
-        while len(messages) < size and payload + 10 * MAX_MESSAGE <= PAYLOAD_LIMIT and not self._stop.is_set():
+        while len(messages) < size and next_fits() and not self._stop.is_set():
             left = closes - time.monotonic()
             wanted = min(10, size - len(messages))
             more = self._receive(fn, 1 if left >= 1 else 0, wanted, invisible)

@@ -280,6 +280,44 @@ def test_the_payload_of_batches_running_at_once_is_bounded_over_every_function(
     assert 2 * batch <= most <= 2.5 * batch  # two batches at once, never the four the copies would allow
 
 
+def test_a_consumer_whose_full_batches_would_fill_the_payload_bound_still_runs_all_its_copies_at_once(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local batch gathers at most its function's share of the payload bound, so the consumer's copies all run
+    at once within it, as the contacts inbox's copies did not: its full batches (~4 MB of CaseFileImported.v2) let
+    two run in the whole process while the others waited, received. Here full batches (100 records of 10,000
+    characters: 1 MB) would each pass the bound (400 KB) and run one at a time; batches of the share (100 KB) run 4
+    at once, within the bound, and every record is delivered once."""
+    monkeypatch.setattr(dispatcher_module, "LOCAL_POLLERS", 4)
+    bound, record = 400_000, 10_000
+    monkeypatch.setattr(dispatcher_module, "LOCAL_PAYLOAD_IN_FLIGHT", bound)
+    fn = next(f for f in STACK.functions if f.service == "enrichment" and f.handler == "on_bus_events")
+    fn = replace(fn, trigger=replace(fn.trigger, batch_size=100, batching_window=0))
+    assert pollers(fn) == 4 and dispatcher_module.batch_payload(fn) == bound // 4
+    lock = threading.Condition()
+    running: list[int] = []
+    most_batches, most_payload, seen = 0, 0, list[str]()
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        nonlocal most_batches, most_payload
+        payload = sum(len(r["body"]) for r in event["Records"])
+        with lock:
+            running.append(payload)
+            most_batches, most_payload = max(most_batches, len(running)), max(most_payload, sum(running))
+            lock.notify_all()
+            lock.wait_for(lambda: len(running) >= 4, timeout=3)  # hold the copy until four run (or 3 s)
+        with lock:
+            running.remove(payload)
+            seen.extend(r["body"][:8] for r in event["Records"])
+        return {"batchItemFailures": []}
+
+    bodies = [f"{i:08d}".ljust(record, "x") for i in range(160)]
+    _dispatch(aws, monkeypatch, fn, handler, bodies, seen)
+    assert sorted(seen) == sorted(b[:8] for b in bodies)  # each record once
+    assert most_batches == 4  # all the copies at once (one at a time with full batches)
+    assert most_payload <= bound
+
+
 def _rss_mb(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) // 1024

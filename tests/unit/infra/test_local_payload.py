@@ -7,6 +7,10 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
+from infra.definition import STACK
+from infra.local import dispatcher
 from infra.local.dispatcher import PayloadInFlight
 
 
@@ -73,3 +77,14 @@ def test_a_bound_of_zero_bounds_nothing() -> None:
     budget, stop = PayloadInFlight(0), threading.Event()
     assert all(budget.take(10**9, stop) for _ in range(5))
     assert budget.batches == 5
+
+
+def test_a_batch_gathers_its_functions_share_of_the_bound_and_without_a_bound_lambdas_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    contacts = next(f for f in STACK.functions if f.service == "contacts" and f.handler == "on_bus_events")
+    monkeypatch.setattr(dispatcher, "LOCAL_POLLERS", 4)
+    monkeypatch.setattr(dispatcher, "LOCAL_PAYLOAD_IN_FLIGHT", 8_000_000)
+    assert dispatcher.pollers(contacts) == 4 and dispatcher.batch_payload(contacts) == 2_000_000
+    monkeypatch.setattr(dispatcher, "LOCAL_PAYLOAD_IN_FLIGHT", 0)
+    assert dispatcher.batch_payload(contacts) == dispatcher.PAYLOAD_LIMIT
