@@ -18,3 +18,24 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, Decimal):
         return a.as_tuple() == b.as_tuple()  # same digits and exponent, not only the same value
     return bool(a == b)
+
+
+def model_shapes(shape: Any, seen: set[str] | None = None) -> list[Any]:
+    """A botocore shape and every shape under it, each once (by name)."""
+    seen = set() if seen is None else seen
+    if shape.name in seen:
+        return []
+    seen.add(shape.name)
+    found = [shape]
+    children = (
+        list(shape.members.values())
+        if shape.type_name == "structure"
+        else [shape.member]
+        if shape.type_name == "list"
+        else [shape.key, shape.value]
+        if shape.type_name == "map"
+        else []
+    )
+    for child in children:
+        found.extend(model_shapes(child, seen))
+    return found

@@ -17,6 +17,7 @@ import pytest
 from botocore.serialize import JSONSerializer, RestJSONSerializer
 
 from shared import aws
+from tests.unit.shared.support import model_shapes
 
 
 @pytest.fixture
@@ -197,24 +198,6 @@ def test_what_json_dumps_refuses_takes_botocores_walk(fresh: None, monkeypatch: 
     assert ours == _sent(theirs, "put_item", params)
 
 
-def _shapes(shape: Any, seen: set[str]) -> list[Any]:
-    if shape.name in seen:
-        return []
-    seen.add(shape.name)
-    found = [shape]
-    for child in (
-        list(shape.members.values())
-        if shape.type_name == "structure"
-        else [shape.member]
-        if shape.type_name == "list"
-        else [shape.key, shape.value]
-        if shape.type_name == "map"
-        else []
-    ):
-        found.extend(_shapes(child, seen))
-    return found
-
-
 @pytest.mark.parametrize("operation", sorted(aws.PLAIN_JSON_OPERATIONS))
 def test_the_models_of_the_data_operations_make_json_dumps_exact(operation: str) -> None:
     """What makes botocore's walk give back the parameters as they are: a JSON protocol without host prefixes,
@@ -224,7 +207,7 @@ def test_the_models_of_the_data_operations_make_json_dumps_exact(operation: str)
     assert model.metadata["protocol"] == "json"
     assert "hostPrefix" not in (model.endpoint or {})
     assert not model.service_model.is_query_compatible
-    for shape in _shapes(model.input_shape, set()):
+    for shape in model_shapes(model.input_shape, set()):
         assert shape.type_name in ("structure", "map", "list", "string", "boolean", "integer", "long", "blob")
         assert not getattr(shape, "is_document_type", False)
         if shape.type_name == "blob":
@@ -386,7 +369,7 @@ def test_send_emails_model_makes_json_dumps_exact() -> None:
     assert model.metadata["protocol"] == "rest-json"
     assert "hostPrefix" not in (model.endpoint or {})
     assert "{" not in model.http["requestUri"]
-    for shape in _shapes(model.input_shape, set()):
+    for shape in model_shapes(model.input_shape, set()):
         assert shape.type_name in ("structure", "map", "list", "string", "boolean", "integer", "long", "blob")
         assert not getattr(shape, "is_document_type", False)
         assert "location" not in shape.serialization

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParser
 
 from shared import aws
+from tests.unit.shared.support import model_shapes
 
 
 @pytest.fixture
@@ -198,25 +199,6 @@ def test_a_query_of_an_owners_partition_walks_no_item(fresh: None, monkeypatch: 
     assert walked[0] == "ConsumedCapacity" and "AttributeValue" not in walked
 
 
-def _shapes(shape: Any, seen: set[str]) -> list[Any]:
-    if shape.name in seen:
-        return []
-    seen.add(shape.name)
-    found = [shape]
-    children = (
-        list(shape.members.values())
-        if shape.type_name == "structure"
-        else [shape.member]
-        if shape.type_name == "list"
-        else [shape.key, shape.value]
-        if shape.type_name == "map"
-        else []
-    )
-    for child in children:
-        found.extend(_shapes(child, seen))
-    return found
-
-
 @pytest.mark.parametrize("output", sorted(aws.PLAIN_JSON_MEMBERS))
 def test_the_models_of_the_plain_members_make_json_loads_exact(output: str) -> None:
     """What makes botocore's walk of these members give back the JSON as it is: they hold maps, lists and
@@ -228,7 +210,7 @@ def test_the_models_of_the_plain_members_make_json_loads_exact(output: str) -> N
     assert not shape.event_stream_name
     for name in aws.PLAIN_JSON_MEMBERS[output]:
         assert shape.members[name].serialization.get("name", name) == name
-        for inner in _shapes(shape.members[name], set()):
+        for inner in model_shapes(shape.members[name], set()):
             assert inner.type_name in ("structure", "map", "list", "string", "boolean", "integer", "blob")
             assert not getattr(inner, "is_document_type", False)
             if inner.type_name == "blob":
