@@ -66,7 +66,13 @@ def test_moto_runs_in_its_own_process_with_the_corrections_and_keep_alive() -> N
     moto = MotoProcess().start()
     try:
         assert moto.proc is not None and moto.proc.pid != 0 and moto.alive()
-        assert {"serialised-dynamodb", "scalable-dynamodb", "scalable-sqs", "cached-event-paths"} <= set(moto.patches())
+        assert {
+            "serialised-dynamodb",
+            "scalable-dynamodb",
+            "scalable-sqs",
+            "cached-event-paths",
+            "lean-put-events",
+        } <= set(moto.patches())
         conn = http.client.HTTPConnection("127.0.0.1", _port(moto.endpoint_url), timeout=10)
         for _ in range(3):  # three requests on one connection: the server keeps it open, as AWS does
             conn.request("POST", "/", body="{}", headers=LIST_TABLES)
