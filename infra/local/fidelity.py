@@ -448,6 +448,7 @@ def install() -> None:
     # FINVIEW_MOTO_FAST_PATH=0 keeps moto's own cost per request (the bench compares both in one run)
     if not as_is and os.environ.get("FINVIEW_MOTO_FAST_PATH") != "0":
         lean_requests()
+        request_ids_where_tagged()
         cached_update_expressions()
         cheaper_dynamo_types()
     if not as_is:
@@ -1526,6 +1527,7 @@ def installed() -> list[str]:
         "lean-put-events": _put_events_installed,
         "cached-request-routing": _routing_installed,
         "lean-requests": _lean_installed,
+        "request-ids-where-tagged": _response_ids_installed,
         "weakly-tracked-models": _tracking_installed,
         "packed-dynamodb-items": _packing_installed,
         "cached-update-expressions": _updates_installed,
@@ -1767,6 +1769,58 @@ def lean_requests() -> bool:
         _ORIGINALS["dynamo_to_dict"] = dynamodb_responses.dynamo_to_dict
         dynamodb_responses.dynamo_to_dict = _dynamo_to_dict
         _lean_installed = True
+        return True
+
+
+# ---- A response's request id: written where moto's XML has one, not searched for in every body ----------------------
+#
+# moto 5.2 puts its request id into every response body with ``re.sub(r"(?<=<RequestId>).*(?=<\/RequestId>)", …)``
+# (``BaseResponse._enrich_response``): a scan of the whole body, with a look-behind tried at every character, for
+# the JSON bodies too, which never hold that tag. SQS's ReceiveMessage answers carry up to ten events of tens of
+# KB each: a sixteenth of moto's non-DynamoDB process on the reminder chain. The look-behind needs the literal
+# ``<RequestId>`` before a match, so a body without it (or one that is not a string, where moto's ``re.sub`` raises
+# and is ignored) comes back unchanged: moto's substitution runs only on a string body holding the tag.
+
+PINNED_RESPONSE_ID_SOURCES = {
+    "BaseResponse._enrich_response": "86cd4a4051dd20e836fcc671792a66d3715be4c4f963705b2ae5f400bf0259d7",
+}
+_response_ids_installed = False
+
+
+def response_id_sources() -> dict[str, str]:
+    from moto.core.responses import BaseResponse
+
+    return _source_hashes(_class_members(PINNED_RESPONSE_ID_SOURCES, {"BaseResponse": BaseResponse}))
+
+
+def _enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+    """moto's ``BaseResponse._enrich_response``, its substitution only where it can change the body."""
+    if isinstance(body, str) and "<RequestId>" in body:
+        return _ORIGINALS["BaseResponse._enrich_response"](headers, body)  # type: ignore[no-any-return]
+    if "status" in headers:
+        headers["status"] = str(headers["status"])
+    _moto.responses.gen_amzn_requestid_long(headers)  # moto's request id header, as its own sets it
+    return headers, body
+
+
+def request_ids_where_tagged() -> bool:
+    """Install once per process if moto is the pinned version; returns whether it is."""
+    global _response_ids_installed
+    with _lock:
+        if _response_ids_installed:
+            return True
+        import moto
+        from moto.core.responses import BaseResponse
+
+        if moto.__version__ != PINNED_MOTO or response_id_sources() != PINNED_RESPONSE_ID_SOURCES:
+            log.warning("moto is not %s as pinned: it searches every response body for a request id", PINNED_MOTO)
+            return False
+        from moto.core import responses
+
+        _moto.responses = responses
+        _ORIGINALS["BaseResponse._enrich_response"] = BaseResponse.__dict__["_enrich_response"].__func__
+        BaseResponse._enrich_response = staticmethod(_enrich_response)  # type: ignore[method-assign,assignment]
+        _response_ids_installed = True
         return True
 
 

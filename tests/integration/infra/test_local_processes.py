@@ -72,6 +72,7 @@ def test_moto_runs_in_its_own_process_with_the_corrections_and_keep_alive() -> N
             "scalable-sqs",
             "cached-event-paths",
             "lean-put-events",
+            "request-ids-where-tagged",
         } <= set(moto.patches())
         conn = http.client.HTTPConnection("127.0.0.1", _port(moto.endpoint_url), timeout=10)
         for _ in range(3):  # three requests on one connection: the server keeps it open, as AWS does
