@@ -1566,10 +1566,11 @@ def installed() -> list[str]:
 # Before that, each request crossed Flask (~15 % of a small request: a request context, Flask's debug-mode form
 # helpers, signals, URL matching, CORS's after-request hook) only to reach one function: moto's
 # ``convert_to_flask_response`` wrapper around the service's ``dispatch``. A signed JSON-protocol request to
-# DynamoDB, SQS or EventBridge (``POST /`` with ``X-Amz-Target``, no Origin, so no CORS headers) now goes from
+# DynamoDB, SQS or EventBridge (``POST /`` with ``X-Amz-Target``, no Origin, so no CORS headers), and SES v2's
+# SendEmail (``POST /v2/email/outbound-emails``, REST-JSON, a route without path parameters), now goes from
 # ``DomainDispatcherApplication.__call__`` to that same wrapper's steps directly: moto's Request, the request
-# recorder, the handler, the same Response class. The handler is found once per service through moto's own
-# Flask routing; every other request (S3, SNS, SES, the moto API, CORS) keeps the whole path.
+# recorder, the handler, the same Response class. The handler is found once per service (or route) through moto's
+# own Flask routing; every other request (S3, SNS, SES v1, the moto API, CORS) keeps the whole path.
 
 PINNED_REQUEST_SOURCES = {
     "dynamo_to_dict": "80f600124c13ddcb132c02448abeefffd2b43b353c7fcedaa2fa7ca67b3107c4",
@@ -1826,31 +1827,41 @@ def request_ids_where_tagged() -> bool:
 
 # X-Amz-Target prefix -> the service in the request's SigV4 credential scope (how moto routes it)
 _JSON_TARGETS = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "AWSEvents": "events"}
+# REST-JSON routes without path parameters (POST, path -> the service in the credential scope): SES v2's
+# SendEmail, every e-mail notifications sends
+_REST_ROUTES = {"/v2/email/outbound-emails": "ses"}
 _handlers: dict[str, Callable[..., Any]] = {}
 stats["fast_requests"] = 0
 
 
 def _direct_service(environ: dict[str, Any]) -> str | None:
-    """The JSON service a request goes to when it can skip Flask; None when it takes moto's whole path."""
+    """The handler's key (the JSON service, or the REST route's service and path) of a request that can skip Flask;
+    None when it takes moto's whole path."""
     target = environ.get("HTTP_X_AMZ_TARGET")
+    path: str = environ.get("PATH_INFO") or ""
     if (
-        not target
-        or environ.get("REQUEST_METHOD") != "POST"
-        or environ.get("PATH_INFO") != "/"
+        environ.get("REQUEST_METHOD") != "POST"
         or environ.get("QUERY_STRING")
         or "HTTP_ORIGIN" in environ  # CORS adds headers: Flask's path
     ):
         return None
-    service = _JSON_TARGETS.get(target.partition(".")[0])
+    if target:
+        service = _JSON_TARGETS.get(target.partition(".")[0]) if path == "/" else None
+        key = service
+    else:
+        service = _REST_ROUTES.get(path)
+        key = f"{service} {path}"
     try:  # as moto's infer_service_region_host reads it: "AWS4-HMAC-SHA256 Credential=key/date/region/service/..."
         scope = environ["HTTP_AUTHORIZATION"].split(",")[0].split()[1].split("/")
     except (KeyError, IndexError):
         return None
-    return service if len(scope) == 5 and scope[3].lower() == service else None
+    if service is None or len(scope) != 5 or scope[3].lower() != service:
+        return None
+    return key
 
 
 def _handler(app: Any, environ: dict[str, Any], service: str) -> Callable[..., Any] | None:
-    """moto's handler for ``POST /`` of a service, found by its own Flask routing (once per service)."""
+    """moto's handler for ``POST /`` of a service (or a REST route's path), found by its own Flask routing, once."""
     handler = _handlers.get(service)
     if handler is None:
         from moto.core.utils import convert_to_flask_response

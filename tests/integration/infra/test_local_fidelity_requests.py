@@ -57,7 +57,7 @@ class Recorder:
 
 def _clients(endpoint: str, recorder: Recorder) -> dict[str, Any]:
     out = {}
-    for service in ("dynamodb", "sqs", "events"):
+    for service in ("dynamodb", "sqs", "events", "sesv2"):
         c = boto3.client(service, endpoint_url=endpoint, region_name=REGION)
         c.meta.events.register("after-call.*.*", recorder)
         out[service] = c
@@ -260,6 +260,42 @@ def test_the_fast_path_answers_every_operation_as_moto_does(moto_endpoint: str) 
     cancelled = next(body for op, status, _, body in fast if op == "TransactWriteItems" and status == 400)
     assert [r["Code"] for r in cancelled["CancellationReasons"]] == ["None", "ConditionalCheckFailed"]
     assert cancelled["CancellationReasons"][1]["Item"] == {"PK": {"S": "NEW#1"}, "SK": {"S": "A"}}
+
+
+def test_ses_v2_send_email_answers_as_moto_does(moto_endpoint: str) -> None:
+    """SES v2's SendEmail (REST-JSON, every e-mail notifications sends) skips Flask as the JSON services do."""
+    sender = f"lean-{uuid.uuid4().hex[:8]}@finview.example"
+    boto3.client("sesv2", endpoint_url=moto_endpoint, region_name=REGION).create_email_identity(EmailIdentity=sender)
+    content = {
+        "Simple": {
+            "Subject": {"Data": "Zahlungserinnerung für Zoë"},
+            "Body": {"Text": {"Data": "Hallo\n1.250,00 €"}, "Html": {"Data": "<p>Hallo</p>"}},
+            "Headers": [{"Name": "List-Unsubscribe", "Value": "<mailto:optout@finview.example>"}],
+        }
+    }
+
+    def scenario(clients: dict[str, Any]) -> None:
+        sesv2 = clients["sesv2"]
+        for to in ("a@example.de", "b@example.fr"):
+            sesv2.send_email(
+                FromEmailAddress=sender,
+                Destination={"ToAddresses": [to]},
+                Content=content,
+                EmailTags=[{"Name": "message_id", "Value": to}],
+                ConfigurationSetName="finview",
+            )
+        _error(
+            lambda: sesv2.send_email(
+                FromEmailAddress="nobody@unverified.example", Destination={"ToAddresses": ["c@x.de"]}, Content=content
+            )
+        )
+
+    fast, served_fast = differential_run(moto_endpoint, scenario, True, "fast_requests")
+    own, served_own = differential_run(moto_endpoint, scenario, False, "fast_requests")
+    assert served_own == 0 and served_fast == len(fast) == 3  # each path was the one taken
+    assert fast == own
+    assert [status for _, status, _, _ in fast] == [200, 200, 400]
+    assert "MessageId" in fast[0][3]
 
 
 def test_the_request_patches_are_pinned_to_the_installed_moto() -> None:
