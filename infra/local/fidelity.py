@@ -2830,12 +2830,25 @@ def _validator_init(
     self.expression_attribute_values = expression_attribute_values
     self.item = item
     self.table = table
+    plan = _plain_sets(expression) if type(self) is _moto.UpdateValidator else None
+    if plan is not None and (
+        type(expression_attribute_values) is not dict
+        or (type(expression_attribute_names) is not dict and any(p[0] for p in plan))
+    ):
+        plan = None
+    checked = (expression, tuple((expression_attribute_names or {}).items()), tuple(table.table_key_attrs))
+    if plan is not None and checked in _plain_checked:
+        # a plain SET that passed the three checks with these names and keys, among moto's processors as pinned:
+        # none of them is needed (_validate)
+        self.processors = ()
+        self.node_to_validate = tree
+        self.__dict__[_PLAN_ATTR] = plan
+        return None
     processors = self.get_ast_processors()
     # the first three check the expression alone (clauses, overlapping paths, key attributes): once they passed for
     # this tree with these names and this table's keys, they pass again; they only ever return the node they got
     first = tuple(type(p) for p in processors[:3])
     if first == _moto.ExpressionChecks:
-        checked = (expression, tuple((expression_attribute_names or {}).items()), tuple(table.table_key_attrs))
         if checked not in _checked:
             for processor in processors[:3]:
                 tree = processor.traverse(tree)
@@ -2843,19 +2856,17 @@ def _validator_init(
                 _checked.clear()
             _checked.add(checked)
         processors = processors[3:]
-        if (
-            type(self) is _moto.UpdateValidator
-            and tuple(type(p) for p in processors) == _moto.PlainPasses
-            and type(expression_attribute_values) is dict
-        ):
-            plan = _plain_sets(expression)
-            if plan is not None and (type(expression_attribute_names) is dict or not any(p[0] for p in plan)):
-                self.__dict__[_PLAN_ATTR] = plan  # validated in one pass (_validate)
+        if plan is not None and tuple(type(p) for p in processors) == _moto.PlainPasses:
+            if len(_plain_checked) >= UPDATES_KEPT:
+                _plain_checked.clear()
+            _plain_checked.add(checked)
+            self.__dict__[_PLAN_ATTR] = plan  # validated in one pass (_validate)
     self.processors = processors
     self.node_to_validate = tree
     return None
 
 
+_plain_checked: set[tuple[Any, ...]] = set()
 _checked: set[tuple[Any, ...]] = set()
 
 
@@ -2965,7 +2976,8 @@ def _walk(self: Any, node: Any, child_id: int, table: dict[Any, Any], hook: Any)
 # operator or a nested path. For a plain tree those are one pass over its actions, in moto's order (every value
 # before any name, every type check before any empty-value check), raising moto's own exceptions; the validated
 # tree is the one moto makes (each value node replaced by its DDBTypedValue), which moto's normalize and executor
-# then apply. ~half of an Update entry's validation, a sixth of its request (py-spy, lane 8v).
+# then apply. Once a text has passed the three checks with the same names and keys, its processors are not even
+# built. The seven walks were a sixth of a transaction of the checks written back (py-spy, in-process).
 _PlainSet = tuple[bool, str, str]  # (the path is a #placeholder, its spelling, the value's placeholder)
 _plans: dict[int, tuple[Any, tuple[_PlainSet, ...] | None]] = {}  # id(tree) -> (tree, its plan or None)
 _PLAN_ATTR = "_finview_plain_sets"

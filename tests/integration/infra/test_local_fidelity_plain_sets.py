@@ -239,8 +239,10 @@ def test_the_validated_tree_is_the_one_moto_makes(
 
 def test_a_plain_set_walks_no_tree_after_its_first_checks(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """moto walked a plain SET's tree seven times after the three checks of the expression alone (which are kept
-    per text): the values, the names, functions, missing paths, operations, key types, empty key values."""
+    per text): the values, the names, functions, missing paths, operations, key types, empty key values. Nor are
+    its ten processors built for it any more."""
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator
 
     ddb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name=REGION)
     table = f"plain-walk-{uuid.uuid4().hex[:8]}"
@@ -261,15 +263,24 @@ def test_a_plain_set_walks_no_tree_after_its_first_checks(moto_endpoint: str, mo
     update(1)  # the text's first three checks, once
     walks: list[str] = []
     original = DepthFirstTraverser.traverse
+    built = 0
+    build = UpdateExpressionValidator.get_ast_processors
 
     def counted(self: Any, node: Any) -> Any:
         walks.append(type(self).__name__)
         return original(self, node)
 
+    def counted_build(self: Any) -> Any:
+        nonlocal built
+        built += 1
+        return build(self)
+
     monkeypatch.setattr(DepthFirstTraverser, "traverse", counted)
+    monkeypatch.setattr(UpdateExpressionValidator, "get_ast_processors", counted_build)
     update(2)
     monkeypatch.undo()
     assert walks == []
+    assert built == 0
     stored = ddb.get_item(TableName=table, Key=_key(2), ConsistentRead=True)["Item"]
     assert (stored["checks"], stored["status"], stored["label"]) == (CHECKS, {"S": "checked"}, {"S": "x"})
     ddb.delete_table(TableName=table)
