@@ -325,6 +325,46 @@ def _event_input(input_template: str | None, input_paths_map: dict[str, Any], ev
     return _ORIGINALS["EventTemplateParser.parse"](input_template, input_paths_map, event)  # type: ignore[no-any-return]
 
 
+def _send_to_sqs_queue(self: Any, resource_id: str, event: dict[str, Any], group_id: str | None = None) -> None:
+    """moto's ``Rule._send_to_sqs_queue``, the body made by ``_event_body``."""
+    import warnings
+
+    from moto.events import models
+    from moto.sqs import sqs_backends
+
+    if "time" in event:
+        event["time"] = models.iso_8601_datetime_without_milliseconds(
+            models.utcfromtimestamp(float(event["time"]))  # type: ignore[arg-type]
+        )
+    if group_id:
+        queue_attr = sqs_backends[self.account_id][self.region_name].get_queue_attributes(
+            queue_name=resource_id, attribute_names=["ContentBasedDeduplication"]
+        )
+        if queue_attr["ContentBasedDeduplication"] == "false":
+            warnings.warn(
+                "To let EventBridge send messages to your SQS FIFO queue, you must enable content-based deduplication.",
+                stacklevel=2,
+            )
+            return
+    sqs_backends[self.account_id][self.region_name].send_message(
+        queue_name=resource_id, message_body=_event_body(event), group_id=group_id
+    )
+
+
+def _event_body(event: dict[str, Any]) -> str:
+    """``json.dumps(event)``. The default input ``_event_input`` built ends with the entry's detail, which every
+    target of every rule shares: serialised once per entry, and each body is the rest serialised around it
+    (``json.dumps`` of a dict is its members' texts joined by ", " between braces, so the text is the same)."""
+    detail = event.get("detail")
+    if detail is None or detail is not getattr(_local, "plain_detail", None) or next(reversed(event)) != "detail":
+        return json.dumps(event)
+    cached = getattr(_local, "detail_text", None)  # (detail, its text): held, so its identity is not reused
+    if cached is None or cached[0] is not detail:
+        cached = _local.detail_text = (detail, json.dumps(detail))
+    head = json.dumps({key: value for key, value in event.items() if key != "detail"})
+    return f'{head[:-1]}, "detail": {cached[1]}}}' if head != "{}" else f'{{"detail": {cached[1]}}}'
+
+
 def lean_put_events() -> bool:
     """Install once per process if moto is the pinned version; returns whether it is."""
     global _put_events_installed
@@ -332,7 +372,7 @@ def lean_put_events() -> bool:
         if _put_events_installed:
             return True
         import moto
-        from moto.events.models import EventsBackend
+        from moto.events.models import EventsBackend, Rule
         from moto.events.utils import EventTemplateParser
 
         if moto.__version__ != PINNED_MOTO or put_events_sources() != PINNED_PUT_EVENTS_SOURCES:
@@ -342,6 +382,8 @@ def lean_put_events() -> bool:
         _ORIGINALS["EventTemplateParser.parse"] = EventTemplateParser.__dict__["parse"].__func__
         EventsBackend.put_events = _put_events  # type: ignore[method-assign]
         EventTemplateParser.parse = staticmethod(_event_input)  # type: ignore[method-assign,assignment]
+        _ORIGINALS["Rule._send_to_sqs_queue"] = Rule.__dict__["_send_to_sqs_queue"]
+        Rule._send_to_sqs_queue = _send_to_sqs_queue  # type: ignore[method-assign]
         _put_events_installed = True
         return True
 
