@@ -26,7 +26,6 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from infra.local import fidelity
 from infra.local.stack import STATE_DIR, LocalStack
 from shared import aws
 
@@ -70,11 +69,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 2
     STATE_DIR.mkdir(exist_ok=True)
     log_file = str(STATE_DIR / "lambda.log")
-    # What survives a full collection of the cycle collector is frozen out of the next ones, as in moto's processes:
-    # botocore's models, the services' modules, the functions' warm state and the stage's match index were walked
-    # by every full collection, ~10 % of this process's CPU in a 10k import (bench/RESULTS.md, 2026-11-29). The
-    # test suite's process keeps Python's own collector.
-    fidelity.stored_items_frozen()
+    # No collector policy here (moto's processes freeze their store out of full collections; this process does
+    # not): what a function holds while a full collection runs (a batch, its responses) and drops later as a cycle
+    # would wait in the frozen generation for the next whole walk. At 100k rows that kept ~150 MB of dead objects
+    # and ~450 MB of RSS (bench/RESULTS.md, 2026-11-29, fifteenth session) for no CPU a row that could be measured.
     stack = LocalStack(
         moto_port=args.moto_port, api_port=args.api_port, dynamodb_port=args.dynamodb_port, log_file=log_file
     )

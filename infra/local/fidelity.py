@@ -2756,9 +2756,9 @@ def _around_full_collection(phase: str, info: dict[str, Any]) -> None:
 
 
 def stored_items_frozen() -> bool:
-    """Install once per process: moto's processes and `finview up` (infra.cli), not the test suite's. Imports'
-    stage, which freezes its batches where nothing else froze objects, then leaves that to this. Returns whether it
-    is installed."""
+    """Install once per process, in moto's processes only: their store is what survives, and it holds no cycles.
+    Not in `finview up` (infra.cli), whose functions drop cycles they held while a collection ran, nor where our own
+    code freezes objects (imports' stage does, around a file). Returns whether it is installed."""
     with _lock:
         if not _freezing["installed"]:
             gc.callbacks.append(_around_full_collection)
